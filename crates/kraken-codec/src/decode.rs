@@ -1,0 +1,268 @@
+//! Decoding bytes into a [`Value`], accepting everything Java's `EncodingRule.decode` accepts and
+//! never panicking on anything else.
+//!
+//! Java's leniencies are kept: over-long varints, integers wider than their kind (truncated the
+//! way Java casts them), any BOOLEAN byte other than `0x01` read as false, malformed UTF-8 read as
+//! U+FFFD, duplicate map keys (the last wins), container lengths used only as loop bounds, and
+//! the "negative string length" quirk (an empty string and a rewind) where it still makes
+//! progress. What Java would crash on, or loop on, is a typed [`DecodeError`] with a position.
+//!
+//! Unlike Java, every length read off the input is checked against what remains *before*
+//! anything is allocated, and the nesting depth, the number of values and the input size are
+//! bounded by [`DecodeLimits`].
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::error::DecodeError;
+use crate::utf8;
+use crate::value::{Map, Value, type_byte};
+use crate::varint;
+
+/// Bounds applied while decoding untrusted input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Deepest nesting of maps and arrays (the top-level container is depth 1).
+    pub max_depth: usize,
+    /// Most values (scalars and containers) in one decoded value.
+    pub max_values: usize,
+    /// Longest input accepted, in bytes.
+    pub max_input: usize,
+}
+
+impl Default for DecodeLimits {
+    /// 64 levels, 4 Mi values, 64 MiB of input: far beyond any real sentry message, small enough
+    /// that a hostile one cannot exhaust memory or the stack.
+    fn default() -> Self {
+        DecodeLimits { max_depth: 64, max_values: 4 << 20, max_input: 64 << 20 }
+    }
+}
+
+/// Decodes the value at the start of `bytes` with the default limits. Bytes after the value are
+/// ignored, as Java ignores them; use [`decode_prefix`] to learn how many were read.
+pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
+    decode_prefix(bytes, &DecodeLimits::default()).map(|(value, _)| value)
+}
+
+/// Decodes the value at the start of `bytes` and returns it with the number of bytes read.
+pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Value, usize), DecodeError> {
+    if bytes.len() > limits.max_input {
+        return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
+    }
+    let mut reader = Reader { input: bytes, pos: 0, depth: 0, values: 0, limits };
+    let value = reader.value()?;
+    Ok((value, reader.pos))
+}
+
+struct Reader<'a> {
+    input: &'a [u8],
+    pos: usize,
+    depth: usize,
+    values: usize,
+    limits: &'a DecodeLimits,
+}
+
+impl Reader<'_> {
+    fn value(&mut self) -> Result<Value, DecodeError> {
+        let start = self.pos;
+        self.values += 1;
+        if self.values > self.limits.max_values {
+            return Err(DecodeError::TooManyValues { position: start, limit: self.limits.max_values });
+        }
+        let tag = self.byte()?;
+        Ok(match tag {
+            type_byte::NULL => Value::Null,
+            type_byte::BOOL => Value::Bool(self.byte()? == 1),
+            type_byte::PLAIN_INT16 | type_byte::PLAIN_INT32 | type_byte::PLAIN_INT64 => {
+                return Err(DecodeError::DeprecatedNumberType { position: start, type_byte: tag });
+            }
+            type_byte::STRING => Value::Str(self.string_body(start)?),
+            type_byte::DATE => Value::Date(i64::from_be_bytes(self.array()?)),
+            type_byte::IP4 => Value::Ipv4(Ipv4Addr::from(self.array::<4>()?)),
+            type_byte::IP6 => {
+                let addr = Ipv6Addr::from(self.array::<16>()?);
+                // Java's InetAddress.getByAddress returns an Inet4Address for ::ffff:a.b.c.d.
+                match addr.to_ipv4_mapped() {
+                    Some(v4) => Value::Ipv4(v4),
+                    None => Value::Ipv6(addr),
+                }
+            }
+            type_byte::MAP => Value::Map(self.map(start)?),
+            type_byte::ARRAY => Value::Array(self.array_items(start)?),
+            type_byte::BLOB => {
+                let len_pos = self.pos;
+                let len = java_int(self.varint()?);
+                if len < 0 {
+                    return Err(DecodeError::NegativeLength { position: len_pos, length: len.into() });
+                }
+                Value::Blob(self.take(len_pos, len as u64)?.to_vec())
+            }
+            type_byte::ZINT16 => Value::I16(varint::unzigzag16(self.varint()?)),
+            type_byte::ZINT32 => Value::I32(varint::unzigzag32(self.varint()?)),
+            type_byte::ZINT64 => Value::I64(varint::unzigzag(self.varint()?)),
+            type_byte::FLOAT => Value::F32(f32::from_bits(u32::from_be_bytes(self.array()?))),
+            type_byte::DOUBLE => Value::F64(f64::from_bits(u64::from_be_bytes(self.array()?))),
+            _ => return Err(DecodeError::UnknownType { position: start, type_byte: tag }),
+        })
+    }
+
+    /// Reads a STRING's length and bytes; `start` is the offset of its type byte.
+    fn string_body(&mut self, start: usize) -> Result<String, DecodeError> {
+        let len_pos = self.pos;
+        let len = java_int(self.varint()?);
+        if len < 0 {
+            // Java sets the buffer limit below the position: the result is "" and the position
+            // moves back by |len|. Accept it only while the value as a whole still moves forward,
+            // so no container can loop on it.
+            let back = len.unsigned_abs() as usize;
+            return match self.pos.checked_sub(back) {
+                Some(new_pos) if new_pos > start => {
+                    self.pos = new_pos;
+                    Ok(String::new())
+                }
+                _ => Err(DecodeError::NegativeLength { position: len_pos, length: len.into() }),
+            };
+        }
+        Ok(utf8::decode_lossy(self.take(len_pos, len as u64)?))
+    }
+
+    fn map(&mut self, start: usize) -> Result<Map, DecodeError> {
+        let mut remaining = self.container_len(start)?;
+        let mut map = Map::new();
+        while remaining > 0 {
+            let entry_start = self.pos;
+            self.values += 1;
+            let key_tag = self.byte()?;
+            if key_tag != type_byte::STRING {
+                return Err(DecodeError::KeyNotString { position: entry_start, actual: key_tag });
+            }
+            let key = self.string_body(entry_start)?;
+            let value = self.value()?;
+            map.insert(key, value);
+            remaining -= (self.pos - entry_start) as i64;
+        }
+        self.depth -= 1;
+        Ok(map)
+    }
+
+    fn array_items(&mut self, start: usize) -> Result<Vec<Value>, DecodeError> {
+        let mut remaining = self.container_len(start)?;
+        let mut items = Vec::new();
+        while remaining > 0 {
+            let item_start = self.pos;
+            items.push(self.value()?);
+            remaining -= (self.pos - item_start) as i64;
+        }
+        self.depth -= 1;
+        Ok(items)
+    }
+
+    /// Enters a container: checks depth, reads its content length as Java's `int` and checks it
+    /// against the input left. A negative length is a loop bound that is already reached.
+    fn container_len(&mut self, start: usize) -> Result<i64, DecodeError> {
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            return Err(DecodeError::TooDeep { position: start, limit: self.limits.max_depth });
+        }
+        let len_pos = self.pos;
+        let len = i64::from(java_int(self.varint()?));
+        let left = self.input.len() - self.pos;
+        if len > left as i64 {
+            return Err(DecodeError::LengthBeyondInput {
+                position: len_pos,
+                length: len as u64,
+                remaining: left,
+            });
+        }
+        Ok(len)
+    }
+
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let b = *self.input.get(self.pos).ok_or(DecodeError::UnexpectedEnd { position: self.pos })?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let end = self.pos + N;
+        let bytes = self
+            .input
+            .get(self.pos..end)
+            .ok_or(DecodeError::UnexpectedEnd { position: self.input.len() })?;
+        self.pos = end;
+        Ok(bytes.try_into().unwrap_or([0; N]))
+    }
+
+    /// Takes `len` bytes after a length prefix read at `len_pos`.
+    fn take(&mut self, len_pos: usize, len: u64) -> Result<&[u8], DecodeError> {
+        let left = self.input.len() - self.pos;
+        if len > left as u64 {
+            return Err(DecodeError::LengthBeyondInput { position: len_pos, length: len, remaining: left });
+        }
+        let bytes = &self.input[self.pos..self.pos + len as usize];
+        self.pos += len as usize;
+        Ok(bytes)
+    }
+
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut acc: u64 = 0;
+        loop {
+            let b = self.byte()?;
+            acc = (acc << 7) | u64::from(b & 0x7F);
+            if b & 0x80 == 0 {
+                return Ok(acc);
+            }
+        }
+    }
+}
+
+/// A varint read as Java reads a length: cast to `int`, keeping the low 32 bits.
+fn java_int(v: u64) -> i32 {
+    v as u32 as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(hex: &str) -> Result<(Value, usize), DecodeError> {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        decode_prefix(&bytes, &DecodeLimits::default())
+    }
+
+    #[test]
+    fn java_leniencies() {
+        assert_eq!(dec("0d8002").unwrap(), (Value::I32(1), 3));
+        assert_eq!(dec("0102").unwrap(), (Value::Bool(false), 2));
+        assert_eq!(dec("0e8081ffffffffffffffff7f").unwrap().0, Value::I64(i64::MIN));
+        assert_eq!(dec("058fffffff7f").unwrap(), (Value::Str(String::new()), 5));
+        assert_eq!(dec("09010501610d020501620d04").unwrap().1, 7);
+    }
+
+    #[test]
+    fn errors_carry_positions() {
+        assert_eq!(dec("").unwrap_err(), DecodeError::UnexpectedEnd { position: 0 });
+        assert_eq!(dec("09040d020d02").unwrap_err(), DecodeError::KeyNotString { position: 2, actual: 0x0d });
+        assert_eq!(dec("0a030d0211").unwrap_err(), DecodeError::UnknownType { position: 4, type_byte: 0x11 });
+        assert!(matches!(dec("0b87ffffff7f"), Err(DecodeError::LengthBeyondInput { position: 1, .. })));
+        assert!(matches!(dec("0b8fffffff7f"), Err(DecodeError::NegativeLength { length: -1, .. })));
+    }
+
+    #[test]
+    fn a_rewind_that_would_not_progress_is_refused() {
+        // A string whose negative length points back before its own type byte.
+        assert!(matches!(dec("0a06058880808000"), Err(DecodeError::NegativeLength { .. })));
+    }
+
+    #[test]
+    fn depth_and_count_limits() {
+        let deep = [0x0a, 0x01].repeat(100);
+        let limits = DecodeLimits { max_depth: 10, ..DecodeLimits::default() };
+        assert!(matches!(decode_prefix(&deep, &limits), Err(DecodeError::TooDeep { limit: 10, .. })));
+        let many = [vec![0x0a, 0x0a], vec![0u8; 10]].concat();
+        let limits = DecodeLimits { max_values: 5, ..DecodeLimits::default() };
+        assert!(matches!(decode_prefix(&many, &limits), Err(DecodeError::TooManyValues { .. })));
+    }
+}

@@ -1,0 +1,29 @@
+//! The Kraken binary codec, byte for byte as Java's `org.krakenapps.codec.EncodingRule` writes
+//! and reads it, and its typed-JSON form.
+//!
+//! * [`Value`] models every type byte; the integer kinds `I16`/`I32`/`I64` stay distinct because
+//!   Java peers cast hard. Build values with `From`, the [`map!`] macro or [`to_value`].
+//! * [`encode`] writes exactly Java's bytes, quirks included: big-endian base-128 varints, the
+//!   `0xFF` lead byte of large zigzag longs, canonical NaN.
+//! * [`decode`] / [`decode_prefix`] accept everything Java accepts and never panic; failures are
+//!   [`DecodeError`]s with the byte position, and [`DecodeLimits`] bound depth, value count and
+//!   input size.
+//! * [`typed_json`] is the `{"t": ...}` form of the shared golden vectors.
+//!
+//! The wire format itself is described in `kraken-wire/SPEC.md` of the project's shared specs.
+
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod java_text;
+pub mod serde_value;
+pub mod typed_json;
+pub mod utf8;
+pub mod value;
+pub mod varint;
+
+pub use decode::{DecodeLimits, decode, decode_prefix};
+pub use encode::{Encoder, encode, encoded_len};
+pub use error::DecodeError;
+pub use serde_value::{Date, ToValueError, to_value};
+pub use value::{KindMismatch, Map, Value, type_byte};

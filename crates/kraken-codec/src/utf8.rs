@@ -1,0 +1,78 @@
+//! Text conversions that behave like the JDK's, so that strings match Java peers byte for byte.
+//!
+//! * Decoding malformed UTF-8 never fails: it yields U+FFFD, with the JDK's granularity. That
+//!   granularity is the Unicode "maximal subpart" rule Rust also follows, with one exception:
+//!   the JDK reads `ED A0..BF xx` (an encoded UTF-16 surrogate) as a single 3-byte malformed
+//!   sequence and emits one U+FFFD for it, where Rust emits one per byte.
+//! * Encoding from UTF-16 (text that comes from Win32 or Java) turns an unpaired surrogate into
+//!   `?`, as Java's `String.getBytes("UTF-8")` does.
+
+/// Decodes UTF-8 the way the JDK's decoder does in replace mode.
+pub fn decode_lossy(bytes: &[u8]) -> String {
+    if let Ok(valid) = std::str::from_utf8(bytes) {
+        return valid.to_owned();
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    let mut rest = bytes;
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(valid) => {
+                out.push_str(valid);
+                return out;
+            }
+            Err(err) => {
+                let (good, bad) = rest.split_at(err.valid_up_to());
+                // The prefix was just validated by from_utf8.
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                out.push(char::REPLACEMENT_CHARACTER);
+                let skip = jdk_malformed_len(bad, err.error_len());
+                rest = &bad[skip..];
+            }
+        }
+    }
+}
+
+/// How many bytes the JDK consumes for the malformed sequence at the start of `bad`.
+fn jdk_malformed_len(bad: &[u8], rust_len: Option<usize>) -> usize {
+    let is_continuation = |b: u8| b & 0xC0 == 0x80;
+    if bad.len() >= 2 && bad[0] == 0xED && (0xA0..=0xBF).contains(&bad[1]) {
+        return if bad.len() >= 3 && is_continuation(bad[2]) { 3 } else { 2 };
+    }
+    rust_len.unwrap_or(bad.len())
+}
+
+/// Converts UTF-16 to a Rust string, replacing each unpaired surrogate with `?` as Java's
+/// UTF-8 encoder does.
+pub fn from_utf16_java(units: &[u16]) -> String {
+    char::decode_utf16(units.iter().copied())
+        .map(|unit| unit.unwrap_or('?'))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surrogate_sequences_count_once_like_the_jdk() {
+        assert_eq!(decode_lossy(&[0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80]), "\u{FFFD}\u{FFFD}");
+        assert_eq!(decode_lossy(&[0xED, 0xA0, 0x41]), "\u{FFFD}A");
+        assert_eq!(decode_lossy(&[0xED, 0xA0]), "\u{FFFD}");
+    }
+
+    #[test]
+    fn other_malformed_input_follows_maximal_subparts() {
+        assert_eq!(decode_lossy(&[0xC0, 0x80]), "\u{FFFD}\u{FFFD}");
+        assert_eq!(decode_lossy(&[0x61, 0xE4, 0xB8]), "a\u{FFFD}");
+        assert_eq!(decode_lossy(&[0xF0, 0x9F, 0x41]), "\u{FFFD}A");
+        assert_eq!(decode_lossy(&[0xE0, 0x80, 0x80]), "\u{FFFD}\u{FFFD}\u{FFFD}");
+        assert_eq!(decode_lossy("한글".as_bytes()), "한글");
+    }
+
+    #[test]
+    fn unpaired_surrogates_become_question_marks() {
+        assert_eq!(from_utf16_java(&[0x61, 0xD800, 0x62]), "a?b");
+        assert_eq!(from_utf16_java(&[0xD83D, 0xDE00]), "\u{1F600}");
+        assert_eq!(from_utf16_java(&[0xDE00, 0xD83D]), "??");
+    }
+}

@@ -1,0 +1,2 @@
+//! `kraken-sentry`: the endpoint agent's command-line entry point.
+fn main() {}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of a fresh Debian 12 machine for building and testing kraken-sentry.
+#
+# Installs, from Debian's own archive only:
+#   - gcc-mingw-w64-x86-64: linker and C compiler for the x86_64-pc-windows-gnu target
+#   - rustc-web, cargo-web, rust-web-src: a Rust 1.96 toolchain whose std can be built for Windows
+#   - wine64, wine: runs the Windows test binaries
+#   - pkg-config, ca-certificates: ordinary build needs
+# Run as root (or with sudo). Safe to run again: packages already present are skipped.
+set -euo pipefail
+
+packages=(
+  gcc-mingw-w64-x86-64
+  rustc-web
+  cargo-web
+  rust-web-src
+  wine64
+  wine
+  pkg-config
+  ca-certificates
+)
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "setup-debian: all packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+
+echo "setup-debian: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "setup-debian: done"
