@@ -121,9 +121,9 @@ for i in "${!exes[@]}"; do
   passed=0
   failed=0
   problem=""
-  if [ -n "$result" ]; then
-    passed="$(sed -E 's/^test result: [A-Z]+\. ([0-9]+) passed;.*/\1/' <<<"$result")"
-    failed="$(sed -E 's/^.* ([0-9]+) failed;.*/\1/' <<<"$result")"
+  if [[ "$result" =~ ^test\ result:\ [A-Za-z]+\.\ ([0-9]+)\ passed\;\ ([0-9]+)\ failed\; ]]; then
+    passed="${BASH_REMATCH[1]}"
+    failed="${BASH_REMATCH[2]}"
   fi
   if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
     problem="timed out after ${timeout_s} s"

@@ -184,10 +184,8 @@ impl Reader<'_> {
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let end = self.pos + N;
-        let bytes = self
-            .input
-            .get(self.pos..end)
-            .ok_or(DecodeError::UnexpectedEnd { position: self.input.len() })?;
+        let bytes =
+            self.input.get(self.pos..end).ok_or(DecodeError::UnexpectedEnd { position: self.input.len() })?;
         self.pos = end;
         Ok(bytes.try_into().unwrap_or([0; N]))
     }
@@ -225,10 +223,8 @@ mod tests {
     use super::*;
 
     fn dec(hex: &str) -> Result<(Value, usize), DecodeError> {
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
         decode_prefix(&bytes, &DecodeLimits::default())
     }
 

@@ -73,10 +73,7 @@ impl Encoder {
             Value::F64(_) => 9,
             Value::Map(map) => {
                 let slot = self.reserve_slot();
-                let content = map
-                    .iter()
-                    .map(|(key, v)| prefixed_len(key.len()) + self.size_of(v))
-                    .sum();
+                let content = map.iter().map(|(key, v)| prefixed_len(key.len()) + self.size_of(v)).sum();
                 self.container_sizes[slot] = content;
                 prefixed_len(content)
             }

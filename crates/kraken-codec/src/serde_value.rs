@@ -120,10 +120,19 @@ impl Serializer for ValueSerializer {
     fn serialize_unit_struct(self, _name: &'static str) -> Result2<Value> {
         Ok(Value::Null)
     }
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, variant: &'static str) -> Result2<Value> {
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result2<Value> {
         Ok(Value::Str(variant.to_owned()))
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Result2<Value> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result2<Value> {
         let inner = value.serialize(self)?;
         match (name, inner) {
             (DATE_MARKER, Value::I64(ms)) => Ok(Value::Date(ms)),
@@ -421,7 +430,13 @@ mod tests {
 
     #[test]
     fn derived_structs_keep_field_order_and_java_kinds() {
-        let p = Process { pid: 4, name: "System".into(), cpu_usage: None, working_set: 1 << 33, started: Date(5) };
+        let p = Process {
+            pid: 4,
+            name: "System".into(),
+            cpu_usage: None,
+            working_set: 1 << 33,
+            started: Date(5),
+        };
         let expected = map! {
             "pid" => 4i32,
             "name" => "System",

@@ -44,9 +44,7 @@ fn jdk_malformed_len(bad: &[u8], rust_len: Option<usize>) -> usize {
 /// Converts UTF-16 to a Rust string, replacing each unpaired surrogate with `?` as Java's
 /// UTF-8 encoder does.
 pub fn from_utf16_java(units: &[u16]) -> String {
-    char::decode_utf16(units.iter().copied())
-        .map(|unit| unit.unwrap_or('?'))
-        .collect()
+    char::decode_utf16(units.iter().copied()).map(|unit| unit.unwrap_or('?')).collect()
 }
 
 #[cfg(test)]

@@ -105,7 +105,10 @@ fn encode_vectors_decode_as_java_decodes_them() {
         } else {
             let java_again = unhex(v["roundtrip_hex"].as_str().unwrap());
             let (theirs, _) = decode_all(&java_again).unwrap();
-            assert!(same_decoded(&theirs, &normalize(&typed_json::render(&decoded, Abbreviate::LikeVectors))));
+            assert!(same_decoded(
+                &theirs,
+                &normalize(&typed_json::render(&decoded, Abbreviate::LikeVectors))
+            ));
         }
     }
 }

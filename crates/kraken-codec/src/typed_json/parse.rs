@@ -24,10 +24,7 @@ pub fn parse(json: &Json) -> Result<Value, TypedJsonError> {
 
 fn parse_at(json: &Json, path: &str) -> Result<Value, TypedJsonError> {
     let obj = json.as_object().ok_or_else(|| invalid(path, "expected an object with a type tag \"t\""))?;
-    let tag = obj
-        .get("t")
-        .and_then(Json::as_str)
-        .ok_or_else(|| invalid(path, "missing type tag \"t\""))?;
+    let tag = obj.get("t").and_then(Json::as_str).ok_or_else(|| invalid(path, "missing type tag \"t\""))?;
     let field = Field { obj, path };
     Ok(match tag {
         "null" => Value::Null,
@@ -45,15 +42,24 @@ fn parse_at(json: &Json, path: &str) -> Result<Value, TypedJsonError> {
         "map" => Value::Map(field.entries()?),
         "list" => {
             let items = field.array("items")?;
-            let items = items.iter().enumerate().map(|(i, item)| parse_at(item, &format!("{path}.items[{i}]")));
+            let items =
+                items.iter().enumerate().map(|(i, item)| parse_at(item, &format!("{path}.items[{i}]")));
             Value::Array(items.collect::<Result<_, _>>()?)
         }
         "i16[]" => field.primitive_array(|j, p| int_of(j, p).map(Value::I16))?,
         "i32[]" => field.primitive_array(|j, p| int_of(j, p).map(Value::I32))?,
         "i64[]" => field.primitive_array(|j, p| int_of(j, p).map(Value::I64))?,
-        "bool[]" => field.primitive_array(|j, p| j.as_bool().map(Value::Bool).ok_or_else(|| invalid(p, "expected a boolean")))?,
-        "f32[]" => field.float_array(|bits| u32::from_str_radix(bits, 16).ok().map(|b| Value::F32(f32::from_bits(b))), |v| Value::F32(v as f32))?,
-        "f64[]" => field.float_array(|bits| u64::from_str_radix(bits, 16).ok().map(|b| Value::F64(f64::from_bits(b))), Value::F64)?,
+        "bool[]" => field.primitive_array(|j, p| {
+            j.as_bool().map(Value::Bool).ok_or_else(|| invalid(p, "expected a boolean"))
+        })?,
+        "f32[]" => field.float_array(
+            |bits| u32::from_str_radix(bits, 16).ok().map(|b| Value::F32(f32::from_bits(b))),
+            |v| Value::F32(v as f32),
+        )?,
+        "f64[]" => field.float_array(
+            |bits| u64::from_str_radix(bits, 16).ok().map(|b| Value::F64(f64::from_bits(b))),
+            Value::F64,
+        )?,
         "char[]" => return Err(unsupported(path, "[C")),
         "java-object" => {
             let class = obj.get("java").and_then(Json::as_str).unwrap_or("java.lang.Object");
@@ -102,7 +108,9 @@ impl Field<'_> {
     fn float32(&self) -> Result<f32, TypedJsonError> {
         if let Some(bits) = self.obj.get("bits") {
             let bits = bits.as_str().and_then(|b| u32::from_str_radix(b, 16).ok());
-            return bits.map(f32::from_bits).ok_or_else(|| invalid(&self.sub("bits"), "expected 8 hex digits"));
+            return bits
+                .map(f32::from_bits)
+                .ok_or_else(|| invalid(&self.sub("bits"), "expected 8 hex digits"));
         }
         float_of(self.get("v")?, &self.sub("v")).map(|v| v as f32)
     }
@@ -110,7 +118,9 @@ impl Field<'_> {
     fn float64(&self) -> Result<f64, TypedJsonError> {
         if let Some(bits) = self.obj.get("bits") {
             let bits = bits.as_str().and_then(|b| u64::from_str_radix(b, 16).ok());
-            return bits.map(f64::from_bits).ok_or_else(|| invalid(&self.sub("bits"), "expected 16 hex digits"));
+            return bits
+                .map(f64::from_bits)
+                .ok_or_else(|| invalid(&self.sub("bits"), "expected 16 hex digits"));
         }
         float_of(self.get("v")?, &self.sub("v"))
     }
@@ -119,7 +129,9 @@ impl Field<'_> {
         if let Some(bytes) = self.obj.get("bytes") {
             let octets: Option<[u8; 16]> =
                 bytes.as_str().and_then(|h| hex::decode(h).ok()).and_then(|b| b.try_into().ok());
-            return octets.map(Ipv6Addr::from).ok_or_else(|| invalid(&self.sub("bytes"), "expected 32 hex digits"));
+            return octets
+                .map(Ipv6Addr::from)
+                .ok_or_else(|| invalid(&self.sub("bytes"), "expected 32 hex digits"));
         }
         // The scope id (`%3`) is never transmitted.
         let text = self.str("v")?;
@@ -135,7 +147,8 @@ impl Field<'_> {
             return Err(invalid(self.path, "an abbreviated string cannot be encoded; decode with --full"));
         }
         let rule = self.str("gen")?;
-        let text = generator::string(rule).ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
+        let text = generator::string(rule)
+            .ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
         self.check_len("utf16_len", text.encode_utf16().count())?;
         self.check_len("utf8_len", text.len())?;
         Ok(text)
@@ -150,7 +163,8 @@ impl Field<'_> {
             return Err(invalid(self.path, "abbreviated bytes cannot be encoded; decode with --full"));
         }
         let rule = self.str("gen")?;
-        let bytes = generator::bytes(rule).ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
+        let bytes = generator::bytes(rule)
+            .ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
         self.check_len("len", bytes.len())?;
         Ok(bytes)
     }
@@ -168,7 +182,10 @@ impl Field<'_> {
         let mut map = Map::new();
         for (i, entry) in self.array("entries")?.iter().enumerate() {
             let path = format!("{}.entries[{i}]", self.path);
-            let pair = entry.as_array().filter(|p| p.len() == 2).ok_or_else(|| invalid(&path, "expected [key, value]"))?;
+            let pair = entry
+                .as_array()
+                .filter(|p| p.len() == 2)
+                .ok_or_else(|| invalid(&path, "expected [key, value]"))?;
             let key = map_key(&pair[0], &format!("{path}[0]"))?;
             let value = parse_at(&pair[1], &format!("{path}[1]"))?;
             map.insert(key, value);
@@ -193,7 +210,9 @@ impl Field<'_> {
         if let Some(bits) = self.obj.get("bits") {
             let bits = bits.as_array().ok_or_else(|| invalid(&self.sub("bits"), "expected an array"))?;
             let items = bits.iter().enumerate().map(|(i, b)| {
-                b.as_str().and_then(&from_bits).ok_or_else(|| invalid(&format!("{}.bits[{i}]", self.path), "expected hex bits"))
+                b.as_str()
+                    .and_then(&from_bits)
+                    .ok_or_else(|| invalid(&format!("{}.bits[{i}]", self.path), "expected hex bits"))
             });
             return Ok(Value::Array(items.collect::<Result<_, _>>()?));
         }
@@ -307,7 +326,8 @@ mod tests {
         assert_eq!(err.to_string(), "$.entries[0][1].v: expected an integer");
         let err = parse_str(r#"{"t":"i16","v":40000}"#).unwrap_err();
         assert!(err.to_string().contains("out of range"), "{err}");
-        let err = parse_str(r#"{"t":"list","items":[{"t":"java-object","java":"java.util.HashSet"}]}"#).unwrap_err();
+        let err = parse_str(r#"{"t":"list","items":[{"t":"java-object","java":"java.util.HashSet"}]}"#)
+            .unwrap_err();
         assert_eq!(err, unsupported("$.items[0]", "java.util.HashSet"));
     }
 

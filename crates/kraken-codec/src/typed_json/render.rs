@@ -40,7 +40,9 @@ pub fn render(value: &Value, abbreviate: Abbreviate) -> Json {
             "v": java_text::double_to_string(*f),
         }),
         Value::Str(s) => render_string(s, abbreviate),
-        Value::Date(ms) => json!({"t": "date", "ms": ms.to_string(), "iso": java_text::instant_to_string(*ms)}),
+        Value::Date(ms) => {
+            json!({"t": "date", "ms": ms.to_string(), "iso": java_text::instant_to_string(*ms)})
+        }
         Value::Ipv4(a) => json!({"t": "ipv4", "v": a.to_string()}),
         Value::Ipv6(a) => json!({
             "t": "ipv6",
