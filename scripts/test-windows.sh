@@ -61,22 +61,28 @@ if ! windows_cargo test --no-run --message-format=json-render-diagnostics "${car
 fi
 echo "test-windows: tests built in $((SECONDS - started)) s" >&2
 
-# One line per test exe: <exe> TAB <crate dir> TAB <source file relative to the crate>.
-# Parsed with grep/sed (no jq/python needed); cargo's paths here contain no '"' or '\'.
+# The test exes, in order of their source path: cargo's compiler-artifact messages whose
+# "profile" has "test":true. Parsed with grep/sed (no jq/python needed); cargo's paths here
+# contain no '"' or '\'. Each line becomes <label> TAB <exe> TAB <crate dir>.
 exes=()
 dirs=()
 labels=()
-while IFS= read -r line; do
-  exe="$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' <<<"$line")"
-  manifest="$(sed -n 's/.*"manifest_path":"\([^"]*\)".*/\1/p' <<<"$line")"
-  src="$(sed -n 's/.*"target":{[^}]*"src_path":"\([^"]*\)".*/\1/p' <<<"$line")"
-  [ -n "$exe" ] || continue
-  dir="$(dirname "$manifest")"
-  [ -d "$dir" ] || dir="$WINDOWS_WORKSPACE"
+while IFS=$'\t' read -r label exe dir; do
+  labels+=("$label")
   exes+=("$exe")
   dirs+=("$dir")
-  labels+=("${src#"$WINDOWS_WORKSPACE"/}")
-done < <(grep '"reason":"compiler-artifact"' "$messages" | grep '"profile":{[^}]*"test":true' || true)
+done < <(
+  grep '"reason":"compiler-artifact"' "$messages" | grep '"profile":{[^}]*"test":true' |
+    while IFS= read -r line; do
+      exe="$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' <<<"$line")"
+      manifest="$(sed -n 's/.*"manifest_path":"\([^"]*\)".*/\1/p' <<<"$line")"
+      src="$(sed -n 's/.*"target":{[^}]*"src_path":"\([^"]*\)".*/\1/p' <<<"$line")"
+      [ -n "$exe" ] || continue
+      dir="$(dirname "$manifest")"
+      [ -d "$dir" ] || dir="$WINDOWS_WORKSPACE"
+      printf '%s\t%s\t%s\n' "${src#"$WINDOWS_WORKSPACE"/}" "$exe" "$dir"
+    done | sort -t $'\t' -k1,1 -k2,2 -u
+)
 
 # --- 2. Wine prefix ------------------------------------------------------------------------------
 scripts/wine-prefix.sh >&2

@@ -48,7 +48,15 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Value, usiz
     if bytes.len() > limits.max_input {
         return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
     }
-    let mut reader = Reader { input: bytes, pos: 0, depth: 0, values: 0, limits };
+    let mut reader = Reader {
+        input: bytes,
+        pos: 0,
+        depth: 0,
+        values: 0,
+        limits,
+        entry_stack: Vec::new(),
+        item_stack: Vec::new(),
+    };
     let value = reader.value()?;
     Ok((value, reader.pos))
 }
@@ -59,6 +67,11 @@ struct Reader<'a> {
     depth: usize,
     values: usize,
     limits: &'a DecodeLimits,
+    /// Entries of the maps being decoded, innermost last; a finished map takes its own off the
+    /// top, so each map is allocated once at its exact size.
+    entry_stack: Vec<(String, Value)>,
+    /// The same for array elements.
+    item_stack: Vec<Value>,
 }
 
 impl Reader<'_> {
@@ -127,7 +140,7 @@ impl Reader<'_> {
 
     fn map(&mut self, start: usize) -> Result<Map, DecodeError> {
         let mut remaining = self.container_len(start)?;
-        let mut map = Map::new();
+        let first = self.entry_stack.len();
         while remaining > 0 {
             let entry_start = self.pos;
             self.values += 1;
@@ -137,23 +150,24 @@ impl Reader<'_> {
             }
             let key = self.string_body(entry_start)?;
             let value = self.value()?;
-            map.insert(key, value);
+            self.entry_stack.push((key, value));
             remaining -= (self.pos - entry_start) as i64;
         }
         self.depth -= 1;
-        Ok(map)
+        Ok(Map::from_entries(self.entry_stack.drain(first..).collect()))
     }
 
     fn array_items(&mut self, start: usize) -> Result<Vec<Value>, DecodeError> {
         let mut remaining = self.container_len(start)?;
-        let mut items = Vec::new();
+        let first = self.item_stack.len();
         while remaining > 0 {
             let item_start = self.pos;
-            items.push(self.value()?);
+            let item = self.value()?;
+            self.item_stack.push(item);
             remaining -= (self.pos - item_start) as i64;
         }
         self.depth -= 1;
-        Ok(items)
+        Ok(self.item_stack.drain(first..).collect())
     }
 
     /// Enters a container: checks depth, reads its content length as Java's `int` and checks it

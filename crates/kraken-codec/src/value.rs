@@ -8,7 +8,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use indexmap::IndexMap;
+pub use crate::map::Map;
 
 /// Type bytes of the Kraken codec (`EncodingRule`), section 2.1 of the wire specification.
 pub mod type_byte {
@@ -47,10 +47,6 @@ pub mod type_byte {
     /// IEEE-754 double, 8 bytes big-endian.
     pub const DOUBLE: u8 = 0x10;
 }
-
-/// A string-keyed map that keeps insertion order; inserting an existing key replaces its value
-/// in place (Java's `HashMap.put`: the last value wins).
-pub type Map = IndexMap<String, Value>;
 
 /// One Kraken value.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +197,7 @@ macro_rules! map {
     () => { $crate::Value::Map($crate::Map::new()) };
     ($($key:expr => $value:expr),+ $(,)?) => {{
         let mut map = $crate::Map::new();
-        $( map.insert(::std::string::String::from($key), $crate::Value::from($value)); )+
+        $( map.insert($key, $crate::Value::from($value)); )+
         $crate::Value::Map(map)
     }};
 }

@@ -1,0 +1,716 @@
+//! One Kraken RPC connection: framing, peering, sessions, calls and posts in both directions.
+//!
+//! A connection runs three tasks over one byte stream (TCP or TLS):
+//!
+//! * the **reader** cuts frames ([`crate::frame`]), answers returns and errors to the pending call
+//!   they belong to, handles session 0 (`rpc-control`: peering, authentication, session
+//!   requests, ping) inline, and hands calls and posts of other sessions to their service;
+//! * the **writer** sends encoded frames in order, flushing when it has nothing queued;
+//! * the **peering** task sends this side's `peering-request` (and `authenticate` when the peer
+//!   challenges) and, when configured, the **liveness** task pings an idle peer.
+//!
+//! Calls run concurrently, each in its own task, so a slow handler delays only its own caller and
+//! a handler may call back to the peer while its caller waits. Posts of one session run one
+//! after another, in arrival order. At most `max_concurrent_handlers` handlers run at once; past
+//! that the reader stops reading, which pushes back on the peer.
+//!
+//! Closing (by either side, a protocol error or a failed ping) fails every pending call at once
+//! with the reason, tells the services their sessions ended, and ends the tasks.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use kraken_codec::{Value, encode};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio_util::codec::FramedRead;
+use tracing::{debug, info, warn};
+
+use crate::auth::{TrustLevel, password_hash};
+use crate::config::RpcConfig;
+use crate::error::{RpcError, RpcFault};
+use crate::frame::FrameCodec;
+use crate::message::{Body, Message};
+use crate::peer::PeerInfo;
+use crate::service::{CallContext, RpcService, ServiceTable};
+
+/// Which end of the TCP connection this side is; it decides the parity of session ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Accepted the connection: allocates even session ids (2, 4, ...).
+    Acceptor,
+    /// Opened the connection: allocates odd session ids (3, 5, ...).
+    Initiator,
+}
+
+/// The control session's id and service name.
+pub const CONTROL_SESSION: i32 = 0;
+/// Posts waiting per session before the reader pauses.
+const POST_QUEUE: usize = 256;
+/// Encoded frames waiting for the writer.
+const OUTBOUND_QUEUE: usize = 1024;
+
+/// A handle to a connection; cheap to clone, all clones are the same connection.
+#[derive(Clone)]
+pub struct RpcConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    role: Role,
+    config: Arc<RpcConfig>,
+    peer: PeerInfo,
+    /// Whether this transport authenticates the peer (TLS): peering then succeeds at once.
+    authenticated_transport: bool,
+    next_id: AtomicI32,
+    next_session: AtomicI32,
+    outbound: mpsc::Sender<Bytes>,
+    pending: Mutex<Pending>,
+    sessions: Mutex<HashMap<i32, SessionEntry>>,
+    services: RwLock<ServiceTable>,
+    /// The trust the peer granted us (from its reply to our peering request); calls wait for it.
+    trusted: watch::Sender<Option<TrustLevel>>,
+    /// What we know and granted of the peer.
+    granted: Mutex<Granted>,
+    /// `Some(reason)` once closed.
+    closed: watch::Sender<Option<String>>,
+    handler_slots: Arc<Semaphore>,
+    started: Instant,
+    /// Milliseconds after `started` when the last frame arrived.
+    last_received_ms: AtomicU64,
+}
+
+#[derive(Default)]
+struct Pending {
+    calls: HashMap<i32, oneshot::Sender<Result<Value, RpcError>>>,
+    closed: Option<String>,
+}
+
+struct SessionEntry {
+    service: String,
+    /// Ordered queue of this session's posts, created with the first post.
+    posts: Option<mpsc::Sender<(String, Vec<Value>)>>,
+}
+
+#[derive(Default)]
+struct Granted {
+    peer_guid: Option<String>,
+    nonce: Option<String>,
+    level: Option<TrustLevel>,
+}
+
+impl RpcConnection {
+    /// Starts the protocol over an established stream. `authenticated_transport` is true for TLS
+    /// (the peer's certificate was verified), which makes peering succeed without a password.
+    pub fn start<S>(
+        stream: S,
+        role: Role,
+        config: Arc<RpcConfig>,
+        services: ServiceTable,
+        peer: PeerInfo,
+        authenticated_transport: bool,
+    ) -> RpcConnection
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (read_half, write_half) = tokio::io::split(stream);
+        let (outbound, outbound_rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let (closed, _) = watch::channel(None);
+        let (trusted, _) = watch::channel(None);
+        let inner = Arc::new(Inner {
+            role,
+            peer,
+            authenticated_transport,
+            next_id: AtomicI32::new(1),
+            next_session: AtomicI32::new(if role == Role::Acceptor { 2 } else { 3 }),
+            outbound,
+            pending: Mutex::new(Pending::default()),
+            sessions: Mutex::new(HashMap::new()),
+            services: RwLock::new(services),
+            trusted,
+            granted: Mutex::new(Granted::default()),
+            closed,
+            handler_slots: Arc::new(Semaphore::new(config.max_concurrent_handlers.max(1))),
+            started: Instant::now(),
+            last_received_ms: AtomicU64::new(0),
+            config,
+        });
+        let conn = RpcConnection { inner };
+        tokio::spawn(conn.clone().write_loop(write_half, outbound_rx));
+        tokio::spawn(conn.clone().read_loop(read_half));
+        tokio::spawn(conn.clone().request_peering());
+        if let Some(interval) = conn.inner.config.ping_interval {
+            tokio::spawn(conn.clone().liveness_loop(interval));
+        }
+        conn
+    }
+
+    /// What is known of the peer: address and certificate.
+    pub fn peer(&self) -> &PeerInfo {
+        &self.inner.peer
+    }
+
+    /// The GUID the peer announced in its peering request, once it has.
+    pub fn peer_guid(&self) -> Option<String> {
+        lock(&self.inner.granted).peer_guid.clone()
+    }
+
+    /// This side's role.
+    pub fn role(&self) -> Role {
+        self.inner.role
+    }
+
+    /// Binds (or replaces) a service on this connection.
+    pub fn bind(&self, name: impl Into<String>, service: Arc<dyn RpcService>) {
+        write(&self.inner.services).insert(name.into(), service);
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.borrow().is_some()
+    }
+
+    /// Waits until the connection is closed and returns why.
+    pub async fn closed(&self) -> String {
+        let mut rx = self.inner.closed.subscribe();
+        let reason = rx.wait_for(Option::is_some).await.ok().and_then(|r| r.clone());
+        reason.unwrap_or_else(|| "closed".to_owned())
+    }
+
+    /// Waits until both sides are peered (the peer granted us a trust level), up to `timeout`.
+    pub async fn peered(&self, timeout: Duration) -> Result<TrustLevel, RpcError> {
+        let mut trusted = self.inner.trusted.subscribe();
+        let mut closed = self.inner.closed.subscribe();
+        let wait = async {
+            tokio::select! {
+                level = trusted.wait_for(Option::is_some) => {
+                    level.ok().and_then(|l| *l).ok_or_else(|| RpcError::Closed("connection dropped".into()))
+                }
+                reason = closed.wait_for(Option::is_some) => {
+                    Err(RpcError::Closed(reason.ok().and_then(|r| r.clone()).unwrap_or_default()))
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| RpcError::Timeout { method: "peering".into(), after: timeout })?
+    }
+
+    /// Opens a session on the peer's service `service` (`session-request`), returning its id.
+    pub async fn create_session(&self, service: &str) -> Result<RpcSession, RpcError> {
+        let params = vec![Value::from(service), Value::Map(kraken_codec::Map::new())];
+        let timeout = self.inner.config.call_timeout;
+        let id = self.call(CONTROL_SESSION, "session-request", params, timeout).await?;
+        let id = id.as_exact_i32().filter(|id| *id > 0).ok_or_else(|| {
+            RpcError::Protocol(format!("session-request answered {} instead of a session id", id.kind_name()))
+        })?;
+        Ok(RpcSession { connection: self.clone(), id })
+    }
+
+    /// Calls `method(params...)` on `session` and waits for the result, up to `timeout`.
+    pub async fn call(
+        &self,
+        session: i32,
+        method: &str,
+        params: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || RpcError::Timeout { method: method.to_owned(), after: timeout };
+        let peering_method =
+            session == CONTROL_SESSION && matches!(method, "peering-request" | "authenticate");
+        if !peering_method {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            self.peered(remaining).await.map_err(|e| match e {
+                RpcError::Timeout { .. } => timed_out(),
+                other => other,
+            })?;
+        }
+        let id = self.next_id();
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut pending = lock(&self.inner.pending);
+            if let Some(reason) = &pending.closed {
+                return Err(RpcError::Closed(reason.clone()));
+            }
+            pending.calls.insert(id, tx);
+        }
+        let _forget_on_exit = PendingGuard { inner: &self.inner, id };
+        self.send(Message { id, session, body: Body::Call { method: method.to_owned(), params } }).await?;
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RpcError::Closed(self.close_reason())),
+            Err(_) => Err(timed_out()),
+        }
+    }
+
+    /// Posts `method(params...)` on `session`: sent once peered, never answered.
+    pub async fn post(&self, session: i32, method: &str, params: Vec<Value>) -> Result<(), RpcError> {
+        let timeout = self.inner.config.call_timeout;
+        self.peered(timeout).await?;
+        let id = self.next_id();
+        self.send(Message { id, session, body: Body::Post { method: method.to_owned(), params } }).await
+    }
+
+    /// Closes the connection; pending calls fail with `reason`.
+    pub fn close(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        let first = self.inner.closed.send_if_modified(|state| {
+            if state.is_some() {
+                return false;
+            }
+            *state = Some(reason.clone());
+            true
+        });
+        if !first {
+            return;
+        }
+        debug!(peer = ?self.inner.peer.address, %reason, "rpc connection closed");
+        let calls = {
+            let mut pending = lock(&self.inner.pending);
+            pending.closed = Some(reason.clone());
+            std::mem::take(&mut pending.calls)
+        };
+        for (_, waiter) in calls {
+            let _ = waiter.send(Err(RpcError::Closed(reason.clone())));
+        }
+        let sessions: Vec<(i32, SessionEntry)> = lock(&self.inner.sessions).drain().collect();
+        let services = std::mem::take(&mut *write(&self.inner.services));
+        for (id, entry) in sessions {
+            if let Some(service) = services.get(&entry.service) {
+                service.session_closed(self, id);
+            }
+        }
+    }
+
+    fn close_reason(&self) -> String {
+        self.inner.closed.borrow().clone().unwrap_or_else(|| "closed".into())
+    }
+
+    fn next_id(&self) -> i32 {
+        // Java's counter starts at 1; wrap back to 1 rather than into negative ids.
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        if id == i32::MAX {
+            self.inner.next_id.store(1, Ordering::Relaxed);
+        }
+        id
+    }
+
+    async fn send(&self, message: Message) -> Result<(), RpcError> {
+        let bytes = encode(&message.into_value());
+        let max = self.inner.config.max_frame_len;
+        if bytes.len() > max {
+            return Err(RpcError::TooLarge { length: bytes.len(), max });
+        }
+        self.inner.outbound.send(Bytes::from(bytes)).await.map_err(|_| RpcError::Closed(self.close_reason()))
+    }
+
+    async fn write_loop<W: AsyncWrite + Unpin + Send + 'static>(
+        self,
+        stream: W,
+        mut frames: mpsc::Receiver<Bytes>,
+    ) {
+        let mut out = BufWriter::new(stream);
+        let mut closed = self.inner.closed.subscribe();
+        loop {
+            let frame = tokio::select! {
+                frame = frames.recv() => frame,
+                _ = closed.wait_for(Option::is_some) => None,
+            };
+            let Some(frame) = frame else { break };
+            let mut result = out.write_all(&frame).await;
+            while result.is_ok() {
+                match frames.try_recv() {
+                    Ok(next) => result = out.write_all(&next).await,
+                    Err(_) => break,
+                }
+            }
+            if let Err(err) = result.and(out.flush().await) {
+                self.close(format!("write failed: {err}"));
+                return;
+            }
+        }
+        // Flush what is queued, then end the stream (TLS close_notify, TCP FIN).
+        while let Ok(frame) = frames.try_recv() {
+            if out.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = out.flush().await;
+            let _ = out.shutdown().await;
+        })
+        .await;
+    }
+
+    async fn read_loop<R: AsyncRead + Unpin + Send + 'static>(self, stream: R) {
+        let mut frames = FramedRead::new(stream, FrameCodec::new(self.inner.config.max_frame_len));
+        let mut closed = self.inner.closed.subscribe();
+        loop {
+            let next = tokio::select! {
+                next = frames.next() => next,
+                _ = closed.wait_for(Option::is_some) => return,
+            };
+            let frame = match next {
+                None => return self.close("the peer closed the connection"),
+                Some(Err(err)) => {
+                    warn!(peer = ?self.inner.peer.address, error = %err, "closing rpc connection");
+                    return self.close(err.to_string());
+                }
+                Some(Ok(frame)) => frame,
+            };
+            let elapsed = self.inner.started.elapsed().as_millis() as u64;
+            self.inner.last_received_ms.store(elapsed, Ordering::Relaxed);
+            match Message::from_value(frame) {
+                Ok(message) => self.dispatch(message).await,
+                Err(err) if err.unknown_kind => debug!(error = %err, "ignoring message"),
+                Err(err) => {
+                    warn!(peer = ?self.inner.peer.address, error = %err, "closing rpc connection");
+                    return self.close(err.to_string());
+                }
+            }
+        }
+    }
+
+    async fn dispatch(&self, message: Message) {
+        let Message { id, session, body } = message;
+        match body {
+            Body::Return { ret_for, value, .. } => self.resolve(ret_for, Ok(value)),
+            Body::Error { ret_for, cause } => self.resolve(ret_for, Err(RpcError::Remote(cause))),
+            Body::Call { method, params } if session == CONTROL_SESSION => {
+                let result = self.control(&method, params);
+                self.reply(id, session, method, result).await;
+            }
+            Body::Post { method, .. } if session == CONTROL_SESSION => {
+                debug!(%method, "ignoring a post to rpc-control");
+            }
+            Body::Call { method, params } => self.dispatch_call(id, session, method, params).await,
+            Body::Post { method, params } => self.dispatch_post(id, session, method, params).await,
+        }
+    }
+
+    fn resolve(&self, ret_for: i32, result: Result<Value, RpcError>) {
+        let waiter = lock(&self.inner.pending).calls.remove(&ret_for);
+        match waiter {
+            Some(waiter) => {
+                let _ = waiter.send(result);
+            }
+            None => debug!(ret_for, "reply to no waiting call (it may have timed out)"),
+        }
+    }
+
+    /// The service bound to `session`, or why there is none: `Ok(None)` for an unknown session
+    /// (dropped silently, as Java does), `Err(cause)` for a session whose service is gone.
+    fn service_of(&self, session: i32) -> Result<Option<(String, Arc<dyn RpcService>)>, String> {
+        let Some(name) = lock(&self.inner.sessions).get(&session).map(|s| s.service.clone()) else {
+            return Ok(None);
+        };
+        match read(&self.inner.services).get(&name) {
+            Some(service) => Ok(Some((name, service.clone()))),
+            None => Err(format!("service not found: {name}")),
+        }
+    }
+
+    async fn dispatch_call(&self, id: i32, session: i32, method: String, params: Vec<Value>) {
+        let service = match self.service_of(session) {
+            Ok(Some((_, service))) => service,
+            Ok(None) => return debug!(session, %method, "call on an unknown session dropped"),
+            Err(cause) => return self.reply(id, session, method, Err(RpcFault::new(cause))).await,
+        };
+        let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
+        let conn = self.clone();
+        tokio::spawn(async move {
+            let ctx = CallContext { connection: conn.clone(), session, is_post: false };
+            let result = service.call(ctx, method.clone(), params).await;
+            drop(permit);
+            conn.reply(id, session, method, result).await;
+        });
+    }
+
+    async fn dispatch_post(&self, id: i32, session: i32, method: String, params: Vec<Value>) {
+        let (name, service) = match self.service_of(session) {
+            Ok(Some(found)) => found,
+            Ok(None) => return debug!(session, %method, "post on an unknown session dropped"),
+            // Java answers a post to a missing service with an error, and only that.
+            Err(cause) => return self.reply(id, session, method, Err(RpcFault::new(cause))).await,
+        };
+        let queue = {
+            let mut sessions = lock(&self.inner.sessions);
+            let Some(entry) = sessions.get_mut(&session) else { return };
+            entry.posts.get_or_insert_with(|| self.spawn_post_worker(session, name, service)).clone()
+        };
+        if queue.send((method, params)).await.is_err() {
+            debug!(session, "post worker gone");
+        }
+    }
+
+    fn spawn_post_worker(
+        &self,
+        session: i32,
+        service_name: String,
+        service: Arc<dyn RpcService>,
+    ) -> mpsc::Sender<(String, Vec<Value>)> {
+        let (tx, mut rx) = mpsc::channel::<(String, Vec<Value>)>(POST_QUEUE);
+        let conn = self.clone();
+        tokio::spawn(async move {
+            while let Some((method, params)) = rx.recv().await {
+                let Ok(permit) = conn.inner.handler_slots.clone().acquire_owned().await else { return };
+                let ctx = CallContext { connection: conn.clone(), session, is_post: true };
+                if let Err(fault) = service.call(ctx, method.clone(), params).await {
+                    debug!(service = %service_name, %method, %fault, "post failed");
+                }
+                drop(permit);
+            }
+        });
+        tx
+    }
+
+    async fn reply(&self, id: i32, session: i32, method: String, result: Result<Value, RpcFault>) {
+        let reply_id = self.next_id();
+        let body = match result {
+            Ok(value) => Body::Return { ret_for: id, method, value },
+            Err(fault) => Body::Error { ret_for: id, cause: fault.0 },
+        };
+        match self.send(Message { id: reply_id, session, body }).await {
+            Ok(()) => {}
+            Err(RpcError::TooLarge { length, max }) => {
+                let cause = format!("the result of {length} bytes exceeds the frame limit of {max} bytes");
+                let body = Body::Error { ret_for: id, cause: Some(cause) };
+                let _ = self.send(Message { id: self.next_id(), session, body }).await;
+            }
+            Err(err) => debug!(error = %err, "reply not sent"),
+        }
+    }
+
+    /// Session 0: the `rpc-control` methods.
+    fn control(&self, method: &str, params: Vec<Value>) -> Result<Value, RpcFault> {
+        match method {
+            "peering-request" => self.answer_peering_request(params),
+            "authenticate" => self.answer_authenticate(params),
+            "session-request" => self.answer_session_request(params),
+            "ping" => match params.into_iter().next() {
+                Some(value @ Value::I32(_)) => Ok(value),
+                _ => Err(RpcFault::bad_arguments("ping", "expects one int")),
+            },
+            other => Err(RpcFault::method_not_found(other)),
+        }
+    }
+
+    fn answer_peering_request(&self, params: Vec<Value>) -> Result<Value, RpcFault> {
+        let Some(Value::Str(peer_guid)) = params.into_iter().next() else {
+            return Err(RpcFault::bad_arguments("peering-request", "expects the peer's guid as a string"));
+        };
+        let config = &self.inner.config;
+        let own_guid = Value::from(config.guid.as_str());
+        let mut granted = lock(&self.inner.granted);
+        granted.peer_guid = Some(peer_guid.clone());
+        if self.inner.authenticated_transport {
+            let level = config.peers.get(&peer_guid).map_or(TrustLevel::Low, |p| p.trust);
+            granted.level = Some(level);
+            Ok(Value::Array(vec!["success".into(), own_guid, Value::I32(level.code())]))
+        } else {
+            let nonce = uuid::Uuid::new_v4().to_string();
+            granted.nonce = Some(nonce.clone());
+            Ok(Value::Array(vec!["challenge".into(), own_guid, Value::from(nonce)]))
+        }
+    }
+
+    fn answer_authenticate(&self, params: Vec<Value>) -> Result<Value, RpcFault> {
+        let mut granted = lock(&self.inner.granted);
+        let (Some(peer_guid), Some(nonce)) = (granted.peer_guid.clone(), granted.nonce.clone()) else {
+            return Err(RpcFault::new("peer request first"));
+        };
+        let hash = params.get(1).and_then(Value::as_str);
+        let accepted = self.inner.config.peers.get(&peer_guid).filter(|peer| {
+            let expected = password_hash(Some(&peer.password), &nonce);
+            hash.is_some() && expected.as_deref() == hash
+        });
+        match accepted {
+            Some(peer) => {
+                granted.level = Some(peer.trust);
+                Ok(Value::Array(vec![Value::Bool(true), Value::I32(peer.trust.code())]))
+            }
+            None => {
+                info!(peer = ?self.inner.peer.address, %peer_guid, "rpc authentication refused");
+                Ok(Value::Array(vec![Value::Bool(false), Value::I32(TrustLevel::Low.code())]))
+            }
+        }
+    }
+
+    fn answer_session_request(&self, params: Vec<Value>) -> Result<Value, RpcFault> {
+        let Some(Value::Str(name)) = params.into_iter().next() else {
+            return Err(RpcFault::bad_arguments("session-request", "expects a service name"));
+        };
+        let level = lock(&self.inner.granted).level;
+        if level.is_none_or(|l| l <= TrustLevel::Untrusted) {
+            return Err(RpcFault::new(format!(
+                "[{name}] session request not allowed, establish peering first"
+            )));
+        }
+        let service = read(&self.inner.services)
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| RpcFault::new(format!("service binding not found: {name}")))?;
+        let id = self.inner.next_session.fetch_add(2, Ordering::Relaxed);
+        service.session_opened(self, id)?;
+        lock(&self.inner.sessions).insert(id, SessionEntry { service: name, posts: None });
+        Ok(Value::I32(id))
+    }
+
+    /// Sends this side's peering request and, when challenged, authenticates.
+    async fn request_peering(self) {
+        let config = self.inner.config.clone();
+        let timeout = config.peering_timeout;
+        let params = vec![Value::from(config.guid.as_str())];
+        let reply = match self.call(CONTROL_SESSION, "peering-request", params, timeout).await {
+            Ok(reply) => reply,
+            Err(RpcError::Closed(_)) => return,
+            Err(err) => return self.close(format!("peering failed: {err}")),
+        };
+        let items = reply.as_array().unwrap_or_default();
+        let level = match items.first().and_then(Value::as_str) {
+            Some("success") => items.get(2).and_then(Value::as_i32).map(TrustLevel::from_code),
+            Some("challenge") => {
+                let Some(nonce) = items.get(2).and_then(Value::as_str) else {
+                    return self.close("peering failed: challenge without a nonce");
+                };
+                let hash = Value::from(password_hash(config.password.as_deref(), nonce));
+                let params = vec![Value::from(config.guid.as_str()), hash];
+                match self.call(CONTROL_SESSION, "authenticate", params, timeout).await {
+                    Ok(answer) => {
+                        let answer = answer.as_array().unwrap_or_default();
+                        match (answer.first().and_then(Value::as_bool), answer.get(1).and_then(Value::as_i32))
+                        {
+                            (Some(true), Some(code)) => Some(TrustLevel::from_code(code)),
+                            _ => return self.close("authentication refused by the peer"),
+                        }
+                    }
+                    Err(err) => return self.close(format!("authentication failed: {err}")),
+                }
+            }
+            _ => None,
+        };
+        match level {
+            Some(level) => {
+                self.inner.trusted.send_replace(Some(level));
+            }
+            None => self.close(format!("peering failed: unexpected answer {}", reply.kind_name())),
+        }
+    }
+
+    /// Pings the peer whenever nothing arrived for `interval`; no answer within the ping timeout
+    /// closes the connection (a half-open peer).
+    async fn liveness_loop(self, interval: Duration) {
+        let timeout = self.inner.config.ping_timeout;
+        let mut closed = self.inner.closed.subscribe();
+        let mut probe = 0i32;
+        loop {
+            let idle_for = {
+                let last = Duration::from_millis(self.inner.last_received_ms.load(Ordering::Relaxed));
+                self.inner.started.elapsed().saturating_sub(last)
+            };
+            let wait = interval.saturating_sub(idle_for).max(Duration::from_millis(10));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = closed.wait_for(Option::is_some) => return,
+            }
+            let last = Duration::from_millis(self.inner.last_received_ms.load(Ordering::Relaxed));
+            if self.inner.started.elapsed().saturating_sub(last) < interval {
+                continue;
+            }
+            probe = probe.wrapping_add(1);
+            match self.call(CONTROL_SESSION, "ping", vec![Value::I32(probe)], timeout).await {
+                Ok(_) => {}
+                Err(RpcError::Closed(_)) => return,
+                Err(err) => {
+                    warn!(peer = ?self.inner.peer.address, error = %err, "peer does not answer pings");
+                    return self.close(format!("no answer to ping within {timeout:?}"));
+                }
+            }
+        }
+    }
+}
+
+/// Removes a call's waiter when the caller stops waiting (answer, timeout or cancellation).
+struct PendingGuard<'a> {
+    inner: &'a Inner,
+    id: i32,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.inner.pending).calls.remove(&self.id);
+    }
+}
+
+/// A session on the peer's service, opened by [`RpcConnection::create_session`].
+#[derive(Clone)]
+pub struct RpcSession {
+    connection: RpcConnection,
+    id: i32,
+}
+
+impl RpcSession {
+    /// The session id (allocated by the peer).
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// The connection it belongs to.
+    pub fn connection(&self) -> &RpcConnection {
+        &self.connection
+    }
+
+    /// Calls a method of the service, with the connection's default time limit.
+    pub async fn call(&self, method: &str, params: Vec<Value>) -> Result<Value, RpcError> {
+        let timeout = self.connection.inner.config.call_timeout;
+        self.connection.call(self.id, method, params, timeout).await
+    }
+
+    /// Calls a method of the service with an explicit time limit.
+    pub async fn call_with_timeout(
+        &self,
+        method: &str,
+        params: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Value, RpcError> {
+        self.connection.call(self.id, method, params, timeout).await
+    }
+
+    /// Posts to a method of the service.
+    pub async fn post(&self, method: &str, params: Vec<Value>) -> Result<(), RpcError> {
+        self.connection.post(self.id, method, params).await
+    }
+}
+
+impl std::fmt::Debug for RpcConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcConnection")
+            .field("role", &self.inner.role)
+            .field("peer", &self.inner.peer)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RpcSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RpcSession").field("id", &self.id).field("connection", &self.connection).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

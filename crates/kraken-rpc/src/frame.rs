@@ -1,0 +1,163 @@
+//! Frames: how Kraken RPC cuts a byte stream into messages.
+//!
+//! There is no separate header: a frame is one codec ARRAY value, `0a <varint length> <content>`,
+//! and the array's own content-length prefix says where it ends. Like mini-redis's `frame.rs`,
+//! [`check`] looks at buffered bytes and tells "complete, this long" from "need more bytes" from
+//! "this can never be a frame" *before* anything is decoded or allocated; the maximum frame size
+//! is enforced from the length prefix alone, so a peer announcing a huge frame is refused at once
+//! instead of being buffered forever (as Java's `RpcDecoder` would).
+//!
+//! [`FrameCodec`] plugs this into `tokio_util::codec` so a connection reads and writes whole
+//! frames.
+
+use bytes::{Buf, BufMut, BytesMut};
+use kraken_codec::{DecodeError, DecodeLimits, Value, decode_prefix, type_byte};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// The default largest frame accepted or sent: 8 MiB.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 8 << 20;
+
+/// Outcome of [`check`] on buffered bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameCheck {
+    /// A whole frame of this many bytes is at the front of the buffer.
+    Complete(usize),
+    /// More bytes are needed.
+    Incomplete,
+}
+
+/// Why bytes on a connection are not a frame; the connection is closed with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The first byte is not the ARRAY type byte.
+    #[error("a frame must start with an array (0x0a), found 0x{0:02x}")]
+    NotAnArray(u8),
+    /// The length prefix runs over ten bytes (no valid frame length needs more).
+    #[error("the frame length prefix is longer than 10 bytes")]
+    LengthPrefixTooLong,
+    /// The announced frame is bigger than the configured maximum.
+    #[error("frame of {length} bytes exceeds the maximum of {max} bytes")]
+    TooLarge {
+        /// Total frame length announced.
+        length: u64,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The frame is complete but its content is not a Kraken value.
+    #[error("undecodable frame: {0}")]
+    Undecodable(#[from] DecodeError),
+}
+
+/// Checks whether `buf` starts with a complete frame no longer than `max_len` bytes.
+pub fn check(buf: &[u8], max_len: usize) -> Result<FrameCheck, FrameError> {
+    let Some(&first) = buf.first() else { return Ok(FrameCheck::Incomplete) };
+    if first != type_byte::ARRAY {
+        return Err(FrameError::NotAnArray(first));
+    }
+    let mut content_len: u64 = 0;
+    for (i, &b) in buf[1..].iter().enumerate() {
+        if i >= 10 {
+            return Err(FrameError::LengthPrefixTooLong);
+        }
+        content_len = (content_len << 7) | u64::from(b & 0x7F);
+        if b & 0x80 == 0 {
+            let total = content_len.saturating_add(2 + i as u64);
+            if total > max_len as u64 {
+                return Err(FrameError::TooLarge { length: total, max: max_len });
+            }
+            return Ok(if buf.len() as u64 >= total {
+                FrameCheck::Complete(total as usize)
+            } else {
+                FrameCheck::Incomplete
+            });
+        }
+    }
+    Ok(FrameCheck::Incomplete)
+}
+
+/// A `tokio_util` codec of whole frames: decodes to the frame's [`Value`], encodes already
+/// encoded frame bytes.
+#[derive(Debug, Clone)]
+pub struct FrameCodec {
+    max_len: usize,
+    limits: DecodeLimits,
+}
+
+impl FrameCodec {
+    /// A codec refusing frames over `max_len` bytes.
+    pub fn new(max_len: usize) -> Self {
+        let limits = DecodeLimits { max_input: max_len, ..DecodeLimits::default() };
+        FrameCodec { max_len, limits }
+    }
+}
+
+impl Decoder for FrameCodec {
+    type Item = Value;
+    type Error = FrameDecodeError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, FrameDecodeError> {
+        match check(buf, self.max_len)? {
+            FrameCheck::Incomplete => Ok(None),
+            FrameCheck::Complete(len) => {
+                let (value, _) = decode_prefix(&buf[..len], &self.limits).map_err(FrameError::from)?;
+                buf.advance(len);
+                Ok(Some(value))
+            }
+        }
+    }
+}
+
+impl Encoder<bytes::Bytes> for FrameCodec {
+    type Error = FrameDecodeError;
+
+    fn encode(&mut self, frame: bytes::Bytes, buf: &mut BytesMut) -> Result<(), FrameDecodeError> {
+        buf.put_slice(&frame);
+        Ok(())
+    }
+}
+
+/// A frame error or an I/O error of the underlying stream.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameDecodeError {
+    /// The bytes are not a valid frame.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// Reading or writing the stream failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_incomplete_from_complete_from_invalid() {
+        let frame = hex::decode("0a060d020d040d06").unwrap();
+        assert_eq!(check(&frame, 100), Ok(FrameCheck::Complete(8)));
+        assert_eq!(check(&frame[..7], 100), Ok(FrameCheck::Incomplete));
+        assert_eq!(check(&frame[..1], 100), Ok(FrameCheck::Incomplete));
+        assert_eq!(check(&[], 100), Ok(FrameCheck::Incomplete));
+        assert_eq!(check(&[0x09, 0x00], 100), Err(FrameError::NotAnArray(0x09)));
+        assert_eq!(check(&frame, 7), Err(FrameError::TooLarge { length: 8, max: 7 }));
+    }
+
+    #[test]
+    fn a_huge_length_prefix_is_refused_from_the_prefix_alone() {
+        // 0a + varint(2^40): nothing but the prefix has arrived.
+        let prefix = [0x0a, 0xA0, 0x80, 0x80, 0x80, 0x80, 0x00];
+        assert!(matches!(check(&prefix, DEFAULT_MAX_FRAME_LEN), Err(FrameError::TooLarge { .. })));
+        let endless = [0x0a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80];
+        assert_eq!(check(&endless, usize::MAX), Err(FrameError::LengthPrefixTooLong));
+    }
+
+    #[test]
+    fn codec_yields_whole_frames_only() {
+        let mut codec = FrameCodec::new(1024);
+        let mut buf = BytesMut::from(&hex::decode("0a060d020d040d060a00").unwrap()[..]);
+        let first = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!(first, Value::Array(vec![Value::I32(1), Value::I32(2), Value::I32(3)]));
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(Value::Array(vec![])));
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! Services: what a connection dispatches calls and posts to, bound by name (`kraken-sentry`,
+//! `kraken-base`), one per session.
+//!
+//! A service is an object with one async entry point, [`RpcService::call`], taking the method
+//! name and positional parameters. Handlers run on their own task, so a slow one delays only its
+//! own caller; they may call back to the peer through the [`CallContext`]'s connection while
+//! their own caller waits (the base calls into the sentry inside `hello`).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use kraken_codec::Value;
+
+use crate::connection::RpcConnection;
+use crate::error::RpcFault;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a call or post came from.
+#[derive(Clone)]
+pub struct CallContext {
+    /// The connection it arrived on; use it to call back.
+    pub connection: RpcConnection,
+    /// The session id it arrived on.
+    pub session: i32,
+    /// True for a post (its result is discarded).
+    pub is_post: bool,
+}
+
+/// A named RPC service.
+pub trait RpcService: Send + Sync + 'static {
+    /// Runs `method(params...)`. The value is returned to a caller; a post's is dropped.
+    fn call(
+        &self,
+        ctx: CallContext,
+        method: String,
+        params: Vec<Value>,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>>;
+
+    /// A peer opens a session on this service; an error refuses it, with that cause.
+    fn session_opened(&self, _connection: &RpcConnection, _session: i32) -> Result<(), RpcFault> {
+        Ok(())
+    }
+
+    /// A session on this service ended (its connection closed).
+    fn session_closed(&self, _connection: &RpcConnection, _session: i32) {}
+}
+
+/// Services by name, as bound on a connection.
+pub type ServiceTable = HashMap<String, Arc<dyn RpcService>>;
+
+/// A service made of one async closure `(context, method, params) -> result`.
+pub struct FnService<F>(pub F);
+
+impl<F, Fut> RpcService for FnService<F>
+where
+    F: Fn(CallContext, String, Vec<Value>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, RpcFault>> + Send + 'static,
+{
+    fn call(
+        &self,
+        ctx: CallContext,
+        method: String,
+        params: Vec<Value>,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        Box::pin((self.0)(ctx, method, params))
+    }
+}
+
+/// Wraps an async closure as a shareable service.
+pub fn service_fn<F, Fut>(f: F) -> Arc<dyn RpcService>
+where
+    F: Fn(CallContext, String, Vec<Value>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Value, RpcFault>> + Send + 'static,
+{
+    Arc::new(FnService(f))
+}

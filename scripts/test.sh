@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI and a new developer run it on a fresh Debian 12 machine:
+#
+#   1. scripts/setup-debian.sh   installs what the build and the tests need (idempotent; root/sudo)
+#   2. formatting and lints      cargo fmt --check and cargo clippy -D warnings, where the toolchain
+#                                has them (rustup's does; Debian's cargo-web does not)
+#   3. Linux tests               cargo test --workspace (unit, integration, doc tests)
+#   4. Windows tests             every test exe built for x86_64-pc-windows-gnu, run under Wine
+#                                (scripts/test-windows.sh)
+#
+# Each runner prints its own summary; the last two lines are `linux: N passed, M failed` and
+# `windows: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
+# after a Linux failure, so one run shows both).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup-debian.sh || { echo "test: set-up failed" >&2; exit 1; }
+
+status=0
+if cargo fmt --version >/dev/null 2>&1; then
+  echo "== cargo fmt --check"
+  cargo fmt --all -- --check || { echo "test: cargo fmt reports unformatted code" >&2; status=1; }
+else
+  echo "== cargo fmt not available with this toolchain: skipped"
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+  echo "== cargo clippy"
+  cargo clippy --workspace --all-targets --locked -- -D warnings || { echo "test: clippy failed" >&2; status=1; }
+else
+  echo "== cargo clippy not available with this toolchain: skipped"
+fi
+
+echo "== Linux tests (cargo test)"
+mkdir -p target
+linux_log=target/linux-test-output.txt
+cargo test --workspace --locked 2>&1 | tee "$linux_log"
+linux_rc=${PIPESTATUS[0]}
+passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) s += $i } END { print s + 0 }' "$linux_log")
+failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) s += $i } END { print s + 0 }' "$linux_log")
+if [ "$linux_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # the build or a test binary failed before reporting
+fi
+[ "$linux_rc" -eq 0 ] || status=1
+
+echo "== Windows tests (Wine)"
+bash scripts/test-windows.sh || status=1
+
+echo "linux: $passed passed, $failed failed"
+exit "$status"
