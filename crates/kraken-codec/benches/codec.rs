@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use kraken_codec::{DecodeLimits, Encoder, Value, decode_prefix, map};
+use kraken_codec::{DecodeLimits, Value, decode_prefix, encode_into, map};
 
 const FORMATS: [&str; 3] = ["kraken", "msgpack", "json"];
 
@@ -65,11 +65,11 @@ fn process_list() -> Value {
         .collect()
 }
 
-fn encode_with(format: &str, value: &Value, encoder: &mut Encoder, out: &mut Vec<u8>) {
+fn encode_with(format: &str, value: &Value, out: &mut Vec<u8>) {
     out.clear();
     match format {
         "kraken" => {
-            encoder.encode_into(value, out);
+            encode_into(value, out);
         }
         "msgpack" => rmp_serde::encode::write(out, value).expect("msgpack encodes"),
         _ => serde_json::to_writer(&mut *out, value).expect("json encodes"),
@@ -85,14 +85,13 @@ fn decode_with(format: &str, bytes: &[u8]) -> Value {
 }
 
 fn bench_payload(c: &mut Criterion, payload: &str, value: &Value) {
-    let mut encoder = Encoder::new();
     let mut group = c.benchmark_group(format!("{payload}/encode"));
     for format in FORMATS {
         let mut out = Vec::new();
-        encode_with(format, value, &mut encoder, &mut out);
+        encode_with(format, value, &mut out);
         group.throughput(Throughput::Bytes(out.len() as u64));
         group.bench_function(BenchmarkId::from_parameter(format), |b| {
-            b.iter(|| encode_with(format, black_box(value), &mut encoder, &mut out))
+            b.iter(|| encode_with(format, black_box(value), &mut out))
         });
     }
     group.finish();
@@ -100,7 +99,7 @@ fn bench_payload(c: &mut Criterion, payload: &str, value: &Value) {
     let mut group = c.benchmark_group(format!("{payload}/decode"));
     for format in FORMATS {
         let mut bytes = Vec::new();
-        encode_with(format, value, &mut encoder, &mut bytes);
+        encode_with(format, value, &mut bytes);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
         group.bench_function(BenchmarkId::from_parameter(format), |b| {
             b.iter(|| decode_with(format, black_box(&bytes)))

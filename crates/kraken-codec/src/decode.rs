@@ -48,17 +48,29 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Value, usiz
     if bytes.len() > limits.max_input {
         return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
     }
-    let mut reader = Reader {
-        input: bytes,
-        pos: 0,
-        depth: 0,
-        values: 0,
-        limits,
-        entry_stack: Vec::new(),
-        item_stack: Vec::new(),
-    };
-    let value = reader.value()?;
-    Ok((value, reader.pos))
+    let (entry_stack, item_stack) = SCRATCH.with(|s| s.take());
+    let mut reader = Reader { input: bytes, pos: 0, depth: 0, values: 0, limits, entry_stack, item_stack };
+    let result = reader.value();
+    let Reader { pos, mut entry_stack, mut item_stack, .. } = reader;
+    // Keep the scratch space (not its contents) for the next decode on this thread, unless a
+    // hostile input made it huge.
+    if entry_stack.capacity() <= MAX_KEPT_SCRATCH && item_stack.capacity() <= MAX_KEPT_SCRATCH {
+        entry_stack.clear();
+        item_stack.clear();
+        SCRATCH.with(|s| s.set((entry_stack, item_stack)));
+    }
+    Ok((result?, pos))
+}
+
+/// Largest scratch stacks (in entries) kept between decodes.
+const MAX_KEPT_SCRATCH: usize = 4096;
+
+type Scratch = (Vec<(String, Value)>, Vec<Value>);
+
+thread_local! {
+    /// Scratch stacks reused by every decode on a thread, so that decoding allocates only the
+    /// values it returns.
+    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
 struct Reader<'a> {

@@ -1,11 +1,11 @@
 //! Encoding a [`Value`] to bytes identical to Java's `EncodingRule.encode`.
 //!
-//! MAP and ARRAY carry the number of *content bytes* as their prefix, and that prefix is itself a
-//! varint of variable width, so every container's size must be known before its first byte is
-//! written. The [`Encoder`] does this in two linear passes: the first walks the value in pre-order
-//! and records each container's content size, the second writes bytes using those sizes. Its
-//! scratch space is kept between calls, so a long-lived encoder allocates nothing per value once
-//! warmed up.
+//! MAP and ARRAY carry the number of *content bytes* as their prefix, a varint of variable
+//! width, so a container's prefix is only known once its content is written. The encoder works
+//! in one pass: it leaves one byte for the prefix (enough for content under 128 bytes), writes
+//! the content, then writes the prefix, first moving the content up when the prefix needs more
+//! than one byte. The extra work is one `memmove` per large container, far cheaper than walking
+//! the value twice.
 
 use crate::value::{Value, type_byte};
 use crate::varint;
@@ -14,126 +14,99 @@ use crate::varint;
 const F32_CANONICAL_NAN: u32 = 0x7fc0_0000;
 const F64_CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
 
-/// Encodes `value` into a new buffer of exactly the right size.
+/// Encodes `value` into a new buffer.
 pub fn encode(value: &Value) -> Vec<u8> {
-    let mut encoder = Encoder::default();
-    let mut out = Vec::new();
-    encoder.encode_into(value, &mut out);
+    let mut out = Vec::with_capacity(64);
+    write_value(value, &mut out);
     out
+}
+
+/// Appends the encoding of `value` to `out` and returns the number of bytes appended.
+pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> usize {
+    let start = out.len();
+    write_value(value, out);
+    out.len() - start
 }
 
 /// The exact number of bytes [`encode`] produces for `value` (Java's `lengthOf`).
 pub fn encoded_len(value: &Value) -> usize {
-    Encoder::default().measure(value)
+    match value {
+        Value::Null => 1,
+        Value::Bool(_) => 2,
+        Value::I16(v) => 1 + varint::len(varint::zigzag(i64::from(*v))),
+        Value::I32(v) => 1 + varint::len(varint::zigzag(i64::from(*v))),
+        Value::I64(v) => 1 + varint::len(varint::zigzag(*v)),
+        Value::Str(s) => prefixed_len(s.len()),
+        Value::Blob(b) => prefixed_len(b.len()),
+        Value::Date(_) | Value::F64(_) => 9,
+        Value::Ipv4(_) | Value::F32(_) => 5,
+        Value::Ipv6(_) => 17,
+        Value::Map(map) => {
+            prefixed_len(map.iter().map(|(k, v)| prefixed_len(k.len()) + encoded_len(v)).sum())
+        }
+        Value::Array(items) => prefixed_len(items.iter().map(encoded_len).sum()),
+    }
 }
 
-/// A reusable encoder; see the module documentation.
-#[derive(Debug, Default)]
-pub struct Encoder {
-    /// Content sizes of the containers of the value being encoded, in pre-order.
-    container_sizes: Vec<usize>,
+fn write_value(value: &Value, out: &mut Vec<u8>) {
+    out.push(value.type_byte());
+    match value {
+        Value::Null => {}
+        Value::Bool(b) => out.push(u8::from(*b)),
+        Value::I16(v) => varint::write(out, varint::zigzag(i64::from(*v))),
+        Value::I32(v) => varint::write(out, varint::zigzag(i64::from(*v))),
+        Value::I64(v) => varint::write(out, varint::zigzag(*v)),
+        Value::Str(s) => write_bytes(out, s.as_bytes()),
+        Value::Blob(b) => write_bytes(out, b),
+        Value::Date(ms) => out.extend_from_slice(&ms.to_be_bytes()),
+        Value::Ipv4(a) => out.extend_from_slice(&a.octets()),
+        Value::Ipv6(a) => out.extend_from_slice(&a.octets()),
+        Value::F32(f) => {
+            let bits = if f.is_nan() { F32_CANONICAL_NAN } else { f.to_bits() };
+            out.extend_from_slice(&bits.to_be_bytes());
+        }
+        Value::F64(f) => {
+            let bits = if f.is_nan() { F64_CANONICAL_NAN } else { f.to_bits() };
+            out.extend_from_slice(&bits.to_be_bytes());
+        }
+        Value::Map(map) => {
+            let prefix_at = begin_container(out);
+            for (key, v) in map {
+                out.push(type_byte::STRING);
+                write_bytes(out, key.as_bytes());
+                write_value(v, out);
+            }
+            end_container(out, prefix_at);
+        }
+        Value::Array(items) => {
+            let prefix_at = begin_container(out);
+            for v in items {
+                write_value(v, out);
+            }
+            end_container(out, prefix_at);
+        }
+    }
 }
 
-impl Encoder {
-    /// Creates an encoder with empty scratch space.
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// Leaves one byte for a container's length prefix; returns where it is.
+fn begin_container(out: &mut Vec<u8>) -> usize {
+    out.push(0);
+    out.len() - 1
+}
 
-    /// Appends the encoding of `value` to `out` and returns the number of bytes appended.
-    pub fn encode_into(&mut self, value: &Value, out: &mut Vec<u8>) -> usize {
-        let total = self.measure(value);
-        out.reserve(total);
-        let start = out.len();
-        let mut next_container = 0;
-        self.write(value, out, &mut next_container);
-        debug_assert_eq!(out.len() - start, total);
-        total
+/// Writes the length prefix of the container whose content follows `prefix_at`, moving the
+/// content up if the prefix needs more than the one byte left for it.
+fn end_container(out: &mut Vec<u8>, prefix_at: usize) {
+    let content_start = prefix_at + 1;
+    let content = out.len() - content_start;
+    if content < 0x80 {
+        out[prefix_at] = content as u8;
+        return;
     }
-
-    /// Measures `value`, leaving the container sizes in the scratch space for [`Self::write`].
-    fn measure(&mut self, value: &Value) -> usize {
-        self.container_sizes.clear();
-        self.size_of(value)
-    }
-
-    fn size_of(&mut self, value: &Value) -> usize {
-        match value {
-            Value::Null => 1,
-            Value::Bool(_) => 2,
-            Value::I16(v) => 1 + varint::len(varint::zigzag(i64::from(*v))),
-            Value::I32(v) => 1 + varint::len(varint::zigzag(i64::from(*v))),
-            Value::I64(v) => 1 + varint::len(varint::zigzag(*v)),
-            Value::Str(s) => prefixed_len(s.len()),
-            Value::Blob(b) => prefixed_len(b.len()),
-            Value::Date(_) => 9,
-            Value::Ipv4(_) => 5,
-            Value::Ipv6(_) => 17,
-            Value::F32(_) => 5,
-            Value::F64(_) => 9,
-            Value::Map(map) => {
-                let slot = self.reserve_slot();
-                let content = map.iter().map(|(key, v)| prefixed_len(key.len()) + self.size_of(v)).sum();
-                self.container_sizes[slot] = content;
-                prefixed_len(content)
-            }
-            Value::Array(items) => {
-                let slot = self.reserve_slot();
-                let content = items.iter().map(|v| self.size_of(v)).sum();
-                self.container_sizes[slot] = content;
-                prefixed_len(content)
-            }
-        }
-    }
-
-    fn reserve_slot(&mut self) -> usize {
-        self.container_sizes.push(0);
-        self.container_sizes.len() - 1
-    }
-
-    fn write(&self, value: &Value, out: &mut Vec<u8>, next_container: &mut usize) {
-        out.push(value.type_byte());
-        match value {
-            Value::Null => {}
-            Value::Bool(b) => out.push(u8::from(*b)),
-            Value::I16(v) => varint::write(out, varint::zigzag(i64::from(*v))),
-            Value::I32(v) => varint::write(out, varint::zigzag(i64::from(*v))),
-            Value::I64(v) => varint::write(out, varint::zigzag(*v)),
-            Value::Str(s) => write_bytes(out, s.as_bytes()),
-            Value::Blob(b) => write_bytes(out, b),
-            Value::Date(ms) => out.extend_from_slice(&ms.to_be_bytes()),
-            Value::Ipv4(a) => out.extend_from_slice(&a.octets()),
-            Value::Ipv6(a) => out.extend_from_slice(&a.octets()),
-            Value::F32(f) => {
-                let bits = if f.is_nan() { F32_CANONICAL_NAN } else { f.to_bits() };
-                out.extend_from_slice(&bits.to_be_bytes());
-            }
-            Value::F64(f) => {
-                let bits = if f.is_nan() { F64_CANONICAL_NAN } else { f.to_bits() };
-                out.extend_from_slice(&bits.to_be_bytes());
-            }
-            Value::Map(map) => {
-                varint::write(out, self.take_size(next_container));
-                for (key, v) in map {
-                    out.push(type_byte::STRING);
-                    write_bytes(out, key.as_bytes());
-                    self.write(v, out, next_container);
-                }
-            }
-            Value::Array(items) => {
-                varint::write(out, self.take_size(next_container));
-                for v in items {
-                    self.write(v, out, next_container);
-                }
-            }
-        }
-    }
-
-    fn take_size(&self, next_container: &mut usize) -> u64 {
-        let size = self.container_sizes[*next_container];
-        *next_container += 1;
-        size as u64
-    }
+    let (prefix, n) = varint::to_bytes(content as u64);
+    out.resize(out.len() + n - 1, 0);
+    out.copy_within(content_start..content_start + content, content_start + n - 1);
+    out[prefix_at..prefix_at + n].copy_from_slice(&prefix[..n]);
 }
 
 /// Size of a type byte, a varint length and `len` payload bytes.
@@ -176,15 +149,24 @@ mod tests {
     }
 
     #[test]
-    fn encoder_reuse_gives_same_bytes() {
-        let mut enc = Encoder::new();
+    fn appending_gives_the_same_bytes() {
         let a = map! { "a" => Value::Array(vec![1i32.into(), 2i32.into()]) };
         let b = Value::Array(vec![map! {}, map! { "k" => "v" }]);
         let mut out = Vec::new();
-        enc.encode_into(&a, &mut out);
-        enc.encode_into(&b, &mut out);
+        encode_into(&a, &mut out);
+        encode_into(&b, &mut out);
         let mut expected = encode(&a);
         expected.extend(encode(&b));
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn large_containers_move_their_content_for_a_longer_prefix() {
+        for n in [0usize, 60, 126, 127, 128, 200, 20_000] {
+            let v = Value::Array(vec![Value::Blob(vec![7; n]), map! { "k" => "x".repeat(n) }]);
+            let bytes = encode(&v);
+            assert_eq!(bytes.len(), encoded_len(&v), "{n}");
+            assert_eq!(crate::decode(&bytes).unwrap(), v, "{n}");
+        }
     }
 }

@@ -24,7 +24,7 @@ pub mod value;
 pub mod varint;
 
 pub use decode::{DecodeLimits, decode, decode_prefix};
-pub use encode::{Encoder, encode, encoded_len};
+pub use encode::{encode, encode_into, encoded_len};
 pub use error::DecodeError;
 pub use map::Map;
 pub use serde_value::{Date, ToValueError, to_value};

@@ -8,8 +8,8 @@
 //!
 //! Keys are unique, as in Java's `HashMap`: [`Map::insert`] of an existing key replaces its value
 //! in place, and decoding a map with repeated keys keeps the last value ([`Map::from_entries`]
-//! removes duplicates in O(n log n), so a hostile message with many keys cannot make it
-//! quadratic). Two maps are equal when they hold the same entries in any order, as Java's are.
+//! finds repeats through a hash set in large maps, so a hostile message with many keys cannot
+//! make decoding quadratic). Two maps are equal when they hold the same entries in any order, as Java's are.
 
 use crate::value::Value;
 
@@ -19,8 +19,9 @@ pub struct Map {
     entries: Vec<(String, Value)>,
 }
 
-/// Maps up to this size are de-duplicated by comparing every pair; larger ones by sorting.
-const PAIRWISE_DEDUP_LIMIT: usize = 16;
+/// Maps up to this size are checked for repeated keys by comparing every pair; larger ones
+/// through a hash set.
+const PAIRWISE_DEDUP_LIMIT: usize = 32;
 
 impl Map {
     /// An empty map.
@@ -43,9 +44,8 @@ impl Map {
                 return Map { entries };
             }
         } else {
-            let mut order: Vec<usize> = (0..entries.len()).collect();
-            order.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
-            if order.windows(2).all(|w| entries[w[0]].0 != entries[w[1]].0) {
+            let mut seen = std::collections::HashSet::with_capacity(entries.len());
+            if entries.iter().all(|(k, _)| seen.insert(k.as_str())) {
                 return Map { entries };
             }
         }

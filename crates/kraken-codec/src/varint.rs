@@ -26,6 +26,13 @@ pub fn write(out: &mut Vec<u8>, value: u64) {
         out.push(value as u8);
         return;
     }
+    let (buf, n) = to_bytes(value);
+    out.extend_from_slice(&buf[..n]);
+}
+
+/// The varint form of `value`: a buffer and how many of its bytes are used.
+#[inline]
+pub fn to_bytes(value: u64) -> ([u8; 10], usize) {
     let n = len(value);
     let mut buf = [0u8; 10];
     for (i, slot) in buf[..n].iter_mut().enumerate() {
@@ -35,7 +42,7 @@ pub fn write(out: &mut Vec<u8>, value: u64) {
         let group = ((value as i64) >> shift) as u8;
         *slot = if i + 1 == n { group & 0x7F } else { group | 0x80 };
     }
-    out.extend_from_slice(&buf[..n]);
+    (buf, n)
 }
 
 /// Zigzag-maps a signed value (`0 → 0, -1 → 1, 1 → 2, ...`).

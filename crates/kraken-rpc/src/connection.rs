@@ -96,6 +96,9 @@ struct SessionEntry {
     posts: Option<mpsc::Sender<(String, Vec<Value>)>>,
 }
 
+/// A service name and the service bound under it.
+type BoundService = (String, Arc<dyn RpcService>);
+
 #[derive(Default)]
 struct Granted {
     peer_guid: Option<String>,
@@ -405,7 +408,7 @@ impl RpcConnection {
 
     /// The service bound to `session`, or why there is none: `Ok(None)` for an unknown session
     /// (dropped silently, as Java does), `Err(cause)` for a session whose service is gone.
-    fn service_of(&self, session: i32) -> Result<Option<(String, Arc<dyn RpcService>)>, String> {
+    fn service_of(&self, session: i32) -> Result<Option<BoundService>, String> {
         let Some(name) = lock(&self.inner.sessions).get(&session).map(|s| s.service.clone()) else {
             return Ok(None);
         };

@@ -20,10 +20,10 @@ fn vectors(kind: &str) -> Vec<Json> {
 /// accepts both), so the two compare equal.
 fn with_null_params_as_empty(frame: Value) -> Value {
     let Value::Array(mut parts) = frame else { return frame };
-    if let Some(Value::Map(body)) = parts.get_mut(1) {
-        if body.get("params") == Some(&Value::Null) {
-            body.insert("params", Value::Array(vec![]));
-        }
+    if let Some(Value::Map(body)) = parts.get_mut(1)
+        && body.get("params") == Some(&Value::Null)
+    {
+        body.insert("params", Value::Array(vec![]));
     }
     Value::Array(parts)
 }

@@ -15,13 +15,26 @@ fn vectors() -> Vec<Json> {
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kraken-sentry starts");
+    // Wine occasionally fails to create a process (ERROR_INTERNAL_ERROR) when a test starts
+    // hundreds of them; starting again is enough. Only the start is retried, never a result.
+    let mut attempts = 0;
+    let mut child = loop {
+        let spawned = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match spawned {
+            Ok(child) => break child,
+            Err(err) if attempts < 3 => {
+                attempts += 1;
+                eprintln!("starting kraken-sentry failed ({err}); retrying");
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(err) => panic!("kraken-sentry does not start: {err}"),
+        }
+    };
     let mut input = child.stdin.take().unwrap();
     if let Some(text) = stdin {
         input.write_all(text.as_bytes()).unwrap();

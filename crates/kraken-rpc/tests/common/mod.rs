@@ -61,7 +61,9 @@ pub fn config(guid: &str) -> RpcConfig {
 pub async fn tls_server(ca: &TestCa, config: RpcConfig, services: ServiceTable) -> RpcServer {
     let identity = ca.leaf("kraken-base", &["localhost", "127.0.0.1"]);
     let server_tls = tls::server_config(&identity, &ca.trusted()).unwrap();
-    RpcServer::bind("127.0.0.1:0".parse().unwrap(), Arc::new(config), Some(server_tls), services).await.unwrap()
+    RpcServer::bind("127.0.0.1:0".parse().unwrap(), Arc::new(config), Some(server_tls), services)
+        .await
+        .unwrap()
 }
 
 /// A TLS client with a certificate for `guid` from `client_ca`, trusting `server_ca`.

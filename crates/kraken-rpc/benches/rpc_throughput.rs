@@ -1,0 +1,229 @@
+//! Kraken RPC throughput over one loopback TLS connection, against a baseline measured in the
+//! same run: raw length-prefixed frames of the same size over the same kind of TLS connection
+//! (same rustls configuration, same certificates), with no RPC at all.
+//!
+//! * posts: the client posts `onLog(guid, logger, record)` with a ~300-byte record body as fast
+//!   as it can; the rate is counted when the server's service has received the last one.
+//!   Baseline: the client writes 300-byte frames; counted when the server has read the last.
+//! * calls: one call at a time (`echo(record)`), so each is a full round trip. Baseline: write a
+//!   frame, read the echoed frame.
+//!
+//! Each figure is the best of three runs. The closing table gives RPC / raw ratios; the goals
+//! are posts >= 0.5 of raw, and calls close to raw round trips (limited by round trips only).
+//!
+//! Run: `cargo bench -p kraken-rpc --bench rpc_throughput` (`-- --quick` for a short run).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{TestCa, config, tls_pair};
+use kraken_codec::{Value, encode, map};
+use kraken_rpc::tls::{self, ServerPin};
+use kraken_rpc::{ServiceTable, service_fn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+fn record() -> Value {
+    map! {
+        "date" => Value::Date(1_764_300_000_123),
+        "msg" => "cpu usage: 17%",
+        "params" => map! {
+            "logtype" => "system",
+            "idle" => 83i32,
+            "kernel" => 5i32,
+            "user" => 12i32,
+            "msg" => "cpu usage: 17%",
+            "host" => "WIN-7Q3M2K1ABCD",
+            "source" => "kraken-sentry 0.1.0 on Windows 10 Pro 22H2 (build 19045)",
+            "padding" => "x".repeat(96),
+        },
+    }
+}
+
+/// Encoded size of one `onLog` body's record, to size the raw frames the same.
+fn record_len() -> usize {
+    encode(&record()).len()
+}
+
+struct Counter {
+    seen: AtomicUsize,
+    target: AtomicUsize,
+    done: Notify,
+}
+
+fn counting_services(counter: Arc<Counter>) -> ServiceTable {
+    let service = service_fn(move |_ctx, method, params| {
+        let counter = counter.clone();
+        async move {
+            match method.as_str() {
+                "onLog" => {
+                    let seen = counter.seen.fetch_add(1, Ordering::Relaxed) + 1;
+                    if seen == counter.target.load(Ordering::Relaxed) {
+                        counter.done.notify_one();
+                    }
+                    Ok(Value::Null)
+                }
+                _ => Ok(params.into_iter().next().unwrap_or(Value::Null)),
+            }
+        }
+    });
+    ServiceTable::from([("kraken-base".to_owned(), service)])
+}
+
+async fn rpc_posts_per_sec(ca: &TestCa, posts: usize) -> f64 {
+    let counter =
+        Arc::new(Counter { seen: AtomicUsize::new(0), target: AtomicUsize::new(posts), done: Notify::new() });
+    let (_server, client, _accepted) = tls_pair(
+        ca,
+        config("base"),
+        counting_services(counter.clone()),
+        config("sentry"),
+        ServiceTable::new(),
+    )
+    .await;
+    let session = client.create_session("kraken-base").await.unwrap();
+    let started = Instant::now();
+    for _ in 0..posts {
+        let params = vec![Value::from("sentry"), Value::from("cpu"), record()];
+        session.post("onLog", params).await.unwrap();
+    }
+    counter.done.notified().await;
+    posts as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn rpc_calls_per_sec(ca: &TestCa, calls: usize) -> f64 {
+    let counter =
+        Arc::new(Counter { seen: AtomicUsize::new(0), target: AtomicUsize::new(0), done: Notify::new() });
+    let (_server, client, _accepted) =
+        tls_pair(ca, config("base"), counting_services(counter), config("sentry"), ServiceTable::new()).await;
+    let session = client.create_session("kraken-base").await.unwrap();
+    let started = Instant::now();
+    for _ in 0..calls {
+        session.call("echo", vec![record()]).await.unwrap();
+    }
+    calls as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A raw TLS pair with the same configuration builders as the RPC endpoints.
+async fn raw_tls_pair(
+    ca: &TestCa,
+) -> (
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+) {
+    let server_identity = ca.leaf("kraken-base", &["localhost"]);
+    let server_config = tls::server_config(&server_identity, &ca.trusted()).unwrap();
+    let client_identity = ca.leaf("sentry", &[]);
+    let client_config = tls::client_config(&client_identity, &ca.trusted(), ServerPin::None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accept = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        tcp.set_nodelay(true).unwrap();
+        tokio_rustls::TlsAcceptor::from(server_config).accept(tcp).await.unwrap()
+    });
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let name = tls::server_name_for(&ServerPin::None, addr.ip());
+    let client = tokio_rustls::TlsConnector::from(client_config).connect(name, tcp).await.unwrap();
+    (client, accept.await.unwrap())
+}
+
+async fn read_frame<R: AsyncReadExt + Unpin>(stream: &mut R, buf: &mut Vec<u8>) {
+    let len = stream.read_u32().await.unwrap() as usize;
+    buf.resize(len, 0);
+    stream.read_exact(buf).await.unwrap();
+}
+
+async fn raw_frames_per_sec(ca: &TestCa, frames: usize, size: usize) -> f64 {
+    let (client, mut server) = raw_tls_pair(ca).await;
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        for _ in 0..frames {
+            read_frame(&mut server, &mut buf).await;
+        }
+    });
+    let payload = vec![0x5a; size];
+    let mut out = tokio::io::BufWriter::new(client);
+    let started = Instant::now();
+    for _ in 0..frames {
+        out.write_u32(size as u32).await.unwrap();
+        out.write_all(&payload).await.unwrap();
+    }
+    out.flush().await.unwrap();
+    reader.await.unwrap();
+    frames as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn raw_round_trips_per_sec(ca: &TestCa, trips: usize, size: usize) -> f64 {
+    let (mut client, mut server) = raw_tls_pair(ca).await;
+    let echo = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        for _ in 0..trips {
+            read_frame(&mut server, &mut buf).await;
+            let mut frame = (buf.len() as u32).to_be_bytes().to_vec();
+            frame.extend_from_slice(&buf);
+            server.write_all(&frame).await.unwrap();
+            server.flush().await.unwrap();
+        }
+    });
+    let mut frame = (size as u32).to_be_bytes().to_vec();
+    frame.extend(std::iter::repeat_n(0x5a, size));
+    let mut buf = Vec::new();
+    let started = Instant::now();
+    for _ in 0..trips {
+        client.write_all(&frame).await.unwrap();
+        client.flush().await.unwrap();
+        read_frame(&mut client, &mut buf).await;
+    }
+    let rate = trips as f64 / started.elapsed().as_secs_f64();
+    echo.await.unwrap();
+    rate
+}
+
+async fn best_of_three<F, Fut>(mut run: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = f64>,
+{
+    let mut best: f64 = 0.0;
+    for _ in 0..3 {
+        best = best.max(run().await);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    best
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (posts, calls) = if quick { (5_000, 1_000) } else { (50_000, 10_000) };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let ca = TestCa::new("Bench CA");
+        let size = record_len();
+        let rpc_posts = best_of_three(|| rpc_posts_per_sec(&ca, posts)).await;
+        let raw_posts = best_of_three(|| raw_frames_per_sec(&ca, posts, size)).await;
+        let rpc_calls = best_of_three(|| rpc_calls_per_sec(&ca, calls)).await;
+        let raw_calls = best_of_three(|| raw_round_trips_per_sec(&ca, calls, size)).await;
+        println!("Kraken RPC over one loopback TLS connection, {size}-byte record bodies, best of 3:");
+        println!("{:<34} {:>14} {:>18} {:>8}", "measure", "Kraken RPC", "raw TLS frames", "ratio");
+        println!(
+            "{:<34} {:>12.0}/s {:>16.0}/s {:>8.2}",
+            "one-way (posts vs frames)",
+            rpc_posts,
+            raw_posts,
+            rpc_posts / raw_posts
+        );
+        println!(
+            "{:<34} {:>12.0}/s {:>16.0}/s {:>8.2}",
+            "round trips (calls vs echoes)",
+            rpc_calls,
+            raw_calls,
+            rpc_calls / raw_calls
+        );
+    });
+}
