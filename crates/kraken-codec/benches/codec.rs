@@ -12,7 +12,6 @@
 //! Run: `cargo bench -p kraken-codec --bench codec`.
 
 use std::hint::black_box;
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
