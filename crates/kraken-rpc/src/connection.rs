@@ -9,24 +9,28 @@
 //! * the **peering** task sends this side's `peering-request` (and `authenticate` when the peer
 //!   challenges) and, when configured, the **liveness** task pings an idle peer.
 //!
-//! Calls run concurrently, each in its own task, so a slow handler delays only its own caller and
-//! a handler may call back to the peer while its caller waits. Posts of one session run one
-//! after another, in arrival order. At most `max_concurrent_handlers` handlers run at once; past
-//! that the reader stops reading, which pushes back on the peer.
+//! A handler is first run by the reader itself; one that finishes without waiting (most do:
+//! an `onLog` that queues a record, a `getDate`) costs no task and no thread switch. One that
+//! waits moves to its own task, so calls run concurrently: a slow handler delays only its own
+//! caller, and a handler may call back to the peer while its caller waits. Handlers must not
+//! block the thread (heavy work goes to `spawn_blocking`). Posts of one session run one after
+//! another, in arrival order. At most `max_concurrent_handlers` handlers run at once; past that
+//! the reader stops reading, which pushes back on the peer.
 //!
 //! Closing (by either side, a protocol error or a failed ping) fails every pending call at once
 //! with the reason, tells the services their sessions ended, and ends the tasks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use kraken_codec::{Value, encode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
@@ -36,7 +40,7 @@ use crate::error::{RpcError, RpcFault};
 use crate::frame::FrameCodec;
 use crate::message::{Body, Message};
 use crate::peer::PeerInfo;
-use crate::service::{CallContext, RpcService, ServiceTable};
+use crate::service::{BoxFuture, CallContext, RpcService, ServiceTable};
 
 /// Which end of the TCP connection this side is; it decides the parity of session ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +53,7 @@ pub enum Role {
 
 /// The control session's id and service name.
 pub const CONTROL_SESSION: i32 = 0;
-/// Posts waiting per session before the reader pauses.
+/// Posts waiting per session (behind a running one) before the reader pauses.
 const POST_QUEUE: usize = 256;
 /// Encoded frames waiting for the writer.
 const OUTBOUND_QUEUE: usize = 1024;
@@ -79,6 +83,8 @@ struct Inner {
     /// `Some(reason)` once closed.
     closed: watch::Sender<Option<String>>,
     handler_slots: Arc<Semaphore>,
+    /// Signalled when a session's post backlog shrinks.
+    post_space: Notify,
     started: Instant,
     /// Milliseconds after `started` when the last frame arrived.
     last_received_ms: AtomicU64,
@@ -92,8 +98,8 @@ struct Pending {
 
 struct SessionEntry {
     service: String,
-    /// Ordered queue of this session's posts, created with the first post.
-    posts: Option<mpsc::Sender<(String, Vec<Value>)>>,
+    /// Posts waiting behind one that is still running; `None` when no post is running.
+    post_backlog: Option<VecDeque<(String, Vec<Value>)>>,
 }
 
 /// A service name and the service bound under it.
@@ -138,6 +144,7 @@ impl RpcConnection {
             granted: Mutex::new(Granted::default()),
             closed,
             handler_slots: Arc::new(Semaphore::new(config.max_concurrent_handlers.max(1))),
+            post_space: Notify::new(),
             started: Instant::now(),
             last_received_ms: AtomicU64::new(0),
             config,
@@ -186,6 +193,9 @@ impl RpcConnection {
 
     /// Waits until both sides are peered (the peer granted us a trust level), up to `timeout`.
     pub async fn peered(&self, timeout: Duration) -> Result<TrustLevel, RpcError> {
+        if let Some(level) = *self.inner.trusted.borrow() {
+            return Ok(level);
+        }
         let mut trusted = self.inner.trusted.subscribe();
         let mut closed = self.inner.closed.subscribe();
         let wait = async {
@@ -425,51 +435,102 @@ impl RpcConnection {
             Err(cause) => return self.reply(id, session, method, Err(RpcFault::new(cause))).await,
         };
         let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
-        let conn = self.clone();
-        tokio::spawn(async move {
-            let ctx = CallContext { connection: conn.clone(), session, is_post: false };
-            let result = service.call(ctx, method.clone(), params).await;
-            drop(permit);
-            conn.reply(id, session, method, result).await;
-        });
-    }
-
-    async fn dispatch_post(&self, id: i32, session: i32, method: String, params: Vec<Value>) {
-        let (name, service) = match self.service_of(session) {
-            Ok(Some(found)) => found,
-            Ok(None) => return debug!(session, %method, "post on an unknown session dropped"),
-            // Java answers a post to a missing service with an error, and only that.
-            Err(cause) => return self.reply(id, session, method, Err(RpcFault::new(cause))).await,
-        };
-        let queue = {
-            let mut sessions = lock(&self.inner.sessions);
-            let Some(entry) = sessions.get_mut(&session) else { return };
-            entry.posts.get_or_insert_with(|| self.spawn_post_worker(session, name, service)).clone()
-        };
-        if queue.send((method, params)).await.is_err() {
-            debug!(session, "post worker gone");
+        let ctx = CallContext { connection: self.clone(), session, is_post: false };
+        let mut handler = service.call(ctx, method.clone(), params);
+        // Most handlers answer without waiting: run them here, and give a task only to those
+        // that wait (for I/O, a blocking job or a call back to the peer).
+        match poll_once(&mut handler) {
+            Poll::Ready(result) => {
+                drop(permit);
+                self.reply(id, session, method, result).await;
+            }
+            Poll::Pending => {
+                let conn = self.clone();
+                tokio::spawn(async move {
+                    let result = handler.await;
+                    drop(permit);
+                    conn.reply(id, session, method, result).await;
+                });
+            }
         }
     }
 
-    fn spawn_post_worker(
-        &self,
-        session: i32,
-        service_name: String,
-        service: Arc<dyn RpcService>,
-    ) -> mpsc::Sender<(String, Vec<Value>)> {
-        let (tx, mut rx) = mpsc::channel::<(String, Vec<Value>)>(POST_QUEUE);
-        let conn = self.clone();
-        tokio::spawn(async move {
-            while let Some((method, params)) = rx.recv().await {
-                let Ok(permit) = conn.inner.handler_slots.clone().acquire_owned().await else { return };
-                let ctx = CallContext { connection: conn.clone(), session, is_post: true };
-                if let Err(fault) = service.call(ctx, method.clone(), params).await {
-                    debug!(service = %service_name, %method, %fault, "post failed");
+    /// Runs a post. Posts of one session run in arrival order: a post that does not finish at
+    /// once gets a task, and the session's later posts queue behind it until that task has run
+    /// them all.
+    async fn dispatch_post(&self, id: i32, session: i32, method: String, params: Vec<Value>) {
+        let service = loop {
+            let space = self.inner.post_space.notified();
+            {
+                let mut sessions = lock(&self.inner.sessions);
+                let Some(entry) = sessions.get_mut(&session) else {
+                    return debug!(session, %method, "post on an unknown session dropped");
+                };
+                if let Some(backlog) = &mut entry.post_backlog {
+                    if backlog.len() < POST_QUEUE {
+                        backlog.push_back((method, params));
+                        return;
+                    }
+                } else {
+                    break read(&self.inner.services)
+                        .get(&entry.service)
+                        .cloned()
+                        .ok_or_else(|| entry.service.clone());
                 }
-                drop(permit);
             }
-        });
-        tx
+            // The backlog is full: wait for the session's task to make room.
+            space.await;
+        };
+        let service = match service {
+            Ok(service) => service,
+            // Java answers a post to a missing service with an error, and only that.
+            Err(name) => {
+                let cause = format!("service not found: {name}");
+                return self.reply(id, session, method, Err(RpcFault::new(cause))).await;
+            }
+        };
+        let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
+        let ctx = CallContext { connection: self.clone(), session, is_post: true };
+        let mut handler = service.call(ctx, method, params);
+        match poll_once(&mut handler) {
+            Poll::Ready(result) => log_post_failure(result),
+            Poll::Pending => {
+                if let Some(entry) = lock(&self.inner.sessions).get_mut(&session) {
+                    entry.post_backlog = Some(VecDeque::new());
+                }
+                tokio::spawn(self.clone().run_post_backlog(session, service, handler, permit));
+            }
+        }
+    }
+
+    /// Finishes a post that had to wait, then runs the posts queued behind it, in order, until
+    /// the session's backlog is empty.
+    async fn run_post_backlog(
+        self,
+        session: i32,
+        service: Arc<dyn RpcService>,
+        first: BoxFuture<'static, Result<Value, RpcFault>>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        log_post_failure(first.await);
+        drop(permit);
+        loop {
+            let next = {
+                let mut sessions = lock(&self.inner.sessions);
+                let Some(entry) = sessions.get_mut(&session) else { return };
+                let next = entry.post_backlog.as_mut().and_then(VecDeque::pop_front);
+                if next.is_none() {
+                    entry.post_backlog = None;
+                }
+                next
+            };
+            self.inner.post_space.notify_waiters();
+            let Some((method, params)) = next else { return };
+            let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
+            let ctx = CallContext { connection: self.clone(), session, is_post: true };
+            log_post_failure(service.call(ctx, method, params).await);
+            drop(permit);
+        }
     }
 
     async fn reply(&self, id: i32, session: i32, method: String, result: Result<Value, RpcFault>) {
@@ -560,7 +621,7 @@ impl RpcConnection {
             .ok_or_else(|| RpcFault::new(format!("service binding not found: {name}")))?;
         let id = self.inner.next_session.fetch_add(2, Ordering::Relaxed);
         service.session_opened(self, id)?;
-        lock(&self.inner.sessions).insert(id, SessionEntry { service: name, posts: None });
+        lock(&self.inner.sessions).insert(id, SessionEntry { service: name, post_backlog: None });
         Ok(Value::I32(id))
     }
 
@@ -703,6 +764,18 @@ impl std::fmt::Debug for RpcConnection {
 impl std::fmt::Debug for RpcSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RpcSession").field("id", &self.id).field("connection", &self.connection).finish()
+    }
+}
+
+/// Polls a handler once, without a task: `Ready` if it finished without waiting. A `Pending`
+/// handler is then moved to a task, whose first poll registers its real waker.
+fn poll_once<T>(handler: &mut BoxFuture<'static, T>) -> Poll<T> {
+    handler.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn log_post_failure(result: Result<Value, RpcFault>) {
+    if let Err(fault) = result {
+        debug!(%fault, "post failed");
     }
 }
 
