@@ -8,7 +8,9 @@
 //! * calls: one call at a time (`echo(record)`), so each is a full round trip. Baseline: write a
 //!   frame, read the echoed frame.
 //!
-//! Each figure is the best of three runs. The closing table gives RPC / raw ratios; the goals
+//! The two peers run as a sentry and a base would, in two processes: each on its own
+//! single-threaded runtime and OS thread (the machine has two cores), talking only through the
+//! socket. The raw baseline runs the same way. Each figure is the best of three runs. The closing table gives RPC / raw ratios; the goals
 //! are posts >= 0.5 of raw, and calls close to raw round trips (limited by round trips only).
 //!
 //! Run: `cargo bench -p kraken-rpc --bench rpc_throughput` (`-- --quick` for a short run).
@@ -20,11 +22,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{TestCa, config, tls_pair};
+use common::{TestCa, config, tls_connector};
 use kraken_codec::{Value, encode, map};
 use kraken_rpc::tls::{self, ServerPin};
-use kraken_rpc::{ServiceTable, service_fn};
+use kraken_rpc::{RpcServer, ServiceTable, service_fn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
 fn record() -> Value {
@@ -74,18 +77,49 @@ fn counting_services(counter: Arc<Counter>) -> ServiceTable {
     ServiceTable::from([("kraken-base".to_owned(), service)])
 }
 
-async fn rpc_posts_per_sec(ca: &TestCa, posts: usize) -> f64 {
+/// Starts an RPC server on the base's runtime; the connection it accepts stays open there until
+/// the returned server is dropped.
+async fn base_on(base: &Handle, ca: &TestCa, services: ServiceTable) -> (RpcServer, std::net::SocketAddr) {
+    let identity = ca.leaf("kraken-base", &["localhost"]);
+    let server_tls = tls::server_config(&identity, &ca.trusted()).unwrap();
+    let server = base
+        .spawn(async move {
+            let server = RpcServer::bind(
+                "127.0.0.1:0".parse().unwrap(),
+                Arc::new(config("base")),
+                Some(server_tls),
+                services,
+            )
+            .await
+            .unwrap();
+            let addr = server.local_addr();
+            (server, addr)
+        })
+        .await
+        .unwrap();
+    server
+}
+
+async fn rpc_session(
+    base: &Handle,
+    ca: &TestCa,
+    services: ServiceTable,
+) -> (RpcServer, kraken_rpc::RpcSession) {
+    let (mut server, addr) = base_on(base, ca, services).await;
+    let client = tls_connector(ca, ca, config("sentry"), ServerPin::None)
+        .connect(addr, ServiceTable::new())
+        .await
+        .unwrap();
+    let accepted = server.accept().await.unwrap();
+    client.peered(Duration::from_secs(5)).await.unwrap();
+    accepted.peered(Duration::from_secs(5)).await.unwrap();
+    (server, client.create_session("kraken-base").await.unwrap())
+}
+
+async fn rpc_posts_per_sec(base: &Handle, ca: &TestCa, posts: usize) -> f64 {
     let counter =
         Arc::new(Counter { seen: AtomicUsize::new(0), target: AtomicUsize::new(posts), done: Notify::new() });
-    let (_server, client, _accepted) = tls_pair(
-        ca,
-        config("base"),
-        counting_services(counter.clone()),
-        config("sentry"),
-        ServiceTable::new(),
-    )
-    .await;
-    let session = client.create_session("kraken-base").await.unwrap();
+    let (_server, session) = rpc_session(base, ca, counting_services(counter.clone())).await;
     // Records are made before the clock starts: a logger makes them anyway, the bench measures
     // what RPC adds (encoding, framing, decoding, dispatch).
     let batch: Vec<Vec<Value>> =
@@ -105,12 +139,10 @@ async fn rpc_posts_per_sec(ca: &TestCa, posts: usize) -> f64 {
     posts as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn rpc_calls_per_sec(ca: &TestCa, calls: usize) -> f64 {
+async fn rpc_calls_per_sec(base: &Handle, ca: &TestCa, calls: usize) -> f64 {
     let counter =
         Arc::new(Counter { seen: AtomicUsize::new(0), target: AtomicUsize::new(0), done: Notify::new() });
-    let (_server, client, _accepted) =
-        tls_pair(ca, config("base"), counting_services(counter), config("sentry"), ServiceTable::new()).await;
-    let session = client.create_session("kraken-base").await.unwrap();
+    let (_server, session) = rpc_session(base, ca, counting_services(counter)).await;
     let batch: Vec<Vec<Value>> = (0..calls).map(|_| vec![record()]).collect();
     let started = Instant::now();
     for params in batch {
@@ -121,6 +153,7 @@ async fn rpc_calls_per_sec(ca: &TestCa, calls: usize) -> f64 {
 
 /// A raw TLS pair with the same configuration builders as the RPC endpoints.
 async fn raw_tls_pair(
+    base: &Handle,
     ca: &TestCa,
 ) -> (
     tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
@@ -130,9 +163,11 @@ async fn raw_tls_pair(
     let server_config = tls::server_config(&server_identity, &ca.trusted()).unwrap();
     let client_identity = ca.leaf("sentry", &[]);
     let client_config = tls::client_config(&client_identity, &ca.trusted(), ServerPin::None).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    let accept = tokio::spawn(async move {
+    let accept = base.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let (tcp, _) = listener.accept().await.unwrap();
         tcp.set_nodelay(true).unwrap();
         tokio_rustls::TlsAcceptor::from(server_config).accept(tcp).await.unwrap()
@@ -150,9 +185,9 @@ async fn read_frame<R: AsyncReadExt + Unpin>(stream: &mut R, buf: &mut Vec<u8>) 
     stream.read_exact(buf).await.unwrap();
 }
 
-async fn raw_frames_per_sec(ca: &TestCa, frames: usize, size: usize) -> f64 {
-    let (client, mut server) = raw_tls_pair(ca).await;
-    let reader = tokio::spawn(async move {
+async fn raw_frames_per_sec(base: &Handle, ca: &TestCa, frames: usize, size: usize) -> f64 {
+    let (client, mut server) = raw_tls_pair(base, ca).await;
+    let reader = base.spawn(async move {
         let mut buf = Vec::new();
         for _ in 0..frames {
             read_frame(&mut server, &mut buf).await;
@@ -170,9 +205,9 @@ async fn raw_frames_per_sec(ca: &TestCa, frames: usize, size: usize) -> f64 {
     frames as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn raw_round_trips_per_sec(ca: &TestCa, trips: usize, size: usize) -> f64 {
-    let (mut client, mut server) = raw_tls_pair(ca).await;
-    let echo = tokio::spawn(async move {
+async fn raw_round_trips_per_sec(base: &Handle, ca: &TestCa, trips: usize, size: usize) -> f64 {
+    let (mut client, mut server) = raw_tls_pair(base, ca).await;
+    let echo = base.spawn(async move {
         let mut buf = Vec::new();
         for _ in 0..trips {
             read_frame(&mut server, &mut buf).await;
@@ -212,19 +247,24 @@ where
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let (posts, calls) = if quick { (5_000, 1_000) } else { (50_000, 10_000) };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
+    // The base's runtime, on a thread of its own.
+    let base_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let base = base_runtime.handle().clone();
+    std::thread::spawn(move || base_runtime.block_on(std::future::pending::<()>()));
+    // The sentry's runtime, on this thread.
+    let sentry_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    sentry_runtime.block_on(async {
         let ca = TestCa::new("Bench CA");
         let size = record_len();
         if std::env::var_os("RPC_BENCH_PROFILE_POSTS").is_some() {
             // For a profiler: RPC posts only, longer.
-            println!("{:.0} posts/s", rpc_posts_per_sec(&ca, posts * 4).await);
+            println!("{:.0} posts/s", rpc_posts_per_sec(&base, &ca, posts * 4).await);
             return;
         }
-        let rpc_posts = best_of_three(|| rpc_posts_per_sec(&ca, posts)).await;
-        let raw_posts = best_of_three(|| raw_frames_per_sec(&ca, posts, size)).await;
-        let rpc_calls = best_of_three(|| rpc_calls_per_sec(&ca, calls)).await;
-        let raw_calls = best_of_three(|| raw_round_trips_per_sec(&ca, calls, size)).await;
+        let rpc_posts = best_of_three(|| rpc_posts_per_sec(&base, &ca, posts)).await;
+        let raw_posts = best_of_three(|| raw_frames_per_sec(&base, &ca, posts, size)).await;
+        let rpc_calls = best_of_three(|| rpc_calls_per_sec(&base, &ca, calls)).await;
+        let raw_calls = best_of_three(|| raw_round_trips_per_sec(&base, &ca, calls, size)).await;
         println!("Kraken RPC over one loopback TLS connection, {size}-byte record bodies, best of 3:");
         println!("{:<34} {:>14} {:>18} {:>8}", "measure", "Kraken RPC", "raw TLS frames", "ratio");
         println!(
