@@ -82,22 +82,20 @@ fn counting_services(counter: Arc<Counter>) -> ServiceTable {
 async fn base_on(base: &Handle, ca: &TestCa, services: ServiceTable) -> (RpcServer, std::net::SocketAddr) {
     let identity = ca.leaf("kraken-base", &["localhost"]);
     let server_tls = tls::server_config(&identity, &ca.trusted()).unwrap();
-    let server = base
-        .spawn(async move {
-            let server = RpcServer::bind(
-                "127.0.0.1:0".parse().unwrap(),
-                Arc::new(config("base")),
-                Some(server_tls),
-                services,
-            )
-            .await
-            .unwrap();
-            let addr = server.local_addr();
-            (server, addr)
-        })
+    base.spawn(async move {
+        let server = RpcServer::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            Arc::new(config("base")),
+            Some(server_tls),
+            services,
+        )
         .await
         .unwrap();
-    server
+        let addr = server.local_addr();
+        (server, addr)
+    })
+    .await
+    .unwrap()
 }
 
 async fn rpc_session(
