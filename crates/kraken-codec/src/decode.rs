@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::DecodeError;
 use crate::utf8;
-use crate::value::{Map, Value, type_byte};
+use crate::value::{Map, Text, Value, type_byte};
 use crate::varint;
 
 /// Bounds applied while decoding untrusted input.
@@ -65,7 +65,7 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Value, usiz
 /// Largest scratch stacks (in entries) kept between decodes.
 const MAX_KEPT_SCRATCH: usize = 4096;
 
-type Scratch = (Vec<(String, Value)>, Vec<Value>);
+type Scratch = (Vec<(Text, Value)>, Vec<Value>);
 
 thread_local! {
     /// Scratch stacks reused by every decode on a thread, so that decoding allocates only the
@@ -81,7 +81,7 @@ struct Reader<'a> {
     limits: &'a DecodeLimits,
     /// Entries of the maps being decoded, innermost last; a finished map takes its own off the
     /// top, so each map is allocated once at its exact size.
-    entry_stack: Vec<(String, Value)>,
+    entry_stack: Vec<(Text, Value)>,
     /// The same for array elements.
     item_stack: Vec<Value>,
 }
@@ -131,7 +131,7 @@ impl Reader<'_> {
     }
 
     /// Reads a STRING's length and bytes; `start` is the offset of its type byte.
-    fn string_body(&mut self, start: usize) -> Result<String, DecodeError> {
+    fn string_body(&mut self, start: usize) -> Result<Text, DecodeError> {
         let len_pos = self.pos;
         let len = java_int(self.varint()?);
         if len < 0 {
@@ -142,7 +142,7 @@ impl Reader<'_> {
             return match self.pos.checked_sub(back) {
                 Some(new_pos) if new_pos > start => {
                     self.pos = new_pos;
-                    Ok(String::new())
+                    Ok(Text::default())
                 }
                 _ => Err(DecodeError::NegativeLength { position: len_pos, length: len.into() }),
             };
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(dec("0d8002").unwrap(), (Value::I32(1), 3));
         assert_eq!(dec("0102").unwrap(), (Value::Bool(false), 2));
         assert_eq!(dec("0e8081ffffffffffffffff7f").unwrap().0, Value::I64(i64::MIN));
-        assert_eq!(dec("058fffffff7f").unwrap(), (Value::Str(String::new()), 5));
+        assert_eq!(dec("058fffffff7f").unwrap(), (Value::Str(Text::default()), 5));
         assert_eq!(dec("09010501610d020501620d04").unwrap().1, 7);
     }
 

@@ -28,4 +28,4 @@ pub use encode::{encode, encode_into, encoded_len};
 pub use error::DecodeError;
 pub use map::Map;
 pub use serde_value::{Date, ToValueError, to_value};
-pub use value::{KindMismatch, Value, type_byte};
+pub use value::{KindMismatch, Text, Value, type_byte};

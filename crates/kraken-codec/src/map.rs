@@ -11,12 +11,12 @@
 //! finds repeats through a hash set in large maps, so a hostile message with many keys cannot
 //! make decoding quadratic). Two maps are equal when they hold the same entries in any order, as Java's are.
 
-use crate::value::Value;
+use crate::value::{Text, Value};
 
 /// An insertion-ordered map from strings to [`Value`]s; see the module documentation.
 #[derive(Clone, Default)]
 pub struct Map {
-    entries: Vec<(String, Value)>,
+    entries: Vec<(Text, Value)>,
 }
 
 /// Maps up to this size are checked for repeated keys by comparing every pair; larger ones
@@ -36,7 +36,7 @@ impl Map {
 
     /// Builds a map from entries that may repeat keys: the first position of a key is kept,
     /// with the last value given for it (Java's `HashMap.put` semantics).
-    pub fn from_entries(mut entries: Vec<(String, Value)>) -> Self {
+    pub fn from_entries(mut entries: Vec<(Text, Value)>) -> Self {
         if entries.len() <= PAIRWISE_DEDUP_LIMIT {
             let has_duplicates =
                 (1..entries.len()).any(|i| entries[..i].iter().any(|(k, _)| *k == entries[i].0));
@@ -57,7 +57,7 @@ impl Map {
     }
 
     /// Inserts or replaces; returns the previous value of `key`.
-    pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Text>, value: Value) -> Option<Value> {
         let key = key.into();
         match self.position(&key) {
             Some(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
@@ -99,17 +99,17 @@ impl Map {
     }
 
     /// The entries in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Text, &Value)> {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
     /// The entries in order, values mutable.
-    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&String, &mut Value)> {
+    pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&Text, &mut Value)> {
         self.entries.iter_mut().map(|(k, v)| (&*k, v))
     }
 
     /// The keys in order.
-    pub fn keys(&self) -> impl ExactSizeIterator<Item = &String> {
+    pub fn keys(&self) -> impl ExactSizeIterator<Item = &Text> {
         self.entries.iter().map(|(k, _)| k)
     }
 
@@ -145,7 +145,7 @@ impl std::ops::Index<&str> for Map {
     }
 }
 
-impl<K: Into<String>> FromIterator<(K, Value)> for Map {
+impl<K: Into<Text>> FromIterator<(K, Value)> for Map {
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Self {
         let mut map = Map::new();
         map.extend(iter);
@@ -153,7 +153,7 @@ impl<K: Into<String>> FromIterator<(K, Value)> for Map {
     }
 }
 
-impl<K: Into<String>> Extend<(K, Value)> for Map {
+impl<K: Into<Text>> Extend<(K, Value)> for Map {
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
@@ -162,8 +162,8 @@ impl<K: Into<String>> Extend<(K, Value)> for Map {
 }
 
 impl IntoIterator for Map {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Text, Value);
+    type IntoIter = std::vec::IntoIter<(Text, Value)>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
@@ -171,9 +171,8 @@ impl IntoIterator for Map {
 }
 
 impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a String, &'a Value);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (String, Value)>, fn(&'a (String, Value)) -> Self::Item>;
+    type Item = (&'a Text, &'a Value);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Text, Value)>, fn(&'a (Text, Value)) -> Self::Item>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.entries.iter().map(|(k, v)| (k, v))
@@ -190,7 +189,7 @@ mod tests {
         m.insert("b", Value::I32(1));
         m.insert("a", Value::I32(2));
         assert_eq!(m.insert("b", Value::I32(3)), Some(Value::I32(1)));
-        let keys: Vec<&String> = m.keys().collect();
+        let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["b", "a"]);
         assert_eq!(m["b"], Value::I32(3));
         assert_eq!(m.remove("b"), Some(Value::I32(3)));
@@ -200,8 +199,8 @@ mod tests {
     #[test]
     fn from_entries_keeps_first_position_and_last_value() {
         for n in [4, 40] {
-            let mut entries: Vec<(String, Value)> =
-                (0..n).map(|i| (format!("k{i}"), Value::I32(i))).collect();
+            let mut entries: Vec<(Text, Value)> =
+                (0..n).map(|i| (format!("k{i}").into(), Value::I32(i))).collect();
             entries.push(("k1".into(), Value::I32(-1)));
             let m = Map::from_entries(entries);
             assert_eq!(m.len(), n as usize);

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{self, Serialize, Serializer};
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Text, Value};
 
 /// Milliseconds since the Unix epoch that [`to_value`] turns into a DATE (other serializers see
 /// a plain `i64`).
@@ -100,10 +100,10 @@ impl Serializer for ValueSerializer {
         Ok(Value::F64(v))
     }
     fn serialize_char(self, v: char) -> Result2<Value> {
-        Ok(Value::Str(v.to_string()))
+        Ok(Value::Str(Text::from(v.encode_utf8(&mut [0; 4]) as &str)))
     }
     fn serialize_str(self, v: &str) -> Result2<Value> {
-        Ok(Value::Str(v.to_owned()))
+        Ok(Value::Str(Text::from(v)))
     }
     fn serialize_bytes(self, v: &[u8]) -> Result2<Value> {
         Ok(Value::Blob(v.to_vec()))
@@ -126,7 +126,7 @@ impl Serializer for ValueSerializer {
         _index: u32,
         variant: &'static str,
     ) -> Result2<Value> {
-        Ok(Value::Str(variant.to_owned()))
+        Ok(Value::Str(Text::from(variant)))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
@@ -147,7 +147,7 @@ impl Serializer for ValueSerializer {
         value: &T,
     ) -> Result2<Value> {
         let mut map = Map::with_capacity(1);
-        map.insert(variant.to_owned(), value.serialize(self)?);
+        map.insert(variant, value.serialize(self)?);
         Ok(Value::Map(map))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result2<SeqBuilder> {
@@ -234,7 +234,7 @@ impl ser::SerializeTupleStruct for SeqBuilder {
 /// Collects the entries of a map or struct. Keys must serialize to strings.
 struct MapBuilder {
     map: Map,
-    key: Option<String>,
+    key: Option<Text>,
 }
 
 impl ser::SerializeMap for MapBuilder {
@@ -263,7 +263,7 @@ impl ser::SerializeStruct for MapBuilder {
     type Ok = Value;
     type Error = ToValueError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result2<()> {
-        self.map.insert(key.to_owned(), value.serialize(ValueSerializer)?);
+        self.map.insert(key, value.serialize(ValueSerializer)?);
         Ok(())
     }
     fn end(self) -> Result2<Value> {
@@ -280,7 +280,7 @@ struct VariantBuilder<B> {
 impl<B> VariantBuilder<B> {
     fn wrap(variant: &'static str, inner: Value) -> Value {
         let mut map = Map::with_capacity(1);
-        map.insert(variant.to_owned(), inner);
+        map.insert(variant, inner);
         Value::Map(map)
     }
 }
@@ -334,7 +334,7 @@ impl Serialize for Value {
             Value::Map(map) => {
                 let mut out = s.serialize_map(Some(map.len()))?;
                 for (k, v) in map {
-                    out.serialize_entry(k, v)?;
+                    out.serialize_entry(k.as_str(), v)?;
                 }
                 out.end()
             }
@@ -378,10 +378,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::F64(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_owned()))
+        Ok(Value::Str(Text::from(v)))
     }
     fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
+        Ok(Value::Str(Text::from(v)))
     }
     fn visit_bytes<E>(self, v: &[u8]) -> Result<Value, E> {
         Ok(Value::Blob(v.to_vec()))

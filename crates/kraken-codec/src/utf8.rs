@@ -7,11 +7,17 @@
 //! * Encoding from UTF-16 (text that comes from Win32 or Java) turns an unpaired surrogate into
 //!   `?`, as Java's `String.getBytes("UTF-8")` does.
 
+use crate::value::Text;
+
 /// Decodes UTF-8 the way the JDK's decoder does in replace mode.
-pub fn decode_lossy(bytes: &[u8]) -> String {
-    if let Ok(valid) = std::str::from_utf8(bytes) {
-        return valid.to_owned();
+pub fn decode_lossy(bytes: &[u8]) -> Text {
+    match std::str::from_utf8(bytes) {
+        Ok(valid) => Text::from(valid),
+        Err(_) => Text::from(decode_lossy_slow(bytes)),
     }
+}
+
+fn decode_lossy_slow(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 8);
     let mut rest = bytes;
     loop {

@@ -10,6 +10,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use crate::map::Map;
 
+/// The text of strings and map keys: a `String` that keeps up to 24 bytes inline, so the short
+/// keys and values that fill Kraken messages cost no allocation. It derefs to `str`.
+pub type Text = compact_str::CompactString;
+
 /// Type bytes of the Kraken codec (`EncodingRule`), section 2.1 of the wire specification.
 pub mod type_byte {
     /// `null`, no payload.
@@ -62,7 +66,7 @@ pub enum Value {
     /// `0x0E`, `java.lang.Long`
     I64(i64),
     /// `0x05`
-    Str(String),
+    Str(Text),
     /// `0x06`: milliseconds since 1970-01-01T00:00Z (no time zone on the wire).
     Date(i64),
     /// `0x07`
@@ -217,7 +221,7 @@ from_scalar! {
     i16 => I16,
     i32 => I32,
     i64 => I64,
-    String => Str,
+    Text => Str,
     Ipv4Addr => Ipv4,
     Ipv6Addr => Ipv6,
     Map => Map,
@@ -227,13 +231,19 @@ from_scalar! {
 
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
-        Value::Str(v.to_owned())
+        Value::Str(Text::from(v))
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Str(Text::from(v))
     }
 }
 
 impl From<&String> for Value {
     fn from(v: &String) -> Self {
-        Value::Str(v.clone())
+        Value::Str(Text::from(v.as_str()))
     }
 }
 
@@ -289,7 +299,7 @@ impl FromIterator<Value> for Value {
     }
 }
 
-impl<K: Into<String>> FromIterator<(K, Value)> for Value {
+impl<K: Into<Text>> FromIterator<(K, Value)> for Value {
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Self {
         Value::Map(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
@@ -322,7 +332,8 @@ try_from_value! {
     bool => "bool", |v| v.as_bool(),
     i64 => "an integer", |v| v.as_i64(),
     i32 => "an integer that fits in i32", |v| v.as_i32(),
-    String => "str", |v| match v { Value::Str(s) => Some(s), _ => None },
+    String => "str", |v| match v { Value::Str(s) => Some(s.into_string()), _ => None },
+    Text => "str", |v| match v { Value::Str(s) => Some(s), _ => None },
     Map => "map", |v| match v { Value::Map(m) => Some(m), _ => None },
     Vec<Value> => "list", |v| match v { Value::Array(a) => Some(a), _ => None },
     Vec<u8> => "bytes", |v| match v { Value::Blob(b) => Some(b), _ => None },
@@ -336,7 +347,7 @@ mod tests {
     fn map_macro_keeps_order_and_kinds() {
         let v = map! { "z" => 1i32, "a" => 2i64, "m" => "x" };
         let m = v.as_map().unwrap();
-        let keys: Vec<&str> = m.keys().map(String::as_str).collect();
+        let keys: Vec<&str> = m.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, ["z", "a", "m"]);
         assert_eq!(m["z"], Value::I32(1));
         assert_eq!(m["a"], Value::I64(2));

@@ -14,7 +14,7 @@ fn scalar() -> impl Strategy<Value = Value> {
         any::<i16>().prop_map(Value::I16),
         any::<i32>().prop_map(Value::I32),
         any::<i64>().prop_map(Value::I64),
-        ".{0,40}".prop_map(Value::Str),
+        ".{0,40}".prop_map(Value::from),
         any::<i64>().prop_map(Value::Date),
         any::<[u8; 4]>().prop_map(|o| Value::Ipv4(Ipv4Addr::from(o))),
         // v4-mapped addresses come back as IPv4, as in Java; keep them out of the round trip.

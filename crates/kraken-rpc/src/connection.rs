@@ -571,9 +571,9 @@ impl RpcConnection {
         let config = &self.inner.config;
         let own_guid = Value::from(config.guid.as_str());
         let mut granted = lock(&self.inner.granted);
-        granted.peer_guid = Some(peer_guid.clone());
+        granted.peer_guid = Some(peer_guid.to_string());
         if self.inner.authenticated_transport {
-            let level = config.peers.get(&peer_guid).map_or(TrustLevel::Low, |p| p.trust);
+            let level = config.peers.get(peer_guid.as_str()).map_or(TrustLevel::Low, |p| p.trust);
             granted.level = Some(level);
             Ok(Value::Array(vec!["success".into(), own_guid, Value::I32(level.code())]))
         } else {
@@ -616,12 +616,13 @@ impl RpcConnection {
             )));
         }
         let service = read(&self.inner.services)
-            .get(&name)
+            .get(name.as_str())
             .cloned()
             .ok_or_else(|| RpcFault::new(format!("service binding not found: {name}")))?;
         let id = self.inner.next_session.fetch_add(2, Ordering::Relaxed);
         service.session_opened(self, id)?;
-        lock(&self.inner.sessions).insert(id, SessionEntry { service: name, post_backlog: None });
+        lock(&self.inner.sessions)
+            .insert(id, SessionEntry { service: name.into_string(), post_backlog: None });
         Ok(Value::I32(id))
     }
 

@@ -112,12 +112,12 @@ impl Message {
         let mut body = Map::with_capacity(2);
         match self.body {
             Body::Call { method, params } | Body::Post { method, params } => {
-                body.insert("method", Value::Str(method));
+                body.insert("method", Value::from(method));
                 body.insert("params", Value::Array(params));
             }
             Body::Return { ret_for, method, value } => {
                 header.insert("ret-for", Value::I32(ret_for));
-                body.insert("method", Value::Str(method));
+                body.insert("method", Value::from(method));
                 body.insert("ret", value);
             }
             Body::Error { ret_for, cause } => {
@@ -172,7 +172,7 @@ impl Message {
             MessageKind::Error => Body::Error {
                 ret_for: int_field(&header, "ret-for")?,
                 cause: match body.remove("cause") {
-                    Some(Value::Str(cause)) => Some(cause),
+                    Some(Value::Str(cause)) => Some(cause.into_string()),
                     _ => None,
                 },
             },
@@ -189,7 +189,7 @@ fn int_field(header: &Map, key: &str) -> Result<i32, MessageError> {
 
 fn take_method(body: &mut Map) -> Result<String, MessageError> {
     match body.remove("method") {
-        Some(Value::Str(method)) => Ok(method),
+        Some(Value::Str(method)) => Ok(method.into_string()),
         _ => Err(MessageError::new("body field \"method\" is missing or not a string")),
     }
 }

@@ -34,7 +34,7 @@ fn parse_at(json: &Json, path: &str) -> Result<Value, TypedJsonError> {
         "i64" => Value::I64(field.int("v")?),
         "f32" => Value::F32(field.float32()?),
         "f64" => Value::F64(field.float64()?),
-        "str" => Value::Str(field.string_or_generated()?),
+        "str" => Value::Str(field.string_or_generated()?.into()),
         "date" => Value::Date(field.int("ms")?),
         "ipv4" => Value::Ipv4(field.parsed::<Ipv4Addr>("v")?),
         "ipv6" => Value::Ipv6(field.ipv6()?),
@@ -226,7 +226,7 @@ fn map_key(json: &Json, path: &str) -> Result<String, TypedJsonError> {
         return Ok(key.to_owned());
     }
     match parse_at(json, path)? {
-        Value::Str(key) => Ok(key),
+        Value::Str(key) => Ok(key.into_string()),
         Value::Null => Err(unsupported(path, "a null map key")),
         other => Err(unsupported(path, &format!("a map key of type {}", other.kind_name()))),
     }

@@ -52,7 +52,7 @@ pub fn render(value: &Value, abbreviate: Abbreviate) -> Json {
         Value::Map(map) => {
             let entries: Vec<Json> = map
                 .iter()
-                .map(|(k, v)| Json::Array(vec![Json::String(k.clone()), render(v, abbreviate)]))
+                .map(|(k, v)| Json::Array(vec![Json::String(k.to_string()), render(v, abbreviate)]))
                 .collect();
             json!({"t": "map", "java": "java.util.HashMap", "entries": entries})
         }
