@@ -248,7 +248,10 @@ fn main() {
     // The base's runtime, on a thread of its own.
     let base_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let base = base_runtime.handle().clone();
-    std::thread::spawn(move || base_runtime.block_on(std::future::pending::<()>()));
+    std::thread::Builder::new()
+        .name("base".into())
+        .spawn(move || base_runtime.block_on(std::future::pending::<()>()))
+        .unwrap();
     // The sentry's runtime, on this thread.
     let sentry_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     sentry_runtime.block_on(async {
