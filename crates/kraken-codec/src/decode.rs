@@ -86,7 +86,7 @@ struct Reader<'a> {
     item_stack: Vec<Value>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn value(&mut self) -> Result<Value, DecodeError> {
         let start = self.pos;
         self.values += 1;
@@ -100,7 +100,7 @@ impl Reader<'_> {
             type_byte::PLAIN_INT16 | type_byte::PLAIN_INT32 | type_byte::PLAIN_INT64 => {
                 return Err(DecodeError::DeprecatedNumberType { position: start, type_byte: tag });
             }
-            type_byte::STRING => Value::Str(self.string_body(start)?),
+            type_byte::STRING => Value::Str(utf8::decode_lossy(self.string_bytes(start)?)),
             type_byte::DATE => Value::Date(i64::from_be_bytes(self.array()?)),
             type_byte::IP4 => Value::Ipv4(Ipv4Addr::from(self.array::<4>()?)),
             type_byte::IP6 => {
@@ -130,8 +130,10 @@ impl Reader<'_> {
         })
     }
 
-    /// Reads a STRING's length and bytes; `start` is the offset of its type byte.
-    fn string_body(&mut self, start: usize) -> Result<Text, DecodeError> {
+    /// Reads a STRING's length and returns its bytes, borrowed from the input; `start` is the
+    /// offset of its type byte. Callers build the text where it is stored: moving a freshly
+    /// built text through a `Result` costs a store-forwarding stall per string.
+    fn string_bytes(&mut self, start: usize) -> Result<&'a [u8], DecodeError> {
         let len_pos = self.pos;
         let len = java_int(self.varint()?);
         if len < 0 {
@@ -142,12 +144,12 @@ impl Reader<'_> {
             return match self.pos.checked_sub(back) {
                 Some(new_pos) if new_pos > start => {
                     self.pos = new_pos;
-                    Ok(Text::default())
+                    Ok(&[])
                 }
                 _ => Err(DecodeError::NegativeLength { position: len_pos, length: len.into() }),
             };
         }
-        Ok(utf8::decode_lossy(self.take(len_pos, len as u64)?))
+        self.take(len_pos, len as u64)
     }
 
     fn map(&mut self, start: usize) -> Result<Map, DecodeError> {
@@ -160,9 +162,9 @@ impl Reader<'_> {
             if key_tag != type_byte::STRING {
                 return Err(DecodeError::KeyNotString { position: entry_start, actual: key_tag });
             }
-            let key = self.string_body(entry_start)?;
+            let key = self.string_bytes(entry_start)?;
             let value = self.value()?;
-            self.entry_stack.push((key, value));
+            self.entry_stack.push((utf8::decode_lossy(key), value));
             remaining -= (self.pos - entry_start) as i64;
         }
         self.depth -= 1;
@@ -217,12 +219,13 @@ impl Reader<'_> {
     }
 
     /// Takes `len` bytes after a length prefix read at `len_pos`.
-    fn take(&mut self, len_pos: usize, len: u64) -> Result<&[u8], DecodeError> {
-        let left = self.input.len() - self.pos;
+    fn take(&mut self, len_pos: usize, len: u64) -> Result<&'a [u8], DecodeError> {
+        let input: &'a [u8] = self.input;
+        let left = input.len() - self.pos;
         if len > left as u64 {
             return Err(DecodeError::LengthBeyondInput { position: len_pos, length: len, remaining: left });
         }
-        let bytes = &self.input[self.pos..self.pos + len as usize];
+        let bytes = &input[self.pos..self.pos + len as usize];
         self.pos += len as usize;
         Ok(bytes)
     }
