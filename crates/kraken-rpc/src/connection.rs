@@ -330,7 +330,10 @@ impl RpcConnection {
         let mut out = BufWriter::new(stream);
         let mut closed = self.inner.closed.subscribe();
         loop {
+            // Biased: a queued frame is taken without looking at (and registering on) the close
+            // signal, which is only waited on when there is nothing to write.
             let frame = tokio::select! {
+                biased;
                 frame = frames.recv() => frame,
                 _ = closed.wait_for(Option::is_some) => None,
             };
@@ -365,6 +368,7 @@ impl RpcConnection {
         let mut closed = self.inner.closed.subscribe();
         loop {
             let next = tokio::select! {
+                biased;
                 next = frames.next() => next,
                 _ = closed.wait_for(Option::is_some) => return,
             };
