@@ -68,10 +68,7 @@ impl Connector {
             .await
             .map_err(|_| RpcError::Connect(format!("TLS handshake with {addr} timed out after {limit:?}")))?
             .map_err(|e| RpcError::Connect(format!("TLS handshake with {addr} failed: {e}")))?;
-        let certificate = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
-        let certificate =
-            certificate.map(|c| CertificateIdentity::from_der(c)).transpose().map_err(RpcError::Connect)?;
-        let peer = PeerInfo { address: Some(addr), certificate };
+        let peer = tls_peer(addr, tls.get_ref().1.peer_certificates())?;
         Ok(RpcConnection::start(tls, Role::Initiator, self.config.clone(), services, peer, true))
     }
 }
@@ -175,11 +172,19 @@ async fn handshake(
         .await
         .map_err(|_| RpcError::Connect(format!("TLS handshake timed out after {limit:?}")))?
         .map_err(|e| RpcError::Connect(format!("TLS handshake failed: {e}")))?;
-    let certificate = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+    let peer = tls_peer(addr, tls.get_ref().1.peer_certificates())?;
+    Ok(RpcConnection::start(tls, Role::Acceptor, config, services, peer, true))
+}
+
+/// The peer of a TLS connection: its address and the identity in its (verified) certificate.
+fn tls_peer(
+    addr: SocketAddr,
+    certificates: Option<&[rustls::pki_types::CertificateDer<'_>]>,
+) -> Result<PeerInfo, RpcError> {
+    let certificate = certificates.and_then(|c| c.first());
     let certificate =
         certificate.map(|c| CertificateIdentity::from_der(c)).transpose().map_err(RpcError::Connect)?;
-    let peer = PeerInfo { address: Some(addr), certificate };
-    Ok(RpcConnection::start(tls, Role::Acceptor, config, services, peer, true))
+    Ok(PeerInfo { address: Some(addr), certificate })
 }
 
 /// `TCP_NODELAY` and `SO_KEEPALIVE`, as the original sets them; failures only cost latency.
