@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Fuzzes the Kraken decoder with cargo-fuzz (libFuzzer) for a given number of seconds
-# (default 600), seeded with every golden vector's bytes. Needs `cargo install cargo-fuzz`.
+# Fuzzes with cargo-fuzz (libFuzzer) for a given number of seconds (default 600), seeded with
+# every golden vector's bytes. Targets: `decode` (the codec, default) and `rpc_frames` (framing
+# and message reading). Usage: scripts/fuzz.sh [SECONDS] [TARGET]. Needs `cargo install cargo-fuzz`.
 # Stable toolchains need RUSTC_BOOTSTRAP=1 for the sanitizer flags; this script sets it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-600}"
-corpus=fuzz/corpus/decode
+target="${2:-decode}"
+corpus="fuzz/corpus/$target"
 mkdir -p "$corpus"
 python3 - "$corpus" <<'PY'
 import json, sys, os
@@ -19,4 +21,4 @@ for v in doc["vectors"]:
                 f.write(bytes.fromhex(h))
 PY
 cd fuzz
-RUSTC_BOOTSTRAP=1 cargo fuzz run decode "corpus/decode" -- -max_total_time="$seconds" -print_final_stats=1
+RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- -max_total_time="$seconds" -print_final_stats=1

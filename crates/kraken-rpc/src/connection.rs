@@ -5,7 +5,8 @@
 //! * the **reader** cuts frames ([`crate::frame`]), answers returns and errors to the pending call
 //!   they belong to, handles session 0 (`rpc-control`: peering, authentication, session
 //!   requests, ping) inline, and hands calls and posts of other sessions to their service;
-//! * the **writer** sends encoded frames in order, flushing when it has nothing queued;
+//! * the **writer** sends encoded frames in order: senders encode straight into a shared outbox,
+//!   and the writer takes all that is there in one go, so a burst of posts costs one write;
 //! * the **peering** task sends this side's `peering-request` (and `authenticate` when the peer
 //!   challenges) and, when configured, the **liveness** task pings an idle peer.
 //!
@@ -26,11 +27,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
-use kraken_codec::{Value, encode};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
+use kraken_codec::{Value, encode_into};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
@@ -55,8 +55,8 @@ pub enum Role {
 pub const CONTROL_SESSION: i32 = 0;
 /// Posts waiting per session (behind a running one) before the reader pauses.
 const POST_QUEUE: usize = 256;
-/// Encoded frames waiting for the writer.
-const OUTBOUND_QUEUE: usize = 1024;
+/// Encoded bytes waiting for the writer past which senders wait for it to catch up.
+const OUTBOX_LIMIT: usize = 4 << 20;
 
 /// A handle to a connection; cheap to clone, all clones are the same connection.
 #[derive(Clone)]
@@ -72,7 +72,7 @@ struct Inner {
     authenticated_transport: bool,
     next_id: AtomicI32,
     next_session: AtomicI32,
-    outbound: mpsc::Sender<Bytes>,
+    outbox: Outbox,
     pending: Mutex<Pending>,
     sessions: Mutex<HashMap<i32, SessionEntry>>,
     services: RwLock<ServiceTable>,
@@ -127,7 +127,6 @@ impl RpcConnection {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let (read_half, write_half) = tokio::io::split(stream);
-        let (outbound, outbound_rx) = mpsc::channel(OUTBOUND_QUEUE);
         let (closed, _) = watch::channel(None);
         let (trusted, _) = watch::channel(None);
         let inner = Arc::new(Inner {
@@ -136,7 +135,7 @@ impl RpcConnection {
             authenticated_transport,
             next_id: AtomicI32::new(1),
             next_session: AtomicI32::new(if role == Role::Acceptor { 2 } else { 3 }),
-            outbound,
+            outbox: Outbox::default(),
             pending: Mutex::new(Pending::default()),
             sessions: Mutex::new(HashMap::new()),
             services: RwLock::new(services),
@@ -150,7 +149,7 @@ impl RpcConnection {
             config,
         });
         let conn = RpcConnection { inner };
-        tokio::spawn(conn.clone().write_loop(write_half, outbound_rx));
+        tokio::spawn(conn.clone().write_loop(write_half));
         tokio::spawn(conn.clone().read_loop(read_half));
         tokio::spawn(conn.clone().request_peering());
         if let Some(interval) = conn.inner.config.ping_interval {
@@ -283,6 +282,10 @@ impl RpcConnection {
             return;
         }
         debug!(peer = ?self.inner.peer.address, %reason, "rpc connection closed");
+        // The writer sends what is already queued, then ends the stream.
+        lock(&self.inner.outbox.pending).closed = true;
+        self.inner.outbox.ready.notify_one();
+        self.inner.outbox.drained.notify_waiters();
         let calls = {
             let mut pending = lock(&self.inner.pending);
             pending.closed = Some(reason.clone());
@@ -313,54 +316,69 @@ impl RpcConnection {
         id
     }
 
+    /// Encodes `message` straight into the outbox, where the writer picks it up with whatever
+    /// else is waiting: one buffer and one wake-up per batch, not per frame.
     async fn send(&self, message: Message) -> Result<(), RpcError> {
-        let bytes = encode(&message.into_value());
+        let frame = message.into_value();
         let max = self.inner.config.max_frame_len;
-        if bytes.len() > max {
-            return Err(RpcError::TooLarge { length: bytes.len(), max });
-        }
-        self.inner.outbound.send(Bytes::from(bytes)).await.map_err(|_| RpcError::Closed(self.close_reason()))
-    }
-
-    async fn write_loop<W: AsyncWrite + Unpin + Send + 'static>(
-        self,
-        stream: W,
-        mut frames: mpsc::Receiver<Bytes>,
-    ) {
-        let mut out = BufWriter::new(stream);
-        let mut closed = self.inner.closed.subscribe();
+        let outbox = &self.inner.outbox;
         loop {
-            // Biased: a queued frame is taken without looking at (and registering on) the close
-            // signal, which is only waited on when there is nothing to write.
-            let frame = tokio::select! {
-                biased;
-                frame = frames.recv() => frame,
-                _ = closed.wait_for(Option::is_some) => None,
-            };
-            let Some(frame) = frame else { break };
-            let mut result = out.write_all(&frame).await;
-            while result.is_ok() {
-                match frames.try_recv() {
-                    Ok(next) => result = out.write_all(&next).await,
-                    Err(_) => break,
+            let drained = outbox.drained.notified();
+            {
+                let mut pending = lock(&outbox.pending);
+                if pending.closed {
+                    return Err(RpcError::Closed(self.close_reason()));
+                }
+                if pending.bytes.len() < OUTBOX_LIMIT {
+                    let start = pending.bytes.len();
+                    let length = encode_into(&frame, &mut pending.bytes);
+                    if length > max {
+                        pending.bytes.truncate(start);
+                        return Err(RpcError::TooLarge { length, max });
+                    }
+                    drop(pending);
+                    outbox.ready.notify_one();
+                    return Ok(());
                 }
             }
-            if let Err(err) = result.and(out.flush().await) {
-                self.close(format!("write failed: {err}"));
-                return;
-            }
+            // The peer reads slower than we write: wait for the writer to catch up.
+            drained.await;
         }
-        // Flush what is queued, then end the stream (TLS close_notify, TCP FIN).
-        while let Ok(frame) = frames.try_recv() {
-            if out.write_all(&frame).await.is_err() {
+    }
+
+    async fn write_loop<W: AsyncWrite + Unpin + Send + 'static>(self, mut stream: W) {
+        let outbox = &self.inner.outbox;
+        let mut batch = Vec::new();
+        loop {
+            let closing = {
+                let mut pending = lock(&outbox.pending);
+                std::mem::swap(&mut batch, &mut pending.bytes);
+                pending.closed
+            };
+            if batch.is_empty() {
+                if closing {
+                    break;
+                }
+                // `notify_one` keeps a permit when nobody waits, so no frame is missed.
+                outbox.ready.notified().await;
+                continue;
+            }
+            outbox.drained.notify_waiters();
+            let written = async {
+                stream.write_all(&batch).await?;
+                stream.flush().await
+            };
+            if let Err(err) = written.await {
+                self.close(format!("write failed: {err}"));
                 break;
             }
+            batch.clear();
+            if batch.capacity() > OUTBOX_LIMIT {
+                batch = Vec::new();
+            }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            let _ = out.flush().await;
-            let _ = out.shutdown().await;
-        })
-        .await;
+        // End the stream (TLS close_notify, TCP FIN), without waiting long on a dead peer.
+        let _ = tokio::time::timeout(Duration::from_secs(2), stream.shutdown()).await;
     }
 
     async fn read_loop<R: AsyncRead + Unpin + Send + 'static>(self, stream: R) {
@@ -702,6 +720,22 @@ impl RpcConnection {
             }
         }
     }
+}
+
+/// Encoded frames on their way to the writer.
+#[derive(Default)]
+struct Outbox {
+    pending: Mutex<OutboxBytes>,
+    /// Wakes the writer: bytes were added, or the connection closed.
+    ready: Notify,
+    /// Wakes senders waiting for room.
+    drained: Notify,
+}
+
+#[derive(Default)]
+struct OutboxBytes {
+    bytes: Vec<u8>,
+    closed: bool,
 }
 
 /// Removes a call's waiter when the caller stops waiting (answer, timeout or cancellation).
