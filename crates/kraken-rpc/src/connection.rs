@@ -96,14 +96,12 @@ struct Pending {
     closed: Option<String>,
 }
 
+/// A session opened by the peer, with the service it was opened on (bound once, at opening).
 struct SessionEntry {
-    service: String,
+    service: Arc<dyn RpcService>,
     /// Posts waiting behind one that is still running; `None` when no post is running.
     post_backlog: Option<VecDeque<(String, Vec<Value>)>>,
 }
-
-/// A service name and the service bound under it.
-type BoundService = (String, Arc<dyn RpcService>);
 
 #[derive(Default)]
 struct Granted {
@@ -295,11 +293,10 @@ impl RpcConnection {
             let _ = waiter.send(Err(RpcError::Closed(reason.clone())));
         }
         let sessions: Vec<(i32, SessionEntry)> = lock(&self.inner.sessions).drain().collect();
-        let services = std::mem::take(&mut *write(&self.inner.services));
+        // Services often hold connections: dropping them here breaks those reference cycles.
+        drop(std::mem::take(&mut *write(&self.inner.services)));
         for (id, entry) in sessions {
-            if let Some(service) = services.get(&entry.service) {
-                service.session_closed(self, id);
-            }
+            entry.service.session_closed(self, id);
         }
     }
 
@@ -424,7 +421,7 @@ impl RpcConnection {
                 debug!(%method, "ignoring a post to rpc-control");
             }
             Body::Call { method, params } => self.dispatch_call(id, session, method, params).await,
-            Body::Post { method, params } => self.dispatch_post(id, session, method, params).await,
+            Body::Post { method, params } => self.dispatch_post(session, method, params).await,
         }
     }
 
@@ -438,23 +435,14 @@ impl RpcConnection {
         }
     }
 
-    /// The service bound to `session`, or why there is none: `Ok(None)` for an unknown session
-    /// (dropped silently, as Java does), `Err(cause)` for a session whose service is gone.
-    fn service_of(&self, session: i32) -> Result<Option<BoundService>, String> {
-        let Some(name) = lock(&self.inner.sessions).get(&session).map(|s| s.service.clone()) else {
-            return Ok(None);
-        };
-        match read(&self.inner.services).get(&name) {
-            Some(service) => Ok(Some((name, service.clone()))),
-            None => Err(format!("service not found: {name}")),
-        }
+    /// The service of `session`; `None` for an unknown session (dropped silently, as in Java).
+    fn service_of(&self, session: i32) -> Option<Arc<dyn RpcService>> {
+        lock(&self.inner.sessions).get(&session).map(|entry| entry.service.clone())
     }
 
     async fn dispatch_call(&self, id: i32, session: i32, method: String, params: Vec<Value>) {
-        let service = match self.service_of(session) {
-            Ok(Some((_, service))) => service,
-            Ok(None) => return debug!(session, %method, "call on an unknown session dropped"),
-            Err(cause) => return self.reply(id, session, method, Err(RpcFault::new(cause))).await,
+        let Some(service) = self.service_of(session) else {
+            return debug!(session, %method, "call on an unknown session dropped");
         };
         let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
         let ctx = CallContext { connection: self.clone(), session, is_post: false };
@@ -480,7 +468,7 @@ impl RpcConnection {
     /// Runs a post. Posts of one session run in arrival order: a post that does not finish at
     /// once gets a task, and the session's later posts queue behind it until that task has run
     /// them all.
-    async fn dispatch_post(&self, id: i32, session: i32, method: String, params: Vec<Value>) {
+    async fn dispatch_post(&self, session: i32, method: String, params: Vec<Value>) {
         let service = loop {
             let space = self.inner.post_space.notified();
             {
@@ -488,28 +476,17 @@ impl RpcConnection {
                 let Some(entry) = sessions.get_mut(&session) else {
                     return debug!(session, %method, "post on an unknown session dropped");
                 };
-                if let Some(backlog) = &mut entry.post_backlog {
-                    if backlog.len() < POST_QUEUE {
+                match &mut entry.post_backlog {
+                    None => break entry.service.clone(),
+                    Some(backlog) if backlog.len() < POST_QUEUE => {
                         backlog.push_back((method, params));
                         return;
                     }
-                } else {
-                    break read(&self.inner.services)
-                        .get(&entry.service)
-                        .cloned()
-                        .ok_or_else(|| entry.service.clone());
+                    Some(_) => {}
                 }
             }
             // The backlog is full: wait for the session's task to make room.
             space.await;
-        };
-        let service = match service {
-            Ok(service) => service,
-            // Java answers a post to a missing service with an error, and only that.
-            Err(name) => {
-                let cause = format!("service not found: {name}");
-                return self.reply(id, session, method, Err(RpcFault::new(cause))).await;
-            }
         };
         let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
         let ctx = CallContext { connection: self.clone(), session, is_post: true };
@@ -643,8 +620,7 @@ impl RpcConnection {
             .ok_or_else(|| RpcFault::new(format!("service binding not found: {name}")))?;
         let id = self.inner.next_session.fetch_add(2, Ordering::Relaxed);
         service.session_opened(self, id)?;
-        lock(&self.inner.sessions)
-            .insert(id, SessionEntry { service: name.into_string(), post_backlog: None });
+        lock(&self.inner.sessions).insert(id, SessionEntry { service, post_backlog: None });
         Ok(Value::I32(id))
     }
 
