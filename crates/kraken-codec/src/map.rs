@@ -38,8 +38,19 @@ impl Map {
     /// with the last value given for it (Java's `HashMap.put` semantics).
     pub fn from_entries(mut entries: Vec<(Text, Value)>) -> Self {
         if entries.len() <= PAIRWISE_DEDUP_LIMIT {
-            let has_duplicates =
-                (1..entries.len()).any(|i| entries[..i].iter().any(|(k, _)| *k == entries[i].0));
+            // Compare a cheap signature of every pair; only equal signatures compare the text.
+            let mut signatures = [0u64; PAIRWISE_DEDUP_LIMIT];
+            for (signature, (key, _)) in signatures.iter_mut().zip(&entries) {
+                *signature = key_signature(key);
+            }
+            let signatures = &signatures[..entries.len()];
+            let has_duplicates = (1..entries.len()).any(|i| {
+                let mine = signatures[i];
+                signatures[..i]
+                    .iter()
+                    .enumerate()
+                    .any(|(j, &other)| other == mine && entries[j].0 == entries[i].0)
+            });
             if !has_duplicates {
                 return Map { entries };
             }
@@ -121,6 +132,16 @@ impl Map {
     fn position(&self, key: &str) -> Option<usize> {
         self.entries.iter().position(|(k, _)| k == key)
     }
+}
+
+/// The length and the first seven bytes of a key, packed: equal keys have equal signatures.
+fn key_signature(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let mut head = [0u8; 8];
+    let n = bytes.len().min(7);
+    head[..n].copy_from_slice(&bytes[..n]);
+    head[7] = bytes.len() as u8;
+    u64::from_le_bytes(head)
 }
 
 impl std::fmt::Debug for Map {
