@@ -231,6 +231,19 @@ mod tests {
     }
 
     #[test]
+    fn keys_alike_in_signature_are_still_distinct() {
+        let entries: Vec<(Text, Value)> = ["rx_bytes_delta", "rx_bytes_deltb", "rx_bytes_delta"]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (Text::from(*k), Value::I32(i as i32)))
+            .collect();
+        let m = Map::from_entries(entries);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m["rx_bytes_delta"], Value::I32(2));
+        assert_eq!(m["rx_bytes_deltb"], Value::I32(1));
+    }
+
+    #[test]
     fn equality_ignores_order() {
         let a: Map = [("x", Value::I32(1)), ("y", Value::Null)].into_iter().collect();
         let b: Map = [("y", Value::Null), ("x", Value::I32(1))].into_iter().collect();
