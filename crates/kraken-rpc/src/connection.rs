@@ -22,12 +22,13 @@
 //! with the reason, tells the services their sessions ended, and ends the tasks.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use kraken_codec::{Value, encode_into};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
@@ -57,6 +58,22 @@ pub const CONTROL_SESSION: i32 = 0;
 const POST_QUEUE: usize = 256;
 /// Encoded bytes waiting for the writer past which senders wait for it to catch up.
 const OUTBOX_LIMIT: usize = 4 << 20;
+/// Past this, even replies (which never wait, so the reader cannot block on its own peer)
+/// close the connection: the peer asks and does not read the answers.
+const OUTBOX_HARD_LIMIT: usize = 4 * OUTBOX_LIMIT;
+
+/// How long, after a close, the writer may still spend sending what was queued.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Whether a send may wait for the writer when the outbox is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backpressure {
+    /// Calls and posts of our own: wait (within their time limit).
+    Wait,
+    /// Replies and control answers, sent from the reader: never wait, or two peers that both
+    /// stop reading while their outboxes are full would wait on each other for ever.
+    Never,
+}
 
 /// A handle to a connection; cheap to clone, all clones are the same connection.
 #[derive(Clone)]
@@ -173,7 +190,11 @@ impl RpcConnection {
 
     /// Binds (or replaces) a service on this connection.
     pub fn bind(&self, name: impl Into<String>, service: Arc<dyn RpcService>) {
-        write(&self.inner.services).insert(name.into(), service);
+        let mut services = write(&self.inner.services);
+        // After the close the table stays empty, so nothing keeps the connection alive.
+        if !self.is_closed() {
+            services.insert(name.into(), service);
+        }
     }
 
     /// True once the connection is closed.
@@ -250,20 +271,25 @@ impl RpcConnection {
             pending.calls.insert(id, tx);
         }
         let _forget_on_exit = PendingGuard { inner: &self.inner, id };
-        self.send(Message { id, session, body: Body::Call { method: method.to_owned(), params } }).await?;
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(RpcError::Closed(self.close_reason())),
-            Err(_) => Err(timed_out()),
-        }
+        // The limit covers sending too: a peer that stops reading fills the outbox.
+        let message = Message { id, session, body: Body::Call { method: method.to_owned(), params } };
+        let exchange = async {
+            self.send(message, Backpressure::Wait).await?;
+            rx.await.unwrap_or_else(|_| Err(RpcError::Closed(self.close_reason())))
+        };
+        tokio::time::timeout_at(deadline, exchange).await.unwrap_or_else(|_| Err(timed_out()))
     }
 
     /// Posts `method(params...)` on `session`: sent once peered, never answered.
     pub async fn post(&self, session: i32, method: &str, params: Vec<Value>) -> Result<(), RpcError> {
         let timeout = self.inner.config.call_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         self.peered(timeout).await?;
         let id = self.next_id();
-        self.send(Message { id, session, body: Body::Post { method: method.to_owned(), params } }).await
+        let message = Message { id, session, body: Body::Post { method: method.to_owned(), params } };
+        tokio::time::timeout_at(deadline, self.send(message, Backpressure::Wait))
+            .await
+            .unwrap_or_else(|_| Err(RpcError::Timeout { method: method.to_owned(), after: timeout }))
     }
 
     /// Closes the connection; pending calls fail with `reason`.
@@ -292,9 +318,14 @@ impl RpcConnection {
         for (_, waiter) in calls {
             let _ = waiter.send(Err(RpcError::Closed(reason.clone())));
         }
+        // Nothing waits for a handler slot or backlog room any more.
+        self.inner.handler_slots.close();
+        self.inner.post_space.notify_waiters();
         let sessions: Vec<(i32, SessionEntry)> = lock(&self.inner.sessions).drain().collect();
-        // Services often hold connections: dropping them here breaks those reference cycles.
-        drop(std::mem::take(&mut *write(&self.inner.services)));
+        // Services often hold connections: dropping them here breaks those reference cycles
+        // (outside the lock, in case a service's drop touches this connection).
+        let services = std::mem::take(&mut *write(&self.inner.services));
+        drop(services);
         for (id, entry) in sessions {
             entry.service.session_closed(self, id);
         }
@@ -306,16 +337,13 @@ impl RpcConnection {
 
     fn next_id(&self) -> i32 {
         // Java's counter starts at 1; wrap back to 1 rather than into negative ids.
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        if id == i32::MAX {
-            self.inner.next_id.store(1, Ordering::Relaxed);
-        }
-        id
+        let step = |id: i32| Some(if id == i32::MAX { 1 } else { id + 1 });
+        self.inner.next_id.fetch_update(Ordering::Relaxed, Ordering::Relaxed, step).unwrap_or(1)
     }
 
     /// Encodes `message` straight into the outbox, where the writer picks it up with whatever
     /// else is waiting: one buffer and one wake-up per batch, not per frame.
-    async fn send(&self, message: Message) -> Result<(), RpcError> {
+    async fn send(&self, message: Message, backpressure: Backpressure) -> Result<(), RpcError> {
         let frame = message.into_value();
         let max = self.inner.config.max_frame_len;
         let outbox = &self.inner.outbox;
@@ -326,7 +354,13 @@ impl RpcConnection {
                 if pending.closed {
                     return Err(RpcError::Closed(self.close_reason()));
                 }
-                if pending.bytes.len() < OUTBOX_LIMIT {
+                let queued = pending.bytes.len();
+                if backpressure == Backpressure::Never && queued >= OUTBOX_HARD_LIMIT {
+                    drop(pending);
+                    self.close("the peer does not read what it asked for (outbox full)");
+                    return Err(RpcError::Closed(self.close_reason()));
+                }
+                if queued < OUTBOX_LIMIT || backpressure == Backpressure::Never {
                     let start = pending.bytes.len();
                     let length = encode_into(&frame, &mut pending.bytes);
                     if length > max {
@@ -346,6 +380,7 @@ impl RpcConnection {
     async fn write_loop<W: AsyncWrite + Unpin + Send + 'static>(self, mut stream: W) {
         let outbox = &self.inner.outbox;
         let mut batch = Vec::new();
+        let mut closed = self.inner.closed.subscribe();
         loop {
             let closing = {
                 let mut pending = lock(&outbox.pending);
@@ -365,7 +400,17 @@ impl RpcConnection {
                 stream.write_all(&batch).await?;
                 stream.flush().await
             };
-            if let Err(err) = written.await {
+            // A peer that stopped reading must not keep this task (and the connection) alive
+            // after the close: give it a grace period, then drop the stream.
+            let abandoned = async {
+                let _ = closed.wait_for(Option::is_some).await;
+                tokio::time::sleep(CLOSE_GRACE).await;
+            };
+            let result = tokio::select! {
+                result = written => result,
+                _ = abandoned => Err(std::io::Error::other("the peer stopped reading")),
+            };
+            if let Err(err) = result {
                 self.close(format!("write failed: {err}"));
                 break;
             }
@@ -375,7 +420,7 @@ impl RpcConnection {
             }
         }
         // End the stream (TLS close_notify, TCP FIN), without waiting long on a dead peer.
-        let _ = tokio::time::timeout(Duration::from_secs(2), stream.shutdown()).await;
+        let _ = tokio::time::timeout(CLOSE_GRACE, stream.shutdown()).await;
     }
 
     async fn read_loop<R: AsyncRead + Unpin + Send + 'static>(self, stream: R) {
@@ -444,9 +489,14 @@ impl RpcConnection {
         let Some(service) = self.service_of(session) else {
             return debug!(session, %method, "call on an unknown session dropped");
         };
-        let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
+        // The reader never waits for a handler slot: it must go on reading, among other things
+        // the replies that running handlers wait for.
+        let Ok(permit) = self.inner.handler_slots.clone().try_acquire_owned() else {
+            let cause = format!("too many calls in progress ({})", self.inner.config.max_concurrent_handlers);
+            return self.reply(id, session, method, Err(RpcFault::new(cause))).await;
+        };
         let ctx = CallContext { connection: self.clone(), session, is_post: false };
-        let mut handler = service.call(ctx, method.clone(), params);
+        let mut handler = start_handler(&service, ctx, method.clone(), params);
         // Most handlers answer without waiting: run them here, and give a task only to those
         // that wait (for I/O, a blocking job or a call back to the peer).
         match poll_once(&mut handler) {
@@ -457,7 +507,7 @@ impl RpcConnection {
             Poll::Pending => {
                 let conn = self.clone();
                 tokio::spawn(async move {
-                    let result = handler.await;
+                    let result = finish_handler(handler).await;
                     drop(permit);
                     conn.reply(id, session, method, result).await;
                 });
@@ -466,8 +516,8 @@ impl RpcConnection {
     }
 
     /// Runs a post. Posts of one session run in arrival order: a post that does not finish at
-    /// once gets a task, and the session's later posts queue behind it until that task has run
-    /// them all.
+    /// once (or finds no free handler slot) starts the session's backlog task, and the
+    /// session's later posts queue behind it until that task has run them all.
     async fn dispatch_post(&self, session: i32, method: String, params: Vec<Value>) {
         let service = loop {
             let space = self.inner.post_space.notified();
@@ -485,51 +535,59 @@ impl RpcConnection {
                     Some(_) => {}
                 }
             }
-            // The backlog is full: wait for the session's task to make room.
+            // The backlog is full: wait for the session's task to make room (or the close).
             space.await;
         };
-        let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
-        let ctx = CallContext { connection: self.clone(), session, is_post: true };
-        let mut handler = service.call(ctx, method, params);
-        match poll_once(&mut handler) {
-            Poll::Ready(result) => log_post_failure(result),
-            Poll::Pending => {
-                if let Some(entry) = lock(&self.inner.sessions).get_mut(&session) {
-                    entry.post_backlog = Some(VecDeque::new());
+        let first = match self.inner.handler_slots.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let ctx = CallContext { connection: self.clone(), session, is_post: true };
+                let mut handler = start_handler(&service, ctx, method, params);
+                match poll_once(&mut handler) {
+                    Poll::Ready(result) => return log_post_failure(result),
+                    Poll::Pending => Backlogged::Running(handler, permit),
                 }
-                tokio::spawn(self.clone().run_post_backlog(session, service, handler, permit));
             }
+            Err(_) => Backlogged::Waiting(method, params),
+        };
+        if let Some(entry) = lock(&self.inner.sessions).get_mut(&session) {
+            entry.post_backlog = Some(VecDeque::new());
         }
+        tokio::spawn(self.clone().run_post_backlog(session, service, first));
     }
 
-    /// Finishes a post that had to wait, then runs the posts queued behind it, in order, until
-    /// the session's backlog is empty.
-    async fn run_post_backlog(
-        self,
-        session: i32,
-        service: Arc<dyn RpcService>,
-        first: BoxFuture<'static, Result<Value, RpcFault>>,
-        permit: tokio::sync::OwnedSemaphorePermit,
-    ) {
-        log_post_failure(first.await);
-        drop(permit);
+    /// Finishes (or starts) the post that could not finish at once, then runs the posts queued
+    /// behind it, in order, until the session's backlog is empty.
+    async fn run_post_backlog(self, session: i32, service: Arc<dyn RpcService>, first: Backlogged) {
+        let mut next = Some(first);
         loop {
-            let next = {
+            match next.take() {
+                Some(Backlogged::Running(handler, permit)) => {
+                    log_post_failure(finish_handler(handler).await);
+                    drop(permit);
+                }
+                Some(Backlogged::Waiting(method, params)) => {
+                    let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { break };
+                    let ctx = CallContext { connection: self.clone(), session, is_post: true };
+                    log_post_failure(finish_handler(start_handler(&service, ctx, method, params)).await);
+                    drop(permit);
+                }
+                None => {}
+            }
+            let queued = {
                 let mut sessions = lock(&self.inner.sessions);
-                let Some(entry) = sessions.get_mut(&session) else { return };
-                let next = entry.post_backlog.as_mut().and_then(VecDeque::pop_front);
-                if next.is_none() {
+                let Some(entry) = sessions.get_mut(&session) else { break };
+                let queued = entry.post_backlog.as_mut().and_then(VecDeque::pop_front);
+                if queued.is_none() {
                     entry.post_backlog = None;
                 }
-                next
+                queued
             };
             self.inner.post_space.notify_waiters();
-            let Some((method, params)) = next else { return };
-            let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { return };
-            let ctx = CallContext { connection: self.clone(), session, is_post: true };
-            log_post_failure(service.call(ctx, method, params).await);
-            drop(permit);
+            let Some((method, params)) = queued else { return };
+            next = Some(Backlogged::Waiting(method, params));
         }
+        // The session or the connection is gone: free a reader waiting for room.
+        self.inner.post_space.notify_waiters();
     }
 
     async fn reply(&self, id: i32, session: i32, method: String, result: Result<Value, RpcFault>) {
@@ -538,12 +596,12 @@ impl RpcConnection {
             Ok(value) => Body::Return { ret_for: id, method, value },
             Err(fault) => Body::Error { ret_for: id, cause: fault.0 },
         };
-        match self.send(Message { id: reply_id, session, body }).await {
+        match self.send(Message { id: reply_id, session, body }, Backpressure::Never).await {
             Ok(()) => {}
             Err(RpcError::TooLarge { length, max }) => {
                 let cause = format!("the result of {length} bytes exceeds the frame limit of {max} bytes");
                 let body = Body::Error { ret_for: id, cause: Some(cause) };
-                let _ = self.send(Message { id: self.next_id(), session, body }).await;
+                let _ = self.send(Message { id: self.next_id(), session, body }, Backpressure::Never).await;
             }
             Err(err) => debug!(error = %err, "reply not sent"),
         }
@@ -570,6 +628,10 @@ impl RpcConnection {
         let config = &self.inner.config;
         let own_guid = Value::from(config.guid.as_str());
         let mut granted = lock(&self.inner.granted);
+        if let Some(known) = granted.peer_guid.as_deref().filter(|known| *known != peer_guid.as_str()) {
+            // A peer cannot change its identity (and keep the trust granted to the old one).
+            return Err(RpcFault::new(format!("already peered as {known}")));
+        }
         granted.peer_guid = Some(peer_guid.to_string());
         if self.inner.authenticated_transport {
             let level = config.peers.get(peer_guid.as_str()).map_or(TrustLevel::Low, |p| p.trust);
@@ -618,9 +680,18 @@ impl RpcConnection {
             .get(name.as_str())
             .cloned()
             .ok_or_else(|| RpcFault::new(format!("service binding not found: {name}")))?;
-        let id = self.inner.next_session.fetch_add(2, Ordering::Relaxed);
+        let id = self
+            .inner
+            .next_session
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| id.checked_add(2))
+            .map_err(|_| RpcFault::new("no session ids left on this connection"))?;
         service.session_opened(self, id)?;
-        lock(&self.inner.sessions).insert(id, SessionEntry { service, post_backlog: None });
+        lock(&self.inner.sessions).insert(id, SessionEntry { service: service.clone(), post_backlog: None });
+        // A close that ran meanwhile did not see this session: end it here.
+        if self.is_closed() && lock(&self.inner.sessions).remove(&id).is_some() {
+            service.session_closed(self, id);
+            return Err(RpcFault::new("connection closed"));
+        }
         Ok(Value::I32(id))
     }
 
@@ -782,10 +853,50 @@ impl std::fmt::Debug for RpcSession {
     }
 }
 
-/// Polls a handler once, without a task: `Ready` if it finished without waiting. A `Pending`
-/// handler is then moved to a task, whose first poll registers its real waker.
-fn poll_once<T>(handler: &mut BoxFuture<'static, T>) -> Poll<T> {
-    handler.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+/// A handler's result, to come.
+type Handler = BoxFuture<'static, Result<Value, RpcFault>>;
+
+/// The first post of a session's backlog: already started, or waiting for a handler slot.
+enum Backlogged {
+    Running(Handler, tokio::sync::OwnedSemaphorePermit),
+    Waiting(String, Vec<Value>),
+}
+
+/// Starts a handler; a panic while starting it becomes a fault.
+fn start_handler(
+    service: &Arc<dyn RpcService>,
+    ctx: CallContext,
+    method: String,
+    params: Vec<Value>,
+) -> Handler {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| service.call(ctx, method, params))) {
+        Ok(handler) => handler,
+        Err(panic) => Box::pin(std::future::ready(Err(panic_fault(panic)))),
+    }
+}
+
+/// Polls a handler once, without a task: `Ready` if it finished without waiting (a panic is a
+/// fault). A `Pending` handler then moves to a task, whose first poll registers its real waker.
+fn poll_once(handler: &mut Handler) -> Poll<Result<Value, RpcFault>> {
+    let poll = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        handler.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+    }));
+    poll.unwrap_or_else(|panic| Poll::Ready(Err(panic_fault(panic))))
+}
+
+/// Runs a handler to its end; a panic is a fault, answered like any other.
+async fn finish_handler(handler: Handler) -> Result<Value, RpcFault> {
+    AssertUnwindSafe(handler).catch_unwind().await.unwrap_or_else(|panic| Err(panic_fault(panic)))
+}
+
+fn panic_fault(panic: Box<dyn std::any::Any + Send>) -> RpcFault {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    warn!(panic = %text, "rpc handler panicked");
+    RpcFault::new(format!("internal error in the handler: {text}"))
 }
 
 fn log_post_failure(result: Result<Value, RpcFault>) {

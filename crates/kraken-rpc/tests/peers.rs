@@ -32,6 +32,12 @@ fn base_services(records: mpsc::UnboundedSender<Value>) -> ServiceTable {
                     let _ = records.send(params.into_iter().next().unwrap_or(Value::Null));
                     Ok(Value::Null)
                 }
+                "record_slowly" => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let _ = records.send(params.into_iter().next().unwrap_or(Value::Null));
+                    Ok(Value::Null)
+                }
+                "panic" => panic!("boom"),
                 "hello" => {
                     let sentry =
                         ctx.connection.create_session("kraken-sentry").await.map_err(|e| e.to_string())?;
@@ -104,6 +110,32 @@ async fn tls_peering_sessions_calls_posts_and_errors() {
 
     client.close("test done");
     assert!(accepted.closed().await.contains("closed"));
+}
+
+#[tokio::test]
+async fn posts_keep_their_order_behind_a_slow_one_and_a_panic_is_an_error() {
+    let ca = TestCa::new("Test CA");
+    let (records_tx, mut records) = mpsc::unbounded_channel();
+    let (_server, client, accepted) =
+        tls_pair(&ca, config("base"), base_services(records_tx), config("sentry"), ServiceTable::new()).await;
+    let base = client.create_session("kraken-base").await.unwrap();
+
+    // The first post waits, so the next ones queue behind it and must still run in order.
+    base.post("record_slowly", vec![Value::from("a")]).await.unwrap();
+    for name in ["b", "c", "d"] {
+        base.post("record", vec![Value::from(name)]).await.unwrap();
+    }
+    for expected in ["a", "b", "c", "d"] {
+        let got = tokio::time::timeout(Duration::from_secs(5), records.recv()).await.unwrap().unwrap();
+        assert_eq!(got, Value::from(expected));
+    }
+
+    // A panicking handler answers like a failing one, and the connection goes on.
+    let err = base.call("panic", vec![]).await.unwrap_err();
+    assert!(err.remote_cause().unwrap_or_default().contains("boom"), "{err:?}");
+    base.post("panic", vec![]).await.unwrap();
+    assert_eq!(base.call("echo", vec![Value::I32(5)]).await.unwrap(), Value::I32(5));
+    assert!(!accepted.is_closed());
 }
 
 #[tokio::test]
