@@ -41,12 +41,16 @@ pub struct RpcConfig {
     pub ping_timeout: Duration,
     /// Time limit of a TLS handshake.
     pub handshake_timeout: Duration,
+    /// Most sessions a peer may open on one connection.
+    pub max_sessions: usize,
+    /// Most live connections a server keeps; past that, new ones are dropped at once.
+    pub max_connections: usize,
 }
 
 impl RpcConfig {
     /// Defaults for an endpoint with this GUID: 30 s calls, 5 s peering and handshake (as the
     /// original), 8 MiB frames, 64 concurrent handlers, a ping after 30 s of silence answered
-    /// within 10 s.
+    /// within 10 s, 256 sessions per connection, 10,000 connections per server.
     pub fn new(guid: impl Into<String>) -> Self {
         RpcConfig {
             guid: guid.into(),
@@ -59,6 +63,8 @@ impl RpcConfig {
             ping_interval: Some(Duration::from_secs(30)),
             ping_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(5),
+            max_sessions: 256,
+            max_connections: 10_000,
         }
     }
 }

@@ -23,10 +23,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use kraken_codec::{Value, encode_into};
@@ -35,6 +35,7 @@ use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
+use crate::activity::{ActivityReader, LastActivity};
 use crate::auth::{TrustLevel, password_hash};
 use crate::config::RpcConfig;
 use crate::error::{RpcError, RpcFault};
@@ -102,9 +103,8 @@ struct Inner {
     handler_slots: Arc<Semaphore>,
     /// Signalled when a session's post backlog shrinks.
     post_space: Notify,
-    started: Instant,
-    /// Milliseconds after `started` when the last frame arrived.
-    last_received_ms: AtomicU64,
+    /// When bytes last arrived from the peer.
+    last_activity: Arc<LastActivity>,
 }
 
 #[derive(Default)]
@@ -159,12 +159,12 @@ impl RpcConnection {
             closed,
             handler_slots: Arc::new(Semaphore::new(config.max_concurrent_handlers.max(1))),
             post_space: Notify::new(),
-            started: Instant::now(),
-            last_received_ms: AtomicU64::new(0),
+            last_activity: LastActivity::new(),
             config,
         });
         let conn = RpcConnection { inner };
         tokio::spawn(conn.clone().write_loop(write_half));
+        let read_half = ActivityReader::new(read_half, conn.inner.last_activity.clone());
         tokio::spawn(conn.clone().read_loop(read_half));
         tokio::spawn(conn.clone().request_peering());
         if let Some(interval) = conn.inner.config.ping_interval {
@@ -440,8 +440,6 @@ impl RpcConnection {
                 }
                 Some(Ok(frame)) => frame,
             };
-            let elapsed = self.inner.started.elapsed().as_millis() as u64;
-            self.inner.last_received_ms.store(elapsed, Ordering::Relaxed);
             match Message::from_value(frame) {
                 Ok(message) => self.dispatch(message).await,
                 Err(err) if err.unknown_kind => debug!(error = %err, "ignoring message"),
@@ -680,6 +678,9 @@ impl RpcConnection {
             .get(name.as_str())
             .cloned()
             .ok_or_else(|| RpcFault::new(format!("service binding not found: {name}")))?;
+        if lock(&self.inner.sessions).len() >= self.inner.config.max_sessions {
+            return Err(RpcFault::new(format!("too many sessions ({})", self.inner.config.max_sessions)));
+        }
         let id = self
             .inner
             .next_session
@@ -736,24 +737,21 @@ impl RpcConnection {
         }
     }
 
-    /// Pings the peer whenever nothing arrived for `interval`; no answer within the ping timeout
-    /// closes the connection (a half-open peer).
+    /// Pings the peer whenever no byte arrived for `interval` (a large frame still arriving
+    /// counts as life); no answer within the ping timeout closes the connection (a half-open
+    /// peer).
     async fn liveness_loop(self, interval: Duration) {
         let timeout = self.inner.config.ping_timeout;
         let mut closed = self.inner.closed.subscribe();
         let mut probe = 0i32;
         loop {
-            let idle_for = {
-                let last = Duration::from_millis(self.inner.last_received_ms.load(Ordering::Relaxed));
-                self.inner.started.elapsed().saturating_sub(last)
-            };
+            let idle_for = self.inner.last_activity.idle_for();
             let wait = interval.saturating_sub(idle_for).max(Duration::from_millis(10));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = closed.wait_for(Option::is_some) => return,
             }
-            let last = Duration::from_millis(self.inner.last_received_ms.load(Ordering::Relaxed));
-            if self.inner.started.elapsed().saturating_sub(last) < interval {
+            if self.inner.last_activity.idle_for() < interval {
                 continue;
             }
             probe = probe.wrapping_add(1);

@@ -122,6 +122,7 @@ async fn accept_loop(
     established: mpsc::Sender<RpcConnection>,
 ) {
     let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let live = Arc::new(Semaphore::new(config.max_connections.max(1)));
     loop {
         let (tcp, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -135,6 +136,10 @@ async fn accept_loop(
         if established.is_closed() {
             return;
         }
+        let Ok(live_slot) = live.clone().try_acquire_owned() else {
+            warn!(peer = %addr, limit = config.max_connections, "too many connections; dropping a new one");
+            continue;
+        };
         tune(&tcp);
         let Ok(permit) = handshakes.clone().acquire_owned().await else { return };
         let (config, tls, services, established) =
@@ -150,6 +155,12 @@ async fn accept_loop(
             drop(permit);
             match conn {
                 Ok(conn) => {
+                    // The connection holds its slot until it closes.
+                    let watched = conn.clone();
+                    tokio::spawn(async move {
+                        watched.closed().await;
+                        drop(live_slot);
+                    });
                     if let Err(rejected) = established.send(conn).await {
                         rejected.0.close("server stopped");
                     }

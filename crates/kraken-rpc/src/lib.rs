@@ -11,6 +11,7 @@
 //!
 //! The wire itself is specified in `kraken-wire/SPEC.md` of the project's shared specs.
 
+pub mod activity;
 pub mod auth;
 pub mod config;
 pub mod connection;
