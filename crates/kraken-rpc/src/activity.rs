@@ -1,5 +1,6 @@
-//! Notes when bytes last arrived on a stream, so liveness checks count a large frame that is
-//! still arriving (or any traffic at all) as a sign of life, not only completed frames.
+//! Notes when bytes last moved on a stream, so liveness checks count any traffic as a sign of
+//! life: a large frame still arriving, or our own writes still being taken by a slow but live
+//! link (a ping queued behind them would otherwise time out and close a healthy connection).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// When bytes last arrived, as milliseconds after a fixed start.
 #[derive(Debug)]
@@ -58,5 +59,40 @@ impl<R: AsyncRead + Unpin> AsyncRead for ActivityReader<R> {
             self.activity.touch();
         }
         poll
+    }
+}
+
+/// A writer that notes every write that took bytes in a [`LastActivity`].
+pub struct ActivityWriter<W> {
+    inner: W,
+    activity: Arc<LastActivity>,
+}
+
+impl<W> ActivityWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W, activity: Arc<LastActivity>) -> Self {
+        ActivityWriter { inner, activity }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for ActivityWriter<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -35,7 +35,7 @@ use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio_util::codec::FramedRead;
 use tracing::{debug, info, warn};
 
-use crate::activity::{ActivityReader, LastActivity};
+use crate::activity::{ActivityReader, ActivityWriter, LastActivity};
 use crate::auth::{TrustLevel, password_hash};
 use crate::config::RpcConfig;
 use crate::error::{RpcError, RpcFault};
@@ -104,7 +104,9 @@ struct Inner {
     /// Signalled when a session's post backlog shrinks.
     post_space: Notify,
     /// When bytes last arrived from the peer.
-    last_activity: Arc<LastActivity>,
+    last_read: Arc<LastActivity>,
+    /// When the transport last took bytes we wrote.
+    last_write: Arc<LastActivity>,
 }
 
 #[derive(Default)]
@@ -159,12 +161,14 @@ impl RpcConnection {
             closed,
             handler_slots: Arc::new(Semaphore::new(config.max_concurrent_handlers.max(1))),
             post_space: Notify::new(),
-            last_activity: LastActivity::new(),
+            last_read: LastActivity::new(),
+            last_write: LastActivity::new(),
             config,
         });
         let conn = RpcConnection { inner };
+        let write_half = ActivityWriter::new(write_half, conn.inner.last_write.clone());
         tokio::spawn(conn.clone().write_loop(write_half));
-        let read_half = ActivityReader::new(read_half, conn.inner.last_activity.clone());
+        let read_half = ActivityReader::new(read_half, conn.inner.last_read.clone());
         tokio::spawn(conn.clone().read_loop(read_half));
         tokio::spawn(conn.clone().request_peering());
         if let Some(interval) = conn.inner.config.ping_interval {
@@ -737,21 +741,26 @@ impl RpcConnection {
         }
     }
 
-    /// Pings the peer whenever no byte arrived for `interval` (a large frame still arriving
-    /// counts as life); no answer within the ping timeout closes the connection (a half-open
-    /// peer).
+    /// How long nothing moved: no byte arrived and the transport took none of ours.
+    fn idle_for(&self) -> Duration {
+        self.inner.last_read.idle_for().min(self.inner.last_write.idle_for())
+    }
+
+    /// Pings the peer whenever nothing moved for `interval` (a large frame still arriving, or
+    /// our writes still being taken, count as life); no answer within the ping timeout closes
+    /// the connection (a half-open peer: once its buffers are full, writes stop moving too).
     async fn liveness_loop(self, interval: Duration) {
         let timeout = self.inner.config.ping_timeout;
         let mut closed = self.inner.closed.subscribe();
         let mut probe = 0i32;
         loop {
-            let idle_for = self.inner.last_activity.idle_for();
+            let idle_for = self.idle_for();
             let wait = interval.saturating_sub(idle_for).max(Duration::from_millis(10));
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = closed.wait_for(Option::is_some) => return,
             }
-            if self.inner.last_activity.idle_for() < interval {
+            if self.idle_for() < interval {
                 continue;
             }
             probe = probe.wrapping_add(1);
