@@ -23,13 +23,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use kraken_codec::{Value, encode_into};
+use kraken_codec::{Value, encode_into, encoded_len};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio_util::codec::FramedRead;
@@ -55,6 +55,9 @@ pub enum Role {
 
 /// The control session's id and service name.
 pub const CONTROL_SESSION: i32 = 0;
+/// Encoded bytes of posts waiting in all the sessions' backlogs of a connection before the
+/// reader pauses: bounds the memory a peer can make us hold.
+const BACKLOG_BUDGET: usize = 64 << 20;
 /// Posts waiting per session (behind a running one) before the reader pauses.
 const POST_QUEUE: usize = 256;
 /// Encoded bytes waiting for the writer past which senders wait for it to catch up.
@@ -103,6 +106,8 @@ struct Inner {
     handler_slots: Arc<Semaphore>,
     /// Signalled when a session's post backlog shrinks.
     post_space: Notify,
+    /// Encoded size of all posts waiting in backlogs.
+    backlog_bytes: AtomicUsize,
     /// When bytes last arrived from the peer.
     last_read: Arc<LastActivity>,
     /// When the transport last took bytes we wrote.
@@ -161,6 +166,7 @@ impl RpcConnection {
             closed,
             handler_slots: Arc::new(Semaphore::new(config.max_concurrent_handlers.max(1))),
             post_space: Notify::new(),
+            backlog_bytes: AtomicUsize::new(0),
             last_read: LastActivity::new(),
             last_write: LastActivity::new(),
             config,
@@ -531,13 +537,18 @@ impl RpcConnection {
                 match &mut entry.post_backlog {
                     None => break entry.service.clone(),
                     Some(backlog) if backlog.len() < POST_QUEUE => {
-                        backlog.push_back((method, params));
-                        return;
+                        let size: usize = params.iter().map(encoded_len).sum();
+                        let queued = self.inner.backlog_bytes.load(Ordering::Relaxed);
+                        if queued == 0 || queued + size <= BACKLOG_BUDGET {
+                            self.inner.backlog_bytes.fetch_add(size, Ordering::Relaxed);
+                            backlog.push_back((method, params));
+                            return;
+                        }
                     }
                     Some(_) => {}
                 }
             }
-            // The backlog is full: wait for the session's task to make room (or the close).
+            // The backlog (or the connection's budget) is full: wait for room (or the close).
             space.await;
         };
         let first = match self.inner.handler_slots.clone().try_acquire_owned() {
@@ -579,8 +590,12 @@ impl RpcConnection {
                 let mut sessions = lock(&self.inner.sessions);
                 let Some(entry) = sessions.get_mut(&session) else { break };
                 let queued = entry.post_backlog.as_mut().and_then(VecDeque::pop_front);
-                if queued.is_none() {
-                    entry.post_backlog = None;
+                match &queued {
+                    Some((_, params)) => {
+                        let size: usize = params.iter().map(encoded_len).sum();
+                        self.inner.backlog_bytes.fetch_sub(size, Ordering::Relaxed);
+                    }
+                    None => entry.post_backlog = None,
                 }
                 queued
             };
