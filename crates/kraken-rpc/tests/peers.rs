@@ -414,3 +414,38 @@ async fn plain_tcp_peering_by_password() {
     let reason = tokio::time::timeout(Duration::from_secs(5), intruder.closed()).await.unwrap();
     assert!(reason.contains("authentication refused"), "{reason}");
 }
+
+/// A raw plain-TCP peer that asks for a session without peering first gets Java's refusal.
+#[tokio::test]
+async fn a_session_request_before_peering_is_refused() {
+    use futures_util::StreamExt;
+    use kraken_rpc::frame::FrameCodec;
+    use kraken_rpc::message::{Body, Message};
+
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let server =
+        RpcServer::bind("127.0.0.1:0".parse().unwrap(), Arc::new(config("base")), None, base_services(tx))
+            .await
+            .unwrap();
+    let mut raw = tokio::net::TcpStream::connect(server.local_addr()).await.unwrap();
+    let request = Message {
+        id: 1,
+        session: 0,
+        body: Body::Call {
+            method: "session-request".into(),
+            params: vec![Value::from("kraken-base"), Value::Map(kraken_codec::Map::new())],
+        },
+    };
+    raw.write_all(&kraken_codec::encode(&request.into_value())).await.unwrap();
+
+    // The server also sends its own peering request; read until the answer to ours.
+    let mut frames = tokio_util::codec::FramedRead::new(raw, FrameCodec::new(1 << 20));
+    let cause = loop {
+        let frame =
+            tokio::time::timeout(Duration::from_secs(5), frames.next()).await.unwrap().unwrap().unwrap();
+        if let Body::Error { ret_for: 1, cause } = Message::from_value(frame).unwrap().body {
+            break cause;
+        }
+    };
+    assert_eq!(cause.as_deref(), Some("[kraken-base] session request not allowed, establish peering first"));
+}
