@@ -124,7 +124,7 @@ struct Pending {
 struct SessionEntry {
     service: Arc<dyn RpcService>,
     /// Posts waiting behind one that is still running; `None` when no post is running.
-    post_backlog: Option<VecDeque<(String, Vec<Value>)>>,
+    post_backlog: Option<VecDeque<QueuedPost>>,
 }
 
 #[derive(Default)]
@@ -541,7 +541,7 @@ impl RpcConnection {
                         let queued = self.inner.backlog_bytes.load(Ordering::Relaxed);
                         if queued == 0 || queued + size <= BACKLOG_BUDGET {
                             self.inner.backlog_bytes.fetch_add(size, Ordering::Relaxed);
-                            backlog.push_back((method, params));
+                            backlog.push_back(QueuedPost { method, params, size });
                             return;
                         }
                     }
@@ -591,16 +591,15 @@ impl RpcConnection {
                 let Some(entry) = sessions.get_mut(&session) else { break };
                 let queued = entry.post_backlog.as_mut().and_then(VecDeque::pop_front);
                 match &queued {
-                    Some((_, params)) => {
-                        let size: usize = params.iter().map(encoded_len).sum();
-                        self.inner.backlog_bytes.fetch_sub(size, Ordering::Relaxed);
+                    Some(post) => {
+                        self.inner.backlog_bytes.fetch_sub(post.size, Ordering::Relaxed);
                     }
                     None => entry.post_backlog = None,
                 }
                 queued
             };
             self.inner.post_space.notify_waiters();
-            let Some((method, params)) = queued else { return };
+            let Some(QueuedPost { method, params, .. }) = queued else { return };
             next = Some(Backlogged::Waiting(method, params));
         }
         // The session or the connection is gone: free a reader waiting for room.
@@ -873,6 +872,13 @@ impl std::fmt::Debug for RpcSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RpcSession").field("id", &self.id).field("connection", &self.connection).finish()
     }
+}
+
+/// A post waiting in its session's backlog, with its encoded size (counted in the budget).
+struct QueuedPost {
+    method: String,
+    params: Vec<Value>,
+    size: usize,
 }
 
 /// A handler's result, to come.

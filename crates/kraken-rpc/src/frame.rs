@@ -7,12 +7,11 @@
 //! is enforced from the length prefix alone, so a peer announcing a huge frame is refused at once
 //! instead of being buffered forever (as Java's `RpcDecoder` would).
 //!
-//! [`FrameCodec`] plugs this into `tokio_util::codec` so a connection reads and writes whole
-//! frames.
+//! [`FrameCodec`] plugs this into `tokio_util::codec` so a connection reads whole frames.
 
-use bytes::{Buf, BufMut, BytesMut};
+use bytes::{Buf, BytesMut};
 use kraken_codec::{DecodeError, DecodeLimits, Value, decode_prefix, type_byte};
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 /// The default largest frame accepted or sent: 8 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 8 << 20;
@@ -75,8 +74,8 @@ pub fn check(buf: &[u8], max_len: usize) -> Result<FrameCheck, FrameError> {
     Ok(FrameCheck::Incomplete)
 }
 
-/// A `tokio_util` codec of whole frames: decodes to the frame's [`Value`], encodes already
-/// encoded frame bytes.
+/// A `tokio_util` decoder of whole frames, yielding each frame's [`Value`]. (Frames are written
+/// by the connection's outbox, not through a codec.)
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
     max_len: usize,
@@ -104,15 +103,6 @@ impl Decoder for FrameCodec {
                 Ok(Some(value))
             }
         }
-    }
-}
-
-impl Encoder<bytes::Bytes> for FrameCodec {
-    type Error = FrameDecodeError;
-
-    fn encode(&mut self, frame: bytes::Bytes, buf: &mut BytesMut) -> Result<(), FrameDecodeError> {
-        buf.put_slice(&frame);
-        Ok(())
     }
 }
 
