@@ -21,7 +21,8 @@ pub enum HostError {
     /// A Win32 call returned an error code.
     #[error("{fact}: {call} failed with Win32 error {code}")]
     Win32 { fact: &'static str, call: &'static str, code: u32 },
-    /// The OS answered with data this crate cannot read.
+    /// The OS answered with data this crate cannot read, or failed in a way that has no
+    /// error code (a procfs read error carries its path in `detail`).
     #[error("{fact}: {detail}")]
     Malformed { fact: &'static str, detail: String },
     /// The fact does not exist on this platform.

@@ -3,3 +3,4 @@
 //! command-line interface and its codec tools.
 
 pub mod cli;
+pub mod commands;

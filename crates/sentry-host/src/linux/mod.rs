@@ -7,7 +7,9 @@
 mod cpu;
 mod interfaces;
 mod memory;
+mod names;
 mod neighbours;
+mod netlink;
 mod processes;
 mod routes;
 mod sockets;

@@ -3,6 +3,8 @@
 //! clap's (exit code 2).
 
 mod codec;
+mod exec;
+mod render;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,8 @@ enum Command {
     /// Convert between Kraken codec bytes (hex) and the typed-JSON form.
     #[command(subcommand)]
     Codec(codec::CodecCommand),
+    /// Run one sentry command on this machine and print the reply (JSON or a table).
+    Exec(exec::ExecArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -28,6 +32,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Codec(cmd) => codec::run(cmd),
+        Command::Exec(args) => exec::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

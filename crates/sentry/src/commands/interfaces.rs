@@ -1,0 +1,28 @@
+//! `getNetworkInterfaces`: interfaces with a 6-byte hardware address, with their first IPv4
+//! and first IPv6 address (each of its own family, BUG-19) and MTU.
+
+use kraken_codec::{Value, map};
+use sentry_host::Interface;
+
+use super::table::{Args, CommandError, Method};
+use super::{CommandContext, host_error, text};
+
+pub const METHODS: &[Method] =
+    &[Method { name: "getNetworkInterfaces", params: &[], handler: get_network_interfaces }];
+
+fn get_network_interfaces(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
+    let interfaces = context.host.interfaces().map_err(host_error)?;
+    Ok(interfaces.iter().filter(|nic| nic.mac.len() == 6).map(interface_record).collect())
+}
+
+/// The original's map: `display_name`, `name`, `mac`, `ip` (str|null), `ip6` (str|null), `mtu`.
+pub fn interface_record(nic: &Interface) -> Value {
+    map! {
+        "display_name" => nic.description.as_str(),
+        "name" => nic.name.as_str(),
+        "mac" => text::mac(&nic.mac),
+        "ip" => nic.ipv4.first().map(|ip| ip.to_string()),
+        "ip6" => nic.ipv6.first().map(|ip| ip.to_string()),
+        "mtu" => i32::try_from(nic.mtu).unwrap_or(i32::MAX),
+    }
+}

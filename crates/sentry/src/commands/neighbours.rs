@@ -1,0 +1,35 @@
+//! `getArpCache` (IPv4, the seed's method) and `getArpCache6` (IPv6 neighbours, an addition).
+
+use kraken_codec::{Value, map};
+use sentry_host::Neighbour;
+
+use super::table::{Args, CommandError, Method};
+use super::{CommandContext, host_error, text};
+
+pub const METHODS: &[Method] = &[
+    Method { name: "getArpCache", params: &[], handler: get_arp_cache },
+    Method { name: "getArpCache6", params: &[], handler: get_arp_cache6 },
+];
+
+fn get_arp_cache(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
+    neighbours(context, false)
+}
+
+fn get_arp_cache6(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
+    neighbours(context, true)
+}
+
+fn neighbours(context: &CommandContext, ipv6: bool) -> Result<Value, CommandError> {
+    let all = context.host.neighbours().map_err(host_error)?;
+    Ok(all.iter().filter(|n| n.ip.is_ipv6() == ipv6).map(neighbour_record).collect())
+}
+
+/// The seed's ARP map: `adapter`, `type`, `mac`, `ip`, all strings.
+pub fn neighbour_record(neighbour: &Neighbour) -> Value {
+    map! {
+        "adapter" => neighbour.adapter.as_deref().unwrap_or_default(),
+        "type" => text::neighbour_kind(neighbour.kind),
+        "mac" => text::mac(&neighbour.mac),
+        "ip" => text::ip(&neighbour.ip),
+    }
+}
