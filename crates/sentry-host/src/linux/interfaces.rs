@@ -150,7 +150,8 @@ mod tests {
 
     #[test]
     fn received_multicast_is_not_unicast() {
-        let stats = Stats64 { rx_packets: 10, multicast: 3, tx_packets: 7, ..Default::default() };
+        let mut stats = Stats64::default();
+        (stats.rx_packets, stats.multicast, stats.tx_packets) = (10, 3, 7);
         let counters = counters(&stats);
         assert_eq!((counters.rx_unicast_packets, counters.rx_non_unicast_packets), (7, 3));
         assert_eq!((counters.tx_unicast_packets, counters.tx_non_unicast_packets), (7, 0));
