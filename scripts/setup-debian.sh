@@ -6,6 +6,8 @@
 #   - rustc-web, cargo-web, rust-web-src: a Rust 1.96 toolchain whose std can be built for Windows
 #   - wine64, wine: runs the Windows test binaries
 #   - pkg-config, ca-certificates: ordinary build needs
+#   - iproute2, procps: `ip`, `ss` and `ps`, the independent sources the host-fact tests and
+#     benchmarks compare against
 # Run as root (or with sudo). Safe to run again: packages already present are skipped.
 set -euo pipefail
 
@@ -18,6 +20,8 @@ packages=(
   wine
   pkg-config
   ca-certificates
+  iproute2
+  procps
 )
 
 missing=()

@@ -42,9 +42,9 @@ impl ArgKind {
 impl fmt::Display for ArgKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            ArgKind::Str => "string",
-            ArgKind::OptStr => "string or null",
-            ArgKind::Int32 => "int",
+            ArgKind::Str => "str",
+            ArgKind::OptStr => "str or null",
+            ArgKind::Int32 => "an integer within i32",
             ArgKind::Map => "map",
         })
     }
@@ -220,4 +220,93 @@ fn signature(params: &[Param]) -> String {
     }
     let list: Vec<String> = params.iter().map(|p| format!("{}: {}", p.name, p.kind)).collect();
     format!("({})", list.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn echo_interval(_: &CommandContext, args: &Args<'_>) -> Result<Value, CommandError> {
+        Ok(Value::I32(args.i32(1)))
+    }
+
+    fn nothing(_: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
+        Ok(Value::Null)
+    }
+
+    const INTERVAL: &[Param] =
+        &[Param { name: "name", kind: ArgKind::Str }, Param { name: "interval", kind: ArgKind::Int32 }];
+
+    fn table() -> MethodTable {
+        let mut table = MethodTable::new();
+        table.register(
+            &["test-feature"],
+            &[Method { name: "startLogger", params: INTERVAL, handler: echo_interval }],
+        );
+        table.register(&["test-feature", "other"], &[Method { name: "ping", params: &[], handler: nothing }]);
+        table
+    }
+
+    fn context() -> CommandContext {
+        CommandContext {
+            host: Arc::new(sentry_host::SystemHost),
+            sampling_window: std::time::Duration::from_millis(1),
+            file_roots: super::super::FileRoots::Disabled,
+        }
+    }
+
+    fn run(name: &str, params: Value) -> Result<Value, CommandError> {
+        table().dispatch(&context(), name, &params)
+    }
+
+    #[test]
+    fn integers_of_any_kind_are_accepted_when_they_fit() {
+        for interval in [Value::I16(5), Value::I32(5), Value::I64(5)] {
+            assert_eq!(run("startLogger", Value::Array(vec!["x".into(), interval])), Ok(Value::I32(5)));
+        }
+        let too_big = run("startLogger", Value::Array(vec!["x".into(), Value::I64(1 << 40)])).unwrap_err();
+        assert_eq!(
+            too_big.to_string(),
+            "illegal argument: startLogger parameter 2 (interval) must be an integer within i32, got i64"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_method_and_what_was_expected() {
+        assert_eq!(run("nope", Value::Null).unwrap_err().to_string(), "sentry method not found: nope");
+        assert_eq!(
+            run("startLogger", Value::Null).unwrap_err().to_string(),
+            "illegal argument: startLogger takes (name: str, interval: an integer within i32), got 0 argument(s)"
+        );
+        assert_eq!(
+            run("startLogger", Value::Array(vec![Value::I32(1), Value::I32(1)])).unwrap_err().to_string(),
+            "illegal argument: startLogger parameter 1 (name) must be str, got i32"
+        );
+        assert_eq!(
+            run("ping", Value::from("x")).unwrap_err().to_string(),
+            "illegal argument: params must be a list or null, got str"
+        );
+    }
+
+    #[test]
+    fn null_and_an_empty_list_both_mean_no_arguments() {
+        assert_eq!(run("ping", Value::Null), Ok(Value::Null));
+        assert_eq!(run("ping", Value::Array(vec![])), Ok(Value::Null));
+    }
+
+    #[test]
+    fn get_features_lists_each_feature_once() {
+        assert_eq!(
+            run("getFeatures", Value::Null),
+            Ok(Value::Array(vec!["test-feature".into(), "other".into()]))
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn a_duplicate_name_and_arity_is_refused() {
+        let mut table = table();
+        table.register(&[], &[Method { name: "ping", params: &[], handler: nothing }]);
+    }
 }
