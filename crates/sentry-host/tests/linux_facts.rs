@@ -18,7 +18,7 @@ fn host() -> SystemHost {
     SystemHost
 }
 
-fn find<'a>(sockets: &'a [Socket], protocol: SocketProtocol, port: u16, v6: bool) -> Vec<&'a Socket> {
+fn find(sockets: &[Socket], protocol: SocketProtocol, port: u16, v6: bool) -> Vec<&Socket> {
     sockets
         .iter()
         .filter(|s| s.protocol == protocol && s.local.port() == port && s.local.is_ipv6() == v6)
