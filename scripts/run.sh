@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds kraken-sentry (release) and runs it with the given arguments, e.g.
+#   bash scripts/run.sh exec netstat --format table
 #   bash scripts/run.sh codec decode 0a060d020d040d06
 # Installs the Debian packages it needs first (scripts/setup-debian.sh; idempotent).
 set -euo pipefail
