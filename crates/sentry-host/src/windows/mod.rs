@@ -4,6 +4,7 @@
 //! [`HostFacts`]. Buffers for table APIs are sized by asking first and grown on
 //! `ERROR_INSUFFICIENT_BUFFER`, so no table is truncated (BUG-42).
 
+mod adapters;
 mod cpu;
 mod interfaces;
 mod memory;
@@ -13,6 +14,7 @@ mod routes;
 mod sockets;
 mod system;
 mod volumes;
+mod win32;
 
 use crate::{
     CpuTimes, HostFacts, HostResult, Interface, MemoryStatus, Neighbour, OsInfo, ProcessSnapshot, Route,
