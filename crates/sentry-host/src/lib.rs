@@ -49,6 +49,16 @@ pub trait HostFacts: Send + Sync {
     fn os_info(&self) -> HostResult<OsInfo>;
 }
 
+/// True when this Windows build runs under Wine rather than Windows (always false elsewhere).
+/// Wine shows less than Windows (no socket owners, no IPv6 routes, no link speed); tests and
+/// diagnostics use this to say which one they saw.
+pub fn running_under_wine() -> bool {
+    #[cfg(windows)]
+    return windows::under_wine();
+    #[cfg(not(windows))]
+    return false;
+}
+
 #[cfg(target_os = "linux")]
 pub use linux::Host as SystemHost;
 #[cfg(windows)]

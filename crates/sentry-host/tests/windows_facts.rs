@@ -14,20 +14,10 @@ use std::time::{Duration, Instant};
 use sentry_host::{
     HostFacts, ProcessSnapshot, RouteKind, Socket, SocketProtocol, SystemHost, TcpState, VolumeKind,
 };
-use windows_sys::Win32::Foundation::ERROR_SUCCESS;
-use windows_sys::Win32::System::Registry::{HKEY, HKEY_LOCAL_MACHINE, KEY_READ, RegCloseKey, RegOpenKeyExW};
 
-/// True when running under Wine (it keeps its settings under `HKLM\Software\Wine`).
+/// True when running under Wine.
 fn under_wine() -> bool {
-    let name: Vec<u16> = "Software\\Wine".encode_utf16().chain([0]).collect();
-    let mut key: HKEY = std::ptr::null_mut();
-    // SAFETY: a NUL-terminated name and a writable key slot; the key is closed below.
-    let opened = unsafe { RegOpenKeyExW(HKEY_LOCAL_MACHINE, name.as_ptr(), 0, KEY_READ, &mut key) };
-    if opened == ERROR_SUCCESS {
-        // SAFETY: the key was opened above.
-        unsafe { RegCloseKey(key) };
-    }
-    opened == ERROR_SUCCESS
+    sentry_host::running_under_wine()
 }
 
 fn own_process(host: &SystemHost) -> ProcessSnapshot {

@@ -52,11 +52,9 @@ fn netstat_shows_our_listener_as_json_and_as_a_table() {
         .find(|row| row["local_port"] == port && row["state"] == "Listen")
         .unwrap_or_else(|| panic!("listener {port} missing: {reply}"));
     assert_eq!(row["local_ip"], "127.0.0.1");
-    if cfg!(target_os = "linux") {
-        // Under Wine 8 the socket tables report pid 0 for every row (measured), so the owner is
-        // checked on Linux only; Windows itself fills it in.
-        assert_eq!(row["pid"], std::process::id());
-    }
+    // Wine 8's socket tables give pid 0 for every row (measured); Windows and Linux give ours.
+    let owner = if sentry_host::running_under_wine() { 0 } else { std::process::id() };
+    assert_eq!(row["pid"], owner);
 
     let table = success(&["exec", "netstat", "--format", "table"]);
     let mut lines = table.lines();

@@ -16,6 +16,8 @@ mod system;
 mod volumes;
 mod win32;
 
+pub(crate) use system::under_wine;
+
 use crate::{
     CpuTimes, HostFacts, HostResult, Interface, MemoryStatus, Neighbour, OsInfo, ProcessSnapshot, Route,
     Socket, Volume,

@@ -10,7 +10,9 @@ use std::mem::{MaybeUninit, size_of};
 
 use windows_sys::Wdk::System::SystemServices::RtlGetVersion;
 use windows_sys::Win32::Foundation::{ERROR_MORE_DATA, ERROR_SUCCESS};
-use windows_sys::Win32::System::Registry::{HKEY_LOCAL_MACHINE, RRF_RT_REG_SZ, RegGetValueW};
+use windows_sys::Win32::System::Registry::{
+    HKEY, HKEY_LOCAL_MACHINE, KEY_READ, RRF_RT_REG_SZ, RegCloseKey, RegGetValueW, RegOpenKeyExW,
+};
 use windows_sys::Win32::System::SystemInformation::{
     ComputerNameDnsHostname, GetComputerNameExW, GetNativeSystemInfo, OSVERSIONINFOW,
     PROCESSOR_ARCHITECTURE_AMD64, PROCESSOR_ARCHITECTURE_ARM64, PROCESSOR_ARCHITECTURE_INTEL, SYSTEM_INFO,
@@ -21,6 +23,19 @@ use crate::{HostResult, OsInfo};
 
 /// The first build of Windows 11.
 const FIRST_WINDOWS_11_BUILD: u32 = 22_000;
+
+/// True when this process runs under Wine (which keeps its settings under `HKLM\Software\Wine`).
+pub(crate) fn under_wine() -> bool {
+    let name = to_wide("Software\\Wine");
+    let mut key: HKEY = std::ptr::null_mut();
+    // SAFETY: a NUL-terminated name and a writable key slot; the key is closed below.
+    let opened = unsafe { RegOpenKeyExW(HKEY_LOCAL_MACHINE, name.as_ptr(), 0, KEY_READ, &mut key) };
+    if opened == ERROR_SUCCESS {
+        // SAFETY: the key was opened above.
+        unsafe { RegCloseKey(key) };
+    }
+    opened == ERROR_SUCCESS
+}
 
 /// The DNS host name (without the domain).
 pub(super) fn host_name() -> HostResult<String> {
