@@ -44,7 +44,7 @@ fn list_roots(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandEr
     let roots = allowed_roots(context)?;
     Ok(roots
         .iter()
-        .filter_map(|root| Some(entry_record(root.to_string_lossy().as_ref(), &fs::metadata(root).ok()?)))
+        .filter_map(|root| Some(entry_record(&display_path(root), &fs::metadata(root).ok()?)))
         .collect())
 }
 
@@ -107,4 +107,29 @@ fn allowed_roots(context: &CommandContext) -> Result<Vec<PathBuf>, CommandError>
 
 fn canonical(path: &Path) -> Option<PathBuf> {
     fs::canonicalize(path).ok()
+}
+
+/// A canonical path as people write it: Windows' verbatim prefix is dropped (`\\?\C:\` is
+/// shown as `C:\`, `\\?\UNC\server\share` as `\\server\share`).
+fn display_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if let Some(unc) = text.strip_prefix(r"\\?\UNC\") {
+        format!(r"\\{unc}")
+    } else if let Some(local) = text.strip_prefix(r"\\?\") {
+        local.to_owned()
+    } else {
+        text.into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbatim_prefixes_are_dropped_for_display() {
+        assert_eq!(display_path(Path::new(r"\\?\C:\")), r"C:\");
+        assert_eq!(display_path(Path::new(r"\\?\UNC\srv\share")), r"\\srv\share");
+        assert_eq!(display_path(Path::new("/home")), "/home");
+    }
 }
