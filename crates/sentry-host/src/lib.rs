@@ -60,6 +60,56 @@ pub fn running_under_wine() -> bool {
 }
 
 #[cfg(target_os = "linux")]
-pub use linux::Host as SystemHost;
+use linux as platform;
 #[cfg(windows)]
-pub use windows::Host as SystemHost;
+use windows as platform;
+
+/// The host this process runs on, read through the platform's back end.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemHost;
+
+impl HostFacts for SystemHost {
+    fn processes(&self) -> HostResult<Vec<ProcessSnapshot>> {
+        platform::processes::list()
+    }
+
+    fn neighbours(&self) -> HostResult<Vec<Neighbour>> {
+        platform::neighbours::list()
+    }
+
+    fn routes(&self) -> HostResult<Vec<Route>> {
+        platform::routes::list()
+    }
+
+    fn sockets(&self) -> HostResult<Vec<Socket>> {
+        platform::sockets::list()
+    }
+
+    fn cpu_times(&self) -> HostResult<CpuTimes> {
+        platform::cpu::times()
+    }
+
+    fn cpu_count(&self) -> usize {
+        platform::cpu::count()
+    }
+
+    fn memory(&self) -> HostResult<MemoryStatus> {
+        platform::memory::status()
+    }
+
+    fn interfaces(&self) -> HostResult<Vec<Interface>> {
+        platform::interfaces::list()
+    }
+
+    fn volumes(&self) -> HostResult<Vec<Volume>> {
+        platform::volumes::list()
+    }
+
+    fn host_name(&self) -> HostResult<String> {
+        platform::system::host_name()
+    }
+
+    fn os_info(&self) -> HostResult<OsInfo> {
+        platform::system::os_info()
+    }
+}

@@ -2,45 +2,17 @@
 //! JSON Java decoded, that JSON encodes back to the same bytes, and bad input is a one-line error
 //! with a non-zero exit.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
+
+use common::run;
 
 use serde_json::Value as Json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_kraken-sentry");
 
 fn vectors() -> Vec<Json> {
     let doc: Json = serde_json::from_str(include_str!("../../kraken-codec/tests/data/vectors.json")).unwrap();
     doc["vectors"].as_array().unwrap().clone()
-}
-
-fn run(args: &[&str], stdin: Option<&str>) -> Output {
-    // Wine occasionally fails to create a process (ERROR_INTERNAL_ERROR) when a test starts
-    // hundreds of them; starting again is enough. Only the start is retried, never a result.
-    let mut attempts = 0;
-    let mut child = loop {
-        let spawned = Command::new(BIN)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
-        match spawned {
-            Ok(child) => break child,
-            Err(err) if attempts < 3 => {
-                attempts += 1;
-                eprintln!("starting kraken-sentry failed ({err}); retrying");
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-            Err(err) => panic!("kraken-sentry does not start: {err}"),
-        }
-    };
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
 }
 
 fn stdout(out: &Output) -> String {

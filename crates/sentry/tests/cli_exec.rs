@@ -2,29 +2,15 @@
 //! checks what it prints against facts this test sets up (its own listener, its own pid, a
 //! temporary directory). Runs on Linux and, as a Windows exe, under Wine.
 
+mod common;
+
 use std::net::{Ipv4Addr, TcpListener};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value as Json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_kraken-sentry");
-
 fn run(args: &[&str]) -> Output {
-    // Wine occasionally fails to create a process (ERROR_INTERNAL_ERROR); starting again is
-    // enough. Only the start is retried, never a result.
-    let mut attempts = 0;
-    loop {
-        let spawned = Command::new(BIN).args(args).stdin(Stdio::null()).output();
-        match spawned {
-            Ok(output) => return output,
-            Err(err) if attempts < 3 => {
-                attempts += 1;
-                eprintln!("starting kraken-sentry failed ({err}); retrying");
-                std::thread::sleep(std::time::Duration::from_millis(200));
-            }
-            Err(err) => panic!("kraken-sentry does not start: {err}"),
-        }
-    }
+    common::run(args, None)
 }
 
 fn success(args: &[&str]) -> String {

@@ -6,13 +6,13 @@ use procfs::{CpuTime, CurrentSI, KernelStats};
 
 use crate::{CpuTimes, HostError, HostResult};
 
-pub(super) fn times() -> HostResult<CpuTimes> {
+pub(crate) fn times() -> HostResult<CpuTimes> {
     let stats = KernelStats::current().map_err(|e| HostError::malformed("cpu times", e.to_string()))?;
     Ok(from_ticks(&stats.total, procfs::ticks_per_second().max(1)))
 }
 
 /// Logical processors online: the `cpuN` lines of `/proc/stat` (at least 1).
-pub(super) fn count() -> usize {
+pub(crate) fn count() -> usize {
     KernelStats::current().map(|stats| stats.cpu_time.len()).unwrap_or(1).max(1)
 }
 

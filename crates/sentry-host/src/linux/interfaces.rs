@@ -20,7 +20,7 @@ use crate::{HostResult, Interface, InterfaceCounters, OperStatus};
 
 const FACT: &str = "interfaces";
 
-pub(super) fn list() -> HostResult<Vec<Interface>> {
+pub(crate) fn list() -> HostResult<Vec<Interface>> {
     let links = netlink::dump(FACT, RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
     let addresses = netlink::dump(FACT, RouteNetlinkMessage::GetAddress(AddressMessage::default()))?;
     let mut interfaces: Vec<Interface> = links

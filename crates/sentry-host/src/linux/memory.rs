@@ -4,7 +4,7 @@ use procfs::{Current, Meminfo};
 
 use crate::{HostError, HostResult, MemoryStatus};
 
-pub(super) fn status() -> HostResult<MemoryStatus> {
+pub(crate) fn status() -> HostResult<MemoryStatus> {
     let info = Meminfo::current().map_err(|e| HostError::malformed("memory", e.to_string()))?;
     Ok(MemoryStatus {
         physical_total: info.mem_total,

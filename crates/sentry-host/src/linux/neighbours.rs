@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use super::{names::interface_names, netlink};
 use crate::{HostResult, Neighbour, NeighbourKind};
 
-pub(super) fn list() -> HostResult<Vec<Neighbour>> {
+pub(crate) fn list() -> HostResult<Vec<Neighbour>> {
     let replies =
         netlink::dump("neighbours", RouteNetlinkMessage::GetNeighbour(NeighbourMessage::default()))?;
     let names = interface_names();

@@ -11,7 +11,7 @@ use procfs::process::Process;
 
 use crate::{HostError, HostResult, ProcessSnapshot};
 
-pub(super) fn list() -> HostResult<Vec<ProcessSnapshot>> {
+pub(crate) fn list() -> HostResult<Vec<ProcessSnapshot>> {
     let ticks = procfs::ticks_per_second().max(1);
     let page_size = procfs::page_size();
     let all =

@@ -15,7 +15,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use super::{names::interface_names, netlink};
 use crate::{HostResult, Route, RouteKind, RouteProtocol};
 
-pub(super) fn list() -> HostResult<Vec<Route>> {
+pub(crate) fn list() -> HostResult<Vec<Route>> {
     let replies = netlink::dump("routes", RouteNetlinkMessage::GetRoute(RouteMessage::default()))?;
     let names = interface_names();
     let mut routes = Vec::new();

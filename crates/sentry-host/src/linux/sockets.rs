@@ -14,7 +14,7 @@ use crate::{HostError, HostResult, Socket, SocketProtocol, TcpState};
 
 const FACT: &str = "sockets";
 
-pub(super) fn list() -> HostResult<Vec<Socket>> {
+pub(crate) fn list() -> HostResult<Vec<Socket>> {
     let tcp = [table(procfs::net::tcp())?, table(procfs::net::tcp6())?].concat();
     let udp = [table(procfs::net::udp())?, table(procfs::net::udp6())?].concat();
     let mut owners: HashMap<u64, Option<u32>> =

@@ -4,11 +4,11 @@ use std::fs;
 
 use crate::{HostResult, OsInfo};
 
-pub(super) fn host_name() -> HostResult<String> {
+pub(crate) fn host_name() -> HostResult<String> {
     Ok(rustix::system::uname().nodename().to_string_lossy().into_owned())
 }
 
-pub(super) fn os_info() -> HostResult<OsInfo> {
+pub(crate) fn os_info() -> HostResult<OsInfo> {
     let uname = rustix::system::uname();
     let release =
         fs::read_to_string("/etc/os-release").or_else(|_| fs::read_to_string("/usr/lib/os-release"));

@@ -46,7 +46,7 @@ const PSEUDO: &[&str] = &[
 const NETWORK: &[&str] =
     &["nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "fuse.sshfs", "afs"];
 
-pub(super) fn list() -> HostResult<Vec<Volume>> {
+pub(crate) fn list() -> HostResult<Vec<Volume>> {
     let mounts = procfs::process::Process::myself()
         .and_then(|me| me.mountinfo())
         .map_err(|e| HostError::malformed("volumes", e.to_string()))?;

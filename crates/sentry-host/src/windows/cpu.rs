@@ -15,7 +15,7 @@ use super::win32::{duration_from_100ns, filetime_u64, last_error, win32_error};
 use crate::{CpuTimes, HostResult};
 
 /// Cumulative idle, kernel (idle excluded) and user time of all processors.
-pub(super) fn times() -> HostResult<CpuTimes> {
+pub(crate) fn times() -> HostResult<CpuTimes> {
     let zero = FILETIME { dwLowDateTime: 0, dwHighDateTime: 0 };
     let (mut idle, mut kernel, mut user) = (zero, zero, zero);
     // SAFETY: three writable FILETIMEs.
@@ -35,7 +35,7 @@ fn from_raw(idle: u64, kernel_with_idle: u64, user: u64) -> CpuTimes {
 }
 
 /// Logical processors in all groups; at least 1.
-pub(super) fn count() -> usize {
+pub(crate) fn count() -> usize {
     // SAFETY: plain call; 0 means failure.
     let active = unsafe { GetActiveProcessorCount(ALL_PROCESSOR_GROUPS) };
     if active > 0 {

@@ -21,7 +21,7 @@ const FACT: &str = "interfaces";
 const HARDWARE_INTERFACE: u8 = 1;
 
 /// Every interface that is a real adapter, with its addresses and counters.
-pub(super) fn list() -> HostResult<Vec<Interface>> {
+pub(crate) fn list() -> HostResult<Vec<Interface>> {
     let adapters = adapters::list(FACT)?;
     let table = MibTable::read(FACT, "GetIfTable2", |table: *mut *mut MIB_IF_TABLE2| {
         // SAFETY: `table` is a writable pointer slot; the API allocates the table into it.

@@ -11,7 +11,7 @@ use super::win32::{last_error, win32_error};
 use crate::{HostResult, MemoryStatus};
 
 /// Physical memory and commit totals.
-pub(super) fn status() -> HostResult<MemoryStatus> {
+pub(crate) fn status() -> HostResult<MemoryStatus> {
     // SAFETY: MEMORYSTATUSEX is plain data; zero is a valid value.
     let mut status: MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
     status.dwLength = size_of::<MEMORYSTATUSEX>() as u32;

@@ -21,7 +21,7 @@ use crate::{HostResult, Neighbour, NeighbourKind};
 const FACT: &str = "neighbours";
 
 /// Every neighbour entry of both families (IPv4 only where the modern API is missing).
-pub(super) fn list() -> HostResult<Vec<Neighbour>> {
+pub(crate) fn list() -> HostResult<Vec<Neighbour>> {
     let adapters = adapters::list(FACT)?;
     match list_v2(&adapters) {
         Ok(neighbours) => Ok(neighbours),

@@ -29,7 +29,7 @@ use crate::{HostResult, ProcessSnapshot};
 const FACT: &str = "processes";
 
 /// Every process in a Toolhelp32 snapshot, with what opening it could read.
-pub(super) fn list() -> HostResult<Vec<ProcessSnapshot>> {
+pub(crate) fn list() -> HostResult<Vec<ProcessSnapshot>> {
     let entries = snapshot()?;
     Ok(entries.into_iter().map(|(pid, parent_pid, name)| read_process(pid, parent_pid, name)).collect())
 }

@@ -25,7 +25,7 @@ use crate::{HostResult, Route, RouteKind, RouteProtocol};
 const FACT: &str = "routes";
 
 /// Every route of both families (IPv4 only where the modern API is missing).
-pub(super) fn list() -> HostResult<Vec<Route>> {
+pub(crate) fn list() -> HostResult<Vec<Route>> {
     let adapters = adapters::list(FACT)?;
     match list_v2(&adapters) {
         Ok(routes) => Ok(routes),

@@ -22,7 +22,7 @@ use crate::{HostResult, Socket, SocketProtocol, TcpState};
 const FACT: &str = "sockets";
 
 /// TCP v4, TCP v6, UDP v4 and UDP v6 sockets, in that order.
-pub(super) fn list() -> HostResult<Vec<Socket>> {
+pub(crate) fn list() -> HostResult<Vec<Socket>> {
     let mut sockets = Vec::new();
     if let Some(buf) = tcp_table(AF_INET)? {
         // SAFETY: an AF_INET TCP_TABLE_OWNER_PID_ALL table is a MIB_TCPTABLE_OWNER_PID.

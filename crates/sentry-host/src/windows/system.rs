@@ -38,7 +38,7 @@ pub(crate) fn under_wine() -> bool {
 }
 
 /// The DNS host name (without the domain).
-pub(super) fn host_name() -> HostResult<String> {
+pub(crate) fn host_name() -> HostResult<String> {
     let mut size = 0u32;
     for _ in 0..4 {
         let mut buf = vec![0u16; size as usize];
@@ -56,7 +56,7 @@ pub(super) fn host_name() -> HostResult<String> {
 }
 
 /// Product name, `major.minor.build` and architecture.
-pub(super) fn os_info() -> HostResult<OsInfo> {
+pub(crate) fn os_info() -> HostResult<OsInfo> {
     // SAFETY: OSVERSIONINFOW is plain data; zero is a valid value.
     let mut version: OSVERSIONINFOW = unsafe { std::mem::zeroed() };
     version.dwOSVersionInfoSize = size_of::<OSVERSIONINFOW>() as u32;
@@ -108,26 +108,13 @@ fn native_arch() -> u16 {
 /// A REG_SZ value under HKLM, or `None` if it cannot be read.
 fn registry_string(subkey: &str, value: &str) -> Option<String> {
     let (subkey, value) = (to_wide(subkey), to_wide(value));
-    let mut bytes = 0u32;
-    // SAFETY: both names are NUL-terminated; a null data pointer asks for the size in bytes.
-    let code = unsafe {
-        RegGetValueW(
-            HKEY_LOCAL_MACHINE,
-            subkey.as_ptr(),
-            value.as_ptr(),
-            RRF_RT_REG_SZ,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            &mut bytes,
-        )
-    };
-    if code != ERROR_SUCCESS {
-        return None;
-    }
-    for _ in 0..4 {
-        let mut buf = vec![0u16; (bytes as usize).div_ceil(2)];
-        let mut got = (buf.len() * 2) as u32;
-        // SAFETY: `buf` holds `got` writable bytes; RegGetValueW NUL-terminates REG_SZ data.
+    // The first call, with no buffer, asks for the size in bytes; the value may grow meanwhile.
+    let mut buf: Vec<u16> = Vec::new();
+    for _ in 0..5 {
+        let mut bytes = (buf.len() * 2) as u32;
+        let data = if buf.is_empty() { std::ptr::null_mut() } else { buf.as_mut_ptr().cast() };
+        // SAFETY: both names are NUL-terminated; `data` is null (a size probe) or `buf`, which
+        // holds `bytes` writable bytes. RegGetValueW NUL-terminates REG_SZ data.
         let code = unsafe {
             RegGetValueW(
                 HKEY_LOCAL_MACHINE,
@@ -135,13 +122,15 @@ fn registry_string(subkey: &str, value: &str) -> Option<String> {
                 value.as_ptr(),
                 RRF_RT_REG_SZ,
                 std::ptr::null_mut(),
-                buf.as_mut_ptr().cast(),
-                &mut got,
+                data,
+                &mut bytes,
             )
         };
         match code {
-            ERROR_SUCCESS => return Some(from_wide(&buf)),
-            ERROR_MORE_DATA => bytes = got.max(bytes.saturating_mul(2)), // It grew meanwhile.
+            ERROR_SUCCESS if !buf.is_empty() => return Some(from_wide(&buf)),
+            ERROR_SUCCESS | ERROR_MORE_DATA => {
+                buf = vec![0u16; (bytes as usize).div_ceil(2).max(buf.len() * 2).max(1)]
+            }
             _ => return None,
         }
     }

@@ -32,7 +32,7 @@ const DRIVE_RAMDISK: u32 = 6;
 const NAME_CAPACITY: usize = 261;
 
 /// Every drive-letter volume whose space can be read.
-pub(super) fn list() -> HostResult<Vec<Volume>> {
+pub(crate) fn list() -> HostResult<Vec<Volume>> {
     let roots = drive_roots()?;
     let _quiet = QuietErrors::new();
     Ok(roots.iter().filter_map(|root| volume(root)).collect())

@@ -1,0 +1,36 @@
+//! Running the real `kraken-sentry` binary from integration tests.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_kraken-sentry");
+
+/// Runs `kraken-sentry args...` to completion, with `stdin` as its input (none if `None`).
+pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    // Wine occasionally fails to create a process (ERROR_INTERNAL_ERROR) when a test starts
+    // hundreds of them; starting again is enough. Only the start is retried, never a result.
+    let mut attempts = 0;
+    let mut child = loop {
+        let spawned = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match spawned {
+            Ok(child) => break child,
+            Err(err) if attempts < 3 => {
+                attempts += 1;
+                eprintln!("starting kraken-sentry failed ({err}); retrying");
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(err) => panic!("kraken-sentry does not start: {err}"),
+        }
+    };
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
