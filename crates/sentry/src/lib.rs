@@ -1,7 +1,16 @@
 //! The kraken-sentry agent: an endpoint agent that dials out to Kraken bases, answers their
-//! commands and ships its loggers' records. This crate grows into the agent; today it holds the
-//! command-line interface and its codec tools.
+//! commands and ships its loggers' records.
+//!
+//! `config` (the TOML file), `store` (durable state in SQLite), `loggers` (framework and the
+//! performance loggers), `commands` (the method table a base calls), `service` (that table as
+//! the `kraken-sentry` RPC service), `agent` (the foreground agent) and `cli` (the
+//! `kraken-sentry` command line).
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
+pub mod config;
+pub mod loggers;
+pub mod plain_json;
 pub mod service;
+pub mod store;

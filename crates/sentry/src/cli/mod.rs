@@ -4,7 +4,10 @@
 
 mod codec;
 mod exec;
+mod logger;
+mod processcheck;
 mod render;
+mod run;
 
 use std::process::ExitCode;
 
@@ -23,16 +26,26 @@ enum Command {
     /// Convert between Kraken codec bytes (hex) and the typed-JSON form.
     #[command(subcommand)]
     Codec(codec::CodecCommand),
+    /// Run the agent in the foreground until Ctrl-C.
+    Run(run::RunArgs),
     /// Run one sentry command on this machine and print the reply (JSON or a table).
     Exec(exec::ExecArgs),
+    /// List, create, start, stop or remove loggers.
+    Logger(logger::LoggerArgs),
+    /// List or change the process checklist.
+    Processcheck(processcheck::ProcessCheckArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_diagnostics(matches!(cli.command, Command::Run(_)));
     let outcome = match cli.command {
         Command::Codec(cmd) => codec::run(cmd),
+        Command::Run(args) => run::run(args),
         Command::Exec(args) => exec::run(args),
+        Command::Logger(args) => logger::run(args),
+        Command::Processcheck(args) => processcheck::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -41,4 +54,17 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Diagnostics on standard error: `info` and above for the agent, warnings for one-shot
+/// commands; `RUST_LOG` overrides.
+fn init_diagnostics(agent: bool) {
+    let default = if agent { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }

@@ -9,6 +9,7 @@
 pub mod disks;
 pub mod files;
 pub mod interfaces;
+pub mod loggers;
 pub mod neighbours;
 pub mod netstat;
 pub mod processes;
@@ -22,6 +23,8 @@ use std::time::Duration;
 
 use sentry_host::{HostError, HostFacts};
 
+use crate::loggers::LoggerRegistry;
+
 pub use files::FileRoots;
 pub use table::{ArgKind, Args, CommandError, Method, MethodTable, Param};
 
@@ -33,6 +36,8 @@ pub struct CommandContext {
     pub sampling_window: Duration,
     /// Where `listFiles` may look.
     pub file_roots: FileRoots,
+    /// The agent's loggers, for logger control (absent for `kraken-sentry exec`).
+    pub loggers: Option<Arc<LoggerRegistry>>,
 }
 
 impl CommandContext {
@@ -42,6 +47,7 @@ impl CommandContext {
             host: Arc::new(sentry_host::SystemHost),
             sampling_window: sentry_host::sampling::DEFAULT_WINDOW,
             file_roots: FileRoots::default(),
+            loggers: None,
         }
     }
 }
@@ -57,6 +63,13 @@ pub fn host_methods() -> MethodTable {
     table.register(&["nic-info"], interfaces::METHODS);
     table.register(&[], system::METHODS);
     table.register(&[], files::METHODS);
+    table
+}
+
+/// Every sentry method: the host commands and logger control.
+pub fn sentry_methods() -> MethodTable {
+    let mut table = host_methods();
+    table.register(&["logger-control"], loggers::METHODS);
     table
 }
 

@@ -253,6 +253,7 @@ mod tests {
             host: Arc::new(sentry_host::SystemHost),
             sampling_window: std::time::Duration::from_millis(1),
             file_roots: super::super::FileRoots::Disabled,
+            loggers: None,
         }
     }
 

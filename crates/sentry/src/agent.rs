@@ -1,0 +1,150 @@
+//! The agent in the foreground: open the state, start the loggers, run until told to stop.
+//!
+//! [`Agent::start`] opens the state store in the configured data directory, creates the
+//! default loggers on the very first start (cpu, memory, network, disk; running at the
+//! configured interval), and starts every logger the store marks running. Records go to the
+//! local JSON-lines sink (standard output or a rotating file) until base links exist.
+//! [`Agent::run_until_signalled`] applies operators' changes from the store every second and
+//! returns on Ctrl-C (or SIGTERM), after stopping the loggers cleanly; their running flags stay
+//! set so the same loggers start next time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use kraken_codec::Map;
+
+use crate::commands::{CommandContext, FileRoots};
+use crate::config::Config;
+use crate::loggers::{
+    FactoryContext, JsonLinesSink, LoggerRegistry, RecordSink, SinkSet, standard_factories,
+};
+use crate::store::Store;
+
+/// The loggers made on the first start: (name, factory).
+pub const DEFAULT_LOGGERS: &[(&str, &str)] =
+    &[("cpu", "cpu-usage"), ("memory", "memory-usage"), ("network", "network-usage"), ("disk", "disk-usage")];
+
+/// How long shutdown waits for each logger's run in progress.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// A started agent.
+pub struct Agent {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub registry: Arc<LoggerRegistry>,
+    pub commands: Arc<CommandContext>,
+}
+
+impl Agent {
+    /// Opens the state and starts the loggers marked running. `output` overrides the
+    /// configured record file.
+    pub fn start(config: Config) -> anyhow::Result<Agent> {
+        let store = Arc::new(Store::open(&config.data_dir)?);
+        let host: Arc<dyn sentry_host::HostFacts> = Arc::new(sentry_host::SystemHost);
+        let sinks = Arc::new(SinkSet::default());
+        sinks.add(local_sink(&config)?);
+        let context = FactoryContext { host: host.clone(), store: store.clone() };
+        let registry = Arc::new(LoggerRegistry::new(
+            standard_factories(),
+            context,
+            sinks,
+            config.loggers.min_interval_ms,
+        ));
+        if config.loggers.create_defaults && store.set_once("default_loggers_created", "1")? {
+            create_default_loggers(&store, &registry, config.loggers.default_interval_ms)?;
+        }
+        let started = registry.boot()?;
+        tracing::info!(store = %store.path().display(), started, "agent started");
+        if !config.bases.is_empty() {
+            tracing::warn!("base links are not part of this build yet; records go to the local output only");
+        }
+        let commands = Arc::new(CommandContext {
+            host,
+            sampling_window: Duration::from_millis(config.commands.process_sample_ms),
+            file_roots: match (&config.commands.list_files, &config.commands.list_files_roots) {
+                (false, _) => FileRoots::Disabled,
+                (true, Some(roots)) => FileRoots::Only(roots.clone()),
+                (true, None) => FileRoots::FixedVolumes,
+            },
+            loggers: Some(registry.clone()),
+        });
+        Ok(Agent { config, store, registry, commands })
+    }
+
+    /// Runs until Ctrl-C or SIGTERM, then stops the loggers.
+    pub fn run_until_signalled(self) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let shutdown = shutdown_signal();
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    signal = &mut shutdown => {
+                        tracing::info!(signal, "stopping");
+                        break;
+                    }
+                    _ = tick.tick() => {
+                        if let Err(error) = self.registry.reconcile() {
+                            tracing::warn!(%error, "applying changes from the state store failed");
+                        }
+                    }
+                }
+            }
+        });
+        let registry = self.registry.clone();
+        registry.shutdown(SHUTDOWN_WAIT);
+        tracing::info!("agent stopped");
+        Ok(())
+    }
+}
+
+/// The record sink of `[output]`.
+fn local_sink(config: &Config) -> anyhow::Result<Arc<dyn RecordSink>> {
+    Ok(match &config.output.path {
+        None => Arc::new(JsonLinesSink::stdout()),
+        Some(path) => Arc::new(
+            JsonLinesSink::file(path, config.output.max_bytes, config.output.keep)
+                .with_context(|| format!("cannot open the record file {}", path.display()))?,
+        ),
+    })
+}
+
+fn create_default_loggers(store: &Store, registry: &LoggerRegistry, interval_ms: u32) -> anyhow::Result<()> {
+    for (name, factory) in DEFAULT_LOGGERS {
+        if store.logger(name)?.is_some() {
+            continue;
+        }
+        registry.create(factory, name, Some("created at first start"), &Map::new())?;
+        store.set_logger_running(name, true, Some(interval_ms))?;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one; gives the signal's name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return ctrl_c().await,
+        };
+        tokio::select! {
+            name = ctrl_c() => name,
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        ctrl_c().await
+    }
+}
+
+async fn ctrl_c() -> &'static str {
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => "Ctrl-C",
+        Err(_) => std::future::pending().await,
+    }
+}

@@ -1,0 +1,360 @@
+//! The agent's configuration: one TOML file, validated completely before anything starts.
+//!
+//! Default location: `%ProgramData%\KrakenSentry\sentry.toml` on Windows,
+//! `/etc/kraken-sentry/sentry.toml` elsewhere; `--config` overrides it. When the default file
+//! does not exist the built-in defaults apply (so `kraken-sentry run` works on a fresh machine);
+//! a file named with `--config` must exist. Every error names the file, the key and what is
+//! wrong, and the agent does not start with a half-valid configuration.
+//!
+//! ```toml
+//! guid = "4f9a..."                 # the sentry's identity (required once a base is set)
+//! data_dir = "/var/lib/kraken-sentry"
+//!
+//! [loggers]
+//! min_interval_ms = 1000           # startLogger refuses shorter intervals (BUG-21)
+//! default_interval_ms = 10000      # interval of the default loggers
+//! create_defaults = true           # create cpu, memory, network, disk on first start
+//!
+//! [commands]
+//! process_sample_ms = 100          # getProcesses CPU sampling window
+//! list_files = true                # listFiles on or off
+//! list_files_roots = ["/srv"]      # default: every fixed volume
+//!
+//! [output]                         # where records go while no base is configured
+//! path = "/var/log/kraken-sentry/records.jsonl"   # default: standard output
+//! max_bytes = 10485760             # rotate at this size
+//! keep = 5                         # rotated files kept
+//!
+//! [[base]]
+//! name = "central"
+//! address = "base.example.org"
+//! port = 7140
+//! certificate = "/etc/kraken-sentry/sentry.pem"
+//! key = "/etc/kraken-sentry/sentry.key"
+//! ca = "/etc/kraken-sentry/ca.pem"
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The sentry's GUID.
+    pub guid: Option<String>,
+    /// Where the state store (and later the spool) lives.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    #[serde(default)]
+    pub loggers: LoggerSettings,
+    #[serde(default)]
+    pub commands: CommandSettings,
+    #[serde(default)]
+    pub output: OutputSettings,
+    /// The bases to connect to.
+    #[serde(default, rename = "base")]
+    pub bases: Vec<BaseConfig>,
+}
+
+/// `[loggers]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggerSettings {
+    pub min_interval_ms: u32,
+    pub default_interval_ms: u32,
+    pub create_defaults: bool,
+}
+
+impl Default for LoggerSettings {
+    fn default() -> Self {
+        LoggerSettings { min_interval_ms: 1_000, default_interval_ms: 10_000, create_defaults: true }
+    }
+}
+
+/// `[commands]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandSettings {
+    pub process_sample_ms: u64,
+    pub list_files: bool,
+    pub list_files_roots: Option<Vec<PathBuf>>,
+}
+
+impl Default for CommandSettings {
+    fn default() -> Self {
+        CommandSettings { process_sample_ms: 100, list_files: true, list_files_roots: None }
+    }
+}
+
+/// `[output]`: the local record sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputSettings {
+    /// A JSON-lines file; standard output when absent.
+    pub path: Option<PathBuf>,
+    pub max_bytes: u64,
+    pub keep: u32,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings { path: None, max_bytes: 10 * 1024 * 1024, keep: 5 }
+    }
+}
+
+/// One `[[base]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseConfig {
+    pub name: String,
+    pub address: String,
+    #[serde(default = "default_base_port")]
+    pub port: u16,
+    /// The sentry's certificate chain (PEM).
+    pub certificate: PathBuf,
+    /// The sentry's private key (PEM).
+    pub key: PathBuf,
+    /// The CA that signs the base's certificate (PEM).
+    pub ca: PathBuf,
+}
+
+fn default_base_port() -> u16 {
+    7140
+}
+
+/// The default configuration file of this platform.
+pub fn default_config_path() -> PathBuf {
+    if cfg!(windows) {
+        program_data().join("KrakenSentry").join("sentry.toml")
+    } else {
+        PathBuf::from("/etc/kraken-sentry/sentry.toml")
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    if cfg!(windows) {
+        program_data().join("KrakenSentry").join("data")
+    } else {
+        PathBuf::from("/var/lib/kraken-sentry")
+    }
+}
+
+fn program_data() -> PathBuf {
+    std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            guid: None,
+            data_dir: default_data_dir(),
+            loggers: LoggerSettings::default(),
+            commands: CommandSettings::default(),
+            output: OutputSettings::default(),
+            bases: Vec::new(),
+        }
+    }
+}
+
+/// Where a configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    File(PathBuf),
+    /// The default file does not exist; built-in defaults apply.
+    Defaults {
+        missing: PathBuf,
+    },
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(path) => write!(f, "{}", path.display()),
+            ConfigSource::Defaults { missing } => {
+                write!(f, "built-in defaults ({} does not exist)", missing.display())
+            }
+        }
+    }
+}
+
+/// A configuration that cannot be used: the file, the key and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {problem}")]
+pub struct ConfigError {
+    pub file: String,
+    pub problem: String,
+}
+
+impl Config {
+    /// Loads and validates the configuration from `path`, or from the default file.
+    pub fn load(path: Option<&Path>) -> Result<(Config, ConfigSource), ConfigError> {
+        let (path, explicit) = match path {
+            Some(path) => (path.to_path_buf(), true),
+            None => (default_config_path(), false),
+        };
+        let file = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                let config = Config::default();
+                config
+                    .validate()
+                    .map_err(|problem| ConfigError { file: "built-in defaults".into(), problem })?;
+                return Ok((config, ConfigSource::Defaults { missing: path }));
+            }
+            Err(e) => return Err(ConfigError { file, problem: format!("cannot read: {e}") }),
+        };
+        let config = Config::parse(&text).map_err(|problem| ConfigError { file, problem })?;
+        Ok((config, ConfigSource::File(path)))
+    }
+
+    /// Parses and validates TOML text; the error says which key is wrong and why.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what types alone cannot.
+    fn validate(&self) -> Result<(), String> {
+        if let Some(guid) = &self.guid
+            && (guid.trim().is_empty()
+                || guid.len() > 128
+                || guid.chars().any(|c| c.is_control() || c == '\\'))
+        {
+            return Err(format!(
+                "key `guid`: must be 1 to 128 printable characters without `\\`, got {guid:?}"
+            ));
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("key `data_dir`: must not be empty".into());
+        }
+        let loggers = &self.loggers;
+        if loggers.min_interval_ms < 100 {
+            return Err(format!(
+                "key `loggers.min_interval_ms`: must be at least 100, got {}",
+                loggers.min_interval_ms
+            ));
+        }
+        if loggers.default_interval_ms < loggers.min_interval_ms {
+            return Err(format!(
+                "key `loggers.default_interval_ms`: must be at least loggers.min_interval_ms ({}), got {}",
+                loggers.min_interval_ms, loggers.default_interval_ms
+            ));
+        }
+        if !(1..=60_000).contains(&self.commands.process_sample_ms) {
+            return Err(format!(
+                "key `commands.process_sample_ms`: must be 1 to 60000, got {}",
+                self.commands.process_sample_ms
+            ));
+        }
+        if let Some(roots) = &self.commands.list_files_roots
+            && let Some(bad) = roots.iter().find(|r| !r.is_absolute())
+        {
+            return Err(format!(
+                "key `commands.list_files_roots`: {} is not an absolute path",
+                bad.display()
+            ));
+        }
+        if self.output.max_bytes < 4096 {
+            return Err(format!(
+                "key `output.max_bytes`: must be at least 4096, got {}",
+                self.output.max_bytes
+            ));
+        }
+        if !(1..=1000).contains(&self.output.keep) {
+            return Err(format!("key `output.keep`: must be 1 to 1000, got {}", self.output.keep));
+        }
+        if !self.bases.is_empty() && self.guid.is_none() {
+            return Err("key `guid`: required when a [[base]] is configured".into());
+        }
+        let mut names = HashSet::new();
+        for (i, base) in self.bases.iter().enumerate() {
+            let key = |field: &str| format!("key `base[{i}].{field}`");
+            if base.name.trim().is_empty() {
+                return Err(format!("{}: must not be empty", key("name")));
+            }
+            if !names.insert(base.name.as_str()) {
+                return Err(format!("{}: {:?} is used by two bases", key("name"), base.name));
+            }
+            if base.address.trim().is_empty() {
+                return Err(format!("{}: must not be empty", key("address")));
+            }
+            if base.port == 0 {
+                return Err(format!("{}: must be 1 to 65535, got 0", key("port")));
+            }
+            for (field, path) in [("certificate", &base.certificate), ("key", &base.key), ("ca", &base.ca)] {
+                if let Err(e) = std::fs::metadata(path) {
+                    return Err(format!("{}: cannot read {}: {e}", key(field), path.display()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.loggers.min_interval_ms, 1_000);
+        assert_eq!(config.commands.process_sample_ms, 100);
+        assert!(config.bases.is_empty() && config.guid.is_none());
+    }
+
+    #[test]
+    fn a_full_file_parses() {
+        let dir = std::env::temp_dir();
+        let pem = dir.join("kraken-config-test.pem");
+        std::fs::write(&pem, "x").unwrap();
+        let text = format!(
+            "guid = \"s1\"\ndata_dir = \"/tmp/x\"\n[loggers]\nmin_interval_ms = 500\n[output]\nkeep = 3\n\
+             [[base]]\nname = \"b\"\naddress = \"127.0.0.1\"\ncertificate = {p:?}\nkey = {p:?}\nca = {p:?}\n",
+            p = pem.to_string_lossy()
+        );
+        let config = Config::parse(&text).unwrap();
+        assert_eq!(
+            (config.bases[0].port, config.loggers.min_interval_ms, config.output.keep),
+            (7140, 500, 3)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_problem() {
+        let cases = [
+            (
+                "[loggers]\nmin_interval_ms = 10\n",
+                "key `loggers.min_interval_ms`: must be at least 100, got 10",
+            ),
+            ("[loggers]\ndefault_interval_ms = 10\n", "key `loggers.default_interval_ms`"),
+            ("[commands]\nprocess_sample_ms = 0\n", "key `commands.process_sample_ms`"),
+            ("guid = \"\"\n", "key `guid`"),
+            (
+                "[[base]]\nname=\"b\"\naddress=\"a\"\ncertificate=\"/c\"\nkey=\"/k\"\nca=\"/ca\"\n",
+                "key `guid`: required",
+            ),
+            ("colour = 1\n", "unknown field `colour`"),
+            ("[loggers]\nmin_interval_ms = \"fast\"\n", "min_interval_ms"),
+            ("guid = \n", "TOML parse error"),
+        ];
+        for (text, expected) in cases {
+            let error = Config::parse(text).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_named_file_must_exist_but_the_default_may_not() {
+        let missing = std::env::temp_dir().join("kraken-no-such-config.toml");
+        let error = Config::load(Some(&missing)).unwrap_err();
+        assert!(error.to_string().starts_with(&missing.display().to_string()), "{error}");
+        assert!(error.to_string().contains("cannot read"), "{error}");
+    }
+}

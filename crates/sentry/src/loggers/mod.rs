@@ -1,0 +1,70 @@
+//! The logger framework and the performance loggers.
+//!
+//! A logger is a factory's product with a name, a typed config and an interval; while running,
+//! its thread ([`runner`]) calls [`LoggerRun::run_once`] on schedule and hands the records to
+//! the registered sinks ([`sink`]). The [`registry`] owns every logger of the agent, persists
+//! them in the state store, restarts those that were running, and applies an operator's
+//! changes made through the store. One file per logger: `cpu_usage`, `memory_usage`,
+//! `network_usage`, `disk_usage`, `process_check`; each keeps its record-building as pure
+//! functions over host-fact structs, unit-tested with fixed inputs.
+
+pub mod cpu_usage;
+pub mod disk_usage;
+pub mod factory;
+pub mod memory_usage;
+pub mod network_usage;
+pub mod process_check;
+pub mod record;
+pub mod registry;
+pub mod runner;
+pub mod sink;
+
+use std::sync::{Arc, RwLock};
+
+use kraken_codec::Map;
+
+pub use factory::{ConfigOption, FactoryContext, LoggerFactory, OptionKind};
+pub use record::Record;
+pub use registry::{LoggerRegistry, RegistryError};
+pub use runner::{LoggerState, RunStats};
+pub use sink::{JsonLinesSink, RecordSink};
+
+/// One logger's work, called once per interval on its own thread.
+pub trait LoggerRun: Send {
+    /// Reads the host and returns the params (with `logtype` and `msg`) of each record to
+    /// write, in order; possibly none (a first run that only takes a baseline). An error is
+    /// counted and logged; the logger keeps running.
+    fn run_once(&mut self) -> Result<Vec<Map>, String>;
+}
+
+/// Every factory this agent offers, in the order `getLoggerFactories` lists them.
+pub fn standard_factories() -> Vec<Arc<dyn LoggerFactory>> {
+    vec![
+        Arc::new(cpu_usage::CpuUsageFactory),
+        Arc::new(memory_usage::MemoryUsageFactory),
+        Arc::new(network_usage::NetworkUsageFactory),
+        Arc::new(disk_usage::DiskUsageFactory),
+        Arc::new(process_check::ProcessCheckFactory),
+    ]
+}
+
+/// The sinks records go to; sinks can be added while loggers run.
+#[derive(Default)]
+pub struct SinkSet {
+    sinks: RwLock<Vec<Arc<dyn RecordSink>>>,
+}
+
+impl SinkSet {
+    pub fn add(&self, sink: Arc<dyn RecordSink>) {
+        self.sinks.write().unwrap_or_else(|p| p.into_inner()).push(sink);
+    }
+
+    /// Gives `records` to every sink; a failing sink is logged and the others still get them.
+    pub fn write(&self, records: &[Record]) {
+        for sink in self.sinks.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            if let Err(error) = sink.write(records) {
+                tracing::warn!(%error, "a record sink failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! One logger's thread: a small state machine (stopped, running, stopping) with a monotonic
+//! schedule and per-run error isolation.
+//!
+//! * `start(interval)` spawns the thread and returns with the logger already running
+//!   (BUG-26); starting a running or still-stopping logger is an error.
+//! * The first run happens at once, then every `interval` on the monotonic clock. A run that
+//!   overruns its interval makes the schedule skip the missed ticks instead of running back to
+//!   back.
+//! * A run that fails (an error or a panic) is counted, its message kept and logged, and the
+//!   logger keeps its schedule (BUG-25).
+//! * `stop(timeout)` wakes the thread at once (no sleep runs out first) and waits for it to
+//!   finish, up to `timeout` (`None`: as long as it takes). A run in progress is never cut
+//!   short; if it outlasts the timeout the logger stays `Stopping` and stops when the run ends.
+//!   Stopping a stopped logger does nothing (BUG-24).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{self, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use kraken_codec::Text;
+
+use super::{LoggerRun, Record, SinkSet};
+
+/// Where a logger is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoggerState {
+    Stopped,
+    Running,
+    Stopping,
+}
+
+/// What a logger has done since the agent started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStats {
+    pub runs: u64,
+    pub failed_runs: u64,
+    pub last_error: Option<String>,
+    pub log_count: u64,
+    pub last_run: Option<SystemTime>,
+    pub last_log: Option<SystemTime>,
+}
+
+/// The thread of one logger.
+pub struct LoggerRunner {
+    name: Text,
+    stats: Arc<Mutex<RunStats>>,
+    active: Mutex<Option<Active>>,
+}
+
+struct Active {
+    interval: Duration,
+    stop: Arc<StopSignal>,
+    /// Disconnected when the thread has ended.
+    done: mpsc::Receiver<()>,
+    thread: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct StopSignal {
+    requested: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl StopSignal {
+    fn request(&self) {
+        *self.requested.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.wake.notify_all();
+    }
+
+    fn is_requested(&self) -> bool {
+        *self.requested.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sleeps until `deadline` or a stop request; true if stop was requested.
+    fn wait_until(&self, deadline: Instant) -> bool {
+        let mut requested = self.requested.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if *requested {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            requested =
+                self.wake.wait_timeout(requested, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+}
+
+impl LoggerRunner {
+    pub fn new(name: &str) -> Self {
+        LoggerRunner { name: name.into(), stats: Arc::default(), active: Mutex::new(None) }
+    }
+
+    /// The current state (a thread that has ended is collected here).
+    pub fn state(&self) -> LoggerState {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        Self::collect_finished(&mut active);
+        match &*active {
+            None => LoggerState::Stopped,
+            Some(a) if a.stop.is_requested() => LoggerState::Stopping,
+            Some(_) => LoggerState::Running,
+        }
+    }
+
+    /// The interval while running.
+    pub fn interval(&self) -> Option<Duration> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|a| a.interval)
+    }
+
+    pub fn stats(&self) -> RunStats {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn collect_finished(active: &mut Option<Active>) {
+        if let Some(a) = active
+            && matches!(a.done.try_recv(), Err(TryRecvError::Disconnected))
+        {
+            let finished = active.take().expect("checked above");
+            let _ = finished.thread.join();
+        }
+    }
+
+    /// Starts the thread; the logger is `Running` when this returns.
+    pub fn start(
+        &self,
+        interval: Duration,
+        run: Box<dyn LoggerRun>,
+        sinks: Arc<SinkSet>,
+    ) -> Result<(), String> {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        Self::collect_finished(&mut active);
+        if let Some(a) = &*active {
+            return Err(if a.stop.is_requested() {
+                format!("logger is stopping: {}", self.name)
+            } else {
+                format!("logger is already running: {}", self.name)
+            });
+        }
+        let stop = Arc::new(StopSignal::default());
+        let (done_tx, done) = mpsc::channel::<()>();
+        let body = RunLoop {
+            name: self.name.clone(),
+            interval,
+            run,
+            sinks,
+            stats: self.stats.clone(),
+            stop: stop.clone(),
+        };
+        let thread = thread::Builder::new()
+            .name(format!("logger {}", self.name))
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                let _done = done_tx; // dropped when the thread ends
+                body.run();
+            })
+            .map_err(|e| format!("cannot start logger {}: {e}", self.name))?;
+        *active = Some(Active { interval, stop, done, thread });
+        Ok(())
+    }
+
+    /// Stops the thread, waiting up to `timeout` (`None`: until it ends).
+    pub fn stop(&self, timeout: Option<Duration>) -> Result<(), String> {
+        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(a) = active.as_ref() else { return Ok(()) };
+        a.stop.request();
+        let ended = match timeout {
+            None => !matches!(a.done.recv(), Ok(())),
+            Some(limit) => matches!(a.done.recv_timeout(limit), Err(mpsc::RecvTimeoutError::Disconnected)),
+        };
+        if !ended {
+            return Err(format!(
+                "logger {} did not stop within {} ms; it stops when its current run ends",
+                self.name,
+                timeout.unwrap_or_default().as_millis()
+            ));
+        }
+        let finished = active.take().expect("present above");
+        let _ = finished.thread.join();
+        Ok(())
+    }
+}
+
+/// The body of a logger thread.
+struct RunLoop {
+    name: Text,
+    interval: Duration,
+    run: Box<dyn LoggerRun>,
+    sinks: Arc<SinkSet>,
+    stats: Arc<Mutex<RunStats>>,
+    stop: Arc<StopSignal>,
+}
+
+impl RunLoop {
+    fn run(mut self) {
+        let mut next = Instant::now();
+        while !self.stop.wait_until(next) {
+            let started = Instant::now();
+            self.run_once();
+            next += self.interval;
+            let now = Instant::now();
+            if next <= now {
+                // Overran: skip the missed ticks, keep the phase.
+                let behind = now - next;
+                let skipped = behind.as_nanos() / self.interval.as_nanos().max(1) + 1;
+                next += self.interval * u32::try_from(skipped).unwrap_or(u32::MAX);
+                tracing::debug!(logger = %self.name, run_ms = started.elapsed().as_millis(), "run overran its interval");
+            }
+        }
+    }
+
+    fn run_once(&mut self) {
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.run.run_once()));
+        let now = SystemTime::now();
+        let result = match outcome {
+            Ok(result) => result,
+            Err(panic) => Err(format!(
+                "run panicked: {}",
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into())
+            )),
+        };
+        let records: Vec<Record> = match &result {
+            Ok(params) => params
+                .iter()
+                .map(|p| Record { date: now, logger: self.name.clone(), params: p.clone() })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        {
+            let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+            stats.runs += 1;
+            stats.last_run = Some(now);
+            if let Err(error) = &result {
+                stats.failed_runs += 1;
+                stats.last_error = Some(error.clone());
+            }
+            if !records.is_empty() {
+                stats.log_count += records.len() as u64;
+                stats.last_log = Some(now);
+            }
+        }
+        if let Err(error) = &result {
+            tracing::warn!(logger = %self.name, %error, "logger run failed; the logger keeps running");
+        }
+        if !records.is_empty() {
+            self.sinks.write(&records);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loggers::record::params;
+    use crate::loggers::sink::RecordSink;
+    use kraken_codec::Map;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Unit-test stand-in for a sink: keeps what it gets.
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<Record>>);
+
+    impl RecordSink for Collect {
+        fn write(&self, records: &[Record]) -> std::io::Result<()> {
+            self.0.lock().unwrap().extend_from_slice(records);
+            Ok(())
+        }
+    }
+
+    /// Unit-test stand-in for a logger: fails on odd runs, panics on run 3.
+    struct Flaky(Arc<AtomicUsize>);
+
+    impl LoggerRun for Flaky {
+        fn run_once(&mut self) -> Result<Vec<Map>, String> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst);
+            match n {
+                3 => panic!("boom"),
+                n if n % 2 == 1 => Err(format!("failure {n}")),
+                n => Ok(vec![params("test", format!("run {n}"), [])]),
+            }
+        }
+    }
+
+    fn sinks() -> (Arc<SinkSet>, Arc<Collect>) {
+        let collect = Arc::new(Collect::default());
+        let set = SinkSet::default();
+        set.add(collect.clone());
+        (Arc::new(set), collect)
+    }
+
+    #[test]
+    fn failing_and_panicking_runs_do_not_stop_the_logger() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let runner = LoggerRunner::new("flaky");
+        let (sinks, collected) = sinks();
+        runner.start(Duration::from_millis(20), Box::new(Flaky(runs.clone())), sinks).unwrap();
+        assert_eq!(runner.state(), LoggerState::Running, "running as soon as start returns");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while runs.load(Ordering::SeqCst) < 6 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(runner.state(), LoggerState::Running);
+        runner.stop(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(runner.state(), LoggerState::Stopped);
+        let stats = runner.stats();
+        assert!(stats.runs >= 6 && stats.failed_runs >= 3, "{stats:?}");
+        let messages: Vec<String> =
+            collected.0.lock().unwrap().iter().map(|r| r.msg().unwrap().to_owned()).collect();
+        assert_eq!(&messages[..3], ["run 0", "run 2", "run 4"]);
+    }
+
+    #[test]
+    fn double_start_is_refused_stop_is_prompt_and_stopping_twice_is_harmless() {
+        let runner = LoggerRunner::new("slow");
+        let (sinks, _) = sinks();
+        let runs = Arc::new(AtomicUsize::new(0));
+        runner.start(Duration::from_secs(3600), Box::new(Flaky(runs.clone())), sinks.clone()).unwrap();
+        let again = runner.start(Duration::from_secs(1), Box::new(Flaky(runs.clone())), sinks.clone());
+        assert_eq!(again.unwrap_err(), "logger is already running: slow");
+        let asked = Instant::now();
+        runner.stop(Some(Duration::from_secs(5))).unwrap();
+        assert!(asked.elapsed() < Duration::from_secs(2), "stop waited for the hour-long interval");
+        runner.stop(Some(Duration::from_secs(5))).unwrap();
+        runner.start(Duration::from_secs(3600), Box::new(Flaky(runs)), sinks).unwrap();
+        assert_eq!(runner.state(), LoggerState::Running, "a stopped logger starts again (BUG-24)");
+        runner.stop(None).unwrap();
+    }
+
+    /// Unit-test stand-in: a run that takes a while.
+    struct Slow;
+
+    impl LoggerRun for Slow {
+        fn run_once(&mut self) -> Result<Vec<Map>, String> {
+            thread::sleep(Duration::from_millis(300));
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn a_run_outlasting_the_stop_timeout_leaves_the_logger_stopping() {
+        let runner = LoggerRunner::new("busy");
+        let (sinks, _) = sinks();
+        runner.start(Duration::from_secs(1), Box::new(Slow), sinks.clone()).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        let error = runner.stop(Some(Duration::from_millis(10))).unwrap_err();
+        assert!(error.contains("did not stop within 10 ms"), "{error}");
+        assert_eq!(runner.state(), LoggerState::Stopping);
+        assert!(
+            runner.start(Duration::from_secs(1), Box::new(Slow), sinks).unwrap_err().contains("stopping")
+        );
+        runner.stop(None).unwrap();
+        assert_eq!(runner.state(), LoggerState::Stopped);
+    }
+}

@@ -1,0 +1,141 @@
+//! Where records go: the [`RecordSink`] trait, and the local JSON-lines sink.
+//!
+//! Loggers hand each run's records to every registered sink, in order. With no base configured
+//! the agent writes them as JSON lines to standard output or to a file that rotates by size
+//! (`records.jsonl` → `records.jsonl.1` ... `.N`), so it is useful on its own. The base link
+//! (a later issue) is another sink, writing to the durable spool.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::Record;
+
+/// Receives the records of every logger.
+pub trait RecordSink: Send + Sync {
+    /// Takes one run's records. An error is logged by the caller and does not stop the logger.
+    fn write(&self, records: &[Record]) -> io::Result<()>;
+}
+
+/// Records as JSON lines on standard output, or in a size-rotated file.
+pub struct JsonLinesSink {
+    target: Mutex<Target>,
+}
+
+enum Target {
+    Stdout,
+    File(RotatingFile),
+}
+
+impl JsonLinesSink {
+    /// Writes to standard output.
+    pub fn stdout() -> Self {
+        JsonLinesSink { target: Mutex::new(Target::Stdout) }
+    }
+
+    /// Appends to `path`, rotating when it would pass `max_bytes` and keeping `keep` old files.
+    pub fn file(path: &Path, max_bytes: u64, keep: u32) -> io::Result<Self> {
+        Ok(JsonLinesSink { target: Mutex::new(Target::File(RotatingFile::open(path, max_bytes, keep)?)) })
+    }
+}
+
+impl RecordSink for JsonLinesSink {
+    fn write(&self, records: &[Record]) -> io::Result<()> {
+        let mut text = String::new();
+        for record in records {
+            text.push_str(&record.to_json().to_string());
+            text.push('\n');
+        }
+        let mut target = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut *target {
+            Target::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(text.as_bytes())?;
+                out.flush()
+            }
+            Target::File(file) => file.append(text.as_bytes()),
+        }
+    }
+}
+
+/// A file that is renamed aside when it reaches its size limit.
+struct RotatingFile {
+    path: PathBuf,
+    max_bytes: u64,
+    keep: u32,
+    file: File,
+    size: u64,
+}
+
+impl RotatingFile {
+    fn open(path: &Path, max_bytes: u64, keep: u32) -> io::Result<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(RotatingFile { path: path.to_path_buf(), max_bytes, keep: keep.max(1), file, size })
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        self.file.write_all(bytes)?;
+        self.file.flush()?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// `path.(keep-1)` → `path.keep` ... `path` → `path.1`, then a fresh `path`.
+    fn rotate(&mut self) -> io::Result<()> {
+        let numbered = |n: u32| {
+            let mut name = self.path.clone().into_os_string();
+            name.push(format!(".{n}"));
+            PathBuf::from(name)
+        };
+        for n in (1..self.keep).rev() {
+            let from = numbered(n);
+            if from.exists() {
+                fs::rename(&from, numbered(n + 1))?;
+            }
+        }
+        fs::rename(&self.path, numbered(1))?;
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loggers::record::params;
+    use std::time::SystemTime;
+
+    #[test]
+    fn the_file_rotates_by_size_and_keeps_n_old_files() {
+        let dir = std::env::temp_dir().join(format!("kraken-sink-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let path = dir.join("records.jsonl");
+        let sink = JsonLinesSink::file(&path, 300, 2).unwrap();
+        let record = Record {
+            date: SystemTime::now(),
+            logger: "cpu".into(),
+            params: params("system", "x".repeat(100), []),
+        };
+        for _ in 0..10 {
+            sink.write(std::slice::from_ref(&record)).unwrap();
+        }
+        let lines = |p: &Path| fs::read_to_string(p).map(|t| t.lines().count()).unwrap_or(0);
+        assert!(path.with_extension("jsonl.1").exists() && path.with_extension("jsonl.2").exists());
+        assert!(!path.with_extension("jsonl.3").exists());
+        assert!(fs::metadata(&path).unwrap().len() <= 300);
+        assert!(lines(&path) >= 1);
+        let line = fs::read_to_string(&path).unwrap();
+        let json: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        assert_eq!(json["logger"], "cpu");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,179 @@
+//! The agent's durable state: one SQLite database (`state.sqlite3` in the data directory).
+//!
+//! It holds the loggers (factory, name, description, typed config, interval, running flag) and
+//! the process checklist, and later the logger cursors and the per-base spool. SQLite gives
+//! atomic transactions and a consistent file after a crash at any instant (WAL journal,
+//! `synchronous = FULL`). At open the file's integrity is checked; a corrupt or foreign file is
+//! reported with its path and never silently replaced.
+//!
+//! Several processes may open the store at once: the running agent, and `kraken-sentry logger`
+//! or `processcheck` run by an operator. [`Store::data_version`] changes when another connection
+//! commits, which is how the agent notices an operator's change.
+
+mod checklist;
+mod loggers;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use checklist::{Policy, ProcessRule};
+pub use loggers::{LoggerRow, OptionValue};
+
+/// The file name of the store inside the data directory.
+pub const STORE_FILE: &str = "state.sqlite3";
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS loggers (
+    name        TEXT PRIMARY KEY NOT NULL,
+    factory     TEXT NOT NULL,
+    description TEXT,
+    config      TEXT NOT NULL,
+    interval_ms INTEGER NOT NULL DEFAULT 0,
+    running     INTEGER NOT NULL DEFAULT 0,
+    created_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS process_checklist (
+    name   TEXT PRIMARY KEY NOT NULL,
+    policy TEXT NOT NULL CHECK (policy IN ('allow', 'deny'))
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    logger TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    PRIMARY KEY (logger, key)
+);
+";
+
+/// A failure of the state store, with the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store {path}: {detail}")]
+    Open { path: String, detail: String },
+    #[error("state store {path} is corrupt ({detail}); move it aside to start with an empty state")]
+    Corrupt { path: String, detail: String },
+    #[error("state store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A rule of the state was broken (duplicate logger, unknown name...).
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// The open state store.
+pub struct Store {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(STORE_FILE);
+        let shown = path.display().to_string();
+        let open_error = |detail: String| StoreError::Open { path: shown.clone(), detail };
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            open_error(format!("cannot create the data directory {}: {e}", data_dir.display()))
+        })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(&path, flags).map_err(|e| open_error(e.to_string()))?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        let corrupt = |detail: String| StoreError::Corrupt { path: shown.clone(), detail };
+        // The first read of the file: a foreign or damaged file fails here.
+        let mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_error(format!("cannot use a write-ahead log (journal mode {mode})")));
+        }
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        let check: String = connection
+            .pragma_query_value(None, "quick_check", |row| row.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if check != "ok" {
+            return Err(corrupt(check));
+        }
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(open_error(format!(
+                "written by a newer kraken-sentry (schema {version}, this build knows {SCHEMA_VERSION})"
+            )));
+        }
+        connection.execute_batch(SCHEMA)?;
+        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store { path, connection: Mutex::new(connection) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sets `key` to `value` only if it has no value yet; true if this call set it. Used for
+    /// one-time set-up such as creating the default loggers.
+    pub fn set_once(&self, key: &str, value: &str) -> Result<bool, StoreError> {
+        let inserted = self.lock().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            (key, value),
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// A number that changes whenever another connection commits to the store.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self.lock().pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back), so a poisoned lock is still usable.
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A fresh data directory under the system temp dir.
+    pub(crate) fn temp_data_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kraken-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_foreign_file_is_reported_not_replaced() {
+        let dir = temp_data_dir("foreign");
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = vec![0x5au8; 8192];
+        std::fs::write(dir.join(STORE_FILE), &garbage).unwrap();
+        let error = Store::open(&dir).err().expect("a garbage file must not open");
+        let text = error.to_string();
+        assert!(text.contains("is corrupt") && text.contains(STORE_FILE), "{text}");
+        assert_eq!(std::fs::read(dir.join(STORE_FILE)).unwrap(), garbage, "the file was changed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_store_opens_twice_and_sees_the_other_connections_commits() {
+        let dir = temp_data_dir("twice");
+        let agent = Store::open(&dir).unwrap();
+        let operator = Store::open(&dir).unwrap();
+        let before = agent.data_version().unwrap();
+        operator.set_process_rule("notepad.exe", Policy::Allow).unwrap();
+        assert_ne!(agent.data_version().unwrap(), before);
+        assert_eq!(agent.process_rules().unwrap().len(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
