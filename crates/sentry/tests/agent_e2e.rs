@@ -1,0 +1,295 @@
+//! The real `kraken-sentry` binary as an operator runs it: `run` in the background, `logger`
+//! and `processcheck` beside it, Ctrl-C (SIGINT) to stop. Unix only (signals).
+#![cfg(unix)]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+/// A data directory, a config and a record file for one test.
+struct Setup {
+    dir: PathBuf,
+    config: PathBuf,
+    records: PathBuf,
+}
+
+impl Setup {
+    fn new(name: &str, extra: &str) -> Setup {
+        let dir = std::env::temp_dir().join(format!("kraken-e2e-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let records = dir.join("records.jsonl");
+        let config = dir.join("sentry.toml");
+        let text = format!(
+            "data_dir = {:?}\n[output]\npath = {:?}\n{extra}",
+            dir.join("data").to_string_lossy(),
+            records.to_string_lossy()
+        );
+        fs::write(&config, text).unwrap();
+        Setup { dir, config, records }
+    }
+
+    /// `kraken-sentry <args> --config <this config>`, which must succeed; its stdout.
+    fn cli(&self, args: &[&str]) -> String {
+        let output = self.cli_output(args);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn cli_output(&self, args: &[&str]) -> std::process::Output {
+        let config = self.config.to_string_lossy().into_owned();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--config", &config]);
+        common::run(&all, None)
+    }
+
+    fn start_agent(&self) -> Agent {
+        let stderr = fs::File::create(self.dir.join("agent.stderr")).unwrap();
+        let child = Command::new(common::BIN)
+            .args(["run", "--config"])
+            .arg(&self.config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        Agent { child, stderr: self.dir.join("agent.stderr") }
+    }
+
+    /// Records written so far, as JSON.
+    fn records(&self) -> Vec<Json> {
+        let text = fs::read_to_string(&self.records).unwrap_or_default();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}")))
+            .collect()
+    }
+
+    fn records_of(&self, logger: &str) -> Vec<Json> {
+        self.records().into_iter().filter(|r| r["logger"] == logger).collect()
+    }
+
+    /// Waits until `logger` has written at least `count` records in all.
+    fn wait_for_records(&self, logger: &str, count: usize) -> Vec<Json> {
+        wait_until(Duration::from_secs(20), || {
+            let records = self.records_of(logger);
+            (records.len() >= count).then_some(records)
+        })
+        .unwrap_or_else(|| panic!("{logger} did not write {count} records: {:?}", self.records_of(logger)))
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Agent {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Agent {
+    /// Ctrl-C, then the exit status and what the agent printed on stderr.
+    fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let status =
+            wait_until(Duration::from_secs(15), || self.child.try_wait().unwrap()).unwrap_or_else(|| {
+                let _ = self.child.kill();
+                panic!("the agent did not stop on SIGINT: {}", read(&self.stderr))
+            });
+        (status, read(&self.stderr))
+    }
+
+    fn stderr(&self) -> String {
+        read(&self.stderr)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read(path: &Path) -> String {
+    fs::read_to_string(path).unwrap_or_default()
+}
+
+fn wait_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const NO_DEFAULTS: &str = "[loggers]\ncreate_defaults = false\n";
+
+#[test]
+fn a_logger_runs_again_after_a_restart_and_follows_the_operator() {
+    let setup = Setup::new("lifecycle", NO_DEFAULTS);
+    setup.cli(&["logger", "create", "memory-usage", "mem", "--description", "memory every second"]);
+    setup.cli(&["logger", "start", "mem", "--interval", "1000"]);
+
+    let agent = setup.start_agent();
+    let records = setup.wait_for_records("mem", 2);
+    assert_eq!(records[0]["params"]["logtype"], "system");
+    assert!(records[0]["params"]["ptotal"].as_i64().unwrap() > 0);
+    let (status, stderr) = agent.interrupt();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(stderr.contains("agent stopped"), "{stderr}");
+
+    // The store still says running: a new agent starts it without being told.
+    let before = setup.records_of("mem").len();
+    let agent = setup.start_agent();
+    setup.wait_for_records("mem", before + 1);
+    assert!(setup.cli(&["logger", "list"]).lines().any(|l| l.starts_with("mem ") && l.contains(" true ")));
+
+    // An operator stops it while the agent runs: the agent applies it within a second or two.
+    setup.cli(&["logger", "stop", "mem"]);
+    std::thread::sleep(Duration::from_millis(2_500));
+    let settled = setup.records_of("mem").len();
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(setup.records_of("mem").len(), settled, "records kept coming after `logger stop`");
+    assert!(agent.stderr().contains("stopping logger as the store says"), "{}", agent.stderr());
+
+    // And removes it; a running one could not have been removed.
+    setup.cli(&["logger", "remove", "mem"]);
+    let list = setup.cli(&["logger", "list"]);
+    assert!(!list.contains("mem"), "{list}");
+    let (status, _) = agent.interrupt();
+    assert!(status.success());
+}
+
+#[test]
+fn operator_mistakes_are_refused_with_clear_messages() {
+    let setup = Setup::new("refusals", NO_DEFAULTS);
+    setup.cli(&["logger", "create", "cpu-usage", "cpu1"]);
+    let cases: [(&[&str], &str); 5] = [
+        (&["logger", "create", "cpu-usage", "cpu1"], "logger already exists: local\\cpu1"),
+        (&["logger", "create", "no-such-factory", "x"], "logger factory not found: no-such-factory"),
+        (&["logger", "create", "cpu-usage", "x", "--option", "colour=red"], "cpu-usage takes no options"),
+        (&["logger", "start", "cpu1", "--interval", "10"], "interval must be at least 1000 ms, got 10"),
+        (&["processcheck", "set", "sshd", "maybe"], "policy must be allow or deny"),
+    ];
+    for (args, expected) in cases {
+        let output = setup.cli_output(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+    setup.cli(&["logger", "start", "cpu1", "--interval", "1000"]);
+    let output = setup.cli_output(&["logger", "remove", "cpu1"]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("logger is running: cpu1"));
+}
+
+#[test]
+fn a_failing_run_is_reported_and_the_logger_keeps_running() {
+    let setup = Setup::new("failing", NO_DEFAULTS);
+    setup.cli(&["processcheck", "set", "no-such-process-kraken", "allow"]);
+    setup.cli(&["logger", "create", "process-check", "pc"]);
+    setup.cli(&["logger", "start", "pc", "--interval", "1000"]);
+    let agent = setup.start_agent();
+    setup.wait_for_records("pc", 1);
+
+    // Another process damages the state store: the checklist table is gone, so process-check
+    // runs fail until it is back.
+    let outsider = rusqlite::Connection::open(setup.dir.join("data").join("state.sqlite3")).unwrap();
+    outsider.busy_timeout(Duration::from_secs(10)).unwrap();
+    outsider.execute_batch("ALTER TABLE process_checklist RENAME TO checklist_aside").unwrap();
+    let reported = wait_until(Duration::from_secs(20), || agent.stderr().contains("logger run failed").then_some(()));
+    assert!(reported.is_some(), "no failure reported: {}", agent.stderr());
+    assert!(agent.stderr().contains("no such table: process_checklist"), "{}", agent.stderr());
+    outsider.execute_batch("ALTER TABLE checklist_aside RENAME TO process_checklist").unwrap();
+
+    let after_failure = setup.records_of("pc").len();
+    setup.wait_for_records("pc", after_failure + 2);
+    let (status, stderr) = agent.interrupt();
+    assert!(status.success(), "{stderr}");
+}
+
+#[test]
+fn the_checklist_reports_a_missing_allowed_process_on_the_first_run() {
+    let setup = Setup::new("checklist", NO_DEFAULTS);
+    setup.cli(&["processcheck", "set", "No-Such-Process-Kraken", "allow"]);
+    setup.cli(&["processcheck", "set", "kraken-sentry", "deny"]);
+    let list = setup.cli(&["processcheck", "list"]);
+    assert!(
+        list.contains("no-such-process-kraken  allow") && list.contains("kraken-sentry           deny"),
+        "{list}"
+    );
+    setup.cli(&["logger", "create", "process-check", "pc"]);
+    setup.cli(&["logger", "start", "pc", "--interval", "60000"]);
+    let agent = setup.start_agent();
+    let first_run = setup.wait_for_records("pc", 2);
+    let missing = first_run.iter().find(|r| r["params"]["name"] == "no-such-process-kraken").unwrap();
+    assert_eq!(missing["params"]["running"], false);
+    assert_eq!(missing["params"]["status"], "warning");
+    assert_eq!(missing["msg"], "process check: warning, [no-such-process-kraken] is not running");
+    // The agent itself is a running, denied process.
+    let itself = first_run.iter().find(|r| r["params"]["name"] == "kraken-sentry").unwrap();
+    assert_eq!(
+        (itself["params"]["running"].clone(), itself["params"]["status"].clone()),
+        (true.into(), "warning".into())
+    );
+    agent.interrupt();
+}
+
+#[test]
+fn the_first_start_creates_and_runs_the_default_loggers() {
+    let setup = Setup::new("defaults", "[loggers]\ndefault_interval_ms = 1000\n");
+    let agent = setup.start_agent();
+    for logger in ["cpu", "memory", "network", "disk"] {
+        let records = setup.wait_for_records(logger, 1);
+        assert!(records[0]["msg"].is_string() && records[0]["date"].is_string(), "{records:?}");
+    }
+    let (status, _) = agent.interrupt();
+    assert!(status.success());
+}
+
+#[test]
+fn a_bad_config_file_stops_the_agent_before_it_starts() {
+    let setup = Setup::new("bad-config", "");
+    let cases = [
+        ("[loggers]\nmin_interval_ms = 10\n", "key `loggers.min_interval_ms`: must be at least 100, got 10"),
+        ("[loggers]\nmin_interval_ms = \"fast\"\n", "min_interval_ms"),
+        ("colour = \"red\"\n", "unknown field `colour`"),
+        ("guid = \n", "TOML parse error"),
+    ];
+    for (text, expected) in cases {
+        fs::write(&setup.config, text).unwrap();
+        let output = setup.cli_output(&["run"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{text:?}: {stderr}");
+        assert!(stderr.contains(&setup.config.to_string_lossy().into_owned()), "names the file: {stderr}");
+        assert!(stderr.contains(expected), "{text:?}: {stderr}");
+        assert!(!setup.dir.join("data").exists(), "nothing was created");
+    }
+}
+
+#[test]
+fn a_corrupt_state_store_is_reported_and_left_alone() {
+    let setup = Setup::new("corrupt", NO_DEFAULTS);
+    let data = setup.dir.join("data");
+    fs::create_dir_all(&data).unwrap();
+    let garbage = vec![0x42u8; 16_384];
+    fs::write(data.join("state.sqlite3"), &garbage).unwrap();
+    let output = setup.cli_output(&["run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("state.sqlite3 is corrupt"), "{stderr}");
+    assert_eq!(fs::read(data.join("state.sqlite3")).unwrap(), garbage);
+}
