@@ -210,7 +210,8 @@ fn a_failing_run_is_reported_and_the_logger_keeps_running() {
     let outsider = rusqlite::Connection::open(setup.dir.join("data").join("state.sqlite3")).unwrap();
     outsider.busy_timeout(Duration::from_secs(10)).unwrap();
     outsider.execute_batch("ALTER TABLE process_checklist RENAME TO checklist_aside").unwrap();
-    let reported = wait_until(Duration::from_secs(20), || agent.stderr().contains("logger run failed").then_some(()));
+    let reported =
+        wait_until(Duration::from_secs(20), || agent.stderr().contains("logger run failed").then_some(()));
     assert!(reported.is_some(), "no failure reported: {}", agent.stderr());
     assert!(agent.stderr().contains("no such table: process_checklist"), "{}", agent.stderr());
     outsider.execute_batch("ALTER TABLE checklist_aside RENAME TO process_checklist").unwrap();

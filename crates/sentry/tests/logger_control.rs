@@ -17,10 +17,11 @@ struct Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        if let Some(registry) = &self.context.loggers {
+        if let Some(registry) = self.context.loggers.take() {
             registry.shutdown(Duration::from_secs(5));
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // The store closes with the registry; Windows cannot delete an open file.
+        std::fs::remove_dir_all(&self.dir).unwrap();
     }
 }
 

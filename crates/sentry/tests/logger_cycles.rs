@@ -45,6 +45,7 @@ fn cpu_usage_baselines_then_reports_percents_summing_to_100() {
     assert_fields(&second[0], "system", &[("idle", "i32"), ("kernel", "i32"), ("user", "i32")]);
     let sum: i64 = ["idle", "kernel", "user"].iter().map(|k| second[0][*k].as_i64().unwrap()).sum();
     assert_eq!(sum, 100);
+    drop(context); // Windows cannot delete an open file
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -59,6 +60,7 @@ fn memory_usage_reports_kilobytes() {
     );
     let (free, total) = (first[0]["pfree"].as_i64().unwrap(), first[0]["ptotal"].as_i64().unwrap());
     assert!(total > 1024 && free <= total, "{free}/{total}");
+    drop(context); // Windows cannot delete an open file
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -101,6 +103,7 @@ fn network_usage_baselines_then_reports_devices_and_a_total() {
         let interval = device["interval"].as_i64().unwrap();
         assert!((900..5_000).contains(&interval), "interval {interval} ms for a 1 s gap");
     }
+    drop(context); // Windows cannot delete an open file
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -118,6 +121,7 @@ fn disk_usage_reports_partitions_and_a_total() {
             &[("partition", "str"), ("usage", "i32"), ("free", "i64"), ("used", "i64"), ("total", "i64")],
         );
     }
+    drop(context); // Windows cannot delete an open file
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -143,5 +147,6 @@ fn process_check_reports_each_listed_process_every_run() {
     assert_eq!(by_name("no-such-process-kraken")["status"], Value::from("warning"));
     // On Linux the kernel `comm` is cut at 15 characters, but the executable's file name matches.
     assert_eq!(by_name(&my_name)["running"], Value::Bool(true), "{first:?}");
+    drop(context); // Windows cannot delete an open file
     std::fs::remove_dir_all(dir).unwrap();
 }

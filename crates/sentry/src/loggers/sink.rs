@@ -136,6 +136,7 @@ mod tests {
         let line = fs::read_to_string(&path).unwrap();
         let json: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
         assert_eq!(json["logger"], "cpu");
+        drop(sink); // Windows cannot delete an open file
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -98,6 +98,7 @@ mod tests {
         assert!(store.process_rules().unwrap().is_empty());
         let error = store.remove_process_rule("calc.exe").unwrap_err();
         assert_eq!(error.to_string(), "calc.exe not found in the process checklist");
+        drop(store); // Windows cannot delete an open file
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -168,6 +168,7 @@ mod tests {
         reopened.delete_logger("cpu").unwrap();
         assert_eq!(reopened.delete_logger("cpu").unwrap_err().to_string(), "logger not found: cpu");
         assert!(reopened.loggers().unwrap().is_empty());
+        drop((store, reopened)); // Windows cannot delete an open file
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -174,6 +174,7 @@ pub(crate) mod tests {
         operator.set_process_rule("notepad.exe", Policy::Allow).unwrap();
         assert_ne!(agent.data_version().unwrap(), before);
         assert_eq!(agent.process_rules().unwrap().len(), 1);
+        drop((agent, operator)); // Windows cannot delete an open file
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
