@@ -8,6 +8,8 @@
 #   - pkg-config, ca-certificates: ordinary build needs
 #   - iproute2, procps: `ip`, `ss` and `ps`, the independent sources the host-fact tests and
 #     benchmarks compare against
+# With --bench it also installs the peers the benchmarks compare against:
+#   - collectd-core: the C metrics daemon of the agent-footprint benchmark
 # Run as root (or with sudo). Safe to run again: packages already present are skipped.
 set -euo pipefail
 
@@ -23,6 +25,9 @@ packages=(
   iproute2
   procps
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(collectd-core)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

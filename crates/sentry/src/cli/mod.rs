@@ -57,13 +57,12 @@ pub fn main() -> ExitCode {
 }
 
 /// Diagnostics on standard error: `info` and above for the agent, warnings for one-shot
-/// commands; `RUST_LOG` overrides.
+/// commands; `RUST_LOG` may name another level (`error`, `warn`, `info`, `debug`, `trace`).
 fn init_diagnostics(agent: bool) {
-    let default = if agent { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let default = if agent { tracing::Level::INFO } else { tracing::Level::WARN };
+    let level = std::env::var("RUST_LOG").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default);
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
