@@ -9,6 +9,7 @@
 //! set so the same loggers start next time.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,9 +17,7 @@ use kraken_codec::Map;
 
 use crate::commands::{CommandContext, FileRoots};
 use crate::config::Config;
-use crate::loggers::{
-    FactoryContext, JsonLinesSink, LoggerRegistry, RecordSink, SinkSet, standard_factories,
-};
+use crate::loggers::{FactoryContext, JsonLinesSink, LoggerRegistry, SinkSet, standard_factories};
 use crate::store::Store;
 
 /// The loggers made on the first start: (name, factory).
@@ -34,6 +33,7 @@ pub struct Agent {
     pub store: Arc<Store>,
     pub registry: Arc<LoggerRegistry>,
     pub commands: Arc<CommandContext>,
+    output: Arc<JsonLinesSink>,
 }
 
 impl Agent {
@@ -43,7 +43,8 @@ impl Agent {
         let store = Arc::new(Store::open(&config.data_dir)?);
         let host: Arc<dyn sentry_host::HostFacts> = Arc::new(sentry_host::SystemHost);
         let sinks = Arc::new(SinkSet::default());
-        sinks.add(local_sink(&config)?);
+        let output = local_sink(&config)?;
+        sinks.add(output.clone());
         let context = FactoryContext { host: host.clone(), store: store.clone() };
         let registry = Arc::new(LoggerRegistry::new(
             standard_factories(),
@@ -51,8 +52,10 @@ impl Agent {
             sinks,
             config.loggers.min_interval_ms,
         ));
-        if config.loggers.create_defaults && store.set_once("default_loggers_created", "1")? {
+        if config.loggers.create_defaults && !store.has_meta("default_loggers_created")? {
             create_default_loggers(&store, &registry, config.loggers.default_interval_ms)?;
+            // Marked only once all four exist, so a crash in between creates the rest next time.
+            store.set_once("default_loggers_created", "1")?;
         }
         let started = registry.boot()?;
         tracing::info!(store = %store.path().display(), started, "agent started");
@@ -69,40 +72,58 @@ impl Agent {
             },
             loggers: Some(registry.clone()),
         });
-        Ok(Agent { config, store, registry, commands })
+        Ok(Agent { config, store, registry, commands, output })
     }
 
-    /// Runs until Ctrl-C or SIGTERM, then stops the loggers.
+    /// Runs until Ctrl-C or SIGTERM (or until standard output is closed), then stops the
+    /// loggers. A separate thread applies operators' changes from the store every second, so
+    /// a slow change never delays the response to a signal.
     pub fn run_until_signalled(self) -> anyhow::Result<()> {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let reconciler = {
+            let (registry, stopping) = (self.registry.clone(), stopping.clone());
+            std::thread::Builder::new().name("reconcile".into()).spawn(move || {
+                while !stopping.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_secs(1));
+                    if let Err(error) = registry.reconcile() {
+                        tracing::warn!(%error, "applying changes from the state store failed");
+                    }
+                }
+            })?
+        };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        runtime.block_on(async {
+        let output_closed = runtime.block_on(async {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let shutdown = shutdown_signal();
             tokio::pin!(shutdown);
             loop {
                 tokio::select! {
                     signal = &mut shutdown => {
                         tracing::info!(signal, "stopping");
-                        break;
+                        return false;
                     }
                     _ = tick.tick() => {
-                        if let Err(error) = self.registry.reconcile() {
-                            tracing::warn!(%error, "applying changes from the state store failed");
+                        if self.output.is_closed() {
+                            tracing::error!("standard output was closed; stopping");
+                            return true;
                         }
                     }
                 }
             }
         });
-        let registry = self.registry.clone();
-        registry.shutdown(SHUTDOWN_WAIT);
+        stopping.store(true, Ordering::Relaxed);
+        let _ = reconciler.join();
+        self.registry.shutdown(SHUTDOWN_WAIT);
         tracing::info!("agent stopped");
+        if output_closed {
+            anyhow::bail!("standard output was closed");
+        }
         Ok(())
     }
 }
 
 /// The record sink of `[output]`.
-fn local_sink(config: &Config) -> anyhow::Result<Arc<dyn RecordSink>> {
+fn local_sink(config: &Config) -> anyhow::Result<Arc<JsonLinesSink>> {
     Ok(match &config.output.path {
         None => Arc::new(JsonLinesSink::stdout()),
         Some(path) => Arc::new(
@@ -115,7 +136,7 @@ fn local_sink(config: &Config) -> anyhow::Result<Arc<dyn RecordSink>> {
 fn create_default_loggers(store: &Store, registry: &LoggerRegistry, interval_ms: u32) -> anyhow::Result<()> {
     for (name, factory) in DEFAULT_LOGGERS {
         if store.logger(name)?.is_some() {
-            continue;
+            continue; // made before a crash, or by an operator
         }
         registry.create(factory, name, Some("created at first start"), &Map::new())?;
         store.set_logger_running(name, true, Some(interval_ms))?;

@@ -158,6 +158,13 @@ fn a_logger_runs_again_after_a_restart_and_follows_the_operator() {
     setup.wait_for_records("mem", before + 1);
     assert!(setup.cli(&["logger", "list"]).lines().any(|l| l.starts_with("mem ") && l.contains(" true ")));
 
+    // An operator changes its interval while it runs: the agent restarts it at the new one.
+    setup.cli(&["logger", "start", "mem", "--interval", "2000"]);
+    let restarted = wait_until(Duration::from_secs(10), || {
+        agent.stderr().contains("restarting logger at its new interval").then_some(())
+    });
+    assert!(restarted.is_some(), "{}", agent.stderr());
+
     // An operator stops it while the agent runs: the agent applies it within a second or two.
     setup.cli(&["logger", "stop", "mem"]);
     std::thread::sleep(Duration::from_millis(2_500));
@@ -293,4 +300,37 @@ fn a_corrupt_state_store_is_reported_and_left_alone() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("state.sqlite3 is corrupt"), "{stderr}");
     assert_eq!(fs::read(data.join("state.sqlite3")).unwrap(), garbage);
+}
+
+#[test]
+fn the_agent_stops_when_its_standard_output_is_closed() {
+    use std::io::{BufRead, BufReader};
+    let setup = Setup::new("stdout", "[loggers]\ndefault_interval_ms = 1000\n");
+    // Records to standard output this time (no [output] path).
+    let text = format!(
+        "data_dir = {:?}\n[loggers]\ndefault_interval_ms = 1000\n",
+        setup.dir.join("data").to_string_lossy()
+    );
+    fs::write(&setup.config, text).unwrap();
+    let mut child = Command::new(common::BIN)
+        .args(["run", "--config"])
+        .arg(&setup.config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("{\"date\""), "{first}");
+    // The reader is gone (`kraken-sentry run | head -1`): the agent must not run on blind.
+    let status = wait_until(Duration::from_secs(15), || child.try_wait().unwrap());
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("the agent kept running with nobody reading its output");
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("standard output was closed"), "{stderr}");
 }

@@ -68,7 +68,11 @@ fn memory_usage_reports_kilobytes() {
 fn network_usage_baselines_then_reports_devices_and_a_total() {
     let (context, dir) = context("network");
     let (first, second) = two_cycles(&context, "network-usage");
-    assert!(first.is_empty(), "the first run only takes a baseline");
+    assert_eq!(first.len(), 1, "the first run takes the baseline and sends only the total: {first:?}");
+    assert_eq!(
+        (first[0]["scope"].clone(), first[0]["description"].clone()),
+        (Value::from("total"), Value::from("-"))
+    );
     let (total, devices) = second.split_last().expect("a total record every run");
     assert_fields(
         total,

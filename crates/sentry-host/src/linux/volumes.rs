@@ -2,8 +2,10 @@
 //!
 //! A volume is a whole file system (mountinfo `root` is `/`, so bind mounts of a sub-tree are
 //! not counted again) of a real type: kernel pseudo file systems and tmpfs are left out. Each
-//! device is listed once, at its first mount point. Network file systems are listed with the
-//! `Network` kind. A mount whose `statvfs` fails is skipped rather than failing the list.
+//! device is listed once, at its first mount point. Network file systems (NFS, CIFS...) are
+//! left out: `statvfs` on a hard-mounted share whose server is gone blocks forever, and a
+//! host-facts read must never hang. A mount whose `statvfs` fails is skipped rather than
+//! failing the list.
 
 use std::collections::HashSet;
 use std::fs;
@@ -53,6 +55,10 @@ pub(crate) fn list() -> HostResult<Vec<Volume>> {
     let mut seen_devices = HashSet::new();
     let mut volumes = Vec::new();
     for mount in mounts.into_iter().filter(is_volume) {
+        let kind = kind(&mount);
+        if kind == VolumeKind::Network {
+            continue;
+        }
         if !seen_devices.insert(mount.majmin.clone()) {
             continue;
         }
@@ -60,7 +66,7 @@ pub(crate) fn list() -> HostResult<Vec<Volume>> {
         let block = space.f_frsize.max(1);
         volumes.push(Volume {
             root: mount.mount_point.to_string_lossy().into_owned(),
-            kind: kind(&mount),
+            kind,
             device: mount.mount_source.clone(),
             fs_type: mount.fs_type.clone(),
             total: space.f_blocks.saturating_mul(block),

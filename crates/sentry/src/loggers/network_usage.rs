@@ -4,7 +4,8 @@
 //! on Linux) and subtracts the previous run's, so `*_delta` fields are true deltas over the
 //! interval measured on the monotonic clock (BUG-32). State is keyed by interface identity
 //! (LUID on Windows, name on Linux), never by position (BUG-34); an interface seen for the
-//! first time only sets its baseline. Frames per second are packets per second (no ×8, BUG-31);
+//! first time only sets its baseline (the first run of all sends only the total record, with no
+//! device yet). Frames per second are packets per second (no ×8, BUG-31);
 //! a link of unknown or zero speed has 0 % usage instead of breaking the total (BUG-33). Only
 //! interfaces with a 6-byte hardware address are reported, as the original.
 
@@ -58,10 +59,9 @@ impl LoggerRun for NetworkUsage {
             current.insert(nic.id.clone(), nic.counters);
         }
         self.previous = current;
-        if elapsed.is_some() {
-            let total = total_record(&records);
-            records.push(total);
-        }
+        // The total comes every run; on the baseline run it has no device yet (`-`, 0 %).
+        let total = total_record(&records);
+        records.push(total);
         Ok(records)
     }
 }

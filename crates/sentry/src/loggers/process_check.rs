@@ -4,7 +4,8 @@
 //! The check is level-triggered: every run reports every listed process, so an allowed process
 //! that is already down when the agent starts is reported at once (BUG-39). Names compare
 //! case-insensitively with the process image name (`notepad.exe`) or, on Linux, the kernel
-//! `comm` or the executable's file name. Records add `running` (bool) and `status`
+//! `comm` (a longer name matches by its first 15 bytes, all `comm` keeps) or the executable's
+//! file name (readable only for the agent's own user unless it runs as root). Records add `running` (bool) and `status`
 //! (`ok`|`warning`) to the seed's `name` and `policy`, so no one parses `msg`.
 
 use std::collections::{BTreeMap, HashSet};
@@ -65,12 +66,26 @@ pub fn running_names(processes: &[ProcessSnapshot]) -> HashSet<String> {
     names
 }
 
+/// Linux keeps only the first 15 bytes of a process name (`comm`); a longer rule name also
+/// matches its first 15 bytes there.
+const COMM_LEN: Option<usize> = if cfg!(target_os = "linux") { Some(15) } else { None };
+
+fn is_running(name: &str, running: &HashSet<String>) -> bool {
+    if running.contains(name) {
+        return true;
+    }
+    match COMM_LEN {
+        Some(len) if name.len() > len && name.is_char_boundary(len) => running.contains(&name[..len]),
+        _ => false,
+    }
+}
+
 /// One record per rule.
 pub fn check_records(rules: &[ProcessRule], running: &HashSet<String>) -> Vec<Map> {
     rules
         .iter()
         .map(|rule| {
-            let is_running = running.contains(&rule.name);
+            let is_running = is_running(&rule.name, running);
             let ok = match rule.policy {
                 Policy::Allow => is_running,
                 Policy::Deny => !is_running,
@@ -136,5 +151,14 @@ mod tests {
         assert_eq!(records[3]["msg"], Value::from("process check: warning, [systemd-journald] is running"));
         assert_eq!(records[1]["policy"], Value::from("allow"));
         assert_eq!(records[1]["logtype"], Value::from("processcheck"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn long_names_match_the_15_bytes_linux_keeps() {
+        // Another user's process: no exe path, only the cut `comm`.
+        let running = running_names(&[process("systemd-journal", None)]);
+        let rules = [ProcessRule { name: "systemd-journald".into(), policy: Policy::Deny }];
+        assert_eq!(check_records(&rules, &running)[0]["running"], Value::Bool(true));
     }
 }

@@ -6,10 +6,15 @@
 //! before anything changes (BUG-20). At boot every logger marked running starts again. While
 //! the agent runs, [`LoggerRegistry::reconcile`] applies changes another process (an operator's
 //! `kraken-sentry logger ...`) committed to the store.
+//!
+//! Control operations (create, remove, start, stop, reconcile) take one lock in turn, so they
+//! never interleave; reading (`getLoggers`) does not take it and always answers. Every wait for
+//! a logger to stop is bounded ([`MAX_STOP_WAIT`]); a logger still finishing a run when the
+//! wait ends is left `stopping` and stops when the run ends.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use kraken_codec::{Map, Value};
 
@@ -29,6 +34,15 @@ impl From<StoreError> for RegistryError {
     }
 }
 
+/// The longest any stop waits for a run in progress (`stopLogger` with timeout 0 included).
+pub const MAX_STOP_WAIT: Duration = Duration::from_secs(30);
+/// How long reconciling waits for a logger to stop before moving on.
+const RECONCILE_STOP_WAIT: Duration = Duration::from_secs(5);
+/// The most loggers one agent keeps.
+pub const MAX_LOGGERS: usize = 256;
+/// The longest description kept.
+const MAX_DESCRIPTION: usize = 1024;
+
 fn refuse<T>(message: impl Into<String>) -> Result<T, RegistryError> {
     Err(RegistryError(message.into()))
 }
@@ -47,6 +61,8 @@ pub struct LoggerRegistry {
     min_interval_ms: u32,
     loggers: Mutex<BTreeMap<String, Arc<LoggerEntry>>>,
     seen_version: Mutex<Option<i64>>,
+    /// Held by every control operation, so they never interleave.
+    control: Mutex<()>,
 }
 
 impl LoggerRegistry {
@@ -63,6 +79,7 @@ impl LoggerRegistry {
             min_interval_ms,
             loggers: Mutex::default(),
             seen_version: Mutex::default(),
+            control: Mutex::default(),
         }
     }
 
@@ -81,7 +98,11 @@ impl LoggerRegistry {
         self.min_interval_ms
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<LoggerEntry>>> {
+    fn control(&self) -> MutexGuard<'_, ()> {
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn entries(&self) -> MutexGuard<'_, BTreeMap<String, Arc<LoggerEntry>>> {
         self.loggers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -91,6 +112,7 @@ impl LoggerRegistry {
 
     /// Loads every stored logger and starts those marked running. Returns how many started.
     pub fn boot(&self) -> Result<usize, RegistryError> {
+        let _control = self.control();
         *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(self.context.store.data_version()?);
         let rows = self.context.store.loggers()?;
@@ -131,10 +153,17 @@ impl LoggerRegistry {
         description: Option<&str>,
         props: &Map,
     ) -> Result<(), RegistryError> {
-        check_name(name)?;
+        let _control = self.control();
         let Some(factory) = self.factory(factory_name).cloned() else {
             return refuse(format!("logger factory not found: {factory_name}"));
         };
+        check_name(name)?;
+        if description.is_some_and(|d| d.len() > MAX_DESCRIPTION) {
+            return refuse(format!("description longer than {MAX_DESCRIPTION} bytes"));
+        }
+        if self.entries().len() >= MAX_LOGGERS {
+            return refuse(format!("too many loggers (at most {MAX_LOGGERS})"));
+        }
         let config = factory::validate_options(factory.as_ref(), props).map_err(RegistryError)?;
         let row = LoggerRow {
             name: name.to_owned(),
@@ -151,6 +180,7 @@ impl LoggerRegistry {
 
     /// `removeLogger`: a stopped logger is deleted with its state.
     pub fn remove(&self, name: &str) -> Result<(), RegistryError> {
+        let _control = self.control();
         let entry = self.entry(name)?;
         if entry.runner.state() != LoggerState::Stopped {
             return refuse(format!("logger is running: {name}"));
@@ -170,15 +200,23 @@ impl LoggerRegistry {
 
     /// `startLogger`: starts the thread and records that it runs.
     pub fn start(&self, name: &str, interval_ms: i64) -> Result<(), RegistryError> {
+        let _control = self.control();
         let interval = self.check_interval(interval_ms)?;
         let entry = self.entry(name)?;
-        entry.row.lock().unwrap_or_else(|p| p.into_inner()).interval_ms = interval;
-        self.start_thread(name)?;
+        let run = {
+            let row = entry.row.lock().unwrap_or_else(|p| p.into_inner());
+            entry.factory.create(&self.context, &row.config)
+        };
+        entry
+            .runner
+            .start(Duration::from_millis(u64::from(interval)), run, self.sinks.clone())
+            .map_err(RegistryError)?;
         if let Err(error) = self.context.store.set_logger_running(name, true, Some(interval)) {
-            let _ = entry.runner.stop(None);
+            entry.runner.stop(MAX_STOP_WAIT);
             return Err(error.into());
         }
-        entry.row.lock().unwrap_or_else(|p| p.into_inner()).running = true;
+        let mut row = entry.row.lock().unwrap_or_else(|p| p.into_inner());
+        (row.running, row.interval_ms) = (true, interval);
         Ok(())
     }
 
@@ -196,23 +234,37 @@ impl LoggerRegistry {
     }
 
     /// `stopLogger`: records that it should not run and stops the thread, waiting up to
-    /// `timeout_ms` (0 or less: until it ends).
+    /// `timeout_ms` for a run in progress (0 or less: up to [`MAX_STOP_WAIT`]). A logger still
+    /// finishing its run then is left `stopping` and stops when the run ends; like the
+    /// original, that is not an error.
     pub fn stop(&self, name: &str, timeout_ms: i64) -> Result<(), RegistryError> {
+        let _control = self.control();
         let entry = self.entry(name)?;
         self.context.store.set_logger_running(name, false, None)?;
         entry.row.lock().unwrap_or_else(|p| p.into_inner()).running = false;
-        let timeout = u64::try_from(timeout_ms).ok().filter(|&ms| ms > 0).map(Duration::from_millis);
-        entry.runner.stop(timeout).map_err(RegistryError)
+        let timeout = u64::try_from(timeout_ms)
+            .ok()
+            .filter(|&ms| ms > 0)
+            .map_or(MAX_STOP_WAIT, |ms| Duration::from_millis(ms).min(MAX_STOP_WAIT));
+        if !entry.runner.stop(timeout) {
+            tracing::warn!(logger = %name, timeout_ms = timeout.as_millis(), "logger still finishing a run; it stops when the run ends");
+        }
+        Ok(())
     }
 
     /// Stops every thread for an agent shutdown, leaving the stored running flags as they are
-    /// so the same loggers start at the next boot.
+    /// so the same loggers start at the next boot. All loggers are asked at once, then waited
+    /// for together, up to `timeout` in all.
     pub fn shutdown(&self, timeout: Duration) {
         let entries: Vec<Arc<LoggerEntry>> = self.entries().values().cloned().collect();
-        for entry in entries {
-            let name = entry.row.lock().unwrap_or_else(|p| p.into_inner()).name.clone();
-            if let Err(error) = entry.runner.stop(Some(timeout)) {
-                tracing::warn!(logger = %name, %error, "logger still busy at shutdown");
+        for entry in &entries {
+            entry.runner.request_stop();
+        }
+        let deadline = Instant::now() + timeout;
+        for entry in &entries {
+            if !entry.runner.wait_stopped(deadline) {
+                let name = entry.row.lock().unwrap_or_else(|p| p.into_inner()).name.clone();
+                tracing::warn!(logger = %name, "logger still busy at shutdown");
             }
         }
     }
@@ -239,26 +291,28 @@ impl LoggerRegistry {
     }
 
     /// Applies what another process committed to the store since the last look: new loggers
-    /// appear, deleted ones stop and go, and each runs or stops as its row says. Cheap when
-    /// nothing changed (one `PRAGMA data_version`).
+    /// appear, deleted ones stop and go, and each runs (at its stored interval) or stops as its
+    /// row says. Cheap when nothing changed (one `PRAGMA data_version`). A change that cannot be
+    /// applied yet (a logger still finishing a run) is tried again at the next call.
     pub fn reconcile(&self) -> Result<(), RegistryError> {
+        let _control = self.control();
         let version = self.context.store.data_version()?;
-        {
-            let mut seen = self.seen_version.lock().unwrap_or_else(|p| p.into_inner());
-            if *seen == Some(version) {
-                return Ok(());
-            }
-            *seen = Some(version);
+        if *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) == Some(version) {
+            return Ok(());
         }
         let rows: HashMap<String, LoggerRow> =
             self.context.store.loggers()?.into_iter().map(|row| (row.name.clone(), row)).collect();
+        let mut complete = true;
         let known: Vec<(String, Arc<LoggerEntry>)> =
             self.entries().iter().map(|(name, entry)| (name.clone(), entry.clone())).collect();
         for (name, entry) in &known {
             if !rows.contains_key(name) {
                 tracing::info!(logger = %name, "logger removed from the store; stopping it");
-                let _ = entry.runner.stop(None);
-                self.entries().remove(name);
+                if entry.runner.stop(RECONCILE_STOP_WAIT) {
+                    self.entries().remove(name);
+                } else {
+                    complete = false;
+                }
             }
         }
         for (name, row) in rows {
@@ -267,36 +321,63 @@ impl LoggerRegistry {
                 tracing::info!(logger = %name, "logger added through the store");
                 let running = row.running;
                 if self.adopt(row) && running {
-                    self.start_thread(&name)?;
+                    complete &= self.start_logged(&name);
                 }
                 continue;
             };
             let state = entry.runner.state();
+            let interval_changed = entry.runner.interval().is_some_and(|running| {
+                running != Duration::from_millis(u64::from(row.interval_ms.max(self.min_interval_ms)))
+            });
             *entry.row.lock().unwrap_or_else(|p| p.into_inner()) = row.clone();
             match (row.running, state) {
                 (true, LoggerState::Stopped) => {
                     tracing::info!(logger = %name, interval_ms = row.interval_ms, "starting logger as the store says");
-                    self.start_thread(&name)?;
+                    complete &= self.start_logged(&name);
+                }
+                (true, LoggerState::Running) if interval_changed => {
+                    tracing::info!(logger = %name, interval_ms = row.interval_ms, "restarting logger at its new interval");
+                    complete &= entry.runner.stop(RECONCILE_STOP_WAIT) && self.start_logged(&name);
                 }
                 (false, LoggerState::Running) => {
                     tracing::info!(logger = %name, "stopping logger as the store says");
-                    entry.runner.stop(None).map_err(RegistryError)?;
+                    complete &= entry.runner.stop(RECONCILE_STOP_WAIT);
                 }
+                (_, LoggerState::Stopping) => complete = false,
                 _ => {}
             }
         }
+        if complete {
+            *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version);
+        }
         Ok(())
+    }
+
+    /// Starts a logger's thread; false (and logged) if it cannot start.
+    fn start_logged(&self, name: &str) -> bool {
+        match self.start_thread(name) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(logger = %name, %error, "logger could not start");
+                false
+            }
+        }
     }
 }
 
-/// Logger names: 1 to 64 letters, digits, `-`, `_` or `.`.
+/// Logger names: 1 to 64 characters, no control characters and no `\\` (it separates the
+/// namespace in full names), no leading or trailing space.
 fn check_name(name: &str) -> Result<(), RegistryError> {
-    let valid = (1..=64).contains(&name.len())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let valid = !name.is_empty()
+        && name.chars().count() <= 64
+        && name.trim() == name
+        && !name.chars().any(|c| c.is_control() || c == '\\');
     if valid {
         Ok(())
     } else {
-        refuse(format!("invalid logger name {name:?}: use 1 to 64 of a-z, 0-9, -, _, ."))
+        refuse(format!(
+            "invalid logger name {name:?}: use 1 to 64 characters, without \\ or control characters"
+        ))
     }
 }
 

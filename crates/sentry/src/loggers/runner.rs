@@ -9,12 +9,12 @@
 //! * A run that fails (an error or a panic) is counted, its message kept and logged, and the
 //!   logger keeps its schedule (BUG-25).
 //! * `stop(timeout)` wakes the thread at once (no sleep runs out first) and waits for it to
-//!   finish, up to `timeout` (`None`: as long as it takes). A run in progress is never cut
-//!   short; if it outlasts the timeout the logger stays `Stopping` and stops when the run ends.
-//!   Stopping a stopped logger does nothing (BUG-24).
+//!   finish, up to `timeout`. A run in progress is never cut short; if it outlasts the timeout
+//!   the logger stays `Stopping` and stops when the run ends. Stopping a stopped logger does
+//!   nothing (BUG-24). The wait holds no lock: `state()` and the other loggers stay
+//!   responsive while one logger finishes a slow run.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
@@ -51,42 +51,52 @@ pub struct LoggerRunner {
 
 struct Active {
     interval: Duration,
-    stop: Arc<StopSignal>,
-    /// Disconnected when the thread has ended.
-    done: mpsc::Receiver<()>,
+    /// Raised by `stop`, watched by the thread.
+    stop: Arc<Flag>,
+    /// Raised by the thread when it ends, however it ends.
+    finished: Arc<Flag>,
     thread: JoinHandle<()>,
 }
 
+/// A one-way boolean with a condition variable to wait for it.
 #[derive(Default)]
-struct StopSignal {
-    requested: Mutex<bool>,
-    wake: Condvar,
+struct Flag {
+    set: Mutex<bool>,
+    changed: Condvar,
 }
 
-impl StopSignal {
-    fn request(&self) {
-        *self.requested.lock().unwrap_or_else(|p| p.into_inner()) = true;
-        self.wake.notify_all();
+impl Flag {
+    fn raise(&self) {
+        *self.set.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.changed.notify_all();
     }
 
-    fn is_requested(&self) -> bool {
-        *self.requested.lock().unwrap_or_else(|p| p.into_inner())
+    fn is_set(&self) -> bool {
+        *self.set.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sleeps until `deadline` or a stop request; true if stop was requested.
+    /// Waits until the flag is raised or `deadline` passes; true if it is raised.
     fn wait_until(&self, deadline: Instant) -> bool {
-        let mut requested = self.requested.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = self.set.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if *requested {
+            if *set {
                 return true;
             }
             let now = Instant::now();
             if now >= deadline {
                 return false;
             }
-            requested =
-                self.wake.wait_timeout(requested, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            set = self.changed.wait_timeout(set, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
         }
+    }
+}
+
+/// Raises its flag when dropped: when the thread ends, normally or not.
+struct RaiseOnDrop(Arc<Flag>);
+
+impl Drop for RaiseOnDrop {
+    fn drop(&mut self) {
+        self.0.raise();
     }
 }
 
@@ -95,20 +105,24 @@ impl LoggerRunner {
         LoggerRunner { name: name.into(), stats: Arc::default(), active: Mutex::new(None) }
     }
 
+    fn active(&self) -> std::sync::MutexGuard<'_, Option<Active>> {
+        self.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The current state (a thread that has ended is collected here).
     pub fn state(&self) -> LoggerState {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = self.active();
         Self::collect_finished(&mut active);
         match &*active {
             None => LoggerState::Stopped,
-            Some(a) if a.stop.is_requested() => LoggerState::Stopping,
+            Some(a) if a.stop.is_set() => LoggerState::Stopping,
             Some(_) => LoggerState::Running,
         }
     }
 
     /// The interval while running.
     pub fn interval(&self) -> Option<Duration> {
-        self.active.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|a| a.interval)
+        self.active().as_ref().map(|a| a.interval)
     }
 
     pub fn stats(&self) -> RunStats {
@@ -116,9 +130,7 @@ impl LoggerRunner {
     }
 
     fn collect_finished(active: &mut Option<Active>) {
-        if let Some(a) = active
-            && matches!(a.done.try_recv(), Err(TryRecvError::Disconnected))
-        {
+        if active.as_ref().is_some_and(|a| a.finished.is_set()) {
             let finished = active.take().expect("checked above");
             let _ = finished.thread.join();
         }
@@ -131,17 +143,18 @@ impl LoggerRunner {
         run: Box<dyn LoggerRun>,
         sinks: Arc<SinkSet>,
     ) -> Result<(), String> {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let mut active = self.active();
         Self::collect_finished(&mut active);
         if let Some(a) = &*active {
-            return Err(if a.stop.is_requested() {
-                format!("logger is stopping: {}", self.name)
+            return Err(if a.stop.is_set() {
+                format!("logger is still stopping: {}", self.name)
             } else {
-                format!("logger is already running: {}", self.name)
+                // The original's message, word for word.
+                "logger is already running".to_owned()
             });
         }
-        let stop = Arc::new(StopSignal::default());
-        let (done_tx, done) = mpsc::channel::<()>();
+        let stop = Arc::new(Flag::default());
+        let finished = Arc::new(Flag::default());
         let body = RunLoop {
             name: self.name.clone(),
             interval,
@@ -150,37 +163,45 @@ impl LoggerRunner {
             stats: self.stats.clone(),
             stop: stop.clone(),
         };
+        let on_exit = RaiseOnDrop(finished.clone());
         let thread = thread::Builder::new()
             .name(format!("logger {}", self.name))
             .stack_size(512 * 1024)
             .spawn(move || {
-                let _done = done_tx; // dropped when the thread ends
+                let _on_exit = on_exit;
                 body.run();
             })
             .map_err(|e| format!("cannot start logger {}: {e}", self.name))?;
-        *active = Some(Active { interval, stop, done, thread });
+        *active = Some(Active { interval, stop, finished, thread });
         Ok(())
     }
 
-    /// Stops the thread, waiting up to `timeout` (`None`: until it ends).
-    pub fn stop(&self, timeout: Option<Duration>) -> Result<(), String> {
-        let mut active = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(a) = active.as_ref() else { return Ok(()) };
-        a.stop.request();
-        let ended = match timeout {
-            None => !matches!(a.done.recv(), Ok(())),
-            Some(limit) => matches!(a.done.recv_timeout(limit), Err(mpsc::RecvTimeoutError::Disconnected)),
-        };
-        if !ended {
-            return Err(format!(
-                "logger {} did not stop within {} ms; it stops when its current run ends",
-                self.name,
-                timeout.unwrap_or_default().as_millis()
-            ));
+    /// Asks the thread to stop, without waiting.
+    pub fn request_stop(&self) {
+        if let Some(a) = &*self.active() {
+            a.stop.raise();
         }
-        let finished = active.take().expect("present above");
-        let _ = finished.thread.join();
-        Ok(())
+    }
+
+    /// Waits until the thread has ended or `deadline` passes; true if it has ended (or there
+    /// was none). No lock is held while waiting.
+    pub fn wait_stopped(&self, deadline: Instant) -> bool {
+        let finished = match &*self.active() {
+            None => return true,
+            Some(a) => a.finished.clone(),
+        };
+        if !finished.wait_until(deadline) {
+            return false;
+        }
+        Self::collect_finished(&mut self.active());
+        true
+    }
+
+    /// Stops the thread, waiting up to `timeout` for a run in progress to end. True if it
+    /// ended; false if it is still finishing a run (it stops right after).
+    pub fn stop(&self, timeout: Duration) -> bool {
+        self.request_stop();
+        self.wait_stopped(Instant::now() + timeout)
     }
 }
 
@@ -191,7 +212,7 @@ struct RunLoop {
     run: Box<dyn LoggerRun>,
     sinks: Arc<SinkSet>,
     stats: Arc<Mutex<RunStats>>,
-    stop: Arc<StopSignal>,
+    stop: Arc<Flag>,
 }
 
 impl RunLoop {
@@ -307,7 +328,7 @@ mod tests {
             thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(runner.state(), LoggerState::Running);
-        runner.stop(Some(Duration::from_secs(5))).unwrap();
+        assert!(runner.stop(Duration::from_secs(5)));
         assert_eq!(runner.state(), LoggerState::Stopped);
         let stats = runner.stats();
         assert!(stats.runs >= 6 && stats.failed_runs >= 3, "{stats:?}");
@@ -323,14 +344,14 @@ mod tests {
         let runs = Arc::new(AtomicUsize::new(0));
         runner.start(Duration::from_secs(3600), Box::new(Flaky(runs.clone())), sinks.clone()).unwrap();
         let again = runner.start(Duration::from_secs(1), Box::new(Flaky(runs.clone())), sinks.clone());
-        assert_eq!(again.unwrap_err(), "logger is already running: slow");
+        assert_eq!(again.unwrap_err(), "logger is already running");
         let asked = Instant::now();
-        runner.stop(Some(Duration::from_secs(5))).unwrap();
+        assert!(runner.stop(Duration::from_secs(5)));
         assert!(asked.elapsed() < Duration::from_secs(2), "stop waited for the hour-long interval");
-        runner.stop(Some(Duration::from_secs(5))).unwrap();
+        assert!(runner.stop(Duration::from_secs(5)), "stopping a stopped logger is a no-op");
         runner.start(Duration::from_secs(3600), Box::new(Flaky(runs)), sinks).unwrap();
         assert_eq!(runner.state(), LoggerState::Running, "a stopped logger starts again (BUG-24)");
-        runner.stop(None).unwrap();
+        assert!(runner.stop(Duration::from_secs(5)));
     }
 
     /// Unit-test stand-in: a run that takes a while.
@@ -349,13 +370,11 @@ mod tests {
         let (sinks, _) = sinks();
         runner.start(Duration::from_secs(1), Box::new(Slow), sinks.clone()).unwrap();
         thread::sleep(Duration::from_millis(50));
-        let error = runner.stop(Some(Duration::from_millis(10))).unwrap_err();
-        assert!(error.contains("did not stop within 10 ms"), "{error}");
-        assert_eq!(runner.state(), LoggerState::Stopping);
-        assert!(
-            runner.start(Duration::from_secs(1), Box::new(Slow), sinks).unwrap_err().contains("stopping")
-        );
-        runner.stop(None).unwrap();
+        assert!(!runner.stop(Duration::from_millis(10)), "the run is still in progress");
+        assert_eq!(runner.state(), LoggerState::Stopping, "state() answers while the run finishes");
+        let refused = runner.start(Duration::from_secs(1), Box::new(Slow), sinks).unwrap_err();
+        assert_eq!(refused, "logger is still stopping: busy");
+        assert!(runner.stop(Duration::from_secs(5)));
         assert_eq!(runner.state(), LoggerState::Stopped);
     }
 }

@@ -21,6 +21,8 @@ pub trait RecordSink: Send + Sync {
 /// Records as JSON lines on standard output, or in a size-rotated file.
 pub struct JsonLinesSink {
     target: Mutex<Target>,
+    /// Set when standard output was closed by its reader (`kraken-sentry run | head`).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 enum Target {
@@ -31,12 +33,19 @@ enum Target {
 impl JsonLinesSink {
     /// Writes to standard output.
     pub fn stdout() -> Self {
-        JsonLinesSink { target: Mutex::new(Target::Stdout) }
+        JsonLinesSink { target: Mutex::new(Target::Stdout), closed: Default::default() }
     }
 
     /// Appends to `path`, rotating when it would pass `max_bytes` and keeping `keep` old files.
     pub fn file(path: &Path, max_bytes: u64, keep: u32) -> io::Result<Self> {
-        Ok(JsonLinesSink { target: Mutex::new(Target::File(RotatingFile::open(path, max_bytes, keep)?)) })
+        let file = RotatingFile::open(path, max_bytes, keep)?;
+        Ok(JsonLinesSink { target: Mutex::new(Target::File(file)), closed: Default::default() })
+    }
+
+    /// True once standard output has been closed by its reader: nothing written here can be
+    /// read any more, and the agent should stop rather than run blind.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -51,8 +60,13 @@ impl RecordSink for JsonLinesSink {
         match &mut *target {
             Target::Stdout => {
                 let mut out = io::stdout().lock();
-                out.write_all(text.as_bytes())?;
-                out.flush()
+                let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+                if let Err(error) = &written
+                    && error.kind() == io::ErrorKind::BrokenPipe
+                {
+                    self.closed.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                written
             }
             Target::File(file) => file.append(text.as_bytes()),
         }
@@ -80,7 +94,11 @@ impl RotatingFile {
 
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
-            self.rotate()?;
+            // A failed rotation (a reader holding an old file on Windows, say) must not lose
+            // records: keep appending to the current file and try again next time.
+            if let Err(error) = self.rotate() {
+                tracing::warn!(file = %self.path.display(), %error, "cannot rotate the record file; appending");
+            }
         }
         self.file.write_all(bytes)?;
         self.file.flush()?;

@@ -129,6 +129,16 @@ impl Store {
         Ok(inserted == 1)
     }
 
+    /// Whether `key` has a value.
+    pub fn has_meta(&self, key: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = rusqlite::OptionalExtension::optional(self.lock().query_row(
+            "SELECT 1 FROM meta WHERE key = ?1",
+            [key],
+            |row| row.get(0),
+        ))?;
+        Ok(found.is_some())
+    }
+
     /// A number that changes whenever another connection commits to the store.
     pub fn data_version(&self) -> Result<i64, StoreError> {
         Ok(self.lock().pragma_query_value(None, "data_version", |row| row.get(0))?)
