@@ -17,6 +17,7 @@ pub mod encode;
 pub mod error;
 pub mod java_text;
 pub mod map;
+pub mod plain_json;
 pub mod serde_value;
 pub mod typed_json;
 pub mod utf8;

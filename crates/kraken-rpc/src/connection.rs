@@ -23,7 +23,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -86,6 +86,8 @@ pub struct RpcConnection {
 }
 
 struct Inner {
+    /// Unique within this process, for keying per-connection state.
+    id: u64,
     role: Role,
     config: Arc<RpcConfig>,
     peer: PeerInfo,
@@ -151,7 +153,9 @@ impl RpcConnection {
         let (read_half, write_half) = tokio::io::split(stream);
         let (closed, _) = watch::channel(None);
         let (trusted, _) = watch::channel(None);
+        static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
         let inner = Arc::new(Inner {
+            id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             role,
             peer,
             authenticated_transport,
@@ -181,6 +185,11 @@ impl RpcConnection {
             tokio::spawn(conn.clone().liveness_loop(interval));
         }
         conn
+    }
+
+    /// A number unique to this connection within the process (never reused).
+    pub fn id(&self) -> u64 {
+        self.inner.id
     }
 
     /// What is known of the peer: address and certificate.

@@ -3,10 +3,11 @@
 //! [`Agent::start`] opens the state store in the configured data directory, creates the
 //! default loggers on the very first start (cpu, memory, network, disk; running at the
 //! configured interval), and starts every logger the store marks running. Records go to the
-//! local JSON-lines sink (standard output or a rotating file) until base links exist.
-//! [`Agent::run_until_signalled`] applies operators' changes from the store every second and
-//! returns on Ctrl-C (or SIGTERM), after stopping the loggers cleanly; their running flags stay
-//! set so the same loggers start next time.
+//! local JSON-lines sink (standard output or a rotating file); shipping them to bases (the
+//! spool) comes next. [`Agent::run_until_signalled`] links to every configured base (one task
+//! each, serving the base's commands), applies operators' changes from the store every second
+//! and returns on Ctrl-C (or SIGTERM), after stopping the loggers cleanly; their running flags
+//! stay set so the same loggers start next time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,9 +16,11 @@ use std::time::Duration;
 use anyhow::Context;
 use kraken_codec::Map;
 
-use crate::commands::{CommandContext, FileRoots};
+use crate::base_link::{LinkSettings, run_link};
+use crate::commands::{CommandContext, FileRoots, sentry_methods};
 use crate::config::Config;
 use crate::loggers::{FactoryContext, JsonLinesSink, LoggerRegistry, SinkSet, standard_factories};
+use crate::service::SentryService;
 use crate::store::Store;
 
 /// The loggers made on the first start: (name, factory).
@@ -59,9 +62,6 @@ impl Agent {
         }
         let started = registry.boot()?;
         tracing::info!(store = %store.path().display(), started, "agent started");
-        if !config.bases.is_empty() {
-            tracing::warn!("base links are not part of this build yet; records go to the local output only");
-        }
         let commands = Arc::new(CommandContext {
             host,
             sampling_window: Duration::from_millis(config.commands.process_sample_ms),
@@ -93,6 +93,7 @@ impl Agent {
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let output_closed = runtime.block_on(async {
+            let links = self.spawn_links();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let shutdown = shutdown_signal();
             tokio::pin!(shutdown);
@@ -100,11 +101,13 @@ impl Agent {
                 tokio::select! {
                     signal = &mut shutdown => {
                         tracing::info!(signal, "stopping");
+                        links.iter().for_each(tokio::task::JoinHandle::abort);
                         return false;
                     }
                     _ = tick.tick() => {
                         if self.output.is_closed() {
                             tracing::error!("standard output was closed; stopping");
+                            links.iter().for_each(tokio::task::JoinHandle::abort);
                             return true;
                         }
                     }
@@ -119,6 +122,26 @@ impl Agent {
             anyhow::bail!("standard output was closed");
         }
         Ok(())
+    }
+}
+
+impl Agent {
+    /// One task per configured base (inside the agent's runtime).
+    fn spawn_links(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let Some(guid) = self.config.guid.clone() else { return Vec::new() };
+        let service = SentryService::new(Arc::new(sentry_methods()), self.commands.clone());
+        self.config
+            .bases
+            .iter()
+            .map(|base| {
+                let settings = LinkSettings {
+                    base: base.clone(),
+                    guid: guid.clone(),
+                    max_backoff: Duration::from_millis(self.config.links.max_backoff_ms),
+                };
+                tokio::spawn(run_link(settings, service.clone(), None))
+            })
+            .collect()
     }
 }
 

@@ -25,6 +25,9 @@
 //! max_bytes = 10485760             # rotate at this size
 //! keep = 5                         # rotated files kept
 //!
+//! [links]
+//! max_backoff_ms = 60000           # longest wait between reconnections
+//!
 //! [[base]]
 //! name = "central"
 //! address = "base.example.org"
@@ -55,6 +58,8 @@ pub struct Config {
     pub commands: CommandSettings,
     #[serde(default)]
     pub output: OutputSettings,
+    #[serde(default)]
+    pub links: LinkSettings,
     /// The bases to connect to.
     #[serde(default, rename = "base")]
     pub bases: Vec<BaseConfig>,
@@ -103,6 +108,20 @@ pub struct OutputSettings {
 impl Default for OutputSettings {
     fn default() -> Self {
         OutputSettings { path: None, max_bytes: 10 * 1024 * 1024, keep: 5 }
+    }
+}
+
+/// `[links]`: how base links reconnect.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinkSettings {
+    /// The longest wait between reconnection attempts (exponential backoff, full jitter).
+    pub max_backoff_ms: u64,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        LinkSettings { max_backoff_ms: 60_000 }
     }
 }
 
@@ -155,6 +174,7 @@ impl Default for Config {
             loggers: LoggerSettings::default(),
             commands: CommandSettings::default(),
             output: OutputSettings::default(),
+            links: LinkSettings::default(),
             bases: Vec::new(),
         }
     }
@@ -268,6 +288,12 @@ impl Config {
         }
         if !(1..=1000).contains(&self.output.keep) {
             return Err(format!("key `output.keep`: must be 1 to 1000, got {}", self.output.keep));
+        }
+        if !(100..=3_600_000).contains(&self.links.max_backoff_ms) {
+            return Err(format!(
+                "key `links.max_backoff_ms`: must be 100 to 3600000, got {}",
+                self.links.max_backoff_ms
+            ));
         }
         if !self.bases.is_empty() && self.guid.is_none() {
             return Err("key `guid`: required when a [[base]] is configured".into());

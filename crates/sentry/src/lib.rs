@@ -7,10 +7,10 @@
 //! `kraken-sentry` command line).
 
 pub mod agent;
+pub mod base_link;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod loggers;
-pub mod plain_json;
 pub mod service;
 pub mod store;

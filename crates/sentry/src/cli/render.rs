@@ -9,7 +9,7 @@
 
 use kraken_codec::{Map, Value};
 
-pub use crate::plain_json::to_json;
+pub use kraken_codec::plain_json::to_json;
 
 /// A reply as an aligned table. `group_column` names the first column when the reply is a map
 /// of lists or a map of maps.

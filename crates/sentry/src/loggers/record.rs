@@ -49,10 +49,10 @@ impl Record {
     /// One JSON object: `{"date", "logger", "msg", "params"}` (date as ISO-8601 UTC).
     pub fn to_json(&self) -> serde_json::Value {
         let mut object = serde_json::Map::with_capacity(4);
-        object.insert("date".into(), crate::plain_json::to_json(&Value::from(self.date)));
+        object.insert("date".into(), kraken_codec::plain_json::to_json(&Value::from(self.date)));
         object.insert("logger".into(), serde_json::Value::from(self.logger.as_str()));
         object.insert("msg".into(), self.msg().map_or(serde_json::Value::Null, serde_json::Value::from));
-        object.insert("params".into(), crate::plain_json::to_json(&Value::Map(self.params.clone())));
+        object.insert("params".into(), kraken_codec::plain_json::to_json(&Value::Map(self.params.clone())));
         serde_json::Value::Object(object)
     }
 }

@@ -2,11 +2,11 @@
 //! ISO-8601 UTC strings, IP addresses are strings, blobs are hex, maps keep their key order.
 //! (The codec's typed JSON, which keeps every kind, is for tools and tests.)
 
-use kraken_codec::Value;
-use kraken_codec::java_text::instant_to_string;
+use crate::Value;
+use crate::java_text::instant_to_string;
 use serde_json::json;
 
-/// A reply as plain JSON.
+/// A value as plain JSON.
 pub fn to_json(value: &Value) -> serde_json::Value {
     match value {
         Value::Null => serde_json::Value::Null,

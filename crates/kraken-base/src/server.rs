@@ -1,0 +1,106 @@
+//! The base's listener: mutual TLS on the configured address (default port 7140), every
+//! accepted connection served by the `kraken-base` service, and calls into connected sentries.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kraken_codec::Value;
+use kraken_rpc::tls::{self, TlsIdentity, TrustedCas};
+use kraken_rpc::{RpcConfig, RpcServer, ServiceTable};
+
+use crate::sentries::SentryRegistry;
+use crate::service::{BaseService, SERVICE_NAME};
+use crate::storage::Storage;
+
+/// What a base needs to start.
+pub struct BaseSettings {
+    pub listen: SocketAddr,
+    /// The base's certificate and key.
+    pub identity: TlsIdentity,
+    /// The CA that signs sentry certificates.
+    pub sentry_ca: TrustedCas,
+    /// The base's own RPC GUID (peering).
+    pub rpc_guid: String,
+    /// GUIDs allowed to connect (`None`: any with a certificate from the CA).
+    pub allowed: Option<HashSet<String>>,
+    pub storage: Arc<dyn Storage>,
+}
+
+/// A running base.
+pub struct Base {
+    local_addr: SocketAddr,
+    pub sentries: Arc<SentryRegistry>,
+    pub storage: Arc<dyn Storage>,
+    accept_loop: tokio::task::JoinHandle<()>,
+}
+
+/// A failed call into a sentry.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("sentry {0} is not connected")]
+    NotConnected(String),
+    #[error("sentry {0}: {1}")]
+    Rpc(String, kraken_rpc::RpcError),
+}
+
+impl Base {
+    /// Binds the listener and starts accepting sentries (inside a tokio runtime).
+    pub async fn start(settings: BaseSettings) -> anyhow::Result<Base> {
+        let server_tls = tls::server_config(&settings.identity, &settings.sentry_ca)?;
+        let mut config = RpcConfig::new(settings.rpc_guid.clone());
+        config.call_timeout = Duration::from_secs(30);
+        let sentries = Arc::new(SentryRegistry::default());
+        let service = Arc::new(BaseService {
+            storage: settings.storage.clone(),
+            sentries: sentries.clone(),
+            allowed: settings.allowed,
+        });
+        let mut services = ServiceTable::new();
+        services.insert(SERVICE_NAME.into(), service);
+        let mut server =
+            RpcServer::bind(settings.listen, Arc::new(config), Some(server_tls), services).await?;
+        let local_addr = server.local_addr();
+        let accept_loop = tokio::spawn(async move {
+            while let Some(connection) = server.accept().await {
+                tracing::debug!(peer = ?connection.peer().address, "connection accepted");
+            }
+        });
+        tracing::info!(%local_addr, "base listening");
+        Ok(Base { local_addr, sentries, storage: settings.storage, accept_loop })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Calls `method` on a connected sentry, as `run(method, params)`.
+    pub async fn call(&self, guid: &str, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
+        // The session is opened just after hello; give it a moment.
+        let mut session = None;
+        for _ in 0..100 {
+            match self.sentries.get(guid) {
+                None => return Err(CallError::NotConnected(guid.to_owned())),
+                Some(sentry) if sentry.session.is_some() => {
+                    session = sentry.session;
+                    break;
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        let session = session.ok_or_else(|| CallError::NotConnected(guid.to_owned()))?;
+        let params = if params.is_empty() { Value::Null } else { Value::Array(params) };
+        session
+            .call("run", vec![Value::from(method), params])
+            .await
+            .map_err(|e| CallError::Rpc(guid.to_owned(), e))
+    }
+}
+
+impl Drop for Base {
+    fn drop(&mut self) {
+        self.accept_loop.abort();
+    }
+}

@@ -1,0 +1,58 @@
+//! Where the base keeps what sentries send: the [`Storage`] trait, and its embedded SQLite
+//! implementation ([`SqliteStorage`], the default). A distributed engine can implement the
+//! same trait.
+
+mod sqlite;
+
+pub use sqlite::SqliteStorage;
+
+/// One record as received from a sentry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    pub guid: String,
+    pub logger: String,
+    /// Record date, milliseconds since the Unix epoch.
+    pub date_ms: i64,
+    pub logtype: Option<String>,
+    pub msg: Option<String>,
+    /// All params, as plain JSON.
+    pub params: serde_json::Value,
+}
+
+/// Which records to read back.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    pub guid: Option<String>,
+    pub logger: Option<String>,
+    /// Only records stored after this id (for following).
+    pub after_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// A sentry the base has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentryRow {
+    pub guid: String,
+    pub connected: bool,
+    pub address: Option<String>,
+    pub last_seen_ms: i64,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StorageError(pub String);
+
+/// The base's storage.
+pub trait Storage: Send + Sync {
+    /// A sentry connected (and said hello) from `address`.
+    fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError>;
+    /// A sentry's connection ended.
+    fn sentry_disconnected(&self, guid: &str, reason: &str) -> Result<(), StorageError>;
+    /// Every sentry seen, by GUID.
+    fn sentries(&self) -> Result<Vec<SentryRow>, StorageError>;
+    /// Appends records in one transaction: all are stored, or none.
+    fn append(&self, records: &[StoredRecord]) -> Result<(), StorageError>;
+    /// Reads records back, oldest first, with their ids.
+    fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError>;
+}

@@ -1,0 +1,226 @@
+//! The embedded storage: one SQLite database (WAL, synchronous commits) with the sentries,
+//! their connection history and their records.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+
+use super::{RecordFilter, SentryRow, Storage, StorageError, StoredRecord};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sentries (
+    guid         TEXT PRIMARY KEY NOT NULL,
+    connected    INTEGER NOT NULL DEFAULT 0,
+    address      TEXT,
+    first_seen   INTEGER NOT NULL,
+    last_seen    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS connections (
+    id           INTEGER PRIMARY KEY,
+    guid         TEXT NOT NULL,
+    address      TEXT,
+    connected    INTEGER NOT NULL,
+    disconnected INTEGER,
+    reason       TEXT
+);
+CREATE TABLE IF NOT EXISTS records (
+    id        INTEGER PRIMARY KEY,
+    guid      TEXT NOT NULL,
+    logger    TEXT NOT NULL,
+    date_ms   INTEGER NOT NULL,
+    logtype   TEXT,
+    msg       TEXT,
+    params    TEXT NOT NULL,
+    received  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_sentry ON records (guid, logger, id);
+";
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn error(e: impl std::fmt::Display) -> StorageError {
+    StorageError(e.to_string())
+}
+
+/// SQLite storage in one file.
+pub struct SqliteStorage {
+    connection: Mutex<Connection>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating) `path`; a damaged file is an error, never reset.
+    pub fn open(path: &Path) -> Result<Self, StorageError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StorageError(format!("{}: {e}", parent.display())))?;
+        }
+        let connection =
+            Connection::open(path).map_err(|e| StorageError(format!("{}: {e}", path.display())))?;
+        connection.busy_timeout(Duration::from_secs(5)).map_err(error)?;
+        let mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| StorageError(format!("{} is not a usable database: {e}", path.display())))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StorageError(format!("{}: cannot use a write-ahead log", path.display())));
+        }
+        connection.pragma_update(None, "synchronous", "FULL").map_err(error)?;
+        connection.execute_batch(SCHEMA).map_err(error)?;
+        // Sentries marked connected belong to a previous run of the base.
+        connection.execute("UPDATE sentries SET connected = 0", []).map_err(error)?;
+        Ok(SqliteStorage { connection: Mutex::new(connection) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.connection.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError> {
+        let now = now_ms();
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(error)?;
+        transaction
+            .execute(
+                "INSERT INTO sentries (guid, connected, address, first_seen, last_seen) VALUES (?1, 1, ?2, ?3, ?3)
+                 ON CONFLICT (guid) DO UPDATE SET connected = 1, address = excluded.address, last_seen = excluded.last_seen",
+                (guid, address, now),
+            )
+            .map_err(error)?;
+        transaction
+            .execute(
+                "INSERT INTO connections (guid, address, connected) VALUES (?1, ?2, ?3)",
+                (guid, address, now),
+            )
+            .map_err(error)?;
+        transaction.commit().map_err(error)
+    }
+
+    fn sentry_disconnected(&self, guid: &str, reason: &str) -> Result<(), StorageError> {
+        let now = now_ms();
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(error)?;
+        transaction
+            .execute("UPDATE sentries SET connected = 0, last_seen = ?2 WHERE guid = ?1", (guid, now))
+            .map_err(error)?;
+        transaction
+            .execute(
+                "UPDATE connections SET disconnected = ?2, reason = ?3
+                 WHERE id = (SELECT MAX(id) FROM connections WHERE guid = ?1) AND disconnected IS NULL",
+                (guid, now, reason),
+            )
+            .map_err(error)?;
+        transaction.commit().map_err(error)
+    }
+
+    fn sentries(&self) -> Result<Vec<SentryRow>, StorageError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT guid, connected, address, last_seen FROM sentries ORDER BY guid")
+            .map_err(error)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(SentryRow {
+                    guid: row.get(0)?,
+                    connected: row.get(1)?,
+                    address: row.get(2)?,
+                    last_seen_ms: row.get(3)?,
+                })
+            })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+
+    fn append(&self, records: &[StoredRecord]) -> Result<(), StorageError> {
+        let received = now_ms();
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(error)?;
+        {
+            let mut insert = transaction
+                .prepare_cached(
+                    "INSERT INTO records (guid, logger, date_ms, logtype, msg, params, received)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(error)?;
+            for record in records {
+                insert
+                    .execute((
+                        &record.guid,
+                        &record.logger,
+                        record.date_ms,
+                        &record.logtype,
+                        &record.msg,
+                        record.params.to_string(),
+                        received,
+                    ))
+                    .map_err(error)?;
+            }
+        }
+        transaction.commit().map_err(error)
+    }
+
+    fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT id, guid, logger, date_ms, logtype, msg, params FROM records
+                 WHERE (?1 IS NULL OR guid = ?1) AND (?2 IS NULL OR logger = ?2) AND id > ?3
+                 ORDER BY id LIMIT ?4",
+            )
+            .map_err(error)?;
+        let limit = if filter.limit == 0 { 1000 } else { filter.limit } as i64;
+        let rows = statement
+            .query_map((&filter.guid, &filter.logger, filter.after_id.unwrap_or(0), limit), |row| {
+                let params: String = row.get(6)?;
+                Ok((
+                    row.get(0)?,
+                    StoredRecord {
+                        guid: row.get(1)?,
+                        logger: row.get(2)?,
+                        date_ms: row.get(3)?,
+                        logtype: row.get(4)?,
+                        msg: row.get(5)?,
+                        params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+                    },
+                ))
+            })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_and_sentries_round_trip() {
+        let dir = std::env::temp_dir().join(format!("kraken-base-storage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        storage.sentry_connected("s1", "127.0.0.1:5000").unwrap();
+        let record = |n: i64| StoredRecord {
+            guid: "s1".into(),
+            logger: "cpu".into(),
+            date_ms: n,
+            logtype: Some("system".into()),
+            msg: Some(format!("cpu usage: {n}%")),
+            params: serde_json::json!({ "idle": 100 - n }),
+        };
+        storage.append(&[record(1), record(2)]).unwrap();
+        let read = storage.records(&RecordFilter { guid: Some("s1".into()), ..Default::default() }).unwrap();
+        assert_eq!(read.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>(), vec![record(1), record(2)]);
+        let after =
+            storage.records(&RecordFilter { after_id: Some(read[0].0), ..Default::default() }).unwrap();
+        assert_eq!(after.len(), 1);
+        storage.sentry_disconnected("s1", "closed").unwrap();
+        let sentries = storage.sentries().unwrap();
+        assert_eq!((sentries[0].guid.as_str(), sentries[0].connected), ("s1", false));
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

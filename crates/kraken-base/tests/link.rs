@@ -1,0 +1,181 @@
+//! A real sentry link against a real base on loopback, over mutual TLS with certificates from
+//! `kraken-base pki`: hello, the base calling the sentry's commands, records stored, and the
+//! identity rules (a certificate for one GUID cannot claim another; another CA is refused; a
+//! connection cannot speak for another sentry).
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kraken_base::server::{Base, BaseSettings};
+use kraken_base::storage::{RecordFilter, SqliteStorage, Storage};
+use kraken_codec::{Map, Value};
+use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
+use kraken_rpc::{Connector, RpcConfig, ServiceTable};
+use sentry::base_link::{LinkEvent, LinkSettings, run_link};
+use sentry::commands::{CommandContext, sentry_methods};
+use sentry::config::BaseConfig;
+use sentry::service::SentryService;
+use tokio::sync::mpsc;
+
+struct Fixture {
+    dir: PathBuf,
+    base: Base,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn fixture(name: &str) -> Fixture {
+    let dir = std::env::temp_dir().join(format!("kraken-base-link-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let pki = dir.join("pki");
+    let files = kraken_base::pki::init(&pki, &[]).unwrap();
+    for guid in ["sentry-1", "sentry-2"] {
+        kraken_base::pki::issue(&pki, guid).unwrap();
+    }
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
+    let base = Base::start(BaseSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        identity: TlsIdentity::from_pem_files(&files.base_cert, &files.base_key).unwrap(),
+        sentry_ca: TrustedCas::from_pem_file(&files.ca_cert).unwrap(),
+        rpc_guid: "base".into(),
+        allowed: None,
+        storage,
+    })
+    .await
+    .unwrap();
+    Fixture { dir, base }
+}
+
+fn base_config(fixture: &Fixture, cert_of: &str, pki: &Path) -> BaseConfig {
+    BaseConfig {
+        name: "local".into(),
+        address: "127.0.0.1".into(),
+        port: fixture.base.local_addr().port(),
+        certificate: pki.join(format!("{cert_of}.pem")),
+        key: pki.join(format!("{cert_of}.key")),
+        ca: pki.join("ca.pem"),
+    }
+}
+
+/// Starts a link for `guid` using `cert_of`'s certificate; returns its events.
+fn link(fixture: &Fixture, guid: &str, cert_of: &str, pki: &Path) -> mpsc::UnboundedReceiver<LinkEvent> {
+    let mut context = CommandContext::for_this_host();
+    context.sampling_window = Duration::from_millis(20);
+    let service = SentryService::new(Arc::new(sentry_methods()), Arc::new(context));
+    let settings = LinkSettings {
+        base: base_config(fixture, cert_of, pki),
+        guid: guid.into(),
+        max_backoff: Duration::from_millis(500),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(run_link(settings, service, Some(tx)));
+    rx
+}
+
+async fn next_event(events: &mut mpsc::UnboundedReceiver<LinkEvent>) -> LinkEvent {
+    tokio::time::timeout(Duration::from_secs(15), events.recv()).await.expect("no link event").unwrap()
+}
+
+#[tokio::test]
+async fn a_sentry_links_and_the_base_runs_its_commands() {
+    let fixture = fixture("commands").await;
+    let pki = fixture.dir.join("pki");
+    let mut events = link(&fixture, "sentry-1", "sentry-1", &pki);
+    let LinkEvent::Connected { hello, .. } = next_event(&mut events).await else { panic!("not connected") };
+    let extensions = hello.as_map().unwrap()["extensions"].clone();
+    assert_eq!(extensions, Value::Array(vec![Value::from("onLogBatch")]));
+    assert_eq!(fixture.base.sentries.connected(), ["sentry-1"]);
+
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = Value::I32(i32::from(listener.local_addr().unwrap().port()));
+    let netstat = fixture.base.call("sentry-1", "getNetStat", vec![]).await.unwrap();
+    let tcp = netstat.as_map().unwrap()["tcp"].as_array().unwrap().to_vec();
+    assert!(tcp.iter().any(|row| row.as_map().unwrap()["local_port"] == port), "our listener is missing");
+    let features = fixture.base.call("sentry-1", "getFeatures", vec![]).await.unwrap();
+    assert!(features.as_array().unwrap().contains(&Value::from("netstat")));
+    let error = fixture.base.call("sentry-1", "noSuchMethod", vec![]).await.unwrap_err();
+    assert!(error.to_string().contains("sentry method not found: noSuchMethod"), "{error}");
+    assert!(fixture.base.call("sentry-9", "getHostName", vec![]).await.is_err());
+    let stored = fixture.base.storage.sentries().unwrap();
+    assert_eq!((stored[0].guid.as_str(), stored[0].connected), ("sentry-1", true));
+}
+
+#[tokio::test]
+async fn a_certificate_cannot_claim_another_guid_and_another_ca_is_refused() {
+    let fixture = fixture("identity").await;
+    let pki = fixture.dir.join("pki");
+    // sentry-2's certificate, claiming to be sentry-1.
+    let mut events = link(&fixture, "sentry-1", "sentry-2", &pki);
+    let LinkEvent::Failed { error, .. } = next_event(&mut events).await else { panic!("an impostor linked") };
+    assert!(error.contains("certificate does not name sentry sentry-1"), "{error}");
+    assert!(fixture.base.sentries.connected().is_empty());
+
+    // A certificate from another CA does not get past TLS.
+    let other = fixture.dir.join("other-pki");
+    kraken_base::pki::init(&other, &[]).unwrap();
+    kraken_base::pki::issue(&other, "sentry-1").unwrap();
+    let mut config = base_config(&fixture, "sentry-1", &other);
+    config.ca = pki.join("ca.pem"); // it trusts the right base, but the base does not trust it
+    let mut context = CommandContext::for_this_host();
+    context.sampling_window = Duration::from_millis(20);
+    let service = SentryService::new(Arc::new(sentry_methods()), Arc::new(context));
+    let (tx, mut events) = mpsc::unbounded_channel();
+    let settings =
+        LinkSettings { base: config, guid: "sentry-1".into(), max_backoff: Duration::from_millis(500) };
+    tokio::spawn(run_link(settings, service, Some(tx)));
+    let LinkEvent::Failed { .. } = next_event(&mut events).await else { panic!("a foreign CA linked") };
+    assert!(fixture.base.sentries.connected().is_empty());
+}
+
+#[tokio::test]
+async fn records_are_stored_and_a_connection_speaks_only_for_its_own_guid() {
+    let fixture = fixture("records").await;
+    let pki = fixture.dir.join("pki");
+    let identity = TlsIdentity::from_pem_files(&pki.join("sentry-1.pem"), &pki.join("sentry-1.key")).unwrap();
+    let ca = TrustedCas::from_pem_file(&pki.join("ca.pem")).unwrap();
+    let pin = ServerPin::Name("127.0.0.1".into());
+    let client = tls::client_config(&identity, &ca, pin.clone()).unwrap();
+    let connection = Connector::tls(Arc::new(RpcConfig::new("sentry-1")), client, pin)
+        .connect(fixture.base.local_addr(), ServiceTable::new())
+        .await
+        .unwrap();
+    connection.peered(Duration::from_secs(5)).await.unwrap();
+    let session = connection.create_session("kraken-base").await.unwrap();
+    session.call("hello", vec!["sentry-1".into()]).await.unwrap();
+
+    let mut params = Map::new();
+    params.insert("logtype", Value::from("system"));
+    params.insert("msg", Value::from("cpu usage: 7%"));
+    params.insert("idle", Value::I32(93));
+    let mut record = Map::new();
+    record.insert("logger", Value::from("cpu"));
+    record.insert("date", Value::Date(1_700_000_000_000));
+    record.insert("msg", Value::from("cpu usage: 7%"));
+    record.insert("params", Value::Map(params));
+    let ack = session
+        .call("onLogBatch", vec!["sentry-1".into(), Value::Array(vec![Value::Map(record.clone())])])
+        .await;
+    assert_eq!(ack.unwrap(), Value::I32(1));
+    let refused =
+        session.call("onLogBatch", vec!["sentry-2".into(), Value::Array(vec![Value::Map(record)])]).await;
+    assert_eq!(
+        refused.unwrap_err().remote_cause(),
+        Some("this connection speaks for sentry sentry-1, not sentry-2")
+    );
+
+    let stored = fixture.base.storage.records(&RecordFilter::default()).unwrap();
+    assert_eq!(stored.len(), 1);
+    let (_, record) = &stored[0];
+    assert_eq!(
+        (record.guid.as_str(), record.logger.as_str(), record.date_ms),
+        ("sentry-1", "cpu", 1_700_000_000_000)
+    );
+    assert_eq!(record.logtype.as_deref(), Some("system"));
+    assert_eq!(record.params["idle"], 93);
+}

@@ -1,0 +1,144 @@
+//! A link to one base: dial out over mutual TLS, say `hello`, serve the base's calls, and dial
+//! again when the connection goes.
+//!
+//! Each configured base gets its own task, so bases are independent and reached in parallel.
+//! A link uses that base's own certificate, key and CA (BUG-3) and checks that the base's
+//! certificate names the configured address. After TLS and RPC peering it binds the
+//! `kraken-sentry` service (the method table), opens `kraken-base` and calls `hello(guid)` with
+//! a time limit; the base's calls (which may come while `hello` is in flight) are served
+//! concurrently. When the connection closes, everything about it is dropped and the next
+//! connection starts from the beginning (BUG-7, BUG-8). Reconnection waits grow exponentially
+//! with full jitter up to a cap, after a random first delay, so a fleet of sentries does not
+//! return in step when a base restarts (BUG-12).
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use kraken_codec::Value;
+use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
+use kraken_rpc::{Connector, RpcConfig, RpcConnection, ServiceTable};
+
+use crate::config::BaseConfig;
+use crate::service::{SERVICE_NAME, SentryService};
+
+/// How long `hello` may take.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first wait before reconnecting; it doubles up to the cap.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// A connection that lasted this long resets the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+
+/// One base to link to.
+pub struct LinkSettings {
+    pub base: BaseConfig,
+    pub guid: String,
+    pub max_backoff: Duration,
+}
+
+/// What a link reports of itself.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LinkEvent {
+    Connected { base: String, hello: Value },
+    Disconnected { base: String, reason: String },
+    Failed { base: String, error: String },
+}
+
+/// Runs the link until the task is dropped. `events` receives what happens (for tests and
+/// diagnostics); a closed receiver is ignored.
+pub async fn run_link(
+    settings: LinkSettings,
+    service: Arc<SentryService>,
+    events: Option<tokio::sync::mpsc::UnboundedSender<LinkEvent>>,
+) {
+    let name = settings.base.name.clone();
+    let report = |event: LinkEvent| {
+        if let Some(events) = &events {
+            let _ = events.send(event);
+        }
+    };
+    tokio::time::sleep(jitter(Duration::from_secs(2))).await;
+    let mut attempt: u32 = 0;
+    loop {
+        let started = Instant::now();
+        match connect(&settings, service.clone()).await {
+            Ok((connection, hello)) => {
+                tracing::info!(base = %name, "connected to the base");
+                report(LinkEvent::Connected { base: name.clone(), hello });
+                let reason = connection.closed().await;
+                tracing::warn!(base = %name, %reason, "connection to the base lost");
+                report(LinkEvent::Disconnected { base: name.clone(), reason });
+                if started.elapsed() >= STABLE_AFTER {
+                    attempt = 0;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(base = %name, error = %format!("{error:#}"), "cannot link to the base");
+                report(LinkEvent::Failed { base: name.clone(), error: format!("{error:#}") });
+            }
+        }
+        let ceiling = FIRST_BACKOFF.saturating_mul(1 << attempt.min(16)).min(settings.max_backoff);
+        attempt = attempt.saturating_add(1);
+        tokio::time::sleep(jitter(ceiling)).await;
+    }
+}
+
+/// One connection: TLS, peering, `hello`. Returns the connection and the base's reply.
+async fn connect(
+    settings: &LinkSettings,
+    service: Arc<SentryService>,
+) -> anyhow::Result<(RpcConnection, Value)> {
+    let base = &settings.base;
+    let identity = TlsIdentity::from_pem_files(&base.certificate, &base.key).with_context(|| {
+        format!("certificate {} / key {}", base.certificate.display(), base.key.display())
+    })?;
+    let ca = TrustedCas::from_pem_file(&base.ca).with_context(|| format!("CA {}", base.ca.display()))?;
+    let pin = ServerPin::Name(base.address.clone());
+    let client = tls::client_config(&identity, &ca, pin.clone())?;
+    let address = resolve(&base.address, base.port).await?;
+    let mut config = RpcConfig::new(settings.guid.clone());
+    config.call_timeout = Duration::from_secs(30);
+    let mut services = ServiceTable::new();
+    services.insert(SERVICE_NAME.into(), service);
+    let connection = Connector::tls(Arc::new(config), client, pin).connect(address, services).await?;
+    connection.peered(HELLO_TIMEOUT).await?;
+    let session = connection.create_session("kraken-base").await?;
+    let hello =
+        session.call_with_timeout("hello", vec![Value::from(settings.guid.as_str())], HELLO_TIMEOUT).await;
+    match hello {
+        Ok(reply) => Ok((connection, reply)),
+        Err(error) => {
+            connection.close(format!("hello failed: {error}"));
+            Err(anyhow!("hello refused: {error}"))
+        }
+    }
+}
+
+async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    let mut addresses =
+        tokio::net::lookup_host((host, port)).await.with_context(|| format!("cannot resolve {host}"))?;
+    addresses.next().ok_or_else(|| anyhow!("{host} has no address"))
+}
+
+/// A uniformly random duration in `[0, ceiling]` ("full jitter").
+fn jitter(ceiling: Duration) -> Duration {
+    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    Duration::from_nanos(if nanos == 0 { 0 } else { random % (nanos + 1) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_its_ceiling_and_varies() {
+        let ceiling = Duration::from_millis(500);
+        let samples: Vec<Duration> = (0..50).map(|_| jitter(ceiling)).collect();
+        assert!(samples.iter().all(|d| *d <= ceiling));
+        assert!(samples.iter().any(|d| *d != samples[0]), "no variation: {samples:?}");
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+    }
+}
