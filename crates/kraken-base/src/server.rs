@@ -71,6 +71,16 @@ impl Base {
         Ok(Base { local_addr, sentries, storage: settings.storage, accept_loop })
     }
 
+    /// Stops listening and closes every sentry connection.
+    pub fn shutdown(&self) {
+        self.accept_loop.abort();
+        for guid in self.sentries.connected() {
+            if let Some(sentry) = self.sentries.get(&guid) {
+                sentry.connection.close("the base is shutting down");
+            }
+        }
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

@@ -24,6 +24,22 @@ struct Fixture {
     base: Base,
 }
 
+/// Starts a base on `listen` with the PKI and storage file of `dir`.
+async fn start_base(dir: &Path, listen: std::net::SocketAddr) -> Base {
+    let files = kraken_base::pki::PkiFiles::in_dir(&dir.join("pki"));
+    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
+    Base::start(BaseSettings {
+        listen,
+        identity: TlsIdentity::from_pem_files(&files.base_cert, &files.base_key).unwrap(),
+        sentry_ca: TrustedCas::from_pem_file(&files.ca_cert).unwrap(),
+        rpc_guid: "base".into(),
+        allowed: None,
+        storage,
+    })
+    .await
+    .unwrap()
+}
+
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -34,21 +50,11 @@ async fn fixture(name: &str) -> Fixture {
     let dir = std::env::temp_dir().join(format!("kraken-base-link-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let pki = dir.join("pki");
-    let files = kraken_base::pki::init(&pki, &[]).unwrap();
+    kraken_base::pki::init(&pki, &[]).unwrap();
     for guid in ["sentry-1", "sentry-2"] {
         kraken_base::pki::issue(&pki, guid).unwrap();
     }
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
-    let base = Base::start(BaseSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        identity: TlsIdentity::from_pem_files(&files.base_cert, &files.base_key).unwrap(),
-        sentry_ca: TrustedCas::from_pem_file(&files.ca_cert).unwrap(),
-        rpc_guid: "base".into(),
-        allowed: None,
-        storage,
-    })
-    .await
-    .unwrap();
+    let base = start_base(&dir, "127.0.0.1:0".parse().unwrap()).await;
     Fixture { dir, base }
 }
 
@@ -72,6 +78,7 @@ fn link(fixture: &Fixture, guid: &str, cert_of: &str, pki: &Path) -> mpsc::Unbou
         base: base_config(fixture, cert_of, pki),
         guid: guid.into(),
         max_backoff: Duration::from_millis(500),
+        spool: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(run_link(settings, service, Some(tx)));
@@ -126,8 +133,12 @@ async fn a_certificate_cannot_claim_another_guid_and_another_ca_is_refused() {
     context.sampling_window = Duration::from_millis(20);
     let service = SentryService::new(Arc::new(sentry_methods()), Arc::new(context));
     let (tx, mut events) = mpsc::unbounded_channel();
-    let settings =
-        LinkSettings { base: config, guid: "sentry-1".into(), max_backoff: Duration::from_millis(500) };
+    let settings = LinkSettings {
+        base: config,
+        guid: "sentry-1".into(),
+        max_backoff: Duration::from_millis(500),
+        spool: None,
+    };
     tokio::spawn(run_link(settings, service, Some(tx)));
     let LinkEvent::Failed { .. } = next_event(&mut events).await else { panic!("a foreign CA linked") };
     assert!(fixture.base.sentries.connected().is_empty());
@@ -178,4 +189,87 @@ async fn records_are_stored_and_a_connection_speaks_only_for_its_own_guid() {
     );
     assert_eq!(record.logtype.as_deref(), Some("system"));
     assert_eq!(record.params["idle"], 93);
+}
+
+#[tokio::test]
+async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away() {
+    use sentry::loggers::{FactoryContext, LoggerRegistry, SinkSet, standard_factories};
+    use sentry::spool::SpoolSink;
+    use sentry::store::Store;
+
+    let mut fixture = fixture("spool").await;
+    let pki = fixture.dir.join("pki");
+    let store = Arc::new(Store::open(&fixture.dir.join("sentry")).unwrap());
+    let spool = Arc::new(SpoolSink::new(store.clone(), 1 << 30));
+    let sinks = Arc::new(SinkSet::default());
+    sinks.add(spool.clone());
+    let host: Arc<dyn sentry_host_facts::HostFacts> = Arc::new(sentry_host_facts::SystemHost);
+    let registry = Arc::new(LoggerRegistry::new(
+        standard_factories(),
+        FactoryContext { host, store: store.clone() },
+        sinks,
+        100,
+    ));
+    registry.create("memory-usage", "mem", None, &Map::new()).unwrap();
+    let mut context = CommandContext::for_this_host();
+    context.loggers = Some(registry.clone());
+    let service = SentryService::for_base(Arc::new(sentry_methods()), Arc::new(context), "local");
+    let settings = LinkSettings {
+        base: base_config(&fixture, "sentry-1", &pki),
+        guid: "sentry-1".into(),
+        max_backoff: Duration::from_millis(300),
+        spool: Some(sentry::base_link::SpoolAccess { store: store.clone(), wake: spool.wake.clone() }),
+    };
+    let (tx, mut events) = mpsc::unbounded_channel();
+    tokio::spawn(run_link(settings, service, Some(tx)));
+    assert!(matches!(next_event(&mut events).await, LinkEvent::Connected { .. }));
+
+    // The base connects the logger and starts it, as an operator would through the base.
+    let info = fixture.base.call("sentry-1", "connectLogger", vec!["mem".into()]).await.unwrap();
+    assert_eq!(info.as_map().unwrap()["logger_name"], Value::from("mem"));
+    fixture.base.call("sentry-1", "startLogger", vec!["mem".into(), Value::I32(100)]).await.unwrap();
+    let stored = |base: &Base| {
+        base.storage
+            .records(&RecordFilter { logger: Some("mem".into()), limit: 100_000, ..Default::default() })
+            .unwrap()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stored(&fixture.base).len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "no records reached the base");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The base goes away for a while; the logger keeps running and its records are spooled.
+    let listen = fixture.base.local_addr();
+    fixture.base.shutdown();
+    assert!(matches!(next_event(&mut events).await, LinkEvent::Disconnected { .. }));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (waiting, _, dropped) = store.spool_stats("local").unwrap();
+    assert!(waiting >= 5, "records made while the base was away are spooled: {waiting}");
+    assert_eq!(dropped, 0);
+
+    // It comes back on the same address with the same storage; the spool drains into it.
+    fixture.base = start_base(&fixture.dir, listen).await;
+    loop {
+        if let LinkEvent::Connected { .. } = next_event(&mut events).await {
+            break;
+        }
+    }
+    registry.stop("mem", 5_000).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while store.spool_stats("local").unwrap().0 > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the spool did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let made = registry.logger_info("mem").unwrap().as_map().unwrap()["log_count"].as_i64().unwrap() as usize;
+    let records = stored(&fixture.base);
+    let dates: Vec<i64> = records.iter().map(|(_, r)| r.date_ms).collect();
+    assert_eq!(records.len(), made, "every record made arrived, once");
+    assert!(dates.windows(2).all(|w| w[0] < w[1]), "in order, no duplicates: {dates:?}");
+    assert!(
+        records
+            .iter()
+            .all(|(_, r)| r.logtype.as_deref() == Some("system") && r.params["ptotal"].as_i64().unwrap() > 0)
+    );
+    registry.shutdown(Duration::from_secs(5));
 }

@@ -3,8 +3,8 @@
 //! [`Agent::start`] opens the state store in the configured data directory, creates the
 //! default loggers on the very first start (cpu, memory, network, disk; running at the
 //! configured interval), and starts every logger the store marks running. Records go to the
-//! local JSON-lines sink (standard output or a rotating file); shipping them to bases (the
-//! spool) comes next. [`Agent::run_until_signalled`] links to every configured base (one task
+//! local JSON-lines sink (standard output or a rotating file) and, for the loggers a base
+//! connected, to that base's durable spool. [`Agent::run_until_signalled`] links to every configured base (one task
 //! each, serving the base's commands), applies operators' changes from the store every second
 //! and returns on Ctrl-C (or SIGTERM), after stopping the loggers cleanly; their running flags
 //! stay set so the same loggers start next time.
@@ -16,11 +16,12 @@ use std::time::Duration;
 use anyhow::Context;
 use kraken_codec::Map;
 
-use crate::base_link::{LinkSettings, run_link};
+use crate::base_link::{LinkSettings, SpoolAccess, run_link};
 use crate::commands::{CommandContext, FileRoots, sentry_methods};
 use crate::config::Config;
 use crate::loggers::{FactoryContext, JsonLinesSink, LoggerRegistry, SinkSet, standard_factories};
 use crate::service::SentryService;
+use crate::spool::SpoolSink;
 use crate::store::Store;
 
 /// The loggers made on the first start: (name, factory).
@@ -37,6 +38,7 @@ pub struct Agent {
     pub registry: Arc<LoggerRegistry>,
     pub commands: Arc<CommandContext>,
     output: Arc<JsonLinesSink>,
+    spool: Arc<SpoolSink>,
 }
 
 impl Agent {
@@ -48,6 +50,8 @@ impl Agent {
         let sinks = Arc::new(SinkSet::default());
         let output = local_sink(&config)?;
         sinks.add(output.clone());
+        let spool = Arc::new(SpoolSink::new(store.clone(), config.spool.max_bytes));
+        sinks.add(spool.clone());
         let context = FactoryContext { host: host.clone(), store: store.clone() };
         let registry = Arc::new(LoggerRegistry::new(
             standard_factories(),
@@ -72,7 +76,7 @@ impl Agent {
             },
             loggers: Some(registry.clone()),
         });
-        Ok(Agent { config, store, registry, commands, output })
+        Ok(Agent { config, store, registry, commands, output, spool })
     }
 
     /// Runs until Ctrl-C or SIGTERM (or until standard output is closed), then stops the
@@ -129,17 +133,20 @@ impl Agent {
     /// One task per configured base (inside the agent's runtime).
     fn spawn_links(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let Some(guid) = self.config.guid.clone() else { return Vec::new() };
-        let service = SentryService::new(Arc::new(sentry_methods()), self.commands.clone());
+        let table = Arc::new(sentry_methods());
+        let spool = SpoolAccess { store: self.store.clone(), wake: self.spool.wake.clone() };
         self.config
             .bases
             .iter()
             .map(|base| {
+                let service = SentryService::for_base(table.clone(), self.commands.clone(), &base.name);
                 let settings = LinkSettings {
                     base: base.clone(),
                     guid: guid.clone(),
                     max_backoff: Duration::from_millis(self.config.links.max_backoff_ms),
+                    spool: Some(spool.clone()),
                 };
-                tokio::spawn(run_link(settings, service.clone(), None))
+                tokio::spawn(run_link(settings, service, None))
             })
             .collect()
     }

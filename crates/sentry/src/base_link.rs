@@ -10,6 +10,10 @@
 //! connection starts from the beginning (BUG-7, BUG-8). Reconnection waits grow exponentially
 //! with full jitter up to a cap, after a random first delay, so a fleet of sentries does not
 //! return in step when a base restarts (BUG-12).
+//!
+//! While connected, the link sends the records spooled for its base (see `spool`): in
+//! acknowledged batches to a base that announced `onLogBatch`, as plain `onLog` posts to an
+//! original base. A record leaves the spool only after that.
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
@@ -19,10 +23,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use kraken_codec::Value;
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
-use kraken_rpc::{Connector, RpcConfig, RpcConnection, ServiceTable};
+use kraken_rpc::{Connector, RpcConfig, RpcConnection, RpcSession, ServiceTable};
+use tokio::sync::Notify;
 
 use crate::config::BaseConfig;
 use crate::service::{SERVICE_NAME, SentryService};
+use crate::store::Store;
 
 /// How long `hello` may take.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,7 +42,24 @@ pub struct LinkSettings {
     pub base: BaseConfig,
     pub guid: String,
     pub max_backoff: Duration,
+    /// Where the records for this base wait; `None` sends none.
+    pub spool: Option<SpoolAccess>,
 }
+
+/// The spool as a link reads it.
+#[derive(Clone)]
+pub struct SpoolAccess {
+    pub store: Arc<Store>,
+    /// Woken when records were spooled.
+    pub wake: Arc<Notify>,
+}
+
+/// The most records in one batch.
+const BATCH_RECORDS: usize = 500;
+/// The most bytes (encoded) in one batch.
+const BATCH_BYTES: usize = 1 << 20;
+/// How long a batch may wait for its acknowledgement.
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a link reports of itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,10 +87,25 @@ pub async fn run_link(
     loop {
         let started = Instant::now();
         match connect(&settings, service.clone()).await {
-            Ok((connection, hello)) => {
+            Ok((connection, session, hello)) => {
                 tracing::info!(base = %name, "connected to the base");
+                let batched = hello
+                    .as_map()
+                    .and_then(|m| m.get("extensions"))
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| e.contains(&Value::from("onLogBatch")));
                 report(LinkEvent::Connected { base: name.clone(), hello });
-                let reason = connection.closed().await;
+                let reason = match &settings.spool {
+                    Some(spool) => tokio::select! {
+                        reason = connection.closed() => reason,
+                        sent = send_spooled(&session, spool, &name, &settings.guid, batched) => {
+                            let reason = format!("{:#}", sent.err().unwrap_or_else(|| anyhow!("sender ended")));
+                            connection.close(reason.clone());
+                            reason
+                        }
+                    },
+                    None => connection.closed().await,
+                };
                 tracing::warn!(base = %name, %reason, "connection to the base lost");
                 report(LinkEvent::Disconnected { base: name.clone(), reason });
                 if started.elapsed() >= STABLE_AFTER {
@@ -85,11 +123,71 @@ pub async fn run_link(
     }
 }
 
-/// One connection: TLS, peering, `hello`. Returns the connection and the base's reply.
+/// Sends what waits in the spool for `base`, batch after batch, deleting each batch once
+/// acknowledged; returns only on an error (the connection is then closed and redone).
+/// A base that announced `onLogBatch` acknowledges each batch; an original base gets one
+/// `onLog` post per record, deleted once written to the connection (at most once, as the
+/// original sent them).
+async fn send_spooled(
+    session: &RpcSession,
+    spool: &SpoolAccess,
+    base: &str,
+    guid: &str,
+    batched: bool,
+) -> anyhow::Result<()> {
+    loop {
+        let woken = spool.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let (store, name) = (spool.store.clone(), base.to_owned());
+        let batch = tokio::task::spawn_blocking(move || store.spool_batch(&name, BATCH_RECORDS, BATCH_BYTES))
+            .await??;
+        if batch.is_empty() {
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            continue;
+        }
+        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+        let mut entries = Vec::with_capacity(batch.len());
+        for spooled in &batch {
+            match kraken_codec::decode(&spooled.record) {
+                Ok(entry) => entries.push(entry),
+                Err(error) => {
+                    tracing::error!(id = spooled.id, %error, "an unreadable spooled record is dropped")
+                }
+            }
+        }
+        if batched {
+            let count = entries.len();
+            let ack = session
+                .call_with_timeout("onLogBatch", vec![Value::from(guid), Value::Array(entries)], ACK_TIMEOUT)
+                .await
+                .map_err(|e| anyhow!("batch not acknowledged: {e}"))?;
+            if ack.as_i64() != Some(count as i64) {
+                anyhow::bail!("the base acknowledged {ack:?} of {count} records");
+            }
+        } else {
+            for entry in entries {
+                let Some(map) = entry.as_map() else { continue };
+                let logger = map.get("logger").cloned().unwrap_or(Value::Null);
+                let mut record = map.clone();
+                record.remove("logger");
+                session.post("onLog", vec![Value::from(guid), logger, Value::Map(record)]).await?;
+            }
+        }
+        let (store, name) = (spool.store.clone(), base.to_owned());
+        tokio::task::spawn_blocking(move || store.spool_ack(&name, &ids)).await??;
+    }
+}
+
+/// One connection: TLS, peering, `hello`. Returns the connection, the `kraken-base` session
+/// and the base's reply.
 async fn connect(
     settings: &LinkSettings,
     service: Arc<SentryService>,
-) -> anyhow::Result<(RpcConnection, Value)> {
+) -> anyhow::Result<(RpcConnection, RpcSession, Value)> {
     let base = &settings.base;
     let identity = TlsIdentity::from_pem_files(&base.certificate, &base.key).with_context(|| {
         format!("certificate {} / key {}", base.certificate.display(), base.key.display())
@@ -108,7 +206,7 @@ async fn connect(
     let hello =
         session.call_with_timeout("hello", vec![Value::from(settings.guid.as_str())], HELLO_TIMEOUT).await;
     match hello {
-        Ok(reply) => Ok((connection, reply)),
+        Ok(reply) => Ok((connection, session, reply)),
         Err(error) => {
             connection.close(format!("hello failed: {error}"));
             Err(anyhow!("hello refused: {error}"))

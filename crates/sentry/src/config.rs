@@ -28,6 +28,9 @@
 //! [links]
 //! max_backoff_ms = 60000           # longest wait between reconnections
 //!
+//! [spool]
+//! max_bytes = 1073741824           # records kept per base while it is away (oldest dropped)
+//!
 //! [[base]]
 //! name = "central"
 //! address = "base.example.org"
@@ -60,6 +63,8 @@ pub struct Config {
     pub output: OutputSettings,
     #[serde(default)]
     pub links: LinkSettings,
+    #[serde(default)]
+    pub spool: SpoolSettings,
     /// The bases to connect to.
     #[serde(default, rename = "base")]
     pub bases: Vec<BaseConfig>,
@@ -125,6 +130,20 @@ impl Default for LinkSettings {
     }
 }
 
+/// `[spool]`: records waiting for bases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpoolSettings {
+    /// The most bytes (encoded records) kept for one base; the oldest go first.
+    pub max_bytes: u64,
+}
+
+impl Default for SpoolSettings {
+    fn default() -> Self {
+        SpoolSettings { max_bytes: 1 << 30 }
+    }
+}
+
 /// One `[[base]]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +194,7 @@ impl Default for Config {
             commands: CommandSettings::default(),
             output: OutputSettings::default(),
             links: LinkSettings::default(),
+            spool: SpoolSettings::default(),
             bases: Vec::new(),
         }
     }
@@ -288,6 +308,12 @@ impl Config {
         }
         if !(1..=1000).contains(&self.output.keep) {
             return Err(format!("key `output.keep`: must be 1 to 1000, got {}", self.output.keep));
+        }
+        if self.spool.max_bytes < 1 << 20 {
+            return Err(format!(
+                "key `spool.max_bytes`: must be at least 1048576, got {}",
+                self.spool.max_bytes
+            ));
         }
         if !(100..=3_600_000).contains(&self.links.max_backoff_ms) {
             return Err(format!(

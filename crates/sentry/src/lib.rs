@@ -13,4 +13,5 @@ pub mod commands;
 pub mod config;
 pub mod loggers;
 pub mod service;
+pub mod spool;
 pub mod store;

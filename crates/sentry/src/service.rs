@@ -20,11 +20,18 @@ pub const SERVICE_NAME: &str = "kraken-sentry";
 pub struct SentryService {
     table: Arc<MethodTable>,
     context: Arc<CommandContext>,
+    /// The base this service answers (a link's base name), passed to handlers as the caller.
+    base: Option<String>,
 }
 
 impl SentryService {
     pub fn new(table: Arc<MethodTable>, context: Arc<CommandContext>) -> Arc<Self> {
-        Arc::new(SentryService { table, context })
+        Arc::new(SentryService { table, context, base: None })
+    }
+
+    /// A service answering the base named `base` (one per base link).
+    pub fn for_base(table: Arc<MethodTable>, context: Arc<CommandContext>, base: &str) -> Arc<Self> {
+        Arc::new(SentryService { table, context, base: Some(base.to_owned()) })
     }
 }
 
@@ -37,6 +44,7 @@ impl RpcService for SentryService {
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
         let table = self.table.clone();
         let context = self.context.clone();
+        let base = self.base.clone();
         Box::pin(async move {
             if method != "run" {
                 return Err(RpcFault::method_not_found(&method));
@@ -49,9 +57,11 @@ impl RpcService for SentryService {
                 ));
             };
             let arguments = arguments.unwrap_or(Value::Null);
-            let reply = tokio::task::spawn_blocking(move || table.dispatch(&context, &name, &arguments))
-                .await
-                .map_err(|e| RpcFault::new(format!("sentry method panicked: {e}")))?;
+            let reply = tokio::task::spawn_blocking(move || {
+                table.dispatch_from(&context, base.as_deref(), &name, &arguments)
+            })
+            .await
+            .map_err(|e| RpcFault::new(format!("sentry method panicked: {e}")))?;
             reply.map_err(|e| RpcFault::new(e.to_string()))
         })
     }

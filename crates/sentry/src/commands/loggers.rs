@@ -1,5 +1,6 @@
 //! Logger control (§4.4): `getLoggerFactories`, `getLoggerFactory`, `getLoggers`,
-//! `createLogger`, `removeLogger`, `startLogger`, `stopLogger`.
+//! `createLogger`, `removeLogger`, `startLogger`, `stopLogger`, and `connectLogger` /
+//! `disconnectLogger`, which say which loggers' records the calling base wants.
 //!
 //! The registry does the work and gives the error messages (`logger not found: x`, `logger
 //! already exists: local\x`, `interval must be at least 1000 ms, got 0`...). An unknown factory
@@ -36,6 +37,8 @@ pub const METHODS: &[Method] = &[
         params: &[NAME, Param { name: "interval", kind: ArgKind::Int32 }],
         handler: start_logger,
     },
+    Method { name: "connectLogger", params: &[NAME], handler: connect_logger },
+    Method { name: "disconnectLogger", params: &[NAME], handler: disconnect_logger },
     Method {
         name: "stopLogger",
         params: &[NAME, Param { name: "timeout", kind: ArgKind::Int32 }],
@@ -84,5 +87,19 @@ fn start_logger(context: &CommandContext, args: &Args<'_>) -> Result<Value, Comm
 
 fn stop_logger(context: &CommandContext, args: &Args<'_>) -> Result<Value, CommandError> {
     registry(context)?.stop(args.str(0), i64::from(args.i32(1))).map_err(failed)?;
+    Ok(Value::Null)
+}
+
+/// The base making the call; the original's message when there is none.
+fn caller<'a>(args: &Args<'a>) -> Result<&'a str, CommandError> {
+    args.caller().ok_or_else(|| failed("base not found: null"))
+}
+
+fn connect_logger(context: &CommandContext, args: &Args<'_>) -> Result<Value, CommandError> {
+    registry(context)?.connect(caller(args)?, args.str(0)).map_err(failed)
+}
+
+fn disconnect_logger(context: &CommandContext, args: &Args<'_>) -> Result<Value, CommandError> {
+    registry(context)?.disconnect(caller(args)?, args.str(0)).map_err(failed)?;
     Ok(Value::Null)
 }

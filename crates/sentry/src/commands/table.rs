@@ -71,28 +71,36 @@ pub struct Method {
 
 /// Arguments already checked against a method's parameters.
 #[derive(Debug)]
-pub struct Args<'a>(&'a [Value]);
+pub struct Args<'a> {
+    values: &'a [Value],
+    caller: Option<&'a str>,
+}
 
 impl<'a> Args<'a> {
+    /// The base making the call (its configured name), when the call came over a base link.
+    pub fn caller(&self) -> Option<&'a str> {
+        self.caller
+    }
+
     /// The string at `index` (the table has checked it is one).
     pub fn str(&self, index: usize) -> &'a str {
-        self.0[index].as_str().unwrap_or_default()
+        self.values[index].as_str().unwrap_or_default()
     }
 
     /// The string at `index`, or `None` for null.
     pub fn opt_str(&self, index: usize) -> Option<&'a str> {
-        self.0[index].as_str()
+        self.values[index].as_str()
     }
 
     /// The integer at `index`, as an `i32` (the table has checked it fits).
     pub fn i32(&self, index: usize) -> i32 {
-        self.0[index].as_i32().unwrap_or_default()
+        self.values[index].as_i32().unwrap_or_default()
     }
 
     /// The map at `index`.
     pub fn map(&self, index: usize) -> &'a Map {
         static EMPTY: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
-        self.0[index].as_map().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+        self.values[index].as_map().unwrap_or_else(|| EMPTY.get_or_init(Map::new))
     }
 }
 
@@ -171,6 +179,17 @@ impl MethodTable {
         name: &str,
         params: &Value,
     ) -> Result<Value, CommandError> {
+        self.dispatch_from(context, None, name, params)
+    }
+
+    /// [`MethodTable::dispatch`] for a call made by the base named `caller`.
+    pub fn dispatch_from(
+        &self,
+        context: &CommandContext,
+        caller: Option<&str>,
+        name: &str,
+        params: &Value,
+    ) -> Result<Value, CommandError> {
         let args: &[Value] = match params {
             Value::Null => &[],
             Value::Array(items) => items,
@@ -203,7 +222,7 @@ impl MethodTable {
                 });
             }
         }
-        (method.handler)(context, &Args(args))
+        (method.handler)(context, &Args { values: args, caller })
     }
 }
 

@@ -269,6 +269,23 @@ impl LoggerRegistry {
         }
     }
 
+    /// `connectLogger`: the base `base` wants this logger's records from now on (kept in the
+    /// store, so records made while the base is away are spooled for it too). Idempotent.
+    pub fn connect(&self, base: &str, name: &str) -> Result<Value, RegistryError> {
+        let _control = self.control();
+        let entry = self.entry(name)?;
+        self.context.store.subscribe(base, name)?;
+        Ok(logger_info(&entry))
+    }
+
+    /// `disconnectLogger`: the base no longer wants this logger's records.
+    pub fn disconnect(&self, base: &str, name: &str) -> Result<(), RegistryError> {
+        let _control = self.control();
+        self.entry(name)?;
+        self.context.store.unsubscribe(base, name)?;
+        Ok(())
+    }
+
     /// `getLoggers`: LoggerInfo maps (§4.3), plus this agent's run counters.
     pub fn logger_infos(&self) -> Vec<Value> {
         let entries: Vec<Arc<LoggerEntry>> = self.entries().values().cloned().collect();

@@ -12,6 +12,7 @@
 
 mod checklist;
 mod loggers;
+mod spool;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use checklist::{Policy, ProcessRule};
 pub use loggers::{LoggerRow, OptionValue};
+pub use spool::SpooledRecord;
 
 /// The file name of the store inside the data directory.
 pub const STORE_FILE: &str = "state.sqlite3";
@@ -41,6 +43,23 @@ CREATE TABLE IF NOT EXISTS loggers (
 CREATE TABLE IF NOT EXISTS process_checklist (
     name   TEXT PRIMARY KEY NOT NULL,
     policy TEXT NOT NULL CHECK (policy IN ('allow', 'deny'))
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    base   TEXT NOT NULL,
+    logger TEXT NOT NULL,
+    PRIMARY KEY (base, logger)
+);
+CREATE TABLE IF NOT EXISTS spool (
+    id     INTEGER PRIMARY KEY,
+    base   TEXT NOT NULL,
+    logger TEXT NOT NULL,
+    record BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spool_by_base ON spool (base, id);
+CREATE TABLE IF NOT EXISTS spool_totals (
+    base    TEXT PRIMARY KEY NOT NULL,
+    bytes   INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY NOT NULL,

@@ -1,0 +1,200 @@
+//! The durable spool: records waiting for a base, and which loggers each base wants.
+//!
+//! A record of a logger a base has connected (`connectLogger`) is committed here, encoded, in
+//! the same transaction for every base that wants it, before anything is sent; it leaves the
+//! spool only when that base acknowledged the batch that carried it. So a base that is away,
+//! or an agent that crashes, loses nothing: the next connection sends what is left, in order.
+//! Each base's spool is bounded in bytes; when a write would pass the bound, the oldest
+//! records of that base are dropped and counted (`dropped`), never the new ones.
+
+use rusqlite::params;
+
+use super::{Store, StoreError};
+
+/// A record waiting in the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpooledRecord {
+    pub id: i64,
+    pub logger: String,
+    /// The Kraken-encoded record map (`{logger, date, msg, params}`).
+    pub record: Vec<u8>,
+}
+
+impl Store {
+    /// `base` wants the records of `logger` (idempotent).
+    pub fn subscribe(&self, base: &str, logger: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO subscriptions (base, logger) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            (base, logger),
+        )?;
+        Ok(())
+    }
+
+    /// `base` no longer wants `logger`'s records; what is already spooled still goes.
+    pub fn unsubscribe(&self, base: &str, logger: &str) -> Result<(), StoreError> {
+        self.lock().execute("DELETE FROM subscriptions WHERE base = ?1 AND logger = ?2", (base, logger))?;
+        Ok(())
+    }
+
+    /// The bases that want `logger`'s records.
+    pub fn subscribers(&self, logger: &str) -> Result<Vec<String>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare_cached("SELECT base FROM subscriptions WHERE logger = ?1 ORDER BY base")?;
+        let rows = statement.query_map([logger], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The loggers `base` wants.
+    pub fn subscriptions(&self, base: &str) -> Result<Vec<String>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare_cached("SELECT logger FROM subscriptions WHERE base = ?1 ORDER BY logger")?;
+        let rows = statement.query_map([base], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Appends `(base, logger, encoded record)` entries in one transaction, keeping each base's
+    /// spool within `max_bytes` by dropping its oldest records. Returns how many were dropped.
+    pub fn spool_append(
+        &self,
+        entries: &[(String, String, Vec<u8>)],
+        max_bytes: u64,
+    ) -> Result<u64, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let mut dropped = 0;
+        {
+            let mut insert =
+                transaction.prepare_cached("INSERT INTO spool (base, logger, record) VALUES (?1, ?2, ?3)")?;
+            let mut total = transaction.prepare_cached(
+                "INSERT INTO spool_totals (base, bytes) VALUES (?1, ?2)
+                 ON CONFLICT (base) DO UPDATE SET bytes = bytes + excluded.bytes",
+            )?;
+            for (base, logger, record) in entries {
+                insert.execute(params![base, logger, record])?;
+                total.execute(params![base, record.len() as i64])?;
+            }
+        }
+        let bases: std::collections::BTreeSet<&String> = entries.iter().map(|(base, _, _)| base).collect();
+        for base in bases {
+            loop {
+                let bytes: i64 = transaction.query_row(
+                    "SELECT bytes FROM spool_totals WHERE base = ?1",
+                    [base],
+                    |row| row.get(0),
+                )?;
+                if bytes as u64 <= max_bytes {
+                    break;
+                }
+                let oldest: Option<(i64, i64)> =
+                    rusqlite::OptionalExtension::optional(transaction.query_row(
+                        "SELECT id, length(record) FROM spool WHERE base = ?1 ORDER BY id LIMIT 1",
+                        [base],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    ))?;
+                let Some((id, length)) = oldest else { break };
+                transaction.execute("DELETE FROM spool WHERE id = ?1", [id])?;
+                transaction.execute(
+                    "UPDATE spool_totals SET bytes = bytes - ?2, dropped = dropped + 1 WHERE base = ?1",
+                    params![base, length],
+                )?;
+                dropped += 1;
+            }
+        }
+        transaction.commit()?;
+        Ok(dropped)
+    }
+
+    /// The oldest records waiting for `base`: at most `max_count`, and at most `max_bytes` (but
+    /// always at least one).
+    pub fn spool_batch(
+        &self,
+        base: &str,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<SpooledRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached("SELECT id, logger, record FROM spool WHERE base = ?1 ORDER BY id LIMIT ?2")?;
+        let mut rows = statement.query(params![base, max_count as i64])?;
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some(row) = rows.next()? {
+            let record: Vec<u8> = row.get(2)?;
+            if !batch.is_empty() && bytes + record.len() > max_bytes {
+                break;
+            }
+            bytes += record.len();
+            batch.push(SpooledRecord { id: row.get(0)?, logger: row.get(1)?, record });
+        }
+        Ok(batch)
+    }
+
+    /// Removes records `base` acknowledged.
+    pub fn spool_ack(&self, base: &str, ids: &[i64]) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        {
+            let mut length =
+                transaction.prepare_cached("SELECT length(record) FROM spool WHERE id = ?1 AND base = ?2")?;
+            let mut delete = transaction.prepare_cached("DELETE FROM spool WHERE id = ?1 AND base = ?2")?;
+            let mut total =
+                transaction.prepare_cached("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1")?;
+            for id in ids {
+                let bytes: Option<i64> = rusqlite::OptionalExtension::optional(
+                    length.query_row(params![id, base], |row| row.get(0)),
+                )?;
+                if let Some(bytes) = bytes {
+                    delete.execute(params![id, base])?;
+                    total.execute(params![base, bytes])?;
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// (records waiting, bytes waiting, records dropped so far) for `base`.
+    pub fn spool_stats(&self, base: &str) -> Result<(u64, u64, u64), StoreError> {
+        let connection = self.lock();
+        let count: i64 =
+            connection.query_row("SELECT COUNT(*) FROM spool WHERE base = ?1", [base], |row| row.get(0))?;
+        let totals: Option<(i64, i64)> = rusqlite::OptionalExtension::optional(connection.query_row(
+            "SELECT bytes, dropped FROM spool_totals WHERE base = ?1",
+            [base],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        ))?;
+        let (bytes, dropped) = totals.unwrap_or((0, 0));
+        Ok((count as u64, bytes as u64, dropped as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::temp_data_dir;
+
+    #[test]
+    fn records_wait_until_acknowledged_and_the_oldest_go_when_full() {
+        let dir = temp_data_dir("spool");
+        let store = Store::open(&dir).unwrap();
+        store.subscribe("central", "cpu").unwrap();
+        store.subscribe("central", "cpu").unwrap();
+        assert_eq!(store.subscribers("cpu").unwrap(), ["central"]);
+        let entry = |n: u8| ("central".to_owned(), "cpu".to_owned(), vec![n; 100]);
+        assert_eq!(store.spool_append(&[entry(1), entry(2), entry(3)], 1_000).unwrap(), 0);
+        let batch = store.spool_batch("central", 10, 250).unwrap();
+        assert_eq!(batch.iter().map(|r| r.record[0]).collect::<Vec<_>>(), [1, 2], "bounded by bytes");
+        store.spool_ack("central", &batch.iter().map(|r| r.id).collect::<Vec<_>>()).unwrap();
+        assert_eq!(store.spool_stats("central").unwrap(), (1, 100, 0));
+        // Over the bound: the oldest (3) goes, then 4, to fit 5..=6 in 250 bytes.
+        assert_eq!(store.spool_append(&[entry(4), entry(5), entry(6)], 250).unwrap(), 2);
+        let left: Vec<u8> =
+            store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
+        assert_eq!(left, [5, 6]);
+        assert_eq!(store.spool_stats("central").unwrap(), (2, 200, 2));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
