@@ -5,6 +5,9 @@
 //! trait and its embedded SQLite implementation), `sentries` (GUID ↔ connection bindings),
 //! `service` (the `kraken-base` RPC service sentries call) and `server` (the TLS listener).
 
+pub mod admin;
+pub mod cli;
+pub mod config;
 pub mod pki;
 pub mod sentries;
 pub mod server;

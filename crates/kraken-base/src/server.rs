@@ -26,6 +26,8 @@ pub struct BaseSettings {
     /// GUIDs allowed to connect (`None`: any with a certificate from the CA).
     pub allowed: Option<HashSet<String>>,
     pub storage: Arc<dyn Storage>,
+    /// Connect every logger of every sentry at hello.
+    pub connect_all_loggers: bool,
 }
 
 /// A running base.
@@ -56,6 +58,7 @@ impl Base {
             storage: settings.storage.clone(),
             sentries: sentries.clone(),
             allowed: settings.allowed,
+            connect_all_loggers: settings.connect_all_loggers,
         });
         let mut services = ServiceTable::new();
         services.insert(SERVICE_NAME.into(), service);
@@ -101,11 +104,21 @@ impl Base {
             }
         }
         let session = session.ok_or_else(|| CallError::NotConnected(guid.to_owned()))?;
+        let logger = params.first().and_then(Value::as_str).map(str::to_owned);
         let params = if params.is_empty() { Value::Null } else { Value::Array(params) };
-        session
+        let result = session
             .call("run", vec![Value::from(method), params])
             .await
-            .map_err(|e| CallError::Rpc(guid.to_owned(), e))
+            .map_err(|e| CallError::Rpc(guid.to_owned(), e))?;
+        // The base remembers which loggers it connected, to connect them again after a
+        // reconnection (BUG-7).
+        if let (Some(logger), "connectLogger" | "disconnectLogger") = (logger, method) {
+            let wanted = method == "connectLogger";
+            if let Err(error) = self.storage.set_wanted_logger(guid, &logger, wanted) {
+                tracing::warn!(%guid, %logger, %error, "cannot remember the logger connection");
+            }
+        }
+        Ok(result)
     }
 }
 

@@ -38,6 +38,8 @@ pub struct BaseService {
     pub sentries: Arc<SentryRegistry>,
     /// GUIDs allowed to connect; `None`: any GUID with a certificate from the CA.
     pub allowed: Option<HashSet<String>>,
+    /// Connect every logger of every sentry at hello (a quickstart convenience).
+    pub connect_all_loggers: bool,
 }
 
 fn fault(message: impl Into<String>) -> RpcFault {
@@ -150,14 +152,19 @@ impl BaseService {
         Ok(Value::Map(reply))
     }
 
-    /// In the background: open the session on the sentry, and clean up when it goes.
+    /// In the background: open the session on the sentry, connect the loggers this base wants
+    /// (again after every reconnection: BUG-7), and clean up when the connection goes.
     fn after_hello(&self, connection: RpcConnection, guid: String) {
         let (sentries, storage) = (self.sentries.clone(), self.storage.clone());
+        let connect_all = self.connect_all_loggers;
         tokio::spawn(async move {
             match tokio::time::timeout(Duration::from_secs(10), connection.create_session(SENTRY_SERVICE))
                 .await
             {
-                Ok(Ok(session)) => sentries.set_session(&guid, &connection, session),
+                Ok(Ok(session)) => {
+                    sentries.set_session(&guid, &connection, session.clone());
+                    connect_wanted_loggers(&session, storage.as_ref(), &guid, connect_all).await;
+                }
                 Ok(Err(error)) => {
                     tracing::warn!(%guid, %error, "cannot open the sentry's kraken-sentry session")
                 }
@@ -171,6 +178,35 @@ impl BaseService {
                 }
             }
         });
+    }
+}
+
+/// Connects the loggers the base wants from this sentry (and, with `connect_all`, every one).
+async fn connect_wanted_loggers(
+    session: &kraken_rpc::RpcSession,
+    storage: &dyn Storage,
+    guid: &str,
+    connect_all: bool,
+) {
+    let limit = Duration::from_secs(10);
+    let mut names = storage.wanted_loggers(guid).unwrap_or_default();
+    if connect_all {
+        match session.call_with_timeout("run", vec![Value::from("getLoggers"), Value::Null], limit).await {
+            Ok(Value::Array(loggers)) => names.extend(loggers.iter().filter_map(|l| {
+                l.as_map().and_then(|m| m.get("logger_name")).and_then(Value::as_str).map(str::to_owned)
+            })),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%guid, %error, "cannot list the sentry's loggers"),
+        }
+    }
+    names.sort();
+    names.dedup();
+    for name in names {
+        let params = Value::Array(vec![Value::from(name.as_str())]);
+        match session.call_with_timeout("run", vec![Value::from("connectLogger"), params], limit).await {
+            Ok(_) => tracing::info!(%guid, logger = %name, "logger connected"),
+            Err(error) => tracing::warn!(%guid, logger = %name, %error, "cannot connect logger"),
+        }
     }
 }
 

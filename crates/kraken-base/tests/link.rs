@@ -34,6 +34,7 @@ async fn start_base(dir: &Path, listen: std::net::SocketAddr) -> Base {
         sentry_ca: TrustedCas::from_pem_file(&files.ca_cert).unwrap(),
         rpc_guid: "base".into(),
         allowed: None,
+        connect_all_loggers: false,
         storage,
     })
     .await

@@ -27,3 +27,45 @@ pub fn to_json(value: &Value) -> serde_json::Value {
         }
     }
 }
+
+/// Plain JSON as a value, for arguments typed by people: integers become `i32` when they fit
+/// and `i64` otherwise, other numbers `f64`, objects maps (in their order), everything else
+/// the obvious kind. (Dates and addresses stay strings: plain JSON cannot tell them apart.)
+pub fn from_json(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => i32::try_from(i).map_or(Value::I64(i), Value::I32),
+            None => Value::F64(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::from(s.as_str()),
+        serde_json::Value::Array(items) => Value::Array(items.iter().map(from_json).collect()),
+        serde_json::Value::Object(object) => {
+            let mut map = crate::Map::with_capacity(object.len());
+            for (key, value) in object {
+                map.insert(key.as_str(), from_json(value));
+            }
+            Value::Map(map)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_json_round_trips_what_it_can() {
+        let json: serde_json::Value = serde_json::from_str(
+            r#"{"name":"cpu","interval":5000,"big":5000000000,"ratio":0.5,"on":true,"x":null,"l":[1]}"#,
+        )
+        .unwrap();
+        let value = from_json(&json);
+        let map = value.as_map().unwrap();
+        assert_eq!(map["interval"], Value::I32(5000));
+        assert_eq!(map["big"], Value::I64(5_000_000_000));
+        assert_eq!(map["ratio"], Value::F64(0.5));
+        assert_eq!(to_json(&value), json);
+    }
+}

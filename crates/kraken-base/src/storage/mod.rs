@@ -55,4 +55,8 @@ pub trait Storage: Send + Sync {
     fn append(&self, records: &[StoredRecord]) -> Result<(), StorageError>;
     /// Reads records back, oldest first, with their ids.
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError>;
+    /// Whether the base wants `logger` of sentry `guid` connected (re-applied at every hello).
+    fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError>;
+    /// The loggers of `guid` the base wants connected.
+    fn wanted_loggers(&self, guid: &str) -> Result<Vec<String>, StorageError>;
 }

@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS records (
     received  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_sentry ON records (guid, logger, id);
+CREATE TABLE IF NOT EXISTS wanted_loggers (
+    guid   TEXT NOT NULL,
+    logger TEXT NOT NULL,
+    PRIMARY KEY (guid, logger)
+);
 ";
 
 fn now_ms() -> i64 {
@@ -161,6 +166,25 @@ impl Storage for SqliteStorage {
             }
         }
         transaction.commit().map_err(error)
+    }
+
+    fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError> {
+        let sql = if wanted {
+            "INSERT INTO wanted_loggers (guid, logger) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM wanted_loggers WHERE guid = ?1 AND logger = ?2"
+        };
+        self.lock().execute(sql, (guid, logger)).map_err(error)?;
+        Ok(())
+    }
+
+    fn wanted_loggers(&self, guid: &str) -> Result<Vec<String>, StorageError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT logger FROM wanted_loggers WHERE guid = ?1 ORDER BY logger")
+            .map_err(error)?;
+        let rows = statement.query_map([guid], |row| row.get(0)).map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
     }
 
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
