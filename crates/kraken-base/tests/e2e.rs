@@ -1,0 +1,157 @@
+//! The real binaries end to end: `kraken-base pki`, `kraken-base serve`, `kraken-sentry run`
+//! linked to it over mutual TLS, and the base's CLI (`sentries`, `call`, `logger`, `logs`).
+//! Unix only (the sentry is stopped with SIGINT).
+#![cfg(unix)]
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+const BASE: &str = env!("CARGO_BIN_EXE_kraken-base");
+
+/// The sentry binary, built beside the base's by `cargo test --workspace`.
+fn sentry_bin() -> PathBuf {
+    let path = Path::new(BASE).with_file_name("kraken-sentry");
+    assert!(path.exists(), "{} missing: run the tests with --workspace", path.display());
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run(program: &Path, args: &[&str]) -> Output {
+    Command::new(program).args(args).stdin(Stdio::null()).output().unwrap()
+}
+
+fn ok(output: Output) -> String {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
+    let dir = std::env::temp_dir().join(format!("kraken-e2e-base-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let pki = dir.join("pki");
+    let pki_text = pki.to_string_lossy().into_owned();
+    ok(run(Path::new(BASE), &["pki", "init", &pki_text]));
+    ok(run(Path::new(BASE), &["pki", "issue", "sentry-e2e", &pki_text]));
+    let (port, admin) = (free_port(), free_port());
+    let base_config = dir.join("base.toml");
+    fs::write(
+        &base_config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
+             connect_all_loggers = true\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
+            dir.join("base-data").to_string_lossy(),
+            pki.join("base.pem").to_string_lossy(),
+            pki.join("base.key").to_string_lossy(),
+            pki.join("ca.pem").to_string_lossy(),
+        ),
+    )
+    .unwrap();
+    let sentry_config = dir.join("sentry.toml");
+    fs::write(
+        &sentry_config,
+        format!(
+            "guid = \"sentry-e2e\"\ndata_dir = {:?}\n[loggers]\ndefault_interval_ms = 1000\n[output]\npath = {:?}\n\
+             [links]\nmax_backoff_ms = 500\n[[base]]\nname = \"local\"\naddress = \"127.0.0.1\"\nport = {port}\n\
+             certificate = {:?}\nkey = {:?}\nca = {:?}\n",
+            dir.join("sentry-data").to_string_lossy(),
+            dir.join("records.jsonl").to_string_lossy(),
+            pki.join("sentry-e2e.pem").to_string_lossy(),
+            pki.join("sentry-e2e.key").to_string_lossy(),
+            pki.join("ca.pem").to_string_lossy(),
+        ),
+    )
+    .unwrap();
+    let config = base_config.to_string_lossy().into_owned();
+    let base_log = fs::File::create(dir.join("base.log")).unwrap();
+    let _base = Running(
+        Command::new(BASE)
+            .args(["serve", "--config", &config])
+            .stdin(Stdio::null())
+            .stderr(base_log)
+            .spawn()
+            .unwrap(),
+    );
+    let sentry_log = fs::File::create(dir.join("sentry.log")).unwrap();
+    let _sentry = Running(
+        Command::new(sentry_bin())
+            .args(["run", "--config"])
+            .arg(&sentry_config)
+            .stdin(Stdio::null())
+            .stderr(sentry_log)
+            .spawn()
+            .unwrap(),
+    );
+
+    let connected = wait_until(Duration::from_secs(20), || {
+        let output = run(Path::new(BASE), &["sentries", "--config", &config]);
+        String::from_utf8_lossy(&output.stdout).contains("sentry-e2e  connected").then_some(())
+    });
+    assert!(
+        connected.is_some(),
+        "the sentry never connected; sentry log: {}",
+        fs::read_to_string(dir.join("sentry.log")).unwrap_or_default()
+    );
+
+    // The base runs the sentry's commands.
+    let netstat: Json = serde_json::from_str(&ok(run(
+        Path::new(BASE),
+        &["call", "--config", &config, "sentry-e2e", "getNetStat"],
+    )))
+    .unwrap();
+    assert!(
+        netstat["tcp"].as_array().unwrap().iter().any(|row| row["local_port"] == port),
+        "the base's own listener: {netstat}"
+    );
+    let loggers: Json = serde_json::from_str(&ok(run(
+        Path::new(BASE),
+        &["logger", "--config", &config, "sentry-e2e", "list"],
+    )))
+    .unwrap();
+    assert_eq!(loggers.as_array().unwrap().len(), 4, "{loggers}");
+
+    // The default loggers were connected at hello: their records are stored with the seed's fields.
+    let records = wait_until(Duration::from_secs(30), || {
+        let text = ok(run(
+            Path::new(BASE),
+            &["logs", "--config", &config, "--sentry", "sentry-e2e", "--logger", "memory"],
+        ));
+        let records: Vec<Json> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        (records.len() >= 2).then_some(records)
+    })
+    .expect("no memory records reached the base");
+    let params = &records[0]["params"];
+    assert_eq!(params["logtype"], "system");
+    assert!(params["ptotal"].as_i64().unwrap() > 0 && params["pfree"].is_i64() && params["vtotal"].is_i64());
+    let _ = fs::remove_dir_all(&dir);
+}
