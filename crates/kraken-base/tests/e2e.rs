@@ -155,3 +155,156 @@ fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
     assert!(params["ptotal"].as_i64().unwrap() > 0 && params["pfree"].is_i64() && params["vtotal"].is_i64());
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// Starts `kraken-base serve` with `config`, its log in `log`.
+fn serve(config: &str, log: &Path) -> Running {
+    let log = fs::File::create(log).unwrap();
+    Running(
+        Command::new(BASE)
+            .args(["serve", "--config", config])
+            .stdin(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Starts `kraken-sentry run` with `config`, its log appended to `log`.
+fn sentry(config: &Path, log: &Path) -> Running {
+    let log = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Running(
+        Command::new(sentry_bin())
+            .args(["run", "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// (date, logger) of every record of `logger` the base stored, in storage order.
+fn stored_dates(config: &str, logger: &str) -> Vec<String> {
+    // Empty while the base is not up yet (no admin token, nothing listening).
+    let output =
+        run(Path::new(BASE), &["logs", "--config", config, "--sentry", "sentry-loss", "--logger", logger]);
+    let text =
+        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
+    text.lines()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap()["date"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
+    let dir = std::env::temp_dir().join(format!("kraken-e2e-loss-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let pki = dir.join("pki");
+    let pki_text = pki.to_string_lossy().into_owned();
+    ok(run(Path::new(BASE), &["pki", "init", &pki_text]));
+    ok(run(Path::new(BASE), &["pki", "issue", "sentry-loss", &pki_text]));
+    let (port, admin) = (free_port(), free_port());
+    let base_config = dir.join("base.toml");
+    fs::write(
+        &base_config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
+             connect_all_loggers = true\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
+            dir.join("base-data").to_string_lossy(),
+            pki.join("base.pem").to_string_lossy(),
+            pki.join("base.key").to_string_lossy(),
+            pki.join("ca.pem").to_string_lossy(),
+        ),
+    )
+    .unwrap();
+    let records_file = dir.join("records.jsonl");
+    let sentry_config = dir.join("sentry.toml");
+    fs::write(
+        &sentry_config,
+        format!(
+            "guid = \"sentry-loss\"\ndata_dir = {:?}\n[loggers]\nmin_interval_ms = 100\ndefault_interval_ms = 200\n\
+             [output]\npath = {:?}\n[links]\nmax_backoff_ms = 300\n[[base]]\nname = \"local\"\naddress = \"127.0.0.1\"\n\
+             port = {port}\ncertificate = {:?}\nkey = {:?}\nca = {:?}\n",
+            dir.join("sentry-data").to_string_lossy(),
+            records_file.to_string_lossy(),
+            pki.join("sentry-loss.pem").to_string_lossy(),
+            pki.join("sentry-loss.key").to_string_lossy(),
+            pki.join("ca.pem").to_string_lossy(),
+        ),
+    )
+    .unwrap();
+    let config = base_config.to_string_lossy().into_owned();
+    let (base_log, sentry_log) = (dir.join("base.log"), dir.join("sentry.log"));
+    let base = serve(&config, &base_log);
+    let first_sentry = sentry(&sentry_config, &sentry_log);
+    let flowing =
+        wait_until(Duration::from_secs(30), || (stored_dates(&config, "memory").len() >= 5).then_some(()));
+    assert!(
+        flowing.is_some(),
+        "no records; sentry log: {}",
+        fs::read_to_string(&sentry_log).unwrap_or_default()
+    );
+
+    // The base dies without warning and stays away for a few seconds; the sentry keeps logging.
+    drop(base);
+    std::thread::sleep(Duration::from_secs(4));
+    let _base = serve(&config, &base_log);
+    // Then the sentry is killed mid-stream and started again.
+    std::thread::sleep(Duration::from_secs(2));
+    drop(first_sentry);
+    let _sentry = sentry(&sentry_config, &sentry_log);
+    std::thread::sleep(Duration::from_secs(2));
+    // Stop the memory logger from the base (once the sentry is back), and wait for the spool to
+    // drain.
+    let stopped = wait_until(Duration::from_secs(20), || {
+        run(Path::new(BASE), &["logger", "--config", &config, "sentry-loss", "stop", "memory"])
+            .status
+            .success()
+            .then_some(())
+    });
+    assert!(
+        stopped.is_some(),
+        "the restarted sentry never came back: {}",
+        fs::read_to_string(&sentry_log).unwrap_or_default()
+    );
+    // Records made before the base first connected the logger were never meant for it; from
+    // the first one it stored on, every record made must arrive.
+    let first_stored = stored_dates(&config, "memory").into_iter().min().expect("records were stored");
+    let made: Vec<String> = fs::read_to_string(&records_file)
+        .unwrap()
+        .lines()
+        // A line cut short by the kill is not a record that was made durable.
+        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+        .filter(|r| r["logger"] == "memory")
+        .map(|r| r["date"].as_str().unwrap().to_owned())
+        .filter(|date| *date >= first_stored)
+        .collect();
+    assert!(made.len() >= 20, "too few records made across the outage and the kill: {}", made.len());
+    let stored = wait_until(Duration::from_secs(30), || {
+        let stored = stored_dates(&config, "memory");
+        let mut unique = stored.clone();
+        unique.sort();
+        unique.dedup();
+        (unique.len() >= made.len()).then_some(stored)
+    })
+    .unwrap_or_else(|| {
+        panic!("records were lost: made {}, stored {}", made.len(), stored_dates(&config, "memory").len())
+    });
+    for date in &made {
+        assert!(stored.contains(date), "record {date} was made but never stored");
+    }
+    // Duplicates come only from the batch in flight when the sentry died: at most one batch.
+    let duplicates = stored.len() - {
+        let mut unique = stored.clone();
+        unique.sort();
+        unique.dedup();
+        unique.len()
+    };
+    assert!(duplicates <= 500, "{duplicates} duplicates");
+    eprintln!(
+        "made {} records across the outage and the kill; stored {} ({duplicates} duplicates)",
+        made.len(),
+        stored.len()
+    );
+    let _ = fs::remove_dir_all(&dir);
+}

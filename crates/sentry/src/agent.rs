@@ -48,10 +48,11 @@ impl Agent {
         let store = Arc::new(Store::open(&config.data_dir)?);
         let host: Arc<dyn sentry_host::HostFacts> = Arc::new(sentry_host::SystemHost);
         let sinks = Arc::new(SinkSet::default());
-        let output = local_sink(&config)?;
-        sinks.add(output.clone());
+        // The spool first: a record shown in the local output is already safe for the bases.
         let spool = Arc::new(SpoolSink::new(store.clone(), config.spool.max_bytes));
         sinks.add(spool.clone());
+        let output = local_sink(&config)?;
+        sinks.add(output.clone());
         let context = FactoryContext { host: host.clone(), store: store.clone() };
         let registry = Arc::new(LoggerRegistry::new(
             standard_factories(),
