@@ -55,7 +55,7 @@ pub struct SpoolAccess {
 }
 
 /// The most records in one batch.
-const BATCH_RECORDS: usize = 500;
+const BATCH_RECORDS: usize = 2_000;
 /// The most bytes (encoded) in one batch.
 const BATCH_BYTES: usize = 1 << 20;
 /// How long a batch may wait for its acknowledgement.

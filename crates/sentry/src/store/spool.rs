@@ -131,26 +131,23 @@ impl Store {
         Ok(batch)
     }
 
-    /// Removes records `base` acknowledged.
+    /// Removes records `base` acknowledged. A batch is always the oldest records of its base,
+    /// so it is removed as the range of ids it spans, in two statements.
     pub fn spool_ack(&self, base: &str, ids: &[i64]) -> Result<(), StoreError> {
+        let (Some(&first), Some(&last)) = (ids.iter().min(), ids.iter().max()) else { return Ok(()) };
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        {
-            let mut length =
-                transaction.prepare_cached("SELECT length(record) FROM spool WHERE id = ?1 AND base = ?2")?;
-            let mut delete = transaction.prepare_cached("DELETE FROM spool WHERE id = ?1 AND base = ?2")?;
-            let mut total =
-                transaction.prepare_cached("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1")?;
-            for id in ids {
-                let bytes: Option<i64> = rusqlite::OptionalExtension::optional(
-                    length.query_row(params![id, base], |row| row.get(0)),
-                )?;
-                if let Some(bytes) = bytes {
-                    delete.execute(params![id, base])?;
-                    total.execute(params![base, bytes])?;
-                }
-            }
-        }
+        let bytes: i64 = transaction.query_row(
+            "SELECT COALESCE(SUM(length(record)), 0) FROM spool WHERE base = ?1 AND id BETWEEN ?2 AND ?3",
+            params![base, first, last],
+            |row| row.get(0),
+        )?;
+        transaction.execute(
+            "DELETE FROM spool WHERE base = ?1 AND id BETWEEN ?2 AND ?3",
+            params![base, first, last],
+        )?;
+        transaction
+            .execute("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1", params![base, bytes])?;
         transaction.commit()?;
         Ok(())
     }
