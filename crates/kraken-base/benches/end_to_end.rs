@@ -10,8 +10,9 @@
 //! * Raw: the same record posted `N` times as `onLog` over the same kind of TLS connection to
 //!   a service that only counts them (the RPC issue's posts figure).
 //!
-//! Both run in this process on one multi-threaded runtime (2 cores). Goal: end to end
-//! >= 50,000 records/s and >= 0.3 of raw.
+//! Both run in this process on one multi-threaded runtime (2 cores). Goal: end to end at
+//! least 50,000 records/s and at least 0.3 of raw.
+//!
 //! Run: `cargo bench -p kraken-base --bench end_to_end` (`-- --quick` for fewer records).
 
 use std::sync::Arc;
