@@ -251,6 +251,31 @@ fn serve(config: &BaseConfig) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {} for the admin API", config.admin.listen))?;
         tracing::info!(admin = %config.admin.listen, sentries = %base.local_addr(), "base running");
         let app = router(Arc::new(AdminState { base: base.clone(), token }));
+        let retention = config.retention.clone();
+        let retention_storage = base.storage.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let cutoff = retention.max_age_days.map(|days| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    now.as_millis() as i64 - i64::from(days) * 86_400_000
+                });
+                if cutoff.is_none() && retention.max_records.is_none() {
+                    continue;
+                }
+                let storage = retention_storage.clone();
+                let max = retention.max_records;
+                match tokio::task::spawn_blocking(move || storage.enforce_retention(cutoff, max)).await {
+                    Ok(Ok(0)) => {}
+                    Ok(Ok(deleted)) => tracing::info!(deleted, "retention: old records deleted"),
+                    Ok(Err(error)) => tracing::warn!(%error, "retention failed"),
+                    Err(error) => tracing::warn!(%error, "retention task failed"),
+                }
+            }
+        });
         tokio::select! {
             served = axum::serve(listener, app) => served.context("the admin API stopped")?,
             _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),

@@ -11,6 +11,10 @@
 //!
 //! [admin]
 //! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token)
+//!
+//! [retention]                          # checked every minute; both optional
+//! max_age_days = 30                    # delete records received longer ago
+//! max_records = 100000000              # keep at most this many (the newest)
 //! ```
 
 use std::net::SocketAddr;
@@ -34,6 +38,16 @@ pub struct BaseConfig {
     pub connect_all_loggers: bool,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// `[retention]`: how long records are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    pub max_age_days: Option<u32>,
+    pub max_records: Option<u64>,
 }
 
 /// `[admin]`.

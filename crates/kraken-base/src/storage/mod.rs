@@ -55,6 +55,13 @@ pub trait Storage: Send + Sync {
     fn append(&self, records: &[StoredRecord]) -> Result<(), StorageError>;
     /// Reads records back, oldest first, with their ids.
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError>;
+    /// Deletes records received before `older_than_ms` (Unix ms) and, beyond that, the oldest
+    /// records over `max_records`. Returns how many were deleted.
+    fn enforce_retention(
+        &self,
+        older_than_ms: Option<i64>,
+        max_records: Option<u64>,
+    ) -> Result<u64, StorageError>;
     /// Whether the base wants `logger` of sentry `guid` connected (re-applied at every hello).
     fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError>;
     /// The loggers of `guid` the base wants connected.

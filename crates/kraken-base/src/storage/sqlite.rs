@@ -168,6 +168,30 @@ impl Storage for SqliteStorage {
         transaction.commit().map_err(error)
     }
 
+    fn enforce_retention(
+        &self,
+        older_than_ms: Option<i64>,
+        max_records: Option<u64>,
+    ) -> Result<u64, StorageError> {
+        let connection = self.lock();
+        let mut deleted = 0;
+        if let Some(cutoff) = older_than_ms {
+            deleted += connection
+                .execute("DELETE FROM records WHERE received < ?1", [cutoff])
+                .map_err(error)? as u64;
+        }
+        if let Some(max) = max_records {
+            // Records are numbered in arrival order: keep the newest `max`.
+            let newest: i64 = connection
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM records", [], |row| row.get(0))
+                .map_err(error)?;
+            let keep_from = newest - i64::try_from(max).unwrap_or(i64::MAX) + 1;
+            deleted +=
+                connection.execute("DELETE FROM records WHERE id < ?1", [keep_from]).map_err(error)? as u64;
+        }
+        Ok(deleted)
+    }
+
     fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError> {
         let sql = if wanted {
             "INSERT INTO wanted_loggers (guid, logger) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
@@ -244,6 +268,12 @@ mod tests {
         storage.sentry_disconnected("s1", "closed").unwrap();
         let sentries = storage.sentries().unwrap();
         assert_eq!((sentries[0].guid.as_str(), sentries[0].connected), ("s1", false));
+        storage.append(&[record(3), record(4), record(5)]).unwrap();
+        assert_eq!(storage.enforce_retention(None, Some(2)).unwrap(), 3);
+        let left: Vec<i64> =
+            storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
+        assert_eq!(left, [4, 5], "the newest are kept");
+        assert_eq!(storage.enforce_retention(Some(i64::MAX), None).unwrap(), 2);
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }
