@@ -55,44 +55,69 @@ fn wait_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Optio
     }
 }
 
+/// A PKI, a base configuration and a sentry configuration in a fresh directory.
+struct Deployment {
+    dir: PathBuf,
+    port: u16,
+    base_config: String,
+    sentry_config: PathBuf,
+    records: PathBuf,
+}
+
+impl Deployment {
+    /// `guid`'s certificate and both configurations; `loggers` goes in the sentry's
+    /// `[loggers]` section.
+    fn new(name: &str, guid: &str, loggers: &str) -> Deployment {
+        let dir = std::env::temp_dir().join(format!("kraken-e2e-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let pki = dir.join("pki");
+        let pki_text = pki.to_string_lossy().into_owned();
+        ok(run(Path::new(BASE), &["pki", "init", &pki_text]));
+        ok(run(Path::new(BASE), &["pki", "issue", guid, &pki_text]));
+        let (port, admin) = (free_port(), free_port());
+        let path = |p: PathBuf| p.to_string_lossy().into_owned();
+        let base_config = dir.join("base.toml");
+        fs::write(
+            &base_config,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
+                 connect_all_loggers = true\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
+                path(dir.join("base-data")),
+                path(pki.join("base.pem")),
+                path(pki.join("base.key")),
+                path(pki.join("ca.pem")),
+            ),
+        )
+        .unwrap();
+        let records = dir.join("records.jsonl");
+        let sentry_config = dir.join("sentry.toml");
+        fs::write(
+            &sentry_config,
+            format!(
+                "guid = \"{guid}\"\ndata_dir = {:?}\n[loggers]\n{loggers}\n[output]\npath = {:?}\n\
+                 [links]\nmax_backoff_ms = 300\n[[base]]\nname = \"local\"\naddress = \"127.0.0.1\"\nport = {port}\n\
+                 certificate = {:?}\nkey = {:?}\nca = {:?}\n",
+                path(dir.join("sentry-data")),
+                path(records.clone()),
+                path(pki.join(format!("{guid}.pem"))),
+                path(pki.join(format!("{guid}.key"))),
+                path(pki.join("ca.pem")),
+            ),
+        )
+        .unwrap();
+        Deployment { port, base_config: path(base_config), sentry_config, records, dir }
+    }
+}
+
 #[test]
 fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
-    let dir = std::env::temp_dir().join(format!("kraken-e2e-base-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    let pki = dir.join("pki");
-    let pki_text = pki.to_string_lossy().into_owned();
-    ok(run(Path::new(BASE), &["pki", "init", &pki_text]));
-    ok(run(Path::new(BASE), &["pki", "issue", "sentry-e2e", &pki_text]));
-    let (port, admin) = (free_port(), free_port());
-    let base_config = dir.join("base.toml");
-    fs::write(
-        &base_config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
-             connect_all_loggers = true\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
-            dir.join("base-data").to_string_lossy(),
-            pki.join("base.pem").to_string_lossy(),
-            pki.join("base.key").to_string_lossy(),
-            pki.join("ca.pem").to_string_lossy(),
-        ),
-    )
-    .unwrap();
-    let sentry_config = dir.join("sentry.toml");
-    fs::write(
-        &sentry_config,
-        format!(
-            "guid = \"sentry-e2e\"\ndata_dir = {:?}\n[loggers]\ndefault_interval_ms = 1000\n[output]\npath = {:?}\n\
-             [links]\nmax_backoff_ms = 500\n[[base]]\nname = \"local\"\naddress = \"127.0.0.1\"\nport = {port}\n\
-             certificate = {:?}\nkey = {:?}\nca = {:?}\n",
-            dir.join("sentry-data").to_string_lossy(),
-            dir.join("records.jsonl").to_string_lossy(),
-            pki.join("sentry-e2e.pem").to_string_lossy(),
-            pki.join("sentry-e2e.key").to_string_lossy(),
-            pki.join("ca.pem").to_string_lossy(),
-        ),
-    )
-    .unwrap();
-    let config = base_config.to_string_lossy().into_owned();
+    let deployment = Deployment::new("base", "sentry-e2e", "default_interval_ms = 1000");
+    let (dir, port, config, sentry_config) = (
+        deployment.dir.clone(),
+        deployment.port,
+        deployment.base_config.clone(),
+        deployment.sentry_config.clone(),
+    );
     let base_log = fs::File::create(dir.join("base.log")).unwrap();
     let _base = Running(
         Command::new(BASE)
@@ -197,43 +222,14 @@ fn stored_dates(config: &str, logger: &str) -> Vec<String> {
 
 #[test]
 fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
-    let dir = std::env::temp_dir().join(format!("kraken-e2e-loss-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    let pki = dir.join("pki");
-    let pki_text = pki.to_string_lossy().into_owned();
-    ok(run(Path::new(BASE), &["pki", "init", &pki_text]));
-    ok(run(Path::new(BASE), &["pki", "issue", "sentry-loss", &pki_text]));
-    let (port, admin) = (free_port(), free_port());
-    let base_config = dir.join("base.toml");
-    fs::write(
-        &base_config,
-        format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
-             connect_all_loggers = true\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
-            dir.join("base-data").to_string_lossy(),
-            pki.join("base.pem").to_string_lossy(),
-            pki.join("base.key").to_string_lossy(),
-            pki.join("ca.pem").to_string_lossy(),
-        ),
-    )
-    .unwrap();
-    let records_file = dir.join("records.jsonl");
-    let sentry_config = dir.join("sentry.toml");
-    fs::write(
-        &sentry_config,
-        format!(
-            "guid = \"sentry-loss\"\ndata_dir = {:?}\n[loggers]\nmin_interval_ms = 100\ndefault_interval_ms = 200\n\
-             [output]\npath = {:?}\n[links]\nmax_backoff_ms = 300\n[[base]]\nname = \"local\"\naddress = \"127.0.0.1\"\n\
-             port = {port}\ncertificate = {:?}\nkey = {:?}\nca = {:?}\n",
-            dir.join("sentry-data").to_string_lossy(),
-            records_file.to_string_lossy(),
-            pki.join("sentry-loss.pem").to_string_lossy(),
-            pki.join("sentry-loss.key").to_string_lossy(),
-            pki.join("ca.pem").to_string_lossy(),
-        ),
-    )
-    .unwrap();
-    let config = base_config.to_string_lossy().into_owned();
+    let deployment =
+        Deployment::new("loss", "sentry-loss", "min_interval_ms = 100\ndefault_interval_ms = 200");
+    let (dir, config, sentry_config, records_file) = (
+        deployment.dir.clone(),
+        deployment.base_config.clone(),
+        deployment.sentry_config.clone(),
+        deployment.records.clone(),
+    );
     let (base_log, sentry_log) = (dir.join("base.log"), dir.join("sentry.log"));
     let base = serve(&config, &base_log);
     let first_sentry = sentry(&sentry_config, &sentry_log);
