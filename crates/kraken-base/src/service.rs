@@ -9,8 +9,8 @@
 //! * `onLogBatch(guid, records)`: the acknowledged batch of this base (an extension): a list
 //!   of `{logger, date, msg, params}` stored in one transaction; the reply (the count) is the
 //!   acknowledgement.
-//! * `setLogChannel`, `loggerAdded`/`Removed`/`Started`/`Stopped`, `factoryAdded`/`Removed`:
-//!   accepted from a bound connection and logged.
+//! * `loggerAdded`/`Removed`/`Started`/`Stopped`: stored as events of that sentry.
+//! * `setLogChannel`, `factoryAdded`/`Removed`: accepted from a bound connection and logged.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -108,8 +108,27 @@ impl BaseService {
                 self.storage.append(&records).map_err(|e| fault(e.to_string()))?;
                 Ok(Value::I32(records.len() as i32))
             }
-            "setLogChannel" | "loggerAdded" | "loggerRemoved" | "loggerStarted" | "loggerStopped"
-            | "factoryAdded" | "factoryRemoved" => {
+            "loggerAdded" | "loggerRemoved" | "loggerStarted" | "loggerStopped" => {
+                let guid = self.own_guid(connection, &guid_arg(&params)?)?;
+                // loggerAdded carries a LoggerInfo; the others the logger's name (and interval).
+                let (logger, detail) = match params.get(1) {
+                    Some(Value::Map(info)) => (
+                        info.get("logger_name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        kraken_codec::plain_json::to_json(&Value::Map(info.clone())),
+                    ),
+                    Some(name) => (
+                        name.as_str().unwrap_or_default().to_owned(),
+                        params.get(2).map_or(serde_json::Value::Null, kraken_codec::plain_json::to_json),
+                    ),
+                    None => return Err(fault(format!("{method}: the logger is missing"))),
+                };
+                tracing::info!(%guid, %logger, event = method, "sentry logger event");
+                self.storage
+                    .record_event(&guid, method, &logger, &detail)
+                    .map_err(|e| fault(e.to_string()))?;
+                Ok(Value::Null)
+            }
+            "setLogChannel" | "factoryAdded" | "factoryRemoved" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
                 tracing::debug!(%guid, method, "sentry event");
                 Ok(Value::Null)

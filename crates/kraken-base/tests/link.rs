@@ -80,6 +80,7 @@ fn link(fixture: &Fixture, guid: &str, cert_of: &str, pki: &Path) -> mpsc::Unbou
         guid: guid.into(),
         max_backoff: Duration::from_millis(500),
         spool: None,
+        logger_events: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(run_link(settings, service, Some(tx)));
@@ -139,6 +140,7 @@ async fn a_certificate_cannot_claim_another_guid_and_another_ca_is_refused() {
         guid: "sentry-1".into(),
         max_backoff: Duration::from_millis(500),
         spool: None,
+        logger_events: None,
     };
     tokio::spawn(run_link(settings, service, Some(tx)));
     let LinkEvent::Failed { .. } = next_event(&mut events).await else { panic!("a foreign CA linked") };
@@ -220,6 +222,7 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
         guid: "sentry-1".into(),
         max_backoff: Duration::from_millis(300),
         spool: Some(sentry::base_link::SpoolAccess { store: store.clone(), wake: spool.wake.clone() }),
+        logger_events: Some(registry.event_sender()),
     };
     let (tx, mut events) = mpsc::unbounded_channel();
     tokio::spawn(run_link(settings, service, Some(tx)));
@@ -272,5 +275,15 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
             .iter()
             .all(|(_, r)| r.logtype.as_deref() == Some("system") && r.params["ptotal"].as_i64().unwrap() > 0)
     );
+    // The sentry told the base when the logger started and stopped (loggerStarted/Stopped).
+    let events = fixture.base.storage.events("sentry-1", 10).unwrap();
+    let kinds: Vec<(&str, &str)> =
+        events.iter().map(|(kind, logger, _)| (kind.as_str(), logger.as_str())).collect();
+    assert!(
+        kinds.contains(&("loggerStarted", "mem")) && kinds.contains(&("loggerStopped", "mem")),
+        "{kinds:?}"
+    );
+    let started = events.iter().find(|(kind, _, _)| kind == "loggerStarted").unwrap();
+    assert_eq!(started.2, 100, "the interval comes with loggerStarted");
     registry.shutdown(Duration::from_secs(5));
 }

@@ -27,6 +27,7 @@ use kraken_rpc::{Connector, RpcConfig, RpcConnection, RpcSession, ServiceTable};
 use tokio::sync::Notify;
 
 use crate::config::BaseConfig;
+use crate::loggers::LoggerEvent;
 use crate::service::{SERVICE_NAME, SentryService};
 use crate::store::Store;
 
@@ -44,6 +45,8 @@ pub struct LinkSettings {
     pub max_backoff: Duration,
     /// Where the records for this base wait; `None` sends none.
     pub spool: Option<SpoolAccess>,
+    /// Logger changes to tell the base about (`loggerAdded`...); `None` tells none.
+    pub logger_events: Option<tokio::sync::broadcast::Sender<LoggerEvent>>,
 }
 
 /// The spool as a link reads it.
@@ -95,6 +98,13 @@ pub async fn run_link(
                     .and_then(Value::as_array)
                     .is_some_and(|e| e.contains(&Value::from("onLogBatch")));
                 report(LinkEvent::Connected { base: name.clone(), hello });
+                let events = settings.logger_events.as_ref().map(|sender| {
+                    tokio::spawn(forward_logger_events(
+                        session.clone(),
+                        sender.subscribe(),
+                        settings.guid.clone(),
+                    ))
+                });
                 let reason = match &settings.spool {
                     Some(spool) => tokio::select! {
                         reason = connection.closed() => reason,
@@ -106,6 +116,9 @@ pub async fn run_link(
                     },
                     None => connection.closed().await,
                 };
+                if let Some(events) = events {
+                    events.abort();
+                }
                 tracing::warn!(base = %name, %reason, "connection to the base lost");
                 report(LinkEvent::Disconnected { base: name.clone(), reason });
                 if started.elapsed() >= STABLE_AFTER {
@@ -120,6 +133,40 @@ pub async fn run_link(
         let ceiling = FIRST_BACKOFF.saturating_mul(1 << attempt.min(16)).min(settings.max_backoff);
         attempt = attempt.saturating_add(1);
         tokio::time::sleep(jitter(ceiling)).await;
+    }
+}
+
+/// Tells the base about logger changes as the original's posts (`loggerAdded(guid, info)`,
+/// `loggerRemoved(guid, name)`, `loggerStarted(guid, name, interval)`, `loggerStopped(guid,
+/// name)`), until the connection goes. Events lost to a full queue are not resent: the base
+/// reads the whole picture with `getLoggers` at every hello.
+async fn forward_logger_events(
+    session: RpcSession,
+    mut events: tokio::sync::broadcast::Receiver<LoggerEvent>,
+    guid: String,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "logger events dropped for a slow base");
+                continue;
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        };
+        let guid = Value::from(guid.as_str());
+        let (method, params) = match event {
+            LoggerEvent::Added(info) => ("loggerAdded", vec![guid, info]),
+            LoggerEvent::Removed(name) => ("loggerRemoved", vec![guid, Value::from(name)]),
+            LoggerEvent::Started { name, interval_ms } => (
+                "loggerStarted",
+                vec![guid, Value::from(name), Value::I32(i32::try_from(interval_ms).unwrap_or(i32::MAX))],
+            ),
+            LoggerEvent::Stopped(name) => ("loggerStopped", vec![guid, Value::from(name)]),
+        };
+        if session.post(method, params).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -55,6 +55,21 @@ pub trait Storage: Send + Sync {
     fn append(&self, records: &[StoredRecord]) -> Result<(), StorageError>;
     /// Reads records back, oldest first, with their ids.
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError>;
+    /// Notes a sentry event (`loggerStarted`, `loggerAdded`...): its kind, the logger it is
+    /// about and the details as JSON.
+    fn record_event(
+        &self,
+        guid: &str,
+        kind: &str,
+        logger: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StorageError>;
+    /// The latest `limit` events of `guid`, newest first: (kind, logger, detail).
+    fn events(
+        &self,
+        guid: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError>;
     /// Deletes records received before `older_than_ms` (Unix ms) and, beyond that, the oldest
     /// records over `max_records`. Returns how many were deleted.
     fn enforce_retention(

@@ -36,6 +36,14 @@ CREATE TABLE IF NOT EXISTS records (
     received  INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_sentry ON records (guid, logger, id);
+CREATE TABLE IF NOT EXISTS events (
+    id       INTEGER PRIMARY KEY,
+    guid     TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    logger   TEXT NOT NULL,
+    detail   TEXT NOT NULL,
+    received INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS wanted_loggers (
     guid   TEXT NOT NULL,
     logger TEXT NOT NULL,
@@ -166,6 +174,44 @@ impl Storage for SqliteStorage {
             }
         }
         transaction.commit().map_err(error)
+    }
+
+    fn record_event(
+        &self,
+        guid: &str,
+        kind: &str,
+        logger: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StorageError> {
+        self.lock()
+            .execute(
+                "INSERT INTO events (guid, kind, logger, detail, received) VALUES (?1, ?2, ?3, ?4, ?5)",
+                (guid, kind, logger, detail.to_string(), now_ms()),
+            )
+            .map_err(error)?;
+        Ok(())
+    }
+
+    fn events(
+        &self,
+        guid: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare("SELECT kind, logger, detail FROM events WHERE guid = ?1 ORDER BY id DESC LIMIT ?2")
+            .map_err(error)?;
+        let rows = statement
+            .query_map((guid, limit as i64), |row| {
+                let detail: String = row.get(2)?;
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                ))
+            })
+            .map_err(error)?;
+        rows.collect::<Result<_, _>>().map_err(error)
     }
 
     fn enforce_retention(

@@ -25,7 +25,7 @@ use kraken_codec::Map;
 
 pub use factory::{ConfigOption, FactoryContext, LoggerFactory, OptionKind};
 pub use record::Record;
-pub use registry::{LoggerRegistry, RegistryError};
+pub use registry::{LoggerEvent, LoggerRegistry, RegistryError};
 pub use runner::{LoggerState, RunStats};
 pub use sink::{JsonLinesSink, RecordSink};
 

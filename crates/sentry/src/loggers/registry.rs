@@ -23,6 +23,20 @@ use super::factory::{self, FactoryContext, LoggerFactory};
 use super::runner::{LoggerRunner, LoggerState};
 use crate::store::{LoggerRow, StoreError};
 
+/// A change to the agent's loggers, told to every connected base (`loggerAdded`,
+/// `loggerRemoved`, `loggerStarted`, `loggerStopped`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoggerEvent {
+    /// A new logger; its LoggerInfo.
+    Added(Value),
+    Removed(String),
+    Started {
+        name: String,
+        interval_ms: u32,
+    },
+    Stopped(String),
+}
+
 /// Why a logger operation was refused; the text is the RPC error message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -63,6 +77,7 @@ pub struct LoggerRegistry {
     seen_version: Mutex<Option<i64>>,
     /// Held by every control operation, so they never interleave.
     control: Mutex<()>,
+    events: tokio::sync::broadcast::Sender<LoggerEvent>,
 }
 
 impl LoggerRegistry {
@@ -80,6 +95,7 @@ impl LoggerRegistry {
             loggers: Mutex::default(),
             seen_version: Mutex::default(),
             control: Mutex::default(),
+            events: tokio::sync::broadcast::channel(256).0,
         }
     }
 
@@ -91,6 +107,16 @@ impl LoggerRegistry {
     /// A factory by short name.
     pub fn factory(&self, name: &str) -> Option<&Arc<dyn LoggerFactory>> {
         self.factories.iter().find(|f| f.name() == name)
+    }
+
+    /// The sender of logger changes, for links that subscribe at each connection.
+    pub fn event_sender(&self) -> tokio::sync::broadcast::Sender<LoggerEvent> {
+        self.events.clone()
+    }
+
+    fn emit(&self, event: LoggerEvent) {
+        // No receiver (no base connected) is fine.
+        let _ = self.events.send(event);
     }
 
     /// The shortest interval `start` accepts.
@@ -175,6 +201,9 @@ impl LoggerRegistry {
         };
         self.context.store.insert_logger(&row)?;
         self.adopt(row);
+        if let Ok(entry) = self.entry(name) {
+            self.emit(LoggerEvent::Added(logger_info(&entry)));
+        }
         Ok(())
     }
 
@@ -187,6 +216,7 @@ impl LoggerRegistry {
         }
         self.context.store.delete_logger(name)?;
         self.entries().remove(name);
+        self.emit(LoggerEvent::Removed(name.to_owned()));
         Ok(())
     }
 
@@ -215,8 +245,11 @@ impl LoggerRegistry {
             entry.runner.stop(MAX_STOP_WAIT);
             return Err(error.into());
         }
-        let mut row = entry.row.lock().unwrap_or_else(|p| p.into_inner());
-        (row.running, row.interval_ms) = (true, interval);
+        {
+            let mut row = entry.row.lock().unwrap_or_else(|p| p.into_inner());
+            (row.running, row.interval_ms) = (true, interval);
+        }
+        self.emit(LoggerEvent::Started { name: name.to_owned(), interval_ms: interval });
         Ok(())
     }
 
@@ -246,6 +279,7 @@ impl LoggerRegistry {
             .ok()
             .filter(|&ms| ms > 0)
             .map_or(MAX_STOP_WAIT, |ms| Duration::from_millis(ms).min(MAX_STOP_WAIT));
+        self.emit(LoggerEvent::Stopped(name.to_owned()));
         if !entry.runner.stop(timeout) {
             tracing::warn!(logger = %name, timeout_ms = timeout.as_millis(), "logger still finishing a run; it stops when the run ends");
         }
@@ -327,6 +361,7 @@ impl LoggerRegistry {
                 tracing::info!(logger = %name, "logger removed from the store; stopping it");
                 if entry.runner.stop(RECONCILE_STOP_WAIT) {
                     self.entries().remove(name);
+                    self.emit(LoggerEvent::Removed(name.clone()));
                 } else {
                     complete = false;
                 }
@@ -337,8 +372,13 @@ impl LoggerRegistry {
             let Some(entry) = entry else {
                 tracing::info!(logger = %name, "logger added through the store");
                 let running = row.running;
-                if self.adopt(row) && running {
-                    complete &= self.start_logged(&name);
+                if self.adopt(row) {
+                    if let Ok(entry) = self.entry(&name) {
+                        self.emit(LoggerEvent::Added(logger_info(&entry)));
+                    }
+                    if running {
+                        complete &= self.start_logged(&name);
+                    }
                 }
                 continue;
             };
@@ -358,6 +398,7 @@ impl LoggerRegistry {
                 }
                 (false, LoggerState::Running) => {
                     tracing::info!(logger = %name, "stopping logger as the store says");
+                    self.emit(LoggerEvent::Stopped(name.clone()));
                     complete &= entry.runner.stop(RECONCILE_STOP_WAIT);
                 }
                 (_, LoggerState::Stopping) => complete = false,
@@ -373,7 +414,15 @@ impl LoggerRegistry {
     /// Starts a logger's thread; false (and logged) if it cannot start.
     fn start_logged(&self, name: &str) -> bool {
         match self.start_thread(name) {
-            Ok(()) => true,
+            Ok(()) => {
+                if let Some(interval) = self.entry(name).ok().and_then(|e| e.runner.interval()) {
+                    self.emit(LoggerEvent::Started {
+                        name: name.to_owned(),
+                        interval_ms: interval.as_millis() as u32,
+                    });
+                }
+                true
+            }
             Err(error) => {
                 tracing::error!(logger = %name, %error, "logger could not start");
                 false
