@@ -53,13 +53,50 @@ impl RpcService for BaseService {
         method: String,
         params: Vec<Value>,
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
-        let outcome = self.handle(&ctx, &method, params);
-        Box::pin(async move { outcome })
+        match self.handle(&ctx, &method, params) {
+            Handled::Now(outcome) => Box::pin(async move { outcome }),
+            // SQLite commits (an fsync) run on the blocking pool, never on the RPC tasks.
+            Handled::Store(records, reply) => {
+                let storage = self.storage.clone();
+                Box::pin(async move {
+                    tokio::task::spawn_blocking(move || storage.append(&records))
+                        .await
+                        .map_err(|e| fault(format!("storage task failed: {e}")))?
+                        .map_err(|e| fault(e.to_string()))?;
+                    Ok(reply)
+                })
+            }
+        }
+    }
+}
+
+/// What a call needs: an answer now, or records to store first (then the reply).
+enum Handled {
+    Now(Result<Value, RpcFault>),
+    Store(Vec<StoredRecord>, Value),
+}
+
+impl From<Value> for Handled {
+    fn from(reply: Value) -> Self {
+        Handled::Now(Ok(reply))
+    }
+}
+
+impl From<Result<Value, RpcFault>> for Handled {
+    fn from(outcome: Result<Value, RpcFault>) -> Self {
+        Handled::Now(outcome)
     }
 }
 
 impl BaseService {
-    fn handle(&self, ctx: &CallContext, method: &str, params: Vec<Value>) -> Result<Value, RpcFault> {
+    fn handle(&self, ctx: &CallContext, method: &str, params: Vec<Value>) -> Handled {
+        match self.parse(ctx, method, params) {
+            Ok(handled) => handled,
+            Err(error) => Handled::Now(Err(error)),
+        }
+    }
+
+    fn parse(&self, ctx: &CallContext, method: &str, params: Vec<Value>) -> Result<Handled, RpcFault> {
         let connection = &ctx.connection;
         let guid_arg = |params: &[Value]| -> Result<String, RpcFault> {
             params
@@ -71,7 +108,7 @@ impl BaseService {
         match method {
             "hello" => {
                 let guid = guid_arg(&params)?;
-                self.hello(connection, &guid)
+                Ok(self.hello(connection, &guid).into())
             }
             "onLog" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
@@ -83,9 +120,7 @@ impl BaseService {
                     .get(2)
                     .and_then(Value::as_map)
                     .ok_or_else(|| fault("onLog: record must be a map"))?;
-                let stored = stored_record(&guid, logger, record);
-                self.storage.append(&[stored]).map_err(|e| fault(e.to_string()))?;
-                Ok(Value::Null)
+                Ok(Handled::Store(vec![stored_record(&guid, logger, record)], Value::Null))
             }
             "onLogBatch" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
@@ -105,8 +140,8 @@ impl BaseService {
                         .ok_or_else(|| fault("onLogBatch: record without logger"))?;
                     records.push(stored_record(&guid, logger, map));
                 }
-                self.storage.append(&records).map_err(|e| fault(e.to_string()))?;
-                Ok(Value::I32(records.len() as i32))
+                let count = Value::I32(records.len() as i32);
+                Ok(Handled::Store(records, count))
             }
             "loggerAdded" | "loggerRemoved" | "loggerStarted" | "loggerStopped" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
@@ -126,12 +161,12 @@ impl BaseService {
                 self.storage
                     .record_event(&guid, method, &logger, &detail)
                     .map_err(|e| fault(e.to_string()))?;
-                Ok(Value::Null)
+                Ok(Value::Null.into())
             }
             "setLogChannel" | "factoryAdded" | "factoryRemoved" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
                 tracing::debug!(%guid, method, "sentry event");
-                Ok(Value::Null)
+                Ok(Value::Null.into())
             }
             other => Err(RpcFault::method_not_found(other)),
         }
