@@ -44,13 +44,19 @@ impl RecordSink for SpoolSink {
     fn write(&self, records: &[Record]) -> io::Result<()> {
         let to_io = |e: crate::store::StoreError| io::Error::other(e.to_string());
         let mut entries = Vec::new();
+        // A run's records come from one logger: look its subscribers up once, not per record.
+        let mut subscribers: Option<(&str, Vec<String>)> = None;
         for record in records {
-            let bases = self.store.subscribers(&record.logger).map_err(to_io)?;
+            if subscribers.as_ref().is_none_or(|(logger, _)| *logger != record.logger.as_str()) {
+                let bases = self.store.subscribers(&record.logger).map_err(to_io)?;
+                subscribers = Some((record.logger.as_str(), bases));
+            }
+            let bases = subscribers.as_ref().map(|(_, bases)| bases.as_slice()).unwrap_or_default();
             if bases.is_empty() {
                 continue;
             }
             let encoded = encode(&batch_entry(record));
-            for base in bases {
+            for base in bases.iter().cloned() {
                 entries.push((base, record.logger.to_string(), encoded.clone()));
             }
         }
