@@ -1,14 +1,21 @@
-//! The sentries connected to this base: which connection speaks for which GUID, and the
-//! `kraken-sentry` session the base calls them through.
+//! The sentries connected to this base: which connections speak for which GUID, the
+//! `kraken-sentry` session the base calls a sentry through, and its log channel.
 //!
 //! A connection is bound to one GUID at `hello`, after the base checked that the connection's
 //! client certificate names that GUID (CN or SAN, BUG-1); from then on the connection may only
 //! speak for that GUID (BUG-2). A second connection for a GUID whose connection is still open is
-//! refused; one whose connection has closed is replaced. Everything about a sentry is dropped
-//! when its connection closes, so a reconnect always starts clean (BUG-4).
+//! refused (the caller replaces it only once it failed a ping). Everything about a sentry is
+//! dropped when its connection closes, so a reconnect always starts clean (BUG-4).
+//!
+//! The **log channel** is the sentry's second connection. The base asks for it with a nonce
+//! that is good once and only for a while (BUG-11); `setLogChannel` on a new connection whose
+//! certificate names the same sentry presents it. The log channel belongs to the command
+//! connection it was asked for: a later request or a new command connection never reuses it
+//! (BUG-8), and the two are closed together.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use kraken_rpc::{RpcConnection, RpcSession};
 
@@ -19,6 +26,10 @@ pub struct ConnectedSentry {
     pub connection: RpcConnection,
     /// The base's session on the sentry's `kraken-sentry` service, once opened.
     pub session: Option<RpcSession>,
+    /// The sentry's log channel, once set.
+    pub log_connection: Option<RpcConnection>,
+    /// The log channel nonce waiting to be presented.
+    nonce: Option<(String, Instant)>,
 }
 
 /// GUID ↔ connection bindings.
@@ -30,6 +41,7 @@ pub struct SentryRegistry {
 #[derive(Default)]
 struct Inner {
     by_guid: HashMap<String, ConnectedSentry>,
+    /// Command and log connections alike.
     guid_of_connection: HashMap<u64, String>,
 }
 
@@ -42,12 +54,36 @@ pub enum BindError {
     ConnectionBound(String),
 }
 
+/// Why a `setLogChannel` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogChannelError {
+    #[error("sentry {0} is not connected")]
+    NotConnected(String),
+    #[error("no log channel was requested from sentry {0}")]
+    NotRequested(String),
+    #[error("the log channel nonce has expired")]
+    Expired,
+    #[error("nonce does not match")]
+    Mismatch,
+    #[error("this connection already speaks for sentry {0}")]
+    ConnectionBound(String),
+}
+
+/// What [`SentryRegistry::unbind`] let go of.
+pub struct Unbound {
+    pub guid: String,
+    /// Whether it was the sentry's command connection (else its log channel).
+    pub command: bool,
+    /// The log channel that went with a command connection; the caller closes it.
+    pub log_connection: Option<RpcConnection>,
+}
+
 impl SentryRegistry {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Binds `connection` to `guid`.
+    /// Binds `connection` to `guid` as its command connection.
     pub fn bind(&self, guid: &str, connection: &RpcConnection) -> Result<(), BindError> {
         let mut inner = self.lock();
         if let Some(bound) = inner.guid_of_connection.get(&connection.id()) {
@@ -57,18 +93,27 @@ impl SentryRegistry {
             if !existing.connection.is_closed() {
                 return Err(BindError::AlreadyConnected(guid.to_owned()));
             }
-            let stale = existing.connection.id();
-            inner.guid_of_connection.remove(&stale);
+            let stale =
+                [Some(existing.connection.id()), existing.log_connection.as_ref().map(RpcConnection::id)];
+            for id in stale.into_iter().flatten() {
+                inner.guid_of_connection.remove(&id);
+            }
         }
         inner.guid_of_connection.insert(connection.id(), guid.to_owned());
         inner.by_guid.insert(
             guid.to_owned(),
-            ConnectedSentry { guid: guid.to_owned(), connection: connection.clone(), session: None },
+            ConnectedSentry {
+                guid: guid.to_owned(),
+                connection: connection.clone(),
+                session: None,
+                log_connection: None,
+                nonce: None,
+            },
         );
         Ok(())
     }
 
-    /// The GUID `connection` speaks for, if it said hello.
+    /// The GUID `connection` speaks for (its command connection or its log channel).
     pub fn guid_of(&self, connection: &RpcConnection) -> Option<String> {
         self.lock().guid_of_connection.get(&connection.id()).cloned()
     }
@@ -83,14 +128,84 @@ impl SentryRegistry {
         }
     }
 
-    /// Forgets `connection` (closed); true if it was a sentry's current connection.
-    pub fn unbind(&self, connection: &RpcConnection) -> Option<String> {
+    /// A fresh one-shot nonce for the log channel of `guid`'s command connection `connection`,
+    /// good for `lifetime`; it replaces any earlier one. `None` if that connection is no longer
+    /// the sentry's.
+    pub fn request_log_channel(
+        &self,
+        guid: &str,
+        connection: &RpcConnection,
+        lifetime: Duration,
+    ) -> Option<String> {
+        let mut inner = self.lock();
+        let sentry = inner.by_guid.get_mut(guid).filter(|s| s.connection.id() == connection.id())?;
+        let nonce = random_nonce();
+        sentry.nonce = Some((nonce.clone(), Instant::now() + lifetime));
+        Some(nonce)
+    }
+
+    /// Makes `log_connection` the log channel of `guid` if `nonce` is the one requested and
+    /// still good; the nonce is used up either way. Returns the command connection it belongs
+    /// to and the log channel it replaces, if any (the caller closes that one).
+    pub fn set_log_channel(
+        &self,
+        guid: &str,
+        nonce: &str,
+        log_connection: &RpcConnection,
+    ) -> Result<(RpcConnection, Option<RpcConnection>), LogChannelError> {
+        let mut inner = self.lock();
+        if let Some(bound) = inner.guid_of_connection.get(&log_connection.id()) {
+            return Err(LogChannelError::ConnectionBound(bound.clone()));
+        }
+        let sentry = inner
+            .by_guid
+            .get_mut(guid)
+            .filter(|s| !s.connection.is_closed())
+            .ok_or_else(|| LogChannelError::NotConnected(guid.to_owned()))?;
+        let (expected, expires) =
+            sentry.nonce.take().ok_or_else(|| LogChannelError::NotRequested(guid.to_owned()))?;
+        if Instant::now() > expires {
+            return Err(LogChannelError::Expired);
+        }
+        if !constant_time_eq(expected.as_bytes(), nonce.as_bytes()) {
+            return Err(LogChannelError::Mismatch);
+        }
+        let replaced = sentry.log_connection.replace(log_connection.clone());
+        let command = sentry.connection.clone();
+        if let Some(old) = &replaced {
+            inner.guid_of_connection.remove(&old.id());
+        }
+        inner.guid_of_connection.insert(log_connection.id(), guid.to_owned());
+        Ok((command, replaced))
+    }
+
+    /// Whether `guid`'s command connection `connection` has its log channel.
+    pub fn has_log_channel(&self, guid: &str, connection: &RpcConnection) -> bool {
+        self.lock()
+            .by_guid
+            .get(guid)
+            .is_some_and(|s| s.connection.id() == connection.id() && s.log_connection.is_some())
+    }
+
+    /// Forgets `connection` (closed or being replaced). A command connection takes the sentry
+    /// with it; a log channel only itself.
+    pub fn unbind(&self, connection: &RpcConnection) -> Option<Unbound> {
         let mut inner = self.lock();
         let guid = inner.guid_of_connection.remove(&connection.id())?;
-        if inner.by_guid.get(&guid).is_some_and(|s| s.connection.id() == connection.id()) {
-            inner.by_guid.remove(&guid);
+        let Some(sentry) = inner.by_guid.get_mut(&guid) else {
+            return Some(Unbound { guid, command: false, log_connection: None });
+        };
+        if sentry.connection.id() == connection.id() {
+            let log_connection = inner.by_guid.remove(&guid).and_then(|s| s.log_connection);
+            if let Some(log) = &log_connection {
+                inner.guid_of_connection.remove(&log.id());
+            }
+            return Some(Unbound { guid, command: true, log_connection });
         }
-        Some(guid)
+        if sentry.log_connection.as_ref().is_some_and(|l| l.id() == connection.id()) {
+            sentry.log_connection = None;
+        }
+        Some(Unbound { guid, command: false, log_connection: None })
     }
 
     /// A connected sentry.
@@ -103,5 +218,42 @@ impl SentryRegistry {
         let mut guids: Vec<String> = self.lock().by_guid.keys().cloned().collect();
         guids.sort();
         guids
+    }
+}
+
+/// A random UUID-shaped string (version 4), as the original's nonces.
+fn random_nonce() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new().fill(&mut bytes).expect("the system random source works");
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// Compares two secrets without leaking where they differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_uuid_shaped_and_differ() {
+        let (a, b) = (random_nonce(), random_nonce());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4', "version 4: {a}");
+        assert!(a.split('-').map(str::len).eq([8, 4, 4, 4, 12]), "{a}");
+    }
+
+    #[test]
+    fn secrets_compare_by_content_and_length() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
     }
 }

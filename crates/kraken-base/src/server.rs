@@ -57,7 +57,7 @@ impl Base {
         let service = Arc::new(BaseService {
             storage: settings.storage.clone(),
             sentries: sentries.clone(),
-            allowed: settings.allowed,
+            allowed: settings.allowed.map(Arc::new),
             connect_all_loggers: settings.connect_all_loggers,
         });
         let mut services = ServiceTable::new();

@@ -3,14 +3,22 @@
 //! * `hello(guid)`: the connection's certificate must name `guid` (CN or SAN) and, with an
 //!   allow-list, `guid` must be on it; then the connection is bound to `guid` and the reply
 //!   comes at once: a map announcing this base's extensions (an original base replies null).
-//!   Opening the base's session on the sentry happens afterwards, in the background (BUG-12).
+//!   A GUID already connected is refused, unless its connection no longer answers a ping: then
+//!   the dead connection is closed and replaced. Everything else happens afterwards, in the
+//!   background, each step with a time limit (BUG-12, BUG-13): the base opens its session on
+//!   the sentry, asks for the log channel, reads the sentry's factories and loggers, and
+//!   connects the loggers it wants (again after every reconnection: BUG-7).
+//! * `setLogChannel(guid, nonce)`: the sentry's second connection presents the nonce the base
+//!   sent in `connectLogChannel`; the certificate must name `guid`, the nonce must be the one
+//!   requested and unexpired, and it is good once (BUG-11). The two connections then live and
+//!   die together (BUG-8).
 //! * `onLog(guid, loggerName, record)`: a post; the record `{date, msg, params}` is stored.
-//!   The GUID must be the connection's own (BUG-2).
+//!   The GUID must be the connection's own (BUG-2), on either of its connections.
 //! * `onLogBatch(guid, records)`: the acknowledged batch of this base (an extension): a list
 //!   of `{logger, date, msg, params}` stored in one transaction; the reply (the count) is the
 //!   acknowledgement.
-//! * `loggerAdded`/`Removed`/`Started`/`Stopped`: stored as events of that sentry.
-//! * `setLogChannel`, `factoryAdded`/`Removed`: accepted from a bound connection and logged.
+//! * `loggerAdded`/`Removed`/`Started`/`Stopped`, `factoryAdded`/`Removed`: stored as events
+//!   of that sentry.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,9 +26,9 @@ use std::time::Duration;
 
 use kraken_codec::{Map, Value};
 use kraken_rpc::service::BoxFuture;
-use kraken_rpc::{CallContext, RpcConnection, RpcFault, RpcService};
+use kraken_rpc::{CallContext, RpcConnection, RpcFault, RpcService, RpcSession};
 
-use crate::sentries::SentryRegistry;
+use crate::sentries::{BindError, SentryRegistry};
 use crate::storage::{Storage, StoredRecord};
 
 /// The service name sentries open.
@@ -31,13 +39,22 @@ pub const SENTRY_SERVICE: &str = "kraken-sentry";
 pub const EXTENSIONS: &[&str] = &["onLogBatch"];
 /// The most records one `onLogBatch` may carry.
 pub const MAX_BATCH: usize = 10_000;
+/// How long a log channel nonce stays good.
+pub const NONCE_LIFETIME: Duration = Duration::from_secs(15);
+/// How many times the base asks for a log channel before it gives up on that connection.
+const LOG_CHANNEL_ATTEMPTS: u32 = 3;
+/// The limit on each call the base makes into a sentry after hello.
+const SENTRY_CALL_LIMIT: Duration = Duration::from_secs(10);
+/// How long a connected sentry has to answer a ping before a new connection replaces it.
+const LIVENESS_PING: Duration = Duration::from_secs(3);
 
 /// Shared state of the base's service.
+#[derive(Clone)]
 pub struct BaseService {
     pub storage: Arc<dyn Storage>,
     pub sentries: Arc<SentryRegistry>,
     /// GUIDs allowed to connect; `None`: any GUID with a certificate from the CA.
-    pub allowed: Option<HashSet<String>>,
+    pub allowed: Option<Arc<HashSet<String>>>,
     /// Connect every logger of every sentry at hello (a quickstart convenience).
     pub connect_all_loggers: bool,
 }
@@ -59,21 +76,30 @@ impl RpcService for BaseService {
             Handled::Store(records, reply) => {
                 let storage = self.storage.clone();
                 Box::pin(async move {
-                    tokio::task::spawn_blocking(move || storage.append(&records))
-                        .await
-                        .map_err(|e| fault(format!("storage task failed: {e}")))?
-                        .map_err(|e| fault(e.to_string()))?;
+                    blocking(move || storage.append(&records)).await?;
                     Ok(reply)
                 })
             }
+            Handled::Later(future) => future,
         }
     }
 }
 
-/// What a call needs: an answer now, or records to store first (then the reply).
+/// Runs a storage call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::storage::StorageError> + Send + 'static,
+) -> Result<T, RpcFault> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| fault(format!("storage task failed: {e}")))?
+        .map_err(|e| fault(e.to_string()))
+}
+
+/// What a call needs: an answer now, records to store first (then the reply), or more work.
 enum Handled {
     Now(Result<Value, RpcFault>),
     Store(Vec<StoredRecord>, Value),
+    Later(BoxFuture<'static, Result<Value, RpcFault>>),
 }
 
 impl From<Value> for Handled {
@@ -108,7 +134,16 @@ impl BaseService {
         match method {
             "hello" => {
                 let guid = guid_arg(&params)?;
-                Ok(self.hello(connection, &guid).into())
+                let (service, connection) = (self.clone(), connection.clone());
+                Ok(Handled::Later(Box::pin(async move { service.hello(&connection, &guid).await })))
+            }
+            "setLogChannel" => {
+                let guid = guid_arg(&params)?;
+                let nonce = params
+                    .get(1)
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| fault("setLogChannel: the nonce must be a string"))?;
+                Ok(self.set_log_channel(connection, &guid, nonce).into())
             }
             "onLog" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
@@ -143,30 +178,32 @@ impl BaseService {
                 let count = Value::I32(records.len() as i32);
                 Ok(Handled::Store(records, count))
             }
-            "loggerAdded" | "loggerRemoved" | "loggerStarted" | "loggerStopped" => {
+            "loggerAdded" | "loggerRemoved" | "loggerStarted" | "loggerStopped" | "factoryAdded"
+            | "factoryRemoved" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
-                // loggerAdded carries a LoggerInfo; the others the logger's name (and interval).
-                let (logger, detail) = match params.get(1) {
+                // loggerAdded carries a LoggerInfo, factory events a FactoryInfo; the others
+                // the logger's name (and interval).
+                let (subject, detail) = match params.get(1) {
                     Some(Value::Map(info)) => (
-                        info.get("logger_name").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        ["logger_name", "name"]
+                            .iter()
+                            .find_map(|key| info.get(key).and_then(Value::as_str))
+                            .unwrap_or_default()
+                            .to_owned(),
                         kraken_codec::plain_json::to_json(&Value::Map(info.clone())),
                     ),
                     Some(name) => (
                         name.as_str().unwrap_or_default().to_owned(),
                         params.get(2).map_or(serde_json::Value::Null, kraken_codec::plain_json::to_json),
                     ),
-                    None => return Err(fault(format!("{method}: the logger is missing"))),
+                    None => return Err(fault(format!("{method}: the logger or factory is missing"))),
                 };
-                tracing::info!(%guid, %logger, event = method, "sentry logger event");
-                self.storage
-                    .record_event(&guid, method, &logger, &detail)
-                    .map_err(|e| fault(e.to_string()))?;
-                Ok(Value::Null.into())
-            }
-            "setLogChannel" | "factoryAdded" | "factoryRemoved" => {
-                let guid = self.own_guid(connection, &guid_arg(&params)?)?;
-                tracing::debug!(%guid, method, "sentry event");
-                Ok(Value::Null.into())
+                tracing::info!(%guid, %subject, event = method, "sentry event");
+                let (storage, kind) = (self.storage.clone(), method.to_owned());
+                Ok(Handled::Later(Box::pin(async move {
+                    blocking(move || storage.record_event(&guid, &kind, &subject, &detail)).await?;
+                    Ok(Value::Null)
+                })))
             }
             other => Err(RpcFault::method_not_found(other)),
         }
@@ -181,12 +218,14 @@ impl BaseService {
         }
     }
 
-    fn hello(&self, connection: &RpcConnection, guid: &str) -> Result<Value, RpcFault> {
+    /// Refuses (and soon closes) a connection whose certificate does not name `guid`, or
+    /// whose `guid` is not allowed here.
+    fn check_identity(&self, connection: &RpcConnection, guid: &str) -> Result<(), RpcFault> {
         let certificate = connection.peer().certificate.as_ref();
         if !certificate.is_some_and(|c| c.names(guid)) {
             let shown =
                 certificate.and_then(|c| c.common_name.clone()).unwrap_or_else(|| "(no certificate)".into());
-            tracing::warn!(claimed = guid, certificate = %shown, "hello refused: the certificate names another sentry");
+            tracing::warn!(claimed = guid, certificate = %shown, "refused: the certificate names another sentry");
             close_after_reply(connection, format!("certificate {shown} does not name sentry {guid}"));
             return Err(fault(format!("certificate does not name sentry {guid}")));
         }
@@ -196,28 +235,113 @@ impl BaseService {
             close_after_reply(connection, format!("sentry {guid} is not allowed"));
             return Err(fault(format!("sentry {guid} is not allowed on this base")));
         }
-        self.sentries.bind(guid, connection).map_err(|e| fault(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn hello(&self, connection: &RpcConnection, guid: &str) -> Result<Value, RpcFault> {
+        self.check_identity(connection, guid)?;
+        if let Err(BindError::AlreadyConnected(_)) = self.sentries.bind(guid, connection) {
+            self.replace_if_dead(guid).await?;
+        }
+        self.sentries.bind(guid, connection).map_err(|e| {
+            close_after_reply(connection, e.to_string());
+            fault(e.to_string())
+        })?;
         let address = connection.peer().address.map(|a| a.to_string()).unwrap_or_default();
-        self.storage.sentry_connected(guid, &address).map_err(|e| fault(e.to_string()))?;
-        tracing::info!(%guid, %address, "sentry connected");
+        let (storage, who) = (self.storage.clone(), guid.to_owned());
+        blocking(move || storage.sentry_connected(&who, &address)).await?;
+        tracing::info!(%guid, peer = ?connection.peer().address, "sentry connected");
         self.after_hello(connection.clone(), guid.to_owned());
         let mut reply = Map::new();
         reply.insert("extensions", EXTENSIONS.iter().map(|e| Value::from(*e)).collect());
         Ok(Value::Map(reply))
     }
 
-    /// In the background: open the session on the sentry, connect the loggers this base wants
-    /// (again after every reconnection: BUG-7), and clean up when the connection goes.
-    fn after_hello(&self, connection: RpcConnection, guid: String) {
-        let (sentries, storage) = (self.sentries.clone(), self.storage.clone());
-        let connect_all = self.connect_all_loggers;
+    /// A new connection for a connected GUID: the old one is closed and forgotten if it does
+    /// not answer a ping; otherwise the newcomer is refused.
+    async fn replace_if_dead(&self, guid: &str) -> Result<(), RpcFault> {
+        let Some(existing) = self.sentries.get(guid) else { return Ok(()) };
+        if existing.connection.ping(LIVENESS_PING).await.is_ok() {
+            return Err(fault(format!("sentry {guid} is already connected")));
+        }
+        tracing::warn!(%guid, "the sentry's old connection does not answer a ping: replaced");
+        existing.connection.close("replaced: no answer to ping");
+        self.forget(&existing.connection, "replaced: no answer to ping").await;
+        Ok(())
+    }
+
+    /// Drops a closed (or replaced) connection from the registry, with its log channel, and
+    /// records the disconnection.
+    async fn forget(&self, connection: &RpcConnection, reason: &str) {
+        let Some(unbound) = self.sentries.unbind(connection) else { return };
+        if let Some(log) = &unbound.log_connection {
+            log.close(format!("the command connection closed: {reason}"));
+        }
+        if unbound.command {
+            tracing::info!(guid = %unbound.guid, %reason, "sentry disconnected");
+            let (storage, guid, reason) = (self.storage.clone(), unbound.guid, reason.to_owned());
+            if let Err(error) = blocking(move || storage.sentry_disconnected(&guid, &reason)).await {
+                tracing::warn!(%error, "cannot record the disconnection");
+            }
+        }
+    }
+
+    fn set_log_channel(
+        &self,
+        connection: &RpcConnection,
+        guid: &str,
+        nonce: &str,
+    ) -> Result<Value, RpcFault> {
+        self.check_identity(connection, guid)?;
+        let (command, replaced) = self.sentries.set_log_channel(guid, nonce, connection).map_err(|e| {
+            tracing::warn!(%guid, error = %e, "log channel refused");
+            close_after_reply(connection, e.to_string());
+            fault(e.to_string())
+        })?;
+        if let Some(old) = replaced {
+            old.close("replaced by a new log channel");
+        }
+        tracing::info!(%guid, "log channel set");
+        // The log channel and its command connection close together (BUG-8).
+        let (service, log, guid) = (self.clone(), connection.clone(), guid.to_owned());
         tokio::spawn(async move {
-            match tokio::time::timeout(Duration::from_secs(10), connection.create_session(SENTRY_SERVICE))
-                .await
-            {
+            tokio::select! {
+                reason = log.closed() => {
+                    // A log channel replaced by a newer one takes nothing with it.
+                    let current = service.sentries.get(&guid).is_some_and(|s| {
+                        s.log_connection.as_ref().is_some_and(|l| l.id() == log.id())
+                    });
+                    if current {
+                        command.close(format!("the log channel closed: {reason}"));
+                    }
+                }
+                reason = command.closed() => log.close(format!("the command connection closed: {reason}")),
+            }
+            service.sentries.unbind(&log);
+        });
+        Ok(Value::Null)
+    }
+
+    /// In the background: open the session on the sentry, ask for its log channel, read its
+    /// factories and loggers, connect the loggers this base wants, and clean up when the
+    /// connection goes.
+    fn after_hello(&self, connection: RpcConnection, guid: String) {
+        let service = self.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(SENTRY_CALL_LIMIT, connection.create_session(SENTRY_SERVICE)).await {
                 Ok(Ok(session)) => {
-                    sentries.set_session(&guid, &connection, session.clone());
-                    connect_wanted_loggers(&session, storage.as_ref(), &guid, connect_all).await;
+                    service.sentries.set_session(&guid, &connection, session.clone());
+                    tokio::spawn(service.clone().request_log_channel(
+                        connection.clone(),
+                        session.clone(),
+                        guid.clone(),
+                    ));
+                    let names = service.sync_inventory(&session, &guid).await;
+                    let mut wanted = service.storage.wanted_loggers(&guid).unwrap_or_default();
+                    if service.connect_all_loggers {
+                        wanted.extend(names);
+                    }
+                    connect_loggers(&session, &guid, wanted).await;
                 }
                 Ok(Err(error)) => {
                     tracing::warn!(%guid, %error, "cannot open the sentry's kraken-sentry session")
@@ -225,39 +349,83 @@ impl BaseService {
                 Err(_) => tracing::warn!(%guid, "opening the sentry's kraken-sentry session timed out"),
             }
             let reason = connection.closed().await;
-            if sentries.unbind(&connection).is_some() {
-                tracing::info!(%guid, %reason, "sentry disconnected");
-                if let Err(error) = storage.sentry_disconnected(&guid, &reason) {
-                    tracing::warn!(%guid, %error, "cannot record the disconnection");
-                }
-            }
+            service.forget(&connection, &reason).await;
         });
+    }
+
+    /// Asks the sentry for its log channel with a fresh one-shot nonce, again (with a new
+    /// nonce) if none came while the nonce was good, a few times (BUG-11).
+    async fn request_log_channel(self, connection: RpcConnection, session: RpcSession, guid: String) {
+        for attempt in 1..=LOG_CHANNEL_ATTEMPTS {
+            let Some(nonce) = self.sentries.request_log_channel(&guid, &connection, NONCE_LIFETIME) else {
+                return;
+            };
+            let params = Value::Array(vec![Value::from(nonce)]);
+            if let Err(error) = session.post("run", vec![Value::from("connectLogChannel"), params]).await {
+                tracing::warn!(%guid, %error, "cannot ask for the log channel");
+                return;
+            }
+            let deadline = tokio::time::Instant::now() + NONCE_LIFETIME;
+            while tokio::time::Instant::now() < deadline {
+                if connection.is_closed() {
+                    return;
+                }
+                if self.sentries.has_log_channel(&guid, &connection) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            tracing::warn!(%guid, attempt, "no log channel came; asking again");
+        }
+        tracing::warn!(%guid, "the sentry opened no log channel; its records come on the command connection");
+    }
+
+    /// Reads the sentry's factories and loggers (each call with a time limit) and notes them as
+    /// a `synced` event. Returns the loggers' names.
+    async fn sync_inventory(&self, session: &RpcSession, guid: &str) -> Vec<String> {
+        let mut inventory = serde_json::Map::new();
+        let mut names = Vec::new();
+        for (method, key) in [("getLoggerFactories", "factories"), ("getLoggers", "loggers")] {
+            match session
+                .call_with_timeout("run", vec![Value::from(method), Value::Null], SENTRY_CALL_LIMIT)
+                .await
+            {
+                Ok(reply) => {
+                    if key == "loggers"
+                        && let Value::Array(loggers) = &reply
+                    {
+                        names = loggers
+                            .iter()
+                            .filter_map(|l| {
+                                l.as_map().and_then(|m| m.get("logger_name")).and_then(Value::as_str)
+                            })
+                            .map(str::to_owned)
+                            .collect();
+                    }
+                    inventory.insert(key.into(), kraken_codec::plain_json::to_json(&reply));
+                }
+                Err(error) => tracing::warn!(%guid, %error, method, "cannot read the sentry's inventory"),
+            }
+        }
+        let (storage, who) = (self.storage.clone(), guid.to_owned());
+        let detail = serde_json::Value::Object(inventory);
+        if let Err(error) = blocking(move || storage.record_event(&who, "synced", "", &detail)).await {
+            tracing::warn!(%guid, %error, "cannot record the sentry's inventory");
+        }
+        names
     }
 }
 
-/// Connects the loggers the base wants from this sentry (and, with `connect_all`, every one).
-async fn connect_wanted_loggers(
-    session: &kraken_rpc::RpcSession,
-    storage: &dyn Storage,
-    guid: &str,
-    connect_all: bool,
-) {
-    let limit = Duration::from_secs(10);
-    let mut names = storage.wanted_loggers(guid).unwrap_or_default();
-    if connect_all {
-        match session.call_with_timeout("run", vec![Value::from("getLoggers"), Value::Null], limit).await {
-            Ok(Value::Array(loggers)) => names.extend(loggers.iter().filter_map(|l| {
-                l.as_map().and_then(|m| m.get("logger_name")).and_then(Value::as_str).map(str::to_owned)
-            })),
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%guid, %error, "cannot list the sentry's loggers"),
-        }
-    }
+/// Connects the named loggers of the sentry (each call with a time limit).
+async fn connect_loggers(session: &RpcSession, guid: &str, mut names: Vec<String>) {
     names.sort();
     names.dedup();
     for name in names {
         let params = Value::Array(vec![Value::from(name.as_str())]);
-        match session.call_with_timeout("run", vec![Value::from("connectLogger"), params], limit).await {
+        match session
+            .call_with_timeout("run", vec![Value::from("connectLogger"), params], SENTRY_CALL_LIMIT)
+            .await
+        {
             Ok(_) => tracing::info!(%guid, logger = %name, "logger connected"),
             Err(error) => tracing::warn!(%guid, logger = %name, %error, "cannot connect logger"),
         }

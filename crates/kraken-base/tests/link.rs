@@ -3,93 +3,21 @@
 //! identity rules (a certificate for one GUID cannot claim another; another CA is refused; a
 //! connection cannot speak for another sentry).
 
+mod common;
+
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kraken_base::server::{Base, BaseSettings};
-use kraken_base::storage::{RecordFilter, SqliteStorage, Storage};
+use common::{base_config, fixture, link, next_event, raw_connection, start_base};
+use kraken_base::server::Base;
+use kraken_base::storage::RecordFilter;
 use kraken_codec::{Map, Value};
-use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
-use kraken_rpc::{Connector, RpcConfig, ServiceTable};
+use kraken_rpc::ServiceTable;
 use sentry::base_link::{LinkEvent, LinkSettings, run_link};
 use sentry::commands::{CommandContext, sentry_methods};
-use sentry::config::BaseConfig;
 use sentry::service::SentryService;
 use tokio::sync::mpsc;
-
-struct Fixture {
-    dir: PathBuf,
-    base: Base,
-}
-
-/// Starts a base on `listen` with the PKI and storage file of `dir`.
-async fn start_base(dir: &Path, listen: std::net::SocketAddr) -> Base {
-    let files = kraken_base::pki::PkiFiles::in_dir(&dir.join("pki"));
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
-    Base::start(BaseSettings {
-        listen,
-        identity: TlsIdentity::from_pem_files(&files.base_cert, &files.base_key).unwrap(),
-        sentry_ca: TrustedCas::from_pem_file(&files.ca_cert).unwrap(),
-        rpc_guid: "base".into(),
-        allowed: None,
-        connect_all_loggers: false,
-        storage,
-    })
-    .await
-    .unwrap()
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn fixture(name: &str) -> Fixture {
-    let dir = std::env::temp_dir().join(format!("kraken-base-link-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let pki = dir.join("pki");
-    kraken_base::pki::init(&pki, &[]).unwrap();
-    for guid in ["sentry-1", "sentry-2"] {
-        kraken_base::pki::issue(&pki, guid).unwrap();
-    }
-    let base = start_base(&dir, "127.0.0.1:0".parse().unwrap()).await;
-    Fixture { dir, base }
-}
-
-fn base_config(fixture: &Fixture, cert_of: &str, pki: &Path) -> BaseConfig {
-    BaseConfig {
-        name: "local".into(),
-        address: "127.0.0.1".into(),
-        port: fixture.base.local_addr().port(),
-        certificate: pki.join(format!("{cert_of}.pem")),
-        key: pki.join(format!("{cert_of}.key")),
-        ca: pki.join("ca.pem"),
-    }
-}
-
-/// Starts a link for `guid` using `cert_of`'s certificate; returns its events.
-fn link(fixture: &Fixture, guid: &str, cert_of: &str, pki: &Path) -> mpsc::UnboundedReceiver<LinkEvent> {
-    let mut context = CommandContext::for_this_host();
-    context.sampling_window = Duration::from_millis(20);
-    let service = SentryService::new(Arc::new(sentry_methods()), Arc::new(context));
-    let settings = LinkSettings {
-        base: base_config(fixture, cert_of, pki),
-        guid: guid.into(),
-        max_backoff: Duration::from_millis(500),
-        spool: None,
-        logger_events: None,
-    };
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run_link(settings, service, Some(tx)));
-    rx
-}
-
-async fn next_event(events: &mut mpsc::UnboundedReceiver<LinkEvent>) -> LinkEvent {
-    tokio::time::timeout(Duration::from_secs(15), events.recv()).await.expect("no link event").unwrap()
-}
 
 #[tokio::test]
 async fn a_sentry_links_and_the_base_runs_its_commands() {
@@ -151,15 +79,7 @@ async fn a_certificate_cannot_claim_another_guid_and_another_ca_is_refused() {
 async fn records_are_stored_and_a_connection_speaks_only_for_its_own_guid() {
     let fixture = fixture("records").await;
     let pki = fixture.dir.join("pki");
-    let identity = TlsIdentity::from_pem_files(&pki.join("sentry-1.pem"), &pki.join("sentry-1.key")).unwrap();
-    let ca = TrustedCas::from_pem_file(&pki.join("ca.pem")).unwrap();
-    let pin = ServerPin::Name("127.0.0.1".into());
-    let client = tls::client_config(&identity, &ca, pin.clone()).unwrap();
-    let connection = Connector::tls(Arc::new(RpcConfig::new("sentry-1")), client, pin)
-        .connect(fixture.base.local_addr(), ServiceTable::new())
-        .await
-        .unwrap();
-    connection.peered(Duration::from_secs(5)).await.unwrap();
+    let connection = raw_connection(&pki, "sentry-1", fixture.base.local_addr(), ServiceTable::new()).await;
     let session = connection.create_session("kraken-base").await.unwrap();
     session.call("hello", vec!["sentry-1".into()]).await.unwrap();
 
@@ -285,5 +205,12 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
     );
     let started = events.iter().find(|(kind, _, _)| kind == "loggerStarted").unwrap();
     assert_eq!(started.2, 100, "the interval comes with loggerStarted");
+    // At every hello the base read the sentry's factories and loggers, and noted them.
+    let synced = events.iter().find(|(kind, _, _)| kind == "synced").expect("no synced event");
+    let factories = synced.2["factories"].as_array().unwrap();
+    assert!(factories.iter().any(|f| f["name"] == "memory-usage"), "{factories:?}");
+    assert!(synced.2["loggers"].as_array().unwrap().iter().any(|l| l["logger_name"] == "mem"));
+    // Records came on the log channel the sentry opened when the base asked.
+    assert!(fixture.base.sentries.get("sentry-1").unwrap().log_connection.is_some());
     registry.shutdown(Duration::from_secs(5));
 }

@@ -299,6 +299,13 @@ impl RpcConnection {
         tokio::time::timeout_at(deadline, exchange).await.unwrap_or_else(|_| Err(timed_out()))
     }
 
+    /// Asks the peer whether it is alive: a `ping` on the control session answered within
+    /// `timeout`. (Used to tell a live connection from a dead one that has not noticed yet.)
+    pub async fn ping(&self, timeout: Duration) -> Result<(), RpcError> {
+        let probe = self.next_id();
+        self.call(CONTROL_SESSION, "ping", vec![Value::I32(probe)], timeout).await.map(drop)
+    }
+
     /// Posts `method(params...)` on `session`: sent once peered, never answered.
     pub async fn post(&self, session: i32, method: &str, params: Vec<Value>) -> Result<(), RpcError> {
         let timeout = self.inner.config.call_timeout;

@@ -13,7 +13,8 @@
 //!
 //! While connected, the link sends the records spooled for its base (see `spool`): in
 //! acknowledged batches to a base that announced `onLogBatch`, as plain `onLog` posts to an
-//! original base. A record leaves the spool only after that.
+//! original base. A record leaves the spool only after that. Records travel on the log channel
+//! the base asks for (see `log_channel`); on the command connection only if none came.
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
@@ -24,15 +25,16 @@ use anyhow::{Context, anyhow};
 use kraken_codec::Value;
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
 use kraken_rpc::{Connector, RpcConfig, RpcConnection, RpcSession, ServiceTable};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::BaseConfig;
+use crate::log_channel::{self, LinkService, LogChannel, LogChannelRequest};
 use crate::loggers::LoggerEvent;
 use crate::service::{SERVICE_NAME, SentryService};
 use crate::store::Store;
 
-/// How long `hello` may take.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `hello` (and `setLogChannel`) may take.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// The first wait before reconnecting; it doubles up to the cap.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// A connection that lasted this long resets the backoff.
@@ -63,6 +65,9 @@ const BATCH_RECORDS: usize = 2_000;
 const BATCH_BYTES: usize = 1 << 20;
 /// How long a batch may wait for its acknowledgement.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long records wait for the log channel after `hello` before they take the command
+/// connection.
+const LOG_CHANNEL_GRACE: Duration = Duration::from_secs(10);
 
 /// What a link reports of itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +84,7 @@ pub async fn run_link(
     service: Arc<SentryService>,
     events: Option<tokio::sync::mpsc::UnboundedSender<LinkEvent>>,
 ) {
+    let settings = Arc::new(settings);
     let name = settings.base.name.clone();
     let report = |event: LinkEvent| {
         if let Some(events) = &events {
@@ -90,7 +96,7 @@ pub async fn run_link(
     loop {
         let started = Instant::now();
         match connect(&settings, service.clone()).await {
-            Ok((connection, session, hello)) => {
+            Ok(Connected { connection, session, hello, log_requests }) => {
                 tracing::info!(base = %name, "connected to the base");
                 let batched = hello
                     .as_map()
@@ -98,6 +104,20 @@ pub async fn run_link(
                     .and_then(Value::as_array)
                     .is_some_and(|e| e.contains(&Value::from("onLogBatch")));
                 report(LinkEvent::Connected { base: name.clone(), hello });
+                let log_channel = Arc::new(LogChannel::default());
+                let log_task = tokio::spawn(log_channel::serve_requests(
+                    log_requests,
+                    log_channel.clone(),
+                    connection.clone(),
+                    settings.guid.clone(),
+                    {
+                        let settings = settings.clone();
+                        move || {
+                            let settings = settings.clone();
+                            async move { dial(&settings, ServiceTable::new()).await }
+                        }
+                    },
+                ));
                 let events = settings.logger_events.as_ref().map(|sender| {
                     tokio::spawn(forward_logger_events(
                         session.clone(),
@@ -108,7 +128,7 @@ pub async fn run_link(
                 let reason = match &settings.spool {
                     Some(spool) => tokio::select! {
                         reason = connection.closed() => reason,
-                        sent = send_spooled(&session, spool, &name, &settings.guid, batched) => {
+                        sent = send_spooled(&session, log_channel.watch(), spool, &name, &settings.guid, batched) => {
                             let reason = format!("{:#}", sent.err().unwrap_or_else(|| anyhow!("sender ended")));
                             connection.close(reason.clone());
                             reason
@@ -116,6 +136,8 @@ pub async fn run_link(
                     },
                     None => connection.closed().await,
                 };
+                log_task.abort();
+                log_channel.close(&format!("the command connection closed: {reason}"));
                 if let Some(events) = events {
                     events.abort();
                 }
@@ -176,12 +198,14 @@ async fn forward_logger_events(
 /// `onLog` post per record, deleted once written to the connection (at most once, as the
 /// original sent them).
 async fn send_spooled(
-    session: &RpcSession,
+    command: &RpcSession,
+    mut log_channel: watch::Receiver<Option<RpcSession>>,
     spool: &SpoolAccess,
     base: &str,
     guid: &str,
     batched: bool,
 ) -> anyhow::Result<()> {
+    let _ = tokio::time::timeout(LOG_CHANNEL_GRACE, log_channel.wait_for(Option::is_some)).await;
     loop {
         let woken = spool.wake.notified();
         tokio::pin!(woken);
@@ -196,6 +220,7 @@ async fn send_spooled(
             }
             continue;
         }
+        let session = log_channel.borrow().clone().unwrap_or_else(|| command.clone());
         let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
         let mut entries = Vec::with_capacity(batch.len());
         for spooled in &batch {
@@ -229,12 +254,42 @@ async fn send_spooled(
     }
 }
 
-/// One connection: TLS, peering, `hello`. Returns the connection, the `kraken-base` session
-/// and the base's reply.
-async fn connect(
-    settings: &LinkSettings,
-    service: Arc<SentryService>,
-) -> anyhow::Result<(RpcConnection, RpcSession, Value)> {
+/// A command connection that said `hello`.
+struct Connected {
+    connection: RpcConnection,
+    /// The `kraken-base` session.
+    session: RpcSession,
+    /// The base's reply to `hello`.
+    hello: Value,
+    /// What the base asks of the log channel.
+    log_requests: mpsc::Receiver<LogChannelRequest>,
+}
+
+/// One command connection: TLS, peering, the `kraken-sentry` service bound, `hello`.
+async fn connect(settings: &LinkSettings, service: Arc<SentryService>) -> anyhow::Result<Connected> {
+    let (requests, log_requests) = mpsc::channel(4);
+    let mut services = ServiceTable::new();
+    services.insert(SERVICE_NAME.into(), LinkService::new(service, requests));
+    let connection = dial(settings, services).await?;
+    let hello = async {
+        let session = connection.create_session("kraken-base").await?;
+        let reply = session
+            .call_with_timeout("hello", vec![Value::from(settings.guid.as_str())], HELLO_TIMEOUT)
+            .await?;
+        Ok::<_, kraken_rpc::RpcError>((session, reply))
+    };
+    match hello.await {
+        Ok((session, hello)) => Ok(Connected { connection, session, hello, log_requests }),
+        Err(error) => {
+            connection.close(format!("hello failed: {error}"));
+            Err(anyhow!("hello refused: {error}"))
+        }
+    }
+}
+
+/// Opens a connection to the base (TLS with its own certificate, key and CA, then RPC
+/// peering), serving `services`.
+async fn dial(settings: &LinkSettings, services: ServiceTable) -> anyhow::Result<RpcConnection> {
     let base = &settings.base;
     let identity = TlsIdentity::from_pem_files(&base.certificate, &base.key).with_context(|| {
         format!("certificate {} / key {}", base.certificate.display(), base.key.display())
@@ -245,20 +300,12 @@ async fn connect(
     let address = resolve(&base.address, base.port).await?;
     let mut config = RpcConfig::new(settings.guid.clone());
     config.call_timeout = Duration::from_secs(30);
-    let mut services = ServiceTable::new();
-    services.insert(SERVICE_NAME.into(), service);
     let connection = Connector::tls(Arc::new(config), client, pin).connect(address, services).await?;
-    connection.peered(HELLO_TIMEOUT).await?;
-    let session = connection.create_session("kraken-base").await?;
-    let hello =
-        session.call_with_timeout("hello", vec![Value::from(settings.guid.as_str())], HELLO_TIMEOUT).await;
-    match hello {
-        Ok(reply) => Ok((connection, session, reply)),
-        Err(error) => {
-            connection.close(format!("hello failed: {error}"));
-            Err(anyhow!("hello refused: {error}"))
-        }
+    if let Err(error) = connection.peered(HELLO_TIMEOUT).await {
+        connection.close(format!("peering failed: {error}"));
+        return Err(error.into());
     }
+    Ok(connection)
 }
 
 async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {

@@ -3,7 +3,8 @@
 //!
 //! `config` (the TOML file), `store` (durable state in SQLite), `loggers` (framework and the
 //! performance loggers), `commands` (the method table a base calls), `service` (that table as
-//! the `kraken-sentry` RPC service), `agent` (the foreground agent) and `cli` (the
+//! the `kraken-sentry` RPC service), `base_link` and `log_channel` (the connections to a base),
+//! `spool` (records waiting for a base), `agent` (the foreground agent) and `cli` (the
 //! `kraken-sentry` command line).
 
 pub mod agent;
@@ -11,6 +12,7 @@ pub mod base_link;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod log_channel;
 pub mod loggers;
 pub mod service;
 pub mod spool;
