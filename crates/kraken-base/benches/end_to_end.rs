@@ -28,7 +28,7 @@ use sentry::base_link::{LinkEvent, LinkSettings, SpoolAccess, run_link};
 use sentry::commands::{CommandContext, MethodTable};
 use sentry::config::BaseConfig;
 use sentry::service::SentryService;
-use sentry::store::Store;
+use sentry::store::{SpoolEntry, Store};
 use tokio::sync::{Notify, mpsc};
 
 fn record() -> Value {
@@ -152,8 +152,15 @@ async fn end_to_end(
     let store = Arc::new(Store::open(&dir.join("sentry")).unwrap());
     let encoded = encode(&record());
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
-        let entries: Vec<(String, String, Vec<u8>)> =
-            chunk.iter().map(|_| ("local".to_owned(), "bench".to_owned(), encoded.clone())).collect();
+        let entries: Vec<SpoolEntry> = chunk
+            .iter()
+            .map(|_| SpoolEntry {
+                base: "local".into(),
+                logger: "bench".into(),
+                record: encoded.clone(),
+                droppable: true,
+            })
+            .collect();
         store.spool_append(&entries, u64::MAX).unwrap();
     }
     let settings = LinkSettings {

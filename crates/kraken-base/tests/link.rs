@@ -123,7 +123,7 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
     let mut fixture = fixture("spool").await;
     let pki = fixture.dir.join("pki");
     let store = Arc::new(Store::open(&fixture.dir.join("sentry")).unwrap());
-    let spool = Arc::new(SpoolSink::new(store.clone(), 1 << 30));
+    let spool = Arc::new(SpoolSink::new(store.clone(), 1 << 30, &standard_factories()));
     let sinks = Arc::new(SinkSet::default());
     sinks.add(spool.clone());
     let host: Arc<dyn sentry_host_facts::HostFacts> = Arc::new(sentry_host_facts::SystemHost);

@@ -49,17 +49,14 @@ impl Agent {
         let host: Arc<dyn sentry_host::HostFacts> = Arc::new(sentry_host::SystemHost);
         let sinks = Arc::new(SinkSet::default());
         // The spool first: a record shown in the local output is already safe for the bases.
-        let spool = Arc::new(SpoolSink::new(store.clone(), config.spool.max_bytes));
+        let factories = standard_factories();
+        let spool = Arc::new(SpoolSink::new(store.clone(), config.spool.max_bytes, &factories));
         sinks.add(spool.clone());
         let output = local_sink(&config)?;
         sinks.add(output.clone());
         let context = FactoryContext { host: host.clone(), store: store.clone() };
-        let registry = Arc::new(LoggerRegistry::new(
-            standard_factories(),
-            context,
-            sinks,
-            config.loggers.min_interval_ms,
-        ));
+        let registry =
+            Arc::new(LoggerRegistry::new(factories, context, sinks, config.loggers.min_interval_ms));
         if config.loggers.create_defaults && !store.has_meta("default_loggers_created")? {
             create_default_loggers(&store, &registry, config.loggers.default_interval_ms)?;
             // Marked only once all four exist, so a crash in between creates the rest next time.

@@ -4,27 +4,81 @@
 //! logger, commits the encoded record to that base's spool (one transaction per run), then
 //! wakes the base links' senders. The senders (in `base_link`) read batches back in order and
 //! delete them once acknowledged.
+//!
+//! Records of performance loggers are marked droppable: a full spool drops them first. Every
+//! drop is itself reported to the base that lost records, as a record of the logger
+//! [`DROP_REPORT_LOGGER`] (logtype `spool-drop`), which is kept like a security record.
 
+use std::collections::HashSet;
 use std::io;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use kraken_codec::{Map, Value, encode};
 use tokio::sync::Notify;
 
-use crate::loggers::{Record, RecordSink};
-use crate::store::Store;
+use crate::loggers::record::params;
+use crate::loggers::{LoggerFactory, Record, RecordSink};
+use crate::store::{SpoolEntry, Store};
+
+/// The logger name of the records that report a spool drop.
+pub const DROP_REPORT_LOGGER: &str = "sentry-spool";
 
 /// Spools records for the bases that want them.
 pub struct SpoolSink {
     store: Arc<Store>,
     max_bytes: u64,
+    /// Factories whose records are performance metrics (dropped first).
+    performance_factories: HashSet<&'static str>,
     /// Woken after every commit.
     pub wake: Arc<Notify>,
 }
 
 impl SpoolSink {
-    pub fn new(store: Arc<Store>, max_bytes: u64) -> Self {
-        SpoolSink { store, max_bytes, wake: Arc::new(Notify::new()) }
+    /// A sink keeping each base's spool within `max_bytes`; `factories` tells which loggers
+    /// make performance records.
+    pub fn new(store: Arc<Store>, max_bytes: u64, factories: &[Arc<dyn LoggerFactory>]) -> Self {
+        let performance_factories = factories.iter().filter(|f| f.performance()).map(|f| f.name()).collect();
+        SpoolSink { store, max_bytes, performance_factories, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Whether `logger`'s records are performance metrics.
+    fn droppable(&self, logger: &str) -> Result<bool, crate::store::StoreError> {
+        let row = self.store.logger(logger)?;
+        Ok(row.is_some_and(|row| self.performance_factories.contains(row.factory.as_str())))
+    }
+
+    /// Tells each base that lost records how many, in a record of its own.
+    fn report_drops(&self, losses: &[(String, u64)]) -> Result<(), crate::store::StoreError> {
+        let mut reports = Vec::with_capacity(losses.len());
+        for (base, dropped) in losses {
+            let (_, _, dropped_total) = self.store.spool_stats(base)?;
+            tracing::warn!(%base, dropped, dropped_total, "spool full: the oldest records were dropped");
+            let message = format!("spool for base {base} full: {dropped} oldest records dropped");
+            let report = Record {
+                date: SystemTime::now(),
+                logger: DROP_REPORT_LOGGER.into(),
+                params: params(
+                    "spool-drop",
+                    message,
+                    [
+                        ("base", Value::from(base.as_str())),
+                        ("dropped", Value::I64(*dropped as i64)),
+                        ("dropped_total", Value::I64(dropped_total as i64)),
+                        ("max_bytes", Value::I64(i64::try_from(self.max_bytes).unwrap_or(i64::MAX))),
+                    ],
+                ),
+            };
+            reports.push(SpoolEntry {
+                base: base.clone(),
+                logger: DROP_REPORT_LOGGER.into(),
+                record: encode(&batch_entry(&report)),
+                droppable: false,
+            });
+        }
+        // Room for a report may cost more records; the totals (dropped_total) still count them.
+        self.store.spool_append(&reports, self.max_bytes)?;
+        Ok(())
     }
 }
 
@@ -45,29 +99,102 @@ impl RecordSink for SpoolSink {
         let to_io = |e: crate::store::StoreError| io::Error::other(e.to_string());
         let mut entries = Vec::new();
         // A run's records come from one logger: look its subscribers up once, not per record.
-        let mut subscribers: Option<(&str, Vec<String>)> = None;
+        let mut subscribers: Option<(&str, Vec<String>, bool)> = None;
         for record in records {
-            if subscribers.as_ref().is_none_or(|(logger, _)| *logger != record.logger.as_str()) {
+            if subscribers.as_ref().is_none_or(|(logger, _, _)| *logger != record.logger.as_str()) {
                 let bases = self.store.subscribers(&record.logger).map_err(to_io)?;
-                subscribers = Some((record.logger.as_str(), bases));
+                let droppable = !bases.is_empty() && self.droppable(&record.logger).map_err(to_io)?;
+                subscribers = Some((record.logger.as_str(), bases, droppable));
             }
-            let bases = subscribers.as_ref().map(|(_, bases)| bases.as_slice()).unwrap_or_default();
+            let Some((_, bases, droppable)) = subscribers.as_ref() else { continue };
             if bases.is_empty() {
                 continue;
             }
             let encoded = encode(&batch_entry(record));
-            for base in bases.iter().cloned() {
-                entries.push((base, record.logger.to_string(), encoded.clone()));
+            for base in bases {
+                entries.push(SpoolEntry {
+                    base: base.clone(),
+                    logger: record.logger.to_string(),
+                    record: encoded.clone(),
+                    droppable: *droppable,
+                });
             }
         }
         if entries.is_empty() {
             return Ok(());
         }
-        let dropped = self.store.spool_append(&entries, self.max_bytes).map_err(to_io)?;
-        if dropped > 0 {
-            tracing::warn!(dropped, "spool full: the oldest records were dropped");
+        let losses = self.store.spool_append(&entries, self.max_bytes).map_err(to_io)?;
+        if !losses.is_empty() {
+            self.report_drops(&losses).map_err(to_io)?;
         }
         self.wake.notify_waiters();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loggers::standard_factories;
+    use crate::store::LoggerRow;
+
+    fn logger(name: &str, factory: &str) -> LoggerRow {
+        LoggerRow {
+            name: name.into(),
+            factory: factory.into(),
+            description: None,
+            config: Default::default(),
+            interval_ms: 0,
+            running: false,
+        }
+    }
+
+    fn record(logger: &str, n: i32) -> Record {
+        Record {
+            date: SystemTime::now(),
+            logger: logger.into(),
+            params: params("t", "x".repeat(200), [("n", Value::I32(n))]),
+        }
+    }
+
+    #[test]
+    fn a_full_spool_drops_performance_records_first_and_reports_the_drop() {
+        let dir = std::env::temp_dir().join(format!("kraken-spool-sink-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        store.insert_logger(&logger("cpu", "cpu-usage")).unwrap();
+        store.insert_logger(&logger("procs", "process-check")).unwrap();
+        for name in ["cpu", "procs"] {
+            store.subscribe("central", name).unwrap();
+        }
+        let sink = SpoolSink::new(store.clone(), 2_000, &standard_factories());
+        sink.write(&[record("procs", 1)]).unwrap();
+        sink.write(&(0..5).map(|n| record("cpu", n)).collect::<Vec<_>>()).unwrap();
+        sink.write(&[record("procs", 2)]).unwrap();
+
+        let waiting: Vec<Map> = store
+            .spool_batch("central", 100, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|r| kraken_codec::decode(&r.record).unwrap().as_map().unwrap().clone())
+            .collect();
+        let loggers: Vec<&str> = waiting.iter().map(|r| r["logger"].as_str().unwrap()).collect();
+        assert_eq!(
+            loggers.iter().filter(|l| **l == "procs").count(),
+            2,
+            "security records kept: {loggers:?}"
+        );
+        let report =
+            waiting.iter().find(|r| r["logger"] == Value::from(DROP_REPORT_LOGGER)).expect("no report");
+        let report_params = report["params"].as_map().unwrap();
+        assert_eq!(report_params["logtype"], Value::from("spool-drop"));
+        let dropped = report_params["dropped"].as_i64().unwrap();
+        let (_, _, dropped_total) = store.spool_stats("central").unwrap();
+        assert!(dropped >= 1 && dropped as u64 <= dropped_total, "{dropped} of {dropped_total}");
+        let cpu_left = loggers.iter().filter(|l| **l == "cpu").count() as u64;
+        assert_eq!(cpu_left + dropped_total, 5, "every cpu record is either waiting or counted as dropped");
+        drop(sink);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

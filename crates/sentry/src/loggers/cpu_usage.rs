@@ -19,6 +19,10 @@ use crate::store::OptionValue;
 pub struct CpuUsageFactory;
 
 impl LoggerFactory for CpuUsageFactory {
+    fn performance(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "cpu-usage"
     }

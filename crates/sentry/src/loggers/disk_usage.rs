@@ -20,6 +20,10 @@ use crate::store::OptionValue;
 pub struct DiskUsageFactory;
 
 impl LoggerFactory for DiskUsageFactory {
+    fn performance(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "disk-usage"
     }

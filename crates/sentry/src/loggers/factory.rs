@@ -55,6 +55,11 @@ pub trait LoggerFactory: Send + Sync {
     fn options(&self) -> &'static [ConfigOption] {
         &[]
     }
+    /// Whether its records are performance metrics, which a full spool drops first (records
+    /// of security loggers are kept longest).
+    fn performance(&self) -> bool {
+        false
+    }
     /// A fresh runner for a logger with this (already validated) config. Called at every
     /// start, so per-run state (baselines) starts afresh.
     fn create(&self, context: &FactoryContext, config: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun>;

@@ -18,6 +18,10 @@ use crate::store::OptionValue;
 pub struct MemoryUsageFactory;
 
 impl LoggerFactory for MemoryUsageFactory {
+    fn performance(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "memory-usage"
     }

@@ -25,6 +25,10 @@ use crate::store::OptionValue;
 pub struct NetworkUsageFactory;
 
 impl LoggerFactory for NetworkUsageFactory {
+    fn performance(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "network-usage"
     }

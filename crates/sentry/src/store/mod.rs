@@ -22,13 +22,13 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use checklist::{Policy, ProcessRule};
 pub use loggers::{LoggerRow, OptionValue};
-pub use spool::SpooledRecord;
+pub use spool::{SpoolEntry, SpooledRecord};
 
 /// The file name of the store inside the data directory.
 pub const STORE_FILE: &str = "state.sqlite3";
 
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS loggers (
@@ -50,12 +50,14 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     PRIMARY KEY (base, logger)
 );
 CREATE TABLE IF NOT EXISTS spool (
-    id     INTEGER PRIMARY KEY,
-    base   TEXT NOT NULL,
-    logger TEXT NOT NULL,
-    record BLOB NOT NULL
+    id        INTEGER PRIMARY KEY,
+    base      TEXT NOT NULL,
+    logger    TEXT NOT NULL,
+    record    BLOB NOT NULL,
+    droppable INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS spool_by_base ON spool (base, id);
+CREATE INDEX IF NOT EXISTS spool_droppable ON spool (base, droppable, id);
 CREATE TABLE IF NOT EXISTS spool_totals (
     base    TEXT PRIMARY KEY NOT NULL,
     bytes   INTEGER NOT NULL DEFAULT 0,
@@ -127,6 +129,10 @@ impl Store {
             return Err(open_error(format!(
                 "written by a newer kraken-sentry (schema {version}, this build knows {SCHEMA_VERSION})"
             )));
+        }
+        if version == 1 {
+            // Version 2 marks which spooled records a full spool may drop first.
+            connection.execute_batch("ALTER TABLE spool ADD COLUMN droppable INTEGER NOT NULL DEFAULT 1")?;
         }
         connection.execute_batch(SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -204,6 +210,30 @@ pub(crate) mod tests {
         assert_ne!(agent.data_version().unwrap(), before);
         assert_eq!(agent.process_rules().unwrap().len(), 1);
         drop((agent, operator)); // Windows cannot delete an open file
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_droppable_mark_and_keeps_its_spool() {
+        let dir = temp_data_dir("upgrade");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let old = Connection::open(dir.join(STORE_FILE)).unwrap();
+            old.execute_batch(
+                "CREATE TABLE spool (id INTEGER PRIMARY KEY, base TEXT NOT NULL, logger TEXT NOT NULL,
+                                     record BLOB NOT NULL);
+                 INSERT INTO spool (base, logger, record) VALUES ('central', 'cpu', x'01');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let waiting = store.spool_batch("central", 10, 1_000).unwrap();
+        assert_eq!(waiting.len(), 1);
+        let droppable: bool =
+            store.lock().query_row("SELECT droppable FROM spool", [], |row| row.get(0)).unwrap();
+        assert!(droppable, "records spooled before the upgrade count as droppable");
+        drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

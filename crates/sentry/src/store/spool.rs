@@ -5,11 +5,23 @@
 //! spool only when that base acknowledged the batch that carried it. So a base that is away,
 //! or an agent that crashes, loses nothing: the next connection sends what is left, in order.
 //! Each base's spool is bounded in bytes; when a write would pass the bound, the oldest
-//! records of that base are dropped and counted (`dropped`), never the new ones.
+//! droppable (performance) records of that base are dropped and counted (`dropped`), never
+//! the new ones; the others (security records) only once no droppable one is left.
 
 use rusqlite::params;
 
 use super::{Store, StoreError};
+
+/// A record to spool for one base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolEntry {
+    pub base: String,
+    pub logger: String,
+    /// The Kraken-encoded record map (`{logger, date, msg, params}`).
+    pub record: Vec<u8>,
+    /// A performance record, dropped first when the spool is full.
+    pub droppable: bool,
+}
 
 /// A record waiting in the spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,30 +66,32 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Appends `(base, logger, encoded record)` entries in one transaction, keeping each base's
-    /// spool within `max_bytes` by dropping its oldest records. Returns how many were dropped.
+    /// Appends entries in one transaction, keeping each base's spool within `max_bytes` by
+    /// dropping its oldest records, droppable ones first. Returns how many each base lost.
     pub fn spool_append(
         &self,
-        entries: &[(String, String, Vec<u8>)],
+        entries: &[SpoolEntry],
         max_bytes: u64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<(String, u64)>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let mut dropped = 0;
         {
-            let mut insert =
-                transaction.prepare_cached("INSERT INTO spool (base, logger, record) VALUES (?1, ?2, ?3)")?;
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO spool (base, logger, record, droppable) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             let mut total = transaction.prepare_cached(
                 "INSERT INTO spool_totals (base, bytes) VALUES (?1, ?2)
                  ON CONFLICT (base) DO UPDATE SET bytes = bytes + excluded.bytes",
             )?;
-            for (base, logger, record) in entries {
-                insert.execute(params![base, logger, record])?;
-                total.execute(params![base, record.len() as i64])?;
+            for entry in entries {
+                insert.execute(params![entry.base, entry.logger, entry.record, entry.droppable])?;
+                total.execute(params![entry.base, entry.record.len() as i64])?;
             }
         }
-        let bases: std::collections::BTreeSet<&String> = entries.iter().map(|(base, _, _)| base).collect();
+        let bases: std::collections::BTreeSet<&String> = entries.iter().map(|entry| &entry.base).collect();
+        let mut losses = Vec::new();
         for base in bases {
+            let mut dropped = 0;
             loop {
                 let bytes: i64 = transaction.query_row(
                     "SELECT bytes FROM spool_totals WHERE base = ?1",
@@ -87,13 +101,14 @@ impl Store {
                 if bytes as u64 <= max_bytes {
                     break;
                 }
-                let oldest: Option<(i64, i64)> =
+                let oldest = |filter: &str| {
                     rusqlite::OptionalExtension::optional(transaction.query_row(
-                        "SELECT id, length(record) FROM spool WHERE base = ?1 ORDER BY id LIMIT 1",
+                        &format!("SELECT id, length(record) FROM spool WHERE base = ?1 {filter} ORDER BY id LIMIT 1"),
                         [base],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    ))?;
-                let Some((id, length)) = oldest else { break };
+                        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+                    ))
+                };
+                let Some((id, length)) = oldest("AND droppable = 1")?.or(oldest("")?) else { break };
                 transaction.execute("DELETE FROM spool WHERE id = ?1", [id])?;
                 transaction.execute(
                     "UPDATE spool_totals SET bytes = bytes - ?2, dropped = dropped + 1 WHERE base = ?1",
@@ -101,9 +116,12 @@ impl Store {
                 )?;
                 dropped += 1;
             }
+            if dropped > 0 {
+                losses.push((base.clone(), dropped));
+            }
         }
         transaction.commit()?;
-        Ok(dropped)
+        Ok(losses)
     }
 
     /// The oldest records waiting for `base`: at most `max_count`, and at most `max_bytes` (but
@@ -179,18 +197,64 @@ mod tests {
         store.subscribe("central", "cpu").unwrap();
         store.subscribe("central", "cpu").unwrap();
         assert_eq!(store.subscribers("cpu").unwrap(), ["central"]);
-        let entry = |n: u8| ("central".to_owned(), "cpu".to_owned(), vec![n; 100]);
-        assert_eq!(store.spool_append(&[entry(1), entry(2), entry(3)], 1_000).unwrap(), 0);
+        let entry = |n: u8| SpoolEntry {
+            base: "central".into(),
+            logger: "cpu".into(),
+            record: vec![n; 100],
+            droppable: true,
+        };
+        assert_eq!(store.spool_append(&[entry(1), entry(2), entry(3)], 1_000).unwrap(), []);
         let batch = store.spool_batch("central", 10, 250).unwrap();
         assert_eq!(batch.iter().map(|r| r.record[0]).collect::<Vec<_>>(), [1, 2], "bounded by bytes");
         store.spool_ack("central", &batch.iter().map(|r| r.id).collect::<Vec<_>>()).unwrap();
         assert_eq!(store.spool_stats("central").unwrap(), (1, 100, 0));
         // Over the bound: the oldest (3) goes, then 4, to fit 5..=6 in 250 bytes.
-        assert_eq!(store.spool_append(&[entry(4), entry(5), entry(6)], 250).unwrap(), 2);
+        assert_eq!(
+            store.spool_append(&[entry(4), entry(5), entry(6)], 250).unwrap(),
+            [("central".into(), 2)]
+        );
         let left: Vec<u8> =
             store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
         assert_eq!(left, [5, 6]);
         assert_eq!(store.spool_stats("central").unwrap(), (2, 200, 2));
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_full_spool_drops_performance_records_before_security_ones() {
+        let dir = temp_data_dir("spool-priority");
+        let store = Store::open(&dir).unwrap();
+        let entry = |n: u8, droppable: bool| SpoolEntry {
+            base: "central".into(),
+            logger: if droppable { "cpu" } else { "procs" }.into(),
+            record: vec![n; 100],
+            droppable,
+        };
+        store
+            .spool_append(&[entry(1, false), entry(2, true), entry(3, false), entry(4, true)], 1_000)
+            .unwrap();
+        // Two over the bound: the two performance records go, though the security ones are older.
+        let losses = store.spool_append(&[entry(5, true), entry(6, true)], 400).unwrap();
+        assert_eq!(losses, [("central".into(), 2)]);
+        let left: Vec<u8> =
+            store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
+        assert_eq!(left, [1, 3, 5, 6]);
+        // With only security records left to drop, the oldest of them goes.
+        store
+            .spool_ack(
+                "central",
+                &store.spool_batch("central", 10, 10_000).unwrap()[2..]
+                    .iter()
+                    .map(|r| r.id)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap();
+        let losses = store.spool_append(&[entry(7, false), entry(8, false)], 300).unwrap();
+        assert_eq!(losses, [("central".into(), 1)]);
+        let left: Vec<u8> =
+            store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
+        assert_eq!(left, [3, 7, 8]);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
