@@ -7,9 +7,11 @@
 #   3. Linux tests               cargo test --workspace (unit, integration, doc tests)
 #   4. Windows tests             every test exe built for x86_64-pc-windows-gnu, run under Wine
 #                                (scripts/test-windows.sh)
+#   5. Windows sentry, Linux     kraken-sentry.exe under Wine linked to kraken-base serve on
+#      base                      loopback (scripts/test-wine-sentry.sh)
 #
-# Each runner prints its own summary; the last two lines are `linux: N passed, M failed` and
-# `windows: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
+# Each runner prints its own summary; the last lines are `windows: N passed, M failed`,
+# `wine-sentry: N passed, M failed` and `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
 # after a Linux failure, so one run shows both).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -44,6 +46,9 @@ fi
 
 echo "== Windows tests (Wine)"
 bash scripts/test-windows.sh || status=1
+
+echo "== Windows sentry against the Linux base (Wine)"
+bash scripts/test-wine-sentry.sh || status=1
 
 echo "linux: $passed passed, $failed failed"
 exit "$status"

@@ -3,111 +3,14 @@
 //! Unix only (the sentry is stopped with SIGINT).
 #![cfg(unix)]
 
+mod deploy;
+
 use std::fs;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use deploy::{BASE, Deployment, ok, run, sentry, serve, wait_until};
 use serde_json::Value as Json;
-
-const BASE: &str = env!("CARGO_BIN_EXE_kraken-base");
-
-/// The sentry binary, built beside the base's by `cargo test --workspace`.
-fn sentry_bin() -> PathBuf {
-    let path = Path::new(BASE).with_file_name("kraken-sentry");
-    assert!(path.exists(), "{} missing: run the tests with --workspace", path.display());
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn run(program: &Path, args: &[&str]) -> Output {
-    Command::new(program).args(args).stdin(Stdio::null()).output().unwrap()
-}
-
-fn ok(output: Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_until<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// A PKI, a base configuration and a sentry configuration in a fresh directory.
-struct Deployment {
-    dir: PathBuf,
-    port: u16,
-    base_config: String,
-    sentry_config: PathBuf,
-    records: PathBuf,
-}
-
-impl Deployment {
-    /// `guid`'s certificate and both configurations; `loggers` goes in the sentry's
-    /// `[loggers]` section.
-    fn new(name: &str, guid: &str, loggers: &str) -> Deployment {
-        let dir = std::env::temp_dir().join(format!("kraken-e2e-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let pki = dir.join("pki");
-        let pki_text = pki.to_string_lossy().into_owned();
-        ok(run(Path::new(BASE), &["pki", "init", &pki_text]));
-        ok(run(Path::new(BASE), &["pki", "issue", guid, &pki_text]));
-        let (port, admin) = (free_port(), free_port());
-        let path = |p: PathBuf| p.to_string_lossy().into_owned();
-        let base_config = dir.join("base.toml");
-        fs::write(
-            &base_config,
-            format!(
-                "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
-                 connect_all_loggers = true\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
-                path(dir.join("base-data")),
-                path(pki.join("base.pem")),
-                path(pki.join("base.key")),
-                path(pki.join("ca.pem")),
-            ),
-        )
-        .unwrap();
-        let records = dir.join("records.jsonl");
-        let sentry_config = dir.join("sentry.toml");
-        fs::write(
-            &sentry_config,
-            format!(
-                "guid = \"{guid}\"\ndata_dir = {:?}\n[loggers]\n{loggers}\n[output]\npath = {:?}\n\
-                 [links]\nmax_backoff_ms = 300\n[[base]]\nname = \"local\"\naddress = \"127.0.0.1\"\nport = {port}\n\
-                 certificate = {:?}\nkey = {:?}\nca = {:?}\n",
-                path(dir.join("sentry-data")),
-                path(records.clone()),
-                path(pki.join(format!("{guid}.pem"))),
-                path(pki.join(format!("{guid}.key"))),
-                path(pki.join("ca.pem")),
-            ),
-        )
-        .unwrap();
-        Deployment { port, base_config: path(base_config), sentry_config, records, dir }
-    }
-}
 
 #[test]
 fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
@@ -118,25 +21,8 @@ fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
         deployment.base_config.clone(),
         deployment.sentry_config.clone(),
     );
-    let base_log = fs::File::create(dir.join("base.log")).unwrap();
-    let _base = Running(
-        Command::new(BASE)
-            .args(["serve", "--config", &config])
-            .stdin(Stdio::null())
-            .stderr(base_log)
-            .spawn()
-            .unwrap(),
-    );
-    let sentry_log = fs::File::create(dir.join("sentry.log")).unwrap();
-    let _sentry = Running(
-        Command::new(sentry_bin())
-            .args(["run", "--config"])
-            .arg(&sentry_config)
-            .stdin(Stdio::null())
-            .stderr(sentry_log)
-            .spawn()
-            .unwrap(),
-    );
+    let _base = serve(&config, &dir.join("base.log"));
+    let _sentry = sentry(&sentry_config, &dir.join("sentry.log"));
 
     let connected = wait_until(Duration::from_secs(20), || {
         let output = run(Path::new(BASE), &["sentries", "--config", &config]);
@@ -179,33 +65,6 @@ fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
     assert_eq!(params["logtype"], "system");
     assert!(params["ptotal"].as_i64().unwrap() > 0 && params["pfree"].is_i64() && params["vtotal"].is_i64());
     let _ = fs::remove_dir_all(&dir);
-}
-
-/// Starts `kraken-base serve` with `config`, its log in `log`.
-fn serve(config: &str, log: &Path) -> Running {
-    let log = fs::File::create(log).unwrap();
-    Running(
-        Command::new(BASE)
-            .args(["serve", "--config", config])
-            .stdin(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
-}
-
-/// Starts `kraken-sentry run` with `config`, its log appended to `log`.
-fn sentry(config: &Path, log: &Path) -> Running {
-    let log = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    Running(
-        Command::new(sentry_bin())
-            .args(["run", "--config"])
-            .arg(config)
-            .stdin(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
 }
 
 /// (date, logger) of every record of `logger` the base stored, in storage order.

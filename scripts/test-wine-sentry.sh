@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The Windows sentry against the Linux base: builds kraken-sentry.exe for x86_64-pc-windows-gnu,
+# then runs the ignored test crates/kraken-base/tests/wine_sentry.rs, which starts
+# `kraken-base serve` (Linux) and `wine64 kraken-sentry.exe run` and checks what the base gets.
+#
+# Usage: scripts/test-wine-sentry.sh   (needs scripts/setup-debian.sh to have run)
+# Prints libtest's summary and, last, `wine-sentry: N passed, M failed`.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The Windows half in a subshell: windows-env.sh switches the shell to Debian's rustc.
+windows_facts="$(
+  set -e
+  # shellcheck source=scripts/windows-env.sh
+  source scripts/windows-env.sh
+  windows_cargo build --locked -p sentry --bin kraken-sentry >&2
+  scripts/wine-prefix.sh >&2
+  printf '%s\n%s\n%s\n%s\n' "$CARGO_TARGET_DIR/$WINDOWS_TARGET/debug/kraken-sentry.exe" "$WINDOWS_WINE" \
+    "$WINEPREFIX" "$WINDOWS_WINESERVER"
+)" || { echo "test-wine-sentry: the Windows build failed" >&2; echo "wine-sentry: 0 passed, 1 failed"; exit 1; }
+{ read -r exe; read -r wine; read -r prefix; read -r wineserver; } <<<"$windows_facts"
+
+# One Wine run at a time per prefix (test-windows.sh takes the same lock).
+exec 8>"$prefix.run.lock"
+flock 8
+stop_wine() { WINEPREFIX="$prefix" "$wineserver" -k </dev/null >/dev/null 2>&1 8>&- || true; }
+trap stop_wine EXIT
+
+mkdir -p target
+log=target/wine-sentry-test-output.txt
+KRAKEN_WINDOWS_SENTRY_EXE="$exe" KRAKEN_WINE_LOADER="$wine" WINEPREFIX="$prefix" \
+  cargo test --locked -p kraken-base --test wine_sentry -- --ignored 8>&- >"$log" 2>&1
+rc=$?
+cat "$log"
+result="$(grep -E '^test result:' "$log" | tail -n 1)"
+passed=0
+failed=0
+if [[ "$result" =~ ([0-9]+)\ passed\;\ ([0-9]+)\ failed ]]; then
+  passed="${BASH_REMATCH[1]}"
+  failed="${BASH_REMATCH[2]}"
+fi
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1
+fi
+echo "wine-sentry: $passed passed, $failed failed"
+exit "$rc"
