@@ -46,6 +46,7 @@ fn record() -> Value {
             "source" => "kraken-sentry 0.1.0 on Windows 10 Pro 22H2 (build 19045)",
             "padding" => "x".repeat(96),
         },
+        "seq" => 1i64,
     }
 }
 
@@ -161,7 +162,7 @@ async fn end_to_end(
                 droppable: true,
             })
             .collect();
-        store.spool_append(&entries, u64::MAX).unwrap();
+        store.spool_append(&entries, &[], u64::MAX).unwrap();
     }
     let settings = LinkSettings {
         base: BaseConfig {

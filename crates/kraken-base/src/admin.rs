@@ -120,6 +120,7 @@ async fn logs(
                 "logtype": r.logtype,
                 "msg": r.msg,
                 "params": r.params,
+                "seq": r.seq,
             })
         })
         .collect();

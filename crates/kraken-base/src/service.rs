@@ -459,5 +459,6 @@ fn stored_record(guid: &str, logger: &str, record: &Map) -> StoredRecord {
         msg: text(Some(record), "msg").or_else(|| text(params, "msg")),
         params: params
             .map_or(serde_json::Value::Null, |p| kraken_codec::plain_json::to_json(&Value::Map(p.clone()))),
+        seq: record.get("seq").and_then(Value::as_i64),
     }
 }

@@ -5,7 +5,9 @@
 //! wakes the base links' senders. The senders (in `base_link`) read batches back in order and
 //! delete them once acknowledged.
 //!
-//! Records of performance loggers are marked droppable: a full spool drops them first. Every
+//! Each spooled record carries `seq`, its logger's sequence number: consecutive over every
+//! record of that logger ever spooled (saved with the spool, so it survives restarts), so a
+//! base can tell a gap or a duplicate. Records of performance loggers are marked droppable: a full spool drops them first. Every
 //! drop is itself reported to the base that lost records, as a record of the logger
 //! [`DROP_REPORT_LOGGER`] (logtype `spool-drop`), which is kept like a security record.
 
@@ -51,6 +53,7 @@ impl SpoolSink {
     /// Tells each base that lost records how many, in a record of its own.
     fn report_drops(&self, losses: &[(String, u64)]) -> Result<(), crate::store::StoreError> {
         let mut reports = Vec::with_capacity(losses.len());
+        let mut seq = self.store.spool_sequence(DROP_REPORT_LOGGER)?;
         for (base, dropped) in losses {
             let (_, _, dropped_total) = self.store.spool_stats(base)?;
             tracing::warn!(%base, dropped, dropped_total, "spool full: the oldest records were dropped");
@@ -69,28 +72,30 @@ impl SpoolSink {
                     ],
                 ),
             };
+            seq += 1;
             reports.push(SpoolEntry {
                 base: base.clone(),
                 logger: DROP_REPORT_LOGGER.into(),
-                record: encode(&batch_entry(&report)),
+                record: encode(&batch_entry(&report, seq)),
                 droppable: false,
             });
         }
         // Room for a report may cost more records; the totals (dropped_total) still count them.
-        self.store.spool_append(&reports, self.max_bytes)?;
+        self.store.spool_append(&reports, &[(DROP_REPORT_LOGGER, seq)], self.max_bytes)?;
         Ok(())
     }
 }
 
-/// A record as it travels in a batch: `{logger, date, msg, params}`.
-pub fn batch_entry(record: &Record) -> Value {
-    let mut map = Map::with_capacity(4);
+/// A record as it travels in a batch: `{logger, date, msg, params, seq}`.
+pub fn batch_entry(record: &Record, seq: i64) -> Value {
+    let mut map = Map::with_capacity(5);
     map.insert("logger", Value::from(record.logger.as_str()));
     if let Value::Map(onlog) = record.to_value() {
         for (key, value) in onlog.iter() {
             map.insert(key.clone(), value.clone());
         }
     }
+    map.insert("seq", Value::I64(seq));
     Value::Map(map)
 }
 
@@ -98,23 +103,37 @@ impl RecordSink for SpoolSink {
     fn write(&self, records: &[Record]) -> io::Result<()> {
         let to_io = |e: crate::store::StoreError| io::Error::other(e.to_string());
         let mut entries = Vec::new();
+        // (logger, last sequence number given) of the loggers in this write.
+        let mut sequences: Vec<(&str, i64)> = Vec::new();
         // A run's records come from one logger: look its subscribers up once, not per record.
         let mut subscribers: Option<(&str, Vec<String>, bool)> = None;
         for record in records {
-            if subscribers.as_ref().is_none_or(|(logger, _, _)| *logger != record.logger.as_str()) {
-                let bases = self.store.subscribers(&record.logger).map_err(to_io)?;
-                let droppable = !bases.is_empty() && self.droppable(&record.logger).map_err(to_io)?;
-                subscribers = Some((record.logger.as_str(), bases, droppable));
+            let logger = record.logger.as_str();
+            if subscribers.as_ref().is_none_or(|(current, _, _)| *current != logger) {
+                let bases = self.store.subscribers(logger).map_err(to_io)?;
+                let droppable = !bases.is_empty() && self.droppable(logger).map_err(to_io)?;
+                subscribers = Some((logger, bases, droppable));
             }
             let Some((_, bases, droppable)) = subscribers.as_ref() else { continue };
             if bases.is_empty() {
                 continue;
             }
-            let encoded = encode(&batch_entry(record));
+            let seq = match sequences.iter_mut().find(|(name, _)| *name == logger) {
+                Some((_, last)) => {
+                    *last += 1;
+                    *last
+                }
+                None => {
+                    let next = self.store.spool_sequence(logger).map_err(to_io)? + 1;
+                    sequences.push((logger, next));
+                    next
+                }
+            };
+            let encoded = encode(&batch_entry(record, seq));
             for base in bases {
                 entries.push(SpoolEntry {
                     base: base.clone(),
-                    logger: record.logger.to_string(),
+                    logger: logger.to_owned(),
                     record: encoded.clone(),
                     droppable: *droppable,
                 });
@@ -123,7 +142,7 @@ impl RecordSink for SpoolSink {
         if entries.is_empty() {
             return Ok(());
         }
-        let losses = self.store.spool_append(&entries, self.max_bytes).map_err(to_io)?;
+        let losses = self.store.spool_append(&entries, &sequences, self.max_bytes).map_err(to_io)?;
         if !losses.is_empty() {
             self.report_drops(&losses).map_err(to_io)?;
         }
@@ -191,6 +210,15 @@ mod tests {
         let dropped = report_params["dropped"].as_i64().unwrap();
         let (_, _, dropped_total) = store.spool_stats("central").unwrap();
         assert!(dropped >= 1 && dropped as u64 <= dropped_total, "{dropped} of {dropped_total}");
+        let seqs = |logger: &str| -> Vec<i64> {
+            waiting
+                .iter()
+                .filter(|r| r["logger"] == Value::from(logger))
+                .map(|r| r["seq"].as_i64().unwrap())
+                .collect()
+        };
+        assert_eq!(seqs("procs"), [1, 2], "each logger counts its own records");
+        assert!(seqs("cpu").windows(2).all(|w| w[1] == w[0] + 1) && seqs("cpu").last() == Some(&5));
         let cpu_left = loggers.iter().filter(|l| **l == "cpu").count() as u64;
         assert_eq!(cpu_left + dropped_total, 5, "every cpu record is either waiting or counted as dropped");
         drop(sink);

@@ -17,6 +17,9 @@ pub struct StoredRecord {
     pub msg: Option<String>,
     /// All params, as plain JSON.
     pub params: serde_json::Value,
+    /// The record's number in its logger's sequence (gaps and repeats show losses and
+    /// resends); `None` from an original sentry.
+    pub seq: Option<i64>,
 }
 
 /// Which records to read back.

@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS records (
     logtype   TEXT,
     msg       TEXT,
     params    TEXT NOT NULL,
-    received  INTEGER NOT NULL
+    received  INTEGER NOT NULL,
+    seq       INTEGER
 );
 CREATE INDEX IF NOT EXISTS records_by_sentry ON records (guid, logger, id);
 CREATE TABLE IF NOT EXISTS events (
@@ -82,6 +83,15 @@ impl SqliteStorage {
         }
         connection.pragma_update(None, "synchronous", "FULL").map_err(error)?;
         connection.execute_batch(SCHEMA).map_err(error)?;
+        // Files made before records had a sequence number gain the column.
+        let has_seq: bool = connection
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('records') WHERE name = 'seq'", [], |row| {
+                row.get(0)
+            })
+            .map_err(error)?;
+        if !has_seq {
+            connection.execute_batch("ALTER TABLE records ADD COLUMN seq INTEGER").map_err(error)?;
+        }
         // Sentries marked connected belong to a previous run of the base.
         connection.execute("UPDATE sentries SET connected = 0", []).map_err(error)?;
         Ok(SqliteStorage { connection: Mutex::new(connection) })
@@ -155,8 +165,8 @@ impl Storage for SqliteStorage {
         {
             let mut insert = transaction
                 .prepare_cached(
-                    "INSERT INTO records (guid, logger, date_ms, logtype, msg, params, received)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT INTO records (guid, logger, date_ms, logtype, msg, params, received, seq)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(error)?;
             for record in records {
@@ -169,6 +179,7 @@ impl Storage for SqliteStorage {
                         &record.msg,
                         record.params.to_string(),
                         received,
+                        record.seq,
                     ))
                     .map_err(error)?;
             }
@@ -261,7 +272,7 @@ impl Storage for SqliteStorage {
         let connection = self.lock();
         let mut statement = connection
             .prepare(
-                "SELECT id, guid, logger, date_ms, logtype, msg, params FROM records
+                "SELECT id, guid, logger, date_ms, logtype, msg, params, seq FROM records
                  WHERE (?1 IS NULL OR guid = ?1) AND (?2 IS NULL OR logger = ?2) AND id > ?3
                  ORDER BY id LIMIT ?4",
             )
@@ -279,6 +290,7 @@ impl Storage for SqliteStorage {
                         logtype: row.get(4)?,
                         msg: row.get(5)?,
                         params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+                        seq: row.get(7)?,
                     },
                 ))
             })
@@ -304,6 +316,7 @@ mod tests {
             logtype: Some("system".into()),
             msg: Some(format!("cpu usage: {n}%")),
             params: serde_json::json!({ "idle": 100 - n }),
+            seq: Some(n),
         };
         storage.append(&[record(1), record(2)]).unwrap();
         let read = storage.records(&RecordFilter { guid: Some("s1".into()), ..Default::default() }).unwrap();

@@ -66,15 +66,37 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The last sequence number given to a spooled record of `logger` (0 if none yet).
+    pub fn spool_sequence(&self, logger: &str) -> Result<i64, StoreError> {
+        let value: Option<String> = rusqlite::OptionalExtension::optional(self.lock().query_row(
+            "SELECT value FROM cursors WHERE logger = ?1 AND key = 'seq'",
+            [logger],
+            |row| row.get(0),
+        ))?;
+        Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
     /// Appends entries in one transaction, keeping each base's spool within `max_bytes` by
-    /// dropping its oldest records, droppable ones first. Returns how many each base lost.
+    /// dropping its oldest records, droppable ones first. `sequences` are the last sequence
+    /// numbers (per logger) the entries carry, saved in the same transaction. Returns how many
+    /// records each base lost.
     pub fn spool_append(
         &self,
         entries: &[SpoolEntry],
+        sequences: &[(&str, i64)],
         max_bytes: u64,
     ) -> Result<Vec<(String, u64)>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
+        {
+            let mut save = transaction.prepare_cached(
+                "INSERT INTO cursors (logger, key, value) VALUES (?1, 'seq', ?2)
+                 ON CONFLICT (logger, key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (logger, last) in sequences {
+                save.execute(params![logger, last.to_string()])?;
+            }
+        }
         {
             let mut insert = transaction.prepare_cached(
                 "INSERT INTO spool (base, logger, record, droppable) VALUES (?1, ?2, ?3, ?4)",
@@ -203,20 +225,21 @@ mod tests {
             record: vec![n; 100],
             droppable: true,
         };
-        assert_eq!(store.spool_append(&[entry(1), entry(2), entry(3)], 1_000).unwrap(), []);
+        assert_eq!(store.spool_append(&[entry(1), entry(2), entry(3)], &[("cpu", 3)], 1_000).unwrap(), []);
         let batch = store.spool_batch("central", 10, 250).unwrap();
         assert_eq!(batch.iter().map(|r| r.record[0]).collect::<Vec<_>>(), [1, 2], "bounded by bytes");
         store.spool_ack("central", &batch.iter().map(|r| r.id).collect::<Vec<_>>()).unwrap();
         assert_eq!(store.spool_stats("central").unwrap(), (1, 100, 0));
         // Over the bound: the oldest (3) goes, then 4, to fit 5..=6 in 250 bytes.
         assert_eq!(
-            store.spool_append(&[entry(4), entry(5), entry(6)], 250).unwrap(),
+            store.spool_append(&[entry(4), entry(5), entry(6)], &[("cpu", 6)], 250).unwrap(),
             [("central".into(), 2)]
         );
         let left: Vec<u8> =
             store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
         assert_eq!(left, [5, 6]);
         assert_eq!(store.spool_stats("central").unwrap(), (2, 200, 2));
+        assert_eq!((store.spool_sequence("cpu").unwrap(), store.spool_sequence("mem").unwrap()), (6, 0));
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -232,10 +255,10 @@ mod tests {
             droppable,
         };
         store
-            .spool_append(&[entry(1, false), entry(2, true), entry(3, false), entry(4, true)], 1_000)
+            .spool_append(&[entry(1, false), entry(2, true), entry(3, false), entry(4, true)], &[], 1_000)
             .unwrap();
         // Two over the bound: the two performance records go, though the security ones are older.
-        let losses = store.spool_append(&[entry(5, true), entry(6, true)], 400).unwrap();
+        let losses = store.spool_append(&[entry(5, true), entry(6, true)], &[], 400).unwrap();
         assert_eq!(losses, [("central".into(), 2)]);
         let left: Vec<u8> =
             store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
@@ -250,7 +273,7 @@ mod tests {
                     .collect::<Vec<_>>(),
             )
             .unwrap();
-        let losses = store.spool_append(&[entry(7, false), entry(8, false)], 300).unwrap();
+        let losses = store.spool_append(&[entry(7, false), entry(8, false)], &[], 300).unwrap();
         assert_eq!(losses, [("central".into(), 1)]);
         let left: Vec<u8> =
             store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
