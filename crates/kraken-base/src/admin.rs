@@ -119,7 +119,7 @@ async fn logs(
                 "date": kraken_codec::java_text::instant_to_string(r.date_ms),
                 "logtype": r.logtype,
                 "msg": r.msg,
-                "params": r.params,
+                "params": r.params_json(),
                 "seq": r.seq,
             })
         })

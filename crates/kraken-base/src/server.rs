@@ -12,7 +12,7 @@ use kraken_rpc::{RpcConfig, RpcServer, ServiceTable};
 
 use crate::sentries::SentryRegistry;
 use crate::service::{BaseService, SERVICE_NAME};
-use crate::storage::Storage;
+use crate::storage::{RecordWriter, Storage};
 
 /// What a base needs to start.
 pub struct BaseSettings {
@@ -56,6 +56,7 @@ impl Base {
         let sentries = Arc::new(SentryRegistry::default());
         let service = Arc::new(BaseService {
             storage: settings.storage.clone(),
+            writer: RecordWriter::start(settings.storage.clone())?,
             sentries: sentries.clone(),
             allowed: settings.allowed.map(Arc::new),
             connect_all_loggers: settings.connect_all_loggers,

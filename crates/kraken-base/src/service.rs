@@ -29,7 +29,7 @@ use kraken_rpc::service::BoxFuture;
 use kraken_rpc::{CallContext, RpcConnection, RpcFault, RpcService, RpcSession};
 
 use crate::sentries::{BindError, SentryRegistry};
-use crate::storage::{Storage, StoredRecord};
+use crate::storage::{RecordWriter, Storage, StoredRecord};
 
 /// The service name sentries open.
 pub const SERVICE_NAME: &str = "kraken-base";
@@ -52,6 +52,8 @@ const LIVENESS_PING: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub struct BaseService {
     pub storage: Arc<dyn Storage>,
+    /// Commits received records, in arrival order.
+    pub writer: RecordWriter,
     pub sentries: Arc<SentryRegistry>,
     /// GUIDs allowed to connect; `None`: any GUID with a certificate from the CA.
     pub allowed: Option<Arc<HashSet<String>>>,
@@ -72,11 +74,12 @@ impl RpcService for BaseService {
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
         match self.handle(&ctx, &method, params) {
             Handled::Now(outcome) => Box::pin(async move { outcome }),
-            // SQLite commits (an fsync) run on the blocking pool, never on the RPC tasks.
+            // Queued for the writer thread when the call is dispatched (so in arrival order);
+            // the reply, the acknowledgement, waits for the commit.
             Handled::Store(records, reply) => {
-                let storage = self.storage.clone();
+                let stored = self.writer.submit(records);
                 Box::pin(async move {
-                    blocking(move || storage.append(&records)).await?;
+                    stored.await.map_err(|e| fault(e.to_string()))?;
                     Ok(reply)
                 })
             }
@@ -457,8 +460,7 @@ fn stored_record(guid: &str, logger: &str, record: &Map) -> StoredRecord {
         },
         logtype: text(params, "logtype"),
         msg: text(Some(record), "msg").or_else(|| text(params, "msg")),
-        params: params
-            .map_or(serde_json::Value::Null, |p| kraken_codec::plain_json::to_json(&Value::Map(p.clone()))),
+        params: record.get("params").map_or_else(|| "null".into(), kraken_codec::plain_json::to_json_string),
         seq: record.get("seq").and_then(Value::as_i64),
     }
 }

@@ -28,6 +28,49 @@ pub fn to_json(value: &Value) -> serde_json::Value {
     }
 }
 
+/// A value as plain JSON text, written straight from the value (no JSON tree in between):
+/// the same JSON as [`to_json`], in the map's own key order.
+pub fn to_json_string(value: &Value) -> String {
+    serde_json::to_string(&Plain(value)).unwrap_or_else(|_| "null".into())
+}
+
+/// A value that serializes as plain JSON.
+pub struct Plain<'a>(pub &'a Value);
+
+impl serde::Serialize for Plain<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::I16(v) => serializer.serialize_i16(*v),
+            Value::I32(v) => serializer.serialize_i32(*v),
+            Value::I64(v) => serializer.serialize_i64(*v),
+            Value::F32(v) => serializer.serialize_f32(*v),
+            Value::F64(v) => serializer.serialize_f64(*v),
+            Value::Str(s) => serializer.serialize_str(s.as_str()),
+            Value::Date(ms) => serializer.serialize_str(&instant_to_string(*ms)),
+            Value::Ipv4(ip) => serializer.collect_str(ip),
+            Value::Ipv6(ip) => serializer.collect_str(ip),
+            Value::Blob(bytes) => serializer.serialize_str(&hex::encode(bytes)),
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items.iter() {
+                    seq.serialize_element(&Plain(item))?;
+                }
+                seq.end()
+            }
+            Value::Map(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (key, value) in map.iter() {
+                    out.serialize_entry(key.as_str(), &Plain(value))?;
+                }
+                out.end()
+            }
+        }
+    }
+}
+
 /// Plain JSON as a value, for arguments typed by people: integers become `i32` when they fit
 /// and `i64` otherwise, other numbers `f64`, objects maps (in their order), everything else
 /// the obvious kind. (Dates and addresses stay strings: plain JSON cannot tell them apart.)
@@ -67,5 +110,20 @@ mod tests {
         assert_eq!(map["big"], Value::I64(5_000_000_000));
         assert_eq!(map["ratio"], Value::F64(0.5));
         assert_eq!(to_json(&value), json);
+        let text = to_json_string(&value);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), json);
+        assert!(text.starts_with(r#"{"name":"cpu","interval":5000,"#), "key order kept: {text}");
+    }
+
+    #[test]
+    fn plain_json_text_writes_every_kind() {
+        let mut map = crate::Map::new();
+        map.insert("date", Value::Date(1_500));
+        map.insert("ip", Value::Ipv4("10.0.0.1".parse().unwrap()));
+        map.insert("blob", Value::Blob(vec![0xab, 0x01]));
+        map.insert("list", Value::Array(vec![Value::I16(-2), Value::Bool(false), Value::Null]));
+        let value = Value::Map(map);
+        let text = to_json_string(&value);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), to_json(&value));
     }
 }

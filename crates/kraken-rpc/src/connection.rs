@@ -269,6 +269,20 @@ impl RpcConnection {
         params: Vec<Value>,
         timeout: Duration,
     ) -> Result<Value, RpcError> {
+        let reply = self.start_call(session, method, params, timeout).await?;
+        reply.wait().await
+    }
+
+    /// Sends a call and returns its reply still to come, so that a caller can have several
+    /// calls in flight and know they reach the peer in the order they were started. The time
+    /// limit counts from now and covers the sending (a peer that stops reading fills the outbox).
+    pub async fn start_call(
+        &self,
+        session: i32,
+        method: &str,
+        params: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<PendingReply, RpcError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let timed_out = || RpcError::Timeout { method: method.to_owned(), after: timeout };
         let peering_method =
@@ -289,14 +303,12 @@ impl RpcConnection {
             }
             pending.calls.insert(id, tx);
         }
-        let _forget_on_exit = PendingGuard { inner: &self.inner, id };
-        // The limit covers sending too: a peer that stops reading fills the outbox.
+        let guard = PendingGuard { connection: self.clone(), id };
         let message = Message { id, session, body: Body::Call { method: method.to_owned(), params } };
-        let exchange = async {
-            self.send(message, Backpressure::Wait).await?;
-            rx.await.unwrap_or_else(|_| Err(RpcError::Closed(self.close_reason())))
-        };
-        tokio::time::timeout_at(deadline, exchange).await.unwrap_or_else(|_| Err(timed_out()))
+        tokio::time::timeout_at(deadline, self.send(message, Backpressure::Wait))
+            .await
+            .unwrap_or_else(|_| Err(timed_out()))?;
+        Ok(PendingReply { reply: rx, guard, deadline, method: method.to_owned(), timeout })
     }
 
     /// Asks the peer whether it is alive: a `ping` on the control session answered within
@@ -823,14 +835,36 @@ struct OutboxBytes {
 }
 
 /// Removes a call's waiter when the caller stops waiting (answer, timeout or cancellation).
-struct PendingGuard<'a> {
-    inner: &'a Inner,
+struct PendingGuard {
+    connection: RpcConnection,
     id: i32,
 }
 
-impl Drop for PendingGuard<'_> {
+impl Drop for PendingGuard {
     fn drop(&mut self) {
-        lock(&self.inner.pending).calls.remove(&self.id);
+        lock(&self.connection.inner.pending).calls.remove(&self.id);
+    }
+}
+
+/// The reply to a call already sent ([`RpcConnection::start_call`]).
+pub struct PendingReply {
+    reply: oneshot::Receiver<Result<Value, RpcError>>,
+    guard: PendingGuard,
+    deadline: tokio::time::Instant,
+    method: String,
+    timeout: Duration,
+}
+
+impl PendingReply {
+    /// Waits for the reply, up to the call's time limit.
+    pub async fn wait(self) -> Result<Value, RpcError> {
+        let PendingReply { reply, guard, deadline, method, timeout } = self;
+        let connection = &guard.connection;
+        match tokio::time::timeout_at(deadline, reply).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Err(RpcError::Closed(connection.close_reason())),
+            Err(_) => Err(RpcError::Timeout { method, after: timeout }),
+        }
     }
 }
 
@@ -866,6 +900,17 @@ impl RpcSession {
         timeout: Duration,
     ) -> Result<Value, RpcError> {
         self.connection.call(self.id, method, params, timeout).await
+    }
+
+    /// Sends a call to the service and returns its reply still to come (see
+    /// [`RpcConnection::start_call`]).
+    pub async fn start_call(
+        &self,
+        method: &str,
+        params: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<PendingReply, RpcError> {
+        self.connection.start_call(self.id, method, params, timeout).await
     }
 
     /// Posts to a method of the service.

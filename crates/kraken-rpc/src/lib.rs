@@ -25,7 +25,7 @@ pub mod tls;
 
 pub use auth::{TrustLevel, password_hash};
 pub use config::{PeerAuth, RpcConfig};
-pub use connection::{Role, RpcConnection, RpcSession};
+pub use connection::{PendingReply, Role, RpcConnection, RpcSession};
 pub use endpoint::{Connector, RpcServer};
 pub use error::{RpcError, RpcFault};
 pub use peer::{CertificateIdentity, PeerInfo};

@@ -16,6 +16,7 @@
 //! original base. A record leaves the spool only after that. Records travel on the log channel
 //! the base asks for (see `log_channel`); on the command connection only if none came.
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,9 +61,11 @@ pub struct SpoolAccess {
 }
 
 /// The most records in one batch.
-const BATCH_RECORDS: usize = 2_000;
+const BATCH_RECORDS: usize = 1_000;
 /// The most bytes (encoded) in one batch.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 512 << 10;
+/// How many acknowledged batches may travel at once.
+const BATCHES_IN_FLIGHT: usize = 2;
 /// How long a batch may wait for its acknowledgement.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long records wait for the log channel after `hello` before they take the command
@@ -192,11 +195,12 @@ async fn forward_logger_events(
     }
 }
 
-/// Sends what waits in the spool for `base`, batch after batch, deleting each batch once
-/// acknowledged; returns only on an error (the connection is then closed and redone).
-/// A base that announced `onLogBatch` acknowledges each batch; an original base gets one
-/// `onLog` post per record, deleted once written to the connection (at most once, as the
-/// original sent them).
+/// Sends what waits in the spool for `base`, deleting each batch once acknowledged; returns
+/// only on an error (the connection is then closed and redone, and what was not acknowledged
+/// goes again). A base that announced `onLogBatch` acknowledges each batch, and up to
+/// [`BATCHES_IN_FLIGHT`] batches travel at once (the base stores them in arrival order, so the
+/// order holds); an original base gets one `onLog` post per record, deleted once written to the
+/// connection (at most once, as the original sent them).
 async fn send_spooled(
     command: &RpcSession,
     mut log_channel: watch::Receiver<Option<RpcSession>>,
@@ -206,52 +210,85 @@ async fn send_spooled(
     batched: bool,
 ) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(LOG_CHANNEL_GRACE, log_channel.wait_for(Option::is_some)).await;
+    // Batches sent and not yet acknowledged, oldest first: their reply and their spool ids.
+    let mut in_flight: VecDeque<(kraken_rpc::PendingReply, usize, Vec<i64>)> = VecDeque::new();
+    let mut last_sent = 0;
     loop {
         let woken = spool.wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        let (store, name) = (spool.store.clone(), base.to_owned());
-        let batch = tokio::task::spawn_blocking(move || store.spool_batch(&name, BATCH_RECORDS, BATCH_BYTES))
+        let window = if batched { BATCHES_IN_FLIGHT } else { 1 };
+        if in_flight.len() < window {
+            let (store, name) = (spool.store.clone(), base.to_owned());
+            let batch = tokio::task::spawn_blocking(move || {
+                store.spool_batch_after(&name, last_sent, BATCH_RECORDS, BATCH_BYTES)
+            })
             .await??;
-        if batch.is_empty() {
-            tokio::select! {
-                _ = woken => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            if let Some(last) = batch.last() {
+                last_sent = last.id;
+                let session = log_channel.borrow().clone().unwrap_or_else(|| command.clone());
+                let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
+                let entries = decode_batch(&batch);
+                if batched {
+                    let count = entries.len();
+                    let params = vec![Value::from(guid), Value::Array(entries)];
+                    let reply = session
+                        .start_call("onLogBatch", params, ACK_TIMEOUT)
+                        .await
+                        .map_err(|e| anyhow!("batch not sent: {e}"))?;
+                    in_flight.push_back((reply, count, ids));
+                    continue;
+                }
+                post_records(&session, guid, entries).await?;
+                acknowledge(spool, base, ids).await?;
+                continue;
             }
-            continue;
         }
-        let session = log_channel.borrow().clone().unwrap_or_else(|| command.clone());
-        let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
-        let mut entries = Vec::with_capacity(batch.len());
-        for spooled in &batch {
-            match kraken_codec::decode(&spooled.record) {
-                Ok(entry) => entries.push(entry),
-                Err(error) => {
-                    tracing::error!(id = spooled.id, %error, "an unreadable spooled record is dropped")
+        match in_flight.pop_front() {
+            Some((reply, count, ids)) => {
+                let ack = reply.wait().await.map_err(|e| anyhow!("batch not acknowledged: {e}"))?;
+                if ack.as_i64() != Some(count as i64) {
+                    anyhow::bail!("the base acknowledged {ack:?} of {count} records");
+                }
+                acknowledge(spool, base, ids).await?;
+            }
+            None => {
+                tokio::select! {
+                    _ = woken => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
             }
         }
-        if batched {
-            let count = entries.len();
-            let ack = session
-                .call_with_timeout("onLogBatch", vec![Value::from(guid), Value::Array(entries)], ACK_TIMEOUT)
-                .await
-                .map_err(|e| anyhow!("batch not acknowledged: {e}"))?;
-            if ack.as_i64() != Some(count as i64) {
-                anyhow::bail!("the base acknowledged {ack:?} of {count} records");
-            }
-        } else {
-            for entry in entries {
-                let Some(map) = entry.as_map() else { continue };
-                let logger = map.get("logger").cloned().unwrap_or(Value::Null);
-                let mut record = map.clone();
-                record.remove("logger");
-                session.post("onLog", vec![Value::from(guid), logger, Value::Map(record)]).await?;
-            }
-        }
-        let (store, name) = (spool.store.clone(), base.to_owned());
-        tokio::task::spawn_blocking(move || store.spool_ack(&name, &ids)).await??;
     }
+}
+
+/// The spooled records as values; an unreadable one is logged and left out.
+fn decode_batch(batch: &[crate::store::SpooledRecord]) -> Vec<Value> {
+    let mut entries = Vec::with_capacity(batch.len());
+    for spooled in batch {
+        match kraken_codec::decode(&spooled.record) {
+            Ok(entry) => entries.push(entry),
+            Err(error) => tracing::error!(id = spooled.id, %error, "an unreadable spooled record is dropped"),
+        }
+    }
+    entries
+}
+
+/// Posts each record as the original's `onLog(guid, loggerName, {date, msg, params})`.
+async fn post_records(session: &RpcSession, guid: &str, entries: Vec<Value>) -> anyhow::Result<()> {
+    for entry in entries {
+        let Value::Map(mut record) = entry else { continue };
+        let logger = record.remove("logger").unwrap_or(Value::Null);
+        session.post("onLog", vec![Value::from(guid), logger, Value::Map(record)]).await?;
+    }
+    Ok(())
+}
+
+/// Deletes records the base has (acknowledged, or posted to an original base).
+async fn acknowledge(spool: &SpoolAccess, base: &str, ids: Vec<i64>) -> anyhow::Result<()> {
+    let (store, name) = (spool.store.clone(), base.to_owned());
+    tokio::task::spawn_blocking(move || store.spool_ack(&name, &ids)).await??;
+    Ok(())
 }
 
 /// A command connection that said `hello`.

@@ -1,10 +1,12 @@
 //! Where the base keeps what sentries send: the [`Storage`] trait, and its embedded SQLite
 //! implementation ([`SqliteStorage`], the default). A distributed engine can implement the
-//! same trait.
+//! same trait. Received records reach it through the [`RecordWriter`] (in order, grouped).
 
 mod sqlite;
+mod writer;
 
 pub use sqlite::SqliteStorage;
+pub use writer::RecordWriter;
 
 /// One record as received from a sentry.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,11 +17,18 @@ pub struct StoredRecord {
     pub date_ms: i64,
     pub logtype: Option<String>,
     pub msg: Option<String>,
-    /// All params, as plain JSON.
-    pub params: serde_json::Value,
+    /// All params, as plain JSON text.
+    pub params: String,
     /// The record's number in its logger's sequence (gaps and repeats show losses and
     /// resends); `None` from an original sentry.
     pub seq: Option<i64>,
+}
+
+impl StoredRecord {
+    /// The params as a JSON value (`null` if the text is not JSON).
+    pub fn params_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.params).unwrap_or(serde_json::Value::Null)
+    }
 }
 
 /// Which records to read back.
@@ -42,7 +51,7 @@ pub struct SentryRow {
 }
 
 /// A storage failure.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("storage: {0}")]
 pub struct StorageError(pub String);
 

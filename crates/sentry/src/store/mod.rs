@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     PRIMARY KEY (base, logger)
 );
 CREATE TABLE IF NOT EXISTS spool (
-    id        INTEGER PRIMARY KEY,
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
     base      TEXT NOT NULL,
     logger    TEXT NOT NULL,
     record    BLOB NOT NULL,
@@ -131,8 +131,22 @@ impl Store {
             )));
         }
         if version == 1 {
-            // Version 2 marks which spooled records a full spool may drop first.
-            connection.execute_batch("ALTER TABLE spool ADD COLUMN droppable INTEGER NOT NULL DEFAULT 1")?;
+            // Version 2 marks which spooled records a full spool may drop first, and never
+            // reuses a spool id (a link reads on after the last id it sent).
+            connection.execute_batch(
+                "BEGIN;
+                 CREATE TABLE spool_v2 (
+                     id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                     base      TEXT NOT NULL,
+                     logger    TEXT NOT NULL,
+                     record    BLOB NOT NULL,
+                     droppable INTEGER NOT NULL DEFAULT 1
+                 );
+                 INSERT INTO spool_v2 (id, base, logger, record) SELECT id, base, logger, record FROM spool;
+                 DROP TABLE spool;
+                 ALTER TABLE spool_v2 RENAME TO spool;
+                 COMMIT;",
+            )?;
         }
         connection.execute_batch(SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
@@ -233,6 +247,13 @@ pub(crate) mod tests {
         let droppable: bool =
             store.lock().query_row("SELECT droppable FROM spool", [], |row| row.get(0)).unwrap();
         assert!(droppable, "records spooled before the upgrade count as droppable");
+        // Ids are never reused from now on, even once the spool is empty.
+        let first = waiting[0].id;
+        store.spool_ack("central", &[first]).unwrap();
+        let entry =
+            SpoolEntry { base: "central".into(), logger: "cpu".into(), record: vec![2], droppable: true };
+        store.spool_append(&[entry], &[], 1_000).unwrap();
+        assert!(store.spool_batch("central", 10, 1_000).unwrap()[0].id > first);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -154,10 +154,22 @@ impl Store {
         max_count: usize,
         max_bytes: usize,
     ) -> Result<Vec<SpooledRecord>, StoreError> {
+        self.spool_batch_after(base, 0, max_count, max_bytes)
+    }
+
+    /// [`Store::spool_batch`] for the records after id `after` (those up to it are in flight).
+    pub fn spool_batch_after(
+        &self,
+        base: &str,
+        after: i64,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<SpooledRecord>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection
-            .prepare_cached("SELECT id, logger, record FROM spool WHERE base = ?1 ORDER BY id LIMIT ?2")?;
-        let mut rows = statement.query(params![base, max_count as i64])?;
+        let mut statement = connection.prepare_cached(
+            "SELECT id, logger, record FROM spool WHERE base = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let mut rows = statement.query(params![base, after, max_count as i64])?;
         let mut batch = Vec::new();
         let mut bytes = 0;
         while let Some(row) = rows.next()? {
@@ -240,6 +252,11 @@ mod tests {
         assert_eq!(left, [5, 6]);
         assert_eq!(store.spool_stats("central").unwrap(), (2, 200, 2));
         assert_eq!((store.spool_sequence("cpu").unwrap(), store.spool_sequence("mem").unwrap()), (6, 0));
+        // An emptied spool does not hand out old ids again: links read on after the last id sent.
+        let last = store.spool_batch("central", 10, 10_000).unwrap()[1].id;
+        store.spool_ack("central", &[last - 1, last]).unwrap();
+        store.spool_append(&[entry(7)], &[], 250).unwrap();
+        assert_eq!(store.spool_batch_after("central", last, 10, 10_000).unwrap()[0].record[0], 7);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

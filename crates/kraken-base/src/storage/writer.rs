@@ -1,0 +1,139 @@
+//! The record writer: one thread that commits received records to storage in the order they
+//! arrived, grouping whatever is waiting into one transaction.
+//!
+//! Calls handling `onLog`/`onLogBatch` hand their records over with [`RecordWriter::submit`]
+//! while they are dispatched, so records are queued in arrival order (a sentry may have two
+//! batches in flight, and its records must still be stored in order). The thread takes the
+//! first waiting job, then every other job already waiting (up to [`GROUP_RECORDS`] records),
+//! and appends them all in one transaction: under load, many batches share one commit (one
+//! fsync). Each job learns the outcome of its transaction; a job is acknowledged only once its
+//! records are committed. The queue is bounded: when it is full, submitters wait, which slows
+//! the sentries down instead of growing the base's memory.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Storage, StorageError, StoredRecord};
+
+/// The most jobs waiting for the writer.
+const QUEUE_JOBS: usize = 256;
+/// The most records committed in one transaction.
+const GROUP_RECORDS: usize = 50_000;
+
+struct Job {
+    records: Vec<StoredRecord>,
+    done: oneshot::Sender<Result<(), StorageError>>,
+}
+
+/// The handle calls submit records through.
+#[derive(Clone)]
+pub struct RecordWriter {
+    queue: mpsc::Sender<Job>,
+}
+
+impl RecordWriter {
+    /// Starts the writer thread over `storage`; it ends when every handle is dropped.
+    pub fn start(storage: Arc<dyn Storage>) -> std::io::Result<RecordWriter> {
+        let (queue, jobs) = mpsc::channel(QUEUE_JOBS);
+        std::thread::Builder::new().name("record-writer".into()).spawn(move || write_loop(storage, jobs))?;
+        Ok(RecordWriter { queue })
+    }
+
+    /// Queues `records` now (in call order) and returns what resolves once they are committed.
+    /// The queue position is taken at the first poll, so poll it at once to keep the order.
+    pub fn submit(
+        &self,
+        records: Vec<StoredRecord>,
+    ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
+        let queue = self.queue.clone();
+        async move {
+            let (done, outcome) = oneshot::channel();
+            queue
+                .send(Job { records, done })
+                .await
+                .map_err(|_| StorageError("the record writer has stopped".into()))?;
+            outcome.await.map_err(|_| StorageError("the record writer has stopped".into()))?
+        }
+    }
+}
+
+fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::Receiver<Job>) {
+    while let Some(first) = jobs.blocking_recv() {
+        let mut group = vec![first];
+        let mut count = group[0].records.len();
+        while count < GROUP_RECORDS {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    count += job.records.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let outcome = if group.len() == 1 {
+            storage.append(&group[0].records)
+        } else {
+            let records: Vec<StoredRecord> =
+                group.iter_mut().flat_map(|job| std::mem::take(&mut job.records)).collect();
+            storage.append(&records)
+        };
+        if let Err(error) = &outcome {
+            tracing::error!(%error, records = count, "records could not be stored; their senders will resend them");
+        }
+        for job in group {
+            let _ = job.done.send(outcome.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{RecordFilter, SqliteStorage};
+
+    fn record(n: i64) -> StoredRecord {
+        StoredRecord {
+            guid: "s1".into(),
+            logger: "cpu".into(),
+            date_ms: n,
+            logtype: None,
+            msg: None,
+            params: "null".into(),
+            seq: Some(n),
+        }
+    }
+
+    #[test]
+    fn records_are_committed_in_submission_order() {
+        let dir = std::env::temp_dir().join(format!("kraken-writer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let writer = RecordWriter::start(storage.clone()).unwrap();
+            let mut pending = Vec::new();
+            for batch in 0..50 {
+                let mut submitted =
+                    Box::pin(writer.submit((batch * 10..batch * 10 + 10).map(record).collect()));
+                // Take the queue position now, as a call does when it is dispatched.
+                let _ = futures_poll_once(&mut submitted).await;
+                pending.push(tokio::spawn(submitted));
+            }
+            for job in pending {
+                job.await.unwrap().unwrap();
+            }
+        });
+        let stored = storage.records(&RecordFilter { limit: 10_000, ..Default::default() }).unwrap();
+        let seqs: Vec<i64> = stored.iter().map(|(_, r)| r.seq.unwrap()).collect();
+        assert_eq!(seqs, (0..500).collect::<Vec<_>>());
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Polls a future once.
+    async fn futures_poll_once<F: std::future::Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
+        std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *future).poll(cx))).await
+    }
+}
