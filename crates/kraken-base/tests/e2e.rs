@@ -149,7 +149,7 @@ fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
     });
 
     // Their sequence numbers: no gap, in order, and repeats only where the killed sentry resent
-    // the batch it had in flight (once, at most one batch).
+    // the batches it had in flight (once).
     let seqs: Vec<i64> = records.iter().map(|(seq, _)| *seq).collect();
     let mut unique = seqs.clone();
     unique.sort();
@@ -158,7 +158,8 @@ fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
     let rewinds = seqs.windows(2).filter(|w| w[1] <= w[0]).count();
     assert!(rewinds <= 1, "records out of order: {seqs:?}");
     let duplicates = seqs.len() - unique.len();
-    assert!(duplicates <= 2_000, "{duplicates} duplicates");
+    // At most what was in flight: three batches of at most 700 records.
+    assert!(duplicates <= 2_100, "{duplicates} duplicates");
     eprintln!(
         "made {} records across a 30 s outage and a SIGKILL; stored {} (seq {}..={}, {duplicates} duplicates)",
         made.len(),

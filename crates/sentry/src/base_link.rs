@@ -61,11 +61,11 @@ pub struct SpoolAccess {
 }
 
 /// The most records in one batch.
-const BATCH_RECORDS: usize = 1_000;
+const BATCH_RECORDS: usize = 700;
 /// The most bytes (encoded) in one batch.
 const BATCH_BYTES: usize = 512 << 10;
 /// How many acknowledged batches may travel at once.
-const BATCHES_IN_FLIGHT: usize = 2;
+const BATCHES_IN_FLIGHT: usize = 3;
 /// How long a batch may wait for its acknowledgement.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long records wait for the log channel after `hello` before they take the command
