@@ -64,6 +64,29 @@ fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
     let params = &records[0]["params"];
     assert_eq!(params["logtype"], "system");
     assert!(params["ptotal"].as_i64().unwrap() > 0 && params["pfree"].is_i64() && params["vtotal"].is_i64());
+
+    // An operator creates, connects and starts a logger from the base's CLI.
+    let logger = |args: &[&str]| {
+        let mut all = vec!["logger", "--config", &config, "sentry-e2e"];
+        all.extend_from_slice(args);
+        ok(run(Path::new(BASE), &all))
+    };
+    logger(&["create", "disk-usage", "disks"]);
+    logger(&["connect", "disks"]);
+    logger(&["start", "disks", "1000"]);
+    let disks = wait_until(Duration::from_secs(30), || {
+        let text = ok(run(
+            Path::new(BASE),
+            &["logs", "--config", &config, "--sentry", "sentry-e2e", "--logger", "disks"],
+        ));
+        let records: Vec<Json> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        (!records.is_empty()).then_some(records)
+    })
+    .expect("no records from the logger started from the base");
+    assert!(disks.iter().any(|r| r["params"]["logtype"] == "total"), "{disks:?}");
+    // Records came on the log channel the base asked for.
+    let base_log = fs::read_to_string(dir.join("base.log")).unwrap();
+    assert!(base_log.contains("log channel set"), "{base_log}");
     let _ = fs::remove_dir_all(&dir);
 }
 
