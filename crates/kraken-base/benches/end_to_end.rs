@@ -190,7 +190,7 @@ async fn end_to_end(
         guid: "bench-sentry".into(),
         max_backoff: Duration::from_millis(200),
         spool: Some(SpoolAccess { store: store.clone(), wake: Arc::new(Notify::new()) }),
-        logger_events: None,
+        loggers: None,
     };
     let service = SentryService::new(Arc::new(MethodTable::new()), Arc::new(CommandContext::for_this_host()));
     let (tx, mut events) = mpsc::unbounded_channel();

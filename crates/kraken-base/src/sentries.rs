@@ -83,11 +83,18 @@ impl SentryRegistry {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Binds `connection` to `guid` as its command connection.
-    pub fn bind(&self, guid: &str, connection: &RpcConnection) -> Result<(), BindError> {
+    /// Binds `connection` to `guid` as its command connection; `false` if it already was.
+    pub fn bind(&self, guid: &str, connection: &RpcConnection) -> Result<bool, BindError> {
         let mut inner = self.lock();
         if let Some(bound) = inner.guid_of_connection.get(&connection.id()) {
-            return if bound == guid { Ok(()) } else { Err(BindError::ConnectionBound(bound.clone())) };
+            // Saying hello again on the command connection is harmless; on a log channel, or
+            // for another GUID, it is refused.
+            let is_command = inner.by_guid.get(bound).is_some_and(|s| s.connection.id() == connection.id());
+            return if bound == guid && is_command {
+                Ok(false)
+            } else {
+                Err(BindError::ConnectionBound(bound.clone()))
+            };
         }
         if let Some(existing) = inner.by_guid.get(guid) {
             if !existing.connection.is_closed() {
@@ -110,7 +117,7 @@ impl SentryRegistry {
                 nonce: None,
             },
         );
-        Ok(())
+        Ok(true)
     }
 
     /// The GUID `connection` speaks for (its command connection or its log channel).

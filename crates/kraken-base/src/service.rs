@@ -243,29 +243,41 @@ impl BaseService {
 
     async fn hello(&self, connection: &RpcConnection, guid: &str) -> Result<Value, RpcFault> {
         self.check_identity(connection, guid)?;
-        if let Err(BindError::AlreadyConnected(_)) = self.sentries.bind(guid, connection) {
-            self.replace_if_dead(guid).await?;
-        }
-        self.sentries.bind(guid, connection).map_err(|e| {
+        let bound = match self.sentries.bind(guid, connection) {
+            Err(BindError::AlreadyConnected(_)) => {
+                self.replace_if_dead(guid, Some(connection)).await?;
+                self.sentries.bind(guid, connection)
+            }
+            other => other,
+        };
+        let newly_bound = bound.map_err(|e| {
             close_after_reply(connection, e.to_string());
             fault(e.to_string())
         })?;
+        let mut reply = Map::new();
+        reply.insert("extensions", EXTENSIONS.iter().map(|e| Value::from(*e)).collect());
+        if !newly_bound {
+            // A second hello on the same connection changes nothing.
+            return Ok(Value::Map(reply));
+        }
         let address = connection.peer().address.map(|a| a.to_string()).unwrap_or_default();
         let (storage, who) = (self.storage.clone(), guid.to_owned());
         blocking(move || storage.sentry_connected(&who, &address)).await?;
         tracing::info!(%guid, peer = ?connection.peer().address, "sentry connected");
         self.after_hello(connection.clone(), guid.to_owned());
-        let mut reply = Map::new();
-        reply.insert("extensions", EXTENSIONS.iter().map(|e| Value::from(*e)).collect());
         Ok(Value::Map(reply))
     }
 
     /// A new connection for a connected GUID: the old one is closed and forgotten if it does
     /// not answer a ping; otherwise the newcomer is refused.
-    async fn replace_if_dead(&self, guid: &str) -> Result<(), RpcFault> {
+    async fn replace_if_dead(&self, guid: &str, newcomer: Option<&RpcConnection>) -> Result<(), RpcFault> {
         let Some(existing) = self.sentries.get(guid) else { return Ok(()) };
         if existing.connection.ping(LIVENESS_PING).await.is_ok() {
-            return Err(fault(format!("sentry {guid} is already connected")));
+            let refusal = format!("sentry {guid} is already connected");
+            if let Some(newcomer) = &newcomer {
+                close_after_reply(newcomer, refusal.clone());
+            }
+            return Err(fault(refusal));
         }
         tracing::warn!(%guid, "the sentry's old connection does not answer a ping: replaced");
         existing.connection.close("replaced: no answer to ping");

@@ -68,7 +68,7 @@ async fn a_certificate_cannot_claim_another_guid_and_another_ca_is_refused() {
         guid: "sentry-1".into(),
         max_backoff: Duration::from_millis(500),
         spool: None,
-        logger_events: None,
+        loggers: None,
     };
     tokio::spawn(run_link(settings, service, Some(tx)));
     let LinkEvent::Failed { .. } = next_event(&mut events).await else { panic!("a foreign CA linked") };
@@ -142,7 +142,7 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
         guid: "sentry-1".into(),
         max_backoff: Duration::from_millis(300),
         spool: Some(sentry::base_link::SpoolAccess { store: store.clone(), wake: spool.wake.clone() }),
-        logger_events: Some(registry.event_sender()),
+        loggers: Some(registry.clone()),
     };
     let (tx, mut events) = mpsc::unbounded_channel();
     tokio::spawn(run_link(settings, service, Some(tx)));
@@ -202,6 +202,15 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
     assert!(
         kinds.contains(&("loggerStarted", "mem")) && kinds.contains(&("loggerStopped", "mem")),
         "{kinds:?}"
+    );
+    // At each connection the sentry announced what it has, the logger made before the link
+    // included (BUG-15).
+    let all_events = fixture.base.storage.events("sentry-1", 100).unwrap();
+    let all_kinds: Vec<(&str, &str)> =
+        all_events.iter().map(|(kind, logger, _)| (kind.as_str(), logger.as_str())).collect();
+    assert!(
+        all_kinds.contains(&("factoryAdded", "memory-usage")) && all_kinds.contains(&("loggerAdded", "mem")),
+        "{all_kinds:?}"
     );
     let started = events.iter().find(|(kind, _, _)| kind == "loggerStarted").unwrap();
     assert_eq!(started.2, 100, "the interval comes with loggerStarted");

@@ -142,6 +142,9 @@ async fn records_travel_on_the_log_channel_and_it_closes_with_its_command_connec
     let refused = log_session.call("onLogBatch", vec!["sentry-2".into(), Value::Array(vec![])]).await;
     assert_eq!(cause(refused), "this connection speaks for sentry sentry-1, not sentry-2");
 
+    // A log channel cannot become a command connection.
+    let again = log_session.call("hello", vec!["sentry-1".into()]).await;
+    assert_eq!(cause(again), "this connection already speaks for sentry sentry-1");
     // The sentry drops its log channel: the base closes the command connection too.
     log.close("test: sentry closes its log channel");
     let closed = tokio::time::timeout(Duration::from_secs(5), sentry.session.connection().closed()).await;

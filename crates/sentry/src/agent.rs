@@ -143,7 +143,7 @@ impl Agent {
                     guid: guid.clone(),
                     max_backoff: Duration::from_millis(self.config.links.max_backoff_ms),
                     spool: Some(spool.clone()),
-                    logger_events: Some(self.registry.event_sender()),
+                    loggers: Some(self.registry.clone()),
                 };
                 tokio::spawn(run_link(settings, service, None))
             })

@@ -30,7 +30,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::BaseConfig;
 use crate::log_channel::{self, LinkService, LogChannel, LogChannelRequest};
-use crate::loggers::LoggerEvent;
+use crate::loggers::{LoggerEvent, LoggerRegistry};
 use crate::service::{SERVICE_NAME, SentryService};
 use crate::store::Store;
 
@@ -48,8 +48,8 @@ pub struct LinkSettings {
     pub max_backoff: Duration,
     /// Where the records for this base wait; `None` sends none.
     pub spool: Option<SpoolAccess>,
-    /// Logger changes to tell the base about (`loggerAdded`...); `None` tells none.
-    pub logger_events: Option<tokio::sync::broadcast::Sender<LoggerEvent>>,
+    /// The loggers to tell the base about (`factoryAdded`, `loggerAdded`...); `None` tells none.
+    pub loggers: Option<Arc<LoggerRegistry>>,
 }
 
 /// The spool as a link reads it.
@@ -121,10 +121,15 @@ pub async fn run_link(
                         }
                     },
                 ));
-                let events = settings.logger_events.as_ref().map(|sender| {
+                let events = settings.loggers.as_ref().map(|registry| {
+                    // Subscribed before the snapshot is taken: a change in between is told
+                    // twice rather than missed.
+                    let changes = registry.event_sender().subscribe();
+                    let present = registry.announcements();
                     tokio::spawn(forward_logger_events(
                         session.clone(),
-                        sender.subscribe(),
+                        present,
+                        changes,
                         settings.guid.clone(),
                     ))
                 });
@@ -161,17 +166,25 @@ pub async fn run_link(
     }
 }
 
-/// Tells the base about logger changes as the original's posts (`loggerAdded(guid, info)`,
-/// `loggerRemoved(guid, name)`, `loggerStarted(guid, name, interval)`, `loggerStopped(guid,
-/// name)`), until the connection goes. Events lost to a full queue are not resent: the base
-/// reads the whole picture with `getLoggers` at every hello.
+/// Tells the base about the loggers as the original's posts: first the present state
+/// (`factoryAdded(guid, info)` for each factory, `loggerAdded(guid, info)` for each logger and
+/// `loggerStarted` for the running ones), then each change (`loggerAdded`, `loggerRemoved(guid,
+/// name)`, `loggerStarted(guid, name, interval)`, `loggerStopped(guid, name)`), until the
+/// connection goes. Changes lost to a full queue are not resent: the base reads the whole
+/// picture with `getLoggers` at every hello.
 async fn forward_logger_events(
     session: RpcSession,
-    mut events: tokio::sync::broadcast::Receiver<LoggerEvent>,
+    present: Vec<LoggerEvent>,
+    mut changes: tokio::sync::broadcast::Receiver<LoggerEvent>,
     guid: String,
 ) {
+    for event in present {
+        if post_logger_event(&session, &guid, event).await.is_err() {
+            return;
+        }
+    }
     loop {
-        let event = match events.recv().await {
+        let event = match changes.recv().await {
             Ok(event) => event,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "logger events dropped for a slow base");
@@ -179,20 +192,30 @@ async fn forward_logger_events(
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
-        let guid = Value::from(guid.as_str());
-        let (method, params) = match event {
-            LoggerEvent::Added(info) => ("loggerAdded", vec![guid, info]),
-            LoggerEvent::Removed(name) => ("loggerRemoved", vec![guid, Value::from(name)]),
-            LoggerEvent::Started { name, interval_ms } => (
-                "loggerStarted",
-                vec![guid, Value::from(name), Value::I32(i32::try_from(interval_ms).unwrap_or(i32::MAX))],
-            ),
-            LoggerEvent::Stopped(name) => ("loggerStopped", vec![guid, Value::from(name)]),
-        };
-        if session.post(method, params).await.is_err() {
+        if post_logger_event(&session, &guid, event).await.is_err() {
             return;
         }
     }
+}
+
+/// Posts one logger event to the base.
+async fn post_logger_event(
+    session: &RpcSession,
+    guid: &str,
+    event: LoggerEvent,
+) -> Result<(), kraken_rpc::RpcError> {
+    let guid = Value::from(guid);
+    let (method, params) = match event {
+        LoggerEvent::FactoryAdded(info) => ("factoryAdded", vec![guid, info]),
+        LoggerEvent::Added(info) => ("loggerAdded", vec![guid, info]),
+        LoggerEvent::Removed(name) => ("loggerRemoved", vec![guid, Value::from(name)]),
+        LoggerEvent::Started { name, interval_ms } => (
+            "loggerStarted",
+            vec![guid, Value::from(name), Value::I32(i32::try_from(interval_ms).unwrap_or(i32::MAX))],
+        ),
+        LoggerEvent::Stopped(name) => ("loggerStopped", vec![guid, Value::from(name)]),
+    };
+    session.post(method, params).await
 }
 
 /// Sends what waits in the spool for `base`, deleting each batch once acknowledged; returns

@@ -145,3 +145,29 @@ fn the_lifecycle_and_its_refusals() {
     assert_eq!(run(&fixture, "removeLogger", vec!["mem".into()]), Ok(Value::Null));
     assert_eq!(run(&fixture, "getLoggers", vec![]), Ok(Value::Array(vec![])));
 }
+
+#[test]
+fn a_connecting_base_is_told_every_factory_and_logger_and_which_run() {
+    use sentry::loggers::LoggerEvent;
+    let fixture = fixture("announcements");
+    let registry = fixture.context.loggers.clone().unwrap();
+    registry.create("cpu-usage", "cpu", None, &Map::new()).unwrap();
+    registry.create("memory-usage", "mem", None, &Map::new()).unwrap();
+    registry.start("mem", 2_000).unwrap();
+    let events = registry.announcements();
+    let factories = events.iter().filter(|e| matches!(e, LoggerEvent::FactoryAdded(_))).count();
+    assert_eq!(factories, 5);
+    let mut added: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            LoggerEvent::Added(info) => info.as_map().unwrap()["logger_name"].as_str(),
+            _ => None,
+        })
+        .collect();
+    added.sort();
+    assert_eq!(added, ["cpu", "mem"]);
+    let started: Vec<&LoggerEvent> =
+        events.iter().filter(|e| matches!(e, LoggerEvent::Started { .. })).collect();
+    assert_eq!(started, [&LoggerEvent::Started { name: "mem".into(), interval_ms: 2_000 }]);
+    registry.stop("mem", 5_000).unwrap();
+}

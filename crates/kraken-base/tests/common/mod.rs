@@ -77,7 +77,7 @@ pub fn link(fixture: &Fixture, guid: &str, cert_of: &str, pki: &Path) -> mpsc::U
         guid: guid.into(),
         max_backoff: Duration::from_millis(500),
         spool: None,
-        logger_events: None,
+        loggers: None,
     };
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(run_link(settings, service, Some(tx)));

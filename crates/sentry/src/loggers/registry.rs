@@ -27,6 +27,9 @@ use crate::store::{LoggerRow, StoreError};
 /// `loggerRemoved`, `loggerStarted`, `loggerStopped`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoggerEvent {
+    /// A factory, by its FactoryInfo (only in [`LoggerRegistry::announcements`]: factories are
+    /// built in and never come or go while the agent runs).
+    FactoryAdded(Value),
     /// A new logger; its LoggerInfo.
     Added(Value),
     Removed(String),
@@ -318,6 +321,35 @@ impl LoggerRegistry {
         self.entry(name)?;
         self.context.store.unsubscribe(base, name)?;
         Ok(())
+    }
+
+    /// The present state as events, for a base that just connected: every factory
+    /// (`FactoryAdded`), every logger (`Added`) and, for each running one, `Started` with its
+    /// interval, so loggers restored at start are announced like any other (BUG-15).
+    pub fn announcements(&self) -> Vec<LoggerEvent> {
+        let mut events: Vec<LoggerEvent> = self
+            .factories
+            .iter()
+            .map(|f| LoggerEvent::FactoryAdded(super::factory::factory_info(&**f)))
+            .collect();
+        let entries: Vec<Arc<LoggerEntry>> = self.entries().values().cloned().collect();
+        for entry in entries {
+            let info = logger_info(&entry);
+            let running = entry.runner.state() == LoggerState::Running;
+            let started = running.then(|| {
+                let map = info.as_map();
+                let text =
+                    |key: &str| map.and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or_default();
+                let interval = map.and_then(|m| m.get("interval")).and_then(Value::as_i64).unwrap_or(0);
+                LoggerEvent::Started {
+                    name: text("logger_name").to_owned(),
+                    interval_ms: interval.max(0) as u32,
+                }
+            });
+            events.push(LoggerEvent::Added(info));
+            events.extend(started);
+        }
+        events
     }
 
     /// `getLoggers`: LoggerInfo maps (§4.3), plus this agent's run counters.
