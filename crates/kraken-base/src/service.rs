@@ -14,9 +14,10 @@
 //!   die together (BUG-8).
 //! * `onLog(guid, loggerName, record)`: a post; the record `{date, msg, params}` is stored.
 //!   The GUID must be the connection's own (BUG-2), on either of its connections.
-//! * `onLogBatch(guid, records)`: the acknowledged batch of this base (an extension): a list
-//!   of `{logger, date, msg, params}` stored in one transaction; the reply (the count) is the
-//!   acknowledgement.
+//! * `onLogBatch(guid, records[, epoch])`: the acknowledged batch of this base (an
+//!   extension): a list of `{logger, date, msg, params, seq}`, committed before the reply (the
+//!   count) acknowledges it. With the sender's spool epoch, records already stored (a resend
+//!   after a crash, by `seq`) are skipped.
 //! * `loggerAdded`/`Removed`/`Started`/`Stopped`, `factoryAdded`/`Removed`: stored as events
 //!   of that sentry.
 
@@ -158,7 +159,7 @@ impl BaseService {
                     .get(2)
                     .and_then(Value::as_map)
                     .ok_or_else(|| fault("onLog: record must be a map"))?;
-                Ok(Handled::Store(vec![stored_record(&guid, logger, record)], Value::Null))
+                Ok(Handled::Store(vec![stored_record(&guid, logger, record, None)], Value::Null))
             }
             "onLogBatch" => {
                 let guid = self.own_guid(connection, &guid_arg(&params)?)?;
@@ -169,6 +170,7 @@ impl BaseService {
                 if items.len() > MAX_BATCH {
                     return Err(fault(format!("onLogBatch: at most {MAX_BATCH} records per batch")));
                 }
+                let epoch = params.get(2).and_then(Value::as_str);
                 let mut records = Vec::with_capacity(items.len());
                 for item in items {
                     let map = item.as_map().ok_or_else(|| fault("onLogBatch: each record must be a map"))?;
@@ -176,7 +178,7 @@ impl BaseService {
                         .get("logger")
                         .and_then(Value::as_str)
                         .ok_or_else(|| fault("onLogBatch: record without logger"))?;
-                    records.push(stored_record(&guid, logger, map));
+                    records.push(stored_record(&guid, logger, map, epoch));
                 }
                 let count = Value::I32(records.len() as i32);
                 Ok(Handled::Store(records, count))
@@ -458,7 +460,7 @@ fn close_after_reply(connection: &RpcConnection, reason: String) {
 }
 
 /// A stored record from an `onLog` record map `{date, msg, params}` (plus `logger` in batches).
-fn stored_record(guid: &str, logger: &str, record: &Map) -> StoredRecord {
+fn stored_record(guid: &str, logger: &str, record: &Map, epoch: Option<&str>) -> StoredRecord {
     let params = record.get("params").and_then(Value::as_map);
     let text = |map: Option<&Map>, key: &str| {
         map.and_then(|m| m.get(key)).and_then(Value::as_str).map(str::to_owned)
@@ -474,5 +476,6 @@ fn stored_record(guid: &str, logger: &str, record: &Map) -> StoredRecord {
         msg: text(Some(record), "msg").or_else(|| text(params, "msg")),
         params: record.get("params").map_or_else(|| "null".into(), kraken_codec::plain_json::to_json_string),
         seq: record.get("seq").and_then(Value::as_i64),
+        epoch: epoch.map(str::to_owned),
     }
 }

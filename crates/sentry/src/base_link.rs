@@ -220,7 +220,9 @@ async fn post_logger_event(
 
 /// Sends what waits in the spool for `base`, deleting each batch once acknowledged; returns
 /// only on an error (the connection is then closed and redone, and what was not acknowledged
-/// goes again). A base that announced `onLogBatch` acknowledges each batch, and up to
+/// goes again). A base that announced `onLogBatch` acknowledges each batch
+/// (`onLogBatch(guid, records, epoch)`: the store's spool epoch lets the base skip records it
+/// already has, by their `seq`, so a resend after a crash stores nothing twice), and up to
 /// [`BATCHES_IN_FLIGHT`] batches travel at once (the base stores them in arrival order, so the
 /// order holds); an original base gets one `onLog` post per record, deleted once written to the
 /// connection (at most once, as the original sent them).
@@ -233,6 +235,8 @@ async fn send_spooled(
     batched: bool,
 ) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(LOG_CHANNEL_GRACE, log_channel.wait_for(Option::is_some)).await;
+    let store = spool.store.clone();
+    let epoch = Value::from(tokio::task::spawn_blocking(move || store.spool_epoch()).await??);
     // Batches sent and not yet acknowledged, oldest first: their reply and their spool ids.
     let mut in_flight: VecDeque<(kraken_rpc::PendingReply, usize, Vec<i64>)> = VecDeque::new();
     let mut last_sent = 0;
@@ -254,7 +258,7 @@ async fn send_spooled(
                 let entries = decode_batch(&batch);
                 if batched {
                     let count = entries.len();
-                    let params = vec![Value::from(guid), Value::Array(entries)];
+                    let params = vec![Value::from(guid), Value::Array(entries), epoch.clone()];
                     let reply = session
                         .start_call("onLogBatch", params, ACK_TIMEOUT)
                         .await

@@ -22,6 +22,8 @@ pub struct StoredRecord {
     /// The record's number in its logger's sequence (gaps and repeats show losses and
     /// resends); `None` from an original sentry.
     pub seq: Option<i64>,
+    /// The sender's spool epoch, within which `seq` counts (not stored with the record).
+    pub epoch: Option<String>,
 }
 
 impl StoredRecord {
@@ -63,8 +65,10 @@ pub trait Storage: Send + Sync {
     fn sentry_disconnected(&self, guid: &str, reason: &str) -> Result<(), StorageError>;
     /// Every sentry seen, by GUID.
     fn sentries(&self) -> Result<Vec<SentryRow>, StorageError>;
-    /// Appends records in one transaction: all are stored, or none.
-    fn append(&self, records: &[StoredRecord]) -> Result<(), StorageError>;
+    /// Appends records in one transaction: all are stored, or none. A record with an epoch
+    /// and a `seq` not above the last one stored for its sentry and logger in that epoch is a
+    /// resend and is skipped. Returns how many were stored.
+    fn append(&self, records: &[StoredRecord]) -> Result<usize, StorageError>;
     /// Reads records back, oldest first, with their ids.
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError>;
     /// Notes a sentry event (`loggerStarted`, `loggerAdded`...): its kind, the logger it is

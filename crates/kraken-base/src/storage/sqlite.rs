@@ -1,11 +1,13 @@
 //! The embedded storage: one SQLite database (WAL, synchronous commits) with the sentries,
-//! their connection history and their records.
+//! their connection history and their records. `sequences` keeps, per sentry and logger, the
+//! last sequence number stored and its epoch, so resent records are recognised and skipped.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{RecordFilter, SentryRow, Storage, StorageError, StoredRecord};
 
@@ -44,6 +46,13 @@ CREATE TABLE IF NOT EXISTS events (
     logger   TEXT NOT NULL,
     detail   TEXT NOT NULL,
     received INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sequences (
+    guid     TEXT NOT NULL,
+    logger   TEXT NOT NULL,
+    epoch    TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    PRIMARY KEY (guid, logger)
 );
 CREATE TABLE IF NOT EXISTS wanted_loggers (
     guid   TEXT NOT NULL,
@@ -160,10 +169,11 @@ impl Storage for SqliteStorage {
         rows.collect::<Result<_, _>>().map_err(error)
     }
 
-    fn append(&self, records: &[StoredRecord]) -> Result<(), StorageError> {
+    fn append(&self, records: &[StoredRecord]) -> Result<usize, StorageError> {
         let received = now_ms();
         let mut connection = self.lock();
         let transaction = connection.transaction().map_err(error)?;
+        let mut stored = 0;
         {
             let mut insert = transaction
                 .prepare_cached(
@@ -171,7 +181,31 @@ impl Storage for SqliteStorage {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(error)?;
+            let mut last_of = transaction
+                .prepare_cached("SELECT epoch, last_seq FROM sequences WHERE guid = ?1 AND logger = ?2")
+                .map_err(error)?;
+            // (guid, logger) -> (epoch, last seq stored), read once per key and written back once.
+            let mut sequences: HashMap<(&str, &str), (String, i64)> = HashMap::new();
+            let mut changed: HashSet<(&str, &str)> = HashSet::new();
             for record in records {
+                if let (Some(epoch), Some(seq)) = (&record.epoch, record.seq) {
+                    let key = (record.guid.as_str(), record.logger.as_str());
+                    let last = match sequences.entry(key) {
+                        std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                        std::collections::hash_map::Entry::Vacant(entry) => {
+                            let stored: Option<(String, i64)> = last_of
+                                .query_row(key, |row| Ok((row.get(0)?, row.get(1)?)))
+                                .optional()
+                                .map_err(error)?;
+                            entry.insert(stored.unwrap_or_default())
+                        }
+                    };
+                    if last.0 == *epoch && seq <= last.1 {
+                        continue; // a resend of what is stored
+                    }
+                    *last = (epoch.clone(), seq);
+                    changed.insert(key);
+                }
                 insert
                     .execute((
                         &record.guid,
@@ -184,9 +218,21 @@ impl Storage for SqliteStorage {
                         record.seq,
                     ))
                     .map_err(error)?;
+                stored += 1;
+            }
+            let mut save = transaction
+                .prepare_cached(
+                    "INSERT INTO sequences (guid, logger, epoch, last_seq) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (guid, logger) DO UPDATE SET epoch = excluded.epoch, last_seq = excluded.last_seq",
+                )
+                .map_err(error)?;
+            for key in changed {
+                let (epoch, last) = &sequences[&key];
+                save.execute((key.0, key.1, epoch, last)).map_err(error)?;
             }
         }
-        transaction.commit().map_err(error)
+        transaction.commit().map_err(error)?;
+        Ok(stored)
     }
 
     fn record_event(
@@ -292,6 +338,7 @@ impl Storage for SqliteStorage {
                         msg: row.get(5)?,
                         params: row.get(6)?,
                         seq: row.get(7)?,
+                        epoch: None,
                     },
                 ))
             })
@@ -318,6 +365,7 @@ mod tests {
             msg: Some(format!("cpu usage: {n}%")),
             params: serde_json::json!({ "idle": 100 - n }).to_string(),
             seq: Some(n),
+            epoch: None,
         };
         storage.append(&[record(1), record(2)]).unwrap();
         let read = storage.records(&RecordFilter { guid: Some("s1".into()), ..Default::default() }).unwrap();
@@ -334,6 +382,49 @@ mod tests {
             storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
         assert_eq!(left, [4, 5], "the newest are kept");
         assert_eq!(storage.enforce_retention(Some(i64::MAX), None).unwrap(), 2);
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn resent_records_are_skipped_by_epoch_and_seq() {
+        let dir = std::env::temp_dir().join(format!("kraken-base-resend-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("base.sqlite3");
+        let storage = SqliteStorage::open(&path).unwrap();
+        let record = |logger: &str, seq: i64, epoch: Option<&str>| StoredRecord {
+            guid: "s1".into(),
+            logger: logger.into(),
+            date_ms: seq,
+            logtype: None,
+            msg: None,
+            params: "{}".into(),
+            seq: Some(seq),
+            epoch: epoch.map(str::to_owned),
+        };
+        let batch = |logger: &str, seqs: std::ops::RangeInclusive<i64>, epoch: &str| -> Vec<StoredRecord> {
+            seqs.map(|n| record(logger, n, Some(epoch))).collect()
+        };
+        assert_eq!(storage.append(&batch("cpu", 1..=3, "a")).unwrap(), 3);
+        // A resend overlapping what is stored: only the new ones go in.
+        assert_eq!(storage.append(&batch("cpu", 2..=5, "a")).unwrap(), 2);
+        // Another logger counts on its own.
+        assert_eq!(storage.append(&batch("mem", 1..=2, "a")).unwrap(), 2);
+        // The state survives a restart of the base.
+        drop(storage);
+        let storage = SqliteStorage::open(&path).unwrap();
+        assert_eq!(storage.append(&batch("cpu", 4..=6, "a")).unwrap(), 1);
+        // A new epoch (a reinstalled agent) starts again from 1.
+        assert_eq!(storage.append(&batch("cpu", 1..=2, "b")).unwrap(), 2);
+        // Records without an epoch (an original sentry's onLog) are always stored.
+        assert_eq!(storage.append(&[record("cpu", 1, None), record("cpu", 1, None)]).unwrap(), 2);
+        let seqs: Vec<i64> = storage
+            .records(&RecordFilter { logger: Some("cpu".into()), limit: 100, ..Default::default() })
+            .unwrap()
+            .iter()
+            .map(|(_, r)| r.seq.unwrap())
+            .collect();
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 1, 2, 1, 1]);
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }

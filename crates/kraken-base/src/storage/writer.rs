@@ -72,11 +72,11 @@ fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::Receiver<Job>) {
             }
         }
         let outcome = if group.len() == 1 {
-            storage.append(&group[0].records)
+            storage.append(&group[0].records).map(drop)
         } else {
             let records: Vec<StoredRecord> =
                 group.iter_mut().flat_map(|job| std::mem::take(&mut job.records)).collect();
-            storage.append(&records)
+            storage.append(&records).map(drop)
         };
         if let Err(error) = &outcome {
             tracing::error!(%error, records = count, "records could not be stored; their senders will resend them");
@@ -101,6 +101,7 @@ mod tests {
             msg: None,
             params: "null".into(),
             seq: Some(n),
+            epoch: None,
         }
     }
 

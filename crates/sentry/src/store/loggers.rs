@@ -89,7 +89,9 @@ impl Store {
             Some(false) => {}
         }
         transaction.execute("DELETE FROM loggers WHERE name = ?1", [name])?;
-        transaction.execute("DELETE FROM cursors WHERE logger = ?1", [name])?;
+        // The spool sequence stays: a logger made again under this name carries on numbering,
+        // so a base never takes its records for ones it already has.
+        transaction.execute("DELETE FROM cursors WHERE logger = ?1 AND key != 'seq'", [name])?;
         transaction.commit()?;
         Ok(())
     }

@@ -66,6 +66,24 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// This store's spool epoch: a random name made once, when the first record is spooled
+    /// (or asked for). Sequence numbers count within it; a base tells a reinstalled agent
+    /// (new store, new epoch, numbers from 1 again) from one that resends what it had.
+    pub fn spool_epoch(&self) -> Result<String, StoreError> {
+        use std::hash::{BuildHasher, Hasher};
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+        );
+        hasher.write_u32(std::process::id());
+        let fresh = format!("{:016x}", hasher.finish());
+        self.set_once("spool_epoch", &fresh)?;
+        let epoch: String =
+            self.lock()
+                .query_row("SELECT value FROM meta WHERE key = 'spool_epoch'", [], |row| row.get(0))?;
+        Ok(epoch)
+    }
+
     /// The last sequence number given to a spooled record of `logger` (0 if none yet).
     pub fn spool_sequence(&self, logger: &str) -> Result<i64, StoreError> {
         let value: Option<String> = rusqlite::OptionalExtension::optional(self.lock().query_row(
@@ -252,6 +270,9 @@ mod tests {
         assert_eq!(left, [5, 6]);
         assert_eq!(store.spool_stats("central").unwrap(), (2, 200, 2));
         assert_eq!((store.spool_sequence("cpu").unwrap(), store.spool_sequence("mem").unwrap()), (6, 0));
+        let epoch = store.spool_epoch().unwrap();
+        assert_eq!(epoch.len(), 16);
+        assert_eq!(store.spool_epoch().unwrap(), epoch, "made once, then kept");
         // An emptied spool does not hand out old ids again: links read on after the last id sent.
         let last = store.spool_batch("central", 10, 10_000).unwrap()[1].id;
         store.spool_ack("central", &[last - 1, last]).unwrap();
