@@ -4,8 +4,9 @@
 //! makes them: `hello` on the command connection, the base's calls answered
 //! (`getLoggerFactories`, `getLoggers`, `connectLogChannel`), the log channel opened with the
 //! base's nonce, then one acknowledged `onLogBatch` per second on the log channel carrying that
-//! second's records (each with its logger sequence number). A batch that is not acknowledged is
-//! sent again, as the spool would.
+//! second's records (each with its logger sequence number, and the batch with a spool epoch,
+//! so the base does its resend bookkeeping). A batch that is not acknowledged is sent again,
+//! as the spool would.
 //!
 //! Reported: sentries connected, records made, records stored (distinct GUID and seq, read
 //! from the base's SQLite file afterwards), records lost (made but not stored), and the base
@@ -28,6 +29,8 @@ use kraken_rpc::{Connector, RpcConfig, RpcConnection, ServiceTable, service_fn};
 use tokio::sync::mpsc;
 
 const BASE: &str = env!("CARGO_BIN_EXE_kraken-base");
+/// The spool epoch every simulated sentry sends with its batches (each has its own GUID).
+const EPOCH: &str = "0123456789abcdef";
 
 struct Settings {
     sentries: usize,
@@ -197,7 +200,7 @@ async fn simulate(
             pending.push(record(seq));
         }
         counters.made.fetch_add(rate as u64, Ordering::Relaxed);
-        let params = vec![Value::from(guid.as_str()), Value::Array(pending.clone())];
+        let params = vec![Value::from(guid.as_str()), Value::Array(pending.clone()), Value::from(EPOCH)];
         match log_session.call_with_timeout("onLogBatch", params, Duration::from_secs(30)).await {
             Ok(_) => {
                 counters.acknowledged.fetch_add(pending.len() as u64, Ordering::Relaxed);
@@ -213,7 +216,7 @@ async fn simulate(
         if pending.is_empty() {
             break;
         }
-        let params = vec![Value::from(guid.as_str()), Value::Array(pending.clone())];
+        let params = vec![Value::from(guid.as_str()), Value::Array(pending.clone()), Value::from(EPOCH)];
         if log_session.call_with_timeout("onLogBatch", params, Duration::from_secs(30)).await.is_ok() {
             counters.acknowledged.fetch_add(pending.len() as u64, Ordering::Relaxed);
             pending.clear();

@@ -61,9 +61,9 @@ pub struct SpoolAccess {
 }
 
 /// The most records in one batch.
-const BATCH_RECORDS: usize = 700;
+const BATCH_RECORDS: usize = 2_000;
 /// The most bytes (encoded) in one batch.
-const BATCH_BYTES: usize = 512 << 10;
+const BATCH_BYTES: usize = 1 << 20;
 /// How many acknowledged batches may travel at once.
 const BATCHES_IN_FLIGHT: usize = 3;
 /// How long a batch may wait for its acknowledgement.
