@@ -87,7 +87,8 @@ pub trait Storage: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError>;
     /// Deletes records received before `older_than_ms` (Unix ms) and, beyond that, the oldest
-    /// records over `max_records`. Returns how many were deleted.
+    /// records over `max_records`. Events and ended connections go by the same rules (events
+    /// by age and count, connections by age). Returns how many records were deleted.
     fn enforce_retention(
         &self,
         older_than_ms: Option<i64>,

@@ -284,6 +284,13 @@ impl Storage for SqliteStorage {
             deleted += connection
                 .execute("DELETE FROM records WHERE received < ?1", [cutoff])
                 .map_err(error)? as u64;
+            connection.execute("DELETE FROM events WHERE received < ?1", [cutoff]).map_err(error)?;
+            connection
+                .execute(
+                    "DELETE FROM connections WHERE disconnected IS NOT NULL AND disconnected < ?1",
+                    [cutoff],
+                )
+                .map_err(error)?;
         }
         if let Some(max) = max_records {
             // Records are numbered in arrival order: keep the newest `max`.
@@ -293,6 +300,12 @@ impl Storage for SqliteStorage {
             let keep_from = newest - i64::try_from(max).unwrap_or(i64::MAX) + 1;
             deleted +=
                 connection.execute("DELETE FROM records WHERE id < ?1", [keep_from]).map_err(error)? as u64;
+            // Events (every connection adds a few) are held to the same count.
+            let newest_event: i64 = connection
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |row| row.get(0))
+                .map_err(error)?;
+            let keep_events_from = newest_event - i64::try_from(max).unwrap_or(i64::MAX) + 1;
+            connection.execute("DELETE FROM events WHERE id < ?1", [keep_events_from]).map_err(error)?;
         }
         Ok(deleted)
     }
@@ -377,11 +390,17 @@ mod tests {
         let sentries = storage.sentries().unwrap();
         assert_eq!((sentries[0].guid.as_str(), sentries[0].connected), ("s1", false));
         storage.append(&[record(3), record(4), record(5)]).unwrap();
+        for n in 0..3 {
+            storage.record_event("s1", "loggerStarted", &format!("l{n}"), &serde_json::json!(n)).unwrap();
+        }
         assert_eq!(storage.enforce_retention(None, Some(2)).unwrap(), 3);
         let left: Vec<i64> =
             storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
         assert_eq!(left, [4, 5], "the newest are kept");
+        let events: Vec<String> = storage.events("s1", 10).unwrap().into_iter().map(|(_, l, _)| l).collect();
+        assert_eq!(events, ["l2", "l1"], "events are held to the same count, newest kept");
         assert_eq!(storage.enforce_retention(Some(i64::MAX), None).unwrap(), 2);
+        assert!(storage.events("s1", 10).unwrap().is_empty(), "and go by age too");
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }
