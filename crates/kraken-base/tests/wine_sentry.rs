@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use deploy::{BASE, Deployment, Running, ok, run, serve, wait_until};
+use deploy::{BASE, Deployment, Running, ok, run, serve, wait_until, wine_path};
 use serde_json::Value as Json;
 
 fn required_env(name: &str) -> String {
@@ -31,7 +31,7 @@ fn the_windows_sentry_under_wine_links_to_the_linux_base() {
     let (dir, config) = (deployment.dir.clone(), deployment.base_config.clone());
     let _base = serve(&config, &dir.join("base.log"));
     // Wine's output goes to files, never to pipes (its background processes keep pipes open).
-    let sentry_config = format!("Z:{}", deployment.sentry_config.to_string_lossy().replace('/', "\\"));
+    let sentry_config = wine_path(&deployment.sentry_config);
     let mut sentry = Running(
         Command::new(&wine)
             .arg(&exe)

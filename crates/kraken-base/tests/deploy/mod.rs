@@ -17,6 +17,11 @@ pub fn sentry_bin() -> PathBuf {
     path
 }
 
+/// `path` as a Windows program under Wine names it: on the `Z:` drive, which maps `/`.
+pub fn wine_path(path: &Path) -> String {
+    format!("Z:{}", path.to_string_lossy().replace('/', "\\"))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -70,7 +75,7 @@ impl Deployment {
 
     /// The same for a Windows sentry under Wine: the sentry's paths on Wine's `Z:` drive.
     pub fn for_wine(name: &str, guid: &str, loggers: &str) -> Deployment {
-        Deployment::build(name, guid, loggers, |p| format!("Z:{}", p.to_string_lossy().replace('/', "\\")))
+        Deployment::build(name, guid, loggers, |p| wine_path(&p))
     }
 
     fn build(name: &str, guid: &str, loggers: &str, sentry_path: fn(PathBuf) -> String) -> Deployment {
