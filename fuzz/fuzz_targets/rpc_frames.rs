@@ -1,10 +1,11 @@
 //! Fuzz target for what a connection does with the bytes a peer sends: cut them into frames
-//! (with a small frame limit), decode each and read it as an RPC message. Nothing may panic;
-//! a frame that reads as a message must survive being written and read again.
+//! (with a small frame limit) and read each as an RPC message, parameters left encoded, then
+//! decode those. Nothing may panic; a frame that reads as a message must decode whole exactly
+//! when it checks, and survive being written and read again.
 #![no_main]
 
 use bytes::BytesMut;
-use kraken_codec::{decode, encode};
+use kraken_codec::{decode_prefix, encode};
 use kraken_rpc::frame::FrameCodec;
 use kraken_rpc::message::Message;
 use libfuzzer_sys::fuzz_target;
@@ -14,9 +15,17 @@ fuzz_target!(|data: &[u8]| {
     let mut codec = FrameCodec::new(64 * 1024);
     let mut buf = BytesMut::from(data);
     while let Ok(Some(frame)) = codec.decode(&mut buf) {
-        if let Ok(message) = Message::from_value(frame) {
+        let limits = codec.limits();
+        let whole = decode_prefix(&frame, &limits);
+        let parsed = Message::parse(frame, &limits);
+        if let Ok(message) = parsed {
+            let whole = whole.expect("a frame that checks also decodes").0;
+            let message = message.into_decoded().expect("params that check also decode");
             let bytes = encode(&message.clone().into_value());
-            let again = Message::from_value(decode(&bytes).expect("our frame decodes")).expect("our frame reads");
+            // Compared as bytes: NaN parameters are not equal to themselves as values.
+            let from_whole = Message::from_value(whole).expect("the decoded frame reads");
+            assert_eq!(encode(&from_whole.into_value()), bytes);
+            let again = Message::parse(bytes.into(), &limits).expect("our frame reads");
             assert_eq!(again.id, message.id);
             assert_eq!(again.session, message.session);
             assert_eq!(again.kind(), message.kind());

@@ -49,7 +49,8 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Value, usiz
         return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
     }
     let (entry_stack, item_stack) = SCRATCH.with(|s| s.take());
-    let mut reader = Reader { input: bytes, pos: 0, depth: 0, values: 0, limits, entry_stack, item_stack };
+    let mut reader =
+        Reader { input: bytes, pos: 0, depth: 0, values: 0, limits, entry_stack, item_stack, exact: true };
     let result = reader.value();
     let Reader { pos, mut entry_stack, mut item_stack, .. } = reader;
     // Keep the scratch space (not its contents) for the next decode on this thread, unless a
@@ -60,6 +61,31 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Value, usiz
         SCRATCH.with(|s| s.set((entry_stack, item_stack)));
     }
     Ok((result?, pos))
+}
+
+/// Checks that `bytes` starts with a value [`decode_prefix`] would accept under `limits`, without
+/// building it, and returns its length: the same errors at the same positions, and no
+/// allocation. [`crate::RawValue`] is built on it.
+pub fn validate_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<usize, DecodeError> {
+    check_prefix(bytes, limits).map(|checked| checked.len)
+}
+
+/// What [`check_prefix`] learned of a well-formed value.
+pub(crate) struct Checked {
+    /// Bytes the value occupies.
+    pub len: usize,
+    /// True when no Java quirk was met: every part ends where its length prefix says.
+    pub exact: bool,
+}
+
+/// [`validate_prefix`], also telling whether the value can be walked by its length prefixes.
+pub(crate) fn check_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<Checked, DecodeError> {
+    if bytes.len() > limits.max_input {
+        return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
+    }
+    let mut reader = Reader::new(bytes, limits);
+    reader.skip()?;
+    Ok(Checked { len: reader.pos, exact: reader.exact })
 }
 
 /// Largest scratch stacks (in entries) kept between decodes.
@@ -73,7 +99,7 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     input: &'a [u8],
     pos: usize,
     depth: usize,
@@ -84,15 +110,57 @@ struct Reader<'a> {
     entry_stack: Vec<(Text, Value)>,
     /// The same for array elements.
     item_stack: Vec<Value>,
+    /// False once a Java quirk was met: a container whose items do not end exactly at its
+    /// declared length, or a string with a negative length. Until then every value ends where
+    /// its length prefix says, which [`Reader::skip_exact`] relies on.
+    exact: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn value(&mut self) -> Result<Value, DecodeError> {
+    /// A reader with no scratch space, for scanning (scans build nothing).
+    pub(crate) fn new(input: &'a [u8], limits: &'a DecodeLimits) -> Self {
+        Reader {
+            input,
+            pos: 0,
+            depth: 0,
+            values: 0,
+            limits,
+            entry_stack: Vec::new(),
+            item_stack: Vec::new(),
+            exact: true,
+        }
+    }
+
+    /// Where the reader is, as an offset into its input.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The whole input being read.
+    pub(crate) fn input(&self) -> &'a [u8] {
+        self.input
+    }
+
+    /// Reads a container's type byte and length prefix; returns its content length.
+    pub(crate) fn container_header(&mut self) -> Result<i64, DecodeError> {
         let start = self.pos;
+        self.byte()?;
+        self.container_len(start)
+    }
+
+    /// Counts one more value against the limit; `start` is its offset.
+    fn count_value(&mut self, start: usize) -> Result<(), DecodeError> {
         self.values += 1;
         if self.values > self.limits.max_values {
             return Err(DecodeError::TooManyValues { position: start, limit: self.limits.max_values });
         }
+        Ok(())
+    }
+
+    /// Reads one value. (Containers are built on the scratch stacks, when there are any.)
+    pub(crate) fn value(&mut self) -> Result<Value, DecodeError> {
+        let start = self.pos;
+        self.count_value(start)?;
         let tag = self.byte()?;
         Ok(match tag {
             type_byte::NULL => Value::Null,
@@ -113,14 +181,7 @@ impl<'a> Reader<'a> {
             }
             type_byte::MAP => Value::Map(self.map(start)?),
             type_byte::ARRAY => Value::Array(self.array_items(start)?),
-            type_byte::BLOB => {
-                let len_pos = self.pos;
-                let len = java_int(self.varint()?);
-                if len < 0 {
-                    return Err(DecodeError::NegativeLength { position: len_pos, length: len.into() });
-                }
-                Value::Blob(self.take(len_pos, len as u64)?.to_vec())
-            }
+            type_byte::BLOB => Value::Blob(self.blob_bytes()?.to_vec()),
             type_byte::ZINT16 => Value::I16(varint::unzigzag16(self.varint()?)),
             type_byte::ZINT32 => Value::I32(varint::unzigzag32(self.varint()?)),
             type_byte::ZINT64 => Value::I64(varint::unzigzag(self.varint()?)),
@@ -140,6 +201,7 @@ impl<'a> Reader<'a> {
             // Java sets the buffer limit below the position: the result is "" and the position
             // moves back by |len|. Accept it only while the value as a whole still moves forward,
             // so no container can loop on it.
+            self.exact = false;
             let back = len.unsigned_abs() as usize;
             return match self.pos.checked_sub(back) {
                 Some(new_pos) if new_pos > start => {
@@ -152,17 +214,111 @@ impl<'a> Reader<'a> {
         self.take(len_pos, len as u64)
     }
 
+    /// Moves past one value, checking it exactly as [`Reader::value`] does, building nothing.
+    pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
+        let start = self.pos;
+        self.count_value(start)?;
+        let tag = self.byte()?;
+        match tag {
+            type_byte::NULL => {}
+            type_byte::BOOL => {
+                self.byte()?;
+            }
+            type_byte::PLAIN_INT16 | type_byte::PLAIN_INT32 | type_byte::PLAIN_INT64 => {
+                return Err(DecodeError::DeprecatedNumberType { position: start, type_byte: tag });
+            }
+            type_byte::STRING => {
+                self.string_bytes(start)?;
+            }
+            type_byte::DATE | type_byte::DOUBLE => {
+                self.array::<8>()?;
+            }
+            type_byte::IP4 | type_byte::FLOAT => {
+                self.array::<4>()?;
+            }
+            type_byte::IP6 => {
+                self.array::<16>()?;
+            }
+            type_byte::MAP => {
+                let mut remaining = self.container_len(start)?;
+                while remaining > 0 {
+                    let entry_start = self.pos;
+                    self.map_key(entry_start)?;
+                    self.skip()?;
+                    remaining -= (self.pos - entry_start) as i64;
+                }
+                self.exact &= remaining == 0;
+                self.depth -= 1;
+            }
+            type_byte::ARRAY => {
+                let mut remaining = self.container_len(start)?;
+                while remaining > 0 {
+                    let item_start = self.pos;
+                    self.skip()?;
+                    remaining -= (self.pos - item_start) as i64;
+                }
+                self.exact &= remaining == 0;
+                self.depth -= 1;
+            }
+            type_byte::BLOB => {
+                self.blob_bytes()?;
+            }
+            type_byte::ZINT16 | type_byte::ZINT32 | type_byte::ZINT64 => {
+                self.varint()?;
+            }
+            _ => return Err(DecodeError::UnknownType { position: start, type_byte: tag }),
+        }
+        Ok(())
+    }
+
+    /// Moves past one value of a checked, exact input (see [`Checked::exact`]): containers and
+    /// strings are passed by their length prefix, without reading their content.
+    pub(crate) fn skip_exact(&mut self) -> Result<(), DecodeError> {
+        let tag = self.byte()?;
+        let skip = match tag {
+            type_byte::NULL => 0,
+            type_byte::BOOL => 1,
+            type_byte::DATE | type_byte::DOUBLE => 8,
+            type_byte::IP4 | type_byte::FLOAT => 4,
+            type_byte::IP6 => 16,
+            type_byte::STRING | type_byte::BLOB | type_byte::MAP | type_byte::ARRAY => {
+                java_int(self.varint()?).max(0) as usize
+            }
+            type_byte::ZINT16 | type_byte::ZINT32 | type_byte::ZINT64 => {
+                self.varint()?;
+                0
+            }
+            _ => return Err(DecodeError::UnknownType { position: self.pos - 1, type_byte: tag }),
+        };
+        self.take(self.pos, skip as u64).map(drop)
+    }
+
+    /// Reads a map entry's key (counted as a value); `entry_start` is its type byte's offset.
+    pub(crate) fn map_key(&mut self, entry_start: usize) -> Result<&'a [u8], DecodeError> {
+        self.values += 1;
+        let key_tag = self.byte()?;
+        if key_tag != type_byte::STRING {
+            return Err(DecodeError::KeyNotString { position: entry_start, actual: key_tag });
+        }
+        self.string_bytes(entry_start)
+    }
+
+    /// Reads a BLOB's length (after its type byte) and returns its bytes.
+    fn blob_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let len_pos = self.pos;
+        let len = java_int(self.varint()?);
+        if len < 0 {
+            return Err(DecodeError::NegativeLength { position: len_pos, length: len.into() });
+        }
+        self.take(len_pos, len as u64)
+    }
+
     fn map(&mut self, start: usize) -> Result<Map, DecodeError> {
         let mut remaining = self.container_len(start)?;
         let first = self.entry_stack.len();
         while remaining > 0 {
             let entry_start = self.pos;
-            self.values += 1;
-            let key_tag = self.byte()?;
-            if key_tag != type_byte::STRING {
-                return Err(DecodeError::KeyNotString { position: entry_start, actual: key_tag });
-            }
-            let key = self.string_bytes(entry_start)?;
+            let key = self.map_key(entry_start)?;
             let value = self.value()?;
             self.entry_stack.push((utf8::decode_lossy(key), value));
             remaining -= (self.pos - entry_start) as i64;

@@ -28,6 +28,45 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) -> usize {
     out.len() - start
 }
 
+/// A MAP or ARRAY being written straight into a buffer, for values that are not held in a
+/// [`Value`] (an RPC frame around parameters it borrows, say): write the content with
+/// [`encode_into`] and, in a map, [`write_key`] before each value; then [`OpenContainer::close`].
+/// The bytes are those [`encode`] writes for the same container.
+#[must_use = "a container must be closed to write its length prefix"]
+pub struct OpenContainer {
+    prefix_at: usize,
+}
+
+/// Opens a MAP at the end of `out`.
+pub fn open_map(out: &mut Vec<u8>) -> OpenContainer {
+    out.push(type_byte::MAP);
+    OpenContainer { prefix_at: begin_container(out) }
+}
+
+/// Opens an ARRAY at the end of `out`.
+pub fn open_array(out: &mut Vec<u8>) -> OpenContainer {
+    out.push(type_byte::ARRAY);
+    OpenContainer { prefix_at: begin_container(out) }
+}
+
+/// Writes a map key (a STRING).
+pub fn write_key(out: &mut Vec<u8>, key: &str) {
+    write_str(out, key);
+}
+
+/// Writes a STRING value.
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    out.push(type_byte::STRING);
+    write_bytes(out, text.as_bytes());
+}
+
+impl OpenContainer {
+    /// Ends the container: writes its length prefix.
+    pub fn close(self, out: &mut Vec<u8>) {
+        end_container(out, self.prefix_at);
+    }
+}
+
 /// The exact number of bytes [`encode`] produces for `value` (Java's `lengthOf`).
 pub fn encoded_len(value: &Value) -> usize {
     match value {

@@ -8,6 +8,8 @@
 //! * [`decode`] / [`decode_prefix`] accept everything Java accepts and never panic; failures are
 //!   [`DecodeError`]s with the byte position, and [`DecodeLimits`] bound depth, value count and
 //!   input size.
+//! * [`RawValue`] checks bytes as the decoder would, without building anything, and decodes the
+//!   parts that are needed later.
 //! * [`typed_json`] is the `{"t": ...}` form of the shared golden vectors.
 //!
 //! The wire format itself is described in `kraken-wire/SPEC.md` of the project's shared specs.
@@ -18,15 +20,17 @@ pub mod error;
 pub mod java_text;
 pub mod map;
 pub mod plain_json;
+pub mod raw;
 pub mod serde_value;
 pub mod typed_json;
 pub mod utf8;
 pub mod value;
 pub mod varint;
 
-pub use decode::{DecodeLimits, decode, decode_prefix};
+pub use decode::{DecodeLimits, decode, decode_prefix, validate_prefix};
 pub use encode::{encode, encode_into, encoded_len};
 pub use error::DecodeError;
 pub use map::Map;
+pub use raw::{RawValue, SharedRawValue};
 pub use serde_value::{Date, ToValueError, to_value};
 pub use value::{KindMismatch, Text, Value, type_byte};

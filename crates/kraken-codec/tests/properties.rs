@@ -1,10 +1,11 @@
 //! Property tests: any value survives encode → decode with its kinds intact, the measured length
-//! is the written length, and no byte sequence makes the decoder panic.
+//! is the written length, no byte sequence makes the decoder panic, and the allocation-free check
+//! ([`RawValue`]) accepts and refuses exactly what the decoder does.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use kraken_codec::typed_json::{self, Abbreviate};
-use kraken_codec::{DecodeLimits, Map, Value, decode_prefix, encode, encoded_len};
+use kraken_codec::{DecodeLimits, Map, RawValue, Value, decode_prefix, encode, encoded_len, validate_prefix};
 use proptest::prelude::*;
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -62,6 +63,32 @@ proptest! {
     }
 
     #[test]
+    fn the_check_agrees_with_the_decoder_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let limits = DecodeLimits { max_depth: 6, max_values: 40, max_input: 200 };
+        let decoded = decode_prefix(&bytes, &limits).map(|(_, consumed)| consumed);
+        prop_assert_eq!(validate_prefix(&bytes, &limits), decoded);
+    }
+
+    #[test]
+    fn the_check_agrees_with_the_decoder_on_mutated_encodings(
+        v in value(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut bytes = encode(&v);
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        let limits = DecodeLimits::default();
+        let decoded = decode_prefix(&bytes, &limits);
+        prop_assert_eq!(validate_prefix(&bytes, &limits), decoded.clone().map(|(_, consumed)| consumed));
+        // Walking a checked value part by part gives what decoding it whole gives.
+        if let Ok((whole, _)) = decoded {
+            let raw = RawValue::parse(&bytes, &limits).unwrap();
+            prop_assert_eq!(rebuild(raw), whole);
+        }
+    }
+
+    #[test]
     fn mutated_encodings_never_panic(v in value(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
         let mut bytes = encode(&v);
         let i = at.index(bytes.len());
@@ -72,4 +99,19 @@ proptest! {
         prefix.truncate(i);
         prop_assert!(decode_prefix(&prefix, &DecodeLimits::default()).is_err());
     }
+}
+
+/// Decodes a raw value by walking its containers and decoding only the scalars.
+fn rebuild(raw: RawValue<'_>) -> Value {
+    if let Some(entries) = raw.entries() {
+        let mut map = Map::new();
+        for (key, value) in entries {
+            map.insert(kraken_codec::utf8::decode_lossy(key), rebuild(value));
+        }
+        return Value::Map(map);
+    }
+    if let Some(items) = raw.items() {
+        return Value::Array(items.map(rebuild).collect());
+    }
+    raw.decode().unwrap()
 }

@@ -3,7 +3,7 @@
 //! byte, decodings as Java decoded them, errors where Java threw.
 
 use kraken_codec::typed_json::{self, Abbreviate, TypedJsonError};
-use kraken_codec::{DecodeError, DecodeLimits, Value, decode_prefix, encode, encoded_len};
+use kraken_codec::{DecodeError, DecodeLimits, Value, decode_prefix, encode, encoded_len, validate_prefix};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
@@ -27,8 +27,13 @@ fn unhex(text: &str) -> Vec<u8> {
     hex::decode(text).expect("hex in vectors")
 }
 
+/// Decodes a vector's bytes, checking on the way that the allocation-free check
+/// (`validate_prefix`, behind `RawValue`) accepts or refuses them exactly as the decoder does.
 fn decode_all(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
-    decode_prefix(bytes, &DecodeLimits::default())
+    let decoded = decode_prefix(bytes, &DecodeLimits::default());
+    let checked = validate_prefix(bytes, &DecodeLimits::default());
+    assert_eq!(checked, decoded.clone().map(|(_, consumed)| consumed), "check and decoder disagree");
+    decoded
 }
 
 /// Sorts map entries by key, recursively, so maps compare as sets (Java's HashMap order is not

@@ -3,7 +3,9 @@
 //! (same rustls configuration, same certificates), with no RPC at all.
 //!
 //! * posts: the client posts `onLog(guid, logger, record)` with a ~300-byte record body as fast
-//!   as it can; the rate is counted when the server's service has received the last one.
+//!   as it can; the rate is counted when the server's service has received the last one. The
+//!   service reads the GUID and logger name and keeps the record encoded (as it arrived: every
+//!   frame is still checked in full); a second row has it decode all parameters into values.
 //!   Baseline: the client writes 300-byte frames; counted when the server has read the last.
 //! * calls: one call at a time (`echo(record)`), so each is a full round trip. Baseline: write a
 //!   frame, read the echoed frame.
@@ -14,7 +16,8 @@
 //! are posts >= 0.5 of raw, and calls close to raw round trips (limited by round trips only).
 //!
 //! Run: `cargo bench -p kraken-rpc --bench rpc_throughput` (`-- --quick` for a short run; with
-//! `RPC_BENCH_PROFILE_POSTS=1` it runs only a long RPC posts measurement, for a profiler).
+//! `RPC_BENCH_PROFILE_POSTS=1` it runs only a long RPC posts measurement, for a profiler, and
+//! prints the CPU time each thread spent in it).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,8 +28,9 @@ use std::time::{Duration, Instant};
 
 use common::{TestCa, config, tls_connector};
 use kraken_codec::{Value, encode, map};
+use kraken_rpc::service::BoxFuture;
 use kraken_rpc::tls::{self, ServerPin};
-use kraken_rpc::{RpcServer, ServiceTable, service_fn};
+use kraken_rpc::{CallContext, Params, RpcFault, RpcServer, RpcService, ServiceTable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
@@ -59,22 +63,75 @@ struct Counter {
     done: Notify,
 }
 
-fn counting_services(counter: Arc<Counter>) -> ServiceTable {
-    let service = service_fn(move |_ctx, method, params| {
-        let counter = counter.clone();
-        async move {
-            match method.as_str() {
-                "onLog" => {
-                    let seen = counter.seen.fetch_add(1, Ordering::Relaxed) + 1;
-                    if seen == counter.target.load(Ordering::Relaxed) {
-                        counter.done.notify_one();
-                    }
-                    Ok(Value::Null)
-                }
-                _ => Ok(params.into_iter().next().unwrap_or(Value::Null)),
-            }
+impl Counter {
+    fn count(&self) {
+        let seen = self.seen.fetch_add(1, Ordering::Relaxed) + 1;
+        if seen == self.target.load(Ordering::Relaxed) {
+            self.done.notify_one();
         }
-    });
+    }
+}
+
+/// What the base's service does with each `onLog` post.
+#[derive(Clone, Copy, PartialEq)]
+enum Handling {
+    /// Reads the GUID and the logger name and keeps the record encoded, as a service that
+    /// stores records as they came would (`RpcService::call_encoded`).
+    Encoded,
+    /// Decodes every parameter into a `Value` tree first (the default `call_encoded`, as
+    /// `service_fn` services get).
+    Decoded,
+}
+
+/// The bench's base service: counts `onLog` posts, echoes calls.
+struct CountingService {
+    counter: Arc<Counter>,
+    handling: Handling,
+}
+
+impl RpcService for CountingService {
+    fn call(
+        &self,
+        _ctx: CallContext,
+        method: String,
+        params: Vec<Value>,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        let result = match method.as_str() {
+            "onLog" => {
+                assert_eq!(params.len(), 3, "onLog(guid, logger, record)");
+                self.counter.count();
+                Value::Null
+            }
+            _ => params.into_iter().next().unwrap_or(Value::Null),
+        };
+        Box::pin(std::future::ready(Ok(result)))
+    }
+
+    fn call_encoded(
+        &self,
+        ctx: CallContext,
+        method: String,
+        params: Params,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        if self.handling == Handling::Decoded || method != "onLog" {
+            return match params.decode() {
+                Ok(params) => self.call(ctx, method, params),
+                Err(fault) => Box::pin(std::future::ready(Err(fault))),
+            };
+        }
+        let mut items = params.items();
+        let (Some(guid), Some(logger), Some(record)) = (items.next(), items.next(), items.next()) else {
+            return Box::pin(std::future::ready(Err(RpcFault::new("onLog(guid, logger, record)"))));
+        };
+        let names = (guid.decode(), logger.decode());
+        assert!(matches!(names, (Ok(Value::Str(_)), Ok(Value::Str(_)))) && record.entries().is_some());
+        self.counter.count();
+        Box::pin(std::future::ready(Ok(Value::Null)))
+    }
+}
+
+fn counting_services(counter: Arc<Counter>, handling: Handling) -> ServiceTable {
+    let service: Arc<dyn RpcService> = Arc::new(CountingService { counter, handling });
     ServiceTable::from([("kraken-base".to_owned(), service)])
 }
 
@@ -115,26 +172,35 @@ async fn rpc_session(
     (server, client.create_session("kraken-base").await.unwrap())
 }
 
-async fn rpc_posts_per_sec(base: &Handle, ca: &TestCa, posts: usize) -> f64 {
+async fn rpc_posts_per_sec(base: &Handle, ca: &TestCa, posts: usize, handling: Handling) -> f64 {
     let counter =
         Arc::new(Counter { seen: AtomicUsize::new(0), target: AtomicUsize::new(posts), done: Notify::new() });
-    let (_server, session) = rpc_session(base, ca, counting_services(counter.clone())).await;
+    let (_server, session) = rpc_session(base, ca, counting_services(counter.clone(), handling)).await;
     // Records are made before the clock starts: a logger makes them anyway, the bench measures
     // what RPC adds (encoding, framing, decoding, dispatch).
     let batch: Vec<Vec<Value>> =
         (0..posts).map(|_| vec![Value::from("sentry"), Value::from("cpu"), record()]).collect();
+    let cpu_before = thread_cpu_ticks();
     let started = Instant::now();
     for params in batch {
         session.post("onLog", params).await.unwrap();
     }
     counter.done.notified().await;
-    posts as f64 / started.elapsed().as_secs_f64()
+    let rate = posts as f64 / started.elapsed().as_secs_f64();
+    if std::env::var_os("RPC_BENCH_PROFILE_POSTS").is_some() {
+        println!("CPU per thread while posting, in clock ticks:");
+        for (thread, ticks) in thread_cpu_ticks() {
+            let was = cpu_before.iter().find(|(name, _)| *name == thread).map_or(0, |(_, t)| *t);
+            println!("  {thread:<16} {}", ticks - was);
+        }
+    }
+    rate
 }
 
 async fn rpc_calls_per_sec(base: &Handle, ca: &TestCa, calls: usize) -> f64 {
     let counter =
         Arc::new(Counter { seen: AtomicUsize::new(0), target: AtomicUsize::new(0), done: Notify::new() });
-    let (_server, session) = rpc_session(base, ca, counting_services(counter)).await;
+    let (_server, session) = rpc_session(base, ca, counting_services(counter, Handling::Decoded)).await;
     let batch: Vec<Vec<Value>> = (0..calls).map(|_| vec![record()]).collect();
     let started = Instant::now();
     for params in batch {
@@ -223,6 +289,21 @@ async fn raw_round_trips_per_sec(base: &Handle, ca: &TestCa, trips: usize, size:
     rate
 }
 
+/// CPU time (user + system, in clock ticks) of each of this process's threads, by name.
+fn thread_cpu_ticks() -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((name.to_owned(), ticks))
+        })
+        .collect()
+}
+
 async fn best_of_three<F, Fut>(mut run: F) -> f64
 where
     F: FnMut() -> Fut,
@@ -253,10 +334,12 @@ fn main() {
         let size = record_len();
         if std::env::var_os("RPC_BENCH_PROFILE_POSTS").is_some() {
             // For a profiler: RPC posts only, longer.
-            println!("{:.0} posts/s", rpc_posts_per_sec(&base, &ca, posts * 4).await);
+            let rate = rpc_posts_per_sec(&base, &ca, posts * 4, Handling::Encoded).await;
+            println!("{rate:.0} posts/s");
             return;
         }
-        let rpc_posts = best_of_three(|| rpc_posts_per_sec(&base, &ca, posts)).await;
+        let rpc_posts = best_of_three(|| rpc_posts_per_sec(&base, &ca, posts, Handling::Encoded)).await;
+        let decoded_posts = best_of_three(|| rpc_posts_per_sec(&base, &ca, posts, Handling::Decoded)).await;
         let raw_posts = best_of_three(|| raw_frames_per_sec(&base, &ca, posts, size)).await;
         let rpc_calls = best_of_three(|| rpc_calls_per_sec(&base, &ca, calls)).await;
         let raw_calls = best_of_three(|| raw_round_trips_per_sec(&base, &ca, calls, size)).await;
@@ -268,6 +351,13 @@ fn main() {
             rpc_posts,
             raw_posts,
             rpc_posts / raw_posts
+        );
+        println!(
+            "{:<34} {:>12.0}/s {:>16.0}/s {:>8.2}",
+            "  same, params decoded to values",
+            decoded_posts,
+            raw_posts,
+            decoded_posts / raw_posts
         );
         println!(
             "{:<34} {:>12.0}/s {:>16.0}/s {:>8.2}",

@@ -29,7 +29,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use kraken_codec::{Value, encode_into, encoded_len};
+use kraken_codec::Value;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, Semaphore, oneshot, watch};
 use tokio_util::codec::FramedRead;
@@ -41,6 +41,7 @@ use crate::config::RpcConfig;
 use crate::error::{RpcError, RpcFault};
 use crate::frame::FrameCodec;
 use crate::message::{Body, Message};
+use crate::params::Params;
 use crate::peer::PeerInfo;
 use crate::service::{BoxFuture, CallContext, RpcService, ServiceTable};
 
@@ -382,7 +383,6 @@ impl RpcConnection {
     /// Encodes `message` straight into the outbox, where the writer picks it up with whatever
     /// else is waiting: one buffer and one wake-up per batch, not per frame.
     async fn send(&self, message: Message, backpressure: Backpressure) -> Result<(), RpcError> {
-        let frame = message.into_value();
         let max = self.inner.config.max_frame_len;
         let outbox = &self.inner.outbox;
         loop {
@@ -400,7 +400,7 @@ impl RpcConnection {
                 }
                 if queued < OUTBOX_LIMIT || backpressure == Backpressure::Never {
                     let start = pending.bytes.len();
-                    let length = encode_into(&frame, &mut pending.bytes);
+                    let length = message.encode_into(&mut pending.bytes);
                     if length > max {
                         pending.bytes.truncate(start);
                         return Err(RpcError::TooLarge { length, max });
@@ -462,7 +462,9 @@ impl RpcConnection {
     }
 
     async fn read_loop<R: AsyncRead + Unpin + Send + 'static>(self, stream: R) {
-        let mut frames = FramedRead::new(stream, FrameCodec::new(self.inner.config.max_frame_len));
+        let codec = FrameCodec::new(self.inner.config.max_frame_len);
+        let limits = codec.limits();
+        let mut frames = FramedRead::new(stream, codec);
         let mut closed = self.inner.closed.subscribe();
         loop {
             let next = tokio::select! {
@@ -478,7 +480,7 @@ impl RpcConnection {
                 }
                 Some(Ok(frame)) => frame,
             };
-            match Message::from_value(frame) {
+            match Message::parse(frame, &limits) {
                 Ok(message) => self.dispatch(message).await,
                 Err(err) if err.unknown_kind => debug!(error = %err, "ignoring message"),
                 Err(err) => {
@@ -489,13 +491,13 @@ impl RpcConnection {
         }
     }
 
-    async fn dispatch(&self, message: Message) {
+    async fn dispatch(&self, message: Message<Params>) {
         let Message { id, session, body } = message;
         match body {
             Body::Return { ret_for, value, .. } => self.resolve(ret_for, Ok(value)),
             Body::Error { ret_for, cause } => self.resolve(ret_for, Err(RpcError::Remote(cause))),
             Body::Call { method, params } if session == CONTROL_SESSION => {
-                let result = self.control(&method, params);
+                let result = params.decode().and_then(|params| self.control(&method, params));
                 self.reply(id, session, method, result).await;
             }
             Body::Post { method, .. } if session == CONTROL_SESSION => {
@@ -521,7 +523,7 @@ impl RpcConnection {
         lock(&self.inner.sessions).get(&session).map(|entry| entry.service.clone())
     }
 
-    async fn dispatch_call(&self, id: i32, session: i32, method: String, params: Vec<Value>) {
+    async fn dispatch_call(&self, id: i32, session: i32, method: String, params: Params) {
         let Some(service) = self.service_of(session) else {
             return debug!(session, %method, "call on an unknown session dropped");
         };
@@ -554,7 +556,7 @@ impl RpcConnection {
     /// Runs a post. Posts of one session run in arrival order: a post that does not finish at
     /// once (or finds no free handler slot) starts the session's backlog task, and the
     /// session's later posts queue behind it until that task has run them all.
-    async fn dispatch_post(&self, session: i32, method: String, params: Vec<Value>) {
+    async fn dispatch_post(&self, session: i32, method: String, params: Params) {
         let service = loop {
             let space = self.inner.post_space.notified();
             {
@@ -565,7 +567,7 @@ impl RpcConnection {
                 match &mut entry.post_backlog {
                     None => break entry.service.clone(),
                     Some(backlog) if backlog.len() < POST_QUEUE => {
-                        let size: usize = params.iter().map(encoded_len).sum();
+                        let size = params.encoded_len();
                         let queued = self.inner.backlog_bytes.load(Ordering::Relaxed);
                         if queued == 0 || queued + size <= BACKLOG_BUDGET {
                             self.inner.backlog_bytes.fetch_add(size, Ordering::Relaxed);
@@ -938,7 +940,7 @@ impl std::fmt::Debug for RpcSession {
 /// A post waiting in its session's backlog, with its encoded size (counted in the budget).
 struct QueuedPost {
     method: String,
-    params: Vec<Value>,
+    params: Params,
     size: usize,
 }
 
@@ -948,17 +950,12 @@ type Handler = BoxFuture<'static, Result<Value, RpcFault>>;
 /// The first post of a session's backlog: already started, or waiting for a handler slot.
 enum Backlogged {
     Running(Handler, tokio::sync::OwnedSemaphorePermit),
-    Waiting(String, Vec<Value>),
+    Waiting(String, Params),
 }
 
 /// Starts a handler; a panic while starting it becomes a fault.
-fn start_handler(
-    service: &Arc<dyn RpcService>,
-    ctx: CallContext,
-    method: String,
-    params: Vec<Value>,
-) -> Handler {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| service.call(ctx, method, params))) {
+fn start_handler(service: &Arc<dyn RpcService>, ctx: CallContext, method: String, params: Params) -> Handler {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| service.call_encoded(ctx, method, params))) {
         Ok(handler) => handler,
         Err(panic) => Box::pin(std::future::ready(Err(panic_fault(panic)))),
     }

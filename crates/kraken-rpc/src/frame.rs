@@ -7,10 +7,11 @@
 //! is enforced from the length prefix alone, so a peer announcing a huge frame is refused at once
 //! instead of being buffered forever (as Java's `RpcDecoder` would).
 //!
-//! [`FrameCodec`] plugs this into `tokio_util::codec` so a connection reads whole frames.
+//! [`FrameCodec`] plugs this into `tokio_util::codec` so a connection reads whole frames; their
+//! content is checked when they are read as messages.
 
-use bytes::{Buf, BytesMut};
-use kraken_codec::{DecodeError, DecodeLimits, Value, decode_prefix, type_byte};
+use bytes::{Bytes, BytesMut};
+use kraken_codec::{DecodeLimits, type_byte};
 use tokio_util::codec::Decoder;
 
 /// The default largest frame accepted or sent: 8 MiB.
@@ -42,9 +43,6 @@ pub enum FrameError {
         /// The configured maximum.
         max: usize,
     },
-    /// The frame is complete but its content is not a Kraken value.
-    #[error("undecodable frame: {0}")]
-    Undecodable(#[from] DecodeError),
 }
 
 /// Checks whether `buf` starts with a complete frame no longer than `max_len` bytes.
@@ -74,34 +72,34 @@ pub fn check(buf: &[u8], max_len: usize) -> Result<FrameCheck, FrameError> {
     Ok(FrameCheck::Incomplete)
 }
 
-/// A `tokio_util` decoder of whole frames, yielding each frame's [`Value`]. (Frames are written
+/// A `tokio_util` decoder of whole frames, yielding each frame's bytes (sharing the read buffer,
+/// not copied); [`crate::message::Message::parse`] checks and reads them. (Frames are written
 /// by the connection's outbox, not through a codec.)
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
     max_len: usize,
-    limits: DecodeLimits,
 }
 
 impl FrameCodec {
     /// A codec refusing frames over `max_len` bytes.
     pub fn new(max_len: usize) -> Self {
-        let limits = DecodeLimits { max_input: max_len, ..DecodeLimits::default() };
-        FrameCodec { max_len, limits }
+        FrameCodec { max_len }
+    }
+
+    /// The decoding limits for frames of this codec: at most `max_len` bytes.
+    pub fn limits(&self) -> DecodeLimits {
+        DecodeLimits { max_input: self.max_len, ..DecodeLimits::default() }
     }
 }
 
 impl Decoder for FrameCodec {
-    type Item = Value;
+    type Item = Bytes;
     type Error = FrameDecodeError;
 
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Value>, FrameDecodeError> {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameDecodeError> {
         match check(buf, self.max_len)? {
             FrameCheck::Incomplete => Ok(None),
-            FrameCheck::Complete(len) => {
-                let (value, _) = decode_prefix(&buf[..len], &self.limits).map_err(FrameError::from)?;
-                buf.advance(len);
-                Ok(Some(value))
-            }
+            FrameCheck::Complete(len) => Ok(Some(buf.split_to(len).freeze())),
         }
     }
 }
@@ -146,8 +144,8 @@ mod tests {
         let mut codec = FrameCodec::new(1024);
         let mut buf = BytesMut::from(&hex::decode("0a060d020d040d060a00").unwrap()[..]);
         let first = codec.decode(&mut buf).unwrap().unwrap();
-        assert_eq!(first, Value::Array(vec![Value::I32(1), Value::I32(2), Value::I32(3)]));
-        assert_eq!(codec.decode(&mut buf).unwrap(), Some(Value::Array(vec![])));
+        assert_eq!(&first[..], &hex::decode("0a060d020d040d06").unwrap()[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap().as_deref(), Some(&[0x0a, 0x00][..]));
         assert_eq!(codec.decode(&mut buf).unwrap(), None);
     }
 }

@@ -2,7 +2,8 @@
 //! Java `kraken-rpc`, over plain TCP or mutual TLS.
 //!
 //! * [`frame`] cuts a byte stream into frames (one codec ARRAY each) with a size limit;
-//! * [`message`] reads and writes the four message kinds (call, post, return, error);
+//! * [`message`] reads and writes the four message kinds (call, post, return, error); received
+//!   parameters stay encoded ([`Params`]) until a service reads them;
 //! * [`connection`] runs a connection: symmetric peering on session 0 (`rpc-control`), sessions
 //!   opened by `session-request`, concurrent calls with time limits, ordered posts, pings;
 //! * [`endpoint`] dials ([`Connector`]) and listens ([`RpcServer`]);
@@ -19,6 +20,7 @@ pub mod endpoint;
 pub mod error;
 pub mod frame;
 pub mod message;
+pub mod params;
 pub mod peer;
 pub mod service;
 pub mod tls;
@@ -28,5 +30,6 @@ pub use config::{PeerAuth, RpcConfig};
 pub use connection::{PendingReply, Role, RpcConnection, RpcSession};
 pub use endpoint::{Connector, RpcServer};
 pub use error::{RpcError, RpcFault};
+pub use params::Params;
 pub use peer::{CertificateIdentity, PeerInfo};
 pub use service::{CallContext, RpcService, ServiceTable, service_fn};

@@ -9,7 +9,11 @@
 //! On receipt this module is lenient where it costs nothing: integer header fields of any kind
 //! are accepted if they fit in 32 bits, and maps may list their keys in any order.
 
-use kraken_codec::{Map, Value};
+use bytes::Bytes;
+use kraken_codec::encode::{open_array, open_map, write_key, write_str};
+use kraken_codec::{DecodeLimits, Map, RawValue, Value, encode_into};
+
+use crate::params::Params;
 
 /// The `type` header of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,33 +50,34 @@ impl MessageKind {
     }
 }
 
-/// One RPC message.
+/// One RPC message. Messages we send carry their parameters as values; messages we receive
+/// ([`Message::parse`]) carry them still encoded, as [`Params`].
 #[derive(Debug, Clone, PartialEq)]
-pub struct Message {
+pub struct Message<P = Vec<Value>> {
     /// The sender's message id.
     pub id: i32,
     /// The session it belongs to (0 is `rpc-control`).
     pub session: i32,
     /// What the body holds.
-    pub body: Body,
+    pub body: Body<P>,
 }
 
 /// The body of a message, by kind.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Body {
+pub enum Body<P = Vec<Value>> {
     /// A call: `method(params...)`, answered by a return or an error.
     Call {
         /// The method name.
         method: String,
         /// Positional arguments.
-        params: Vec<Value>,
+        params: P,
     },
     /// A post: like a call, never answered.
     Post {
         /// The method name.
         method: String,
         /// Positional arguments.
-        params: Vec<Value>,
+        params: P,
     },
     /// The result of the call whose id is `ret_for`.
     Return {
@@ -92,7 +97,7 @@ pub enum Body {
     },
 }
 
-impl Message {
+impl<P> Message<P> {
     /// The kind of this message.
     pub fn kind(&self) -> MessageKind {
         match self.body {
@@ -102,7 +107,9 @@ impl Message {
             Body::Error { .. } => MessageKind::Error,
         }
     }
+}
 
+impl Message {
     /// The frame value `[header, body]`, with header integers as ZINT32.
     pub fn into_value(self) -> Value {
         let mut header = Map::with_capacity(4);
@@ -128,33 +135,131 @@ impl Message {
         Value::Array(vec![Value::Map(header), Value::Map(body)])
     }
 
-    /// Reads a message out of a decoded frame.
+    /// Appends the frame to `out`: the bytes [`Message::into_value`] encodes to, written without
+    /// building the frame value (the parameters are only borrowed). Returns the frame's length.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> usize {
+        let start = out.len();
+        let frame = open_array(out);
+        let header = open_map(out);
+        write_key(out, "session");
+        encode_into(&Value::I32(self.session), out);
+        write_key(out, "id");
+        encode_into(&Value::I32(self.id), out);
+        write_key(out, "type");
+        write_str(out, self.kind().as_str());
+        if let Body::Return { ret_for, .. } | Body::Error { ret_for, .. } = &self.body {
+            write_key(out, "ret-for");
+            encode_into(&Value::I32(*ret_for), out);
+        }
+        header.close(out);
+        let body = open_map(out);
+        match &self.body {
+            Body::Call { method, params } | Body::Post { method, params } => {
+                write_key(out, "method");
+                write_str(out, method);
+                write_key(out, "params");
+                let array = open_array(out);
+                for param in params {
+                    encode_into(param, out);
+                }
+                array.close(out);
+            }
+            Body::Return { method, value, .. } => {
+                write_key(out, "method");
+                write_str(out, method);
+                write_key(out, "ret");
+                encode_into(value, out);
+            }
+            Body::Error { cause, .. } => {
+                write_key(out, "cause");
+                match cause {
+                    Some(cause) => write_str(out, cause),
+                    None => drop(encode_into(&Value::Null, out)),
+                }
+            }
+        }
+        body.close(out);
+        frame.close(out);
+        out.len() - start
+    }
+
+    /// Reads a message out of a decoded frame value, parameters decoded too.
     pub fn from_value(frame: Value) -> Result<Message, MessageError> {
-        let Value::Array(parts) = frame else {
-            return Err(MessageError::new("a frame must be an array of [header, body]"));
+        let frame = Bytes::from(kraken_codec::encode(&frame));
+        Message::parse(frame, &DecodeLimits::default())?.into_decoded()
+    }
+}
+
+impl Message<Params> {
+    /// Reads a message out of one whole frame. The frame is checked in full under `limits` (a
+    /// malformed one is an error); the header, the method and any result are built, a call's or
+    /// post's parameters are left encoded.
+    pub fn parse(frame: Bytes, limits: &DecodeLimits) -> Result<Message<Params>, MessageError> {
+        let raw = RawValue::parse(&frame, limits)
+            .map_err(|err| MessageError::new(format!("undecodable frame: {err}")))?;
+        let mut parts =
+            raw.items().ok_or_else(|| MessageError::new("a frame must be an array of [header, body]"))?;
+        let (Some(header), Some(body), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(MessageError::new("a frame must be an array of exactly [header, body]"));
         };
-        let [Value::Map(header), Value::Map(mut body)] = <[Value; 2]>::try_from(parts)
-            .map_err(|_| MessageError::new("a frame must be an array of exactly [header, body]"))?
-        else {
+        let (Some(header), Some(entries)) = (header.entries(), body.entries()) else {
             return Err(MessageError::new("the header and the body must be maps"));
         };
-        let id = int_field(&header, "id")?;
-        let session = int_field(&header, "session")?;
-        let kind = header
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| MessageError::new("header field \"type\" is missing or not a string"))?;
-        let kind = MessageKind::parse(kind).ok_or_else(|| MessageError::unknown_kind(kind))?;
+        let built = |field: Option<RawValue<'_>>| -> Result<Option<Value>, MessageError> {
+            field
+                .map(|raw| raw.decode().map_err(|err| MessageError::new(format!("undecodable frame: {err}"))))
+                .transpose()
+        };
+        let mut head = HeaderFields::default();
+        for (key, value) in header {
+            match key {
+                b"id" => head.id = Some(value),
+                b"session" => head.session = Some(value),
+                b"type" => head.kind = Some(value),
+                b"ret-for" => head.ret_for = Some(value),
+                _ => {}
+            }
+        }
+        let int_field = |field: Option<RawValue<'_>>, key: &str| -> Result<i32, MessageError> {
+            built(field)?.as_ref().and_then(Value::as_i32).ok_or_else(|| {
+                MessageError::new(format!("header field \"{key}\" is missing or not a 32-bit integer"))
+            })
+        };
+        // As in Java's HashMap, a repeated key keeps its last value.
+        let mut fields = BodyFields::default();
+        for (key, value) in entries {
+            match key {
+                b"method" => fields.method = Some(value),
+                b"params" => fields.params = Some(value),
+                b"ret" => fields.ret = Some(value),
+                b"cause" => fields.cause = Some(value),
+                _ => {}
+            }
+        }
+        let id = int_field(head.id, "id")?;
+        let session = int_field(head.session, "session")?;
+        let kind = match built(head.kind)? {
+            Some(Value::Str(kind)) => kind,
+            _ => return Err(MessageError::new("header field \"type\" is missing or not a string")),
+        };
+        let kind = MessageKind::parse(&kind).ok_or_else(|| MessageError::unknown_kind(&kind))?;
         let body = match kind {
             MessageKind::Call | MessageKind::Post => {
-                let method = take_method(&mut body)?;
-                let params = match body.remove("params") {
-                    None | Some(Value::Null) => Vec::new(),
-                    Some(Value::Array(params)) => params,
-                    Some(other) => {
+                let method = match built(fields.method)? {
+                    Some(Value::Str(method)) => method.into_string(),
+                    _ => return Err(MessageError::new("body field \"method\" is missing or not a string")),
+                };
+                let params = match fields.params {
+                    None => Params::none(),
+                    Some(raw) if raw.is_null() => Params::none(),
+                    Some(raw) if raw.items().is_some() => match raw.share(&frame) {
+                        Some(array) => Params::from_array(array),
+                        None => return Err(MessageError::new("params outside their frame")),
+                    },
+                    Some(raw) => {
+                        let kind = built(Some(raw))?.map_or("nothing", |v| v.kind_name());
                         return Err(MessageError::new(format!(
-                            "\"params\" must be an array or null, found {}",
-                            other.kind_name()
+                            "\"params\" must be an array or null, found {kind}"
                         )));
                     }
                 };
@@ -165,13 +270,13 @@ impl Message {
                 }
             }
             MessageKind::Return => Body::Return {
-                ret_for: int_field(&header, "ret-for")?,
-                method: body.remove("method").and_then(|m| String::try_from(m).ok()).unwrap_or_default(),
-                value: body.remove("ret").unwrap_or(Value::Null),
+                ret_for: int_field(head.ret_for, "ret-for")?,
+                method: built(fields.method)?.and_then(|m| String::try_from(m).ok()).unwrap_or_default(),
+                value: built(fields.ret)?.unwrap_or(Value::Null),
             },
             MessageKind::Error => Body::Error {
-                ret_for: int_field(&header, "ret-for")?,
-                cause: match body.remove("cause") {
+                ret_for: int_field(head.ret_for, "ret-for")?,
+                cause: match built(fields.cause)? {
                     Some(Value::Str(cause)) => Some(cause.into_string()),
                     _ => None,
                 },
@@ -179,19 +284,36 @@ impl Message {
         };
         Ok(Message { id, session, body })
     }
-}
 
-fn int_field(header: &Map, key: &str) -> Result<i32, MessageError> {
-    header.get(key).and_then(Value::as_i32).ok_or_else(|| {
-        MessageError::new(format!("header field \"{key}\" is missing or not a 32-bit integer"))
-    })
-}
-
-fn take_method(body: &mut Map) -> Result<String, MessageError> {
-    match body.remove("method") {
-        Some(Value::Str(method)) => Ok(method.into_string()),
-        _ => Err(MessageError::new("body field \"method\" is missing or not a string")),
+    /// The same message with its parameters decoded.
+    pub fn into_decoded(self) -> Result<Message, MessageError> {
+        let decoded = |params: Params| params.decode().map_err(|fault| MessageError::new(fault.to_string()));
+        let body = match self.body {
+            Body::Call { method, params } => Body::Call { method, params: decoded(params)? },
+            Body::Post { method, params } => Body::Post { method, params: decoded(params)? },
+            Body::Return { ret_for, method, value } => Body::Return { ret_for, method, value },
+            Body::Error { ret_for, cause } => Body::Error { ret_for, cause },
+        };
+        Ok(Message { id: self.id, session: self.session, body })
     }
+}
+
+/// The header fields a message may have, still encoded.
+#[derive(Default)]
+struct HeaderFields<'a> {
+    id: Option<RawValue<'a>>,
+    session: Option<RawValue<'a>>,
+    kind: Option<RawValue<'a>>,
+    ret_for: Option<RawValue<'a>>,
+}
+
+/// The body fields a message may have, still encoded.
+#[derive(Default)]
+struct BodyFields<'a> {
+    method: Option<RawValue<'a>>,
+    params: Option<RawValue<'a>>,
+    ret: Option<RawValue<'a>>,
+    cause: Option<RawValue<'a>>,
 }
 
 /// A frame that decoded but is not a well-formed message.
@@ -220,6 +342,10 @@ mod tests {
     fn round_trip(m: Message) {
         let back = Message::from_value(m.clone().into_value()).unwrap();
         assert_eq!(back, m);
+        let mut written = vec![0xee];
+        let length = m.encode_into(&mut written);
+        assert_eq!(&written[1..], kraken_codec::encode(&m.clone().into_value()), "{m:?}");
+        assert_eq!(length, written.len() - 1);
     }
 
     #[test]
@@ -240,6 +366,10 @@ mod tests {
             body: Body::Return { ret_for: 9, method: "run".into(), value: Value::from("x") },
         });
         round_trip(Message { id: 4, session: 3, body: Body::Error { ret_for: 9, cause: None } });
+        round_trip(Message { id: 5, session: 3, body: Body::Error { ret_for: 9, cause: Some("no".into()) } });
+        // A frame over 127 bytes, so that its length prefix takes two bytes.
+        let long = vec![Value::from("x".repeat(200)), Value::I64(-1)];
+        round_trip(Message { id: 6, session: 5, body: Body::Post { method: "onLog".into(), params: long } });
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `kraken-base`), one per session.
 //!
 //! A service is an object with one async entry point, [`RpcService::call`], taking the method
-//! name and positional parameters. Handlers run on their own task, so a slow one delays only its
+//! name and positional parameters (or, for a service that reads them in encoded form,
+//! [`RpcService::call_encoded`]). Handlers run on their own task, so a slow one delays only its
 //! own caller; they may call back to the peer through the [`CallContext`]'s connection while
 //! their own caller waits (the base calls into the sentry inside `hello`).
 
@@ -15,6 +16,7 @@ use kraken_codec::Value;
 
 use crate::connection::RpcConnection;
 use crate::error::RpcFault;
+use crate::params::Params;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -39,6 +41,21 @@ pub trait RpcService: Send + Sync + 'static {
         method: String,
         params: Vec<Value>,
     ) -> BoxFuture<'static, Result<Value, RpcFault>>;
+
+    /// Runs a call or post as it arrived, its parameters still encoded. By default they are
+    /// decoded and [`RpcService::call`] runs; a service that can use the encoded form (to pass
+    /// records on without building them, say) overrides this for the methods that gain from it.
+    fn call_encoded(
+        &self,
+        ctx: CallContext,
+        method: String,
+        params: Params,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        match params.decode() {
+            Ok(params) => self.call(ctx, method, params),
+            Err(fault) => Box::pin(std::future::ready(Err(fault))),
+        }
+    }
 
     /// A peer opens a session on this service; an error refuses it, with that cause.
     fn session_opened(&self, _connection: &RpcConnection, _session: i32) -> Result<(), RpcFault> {

@@ -443,7 +443,8 @@ async fn a_session_request_before_peering_is_refused() {
     let cause = loop {
         let frame =
             tokio::time::timeout(Duration::from_secs(5), frames.next()).await.unwrap().unwrap().unwrap();
-        if let Body::Error { ret_for: 1, cause } = Message::from_value(frame).unwrap().body {
+        let limits = kraken_codec::DecodeLimits::default();
+        if let Body::Error { ret_for: 1, cause } = Message::parse(frame, &limits).unwrap().body {
             break cause;
         }
     };

@@ -1,0 +1,251 @@
+//! [`RawValue`]: a value left in its encoded form, checked but not built.
+//!
+//! Building a [`Value`] tree costs an allocation per container and long string, and most of a
+//! message's bytes are often only passed on (an RPC layer reads a frame's header and hands the
+//! parameters to a service). A `RawValue` is a borrowed slice that [`validate_prefix`] has
+//! accepted: exactly what [`crate::decode_prefix`] accepts, with the same errors, but without
+//! allocating. Its map entries and array items can be walked as further `RawValue`s, and any of
+//! them decoded into a [`Value`] when it is needed.
+//!
+//! [`validate_prefix`]: crate::decode::validate_prefix
+
+use bytes::Bytes;
+
+use crate::decode::{DecodeLimits, Reader, check_prefix, decode_prefix};
+use crate::error::DecodeError;
+use crate::value::{Value, type_byte};
+
+/// Limits for re-reading bytes that were already checked under the caller's limits: the check
+/// bounded depth, count and size, so nothing needs bounding twice.
+static CHECKED: DecodeLimits =
+    DecodeLimits { max_depth: usize::MAX, max_values: usize::MAX, max_input: usize::MAX };
+
+/// One encoded value, known to be well formed; see the module documentation.
+#[derive(Clone, Copy)]
+pub struct RawValue<'a> {
+    /// From the value's type byte to the end of the input it was found in. (A STRING with
+    /// Java's negative-length quirk rewinds into bytes it has read, so a value is re-read with
+    /// what follows it, as it was first read.)
+    input: &'a [u8],
+    /// Bytes the value occupies.
+    len: usize,
+    /// No Java quirk inside: every part ends where its length prefix says, so walking the value
+    /// steps over each part by its prefix instead of reading it.
+    exact: bool,
+}
+
+impl<'a> RawValue<'a> {
+    /// Checks the value at the start of `bytes` under `limits`; bytes after it are ignored.
+    pub fn parse(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Self, DecodeError> {
+        let checked = check_prefix(bytes, limits)?;
+        Ok(RawValue { input: bytes, len: checked.len, exact: checked.exact })
+    }
+
+    /// The same value, sharing `buffer` (which must hold this value's bytes: the buffer the value
+    /// was parsed from) instead of borrowing it; `None` if it does not hold them.
+    pub fn share(&self, buffer: &Bytes) -> Option<SharedRawValue> {
+        let outer = buffer.as_ptr_range();
+        let inner = self.input.as_ptr_range();
+        let within = outer.start <= inner.start && inner.end <= outer.end;
+        within.then(|| SharedRawValue {
+            bytes: buffer.slice_ref(self.input),
+            len: self.len,
+            exact: self.exact,
+        })
+    }
+
+    /// The value's type byte.
+    pub fn type_byte(&self) -> u8 {
+        self.input[0]
+    }
+
+    /// True for NULL.
+    pub fn is_null(&self) -> bool {
+        self.type_byte() == type_byte::NULL
+    }
+
+    /// The encoded bytes of the value.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        &self.input[..self.len]
+    }
+
+    /// Builds the value. It was checked, so this fails only if the checks and the decoder
+    /// disagree, which the codec's property tests rule out.
+    pub fn decode(&self) -> Result<Value, DecodeError> {
+        match self.type_byte() {
+            // Containers reuse the decoder's scratch space; a scalar needs none.
+            type_byte::MAP | type_byte::ARRAY => decode_prefix(self.input, &CHECKED).map(|(value, _)| value),
+            _ => Reader::new(self.input, &CHECKED).value(),
+        }
+    }
+
+    /// The entries of a MAP, in wire order (a repeated key appears each time); `None` for other
+    /// kinds. Keys come as their bytes: [`crate::utf8::decode_lossy`] gives the text the decoder
+    /// would make of them, and comparing bytes with an ASCII name is the same as comparing that
+    /// text.
+    pub fn entries(&self) -> Option<RawEntries<'a>> {
+        (self.type_byte() == type_byte::MAP).then(|| RawEntries(Contents::open(self)))
+    }
+
+    /// The items of an ARRAY, in order; `None` for other kinds.
+    pub fn items(&self) -> Option<RawItems<'a>> {
+        (self.type_byte() == type_byte::ARRAY).then(|| RawItems(Contents::open(self)))
+    }
+}
+
+/// A [`RawValue`] that shares its buffer (a frame read off a connection, say) instead of
+/// borrowing it, so it can be kept and sent to another task; made by [`RawValue::share`].
+#[derive(Clone)]
+pub struct SharedRawValue {
+    /// From the value's type byte to the end of the buffer (see [`RawValue`]).
+    bytes: Bytes,
+    len: usize,
+    exact: bool,
+}
+
+impl SharedRawValue {
+    /// The value, borrowed from the shared buffer (no new check).
+    pub fn get(&self) -> RawValue<'_> {
+        RawValue { input: &self.bytes, len: self.len, exact: self.exact }
+    }
+}
+
+impl std::fmt::Debug for SharedRawValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl std::fmt::Debug for RawValue<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.decode() {
+            Ok(value) => f.debug_tuple("RawValue").field(&value).finish(),
+            Err(err) => f.debug_tuple("RawValue").field(&err).finish(),
+        }
+    }
+}
+
+/// A walk through a checked container's content.
+struct Contents<'a> {
+    reader: Reader<'a>,
+    /// Content bytes not yet walked (Java's loop bound).
+    remaining: i64,
+    /// Whether the container is exact (see [`RawValue`]).
+    exact: bool,
+}
+
+impl<'a> Contents<'a> {
+    /// Positions a reader after the container's type byte and length prefix.
+    fn open(container: &RawValue<'a>) -> Self {
+        let mut reader = Reader::new(container.input, &CHECKED);
+        // The container was checked, so its header reads; an empty walk is the safe fallback.
+        let remaining = reader.container_header().unwrap_or(0);
+        Contents { reader, remaining, exact: container.exact }
+    }
+
+    /// The next value, starting at the reader's position.
+    fn next_value(&mut self) -> Option<RawValue<'a>> {
+        let start = self.reader.position();
+        if self.exact { self.reader.skip_exact() } else { self.reader.skip() }.ok()?;
+        let input = self.reader.input();
+        Some(RawValue { input: &input[start..], len: self.reader.position() - start, exact: self.exact })
+    }
+}
+
+/// The entries of a [`RawValue`] map: keys as bytes, values left encoded.
+pub struct RawEntries<'a>(Contents<'a>);
+
+impl<'a> Iterator for RawEntries<'a> {
+    type Item = (&'a [u8], RawValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let walk = &mut self.0;
+        if walk.remaining <= 0 {
+            return None;
+        }
+        let entry_start = walk.reader.position();
+        let key = walk.reader.map_key(entry_start).ok()?;
+        let value = walk.next_value()?;
+        walk.remaining -= (walk.reader.position() - entry_start) as i64;
+        Some((key, value))
+    }
+}
+
+/// The items of a [`RawValue`] array, left encoded.
+pub struct RawItems<'a>(Contents<'a>);
+
+impl<'a> Iterator for RawItems<'a> {
+    type Item = RawValue<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let walk = &mut self.0;
+        if walk.remaining <= 0 {
+            return None;
+        }
+        let item_start = walk.reader.position();
+        let item = walk.next_value()?;
+        walk.remaining -= (walk.reader.position() - item_start) as i64;
+        Some(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{encode, map};
+
+    #[test]
+    fn walks_and_decodes_what_it_checked() {
+        let value = map! {
+            "method" => "onLog",
+            "params" => Value::Array(vec![Value::from("guid"), Value::I32(7), map! { "a" => 1i64 }]),
+        };
+        let bytes = encode(&value);
+        let raw = RawValue::parse(&bytes, &DecodeLimits::default()).unwrap();
+        assert_eq!(raw.as_bytes(), &bytes[..]);
+        assert_eq!(raw.decode().unwrap(), value);
+        let entries: Vec<(&[u8], RawValue)> = raw.entries().unwrap().collect();
+        assert_eq!(entries.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [&b"method"[..], b"params"]);
+        assert_eq!(entries[0].1.decode().unwrap(), Value::from("onLog"));
+        let items: Vec<Value> = entries[1].1.items().unwrap().map(|item| item.decode().unwrap()).collect();
+        assert_eq!(items, [Value::from("guid"), Value::I32(7), map! { "a" => 1i64 }]);
+        assert!(entries[0].1.items().is_none() && entries[1].1.entries().is_none());
+    }
+
+    #[test]
+    fn refuses_what_the_decoder_refuses() {
+        // A map whose key is an integer, and a truncated array.
+        for hex in [[0x09u8, 0x04, 0x0d, 0x02, 0x0d, 0x02].as_slice(), &[0x0a, 0x05, 0x0d]] {
+            let limits = DecodeLimits::default();
+            assert_eq!(RawValue::parse(hex, &limits).unwrap_err(), decode_prefix(hex, &limits).unwrap_err());
+        }
+    }
+
+    #[test]
+    fn a_rewinding_string_reads_the_same_inside_and_alone() {
+        // An array holding one string whose negative length (-1) rewinds one byte: the array
+        // ends before the last byte of that string's length prefix.
+        let bytes = [0x0a, 0x05, 0x05, 0x8f, 0xff, 0xff, 0xff, 0x7f];
+        let limits = DecodeLimits::default();
+        let raw = RawValue::parse(&bytes, &limits).unwrap();
+        let whole = decode_prefix(&bytes, &limits).unwrap().0;
+        let walked: Vec<Value> = raw.items().unwrap().map(|item| item.decode().unwrap()).collect();
+        assert_eq!(Value::Array(walked), whole);
+        assert_eq!(whole, Value::Array(vec![Value::from("")]));
+        assert!(!raw.exact, "a rewind makes the value inexact: walked by reading, not by prefixes");
+    }
+
+    #[test]
+    fn a_shared_value_outlives_the_borrow() {
+        let frame = Bytes::from(encode(&Value::Array(vec![Value::from("x"), Value::I64(-3)])));
+        let shared = {
+            let raw = RawValue::parse(&frame, &DecodeLimits::default()).unwrap();
+            assert!(raw.exact);
+            let second = raw.items().unwrap().nth(1).unwrap();
+            assert!(second.share(&Bytes::from_static(b"elsewhere")).is_none());
+            second.share(&frame).unwrap()
+        };
+        drop(frame);
+        assert_eq!(shared.get().decode().unwrap(), Value::I64(-3));
+    }
+}
