@@ -2,7 +2,8 @@
 //!
 //! A connection runs three tasks over one byte stream (TCP or TLS):
 //!
-//! * the **reader** cuts frames ([`crate::frame`]), answers returns and errors to the pending call
+//! * the **reader** cuts frames ([`crate::frame`]) and reads them as messages (checked in full,
+//!   parameters left encoded: [`crate::Params`]), answers returns and errors to the pending call
 //!   they belong to, handles session 0 (`rpc-control`: peering, authentication, session
 //!   requests, ping) inline, and hands calls and posts of other sessions to their service;
 //! * the **writer** sends encoded frames in order: senders encode straight into a shared outbox,
