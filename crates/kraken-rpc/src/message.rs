@@ -210,6 +210,7 @@ impl Message<Params> {
                 .map(|raw| raw.decode().map_err(|err| MessageError::new(format!("undecodable frame: {err}"))))
                 .transpose()
         };
+        // As in Java's HashMap, a repeated key keeps its last value.
         let mut head = HeaderFields::default();
         for (key, value) in header {
             match key {
@@ -225,7 +226,6 @@ impl Message<Params> {
                 MessageError::new(format!("header field \"{key}\" is missing or not a 32-bit integer"))
             })
         };
-        // As in Java's HashMap, a repeated key keeps its last value.
         let mut fields = BodyFields::default();
         for (key, value) in entries {
             match key {
