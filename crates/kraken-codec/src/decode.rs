@@ -141,6 +141,11 @@ impl<'a> Reader<'a> {
         self.input
     }
 
+    /// Steps over a type byte already known (to a caller that checked the value).
+    pub(crate) fn skip_tag(&mut self) {
+        self.pos = (self.pos + 1).min(self.input.len());
+    }
+
     /// Reads a container's type byte and length prefix; returns its content length.
     pub(crate) fn container_header(&mut self) -> Result<i64, DecodeError> {
         let start = self.pos;
@@ -194,7 +199,7 @@ impl<'a> Reader<'a> {
     /// Reads a STRING's length and returns its bytes, borrowed from the input; `start` is the
     /// offset of its type byte. Callers build the text where it is stored: moving a freshly
     /// built text through a `Result` costs a store-forwarding stall per string.
-    fn string_bytes(&mut self, start: usize) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn string_bytes(&mut self, start: usize) -> Result<&'a [u8], DecodeError> {
         let len_pos = self.pos;
         let len = java_int(self.varint()?);
         if len < 0 {
@@ -448,6 +453,26 @@ mod tests {
     fn a_rewind_that_would_not_progress_is_refused() {
         // A string whose negative length points back before its own type byte.
         assert!(matches!(dec("0a06058880808000"), Err(DecodeError::NegativeLength { .. })));
+    }
+
+    #[test]
+    fn deep_values_check_as_they_decode() {
+        // Deep nesting, up to and past the limit (64).
+        for depth in [31, 32, 33, 40, 64, 65] {
+            let mut value = Value::I32(7);
+            for level in 0..depth {
+                value = if level % 2 == 0 {
+                    Value::Array(vec![value, Value::Null])
+                } else {
+                    crate::map! { "k" => value }
+                };
+            }
+            let bytes = crate::encode(&value);
+            let limits = DecodeLimits::default();
+            let decoded = decode_prefix(&bytes, &limits).map(|(_, consumed)| consumed);
+            assert_eq!(validate_prefix(&bytes, &limits), decoded, "depth {depth}");
+            assert_eq!(decoded.is_ok(), depth <= 64, "depth {depth}");
+        }
     }
 
     #[test]

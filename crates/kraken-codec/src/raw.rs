@@ -69,6 +69,26 @@ impl<'a> RawValue<'a> {
         &self.input[..self.len]
     }
 
+    /// The bytes of a STRING as sent (empty for Java's negative-length quirk); `None` for other
+    /// kinds. [`crate::utf8::decode_lossy`] gives the text [`RawValue::decode`] would make.
+    pub fn str_bytes(&self) -> Option<&'a [u8]> {
+        if self.type_byte() != type_byte::STRING {
+            return None;
+        }
+        let mut reader = Reader::new(self.input, &CHECKED);
+        reader.skip_tag();
+        reader.string_bytes(0).ok()
+    }
+
+    /// An integer of any kind (ZINT16, ZINT32, ZINT64) that fits 32 bits, as
+    /// [`Value::as_i32`] reads it; `None` for anything else.
+    pub fn as_i32(&self) -> Option<i32> {
+        match self.type_byte() {
+            type_byte::ZINT16 | type_byte::ZINT32 | type_byte::ZINT64 => self.decode().ok()?.as_i32(),
+            _ => None,
+        }
+    }
+
     /// Builds the value. It was checked, so this fails only if the checks and the decoder
     /// disagree, which the codec's property tests rule out.
     pub fn decode(&self) -> Result<Value, DecodeError> {
@@ -205,6 +225,8 @@ mod tests {
         assert_eq!(raw.as_bytes(), &bytes[..]);
         assert_eq!(raw.decode().unwrap(), value);
         let entries: Vec<(&[u8], RawValue)> = raw.entries().unwrap().collect();
+        assert_eq!(entries[0].1.str_bytes(), Some(&b"onLog"[..]));
+        assert_eq!(entries[1].1.str_bytes(), None);
         assert_eq!(entries.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [&b"method"[..], b"params"]);
         assert_eq!(entries[0].1.decode().unwrap(), Value::from("onLog"));
         let items: Vec<Value> = entries[1].1.items().unwrap().map(|item| item.decode().unwrap()).collect();
@@ -232,6 +254,7 @@ mod tests {
         let walked: Vec<Value> = raw.items().unwrap().map(|item| item.decode().unwrap()).collect();
         assert_eq!(Value::Array(walked), whole);
         assert_eq!(whole, Value::Array(vec![Value::from("")]));
+        assert_eq!(raw.items().unwrap().next().unwrap().str_bytes(), Some(&b""[..]));
         assert!(!raw.exact, "a rewind makes the value inexact: walked by reading, not by prefixes");
     }
 

@@ -84,7 +84,8 @@ proptest! {
         // Walking a checked value part by part gives what decoding it whole gives.
         if let Ok((whole, _)) = decoded {
             let raw = RawValue::parse(&bytes, &limits).unwrap();
-            prop_assert_eq!(rebuild(raw), whole);
+            // Compared encoded: a NaN is not equal to itself as a value.
+            prop_assert_eq!(encode(&rebuild(raw)), encode(&whole));
         }
     }
 

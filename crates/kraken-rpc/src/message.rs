@@ -39,12 +39,13 @@ impl MessageKind {
         }
     }
 
-    fn parse(text: &str) -> Option<Self> {
+    /// The kind a `type` header names, from its bytes as sent.
+    fn parse_bytes(text: &[u8]) -> Option<Self> {
         Some(match text {
-            "rpc-call" => MessageKind::Call,
-            "rpc-post" => MessageKind::Post,
-            "rpc-ret" => MessageKind::Return,
-            "rpc-error" => MessageKind::Error,
+            b"rpc-call" => MessageKind::Call,
+            b"rpc-post" => MessageKind::Post,
+            b"rpc-ret" => MessageKind::Return,
+            b"rpc-error" => MessageKind::Error,
             _ => return None,
         })
     }
@@ -222,7 +223,7 @@ impl Message<Params> {
             }
         }
         let int_field = |field: Option<RawValue<'_>>, key: &str| -> Result<i32, MessageError> {
-            built(field)?.as_ref().and_then(Value::as_i32).ok_or_else(|| {
+            field.as_ref().and_then(RawValue::as_i32).ok_or_else(|| {
                 MessageError::new(format!("header field \"{key}\" is missing or not a 32-bit integer"))
             })
         };
@@ -238,16 +239,19 @@ impl Message<Params> {
         }
         let id = int_field(head.id, "id")?;
         let session = int_field(head.session, "session")?;
-        let kind = match built(head.kind)? {
-            Some(Value::Str(kind)) => kind,
-            _ => return Err(MessageError::new("header field \"type\" is missing or not a string")),
+        let Some(kind) = head.kind.as_ref().and_then(RawValue::str_bytes) else {
+            return Err(MessageError::new("header field \"type\" is missing or not a string"));
         };
-        let kind = MessageKind::parse(&kind).ok_or_else(|| MessageError::unknown_kind(&kind))?;
+        let kind = MessageKind::parse_bytes(kind)
+            .ok_or_else(|| MessageError::unknown_kind(&kraken_codec::utf8::decode_lossy(kind)))?;
         let body = match kind {
             MessageKind::Call | MessageKind::Post => {
-                let method = match built(fields.method)? {
-                    Some(Value::Str(method)) => method.into_string(),
-                    _ => return Err(MessageError::new("body field \"method\" is missing or not a string")),
+                let Some(method) = fields.method.as_ref().and_then(RawValue::str_bytes) else {
+                    return Err(MessageError::new("body field \"method\" is missing or not a string"));
+                };
+                let method = match std::str::from_utf8(method) {
+                    Ok(method) => method.to_owned(),
+                    Err(_) => kraken_codec::utf8::decode_lossy(method).into_string(),
                 };
                 let params = match fields.params {
                     None => Params::none(),
