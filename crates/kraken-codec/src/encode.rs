@@ -2,10 +2,10 @@
 //!
 //! MAP and ARRAY carry the number of *content bytes* as their prefix, a varint of variable
 //! width, so a container's prefix is only known once its content is written. The encoder works
-//! in one pass: it leaves one byte for the prefix (enough for content under 128 bytes), writes
-//! the content, then writes the prefix, first moving the content up when the prefix needs more
-//! than one byte. The extra work is one `memmove` per large container, far cheaper than walking
-//! the value twice.
+//! in one pass: it leaves two bytes for the prefix (enough for content under 16 KiB), writes
+//! the content, then writes the prefix, moving the content when the prefix is shorter (content
+//! under 128 bytes: a short move) or longer (16 KiB and more). That is far cheaper than walking
+//! the value twice, and messages of a few hundred bytes move almost nothing.
 
 use crate::value::{Value, type_byte};
 use crate::varint;
@@ -127,24 +127,31 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-/// Leaves one byte for a container's length prefix; returns where it is.
+/// Bytes left for a container's length prefix before its content is written: two, enough for
+/// content under 16 KiB. A smaller container moves its (short) content down one byte; only a
+/// larger one moves its content up.
+const RESERVED_PREFIX: usize = 2;
+
+/// Leaves room for a container's length prefix; returns where it is.
 fn begin_container(out: &mut Vec<u8>) -> usize {
-    out.push(0);
-    out.len() - 1
+    out.extend_from_slice(&[0; RESERVED_PREFIX]);
+    out.len() - RESERVED_PREFIX
 }
 
-/// Writes the length prefix of the container whose content follows `prefix_at`, moving the
-/// content up if the prefix needs more than the one byte left for it.
+/// Writes the length prefix of the container whose content follows the room left at
+/// `prefix_at`, moving the content when the prefix is not exactly that long.
 fn end_container(out: &mut Vec<u8>, prefix_at: usize) {
-    let content_start = prefix_at + 1;
+    let content_start = prefix_at + RESERVED_PREFIX;
     let content = out.len() - content_start;
-    if content < 0x80 {
-        out[prefix_at] = content as u8;
-        return;
-    }
     let (prefix, n) = varint::to_bytes(content as u64);
-    out.resize(out.len() + n - 1, 0);
-    out.copy_within(content_start..content_start + content, content_start + n - 1);
+    if n != RESERVED_PREFIX {
+        let new_start = prefix_at + n;
+        if n > RESERVED_PREFIX {
+            out.resize(out.len() + n - RESERVED_PREFIX, 0);
+        }
+        out.copy_within(content_start..content_start + content, new_start);
+        out.truncate(new_start + content);
+    }
     out[prefix_at..prefix_at + n].copy_from_slice(&prefix[..n]);
 }
 

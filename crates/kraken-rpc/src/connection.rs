@@ -16,8 +16,9 @@
 //! waits moves to its own task, so calls run concurrently: a slow handler delays only its own
 //! caller, and a handler may call back to the peer while its caller waits. Handlers must not
 //! block the thread (heavy work goes to `spawn_blocking`). Posts of one session run one after
-//! another, in arrival order. At most `max_concurrent_handlers` handlers run at once; past that
-//! the reader stops reading, which pushes back on the peer.
+//! another, in arrival order. At most `max_concurrent_handlers` handlers wait at once (each
+//! holds a slot while it waits; one that finishes at once needs none); past that a call is
+//! refused and posts queue, which pushes back on the peer.
 //!
 //! Closing (by either side, a protocol error or a failed ping) fails every pending call at once
 //! with the reason, tells the services their sessions ended, and ends the tasks.
@@ -530,27 +531,37 @@ impl RpcConnection {
         };
         // The reader never waits for a handler slot: it must go on reading, among other things
         // the replies that running handlers wait for.
-        let Ok(permit) = self.inner.handler_slots.clone().try_acquire_owned() else {
+        if self.inner.handler_slots.available_permits() == 0 {
             let cause = format!("too many calls in progress ({})", self.inner.config.max_concurrent_handlers);
             return self.reply(id, session, method, Err(RpcFault::new(cause))).await;
-        };
+        }
         let ctx = CallContext { connection: self.clone(), session, is_post: false };
         let mut handler = start_handler(&service, ctx, method.clone(), params);
-        // Most handlers answer without waiting: run them here, and give a task only to those
-        // that wait (for I/O, a blocking job or a call back to the peer).
+        // Most handlers answer without waiting: run them here, and give a task (and a slot)
+        // only to those that wait (for I/O, a blocking job or a call back to the peer).
         match poll_once(&mut handler) {
-            Poll::Ready(result) => {
-                drop(permit);
-                self.reply(id, session, method, result).await;
-            }
+            Poll::Ready(result) => self.reply(id, session, method, result).await,
             Poll::Pending => {
+                let slot = self.inner.handler_slots.clone().try_acquire_owned().ok();
                 let conn = self.clone();
                 tokio::spawn(async move {
+                    let Some(_slot) = conn.handler_slot(slot).await else { return };
                     let result = finish_handler(handler).await;
-                    drop(permit);
                     conn.reply(id, session, method, result).await;
                 });
             }
+        }
+    }
+
+    /// A handler slot: the one taken already, or the next free one (a backlog task may have
+    /// taken the last between the check and the take). `None` once the connection closed.
+    async fn handler_slot(
+        &self,
+        taken: Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match taken {
+            Some(slot) => Some(slot),
+            None => self.inner.handler_slots.clone().acquire_owned().await.ok(),
         }
     }
 
@@ -582,16 +593,17 @@ impl RpcConnection {
             // The backlog (or the connection's budget) is full: wait for room (or the close).
             space.await;
         };
-        let first = match self.inner.handler_slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let ctx = CallContext { connection: self.clone(), session, is_post: true };
-                let mut handler = start_handler(&service, ctx, method, params);
-                match poll_once(&mut handler) {
-                    Poll::Ready(result) => return log_post_failure(result),
-                    Poll::Pending => Backlogged::Running(handler, permit),
+        let first = if self.inner.handler_slots.available_permits() > 0 {
+            let ctx = CallContext { connection: self.clone(), session, is_post: true };
+            let mut handler = start_handler(&service, ctx, method, params);
+            match poll_once(&mut handler) {
+                Poll::Ready(result) => return log_post_failure(result),
+                Poll::Pending => {
+                    Backlogged::Running(handler, self.inner.handler_slots.clone().try_acquire_owned().ok())
                 }
             }
-            Err(_) => Backlogged::Waiting(method, params),
+        } else {
+            Backlogged::Waiting(method, params)
         };
         if let Some(entry) = lock(&self.inner.sessions).get_mut(&session) {
             entry.post_backlog = Some(VecDeque::new());
@@ -605,9 +617,9 @@ impl RpcConnection {
         let mut next = Some(first);
         loop {
             match next.take() {
-                Some(Backlogged::Running(handler, permit)) => {
+                Some(Backlogged::Running(handler, slot)) => {
+                    let Some(_slot) = self.handler_slot(slot).await else { break };
                     log_post_failure(finish_handler(handler).await);
-                    drop(permit);
                 }
                 Some(Backlogged::Waiting(method, params)) => {
                     let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { break };
@@ -948,9 +960,10 @@ struct QueuedPost {
 /// A handler's result, to come.
 type Handler = BoxFuture<'static, Result<Value, RpcFault>>;
 
-/// The first post of a session's backlog: already started, or waiting for a handler slot.
+/// The first post of a session's backlog: already started (with its handler slot, or waiting
+/// for one), or not started for want of a slot.
 enum Backlogged {
-    Running(Handler, tokio::sync::OwnedSemaphorePermit),
+    Running(Handler, Option<tokio::sync::OwnedSemaphorePermit>),
     Waiting(String, Params),
 }
 

@@ -197,6 +197,37 @@ async fn a_thousand_concurrent_calls() {
 }
 
 #[tokio::test]
+async fn waiting_handlers_are_limited_and_instant_ones_always_run() {
+    let ca = TestCa::new("Test CA");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let mut base_config = config("base");
+    base_config.max_concurrent_handlers = 2;
+    let (_server, client, _accepted) =
+        tls_pair(&ca, base_config, base_services(tx), config("sentry"), ServiceTable::new()).await;
+    let base = client.create_session("kraken-base").await.unwrap();
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let base = base.clone();
+            tokio::spawn(async move { base.call("slow", vec![Value::I32(700)]).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Both slots are held by waiting handlers: a third that would wait is refused...
+    let refused = base.call("slow", vec![Value::I32(10)]).await.unwrap_err();
+    assert_eq!(refused, RpcError::Remote(Some("too many calls in progress (2)".into())));
+    // ...and so is an instant one, which cannot be told apart before it runs.
+    assert!(base.call("echo", vec![Value::I32(1)]).await.is_err());
+    for call in slow {
+        assert_eq!(call.await.unwrap().unwrap(), Value::I64(700));
+    }
+    // The slots are back: waiting handlers run again, and instant ones never took a slot.
+    assert_eq!(base.call("slow", vec![Value::I32(10)]).await.unwrap(), Value::I64(10));
+    let echoes =
+        futures_util::future::join_all((0..50).map(|i| base.call("echo", vec![Value::I32(i)]))).await;
+    assert!(echoes.into_iter().all(|echo| echo.is_ok()));
+}
+
+#[tokio::test]
 async fn losing_the_connection_fails_pending_calls_at_once() {
     let ca = TestCa::new("Test CA");
     let (tx, _rx) = mpsc::unbounded_channel();
