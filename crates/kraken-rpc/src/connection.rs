@@ -389,7 +389,7 @@ impl RpcConnection {
         let outbox = &self.inner.outbox;
         loop {
             let drained = outbox.drained.notified();
-            {
+            let queued = {
                 let mut pending = lock(&outbox.pending);
                 if pending.closed {
                     return Err(RpcError::Closed(self.close_reason()));
@@ -409,8 +409,19 @@ impl RpcConnection {
                     }
                     drop(pending);
                     outbox.ready.notify_one();
-                    return Ok(());
+                    true
+                } else {
+                    false
                 }
+            };
+            if queued {
+                if backpressure == Backpressure::Wait {
+                    // A sender that never has to wait would otherwise keep its thread until the
+                    // outbox is full: every so often let the writer (and others) run, so frames
+                    // leave in modest batches and the outbox's buffer is reused.
+                    tokio::task::consume_budget().await;
+                }
+                return Ok(());
             }
             // The peer reads slower than we write: wait for the writer to catch up.
             drained.await;
