@@ -48,19 +48,17 @@ pub fn decode_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<(Value, usiz
     if bytes.len() > limits.max_input {
         return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
     }
-    let (entry_stack, item_stack) = SCRATCH.with(|s| s.take());
-    let mut reader =
-        Reader { input: bytes, pos: 0, depth: 0, values: 0, limits, entry_stack, item_stack, exact: true };
-    let result = reader.value();
-    let Reader { pos, mut entry_stack, mut item_stack, .. } = reader;
+    let mut stacks = SCRATCH.with(|s| s.take());
+    let mut reader = Reader::new(bytes, limits);
+    let result = reader.value(&mut stacks);
     // Keep the scratch space (not its contents) for the next decode on this thread, unless a
     // hostile input made it huge.
-    if entry_stack.capacity() <= MAX_KEPT_SCRATCH && item_stack.capacity() <= MAX_KEPT_SCRATCH {
-        entry_stack.clear();
-        item_stack.clear();
-        SCRATCH.with(|s| s.set((entry_stack, item_stack)));
+    if stacks.entries.capacity() <= MAX_KEPT_SCRATCH && stacks.items.capacity() <= MAX_KEPT_SCRATCH {
+        stacks.entries.clear();
+        stacks.items.clear();
+        SCRATCH.with(|s| s.set(stacks));
     }
-    Ok((result?, pos))
+    Ok((result?, reader.pos))
 }
 
 /// Checks that `bytes` starts with a value [`decode_prefix`] would accept under `limits`, without
@@ -91,12 +89,19 @@ pub(crate) fn check_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<Checke
 /// Largest scratch stacks (in entries) kept between decodes.
 const MAX_KEPT_SCRATCH: usize = 4096;
 
-type Scratch = (Vec<(Text, Value)>, Vec<Value>);
+/// Where a decode keeps the entries and items of the containers it is building: a finished
+/// container takes its own off the top, so each is allocated once at its exact size.
+#[derive(Default)]
+pub(crate) struct Stacks {
+    entries: Vec<(Text, Value)>,
+    items: Vec<Value>,
+}
 
 thread_local! {
     /// Scratch stacks reused by every decode on a thread, so that decoding allocates only the
     /// values it returns.
-    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::Cell<Stacks> =
+        const { std::cell::Cell::new(Stacks { entries: Vec::new(), items: Vec::new() }) };
 }
 
 pub(crate) struct Reader<'a> {
@@ -105,11 +110,6 @@ pub(crate) struct Reader<'a> {
     depth: usize,
     values: usize,
     limits: &'a DecodeLimits,
-    /// Entries of the maps being decoded, innermost last; a finished map takes its own off the
-    /// top, so each map is allocated once at its exact size.
-    entry_stack: Vec<(Text, Value)>,
-    /// The same for array elements.
-    item_stack: Vec<Value>,
     /// False once a Java quirk was met: a container whose items do not end exactly at its
     /// declared length, or a string with a negative length. Until then every value ends where
     /// its length prefix says, which [`Reader::skip_exact`] relies on.
@@ -117,18 +117,9 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    /// A reader with no scratch space, for scanning (scans build nothing).
+    /// A reader at the start of `input`.
     pub(crate) fn new(input: &'a [u8], limits: &'a DecodeLimits) -> Self {
-        Reader {
-            input,
-            pos: 0,
-            depth: 0,
-            values: 0,
-            limits,
-            entry_stack: Vec::new(),
-            item_stack: Vec::new(),
-            exact: true,
-        }
+        Reader { input, pos: 0, depth: 0, values: 0, limits, exact: true }
     }
 
     /// Where the reader is, as an offset into its input.
@@ -162,8 +153,8 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Reads one value. (Containers are built on the scratch stacks, when there are any.)
-    pub(crate) fn value(&mut self) -> Result<Value, DecodeError> {
+    /// Reads one value, building containers on `stacks`.
+    pub(crate) fn value(&mut self, stacks: &mut Stacks) -> Result<Value, DecodeError> {
         let start = self.pos;
         self.count_value(start)?;
         let tag = self.byte()?;
@@ -184,8 +175,8 @@ impl<'a> Reader<'a> {
                     None => Value::Ipv6(addr),
                 }
             }
-            type_byte::MAP => Value::Map(self.map(start)?),
-            type_byte::ARRAY => Value::Array(self.array_items(start)?),
+            type_byte::MAP => Value::Map(self.map(start, stacks)?),
+            type_byte::ARRAY => Value::Array(self.array_items(start, stacks)?),
             type_byte::BLOB => Value::Blob(self.blob_bytes()?.to_vec()),
             type_byte::ZINT16 => Value::I16(varint::unzigzag16(self.varint()?)),
             type_byte::ZINT32 => Value::I32(varint::unzigzag32(self.varint()?)),
@@ -324,31 +315,31 @@ impl<'a> Reader<'a> {
         self.take(len_pos, len as u64)
     }
 
-    fn map(&mut self, start: usize) -> Result<Map, DecodeError> {
+    fn map(&mut self, start: usize, stacks: &mut Stacks) -> Result<Map, DecodeError> {
         let mut remaining = self.container_len(start)?;
-        let first = self.entry_stack.len();
+        let first = stacks.entries.len();
         while remaining > 0 {
             let entry_start = self.pos;
             let key = self.map_key(entry_start)?;
-            let value = self.value()?;
-            self.entry_stack.push((utf8::decode_lossy(key), value));
+            let value = self.value(stacks)?;
+            stacks.entries.push((utf8::decode_lossy(key), value));
             remaining -= (self.pos - entry_start) as i64;
         }
         self.depth -= 1;
-        Ok(Map::from_entries(self.entry_stack.drain(first..).collect()))
+        Ok(Map::from_entries(stacks.entries.drain(first..).collect()))
     }
 
-    fn array_items(&mut self, start: usize) -> Result<Vec<Value>, DecodeError> {
+    fn array_items(&mut self, start: usize, stacks: &mut Stacks) -> Result<Vec<Value>, DecodeError> {
         let mut remaining = self.container_len(start)?;
-        let first = self.item_stack.len();
+        let first = stacks.items.len();
         while remaining > 0 {
             let item_start = self.pos;
-            let item = self.value()?;
-            self.item_stack.push(item);
+            let item = self.value(stacks)?;
+            stacks.items.push(item);
             remaining -= (self.pos - item_start) as i64;
         }
         self.depth -= 1;
-        Ok(self.item_stack.drain(first..).collect())
+        Ok(stacks.items.drain(first..).collect())
     }
 
     /// Enters a container: checks depth, reads its content length as Java's `int` and checks it

@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 
-use crate::decode::{DecodeLimits, Reader, check_prefix, decode_prefix};
+use crate::decode::{DecodeLimits, Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
 use crate::value::{Value, type_byte};
 
@@ -95,7 +95,7 @@ impl<'a> RawValue<'a> {
         match self.type_byte() {
             // Containers reuse the decoder's scratch space; a scalar needs none.
             type_byte::MAP | type_byte::ARRAY => decode_prefix(self.input, &CHECKED).map(|(value, _)| value),
-            _ => Reader::new(self.input, &CHECKED).value(),
+            _ => Reader::new(self.input, &CHECKED).value(&mut Stacks::default()),
         }
     }
 

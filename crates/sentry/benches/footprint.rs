@@ -11,7 +11,8 @@
 //! the whole text segment counts as resident once touched. Goals: peak RSS under 15 MB, CPU under 1 % of one core, and
 //! neither above collectd's.
 //!
-//! Needs collectd: `bash scripts/setup-debian.sh --bench`.
+//! Needs collectd: `bash scripts/setup-debian.sh --bench`. `KRAKEN_FOOTPRINT_AGENT=<path>` measures
+//! another build of the agent (another profile, say) in place of this one's.
 //! Run: `cargo bench -p sentry --bench footprint` (`-- --quick` for 15 s).
 
 #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
@@ -92,7 +93,7 @@ fn start_agent(dir: &Path) -> Child {
         dir.join("records.jsonl").to_string_lossy()
     );
     fs::write(&config, text).unwrap();
-    Command::new(AGENT)
+    Command::new(std::env::var_os("KRAKEN_FOOTPRINT_AGENT").unwrap_or_else(|| AGENT.into()))
         .args(["run", "--config"])
         .arg(&config)
         .stdin(Stdio::null())
