@@ -388,7 +388,7 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
-    fn varint(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
         // Most varints (short lengths, small integers) are one byte.
         if let Some(&b) = self.input.get(self.pos)
             && b & 0x80 == 0

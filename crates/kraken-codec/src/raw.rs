@@ -14,6 +14,7 @@ use bytes::Bytes;
 use crate::decode::{DecodeLimits, Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
 use crate::value::{Value, type_byte};
+use crate::varint;
 
 /// Limits for re-reading bytes that were already checked under the caller's limits: the check
 /// bounded depth, count and size, so nothing needs bounding twice.
@@ -83,10 +84,15 @@ impl<'a> RawValue<'a> {
     /// An integer of any kind (ZINT16, ZINT32, ZINT64) that fits 32 bits, as
     /// [`Value::as_i32`] reads it; `None` for anything else.
     pub fn as_i32(&self) -> Option<i32> {
-        match self.type_byte() {
-            type_byte::ZINT16 | type_byte::ZINT32 | type_byte::ZINT64 => self.decode().ok()?.as_i32(),
-            _ => None,
-        }
+        let mut reader = Reader::new(self.input, &CHECKED);
+        reader.skip_tag();
+        let wide = match self.type_byte() {
+            type_byte::ZINT16 => i64::from(varint::unzigzag16(reader.varint().ok()?)),
+            type_byte::ZINT32 => i64::from(varint::unzigzag32(reader.varint().ok()?)),
+            type_byte::ZINT64 => varint::unzigzag(reader.varint().ok()?),
+            _ => return None,
+        };
+        i32::try_from(wide).ok()
     }
 
     /// Builds the value. It was checked, so this fails only if the checks and the decoder
@@ -232,6 +238,14 @@ mod tests {
         let items: Vec<Value> = entries[1].1.items().unwrap().map(|item| item.decode().unwrap()).collect();
         assert_eq!(items, [Value::from("guid"), Value::I32(7), map! { "a" => 1i64 }]);
         assert!(entries[0].1.items().is_none() && entries[1].1.entries().is_none());
+        // Integers of every kind, read as Value::as_i32 reads them.
+        for value in
+            [Value::I16(-7), Value::I32(i32::MIN), Value::I64(1 << 40), Value::I64(-3), Value::from("7")]
+        {
+            let bytes = encode(&value);
+            let raw = RawValue::parse(&bytes, &DecodeLimits::default()).unwrap();
+            assert_eq!(raw.as_i32(), value.as_i32(), "{value:?}");
+        }
     }
 
     #[test]
