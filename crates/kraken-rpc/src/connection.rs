@@ -23,7 +23,7 @@
 //! Closing (by either side, a protocol error or a failed ping) fails every pending call at once
 //! with the reason, tells the services their sessions ended, and ends the tasks.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -100,7 +100,8 @@ struct Inner {
     next_session: AtomicI32,
     outbox: Outbox,
     pending: Mutex<Pending>,
-    sessions: Mutex<HashMap<i32, SessionEntry>>,
+    /// By id; a few per connection, so an ordered map (no hashing per message).
+    sessions: Mutex<BTreeMap<i32, SessionEntry>>,
     services: RwLock<ServiceTable>,
     /// The trust the peer granted us (from its reply to our peering request); calls wait for it.
     trusted: watch::Sender<Option<TrustLevel>>,
@@ -166,7 +167,7 @@ impl RpcConnection {
             next_session: AtomicI32::new(if role == Role::Acceptor { 2 } else { 3 }),
             outbox: Outbox::default(),
             pending: Mutex::new(Pending::default()),
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(BTreeMap::new()),
             services: RwLock::new(services),
             trusted,
             granted: Mutex::new(Granted::default()),
@@ -362,7 +363,7 @@ impl RpcConnection {
         // Nothing waits for a handler slot or backlog room any more.
         self.inner.handler_slots.close();
         self.inner.post_space.notify_waiters();
-        let sessions: Vec<(i32, SessionEntry)> = lock(&self.inner.sessions).drain().collect();
+        let sessions = std::mem::take(&mut *lock(&self.inner.sessions));
         // Services often hold connections: dropping them here breaks those reference cycles
         // (outside the lock, in case a service's drop touches this connection).
         let services = std::mem::take(&mut *write(&self.inner.services));

@@ -256,7 +256,8 @@ impl Message<Params> {
                 let params = match fields.params {
                     None => Params::none(),
                     Some(raw) if raw.is_null() => Params::none(),
-                    Some(raw) if raw.items().is_some() => match raw.share(&frame) {
+                    Some(raw) if raw.type_byte() == kraken_codec::type_byte::ARRAY => match raw.share(&frame)
+                    {
                         Some(array) => Params::from_array(array),
                         None => return Err(MessageError::new("params outside their frame")),
                     },
