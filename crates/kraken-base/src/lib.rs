@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod pki;
+pub mod records;
 pub mod sentries;
 pub mod server;
 pub mod service;

@@ -27,8 +27,9 @@ use std::time::Duration;
 
 use kraken_codec::{Map, Value};
 use kraken_rpc::service::BoxFuture;
-use kraken_rpc::{CallContext, RpcConnection, RpcFault, RpcService, RpcSession};
+use kraken_rpc::{CallContext, Params, RpcConnection, RpcFault, RpcService, RpcSession};
 
+use crate::records;
 use crate::sentries::{BindError, SentryRegistry};
 use crate::storage::{RecordWriter, Storage, StoredRecord};
 
@@ -38,8 +39,7 @@ pub const SERVICE_NAME: &str = "kraken-base";
 pub const SENTRY_SERVICE: &str = "kraken-sentry";
 /// The extensions this base announces in its `hello` reply.
 pub const EXTENSIONS: &[&str] = &["onLogBatch"];
-/// The most records one `onLogBatch` may carry.
-pub const MAX_BATCH: usize = 10_000;
+pub use crate::records::MAX_BATCH;
 /// How long a log channel nonce stays good.
 pub const NONCE_LIFETIME: Duration = Duration::from_secs(15);
 /// How many times the base asks for a log channel before it gives up on that connection.
@@ -73,7 +73,39 @@ impl RpcService for BaseService {
         method: String,
         params: Vec<Value>,
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
-        match self.handle(&ctx, &method, params) {
+        self.respond(self.handle(&ctx, &method, params))
+    }
+
+    /// Records (`onLog`, `onLogBatch`) are read from their encoded form ([`crate::records`]);
+    /// every other method gets its parameters decoded.
+    fn call_encoded(
+        &self,
+        ctx: CallContext,
+        method: String,
+        params: Params,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        let own_guid = |claimed: &str| self.own_guid(&ctx.connection, claimed);
+        let read = match method.as_str() {
+            "onLog" => records::on_log(&params, own_guid).map(|records| Handled::Store(records, Value::Null)),
+            "onLogBatch" => records::on_log_batch(&params, own_guid).map(|records| {
+                let count = Value::I32(records.len() as i32);
+                Handled::Store(records, count)
+            }),
+            _ => {
+                return match params.decode() {
+                    Ok(params) => self.call(ctx, method, params),
+                    Err(error) => Box::pin(std::future::ready(Err(error))),
+                };
+            }
+        };
+        self.respond(read.unwrap_or_else(|error| Handled::Now(Err(error))))
+    }
+}
+
+impl BaseService {
+    /// The reply to a handled call: at once, after the records are committed, or later.
+    fn respond(&self, handled: Handled) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        match handled {
             Handled::Now(outcome) => Box::pin(async move { outcome }),
             // Queued for the writer thread when the call is dispatched (so in arrival order);
             // the reply, the acknowledgement, waits for the commit.
@@ -148,40 +180,6 @@ impl BaseService {
                     .and_then(Value::as_str)
                     .ok_or_else(|| fault("setLogChannel: the nonce must be a string"))?;
                 Ok(self.set_log_channel(connection, &guid, nonce).into())
-            }
-            "onLog" => {
-                let guid = self.own_guid(connection, &guid_arg(&params)?)?;
-                let logger = params
-                    .get(1)
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| fault("onLog: loggerName must be a string"))?;
-                let record = params
-                    .get(2)
-                    .and_then(Value::as_map)
-                    .ok_or_else(|| fault("onLog: record must be a map"))?;
-                Ok(Handled::Store(vec![stored_record(&guid, logger, record, None)], Value::Null))
-            }
-            "onLogBatch" => {
-                let guid = self.own_guid(connection, &guid_arg(&params)?)?;
-                let items = params
-                    .get(1)
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| fault("onLogBatch: records must be a list"))?;
-                if items.len() > MAX_BATCH {
-                    return Err(fault(format!("onLogBatch: at most {MAX_BATCH} records per batch")));
-                }
-                let epoch = params.get(2).and_then(Value::as_str);
-                let mut records = Vec::with_capacity(items.len());
-                for item in items {
-                    let map = item.as_map().ok_or_else(|| fault("onLogBatch: each record must be a map"))?;
-                    let logger = map
-                        .get("logger")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| fault("onLogBatch: record without logger"))?;
-                    records.push(stored_record(&guid, logger, map, epoch));
-                }
-                let count = Value::I32(records.len() as i32);
-                Ok(Handled::Store(records, count))
             }
             "loggerAdded" | "loggerRemoved" | "loggerStarted" | "loggerStopped" | "factoryAdded"
             | "factoryRemoved" => {
@@ -457,25 +455,4 @@ fn close_after_reply(connection: &RpcConnection, reason: String) {
         tokio::time::sleep(Duration::from_millis(500)).await;
         connection.close(reason);
     });
-}
-
-/// A stored record from an `onLog` record map `{date, msg, params}` (plus `logger` in batches).
-fn stored_record(guid: &str, logger: &str, record: &Map, epoch: Option<&str>) -> StoredRecord {
-    let params = record.get("params").and_then(Value::as_map);
-    let text = |map: Option<&Map>, key: &str| {
-        map.and_then(|m| m.get(key)).and_then(Value::as_str).map(str::to_owned)
-    };
-    StoredRecord {
-        guid: guid.to_owned(),
-        logger: logger.to_owned(),
-        date_ms: match record.get("date") {
-            Some(Value::Date(ms)) => *ms,
-            _ => 0,
-        },
-        logtype: text(params, "logtype"),
-        msg: text(Some(record), "msg").or_else(|| text(params, "msg")),
-        params: record.get("params").map_or_else(|| "null".into(), kraken_codec::plain_json::to_json_string),
-        seq: record.get("seq").and_then(Value::as_i64),
-        epoch: epoch.map(str::to_owned),
-    }
 }

@@ -41,7 +41,7 @@ impl Map {
             // Compare a cheap signature of every pair; only equal signatures compare the text.
             let mut signatures = [0u64; PAIRWISE_DEDUP_LIMIT];
             for (signature, (key, _)) in signatures.iter_mut().zip(&entries) {
-                *signature = key_signature(key);
+                *signature = key_signature(key.as_bytes());
             }
             let signatures = &signatures[..entries.len()];
             let has_duplicates = (1..entries.len()).any(|i| {
@@ -135,8 +135,7 @@ impl Map {
 }
 
 /// The length and the first seven bytes of a key, packed: equal keys have equal signatures.
-fn key_signature(key: &str) -> u64 {
-    let bytes = key.as_bytes();
+pub(crate) fn key_signature(bytes: &[u8]) -> u64 {
     let mut head = [0u8; 8];
     let n = bytes.len().min(7);
     head[..n].copy_from_slice(&bytes[..n]);

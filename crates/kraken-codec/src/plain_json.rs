@@ -1,9 +1,10 @@
 //! Kraken values as plain JSON, for people and log pipelines: integers are numbers, dates are
 //! ISO-8601 UTC strings, IP addresses are strings, blobs are hex, maps keep their key order.
+//! Encoded values ([`RawValue`]) can be written as the same JSON without being decoded first.
 //! (The codec's typed JSON, which keeps every kind, is for tools and tests.)
 
-use crate::Value;
 use crate::java_text::instant_to_string;
+use crate::{RawValue, Value};
 use serde_json::json;
 
 /// A value as plain JSON.
@@ -71,6 +72,70 @@ impl serde::Serialize for Plain<'_> {
     }
 }
 
+/// An encoded value as plain JSON text, read straight from its bytes: the same text as
+/// [`to_json_string`] of the decoded value, without building the value. (A map whose keys repeat,
+/// or are not valid UTF-8, is decoded first, so that it reads exactly as the decoder reads it.)
+pub fn raw_to_json_string(raw: RawValue<'_>) -> String {
+    serde_json::to_string(&RawPlain(raw)).unwrap_or_else(|_| "null".into())
+}
+
+/// An encoded value that serializes as plain JSON.
+struct RawPlain<'a>(RawValue<'a>);
+
+impl serde::Serialize for RawPlain<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeMap, SerializeSeq};
+        let raw = self.0;
+        if let Some(entries) = raw.entries() {
+            let Some(keys) = distinct_utf8_keys(raw) else {
+                let value = raw.decode().map_err(S::Error::custom)?;
+                return Plain(&value).serialize(serializer);
+            };
+            let mut out = serializer.serialize_map(Some(keys))?;
+            for (key, value) in entries {
+                let key = std::str::from_utf8(key).map_err(S::Error::custom)?;
+                out.serialize_entry(key, &RawPlain(value))?;
+            }
+            return out.end();
+        }
+        if let Some(items) = raw.items() {
+            let mut seq = serializer.serialize_seq(None)?;
+            for item in items {
+                seq.serialize_element(&RawPlain(item))?;
+            }
+            return seq.end();
+        }
+        if let Some(text) = raw.str_bytes().and_then(|bytes| std::str::from_utf8(bytes).ok()) {
+            return serializer.serialize_str(text);
+        }
+        let value = raw.decode().map_err(S::Error::custom)?;
+        Plain(&value).serialize(serializer)
+    }
+}
+
+/// The number of entries of a raw map if its keys are valid UTF-8 and all different (then its
+/// entries read in wire order are exactly the decoded map's); `None` otherwise.
+fn distinct_utf8_keys(map: RawValue<'_>) -> Option<usize> {
+    const MOST: usize = 64;
+    let mut signatures = [0u64; MOST];
+    let mut keys: [&[u8]; MOST] = [&[]; MOST];
+    let mut count = 0;
+    for (key, _) in map.entries()? {
+        if count == MOST || std::str::from_utf8(key).is_err() {
+            return None;
+        }
+        let signature = crate::map::key_signature(key);
+        let repeated = (0..count).any(|i| signatures[i] == signature && keys[i] == key);
+        if repeated {
+            return None;
+        }
+        signatures[count] = signature;
+        keys[count] = key;
+        count += 1;
+    }
+    Some(count)
+}
+
 /// Plain JSON as a value, for arguments typed by people: integers become `i32` when they fit
 /// and `i64` otherwise, other numbers `f64`, objects maps (in their order), everything else
 /// the obvious kind. (Dates and addresses stay strings: plain JSON cannot tell them apart.)
@@ -113,6 +178,17 @@ mod tests {
         let text = to_json_string(&value);
         assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), json);
         assert!(text.starts_with(r#"{"name":"cpu","interval":5000,"#), "key order kept: {text}");
+    }
+
+    #[test]
+    fn encoded_maps_with_repeated_or_malformed_keys_read_as_decoded() {
+        let repeated = [0x09, 0x0f, 5, 1, b'a', 0x0d, 2, 5, 1, b'b', 0x0d, 4, 5, 1, b'a', 0x0d, 6];
+        let malformed = [0x09, 0x05, 5, 1, 0xff, 0x0d, 2];
+        for (bytes, expected) in [(&repeated[..], r#"{"a":3,"b":2}"#), (&malformed[..], "{\"\u{FFFD}\":1}")] {
+            let raw = RawValue::parse(bytes, &crate::DecodeLimits::default()).unwrap();
+            assert_eq!(raw_to_json_string(raw), expected);
+            assert_eq!(to_json_string(&crate::decode(bytes).unwrap()), expected);
+        }
     }
 
     #[test]

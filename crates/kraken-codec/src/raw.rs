@@ -13,7 +13,8 @@ use bytes::Bytes;
 
 use crate::decode::{DecodeLimits, Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
-use crate::value::{Value, type_byte};
+use crate::utf8;
+use crate::value::{Text, Value, type_byte};
 use crate::varint;
 
 /// Limits for re-reading bytes that were already checked under the caller's limits: the check
@@ -81,18 +82,28 @@ impl<'a> RawValue<'a> {
         reader.string_bytes(0).ok()
     }
 
-    /// An integer of any kind (ZINT16, ZINT32, ZINT64) that fits 32 bits, as
-    /// [`Value::as_i32`] reads it; `None` for anything else.
-    pub fn as_i32(&self) -> Option<i32> {
+    /// The text of a STRING, as [`RawValue::decode`] would make it (malformed UTF-8 read as
+    /// U+FFFD); `None` for other kinds.
+    pub fn to_text(&self) -> Option<Text> {
+        self.str_bytes().map(utf8::decode_lossy)
+    }
+
+    /// An integer of any kind (ZINT16, ZINT32, ZINT64) widened to `i64`, as [`Value::as_i64`]
+    /// reads it; `None` for anything else.
+    pub fn as_i64(&self) -> Option<i64> {
         let mut reader = Reader::new(self.input, &CHECKED);
         reader.skip_tag();
-        let wide = match self.type_byte() {
+        Some(match self.type_byte() {
             type_byte::ZINT16 => i64::from(varint::unzigzag16(reader.varint().ok()?)),
             type_byte::ZINT32 => i64::from(varint::unzigzag32(reader.varint().ok()?)),
             type_byte::ZINT64 => varint::unzigzag(reader.varint().ok()?),
             _ => return None,
-        };
-        i32::try_from(wide).ok()
+        })
+    }
+
+    /// An integer of any kind that fits 32 bits, as [`Value::as_i32`] reads it.
+    pub fn as_i32(&self) -> Option<i32> {
+        self.as_i64().and_then(|wide| i32::try_from(wide).ok())
     }
 
     /// Builds the value. It was checked, so this fails only if the checks and the decoder
@@ -245,6 +256,8 @@ mod tests {
             let bytes = encode(&value);
             let raw = RawValue::parse(&bytes, &DecodeLimits::default()).unwrap();
             assert_eq!(raw.as_i32(), value.as_i32(), "{value:?}");
+            assert_eq!(raw.as_i64(), value.as_i64(), "{value:?}");
+            assert_eq!(raw.to_text().as_deref(), value.as_str(), "{value:?}");
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use kraken_codec::plain_json;
 use kraken_codec::typed_json::{self, Abbreviate};
 use kraken_codec::{DecodeLimits, Map, RawValue, Value, decode_prefix, encode, encoded_len, validate_prefix};
 use proptest::prelude::*;
@@ -49,6 +50,13 @@ proptest! {
     }
 
     #[test]
+    fn encoded_values_write_the_same_plain_json(v in value()) {
+        let bytes = encode(&v);
+        let raw = RawValue::parse(&bytes, &DecodeLimits::default()).unwrap();
+        prop_assert_eq!(plain_json::raw_to_json_string(raw), plain_json::to_json_string(&v));
+    }
+
+    #[test]
     fn typed_json_round_trips(v in value()) {
         let json = typed_json::render(&v, Abbreviate::Never);
         let back = typed_json::parse(&json).unwrap();
@@ -86,6 +94,7 @@ proptest! {
             let raw = RawValue::parse(&bytes, &limits).unwrap();
             // Compared encoded: a NaN is not equal to itself as a value.
             prop_assert_eq!(encode(&rebuild(raw)), encode(&whole));
+            prop_assert_eq!(plain_json::raw_to_json_string(raw), plain_json::to_json_string(&whole));
         }
     }
 

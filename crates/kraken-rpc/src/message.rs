@@ -258,7 +258,7 @@ impl Message<Params> {
                     Some(raw) if raw.is_null() => Params::none(),
                     Some(raw) if raw.type_byte() == kraken_codec::type_byte::ARRAY => match raw.share(&frame)
                     {
-                        Some(array) => Params::from_array(array),
+                        Some(array) => Params::from_checked(array),
                         None => return Err(MessageError::new("params outside their frame")),
                     },
                     Some(raw) => {

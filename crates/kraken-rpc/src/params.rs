@@ -24,8 +24,9 @@ impl Params {
         Params::default()
     }
 
-    /// Parameters read from a checked frame: an ARRAY.
-    pub(crate) fn from_array(array: SharedRawValue) -> Self {
+    /// Parameters from a checked value: an ARRAY, as a frame carries them (anything else has no
+    /// items and does not decode).
+    pub fn from_checked(array: SharedRawValue) -> Self {
         Params { array: Some(array) }
     }
 
