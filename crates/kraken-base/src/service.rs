@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kraken_codec::{Map, Value};
-use kraken_rpc::service::BoxFuture;
+use kraken_rpc::service::{BoxFuture, call_decoded};
 use kraken_rpc::{CallContext, Params, RpcConnection, RpcFault, RpcService, RpcSession};
 
 use crate::records;
@@ -91,12 +91,7 @@ impl RpcService for BaseService {
                 let count = Value::I32(records.len() as i32);
                 Handled::Store(records, count)
             }),
-            _ => {
-                return match params.decode() {
-                    Ok(params) => self.call(ctx, method, params),
-                    Err(error) => Box::pin(std::future::ready(Err(error))),
-                };
-            }
+            _ => return call_decoded(self, ctx, method, params),
         };
         self.respond(read.unwrap_or_else(|error| Handled::Now(Err(error))))
     }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestCa, config, tls_connector};
 use kraken_codec::{Value, encode, map};
-use kraken_rpc::service::BoxFuture;
+use kraken_rpc::service::{BoxFuture, call_decoded};
 use kraken_rpc::tls::{self, ServerPin};
 use kraken_rpc::{CallContext, Params, RpcFault, RpcServer, RpcService, ServiceTable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -114,10 +114,7 @@ impl RpcService for CountingService {
         params: Params,
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
         if self.handling == Handling::Decoded || method != "onLog" {
-            return match params.decode() {
-                Ok(params) => self.call(ctx, method, params),
-                Err(fault) => Box::pin(std::future::ready(Err(fault))),
-            };
+            return call_decoded(self, ctx, method, params);
         }
         let mut items = params.items();
         let (Some(guid), Some(logger), Some(record)) = (items.next(), items.next(), items.next()) else {

@@ -51,10 +51,7 @@ pub trait RpcService: Send + Sync + 'static {
         method: String,
         params: Params,
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
-        match params.decode() {
-            Ok(params) => self.call(ctx, method, params),
-            Err(fault) => Box::pin(std::future::ready(Err(fault))),
-        }
+        call_decoded(self, ctx, method, params)
     }
 
     /// A peer opens a session on this service; an error refuses it, with that cause.
@@ -64,6 +61,20 @@ pub trait RpcService: Send + Sync + 'static {
 
     /// A session on this service ended (its connection closed).
     fn session_closed(&self, _connection: &RpcConnection, _session: i32) {}
+}
+
+/// Decodes `params` and runs [`RpcService::call`]: what [`RpcService::call_encoded`] does by
+/// default, for overriding services to fall back on for the methods they leave alone.
+pub fn call_decoded<S: RpcService + ?Sized>(
+    service: &S,
+    ctx: CallContext,
+    method: String,
+    params: Params,
+) -> BoxFuture<'static, Result<Value, RpcFault>> {
+    match params.decode() {
+        Ok(params) => service.call(ctx, method, params),
+        Err(fault) => Box::pin(std::future::ready(Err(fault))),
+    }
 }
 
 /// Services by name, as bound on a connection.
