@@ -295,6 +295,14 @@ impl<'a> Reader<'a> {
         self.take(self.pos, skip as u64).map(drop)
     }
 
+    /// Reads a map entry's key in a checked, exact input (see [`Checked::exact`]): its length
+    /// and bytes, nothing else to check.
+    pub(crate) fn exact_key(&mut self) -> Result<&'a [u8], DecodeError> {
+        self.skip_tag();
+        let len = self.varint()?;
+        self.take(self.pos, len)
+    }
+
     /// Reads a map entry's key (counted as a value); `entry_start` is its type byte's offset.
     pub(crate) fn map_key(&mut self, entry_start: usize) -> Result<&'a [u8], DecodeError> {
         self.values += 1;

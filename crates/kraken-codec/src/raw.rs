@@ -201,7 +201,7 @@ impl<'a> Iterator for RawEntries<'a> {
             return None;
         }
         let entry_start = walk.reader.position();
-        let key = walk.reader.map_key(entry_start).ok()?;
+        let key = if walk.exact { walk.reader.exact_key() } else { walk.reader.map_key(entry_start) }.ok()?;
         let value = walk.next_value()?;
         walk.remaining -= (walk.reader.position() - entry_start) as i64;
         Some((key, value))
