@@ -23,7 +23,7 @@ pub fn on_log(
     let guid = own_guid(&guid_param("onLog", items.next())?)?;
     let logger = items
         .next()
-        .and_then(|logger| logger.to_text())
+        .and_then(|logger| logger.text())
         .ok_or_else(|| RpcFault::new("onLog: loggerName must be a string"))?;
     let record = items.next().filter(is_map).ok_or_else(|| RpcFault::new("onLog: record must be a map"))?;
     Ok(vec![stored_record(&guid, Some(&logger), record, None).0])
@@ -41,7 +41,7 @@ pub fn on_log_batch(
         .next()
         .and_then(|list| list.items())
         .ok_or_else(|| RpcFault::new("onLogBatch: records must be a list"))?;
-    let epoch = items.next().and_then(|epoch| epoch.to_text());
+    let epoch = items.next().and_then(|epoch| epoch.text());
     let mut records = Vec::new();
     for item in list {
         if records.len() == MAX_BATCH {
@@ -60,8 +60,7 @@ pub fn on_log_batch(
 }
 
 fn guid_param(method: &str, guid: Option<RawValue<'_>>) -> Result<String, RpcFault> {
-    guid.and_then(|guid| guid.to_text())
-        .map(String::from)
+    guid.and_then(|guid| guid.text())
         .ok_or_else(|| RpcFault::new(format!("{method}: the first argument must be the sentry GUID")))
 }
 
@@ -99,7 +98,7 @@ fn stored_record(
             _ => {}
         }
     }
-    let text = |value: Option<RawValue<'_>>| value.and_then(|v| v.to_text()).map(String::from);
+    let text = |value: Option<RawValue<'_>>| value.and_then(|v| v.text());
     let (mut logtype, mut params_msg) = (None, None);
     for (key, value) in fields.params.iter().filter_map(|params| params.entries()).flatten() {
         match key {

@@ -229,9 +229,6 @@ impl<'a> Reader<'a> {
             type_byte::PLAIN_INT16 | type_byte::PLAIN_INT32 | type_byte::PLAIN_INT64 => {
                 return Err(DecodeError::DeprecatedNumberType { position: start, type_byte: tag });
             }
-            type_byte::STRING => {
-                self.string_bytes(start)?;
-            }
             type_byte::DATE | type_byte::DOUBLE => {
                 self.array::<8>()?;
             }

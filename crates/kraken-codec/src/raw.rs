@@ -14,7 +14,7 @@ use bytes::Bytes;
 use crate::decode::{DecodeLimits, Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
 use crate::utf8;
-use crate::value::{Text, Value, type_byte};
+use crate::value::{Value, type_byte};
 use crate::varint;
 
 /// Limits for re-reading bytes that were already checked under the caller's limits: the check
@@ -84,8 +84,12 @@ impl<'a> RawValue<'a> {
 
     /// The text of a STRING, as [`RawValue::decode`] would make it (malformed UTF-8 read as
     /// U+FFFD); `None` for other kinds.
-    pub fn to_text(&self) -> Option<Text> {
-        self.str_bytes().map(utf8::decode_lossy)
+    pub fn text(&self) -> Option<String> {
+        let bytes = self.str_bytes()?;
+        Some(match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => utf8::decode_lossy(bytes).into_string(),
+        })
     }
 
     /// An integer of any kind (ZINT16, ZINT32, ZINT64) widened to `i64`, as [`Value::as_i64`]
@@ -257,7 +261,7 @@ mod tests {
             let raw = RawValue::parse(&bytes, &DecodeLimits::default()).unwrap();
             assert_eq!(raw.as_i32(), value.as_i32(), "{value:?}");
             assert_eq!(raw.as_i64(), value.as_i64(), "{value:?}");
-            assert_eq!(raw.to_text().as_deref(), value.as_str(), "{value:?}");
+            assert_eq!(raw.text().as_deref(), value.as_str(), "{value:?}");
         }
     }
 

@@ -11,7 +11,7 @@
 
 use bytes::Bytes;
 use kraken_codec::encode::{open_array, open_map, write_key, write_str};
-use kraken_codec::{DecodeLimits, Map, RawValue, Value, encode_into};
+use kraken_codec::{DecodeError, DecodeLimits, Map, RawValue, Value, encode_into};
 
 use crate::params::Params;
 
@@ -196,8 +196,7 @@ impl Message<Params> {
     /// malformed one is an error); the header, the method and any result are built, a call's or
     /// post's parameters are left encoded.
     pub fn parse(frame: Bytes, limits: &DecodeLimits) -> Result<Message<Params>, MessageError> {
-        let raw = RawValue::parse(&frame, limits)
-            .map_err(|err| MessageError::new(format!("undecodable frame: {err}")))?;
+        let raw = RawValue::parse(&frame, limits).map_err(undecodable)?;
         let mut parts =
             raw.items().ok_or_else(|| MessageError::new("a frame must be an array of [header, body]"))?;
         let (Some(header), Some(body), None) = (parts.next(), parts.next(), parts.next()) else {
@@ -205,11 +204,6 @@ impl Message<Params> {
         };
         let (Some(header), Some(entries)) = (header.entries(), body.entries()) else {
             return Err(MessageError::new("the header and the body must be maps"));
-        };
-        let built = |field: Option<RawValue<'_>>| -> Result<Option<Value>, MessageError> {
-            field
-                .map(|raw| raw.decode().map_err(|err| MessageError::new(format!("undecodable frame: {err}"))))
-                .transpose()
         };
         // As in Java's HashMap, a repeated key keeps its last value.
         let mut head = HeaderFields::default();
@@ -246,12 +240,8 @@ impl Message<Params> {
             .ok_or_else(|| MessageError::unknown_kind(&kraken_codec::utf8::decode_lossy(kind)))?;
         let body = match kind {
             MessageKind::Call | MessageKind::Post => {
-                let Some(method) = fields.method.as_ref().and_then(RawValue::str_bytes) else {
+                let Some(method) = fields.method.as_ref().and_then(RawValue::text) else {
                     return Err(MessageError::new("body field \"method\" is missing or not a string"));
-                };
-                let method = match std::str::from_utf8(method) {
-                    Ok(method) => method.to_owned(),
-                    Err(_) => kraken_codec::utf8::decode_lossy(method).into_string(),
                 };
                 let params = match fields.params {
                     None => Params::none(),
@@ -262,7 +252,7 @@ impl Message<Params> {
                         None => return Err(MessageError::new("params outside their frame")),
                     },
                     Some(raw) => {
-                        let kind = built(Some(raw))?.map_or("nothing", |v| v.kind_name());
+                        let kind = raw.decode().map_err(undecodable)?.kind_name();
                         return Err(MessageError::new(format!(
                             "\"params\" must be an array or null, found {kind}"
                         )));
@@ -276,15 +266,17 @@ impl Message<Params> {
             }
             MessageKind::Return => Body::Return {
                 ret_for: int_field(head.ret_for, "ret-for")?,
-                method: built(fields.method)?.and_then(|m| String::try_from(m).ok()).unwrap_or_default(),
-                value: built(fields.ret)?.unwrap_or(Value::Null),
+                method: fields.method.as_ref().and_then(RawValue::text).unwrap_or_default(),
+                value: fields
+                    .ret
+                    .map(|ret| ret.decode())
+                    .transpose()
+                    .map_err(undecodable)?
+                    .unwrap_or(Value::Null),
             },
             MessageKind::Error => Body::Error {
                 ret_for: int_field(head.ret_for, "ret-for")?,
-                cause: match built(fields.cause)? {
-                    Some(Value::Str(cause)) => Some(cause.into_string()),
-                    _ => None,
-                },
+                cause: fields.cause.as_ref().and_then(RawValue::text),
             },
         };
         Ok(Message { id, session, body })
@@ -301,6 +293,10 @@ impl Message<Params> {
         };
         Ok(Message { id: self.id, session: self.session, body })
     }
+}
+
+fn undecodable(err: DecodeError) -> MessageError {
+    MessageError::new(format!("undecodable frame: {err}"))
 }
 
 /// The header fields a message may have, still encoded.

@@ -6,7 +6,7 @@
 //! take (that is what [`crate::RpcService::call_encoded`] does by default), and [`Params::items`]
 //! lets a busy handler read what it needs part by part and pass the rest on as bytes.
 
-use kraken_codec::{DecodeError, RawValue, SharedRawValue, Value};
+use kraken_codec::{RawValue, SharedRawValue, Value};
 
 use crate::error::RpcFault;
 
@@ -51,13 +51,9 @@ impl Params {
         match raw.decode() {
             Ok(Value::Array(items)) => Ok(items),
             Ok(other) => Err(RpcFault::new(format!("params must be an array, found {}", other.kind_name()))),
-            Err(err) => Err(undecodable(err)),
+            Err(err) => Err(RpcFault::new(format!("undecodable params: {err}"))),
         }
     }
-}
-
-fn undecodable(err: DecodeError) -> RpcFault {
-    RpcFault::new(format!("undecodable params: {err}"))
 }
 
 impl std::fmt::Debug for Params {
