@@ -14,6 +14,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::DecodeError;
+use crate::exact;
 use crate::utf8;
 use crate::value::{Map, Text, Value, type_byte};
 use crate::varint;
@@ -81,6 +82,9 @@ pub(crate) fn check_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<Checke
     if bytes.len() > limits.max_input {
         return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
     }
+    if let Some(len) = exact::checked_len(bytes, limits) {
+        return Ok(Checked { len, exact: true });
+    }
     let mut reader = Reader::new(bytes, limits);
     reader.skip()?;
     Ok(Checked { len: reader.pos, exact: reader.exact })
@@ -112,7 +116,7 @@ pub(crate) struct Reader<'a> {
     limits: &'a DecodeLimits,
     /// False once a Java quirk was met: a container whose items do not end exactly at its
     /// declared length, or a string with a negative length. Until then every value ends where
-    /// its length prefix says, which [`Reader::skip_exact`] relies on.
+    /// its length prefix says, which the walks of [`crate::exact`] rely on.
     exact: bool,
 }
 
@@ -268,36 +272,6 @@ impl<'a> Reader<'a> {
             _ => return Err(DecodeError::UnknownType { position: start, type_byte: tag }),
         }
         Ok(())
-    }
-
-    /// Moves past one value of a checked, exact input (see [`Checked::exact`]): containers and
-    /// strings are passed by their length prefix, without reading their content.
-    pub(crate) fn skip_exact(&mut self) -> Result<(), DecodeError> {
-        let tag = self.byte()?;
-        let skip = match tag {
-            type_byte::NULL => 0,
-            type_byte::BOOL => 1,
-            type_byte::DATE | type_byte::DOUBLE => 8,
-            type_byte::IP4 | type_byte::FLOAT => 4,
-            type_byte::IP6 => 16,
-            type_byte::STRING | type_byte::BLOB | type_byte::MAP | type_byte::ARRAY => {
-                java_int(self.varint()?).max(0) as usize
-            }
-            type_byte::ZINT16 | type_byte::ZINT32 | type_byte::ZINT64 => {
-                self.varint()?;
-                0
-            }
-            _ => return Err(DecodeError::UnknownType { position: self.pos - 1, type_byte: tag }),
-        };
-        self.take(self.pos, skip as u64).map(drop)
-    }
-
-    /// Reads a map entry's key in a checked, exact input (see [`Checked::exact`]): its length
-    /// and bytes, nothing else to check.
-    pub(crate) fn exact_key(&mut self) -> Result<&'a [u8], DecodeError> {
-        self.skip_tag();
-        let len = self.varint()?;
-        self.take(self.pos, len)
     }
 
     /// Reads a map entry's key (counted as a value); `entry_start` is its type byte's offset.

@@ -17,6 +17,7 @@
 pub mod decode;
 pub mod encode;
 pub mod error;
+mod exact;
 pub mod java_text;
 pub mod map;
 pub mod plain_json;

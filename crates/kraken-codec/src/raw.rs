@@ -13,6 +13,7 @@ use bytes::Bytes;
 
 use crate::decode::{DecodeLimits, Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
+use crate::exact;
 use crate::utf8;
 use crate::value::{Value, type_byte};
 use crate::varint;
@@ -76,6 +77,9 @@ impl<'a> RawValue<'a> {
     pub fn str_bytes(&self) -> Option<&'a [u8]> {
         if self.type_byte() != type_byte::STRING {
             return None;
+        }
+        if self.exact {
+            return exact::contents(self.input, 0).map(|(start, end)| &self.input[start..end]);
         }
         let mut reader = Reader::new(self.input, &CHECKED);
         reader.skip_tag();
@@ -167,29 +171,59 @@ impl std::fmt::Debug for RawValue<'_> {
 }
 
 /// A walk through a checked container's content.
-struct Contents<'a> {
-    reader: Reader<'a>,
-    /// Content bytes not yet walked (Java's loop bound).
-    remaining: i64,
-    /// Whether the container is exact (see [`RawValue`]).
-    exact: bool,
+enum Contents<'a> {
+    /// An exact container, walked by length prefixes alone: `pos` up to `end`.
+    Exact { input: &'a [u8], pos: usize, end: usize },
+    /// A container with Java quirks, walked by reading as the decoder reads.
+    Quirky {
+        reader: Reader<'a>,
+        /// Content bytes not yet walked (Java's loop bound).
+        remaining: i64,
+    },
 }
 
 impl<'a> Contents<'a> {
-    /// Positions a reader after the container's type byte and length prefix.
+    /// Positions a walk after the container's type byte and length prefix.
     fn open(container: &RawValue<'a>) -> Self {
+        if container.exact {
+            // The container was checked, so its header reads; an empty walk is the safe fallback.
+            let (pos, end) = exact::contents(container.input, 0).unwrap_or((0, 0));
+            return Contents::Exact { input: container.input, pos, end };
+        }
         let mut reader = Reader::new(container.input, &CHECKED);
-        // The container was checked, so its header reads; an empty walk is the safe fallback.
         let remaining = reader.container_header().unwrap_or(0);
-        Contents { reader, remaining, exact: container.exact }
+        Contents::Quirky { reader, remaining }
     }
 
-    /// The next value, starting at the reader's position.
-    fn next_value(&mut self) -> Option<RawValue<'a>> {
-        let start = self.reader.position();
-        if self.exact { self.reader.skip_exact() } else { self.reader.skip() }.ok()?;
-        let input = self.reader.input();
-        Some(RawValue { input: &input[start..], len: self.reader.position() - start, exact: self.exact })
+    /// The next entry's key (in a map) and the next value.
+    fn next(&mut self, in_map: bool) -> Option<(&'a [u8], RawValue<'a>)> {
+        match self {
+            Contents::Exact { input, pos, end } => {
+                if *pos >= *end {
+                    return None;
+                }
+                let (key, start) = if in_map { exact::key(input, *pos)? } else { (&[][..], *pos) };
+                let value_end = exact::value_end(input, start)?;
+                *pos = value_end;
+                Some((key, RawValue { input: &input[start..], len: value_end - start, exact: true }))
+            }
+            Contents::Quirky { reader, remaining } => {
+                if *remaining <= 0 {
+                    return None;
+                }
+                let entry_start = reader.position();
+                let key = if in_map { reader.map_key(entry_start).ok()? } else { &[] };
+                let start = reader.position();
+                reader.skip().ok()?;
+                let value = RawValue {
+                    input: &reader.input()[start..],
+                    len: reader.position() - start,
+                    exact: false,
+                };
+                *remaining -= (reader.position() - entry_start) as i64;
+                Some((key, value))
+            }
+        }
     }
 }
 
@@ -200,15 +234,7 @@ impl<'a> Iterator for RawEntries<'a> {
     type Item = (&'a [u8], RawValue<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        let walk = &mut self.0;
-        if walk.remaining <= 0 {
-            return None;
-        }
-        let entry_start = walk.reader.position();
-        let key = if walk.exact { walk.reader.exact_key() } else { walk.reader.map_key(entry_start) }.ok()?;
-        let value = walk.next_value()?;
-        walk.remaining -= (walk.reader.position() - entry_start) as i64;
-        Some((key, value))
+        self.0.next(true)
     }
 }
 
@@ -219,14 +245,7 @@ impl<'a> Iterator for RawItems<'a> {
     type Item = RawValue<'a>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let walk = &mut self.0;
-        if walk.remaining <= 0 {
-            return None;
-        }
-        let item_start = walk.reader.position();
-        let item = walk.next_value()?;
-        walk.remaining -= (walk.reader.position() - item_start) as i64;
-        Some(item)
+        self.0.next(false).map(|(_, item)| item)
     }
 }
 
