@@ -88,8 +88,45 @@ pub fn encoded_len(value: &Value) -> usize {
 }
 
 fn write_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Map(map) => {
+            out.push(type_byte::MAP);
+            let prefix_at = begin_container(out);
+            for (key, v) in map {
+                out.push(type_byte::STRING);
+                write_bytes(out, key.as_bytes());
+                write_item(v, out);
+            }
+            end_container(out, prefix_at);
+        }
+        Value::Array(items) => {
+            out.push(type_byte::ARRAY);
+            let prefix_at = begin_container(out);
+            for v in items {
+                write_item(v, out);
+            }
+            end_container(out, prefix_at);
+        }
+        scalar => write_scalar(scalar, out),
+    }
+}
+
+/// Writes a map value or an array item: scalars in place, containers by recursion. Keeping
+/// scalars out of a call keeps the buffer's length in a register across a container's content.
+#[inline(always)]
+fn write_item(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Map(_) | Value::Array(_) => write_value(value, out),
+        scalar => write_scalar(scalar, out),
+    }
+}
+
+/// Writes a value that is not a container (the callers send containers to [`write_value`]).
+#[inline(always)]
+fn write_scalar(value: &Value, out: &mut Vec<u8>) {
     out.push(value.type_byte());
     match value {
+        Value::Map(_) | Value::Array(_) => unreachable!("containers are written by write_value"),
         Value::Null => {}
         Value::Bool(b) => out.push(u8::from(*b)),
         Value::I16(v) => varint::write(out, varint::zigzag(i64::from(*v))),
@@ -107,22 +144,6 @@ fn write_value(value: &Value, out: &mut Vec<u8>) {
         Value::F64(f) => {
             let bits = if f.is_nan() { F64_CANONICAL_NAN } else { f.to_bits() };
             out.extend_from_slice(&bits.to_be_bytes());
-        }
-        Value::Map(map) => {
-            let prefix_at = begin_container(out);
-            for (key, v) in map {
-                out.push(type_byte::STRING);
-                write_bytes(out, key.as_bytes());
-                write_value(v, out);
-            }
-            end_container(out, prefix_at);
-        }
-        Value::Array(items) => {
-            let prefix_at = begin_container(out);
-            for v in items {
-                write_value(v, out);
-            }
-            end_container(out, prefix_at);
         }
     }
 }
@@ -143,16 +164,24 @@ fn begin_container(out: &mut Vec<u8>) -> usize {
 fn end_container(out: &mut Vec<u8>, prefix_at: usize) {
     let content_start = prefix_at + RESERVED_PREFIX;
     let content = out.len() - content_start;
-    let (prefix, n) = varint::to_bytes(content as u64);
-    if n != RESERVED_PREFIX {
-        let new_start = prefix_at + n;
-        if n > RESERVED_PREFIX {
-            out.resize(out.len() + n - RESERVED_PREFIX, 0);
+    match content {
+        // The common sizes are written directly.
+        0..0x80 => {
+            out.copy_within(content_start.., prefix_at + 1);
+            out.truncate(prefix_at + 1 + content);
+            out[prefix_at] = content as u8;
         }
-        out.copy_within(content_start..content_start + content, new_start);
-        out.truncate(new_start + content);
+        0x80..0x4000 => {
+            out[prefix_at] = 0x80 | (content >> 7) as u8;
+            out[prefix_at + 1] = (content & 0x7F) as u8;
+        }
+        _ => {
+            let (prefix, n) = varint::to_bytes(content as u64);
+            out.resize(out.len() + n - RESERVED_PREFIX, 0);
+            out.copy_within(content_start..content_start + content, prefix_at + n);
+            out[prefix_at..prefix_at + n].copy_from_slice(&prefix[..n]);
+        }
     }
-    out[prefix_at..prefix_at + n].copy_from_slice(&prefix[..n]);
 }
 
 /// Size of a type byte, a varint length and `len` payload bytes.
@@ -160,6 +189,7 @@ fn prefixed_len(len: usize) -> usize {
     1 + varint::len(len as u64) + len
 }
 
+#[inline(always)]
 fn write_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     varint::write(out, bytes.len() as u64);
     out.extend_from_slice(bytes);

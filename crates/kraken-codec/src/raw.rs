@@ -89,11 +89,7 @@ impl<'a> RawValue<'a> {
     /// The text of a STRING, as [`RawValue::decode`] would make it (malformed UTF-8 read as
     /// U+FFFD); `None` for other kinds.
     pub fn text(&self) -> Option<String> {
-        let bytes = self.str_bytes()?;
-        Some(match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(_) => utf8::decode_lossy(bytes).into_string(),
-        })
+        self.str_bytes().map(utf8::decode_lossy_string)
     }
 
     /// An integer of any kind (ZINT16, ZINT32, ZINT64) widened to `i64`, as [`Value::as_i64`]
@@ -195,7 +191,9 @@ impl<'a> Contents<'a> {
         Contents::Quirky { reader, remaining }
     }
 
-    /// The next entry's key (in a map) and the next value.
+    /// The next entry's key (in a map) and the next value. Inlined: returned through memory,
+    /// the value would be read back wider than it was written (a store-forwarding stall).
+    #[inline(always)]
     fn next(&mut self, in_map: bool) -> Option<(&'a [u8], RawValue<'a>)> {
         match self {
             Contents::Exact { input, pos, end } => {
@@ -207,24 +205,27 @@ impl<'a> Contents<'a> {
                 *pos = value_end;
                 Some((key, RawValue { input: &input[start..], len: value_end - start, exact: true }))
             }
-            Contents::Quirky { reader, remaining } => {
-                if *remaining <= 0 {
-                    return None;
-                }
-                let entry_start = reader.position();
-                let key = if in_map { reader.map_key(entry_start).ok()? } else { &[] };
-                let start = reader.position();
-                reader.skip().ok()?;
-                let value = RawValue {
-                    input: &reader.input()[start..],
-                    len: reader.position() - start,
-                    exact: false,
-                };
-                *remaining -= (reader.position() - entry_start) as i64;
-                Some((key, value))
-            }
+            Contents::Quirky { reader, remaining } => quirky_next(reader, remaining, in_map),
         }
     }
+}
+
+/// [`Contents::next`] in a container with Java quirks.
+fn quirky_next<'a>(
+    reader: &mut Reader<'a>,
+    remaining: &mut i64,
+    in_map: bool,
+) -> Option<(&'a [u8], RawValue<'a>)> {
+    if *remaining <= 0 {
+        return None;
+    }
+    let entry_start = reader.position();
+    let key = if in_map { reader.map_key(entry_start).ok()? } else { &[] };
+    let start = reader.position();
+    reader.skip().ok()?;
+    let value = RawValue { input: &reader.input()[start..], len: reader.position() - start, exact: false };
+    *remaining -= (reader.position() - entry_start) as i64;
+    Some((key, value))
 }
 
 /// The entries of a [`RawValue`] map: keys as bytes, values left encoded.
@@ -233,6 +234,7 @@ pub struct RawEntries<'a>(Contents<'a>);
 impl<'a> Iterator for RawEntries<'a> {
     type Item = (&'a [u8], RawValue<'a>);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next(true)
     }
@@ -244,6 +246,7 @@ pub struct RawItems<'a>(Contents<'a>);
 impl<'a> Iterator for RawItems<'a> {
     type Item = RawValue<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next(false).map(|(_, item)| item)
     }

@@ -17,6 +17,14 @@ pub fn decode_lossy(bytes: &[u8]) -> Text {
     }
 }
 
+/// [`decode_lossy`] into a `String`.
+pub fn decode_lossy_string(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(valid) => valid.to_owned(),
+        Err(_) => decode_lossy_slow(bytes),
+    }
+}
+
 fn decode_lossy_slow(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 8);
     let mut rest = bytes;

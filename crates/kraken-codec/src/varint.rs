@@ -20,12 +20,18 @@ pub fn len(value: u64) -> usize {
 }
 
 /// Appends the varint form of `value` to `out`.
-#[inline]
+#[inline(always)]
 pub fn write(out: &mut Vec<u8>, value: u64) {
+    // One byte is the common case (short lengths, small integers): kept inline in the caller.
     if value < 0x80 {
         out.push(value as u8);
-        return;
+    } else {
+        write_long(out, value);
     }
+}
+
+#[inline(never)]
+fn write_long(out: &mut Vec<u8>, value: u64) {
     let (buf, n) = to_bytes(value);
     out.extend_from_slice(&buf[..n]);
 }
@@ -34,14 +40,19 @@ pub fn write(out: &mut Vec<u8>, value: u64) {
 #[inline]
 pub fn to_bytes(value: u64) -> ([u8; 10], usize) {
     let n = len(value);
-    let mut buf = [0u8; 10];
-    for (i, slot) in buf[..n].iter_mut().enumerate() {
+    // The groups are gathered in a register and stored at once: stored byte by byte, they would
+    // be read back wider before the stores land (a store-forwarding stall per length prefix).
+    let mut groups: u128 = 0;
+    for i in 0..n {
         let shift = 7 * (n - 1 - i);
         // Arithmetic shift of the signed value, as Java does: the top group of a value with bit
         // 63 set comes out as all ones (0xFF once OR-ed with 0x80).
         let group = ((value as i64) >> shift) as u8;
-        *slot = if i + 1 == n { group & 0x7F } else { group | 0x80 };
+        let byte = if i + 1 == n { group & 0x7F } else { group | 0x80 };
+        groups |= u128::from(byte) << (8 * (15 - i));
     }
+    let mut buf = [0u8; 10];
+    buf.copy_from_slice(&groups.to_be_bytes()[..10]);
     (buf, n)
 }
 

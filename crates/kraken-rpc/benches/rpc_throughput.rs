@@ -12,12 +12,15 @@
 //!
 //! The two peers run as a sentry and a base would, in two processes: each on its own
 //! single-threaded runtime and OS thread (the machine has two cores), talking only through the
-//! socket. The raw baseline runs the same way. Each figure is the best of three runs. The closing table gives RPC / raw ratios; the goals
-//! are posts >= 0.5 of raw, and calls close to raw round trips (limited by round trips only).
+//! socket. The raw baseline runs the same way. The measures run in seven rounds (three with
+//! `--quick`), each measuring RPC and raw back to back; the closing table gives the median rates,
+//! and the median and range of the rounds' RPC / raw ratios. The goals are posts >= 0.5 of raw,
+//! and calls close to raw round trips (limited by round trips only).
 //!
-//! Run: `cargo bench -p kraken-rpc --bench rpc_throughput` (`-- --quick` for a short run; with
-//! `RPC_BENCH_PROFILE_POSTS=1` it runs only a long RPC posts measurement, for a profiler, and
-//! prints the CPU time each thread spent in it).
+//! Run: `cargo bench -p kraken-rpc --bench rpc_throughput` (`-- --quick` for a short run). For
+//! a profiler: with `RPC_BENCH_PROFILE_POSTS=1` it runs only one long RPC posts measurement and
+//! prints the CPU time each thread spent in it; `RPC_BENCH_PROFILE_RAW=1` runs only the raw
+//! baseline. A number above 1 instead of `1` sets how many posts or frames (default 200,000).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -301,22 +304,43 @@ fn thread_cpu_ticks() -> Vec<(String, u64)> {
         .collect()
 }
 
-async fn best_of_three<F, Fut>(mut run: F) -> f64
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = f64>,
-{
-    let mut best: f64 = 0.0;
-    for _ in 0..3 {
-        best = best.max(run().await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// Rates of one measure in every round, with the raw baseline measured next to it.
+#[derive(Default)]
+struct Paired {
+    rpc: Vec<f64>,
+    raw: Vec<f64>,
+}
+
+impl Paired {
+    fn push(&mut self, rpc: f64, raw: f64) {
+        self.rpc.push(rpc);
+        self.raw.push(raw);
     }
-    best
+
+    /// One table row: median rates, and the median (and range) of the rounds' ratios.
+    fn print(&self, measure: &str) {
+        let mut ratios: Vec<f64> = self.rpc.iter().zip(&self.raw).map(|(rpc, raw)| rpc / raw).collect();
+        ratios.sort_by(f64::total_cmp);
+        println!(
+            "{measure:<34} {:>12.0}/s {:>16.0}/s {:>8.2}   {:.2}-{:.2}",
+            median(&self.rpc),
+            median(&self.raw),
+            median(&ratios),
+            ratios[0],
+            ratios[ratios.len() - 1]
+        );
+    }
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (posts, calls) = if quick { (5_000, 1_000) } else { (50_000, 10_000) };
+    let (posts, calls, rounds) = if quick { (5_000, 1_000, 3) } else { (100_000, 10_000, 7) };
     // The base's runtime, on a thread of its own.
     let base_runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let base = base_runtime.handle().clone();
@@ -329,39 +353,62 @@ fn main() {
     sentry_runtime.block_on(async {
         let ca = TestCa::new("Bench CA");
         let size = record_len();
-        if std::env::var_os("RPC_BENCH_PROFILE_POSTS").is_some() {
-            // For a profiler: RPC posts only, longer.
-            let rate = rpc_posts_per_sec(&base, &ca, posts * 4, Handling::Encoded).await;
+        // For a profiler: one long measurement; the variable's value, if a number, is its count.
+        let profiled = |name: &str| {
+            let value = std::env::var(name).ok()?;
+            Some(value.parse().ok().filter(|&count| count > 1).unwrap_or(posts * 2))
+        };
+        if let Some(frames) = profiled("RPC_BENCH_PROFILE_RAW") {
+            let rate = raw_frames_per_sec(&base, &ca, frames, size).await;
+            println!("{rate:.0} raw frames/s");
+            return;
+        }
+        if let Some(count) = profiled("RPC_BENCH_PROFILE_POSTS") {
+            let rate = rpc_posts_per_sec(&base, &ca, count, Handling::Encoded).await;
             println!("{rate:.0} posts/s");
             return;
         }
-        let rpc_posts = best_of_three(|| rpc_posts_per_sec(&base, &ca, posts, Handling::Encoded)).await;
-        let decoded_posts = best_of_three(|| rpc_posts_per_sec(&base, &ca, posts, Handling::Decoded)).await;
-        let raw_posts = best_of_three(|| raw_frames_per_sec(&base, &ca, posts, size)).await;
-        let rpc_calls = best_of_three(|| rpc_calls_per_sec(&base, &ca, calls)).await;
-        let raw_calls = best_of_three(|| raw_round_trips_per_sec(&base, &ca, calls, size)).await;
-        println!("Kraken RPC over one loopback TLS connection, {size}-byte record bodies, best of 3:");
-        println!("{:<34} {:>14} {:>18} {:>8}", "measure", "Kraken RPC", "raw TLS frames", "ratio");
+        // Rounds of every measure back to back, RPC and raw in turn (which goes first
+        // alternates), so that both meet the same state of the machine; the ratio is taken per
+        // round. The raw baseline's speed swings from run to run here (with how its buffers fall
+        // in memory), so a single pair proves little.
+        let (mut posts_paired, mut decoded_paired, mut calls_paired) =
+            (Paired::default(), Paired::default(), Paired::default());
+        for round in 0..rounds {
+            let rpc_first = round % 2 == 0;
+            let mut raw_posts = 0.0;
+            if !rpc_first {
+                raw_posts = raw_frames_per_sec(&base, &ca, posts, size).await;
+            }
+            let rpc_posts = rpc_posts_per_sec(&base, &ca, posts, Handling::Encoded).await;
+            let decoded_posts = rpc_posts_per_sec(&base, &ca, posts, Handling::Decoded).await;
+            if rpc_first {
+                raw_posts = raw_frames_per_sec(&base, &ca, posts, size).await;
+            }
+            posts_paired.push(rpc_posts, raw_posts);
+            decoded_paired.push(decoded_posts, raw_posts);
+            let (rpc_calls, raw_calls) = if rpc_first {
+                let rpc = rpc_calls_per_sec(&base, &ca, calls).await;
+                (rpc, raw_round_trips_per_sec(&base, &ca, calls, size).await)
+            } else {
+                let raw = raw_round_trips_per_sec(&base, &ca, calls, size).await;
+                (rpc_calls_per_sec(&base, &ca, calls).await, raw)
+            };
+            calls_paired.push(rpc_calls, raw_calls);
+            println!(
+                "round {}: posts {rpc_posts:.0}/s vs frames {raw_posts:.0}/s ({:.2}); calls {rpc_calls:.0}/s vs \
+                 echoes {raw_calls:.0}/s ({:.2})",
+                round + 1,
+                rpc_posts / raw_posts,
+                rpc_calls / raw_calls
+            );
+        }
         println!(
-            "{:<34} {:>12.0}/s {:>16.0}/s {:>8.2}",
-            "one-way (posts vs frames)",
-            rpc_posts,
-            raw_posts,
-            rpc_posts / raw_posts
+            "Kraken RPC over one loopback TLS connection, {size}-byte record bodies; medians of {rounds} rounds:"
         );
-        println!(
-            "{:<34} {:>12.0}/s {:>16.0}/s {:>8.2}",
-            "  same, params decoded to values",
-            decoded_posts,
-            raw_posts,
-            decoded_posts / raw_posts
-        );
-        println!(
-            "{:<34} {:>12.0}/s {:>16.0}/s {:>8.2}",
-            "round trips (calls vs echoes)",
-            rpc_calls,
-            raw_calls,
-            rpc_calls / raw_calls
-        );
+        println!("{:<34} {:>14} {:>18} {:>8}   {}", "measure", "Kraken RPC", "raw TLS frames", "ratio", "range");
+        posts_paired.print("one-way (posts vs frames)");
+        decoded_paired.print("  same, params decoded to values");
+        calls_paired.print("round trips (calls vs echoes)");
     });
 }

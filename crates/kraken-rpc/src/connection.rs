@@ -42,7 +42,7 @@ use crate::auth::{TrustLevel, password_hash};
 use crate::config::RpcConfig;
 use crate::error::{RpcError, RpcFault};
 use crate::frame::FrameCodec;
-use crate::message::{Body, Message};
+use crate::message::{Body, Message, MessageKind, encode_request_into};
 use crate::params::Params;
 use crate::peer::PeerInfo;
 use crate::service::{BoxFuture, CallContext, RpcService, ServiceTable};
@@ -308,8 +308,9 @@ impl RpcConnection {
             pending.calls.insert(id, tx);
         }
         let guard = PendingGuard { connection: self.clone(), id };
-        let message = Message { id, session, body: Body::Call { method: method.to_owned(), params } };
-        tokio::time::timeout_at(deadline, self.send(message, Backpressure::Wait))
+        let frame =
+            |out: &mut Vec<u8>| encode_request_into(out, id, session, MessageKind::Call, method, &params);
+        tokio::time::timeout_at(deadline, self.send(frame, Backpressure::Wait))
             .await
             .unwrap_or_else(|_| Err(timed_out()))?;
         Ok(PendingReply { reply: rx, guard, deadline, method: method.to_owned(), timeout })
@@ -325,11 +326,22 @@ impl RpcConnection {
     /// Posts `method(params...)` on `session`: sent once peered, never answered.
     pub async fn post(&self, session: i32, method: &str, params: Vec<Value>) -> Result<(), RpcError> {
         let timeout = self.inner.config.call_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
-        self.peered(timeout).await?;
+        // Peered, with room in the outbox (the common case), a post needs no clock and no timer.
+        let mut deadline = None;
+        if self.inner.trusted.borrow().is_none() {
+            deadline = Some(tokio::time::Instant::now() + timeout);
+            self.peered(timeout).await?;
+        }
         let id = self.next_id();
-        let message = Message { id, session, body: Body::Post { method: method.to_owned(), params } };
-        tokio::time::timeout_at(deadline, self.send(message, Backpressure::Wait))
+        let frame =
+            |out: &mut Vec<u8>| encode_request_into(out, id, session, MessageKind::Post, method, &params);
+        if self.try_queue(&frame, Backpressure::Wait)? {
+            tokio::task::consume_budget().await;
+            return Ok(());
+        }
+        // The outbox is full: wait for room, within the time limit.
+        let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + timeout);
+        tokio::time::timeout_at(deadline, self.send(frame, Backpressure::Wait))
             .await
             .unwrap_or_else(|_| Err(RpcError::Timeout { method: method.to_owned(), after: timeout }))
     }
@@ -383,39 +395,18 @@ impl RpcConnection {
         self.inner.next_id.fetch_update(Ordering::Relaxed, Ordering::Relaxed, step).unwrap_or(1)
     }
 
-    /// Encodes `message` straight into the outbox, where the writer picks it up with whatever
-    /// else is waiting: one buffer and one wake-up per batch, not per frame.
-    async fn send(&self, message: Message, backpressure: Backpressure) -> Result<(), RpcError> {
-        let max = self.inner.config.max_frame_len;
-        let outbox = &self.inner.outbox;
+    /// Encodes a frame (`frame` appends it to a buffer) straight into the outbox, where the
+    /// writer picks it up with whatever else is waiting: one buffer and one wake-up per batch,
+    /// not per frame. With [`Backpressure::Wait`] it waits while the outbox is full.
+    async fn send(
+        &self,
+        frame: impl Fn(&mut Vec<u8>) -> usize,
+        backpressure: Backpressure,
+    ) -> Result<(), RpcError> {
         loop {
-            let drained = outbox.drained.notified();
-            let queued = {
-                let mut pending = lock(&outbox.pending);
-                if pending.closed {
-                    return Err(RpcError::Closed(self.close_reason()));
-                }
-                let queued = pending.bytes.len();
-                if backpressure == Backpressure::Never && queued >= OUTBOX_HARD_LIMIT {
-                    drop(pending);
-                    self.close("the peer does not read what it asked for (outbox full)");
-                    return Err(RpcError::Closed(self.close_reason()));
-                }
-                if queued < OUTBOX_LIMIT || backpressure == Backpressure::Never {
-                    let start = pending.bytes.len();
-                    let length = message.encode_into(&mut pending.bytes);
-                    if length > max {
-                        pending.bytes.truncate(start);
-                        return Err(RpcError::TooLarge { length, max });
-                    }
-                    drop(pending);
-                    outbox.ready.notify_one();
-                    true
-                } else {
-                    false
-                }
-            };
-            if queued {
+            // Made before looking, so that a drain in between is not missed.
+            let drained = self.inner.outbox.drained.notified();
+            if self.try_queue(&frame, backpressure)? {
                 if backpressure == Backpressure::Wait {
                     // A sender that never has to wait would otherwise keep its thread until the
                     // outbox is full: every so often let the writer (and others) run, so frames
@@ -427,6 +418,38 @@ impl RpcConnection {
             // The peer reads slower than we write: wait for the writer to catch up.
             drained.await;
         }
+    }
+
+    /// Queues a frame if the outbox has room (or `backpressure` says never to wait); `false`
+    /// when it is full.
+    fn try_queue(
+        &self,
+        frame: &impl Fn(&mut Vec<u8>) -> usize,
+        backpressure: Backpressure,
+    ) -> Result<bool, RpcError> {
+        let outbox = &self.inner.outbox;
+        let mut pending = lock(&outbox.pending);
+        if pending.closed {
+            return Err(RpcError::Closed(self.close_reason()));
+        }
+        let queued = pending.bytes.len();
+        if backpressure == Backpressure::Never && queued >= OUTBOX_HARD_LIMIT {
+            drop(pending);
+            self.close("the peer does not read what it asked for (outbox full)");
+            return Err(RpcError::Closed(self.close_reason()));
+        }
+        if queued >= OUTBOX_LIMIT && backpressure == Backpressure::Wait {
+            return Ok(false);
+        }
+        let length = frame(&mut pending.bytes);
+        let max = self.inner.config.max_frame_len;
+        if length > max {
+            pending.bytes.truncate(queued);
+            return Err(RpcError::TooLarge { length, max });
+        }
+        drop(pending);
+        outbox.ready.notify_one();
+        Ok(true)
     }
 
     async fn write_loop<W: AsyncWrite + Unpin + Send + 'static>(self, mut stream: W) {
@@ -667,12 +690,14 @@ impl RpcConnection {
             Ok(value) => Body::Return { ret_for: id, method, value },
             Err(fault) => Body::Error { ret_for: id, cause: fault.0 },
         };
-        match self.send(Message { id: reply_id, session, body }, Backpressure::Never).await {
+        let message = Message { id: reply_id, session, body };
+        match self.send(|out: &mut Vec<u8>| message.encode_into(out), Backpressure::Never).await {
             Ok(()) => {}
             Err(RpcError::TooLarge { length, max }) => {
                 let cause = format!("the result of {length} bytes exceeds the frame limit of {max} bytes");
                 let body = Body::Error { ret_for: id, cause: Some(cause) };
-                let _ = self.send(Message { id: self.next_id(), session, body }, Backpressure::Never).await;
+                let message = Message { id: self.next_id(), session, body };
+                let _ = self.send(|out: &mut Vec<u8>| message.encode_into(out), Backpressure::Never).await;
             }
             Err(err) => debug!(error = %err, "reply not sent"),
         }

@@ -139,32 +139,21 @@ impl Message {
     /// Appends the frame to `out`: the bytes [`Message::into_value`] encodes to, written without
     /// building the frame value (the parameters are only borrowed). Returns the frame's length.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> usize {
+        let (kind, ret_for) = match &self.body {
+            Body::Call { method, params } => {
+                return encode_request_into(out, self.id, self.session, MessageKind::Call, method, params);
+            }
+            Body::Post { method, params } => {
+                return encode_request_into(out, self.id, self.session, MessageKind::Post, method, params);
+            }
+            Body::Return { ret_for, .. } => (MessageKind::Return, *ret_for),
+            Body::Error { ret_for, .. } => (MessageKind::Error, *ret_for),
+        };
         let start = out.len();
         let frame = open_array(out);
-        let header = open_map(out);
-        write_key(out, "session");
-        encode_into(&Value::I32(self.session), out);
-        write_key(out, "id");
-        encode_into(&Value::I32(self.id), out);
-        write_key(out, "type");
-        write_str(out, self.kind().as_str());
-        if let Body::Return { ret_for, .. } | Body::Error { ret_for, .. } = &self.body {
-            write_key(out, "ret-for");
-            encode_into(&Value::I32(*ret_for), out);
-        }
-        header.close(out);
+        write_header(out, self.id, self.session, kind, Some(ret_for));
         let body = open_map(out);
         match &self.body {
-            Body::Call { method, params } | Body::Post { method, params } => {
-                write_key(out, "method");
-                write_str(out, method);
-                write_key(out, "params");
-                let array = open_array(out);
-                for param in params {
-                    encode_into(param, out);
-                }
-                array.close(out);
-            }
             Body::Return { method, value, .. } => {
                 write_key(out, "method");
                 write_str(out, method);
@@ -178,6 +167,7 @@ impl Message {
                     None => drop(encode_into(&Value::Null, out)),
                 }
             }
+            Body::Call { .. } | Body::Post { .. } => {}
         }
         body.close(out);
         frame.close(out);
@@ -189,6 +179,50 @@ impl Message {
         let frame = Bytes::from(kraken_codec::encode(&frame));
         Message::parse(frame, &DecodeLimits::default())?.into_decoded()
     }
+}
+
+/// Appends the frame of a call or post, `method(params...)`, to `out`: what
+/// [`Message::encode_into`] writes for it, with nothing owned (no method `String`, no params
+/// `Vec`). `kind` is [`MessageKind::Call`] or [`MessageKind::Post`]. Returns the frame's length.
+pub fn encode_request_into(
+    out: &mut Vec<u8>,
+    id: i32,
+    session: i32,
+    kind: MessageKind,
+    method: &str,
+    params: &[Value],
+) -> usize {
+    let start = out.len();
+    let frame = open_array(out);
+    write_header(out, id, session, kind, None);
+    let body = open_map(out);
+    write_key(out, "method");
+    write_str(out, method);
+    write_key(out, "params");
+    let array = open_array(out);
+    for param in params {
+        encode_into(param, out);
+    }
+    array.close(out);
+    body.close(out);
+    frame.close(out);
+    out.len() - start
+}
+
+/// Writes a frame's header map, integers as ZINT32.
+fn write_header(out: &mut Vec<u8>, id: i32, session: i32, kind: MessageKind, ret_for: Option<i32>) {
+    let header = open_map(out);
+    write_key(out, "session");
+    encode_into(&Value::I32(session), out);
+    write_key(out, "id");
+    encode_into(&Value::I32(id), out);
+    write_key(out, "type");
+    write_str(out, kind.as_str());
+    if let Some(ret_for) = ret_for {
+        write_key(out, "ret-for");
+        encode_into(&Value::I32(ret_for), out);
+    }
+    header.close(out);
 }
 
 impl Message<Params> {
@@ -205,42 +239,44 @@ impl Message<Params> {
         let (Some(header), Some(entries)) = (header.entries(), body.entries()) else {
             return Err(MessageError::new("the header and the body must be maps"));
         };
-        // As in Java's HashMap, a repeated key keeps its last value.
-        let mut head = HeaderFields::default();
+        // As in Java's HashMap, a repeated key keeps its last value. Fields are read as they
+        // are met (kept as `RawValue`s, they would be copied through memory for nothing).
+        let (mut id, mut session, mut kind, mut ret_for) = (None, None, None, None);
         for (key, value) in header {
             match key {
-                b"id" => head.id = Some(value),
-                b"session" => head.session = Some(value),
-                b"type" => head.kind = Some(value),
-                b"ret-for" => head.ret_for = Some(value),
+                b"id" => id = Some(value.as_i32()),
+                b"session" => session = Some(value.as_i32()),
+                b"type" => kind = Some(value.str_bytes()),
+                b"ret-for" => ret_for = Some(value.as_i32()),
                 _ => {}
             }
         }
-        let int_field = |field: Option<RawValue<'_>>, key: &str| -> Result<i32, MessageError> {
-            field.as_ref().and_then(RawValue::as_i32).ok_or_else(|| {
+        let int_field = |field: Option<Option<i32>>, key: &str| -> Result<i32, MessageError> {
+            field.flatten().ok_or_else(|| {
                 MessageError::new(format!("header field \"{key}\" is missing or not a 32-bit integer"))
             })
         };
-        let mut fields = BodyFields::default();
-        for (key, value) in entries {
-            match key {
-                b"method" => fields.method = Some(value),
-                b"params" => fields.params = Some(value),
-                b"ret" => fields.ret = Some(value),
-                b"cause" => fields.cause = Some(value),
-                _ => {}
-            }
-        }
-        let id = int_field(head.id, "id")?;
-        let session = int_field(head.session, "session")?;
-        let Some(kind) = head.kind.as_ref().and_then(RawValue::str_bytes) else {
+        let id = int_field(id, "id")?;
+        let session = int_field(session, "session")?;
+        let Some(kind) = kind.flatten() else {
             return Err(MessageError::new("header field \"type\" is missing or not a string"));
         };
         let kind = MessageKind::parse_bytes(kind)
             .ok_or_else(|| MessageError::unknown_kind(&kraken_codec::utf8::decode_lossy(kind)))?;
+        let mut fields = BodyFields::default();
+        for (key, value) in entries {
+            match key {
+                b"method" => fields.method = Some(value.str_bytes()),
+                b"params" => fields.params = Some(value),
+                b"ret" => fields.ret = Some(value),
+                b"cause" => fields.cause = Some(value.str_bytes()),
+                _ => {}
+            }
+        }
+        let method = fields.method.flatten().map(kraken_codec::utf8::decode_lossy_string);
         let body = match kind {
             MessageKind::Call | MessageKind::Post => {
-                let Some(method) = fields.method.as_ref().and_then(RawValue::text) else {
+                let Some(method) = method else {
                     return Err(MessageError::new("body field \"method\" is missing or not a string"));
                 };
                 let params = match fields.params {
@@ -265,8 +301,8 @@ impl Message<Params> {
                 }
             }
             MessageKind::Return => Body::Return {
-                ret_for: int_field(head.ret_for, "ret-for")?,
-                method: fields.method.as_ref().and_then(RawValue::text).unwrap_or_default(),
+                ret_for: int_field(ret_for, "ret-for")?,
+                method: method.unwrap_or_default(),
                 value: fields
                     .ret
                     .map(|ret| ret.decode())
@@ -275,8 +311,8 @@ impl Message<Params> {
                     .unwrap_or(Value::Null),
             },
             MessageKind::Error => Body::Error {
-                ret_for: int_field(head.ret_for, "ret-for")?,
-                cause: fields.cause.as_ref().and_then(RawValue::text),
+                ret_for: int_field(ret_for, "ret-for")?,
+                cause: fields.cause.flatten().map(kraken_codec::utf8::decode_lossy_string),
             },
         };
         Ok(Message { id, session, body })
@@ -299,22 +335,14 @@ fn undecodable(err: DecodeError) -> MessageError {
     MessageError::new(format!("undecodable frame: {err}"))
 }
 
-/// The header fields a message may have, still encoded.
-#[derive(Default)]
-struct HeaderFields<'a> {
-    id: Option<RawValue<'a>>,
-    session: Option<RawValue<'a>>,
-    kind: Option<RawValue<'a>>,
-    ret_for: Option<RawValue<'a>>,
-}
-
-/// The body fields a message may have, still encoded.
+/// The body fields a message may have: the texts as sent (`None` inside when not a string), the
+/// values still encoded.
 #[derive(Default)]
 struct BodyFields<'a> {
-    method: Option<RawValue<'a>>,
+    method: Option<Option<&'a [u8]>>,
     params: Option<RawValue<'a>>,
     ret: Option<RawValue<'a>>,
-    cause: Option<RawValue<'a>>,
+    cause: Option<Option<&'a [u8]>>,
 }
 
 /// A frame that decoded but is not a well-formed message.
