@@ -406,7 +406,7 @@ fn main() {
         println!(
             "Kraken RPC over one loopback TLS connection, {size}-byte record bodies; medians of {rounds} rounds:"
         );
-        println!("{:<34} {:>14} {:>18} {:>8}   {}", "measure", "Kraken RPC", "raw TLS frames", "ratio", "range");
+        println!("{:<34} {:>14} {:>18} {:>8}   range", "measure", "Kraken RPC", "raw TLS frames", "ratio");
         posts_paired.print("one-way (posts vs frames)");
         decoded_paired.print("  same, params decoded to values");
         calls_paired.print("round trips (calls vs echoes)");
