@@ -518,7 +518,11 @@ impl RpcConnection {
                 Some(Ok(frame)) => frame,
             };
             match Message::parse(frame, &limits) {
-                Ok(message) => self.dispatch(message).await,
+                Ok(message) => {
+                    if let Some((session, post)) = self.dispatch(message) {
+                        self.dispatch_post_when_room(session, post).await;
+                    }
+                }
                 Err(err) if err.unknown_kind => debug!(error = %err, "ignoring message"),
                 Err(err) => {
                     warn!(peer = ?self.inner.peer.address, error = %err, "closing rpc connection");
@@ -528,21 +532,26 @@ impl RpcConnection {
         }
     }
 
-    async fn dispatch(&self, message: Message<Params>) {
+    /// Acts on one message without waiting; a post that must wait for room in its session's
+    /// backlog comes back with its session.
+    fn dispatch(&self, message: Message<Params>) -> Option<(i32, (String, Params))> {
         let Message { id, session, body } = message;
         match body {
             Body::Return { ret_for, value, .. } => self.resolve(ret_for, Ok(value)),
             Body::Error { ret_for, cause } => self.resolve(ret_for, Err(RpcError::Remote(cause))),
             Body::Call { method, params } if session == CONTROL_SESSION => {
                 let result = params.decode().and_then(|params| self.control(&method, params));
-                self.reply(id, session, method, result).await;
+                self.reply(id, session, method, result);
             }
             Body::Post { method, .. } if session == CONTROL_SESSION => {
                 debug!(%method, "ignoring a post to rpc-control");
             }
-            Body::Call { method, params } => self.dispatch_call(id, session, method, params).await,
-            Body::Post { method, params } => self.dispatch_post(session, method, params).await,
+            Body::Call { method, params } => self.dispatch_call(id, session, method, params),
+            Body::Post { method, params } => {
+                return self.dispatch_post(session, method, params).map(|post| (session, post));
+            }
         }
+        None
     }
 
     fn resolve(&self, ret_for: i32, result: Result<Value, RpcError>) {
@@ -560,7 +569,7 @@ impl RpcConnection {
         lock(&self.inner.sessions).get(&session).map(|entry| entry.service.clone())
     }
 
-    async fn dispatch_call(&self, id: i32, session: i32, method: String, params: Params) {
+    fn dispatch_call(&self, id: i32, session: i32, method: String, params: Params) {
         let Some(service) = self.service_of(session) else {
             return debug!(session, %method, "call on an unknown session dropped");
         };
@@ -568,21 +577,21 @@ impl RpcConnection {
         // the replies that running handlers wait for.
         if self.inner.handler_slots.available_permits() == 0 {
             let cause = format!("too many calls in progress ({})", self.inner.config.max_concurrent_handlers);
-            return self.reply(id, session, method, Err(RpcFault::new(cause))).await;
+            return self.reply(id, session, method, Err(RpcFault::new(cause)));
         }
         let ctx = CallContext { connection: self.clone(), session, is_post: false };
         let mut handler = start_handler(&service, ctx, method.clone(), params);
         // Most handlers answer without waiting: run them here, and give a task (and a slot)
         // only to those that wait (for I/O, a blocking job or a call back to the peer).
         match poll_once(&mut handler) {
-            Poll::Ready(result) => self.reply(id, session, method, result).await,
+            Poll::Ready(result) => self.reply(id, session, method, result),
             Poll::Pending => {
                 let slot = self.inner.handler_slots.clone().try_acquire_owned().ok();
                 let conn = self.clone();
                 tokio::spawn(async move {
                     let Some(_slot) = conn.handler_slot(slot).await else { return };
                     let result = finish_handler(handler).await;
-                    conn.reply(id, session, method, result).await;
+                    conn.reply(id, session, method, result);
                 });
             }
         }
@@ -602,37 +611,38 @@ impl RpcConnection {
 
     /// Runs a post. Posts of one session run in arrival order: a post that does not finish at
     /// once (or finds no free handler slot) starts the session's backlog task, and the
-    /// session's later posts queue behind it until that task has run them all.
-    async fn dispatch_post(&self, session: i32, method: String, params: Params) {
-        let service = loop {
-            let space = self.inner.post_space.notified();
-            {
-                let mut sessions = lock(&self.inner.sessions);
-                let Some(entry) = sessions.get_mut(&session) else {
-                    return debug!(session, %method, "post on an unknown session dropped");
-                };
-                match &mut entry.post_backlog {
-                    None => break entry.service.clone(),
-                    Some(backlog) if backlog.len() < POST_QUEUE => {
-                        let size = params.encoded_len();
-                        let queued = self.inner.backlog_bytes.load(Ordering::Relaxed);
-                        if queued == 0 || queued + size <= BACKLOG_BUDGET {
-                            self.inner.backlog_bytes.fetch_add(size, Ordering::Relaxed);
-                            backlog.push_back(QueuedPost { method, params, size });
-                            return;
-                        }
+    /// session's later posts queue behind it until that task has run them all. When that
+    /// backlog (or the connection's budget) is full, the post comes back, to wait for room.
+    fn dispatch_post(&self, session: i32, method: String, params: Params) -> Option<(String, Params)> {
+        let service = {
+            let mut sessions = lock(&self.inner.sessions);
+            let Some(entry) = sessions.get_mut(&session) else {
+                debug!(session, %method, "post on an unknown session dropped");
+                return None;
+            };
+            match &mut entry.post_backlog {
+                None => entry.service.clone(),
+                Some(backlog) if backlog.len() < POST_QUEUE => {
+                    let size = params.encoded_len();
+                    let queued = self.inner.backlog_bytes.load(Ordering::Relaxed);
+                    if queued != 0 && queued + size > BACKLOG_BUDGET {
+                        return Some((method, params));
                     }
-                    Some(_) => {}
+                    self.inner.backlog_bytes.fetch_add(size, Ordering::Relaxed);
+                    backlog.push_back(QueuedPost { method, params, size });
+                    return None;
                 }
+                Some(_) => return Some((method, params)),
             }
-            // The backlog (or the connection's budget) is full: wait for room (or the close).
-            space.await;
         };
         let first = if self.inner.handler_slots.available_permits() > 0 {
             let ctx = CallContext { connection: self.clone(), session, is_post: true };
             let mut handler = start_handler(&service, ctx, method, params);
             match poll_once(&mut handler) {
-                Poll::Ready(result) => return log_post_failure(result),
+                Poll::Ready(result) => {
+                    log_post_failure(result);
+                    return None;
+                }
                 Poll::Pending => {
                     Backlogged::Running(handler, self.inner.handler_slots.clone().try_acquire_owned().ok())
                 }
@@ -644,6 +654,22 @@ impl RpcConnection {
             entry.post_backlog = Some(VecDeque::new());
         }
         tokio::spawn(self.clone().run_post_backlog(session, service, first));
+        None
+    }
+
+    /// Runs a post that found its session's backlog full, once there is room (or the session
+    /// or connection is gone). The reader waits here: a peer that posts faster than the
+    /// service runs is slowed down rather than buffered without bound.
+    async fn dispatch_post_when_room(&self, session: i32, post: (String, Params)) {
+        let mut post = Some(post);
+        while let Some((method, params)) = post.take() {
+            // Made before trying, so that room made in between is not missed.
+            let space = self.inner.post_space.notified();
+            post = self.dispatch_post(session, method, params);
+            if post.is_some() {
+                space.await;
+            }
+        }
     }
 
     /// Finishes (or starts) the post that could not finish at once, then runs the posts queued
@@ -684,20 +710,22 @@ impl RpcConnection {
         self.inner.post_space.notify_waiters();
     }
 
-    async fn reply(&self, id: i32, session: i32, method: String, result: Result<Value, RpcFault>) {
+    /// Queues the answer to call `id`. Replies never wait for room in the outbox (see
+    /// [`Backpressure::Never`]), so this does not wait either.
+    fn reply(&self, id: i32, session: i32, method: String, result: Result<Value, RpcFault>) {
         let reply_id = self.next_id();
         let body = match result {
             Ok(value) => Body::Return { ret_for: id, method, value },
             Err(fault) => Body::Error { ret_for: id, cause: fault.0 },
         };
         let message = Message { id: reply_id, session, body };
-        match self.send(|out: &mut Vec<u8>| message.encode_into(out), Backpressure::Never).await {
-            Ok(()) => {}
+        match self.try_queue(&|out: &mut Vec<u8>| message.encode_into(out), Backpressure::Never) {
+            Ok(_) => {}
             Err(RpcError::TooLarge { length, max }) => {
                 let cause = format!("the result of {length} bytes exceeds the frame limit of {max} bytes");
                 let body = Body::Error { ret_for: id, cause: Some(cause) };
                 let message = Message { id: self.next_id(), session, body };
-                let _ = self.send(|out: &mut Vec<u8>| message.encode_into(out), Backpressure::Never).await;
+                let _ = self.try_queue(&|out: &mut Vec<u8>| message.encode_into(out), Backpressure::Never);
             }
             Err(err) => debug!(error = %err, "reply not sent"),
         }

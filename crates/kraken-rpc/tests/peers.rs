@@ -139,6 +139,28 @@ async fn posts_keep_their_order_behind_a_slow_one_and_a_panic_is_an_error() {
 }
 
 #[tokio::test]
+async fn a_full_post_backlog_holds_the_reader_and_loses_nothing() {
+    let ca = TestCa::new("Test CA");
+    let (records_tx, mut records) = mpsc::unbounded_channel();
+    let (_server, client, accepted) =
+        tls_pair(&ca, config("base"), base_services(records_tx), config("sentry"), ServiceTable::new()).await;
+    let base = client.create_session("kraken-base").await.unwrap();
+
+    // Far more posts queue behind a slow one than a session's backlog holds (256): the reader
+    // waits for room, and every post still runs, in order.
+    base.post("record_slowly", vec![Value::I32(0)]).await.unwrap();
+    for n in 1..1000 {
+        base.post("record", vec![Value::I32(n)]).await.unwrap();
+    }
+    for expected in 0..1000 {
+        let got = tokio::time::timeout(Duration::from_secs(5), records.recv()).await.unwrap().unwrap();
+        assert_eq!(got, Value::I32(expected));
+    }
+    assert_eq!(base.call("echo", vec![Value::I32(5)]).await.unwrap(), Value::I32(5));
+    assert!(!accepted.is_closed());
+}
+
+#[tokio::test]
 async fn a_handler_calls_back_while_its_caller_waits() {
     let ca = TestCa::new("Test CA");
     let (tx, _rx) = mpsc::unbounded_channel();
