@@ -42,7 +42,7 @@ use crate::auth::{TrustLevel, password_hash};
 use crate::config::RpcConfig;
 use crate::error::{RpcError, RpcFault};
 use crate::frame::FrameCodec;
-use crate::message::{Body, Message, MessageKind, encode_request_into};
+use crate::message::{Body, Message, MessageKind, encode_request_into, encode_request_with};
 use crate::params::Params;
 use crate::peer::PeerInfo;
 use crate::service::{BoxFuture, CallContext, RpcService, ServiceTable};
@@ -287,6 +287,44 @@ impl RpcConnection {
         params: Vec<Value>,
         timeout: Duration,
     ) -> Result<PendingReply, RpcError> {
+        let write_params = |out: &mut Vec<u8>| {
+            for param in &params {
+                kraken_codec::encode_into(param, out);
+            }
+        };
+        self.start_call_with(session, method, write_params, timeout).await
+    }
+
+    /// [`RpcConnection::start_call`] with parameters that are already encoded: `params` holds
+    /// the items of the params array, one encoded value after another (a record spooled in
+    /// its wire form goes out as it is, not decoded and encoded again). They are checked
+    /// first: bytes that do not read as values are refused, and nothing is sent.
+    pub async fn start_call_encoded(
+        &self,
+        session: i32,
+        method: &str,
+        params: &[u8],
+        timeout: Duration,
+    ) -> Result<PendingReply, RpcError> {
+        let limits = kraken_codec::DecodeLimits::default();
+        let mut rest = params;
+        while !rest.is_empty() {
+            let len = kraken_codec::validate_prefix(rest, &limits).map_err(|err| {
+                RpcError::Protocol(format!("parameters of {method} are not well-formed: {err}"))
+            })?;
+            rest = &rest[len..];
+        }
+        let write_params = |out: &mut Vec<u8>| out.extend_from_slice(params);
+        self.start_call_with(session, method, write_params, timeout).await
+    }
+
+    async fn start_call_with(
+        &self,
+        session: i32,
+        method: &str,
+        write_params: impl Fn(&mut Vec<u8>),
+        timeout: Duration,
+    ) -> Result<PendingReply, RpcError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let timed_out = || RpcError::Timeout { method: method.to_owned(), after: timeout };
         let peering_method =
@@ -308,8 +346,9 @@ impl RpcConnection {
             pending.calls.insert(id, tx);
         }
         let guard = PendingGuard { connection: self.clone(), id };
-        let frame =
-            |out: &mut Vec<u8>| encode_request_into(out, id, session, MessageKind::Call, method, &params);
+        let frame = |out: &mut Vec<u8>| {
+            encode_request_with(out, id, session, MessageKind::Call, method, |out| write_params(out))
+        };
         tokio::time::timeout_at(deadline, self.send(frame, Backpressure::Wait))
             .await
             .unwrap_or_else(|_| Err(timed_out()))?;
@@ -991,6 +1030,16 @@ impl RpcSession {
         timeout: Duration,
     ) -> Result<PendingReply, RpcError> {
         self.connection.start_call(self.id, method, params, timeout).await
+    }
+
+    /// [`RpcConnection::start_call_encoded`] on this session.
+    pub async fn start_call_encoded(
+        &self,
+        method: &str,
+        params: &[u8],
+        timeout: Duration,
+    ) -> Result<PendingReply, RpcError> {
+        self.connection.start_call_encoded(self.id, method, params, timeout).await
     }
 
     /// Posts to a method of the service.

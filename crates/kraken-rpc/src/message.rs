@@ -192,6 +192,23 @@ pub fn encode_request_into(
     method: &str,
     params: &[Value],
 ) -> usize {
+    encode_request_with(out, id, session, kind, method, |out| {
+        for param in params {
+            encode_into(param, out);
+        }
+    })
+}
+
+/// [`encode_request_into`] with parameters written by `write_params`: the items of the params
+/// array, one encoded value after another.
+pub fn encode_request_with(
+    out: &mut Vec<u8>,
+    id: i32,
+    session: i32,
+    kind: MessageKind,
+    method: &str,
+    write_params: impl FnOnce(&mut Vec<u8>),
+) -> usize {
     let start = out.len();
     let frame = open_array(out);
     write_header(out, id, session, kind, None);
@@ -200,9 +217,7 @@ pub fn encode_request_into(
     write_str(out, method);
     write_key(out, "params");
     let array = open_array(out);
-    for param in params {
-        encode_into(param, out);
-    }
+    write_params(out);
     array.close(out);
     body.close(out);
     frame.close(out);

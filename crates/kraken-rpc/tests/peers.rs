@@ -161,6 +161,25 @@ async fn a_full_post_backlog_holds_the_reader_and_loses_nothing() {
 }
 
 #[tokio::test]
+async fn encoded_parameters_go_out_as_they_are_and_malformed_ones_are_refused() {
+    let ca = TestCa::new("Test CA");
+    let (records_tx, _records) = mpsc::unbounded_channel();
+    let (_server, client, _accepted) =
+        tls_pair(&ca, config("base"), base_services(records_tx), config("sentry"), ServiceTable::new()).await;
+    let base = client.create_session("kraken-base").await.unwrap();
+
+    let record = kraken_codec::map! { "logger" => "cpu", "params" => kraken_codec::map! { "idle" => 83i32 } };
+    let reply = base.start_call_encoded("echo", &kraken_codec::encode(&record), Duration::from_secs(5)).await;
+    assert_eq!(reply.unwrap().wait().await.unwrap(), record);
+
+    // A map that claims more bytes than it has: refused before anything is sent.
+    let refused = base.start_call_encoded("echo", &[0x09, 0x7f], Duration::from_secs(5)).await;
+    let Err(err) = refused else { panic!("malformed parameters were sent") };
+    assert!(matches!(&err, RpcError::Protocol(cause) if cause.contains("not well-formed")), "{err:?}");
+    assert_eq!(base.call("echo", vec![Value::I32(5)]).await.unwrap(), Value::I32(5));
+}
+
+#[tokio::test]
 async fn a_handler_calls_back_while_its_caller_waits() {
     let ca = TestCa::new("Test CA");
     let (tx, _rx) = mpsc::unbounded_channel();

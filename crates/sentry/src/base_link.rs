@@ -255,18 +255,16 @@ async fn send_spooled(
                 last_sent = last.id;
                 let session = log_channel.borrow().clone().unwrap_or_else(|| command.clone());
                 let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
-                let entries = decode_batch(&batch);
                 if batched {
-                    let count = entries.len();
-                    let params = vec![Value::from(guid), Value::Array(entries), epoch.clone()];
+                    let (params, count) = batch_params(guid, &batch, &epoch);
                     let reply = session
-                        .start_call("onLogBatch", params, ACK_TIMEOUT)
+                        .start_call_encoded("onLogBatch", &params, ACK_TIMEOUT)
                         .await
                         .map_err(|e| anyhow!("batch not sent: {e}"))?;
                     in_flight.push_back((reply, count, ids));
                     continue;
                 }
-                post_records(&session, guid, entries).await?;
+                post_records(&session, guid, decode_batch(&batch)).await?;
                 acknowledge(spool, base, ids).await?;
                 continue;
             }
@@ -287,6 +285,29 @@ async fn send_spooled(
             }
         }
     }
+}
+
+/// The encoded parameters of `onLogBatch(guid, records, epoch)` and the number of records in
+/// it. Records go as they were spooled, in their wire form (checked, not decoded and encoded
+/// again); an unreadable one is logged and left out.
+fn batch_params(guid: &str, batch: &[crate::store::SpooledRecord], epoch: &Value) -> (Vec<u8>, usize) {
+    let limits = kraken_codec::DecodeLimits::default();
+    let mut params = Vec::with_capacity(batch.iter().map(|r| r.record.len()).sum::<usize>() + 64);
+    kraken_codec::encode_into(&Value::from(guid), &mut params);
+    let records = kraken_codec::encode::open_array(&mut params);
+    let mut count = 0;
+    for spooled in batch {
+        match kraken_codec::RawValue::parse(&spooled.record, &limits) {
+            Ok(record) => {
+                params.extend_from_slice(record.as_bytes());
+                count += 1;
+            }
+            Err(error) => tracing::error!(id = spooled.id, %error, "an unreadable spooled record is dropped"),
+        }
+    }
+    records.close(&mut params);
+    kraken_codec::encode_into(epoch, &mut params);
+    (params, count)
 }
 
 /// The spooled records as values; an unreadable one is logged and left out.
@@ -396,5 +417,29 @@ mod tests {
         assert!(samples.iter().all(|d| *d <= ceiling));
         assert!(samples.iter().any(|d| *d != samples[0]), "no variation: {samples:?}");
         assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+    }
+
+    #[test]
+    fn batch_params_carry_spooled_records_as_they_are_and_leave_out_unreadable_ones() {
+        let record = |n: i32| kraken_codec::map! { "logger" => "cpu", "date" => Value::Date(7), "params" => kraken_codec::map! { "n" => n } };
+        let spooled =
+            |id: i64, record: Vec<u8>| crate::store::SpooledRecord { id, logger: "cpu".into(), record };
+        let batch = [
+            spooled(1, kraken_codec::encode(&record(1))),
+            spooled(2, vec![0x09, 0x7f]), // a map longer than its bytes
+            spooled(3, kraken_codec::encode(&record(3))),
+        ];
+        let epoch = Value::I64(42);
+        let (params, count) = batch_params("guid-1", &batch, &epoch);
+        assert_eq!(count, 2);
+        // The params are the items of the frame's params array: guid, records, epoch.
+        let mut items = Vec::new();
+        let mut rest = &params[..];
+        while !rest.is_empty() {
+            let (item, len) = kraken_codec::decode_prefix(rest, &Default::default()).unwrap();
+            items.push(item);
+            rest = &rest[len..];
+        }
+        assert_eq!(items, [Value::from("guid-1"), Value::Array(vec![record(1), record(3)]), epoch]);
     }
 }
