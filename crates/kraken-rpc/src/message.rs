@@ -255,25 +255,26 @@ impl Message<Params> {
             return Err(MessageError::new("the header and the body must be maps"));
         };
         // As in Java's HashMap, a repeated key keeps its last value. Fields are read as they
-        // are met (kept as `RawValue`s, they would be copied through memory for nothing).
+        // are met (kept as `RawValue`s, they would be copied through memory for nothing); a
+        // missing field and one of the wrong kind read alike, as `None`.
         let (mut id, mut session, mut kind, mut ret_for) = (None, None, None, None);
         for (key, value) in header {
             match key {
-                b"id" => id = Some(value.as_i32()),
-                b"session" => session = Some(value.as_i32()),
-                b"type" => kind = Some(value.str_bytes()),
-                b"ret-for" => ret_for = Some(value.as_i32()),
+                b"id" => id = value.as_i32(),
+                b"session" => session = value.as_i32(),
+                b"type" => kind = value.str_bytes(),
+                b"ret-for" => ret_for = value.as_i32(),
                 _ => {}
             }
         }
-        let int_field = |field: Option<Option<i32>>, key: &str| -> Result<i32, MessageError> {
-            field.flatten().ok_or_else(|| {
+        let int_field = |field: Option<i32>, key: &str| -> Result<i32, MessageError> {
+            field.ok_or_else(|| {
                 MessageError::new(format!("header field \"{key}\" is missing or not a 32-bit integer"))
             })
         };
         let id = int_field(id, "id")?;
         let session = int_field(session, "session")?;
-        let Some(kind) = kind.flatten() else {
+        let Some(kind) = kind else {
             return Err(MessageError::new("header field \"type\" is missing or not a string"));
         };
         let kind = MessageKind::parse_bytes(kind)
@@ -281,14 +282,14 @@ impl Message<Params> {
         let mut fields = BodyFields::default();
         for (key, value) in entries {
             match key {
-                b"method" => fields.method = Some(value.str_bytes()),
+                b"method" => fields.method = value.str_bytes(),
                 b"params" => fields.params = Some(value),
                 b"ret" => fields.ret = Some(value),
-                b"cause" => fields.cause = Some(value.str_bytes()),
+                b"cause" => fields.cause = value.str_bytes(),
                 _ => {}
             }
         }
-        let method = fields.method.flatten().map(kraken_codec::utf8::decode_lossy_string);
+        let method = fields.method.map(kraken_codec::utf8::decode_lossy_string);
         let body = match kind {
             MessageKind::Call | MessageKind::Post => {
                 let Some(method) = method else {
@@ -327,7 +328,7 @@ impl Message<Params> {
             },
             MessageKind::Error => Body::Error {
                 ret_for: int_field(ret_for, "ret-for")?,
-                cause: fields.cause.flatten().map(kraken_codec::utf8::decode_lossy_string),
+                cause: fields.cause.map(kraken_codec::utf8::decode_lossy_string),
             },
         };
         Ok(Message { id, session, body })
@@ -350,14 +351,14 @@ fn undecodable(err: DecodeError) -> MessageError {
     MessageError::new(format!("undecodable frame: {err}"))
 }
 
-/// The body fields a message may have: the texts as sent (`None` inside when not a string), the
-/// values still encoded.
+/// The body fields a message may have: the texts as sent (`None` when missing or not a string),
+/// the values still encoded.
 #[derive(Default)]
 struct BodyFields<'a> {
-    method: Option<Option<&'a [u8]>>,
+    method: Option<&'a [u8]>,
     params: Option<RawValue<'a>>,
     ret: Option<RawValue<'a>>,
-    cause: Option<Option<&'a [u8]>>,
+    cause: Option<&'a [u8]>,
 }
 
 /// A frame that decoded but is not a well-formed message.
