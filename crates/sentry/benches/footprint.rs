@@ -7,12 +7,14 @@
 //! system, whole process) of each, and prints CPU as % of one core over the window, with the
 //! ratios (ours / collectd). RSS is also split into anonymous (the process's own memory) and
 //! file-backed (its executable and shared libraries), because the second dominates a
-//! statically linked binary: recent kernels map executable text in large folios, so nearly
-//! the whole text segment counts as resident once touched. Goals: peak RSS under 15 MB, CPU under 1 % of one core, and
-//! neither above collectd's.
+//! statically linked binary: a page fault maps the cached pages around it too (fault-around,
+//! 64 KiB here), and start-up touches code all over the text, so nearly the whole text segment
+//! counts as resident. Goals: peak RSS under 15 MB, CPU under 1 % of one core, and neither
+//! above collectd's.
 //!
-//! Needs collectd: `bash scripts/setup-debian.sh --bench`. `KRAKEN_FOOTPRINT_AGENT=<path>` measures
-//! another build of the agent (another profile, say) in place of this one's.
+//! Needs collectd: `bash scripts/setup-debian.sh --bench`. `KRAKEN_FOOTPRINT_AGENT=<path>`
+//! measures another build of the agent (another profile, say) in place of this one's; a
+//! relative path is taken from the workspace root.
 //! Run: `cargo bench -p sentry --bench footprint` (`-- --quick` for 15 s).
 
 #![cfg_attr(not(target_os = "linux"), allow(dead_code, unused_imports))]
@@ -93,7 +95,7 @@ fn start_agent(dir: &Path) -> Child {
         dir.join("records.jsonl").to_string_lossy()
     );
     fs::write(&config, text).unwrap();
-    Command::new(std::env::var_os("KRAKEN_FOOTPRINT_AGENT").unwrap_or_else(|| AGENT.into()))
+    Command::new(agent_binary())
         .args(["run", "--config"])
         .arg(&config)
         .stdin(Stdio::null())
@@ -101,6 +103,15 @@ fn start_agent(dir: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("kraken-sentry starts")
+}
+
+/// The agent to measure: this build's, or `KRAKEN_FOOTPRINT_AGENT` (relative to the workspace
+/// root, where the README's commands run).
+fn agent_binary() -> PathBuf {
+    let Some(path) = std::env::var_os("KRAKEN_FOOTPRINT_AGENT").map(PathBuf::from) else {
+        return AGENT.into();
+    };
+    if path.is_absolute() { path } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path) }
 }
 
 fn start_collectd(dir: &Path) -> Child {
