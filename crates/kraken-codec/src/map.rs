@@ -135,12 +135,18 @@ impl Map {
 }
 
 /// The length and the first seven bytes of a key, packed: equal keys have equal signatures.
+/// Gathered with whole-word loads: a byte-by-byte copy read back as a word stalls.
 pub(crate) fn key_signature(bytes: &[u8]) -> u64 {
-    let mut head = [0u8; 8];
-    let n = bytes.len().min(7);
-    head[..n].copy_from_slice(&bytes[..n]);
-    head[7] = bytes.len() as u8;
-    u64::from_le_bytes(head)
+    let n = bytes.len();
+    let word =
+        |at: usize| u64::from(u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]));
+    let head = match n {
+        8.. => u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], 0]),
+        // Two overlapping words: the bytes they share are the same.
+        4..=7 => word(0) | (word(n - 4) << (8 * (n - 4))),
+        _ => bytes.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+    };
+    head | ((n as u64 & 0xFF) << 56)
 }
 
 impl std::fmt::Debug for Map {
@@ -240,6 +246,18 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m["rx_bytes_delta"], Value::I32(2));
         assert_eq!(m["rx_bytes_deltb"], Value::I32(1));
+    }
+
+    #[test]
+    fn signatures_pack_length_and_first_seven_bytes() {
+        let text = b"abcdefghijklmnopqrstu";
+        for n in 0..=text.len() {
+            let mut expected = [0u8; 8];
+            expected[..n.min(7)].copy_from_slice(&text[..n.min(7)]);
+            expected[7] = n as u8;
+            assert_eq!(key_signature(&text[..n]), u64::from_le_bytes(expected), "length {n}");
+        }
+        assert_ne!(key_signature(b"ab\0"), key_signature(b"ab"));
     }
 
     #[test]
