@@ -162,6 +162,33 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         self.count_value(start)?;
         let tag = self.byte()?;
+        match tag {
+            type_byte::MAP => Ok(Value::Map(self.map(start, stacks)?)),
+            type_byte::ARRAY => Ok(Value::Array(self.array_items(start, stacks)?)),
+            _ => self.scalar(start, tag),
+        }
+    }
+
+    /// Reads a map value or an array item: scalars in place, containers by recursion. Kept
+    /// inline in the container loops: a value returned from a call is read back wider than it
+    /// was written (a store-forwarding stall per item).
+    #[inline(always)]
+    fn item(&mut self, stacks: &mut Stacks) -> Result<Value, DecodeError> {
+        match self.input.get(self.pos) {
+            Some(&(type_byte::MAP | type_byte::ARRAY)) => self.value(stacks),
+            _ => {
+                let start = self.pos;
+                self.count_value(start)?;
+                let tag = self.byte()?;
+                self.scalar(start, tag)
+            }
+        }
+    }
+
+    /// Reads what follows the type byte `tag` (read at `start`) of a value that is not a
+    /// container.
+    #[inline(always)]
+    fn scalar(&mut self, start: usize, tag: u8) -> Result<Value, DecodeError> {
         Ok(match tag {
             type_byte::NULL => Value::Null,
             type_byte::BOOL => Value::Bool(self.byte()? == 1),
@@ -179,14 +206,13 @@ impl<'a> Reader<'a> {
                     None => Value::Ipv6(addr),
                 }
             }
-            type_byte::MAP => Value::Map(self.map(start, stacks)?),
-            type_byte::ARRAY => Value::Array(self.array_items(start, stacks)?),
             type_byte::BLOB => Value::Blob(self.blob_bytes()?.to_vec()),
             type_byte::ZINT16 => Value::I16(varint::unzigzag16(self.varint()?)),
             type_byte::ZINT32 => Value::I32(varint::unzigzag32(self.varint()?)),
             type_byte::ZINT64 => Value::I64(varint::unzigzag(self.varint()?)),
             type_byte::FLOAT => Value::F32(f32::from_bits(u32::from_be_bytes(self.array()?))),
             type_byte::DOUBLE => Value::F64(f64::from_bits(u64::from_be_bytes(self.array()?))),
+            // MAP and ARRAY never come here.
             _ => return Err(DecodeError::UnknownType { position: start, type_byte: tag }),
         })
     }
@@ -299,9 +325,9 @@ impl<'a> Reader<'a> {
         let first = stacks.entries.len();
         while remaining > 0 {
             let entry_start = self.pos;
-            let key = self.map_key(entry_start)?;
-            let value = self.value(stacks)?;
-            stacks.entries.push((utf8::decode_lossy(key), value));
+            let key = utf8::decode_lossy(self.map_key(entry_start)?);
+            let value = self.item(stacks)?;
+            stacks.entries.push((key, value));
             remaining -= (self.pos - entry_start) as i64;
         }
         self.depth -= 1;
@@ -313,7 +339,7 @@ impl<'a> Reader<'a> {
         let first = stacks.items.len();
         while remaining > 0 {
             let item_start = self.pos;
-            let item = self.value(stacks)?;
+            let item = self.item(stacks)?;
             stacks.items.push(item);
             remaining -= (self.pos - item_start) as i64;
         }

@@ -10,6 +10,7 @@
 use crate::value::Text;
 
 /// Decodes UTF-8 the way the JDK's decoder does in replace mode.
+#[inline]
 pub fn decode_lossy(bytes: &[u8]) -> Text {
     match std::str::from_utf8(bytes) {
         Ok(valid) => Text::from(valid),
