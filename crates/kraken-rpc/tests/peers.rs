@@ -64,6 +64,20 @@ fn sentry_services() -> ServiceTable {
     ServiceTable::from([("kraken-sentry".to_owned(), service)])
 }
 
+/// Starts `count` calls of `slow(ms)`, each in its own task.
+fn spawn_slow_calls(
+    base: &kraken_rpc::RpcSession,
+    count: usize,
+    ms: i32,
+) -> Vec<tokio::task::JoinHandle<Result<Value, RpcError>>> {
+    (0..count)
+        .map(|_| {
+            let base = base.clone();
+            tokio::spawn(async move { base.call("slow", vec![Value::I32(ms)]).await })
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn tls_peering_sessions_calls_posts_and_errors() {
     let ca = TestCa::new("Test CA");
@@ -201,10 +215,7 @@ async fn time_limits_and_a_slow_handler_stalls_nobody_else() {
         tls_pair(&ca, config("base"), base_services(tx), config("sentry"), ServiceTable::new()).await;
     let base = client.create_session("kraken-base").await.unwrap();
 
-    let slow = {
-        let base = base.clone();
-        tokio::spawn(async move { base.call("slow", vec![Value::I32(1500)]).await })
-    };
+    let slow = spawn_slow_calls(&base, 1, 1500).pop().unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = Instant::now();
     assert_eq!(base.call("echo", vec![Value::I32(1)]).await.unwrap(), Value::I32(1));
@@ -246,12 +257,7 @@ async fn waiting_handlers_are_limited_and_instant_ones_always_run() {
     let (_server, client, _accepted) =
         tls_pair(&ca, base_config, base_services(tx), config("sentry"), ServiceTable::new()).await;
     let base = client.create_session("kraken-base").await.unwrap();
-    let slow: Vec<_> = (0..2)
-        .map(|_| {
-            let base = base.clone();
-            tokio::spawn(async move { base.call("slow", vec![Value::I32(700)]).await })
-        })
-        .collect();
+    let slow = spawn_slow_calls(&base, 2, 700);
     tokio::time::sleep(Duration::from_millis(200)).await;
     // Both slots are held by waiting handlers: a third that would wait is refused...
     let refused = base.call("slow", vec![Value::I32(10)]).await.unwrap_err();
@@ -275,12 +281,7 @@ async fn losing_the_connection_fails_pending_calls_at_once() {
     let (_server, client, accepted) =
         tls_pair(&ca, config("base"), base_services(tx), config("sentry"), ServiceTable::new()).await;
     let base = client.create_session("kraken-base").await.unwrap();
-    let pending: Vec<_> = (0..5)
-        .map(|_| {
-            let base = base.clone();
-            tokio::spawn(async move { base.call("slow", vec![Value::I32(5000)]).await })
-        })
-        .collect();
+    let pending = spawn_slow_calls(&base, 5, 5000);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     accepted.close("base shutting down");
