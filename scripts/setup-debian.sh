@@ -8,6 +8,9 @@
 #   - pkg-config, ca-certificates: ordinary build needs
 #   - iproute2, procps: `ip`, `ss` and `ps`, the independent sources the host-fact tests and
 #     benchmarks compare against
+#   - musl-tools, libunwind-14-dev, valgrind: the static Linux agent to ship
+#     (scripts/build-linux-agent.sh: musl libc and C compiler, an unwinder for std, and callgrind
+#     for the profile that lays out its code)
 # With --bench it also installs the peers the benchmarks compare against:
 #   - collectd-core: the C metrics daemon of the agent-footprint benchmark
 # Run as root (or with sudo). Safe to run again: packages already present are skipped.
@@ -24,6 +27,9 @@ packages=(
   ca-certificates
   iproute2
   procps
+  musl-tools
+  libunwind-14-dev
+  valgrind
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(collectd-core)

@@ -3,6 +3,12 @@
 
 use std::process::ExitCode;
 
+/// The static musl build allocates with dlmalloc, which keeps freed memory for reuse (up to its
+/// trim threshold) where musl's allocator unmaps it at once (see `Cargo.toml`).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 fn main() -> ExitCode {
     sentry::cli::main()
 }

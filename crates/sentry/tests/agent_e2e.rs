@@ -50,7 +50,7 @@ impl Setup {
 
     fn start_agent(&self) -> Agent {
         let stderr = fs::File::create(self.dir.join("agent.stderr")).unwrap();
-        let child = Command::new(common::BIN)
+        let child = Command::new(common::bin())
             .args(["run", "--config"])
             .arg(&self.config)
             .stdin(Stdio::null())
@@ -312,7 +312,7 @@ fn the_agent_stops_when_its_standard_output_is_closed() {
         setup.dir.join("data").to_string_lossy()
     );
     fs::write(&setup.config, text).unwrap();
-    let mut child = Command::new(common::BIN)
+    let mut child = Command::new(common::bin())
         .args(["run", "--config"])
         .arg(&setup.config)
         .stdin(Stdio::null())

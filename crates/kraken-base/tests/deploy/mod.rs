@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 
 pub const BASE: &str = env!("CARGO_BIN_EXE_kraken-base");
 
-/// The sentry binary, built beside the base's by `cargo test --workspace`.
+/// The sentry binary, built beside the base's by `cargo test --workspace`, or the one
+/// `KRAKEN_SENTRY_BIN` names (the static agent to ship: `scripts/test-linux-agent.sh`).
 pub fn sentry_bin() -> PathBuf {
-    let path = Path::new(BASE).with_file_name("kraken-sentry");
+    let path = std::env::var_os("KRAKEN_SENTRY_BIN")
+        .map_or_else(|| Path::new(BASE).with_file_name("kraken-sentry"), PathBuf::from);
     assert!(path.exists(), "{} missing: run the tests with --workspace", path.display());
     path
 }

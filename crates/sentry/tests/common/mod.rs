@@ -1,9 +1,14 @@
 //! Running the real `kraken-sentry` binary from integration tests.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_kraken-sentry");
+/// The binary under test: this build's, or the one `KRAKEN_SENTRY_BIN` names (the static agent
+/// to ship, which `scripts/test-linux-agent.sh` puts through these tests).
+pub fn bin() -> PathBuf {
+    std::env::var_os("KRAKEN_SENTRY_BIN").map_or_else(|| env!("CARGO_BIN_EXE_kraken-sentry").into(), PathBuf::from)
+}
 
 /// Runs `kraken-sentry args...` to completion, with `stdin` as its input (none if `None`).
 pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
@@ -11,7 +16,7 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
     // hundreds of them; starting again is enough. Only the start is retried, never a result.
     let mut attempts = 0;
     let mut child = loop {
-        let spawned = Command::new(BIN)
+        let spawned = Command::new(bin())
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
