@@ -8,9 +8,9 @@
 #   - pkg-config, ca-certificates: ordinary build needs
 #   - iproute2, procps: `ip`, `ss` and `ps`, the independent sources the host-fact tests and
 #     benchmarks compare against
-#   - musl-tools, libunwind-14-dev, valgrind: the static Linux agent to ship
-#     (scripts/build-linux-agent.sh: musl libc and C compiler, an unwinder for std, and callgrind
-#     for the profile that lays out its code)
+#   - musl-tools, libunwind-14-dev, valgrind, python3: the static Linux agent to ship
+#     (scripts/build-linux-agent.sh: musl libc and C compiler, an unwinder for std, and the
+#     profile and script that lay out its code and constants)
 # With --bench it also installs the peers the benchmarks compare against:
 #   - collectd-core: the C metrics daemon of the agent-footprint benchmark
 # Run as root (or with sudo). Safe to run again: packages already present are skipped.
@@ -30,6 +30,7 @@ packages=(
   musl-tools
   libunwind-14-dev
   valgrind
+  python3
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(collectd-core)

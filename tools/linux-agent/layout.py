@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Lays out the static Linux agent's code and read-only data by a profile of what it touches.
+
+Used by scripts/build-linux-agent.sh, in two steps:
+
+  layout.py touched < lackey-trace > touched.txt
+      Reads valgrind's `--tool=lackey --trace-mem=yes` trace (lines " L addr,size",
+      " S addr,size", " M addr,size" and "I  addr,size") and prints, once each, the addresses
+      the program executed or read, in hex.
+
+  layout.py script LINK_MAP TOUCHED DEFAULT_LD > agent.ld
+      Finds the input section (ld's -Map output) holding each touched address and prints ld's
+      default script with those sections placed first in .text and in .rodata.
+
+Sections are named by -ffunction-sections / -fdata-sections (".text.<symbol>",
+".rodata.<symbol>", ".rodata..Lanon.<hash>.<n>"): those names are matched on their own. A
+section with a generic name (".text", ".rodata.str1.1") is matched in its own file only.
+"""
+
+import bisect
+import os
+import re
+import sys
+
+GENERIC = re.compile(r"^\.(text|rodata)(\.(str|cst)[0-9.]*)?$")
+# Characters ld reads as wildcards or separators in a section or file pattern.
+UNSAFE = re.compile(r"[*?\[\]\s()]")
+
+
+def touched(trace, out):
+    seen = set()
+    for line in trace:
+        if len(line) < 4 or line[0:3] not in (" L ", " S ", " M ", "I  "):
+            continue
+        field = line[3:].split(",", 1)[0].strip()
+        try:
+            seen.add(int(field, 16))
+        except ValueError:
+            continue
+    for address in sorted(seen):
+        out.write(f"{address:x}\n")
+
+
+def input_sections(link_map):
+    """(start, size, output section, input section, file) of every input section in the map."""
+    sections = []
+    output = None
+    pending = None
+    in_memory_map = False
+    for raw in link_map:
+        line = raw.rstrip("\n")
+        if line.startswith("Linker script and memory map"):
+            in_memory_map = True
+            continue
+        if not in_memory_map or not line:
+            continue
+        if not line.startswith(" "):
+            output = line.split()[0]
+            pending = None
+            continue
+        fields = line.split()
+        if line.startswith(" ") and not line.startswith("  ") and not line.startswith(" *"):
+            # " .text.foo 0xADDR 0xSIZE file" or " .text.foo" with the rest on the next line.
+            if len(fields) >= 4 and fields[1].startswith("0x") and fields[2].startswith("0x"):
+                sections.append((int(fields[1], 16), int(fields[2], 16), output, fields[0], " ".join(fields[3:])))
+                pending = None
+            elif len(fields) == 1:
+                pending = fields[0]
+            else:
+                pending = None
+            continue
+        if pending and len(fields) >= 3 and fields[0].startswith("0x") and fields[1].startswith("0x"):
+            sections.append((int(fields[0], 16), int(fields[1], 16), output, pending, " ".join(fields[2:])))
+        pending = None
+    return sorted(s for s in sections if s[1] > 0)
+
+
+def pattern(section, path):
+    """An ld input-section pattern for this section, or None if it cannot be named safely."""
+    if UNSAFE.search(section):
+        return None
+    if not GENERIC.match(section):
+        return section
+    # Generic name: only this file's. Archive members read "lib.a(member.o)" in the map and
+    # are written "*lib.a:member.o" in a script; plain objects by their base name.
+    member = re.match(r"^(.*)\(([^()]+)\)$", path)
+    name = f"*{os.path.basename(member.group(1))}:{member.group(2)}" if member else f"*{os.path.basename(path)}"
+    if UNSAFE.search(name[1:]):
+        return None
+    return f"{name}({section})"
+
+
+def script(link_map, touched_addresses, default_script, out):
+    sections = input_sections(link_map)
+    starts = [s[0] for s in sections]
+    chosen = {".text": [], ".rodata": []}
+    done = set()
+    for text in touched_addresses:
+        address = int(text, 16)
+        at = bisect.bisect_right(starts, address) - 1
+        if at < 0 or sections[at][0] + sections[at][1] <= address:
+            continue  # not in any input section: the heap, the stack, a linker-made table
+        start, size, output, section, path = sections[at]
+        key = (section, path)
+        if output in chosen and key not in done:
+            done.add(key)
+            rule = pattern(section, path)
+            if rule:
+                chosen[output].append(rule)
+    for rule_list in chosen.values():
+        rule_list.sort()
+
+    def hot(output):
+        plain = [r for r in chosen[output] if "(" not in r]
+        qualified = [r for r in chosen[output] if "(" in r]
+        lines = []
+        if plain:
+            lines.append("    *(\n" + "".join(f"      {r}\n" for r in plain) + "    )\n")
+        lines.extend(f"    {r}\n" for r in qualified)
+        return "".join(lines)
+
+    text_open = False
+    placed = {".text": False, ".rodata": False}
+    for line in default_script:
+        if re.match(r"^  \.rodata\s+: \{ \*\(\.rodata \.rodata\.\* \.gnu\.linkonce\.r\.\*\) \}$", line):
+            out.write("  .rodata         :\n  {\n" + hot(".rodata"))
+            out.write("    *(.rodata .rodata.* .gnu.linkonce.r.*)\n  }\n")
+            placed[".rodata"] = True
+            continue
+        out.write(line)
+        if re.match(r"^  \.text\s+:$", line.rstrip("\n")):
+            text_open = True
+        elif text_open and line.strip() == "{":
+            out.write(hot(".text"))
+            placed[".text"] = True
+            text_open = False
+    missing = [name for name, done_here in placed.items() if not done_here]
+    if missing:
+        sys.exit(f"layout.py: the default linker script has no {' or '.join(missing)} rule where expected")
+    print(
+        f"layout.py: {len(chosen['.text'])} code and {len(chosen['.rodata'])} read-only data sections touched",
+        file=sys.stderr,
+    )
+
+
+def main(argv):
+    if len(argv) == 2 and argv[1] == "touched":
+        touched(sys.stdin, sys.stdout)
+    elif len(argv) == 5 and argv[1] == "script":
+        with open(argv[2]) as link_map, open(argv[3]) as lines, open(argv[4]) as default_script:
+            script(link_map, list(lines), default_script, sys.stdout)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
