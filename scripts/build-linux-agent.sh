@@ -1,34 +1,45 @@
 #!/usr/bin/env bash
 # Builds the Linux agent to ship: one static `kraken-sentry` executable (musl libc, no PIE, no
-# shared libraries) whose executed code is laid out together, so that few of its pages become
-# resident. Prints the binary's path on stdout; progress goes to stderr.
+# shared libraries) whose code and constants in use are laid out together, so that few of its
+# pages become resident. Prints the binary's path on stdout; progress goes to stderr.
 #
 #   1. Build for x86_64-unknown-linux-musl with the `agent` profile. Debian's Rust has no prebuilt
 #      std for musl, so std is built from source as for Windows (scripts/windows-env.sh explains
 #      why RUSTC and RUSTC_BOOTSTRAP are set). C code (SQLite, ring) is compiled with musl-gcc.
 #      Rust's std needs an unwinder: libunwind.a from Debian's LLVM (libunwind-14-dev), plus the
 #      one glibc function that archive calls (tools/linux-agent/fortify_shim.c).
-#   2. Run that build for PROFILE_SECONDS under valgrind (lackey) with the four default loggers
-#      at a 1 s interval, recording every address it executes or reads (start-up included).
+#   2. Run that build twice under valgrind (lackey), recording every address it executes or
+#      reads: alone, with the four default loggers at 1 s writing records to a file, for
+#      STANDALONE_SECONDS; then as a deployed agent: linked to a base over mutual TLS
+#      (kraken-base serve on loopback, fresh PKI), shipping records and answering each host
+#      command the base calls. Ctrl-C ends both.
 #   3. Link again with GNU ld and a linker script that places the sections holding those
-#      addresses first in .text and .rodata (ld's default script for a static executable, with
-#      the lists that tools/linux-agent/layout.py finds from the first link's map). Why: a page fault on an executable maps the cached pages around
-#      it too (fault-around, 64 KiB), so code run once at start-up scattered over the whole text
-#      made nearly all of it resident; laid out together it fills a third as many pages. The
-#      same holds for constants. Code or data the profile missed still works, from the rest.
+#      addresses first in .text and .rodata, the first run's before those the second adds (ld's
+#      default script for a static executable, with the lists that tools/linux-agent/layout.py
+#      finds from the first link's map). Why: a page
+#      fault on an executable maps the cached pages around it too (fault-around, 64 KiB), so code
+#      run once at start-up, scattered over the whole text, made nearly all of it resident; laid
+#      out together it fills a third as many pages. Code or data the profile missed still works,
+#      from the rest of the binary.
 #
 # Needs what scripts/setup-debian.sh installs (musl-tools, libunwind-14-dev, valgrind, python3
-# and the rust-web toolchain). Output: target/linux-agent/kraken-sentry, with the first link's
-# map (unordered.map), the touched lines (touched.txt) and the linker script (agent-<hash>.ld) beside it.
+# and the rust-web toolchain), and builds kraken-base (debug) for the profile. Output:
+# target/linux-agent/kraken-sentry, with the first link's map (unordered.map), the touched
+# addresses (touched-alone.txt, touched-linked.txt) and the linker script (agent-<hash>.ld).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$(pwd)"
 
-PROFILE_SECONDS="${PROFILE_SECONDS:-20}"
 target=x86_64-unknown-linux-musl
 out="$repo/target/linux-agent"
+STANDALONE_SECONDS="${STANDALONE_SECONDS:-15}"
 libs="$out/lib"
 mkdir -p "$libs"
+
+started=$SECONDS
+echo "build-linux-agent: 1/3 building kraken-base (for the profile) and the agent" >&2
+cargo build --locked -p kraken-base --bin kraken-base >&2
+base_bin="$repo/target/debug/kraken-base"
 
 export RUSTC="${KRAKEN_LINUX_AGENT_RUSTC:-/usr/bin/rustc}"
 cargo="${KRAKEN_LINUX_AGENT_CARGO:-/usr/bin/cargo}"
@@ -47,32 +58,106 @@ ar rcs "$libs/libkraken_fortify.a" "$libs/fortify_shim.o"
 
 build_args=(-Zbuild-std=std,panic_abort --target "$target" --profile agent --locked -p sentry --bin kraken-sentry)
 built="$CARGO_TARGET_DIR/$target/agent/kraken-sentry"
-
-started=$SECONDS
-echo "build-linux-agent: 1/3 building (the first build compiles std: a few minutes)" >&2
+# (The first build compiles std: a few minutes.)
 "$cargo" rustc "${build_args[@]}" -- -C "link-arg=-Wl,-Map=$out/unordered.map" >&2
 cp "$built" "$out/kraken-sentry.unordered"
 
-echo "build-linux-agent: 2/3 recording what it runs and reads in ${PROFILE_SECONDS} s" >&2
+echo "build-linux-agent: 2/3 recording what the agent runs and reads, alone then linked" >&2
 work="$(mktemp -d "${TMPDIR:-/tmp}/linux-agent-profile.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
-cat >"$work/sentry.toml" <<EOF
-data_dir = "$work/data"
+base_pid=
+trap '[ -z "$base_pid" ] || kill "$base_pid" 2>/dev/null; rm -rf "$work"' EXIT
+rm -f "$out"/touched*.txt
+mkfifo "$work/trace"
+
+# profile_start NAME CONFIG: the agent under lackey in the background (pid in agent_pid), its
+# trace through a FIFO to layout.py (pid in reader_pid), its own output to NAME.log.
+profile_start() {
+  python3 tools/linux-agent/layout.py touched <"$work/trace" >"$out/touched-$1.txt" &
+  reader_pid=$!
+  valgrind --tool=lackey --trace-mem=yes --log-fd=3 "$out/kraken-sentry.unordered" run \
+    --config "$2" 3>"$work/trace" >"$work/$1.log" 2>&1 &
+  agent_pid=$!
+}
+# profile_stop NAME RECORDS: Ctrl-C, then check the run wrote records and a trace.
+profile_stop() {
+  kill -INT "$agent_pid" 2>/dev/null || true
+  local status=0
+  wait "$agent_pid" || status=$?
+  wait "$reader_pid" || true
+  if [ ! -s "$2" ] || [ ! -s "$out/touched-$1.txt" ]; then
+    echo "build-linux-agent: the $1 profile run failed (exit $status):" >&2
+    tail -20 "$work/$1.log" >&2
+    exit 1
+  fi
+}
+
+cat >"$work/alone.toml" <<EOF
+data_dir = "$work/alone-data"
 [loggers]
 default_interval_ms = 1000
 [output]
-path = "$work/records.jsonl"
+path = "$work/alone.jsonl"
 EOF
-# valgrind's trace goes to fd 3, the pipe; the agent's own output to agent.log.
-status=0
-{ timeout -s INT "$PROFILE_SECONDS" valgrind --tool=lackey --trace-mem=yes --log-fd=3 \
-  "$out/kraken-sentry.unordered" run --config "$work/sentry.toml" 3>&1 >"$work/agent.log" 2>&1 |
-  python3 tools/linux-agent/layout.py touched >"$out/touched.txt"; } || status=$?
-if [ ! -s "$work/records.jsonl" ] || [ ! -s "$out/touched.txt" ]; then
-  echo "build-linux-agent: the profiling run failed (exit $status):" >&2
-  tail -20 "$work/agent.log" >&2
-  exit 1
+profile_start alone "$work/alone.toml"
+sleep "$STANDALONE_SECONDS"
+profile_stop alone "$work/alone.jsonl"
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+sentry_port="$(free_port)"
+admin_port="$(free_port)"
+guid=profile
+"$base_bin" pki init "$work/pki" >/dev/null
+"$base_bin" pki issue "$guid" "$work/pki" >/dev/null
+cat >"$work/base.toml" <<EOF
+listen = "127.0.0.1:$sentry_port"
+data_dir = "$work/base-data"
+certificate = "$work/pki/base.pem"
+key = "$work/pki/base.key"
+sentry_ca = "$work/pki/ca.pem"
+connect_all_loggers = true
+[admin]
+listen = "127.0.0.1:$admin_port"
+EOF
+cat >"$work/linked.toml" <<EOF
+guid = "$guid"
+data_dir = "$work/linked-data"
+[loggers]
+default_interval_ms = 1000
+[output]
+path = "$work/linked.jsonl"
+[[base]]
+name = "profile"
+address = "127.0.0.1"
+port = $sentry_port
+certificate = "$work/pki/$guid.pem"
+key = "$work/pki/$guid.key"
+ca = "$work/pki/ca.pem"
+EOF
+"$base_bin" serve --config "$work/base.toml" 2>"$work/base.log" &
+base_pid=$!
+profile_start linked "$work/linked.toml"
+linked=false
+for _ in $(seq 1 120); do
+  if timeout 30 "$base_bin" call --config "$work/base.toml" "$guid" getSystemInfo >/dev/null 2>&1; then
+    linked=true
+    break
+  fi
+  sleep 1
+done
+if $linked; then
+  for method in getProcesses getNetStat getArpCache getArpCache6 getRoutingTable getRoutingTable6 \
+    getDiskPartitions getNetworkInterfaces getLoggers getLoggerFactories listFiles; do
+    if ! reply="$(timeout 120 "$base_bin" call --config "$work/base.toml" "$guid" "$method" 2>&1)"; then
+      # Under valgrind a process list can outlast the base's 30 s call timeout; the agent
+      # still finishes it, traced, while the other calls go on.
+      echo "build-linux-agent: $method: $(tail -1 <<<"$reply") (the profile goes on)" >&2
+    fi
+  done
+  sleep 5 # a few more logger cycles, shipped to the base
+else
+  echo "build-linux-agent: the agent never linked to the base; the profile has no base link" >&2
 fi
+profile_stop linked "$work/linked.jsonl"
 
 echo "build-linux-agent: 3/3 linking what it touched together" >&2
 # ld's own script for `-static -no-pie`, with the touched sections pulled to the start of .text
@@ -80,8 +165,8 @@ echo "build-linux-agent: 3/3 linking what it touched together" >&2
 echo 'int main(void) { return 0; }' >"$work/empty.c"
 musl-gcc -static -no-pie -Wl,--verbose "$work/empty.c" -o "$work/empty" |
   awk '/^======/ { inside = !inside; next } inside' >"$work/default.ld"
-python3 tools/linux-agent/layout.py script "$out/unordered.map" "$out/touched.txt" "$work/default.ld" \
-  >"$work/agent.ld"
+python3 tools/linux-agent/layout.py script "$out/unordered.map" "$work/default.ld" \
+  "$out/touched-alone.txt" "$out/touched-linked.txt" >"$work/agent.ld"
 # Cargo keys a build by its arguments, not by the files they name: the script's name carries a
 # hash of its text, so a new layout always links again.
 rm -f "$out"/agent-*.ld

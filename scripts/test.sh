@@ -9,9 +9,13 @@
 #                                (scripts/test-windows.sh)
 #   5. Windows sentry, Linux     kraken-sentry.exe under Wine linked to kraken-base serve on
 #      base                      loopback (scripts/test-wine-sentry.sh)
+#   6. Linux agent as shipped    the static build (scripts/build-linux-agent.sh) put through the
+#                                sentry's and the base's integration tests
+#                                (scripts/test-linux-agent.sh)
 #
 # Each runner prints its own summary; the last lines are `windows: N passed, M failed`,
-# `wine-sentry: N passed, M failed` and `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
+# `wine-sentry: N passed, M failed`, `linux-agent: N passed, M failed` and
+# `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
 # after a Linux failure, so one run shows both).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,6 +53,9 @@ bash scripts/test-windows.sh || status=1
 
 echo "== Windows sentry against the Linux base (Wine)"
 bash scripts/test-wine-sentry.sh || status=1
+
+echo "== Linux agent as shipped (static musl build)"
+bash scripts/test-linux-agent.sh || status=1
 
 echo "linux: $passed passed, $failed failed"
 exit "$status"

@@ -8,9 +8,10 @@ Used by scripts/build-linux-agent.sh, in two steps:
       " S addr,size", " M addr,size" and "I  addr,size") and prints, once each, the addresses
       the program executed or read, in hex.
 
-  layout.py script LINK_MAP TOUCHED DEFAULT_LD > agent.ld
+  layout.py script LINK_MAP DEFAULT_LD TOUCHED [TOUCHED...] > agent.ld
       Finds the input section (ld's -Map output) holding each touched address and prints ld's
-      default script with those sections placed first in .text and in .rodata.
+      default script with those sections placed first in .text and in .rodata: the sections
+      of the first TOUCHED file, then those the next one adds, and so on.
 
 Sections are named by -ffunction-sections / -fdata-sections (".text.<symbol>",
 ".rodata.<symbol>", ".rodata..Lanon.<hash>.<n>"): those names are matched on their own. A
@@ -90,11 +91,11 @@ def pattern(section, path):
     return f"{name}({section})"
 
 
-def script(link_map, touched_addresses, default_script, out):
-    sections = input_sections(link_map)
+def chosen_sections(sections, touched_addresses, done):
+    """ld patterns for the .text and .rodata input sections holding these addresses, except
+    those already in `done` (which this adds to)."""
     starts = [s[0] for s in sections]
     chosen = {".text": [], ".rodata": []}
-    done = set()
     for text in touched_addresses:
         address = int(text, 16)
         at = bisect.bisect_right(starts, address) - 1
@@ -109,14 +110,23 @@ def script(link_map, touched_addresses, default_script, out):
                 chosen[output].append(rule)
     for rule_list in chosen.values():
         rule_list.sort()
+    return chosen
+
+
+def script(link_map, touched_files, default_script, out):
+    sections = input_sections(link_map)
+    done = set()
+    groups = [chosen_sections(sections, touched, done) for touched in touched_files]
 
     def hot(output):
-        plain = [r for r in chosen[output] if "(" not in r]
-        qualified = [r for r in chosen[output] if "(" in r]
+        # One statement per group: ld places what one statement matches in input order.
         lines = []
-        if plain:
-            lines.append("    *(\n" + "".join(f"      {r}\n" for r in plain) + "    )\n")
-        lines.extend(f"    {r}\n" for r in qualified)
+        for chosen in groups:
+            plain = [r for r in chosen[output] if "(" not in r]
+            qualified = [r for r in chosen[output] if "(" in r]
+            if plain:
+                lines.append("    *(\n" + "".join(f"      {r}\n" for r in plain) + "    )\n")
+            lines.extend(f"    {r}\n" for r in qualified)
         return "".join(lines)
 
     text_open = False
@@ -137,18 +147,24 @@ def script(link_map, touched_addresses, default_script, out):
     missing = [name for name, done_here in placed.items() if not done_here]
     if missing:
         sys.exit(f"layout.py: the default linker script has no {' or '.join(missing)} rule where expected")
-    print(
-        f"layout.py: {len(chosen['.text'])} code and {len(chosen['.rodata'])} read-only data sections touched",
-        file=sys.stderr,
-    )
+    for number, chosen in enumerate(groups, 1):
+        print(
+            f"layout.py: profile {number}: {len(chosen['.text'])} more code and "
+            f"{len(chosen['.rodata'])} more read-only data sections",
+            file=sys.stderr,
+        )
 
 
 def main(argv):
     if len(argv) == 2 and argv[1] == "touched":
         touched(sys.stdin, sys.stdout)
-    elif len(argv) == 5 and argv[1] == "script":
-        with open(argv[2]) as link_map, open(argv[3]) as lines, open(argv[4]) as default_script:
-            script(link_map, list(lines), default_script, sys.stdout)
+    elif len(argv) >= 5 and argv[1] == "script":
+        touched_files = []
+        for path in argv[4:]:
+            with open(path) as lines:
+                touched_files.append(list(lines))
+        with open(argv[2]) as link_map, open(argv[3]) as default_script:
+            script(link_map, touched_files, default_script, sys.stdout)
     else:
         sys.exit(__doc__)
 

@@ -7,7 +7,8 @@ use std::process::{Command, Output, Stdio};
 /// The binary under test: this build's, or the one `KRAKEN_SENTRY_BIN` names (the static agent
 /// to ship, which `scripts/test-linux-agent.sh` puts through these tests).
 pub fn bin() -> PathBuf {
-    std::env::var_os("KRAKEN_SENTRY_BIN").map_or_else(|| env!("CARGO_BIN_EXE_kraken-sentry").into(), PathBuf::from)
+    std::env::var_os("KRAKEN_SENTRY_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_kraken-sentry").into(), PathBuf::from)
 }
 
 /// Runs `kraken-sentry args...` to completion, with `stdin` as its input (none if `None`).
