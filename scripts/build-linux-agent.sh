@@ -12,7 +12,7 @@
 #      reads: alone, with the four default loggers at 1 s writing records to a file, for
 #      STANDALONE_SECONDS; then as a deployed agent: linked to a base over mutual TLS
 #      (kraken-base serve on loopback, fresh PKI), shipping records and answering each host
-#      command the base calls. Ctrl-C ends both.
+#      command the base calls. SIGTERM ends both.
 #   3. Link again with GNU ld and a linker script that places the sections holding those
 #      addresses first in .text and .rodata, the first run's before those the second adds (ld's
 #      default script for a static executable, with the lists that tools/linux-agent/layout.py
@@ -65,7 +65,10 @@ cp "$built" "$out/kraken-sentry.unordered"
 echo "build-linux-agent: 2/3 recording what the agent runs and reads, alone then linked" >&2
 work="$(mktemp -d "${TMPDIR:-/tmp}/linux-agent-profile.XXXXXX")"
 base_pid=
-trap '[ -z "$base_pid" ] || kill "$base_pid" 2>/dev/null; rm -rf "$work"' EXIT
+agent_pid=
+reader_pid=
+# On any exit, nothing this script started is left running.
+trap 'for pid in $agent_pid $reader_pid $base_pid; do kill -KILL "$pid" 2>/dev/null; done; rm -rf "$work"' EXIT
 rm -f "$out"/touched*.txt
 mkfifo "$work/trace"
 
@@ -78,12 +81,20 @@ profile_start() {
     --config "$2" 3>"$work/trace" >"$work/$1.log" 2>&1 &
   agent_pid=$!
 }
-# profile_stop NAME RECORDS: Ctrl-C, then check the run wrote records and a trace.
+# profile_stop NAME RECORDS: stop the agent as a service manager would (SIGTERM; killed if it
+# has not stopped within a minute), then check the run wrote records and a trace.
 profile_stop() {
-  kill -INT "$agent_pid" 2>/dev/null || true
-  local status=0
+  kill -TERM "$agent_pid" 2>/dev/null || true
+  local status=0 waited=0
+  while kill -0 "$agent_pid" 2>/dev/null && [ "$waited" -lt 60 ]; do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  kill -KILL "$agent_pid" 2>/dev/null || true
   wait "$agent_pid" || status=$?
   wait "$reader_pid" || true
+  agent_pid=
+  reader_pid=
   if [ ! -s "$2" ] || [ ! -s "$out/touched-$1.txt" ]; then
     echo "build-linux-agent: the $1 profile run failed (exit $status):" >&2
     tail -20 "$work/$1.log" >&2
@@ -135,6 +146,7 @@ ca = "$work/pki/ca.pem"
 EOF
 "$base_bin" serve --config "$work/base.toml" 2>"$work/base.log" &
 base_pid=$!
+disown "$base_pid" # stopped by the exit trap, without the shell reporting it
 profile_start linked "$work/linked.toml"
 linked=false
 for _ in $(seq 1 120); do
@@ -155,15 +167,17 @@ if $linked; then
   done
   sleep 5 # a few more logger cycles, shipped to the base
 else
-  echo "build-linux-agent: the agent never linked to the base; the profile has no base link" >&2
+  echo "build-linux-agent: the agent never linked to the base in the profile run:" >&2
+  tail -20 "$work/linked.log" "$work/base.log" >&2
+  exit 1
 fi
 profile_stop linked "$work/linked.jsonl"
 
 echo "build-linux-agent: 3/3 linking what it touched together" >&2
-# ld's own script for `-static -no-pie`, with the touched sections pulled to the start of .text
+# ld's own script for `-static -no-pie -z relro -z now` (as rustc links), with the touched sections pulled to the start of .text
 # and of .rodata.
 echo 'int main(void) { return 0; }' >"$work/empty.c"
-musl-gcc -static -no-pie -Wl,--verbose "$work/empty.c" -o "$work/empty" |
+musl-gcc -static -no-pie -Wl,-z,relro,-z,now -Wl,--verbose "$work/empty.c" -o "$work/empty" |
   awk '/^======/ { inside = !inside; next } inside' >"$work/default.ld"
 python3 tools/linux-agent/layout.py script "$out/unordered.map" "$work/default.ld" \
   "$out/touched-alone.txt" "$out/touched-linked.txt" >"$work/agent.ld"

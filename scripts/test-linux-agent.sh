@@ -1,22 +1,36 @@
 #!/usr/bin/env bash
-# Tests the Linux agent as shipped: builds it (scripts/build-linux-agent.sh: static musl binary,
-# code laid out by a profile), checks it is one self-contained executable, then runs the sentry's
-# integration tests and the base's end-to-end tests with it in place of the development build
-# (KRAKEN_SENTRY_BIN). Prints the runner's summaries, then `linux-agent: N passed, M failed`.
+# Tests the Linux agent as shipped: runs the layout tool's tests (tools/linux-agent), builds the
+# agent (scripts/build-linux-agent.sh: static musl binary, code laid out by a profile), checks it
+# is one self-contained executable, then runs the sentry's integration tests and the base's
+# end-to-end tests with it in place of the development build (KRAKEN_SENTRY_BIN). Prints the
+# runners' summaries, then `linux-agent: N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 log=target/linux-agent-test-output.txt
 mkdir -p target
+
+# The layout tool's own tests first: unittest ends with "Ran N tests", then "OK" or
+# "FAILED (failures=F, errors=E)".
+python3 tools/linux-agent/test_layout.py 2>&1 | tee "$log.layout"
+layout_ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' "$log.layout")
+layout_failed=$(sed -n 's/^FAILED (\(.*\))$/\1/p' "$log.layout" | tr ',' '\n' | awk -F= '{ s += $2 } END { print s + 0 }')
+layout_passed=$((${layout_ran:-0} - layout_failed))
+if [ -z "$layout_ran" ] || { [ "$layout_failed" -eq 0 ] && ! grep -qx 'OK' "$log.layout"; }; then
+  layout_passed=0
+  layout_failed=1 # the tests did not run
+fi
+
 if ! agent="$(bash scripts/build-linux-agent.sh)"; then
-  echo "linux-agent: 0 passed, 1 failed (the build failed)"
+  echo "linux-agent: $layout_passed passed, $((1 + layout_failed)) failed (the build failed)"
   exit 1
 fi
 
-failed=0
-if readelf -lW "$agent" | grep -q 'INTERP'; then
+failed=$layout_failed
+headers="$(readelf -lW "$agent")"
+if grep -q 'INTERP' <<<"$headers"; then
   echo "linux-agent: $agent asks for a dynamic loader; it should be static" >&2
-  failed=1
+  failed=$((failed + 1))
 fi
 
 KRAKEN_SENTRY_BIN="$agent" cargo test --locked -p sentry -p kraken-base --test '*' 2>&1 | tee "$log"
@@ -26,5 +40,6 @@ failed=$((failed + $(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 
 if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1 # the build or a test binary failed before reporting
 fi
+passed=$((passed + layout_passed))
 echo "linux-agent: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

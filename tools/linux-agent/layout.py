@@ -23,7 +23,10 @@ import os
 import re
 import sys
 
-GENERIC = re.compile(r"^\.(text|rodata)(\.(str|cst)[0-9.]*)?$")
+GENERIC = re.compile(r"^\.(text|rodata)(\.(str|cst)[0-9.]*|\.(unlikely|startup|hot|exit))?$")
+# Cargo puts 16-hex-digit hashes in object names that change with the build's arguments, and
+# the second link has other arguments than the profiled one: they are matched by a wildcard.
+BUILD_HASH = re.compile(r"[0-9a-f]{16}")
 # Characters ld reads as wildcards or separators in a section or file pattern.
 UNSAFE = re.compile(r"[*?\[\]\s()]")
 
@@ -85,10 +88,10 @@ def pattern(section, path):
     # Generic name: only this file's. Archive members read "lib.a(member.o)" in the map and
     # are written "*lib.a:member.o" in a script; plain objects by their base name.
     member = re.match(r"^(.*)\(([^()]+)\)$", path)
-    name = f"*{os.path.basename(member.group(1))}:{member.group(2)}" if member else f"*{os.path.basename(path)}"
-    if UNSAFE.search(name[1:]):
+    name = f"{os.path.basename(member.group(1))}:{member.group(2)}" if member else os.path.basename(path)
+    if UNSAFE.search(name):
         return None
-    return f"{name}({section})"
+    return f"*{BUILD_HASH.sub('*', name)}({section})"
 
 
 def chosen_sections(sections, touched_addresses, done):
