@@ -6,6 +6,8 @@
 # runners' summaries, then `linux-agent: N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/libtest-totals.sh
+source scripts/libtest-totals.sh
 
 log=target/linux-agent-test-output.txt
 mkdir -p target
@@ -26,20 +28,17 @@ if ! agent="$(bash scripts/build-linux-agent.sh)"; then
   exit 1
 fi
 
-failed=$layout_failed
+checks_failed=$layout_failed
 headers="$(readelf -lW "$agent")"
 if grep -q 'INTERP' <<<"$headers"; then
   echo "linux-agent: $agent asks for a dynamic loader; it should be static" >&2
-  failed=$((failed + 1))
+  checks_failed=$((checks_failed + 1))
 fi
 
 KRAKEN_SENTRY_BIN="$agent" cargo test --locked -p sentry -p kraken-base --test '*' 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
-passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
-failed=$((failed + $(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) s += $i } END { print s + 0 }' "$log")))
-if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-  failed=1 # the build or a test binary failed before reporting
-fi
+libtest_totals "$log" "$rc"
 passed=$((passed + layout_passed))
+failed=$((failed + checks_failed))
 echo "linux-agent: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -19,6 +19,8 @@
 # after a Linux failure, so one run shows both).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/libtest-totals.sh
+source scripts/libtest-totals.sh
 
 bash scripts/setup-debian.sh || { echo "test: set-up failed" >&2; exit 1; }
 
@@ -41,11 +43,7 @@ mkdir -p target
 linux_log=target/linux-test-output.txt
 cargo test --workspace --locked 2>&1 | tee "$linux_log"
 linux_rc=${PIPESTATUS[0]}
-passed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^passed/) s += $i } END { print s + 0 }' "$linux_log")
-failed=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) if ($(i + 1) ~ /^failed/) s += $i } END { print s + 0 }' "$linux_log")
-if [ "$linux_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-  failed=1 # the build or a test binary failed before reporting
-fi
+libtest_totals "$linux_log" "$linux_rc"
 [ "$linux_rc" -eq 0 ] || status=1
 
 echo "== Windows tests (Wine)"
