@@ -23,7 +23,8 @@
 #      from the rest of the binary.
 #
 # Needs what scripts/setup-debian.sh installs (musl-tools, libunwind-14-dev, valgrind, python3
-# and the rust-web toolchain), and builds kraken-base (debug) for the profile. Output:
+# and the rust-web toolchain). The profile's base is KRAKEN_BASE_BIN if set (test-linux-agent.sh
+# passes the one its test build made), else a debug build of kraken-base. Output:
 # target/linux-agent/kraken-sentry, with the first link's map (unordered.map), the touched
 # addresses (touched-alone.txt, touched-linked.txt) and the linker script (agent-<hash>.ld).
 set -euo pipefail
@@ -37,9 +38,14 @@ libs="$out/lib"
 mkdir -p "$libs"
 
 started=$SECONDS
-echo "build-linux-agent: 1/3 building kraken-base (for the profile) and the agent" >&2
-cargo build --locked -p kraken-base --bin kraken-base >&2
-base_bin="$repo/target/debug/kraken-base"
+echo "build-linux-agent: 1/3 building the agent (and kraken-base, for the profile)" >&2
+if [ -n "${KRAKEN_BASE_BIN:-}" ]; then
+  base_bin="$KRAKEN_BASE_BIN"
+  [ -x "$base_bin" ] || { echo "build-linux-agent: KRAKEN_BASE_BIN=$base_bin is not an executable" >&2; exit 1; }
+else
+  cargo build --locked -p kraken-base --bin kraken-base >&2
+  base_bin="$repo/target/debug/kraken-base"
+fi
 
 export RUSTC="${KRAKEN_LINUX_AGENT_RUSTC:-/usr/bin/rustc}"
 cargo="${KRAKEN_LINUX_AGENT_CARGO:-/usr/bin/cargo}"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Tests the Linux agent as shipped: runs the layout tool's tests (tools/linux-agent), builds the
 # agent (scripts/build-linux-agent.sh: static musl binary, code laid out by a profile), checks it
-# is one self-contained executable, then runs the sentry's integration tests and the base's
-# end-to-end tests with it in place of the development build (KRAKEN_SENTRY_BIN). Prints the
-# runners' summaries, then `linux-agent: N passed, M failed`.
+# is one self-contained executable, then runs the workspace's integration tests with it in place
+# of the development build (KRAKEN_SENTRY_BIN; the sentry's and the base's tests run the agent).
+# Prints the runners' summaries, then `linux-agent: N passed, M failed`.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/libtest-totals.sh
@@ -23,7 +23,11 @@ if [ -z "$layout_ran" ] || { [ "$layout_failed" -eq 0 ] && ! grep -qx 'OK' "$log
   layout_failed=1 # the tests did not run
 fi
 
-if ! agent="$(bash scripts/build-linux-agent.sh)"; then
+# The integration tests are built first, with the whole workspace's features as test.sh's Linux
+# step built them (nothing to do after it; a build of one package alone would rebuild the
+# dependencies whose features differ), and their kraken-base is the profile's base.
+if ! cargo test --locked --workspace --test '*' --no-run >&2 ||
+  ! agent="$(KRAKEN_BASE_BIN="$PWD/target/debug/kraken-base" bash scripts/build-linux-agent.sh)"; then
   echo "linux-agent: $layout_passed passed, $((1 + layout_failed)) failed (the build failed)"
   exit 1
 fi
@@ -35,7 +39,7 @@ if grep -q 'INTERP' <<<"$headers"; then
   checks_failed=$((checks_failed + 1))
 fi
 
-KRAKEN_SENTRY_BIN="$agent" cargo test --locked -p sentry -p kraken-base --test '*' 2>&1 | tee "$log"
+KRAKEN_SENTRY_BIN="$agent" cargo test --locked --workspace --test '*' 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 libtest_totals "$log" "$rc"
 passed=$((passed + layout_passed))

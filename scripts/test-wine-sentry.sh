@@ -13,7 +13,9 @@ windows_facts="$(
   set -e
   # shellcheck source=scripts/windows-env.sh
   source scripts/windows-env.sh
-  windows_cargo build --locked -p sentry --bin kraken-sentry >&2
+  # The exe that test-windows.sh's build made (nothing to rebuild after it): a build of the
+  # sentry alone would rebuild every dependency whose features differ from the workspace's.
+  windows_cargo test --no-run --locked --workspace >&2
   scripts/wine-prefix.sh >&2
   printf '%s\n%s\n%s\n%s\n' "$CARGO_TARGET_DIR/$WINDOWS_TARGET/debug/kraken-sentry.exe" "$WINDOWS_WINE" \
     "$WINEPREFIX" "$WINDOWS_WINESERVER"
@@ -29,7 +31,7 @@ trap stop_wine EXIT
 mkdir -p target
 log=target/wine-sentry-test-output.txt
 KRAKEN_WINDOWS_SENTRY_EXE="$exe" KRAKEN_WINE_LOADER="$wine" WINEPREFIX="$prefix" \
-  cargo test --locked -p kraken-base --test wine_sentry -- --ignored 8>&- >"$log" 2>&1
+  cargo test --locked --workspace --test wine_sentry -- --ignored 8>&- >"$log" 2>&1
 rc=$?
 cat "$log"
 result="$(grep -E '^test result:' "$log" | tail -n 1)"

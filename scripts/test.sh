@@ -24,6 +24,20 @@ source scripts/libtest-totals.sh
 
 bash scripts/setup-debian.sh || { echo "test: set-up failed" >&2; exit 1; }
 
+# Nothing is edited between this suite's builds, so incremental compilation's caches (a GB or
+# more) would buy nothing.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+# The suite's builds (Linux, Windows, the static agent) and the Wine prefix take about
+# NEEDED_GIB of disk from a clean clone: say so up front rather than fail half-way with ENOSPC.
+NEEDED_GIB=6
+mkdir -p target
+free_kib=$(df -Pk target | awk 'NR == 2 { print $4 }')
+echo "== disk: $((free_kib / 1048576)) GiB free for target/ (a clean run needs about $NEEDED_GIB GiB)"
+if [ "${free_kib:-0}" -lt $((NEEDED_GIB * 1048576)) ]; then
+  echo "test: warning: less than $NEEDED_GIB GiB free; the builds may fail with 'No space left on device'" >&2
+fi
+
 status=0
 if cargo fmt --version >/dev/null 2>&1; then
   echo "== cargo fmt --check"
@@ -39,7 +53,6 @@ else
 fi
 
 echo "== Linux tests (cargo test)"
-mkdir -p target
 linux_log=target/linux-test-output.txt
 cargo test --workspace --locked 2>&1 | tee "$linux_log"
 linux_rc=${PIPESTATUS[0]}
@@ -55,5 +68,6 @@ bash scripts/test-wine-sentry.sh || status=1
 echo "== Linux agent as shipped (static musl build)"
 bash scripts/test-linux-agent.sh || status=1
 
+echo "== disk: target/ holds $(du -sh target | cut -f1)"
 echo "linux: $passed passed, $failed failed"
 exit "$status"
