@@ -29,6 +29,8 @@
 # addresses (touched-alone.txt, touched-linked.txt) and the linker script (agent-<hash>.ld).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/local-link.sh
+source scripts/local-link.sh
 repo="$(pwd)"
 
 target=x86_64-unknown-linux-musl
@@ -123,37 +125,11 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 sentry_port="$(free_port)"
 admin_port="$(free_port)"
 guid=profile
-"$base_bin" pki init "$work/pki" >/dev/null
-"$base_bin" pki issue "$guid" "$work/pki" >/dev/null
-cat >"$work/base.toml" <<EOF
-listen = "127.0.0.1:$sentry_port"
-data_dir = "$work/base-data"
-certificate = "$work/pki/base.pem"
-key = "$work/pki/base.key"
-sentry_ca = "$work/pki/ca.pem"
-connect_all_loggers = true
-[admin]
-listen = "127.0.0.1:$admin_port"
-EOF
-cat >"$work/linked.toml" <<EOF
-guid = "$guid"
-data_dir = "$work/linked-data"
-[loggers]
-default_interval_ms = 1000
-[output]
-path = "$work/linked.jsonl"
-[[base]]
-name = "profile"
-address = "127.0.0.1"
-port = $sentry_port
-certificate = "$work/pki/$guid.pem"
-key = "$work/pki/$guid.key"
-ca = "$work/pki/ca.pem"
-EOF
+local_link_configs "$base_bin" "$work" "$guid" "$sentry_port" "$admin_port" 1000
 "$base_bin" serve --config "$work/base.toml" 2>"$work/base.log" &
 base_pid=$!
 disown "$base_pid" # stopped by the exit trap, without the shell reporting it
-profile_start linked "$work/linked.toml"
+profile_start linked "$work/sentry.toml"
 linked=false
 for _ in $(seq 1 120); do
   if timeout 30 "$base_bin" call --config "$work/base.toml" "$guid" getSystemInfo >/dev/null 2>&1; then
@@ -177,7 +153,7 @@ else
   tail -20 "$work/linked.log" "$work/base.log" >&2
   exit 1
 fi
-profile_stop linked "$work/linked.jsonl"
+profile_stop linked "$work/sentry-records.jsonl"
 
 echo "build-linux-agent: 3/3 linking what it touched together" >&2
 # ld's own script for `-static -no-pie -z relro -z now` (as rustc links), with the touched sections pulled to the start of .text

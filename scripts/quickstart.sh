@@ -8,6 +8,8 @@
 # runs in the foreground until Ctrl-C, which stops both.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/local-link.sh
+source scripts/local-link.sh
 bash scripts/setup-debian.sh >&2
 cargo build --release --locked -p sentry -p kraken-base >&2
 
@@ -16,35 +18,7 @@ base_bin="$PWD/target/release/kraken-base"
 sentry_bin="$PWD/target/release/kraken-sentry"
 guid=local-sentry
 
-[ -f "$dir/pki/ca.key" ] || "$base_bin" pki init "$dir/pki" >&2
-[ -f "$dir/pki/$guid.pem" ] || "$base_bin" pki issue "$guid" "$dir/pki" >&2
-
-cat >"$dir/base.toml" <<TOML
-listen = "127.0.0.1:7140"
-data_dir = "$dir/base-data"
-certificate = "$dir/pki/base.pem"
-key = "$dir/pki/base.key"
-sentry_ca = "$dir/pki/ca.pem"
-connect_all_loggers = true
-[admin]
-listen = "127.0.0.1:7141"
-TOML
-
-cat >"$dir/sentry.toml" <<TOML
-guid = "$guid"
-data_dir = "$dir/sentry-data"
-[loggers]
-default_interval_ms = 5000
-[output]
-path = "$dir/sentry-records.jsonl"
-[[base]]
-name = "local"
-address = "127.0.0.1"
-port = 7140
-certificate = "$dir/pki/$guid.pem"
-key = "$dir/pki/$guid.key"
-ca = "$dir/pki/ca.pem"
-TOML
+local_link_configs "$base_bin" "$dir" "$guid" 7140 7141 5000
 
 "$base_bin" serve --config "$dir/base.toml" 2>"$dir/base.log" &
 base_pid=$!
