@@ -2,10 +2,11 @@
 //!
 //! [`Agent::start`] opens the state store in the configured data directory, creates the
 //! default loggers on the very first start (cpu, memory, network, disk; running at the
-//! configured interval), and starts every logger the store marks running. Records go to the
-//! local JSON-lines sink (standard output or a rotating file) and, for the loggers a base
-//! connected, to that base's durable spool. [`Agent::run_until_signalled`] links to every configured base (one task
-//! each, serving the base's commands), applies operators' changes from the store every second
+//! configured interval), and starts every logger the store marks running. Records go, for the
+//! loggers a base connected, to that base's durable spool, and to the local JSON-lines sink
+//! (standard output when no base is configured, or the `[output]` file that rotates).
+//! [`Agent::run_until_signalled`] links to every configured base (one task each, serving the
+//! base's commands), applies operators' changes from the store every second
 //! and returns on Ctrl-C (or SIGTERM), after stopping the loggers cleanly; their running flags
 //! stay set so the same loggers start next time.
 
@@ -18,7 +19,7 @@ use kraken_codec::Map;
 
 use crate::base_link::{LinkSettings, SpoolAccess, run_link};
 use crate::commands::{CommandContext, FileRoots, sentry_methods};
-use crate::config::Config;
+use crate::config::{Config, LocalOutput};
 use crate::loggers::{FactoryContext, JsonLinesSink, LoggerRegistry, SinkSet, standard_factories};
 use crate::service::SentryService;
 use crate::spool::SpoolSink;
@@ -37,7 +38,7 @@ pub struct Agent {
     pub store: Arc<Store>,
     pub registry: Arc<LoggerRegistry>,
     pub commands: Arc<CommandContext>,
-    output: Arc<JsonLinesSink>,
+    output: Option<Arc<JsonLinesSink>>,
     spool: Arc<SpoolSink>,
 }
 
@@ -53,7 +54,9 @@ impl Agent {
         let spool = Arc::new(SpoolSink::new(store.clone(), config.spool.max_bytes, &factories));
         sinks.add(spool.clone());
         let output = local_sink(&config)?;
-        sinks.add(output.clone());
+        if let Some(output) = &output {
+            sinks.add(output.clone());
+        }
         let context = FactoryContext { host: host.clone(), store: store.clone() };
         let registry =
             Arc::new(LoggerRegistry::new(factories, context, sinks, config.loggers.min_interval_ms));
@@ -62,7 +65,9 @@ impl Agent {
             // Marked only once all four exist, so a crash in between creates the rest next time.
             store.set_once("default_loggers_created", "1")?;
         }
-        let started = registry.boot()?;
+        let started = registry
+            .boot()
+            .with_context(|| format!("cannot load the loggers from {}", store.path().display()))?;
         tracing::info!(store = %store.path().display(), started, "agent started");
         let commands = Arc::new(CommandContext {
             host,
@@ -107,7 +112,7 @@ impl Agent {
                         return false;
                     }
                     _ = tick.tick() => {
-                        if self.output.is_closed() {
+                        if self.output.as_ref().is_some_and(|output| output.is_closed()) {
                             tracing::error!("standard output was closed; stopping");
                             links.iter().for_each(tokio::task::JoinHandle::abort);
                             return true;
@@ -151,14 +156,15 @@ impl Agent {
     }
 }
 
-/// The record sink of `[output]`.
-fn local_sink(config: &Config) -> anyhow::Result<Arc<JsonLinesSink>> {
-    Ok(match &config.output.path {
-        None => Arc::new(JsonLinesSink::stdout()),
-        Some(path) => Arc::new(
+/// The local record sink, if records are written locally ([`Config::local_output`]).
+fn local_sink(config: &Config) -> anyhow::Result<Option<Arc<JsonLinesSink>>> {
+    Ok(match config.local_output() {
+        LocalOutput::None => None,
+        LocalOutput::Stdout => Some(Arc::new(JsonLinesSink::stdout())),
+        LocalOutput::File(path) => Some(Arc::new(
             JsonLinesSink::file(path, config.output.max_bytes, config.output.keep)
                 .with_context(|| format!("cannot open the record file {}", path.display()))?,
-        ),
+        )),
     })
 }
 

@@ -20,8 +20,8 @@
 //! list_files = true                # listFiles on or off
 //! list_files_roots = ["/srv"]      # default: every fixed volume
 //!
-//! [output]                         # where records go while no base is configured
-//! path = "/var/log/kraken-sentry/records.jsonl"   # default: standard output
+//! [output]                         # records written locally, as JSON lines
+//! path = "/var/log/kraken-sentry/records.jsonl"   # default: standard output if no [[base]], else none
 //! max_bytes = 10485760             # rotate at this size
 //! keep = 5                         # rotated files kept
 //!
@@ -104,7 +104,7 @@ impl Default for CommandSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutputSettings {
-    /// A JSON-lines file; standard output when absent.
+    /// A JSON-lines file; when absent, see [`Config::local_output`].
     pub path: Option<PathBuf>,
     pub max_bytes: u64,
     pub keep: u32,
@@ -114,6 +114,14 @@ impl Default for OutputSettings {
     fn default() -> Self {
         OutputSettings { path: None, max_bytes: 10 * 1024 * 1024, keep: 5 }
     }
+}
+
+/// Where the agent writes records locally ([`Config::local_output`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalOutput<'a> {
+    Stdout,
+    File(&'a Path),
+    None,
 }
 
 /// `[links]`: how base links reconnect.
@@ -252,6 +260,19 @@ impl Config {
         Ok((config, ConfigSource::File(path)))
     }
 
+    /// Where records are written locally: the `[output]` file if one is set (beside the
+    /// bases too, as a local copy); else standard output when no base is configured, so the
+    /// agent is useful on its own; else nowhere. With bases, records go to them, and standard
+    /// output stays free of them: under a service manager it would copy every record into the
+    /// system journal.
+    pub fn local_output(&self) -> LocalOutput<'_> {
+        match (&self.output.path, self.bases.is_empty()) {
+            (Some(path), _) => LocalOutput::File(path),
+            (None, true) => LocalOutput::Stdout,
+            (None, false) => LocalOutput::None,
+        }
+    }
+
     /// Parses and validates TOML text; the error says which key is wrong and why.
     pub fn parse(text: &str) -> Result<Config, String> {
         let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
@@ -376,6 +397,20 @@ mod tests {
             (config.bases[0].port, config.loggers.min_interval_ms, config.output.keep),
             (7140, 500, 3)
         );
+    }
+
+    #[test]
+    fn records_go_to_stdout_only_without_bases_and_to_a_set_file_always() {
+        let base = "[[base]]\nname = \"b\"\naddress = \"h\"\ncertificate = \"c\"\nkey = \"k\"\nca = \"a\"\n";
+        let file = "[output]\npath = \"/var/log/r.jsonl\"\n";
+        let output_of = |text: &str| {
+            let config: Config = toml::from_str(text).unwrap();
+            format!("{:?}", config.local_output())
+        };
+        assert_eq!(output_of(""), "Stdout");
+        assert_eq!(output_of(base), "None");
+        assert_eq!(output_of(file), "File(\"/var/log/r.jsonl\")");
+        assert_eq!(output_of(&format!("{file}{base}")), "File(\"/var/log/r.jsonl\")");
     }
 
     #[test]
