@@ -185,11 +185,15 @@ fn a_logger_runs_again_after_a_restart_and_follows_the_operator() {
 fn operator_mistakes_are_refused_with_clear_messages() {
     let setup = Setup::new("refusals", NO_DEFAULTS);
     setup.cli(&["logger", "create", "cpu-usage", "cpu1"]);
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["logger", "create", "cpu-usage", "cpu1"], "logger already exists: local\\cpu1"),
         (&["logger", "create", "no-such-factory", "x"], "logger factory not found: no-such-factory"),
         (&["logger", "create", "cpu-usage", "x", "--option", "colour=red"], "cpu-usage takes no options"),
         (&["logger", "start", "cpu1", "--interval", "10"], "interval must be at least 1000 ms, got 10"),
+        (
+            &["logger", "start", "cpu1", "--interval", "3000000000"],
+            "interval must be at most 2147483647 ms, got 3000000000",
+        ),
         (&["processcheck", "set", "sshd", "maybe"], "policy must be allow or deny"),
     ];
     for (args, expected) in cases {

@@ -13,6 +13,7 @@
 //! wait ends is left `stopping` and stops when the run ends.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,9 @@ struct LoggerEntry {
     row: Mutex<LoggerRow>,
     factory: Arc<dyn LoggerFactory>,
     runner: LoggerRunner,
+    /// Stopped while a run was in progress: `loggerStopped` is owed once the thread has ended
+    /// ([`LoggerRegistry::announce_finished_stops`]).
+    stop_owed: AtomicBool,
 }
 
 /// The agent's loggers.
@@ -168,8 +172,12 @@ impl LoggerRegistry {
             tracing::error!(logger = %row.name, factory = %row.factory, "a saved logger has an unknown factory; left alone");
             return false;
         };
-        let entry =
-            LoggerEntry { runner: LoggerRunner::new(&row.name), row: Mutex::new(row.clone()), factory };
+        let entry = LoggerEntry {
+            runner: LoggerRunner::new(&row.name),
+            row: Mutex::new(row.clone()),
+            factory,
+            stop_owed: AtomicBool::new(false),
+        };
         self.entries().insert(row.name, Arc::new(entry));
         true
     }
@@ -213,6 +221,7 @@ impl LoggerRegistry {
     /// `removeLogger`: a stopped logger is deleted with its state.
     pub fn remove(&self, name: &str) -> Result<(), RegistryError> {
         let _control = self.control();
+        self.announce_finished_stops();
         let entry = self.entry(name)?;
         if entry.runner.state() != LoggerState::Stopped {
             return refuse(format!("logger is running: {name}"));
@@ -223,10 +232,14 @@ impl LoggerRegistry {
         Ok(())
     }
 
-    /// Checks an interval against the minimum (BUG-21).
+    /// Checks an interval against the minimum (BUG-21) and the protocol's i32 (LoggerInfo and
+    /// `loggerStarted` carry it as one, so a longer interval could not be reported truly).
     pub fn check_interval(&self, interval_ms: i64) -> Result<u32, RegistryError> {
         match u32::try_from(interval_ms) {
-            Ok(ms) if ms >= self.min_interval_ms => Ok(ms),
+            Ok(ms) if ms >= self.min_interval_ms && i32::try_from(ms).is_ok() => Ok(ms),
+            Ok(ms) if ms >= self.min_interval_ms => {
+                refuse(format!("interval must be at most {} ms, got {interval_ms}", i32::MAX))
+            }
             _ => refuse(format!("interval must be at least {} ms, got {interval_ms}", self.min_interval_ms)),
         }
     }
@@ -234,6 +247,7 @@ impl LoggerRegistry {
     /// `startLogger`: starts the thread and records that it runs.
     pub fn start(&self, name: &str, interval_ms: i64) -> Result<(), RegistryError> {
         let _control = self.control();
+        self.announce_finished_stops();
         let interval = self.check_interval(interval_ms)?;
         let entry = self.entry(name)?;
         let run = {
@@ -272,7 +286,7 @@ impl LoggerRegistry {
     /// `stopLogger`: records that it should not run and stops the thread, waiting up to
     /// `timeout_ms` for a run in progress (0 or less: up to [`MAX_STOP_WAIT`]). A logger still
     /// finishing its run then is left `stopping` and stops when the run ends; like the
-    /// original, that is not an error.
+    /// original, that is not an error, but `loggerStopped` waits until then.
     pub fn stop(&self, name: &str, timeout_ms: i64) -> Result<(), RegistryError> {
         let _control = self.control();
         let entry = self.entry(name)?;
@@ -282,11 +296,42 @@ impl LoggerRegistry {
             .ok()
             .filter(|&ms| ms > 0)
             .map_or(MAX_STOP_WAIT, |ms| Duration::from_millis(ms).min(MAX_STOP_WAIT));
-        self.emit(LoggerEvent::Stopped(name.to_owned()));
-        if !entry.runner.stop(timeout) {
+        if !self.stop_announced(name, &entry, timeout) {
             tracing::warn!(logger = %name, timeout_ms = timeout.as_millis(), "logger still finishing a run; it stops when the run ends");
         }
         Ok(())
+    }
+
+    /// Stops the thread, waiting up to `timeout` for a run in progress, and announces
+    /// `loggerStopped` once the thread has ended: now, or (if the run outlasts the wait) at the
+    /// next [`Self::announce_finished_stops`]. A base never hears of a stop while the thread
+    /// still runs (BUG-26). True if it has ended.
+    fn stop_announced(&self, name: &str, entry: &LoggerEntry, timeout: Duration) -> bool {
+        let ended = entry.runner.stop(timeout);
+        if ended {
+            self.emit(LoggerEvent::Stopped(name.to_owned()));
+        } else {
+            entry.stop_owed.store(true, Ordering::SeqCst);
+        }
+        ended
+    }
+
+    /// Announces `loggerStopped` for each logger whose stop outlasted its wait and whose thread
+    /// has ended since. Runs under the control lock, before anything that could start the
+    /// logger again (so the base sees the stop before the next start), and at every
+    /// [`Self::reconcile`] (every second in a running agent).
+    fn announce_finished_stops(&self) {
+        let owed: Vec<(String, Arc<LoggerEntry>)> = self
+            .entries()
+            .iter()
+            .filter(|(_, entry)| entry.stop_owed.load(Ordering::SeqCst))
+            .map(|(name, entry)| (name.clone(), entry.clone()))
+            .collect();
+        for (name, entry) in owed {
+            if entry.runner.state() == LoggerState::Stopped && entry.stop_owed.swap(false, Ordering::SeqCst) {
+                self.emit(LoggerEvent::Stopped(name));
+            }
+        }
     }
 
     /// Stops every thread for an agent shutdown, leaving the stored running flags as they are
@@ -379,6 +424,7 @@ impl LoggerRegistry {
     /// applied yet (a logger still finishing a run) is tried again at the next call.
     pub fn reconcile(&self) -> Result<(), RegistryError> {
         let _control = self.control();
+        self.announce_finished_stops();
         let version = self.context.store.data_version()?;
         if *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) == Some(version) {
             return Ok(());
@@ -391,7 +437,9 @@ impl LoggerRegistry {
         for (name, entry) in &known {
             if !rows.contains_key(name) {
                 tracing::info!(logger = %name, "logger removed from the store; stopping it");
-                if entry.runner.stop(RECONCILE_STOP_WAIT) {
+                let ended = entry.runner.state() == LoggerState::Stopped
+                    || self.stop_announced(name, entry, RECONCILE_STOP_WAIT);
+                if ended {
                     self.entries().remove(name);
                     self.emit(LoggerEvent::Removed(name.clone()));
                 } else {
@@ -430,8 +478,7 @@ impl LoggerRegistry {
                 }
                 (false, LoggerState::Running) => {
                     tracing::info!(logger = %name, "stopping logger as the store says");
-                    self.emit(LoggerEvent::Stopped(name.clone()));
-                    complete &= entry.runner.stop(RECONCILE_STOP_WAIT);
+                    complete &= self.stop_announced(&name, &entry, RECONCILE_STOP_WAIT);
                 }
                 (_, LoggerState::Stopping) => complete = false,
                 _ => {}
@@ -504,5 +551,100 @@ fn logger_info(entry: &LoggerEntry) -> Value {
         "log_count" => count(stats.log_count),
         "last_run" => stats.last_run,
         "last_log" => stats.last_log,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+    use crate::loggers::LoggerRun;
+    use crate::loggers::factory::Localized;
+    use crate::store::{OptionValue, Store};
+
+    /// A logger whose every run waits for the test's go-ahead, announcing that it started.
+    struct GatedFactory {
+        entered: Mutex<mpsc::Sender<()>>,
+        release: Arc<Mutex<mpsc::Receiver<()>>>,
+    }
+
+    struct GatedRun {
+        entered: mpsc::Sender<()>,
+        release: Arc<Mutex<mpsc::Receiver<()>>>,
+    }
+
+    impl LoggerRun for GatedRun {
+        fn run_once(&mut self) -> Result<Vec<Map>, String> {
+            let _ = self.entered.send(());
+            let _ = self.release.lock().unwrap().recv();
+            Ok(Vec::new())
+        }
+    }
+
+    impl LoggerFactory for GatedFactory {
+        fn name(&self) -> &'static str {
+            "gated"
+        }
+        fn display_names(&self) -> Localized {
+            &[("en", "Gated")]
+        }
+        fn descriptions(&self) -> Localized {
+            &[("en", "Waits for the test")]
+        }
+        fn create(&self, _: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+            Box::new(GatedRun {
+                entered: self.entered.lock().unwrap().clone(),
+                release: self.release.clone(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_stop_is_announced_only_once_the_thread_has_ended_and_before_the_next_start() {
+        let dir = std::env::temp_dir().join(format!("kraken-registry-stop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel();
+        let factory =
+            GatedFactory { entered: Mutex::new(entered_tx), release: Arc::new(Mutex::new(release_rx)) };
+        let context = FactoryContext {
+            host: Arc::new(sentry_host::SystemHost),
+            store: Arc::new(Store::open(&dir).unwrap()),
+        };
+        let registry = LoggerRegistry::new(vec![Arc::new(factory)], context, Arc::default(), 100);
+        let mut events = registry.event_sender().subscribe();
+        registry.create("gated", "g", None, &Map::new()).unwrap();
+        registry.start("g", 100).unwrap();
+        entered.recv_timeout(Duration::from_secs(10)).expect("the first run starts");
+        let drained: Vec<LoggerEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        assert!(
+            matches!(drained.as_slice(), [LoggerEvent::Added(_), LoggerEvent::Started { .. }]),
+            "{drained:?}"
+        );
+
+        // The run outlasts the stop's wait: the logger is stopping, and nothing is announced.
+        registry.stop("g", 50).unwrap();
+        assert_eq!(registry.entry("g").unwrap().runner.state(), LoggerState::Stopping);
+        registry.reconcile().unwrap();
+        assert!(events.try_recv().is_err(), "loggerStopped before the thread ended");
+
+        // The run ends; the next start announces the stop first, then the start.
+        release.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        assert!(registry.entry("g").unwrap().runner.wait_stopped(deadline));
+        registry.start("g", 100).unwrap();
+        let drained: Vec<LoggerEvent> = std::iter::from_fn(|| events.try_recv().ok()).collect();
+        assert_eq!(drained[0], LoggerEvent::Stopped("g".into()), "{drained:?}");
+        assert!(matches!(drained[1..], [LoggerEvent::Started { .. }]), "{drained:?}");
+
+        // A stop within the wait is announced at once.
+        entered.recv_timeout(Duration::from_secs(10)).expect("the restarted logger runs");
+        drop(release); // every run from now on returns at once
+        registry.stop("g", 5_000).unwrap();
+        assert_eq!(events.try_recv().unwrap(), LoggerEvent::Stopped("g".into()));
+        assert!(events.try_recv().is_err(), "one announcement per stop");
+        drop(registry);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
