@@ -37,12 +37,14 @@ pub struct LoggerRow {
 const COLUMNS: &str = "name, factory, description, config, interval_ms, running";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<LoggerRow> {
+    let name: String = row.get(0)?;
     let config: String = row.get(3)?;
     let config = serde_json::from_str(&config).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+        let problem = format!("logger {name:?}: its stored options are not valid: {e}");
+        rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, problem.into())
     })?;
     Ok(LoggerRow {
-        name: row.get(0)?,
+        name,
         factory: row.get(1)?,
         description: row.get(2)?,
         config,
@@ -171,6 +173,18 @@ mod tests {
         assert_eq!(reopened.delete_logger("cpu").unwrap_err().to_string(), "logger not found: cpu");
         assert!(reopened.loggers().unwrap().is_empty());
         drop((store, reopened)); // Windows cannot delete an open file
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn damaged_stored_options_name_the_logger() {
+        let dir = temp_data_dir("damaged-options");
+        let store = Store::open(&dir).unwrap();
+        store.insert_logger(&row("cpu")).unwrap();
+        store.lock().execute("UPDATE loggers SET config = '{not json' WHERE name = 'cpu'", []).unwrap();
+        let error = store.loggers().unwrap_err().to_string();
+        assert!(error.contains("logger \"cpu\": its stored options are not valid"), "{error}");
+        drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
