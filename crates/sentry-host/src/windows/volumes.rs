@@ -1,15 +1,20 @@
-//! Drive-letter volumes with their space.
+//! Volumes with their space: every drive letter, and every local volume mounted only on a
+//! folder (`C:\Data\Archive\`), as on Linux every mount point counts (BUG-38).
 //!
-//! `GetLogicalDriveStringsW` lists the roots (`C:\`, `D:\`...), `GetDriveTypeW` says what backs
-//! each, `GetDiskFreeSpaceExW` gives total, free and caller-available bytes (quotas included),
+//! `GetLogicalDriveStringsW` lists the drive roots (`C:\`, `D:\`...); `FindFirstVolumeW` /
+//! `FindNextVolumeW` list the local volumes and `GetVolumePathNamesForVolumeNameW` where each is
+//! mounted, so a volume without a drive letter is listed at its first folder (a volume with
+//! both is listed once, at its letter). `GetDriveTypeW` says what backs each root, `GetDiskFreeSpaceExW` gives total, free and caller-available bytes (quotas included),
 //! `GetVolumeInformationW` the file system and `GetVolumeNameForVolumeMountPointW` the volume
 //! GUID path. Probing runs with `SEM_FAILCRITICALERRORS` so an empty card reader or DVD drive
 //! never pops up a dialog; a drive whose space cannot be read (no medium, locked, offline
 //! share) is left out rather than reported as empty (BUG-38).
 
+use windows_sys::Win32::Foundation::{ERROR_MORE_DATA, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::Storage::FileSystem::{
-    GetDiskFreeSpaceExW, GetDriveTypeW, GetLogicalDriveStringsW, GetVolumeInformationW,
-    GetVolumeNameForVolumeMountPointW,
+    FindFirstVolumeW, FindNextVolumeW, FindVolumeClose, GetDiskFreeSpaceExW, GetDriveTypeW,
+    GetLogicalDriveStringsW, GetVolumeInformationW, GetVolumeNameForVolumeMountPointW,
+    GetVolumePathNamesForVolumeNameW,
 };
 use windows_sys::Win32::System::Diagnostics::Debug::{SEM_FAILCRITICALERRORS, SetThreadErrorMode};
 
@@ -31,11 +36,72 @@ const DRIVE_RAMDISK: u32 = 6;
 /// bound for both buffers).
 const NAME_CAPACITY: usize = 261;
 
-/// Every drive-letter volume whose space can be read.
+/// The most volumes and mount paths read (a bound on what the OS can make us allocate).
+const MAX_VOLUMES: usize = 4096;
+const MAX_PATH_NAMES_UNITS: u32 = 1 << 20;
+
+/// Every volume whose space can be read: the drive letters, then the volumes mounted only on
+/// folders.
 pub(crate) fn list() -> HostResult<Vec<Volume>> {
-    let roots = drive_roots()?;
+    let mut roots = drive_roots()?;
     let _quiet = QuietErrors::new();
+    roots.extend(folder_only_roots(&roots, &volume_mount_paths()));
     Ok(roots.iter().filter_map(|root| volume(root)).collect())
+}
+
+/// For each volume (by its mount paths): its first mount path, if none of its paths is a drive
+/// root (those are listed already) and it has one at all.
+fn folder_only_roots(drive_roots: &[String], volumes: &[Vec<String>]) -> Vec<String> {
+    volumes
+        .iter()
+        .filter(|paths| !paths.iter().any(|p| drive_roots.iter().any(|d| d.eq_ignore_ascii_case(p))))
+        .filter_map(|paths| paths.first().cloned())
+        .collect()
+}
+
+/// The mount paths of every local volume (`C:\`, `C:\Data\Archive\`), one list per volume.
+/// Best effort: a volume or call that fails is left out (the drive letters still stand).
+fn volume_mount_paths() -> Vec<Vec<String>> {
+    let mut name = [0u16; NAME_CAPACITY];
+    // SAFETY: `name` holds NAME_CAPACITY writable units.
+    let find = unsafe { FindFirstVolumeW(name.as_mut_ptr(), NAME_CAPACITY as u32) };
+    if find == INVALID_HANDLE_VALUE {
+        return Vec::new();
+    }
+    let mut volumes = Vec::new();
+    loop {
+        volumes.push(mount_paths(&name));
+        // SAFETY: `find` is the open search handle; `name` holds NAME_CAPACITY writable units.
+        if volumes.len() >= MAX_VOLUMES
+            || unsafe { FindNextVolumeW(find, name.as_mut_ptr(), NAME_CAPACITY as u32) } == 0
+        {
+            break;
+        }
+    }
+    // SAFETY: `find` came from FindFirstVolumeW and is closed once.
+    unsafe { FindVolumeClose(find) };
+    volumes
+}
+
+/// Where one volume (`\\?\Volume{GUID}\`, NUL-terminated in `volume`) is mounted.
+fn mount_paths(volume: &[u16]) -> Vec<String> {
+    let mut capacity = NAME_CAPACITY as u32;
+    loop {
+        let mut buf = vec![0u16; capacity as usize];
+        let mut needed = 0u32;
+        // SAFETY: `volume` is NUL-terminated; `buf` holds `capacity` writable units and
+        // `needed` is writable.
+        let ok = unsafe {
+            GetVolumePathNamesForVolumeNameW(volume.as_ptr(), buf.as_mut_ptr(), capacity, &mut needed)
+        };
+        if ok != 0 {
+            return split_multi_sz(&buf[..(needed as usize).min(buf.len())]);
+        }
+        if last_error() != ERROR_MORE_DATA || needed <= capacity || needed > MAX_PATH_NAMES_UNITS {
+            return Vec::new();
+        }
+        capacity = needed;
+    }
 }
 
 /// The drive roots, `C:\` style, from `GetLogicalDriveStringsW`.
@@ -155,6 +221,19 @@ mod tests {
         assert_eq!(drive_kind(5), Some(VolumeKind::CdRom));
         assert_eq!(drive_kind(6), Some(VolumeKind::RamDisk));
         assert_eq!(drive_kind(7), Some(VolumeKind::Other));
+    }
+
+    #[test]
+    fn a_volume_is_listed_at_a_folder_only_without_a_drive_letter() {
+        let drives = vec!["C:\\".to_owned(), "D:\\".to_owned()];
+        let paths = |list: &[&str]| list.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let volumes = vec![
+            paths(&["C:\\"]),
+            paths(&["d:\\", "C:\\Mirror\\"]),
+            paths(&["C:\\Data\\Archive\\", "C:\\Other\\"]),
+            paths(&[]),
+        ];
+        assert_eq!(folder_only_roots(&drives, &volumes), ["C:\\Data\\Archive\\"]);
     }
 
     #[test]
