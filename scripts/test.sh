@@ -3,7 +3,8 @@
 #
 #   1. scripts/setup-debian.sh   installs what the build and the tests need (idempotent; root/sudo)
 #   2. formatting and lints      cargo fmt --check and cargo clippy -D warnings, where the toolchain
-#                                has them (rustup's does; Debian's cargo-web does not)
+#                                has them (rustup's does; Debian's cargo-web does not), for Linux
+#                                and, where the toolchain has a Windows std, for Windows
 #   3. Linux tests               cargo test --workspace (unit, integration, doc tests)
 #   4. Windows tests             every test exe built for x86_64-pc-windows-gnu, run under Wine
 #                                (scripts/test-windows.sh)
@@ -48,6 +49,16 @@ fi
 if cargo clippy --version >/dev/null 2>&1; then
   echo "== cargo clippy"
   cargo clippy --workspace --all-targets --locked -- -D warnings || { echo "test: clippy failed" >&2; status=1; }
+  # The Windows code too, where the toolchain has a std for Windows (rustup's target
+  # x86_64-pc-windows-gnu): lints need no linker, so no -Zbuild-std.
+  windows_std="$(rustc --print target-libdir --target x86_64-pc-windows-gnu 2>/dev/null || true)"
+  if [ -n "$windows_std" ] && compgen -G "$windows_std/libstd-*.rlib" >/dev/null; then
+    echo "== cargo clippy (Windows target)"
+    cargo clippy --workspace --all-targets --locked --target x86_64-pc-windows-gnu \
+      --target-dir target/windows-clippy -- -D warnings || { echo "test: clippy (Windows) failed" >&2; status=1; }
+  else
+    echo "== cargo clippy for Windows skipped: this toolchain has no std for x86_64-pc-windows-gnu"
+  fi
 else
   echo "== cargo clippy not available with this toolchain: skipped"
 fi
