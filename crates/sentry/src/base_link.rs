@@ -237,15 +237,17 @@ async fn send_spooled(
     let _ = tokio::time::timeout(LOG_CHANNEL_GRACE, log_channel.wait_for(Option::is_some)).await;
     let store = spool.store.clone();
     let epoch = Value::from(tokio::task::spawn_blocking(move || store.spool_epoch()).await??);
-    // Batches sent and not yet acknowledged, oldest first: their reply and their spool ids.
-    let mut in_flight: VecDeque<(kraken_rpc::PendingReply, usize, Vec<i64>)> = VecDeque::new();
+    // Batches sent and not yet acknowledged, oldest first: their session, reply and spool ids.
+    let mut in_flight: VecDeque<(SessionKey, kraken_rpc::PendingReply, usize, Vec<i64>)> = VecDeque::new();
     let mut last_sent = 0;
     loop {
         let woken = spool.wake.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         let window = if batched { BATCHES_IN_FLIGHT } else { 1 };
-        if in_flight.len() < window {
+        let session = log_channel.borrow().clone().unwrap_or_else(|| command.clone());
+        let key = session_key(&session);
+        if may_send(in_flight.iter().map(|(key, ..)| *key), window, key) {
             let (store, name) = (spool.store.clone(), base.to_owned());
             let batch = tokio::task::spawn_blocking(move || {
                 store.spool_batch_after(&name, last_sent, BATCH_RECORDS, BATCH_BYTES)
@@ -253,7 +255,6 @@ async fn send_spooled(
             .await??;
             if let Some(last) = batch.last() {
                 last_sent = last.id;
-                let session = log_channel.borrow().clone().unwrap_or_else(|| command.clone());
                 let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
                 if batched {
                     let (params, count) = batch_params(guid, &batch, &epoch);
@@ -261,7 +262,7 @@ async fn send_spooled(
                         .start_call_encoded("onLogBatch", &params, ACK_TIMEOUT)
                         .await
                         .map_err(|e| anyhow!("batch not sent: {e}"))?;
-                    in_flight.push_back((reply, count, ids));
+                    in_flight.push_back((key, reply, count, ids));
                     continue;
                 }
                 post_records(&session, guid, decode_batch(&batch)).await?;
@@ -270,7 +271,7 @@ async fn send_spooled(
             }
         }
         match in_flight.pop_front() {
-            Some((reply, count, ids)) => {
+            Some((_, reply, count, ids)) => {
                 let ack = reply.wait().await.map_err(|e| anyhow!("batch not acknowledged: {e}"))?;
                 if ack.as_i64() != Some(count as i64) {
                     anyhow::bail!("the base acknowledged {ack:?} of {count} records");
@@ -285,6 +286,30 @@ async fn send_spooled(
             }
         }
     }
+}
+
+/// A session's identity: its connection (unique in this process) and its id there.
+type SessionKey = (u64, i32);
+
+fn session_key(session: &RpcSession) -> SessionKey {
+    (session.connection().id(), session.id())
+}
+
+/// Whether another batch may go out on session `next`: the window has room, and every batch
+/// in flight went on that same session. Batches on two connections could overtake each other,
+/// and the base stores a sentry's batches in arrival order, skipping as a resend any record
+/// whose `seq` is not above the last it stored, while still acknowledging it: so when the log
+/// channel arrives (or changes), new batches wait until those on the old session are
+/// acknowledged.
+fn may_send(in_flight: impl Iterator<Item = SessionKey>, window: usize, next: SessionKey) -> bool {
+    let mut count = 0;
+    for key in in_flight {
+        if key != next {
+            return false;
+        }
+        count += 1;
+    }
+    count < window
 }
 
 /// The encoded parameters of `onLogBatch(guid, records, epoch)` and the number of records in
@@ -409,6 +434,18 @@ fn jitter(ceiling: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_never_go_on_two_sessions_at_once() {
+        let (command, log_channel) = ((1, 1), (2, 1));
+        assert!(may_send([].into_iter(), 3, log_channel));
+        assert!(may_send([command, command].into_iter(), 3, command));
+        assert!(!may_send([command, command, command].into_iter(), 3, command), "the window is full");
+        // The log channel arrived with batches in flight on the command connection: wait.
+        assert!(!may_send([command].into_iter(), 3, log_channel));
+        // Same session id on another connection is another session.
+        assert!(!may_send([(3, 1)].into_iter(), 3, log_channel));
+    }
 
     #[test]
     fn jitter_stays_within_its_ceiling_and_varies() {
