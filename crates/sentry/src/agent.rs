@@ -47,6 +47,7 @@ impl Agent {
     /// configured record file.
     pub fn start(config: Config) -> anyhow::Result<Agent> {
         let store = Arc::new(Store::open(&config.data_dir)?);
+        forget_removed_bases(&store, &config)?;
         let host: Arc<dyn sentry_host::HostFacts> = Arc::new(sentry_host::SystemHost);
         let sinks = Arc::new(SinkSet::default());
         // The spool first: a record shown in the local output is already safe for the bases.
@@ -154,6 +155,15 @@ impl Agent {
             })
             .collect()
     }
+}
+
+/// Drops the state of bases no longer configured (their spool and subscriptions), saying so.
+fn forget_removed_bases(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let configured: Vec<&str> = config.bases.iter().map(|base| base.name.as_str()).collect();
+    for (base, records) in store.forget_bases_except(&configured)? {
+        tracing::warn!(%base, records, "base no longer configured: its spooled records and subscriptions are deleted");
+    }
+    Ok(())
 }
 
 /// The local record sink, if records are written locally ([`Config::local_output`]).

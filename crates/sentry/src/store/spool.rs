@@ -66,6 +66,32 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Forgets every base not in `configured`: its subscriptions, its spooled records and its
+    /// spool totals, in one transaction (BUG-7: a base taken out of the configuration leaves no
+    /// state behind, and its spool no longer grows with records nobody will fetch). Returns
+    /// each forgotten base with the number of records dropped.
+    pub fn forget_bases_except(&self, configured: &[&str]) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let known: Vec<String> = {
+            let mut statement = transaction.prepare(
+                "SELECT base FROM subscriptions UNION SELECT base FROM spool_totals
+                 UNION SELECT DISTINCT base FROM spool ORDER BY 1",
+            )?;
+            let rows = statement.query_map([], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut forgotten = Vec::new();
+        for base in known.into_iter().filter(|base| !configured.contains(&base.as_str())) {
+            let records = transaction.execute("DELETE FROM spool WHERE base = ?1", [&base])?;
+            transaction.execute("DELETE FROM subscriptions WHERE base = ?1", [&base])?;
+            transaction.execute("DELETE FROM spool_totals WHERE base = ?1", [&base])?;
+            forgotten.push((base, records as u64));
+        }
+        transaction.commit()?;
+        Ok(forgotten)
+    }
+
     /// This store's spool epoch: a random name made once, when the first record is spooled
     /// (or asked for). Sequence numbers count within it; a base tells a reinstalled agent
     /// (new store, new epoch, numbers from 1 again) from one that resends what it had.
@@ -278,6 +304,29 @@ mod tests {
         store.spool_ack("central", &[last - 1, last]).unwrap();
         store.spool_append(&[entry(7)], &[], 250).unwrap();
         assert_eq!(store.spool_batch_after("central", last, 10, 10_000).unwrap()[0].record[0], 7);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bases_taken_out_of_the_configuration_are_forgotten() {
+        let dir = temp_data_dir("spool-forget");
+        let store = Store::open(&dir).unwrap();
+        let entry = |base: &str| SpoolEntry {
+            base: base.into(),
+            logger: "cpu".into(),
+            record: vec![1; 10],
+            droppable: true,
+        };
+        for base in ["central", "old"] {
+            store.subscribe(base, "cpu").unwrap();
+        }
+        store.spool_append(&[entry("central"), entry("old"), entry("old")], &[("cpu", 3)], 1_000).unwrap();
+        assert_eq!(store.forget_bases_except(&["central"]).unwrap(), [("old".to_owned(), 2)]);
+        assert_eq!(store.subscribers("cpu").unwrap(), ["central"]);
+        assert_eq!(store.spool_stats("old").unwrap(), (0, 0, 0));
+        assert_eq!(store.spool_stats("central").unwrap(), (1, 10, 0));
+        assert_eq!(store.forget_bases_except(&["central"]).unwrap(), [], "nothing left to forget");
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
