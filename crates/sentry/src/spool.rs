@@ -10,10 +10,15 @@
 //! base can tell a gap or a duplicate. Records of performance loggers are marked droppable: a full spool drops them first. Every
 //! drop is itself reported to the base that lost records, as a record of the logger
 //! [`DROP_REPORT_LOGGER`] (logtype `spool-drop`), which is kept like a security record.
+//!
+//! A write the store refuses (a full disk, an I/O error) loses nothing at once: its records
+//! wait in memory, sequence numbers kept, and go first at the next write. Past
+//! [`PENDING_MAX_BYTES`] the oldest waiting records are dropped, counted per base, and reported
+//! like a full spool's once the store takes writes again, so a base always learns of a gap.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use kraken_codec::{Map, Value, encode};
@@ -26,14 +31,50 @@ use crate::store::{SpoolEntry, Store};
 /// The logger name of the records that report a spool drop.
 pub const DROP_REPORT_LOGGER: &str = "sentry-spool";
 
+/// The most bytes of records kept in memory while the store refuses writes.
+pub const PENDING_MAX_BYTES: usize = 16 << 20;
+
 /// Spools records for the bases that want them.
 pub struct SpoolSink {
     store: Arc<Store>,
     max_bytes: u64,
     /// Factories whose records are performance metrics (dropped first).
     performance_factories: HashSet<&'static str>,
+    /// Records the store refused, waiting for the next write. Its lock also makes spool
+    /// writes one at a time, so drop reports (made by any logger's thread) number in order.
+    pending: Mutex<Pending>,
     /// Woken after every commit.
     pub wake: Arc<Notify>,
+}
+
+/// What a refused write left to spool.
+#[derive(Default)]
+struct Pending {
+    entries: Vec<SpoolEntry>,
+    /// The last sequence number given per logger, ahead of the store's.
+    sequences: BTreeMap<String, i64>,
+    bytes: usize,
+    /// Records dropped from memory per base, not yet reported.
+    lost: BTreeMap<String, u64>,
+}
+
+impl Pending {
+    /// Keeps `entries` (after those already waiting), dropping the oldest past the bound.
+    fn keep(&mut self, entries: Vec<SpoolEntry>, sequences: &[(String, i64)]) {
+        self.bytes += entries.iter().map(|e| e.record.len()).sum::<usize>();
+        self.entries.extend(entries);
+        for (logger, last) in sequences {
+            self.sequences.insert(logger.clone(), *last);
+        }
+        let mut excess = 0;
+        while self.bytes > PENDING_MAX_BYTES && excess < self.entries.len() {
+            let oldest = &self.entries[excess];
+            self.bytes -= oldest.record.len();
+            *self.lost.entry(oldest.base.clone()).or_default() += 1;
+            excess += 1;
+        }
+        self.entries.drain(..excess);
+    }
 }
 
 impl SpoolSink {
@@ -41,7 +82,13 @@ impl SpoolSink {
     /// make performance records.
     pub fn new(store: Arc<Store>, max_bytes: u64, factories: &[Arc<dyn LoggerFactory>]) -> Self {
         let performance_factories = factories.iter().filter(|f| f.performance()).map(|f| f.name()).collect();
-        SpoolSink { store, max_bytes, performance_factories, wake: Arc::new(Notify::new()) }
+        SpoolSink {
+            store,
+            max_bytes,
+            performance_factories,
+            pending: Mutex::default(),
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     /// Whether `logger`'s records are performance metrics.
@@ -102,9 +149,10 @@ pub fn batch_entry(record: &Record, seq: i64) -> Value {
 impl RecordSink for SpoolSink {
     fn write(&self, records: &[Record]) -> io::Result<()> {
         let to_io = |e: crate::store::StoreError| io::Error::other(e.to_string());
+        let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let mut entries = Vec::new();
         // (logger, last sequence number given) of the loggers in this write.
-        let mut sequences: Vec<(&str, i64)> = Vec::new();
+        let mut sequences: Vec<(String, i64)> = Vec::new();
         // A run's records come from one logger: look its subscribers up once, not per record.
         let mut subscribers: Option<(&str, Vec<String>, bool)> = None;
         for record in records {
@@ -118,15 +166,18 @@ impl RecordSink for SpoolSink {
             if bases.is_empty() {
                 continue;
             }
-            let seq = match sequences.iter_mut().find(|(name, _)| *name == logger) {
+            let seq = match sequences.iter_mut().find(|(name, _)| name == logger) {
                 Some((_, last)) => {
                     *last += 1;
                     *last
                 }
                 None => {
-                    let next = self.store.spool_sequence(logger).map_err(to_io)? + 1;
-                    sequences.push((logger, next));
-                    next
+                    let last = match pending.sequences.get(logger) {
+                        Some(&waiting) => waiting,
+                        None => self.store.spool_sequence(logger).map_err(to_io)?,
+                    };
+                    sequences.push((logger.to_owned(), last + 1));
+                    last + 1
                 }
             };
             let encoded = encode(&batch_entry(record, seq));
@@ -139,14 +190,43 @@ impl RecordSink for SpoolSink {
                 });
             }
         }
-        if entries.is_empty() {
+        if entries.is_empty() && pending.entries.is_empty() && pending.lost.is_empty() {
             return Ok(());
         }
-        let losses = self.store.spool_append(&entries, &sequences, self.max_bytes).map_err(to_io)?;
-        if !losses.is_empty() {
-            self.report_drops(&losses).map_err(to_io)?;
+        // What waits from refused writes goes first, with its own sequence numbers.
+        let waiting = std::mem::take(&mut *pending);
+        let mut all_sequences: BTreeMap<String, i64> = waiting.sequences.clone();
+        all_sequences.extend(sequences.iter().cloned());
+        let saved: Vec<(&str, i64)> =
+            all_sequences.iter().map(|(logger, last)| (logger.as_str(), *last)).collect();
+        let all: Vec<SpoolEntry> = waiting.entries.iter().cloned().chain(entries.iter().cloned()).collect();
+        let mut losses = match self.store.spool_append(&all, &saved, self.max_bytes) {
+            Ok(losses) => losses,
+            Err(error) => {
+                *pending = waiting;
+                pending.keep(entries, &sequences);
+                return Err(io::Error::other(format!(
+                    "{error}; {} records wait in memory for the next write",
+                    pending.entries.len()
+                )));
+            }
+        };
+        for (base, lost) in waiting.lost {
+            match losses.iter_mut().find(|(name, _)| *name == base) {
+                Some((_, dropped)) => *dropped += lost,
+                None => losses.push((base, lost)),
+            }
         }
         self.wake.notify_waiters();
+        if !losses.is_empty()
+            && let Err(error) = self.report_drops(&losses)
+        {
+            // Reported at a later write, however long the store refuses.
+            for (base, lost) in losses {
+                *pending.lost.entry(base).or_default() += lost;
+            }
+            return Err(to_io(error));
+        }
         Ok(())
     }
 }
@@ -174,6 +254,62 @@ mod tests {
             logger: logger.into(),
             params: params("t", "x".repeat(200), [("n", Value::I32(n))]),
         }
+    }
+
+    #[test]
+    fn records_the_store_refuses_wait_in_memory_and_keep_their_numbers() {
+        let dir = std::env::temp_dir().join(format!("kraken-spool-refused-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        store.insert_logger(&logger("procs", "process-check")).unwrap();
+        store.subscribe("central", "procs").unwrap();
+        let sink = SpoolSink::new(store.clone(), 1 << 30, &standard_factories());
+        sink.write(&[record("procs", 0)]).unwrap();
+
+        // A full disk: each write is refused, and says its records wait.
+        store.refuse_growth(true);
+        for run in 0..3 {
+            let error = sink.write(&(1..=40).map(|n| record("procs", run * 40 + n)).collect::<Vec<_>>());
+            let message = error.expect_err("the store cannot grow").to_string();
+            assert!(message.contains("wait in memory for the next write"), "{message}");
+        }
+        // Room again: the next write spools everything, in order, numbered without a gap.
+        store.refuse_growth(false);
+        sink.write(&[record("procs", 121)]).unwrap();
+        let spooled: Vec<(i64, i32)> = store
+            .spool_batch("central", 1_000, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let map = kraken_codec::decode(&r.record).unwrap().as_map().unwrap().clone();
+                let n = map["params"].as_map().unwrap()["n"].as_i64().unwrap() as i32;
+                (map["seq"].as_i64().unwrap(), n)
+            })
+            .collect();
+        let expected: Vec<(i64, i32)> = (0..=121).map(|n| (i64::from(n) + 1, n)).collect();
+        assert_eq!(spooled, expected);
+        drop((sink, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn past_its_bound_memory_drops_the_oldest_waiting_records_and_counts_them() {
+        let mut pending = Pending::default();
+        let entry = |n: u8| SpoolEntry {
+            base: "central".into(),
+            logger: "procs".into(),
+            record: vec![n; PENDING_MAX_BYTES / 2],
+            droppable: false,
+        };
+        pending.keep(vec![entry(1), entry(2)], &[("procs".into(), 2)]);
+        pending.keep(vec![entry(3)], &[("procs".into(), 3)]);
+        assert_eq!(
+            pending.entries.iter().map(|e| e.record[0]).collect::<Vec<_>>(),
+            [2, 3],
+            "the oldest goes"
+        );
+        assert_eq!(pending.lost, BTreeMap::from([("central".to_owned(), 1)]));
+        assert_eq!((pending.sequences["procs"], pending.bytes), (3, PENDING_MAX_BYTES));
     }
 
     #[test]

@@ -183,6 +183,19 @@ impl Store {
         Ok(self.lock().pragma_query_value(None, "data_version", |row| row.get(0))?)
     }
 
+    /// For tests: makes the store refuse to grow (as a full disk would, with SQLite's
+    /// "database or disk is full"), or grow again.
+    #[cfg(test)]
+    pub(crate) fn refuse_growth(&self, refuse: bool) {
+        let connection = self.lock();
+        let pages: i64 = if refuse {
+            connection.pragma_query_value(None, "page_count", |row| row.get(0)).unwrap()
+        } else {
+            i64::from(u32::MAX - 1)
+        };
+        connection.pragma_update(None, "max_page_count", pages).unwrap();
+    }
+
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back), so a poisoned lock is still usable.
