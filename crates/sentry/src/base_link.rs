@@ -66,8 +66,12 @@ const BATCH_RECORDS: usize = 2_000;
 const BATCH_BYTES: usize = 1 << 20;
 /// How many acknowledged batches may travel at once.
 const BATCHES_IN_FLIGHT: usize = 3;
-/// How long a batch may wait for its acknowledgement.
+/// How long a batch may wait for its acknowledgement once sent, besides its time on the wire.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// The slowest link batches are expected to cross (bytes per second): each batch's wait also
+/// covers sending it and the batches queued before it at this rate. A dead connection is found
+/// by the RPC layer's pings, not by this wait.
+const SLOWEST_LINK_BYTES_PER_S: u64 = 8 * 1024;
 /// How long records wait for the log channel after `hello` before they take the command
 /// connection.
 const LOG_CHANNEL_GRACE: Duration = Duration::from_secs(10);
@@ -237,8 +241,10 @@ async fn send_spooled(
     let _ = tokio::time::timeout(LOG_CHANNEL_GRACE, log_channel.wait_for(Option::is_some)).await;
     let store = spool.store.clone();
     let epoch = Value::from(tokio::task::spawn_blocking(move || store.spool_epoch()).await??);
-    // Batches sent and not yet acknowledged, oldest first: their session, reply and spool ids.
-    let mut in_flight: VecDeque<(SessionKey, kraken_rpc::PendingReply, usize, Vec<i64>)> = VecDeque::new();
+    // Batches sent and not yet acknowledged, oldest first: their session, size, reply, record
+    // count and spool ids.
+    let mut in_flight: VecDeque<(SessionKey, usize, kraken_rpc::PendingReply, usize, Vec<i64>)> =
+        VecDeque::new();
     let mut last_sent = 0;
     loop {
         let woken = spool.wake.notified();
@@ -258,11 +264,13 @@ async fn send_spooled(
                 let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
                 if batched {
                     let (params, count) = batch_params(guid, &batch, &epoch);
+                    let queued: usize =
+                        in_flight.iter().map(|(_, bytes, ..)| bytes).sum::<usize>() + params.len();
                     let reply = session
-                        .start_call_encoded("onLogBatch", &params, ACK_TIMEOUT)
+                        .start_call_encoded("onLogBatch", &params, ack_timeout(queued))
                         .await
                         .map_err(|e| anyhow!("batch not sent: {e}"))?;
-                    in_flight.push_back((key, reply, count, ids));
+                    in_flight.push_back((key, params.len(), reply, count, ids));
                     continue;
                 }
                 post_records(&session, guid, decode_batch(&batch)).await?;
@@ -271,7 +279,7 @@ async fn send_spooled(
             }
         }
         match in_flight.pop_front() {
-            Some((_, reply, count, ids)) => {
+            Some((_, _, reply, count, ids)) => {
                 let ack = reply.wait().await.map_err(|e| anyhow!("batch not acknowledged: {e}"))?;
                 if ack.as_i64() != Some(count as i64) {
                     anyhow::bail!("the base acknowledged {ack:?} of {count} records");
@@ -286,6 +294,14 @@ async fn send_spooled(
             }
         }
     }
+}
+
+/// How long a batch may wait for its acknowledgement when `queued` bytes (it and the batches
+/// before it) are to cross the link first: [`ACK_TIMEOUT`] plus their time at
+/// [`SLOWEST_LINK_BYTES_PER_S`]. The clock starts when the batch is queued, so a slow link
+/// still drains, batch by batch, instead of timing out and sending everything again.
+fn ack_timeout(queued: usize) -> Duration {
+    ACK_TIMEOUT + Duration::from_millis(queued as u64 * 1000 / SLOWEST_LINK_BYTES_PER_S)
 }
 
 /// A session's identity: its connection (unique in this process) and its id there.
@@ -434,6 +450,14 @@ fn jitter(ceiling: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ack_wait_covers_the_bytes_queued_at_the_slowest_link() {
+        assert_eq!(ack_timeout(0), ACK_TIMEOUT);
+        assert_eq!(ack_timeout(8 * 1024), ACK_TIMEOUT + Duration::from_secs(1));
+        // Three full batches in flight on a 64 kbit/s link: each still gets its answer.
+        assert_eq!(ack_timeout(3 * BATCH_BYTES), ACK_TIMEOUT + Duration::from_secs(384));
+    }
 
     #[test]
     fn batches_never_go_on_two_sessions_at_once() {
