@@ -426,12 +426,51 @@ async fn dial(settings: &LinkSettings, services: ServiceTable) -> anyhow::Result
     let address = resolve(&base.address, base.port).await?;
     let mut config = RpcConfig::new(settings.guid.clone());
     config.call_timeout = Duration::from_secs(30);
-    let connection = Connector::tls(Arc::new(config), client, pin).connect(address, services).await?;
+    let connection = CloseOnDrop::new(
+        Connector::tls(Arc::new(config), client, pin).connect(address, services).await?,
+        "abandoned while peering",
+    );
     if let Err(error) = connection.peered(HELLO_TIMEOUT).await {
         connection.close(format!("peering failed: {error}"));
         return Err(error.into());
     }
-    Ok(connection)
+    Ok(connection.keep())
+}
+
+/// A connection being set up, closed if dropped before [`Self::keep`]: a task aborted while
+/// dialling, peering or shaking hands (a log channel whose command connection closed
+/// meanwhile) would otherwise leave it open for good, kept alive by its own reader, writer
+/// and ping tasks, and holding a connection slot at the base (BUG-8).
+pub(crate) struct CloseOnDrop {
+    connection: Option<RpcConnection>,
+    reason: &'static str,
+}
+
+impl CloseOnDrop {
+    pub(crate) fn new(connection: RpcConnection, reason: &'static str) -> Self {
+        CloseOnDrop { connection: Some(connection), reason }
+    }
+
+    /// The connection, set up: no longer closed on drop.
+    pub(crate) fn keep(mut self) -> RpcConnection {
+        self.connection.take().expect("kept once")
+    }
+}
+
+impl std::ops::Deref for CloseOnDrop {
+    type Target = RpcConnection;
+
+    fn deref(&self) -> &RpcConnection {
+        self.connection.as_ref().expect("not kept yet")
+    }
+}
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            connection.close(self.reason);
+        }
+    }
 }
 
 async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
@@ -450,6 +489,28 @@ fn jitter(ceiling: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_connection_dropped_while_being_set_up_is_closed_and_a_kept_one_is_not() {
+        let connection = || {
+            let (client, _server) = tokio::io::duplex(64);
+            RpcConnection::start(
+                client,
+                kraken_rpc::Role::Initiator,
+                Arc::new(RpcConfig::new("test")),
+                ServiceTable::new(),
+                kraken_rpc::PeerInfo::default(),
+                false,
+            )
+        };
+        let abandoned = connection();
+        drop(CloseOnDrop::new(abandoned.clone(), "abandoned while peering"));
+        assert!(abandoned.is_closed());
+        assert_eq!(abandoned.closed().await, "abandoned while peering");
+        let kept = connection();
+        let _ = CloseOnDrop::new(kept.clone(), "abandoned while peering").keep();
+        assert!(!kept.is_closed());
+    }
 
     #[test]
     fn the_ack_wait_covers_the_bytes_queued_at_the_slowest_link() {

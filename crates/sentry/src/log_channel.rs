@@ -166,7 +166,7 @@ where
     D: Fn() -> F,
     F: std::future::Future<Output = anyhow::Result<RpcConnection>>,
 {
-    let connection = dial().await?;
+    let connection = crate::base_link::CloseOnDrop::new(dial().await?, "abandoned during setLogChannel");
     let handshake = async {
         let session = connection.create_session("kraken-base").await?;
         session
@@ -179,7 +179,7 @@ where
         Ok::<_, kraken_rpc::RpcError>(session)
     };
     match handshake.await {
-        Ok(session) => Ok((connection, session)),
+        Ok(session) => Ok((connection.keep(), session)),
         Err(error) => {
             connection.close(format!("setLogChannel failed: {error}"));
             Err(anyhow::anyhow!("setLogChannel refused: {error}"))
