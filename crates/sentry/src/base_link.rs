@@ -228,8 +228,10 @@ async fn post_logger_event(
 /// (`onLogBatch(guid, records, epoch)`: the store's spool epoch lets the base skip records it
 /// already has, by their `seq`, so a resend after a crash stores nothing twice), and up to
 /// [`BATCHES_IN_FLIGHT`] batches travel at once (the base stores them in arrival order, so the
-/// order holds); an original base gets one `onLog` post per record, deleted once written to the
-/// connection (at most once, as the original sent them).
+/// order holds); an original base gets one `onLog` post per record, deleted once the base has
+/// read them all: it answers nothing to a post, but it reads a connection in order, so its
+/// answer to a `ping` sent after the batch's posts says they arrived. A connection lost before
+/// then sends them again (a record may arrive twice; none is lost on the way).
 async fn send_spooled(
     command: &RpcSession,
     mut log_channel: watch::Receiver<Option<RpcSession>>,
@@ -274,6 +276,11 @@ async fn send_spooled(
                     continue;
                 }
                 post_records(&session, guid, decode_batch(&batch)).await?;
+                session
+                    .connection()
+                    .ping(ack_timeout(0))
+                    .await
+                    .map_err(|e| anyhow!("posted records not confirmed by a ping: {e}"))?;
                 acknowledge(spool, base, ids).await?;
                 continue;
             }
