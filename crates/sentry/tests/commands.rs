@@ -218,6 +218,34 @@ fn list_files_lists_roots_and_directories_within_the_allow_list() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Symbolic links show their target only when it is inside the roots; one pointing outside
+/// shows as itself and tells nothing of its target.
+#[cfg(unix)]
+#[test]
+fn list_files_follows_links_only_within_the_roots() {
+    let dir = temp_dir("links");
+    let outside = temp_dir("links-outside");
+    std::fs::write(outside.join("secret.txt"), vec![b'x'; 4321]).unwrap();
+    std::os::unix::fs::symlink(dir.join("file.txt"), dir.join("inside-link")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), dir.join("outside-link")).unwrap();
+    let mut context = context();
+    context.file_roots = FileRoots::Only(vec![dir.clone()]);
+    let entries =
+        call(&context, "listFiles", Value::Array(vec![Value::from(dir.to_string_lossy().as_ref())]));
+    let size_of = |name: &str| {
+        let entry = list(&entries).iter().find(|e| e.as_map().unwrap()["name"] == Value::from(name)).cloned();
+        entry.unwrap_or_else(|| panic!("{name} not listed")).as_map().unwrap()["size"].clone()
+    };
+    assert_eq!(size_of("inside-link"), Value::I64(5), "a link within the roots shows its target");
+    let link_length = std::fs::symlink_metadata(dir.join("outside-link")).unwrap().len() as i64;
+    assert_eq!(size_of("outside-link"), Value::I64(link_length), "a link outside shows as itself");
+    // The text decides before any lookup: outside the roots, a missing path is "not allowed" too.
+    let missing_outside = Value::Array(vec![Value::from(outside.join("missing").to_string_lossy().as_ref())]);
+    assert!(call_err(&context, "listFiles", missing_outside).starts_with("path not allowed: "));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&outside).unwrap();
+}
+
 #[test]
 fn list_files_can_be_switched_off() {
     let mut context = context();
