@@ -60,12 +60,10 @@ struct Pending {
 
 impl Pending {
     /// Keeps `entries` (after those already waiting), dropping the oldest past the bound.
-    fn keep(&mut self, entries: Vec<SpoolEntry>, sequences: &[(String, i64)]) {
+    fn keep(&mut self, entries: Vec<SpoolEntry>, sequences: BTreeMap<String, i64>) {
         self.bytes += entries.iter().map(|e| e.record.len()).sum::<usize>();
         self.entries.extend(entries);
-        for (logger, last) in sequences {
-            self.sequences.insert(logger.clone(), *last);
-        }
+        self.sequences.extend(sequences);
         let mut excess = 0;
         while self.bytes > PENDING_MAX_BYTES && excess < self.entries.len() {
             let oldest = &self.entries[excess];
@@ -193,25 +191,27 @@ impl RecordSink for SpoolSink {
         if entries.is_empty() && pending.entries.is_empty() && pending.lost.is_empty() {
             return Ok(());
         }
-        // What waits from refused writes goes first, with its own sequence numbers.
-        let waiting = std::mem::take(&mut *pending);
-        let mut all_sequences: BTreeMap<String, i64> = waiting.sequences.clone();
-        all_sequences.extend(sequences.iter().cloned());
+        // What waits from refused writes goes first, with its own sequence numbers (moved, not
+        // copied: in the usual case nothing waits and this is the new records alone).
+        let Pending { entries: mut all, sequences: mut all_sequences, lost: waiting_lost, .. } =
+            std::mem::take(&mut *pending);
+        all.extend(entries);
+        all_sequences.extend(sequences);
         let saved: Vec<(&str, i64)> =
             all_sequences.iter().map(|(logger, last)| (logger.as_str(), *last)).collect();
-        let all: Vec<SpoolEntry> = waiting.entries.iter().cloned().chain(entries.iter().cloned()).collect();
-        let mut losses = match self.store.spool_append(&all, &saved, self.max_bytes) {
+        let appended = self.store.spool_append(&all, &saved, self.max_bytes);
+        let mut losses = match appended {
             Ok(losses) => losses,
             Err(error) => {
-                *pending = waiting;
-                pending.keep(entries, &sequences);
+                pending.lost = waiting_lost;
+                pending.keep(all, all_sequences);
                 return Err(io::Error::other(format!(
                     "{error}; {} records wait in memory for the next write",
                     pending.entries.len()
                 )));
             }
         };
-        for (base, lost) in waiting.lost {
+        for (base, lost) in waiting_lost {
             match losses.iter_mut().find(|(name, _)| *name == base) {
                 Some((_, dropped)) => *dropped += lost,
                 None => losses.push((base, lost)),
@@ -301,8 +301,8 @@ mod tests {
             record: vec![n; PENDING_MAX_BYTES / 2],
             droppable: false,
         };
-        pending.keep(vec![entry(1), entry(2)], &[("procs".into(), 2)]);
-        pending.keep(vec![entry(3)], &[("procs".into(), 3)]);
+        pending.keep(vec![entry(1), entry(2)], BTreeMap::from([("procs".to_owned(), 2)]));
+        pending.keep(vec![entry(3)], BTreeMap::from([("procs".to_owned(), 3)]));
         assert_eq!(
             pending.entries.iter().map(|e| e.record[0]).collect::<Vec<_>>(),
             [2, 3],

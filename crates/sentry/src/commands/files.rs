@@ -114,11 +114,15 @@ fn list_directory(context: &CommandContext, args: &Args<'_>) -> Result<Value, Co
     for entry in reader.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         reply_bytes += name.len() + ENTRY_OVERHEAD;
-        if entries.len() == MAX_ENTRIES || reply_bytes > MAX_REPLY_BYTES {
-            return Err(CommandError::failed(format!(
-                "{requested} has more than {} entries or {MAX_REPLY_BYTES} bytes of names; list a subdirectory",
-                entries.len()
-            )));
+        let too_much = if entries.len() == MAX_ENTRIES {
+            Some(format!("more than {MAX_ENTRIES} entries"))
+        } else if reply_bytes > MAX_REPLY_BYTES {
+            Some(format!("names longer than a reply may carry ({MAX_REPLY_BYTES} bytes)"))
+        } else {
+            None
+        };
+        if let Some(too_much) = too_much {
+            return Err(CommandError::failed(format!("{requested} has {too_much}; list a subdirectory")));
         }
         let Ok(metadata) = entry_metadata(&entry, &roots) else { continue };
         entries.push(entry_record(&name, &metadata));
