@@ -27,11 +27,11 @@ use kraken_base::storage::{SqliteStorage, Storage};
 use kraken_codec::{Value, encode, map};
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
 use kraken_rpc::{Connector, RpcConfig, RpcServer, ServiceTable, service_fn};
-use sentry::base_link::{LinkEvent, LinkSettings, SpoolAccess, run_link};
-use sentry::commands::{CommandContext, MethodTable};
-use sentry::config::BaseConfig;
-use sentry::service::SentryService;
-use sentry::store::{SpoolEntry, Store};
+use sentry::commands::{CommandContext, MethodTable, SentryService};
+use sentry::config::BaseEndpoint;
+use sentry::link::{LinkEvent, LinkSettings, run_link};
+use sentry::spool::{SpoolAccess, SpoolEntry};
+use sentry::store::Store;
 use tokio::sync::{Notify, mpsc};
 
 fn record() -> Value {
@@ -187,7 +187,7 @@ async fn end_to_end(
         store.spool_append(&entries, &[], u64::MAX).unwrap();
     }
     let settings = LinkSettings {
-        base: BaseConfig {
+        base: BaseEndpoint {
             name: "local".into(),
             address: "127.0.0.1".into(),
             port: base.local_addr().port(),

@@ -14,9 +14,8 @@ use kraken_base::server::Base;
 use kraken_base::storage::RecordFilter;
 use kraken_codec::{Map, Value};
 use kraken_rpc::ServiceTable;
-use sentry::base_link::{LinkEvent, LinkSettings, run_link};
-use sentry::commands::{CommandContext, sentry_methods};
-use sentry::service::SentryService;
+use sentry::commands::{CommandContext, SentryService, sentry_methods};
+use sentry::link::{LinkEvent, LinkSettings, run_link};
 use tokio::sync::mpsc;
 
 #[tokio::test]
@@ -136,12 +135,12 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
     registry.create("memory-usage", "mem", None, &Map::new()).unwrap();
     let mut context = CommandContext::for_this_host();
     context.loggers = Some(registry.clone());
-    let service = SentryService::for_base(Arc::new(sentry_methods()), Arc::new(context), "local");
+    let service = SentryService::new(Arc::new(sentry_methods()), Arc::new(context));
     let settings = LinkSettings {
         base: base_config(&fixture, "sentry-1", &pki),
         guid: "sentry-1".into(),
         max_backoff: Duration::from_millis(300),
-        spool: Some(sentry::base_link::SpoolAccess { store: store.clone(), wake: spool.wake.clone() }),
+        spool: Some(sentry::spool::SpoolAccess { store: store.clone(), wake: spool.wake.clone() }),
         loggers: Some(registry.clone()),
     };
     let (tx, mut events) = mpsc::unbounded_channel();

@@ -13,7 +13,7 @@ use common::{eventually, fixture, link, next_event, raw_connection};
 use kraken_base::storage::RecordFilter;
 use kraken_codec::{Map, Value};
 use kraken_rpc::{RpcConnection, RpcSession, ServiceTable, service_fn};
-use sentry::base_link::LinkEvent;
+use sentry::link::LinkEvent;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 

@@ -4,7 +4,7 @@
 //! (The codec's typed JSON, which keeps every kind, is for tools and tests.)
 
 use crate::java_text::instant_to_string;
-use crate::{RawValue, Value};
+use crate::{Map, RawValue, Value};
 use serde_json::json;
 
 /// A value as plain JSON.
@@ -40,7 +40,7 @@ pub struct Plain<'a>(pub &'a Value);
 
 impl serde::Serialize for Plain<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
+        use serde::ser::SerializeSeq;
         match self.0 {
             Value::Null => serializer.serialize_unit(),
             Value::Bool(b) => serializer.serialize_bool(*b),
@@ -61,14 +61,23 @@ impl serde::Serialize for Plain<'_> {
                 }
                 seq.end()
             }
-            Value::Map(map) => {
-                let mut out = serializer.serialize_map(Some(map.len()))?;
-                for (key, value) in map.iter() {
-                    out.serialize_entry(key.as_str(), &Plain(value))?;
-                }
-                out.end()
-            }
+            Value::Map(map) => PlainMap(map).serialize(serializer),
         }
+    }
+}
+
+/// A map that serializes as plain JSON, in its own key order: a map not held in a [`Value`] is
+/// written without being copied into one.
+pub struct PlainMap<'a>(pub &'a Map);
+
+impl serde::Serialize for PlainMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut out = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0.iter() {
+            out.serialize_entry(key.as_str(), &Plain(value))?;
+        }
+        out.end()
     }
 }
 

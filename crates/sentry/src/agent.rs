@@ -17,12 +17,11 @@ use std::time::Duration;
 use anyhow::Context;
 use kraken_codec::Map;
 
-use crate::base_link::{LinkSettings, SpoolAccess, run_link};
-use crate::commands::{CommandContext, FileRoots, sentry_methods};
+use crate::commands::{CommandContext, FileRoots, SentryService, sentry_methods};
 use crate::config::{Config, LocalOutput};
+use crate::link::{LinkSettings, run_link};
 use crate::loggers::{FactoryContext, JsonLinesSink, LoggerRegistry, SinkSet, standard_factories};
-use crate::service::SentryService;
-use crate::spool::SpoolSink;
+use crate::spool::{SpoolAccess, SpoolSink};
 use crate::store::Store;
 
 /// The loggers made on the first start: (name, factory).
@@ -137,13 +136,12 @@ impl Agent {
     /// One task per configured base (inside the agent's runtime).
     fn spawn_links(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let Some(guid) = self.config.guid.clone() else { return Vec::new() };
-        let table = Arc::new(sentry_methods());
+        let service = SentryService::new(Arc::new(sentry_methods()), self.commands.clone());
         let spool = SpoolAccess { store: self.store.clone(), wake: self.spool.wake.clone() };
         self.config
             .bases
             .iter()
             .map(|base| {
-                let service = SentryService::for_base(table.clone(), self.commands.clone(), &base.name);
                 let settings = LinkSettings {
                     base: base.clone(),
                     guid: guid.clone(),
@@ -151,7 +149,7 @@ impl Agent {
                     spool: Some(spool.clone()),
                     loggers: Some(self.registry.clone()),
                 };
-                tokio::spawn(run_link(settings, service, None))
+                tokio::spawn(run_link(settings, service.clone(), None))
             })
             .collect()
     }

@@ -62,12 +62,12 @@ pub struct Config {
     #[serde(default)]
     pub output: OutputSettings,
     #[serde(default)]
-    pub links: LinkSettings,
+    pub links: ReconnectSettings,
     #[serde(default)]
     pub spool: SpoolSettings,
     /// The bases to connect to.
     #[serde(default, rename = "base")]
-    pub bases: Vec<BaseConfig>,
+    pub bases: Vec<BaseEndpoint>,
 }
 
 /// `[loggers]`.
@@ -127,14 +127,14 @@ pub enum LocalOutput<'a> {
 /// `[links]`: how base links reconnect.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LinkSettings {
+pub struct ReconnectSettings {
     /// The longest wait between reconnection attempts (exponential backoff, full jitter).
     pub max_backoff_ms: u64,
 }
 
-impl Default for LinkSettings {
+impl Default for ReconnectSettings {
     fn default() -> Self {
-        LinkSettings { max_backoff_ms: 60_000 }
+        ReconnectSettings { max_backoff_ms: 60_000 }
     }
 }
 
@@ -152,10 +152,10 @@ impl Default for SpoolSettings {
     }
 }
 
-/// One `[[base]]`.
+/// One `[[base]]`: a base this sentry links to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BaseConfig {
+pub struct BaseEndpoint {
     pub name: String,
     pub address: String,
     #[serde(default = "default_base_port")]
@@ -201,7 +201,7 @@ impl Default for Config {
             loggers: LoggerSettings::default(),
             commands: CommandSettings::default(),
             output: OutputSettings::default(),
-            links: LinkSettings::default(),
+            links: ReconnectSettings::default(),
             spool: SpoolSettings::default(),
             bases: Vec::new(),
         }

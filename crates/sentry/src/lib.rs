@@ -1,19 +1,20 @@
 //! The kraken-sentry agent: an endpoint agent that dials out to Kraken bases, answers their
 //! commands and ships its loggers' records.
 //!
-//! `config` (the TOML file), `store` (durable state in SQLite), `loggers` (framework and the
-//! performance loggers), `commands` (the method table a base calls), `service` (that table as
-//! the `kraken-sentry` RPC service), `base_link` and `log_channel` (the connections to a base),
-//! `spool` (records waiting for a base), `agent` (the foreground agent) and `cli` (the
-//! `kraken-sentry` command line).
+//! The folders follow a record: `loggers` make records, `spool` commits them for the bases,
+//! keeps them and sends them, `link` owns the connections to each base (reconnect loop, dial
+//! and peering, log channel, logger events), `commands` answers a base's calls (one method
+//! table, served as the `kraken-sentry` RPC service). Beside them: `config` (the TOML file),
+//! `store` (durable state in SQLite), `host_text` (the seed's string forms of host facts),
+//! `agent` (the agent in the foreground) and `cli` (the `kraken-sentry` command line). The
+//! protocol's names and the record's wire shape come from the `sentry-protocol` crate.
 
 pub mod agent;
-pub mod base_link;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod log_channel;
+pub mod host_text;
+pub mod link;
 pub mod loggers;
-pub mod service;
 pub mod spool;
 pub mod store;

@@ -61,10 +61,12 @@ impl Setup {
         Agent { child, stderr: self.dir.join("agent.stderr") }
     }
 
-    /// Records written so far, as JSON.
+    /// Records written so far, as JSON: the complete lines (the agent may be writing the next).
     fn records(&self) -> Vec<Json> {
         let text = fs::read_to_string(&self.records).unwrap_or_default();
-        text.lines()
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        complete
+            .lines()
             .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}")))
             .collect()
     }

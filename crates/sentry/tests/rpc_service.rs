@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use kraken_codec::Value;
 use kraken_rpc::{Connector, PeerAuth, RpcConfig, RpcServer, ServiceTable, TrustLevel};
+use sentry::commands::SentryService;
 use sentry::commands::{CommandContext, host_methods};
-use sentry::service::{SERVICE_NAME, SentryService};
+use sentry_protocol::names::service::SENTRY as SERVICE_NAME;
 
 fn config(guid: &str, password: &str, peer: &str, peer_password: &str) -> RpcConfig {
     let mut config = RpcConfig::new(guid);

@@ -10,10 +10,9 @@ use kraken_base::server::{Base, BaseSettings};
 use kraken_base::storage::{SqliteStorage, Storage};
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
 use kraken_rpc::{Connector, RpcConfig, RpcConnection, ServiceTable};
-use sentry::base_link::{LinkEvent, LinkSettings, run_link};
-use sentry::commands::{CommandContext, sentry_methods};
-use sentry::config::BaseConfig;
-use sentry::service::SentryService;
+use sentry::commands::{CommandContext, SentryService, sentry_methods};
+use sentry::config::BaseEndpoint;
+use sentry::link::{LinkEvent, LinkSettings, run_link};
 use tokio::sync::mpsc;
 
 pub struct Fixture {
@@ -56,8 +55,8 @@ pub async fn fixture(name: &str) -> Fixture {
     Fixture { dir, base }
 }
 
-pub fn base_config(fixture: &Fixture, cert_of: &str, pki: &Path) -> BaseConfig {
-    BaseConfig {
+pub fn base_config(fixture: &Fixture, cert_of: &str, pki: &Path) -> BaseEndpoint {
+    BaseEndpoint {
         name: "local".into(),
         address: "127.0.0.1".into(),
         port: fixture.base.local_addr().port(),

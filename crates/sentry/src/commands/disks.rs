@@ -5,12 +5,13 @@
 //! `free` is free bytes, as the original, not the bytes available to the caller.
 
 use kraken_codec::{Map, Value, map};
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, host_error};
 use super::table::{Args, CommandError, Method};
-use super::{CommandContext, host_error};
 
 pub const METHODS: &[Method] =
-    &[Method { name: "getDiskPartitions", params: &[], handler: get_disk_partitions }];
+    &[Method { name: sentry_method::GET_DISK_PARTITIONS, params: &[], handler: get_disk_partitions }];
 
 fn get_disk_partitions(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
     let volumes = context.host.volumes().map_err(host_error)?;

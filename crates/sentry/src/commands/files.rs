@@ -23,9 +23,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kraken_codec::{Value, map};
 use sentry_host::VolumeKind;
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, FileRoots, host_error};
 use super::table::{ArgKind, Args, CommandError, Method, Param};
-use super::{CommandContext, host_error};
 
 /// The most entries one reply carries.
 pub const MAX_ENTRIES: usize = 20_000;
@@ -61,25 +62,13 @@ impl Drop for ListingSlot {
 }
 
 pub const METHODS: &[Method] = &[
-    Method { name: "listFiles", params: &[], handler: list_roots },
+    Method { name: sentry_method::LIST_FILES, params: &[], handler: list_roots },
     Method {
-        name: "listFiles",
+        name: sentry_method::LIST_FILES,
         params: &[Param { name: "path", kind: ArgKind::Str }],
         handler: list_directory,
     },
 ];
-
-/// Where `listFiles` may look.
-#[derive(Debug, Clone, Default)]
-pub enum FileRoots {
-    /// Every fixed volume of the host, read at each call.
-    #[default]
-    FixedVolumes,
-    /// Exactly these directories.
-    Only(Vec<PathBuf>),
-    /// `listFiles` is switched off.
-    Disabled,
-}
 
 fn list_roots(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
     let roots = canonical_roots(&configured_roots(context)?);

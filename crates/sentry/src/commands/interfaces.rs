@@ -3,12 +3,14 @@
 
 use kraken_codec::{Value, map};
 use sentry_host::Interface;
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, host_error};
 use super::table::{Args, CommandError, Method};
-use super::{CommandContext, host_error, text};
+use crate::host_text;
 
 pub const METHODS: &[Method] =
-    &[Method { name: "getNetworkInterfaces", params: &[], handler: get_network_interfaces }];
+    &[Method { name: sentry_method::GET_NETWORK_INTERFACES, params: &[], handler: get_network_interfaces }];
 
 fn get_network_interfaces(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
     let interfaces = context.host.interfaces().map_err(host_error)?;
@@ -20,7 +22,7 @@ pub fn interface_record(nic: &Interface) -> Value {
     map! {
         "display_name" => nic.description.as_str(),
         "name" => nic.name.as_str(),
-        "mac" => text::mac(&nic.mac),
+        "mac" => host_text::mac(&nic.mac),
         "ip" => nic.ipv4.first().map(|ip| ip.to_string()),
         "ip6" => nic.ipv6.first().map(|ip| ip.to_string()),
         "mtu" => i32::try_from(nic.mtu).unwrap_or(i32::MAX),

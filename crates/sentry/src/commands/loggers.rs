@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use kraken_codec::Value;
+use sentry_protocol::names::sentry_method;
 
-use super::CommandContext;
+use super::context::{Caller, CommandContext};
 use super::table::{ArgKind, Args, CommandError, Method, Param};
 use crate::loggers::LoggerRegistry;
 use crate::loggers::factory::factory_info;
@@ -18,11 +19,11 @@ use crate::loggers::factory::factory_info;
 const NAME: Param = Param { name: "name", kind: ArgKind::Str };
 
 pub const METHODS: &[Method] = &[
-    Method { name: "getLoggerFactories", params: &[], handler: get_logger_factories },
-    Method { name: "getLoggerFactory", params: &[NAME], handler: get_logger_factory },
-    Method { name: "getLoggers", params: &[], handler: get_loggers },
+    Method { name: sentry_method::GET_LOGGER_FACTORIES, params: &[], handler: get_logger_factories },
+    Method { name: sentry_method::GET_LOGGER_FACTORY, params: &[NAME], handler: get_logger_factory },
+    Method { name: sentry_method::GET_LOGGERS, params: &[], handler: get_loggers },
     Method {
-        name: "createLogger",
+        name: sentry_method::CREATE_LOGGER,
         params: &[
             Param { name: "factoryName", kind: ArgKind::Str },
             NAME,
@@ -31,16 +32,16 @@ pub const METHODS: &[Method] = &[
         ],
         handler: create_logger,
     },
-    Method { name: "removeLogger", params: &[NAME], handler: remove_logger },
+    Method { name: sentry_method::REMOVE_LOGGER, params: &[NAME], handler: remove_logger },
     Method {
-        name: "startLogger",
+        name: sentry_method::START_LOGGER,
         params: &[NAME, Param { name: "interval", kind: ArgKind::Int32 }],
         handler: start_logger,
     },
-    Method { name: "connectLogger", params: &[NAME], handler: connect_logger },
-    Method { name: "disconnectLogger", params: &[NAME], handler: disconnect_logger },
+    Method { name: sentry_method::CONNECT_LOGGER, params: &[NAME], handler: connect_logger },
+    Method { name: sentry_method::DISCONNECT_LOGGER, params: &[NAME], handler: disconnect_logger },
     Method {
-        name: "stopLogger",
+        name: sentry_method::STOP_LOGGER,
         params: &[NAME, Param { name: "timeout", kind: ArgKind::Int32 }],
         handler: stop_logger,
     },
@@ -91,15 +92,15 @@ fn stop_logger(context: &CommandContext, args: &Args<'_>) -> Result<Value, Comma
 }
 
 /// The base making the call; the original's message when there is none.
-fn caller<'a>(args: &Args<'a>) -> Result<&'a str, CommandError> {
+fn caller<'a>(args: &Args<'a>) -> Result<&'a Caller, CommandError> {
     args.caller().ok_or_else(|| failed("base not found: null"))
 }
 
 fn connect_logger(context: &CommandContext, args: &Args<'_>) -> Result<Value, CommandError> {
-    registry(context)?.connect(caller(args)?, args.str(0)).map_err(failed)
+    registry(context)?.connect(&caller(args)?.base, args.str(0)).map_err(failed)
 }
 
 fn disconnect_logger(context: &CommandContext, args: &Args<'_>) -> Result<Value, CommandError> {
-    registry(context)?.disconnect(caller(args)?, args.str(0)).map_err(failed)?;
+    registry(context)?.disconnect(&caller(args)?.base, args.str(0)).map_err(failed)?;
     Ok(Value::Null)
 }

@@ -2,13 +2,15 @@
 
 use kraken_codec::{Value, map};
 use sentry_host::Neighbour;
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, host_error};
 use super::table::{Args, CommandError, Method};
-use super::{CommandContext, host_error, text};
+use crate::host_text;
 
 pub const METHODS: &[Method] = &[
-    Method { name: "getArpCache", params: &[], handler: get_arp_cache },
-    Method { name: "getArpCache6", params: &[], handler: get_arp_cache6 },
+    Method { name: sentry_method::GET_ARP_CACHE, params: &[], handler: get_arp_cache },
+    Method { name: sentry_method::GET_ARP_CACHE6, params: &[], handler: get_arp_cache6 },
 ];
 
 fn get_arp_cache(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
@@ -28,8 +30,8 @@ fn neighbours(context: &CommandContext, ipv6: bool) -> Result<Value, CommandErro
 pub fn neighbour_record(neighbour: &Neighbour) -> Value {
     map! {
         "adapter" => neighbour.adapter.as_deref().unwrap_or_default(),
-        "type" => text::neighbour_kind(neighbour.kind),
-        "mac" => text::mac(&neighbour.mac),
-        "ip" => text::ip(&neighbour.ip),
+        "type" => host_text::neighbour_kind(neighbour.kind),
+        "mac" => host_text::mac(&neighbour.mac),
+        "ip" => host_text::ip(&neighbour.ip),
     }
 }

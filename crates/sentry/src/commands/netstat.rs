@@ -6,11 +6,14 @@
 
 use kraken_codec::{Map, Value, map};
 use sentry_host::{Socket, SocketProtocol};
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, host_error};
 use super::table::{Args, CommandError, Method};
-use super::{CommandContext, host_error, text};
+use crate::host_text;
 
-pub const METHODS: &[Method] = &[Method { name: "getNetStat", params: &[], handler: get_net_stat }];
+pub const METHODS: &[Method] =
+    &[Method { name: sentry_method::GET_NET_STAT, params: &[], handler: get_net_stat }];
 
 fn get_net_stat(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
     let sockets = context.host.sockets().map_err(host_error)?;
@@ -38,7 +41,7 @@ pub fn netstat_record(sockets: &[Socket]) -> Value {
 
 fn socket_record(socket: &Socket) -> Value {
     let pid = socket.pid.map_or(0, |p| i32::try_from(p).unwrap_or(i32::MAX));
-    let local_ip = text::ip(&socket.local.ip());
+    let local_ip = host_text::ip(&socket.local.ip());
     let local_port = i32::from(socket.local.port());
     match socket.protocol {
         SocketProtocol::Tcp => {
@@ -46,16 +49,16 @@ fn socket_record(socket: &Socket) -> Value {
             map! {
                 "local_ip" => local_ip,
                 "local_port" => local_port,
-                "remote_ip" => text::ip(&remote.ip()),
+                "remote_ip" => host_text::ip(&remote.ip()),
                 "remote_port" => i32::from(remote.port()),
-                "state" => text::tcp_state(socket.state.unwrap_or(sentry_host::TcpState::Unknown)),
+                "state" => host_text::tcp_state(socket.state.unwrap_or(sentry_host::TcpState::Unknown)),
                 "pid" => pid,
             }
         }
         SocketProtocol::Udp => map! {
             "local_ip" => local_ip,
             "local_port" => local_port,
-            "state" => text::UDP_STATE,
+            "state" => host_text::UDP_STATE,
             "pid" => pid,
         },
     }

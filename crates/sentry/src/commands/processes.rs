@@ -6,11 +6,13 @@
 
 use kraken_codec::{Value, map};
 use sentry_host::sampling::{ProcessUsage, sample_processes};
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, host_error};
 use super::table::{Args, CommandError, Method};
-use super::{CommandContext, host_error};
 
-pub const METHODS: &[Method] = &[Method { name: "getProcesses", params: &[], handler: get_processes }];
+pub const METHODS: &[Method] =
+    &[Method { name: sentry_method::GET_PROCESSES, params: &[], handler: get_processes }];
 
 fn get_processes(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
     let usage = sample_processes(context.host.as_ref(), context.sampling_window).map_err(host_error)?;

@@ -2,13 +2,15 @@
 
 use kraken_codec::{Value, map};
 use sentry_host::Route;
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, host_error};
 use super::table::{Args, CommandError, Method};
-use super::{CommandContext, host_error, text};
+use crate::host_text;
 
 pub const METHODS: &[Method] = &[
-    Method { name: "getRoutingTable", params: &[], handler: get_routing_table },
-    Method { name: "getRoutingTable6", params: &[], handler: get_routing_table6 },
+    Method { name: sentry_method::GET_ROUTING_TABLE, params: &[], handler: get_routing_table },
+    Method { name: sentry_method::GET_ROUTING_TABLE6, params: &[], handler: get_routing_table6 },
 ];
 
 fn get_routing_table(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {
@@ -28,11 +30,11 @@ fn routes(context: &CommandContext, ipv6: bool) -> Result<Value, CommandError> {
 /// `metric` (i32).
 pub fn route_record(route: &Route) -> Value {
     map! {
-        "type" => text::route_kind(route.kind),
-        "protocol" => text::route_protocol(route.protocol),
-        "destination" => text::ip(&route.destination),
-        "mask" => text::mask(&route.destination, route.prefix_len),
-        "forward" => text::ip(&route.next_hop),
+        "type" => host_text::route_kind(route.kind),
+        "protocol" => host_text::route_protocol(route.protocol),
+        "destination" => host_text::ip(&route.destination),
+        "mask" => host_text::mask(&route.destination, route.prefix_len),
+        "forward" => host_text::ip(&route.next_hop),
         "metric" => i32::try_from(route.metric).unwrap_or(i32::MAX),
     }
 }

@@ -6,14 +6,15 @@
 use std::time::SystemTime;
 
 use kraken_codec::{Map, Value};
+use sentry_protocol::names::sentry_method;
 
+use super::context::{CommandContext, host_error};
 use super::table::{Args, CommandError, Method};
-use super::{CommandContext, host_error};
 
 pub const METHODS: &[Method] = &[
-    Method { name: "getHostName", params: &[], handler: get_host_name },
-    Method { name: "getSystemInfo", params: &[], handler: get_system_info },
-    Method { name: "getDate", params: &[], handler: get_date },
+    Method { name: sentry_method::GET_HOST_NAME, params: &[], handler: get_host_name },
+    Method { name: sentry_method::GET_SYSTEM_INFO, params: &[], handler: get_system_info },
+    Method { name: sentry_method::GET_DATE, params: &[], handler: get_date },
 ];
 
 fn get_host_name(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandError> {

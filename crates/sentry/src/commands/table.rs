@@ -1,8 +1,9 @@
 //! The sentry's method table: name, parameters, handler. Explicit, not reflection.
 //!
 //! A base calls `run(methodName, params)`; [`MethodTable::dispatch`] finds the method by name
-//! and arity, checks each argument's kind and hands the handler typed [`Args`]. The same table
-//! serves the RPC service, `kraken-sentry exec`, and (later) logger control. Errors keep the
+//! and arity, checks each argument's kind and hands the handler typed [`Args`] (with the calling
+//! base, if any). The same table serves the RPC service and `kraken-sentry exec`; every method is
+//! an entry, `getFeatures` and the log channel's too. Errors keep the
 //! original's message prefixes (`sentry method not found: `, `illegal argument: `) so a Java base
 //! shows something familiar, but say what was expected (BUG-17, BUG-22).
 //!
@@ -13,7 +14,7 @@ use std::fmt;
 
 use kraken_codec::{Map, Value};
 
-use super::CommandContext;
+use super::context::{Caller, CommandContext};
 
 /// What a parameter accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,11 +27,15 @@ pub enum ArgKind {
     Int32,
     /// A map.
     Map,
+    /// Any number of further arguments of any kind, not read (last parameter only): the
+    /// original ignored `getFeatures`' arguments.
+    Ignored,
 }
 
 impl ArgKind {
     fn accepts(self, value: &Value) -> bool {
         match self {
+            ArgKind::Ignored => true,
             ArgKind::Str => matches!(value, Value::Str(_)),
             ArgKind::OptStr => matches!(value, Value::Str(_) | Value::Null),
             ArgKind::Int32 => value.as_i32().is_some(),
@@ -46,6 +51,7 @@ impl fmt::Display for ArgKind {
             ArgKind::OptStr => "str or null",
             ArgKind::Int32 => "an integer within i32",
             ArgKind::Map => "map",
+            ArgKind::Ignored => "anything",
         })
     }
 }
@@ -69,17 +75,34 @@ pub struct Method {
     pub handler: Handler,
 }
 
-/// Arguments already checked against a method's parameters.
-#[derive(Debug)]
+impl Method {
+    /// Whether the method takes `count` arguments (any count from its fixed ones up, when its
+    /// last parameter is [`ArgKind::Ignored`]).
+    fn takes(&self, count: usize) -> bool {
+        match self.params.split_last() {
+            Some((last, fixed)) if last.kind == ArgKind::Ignored => count >= fixed.len(),
+            _ => count == self.params.len(),
+        }
+    }
+}
+
+/// Arguments already checked against a method's parameters, with who is calling and the table
+/// the method was found in.
 pub struct Args<'a> {
     values: &'a [Value],
-    caller: Option<&'a str>,
+    caller: Option<&'a Caller>,
+    table: &'a MethodTable,
 }
 
 impl<'a> Args<'a> {
-    /// The base making the call (its configured name), when the call came over a base link.
-    pub fn caller(&self) -> Option<&'a str> {
+    /// The base making the call, when the call came over a base link.
+    pub fn caller(&self) -> Option<&'a Caller> {
         self.caller
+    }
+
+    /// The table the method was found in (`getFeatures` lists its features).
+    pub fn table(&self) -> &'a MethodTable {
+        self.table
     }
 
     /// The string at `index` (the table has checked it is one).
@@ -182,11 +205,11 @@ impl MethodTable {
         self.dispatch_from(context, None, name, params)
     }
 
-    /// [`MethodTable::dispatch`] for a call made by the base named `caller`.
+    /// [`MethodTable::dispatch`] for a call made by `caller` (a base, over its link).
     pub fn dispatch_from(
         &self,
         context: &CommandContext,
-        caller: Option<&str>,
+        caller: Option<&Caller>,
         name: &str,
         params: &Value,
     ) -> Result<Value, CommandError> {
@@ -195,14 +218,11 @@ impl MethodTable {
             Value::Array(items) => items,
             other => return Err(CommandError::ParamsNotAList(other.kind_name())),
         };
-        if name == "getFeatures" {
-            return Ok(self.features.iter().map(|f| Value::from(*f)).collect());
-        }
         let candidates: Vec<&Method> = self.methods.iter().filter(|m| m.name == name).collect();
         if candidates.is_empty() {
             return Err(CommandError::UnknownMethod(name.to_owned()));
         }
-        let Some(method) = candidates.iter().find(|m| m.params.len() == args.len()) else {
+        let Some(method) = candidates.iter().find(|m| m.takes(args.len())) else {
             let mut arities: Vec<String> = candidates.iter().map(|m| signature(m.params)).collect();
             arities.sort();
             return Err(CommandError::WrongArity {
@@ -222,7 +242,7 @@ impl MethodTable {
                 });
             }
         }
-        (method.handler)(context, &Args { values: args, caller })
+        (method.handler)(context, &Args { values: args, caller, table: self })
     }
 }
 
@@ -264,6 +284,7 @@ mod tests {
             &[Method { name: "startLogger", params: INTERVAL, handler: echo_interval }],
         );
         table.register(&["test-feature", "other"], &[Method { name: "ping", params: &[], handler: nothing }]);
+        table.register(&[], super::super::features::METHODS);
         table
     }
 
@@ -271,7 +292,7 @@ mod tests {
         CommandContext {
             host: Arc::new(sentry_host::SystemHost),
             sampling_window: std::time::Duration::from_millis(1),
-            file_roots: super::super::FileRoots::Disabled,
+            file_roots: super::super::context::FileRoots::Disabled,
             loggers: None,
         }
     }
@@ -316,11 +337,10 @@ mod tests {
     }
 
     #[test]
-    fn get_features_lists_each_feature_once() {
-        assert_eq!(
-            run("getFeatures", Value::Null),
-            Ok(Value::Array(vec!["test-feature".into(), "other".into()]))
-        );
+    fn get_features_lists_each_feature_once_whatever_its_arguments() {
+        let features = Ok(Value::Array(vec!["test-feature".into(), "other".into()]));
+        assert_eq!(run("getFeatures", Value::Null), features);
+        assert_eq!(run("getFeatures", Value::Array(vec![Value::I32(1), "x".into()])), features);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use sentry_host::{CpuTimes, HostFacts};
 
 use super::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
-use super::record::params;
 use crate::store::OptionValue;
+use sentry_protocol::record::params;
 
 pub struct CpuUsageFactory;
 

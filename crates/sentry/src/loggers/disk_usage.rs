@@ -14,8 +14,8 @@ use sentry_host::{HostFacts, Volume, VolumeKind};
 
 use super::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
-use super::record::params;
 use crate::store::OptionValue;
+use sentry_protocol::record::params;
 
 pub struct DiskUsageFactory;
 

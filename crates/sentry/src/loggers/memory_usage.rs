@@ -12,8 +12,8 @@ use sentry_host::{HostFacts, MemoryStatus};
 
 use super::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
-use super::record::params;
 use crate::store::OptionValue;
+use sentry_protocol::record::params;
 
 pub struct MemoryUsageFactory;
 

@@ -14,7 +14,6 @@ pub mod factory;
 pub mod memory_usage;
 pub mod network_usage;
 pub mod process_check;
-pub mod record;
 pub mod registry;
 pub mod runner;
 pub mod sink;
@@ -22,9 +21,9 @@ pub mod sink;
 use std::sync::{Arc, RwLock};
 
 use kraken_codec::Map;
+use sentry_protocol::LogRecord;
 
 pub use factory::{ConfigOption, FactoryContext, LoggerFactory, OptionKind};
-pub use record::Record;
 pub use registry::{LoggerEvent, LoggerRegistry, RegistryError};
 pub use runner::{LoggerState, RunStats};
 pub use sink::{JsonLinesSink, RecordSink};
@@ -60,7 +59,7 @@ impl SinkSet {
     }
 
     /// Gives `records` to every sink; a failing sink is logged and the others still get them.
-    pub fn write(&self, records: &[Record]) {
+    pub fn write(&self, records: &[LogRecord]) {
         for sink in self.sinks.read().unwrap_or_else(|p| p.into_inner()).iter() {
             if let Err(error) = sink.write(records) {
                 tracing::warn!(%error, "a record sink failed");

@@ -18,9 +18,9 @@ use sentry_host::{HostFacts, Interface, InterfaceCounters};
 
 use super::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
-use super::record::params;
-use crate::commands::text;
+use crate::host_text;
 use crate::store::OptionValue;
+use sentry_protocol::record::params;
 
 pub struct NetworkUsageFactory;
 
@@ -90,7 +90,7 @@ pub fn device_record(nic: &Interface, before: &InterfaceCounters, elapsed: Durat
     let per_second = |n: i64| if seconds > 0.0 { n as f64 / seconds } else { 0.0 };
     let (rx_bps, tx_bps) = (per_second(rx_bytes) * 8.0, per_second(tx_bytes) * 8.0);
     let (rx_fps, tx_fps) = (per_second(rx_ucast + rx_nucast), per_second(tx_ucast + tx_nucast));
-    let mac = text::mac(&nic.mac);
+    let mac = host_text::mac(&nic.mac);
     let msg = format!(
         "network usage: {} ({mac}), RX[{}%, {}, {}], TX[{}%, {}, {}]",
         nic.description,

@@ -16,8 +16,8 @@ use sentry_host::{HostFacts, ProcessSnapshot};
 
 use super::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
-use super::record::params;
 use crate::store::{OptionValue, Policy, ProcessRule, Store};
+use sentry_protocol::record::params;
 
 pub struct ProcessCheckFactory;
 

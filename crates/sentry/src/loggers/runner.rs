@@ -20,8 +20,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime};
 
 use kraken_codec::Text;
+use sentry_protocol::LogRecord;
 
-use super::{LoggerRun, Record, SinkSet};
+use super::{LoggerRun, SinkSet};
 
 /// Where a logger is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,18 +248,22 @@ impl RunLoop {
                     .unwrap_or_else(|| "unknown panic".into())
             )),
         };
-        let records: Vec<Record> = match &result {
-            Ok(params) => params
-                .iter()
-                .map(|p| Record { date: now, logger: self.name.clone(), params: p.clone() })
-                .collect(),
-            Err(_) => Vec::new(),
+        let (records, error): (Vec<LogRecord>, Option<String>) = match result {
+            // The params move into their records: nothing is copied on the way to the sinks.
+            Ok(params) => (
+                params
+                    .into_iter()
+                    .map(|params| LogRecord { date: now, logger: self.name.clone(), params })
+                    .collect(),
+                None,
+            ),
+            Err(error) => (Vec::new(), Some(error)),
         };
         {
             let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
             stats.runs += 1;
             stats.last_run = Some(now);
-            if let Err(error) = &result {
+            if let Some(error) = &error {
                 stats.failed_runs += 1;
                 stats.last_error = Some(error.clone());
             }
@@ -267,7 +272,7 @@ impl RunLoop {
                 stats.last_log = Some(now);
             }
         }
-        if let Err(error) = &result {
+        if let Some(error) = &error {
             tracing::warn!(logger = %self.name, %error, "logger run failed; the logger keeps running");
         }
         if !records.is_empty() {
@@ -279,17 +284,17 @@ impl RunLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loggers::record::params;
     use crate::loggers::sink::RecordSink;
     use kraken_codec::Map;
+    use sentry_protocol::record::params;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Unit-test stand-in for a sink: keeps what it gets.
     #[derive(Default)]
-    struct Collect(Mutex<Vec<Record>>);
+    struct Collect(Mutex<Vec<LogRecord>>);
 
     impl RecordSink for Collect {
-        fn write(&self, records: &[Record]) -> std::io::Result<()> {
+        fn write(&self, records: &[LogRecord]) -> std::io::Result<()> {
             self.0.lock().unwrap().extend_from_slice(records);
             Ok(())
         }

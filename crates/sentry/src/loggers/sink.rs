@@ -2,20 +2,25 @@
 //!
 //! Loggers hand each run's records to every registered sink, in order. With no base configured
 //! the agent writes them as JSON lines to standard output or to a file that rotates by size
-//! (`records.jsonl` → `records.jsonl.1` ... `.N`), so it is useful on its own. The base link
-//! (a later issue) is another sink, writing to the durable spool.
+//! (`records.jsonl` → `records.jsonl.1` ... `.N`), so it is useful on its own. The spool
+//! (`crate::spool::sink`) is another sink, committing records for the bases.
+//!
+//! A JSON line is `{"date", "logger", "msg", "params"}` (date as ISO-8601 UTC), written straight
+//! from the record ([`json_line`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::Record;
+use kraken_codec::Value;
+use kraken_codec::plain_json::{Plain, PlainMap};
+use sentry_protocol::LogRecord;
 
 /// Receives the records of every logger.
 pub trait RecordSink: Send + Sync {
     /// Takes one run's records. An error is logged by the caller and does not stop the logger.
-    fn write(&self, records: &[Record]) -> io::Result<()>;
+    fn write(&self, records: &[LogRecord]) -> io::Result<()>;
 }
 
 /// Records as JSON lines on standard output, or in a size-rotated file.
@@ -50,10 +55,10 @@ impl JsonLinesSink {
 }
 
 impl RecordSink for JsonLinesSink {
-    fn write(&self, records: &[Record]) -> io::Result<()> {
+    fn write(&self, records: &[LogRecord]) -> io::Result<()> {
         let mut text = String::new();
         for record in records {
-            text.push_str(&record.to_json().to_string());
+            text.push_str(&json_line(record));
             text.push('\n');
         }
         let mut target = self.target.lock().unwrap_or_else(|p| p.into_inner());
@@ -71,6 +76,25 @@ impl RecordSink for JsonLinesSink {
             Target::File(file) => file.append(text.as_bytes()),
         }
     }
+}
+
+/// One record as a JSON object: `{"date", "logger", "msg", "params"}`, date as ISO-8601 UTC.
+pub fn json_line(record: &LogRecord) -> String {
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        date: Plain<'a>,
+        logger: &'a str,
+        msg: Option<&'a str>,
+        params: PlainMap<'a>,
+    }
+    let date = Value::from(record.date);
+    let line = Line {
+        date: Plain(&date),
+        logger: &record.logger,
+        msg: record.msg(),
+        params: PlainMap(&record.params),
+    };
+    serde_json::to_string(&line).expect("a record always serializes")
 }
 
 /// A file that is renamed aside when it reaches its size limit.
@@ -129,7 +153,7 @@ impl RotatingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loggers::record::params;
+    use sentry_protocol::record::params;
     use std::time::SystemTime;
 
     #[test]
@@ -138,7 +162,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         let path = dir.join("records.jsonl");
         let sink = JsonLinesSink::file(&path, 300, 2).unwrap();
-        let record = Record {
+        let record = LogRecord {
             date: SystemTime::now(),
             logger: "cpu".into(),
             params: params("system", "x".repeat(100), []),
@@ -156,5 +180,23 @@ mod tests {
         assert_eq!(json["logger"], "cpu");
         drop(sink); // Windows cannot delete an open file
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_json_line_is_date_logger_msg_and_params_in_order() {
+        let record = LogRecord {
+            date: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_500),
+            logger: "cpu".into(),
+            params: params("system", "cpu usage: 7%".into(), [("idle", Value::I32(93))]),
+        };
+        assert_eq!(
+            json_line(&record),
+            r#"{"date":"1970-01-01T00:00:01.500Z","logger":"cpu","msg":"cpu usage: 7%","params":{"logtype":"system","msg":"cpu usage: 7%","idle":93}}"#
+        );
+        let silent = LogRecord { params: kraken_codec::Map::new(), ..record };
+        assert_eq!(
+            json_line(&silent),
+            r#"{"date":"1970-01-01T00:00:01.500Z","logger":"cpu","msg":null,"params":{}}"#
+        );
     }
 }

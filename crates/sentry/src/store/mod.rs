@@ -1,7 +1,8 @@
 //! The agent's durable state: one SQLite database (`state.sqlite3` in the data directory).
 //!
 //! It holds the loggers (factory, name, description, typed config, interval, running flag) and
-//! the process checklist, and later the logger cursors and the per-base spool. SQLite gives
+//! the process checklist, the logger cursors and the per-base spool (whose queries live in
+//! `crate::spool::queries`). SQLite gives
 //! atomic transactions and a consistent file after a crash at any instant (WAL journal,
 //! `synchronous = FULL`). At open the file's integrity is checked; a corrupt or foreign file is
 //! reported with its path and never silently replaced.
@@ -12,7 +13,6 @@
 
 mod checklist;
 mod loggers;
-mod spool;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -22,7 +22,6 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use checklist::{Policy, ProcessRule};
 pub use loggers::{LoggerRow, OptionValue};
-pub use spool::{SpoolEntry, SpooledRecord};
 
 /// The file name of the store inside the data directory.
 pub const STORE_FILE: &str = "state.sqlite3";
@@ -196,7 +195,8 @@ impl Store {
         connection.pragma_update(None, "max_page_count", pages).unwrap();
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, for this store's queries (here and in `crate::spool::queries`).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
         // back), so a poisoned lock is still usable.
         self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -206,6 +206,7 @@ impl Store {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::spool::SpoolEntry;
 
     /// A fresh data directory under the system temp dir.
     pub(crate) fn temp_data_dir(name: &str) -> PathBuf {

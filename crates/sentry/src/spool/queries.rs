@@ -10,7 +10,7 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// A record to spool for one base.
 #[derive(Debug, Clone, PartialEq, Eq)]

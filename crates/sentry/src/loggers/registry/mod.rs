@@ -7,17 +7,23 @@
 //! the agent runs, [`LoggerRegistry::reconcile`] applies changes another process (an operator's
 //! `kraken-sentry logger ...`) committed to the store.
 //!
+//! The registry's control operations live here; what it tells of its loggers (LoggerInfo maps,
+//! the announcements for a base) in [`info`], and the sync with the store in [`reconcile`].
+//!
 //! Control operations (create, remove, start, stop, reconcile) take one lock in turn, so they
 //! never interleave; reading (`getLoggers`) does not take it and always answers. Every wait for
 //! a logger to stop is bounded ([`MAX_STOP_WAIT`]); a logger still finishing a run when the
 //! wait ends is left `stopping` and stops when the run ends.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use kraken_codec::{Map, Value};
+
+mod info;
+mod reconcile;
 
 use super::SinkSet;
 use super::factory::{self, FactoryContext, LoggerFactory};
@@ -213,7 +219,7 @@ impl LoggerRegistry {
         self.context.store.insert_logger(&row)?;
         self.adopt(row);
         if let Ok(entry) = self.entry(name) {
-            self.emit(LoggerEvent::Added(logger_info(&entry)));
+            self.emit(LoggerEvent::Added(entry.info()));
         }
         Ok(())
     }
@@ -357,7 +363,7 @@ impl LoggerRegistry {
         let _control = self.control();
         let entry = self.entry(name)?;
         self.context.store.subscribe(base, name)?;
-        Ok(logger_info(&entry))
+        Ok(entry.info())
     }
 
     /// `disconnectLogger`: the base no longer wants this logger's records.
@@ -366,147 +372,6 @@ impl LoggerRegistry {
         self.entry(name)?;
         self.context.store.unsubscribe(base, name)?;
         Ok(())
-    }
-
-    /// The present state as events, for a base that just connected: every factory
-    /// (`FactoryAdded`), every logger (`Added`) and, for each running one, `Started` with its
-    /// interval, so loggers restored at start are announced like any other (BUG-15).
-    pub fn announcements(&self) -> Vec<LoggerEvent> {
-        let mut events: Vec<LoggerEvent> = self
-            .factories
-            .iter()
-            .map(|f| LoggerEvent::FactoryAdded(super::factory::factory_info(&**f)))
-            .collect();
-        let entries: Vec<Arc<LoggerEntry>> = self.entries().values().cloned().collect();
-        for entry in entries {
-            let info = logger_info(&entry);
-            let running = entry.runner.state() == LoggerState::Running;
-            let started = running.then(|| {
-                let map = info.as_map();
-                let text =
-                    |key: &str| map.and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or_default();
-                let interval = map.and_then(|m| m.get("interval")).and_then(Value::as_i64).unwrap_or(0);
-                LoggerEvent::Started {
-                    name: text("logger_name").to_owned(),
-                    interval_ms: interval.max(0) as u32,
-                }
-            });
-            events.push(LoggerEvent::Added(info));
-            events.extend(started);
-        }
-        events
-    }
-
-    /// `getLoggers`: LoggerInfo maps (§4.3), plus this agent's run counters.
-    pub fn logger_infos(&self) -> Vec<Value> {
-        let entries: Vec<Arc<LoggerEntry>> = self.entries().values().cloned().collect();
-        entries.iter().map(|entry| logger_info(entry)).collect()
-    }
-
-    /// One LoggerInfo.
-    pub fn logger_info(&self, name: &str) -> Result<Value, RegistryError> {
-        Ok(logger_info(&*self.entry(name)?))
-    }
-
-    /// Names of the running loggers.
-    pub fn running(&self) -> Vec<String> {
-        let entries: Vec<Arc<LoggerEntry>> = self.entries().values().cloned().collect();
-        entries
-            .iter()
-            .filter(|e| e.runner.state() == LoggerState::Running)
-            .map(|e| e.row.lock().unwrap_or_else(|p| p.into_inner()).name.clone())
-            .collect()
-    }
-
-    /// Applies what another process committed to the store since the last look: new loggers
-    /// appear, deleted ones stop and go, and each runs (at its stored interval) or stops as its
-    /// row says. Cheap when nothing changed (one `PRAGMA data_version`). A change that cannot be
-    /// applied yet (a logger still finishing a run) is tried again at the next call.
-    pub fn reconcile(&self) -> Result<(), RegistryError> {
-        let _control = self.control();
-        self.announce_finished_stops();
-        let version = self.context.store.data_version()?;
-        if *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) == Some(version) {
-            return Ok(());
-        }
-        let rows: HashMap<String, LoggerRow> =
-            self.context.store.loggers()?.into_iter().map(|row| (row.name.clone(), row)).collect();
-        let mut complete = true;
-        let known: Vec<(String, Arc<LoggerEntry>)> =
-            self.entries().iter().map(|(name, entry)| (name.clone(), entry.clone())).collect();
-        for (name, entry) in &known {
-            if !rows.contains_key(name) {
-                tracing::info!(logger = %name, "logger removed from the store; stopping it");
-                let ended = entry.runner.state() == LoggerState::Stopped
-                    || self.stop_announced(name, entry, RECONCILE_STOP_WAIT);
-                if ended {
-                    self.entries().remove(name);
-                    self.emit(LoggerEvent::Removed(name.clone()));
-                } else {
-                    complete = false;
-                }
-            }
-        }
-        for (name, row) in rows {
-            let entry = self.entries().get(&name).cloned();
-            let Some(entry) = entry else {
-                tracing::info!(logger = %name, "logger added through the store");
-                let running = row.running;
-                if self.adopt(row) {
-                    if let Ok(entry) = self.entry(&name) {
-                        self.emit(LoggerEvent::Added(logger_info(&entry)));
-                    }
-                    if running {
-                        complete &= self.start_logged(&name);
-                    }
-                }
-                continue;
-            };
-            let state = entry.runner.state();
-            let interval_changed = entry.runner.interval().is_some_and(|running| {
-                running != Duration::from_millis(u64::from(row.interval_ms.max(self.min_interval_ms)))
-            });
-            *entry.row.lock().unwrap_or_else(|p| p.into_inner()) = row.clone();
-            match (row.running, state) {
-                (true, LoggerState::Stopped) => {
-                    tracing::info!(logger = %name, interval_ms = row.interval_ms, "starting logger as the store says");
-                    complete &= self.start_logged(&name);
-                }
-                (true, LoggerState::Running) if interval_changed => {
-                    tracing::info!(logger = %name, interval_ms = row.interval_ms, "restarting logger at its new interval");
-                    complete &= entry.runner.stop(RECONCILE_STOP_WAIT) && self.start_logged(&name);
-                }
-                (false, LoggerState::Running) => {
-                    tracing::info!(logger = %name, "stopping logger as the store says");
-                    complete &= self.stop_announced(&name, &entry, RECONCILE_STOP_WAIT);
-                }
-                (_, LoggerState::Stopping) => complete = false,
-                _ => {}
-            }
-        }
-        if complete {
-            *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version);
-        }
-        Ok(())
-    }
-
-    /// Starts a logger's thread; false (and logged) if it cannot start.
-    fn start_logged(&self, name: &str) -> bool {
-        match self.start_thread(name) {
-            Ok(()) => {
-                if let Some(interval) = self.entry(name).ok().and_then(|e| e.runner.interval()) {
-                    self.emit(LoggerEvent::Started {
-                        name: name.to_owned(),
-                        interval_ms: interval.as_millis() as u32,
-                    });
-                }
-                true
-            }
-            Err(error) => {
-                tracing::error!(logger = %name, %error, "logger could not start");
-                false
-            }
-        }
     }
 }
 
@@ -523,34 +388,6 @@ fn check_name(name: &str) -> Result<(), RegistryError> {
         refuse(format!(
             "invalid logger name {name:?}: use 1 to 64 characters, without \\ or control characters"
         ))
-    }
-}
-
-fn logger_info(entry: &LoggerEntry) -> Value {
-    let row = entry.row.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let state = entry.runner.state();
-    let stats = entry.runner.stats();
-    let interval = entry.runner.interval().map_or(row.interval_ms, |d| d.as_millis() as u32);
-    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    kraken_codec::map! {
-        "logger_namespace" => "local",
-        "logger_name" => row.name.as_str(),
-        "description" => row.description.as_deref(),
-        "factory_name" => row.factory.as_str(),
-        "factory_namespace" => "local",
-        "is_running" => state == LoggerState::Running,
-        "interval" => i32::try_from(interval).unwrap_or(i32::MAX),
-        "status" => match state {
-            LoggerState::Running => "running",
-            LoggerState::Stopping => "stopping",
-            LoggerState::Stopped => "stopped",
-        },
-        "run_count" => count(stats.runs),
-        "failed_runs" => count(stats.failed_runs),
-        "last_error" => stats.last_error,
-        "log_count" => count(stats.log_count),
-        "last_run" => stats.last_run,
-        "last_log" => stats.last_log,
     }
 }
 

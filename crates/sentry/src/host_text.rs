@@ -1,5 +1,5 @@
-//! The seed's string forms of host facts, written once: MAC addresses, masks, TCP states,
-//! route kinds and protocols, neighbour kinds, IP text.
+//! The seed's string forms of host facts, written once for the commands and the loggers: MAC
+//! addresses, masks, TCP states, route kinds and protocols, neighbour kinds, IP text.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -8,71 +8,21 @@
 //! closed, so the next connection starts over. Records then travel on the log channel, commands
 //! and events on the command connection.
 //!
-//! [`LinkService`] is the `kraken-sentry` service of one command connection: it takes
-//! `connectLogChannel` and `disconnectLogChannel` (link matters, not host ones) and hands every
-//! other `run` to the sentry's method table.
+//! The requests come from the `connectLogChannel` and `disconnectLogChannel` entries of the
+//! method table (`commands::log_channel`), through the command connection's [`Caller`].
+//!
+//! [`Caller`]: crate::commands::Caller
 
 use std::sync::{Arc, Mutex};
 
 use kraken_codec::Value;
-use kraken_rpc::service::BoxFuture;
-use kraken_rpc::{CallContext, RpcConnection, RpcFault, RpcService, RpcSession};
+use kraken_rpc::{RpcConnection, RpcSession};
+use sentry_protocol::names::{base_method, service};
 use tokio::sync::{mpsc, watch};
 
-/// What the base asked of the log channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogChannelRequest {
-    /// `connectLogChannel(nonce)`: open a new log channel presenting `nonce`.
-    Connect(String),
-    /// `disconnectLogChannel()`: close the log channel, keep the command connection.
-    Disconnect,
-}
-
-/// The `kraken-sentry` service of one command connection.
-pub struct LinkService {
-    inner: Arc<dyn RpcService>,
-    requests: mpsc::Sender<LogChannelRequest>,
-}
-
-impl LinkService {
-    pub fn new(inner: Arc<dyn RpcService>, requests: mpsc::Sender<LogChannelRequest>) -> Arc<Self> {
-        Arc::new(LinkService { inner, requests })
-    }
-
-    fn request(&self, params: &[Value]) -> Result<LogChannelRequest, RpcFault> {
-        let arguments = params.get(1).and_then(Value::as_array).unwrap_or_default();
-        match params.first().and_then(Value::as_str) {
-            Some("connectLogChannel") => match arguments {
-                [Value::Str(nonce)] if !nonce.is_empty() && nonce.len() <= 256 => {
-                    Ok(LogChannelRequest::Connect(nonce.to_string()))
-                }
-                _ => Err(RpcFault::new("illegal argument: connectLogChannel takes (nonce: str)")),
-            },
-            _ => Ok(LogChannelRequest::Disconnect),
-        }
-    }
-}
-
-impl RpcService for LinkService {
-    fn call(
-        &self,
-        ctx: CallContext,
-        method: String,
-        params: Vec<Value>,
-    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
-        let name = params.first().and_then(Value::as_str);
-        if method != "run" || !matches!(name, Some("connectLogChannel" | "disconnectLogChannel")) {
-            return self.inner.call(ctx, method, params);
-        }
-        let outcome = self.request(&params).and_then(|request| {
-            self.requests
-                .try_send(request)
-                .map(|()| Value::Null)
-                .map_err(|_| RpcFault::new("the log channel is busy; ask again later"))
-        });
-        Box::pin(async move { outcome })
-    }
-}
+use super::dial::CloseOnDrop;
+use super::settings::HELLO_TIMEOUT;
+use crate::commands::LogChannelRequest;
 
 /// The current log channel of one command connection, shared by the link's tasks.
 pub struct LogChannel {
@@ -166,14 +116,14 @@ where
     D: Fn() -> F,
     F: std::future::Future<Output = anyhow::Result<RpcConnection>>,
 {
-    let connection = crate::base_link::CloseOnDrop::new(dial().await?, "abandoned during setLogChannel");
+    let connection = CloseOnDrop::new(dial().await?, "abandoned during setLogChannel");
     let handshake = async {
-        let session = connection.create_session("kraken-base").await?;
+        let session = connection.create_session(service::BASE).await?;
         session
             .call_with_timeout(
-                "setLogChannel",
+                base_method::SET_LOG_CHANNEL,
                 vec![Value::from(guid), Value::from(nonce)],
-                crate::base_link::HELLO_TIMEOUT,
+                HELLO_TIMEOUT,
             )
             .await?;
         Ok::<_, kraken_rpc::RpcError>(session)
@@ -184,41 +134,5 @@ where
             connection.close(format!("setLogChannel failed: {error}"));
             Err(anyhow::anyhow!("setLogChannel refused: {error}"))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(service: &LinkService, name: &str, arguments: Value) -> Result<Value, RpcFault> {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let _inside = runtime.enter();
-        let (client, _server) = tokio::io::duplex(64);
-        let connection = RpcConnection::start(
-            client,
-            kraken_rpc::Role::Initiator,
-            Arc::new(kraken_rpc::RpcConfig::new("test")),
-            kraken_rpc::ServiceTable::new(),
-            kraken_rpc::PeerInfo::default(),
-            false,
-        );
-        let ctx = CallContext { connection, session: 1, is_post: true };
-        runtime.block_on(service.call(ctx, "run".into(), vec![Value::from(name), arguments]))
-    }
-
-    #[test]
-    fn log_channel_requests_are_queued_and_other_methods_pass_through() {
-        let inner = kraken_rpc::service_fn(|_, _, params: Vec<Value>| async move { Ok(params[0].clone()) });
-        let (requests, mut queued) = mpsc::channel(4);
-        let service = LinkService { inner, requests };
-        let nonce = Value::Array(vec![Value::from("3f2b")]);
-        assert_eq!(run(&service, "connectLogChannel", nonce), Ok(Value::Null));
-        assert_eq!(queued.try_recv(), Ok(LogChannelRequest::Connect("3f2b".into())));
-        assert_eq!(run(&service, "disconnectLogChannel", Value::Null), Ok(Value::Null));
-        assert_eq!(queued.try_recv(), Ok(LogChannelRequest::Disconnect));
-        let error = run(&service, "connectLogChannel", Value::Array(vec![Value::I32(7)])).unwrap_err();
-        assert!(error.to_string().contains("connectLogChannel takes (nonce: str)"), "{error}");
-        assert_eq!(run(&service, "getHostName", Value::Null), Ok(Value::from("getHostName")));
     }
 }

@@ -2,36 +2,42 @@
 //!
 //! The service has one RPC method, `run`, as the original (§4.1 of the protocol spec). Its first
 //! argument names a sentry method, its second is that method's argument list (or null); the
-//! [`MethodTable`] does the rest. Handlers read the host synchronously (a process list samples
-//! for 100 ms), so each call runs on tokio's blocking pool and never stalls the connection.
+//! [`MethodTable`] does the rest. Each base link serves its command connection with its own
+//! [`SentryService::for_caller`], so handlers know which base calls and which connection's log
+//! channel a request is for. Handlers read the host synchronously (a process list samples for
+//! 100 ms), so each call runs on tokio's blocking pool and never stalls the connection.
 
 use std::sync::Arc;
 
 use kraken_codec::Value;
 use kraken_rpc::service::BoxFuture;
 use kraken_rpc::{CallContext, RpcFault, RpcService};
+use sentry_protocol::names::sentry_method;
 
-use crate::commands::{CommandContext, MethodTable};
-
-/// The service name bases open sessions on.
-pub const SERVICE_NAME: &str = "kraken-sentry";
+use super::context::{Caller, CommandContext};
+use super::table::MethodTable;
 
 /// Answers `run` calls from a method table.
 pub struct SentryService {
     table: Arc<MethodTable>,
     context: Arc<CommandContext>,
-    /// The base this service answers (a link's base name), passed to handlers as the caller.
-    base: Option<String>,
+    /// The base on the other end of the connection this service answers, if any.
+    caller: Option<Arc<Caller>>,
 }
 
 impl SentryService {
+    /// A service with no caller (a test, or a connection that is not a base link).
     pub fn new(table: Arc<MethodTable>, context: Arc<CommandContext>) -> Arc<Self> {
-        Arc::new(SentryService { table, context, base: None })
+        Arc::new(SentryService { table, context, caller: None })
     }
 
-    /// A service answering the base named `base` (one per base link).
-    pub fn for_base(table: Arc<MethodTable>, context: Arc<CommandContext>, base: &str) -> Arc<Self> {
-        Arc::new(SentryService { table, context, base: Some(base.to_owned()) })
+    /// The same table and context, answering `caller` (one per command connection).
+    pub fn for_caller(&self, caller: Caller) -> Arc<Self> {
+        Arc::new(SentryService {
+            table: self.table.clone(),
+            context: self.context.clone(),
+            caller: Some(Arc::new(caller)),
+        })
     }
 }
 
@@ -44,9 +50,9 @@ impl RpcService for SentryService {
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
         let table = self.table.clone();
         let context = self.context.clone();
-        let base = self.base.clone();
+        let caller = self.caller.clone();
         Box::pin(async move {
-            if method != "run" {
+            if method != sentry_method::RUN {
                 return Err(RpcFault::method_not_found(&method));
             }
             let mut params = params.into_iter();
@@ -58,7 +64,7 @@ impl RpcService for SentryService {
             };
             let arguments = arguments.unwrap_or(Value::Null);
             let reply = tokio::task::spawn_blocking(move || {
-                table.dispatch_from(&context, base.as_deref(), &name, &arguments)
+                table.dispatch_from(&context, caller.as_deref(), &name, &arguments)
             })
             .await
             .map_err(|e| RpcFault::new(format!("sentry method panicked: {e}")))?;

@@ -2,7 +2,7 @@
 //!
 //! [`SpoolSink`] takes every run's records and, for each base that connected the record's
 //! logger, commits the encoded record to that base's spool (one transaction per run), then
-//! wakes the base links' senders. The senders (in `base_link`) read batches back in order and
+//! wakes the base links' senders. The senders ([`super::sender`]) read batches back in order and
 //! delete them once acknowledged.
 //!
 //! Each spooled record carries `seq`, its logger's sequence number: consecutive over every
@@ -21,12 +21,14 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use kraken_codec::{Map, Value, encode};
+use kraken_codec::Value;
+use sentry_protocol::LogRecord;
+use sentry_protocol::record::params;
 use tokio::sync::Notify;
 
-use crate::loggers::record::params;
-use crate::loggers::{LoggerFactory, Record, RecordSink};
-use crate::store::{SpoolEntry, Store};
+use super::queries::SpoolEntry;
+use crate::loggers::{LoggerFactory, RecordSink};
+use crate::store::{Store, StoreError};
 
 /// The logger name of the records that report a spool drop.
 pub const DROP_REPORT_LOGGER: &str = "sentry-spool";
@@ -90,20 +92,20 @@ impl SpoolSink {
     }
 
     /// Whether `logger`'s records are performance metrics.
-    fn droppable(&self, logger: &str) -> Result<bool, crate::store::StoreError> {
+    fn droppable(&self, logger: &str) -> Result<bool, StoreError> {
         let row = self.store.logger(logger)?;
         Ok(row.is_some_and(|row| self.performance_factories.contains(row.factory.as_str())))
     }
 
     /// Tells each base that lost records how many, in a record of its own.
-    fn report_drops(&self, losses: &[(String, u64)]) -> Result<(), crate::store::StoreError> {
+    fn report_drops(&self, losses: &[(String, u64)]) -> Result<(), StoreError> {
         let mut reports = Vec::with_capacity(losses.len());
         let mut seq = self.store.spool_sequence(DROP_REPORT_LOGGER)?;
         for (base, dropped) in losses {
             let (_, _, dropped_total) = self.store.spool_stats(base)?;
             tracing::warn!(%base, dropped, dropped_total, "spool full: the oldest records were dropped");
             let message = format!("spool for base {base} full: {dropped} oldest records dropped");
-            let report = Record {
+            let report = LogRecord {
                 date: SystemTime::now(),
                 logger: DROP_REPORT_LOGGER.into(),
                 params: params(
@@ -121,7 +123,7 @@ impl SpoolSink {
             reports.push(SpoolEntry {
                 base: base.clone(),
                 logger: DROP_REPORT_LOGGER.into(),
-                record: encode(&batch_entry(&report, seq)),
+                record: report.entry_bytes(seq),
                 droppable: false,
             });
         }
@@ -131,22 +133,9 @@ impl SpoolSink {
     }
 }
 
-/// A record as it travels in a batch: `{logger, date, msg, params, seq}`.
-pub fn batch_entry(record: &Record, seq: i64) -> Value {
-    let mut map = Map::with_capacity(5);
-    map.insert("logger", Value::from(record.logger.as_str()));
-    if let Value::Map(onlog) = record.to_value() {
-        for (key, value) in onlog.iter() {
-            map.insert(key.clone(), value.clone());
-        }
-    }
-    map.insert("seq", Value::I64(seq));
-    Value::Map(map)
-}
-
 impl RecordSink for SpoolSink {
-    fn write(&self, records: &[Record]) -> io::Result<()> {
-        let to_io = |e: crate::store::StoreError| io::Error::other(e.to_string());
+    fn write(&self, records: &[LogRecord]) -> io::Result<()> {
+        let to_io = |e: StoreError| io::Error::other(e.to_string());
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let mut entries = Vec::new();
         // (logger, last sequence number given) of the loggers in this write.
@@ -178,12 +167,16 @@ impl RecordSink for SpoolSink {
                     last + 1
                 }
             };
-            let encoded = encode(&batch_entry(record, seq));
-            for base in bases {
+            // Encoded once, straight from the record (`{logger, date, msg, params, seq}`).
+            let mut encoded = record.entry_bytes(seq);
+            for (index, base) in bases.iter().enumerate() {
+                // Each base's row needs its own bytes; the last takes the encoding itself.
+                let record =
+                    if index + 1 == bases.len() { std::mem::take(&mut encoded) } else { encoded.clone() };
                 entries.push(SpoolEntry {
                     base: base.clone(),
                     logger: logger.to_owned(),
-                    record: encoded.clone(),
+                    record,
                     droppable: *droppable,
                 });
             }
@@ -236,6 +229,7 @@ mod tests {
     use super::*;
     use crate::loggers::standard_factories;
     use crate::store::LoggerRow;
+    use kraken_codec::Map;
 
     fn logger(name: &str, factory: &str) -> LoggerRow {
         LoggerRow {
@@ -248,8 +242,8 @@ mod tests {
         }
     }
 
-    fn record(logger: &str, n: i32) -> Record {
-        Record {
+    fn record(logger: &str, n: i32) -> LogRecord {
+        LogRecord {
             date: SystemTime::now(),
             logger: logger.into(),
             params: params("t", "x".repeat(200), [("n", Value::I32(n))]),

@@ -1,0 +1,103 @@
+//! The registry kept in step with the state store: what another process (an operator's
+//! `kraken-sentry logger ...`) committed is applied while the agent runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{LoggerEntry, LoggerEvent, LoggerRegistry, RECONCILE_STOP_WAIT, RegistryError};
+use crate::loggers::runner::LoggerState;
+use crate::store::LoggerRow;
+
+impl LoggerRegistry {
+    /// Applies what another process committed to the store since the last look: new loggers
+    /// appear, deleted ones stop and go, and each runs (at its stored interval) or stops as its
+    /// row says. Cheap when nothing changed (one `PRAGMA data_version`). A change that cannot be
+    /// applied yet (a logger still finishing a run) is tried again at the next call.
+    pub fn reconcile(&self) -> Result<(), RegistryError> {
+        let _control = self.control();
+        self.announce_finished_stops();
+        let version = self.context.store.data_version()?;
+        if *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) == Some(version) {
+            return Ok(());
+        }
+        let rows: HashMap<String, LoggerRow> =
+            self.context.store.loggers()?.into_iter().map(|row| (row.name.clone(), row)).collect();
+        let mut complete = true;
+        let known: Vec<(String, Arc<LoggerEntry>)> =
+            self.entries().iter().map(|(name, entry)| (name.clone(), entry.clone())).collect();
+        for (name, entry) in &known {
+            if !rows.contains_key(name) {
+                tracing::info!(logger = %name, "logger removed from the store; stopping it");
+                let ended = entry.runner.state() == LoggerState::Stopped
+                    || self.stop_announced(name, entry, RECONCILE_STOP_WAIT);
+                if ended {
+                    self.entries().remove(name);
+                    self.emit(LoggerEvent::Removed(name.clone()));
+                } else {
+                    complete = false;
+                }
+            }
+        }
+        for (name, row) in rows {
+            let entry = self.entries().get(&name).cloned();
+            let Some(entry) = entry else {
+                tracing::info!(logger = %name, "logger added through the store");
+                let running = row.running;
+                if self.adopt(row) {
+                    if let Ok(entry) = self.entry(&name) {
+                        self.emit(LoggerEvent::Added(entry.info()));
+                    }
+                    if running {
+                        complete &= self.start_logged(&name);
+                    }
+                }
+                continue;
+            };
+            let state = entry.runner.state();
+            let interval_changed = entry.runner.interval().is_some_and(|running| {
+                running != Duration::from_millis(u64::from(row.interval_ms.max(self.min_interval_ms)))
+            });
+            *entry.row.lock().unwrap_or_else(|p| p.into_inner()) = row.clone();
+            match (row.running, state) {
+                (true, LoggerState::Stopped) => {
+                    tracing::info!(logger = %name, interval_ms = row.interval_ms, "starting logger as the store says");
+                    complete &= self.start_logged(&name);
+                }
+                (true, LoggerState::Running) if interval_changed => {
+                    tracing::info!(logger = %name, interval_ms = row.interval_ms, "restarting logger at its new interval");
+                    complete &= entry.runner.stop(RECONCILE_STOP_WAIT) && self.start_logged(&name);
+                }
+                (false, LoggerState::Running) => {
+                    tracing::info!(logger = %name, "stopping logger as the store says");
+                    complete &= self.stop_announced(&name, &entry, RECONCILE_STOP_WAIT);
+                }
+                (_, LoggerState::Stopping) => complete = false,
+                _ => {}
+            }
+        }
+        if complete {
+            *self.seen_version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version);
+        }
+        Ok(())
+    }
+
+    /// Starts a logger's thread; false (and logged) if it cannot start.
+    fn start_logged(&self, name: &str) -> bool {
+        match self.start_thread(name) {
+            Ok(()) => {
+                if let Some(interval) = self.entry(name).ok().and_then(|e| e.runner.interval()) {
+                    self.emit(LoggerEvent::Started {
+                        name: name.to_owned(),
+                        interval_ms: interval.as_millis() as u32,
+                    });
+                }
+                true
+            }
+            Err(error) => {
+                tracing::error!(logger = %name, %error, "logger could not start");
+                false
+            }
+        }
+    }
+}
