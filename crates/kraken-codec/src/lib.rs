@@ -19,6 +19,7 @@ pub mod encode;
 pub mod error;
 mod exact;
 pub mod java_text;
+mod limits;
 pub mod map;
 pub mod plain_json;
 pub mod raw;
