@@ -19,24 +19,7 @@ use crate::utf8;
 use crate::value::{Map, Text, Value, type_byte};
 use crate::varint;
 
-/// Bounds applied while decoding untrusted input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DecodeLimits {
-    /// Deepest nesting of maps and arrays (the top-level container is depth 1).
-    pub max_depth: usize,
-    /// Most values (scalars and containers) in one decoded value.
-    pub max_values: usize,
-    /// Longest input accepted, in bytes.
-    pub max_input: usize,
-}
-
-impl Default for DecodeLimits {
-    /// 64 levels, 4 Mi values, 64 MiB of input: far beyond any real sentry message, small enough
-    /// that a hostile one cannot exhaust memory or the stack.
-    fn default() -> Self {
-        DecodeLimits { max_depth: 64, max_values: 4 << 20, max_input: 64 << 20 }
-    }
-}
+pub use crate::limits::DecodeLimits;
 
 /// Decodes the value at the start of `bytes` with the default limits. Bytes after the value are
 /// ignored, as Java ignores them; use [`decode_prefix`] to learn how many were read.
@@ -418,66 +401,4 @@ fn java_int(v: u64) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dec(hex: &str) -> Result<(Value, usize), DecodeError> {
-        let bytes: Vec<u8> =
-            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
-        decode_prefix(&bytes, &DecodeLimits::default())
-    }
-
-    #[test]
-    fn java_leniencies() {
-        assert_eq!(dec("0d8002").unwrap(), (Value::I32(1), 3));
-        assert_eq!(dec("0102").unwrap(), (Value::Bool(false), 2));
-        assert_eq!(dec("0e8081ffffffffffffffff7f").unwrap().0, Value::I64(i64::MIN));
-        assert_eq!(dec("058fffffff7f").unwrap(), (Value::Str(Text::default()), 5));
-        assert_eq!(dec("09010501610d020501620d04").unwrap().1, 7);
-    }
-
-    #[test]
-    fn errors_carry_positions() {
-        assert_eq!(dec("").unwrap_err(), DecodeError::UnexpectedEnd { position: 0 });
-        assert_eq!(dec("09040d020d02").unwrap_err(), DecodeError::KeyNotString { position: 2, actual: 0x0d });
-        assert_eq!(dec("0a030d0211").unwrap_err(), DecodeError::UnknownType { position: 4, type_byte: 0x11 });
-        assert!(matches!(dec("0b87ffffff7f"), Err(DecodeError::LengthBeyondInput { position: 1, .. })));
-        assert!(matches!(dec("0b8fffffff7f"), Err(DecodeError::NegativeLength { length: -1, .. })));
-    }
-
-    #[test]
-    fn a_rewind_that_would_not_progress_is_refused() {
-        // A string whose negative length points back before its own type byte.
-        assert!(matches!(dec("0a06058880808000"), Err(DecodeError::NegativeLength { .. })));
-    }
-
-    #[test]
-    fn deep_values_check_as_they_decode() {
-        // Deep nesting, up to and past the limit (64).
-        for depth in [31, 32, 33, 40, 64, 65] {
-            let mut value = Value::I32(7);
-            for level in 0..depth {
-                value = if level % 2 == 0 {
-                    Value::Array(vec![value, Value::Null])
-                } else {
-                    crate::map! { "k" => value }
-                };
-            }
-            let bytes = crate::encode(&value);
-            let limits = DecodeLimits::default();
-            let decoded = decode_prefix(&bytes, &limits).map(|(_, consumed)| consumed);
-            assert_eq!(validate_prefix(&bytes, &limits), decoded, "depth {depth}");
-            assert_eq!(decoded.is_ok(), depth <= 64, "depth {depth}");
-        }
-    }
-
-    #[test]
-    fn depth_and_count_limits() {
-        let deep = [0x0a, 0x01].repeat(100);
-        let limits = DecodeLimits { max_depth: 10, ..DecodeLimits::default() };
-        assert!(matches!(decode_prefix(&deep, &limits), Err(DecodeError::TooDeep { limit: 10, .. })));
-        let many = [vec![0x0a, 0x0a], vec![0u8; 10]].concat();
-        let limits = DecodeLimits { max_values: 5, ..DecodeLimits::default() };
-        assert!(matches!(decode_prefix(&many, &limits), Err(DecodeError::TooManyValues { .. })));
-    }
-}
+mod tests;

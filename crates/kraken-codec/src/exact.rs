@@ -9,15 +9,15 @@
 //!   (a rewinding string, a container that does not end on its length) or a limit being near is
 //!   left to the full check, which gives the precise answer and error. So it must never accept
 //!   what the full check refuses, and where it accepts, the full check would return the same
-//!   length with `exact` set.
+//!   length with `exact` set (tested beside the full check, in `decode/tests.rs`).
 //! * [`value_end`], [`key`] and [`contents`] walk a value that has been checked and found exact,
 //!   by its length prefixes alone (what [`crate::RawValue`] does).
 
-use crate::decode::DecodeLimits;
+use crate::limits::DecodeLimits;
 use crate::value::type_byte;
 
 /// Deepest nesting the quick pass follows; deeper values take the full check.
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// What follows a type byte.
 #[derive(Clone, Copy)]
@@ -204,18 +204,7 @@ fn within(bytes: &[u8], pos: usize, len: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::check_prefix;
     use crate::{Value, encode, map};
-    use proptest::prelude::*;
-
-    /// Every quick answer is the full check's answer.
-    fn agrees(bytes: &[u8], limits: &DecodeLimits) -> Result<(), TestCaseError> {
-        if let Some(len) = checked_len(bytes, limits) {
-            let checked = check_prefix(bytes, limits);
-            prop_assert!(matches!(checked, Ok(ref c) if c.len == len && c.exact), "{bytes:02x?}");
-        }
-        Ok(())
-    }
 
     #[test]
     fn a_frame_is_measured_quickly() {
@@ -237,56 +226,5 @@ mod tests {
         // Bytes after the value are not part of it.
         let longer = [bytes.as_slice(), &[0xff; 3]].concat();
         assert_eq!(checked_len(&longer, &limits), Some(bytes.len()));
-    }
-
-    #[test]
-    fn quirks_errors_and_near_limits_go_to_the_full_check() {
-        let limits = DecodeLimits::default();
-        for hex in [
-            "058fffffff7f", // a string with a negative length (Java's rewind)
-            "0a030d020d02", // an array whose items run past its length
-            "0a8fffffff7f", // an array with a negative length
-            "09040d020d02", // a map key that is not a string
-            "0a020211",     // a deprecated number type inside an array
-            "11",           // an unknown type byte
-            "0a05",         // an array longer than the input
-            "",             // nothing at all
-        ] {
-            let bytes = hex::decode(hex).unwrap();
-            assert_eq!(checked_len(&bytes, &limits), None, "{hex}");
-        }
-        let mut deep = encode(&Value::Null);
-        for _ in 0..MAX_DEPTH + 1 {
-            deep = encode(&Value::Array(vec![crate::decode(&deep).unwrap()]));
-        }
-        assert_eq!(checked_len(&deep, &limits), None);
-        assert!(check_prefix(&deep, &limits).is_ok());
-        let few = DecodeLimits { max_values: 2, ..limits };
-        assert_eq!(checked_len(&encode(&Value::Array(vec![Value::Null; 2])), &few), None);
-    }
-
-    proptest! {
-        #[test]
-        fn agrees_with_the_full_check_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-            agrees(&bytes, &DecodeLimits { max_depth: 6, max_values: 40, max_input: 200 })?;
-            agrees(&bytes, &DecodeLimits::default())?;
-        }
-
-        #[test]
-        fn agrees_with_the_full_check_on_mutated_frames(
-            strings in proptest::collection::vec(".{0,20}", 1..6),
-            numbers in proptest::collection::vec(any::<i64>(), 1..6),
-            at in any::<prop::sample::Index>(),
-            byte in any::<u8>(),
-        ) {
-            let record: crate::Map = strings.iter().zip(&numbers).map(|(k, n)| (k.as_str(), Value::I64(*n))).collect();
-            let frame = Value::Array(vec![Value::Map(record), Value::Array(strings.iter().map(Value::from).collect())]);
-            let mut bytes = encode(&frame);
-            let limits = DecodeLimits::default();
-            prop_assert_eq!(checked_len(&bytes, &limits), Some(bytes.len()));
-            let i = at.index(bytes.len());
-            bytes[i] = byte;
-            agrees(&bytes, &limits)?;
-        }
     }
 }

@@ -19,7 +19,7 @@ pub mod encode;
 pub mod error;
 mod exact;
 pub mod java_text;
-pub mod map;
+mod limits;
 pub mod plain_json;
 pub mod raw;
 pub mod serde_value;
@@ -32,6 +32,8 @@ pub use decode::{DecodeLimits, decode, decode_prefix, validate_prefix};
 pub use encode::{encode, encode_into, encoded_len};
 pub use error::DecodeError;
 pub use map::Map;
+// `map` lives under `value` (a `Value` holds a `Map`, which holds `Value`s) and is reachable here.
 pub use raw::{RawValue, SharedRawValue};
 pub use serde_value::{Date, ToValueError, to_value};
+pub use value::map;
 pub use value::{KindMismatch, Text, Value, type_byte};

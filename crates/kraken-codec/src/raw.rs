@@ -11,9 +11,10 @@
 
 use bytes::Bytes;
 
-use crate::decode::{DecodeLimits, Reader, Stacks, check_prefix, decode_prefix};
+use crate::decode::{Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
 use crate::exact;
+use crate::limits::DecodeLimits;
 use crate::utf8;
 use crate::value::{Value, type_byte};
 use crate::varint;

@@ -8,7 +8,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-pub use crate::map::Map;
+pub mod map;
 
 /// The text of strings and map keys: a `String` that keeps up to 24 bytes inline, so the short
 /// keys and values that fill Kraken messages cost no allocation. It derefs to `str`.
@@ -83,6 +83,15 @@ pub enum Value {
     F32(f32),
     /// `0x10`
     F64(f64),
+}
+
+/// An insertion-ordered map from strings to [`Value`]s; see [`map`] for what it does and why.
+///
+/// Declared here, beside the [`Value`] that holds it and that it holds, so that `value` and
+/// `map` do not import each other; `map`, a child of this module, implements it.
+#[derive(Clone, Default)]
+pub struct Map {
+    entries: Vec<(Text, Value)>,
 }
 
 impl Value {

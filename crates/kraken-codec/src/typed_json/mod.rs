@@ -11,33 +11,11 @@
 //! and the inputs Java refuses to encode (`char[]`, `java-object`, non-string map keys), which
 //! come back as [`TypedJsonError::Unsupported`].
 
+mod error;
 mod generator;
 mod parse;
 mod render;
 
+pub use error::TypedJsonError;
 pub use parse::{parse, parse_str};
 pub use render::{Abbreviate, render};
-
-/// Why a typed-JSON document is not a Kraken value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TypedJsonError {
-    /// Not JSON at all.
-    #[error("invalid JSON: {0}")]
-    Syntax(String),
-    /// JSON, but not a typed value: a missing or wrong field, named by its path.
-    #[error("{path}: {message}")]
-    Invalid {
-        /// Where in the document, e.g. `$.entries[2][1]`.
-        path: String,
-        /// What is wrong there.
-        message: String,
-    },
-    /// A value the Java encoder refuses (`UnsupportedTypeException` and friends).
-    #[error("{path}: cannot encode {what}")]
-    Unsupported {
-        /// Where in the document.
-        path: String,
-        /// The refused type, e.g. `java.util.HashSet` or `[C`.
-        what: String,
-    },
-}

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Map as JsonMap, Value as Json};
 
-use super::TypedJsonError;
+use super::error::TypedJsonError;
 use super::generator;
 use crate::value::{Map, Value};
 

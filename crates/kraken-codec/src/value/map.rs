@@ -11,13 +11,8 @@
 //! finds repeats through a hash set in large maps, so a hostile message with many keys cannot
 //! make decoding quadratic). Two maps are equal when they hold the same entries in any order, as Java's are.
 
-use crate::value::{Text, Value};
-
-/// An insertion-ordered map from strings to [`Value`]s; see the module documentation.
-#[derive(Clone, Default)]
-pub struct Map {
-    entries: Vec<(Text, Value)>,
-}
+pub use super::Map;
+use super::{Text, Value};
 
 /// Maps up to this size are checked for repeated keys by comparing every pair; larger ones
 /// through a hash set.
