@@ -11,7 +11,7 @@ use anyhow::{Context, anyhow};
 use kraken_codec::Value;
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
 use kraken_rpc::{Connector, RpcConfig, RpcConnection, RpcSession, ServiceTable};
-use sentry_protocol::names::{base_method, service};
+use sentry_protocol::names::{base_method, hello, service};
 use tokio::sync::mpsc;
 
 use super::settings::{HELLO_TIMEOUT, LinkSettings};
@@ -32,16 +32,20 @@ pub struct Connected {
 }
 
 impl Connected {
-    /// Whether the base acknowledges batches (`onLogBatch` among its `hello` extensions); an
-    /// original base replies null and gets plain `onLog` posts.
+    /// Whether the base acknowledges batches ([`acknowledges_batches`]).
     pub fn acknowledges_batches(&self) -> bool {
-        use sentry_protocol::names::hello;
-        self.hello
-            .as_map()
-            .and_then(|m| m.get(hello::EXTENSIONS))
-            .and_then(Value::as_array)
-            .is_some_and(|extensions| extensions.contains(&Value::from(hello::ON_LOG_BATCH)))
+        acknowledges_batches(&self.hello)
     }
+}
+
+/// Whether a `hello` reply announces `onLogBatch` among its extensions; an original base
+/// replies null and gets plain `onLog` posts.
+fn acknowledges_batches(hello: &Value) -> bool {
+    hello
+        .as_map()
+        .and_then(|m| m.get(hello::EXTENSIONS))
+        .and_then(Value::as_array)
+        .is_some_and(|extensions| extensions.contains(&Value::from(hello::ON_LOG_BATCH)))
 }
 
 /// One command connection: TLS, peering, the `kraken-sentry` service bound for this base and
@@ -158,5 +162,14 @@ mod tests {
         let kept = connection();
         let _ = CloseOnDrop::new(kept.clone(), "abandoned while peering").keep();
         assert!(!kept.is_closed());
+    }
+
+    #[test]
+    fn batches_go_to_a_base_that_announces_them_and_posts_to_an_original_one() {
+        let hello = |extensions: Vec<Value>| kraken_codec::map! { "extensions" => Value::Array(extensions) };
+        assert!(acknowledges_batches(&hello(vec!["other".into(), "onLogBatch".into()])));
+        assert!(!acknowledges_batches(&hello(vec!["other".into()])));
+        assert!(!acknowledges_batches(&Value::Null), "an original base replies null");
+        assert!(!acknowledges_batches(&kraken_codec::map! { "extensions" => "onLogBatch" }));
     }
 }

@@ -136,3 +136,52 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use kraken_rpc::{PeerInfo, Role, RpcConfig, ServiceTable, service_fn};
+
+    /// A peered connection (over an in-memory stream, both ends trusting the transport) with a
+    /// `kraken-base` session on it; the far end is returned too, to keep it alive.
+    async fn session() -> (RpcConnection, RpcSession, RpcConnection) {
+        let (near, far) = tokio::io::duplex(4096);
+        let start = |stream, role, services| {
+            let config = Arc::new(RpcConfig::new(if role == Role::Initiator { "sentry" } else { "base" }));
+            RpcConnection::start(stream, role, config, services, PeerInfo::default(), true)
+        };
+        let mut services = ServiceTable::new();
+        services.insert(service::BASE.into(), service_fn(|_, _, _| async { Ok(Value::Null) }));
+        let base = start(far, Role::Acceptor, services);
+        let connection = start(near, Role::Initiator, ServiceTable::new());
+        connection.peered(Duration::from_secs(10)).await.unwrap();
+        let session = connection.create_session(service::BASE).await.unwrap();
+        (connection, session, base)
+    }
+
+    #[tokio::test]
+    async fn a_new_channel_replaces_and_closes_the_old_one_and_close_clears_it() {
+        let channel = LogChannel::default();
+        let mut watched = channel.watch();
+        assert!(watched.borrow().is_none());
+
+        let (first, first_session, _first_base) = session().await;
+        let (second, second_session, _second_base) = session().await;
+        channel.set(first.clone(), first_session);
+        assert!(channel.is_current(&first) && !channel.is_current(&second));
+        assert_eq!(watched.borrow_and_update().as_ref().map(|s| s.connection().id()), Some(first.id()));
+
+        channel.set(second.clone(), second_session);
+        assert_eq!(first.closed().await, "replaced by a new log channel");
+        assert!(channel.is_current(&second) && !second.is_closed());
+        assert_eq!(watched.borrow_and_update().as_ref().map(|s| s.connection().id()), Some(second.id()));
+
+        channel.close("the command connection closed");
+        assert_eq!(second.closed().await, "the command connection closed");
+        assert!(!channel.is_current(&second));
+        assert!(watched.borrow_and_update().is_none(), "the sender sees no channel");
+    }
+}
