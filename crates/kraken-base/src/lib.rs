@@ -1,9 +1,18 @@
 //! The Kraken base: accepts sentries over mutual TLS, binds each connection to the GUID its
 //! certificate names, stores the records they send, and lets operators call them.
 //!
-//! `pki` (a CA and certificates for a first deployment), `storage` (the [`storage::Storage`]
-//! trait and its embedded SQLite implementation), `sentries` (GUID ↔ connection bindings),
-//! `service` (the `kraken-base` RPC service sentries call) and `server` (the TLS listener).
+//! Folders:
+//! * `service/`: the `kraken-base` RPC service sentries call, one module per job (`hello`,
+//!   `identity`, `log_channel`, `inventory`, `events`, with their shared `state`).
+//! * `storage/`: the [`storage::Storage`] trait, its embedded SQLite implementation, the record
+//!   writer and `retention`.
+//! * `admin/`: the admin HTTP API (`api`) and its client (`client`).
+//!
+//! Modules: `server` (the TLS listener and calls into sentries), `sentries` (GUID ↔ connection
+//! bindings), `records` (records read from their wire form), `vocabulary` (the protocol names,
+//! each spelled once), `pki` (a CA and certificates for a first deployment), `config` (the
+//! TOML file), `serve` (the composition root of `kraken-base serve`), `stop_signals` (Ctrl-C
+//! and SIGTERM) and `cli` (the command line).
 
 pub mod admin;
 pub mod cli;
@@ -11,6 +20,9 @@ pub mod config;
 pub mod pki;
 pub mod records;
 pub mod sentries;
+pub mod serve;
 pub mod server;
 pub mod service;
+pub mod stop_signals;
 pub mod storage;
+pub mod vocabulary;

@@ -9,6 +9,7 @@ use kraken_codec::{RawValue, Value, type_byte};
 use kraken_rpc::{Params, RpcFault};
 
 use crate::storage::StoredRecord;
+use crate::vocabulary::{ON_LOG, ON_LOG_BATCH};
 
 /// The most records one `onLogBatch` may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -20,7 +21,7 @@ pub fn on_log(
     own_guid: impl FnOnce(&str) -> Result<String, RpcFault>,
 ) -> Result<Vec<StoredRecord>, RpcFault> {
     let mut items = params.items();
-    let guid = own_guid(&guid_param("onLog", items.next())?)?;
+    let guid = own_guid(&guid_param(ON_LOG, items.next())?)?;
     let logger = items
         .next()
         .and_then(|logger| logger.text())
@@ -36,7 +37,7 @@ pub fn on_log_batch(
     own_guid: impl FnOnce(&str) -> Result<String, RpcFault>,
 ) -> Result<Vec<StoredRecord>, RpcFault> {
     let mut items = params.items();
-    let guid = own_guid(&guid_param("onLogBatch", items.next())?)?;
+    let guid = own_guid(&guid_param(ON_LOG_BATCH, items.next())?)?;
     let list = items
         .next()
         .and_then(|list| list.items())

@@ -12,12 +12,16 @@
 //! certificate names the same sentry presents it. The log channel belongs to the command
 //! connection it was asked for: a later request or a new command connection never reuses it
 //! (BUG-8), and the two are closed together.
+//!
+//! Whoever waits for a sentry to get somewhere (its session opened, its log channel set) waits
+//! with [`SentryRegistry::wait_for`], woken each time that sentry's entry changes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kraken_rpc::{RpcConnection, RpcSession};
+use tokio::sync::watch;
 
 /// One connected sentry.
 #[derive(Clone)]
@@ -30,6 +34,8 @@ pub struct ConnectedSentry {
     pub log_connection: Option<RpcConnection>,
     /// The log channel nonce waiting to be presented.
     nonce: Option<(String, Instant)>,
+    /// Told each time this entry changes (session, log channel) or leaves the registry.
+    changes: watch::Sender<()>,
 }
 
 /// GUID ↔ connection bindings.
@@ -102,6 +108,7 @@ impl SentryRegistry {
             }
             let stale =
                 [Some(existing.connection.id()), existing.log_connection.as_ref().map(RpcConnection::id)];
+            existing.changes.send_replace(());
             for id in stale.into_iter().flatten() {
                 inner.guid_of_connection.remove(&id);
             }
@@ -115,6 +122,7 @@ impl SentryRegistry {
                 session: None,
                 log_connection: None,
                 nonce: None,
+                changes: watch::Sender::new(()),
             },
         );
         Ok(true)
@@ -132,6 +140,7 @@ impl SentryRegistry {
             && sentry.connection.id() == connection.id()
         {
             sentry.session = Some(session);
+            sentry.changes.send_replace(());
         }
     }
 
@@ -179,6 +188,7 @@ impl SentryRegistry {
         }
         let replaced = sentry.log_connection.replace(log_connection.clone());
         let command = sentry.connection.clone();
+        sentry.changes.send_replace(());
         if let Some(old) = &replaced {
             inner.guid_of_connection.remove(&old.id());
         }
@@ -203,6 +213,7 @@ impl SentryRegistry {
             return Some(Unbound { guid, command: false, log_connection: None });
         };
         if sentry.connection.id() == connection.id() {
+            sentry.changes.send_replace(());
             let log_connection = inner.by_guid.remove(&guid).and_then(|s| s.log_connection);
             if let Some(log) = &log_connection {
                 inner.guid_of_connection.remove(&log.id());
@@ -211,8 +222,37 @@ impl SentryRegistry {
         }
         if sentry.log_connection.as_ref().is_some_and(|l| l.id() == connection.id()) {
             sentry.log_connection = None;
+            sentry.changes.send_replace(());
         }
         Some(Unbound { guid, command: false, log_connection: None })
+    }
+
+    /// Waits up to `limit` until `ready` finds what the caller waits for in the entry of `guid`,
+    /// looking again each time that entry changes (its session opened, its log channel set or
+    /// gone, the entry dropped or replaced by a new connection for the GUID); no polling.
+    /// `None`: the time is up, or `guid` is not (or no longer) connected.
+    pub async fn wait_for<T>(
+        &self,
+        guid: &str,
+        limit: Duration,
+        mut ready: impl FnMut(&ConnectedSentry) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Subscribed under the lock every change is made under: no change is missed.
+            let mut changes = {
+                let inner = self.lock();
+                let sentry = inner.by_guid.get(guid)?;
+                if let Some(found) = ready(sentry) {
+                    return Some(found);
+                }
+                sentry.changes.subscribe()
+            };
+            // An error (the entry and its sender gone) is a change too: look again.
+            if tokio::time::timeout_at(deadline, changes.changed()).await.is_err() {
+                return None;
+            }
+        }
     }
 
     /// A connected sentry.
@@ -255,6 +295,58 @@ mod tests {
         assert_eq!(a.len(), 36);
         assert_eq!(a.as_bytes()[14], b'4', "version 4: {a}");
         assert!(a.split('-').map(str::len).eq([8, 4, 4, 4, 12]), "{a}");
+    }
+
+    /// A connection over an in-memory stream, and the stream's other end (kept open).
+    fn connection() -> (RpcConnection, tokio::io::DuplexStream) {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let config = std::sync::Arc::new(kraken_rpc::RpcConfig::new("base"));
+        let peer = kraken_rpc::PeerInfo::default();
+        let services = kraken_rpc::ServiceTable::new();
+        (RpcConnection::start(ours, kraken_rpc::Role::Acceptor, config, services, peer, false), theirs)
+    }
+
+    fn log_channel_id(sentry: &ConnectedSentry) -> Option<u64> {
+        sentry.log_connection.as_ref().map(RpcConnection::id)
+    }
+
+    #[tokio::test]
+    async fn a_waiter_wakes_when_the_log_channel_is_set() {
+        let registry = std::sync::Arc::new(SentryRegistry::default());
+        let ((command, _a), (log, _b)) = (connection(), connection());
+        registry.bind("s1", &command).unwrap();
+        let waiter = tokio::spawn({
+            let registry = registry.clone();
+            async move { registry.wait_for("s1", Duration::from_secs(600), log_channel_id).await }
+        });
+        // The waiter runs until it waits (one thread: it runs when this test yields).
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "nothing to find yet");
+        let nonce = registry.request_log_channel("s1", &command, Duration::from_secs(600)).unwrap();
+        registry.set_log_channel("s1", &nonce, &log).unwrap();
+        let found = tokio::time::timeout(Duration::from_secs(30), waiter).await.expect("not woken").unwrap();
+        assert_eq!(found, Some(log.id()));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_gives_up_when_the_sentry_goes_or_the_time_is_up() {
+        let registry = std::sync::Arc::new(SentryRegistry::default());
+        let (command, _a) = connection();
+        registry.bind("s1", &command).unwrap();
+        let waiter = tokio::spawn({
+            let registry = registry.clone();
+            async move { registry.wait_for("s1", Duration::from_secs(600), |s| s.session.clone()).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "no session yet");
+        assert!(registry.unbind(&command).is_some_and(|u| u.command));
+        let found = tokio::time::timeout(Duration::from_secs(30), waiter).await.expect("not woken").unwrap();
+        assert!(found.is_none());
+
+        registry.bind("s2", &command).unwrap();
+        let waited = registry.wait_for("s2", Duration::from_millis(50), log_channel_id).await;
+        assert_eq!(waited, None, "no log channel came in time");
+        assert_eq!(registry.wait_for("s3", Duration::from_secs(600), log_channel_id).await, None, "unknown");
     }
 
     #[test]

@@ -11,8 +11,12 @@ use kraken_rpc::tls::{self, TlsIdentity, TrustedCas};
 use kraken_rpc::{RpcConfig, RpcServer, ServiceTable};
 
 use crate::sentries::SentryRegistry;
-use crate::service::{BaseService, SERVICE_NAME};
+use crate::service::BaseService;
 use crate::storage::{RecordWriter, Storage};
+use crate::vocabulary::{CONNECT_LOGGER, DISCONNECT_LOGGER, RUN, SERVICE_NAME};
+
+/// How long a call waits for a just-connected sentry's session to open.
+const SESSION_WAIT: Duration = Duration::from_secs(5);
 
 /// What a base needs to start.
 pub struct BaseSettings {
@@ -93,28 +97,21 @@ impl Base {
     /// Calls `method` on a connected sentry, as `run(method, params)`.
     pub async fn call(&self, guid: &str, method: &str, params: Vec<Value>) -> Result<Value, CallError> {
         // The session is opened just after hello; give it a moment.
-        let mut session = None;
-        for _ in 0..100 {
-            match self.sentries.get(guid) {
-                None => return Err(CallError::NotConnected(guid.to_owned())),
-                Some(sentry) if sentry.session.is_some() => {
-                    session = sentry.session;
-                    break;
-                }
-                Some(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-        let session = session.ok_or_else(|| CallError::NotConnected(guid.to_owned()))?;
+        let session = self
+            .sentries
+            .wait_for(guid, SESSION_WAIT, |sentry| sentry.session.clone())
+            .await
+            .ok_or_else(|| CallError::NotConnected(guid.to_owned()))?;
         let logger = params.first().and_then(Value::as_str).map(str::to_owned);
         let params = if params.is_empty() { Value::Null } else { Value::Array(params) };
         let result = session
-            .call("run", vec![Value::from(method), params])
+            .call(RUN, vec![Value::from(method), params])
             .await
             .map_err(|e| CallError::Rpc(guid.to_owned(), e))?;
         // The base remembers which loggers it connected, to connect them again after a
         // reconnection (BUG-7).
-        if let (Some(logger), "connectLogger" | "disconnectLogger") = (logger, method) {
-            let wanted = method == "connectLogger";
+        if let (Some(logger), CONNECT_LOGGER | DISCONNECT_LOGGER) = (logger, method) {
+            let wanted = method == CONNECT_LOGGER;
             if let Err(error) = self.storage.set_wanted_logger(guid, &logger, wanted) {
                 tracing::warn!(%guid, %logger, %error, "cannot remember the logger connection");
             }

@@ -1,101 +1,14 @@
-//! Where the base keeps what sentries send: the [`Storage`] trait, and its embedded SQLite
-//! implementation ([`SqliteStorage`], the default). A distributed engine can implement the
-//! same trait. Received records reach it through the [`RecordWriter`] (in order, grouped).
+//! Where the base keeps what sentries send: the [`Storage`] trait (in `model`, with the types
+//! it deals in), and its embedded SQLite implementation ([`SqliteStorage`], the default). A
+//! distributed engine can implement the same trait. Received records reach it through the
+//! [`RecordWriter`] (in order, grouped); [`retention`] applies the `[retention]` limits to it
+//! every minute. Each of these uses `model`; none uses this module.
 
+mod model;
+pub mod retention;
 mod sqlite;
 mod writer;
 
+pub use model::{RecordFilter, SentryRow, Storage, StorageError, StoredRecord};
 pub use sqlite::SqliteStorage;
 pub use writer::RecordWriter;
-
-/// One record as received from a sentry.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredRecord {
-    pub guid: String,
-    pub logger: String,
-    /// Record date, milliseconds since the Unix epoch.
-    pub date_ms: i64,
-    pub logtype: Option<String>,
-    pub msg: Option<String>,
-    /// All params, as plain JSON text.
-    pub params: String,
-    /// The record's number in its logger's sequence (gaps and repeats show losses and
-    /// resends); `None` from an original sentry.
-    pub seq: Option<i64>,
-    /// The sender's spool epoch, within which `seq` counts (not stored with the record).
-    pub epoch: Option<String>,
-}
-
-impl StoredRecord {
-    /// The params as a JSON value (`null` if the text is not JSON).
-    pub fn params_json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.params).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// Which records to read back.
-#[derive(Debug, Clone, Default)]
-pub struct RecordFilter {
-    pub guid: Option<String>,
-    pub logger: Option<String>,
-    /// Only records stored after this id (for following).
-    pub after_id: Option<i64>,
-    pub limit: usize,
-}
-
-/// A sentry the base has seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SentryRow {
-    pub guid: String,
-    pub connected: bool,
-    pub address: Option<String>,
-    pub last_seen_ms: i64,
-}
-
-/// A storage failure.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("storage: {0}")]
-pub struct StorageError(pub String);
-
-/// The base's storage.
-pub trait Storage: Send + Sync {
-    /// A sentry connected (and said hello) from `address`.
-    fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError>;
-    /// A sentry's connection ended.
-    fn sentry_disconnected(&self, guid: &str, reason: &str) -> Result<(), StorageError>;
-    /// Every sentry seen, by GUID.
-    fn sentries(&self) -> Result<Vec<SentryRow>, StorageError>;
-    /// Appends records in one transaction: all are stored, or none. A record with an epoch
-    /// and a `seq` not above the last one stored for its sentry and logger in that epoch is a
-    /// resend and is skipped. Returns how many were stored.
-    fn append(&self, records: &[StoredRecord]) -> Result<usize, StorageError>;
-    /// Reads records back, oldest first, with their ids.
-    fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError>;
-    /// Notes a sentry event (`loggerStarted`, `loggerAdded`...): its kind, the logger it is
-    /// about and the details as JSON.
-    fn record_event(
-        &self,
-        guid: &str,
-        kind: &str,
-        logger: &str,
-        detail: &serde_json::Value,
-    ) -> Result<(), StorageError>;
-    /// The latest `limit` events of `guid`, newest first: (kind, logger, detail).
-    fn events(
-        &self,
-        guid: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError>;
-    /// Deletes records received before `older_than_ms` (Unix ms) and, beyond that, the oldest
-    /// records over `max_records`. Events and ended connections go by the same rules (events
-    /// by age and count, connections by age). Returns how many records were deleted.
-    fn enforce_retention(
-        &self,
-        older_than_ms: Option<i64>,
-        max_records: Option<u64>,
-    ) -> Result<u64, StorageError>;
-    /// Whether the base wants `logger` of sentry `guid` connected (re-applied at every hello).
-    fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError>;
-    /// The loggers of `guid` the base wants connected.
-    fn wanted_loggers(&self, guid: &str) -> Result<Vec<String>, StorageError>;
-}

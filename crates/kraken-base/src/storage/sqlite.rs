@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{RecordFilter, SentryRow, Storage, StorageError, StoredRecord};
+use super::model::{RecordFilter, SentryRow, Storage, StorageError, StoredRecord};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sentries (

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Storage, StorageError, StoredRecord};
+use super::model::{Storage, StorageError, StoredRecord};
 
 /// The most jobs waiting for the writer.
 const QUEUE_JOBS: usize = 256;

@@ -1,0 +1,52 @@
+//! `kraken-base serve`, the composition root: from the configuration it builds the storage, the
+//! sentry listener ([`Base`]), the admin API and the retention task, runs them until Ctrl-C or
+//! SIGTERM ([`StopSignals`]), then shuts the base down.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::Context;
+use kraken_rpc::tls::{TlsIdentity, TrustedCas};
+
+use crate::admin::{AdminState, load_or_create_token, router};
+use crate::config::BaseConfig;
+use crate::server::{Base, BaseSettings};
+use crate::stop_signals::StopSignals;
+use crate::storage::{SqliteStorage, Storage, retention};
+use crate::vocabulary::BASE_RPC_GUID;
+
+/// Runs the base until Ctrl-C or SIGTERM.
+pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async {
+        let mut stop = StopSignals::listen().context("cannot listen for the stop signals")?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.storage_path())?);
+        let token = load_or_create_token(&config.token_path())?;
+        let base = Arc::new(
+            Base::start(BaseSettings {
+                listen: config.listen,
+                identity: TlsIdentity::from_pem_files(&config.certificate, &config.key)?,
+                sentry_ca: TrustedCas::from_pem_file(&config.sentry_ca)?,
+                rpc_guid: BASE_RPC_GUID.into(),
+                allowed: config.allowed_sentries.clone().map(|list| list.into_iter().collect::<HashSet<_>>()),
+                storage,
+                connect_all_loggers: config.connect_all_loggers,
+            })
+            .await?,
+        );
+        let listener = tokio::net::TcpListener::bind(config.admin.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} for the admin API", config.admin.listen))?;
+        tracing::info!(admin = %config.admin.listen, sentries = %base.local_addr(), "base running");
+        let app = router(Arc::new(AdminState { base: base.clone(), token }));
+        retention::spawn(base.storage.clone(), config.retention.clone());
+        tokio::select! {
+            served = axum::serve(listener, app) => served.context("the admin API stopped")?,
+            signal = stop.recv() => tracing::info!(signal, "stopping"),
+        }
+        base.shutdown();
+        Ok(())
+    })
+}

@@ -1,0 +1,147 @@
+//! The `kraken-base` RPC service: what sentries call on the base.
+//!
+//! * `hello(guid)`: the connection's certificate must name `guid` (CN or SAN) and, with an
+//!   allow-list, `guid` must be on it; then the connection is bound to `guid` and the reply
+//!   comes at once: a map announcing this base's extensions (an original base replies null).
+//!   A GUID already connected is refused, unless its connection no longer answers a ping: then
+//!   the dead connection is closed and replaced. Everything else happens afterwards, in the
+//!   background, each step with a time limit (BUG-12, BUG-13): the base opens its session on
+//!   the sentry, asks for the log channel, reads the sentry's factories and loggers, and
+//!   connects the loggers it wants (again after every reconnection: BUG-7).
+//! * `setLogChannel(guid, nonce)`: the sentry's second connection presents the nonce the base
+//!   sent in `connectLogChannel`; the certificate must name `guid`, the nonce must be the one
+//!   requested and unexpired, and it is good once (BUG-11). The two connections then live and
+//!   die together (BUG-8).
+//! * `onLog(guid, loggerName, record)`: a post; the record `{date, msg, params}` is stored.
+//!   The GUID must be the connection's own (BUG-2), on either of its connections.
+//! * `onLogBatch(guid, records[, epoch])`: the acknowledged batch of this base (an
+//!   extension): a list of `{logger, date, msg, params, seq}`, committed before the reply (the
+//!   count) acknowledges it. With the sender's spool epoch, records already stored (a resend
+//!   after a crash, by `seq`) are skipped.
+//! * `loggerAdded`/`Removed`/`Started`/`Stopped`, `factoryAdded`/`Removed`: stored as events
+//!   of that sentry.
+//!
+//! This module is the entry (the [`RpcService`] implementation) and dispatches each method to
+//! the module of its job: `hello` (binding), `identity` (who a connection speaks for),
+//! `log_channel`, `inventory` (what follows hello) and `events`; records are read by
+//! [`crate::records`]. They share `state`. Their imports go one way (`hello` uses `inventory`,
+//! which uses `log_channel`; all of them use `identity` or `state`), and none imports this
+//! module.
+
+mod events;
+mod hello;
+mod identity;
+mod inventory;
+mod log_channel;
+mod state;
+
+use kraken_codec::Value;
+use kraken_rpc::service::{BoxFuture, call_decoded};
+use kraken_rpc::{CallContext, Params, RpcFault, RpcService};
+
+pub use crate::records::MAX_BATCH;
+pub use crate::vocabulary::{SENTRY_SERVICE, SERVICE_NAME};
+pub use hello::EXTENSIONS;
+pub use log_channel::NONCE_LIFETIME;
+pub use state::BaseService;
+
+use crate::records;
+use crate::storage::StoredRecord;
+use crate::vocabulary::{
+    FACTORY_ADDED, FACTORY_REMOVED, HELLO, LOGGER_ADDED, LOGGER_REMOVED, LOGGER_STARTED, LOGGER_STOPPED,
+    ON_LOG, ON_LOG_BATCH, SET_LOG_CHANNEL,
+};
+use identity::own_guid;
+use state::fault;
+
+impl RpcService for BaseService {
+    fn call(
+        &self,
+        ctx: CallContext,
+        method: String,
+        params: Vec<Value>,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        respond(self, dispatch(self, &ctx, &method, params).unwrap_or_else(|error| Handled::Now(Err(error))))
+    }
+
+    /// Records (`onLog`, `onLogBatch`) are read from their encoded form ([`crate::records`]);
+    /// every other method gets its parameters decoded.
+    fn call_encoded(
+        &self,
+        ctx: CallContext,
+        method: String,
+        params: Params,
+    ) -> BoxFuture<'static, Result<Value, RpcFault>> {
+        let own_guid = |claimed: &str| own_guid(self, &ctx.connection, claimed);
+        let read = match method.as_str() {
+            ON_LOG => records::on_log(&params, own_guid).map(|records| Handled::Store(records, Value::Null)),
+            ON_LOG_BATCH => records::on_log_batch(&params, own_guid).map(|records| {
+                let count = Value::I32(records.len() as i32);
+                Handled::Store(records, count)
+            }),
+            _ => return call_decoded(self, ctx, method, params),
+        };
+        respond(self, read.unwrap_or_else(|error| Handled::Now(Err(error))))
+    }
+}
+
+/// What a call needs: an answer now, records to store first (then the reply), or more work.
+enum Handled {
+    Now(Result<Value, RpcFault>),
+    Store(Vec<StoredRecord>, Value),
+    Later(BoxFuture<'static, Result<Value, RpcFault>>),
+}
+
+/// The reply to a handled call: at once, after the records are committed, or later.
+fn respond(service: &BaseService, handled: Handled) -> BoxFuture<'static, Result<Value, RpcFault>> {
+    match handled {
+        Handled::Now(outcome) => Box::pin(async move { outcome }),
+        // Queued for the writer thread when the call is dispatched (so in arrival order); the
+        // reply, the acknowledgement, waits for the commit.
+        Handled::Store(records, reply) => {
+            let stored = service.writer.submit(records);
+            Box::pin(async move {
+                stored.await.map_err(|e| fault(e.to_string()))?;
+                Ok(reply)
+            })
+        }
+        Handled::Later(future) => future,
+    }
+}
+
+/// Sends a decoded call to the module of its job.
+fn dispatch(
+    service: &BaseService,
+    ctx: &CallContext,
+    method: &str,
+    params: Vec<Value>,
+) -> Result<Handled, RpcFault> {
+    let connection = &ctx.connection;
+    let guid_arg = |params: &[Value]| -> Result<String, RpcFault> {
+        params
+            .first()
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| fault(format!("{method}: the first argument must be the sentry GUID")))
+    };
+    match method {
+        HELLO => {
+            let guid = guid_arg(&params)?;
+            let (service, connection) = (service.clone(), connection.clone());
+            Ok(Handled::Later(Box::pin(async move { hello::hello(&service, &connection, &guid).await })))
+        }
+        SET_LOG_CHANNEL => {
+            let guid = guid_arg(&params)?;
+            let nonce = params
+                .get(1)
+                .and_then(Value::as_str)
+                .ok_or_else(|| fault(format!("{SET_LOG_CHANNEL}: the nonce must be a string")))?;
+            Ok(Handled::Now(log_channel::set_log_channel(service, connection, &guid, nonce)))
+        }
+        LOGGER_ADDED | LOGGER_REMOVED | LOGGER_STARTED | LOGGER_STOPPED | FACTORY_ADDED | FACTORY_REMOVED => {
+            let guid = own_guid(service, connection, &guid_arg(&params)?)?;
+            Ok(Handled::Later(events::store_event(service, guid, method, &params)?))
+        }
+        other => Err(RpcFault::method_not_found(other)),
+    }
+}
