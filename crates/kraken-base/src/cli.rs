@@ -8,13 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use sentry_protocol::names::sentry_method;
 use serde_json::{Value as Json, json};
 
 use crate::admin::AdminClient;
 use crate::config::BaseConfig;
-use crate::vocabulary::{
-    CONNECT_LOGGER, CREATE_LOGGER, DISCONNECT_LOGGER, GET_LOGGERS, START_LOGGER, STOP_LOGGER,
-};
 
 /// Kraken Base: accepts sentries over mutual TLS and stores their records.
 #[derive(Debug, Parser)]
@@ -134,19 +132,19 @@ fn logger(admin: &AdminClient, guid: &str, action: &str, args: &[String]) -> any
         args.get(i).cloned().with_context(|| format!("logger {action}: {what} missing"))
     };
     let reply = match action {
-        "list" => admin.call(guid, GET_LOGGERS, vec![])?,
+        "list" => admin.call(guid, sentry_method::GET_LOGGERS, vec![])?,
         "create" => admin.call(
             guid,
-            CREATE_LOGGER,
+            sentry_method::CREATE_LOGGER,
             vec![json!(arg(0, "FACTORY")?), json!(arg(1, "NAME")?), Json::Null, json!({})],
         )?,
         "start" => {
             let interval: i64 = arg(1, "INTERVAL_MS")?.parse().context("INTERVAL_MS must be a number")?;
-            admin.call(guid, START_LOGGER, vec![json!(arg(0, "NAME")?), json!(interval)])?
+            admin.call(guid, sentry_method::START_LOGGER, vec![json!(arg(0, "NAME")?), json!(interval)])?
         }
-        "stop" => admin.call(guid, STOP_LOGGER, vec![json!(arg(0, "NAME")?), json!(5000)])?,
-        "connect" => admin.call(guid, CONNECT_LOGGER, vec![json!(arg(0, "NAME")?)])?,
-        "disconnect" => admin.call(guid, DISCONNECT_LOGGER, vec![json!(arg(0, "NAME")?)])?,
+        "stop" => admin.call(guid, sentry_method::STOP_LOGGER, vec![json!(arg(0, "NAME")?), json!(5000)])?,
+        "connect" => admin.call(guid, sentry_method::CONNECT_LOGGER, vec![json!(arg(0, "NAME")?)])?,
+        "disconnect" => admin.call(guid, sentry_method::DISCONNECT_LOGGER, vec![json!(arg(0, "NAME")?)])?,
         other => bail!("unknown logger action {other:?} (list, create, start, stop, connect, disconnect)"),
     };
     println!("{}", serde_json::to_string_pretty(&reply)?);

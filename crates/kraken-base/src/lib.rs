@@ -8,9 +8,10 @@
 //!   writer and `retention`.
 //! * `admin/`: the admin HTTP API (`api`) and its client (`client`).
 //!
+//! The protocol's names and the record's wire shape come from the `sentry-protocol` crate.
+//!
 //! Modules: `server` (the TLS listener and calls into sentries), `sentries` (GUID ↔ connection
-//! bindings), `records` (records read from their wire form), `vocabulary` (the protocol names,
-//! each spelled once), `pki` (a CA and certificates for a first deployment), `config` (the
+//! bindings), `records` (records read from their wire form), `pki` (a CA and certificates for a first deployment), `config` (the
 //! TOML file), `serve` (the composition root of `kraken-base serve`), `stop_signals` (Ctrl-C
 //! and SIGTERM) and `cli` (the command line).
 
@@ -25,4 +26,3 @@ pub mod server;
 pub mod service;
 pub mod stop_signals;
 pub mod storage;
-pub mod vocabulary;

@@ -5,11 +5,12 @@
 //! the two paths together); it only skips building a tree per record.
 
 use kraken_codec::plain_json::raw_to_json_string;
-use kraken_codec::{RawValue, Value, type_byte};
+use kraken_codec::{RawValue, type_byte};
 use kraken_rpc::{Params, RpcFault};
+use sentry_protocol::RawLogRecord;
+use sentry_protocol::names::base_method;
 
 use crate::storage::StoredRecord;
-use crate::vocabulary::{ON_LOG, ON_LOG_BATCH};
 
 /// The most records one `onLogBatch` may carry.
 pub const MAX_BATCH: usize = 10_000;
@@ -21,7 +22,7 @@ pub fn on_log(
     own_guid: impl FnOnce(&str) -> Result<String, RpcFault>,
 ) -> Result<Vec<StoredRecord>, RpcFault> {
     let mut items = params.items();
-    let guid = own_guid(&guid_param(ON_LOG, items.next())?)?;
+    let guid = own_guid(&guid_param(base_method::ON_LOG, items.next())?)?;
     let logger = items
         .next()
         .and_then(|logger| logger.text())
@@ -37,7 +38,7 @@ pub fn on_log_batch(
     own_guid: impl FnOnce(&str) -> Result<String, RpcFault>,
 ) -> Result<Vec<StoredRecord>, RpcFault> {
     let mut items = params.items();
-    let guid = own_guid(&guid_param(ON_LOG_BATCH, items.next())?)?;
+    let guid = own_guid(&guid_param(base_method::ON_LOG_BATCH, items.next())?)?;
     let list = items
         .next()
         .and_then(|list| list.items())
@@ -69,17 +70,6 @@ fn is_map(value: &RawValue<'_>) -> bool {
     value.type_byte() == type_byte::MAP
 }
 
-/// The fields of a record map, still encoded; a repeated key keeps its last value, as in the
-/// decoded map.
-#[derive(Default)]
-struct RecordFields<'a> {
-    logger: Option<RawValue<'a>>,
-    date: Option<RawValue<'a>>,
-    msg: Option<RawValue<'a>>,
-    params: Option<RawValue<'a>>,
-    seq: Option<RawValue<'a>>,
-}
-
 /// A stored record from a record map (`logger` from the map unless given); also whether the
 /// record named a logger.
 fn stored_record(
@@ -88,41 +78,19 @@ fn stored_record(
     record: RawValue<'_>,
     epoch: Option<&str>,
 ) -> (StoredRecord, bool) {
-    let mut fields = RecordFields::default();
-    for (key, value) in record.entries().into_iter().flatten() {
-        match key {
-            b"logger" => fields.logger = Some(value),
-            b"date" => fields.date = Some(value),
-            b"msg" => fields.msg = Some(value),
-            b"params" => fields.params = Some(value),
-            b"seq" => fields.seq = Some(value),
-            _ => {}
-        }
-    }
+    let fields = RawLogRecord::read(record).unwrap_or_default();
+    let (logtype, params_msg) = fields.logtype_and_params_msg();
     let text = |value: Option<RawValue<'_>>| value.and_then(|v| v.text());
-    let (mut logtype, mut params_msg) = (None, None);
-    for (key, value) in fields.params.iter().filter_map(|params| params.entries()).flatten() {
-        match key {
-            b"logtype" => logtype = Some(value),
-            b"msg" => params_msg = Some(value),
-            _ => {}
-        }
-    }
-    let logger = logger.map(str::to_owned).or_else(|| text(fields.logger));
+    let logger = logger.map(str::to_owned).or_else(|| fields.logger());
     let has_logger = logger.is_some();
-    let date_ms =
-        match fields.date.filter(|date| date.type_byte() == type_byte::DATE).map(|date| date.decode()) {
-            Some(Ok(Value::Date(ms))) => ms,
-            _ => 0,
-        };
     let record = StoredRecord {
         guid: guid.to_owned(),
         logger: logger.unwrap_or_default(),
-        date_ms,
+        date_ms: fields.date_ms().unwrap_or(0),
         logtype: text(logtype),
-        msg: text(fields.msg).or_else(|| text(params_msg)),
+        msg: fields.msg().or_else(|| text(params_msg)),
         params: fields.params.map_or_else(|| "null".into(), raw_to_json_string),
-        seq: fields.seq.and_then(|seq| seq.as_i64()),
+        seq: fields.seq(),
         epoch: epoch.map(str::to_owned),
     };
     (record, has_logger)
@@ -131,7 +99,7 @@ fn stored_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kraken_codec::{Map, encode, map};
+    use kraken_codec::{Map, Value, encode, map};
 
     /// What the records read from decoded values were before this module: the reference.
     fn from_decoded(guid: &str, logger: &str, record: &Map, epoch: Option<&str>) -> StoredRecord {

@@ -13,7 +13,9 @@ use crate::config::BaseConfig;
 use crate::server::{Base, BaseSettings};
 use crate::stop_signals::StopSignals;
 use crate::storage::{SqliteStorage, Storage, retention};
-use crate::vocabulary::BASE_RPC_GUID;
+
+/// The base's own RPC GUID, presented when connections are peered (as the original base's).
+const BASE_RPC_GUID: &str = "kraken-base";
 
 /// Runs the base until Ctrl-C or SIGTERM.
 pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {

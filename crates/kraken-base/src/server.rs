@@ -9,11 +9,11 @@ use std::time::Duration;
 use kraken_codec::Value;
 use kraken_rpc::tls::{self, TlsIdentity, TrustedCas};
 use kraken_rpc::{RpcConfig, RpcServer, ServiceTable};
+use sentry_protocol::names::{sentry_method, service};
 
 use crate::sentries::SentryRegistry;
 use crate::service::BaseService;
 use crate::storage::{RecordWriter, Storage};
-use crate::vocabulary::{CONNECT_LOGGER, DISCONNECT_LOGGER, RUN, SERVICE_NAME};
 
 /// How long a call waits for a just-connected sentry's session to open.
 const SESSION_WAIT: Duration = Duration::from_secs(5);
@@ -66,7 +66,7 @@ impl Base {
             connect_all_loggers: settings.connect_all_loggers,
         });
         let mut services = ServiceTable::new();
-        services.insert(SERVICE_NAME.into(), service);
+        services.insert(service::BASE.into(), service);
         let mut server =
             RpcServer::bind(settings.listen, Arc::new(config), Some(server_tls), services).await?;
         let local_addr = server.local_addr();
@@ -105,13 +105,15 @@ impl Base {
         let logger = params.first().and_then(Value::as_str).map(str::to_owned);
         let params = if params.is_empty() { Value::Null } else { Value::Array(params) };
         let result = session
-            .call(RUN, vec![Value::from(method), params])
+            .call(sentry_method::RUN, vec![Value::from(method), params])
             .await
             .map_err(|e| CallError::Rpc(guid.to_owned(), e))?;
         // The base remembers which loggers it connected, to connect them again after a
         // reconnection (BUG-7).
-        if let (Some(logger), CONNECT_LOGGER | DISCONNECT_LOGGER) = (logger, method) {
-            let wanted = method == CONNECT_LOGGER;
+        if let (Some(logger), sentry_method::CONNECT_LOGGER | sentry_method::DISCONNECT_LOGGER) =
+            (logger, method)
+        {
+            let wanted = method == sentry_method::CONNECT_LOGGER;
             if let Err(error) = self.storage.set_wanted_logger(guid, &logger, wanted) {
                 tracing::warn!(%guid, %logger, %error, "cannot remember the logger connection");
             }

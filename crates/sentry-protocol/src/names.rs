@@ -48,6 +48,20 @@ pub mod hello {
     pub const ON_LOG_BATCH: &str = super::base_method::ON_LOG_BATCH;
 }
 
+/// Keys of a sentry's LoggerInfo map (`getLoggers`, `loggerAdded`) that a base reads.
+pub mod logger_info {
+    /// The logger's name.
+    pub const LOGGER_NAME: &str = "logger_name";
+    /// The logger's interval in milliseconds (an I32).
+    pub const INTERVAL: &str = "interval";
+}
+
+/// Keys of a sentry's FactoryInfo map (`getLoggerFactories`, `factoryAdded`) that a base reads.
+pub mod factory_info {
+    /// The factory's name.
+    pub const NAME: &str = "name";
+}
+
 /// The sentry's methods, reached through `run(methodName, params)`.
 pub mod sentry_method {
     /// The one RPC method of the sentry's service.

@@ -63,6 +63,19 @@ impl<'a> RawLogRecord<'a> {
         self.seq.and_then(|seq| seq.as_i64())
     }
 
+    /// `params.logtype` and `params.msg` (the last of each), read in one walk over params.
+    pub fn logtype_and_params_msg(&self) -> (Option<RawValue<'a>>, Option<RawValue<'a>>) {
+        let (mut logtype, mut msg) = (None, None);
+        for (key, value) in self.params.and_then(|params| params.entries()).into_iter().flatten() {
+            if key == field::LOGTYPE.as_bytes() {
+                logtype = Some(value);
+            } else if key == field::MSG.as_bytes() {
+                msg = Some(value);
+            }
+        }
+        (logtype, msg)
+    }
+
     /// The last value of `key` inside `params`, if params is a map that has it.
     pub fn param(&self, key: &str) -> Option<RawValue<'a>> {
         self.params?.entries()?.filter(|(k, _)| *k == key.as_bytes()).last().map(|(_, value)| value)
@@ -96,6 +109,11 @@ mod tests {
         assert_eq!(fields.param("logtype").and_then(|v| v.text()).as_deref(), Some("system"));
         assert_eq!(fields.param("idle").and_then(|v| v.as_i64()), Some(83));
         assert!(fields.param("absent").is_none());
+        let (logtype, msg) = fields.logtype_and_params_msg();
+        assert_eq!(
+            (logtype.and_then(|v| v.text()), msg.and_then(|v| v.text())),
+            (Some("system".into()), Some("cpu usage: 17%".into()))
+        );
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use kraken_codec::Value;
 use kraken_rpc::RpcFault;
 use kraken_rpc::service::BoxFuture;
+use sentry_protocol::names::{factory_info, logger_info};
 
 use super::state::{BaseService, blocking, fault};
-use crate::vocabulary::{FACTORY_INFO_NAME, LOGGER_INFO_NAME};
 
 /// What an event is about (a logger's or factory's name) and its details, as JSON:
 /// `loggerAdded` carries a `LoggerInfo`, factory events a `FactoryInfo`; the others the
@@ -17,7 +17,7 @@ pub(super) fn subject_and_detail(
 ) -> Result<(String, serde_json::Value), RpcFault> {
     match params.get(1) {
         Some(Value::Map(info)) => Ok((
-            [LOGGER_INFO_NAME, FACTORY_INFO_NAME]
+            [logger_info::LOGGER_NAME, factory_info::NAME]
                 .iter()
                 .find_map(|key| info.get(key).and_then(Value::as_str))
                 .unwrap_or_default()
@@ -65,11 +65,11 @@ mod tests {
     #[test]
     fn an_info_map_gives_its_name_and_the_whole_map() {
         let (subject, detail) =
-            subject_and_detail("loggerAdded", &["s1".into(), info(LOGGER_INFO_NAME, "cpu")]).unwrap();
+            subject_and_detail("loggerAdded", &["s1".into(), info(logger_info::LOGGER_NAME, "cpu")]).unwrap();
         assert_eq!(subject, "cpu");
         assert_eq!(detail, serde_json::json!({ "logger_name": "cpu", "interval": 1000 }));
         let (subject, _) =
-            subject_and_detail("factoryAdded", &["s1".into(), info(FACTORY_INFO_NAME, "disk")]).unwrap();
+            subject_and_detail("factoryAdded", &["s1".into(), info(factory_info::NAME, "disk")]).unwrap();
         assert_eq!(subject, "disk");
     }
 

@@ -8,15 +8,15 @@ use std::time::Duration;
 
 use kraken_codec::{Map, Value};
 use kraken_rpc::{RpcConnection, RpcFault};
+use sentry_protocol::names::base_method;
 
 use super::identity::check_identity;
 use super::inventory::after_hello;
 use super::state::{BaseService, blocking, close_after_reply, fault};
 use crate::sentries::BindError;
-use crate::vocabulary::ON_LOG_BATCH;
 
 /// The extensions this base announces in its `hello` reply.
-pub const EXTENSIONS: &[&str] = &[ON_LOG_BATCH];
+pub const EXTENSIONS: &[&str] = &[base_method::ON_LOG_BATCH];
 /// How long a connected sentry has to answer a ping before a new connection replaces it.
 const LIVENESS_PING: Duration = Duration::from_secs(3);
 
@@ -40,7 +40,10 @@ pub(super) async fn hello(
         fault(e.to_string())
     })?;
     let mut reply = Map::new();
-    reply.insert("extensions", EXTENSIONS.iter().map(|e| Value::from(*e)).collect());
+    reply.insert(
+        sentry_protocol::names::hello::EXTENSIONS,
+        EXTENSIONS.iter().map(|e| Value::from(*e)).collect(),
+    );
     if !newly_bound {
         // A second hello on the same connection changes nothing.
         return Ok(Value::Map(reply));

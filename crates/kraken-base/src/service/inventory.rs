@@ -8,12 +8,10 @@ use std::time::Duration;
 
 use kraken_codec::Value;
 use kraken_rpc::{RpcConnection, RpcSession};
+use sentry_protocol::names::{logger_info, sentry_method, service};
 
 use super::log_channel::request_log_channel;
 use super::state::{BaseService, blocking};
-use crate::vocabulary::{
-    CONNECT_LOGGER, GET_LOGGER_FACTORIES, GET_LOGGERS, LOGGER_INFO_NAME, RUN, SENTRY_SERVICE,
-};
 
 /// The limit on each call the base makes into a sentry after hello.
 const SENTRY_CALL_LIMIT: Duration = Duration::from_secs(10);
@@ -24,7 +22,7 @@ const SENTRY_CALL_LIMIT: Duration = Duration::from_secs(10);
 pub(super) fn after_hello(service: &BaseService, connection: RpcConnection, guid: String) {
     let service = service.clone();
     tokio::spawn(async move {
-        match tokio::time::timeout(SENTRY_CALL_LIMIT, connection.create_session(SENTRY_SERVICE)).await {
+        match tokio::time::timeout(SENTRY_CALL_LIMIT, connection.create_session(service::SENTRY)).await {
             Ok(Ok(session)) => {
                 service.sentries.set_session(&guid, &connection, session.clone());
                 tokio::spawn(request_log_channel(
@@ -55,8 +53,12 @@ pub(super) fn after_hello(service: &BaseService, connection: RpcConnection, guid
 async fn sync_inventory(service: &BaseService, session: &RpcSession, guid: &str) -> Vec<String> {
     let mut inventory = serde_json::Map::new();
     let mut names = Vec::new();
-    for (method, key) in [(GET_LOGGER_FACTORIES, "factories"), (GET_LOGGERS, "loggers")] {
-        match session.call_with_timeout(RUN, vec![Value::from(method), Value::Null], SENTRY_CALL_LIMIT).await
+    for (method, key) in
+        [(sentry_method::GET_LOGGER_FACTORIES, "factories"), (sentry_method::GET_LOGGERS, "loggers")]
+    {
+        match session
+            .call_with_timeout(sentry_method::RUN, vec![Value::from(method), Value::Null], SENTRY_CALL_LIMIT)
+            .await
         {
             Ok(reply) => {
                 if key == "loggers"
@@ -82,7 +84,7 @@ async fn sync_inventory(service: &BaseService, session: &RpcSession, guid: &str)
 fn logger_names(loggers: &[Value]) -> Vec<String> {
     loggers
         .iter()
-        .filter_map(|l| l.as_map().and_then(|m| m.get(LOGGER_INFO_NAME)).and_then(Value::as_str))
+        .filter_map(|l| l.as_map().and_then(|m| m.get(logger_info::LOGGER_NAME)).and_then(Value::as_str))
         .map(str::to_owned)
         .collect()
 }
@@ -94,7 +96,11 @@ async fn connect_loggers(session: &RpcSession, guid: &str, mut names: Vec<String
     for name in names {
         let params = Value::Array(vec![Value::from(name.as_str())]);
         match session
-            .call_with_timeout(RUN, vec![Value::from(CONNECT_LOGGER), params], SENTRY_CALL_LIMIT)
+            .call_with_timeout(
+                sentry_method::RUN,
+                vec![Value::from(sentry_method::CONNECT_LOGGER), params],
+                SENTRY_CALL_LIMIT,
+            )
             .await
         {
             Ok(_) => tracing::info!(%guid, logger = %name, "logger connected"),
@@ -113,7 +119,7 @@ mod tests {
     fn logger_names_are_read_from_logger_infos_and_others_skipped() {
         let info = |name: &str| {
             let mut map = Map::new();
-            map.insert(LOGGER_INFO_NAME, Value::from(name));
+            map.insert(logger_info::LOGGER_NAME, Value::from(name));
             Value::Map(map)
         };
         let loggers = [info("cpu"), Value::from("not a map"), Value::Map(Map::new()), info("memory")];

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use kraken_codec::Value;
 use kraken_rpc::{RpcConnection, RpcFault, RpcSession};
+use sentry_protocol::names::sentry_method;
 
 use super::identity::check_identity;
 use super::state::{BaseService, close_after_reply, fault};
-use crate::vocabulary::{CONNECT_LOG_CHANNEL, RUN};
 
 /// How long a log channel nonce stays good.
 pub const NONCE_LIFETIME: Duration = Duration::from_secs(15);
@@ -72,7 +72,10 @@ pub(super) async fn request_log_channel(
             return;
         };
         let params = Value::Array(vec![Value::from(nonce)]);
-        if let Err(error) = session.post(RUN, vec![Value::from(CONNECT_LOG_CHANNEL), params]).await {
+        if let Err(error) = session
+            .post(sentry_method::RUN, vec![Value::from(sentry_method::CONNECT_LOG_CHANNEL), params])
+            .await
+        {
             tracing::warn!(%guid, %error, "cannot ask for the log channel");
             return;
         }

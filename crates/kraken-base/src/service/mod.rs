@@ -40,17 +40,13 @@ use kraken_rpc::service::{BoxFuture, call_decoded};
 use kraken_rpc::{CallContext, Params, RpcFault, RpcService};
 
 pub use crate::records::MAX_BATCH;
-pub use crate::vocabulary::{SENTRY_SERVICE, SERVICE_NAME};
 pub use hello::EXTENSIONS;
 pub use log_channel::NONCE_LIFETIME;
+use sentry_protocol::names::base_method;
 pub use state::BaseService;
 
 use crate::records;
 use crate::storage::StoredRecord;
-use crate::vocabulary::{
-    FACTORY_ADDED, FACTORY_REMOVED, HELLO, LOGGER_ADDED, LOGGER_REMOVED, LOGGER_STARTED, LOGGER_STOPPED,
-    ON_LOG, ON_LOG_BATCH, SET_LOG_CHANNEL,
-};
 use identity::own_guid;
 use state::fault;
 
@@ -74,8 +70,10 @@ impl RpcService for BaseService {
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
         let own_guid = |claimed: &str| own_guid(self, &ctx.connection, claimed);
         let read = match method.as_str() {
-            ON_LOG => records::on_log(&params, own_guid).map(|records| Handled::Store(records, Value::Null)),
-            ON_LOG_BATCH => records::on_log_batch(&params, own_guid).map(|records| {
+            base_method::ON_LOG => {
+                records::on_log(&params, own_guid).map(|records| Handled::Store(records, Value::Null))
+            }
+            base_method::ON_LOG_BATCH => records::on_log_batch(&params, own_guid).map(|records| {
                 let count = Value::I32(records.len() as i32);
                 Handled::Store(records, count)
             }),
@@ -125,20 +123,24 @@ fn dispatch(
             .ok_or_else(|| fault(format!("{method}: the first argument must be the sentry GUID")))
     };
     match method {
-        HELLO => {
+        base_method::HELLO => {
             let guid = guid_arg(&params)?;
             let (service, connection) = (service.clone(), connection.clone());
             Ok(Handled::Later(Box::pin(async move { hello::hello(&service, &connection, &guid).await })))
         }
-        SET_LOG_CHANNEL => {
+        base_method::SET_LOG_CHANNEL => {
             let guid = guid_arg(&params)?;
-            let nonce = params
-                .get(1)
-                .and_then(Value::as_str)
-                .ok_or_else(|| fault(format!("{SET_LOG_CHANNEL}: the nonce must be a string")))?;
+            let nonce = params.get(1).and_then(Value::as_str).ok_or_else(|| {
+                fault(format!("{}: the nonce must be a string", base_method::SET_LOG_CHANNEL))
+            })?;
             Ok(Handled::Now(log_channel::set_log_channel(service, connection, &guid, nonce)))
         }
-        LOGGER_ADDED | LOGGER_REMOVED | LOGGER_STARTED | LOGGER_STOPPED | FACTORY_ADDED | FACTORY_REMOVED => {
+        base_method::LOGGER_ADDED
+        | base_method::LOGGER_REMOVED
+        | base_method::LOGGER_STARTED
+        | base_method::LOGGER_STOPPED
+        | base_method::FACTORY_ADDED
+        | base_method::FACTORY_REMOVED => {
             let guid = own_guid(service, connection, &guid_arg(&params)?)?;
             Ok(Handled::Later(events::store_event(service, guid, method, &params)?))
         }
