@@ -101,7 +101,7 @@ pub fn factory_info(factory: &dyn LoggerFactory) -> Value {
         })
         .collect();
     kraken_codec::map! {
-        "name" => factory.name(),
+        sentry_protocol::names::factory_info::NAME => factory.name(),
         "display_names" => localized_map(factory.display_names()),
         "descriptions" => localized_map(factory.descriptions()),
         "config_options" => Value::Array(options),

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use kraken_codec::Value;
+use sentry_protocol::names::logger_info;
 
 use super::{LoggerEntry, LoggerEvent, LoggerRegistry, RegistryError};
 use crate::loggers::factory::factory_info;
@@ -24,9 +25,10 @@ impl LoggerRegistry {
                 let map = info.as_map();
                 let text =
                     |key: &str| map.and_then(|m| m.get(key)).and_then(Value::as_str).unwrap_or_default();
-                let interval = map.and_then(|m| m.get("interval")).and_then(Value::as_i64).unwrap_or(0);
+                let interval =
+                    map.and_then(|m| m.get(logger_info::INTERVAL)).and_then(Value::as_i64).unwrap_or(0);
                 LoggerEvent::Started {
-                    name: text("logger_name").to_owned(),
+                    name: text(logger_info::LOGGER_NAME).to_owned(),
                     interval_ms: interval.max(0) as u32,
                 }
             });
@@ -68,12 +70,12 @@ impl LoggerEntry {
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         kraken_codec::map! {
             "logger_namespace" => "local",
-            "logger_name" => row.name.as_str(),
+            logger_info::LOGGER_NAME => row.name.as_str(),
             "description" => row.description.as_deref(),
             "factory_name" => row.factory.as_str(),
             "factory_namespace" => "local",
             "is_running" => state == LoggerState::Running,
-            "interval" => i32::try_from(interval).unwrap_or(i32::MAX),
+            logger_info::INTERVAL => i32::try_from(interval).unwrap_or(i32::MAX),
             "status" => match state {
                 LoggerState::Running => "running",
                 LoggerState::Stopping => "stopping",
