@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sentry_host::{HostError, HostFacts};
+use sentry_host::HostFacts;
 use tokio::sync::mpsc;
 
-use super::table::CommandError;
 use crate::loggers::LoggerRegistry;
 
 /// What every command handler may use.
@@ -65,9 +64,4 @@ pub enum LogChannelRequest {
     Connect(String),
     /// `disconnectLogChannel()`: close the log channel, keep the command connection.
     Disconnect,
-}
-
-/// A host-fact failure as the RPC error message.
-pub fn host_error(error: HostError) -> CommandError {
-    CommandError::failed(error)
 }

@@ -7,8 +7,8 @@
 use kraken_codec::{Map, Value, map};
 use sentry_protocol::names::sentry_method;
 
-use super::context::{CommandContext, host_error};
-use super::table::{Args, CommandError, Method};
+use super::context::CommandContext;
+use super::table::{Args, CommandError, Method, host_error};
 
 pub const METHODS: &[Method] =
     &[Method { name: sentry_method::GET_DISK_PARTITIONS, params: &[], handler: get_disk_partitions }];

@@ -25,8 +25,8 @@ use kraken_codec::{Value, map};
 use sentry_host::VolumeKind;
 use sentry_protocol::names::sentry_method;
 
-use super::context::{CommandContext, FileRoots, host_error};
-use super::table::{ArgKind, Args, CommandError, Method, Param};
+use super::context::{CommandContext, FileRoots};
+use super::table::{ArgKind, Args, CommandError, Method, Param, host_error};
 
 /// The most entries one reply carries.
 pub const MAX_ENTRIES: usize = 20_000;

@@ -5,8 +5,8 @@ use kraken_codec::{Value, map};
 use sentry_host::Interface;
 use sentry_protocol::names::sentry_method;
 
-use super::context::{CommandContext, host_error};
-use super::table::{Args, CommandError, Method};
+use super::context::CommandContext;
+use super::table::{Args, CommandError, Method, host_error};
 use crate::host_text;
 
 pub const METHODS: &[Method] =

@@ -8,8 +8,8 @@ use kraken_codec::{Map, Value, map};
 use sentry_host::{Socket, SocketProtocol};
 use sentry_protocol::names::sentry_method;
 
-use super::context::{CommandContext, host_error};
-use super::table::{Args, CommandError, Method};
+use super::context::CommandContext;
+use super::table::{Args, CommandError, Method, host_error};
 use crate::host_text;
 
 pub const METHODS: &[Method] =

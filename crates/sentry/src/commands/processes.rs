@@ -8,8 +8,8 @@ use kraken_codec::{Value, map};
 use sentry_host::sampling::{ProcessUsage, sample_processes};
 use sentry_protocol::names::sentry_method;
 
-use super::context::{CommandContext, host_error};
-use super::table::{Args, CommandError, Method};
+use super::context::CommandContext;
+use super::table::{Args, CommandError, Method, host_error};
 
 pub const METHODS: &[Method] =
     &[Method { name: sentry_method::GET_PROCESSES, params: &[], handler: get_processes }];

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use kraken_codec::{Map, Value};
 use sentry_protocol::names::sentry_method;
 
-use super::context::{CommandContext, host_error};
-use super::table::{Args, CommandError, Method};
+use super::context::CommandContext;
+use super::table::{Args, CommandError, Method, host_error};
 
 pub const METHODS: &[Method] = &[
     Method { name: sentry_method::GET_HOST_NAME, params: &[], handler: get_host_name },

@@ -150,6 +150,11 @@ impl CommandError {
     }
 }
 
+/// A host-fact failure as the RPC error message.
+pub fn host_error(error: sentry_host::HostError) -> CommandError {
+    CommandError::failed(error)
+}
+
 /// The sentry's methods and the features they provide.
 pub struct MethodTable {
     methods: Vec<Method>,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use kraken_codec::{Map, Value};
 use sentry_host::{HostFacts, Volume, VolumeKind};
 
-use super::LoggerRun;
+use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
 use crate::store::OptionValue;
 use sentry_protocol::record::params;

@@ -13,8 +13,15 @@ use std::sync::Arc;
 use kraken_codec::{Map, Value};
 use sentry_host::HostFacts;
 
-use super::LoggerRun;
 use crate::store::{OptionValue, Store};
+
+/// One logger's work, called once per interval on its own thread.
+pub trait LoggerRun: Send {
+    /// Reads the host and returns the params (with `logtype` and `msg`) of each record to
+    /// write, in order; possibly none (a first run that only takes a baseline). An error is
+    /// counted and logged; the logger keeps running.
+    fn run_once(&mut self) -> Result<Vec<Map>, String>;
+}
 
 /// `(language, text)` pairs; `en` first.
 pub type Localized = &'static [(&'static str, &'static str)];

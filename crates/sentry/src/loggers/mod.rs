@@ -18,23 +18,12 @@ pub mod registry;
 pub mod runner;
 pub mod sink;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use kraken_codec::Map;
-use sentry_protocol::LogRecord;
-
-pub use factory::{ConfigOption, FactoryContext, LoggerFactory, OptionKind};
+pub use factory::{ConfigOption, FactoryContext, LoggerFactory, LoggerRun, OptionKind};
 pub use registry::{LoggerEvent, LoggerRegistry, RegistryError};
 pub use runner::{LoggerState, RunStats};
-pub use sink::{JsonLinesSink, RecordSink};
-
-/// One logger's work, called once per interval on its own thread.
-pub trait LoggerRun: Send {
-    /// Reads the host and returns the params (with `logtype` and `msg`) of each record to
-    /// write, in order; possibly none (a first run that only takes a baseline). An error is
-    /// counted and logged; the logger keeps running.
-    fn run_once(&mut self) -> Result<Vec<Map>, String>;
-}
+pub use sink::{JsonLinesSink, RecordSink, SinkSet};
 
 /// Every factory this agent offers, in the order `getLoggerFactories` lists them.
 pub fn standard_factories() -> Vec<Arc<dyn LoggerFactory>> {
@@ -45,25 +34,4 @@ pub fn standard_factories() -> Vec<Arc<dyn LoggerFactory>> {
         Arc::new(disk_usage::DiskUsageFactory),
         Arc::new(process_check::ProcessCheckFactory),
     ]
-}
-
-/// The sinks records go to; sinks can be added while loggers run.
-#[derive(Default)]
-pub struct SinkSet {
-    sinks: RwLock<Vec<Arc<dyn RecordSink>>>,
-}
-
-impl SinkSet {
-    pub fn add(&self, sink: Arc<dyn RecordSink>) {
-        self.sinks.write().unwrap_or_else(|p| p.into_inner()).push(sink);
-    }
-
-    /// Gives `records` to every sink; a failing sink is logged and the others still get them.
-    pub fn write(&self, records: &[LogRecord]) {
-        for sink in self.sinks.read().unwrap_or_else(|p| p.into_inner()).iter() {
-            if let Err(error) = sink.write(records) {
-                tracing::warn!(%error, "a record sink failed");
-            }
-        }
-    }
 }

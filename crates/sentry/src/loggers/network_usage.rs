@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use kraken_codec::{Map, Value};
 use sentry_host::{HostFacts, Interface, InterfaceCounters};
 
-use super::LoggerRun;
+use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
 use crate::host_text;
 use crate::store::OptionValue;

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use kraken_codec::{Map, Value};
 use sentry_host::{HostFacts, ProcessSnapshot};
 
-use super::LoggerRun;
+use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
 use crate::store::{OptionValue, Policy, ProcessRule, Store};
 use sentry_protocol::record::params;

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 use kraken_codec::Text;
 use sentry_protocol::LogRecord;
 
-use super::{LoggerRun, SinkSet};
+use super::factory::LoggerRun;
+use super::sink::SinkSet;
 
 /// Where a logger is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

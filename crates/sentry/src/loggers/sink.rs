@@ -11,7 +11,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use kraken_codec::Value;
 use kraken_codec::plain_json::{Plain, PlainMap};
@@ -21,6 +21,27 @@ use sentry_protocol::LogRecord;
 pub trait RecordSink: Send + Sync {
     /// Takes one run's records. An error is logged by the caller and does not stop the logger.
     fn write(&self, records: &[LogRecord]) -> io::Result<()>;
+}
+
+/// The sinks records go to; sinks can be added while loggers run.
+#[derive(Default)]
+pub struct SinkSet {
+    sinks: RwLock<Vec<Arc<dyn RecordSink>>>,
+}
+
+impl SinkSet {
+    pub fn add(&self, sink: Arc<dyn RecordSink>) {
+        self.sinks.write().unwrap_or_else(|p| p.into_inner()).push(sink);
+    }
+
+    /// Gives `records` to every sink; a failing sink is logged and the others still get them.
+    pub fn write(&self, records: &[LogRecord]) {
+        for sink in self.sinks.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            if let Err(error) = sink.write(records) {
+                tracing::warn!(%error, "a record sink failed");
+            }
+        }
+    }
 }
 
 /// Records as JSON lines on standard output, or in a size-rotated file.

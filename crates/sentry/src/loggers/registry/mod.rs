@@ -25,9 +25,9 @@ use kraken_codec::{Map, Value};
 mod info;
 mod reconcile;
 
-use super::SinkSet;
 use super::factory::{self, FactoryContext, LoggerFactory};
 use super::runner::{LoggerRunner, LoggerState};
+use crate::loggers::sink::SinkSet;
 use crate::store::{LoggerRow, StoreError};
 
 /// A change to the agent's loggers, told to every connected base (`loggerAdded`,
