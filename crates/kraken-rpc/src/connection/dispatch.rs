@@ -183,3 +183,6 @@ impl RpcConnection {
         self.inner.post_space.notify_waiters();
     }
 }
+
+#[cfg(test)]
+mod tests;

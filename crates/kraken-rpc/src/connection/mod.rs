@@ -51,6 +51,9 @@ mod send;
 mod session;
 mod writer;
 
+#[cfg(test)]
+mod test_support;
+
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};

@@ -142,3 +142,66 @@ impl Outbox {
         self.drained.notify_waiters();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kraken_codec::Value;
+
+    use super::*;
+    use crate::message::{MessageKind, encode_request_into};
+
+    fn post(out: &mut Vec<u8>) -> usize {
+        encode_request_into(out, 1, 2, MessageKind::Post, "onLog", &[Value::from("x".repeat(100))])
+    }
+
+    fn frame_len() -> usize {
+        post(&mut Vec::new())
+    }
+
+    #[test]
+    fn senders_that_may_wait_are_held_at_the_soft_limit_replies_only_at_the_hard_limit() {
+        let outbox = Outbox::new(2 * frame_len(), 4 * frame_len());
+        assert_eq!(outbox.try_queue(&post, Backpressure::Wait, usize::MAX), Queued::Yes);
+        assert_eq!(outbox.try_queue(&post, Backpressure::Wait, usize::MAX), Queued::Yes);
+        assert_eq!(outbox.try_queue(&post, Backpressure::Wait, usize::MAX), Queued::Full);
+        assert_eq!(outbox.try_queue(&post, Backpressure::Never, usize::MAX), Queued::Yes);
+        assert_eq!(outbox.try_queue(&post, Backpressure::Never, usize::MAX), Queued::Yes);
+        assert_eq!(outbox.try_queue(&post, Backpressure::Never, usize::MAX), Queued::Overflow);
+        let mut batch = Vec::new();
+        assert!(!outbox.take_batch(&mut batch));
+        assert_eq!(batch.len(), 4 * frame_len(), "the refused frames left nothing behind");
+        batch.clear();
+        assert_eq!(
+            outbox.try_queue(&post, Backpressure::Wait, usize::MAX),
+            Queued::Yes,
+            "drained: room again"
+        );
+    }
+
+    #[test]
+    fn a_frame_over_the_frame_limit_is_taken_back_whole() {
+        let outbox = Outbox::new(usize::MAX, usize::MAX);
+        assert_eq!(outbox.try_queue(&post, Backpressure::Wait, frame_len()), Queued::Yes);
+        let big = |out: &mut Vec<u8>| {
+            encode_request_into(out, 2, 2, MessageKind::Post, "onLog", &[Value::from("x".repeat(200))])
+        };
+        let refused = outbox.try_queue(&big, Backpressure::Wait, frame_len());
+        assert!(matches!(refused, Queued::TooLarge { length, max } if length > max && max == frame_len()));
+        let mut batch = Vec::new();
+        outbox.take_batch(&mut batch);
+        let mut expected = Vec::new();
+        post(&mut expected);
+        assert_eq!(batch, expected, "only the frame that fits is queued");
+    }
+
+    #[test]
+    fn a_closed_outbox_takes_nothing_and_tells_the_writer() {
+        let outbox = Outbox::new(usize::MAX, usize::MAX);
+        assert_eq!(outbox.try_queue(&post, Backpressure::Wait, usize::MAX), Queued::Yes);
+        outbox.close();
+        assert_eq!(outbox.try_queue(&post, Backpressure::Never, usize::MAX), Queued::Closed);
+        let mut batch = Vec::new();
+        assert!(outbox.take_batch(&mut batch), "the writer learns of the close");
+        assert_eq!(batch.len(), frame_len(), "with what was queued before it");
+    }
+}

@@ -77,3 +77,6 @@ impl RpcConnection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -71,3 +71,6 @@ pub(super) async fn write_batches<W: AsyncWrite + Unpin>(
 async fn end_stream<W: AsyncWrite + Unpin>(stream: &mut W, grace: Duration) {
     let _ = tokio::time::timeout(grace, stream.shutdown()).await;
 }
+
+#[cfg(test)]
+mod tests;
