@@ -1,0 +1,199 @@
+//! Back-pressure in dispatch, between two real connections over an in-memory pipe: the handler
+//! slots (a call past them is refused at once, and a finished handler frees its slot), and the
+//! post backlogs (bounded per session and, in bytes, per connection; past either, the reader
+//! pauses until there is room, and then goes on with nothing lost and nothing reordered).
+//!
+//! The backlog tests pause the clock: it then moves on only when every task waits, so a ping
+//! that times out shows the reader was stuck, not merely slow.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::future::select_all;
+use kraken_codec::Value;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::connection::handle::{RpcConnection, ServiceTable};
+use crate::connection::limits::Limits;
+use crate::connection::locks::lock;
+use crate::connection::test_support::{PATIENCE, connected_pair, within};
+use crate::error::{RpcError, RpcFault};
+use crate::service::service_fn;
+
+/// Long enough for no call of these tests to time out before the test decides.
+const NO_LIMIT: Duration = Duration::from_secs(3600);
+
+/// A service `test` whose `block(x)` and `slow(x)` wait for a permit of `gate` before they
+/// finish, and whose `quick(x)` and `note(x, ...)` finish at once. Each sends `x` to the returned
+/// channel when it starts (`block`) or when it finishes (the others), and returns it.
+fn gated_service(gate: &Arc<Semaphore>) -> (ServiceTable, mpsc::UnboundedReceiver<Value>) {
+    let (seen, seen_rx) = mpsc::unbounded_channel();
+    let gate = gate.clone();
+    let service = service_fn(move |_, method, params| {
+        let (gate, seen) = (gate.clone(), seen.clone());
+        async move {
+            let tag = params.into_iter().next().unwrap_or(Value::Null);
+            match method.as_str() {
+                "block" => {
+                    let _ = seen.send(tag.clone());
+                    gate.acquire().await.map_err(|_| RpcFault::new("gate closed"))?.forget();
+                }
+                "slow" => {
+                    gate.acquire().await.map_err(|_| RpcFault::new("gate closed"))?.forget();
+                    let _ = seen.send(tag.clone());
+                }
+                "quick" | "note" => {
+                    let _ = seen.send(tag.clone());
+                }
+                other => return Err(RpcFault::method_not_found(other)),
+            }
+            Ok(tag)
+        }
+    });
+    (ServiceTable::from([("test".to_owned(), service)]), seen_rx)
+}
+
+/// How many posts wait in the backlog of `session` on `server`.
+fn backlog_len(server: &RpcConnection, session: i32) -> usize {
+    let sessions = lock(&server.inner.sessions);
+    sessions.get(&session).and_then(|entry| entry.post_backlog.as_ref()).map_or(0, VecDeque::len)
+}
+
+/// Everything seen so far, without waiting.
+fn drain(seen: &mut mpsc::UnboundedReceiver<Value>) -> Vec<Value> {
+    std::iter::from_fn(|| seen.try_recv().ok()).collect()
+}
+
+/// Receives `count` values, in the order they come.
+async fn receive(seen: &mut mpsc::UnboundedReceiver<Value>, count: usize) -> Vec<Value> {
+    let mut values = Vec::with_capacity(count);
+    while values.len() < count {
+        values.push(within(seen.recv()).await.expect("the service is still there"));
+    }
+    values
+}
+
+#[tokio::test]
+async fn past_the_handler_slots_a_call_is_refused_at_once_and_a_finished_handler_frees_its_slot() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (services, mut entered) = gated_service(&gate);
+    let (client, server) = connected_pair(services, Limits::default()).await;
+    let session = within(client.create_session("test")).await.expect("a session");
+    let slots = server.inner.config.max_concurrent_handlers;
+    assert_eq!(slots, 64, "the production number of handler slots");
+
+    let mut blocked = Vec::new();
+    for n in 0..slots as i32 {
+        blocked.push(session.start_call("block", vec![Value::I32(n)], NO_LIMIT).await.expect("sent"));
+    }
+    assert_eq!(receive(&mut entered, slots).await.len(), slots, "all of them are running");
+
+    let refused = Err(RpcError::Remote(Some("too many calls in progress (64)".into())));
+    let quick = || session.call_with_timeout("quick", vec![Value::from("quick")], NO_LIMIT);
+    assert_eq!(within(quick()).await, refused, "the 65th call is refused");
+    assert!(drain(&mut entered).is_empty(), "it never reached the service");
+
+    gate.add_permits(1);
+    let waits = blocked.into_iter().map(|reply| Box::pin(reply.wait()));
+    let (finished, index, mut still_blocked) = within(select_all(waits)).await;
+    assert_eq!(finished, Ok(Value::I32(index as i32)), "one blocked call finished");
+    assert_eq!(within(quick()).await, Ok(Value::from("quick")), "its slot takes a new call");
+    assert_eq!(drain(&mut entered), vec![Value::from("quick")]);
+
+    let refill = session.start_call("block", vec![Value::I32(slots as i32)], NO_LIMIT).await.expect("sent");
+    assert_eq!(receive(&mut entered, 1).await, vec![Value::I32(slots as i32)], "a new call takes the slot");
+    assert_eq!(within(quick()).await, refused, "and the slots are full again");
+
+    gate.add_permits(slots);
+    still_blocked.push(Box::pin(refill.wait()));
+    for reply in still_blocked {
+        assert!(matches!(within(reply).await, Ok(Value::I32(_))), "every blocked call is answered");
+    }
+    assert!(!client.is_closed() && !server.is_closed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn posts_behind_a_slow_post_queue_up_to_the_session_bound_then_the_reader_pauses() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (services, mut ran) = gated_service(&gate);
+    let (client, server) = connected_pair(services, Limits::default()).await;
+    let session = within(client.create_session("test")).await.expect("a session");
+    let bound = Limits::default().post_queue;
+    assert_eq!(bound, 256, "the production bound");
+
+    let last = bound as i32 + 20;
+    within(session.post("slow", vec![Value::I32(0)])).await.expect("posted");
+    for n in 1..=last {
+        within(session.post("note", vec![Value::I32(n)])).await.expect("posted");
+    }
+    let mut ping = tokio::spawn({
+        let client = client.clone();
+        async move { client.ping(NO_LIMIT).await }
+    });
+    // Nothing but the gate can move things on now: the clock skips ahead until the wait ends.
+    let unanswered = tokio::time::timeout(PATIENCE, &mut ping).await;
+    assert!(unanswered.is_err(), "the reader stopped reading: the ping behind the posts is not answered");
+    assert_eq!(backlog_len(&server, session.id()), bound, "posts queued up to the bound");
+    assert!(drain(&mut ran).is_empty(), "no post ran ahead of the slow one");
+
+    gate.add_permits(1);
+    within(ping).await.expect("the ping task").expect("answered once the reader goes on");
+    let expected: Vec<Value> = (0..=last).map(Value::I32).collect();
+    assert_eq!(receive(&mut ran, expected.len()).await, expected, "every post ran, in order");
+    assert_eq!(backlog_len(&server, session.id()), 0);
+    assert!(!client.is_closed() && !server.is_closed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn posts_past_the_connection_byte_budget_pause_the_reader_whatever_their_session() {
+    const BUDGET: usize = 64 << 10;
+    let limits = Limits { backlog_budget: BUDGET, ..Limits::default() };
+    let gate = Arc::new(Semaphore::new(0));
+    let (services, mut ran) = gated_service(&gate);
+    let (client, server) = connected_pair(services, limits).await;
+    let first = within(client.create_session("test")).await.expect("a session");
+    let second = within(client.create_session("test")).await.expect("a session");
+
+    // Each note carries 4 KiB (and a tag of the same encoded size): ten fit in the budget,
+    // twenty do not.
+    let note = |tag: i32| vec![Value::I32(tag), Value::Blob(vec![7; 4 << 10])];
+    let note_size = kraken_codec::encode(&Value::Array(note(101))).len();
+    within(first.post("slow", vec![Value::I32(100)])).await.expect("posted");
+    within(second.post("slow", vec![Value::I32(200)])).await.expect("posted");
+    for n in 1..=10 {
+        within(first.post("note", note(100 + n))).await.expect("posted");
+    }
+    for n in 1..=10 {
+        within(second.post("note", note(200 + n))).await.expect("posted");
+    }
+    let mut ping = tokio::spawn({
+        let client = client.clone();
+        async move { client.ping(NO_LIMIT).await }
+    });
+    let unanswered = tokio::time::timeout(PATIENCE, &mut ping).await;
+    assert!(unanswered.is_err(), "the reader stopped reading: the ping behind the posts is not answered");
+    let queued_bytes = server.inner.backlog_bytes.load(Ordering::Relaxed);
+    assert!(queued_bytes <= BUDGET && queued_bytes + note_size > BUDGET, "queued up to the budget");
+    assert_eq!(backlog_len(&server, first.id()), 10, "the first session's posts all fit");
+    let second_queued = backlog_len(&server, second.id());
+    assert!(second_queued < 10, "the second session's did not, though far from the session bound");
+    assert_eq!(queued_bytes, (10 + second_queued) * note_size);
+
+    gate.add_permits(2);
+    within(ping).await.expect("the ping task").expect("answered once the reader goes on");
+    let ran = receive(&mut ran, 22).await;
+    for tags in [100..=110, 200..=210] {
+        let session_of = |tag: i32| tag / 100;
+        let of_this_session =
+            |v: &&Value| v.as_i32().is_some_and(|t| session_of(t) == session_of(*tags.start()));
+        let order: Vec<Value> = ran.iter().filter(of_this_session).cloned().collect();
+        assert_eq!(
+            order,
+            tags.map(Value::I32).collect::<Vec<_>>(),
+            "every post of the session ran, in order"
+        );
+    }
+    assert_eq!(server.inner.backlog_bytes.load(Ordering::Relaxed), 0);
+}
