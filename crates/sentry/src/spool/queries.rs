@@ -266,7 +266,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::temp_data_dir;
+    use crate::store::database::tests::temp_data_dir;
 
     #[test]
     fn records_wait_until_acknowledged_and_the_oldest_go_when_full() {

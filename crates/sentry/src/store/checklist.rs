@@ -82,7 +82,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::temp_data_dir;
+    use crate::store::database::tests::temp_data_dir;
 
     #[test]
     fn names_are_case_insensitive_and_removal_is_checked() {

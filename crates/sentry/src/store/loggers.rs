@@ -138,7 +138,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::temp_data_dir;
+    use crate::store::database::tests::temp_data_dir;
 
     fn row(name: &str) -> LoggerRow {
         LoggerRow {

@@ -1,0 +1,259 @@
+//! The store's database: opening (schema, integrity check, migrations), the connection's lock,
+//! its errors and the small key-value and version queries; the tables' own queries live beside it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// The file name of the store inside the data directory.
+pub const STORE_FILE: &str = "state.sqlite3";
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 2;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS loggers (
+    name        TEXT PRIMARY KEY NOT NULL,
+    factory     TEXT NOT NULL,
+    description TEXT,
+    config      TEXT NOT NULL,
+    interval_ms INTEGER NOT NULL DEFAULT 0,
+    running     INTEGER NOT NULL DEFAULT 0,
+    created_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS process_checklist (
+    name   TEXT PRIMARY KEY NOT NULL,
+    policy TEXT NOT NULL CHECK (policy IN ('allow', 'deny'))
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    base   TEXT NOT NULL,
+    logger TEXT NOT NULL,
+    PRIMARY KEY (base, logger)
+);
+CREATE TABLE IF NOT EXISTS spool (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    base      TEXT NOT NULL,
+    logger    TEXT NOT NULL,
+    record    BLOB NOT NULL,
+    droppable INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS spool_by_base ON spool (base, id);
+CREATE INDEX IF NOT EXISTS spool_droppable ON spool (base, droppable, id);
+CREATE TABLE IF NOT EXISTS spool_totals (
+    base    TEXT PRIMARY KEY NOT NULL,
+    bytes   INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    logger TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  TEXT NOT NULL,
+    PRIMARY KEY (logger, key)
+);
+";
+
+/// A failure of the state store, with the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store {path}: {detail}")]
+    Open { path: String, detail: String },
+    #[error("state store {path} is corrupt ({detail}); move it aside to start with an empty state")]
+    Corrupt { path: String, detail: String },
+    #[error("state store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// A rule of the state was broken (duplicate logger, unknown name...).
+    #[error("{0}")]
+    Rejected(String),
+}
+
+/// The open state store.
+pub struct Store {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(STORE_FILE);
+        let shown = path.display().to_string();
+        let open_error = |detail: String| StoreError::Open { path: shown.clone(), detail };
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            open_error(format!("cannot create the data directory {}: {e}", data_dir.display()))
+        })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(&path, flags).map_err(|e| open_error(e.to_string()))?;
+        connection.busy_timeout(Duration::from_secs(5))?;
+        let corrupt = |detail: String| StoreError::Corrupt { path: shown.clone(), detail };
+        // The first read of the file: a foreign or damaged file fails here.
+        let mode: String = connection
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(open_error(format!("cannot use a write-ahead log (journal mode {mode})")));
+        }
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        let check: String = connection
+            .pragma_query_value(None, "quick_check", |row| row.get(0))
+            .map_err(|e| corrupt(e.to_string()))?;
+        if check != "ok" {
+            return Err(corrupt(check));
+        }
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(open_error(format!(
+                "written by a newer kraken-sentry (schema {version}, this build knows {SCHEMA_VERSION})"
+            )));
+        }
+        if version == 1 {
+            // Version 2 marks which spooled records a full spool may drop first, and never
+            // reuses a spool id (a link reads on after the last id it sent).
+            connection.execute_batch(
+                "BEGIN;
+                 CREATE TABLE spool_v2 (
+                     id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                     base      TEXT NOT NULL,
+                     logger    TEXT NOT NULL,
+                     record    BLOB NOT NULL,
+                     droppable INTEGER NOT NULL DEFAULT 1
+                 );
+                 INSERT INTO spool_v2 (id, base, logger, record) SELECT id, base, logger, record FROM spool;
+                 DROP TABLE spool;
+                 ALTER TABLE spool_v2 RENAME TO spool;
+                 COMMIT;",
+            )?;
+        }
+        connection.execute_batch(SCHEMA)?;
+        connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store { path, connection: Mutex::new(connection) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Sets `key` to `value` only if it has no value yet; true if this call set it. Used for
+    /// one-time set-up such as creating the default loggers.
+    pub fn set_once(&self, key: &str, value: &str) -> Result<bool, StoreError> {
+        let inserted = self.lock().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+            (key, value),
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Whether `key` has a value.
+    pub fn has_meta(&self, key: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = rusqlite::OptionalExtension::optional(self.lock().query_row(
+            "SELECT 1 FROM meta WHERE key = ?1",
+            [key],
+            |row| row.get(0),
+        ))?;
+        Ok(found.is_some())
+    }
+
+    /// A number that changes whenever another connection commits to the store.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        Ok(self.lock().pragma_query_value(None, "data_version", |row| row.get(0))?)
+    }
+
+    /// For tests: makes the store refuse to grow (as a full disk would, with SQLite's
+    /// "database or disk is full"), or grow again.
+    #[cfg(test)]
+    pub(crate) fn refuse_growth(&self, refuse: bool) {
+        let connection = self.lock();
+        let pages: i64 = if refuse {
+            connection.pragma_query_value(None, "page_count", |row| row.get(0)).unwrap()
+        } else {
+            i64::from(u32::MAX - 1)
+        };
+        connection.pragma_update(None, "max_page_count", pages).unwrap();
+    }
+
+    /// The connection, for this store's queries (here and in `crate::spool::queries`).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll
+        // back), so a poisoned lock is still usable.
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::spool::SpoolEntry;
+    use crate::store::Policy;
+
+    /// A fresh data directory under the system temp dir.
+    pub(crate) fn temp_data_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kraken-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_foreign_file_is_reported_not_replaced() {
+        let dir = temp_data_dir("foreign");
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = vec![0x5au8; 8192];
+        std::fs::write(dir.join(STORE_FILE), &garbage).unwrap();
+        let error = Store::open(&dir).err().expect("a garbage file must not open");
+        let text = error.to_string();
+        assert!(text.contains("is corrupt") && text.contains(STORE_FILE), "{text}");
+        assert_eq!(std::fs::read(dir.join(STORE_FILE)).unwrap(), garbage, "the file was changed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_store_opens_twice_and_sees_the_other_connections_commits() {
+        let dir = temp_data_dir("twice");
+        let agent = Store::open(&dir).unwrap();
+        let operator = Store::open(&dir).unwrap();
+        let before = agent.data_version().unwrap();
+        operator.set_process_rule("notepad.exe", Policy::Allow).unwrap();
+        assert_ne!(agent.data_version().unwrap(), before);
+        assert_eq!(agent.process_rules().unwrap().len(), 1);
+        drop((agent, operator)); // Windows cannot delete an open file
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_store_gains_the_droppable_mark_and_keeps_its_spool() {
+        let dir = temp_data_dir("upgrade");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            let old = Connection::open(dir.join(STORE_FILE)).unwrap();
+            old.execute_batch(
+                "CREATE TABLE spool (id INTEGER PRIMARY KEY, base TEXT NOT NULL, logger TEXT NOT NULL,
+                                     record BLOB NOT NULL);
+                 INSERT INTO spool (base, logger, record) VALUES ('central', 'cpu', x'01');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let waiting = store.spool_batch("central", 10, 1_000).unwrap();
+        assert_eq!(waiting.len(), 1);
+        let droppable: bool =
+            store.lock().query_row("SELECT droppable FROM spool", [], |row| row.get(0)).unwrap();
+        assert!(droppable, "records spooled before the upgrade count as droppable");
+        // Ids are never reused from now on, even once the spool is empty.
+        let first = waiting[0].id;
+        store.spool_ack("central", &[first]).unwrap();
+        let entry =
+            SpoolEntry { base: "central".into(), logger: "cpu".into(), record: vec![2], droppable: true };
+        store.spool_append(&[entry], &[], 1_000).unwrap();
+        assert!(store.spool_batch("central", 10, 1_000).unwrap()[0].id > first);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
