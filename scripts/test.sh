@@ -4,7 +4,8 @@
 #   1. scripts/setup-debian.sh   installs what the build and the tests need (idempotent; root/sudo)
 #   2. formatting and lints      cargo fmt --check and cargo clippy -D warnings, where the toolchain
 #                                has them (rustup's does; Debian's cargo-web does not), for Linux
-#                                and, where the toolchain has a Windows std, for Windows
+#                                and, where the toolchain has a Windows std, for Windows; no two
+#                                modules of a crate import each other (scripts/module-cycles.py)
 #   3. Linux tests               cargo test --workspace (unit, integration, doc tests)
 #   4. Windows tests             every test exe built for x86_64-pc-windows-gnu, run under Wine
 #                                (scripts/test-windows.sh)
@@ -62,6 +63,10 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
   echo "== cargo clippy not available with this toolchain: skipped"
 fi
+
+echo "== module import cycles (scripts/module-cycles.py)"
+python3 scripts/module-cycles.py --self-test || { echo "test: the cycle checker's self-test failed" >&2; status=1; }
+python3 scripts/module-cycles.py || { echo "test: modules of a crate import each other" >&2; status=1; }
 
 echo "== Linux tests (cargo test)"
 linux_log=target/linux-test-output.txt
