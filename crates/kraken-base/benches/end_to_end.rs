@@ -200,7 +200,10 @@ async fn end_to_end(
         spool: Some(SpoolAccess { store: store.clone(), wake: Arc::new(Notify::new()) }),
         loggers: None,
     };
-    let service = SentryService::new(Arc::new(MethodTable::new()), Arc::new(CommandContext::for_this_host()));
+    // No host commands: only the log channel's methods, which a link needs to get its channel.
+    let mut table = MethodTable::new();
+    table.register(&[], sentry::commands::log_channel::METHODS);
+    let service = SentryService::new(Arc::new(table), Arc::new(CommandContext::for_this_host()));
     let (tx, mut events) = mpsc::unbounded_channel();
     let link = tokio::spawn(run_link(settings, service, Some(tx)));
     let started = loop {

@@ -17,6 +17,9 @@ use crate::storage::{SqliteStorage, Storage, retention};
 /// The base's own RPC GUID, presented when connections are peered (as the original base's).
 const BASE_RPC_GUID: &str = "kraken-base";
 
+/// How long shutdown waits for the records already received to be committed.
+const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Runs the base until Ctrl-C or SIGTERM.
 pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -48,7 +51,7 @@ pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {
             served = axum::serve(listener, app) => served.context("the admin API stopped")?,
             signal = stop.recv() => tracing::info!(signal, "stopping"),
         }
-        base.shutdown();
+        base.shutdown(SHUTDOWN_LIMIT).await;
         Ok(())
     })
 }

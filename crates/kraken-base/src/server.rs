@@ -39,6 +39,8 @@ pub struct Base {
     local_addr: SocketAddr,
     pub sentries: Arc<SentryRegistry>,
     pub storage: Arc<dyn Storage>,
+    /// The record writer the service submits to, drained at shutdown.
+    writer: RecordWriter,
     accept_loop: tokio::task::JoinHandle<()>,
 }
 
@@ -58,9 +60,10 @@ impl Base {
         let mut config = RpcConfig::new(settings.rpc_guid.clone());
         config.call_timeout = Duration::from_secs(30);
         let sentries = Arc::new(SentryRegistry::default());
+        let writer = RecordWriter::start(settings.storage.clone())?;
         let service = Arc::new(BaseService {
             storage: settings.storage.clone(),
-            writer: RecordWriter::start(settings.storage.clone())?,
+            writer: writer.clone(),
             sentries: sentries.clone(),
             allowed: settings.allowed.map(Arc::new),
             connect_all_loggers: settings.connect_all_loggers,
@@ -76,16 +79,23 @@ impl Base {
             }
         });
         tracing::info!(%local_addr, "base listening");
-        Ok(Base { local_addr, sentries, storage: settings.storage, accept_loop })
+        Ok(Base { local_addr, sentries, storage: settings.storage, writer, accept_loop })
     }
 
-    /// Stops listening and closes every sentry connection.
-    pub fn shutdown(&self) {
+    /// Stops listening, closes every sentry connection, then waits (up to `limit`) until the
+    /// records already received are committed: an original sentry's `onLog` posts are never
+    /// acknowledged, so a record still queued for the writer at exit would be lost.
+    pub async fn shutdown(&self, limit: Duration) {
         self.accept_loop.abort();
         for guid in self.sentries.connected() {
             if let Some(sentry) = self.sentries.get(&guid) {
                 sentry.connection.close("the base is shutting down");
             }
+        }
+        match tokio::time::timeout(limit, self.writer.drain()).await {
+            Ok(Ok(())) => tracing::info!("received records committed"),
+            Ok(Err(error)) => tracing::error!(%error, "the last received records could not be committed"),
+            Err(_) => tracing::error!(?limit, "the record writer did not finish in time"),
         }
     }
 

@@ -164,7 +164,7 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
 
     // The base goes away for a while; the logger keeps running and its records are spooled.
     let listen = fixture.base.local_addr();
-    fixture.base.shutdown();
+    fixture.base.shutdown(Duration::from_secs(10)).await;
     assert!(matches!(next_event(&mut events).await, LinkEvent::Disconnected { .. }));
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (waiting, _, dropped) = store.spool_stats("local").unwrap();

@@ -40,6 +40,12 @@ impl RecordWriter {
         Ok(RecordWriter { queue })
     }
 
+    /// Resolves once every job queued before this call is committed (the queue is first in,
+    /// first out): an empty job, waited for.
+    pub async fn drain(&self) -> Result<(), StorageError> {
+        self.submit(Vec::new()).await
+    }
+
     /// Queues `records` now (in call order) and returns what resolves once they are committed.
     /// The queue position is taken at the first poll, so poll it at once to keep the order.
     pub fn submit(
@@ -129,6 +135,30 @@ mod tests {
         let stored = storage.records(&RecordFilter { limit: 10_000, ..Default::default() }).unwrap();
         let seqs: Vec<i64> = stored.iter().map(|(_, r)| r.seq.unwrap()).collect();
         assert_eq!(seqs, (0..500).collect::<Vec<_>>());
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_drain_returns_once_everything_queued_before_it_is_committed() {
+        let dir = std::env::temp_dir().join(format!("kraken-writer-drain-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(async {
+            let writer = RecordWriter::start(storage.clone()).unwrap();
+            for batch in 0..20 {
+                // Queued, as a post's records are, and never waited for by their submitter.
+                let mut submitted =
+                    Box::pin(writer.submit((batch * 100..batch * 100 + 100).map(record).collect()));
+                let _ = futures_poll_once(&mut submitted).await;
+                tokio::spawn(submitted);
+            }
+            writer.drain().await.unwrap();
+            let stored = storage.records(&RecordFilter { limit: 10_000, ..Default::default() }).unwrap();
+            assert_eq!(stored.len(), 2_000, "every record queued before the drain is committed");
+        });
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }

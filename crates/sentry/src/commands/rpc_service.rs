@@ -31,6 +31,11 @@ impl SentryService {
         Arc::new(SentryService { table, context, caller: None })
     }
 
+    /// Whether the table has a method called `name`.
+    pub fn answers(&self, name: &str) -> bool {
+        self.table.has(name)
+    }
+
     /// The same table and context, answering `caller` (one per command connection).
     pub fn for_caller(&self, caller: Caller) -> Arc<Self> {
         Arc::new(SentryService {

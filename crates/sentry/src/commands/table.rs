@@ -191,6 +191,11 @@ impl MethodTable {
         &self.features
     }
 
+    /// Whether some method is called `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.methods.iter().any(|m| m.name == name)
+    }
+
     /// Every method, in registration order.
     pub fn methods(&self) -> &[Method] {
         &self.methods

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use kraken_rpc::ServiceTable;
+use sentry_protocol::names::sentry_method;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::dial::{self, Connected};
@@ -47,6 +48,9 @@ pub async fn run_link(
             let _ = events.send(event);
         }
     };
+    if !service.answers(sentry_method::CONNECT_LOG_CHANNEL) {
+        tracing::warn!(base = %name, "the method table has no connectLogChannel: records will wait for the log channel's grace, then take the command connection");
+    }
     tokio::time::sleep(jitter(FIRST_DELAY)).await;
     let mut attempt: u32 = 0;
     loop {
