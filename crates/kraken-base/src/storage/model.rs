@@ -20,6 +20,23 @@ pub struct StoredRecord {
     pub epoch: Option<String>,
 }
 
+#[cfg(test)]
+impl StoredRecord {
+    /// A test record of sentry `s1`, logger `cpu`, dated and numbered `n`.
+    pub(crate) fn numbered(n: i64) -> Self {
+        StoredRecord {
+            guid: "s1".into(),
+            logger: "cpu".into(),
+            date_ms: n,
+            logtype: None,
+            msg: None,
+            params: "null".into(),
+            seq: Some(n),
+            epoch: None,
+        }
+    }
+}
+
 impl StoredRecord {
     /// The params as a JSON value (`null` if the text is not JSON).
     pub fn params_json(&self) -> serde_json::Value {

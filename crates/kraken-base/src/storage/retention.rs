@@ -48,24 +48,11 @@ mod tests {
     use super::*;
     use crate::storage::{RecordFilter, SqliteStorage, StoredRecord};
 
-    fn record(n: i64) -> StoredRecord {
-        StoredRecord {
-            guid: "s1".into(),
-            logger: "cpu".into(),
-            date_ms: n,
-            logtype: None,
-            msg: None,
-            params: "null".into(),
-            seq: None,
-            epoch: None,
-        }
-    }
-
     fn storage_with_five_records(name: &str) -> (std::path::PathBuf, SqliteStorage) {
         let dir = std::env::temp_dir().join(format!("kraken-retention-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
-        storage.append(&(1..=5).map(record).collect::<Vec<_>>()).unwrap();
+        storage.append(&(1..=5).map(StoredRecord::numbered).collect::<Vec<_>>()).unwrap();
         (dir, storage)
     }
 

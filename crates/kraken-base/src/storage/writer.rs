@@ -98,32 +98,26 @@ mod tests {
     use super::*;
     use crate::storage::{RecordFilter, SqliteStorage};
 
-    fn record(n: i64) -> StoredRecord {
-        StoredRecord {
-            guid: "s1".into(),
-            logger: "cpu".into(),
-            date_ms: n,
-            logtype: None,
-            msg: None,
-            params: "null".into(),
-            seq: Some(n),
-            epoch: None,
-        }
-    }
-
-    #[test]
-    fn records_are_committed_in_submission_order() {
-        let dir = std::env::temp_dir().join(format!("kraken-writer-{}", std::process::id()));
+    /// A fresh SQLite storage under the temp dir, and a runtime like the base's.
+    fn storage_and_runtime(name: &str) -> (std::path::PathBuf, Arc<dyn Storage>, tokio::runtime::Runtime) {
+        let dir = std::env::temp_dir().join(format!("kraken-writer-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        (dir, storage, runtime)
+    }
+
+    #[test]
+    fn records_are_committed_in_submission_order() {
+        let (dir, storage, runtime) = storage_and_runtime("order");
         runtime.block_on(async {
             let writer = RecordWriter::start(storage.clone()).unwrap();
             let mut pending = Vec::new();
             for batch in 0..50 {
-                let mut submitted =
-                    Box::pin(writer.submit((batch * 10..batch * 10 + 10).map(record).collect()));
+                let mut submitted = Box::pin(
+                    writer.submit((batch * 10..batch * 10 + 10).map(StoredRecord::numbered).collect()),
+                );
                 // Take the queue position now, as a call does when it is dispatched.
                 let _ = futures_poll_once(&mut submitted).await;
                 pending.push(tokio::spawn(submitted));
@@ -141,17 +135,14 @@ mod tests {
 
     #[test]
     fn a_drain_returns_once_everything_queued_before_it_is_committed() {
-        let dir = std::env::temp_dir().join(format!("kraken-writer-drain-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let (dir, storage, runtime) = storage_and_runtime("drain");
         runtime.block_on(async {
             let writer = RecordWriter::start(storage.clone()).unwrap();
             for batch in 0..20 {
                 // Queued, as a post's records are, and never waited for by their submitter.
-                let mut submitted =
-                    Box::pin(writer.submit((batch * 100..batch * 100 + 100).map(record).collect()));
+                let mut submitted = Box::pin(
+                    writer.submit((batch * 100..batch * 100 + 100).map(StoredRecord::numbered).collect()),
+                );
                 let _ = futures_poll_once(&mut submitted).await;
                 tokio::spawn(submitted);
             }
