@@ -1,0 +1,367 @@
+//! One Windows event, as XML, to the params of a `windows-event-logger` record: a pure function,
+//! the same for events rendered live (`EvtRender`, single-quoted, no declaration) and events read
+//! from an `.evtx` file (double-quoted, indented, with a declaration).
+//!
+//! The record's date is the event's `TimeCreated` (not the time it was read). The params keep
+//! the seed's keys (`record_number`, `event_id`, `event_type`, `generated`, `written`,
+//! `provider_name`, `event_category`, `user`, `msg`, protocol spec §7.6) and add the event's own
+//! fields (`channel`, `record_id`, `level`, `level_name`, `time_created`, `computer`,
+//! `user_sid`, `user_domain`, `provider_guid`, `task`, `opcode`, `keywords`, `process_id`,
+//! `thread_id`, `activity_id`, `event_data`, `user_data`, and `xml` on request).
+//!
+//! Text values longer than `max_field_bytes` are cut at a character boundary and the record
+//! says `truncated: true`. Times: `time_created` is RFC 3339 UTC with 7 fraction digits (the
+//! 100 ns of a FILETIME); `generated` and `written` keep the seed's `yyyy-MM-dd HH:mm:ssZ` form,
+//! in UTC (`+0000`): the original shifted them by the agent's zone offset (BUG-40).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kraken_codec::{Map, Value};
+use roxmltree::{Document, Node};
+
+/// What the mapping may add to a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingOptions {
+    /// The longest text value kept, in bytes.
+    pub max_field_bytes: usize,
+    /// Whether the event's XML goes into the record (`xml`).
+    pub include_xml: bool,
+}
+
+impl Default for MappingOptions {
+    fn default() -> Self {
+        MappingOptions { max_field_bytes: 32 * 1024, include_xml: false }
+    }
+}
+
+/// What a source knows of an event beside its XML.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventExtras {
+    /// When the record was written to its log (an `.evtx` record header's time); `None` live,
+    /// where `written` is then the event's creation time.
+    pub written: Option<SystemTime>,
+    /// The formatted message (`EvtFormatMessage`), when the source could format it.
+    pub message: Option<String>,
+    /// The account of the event's SID, as (domain, user), when the source could look it up.
+    pub account: Option<(String, String)>,
+}
+
+/// One mapped event: the record's date and params.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappedEvent {
+    pub date: SystemTime,
+    pub params: Map,
+}
+
+/// Why an event could not be mapped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error("event XML is not well formed: {0}")]
+    Xml(String),
+    #[error("event XML has no {0}")]
+    Missing(&'static str),
+    #[error("event XML has a bad {field}: {value:?}")]
+    Bad { field: &'static str, value: String },
+}
+
+/// Maps one event's XML to a record.
+pub fn map_event(
+    xml: &str,
+    extras: &EventExtras,
+    options: &MappingOptions,
+) -> Result<MappedEvent, MappingError> {
+    let document = Document::parse(xml).map_err(|e| MappingError::Xml(e.to_string()))?;
+    let event = document.root_element();
+    let system = child(event, "System").ok_or(MappingError::Missing("System"))?;
+    let rendering = child(event, "RenderingInfo");
+    let mut text = Truncator { max: options.max_field_bytes, truncated: false };
+
+    let created_text = child(system, "TimeCreated")
+        .and_then(|t| t.attribute("SystemTime"))
+        .ok_or(MappingError::Missing("System/TimeCreated/@SystemTime"))?;
+    let created = parse_system_time(created_text)
+        .ok_or_else(|| MappingError::Bad { field: "TimeCreated", value: created_text.to_owned() })?;
+    let record_id: i64 = number(system, "EventRecordID")?.unwrap_or(0);
+    let event_id: i64 = number(system, "EventID")?.ok_or(MappingError::Missing("System/EventID"))?;
+    let level: i64 = number(system, "Level")?.unwrap_or(0);
+    let keywords = child_text(system, "Keywords");
+    let provider = child(system, "Provider");
+    let provider_name = provider
+        .and_then(|p| p.attribute("EventSourceName").or_else(|| p.attribute("Name")))
+        .unwrap_or_default();
+    let user_sid = child(system, "Security").and_then(|s| s.attribute("UserID"));
+    let execution = child(system, "Execution");
+    let execution_id =
+        |name: &str| execution.and_then(|e| e.attribute(name)).and_then(|v| v.parse::<i64>().ok());
+    let rendered = |name: &str| rendering.and_then(|r| child_text(r, name)).filter(|t| !t.is_empty());
+    let message = extras.message.clone().or_else(|| rendered("Message").map(str::to_owned));
+    let message = message.map(|m| text.cut(one_line(&m)));
+    let written = extras.written.unwrap_or(created);
+
+    let mut params = Map::with_capacity(34);
+    params.insert("logtype", Value::from("system"));
+    params.insert("msg", message.map_or(Value::Null, Value::from));
+    params.insert("record_number", Value::I32(record_id as u32 as i32));
+    params.insert("event_id", Value::I32((event_id & 0xFFFF) as i32));
+    params.insert("event_type", Value::from(event_type(level, keywords)));
+    params.insert("generated", Value::from(seed_time(created)));
+    params.insert("written", Value::from(seed_time(written)));
+    params.insert("provider_name", Value::from(text.cut(provider_name.to_owned())));
+    params.insert(
+        "event_category",
+        rendered("Task").map_or(Value::Null, |t| Value::from(text.cut(t.to_owned()))),
+    );
+    params
+        .insert("user", extras.account.as_ref().map_or(Value::Null, |(_, user)| Value::from(user.as_str())));
+    params.insert("channel", Value::from(child_text(system, "Channel").unwrap_or_default()));
+    params.insert("record_id", Value::I64(record_id));
+    params.insert("level", Value::I32(level as i32));
+    params.insert(
+        "level_name",
+        Value::from(rendered("Level").map_or_else(|| level_name(level).to_owned(), str::to_owned)),
+    );
+    params.insert("time_created", Value::from(rfc3339_100ns(created)));
+    params.insert("computer", Value::from(child_text(system, "Computer").unwrap_or_default()));
+    params.insert("user_sid", Value::from(user_sid));
+    params.insert(
+        "user_domain",
+        extras.account.as_ref().map_or(Value::Null, |(domain, _)| Value::from(domain.as_str())),
+    );
+    params
+        .insert("provider_guid", Value::from(provider.and_then(|p| p.attribute("Guid")).map(normalise_guid)));
+    params.insert("task", Value::I32(number(system, "Task")?.unwrap_or(0)));
+    params.insert("opcode", Value::I32(number(system, "Opcode")?.unwrap_or(0)));
+    params.insert("keywords", Value::from(keywords));
+    params.insert("process_id", Value::from(execution_id("ProcessID")));
+    params.insert("thread_id", Value::from(execution_id("ThreadID")));
+    params.insert(
+        "activity_id",
+        Value::from(child(system, "Correlation").and_then(|c| c.attribute("ActivityID")).map(normalise_guid)),
+    );
+    params.insert(
+        "event_data",
+        child(event, "EventData").map_or(Value::Null, |data| event_data(data, &mut text)),
+    );
+    params
+        .insert("user_data", child(event, "UserData").map_or(Value::Null, |data| user_data(data, &mut text)));
+    if options.include_xml {
+        params.insert("xml", Value::from(text.cut(xml.to_owned())));
+    }
+    if text.truncated {
+        params.insert("truncated", Value::Bool(true));
+    }
+    Ok(MappedEvent { date: created, params })
+}
+
+/// Cuts text values at the configured bound, remembering that it did.
+struct Truncator {
+    max: usize,
+    truncated: bool,
+}
+
+impl Truncator {
+    fn cut(&mut self, mut text: String) -> String {
+        if text.len() > self.max {
+            let mut end = self.max;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            self.truncated = true;
+        }
+        text
+    }
+}
+
+/// The first child element called `name` (any namespace).
+fn child<'a, 'input>(node: Node<'a, 'input>, name: &str) -> Option<Node<'a, 'input>> {
+    node.children().find(|c| c.is_element() && c.tag_name().name() == name)
+}
+
+/// The text of the child element `name` (`""` for an empty element), trimmed.
+fn child_text<'a>(node: Node<'a, '_>, name: &str) -> Option<&'a str> {
+    child(node, name).map(|c| c.text().unwrap_or_default().trim())
+}
+
+/// A child element's text as a number; `None` when absent or empty.
+fn number<T: std::str::FromStr>(system: Node<'_, '_>, name: &'static str) -> Result<Option<T>, MappingError> {
+    match child_text(system, name) {
+        None | Some("") => Ok(None),
+        Some(text) => {
+            text.parse().map(Some).map_err(|_| MappingError::Bad { field: name, value: text.to_owned() })
+        }
+    }
+}
+
+/// `EventData`: named `Data` by name, unnamed ones as `param1..N` (their position among the
+/// `Data` elements, the classic insertion strings %1..%N), a repeated name suffixed `_1`, `_2`;
+/// `Binary` as hex text.
+fn event_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
+    let mut map = Map::new();
+    let elements = data.children().filter(Node::is_element);
+    for (position, element) in elements.enumerate() {
+        let value = element.text().unwrap_or_default().to_owned();
+        let key = match (element.tag_name().name(), element.attribute("Name")) {
+            ("Data", Some(name)) if !name.is_empty() => name.to_owned(),
+            ("Data", _) => format!("param{}", position + 1),
+            ("Binary", _) => "binary".to_owned(),
+            (other, _) => other.to_owned(),
+        };
+        insert_unique(&mut map, key, Value::from(text.cut(value)));
+    }
+    Value::Map(map)
+}
+
+/// `UserData`: its one element's name as `_element`, then every leaf element below it by name
+/// (a repeated name suffixed `_1`, `_2`), with its text.
+fn user_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
+    let mut map = Map::new();
+    let Some(top) = data.children().find(Node::is_element) else { return Value::Map(map) };
+    map.insert("_element", Value::from(top.tag_name().name()));
+    for leaf in
+        top.descendants().filter(|n| n.is_element() && *n != top && !n.children().any(|c| c.is_element()))
+    {
+        let value = leaf.text().unwrap_or_default().to_owned();
+        insert_unique(&mut map, leaf.tag_name().name().to_owned(), Value::from(text.cut(value)));
+    }
+    Value::Map(map)
+}
+
+/// Inserts under `key`, or `key_1`, `key_2`... if taken.
+fn insert_unique(map: &mut Map, key: String, value: Value) {
+    if !map.contains_key(&key) {
+        map.insert(key, value);
+        return;
+    }
+    let free = (1..).map(|n| format!("{key}_{n}")).find(|k| !map.contains_key(k)).expect("unbounded");
+    map.insert(free, value);
+}
+
+/// The seed's event types: audit results from the keywords, else from the level.
+fn event_type(level: i64, keywords: Option<&str>) -> &'static str {
+    const AUDIT_FAILURE: u64 = 0x0010_0000_0000_0000;
+    const AUDIT_SUCCESS: u64 = 0x0020_0000_0000_0000;
+    let keywords = keywords
+        .and_then(|k| u64::from_str_radix(k.trim_start_matches("0x").trim_start_matches("0X"), 16).ok())
+        .unwrap_or(0);
+    if keywords & AUDIT_FAILURE != 0 {
+        "AuditFailure"
+    } else if keywords & AUDIT_SUCCESS != 0 {
+        "AuditSuccess"
+    } else {
+        match level {
+            1 | 2 => "Error",
+            3 => "Warning",
+            _ => "Information",
+        }
+    }
+}
+
+/// The standard level names (winmeta.xml).
+fn level_name(level: i64) -> &'static str {
+    match level {
+        1 => "Critical",
+        2 => "Error",
+        3 => "Warning",
+        5 => "Verbose",
+        _ => "Information",
+    }
+}
+
+/// Message text on one line: line breaks become spaces, the ends are trimmed.
+fn one_line(message: &str) -> String {
+    message
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim()
+        .to_owned()
+}
+
+/// GUIDs in one form: braced, upper case (as `EvtRender` writes them).
+fn normalise_guid(guid: &str) -> String {
+    let bare = guid.trim().trim_start_matches('{').trim_end_matches('}');
+    format!("{{{}}}", bare.to_ascii_uppercase())
+}
+
+/// `2016-07-08T18:12:51.6816408Z` (any number of fraction digits, up to 9) as a time.
+fn parse_system_time(text: &str) -> Option<SystemTime> {
+    let text = text.strip_suffix('Z')?;
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let (date, time) = whole.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(str::parse::<i64>);
+    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
+    let mut time = time.splitn(3, ':').map(str::parse::<u64>);
+    let (hour, minute, second) = (time.next()?.ok()?, time.next()?.ok()?, time.next()?.ok()?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse::<u32>().ok()? * 10u32.pow(9 - fraction.len() as u32)
+    };
+    let days = days_from_civil(year, month, day);
+    let seconds = days * 86_400 + (hour * 3_600 + minute * 60 + second) as i64;
+    let since = Duration::new(seconds.unsigned_abs(), 0);
+    let at = if seconds >= 0 { UNIX_EPOCH + since } else { UNIX_EPOCH.checked_sub(since)? };
+    Some(at + Duration::from_nanos(u64::from(nanos)))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (the inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let days = days + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days - era * 146_097;
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// (date, seconds of the day, nanoseconds) of a time, in UTC.
+fn utc_parts(time: SystemTime) -> ((i64, i64, i64), i64, u32) {
+    let (seconds, nanos) = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => (after.as_secs() as i64, after.subsec_nanos()),
+        Err(before) => {
+            let d = before.duration();
+            let whole = -(d.as_secs() as i64) - i64::from(d.subsec_nanos() > 0);
+            (whole, if d.subsec_nanos() > 0 { 1_000_000_000 - d.subsec_nanos() } else { 0 })
+        }
+    };
+    (civil_from_days(seconds.div_euclid(86_400)), seconds.rem_euclid(86_400), nanos)
+}
+
+/// `2016-07-08T18:12:51.6816408Z`.
+fn rfc3339_100ns(time: SystemTime) -> String {
+    let ((year, month, day), second_of_day, nanos) = utc_parts(time);
+    let (hour, minute, second) = (second_of_day / 3_600, second_of_day / 60 % 60, second_of_day % 60);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:07}Z", nanos / 100)
+}
+
+/// `2016-07-08 18:12:51+0000`: the seed's form, in UTC.
+fn seed_time(time: SystemTime) -> String {
+    let ((year, month, day), second_of_day, _) = utc_parts(time);
+    let (hour, minute, second) = (second_of_day / 3_600, second_of_day / 60 % 60, second_of_day % 60);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}+0000")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,215 @@
+//! The mapping on hand-written events in both XML forms, and on the odd ones.
+
+use super::*;
+
+/// A logon (4624) as `EvtRender` writes it: single quotes, no declaration, braced GUIDs.
+const LOGON: &str = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+<Provider Name='Microsoft-Windows-Security-Auditing' Guid='{54849625-5478-4994-a5ba-3e3b0328c30d}'/>\
+<EventID>4624</EventID><Version>2</Version><Level>0</Level><Task>12544</Task><Opcode>0</Opcode>\
+<Keywords>0x8020000000000000</Keywords><TimeCreated SystemTime='2026-11-30T07:15:02.1234567Z'/>\
+<EventRecordID>3000000123</EventRecordID><Correlation ActivityID='{b1d9a3c0-1111-2222-3333-444455556666}'/>\
+<Execution ProcessID='812' ThreadID='4100'/><Channel>Security</Channel><Computer>dc01.corp.example</Computer>\
+<Security/></System><EventData><Data Name='SubjectUserSid'>S-1-5-18</Data>\
+<Data Name='TargetUserName'>alice</Data><Data Name='LogonType'>3</Data><Data Name='IpAddress'>-</Data>\
+</EventData></Event>";
+
+fn map(xml: &str) -> Map {
+    map_event(xml, &EventExtras::default(), &MappingOptions::default()).unwrap().params
+}
+
+fn text<'a>(params: &'a Map, key: &str) -> Option<&'a str> {
+    params.get(key).and_then(Value::as_str)
+}
+
+#[test]
+fn a_live_logon_maps_to_the_seed_keys_and_the_event_fields() {
+    let mapped = map_event(LOGON, &EventExtras::default(), &MappingOptions::default()).unwrap();
+    let p = &mapped.params;
+    let created = UNIX_EPOCH + Duration::from_secs(1_796_022_902) + Duration::from_nanos(123_456_700);
+    assert_eq!(mapped.date, created, "the record's date is TimeCreated");
+    assert_eq!(p["record_id"], Value::I64(3_000_000_123));
+    assert_eq!(p["record_number"], Value::I32(3_000_000_123u32 as i32), "the seed's i32, as Java cast it");
+    assert_eq!(p["event_id"], Value::I32(4624));
+    assert_eq!(text(p, "event_type"), Some("AuditSuccess"));
+    assert_eq!(text(p, "generated"), Some("2026-11-30 07:15:02+0000"));
+    assert_eq!(text(p, "written"), Some("2026-11-30 07:15:02+0000"), "live: the creation time");
+    assert_eq!(text(p, "time_created"), Some("2026-11-30T07:15:02.1234567Z"));
+    assert_eq!(text(p, "provider_name"), Some("Microsoft-Windows-Security-Auditing"));
+    assert_eq!(text(p, "provider_guid"), Some("{54849625-5478-4994-A5BA-3E3B0328C30D}"));
+    assert_eq!(text(p, "activity_id"), Some("{B1D9A3C0-1111-2222-3333-444455556666}"));
+    assert_eq!(text(p, "channel"), Some("Security"));
+    assert_eq!(text(p, "computer"), Some("dc01.corp.example"));
+    assert_eq!((p["level"].clone(), text(p, "level_name")), (Value::I32(0), Some("Information")));
+    assert_eq!((p["task"].clone(), p["opcode"].clone()), (Value::I32(12544), Value::I32(0)));
+    assert_eq!(text(p, "keywords"), Some("0x8020000000000000"));
+    assert_eq!((p["process_id"].clone(), p["thread_id"].clone()), (Value::I64(812), Value::I64(4100)));
+    assert!(p["user_sid"].is_null() && p["user"].is_null() && p["user_domain"].is_null(), "<Security/>");
+    assert!(p["msg"].is_null() && p["event_category"].is_null() && p["user_data"].is_null());
+    let data = p["event_data"].as_map().unwrap();
+    let keys: Vec<&str> = data.keys().map(|k| k.as_str()).collect();
+    assert_eq!(keys, ["SubjectUserSid", "TargetUserName", "LogonType", "IpAddress"]);
+    assert_eq!(data["TargetUserName"], Value::from("alice"));
+    assert_eq!(text(p, "logtype"), Some("system"));
+    let first: Vec<&str> = p.keys().take(2).map(|k| k.as_str()).collect();
+    assert_eq!(first, ["logtype", "msg"], "logtype and msg first, as every record");
+    assert!(!p.contains_key("xml") && !p.contains_key("truncated"));
+}
+
+#[test]
+fn a_file_event_with_unnamed_data_binary_and_a_header_time() {
+    let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event">
+  <System>
+    <Provider Name="Service Control Manager" Guid="{555908d1-a6d7-4695-8e1e-26931d2012f4}" EventSourceName="Service Control Manager">
+    </Provider>
+    <EventID Qualifiers="16384">7036</EventID>
+    <Level>4</Level>
+    <Task>0</Task>
+    <Keywords>0x8080000000000000</Keywords>
+    <TimeCreated SystemTime="2016-07-08T18:12:51.681640800Z">
+    </TimeCreated>
+    <EventRecordID>2</EventRecordID>
+    <Execution ProcessID="496" ThreadID="1600">
+    </Execution>
+    <Channel>System</Channel>
+    <Computer>WIN-1</Computer>
+    <Security UserID="S-1-5-18">
+    </Security>
+  </System>
+  <EventData>
+    <Data>Windows Error Reporting Service</Data>
+    <Data>running</Data>
+    <Data></Data>
+    <Binary>57004500520053</Binary>
+  </EventData>
+</Event>"#;
+    let written = UNIX_EPOCH + Duration::from_secs(1_468_001_572);
+    let extras = EventExtras { written: Some(written), ..Default::default() };
+    let mapped = map_event(xml, &extras, &MappingOptions::default()).unwrap();
+    let p = &mapped.params;
+    assert_eq!(p["event_id"], Value::I32(7036), "the qualifiers are not part of the id");
+    assert_eq!(text(p, "time_created"), Some("2016-07-08T18:12:51.6816408Z"), "9 digits in, 7 out");
+    assert_eq!(text(p, "written"), Some("2016-07-08 18:12:52+0000"));
+    assert_eq!(text(p, "event_type"), Some("Information"));
+    assert_eq!(text(p, "user_sid"), Some("S-1-5-18"));
+    assert_eq!(p["task"], Value::I32(0));
+    assert_eq!(p["opcode"], Value::I32(0), "absent: 0");
+    let data = p["event_data"].as_map().unwrap();
+    assert_eq!(data["param1"], Value::from("Windows Error Reporting Service"));
+    assert_eq!(data["param2"], Value::from("running"));
+    assert_eq!(data["param3"], Value::from(""), "an empty Data is an empty string");
+    assert_eq!(data["binary"], Value::from("57004500520053"));
+}
+
+#[test]
+fn user_data_rendering_info_and_the_sources_extras() {
+    let xml = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+<Provider Name='Microsoft-Windows-Eventlog'/><EventID>1102</EventID><Level>4</Level>\
+<TimeCreated SystemTime='2026-01-02T03:04:05Z'/><EventRecordID>9</EventRecordID><Channel>Security</Channel>\
+<Computer>pc</Computer><Security UserID='S-1-5-21-1-2-3-500'/></System>\
+<UserData><LogFileCleared xmlns='http://manifests.microsoft.com/win/2004/08/windows/eventlog'>\
+<SubjectUserSid>S-1-5-21-1-2-3-500</SubjectUserSid><SubjectUserName>admin</SubjectUserName>\
+<Nested><SubjectUserName>again</SubjectUserName></Nested></LogFileCleared></UserData>\
+<RenderingInfo Culture='en-US'><Message>The audit log was cleared.\r\n\tSubject:\r\n\t\tadmin</Message>\
+<Level>Information</Level><Task>Log clear</Task></RenderingInfo></Event>";
+    let p = map(xml);
+    assert_eq!(text(&p, "msg"), Some("The audit log was cleared. Subject: admin"), "one line, trimmed");
+    assert_eq!(text(&p, "event_category"), Some("Log clear"));
+    let user_data = p["user_data"].as_map().unwrap();
+    assert_eq!(user_data["_element"], Value::from("LogFileCleared"));
+    assert_eq!(user_data["SubjectUserName"], Value::from("admin"));
+    assert_eq!(user_data["SubjectUserName_1"], Value::from("again"), "a repeated name is kept");
+    assert!(p["event_data"].is_null());
+    assert_eq!(text(&p, "time_created"), Some("2026-01-02T03:04:05.0000000Z"));
+
+    let extras = EventExtras {
+        message: Some("formatted".into()),
+        account: Some(("CORP".into(), "admin".into())),
+        ..Default::default()
+    };
+    let p = map_event(xml, &extras, &MappingOptions::default()).unwrap().params;
+    assert_eq!(
+        (text(&p, "msg"), text(&p, "user"), text(&p, "user_domain")),
+        (Some("formatted"), Some("admin"), Some("CORP"))
+    );
+}
+
+#[test]
+fn long_values_are_cut_at_a_character_boundary_and_flagged() {
+    let long = "é".repeat(40_000); // 80,000 bytes
+    let xml = LOGON.replace(
+        "<Data Name='TargetUserName'>alice</Data>",
+        &format!("<Data Name='TargetUserName'>{long}</Data>"),
+    );
+    let options = MappingOptions { max_field_bytes: 65_535, include_xml: true };
+    let p = map_event(&xml, &EventExtras::default(), &options).unwrap().params;
+    let cut = p["event_data"].as_map().unwrap()["TargetUserName"].as_str().unwrap().to_owned();
+    assert_eq!(cut.len(), 65_534, "the last whole character before the bound");
+    assert!(long.starts_with(&cut));
+    assert_eq!(p["truncated"], Value::Bool(true));
+    assert_eq!(text(&p, "xml").map(str::len), Some(65_535), "the XML is cut too");
+}
+
+#[test]
+fn names_repeated_in_event_data_and_levels_and_audit_failures() {
+    let xml = LOGON
+        .replace(
+            "<Data Name='LogonType'>3</Data>",
+            "<Data Name='LogonType'>3</Data><Data Name='LogonType'>10</Data>",
+        )
+        .replace("0x8020000000000000", "0x8010000000000000");
+    let p = map(&xml);
+    assert_eq!(text(&p, "event_type"), Some("AuditFailure"));
+    let data = p["event_data"].as_map().unwrap();
+    assert_eq!((data["LogonType"].as_str(), data["LogonType_1"].as_str()), (Some("3"), Some("10")));
+    for (level, name, kind) in [
+        (1, "Critical", "Error"),
+        (2, "Error", "Error"),
+        (3, "Warning", "Warning"),
+        (5, "Verbose", "Information"),
+    ] {
+        let xml = LOGON
+            .replace("<Level>0</Level>", &format!("<Level>{level}</Level>"))
+            .replace("0x8020000000000000", "0x8000000000000000");
+        let p = map(&xml);
+        assert_eq!(
+            (text(&p, "level_name"), text(&p, "event_type")),
+            (Some(name), Some(kind)),
+            "level {level}"
+        );
+    }
+}
+
+#[test]
+fn bad_events_are_refused_with_what_is_wrong() {
+    let error = |xml: &str| map_event(xml, &EventExtras::default(), &MappingOptions::default()).unwrap_err();
+    assert!(matches!(error("<Event><System>"), MappingError::Xml(_)));
+    assert_eq!(error("<Event/>"), MappingError::Missing("System"));
+    let no_time = LOGON.replace("<TimeCreated SystemTime='2026-11-30T07:15:02.1234567Z'/>", "");
+    assert_eq!(error(&no_time), MappingError::Missing("System/TimeCreated/@SystemTime"));
+    let bad_time = LOGON.replace("2026-11-30T07:15:02.1234567Z", "2026-13-30T07:15:02Z");
+    assert!(matches!(error(&bad_time), MappingError::Bad { field: "TimeCreated", .. }));
+    let bad_id = LOGON.replace("<EventID>4624</EventID>", "<EventID>x</EventID>");
+    assert!(matches!(error(&bad_id), MappingError::Bad { field: "EventID", .. }));
+}
+
+#[test]
+fn times_convert_both_ways_across_the_calendar() {
+    for (text, seconds) in [
+        ("1970-01-01T00:00:00Z", 0i64),
+        ("2000-02-29T12:00:00Z", 951_825_600),
+        ("2038-01-19T03:14:08Z", 2_147_483_648),
+        ("1601-01-01T00:00:00Z", -11_644_473_600),
+    ] {
+        let parsed = parse_system_time(text).unwrap();
+        let expected = if seconds >= 0 {
+            UNIX_EPOCH + Duration::from_secs(seconds as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
+        };
+        assert_eq!(parsed, expected, "{text}");
+        assert_eq!(rfc3339_100ns(parsed), text.replace('Z', ".0000000Z"));
+    }
+    assert!(parse_system_time("2026-11-30T07:15:02.1234567890Z").is_none(), "more than 9 digits");
+    assert!(parse_system_time("2026-11-30 07:15:02Z").is_none());
+}
