@@ -105,7 +105,7 @@ profile_stop() {
   reader_pid=
   if [ ! -s "$2" ] || [ ! -s "$out/touched-$1.txt" ]; then
     echo "build-linux-agent: the $1 profile run failed (exit $status):" >&2
-    tail -20 "$work/$1.log" >&2
+    tail -n 20 "$work/$1.log" >&2
     exit 1
   fi
 }
@@ -118,6 +118,11 @@ default_interval_ms = 1000
 path = "$work/alone.jsonl"
 EOF
 profile_start alone "$work/alone.toml"
+# Traced, the agent starts slowly: the seconds count from its first records (at most 5 minutes).
+for _ in $(seq 1 300); do
+  [ -s "$work/alone.jsonl" ] && break
+  sleep 1
+done
 sleep "$STANDALONE_SECONDS"
 profile_stop alone "$work/alone.jsonl"
 
@@ -125,7 +130,9 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 sentry_port="$(free_port)"
 admin_port="$(free_port)"
 guid=profile
-local_link_configs "$base_bin" "$work" "$guid" "$sentry_port" "$admin_port" 1000
+# Under lackey every memory access is traced: a TLS handshake takes far longer than the 5-10 s a
+# real link allows, so the profile's link allows 5 minutes for each step of setting up.
+local_link_configs "$base_bin" "$work" "$guid" "$sentry_port" "$admin_port" 1000 300000
 "$base_bin" serve --config "$work/base.toml" 2>"$work/base.log" &
 base_pid=$!
 disown "$base_pid" # stopped by the exit trap, without the shell reporting it
@@ -144,13 +151,13 @@ if $linked; then
     if ! reply="$(timeout 120 "$base_bin" call --config "$work/base.toml" "$guid" "$method" 2>&1)"; then
       # Under valgrind a process list can outlast the base's 30 s call timeout; the agent
       # still finishes it, traced, while the other calls go on.
-      echo "build-linux-agent: $method: $(tail -1 <<<"$reply") (the profile goes on)" >&2
+      echo "build-linux-agent: $method: $(tail -n 1 <<<"$reply") (the profile goes on)" >&2
     fi
   done
   sleep 5 # a few more logger cycles, shipped to the base
 else
   echo "build-linux-agent: the agent never linked to the base in the profile run:" >&2
-  tail -20 "$work/linked.log" "$work/base.log" >&2
+  tail -n 20 "$work/linked.log" "$work/base.log" >&2
   exit 1
 fi
 profile_stop linked "$work/sentry-records.jsonl"

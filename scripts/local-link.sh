@@ -3,7 +3,9 @@
 # TLS on loopback, as scripts/quickstart.sh runs them and scripts/build-linux-agent.sh profiles
 # the agent with them.
 #
-# local_link_configs BASE_BIN DIR GUID SENTRY_PORT ADMIN_PORT INTERVAL_MS writes, under DIR:
+# local_link_configs BASE_BIN DIR GUID SENTRY_PORT ADMIN_PORT INTERVAL_MS [SETUP_MS] writes, under
+# DIR (SETUP_MS, default 10000: how long each step of setting up a connection may take, the TLS
+# handshake on both sides included; a profile run under valgrind needs far longer):
 #   pki/          a CA with the base's certificate and the sentry GUID's (kept if already there)
 #   base.toml     the base on 127.0.0.1:SENTRY_PORT (admin API on ADMIN_PORT), storage in
 #                 base-data/, every sentry logger connected
@@ -11,6 +13,7 @@
 #                 INTERVAL_MS, records also written to sentry-records.jsonl
 local_link_configs() {
   local base_bin="$1" dir="$2" guid="$3" sentry_port="$4" admin_port="$5" interval_ms="$6"
+  local setup_ms="${7:-10000}"
   [ -f "$dir/pki/ca.key" ] || "$base_bin" pki init "$dir/pki" >&2
   [ -f "$dir/pki/$guid.pem" ] || "$base_bin" pki issue "$guid" "$dir/pki" >&2
 
@@ -21,6 +24,7 @@ certificate = "$dir/pki/base.pem"
 key = "$dir/pki/base.key"
 sentry_ca = "$dir/pki/ca.pem"
 connect_all_loggers = true
+handshake_timeout_ms = $setup_ms
 [admin]
 listen = "127.0.0.1:$admin_port"
 TOML
@@ -32,6 +36,8 @@ data_dir = "$dir/sentry-data"
 default_interval_ms = $interval_ms
 [output]
 path = "$dir/sentry-records.jsonl"
+[links]
+setup_timeout_ms = $setup_ms
 [[base]]
 name = "local"
 address = "127.0.0.1"

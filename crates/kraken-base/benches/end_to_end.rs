@@ -161,6 +161,7 @@ async fn end_to_end(
         allowed: None,
         storage: storage.clone(),
         connect_all_loggers: false,
+        handshake_timeout: Duration::from_secs(5),
     })
     .await
     .unwrap();
@@ -197,6 +198,7 @@ async fn end_to_end(
         },
         guid: "bench-sentry".into(),
         max_backoff: Duration::from_millis(200),
+        setup_timeout: Duration::from_secs(10),
         spool: Some(SpoolAccess { store: store.clone(), wake: Arc::new(Notify::new()) }),
         loggers: None,
     };

@@ -8,6 +8,7 @@
 //! sentry_ca = "/etc/kraken-base/pki/ca.pem"   # the CA that signs sentry certificates
 //! allowed_sentries = ["sentry-1"]      # optional: only these GUIDs may connect
 //! connect_all_loggers = false          # connect every logger of every sentry at hello
+//! handshake_timeout_ms = 5000          # how long a sentry's TLS handshake may take
 //!
 //! [admin]
 //! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token)
@@ -36,6 +37,10 @@ pub struct BaseConfig {
     pub allowed_sentries: Option<Vec<String>>,
     #[serde(default)]
     pub connect_all_loggers: bool,
+    /// How long a connecting sentry's TLS handshake may take (a slow client holds a handshake
+    /// slot no longer than this).
+    #[serde(default = "default_handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
     #[serde(default)]
     pub admin: AdminConfig,
     #[serde(default)]
@@ -67,6 +72,10 @@ fn default_listen() -> SocketAddr {
     "0.0.0.0:7140".parse().expect("a valid address")
 }
 
+fn default_handshake_timeout_ms() -> u64 {
+    5_000
+}
+
 impl BaseConfig {
     /// Reads and checks `path`; errors name the file and the key.
     pub fn load(path: &Path) -> anyhow::Result<BaseConfig> {
@@ -80,6 +89,12 @@ impl BaseConfig {
             if let Err(e) = std::fs::metadata(file) {
                 anyhow::bail!("{shown}: key `{key}`: cannot read {}: {e}", file.display());
             }
+        }
+        if !(1_000..=600_000).contains(&config.handshake_timeout_ms) {
+            anyhow::bail!(
+                "{shown}: key `handshake_timeout_ms`: must be 1000 to 600000, got {}",
+                config.handshake_timeout_ms
+            );
         }
         if config.admin.listen == config.listen {
             anyhow::bail!("{shown}: key `admin.listen`: must differ from `listen`");

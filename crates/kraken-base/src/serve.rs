@@ -38,6 +38,7 @@ pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {
                 allowed: config.allowed_sentries.clone().map(|list| list.into_iter().collect::<HashSet<_>>()),
                 storage,
                 connect_all_loggers: config.connect_all_loggers,
+                handshake_timeout: std::time::Duration::from_millis(config.handshake_timeout_ms),
             })
             .await?,
         );

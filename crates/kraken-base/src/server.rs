@@ -32,6 +32,8 @@ pub struct BaseSettings {
     pub storage: Arc<dyn Storage>,
     /// Connect every logger of every sentry at hello.
     pub connect_all_loggers: bool,
+    /// How long a sentry's TLS handshake may take.
+    pub handshake_timeout: Duration,
 }
 
 /// A running base.
@@ -59,6 +61,7 @@ impl Base {
         let server_tls = tls::server_config(&settings.identity, &settings.sentry_ca)?;
         let mut config = RpcConfig::new(settings.rpc_guid.clone());
         config.call_timeout = Duration::from_secs(30);
+        config.handshake_timeout = settings.handshake_timeout;
         let sentries = Arc::new(SentryRegistry::default());
         let writer = RecordWriter::start(settings.storage.clone())?;
         let service = Arc::new(BaseService {

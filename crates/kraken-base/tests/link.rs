@@ -66,6 +66,7 @@ async fn a_certificate_cannot_claim_another_guid_and_another_ca_is_refused() {
         base: config,
         guid: "sentry-1".into(),
         max_backoff: Duration::from_millis(500),
+        setup_timeout: Duration::from_secs(10),
         spool: None,
         loggers: None,
     };
@@ -140,6 +141,7 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
         base: base_config(&fixture, "sentry-1", &pki),
         guid: "sentry-1".into(),
         max_backoff: Duration::from_millis(300),
+        setup_timeout: Duration::from_secs(10),
         spool: Some(sentry::spool::SpoolAccess { store: store.clone(), wake: spool.wake.clone() }),
         loggers: Some(registry.clone()),
     };

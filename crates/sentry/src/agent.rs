@@ -146,6 +146,7 @@ impl Agent {
                     base: base.clone(),
                     guid: guid.clone(),
                     max_backoff: Duration::from_millis(self.config.links.max_backoff_ms),
+                    setup_timeout: Duration::from_millis(self.config.links.setup_timeout_ms),
                     spool: Some(spool.clone()),
                     loggers: Some(self.registry.clone()),
                 };

@@ -27,6 +27,8 @@
 //!
 //! [links]
 //! max_backoff_ms = 60000           # longest wait between reconnections
+//! setup_timeout_ms = 10000         # limit of each step of setting up a connection (TCP and TLS,
+//!                                  # peering, hello, setLogChannel)
 //!
 //! [spool]
 //! max_bytes = 1073741824           # records kept per base while it is away (oldest dropped)
@@ -130,11 +132,14 @@ pub enum LocalOutput<'a> {
 pub struct ReconnectSettings {
     /// The longest wait between reconnection attempts (exponential backoff, full jitter).
     pub max_backoff_ms: u64,
+    /// The limit of each step of setting up a base connection: TCP and TLS, RPC peering,
+    /// `hello`, `setLogChannel`.
+    pub setup_timeout_ms: u64,
 }
 
 impl Default for ReconnectSettings {
     fn default() -> Self {
-        ReconnectSettings { max_backoff_ms: 60_000 }
+        ReconnectSettings { max_backoff_ms: 60_000, setup_timeout_ms: 10_000 }
     }
 }
 
@@ -342,6 +347,12 @@ impl Config {
                 self.links.max_backoff_ms
             ));
         }
+        if !(1_000..=600_000).contains(&self.links.setup_timeout_ms) {
+            return Err(format!(
+                "key `links.setup_timeout_ms`: must be 1000 to 600000, got {}",
+                self.links.setup_timeout_ms
+            ));
+        }
         if !self.bases.is_empty() && self.guid.is_none() {
             return Err("key `guid`: required when a [[base]] is configured".into());
         }
@@ -423,6 +434,7 @@ mod tests {
             ("[loggers]\ndefault_interval_ms = 10\n", "key `loggers.default_interval_ms`"),
             ("[commands]\nprocess_sample_ms = 0\n", "key `commands.process_sample_ms`"),
             ("guid = \"\"\n", "key `guid`"),
+            ("[links]\nsetup_timeout_ms = 10\n", "key `links.setup_timeout_ms`: must be 1000 to 600000, got 10"),
             (
                 "[[base]]\nname=\"b\"\naddress=\"a\"\ncertificate=\"/c\"\nkey=\"/k\"\nca=\"/ca\"\n",
                 "key `guid`: required",

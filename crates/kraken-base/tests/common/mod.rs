@@ -31,6 +31,7 @@ pub async fn start_base(dir: &Path, listen: std::net::SocketAddr) -> Base {
         rpc_guid: "base".into(),
         allowed: None,
         connect_all_loggers: false,
+        handshake_timeout: Duration::from_secs(5),
         storage,
     })
     .await
@@ -75,6 +76,7 @@ pub fn link(fixture: &Fixture, guid: &str, cert_of: &str, pki: &Path) -> mpsc::U
         base: base_config(fixture, cert_of, pki),
         guid: guid.into(),
         max_backoff: Duration::from_millis(500),
+        setup_timeout: Duration::from_secs(10),
         spool: None,
         loggers: None,
     };

@@ -14,7 +14,7 @@ use kraken_rpc::{Connector, RpcConfig, RpcConnection, RpcSession, ServiceTable};
 use sentry_protocol::names::{base_method, hello, service};
 use tokio::sync::mpsc;
 
-use super::settings::{HELLO_TIMEOUT, LinkSettings};
+use super::settings::LinkSettings;
 use crate::commands::{Caller, LogChannelRequest, SentryService};
 
 /// How many log channel requests may wait for a link (a base asks for one at a time).
@@ -59,7 +59,11 @@ pub async fn connect(settings: &LinkSettings, service: &SentryService) -> anyhow
     let hello = async {
         let session = connection.create_session(service::BASE).await?;
         let reply = session
-            .call_with_timeout(base_method::HELLO, vec![Value::from(settings.guid.as_str())], HELLO_TIMEOUT)
+            .call_with_timeout(
+                base_method::HELLO,
+                vec![Value::from(settings.guid.as_str())],
+                settings.setup_timeout,
+            )
             .await?;
         Ok::<_, kraken_rpc::RpcError>((session, reply))
     };
@@ -85,11 +89,12 @@ pub async fn dial(settings: &LinkSettings, services: ServiceTable) -> anyhow::Re
     let address = resolve(&base.address, base.port).await?;
     let mut config = RpcConfig::new(settings.guid.clone());
     config.call_timeout = Duration::from_secs(30);
+    config.handshake_timeout = settings.setup_timeout;
     let connection = CloseOnDrop::new(
         Connector::tls(Arc::new(config), client, pin).connect(address, services).await?,
         "abandoned while peering",
     );
-    if let Err(error) = connection.peered(HELLO_TIMEOUT).await {
+    if let Err(error) = connection.peered(settings.setup_timeout).await {
         connection.close(format!("peering failed: {error}"));
         return Err(error.into());
     }

@@ -14,6 +14,7 @@
 //! [`Caller`]: crate::commands::Caller
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kraken_codec::Value;
 use kraken_rpc::{RpcConnection, RpcSession};
@@ -21,7 +22,6 @@ use sentry_protocol::names::{base_method, service};
 use tokio::sync::{mpsc, watch};
 
 use super::dial::CloseOnDrop;
-use super::settings::HELLO_TIMEOUT;
 use crate::commands::LogChannelRequest;
 
 /// The current log channel of one command connection, shared by the link's tasks.
@@ -71,13 +71,14 @@ impl LogChannel {
 }
 
 /// Serves the base's log channel requests for the command connection `command` until the
-/// request queue closes. `dial` opens a new connection to the same base, peered and without
+/// request queue closes; `limit` bounds `setLogChannel`. `dial` opens a new connection to the same base, peered and without
 /// services. A log channel that closes by itself takes the command connection with it.
 pub async fn serve_requests<D, F>(
     mut requests: mpsc::Receiver<LogChannelRequest>,
     channel: Arc<LogChannel>,
     command: RpcConnection,
     guid: String,
+    limit: Duration,
     dial: D,
 ) where
     D: Fn() -> F,
@@ -91,7 +92,7 @@ pub async fn serve_requests<D, F>(
                 continue;
             }
         };
-        match open(&dial, &guid, &nonce).await {
+        match open(&dial, &guid, &nonce, limit).await {
             Ok((connection, session)) => {
                 tracing::info!("log channel open");
                 channel.set(connection.clone(), session);
@@ -111,7 +112,12 @@ pub async fn serve_requests<D, F>(
 }
 
 /// Dials the base and presents the nonce.
-async fn open<D, F>(dial: &D, guid: &str, nonce: &str) -> anyhow::Result<(RpcConnection, RpcSession)>
+async fn open<D, F>(
+    dial: &D,
+    guid: &str,
+    nonce: &str,
+    limit: Duration,
+) -> anyhow::Result<(RpcConnection, RpcSession)>
 where
     D: Fn() -> F,
     F: std::future::Future<Output = anyhow::Result<RpcConnection>>,
@@ -123,7 +129,7 @@ where
             .call_with_timeout(
                 base_method::SET_LOG_CHANNEL,
                 vec![Value::from(guid), Value::from(nonce)],
-                HELLO_TIMEOUT,
+                limit,
             )
             .await?;
         Ok::<_, kraken_rpc::RpcError>(session)

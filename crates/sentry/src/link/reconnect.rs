@@ -86,6 +86,7 @@ async fn serve_connection(settings: &Arc<LinkSettings>, connected: Connected) ->
         log_channel.clone(),
         connection.clone(),
         settings.guid.clone(),
+        settings.setup_timeout,
         {
             let settings = settings.clone();
             move || {

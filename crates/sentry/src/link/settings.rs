@@ -9,14 +9,14 @@ use crate::config::BaseEndpoint;
 use crate::loggers::LoggerRegistry;
 use crate::spool::SpoolAccess;
 
-/// How long `hello` (and `setLogChannel`, and RPC peering) may take.
-pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// One base to link to.
 pub struct LinkSettings {
     pub base: BaseEndpoint,
     pub guid: String,
     pub max_backoff: Duration,
+    /// The limit of each step of setting up a connection: TCP and TLS, RPC peering, `hello`,
+    /// `setLogChannel` (`[links] setup_timeout_ms`).
+    pub setup_timeout: Duration,
     /// Where the records for this base wait; `None` sends none.
     pub spool: Option<SpoolAccess>,
     /// The loggers to tell the base about (`factoryAdded`, `loggerAdded`...); `None` tells none.
