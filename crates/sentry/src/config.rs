@@ -434,7 +434,10 @@ mod tests {
             ("[loggers]\ndefault_interval_ms = 10\n", "key `loggers.default_interval_ms`"),
             ("[commands]\nprocess_sample_ms = 0\n", "key `commands.process_sample_ms`"),
             ("guid = \"\"\n", "key `guid`"),
-            ("[links]\nsetup_timeout_ms = 10\n", "key `links.setup_timeout_ms`: must be 1000 to 600000, got 10"),
+            (
+                "[links]\nsetup_timeout_ms = 10\n",
+                "key `links.setup_timeout_ms`: must be 1000 to 600000, got 10",
+            ),
             (
                 "[[base]]\nname=\"b\"\naddress=\"a\"\ncertificate=\"/c\"\nkey=\"/k\"\nca=\"/ca\"\n",
                 "key `guid`: required",
