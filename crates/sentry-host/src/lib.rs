@@ -12,6 +12,7 @@
 //! [`sampling`], so they are written once and tested on any platform.
 
 mod error;
+pub mod eventlog;
 pub mod model;
 pub mod sampling;
 

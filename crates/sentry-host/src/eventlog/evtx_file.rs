@@ -1,0 +1,338 @@
+//! Events read from an `.evtx` file with the `evtx` crate, in the order Windows shows them.
+//!
+//! A read gives the records of the chunks the file header declares (`chunk_count`): a file can
+//! hold older, inactive chunks past them (a log that was cleared, or a dirty file), which
+//! Windows does not show; they are read only with `recover`. A chunk or record that cannot be
+//! read becomes a [`Damage`] item with its chunk number and offset, and the read goes on.
+//!
+//! The position is `evtx:<identity>:<header id>:<damage after>`: the identity of the file (the
+//! id and time of the first record of its first chunk, which appending does not change), the
+//! record header id of the last event given (in "save selected events" exports it is not the
+//! `EventRecordID`), and how many damage items after that event were already given. A file
+//! replaced by another under the same name starts over from its first record, after a [`Gap`].
+//! A file unchanged since a read that reached its end is not parsed again.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use evtx::err::EvtxError;
+use evtx::{EvtxParser, ParserSettings};
+
+use super::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
+
+/// How a file is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileOptions {
+    /// Also read the chunks past those the header declares.
+    pub recover: bool,
+    /// Start after the record with this header id (the seed's `last_id`), instead of the first.
+    pub after_header_id: Option<u64>,
+}
+
+/// An `.evtx` file as an event source.
+pub struct EvtxFileSource {
+    path: PathBuf,
+    options: FileOptions,
+    settings: Arc<ParserSettings>,
+    /// (length, modified, position) after the last read that reached the file's end.
+    read_to_end: Option<(u64, SystemTime, String)>,
+}
+
+/// A parsed `evtx:` position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FilePosition {
+    identity: String,
+    after: u64,
+    damage_after: usize,
+}
+
+impl FilePosition {
+    fn parse(text: &str) -> Option<FilePosition> {
+        let rest = text.strip_prefix("evtx:")?;
+        let mut parts = rest.rsplitn(3, ':');
+        let damage_after = parts.next()?.parse().ok()?;
+        let after = parts.next()?.parse().ok()?;
+        let identity = parts.next()?.to_owned();
+        Some(FilePosition { identity, after, damage_after })
+    }
+
+    fn text(&self) -> String {
+        format!("evtx:{}:{}:{}", self.identity, self.after, self.damage_after)
+    }
+}
+
+/// Offset of the first chunk (the file header's size) and a chunk's header size.
+const FILE_HEADER_SIZE: u64 = 4096;
+const CHUNK_HEADER_SIZE: u64 = 512;
+
+impl EvtxFileSource {
+    pub fn new(path: &Path, options: FileOptions) -> Self {
+        let settings = ParserSettings::new().indent(false).validate_checksums(false);
+        EvtxFileSource { path: path.to_path_buf(), options, settings: Arc::new(settings), read_to_end: None }
+    }
+
+    fn open(&self) -> Result<EvtxParser<File>, SourceError> {
+        let file = File::open(&self.path)
+            .map_err(|e| SourceError::Config(format!("cannot open {}: {e}", self.path.display())))?;
+        EvtxParser::from_read_seek(file)
+            .map(|parser| parser.with_configuration((*self.settings).clone()))
+            .map_err(|e| {
+                SourceError::Config(format!("{} is not an .evtx file: {}", self.path.display(), chain(&e)))
+            })
+    }
+
+    /// The id and time of the first record of the first chunk, or `empty`.
+    fn identity(&self) -> Result<String, SourceError> {
+        let mut file = File::open(&self.path)
+            .map_err(|e| SourceError::Transient(format!("cannot open {}: {e}", self.path.display())))?;
+        let mut header = [0u8; 24];
+        let found = file
+            .seek(SeekFrom::Start(FILE_HEADER_SIZE + CHUNK_HEADER_SIZE))
+            .and_then(|_| file.read_exact(&mut header));
+        if found.is_err() || header[..4] != [0x2a, 0x2a, 0, 0] {
+            return Ok("empty".into());
+        }
+        let id = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+        let time = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
+        Ok(format!("{id:x}-{time:x}"))
+    }
+
+    fn unchanged_since_end(&self, from: &str) -> Option<(u64, SystemTime)> {
+        let metadata = std::fs::metadata(&self.path).ok()?;
+        let stamp = (metadata.len(), metadata.modified().ok()?);
+        Some(stamp).filter(|stamp| {
+            self.read_to_end.as_ref().is_some_and(|(l, m, p)| (*l, *m) == *stamp && p == from)
+        })
+    }
+}
+
+impl EventSource for EvtxFileSource {
+    fn start_position(&mut self) -> Result<String, SourceError> {
+        let identity = self.identity()?;
+        let after = self.options.after_header_id.unwrap_or(0);
+        Ok(FilePosition { identity, after, damage_after: 0 }.text())
+    }
+
+    fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
+        let start = FilePosition::parse(from)
+            .ok_or_else(|| SourceError::BadPosition(format!("not an evtx position: {from:.80}")))?;
+        if self.unchanged_since_end(from).is_some() {
+            return Ok(Batch { items: Vec::new(), position: from.to_owned(), more: false });
+        }
+        let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let identity = self.identity()?;
+        let mut walk = Walk::new(max.max(1), start.clone());
+        if identity != start.identity && start.identity != "empty" {
+            walk.restart_after_gap(format!(
+                "{} now holds other records (the file was replaced); reading it from its first record",
+                self.path.display()
+            ));
+        }
+        walk.position.identity = identity;
+        let mut parser = self.open()?;
+        let declared = u64::from(parser.header().chunk_count);
+        for chunk in parser.chunks() {
+            if walk.full() {
+                break;
+            }
+            let mut chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    let number = chunk_number(&error);
+                    if self.options.recover || number.is_none_or(|n| n < declared) {
+                        walk.damage(Damage {
+                            chunk: number,
+                            offset: None,
+                            header_id: None,
+                            error: chain(&error),
+                        });
+                    }
+                    continue;
+                }
+            };
+            let number = chunk.number;
+            if !self.options.recover && number.is_some_and(|n| n >= declared) {
+                continue;
+            }
+            let (first_id, last_id) = (chunk.header.first_event_record_id, chunk.header.last_event_record_id);
+            if first_id <= last_id && last_id < walk.start.after {
+                walk.passed_old_record(); // every record in it was given before
+                continue;
+            }
+            let mut parsed = match chunk.parse(self.settings.clone()) {
+                Ok(parsed) => parsed,
+                Err(error) => {
+                    let error = EvtxError::FailedToParseChunk {
+                        chunk_id: number.unwrap_or(0),
+                        source: Box::new(error),
+                    };
+                    walk.damage(Damage {
+                        chunk: number,
+                        offset: None,
+                        header_id: None,
+                        error: chain(&error),
+                    });
+                    continue;
+                }
+            };
+            for record in parsed.iter() {
+                if walk.full() {
+                    break;
+                }
+                match record.and_then(|record| record.into_xml()) {
+                    Ok(record) if record.event_record_id <= walk.start.after => walk.passed_old_record(),
+                    Ok(record) => walk.event(SourceEvent {
+                        xml: record.data,
+                        written: Some(SystemTime::from(record.timestamp)),
+                        message: None,
+                        account: None,
+                        header_id: Some(record.event_record_id),
+                    }),
+                    Err(error) => {
+                        let (offset, header_id) = record_location(&error);
+                        walk.damage(Damage { chunk: number, offset, header_id, error: chain(&error) });
+                    }
+                }
+            }
+        }
+        let batch = walk.finish();
+        if !batch.more {
+            self.read_to_end = stamp.map(|(len, modified)| (len, modified, batch.position.clone()));
+        }
+        Ok(batch)
+    }
+
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+}
+
+/// One read's walk over the file's items, in order: records up to the position are passed
+/// over, damage between them is held until the walk knows whether it lies after the position.
+struct Walk {
+    max: usize,
+    start: FilePosition,
+    position: FilePosition,
+    items: Vec<SourceItem>,
+    /// Damage seen since the last record at or before the start position.
+    held: Vec<Damage>,
+    /// Whether an event after the start position was given.
+    past_start: bool,
+    more: bool,
+}
+
+impl Walk {
+    fn new(max: usize, start: FilePosition) -> Self {
+        Walk {
+            max,
+            position: start.clone(),
+            start,
+            items: Vec::new(),
+            held: Vec::new(),
+            past_start: false,
+            more: false,
+        }
+    }
+
+    /// The file is another one: everything in it is new.
+    fn restart_after_gap(&mut self, reason: String) {
+        self.items.push(SourceItem::Gap(Gap { reason, last_record_id: None }));
+        self.start = FilePosition { identity: String::new(), after: 0, damage_after: 0 };
+        self.position = self.start.clone();
+    }
+
+    fn full(&self) -> bool {
+        self.more
+    }
+
+    fn push(&mut self, item: SourceItem) -> bool {
+        if self.items.len() >= self.max {
+            self.more = true;
+            return false;
+        }
+        self.items.push(item);
+        true
+    }
+
+    fn passed_old_record(&mut self) {
+        if !self.past_start {
+            self.held.clear();
+        }
+    }
+
+    fn damage(&mut self, damage: Damage) {
+        if self.past_start {
+            if self.push(SourceItem::Damage(damage)) {
+                self.position.damage_after += 1;
+            }
+        } else {
+            self.held.push(damage);
+        }
+    }
+
+    /// Gives the damage held after the start position that was not given before.
+    fn release_held(&mut self) {
+        let held: Vec<Damage> = self.held.drain(..).skip(self.start.damage_after).collect();
+        for damage in held {
+            if !self.push(SourceItem::Damage(damage)) {
+                return;
+            }
+            self.position.damage_after += 1;
+        }
+    }
+
+    fn event(&mut self, event: SourceEvent) {
+        if !self.past_start {
+            self.past_start = true;
+            self.release_held();
+        }
+        let id = event.header_id.unwrap_or(self.position.after);
+        if self.push(SourceItem::Event(event)) {
+            self.position.after = id;
+            self.position.damage_after = 0;
+        }
+    }
+
+    fn finish(mut self) -> Batch {
+        if !self.past_start && !self.more {
+            self.release_held();
+        }
+        Batch { items: self.items, position: self.position.text(), more: self.more }
+    }
+}
+
+/// The chunk an error names.
+fn chunk_number(error: &EvtxError) -> Option<u64> {
+    match error {
+        EvtxError::FailedToParseChunk { chunk_id, .. } => Some(*chunk_id),
+        EvtxError::FailedToReadRecordAt { chunk, .. } => *chunk,
+        _ => None,
+    }
+}
+
+/// (offset in its chunk, record header id) of a record error.
+fn record_location(error: &EvtxError) -> (Option<u64>, Option<u64>) {
+    match error {
+        EvtxError::FailedToReadRecordAt { offset, .. } => (Some(*offset), None),
+        EvtxError::FailedToParseRecord { record_id, .. } => (None, Some(*record_id)),
+        _ => (None, None),
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

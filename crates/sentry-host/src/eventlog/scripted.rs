@@ -1,0 +1,262 @@
+//! An event log in memory behind [`SubscriptionApi`], for tests of the subscription rules and of
+//! the logger above them: events are appended while a source reads, the log can be cleared or
+//! roll over, and the next call of any kind can be told to fail with a given Win32 error (1734,
+//! 15011, 15012, 4317, 259, `ERROR_NOT_FOUND`...). It behaves as Microsoft documents the real
+//! calls: record ids only grow, a `Strict` subscription after a bookmark whose record is gone
+//! fails with `ERROR_NOT_FOUND`, asking `EvtNext` for more than the limit fails with 1734.
+//! Nothing shipped reads from it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::subscription::{
+    ApiError, SubscribeFrom, SubscriptionApi, bookmark_record_id, bookmark_xml, codes,
+};
+
+/// The calls a failure can be injected into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Call {
+    OpenLog,
+    Subscribe,
+    Next,
+    Render,
+    Bookmark,
+    FormatMessage,
+    LookupAccount,
+}
+
+/// A provider with no metadata: formatting its messages fails with 15002.
+pub const PROVIDER_WITHOUT_METADATA: &str = "Scripted-NoMetadata";
+
+/// The SID the scripted log knows an account for: (`NT AUTHORITY`, `SYSTEM`).
+pub const KNOWN_SID: &str = "S-1-5-18";
+
+/// A handle on a scripted log; clones share it.
+#[derive(Clone)]
+pub struct ScriptedApi {
+    log: Arc<Mutex<ScriptedLog>>,
+}
+
+/// The log's state.
+struct ScriptedLog {
+    channel: String,
+    /// (record id, XML), oldest first.
+    records: VecDeque<(u64, String)>,
+    next_id: u64,
+    available: bool,
+    /// Largest `EvtNext` request served; larger ones fail with 1734.
+    max_batch: u32,
+    failures: VecDeque<(Call, u32)>,
+    calls: BTreeMap<Call, usize>,
+}
+
+/// A subscription: the id of the last record it delivered.
+pub struct ScriptedSubscription {
+    after: u64,
+}
+
+/// An event handle.
+pub struct ScriptedEvent {
+    id: u64,
+    xml: String,
+}
+
+impl ScriptedApi {
+    /// An empty `channel` whose first record will have id 1.
+    pub fn new(channel: &str) -> Self {
+        ScriptedApi {
+            log: Arc::new(Mutex::new(ScriptedLog {
+                channel: channel.to_owned(),
+                records: VecDeque::new(),
+                next_id: 1,
+                available: true,
+                max_batch: 1024,
+                failures: VecDeque::new(),
+                calls: BTreeMap::new(),
+            })),
+        }
+    }
+
+    fn log(&self) -> MutexGuard<'_, ScriptedLog> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends an event of `provider` with `event_id`; returns its record id.
+    pub fn append(&self, provider: &str, event_id: u32, data: &str) -> u64 {
+        let mut log = self.log();
+        let id = log.next_id;
+        log.next_id += 1;
+        let xml = event_xml(&log.channel, id, provider, event_id, data);
+        log.records.push_back((id, xml));
+        id
+    }
+
+    /// Appends `count` events; returns the first and last record ids.
+    pub fn append_many(&self, count: u64, provider: &str, event_id: u32) -> (u64, u64) {
+        let first = self.log().next_id;
+        for n in 0..count {
+            self.append(provider, event_id, &format!("event {n}"));
+        }
+        (first, first + count.max(1) - 1)
+    }
+
+    /// Empties the log (record ids go on growing).
+    pub fn clear(&self) {
+        self.log().records.clear();
+    }
+
+    /// Drops the `count` oldest records, as a full log overwrites them.
+    pub fn roll_over(&self, count: usize) {
+        let mut log = self.log();
+        let count = count.min(log.records.len());
+        log.records.drain(..count);
+    }
+
+    /// The next `call` fails with `code` (failures queue up in order).
+    pub fn fail_next(&self, call: Call, code: u32) {
+        self.log().failures.push_back((call, code));
+    }
+
+    /// Whether `EvtOpenLog` works (false: as under Wine).
+    pub fn set_available(&self, available: bool) {
+        self.log().available = available;
+    }
+
+    /// The largest `EvtNext` request served before 1734.
+    pub fn set_max_batch(&self, max: u32) {
+        self.log().max_batch = max;
+    }
+
+    /// How many times `call` was made.
+    pub fn calls(&self, call: Call) -> usize {
+        self.log().calls.get(&call).copied().unwrap_or(0)
+    }
+
+    /// Counts the call and returns the failure injected into it, if any.
+    fn enter(&self, call: Call, name: &'static str) -> Result<MutexGuard<'_, ScriptedLog>, ApiError> {
+        let mut log = self.log();
+        *log.calls.entry(call).or_default() += 1;
+        if let Some(index) = log.failures.iter().position(|(c, _)| *c == call) {
+            let (_, code) = log.failures.remove(index).expect("found above");
+            return Err(ApiError { call: name, code });
+        }
+        Ok(log)
+    }
+}
+
+impl SubscriptionApi for ScriptedApi {
+    type Subscription = ScriptedSubscription;
+    type Event = ScriptedEvent;
+
+    fn open_log(&mut self, channel: &str) -> Result<(), ApiError> {
+        let log = self.enter(Call::OpenLog, "EvtOpenLog")?;
+        match (log.available, channel == log.channel) {
+            (false, _) => Err(ApiError { call: "EvtOpenLog", code: 0 }),
+            (true, false) => Err(ApiError { call: "EvtOpenLog", code: codes::EVT_CHANNEL_NOT_FOUND }),
+            (true, true) => Ok(()),
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        _channel: &str,
+        _query: &str,
+        from: SubscribeFrom<'_>,
+    ) -> Result<ScriptedSubscription, ApiError> {
+        let log = self.enter(Call::Subscribe, "EvtSubscribe")?;
+        match from {
+            SubscribeFrom::Oldest => Ok(ScriptedSubscription {
+                after: log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1),
+            }),
+            SubscribeFrom::AfterBookmark(xml) => {
+                let id = bookmark_record_id(xml).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
+                if log.records.iter().any(|(record, _)| *record == id) {
+                    Ok(ScriptedSubscription { after: id })
+                } else {
+                    Err(ApiError { call: "EvtSubscribe", code: codes::NOT_FOUND })
+                }
+            }
+        }
+    }
+
+    fn next(
+        &mut self,
+        subscription: &mut ScriptedSubscription,
+        max: u32,
+    ) -> Result<Vec<ScriptedEvent>, ApiError> {
+        let log = self.enter(Call::Next, "EvtNext")?;
+        if max > log.max_batch {
+            return Err(ApiError { call: "EvtNext", code: codes::RPC_INVALID_BOUND });
+        }
+        let events: Vec<ScriptedEvent> = log
+            .records
+            .iter()
+            .filter(|(id, _)| *id > subscription.after)
+            .take(max as usize)
+            .map(|(id, xml)| ScriptedEvent { id: *id, xml: xml.clone() })
+            .collect();
+        match events.last() {
+            Some(last) => subscription.after = last.id,
+            None => return Err(ApiError { call: "EvtNext", code: codes::NO_MORE_ITEMS }),
+        }
+        Ok(events)
+    }
+
+    fn render(&mut self, event: &ScriptedEvent) -> Result<String, ApiError> {
+        drop(self.enter(Call::Render, "EvtRender")?);
+        Ok(event.xml.clone())
+    }
+
+    fn bookmark(&mut self, event: &ScriptedEvent) -> Result<String, ApiError> {
+        let log = self.enter(Call::Bookmark, "EvtUpdateBookmark")?;
+        Ok(bookmark_xml(&log.channel, event.id))
+    }
+
+    fn newest_bookmark(&mut self, _channel: &str, _query: &str) -> Result<Option<String>, ApiError> {
+        let log = self.enter(Call::Subscribe, "EvtQuery")?;
+        Ok(log.records.back().map(|(id, _)| bookmark_xml(&log.channel, *id)))
+    }
+
+    fn format_message(&mut self, provider: &str, event: &ScriptedEvent) -> Result<String, ApiError> {
+        drop(self.enter(Call::FormatMessage, "EvtFormatMessage")?);
+        if provider == PROVIDER_WITHOUT_METADATA {
+            return Err(ApiError {
+                call: "EvtOpenPublisherMetadata",
+                code: codes::EVT_PUBLISHER_METADATA_NOT_FOUND,
+            });
+        }
+        Ok(format!("Scripted message of record {}.", event.id))
+    }
+
+    fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError> {
+        drop(self.enter(Call::LookupAccount, "LookupAccountSidW")?);
+        if sid == KNOWN_SID {
+            Ok(("NT AUTHORITY".into(), "SYSTEM".into()))
+        } else {
+            Err(ApiError { call: "LookupAccountSidW", code: 1332 })
+        }
+    }
+}
+
+/// An event as `EvtRender` writes it: no declaration, single quotes, no indentation.
+fn event_xml(channel: &str, record_id: u64, provider: &str, event_id: u32, data: &str) -> String {
+    let seconds = 1_700_000_000 + record_id;
+    let (days, rest) = (seconds / 86_400, seconds % 86_400);
+    // 2023-11-14 is day 19675 since 1970-01-01; the scripted times stay within that month.
+    let day = 14 + (days - 19_675);
+    let data = data.replace('&', "&amp;").replace('<', "&lt;");
+    format!(
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+         <Provider Name='{provider}' Guid='{{54849625-5478-4994-a5ba-3e3b0328c30d}}'/>\
+         <EventID>{event_id}</EventID><Version>0</Version><Level>0</Level><Task>12544</Task>\
+         <Opcode>0</Opcode><Keywords>0x8020000000000000</Keywords>\
+         <TimeCreated SystemTime='2023-11-{day:02}T{:02}:{:02}:{:02}.1234567Z'/>\
+         <EventRecordID>{record_id}</EventRecordID><Correlation/>\
+         <Execution ProcessID='4' ThreadID='8'/><Channel>{channel}</Channel>\
+         <Computer>scripted.example</Computer><Security UserID='{KNOWN_SID}'/></System>\
+         <EventData><Data Name='Detail'>{data}</Data></EventData></Event>",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+    )
+}

@@ -1,0 +1,433 @@
+//! A live event log channel read through a pull subscription, from a bookmark: the rules are
+//! written once here, over the few calls they need ([`SubscriptionApi`]), so the same code runs
+//! against Windows (`windows/eventlog.rs`), against the test `wevtapi.dll` under Wine, and
+//! against [`super::scripted::ScriptedApi`] in unit tests.
+//!
+//! The position is the XML of a bookmark (`EvtRenderBookmark`), or `oldest` before the first
+//! event of an empty log. A read:
+//! - opens the log first (`EvtOpenLog`): where it cannot (Wine's stubs), the source is
+//!   unavailable and nothing else is called;
+//! - subscribes after the bookmark with `Strict`, or at the oldest record; a bookmark whose
+//!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
+//!   last record read, never silently "from now";
+//! - drains `EvtNext` in batches of `batch_size` (at most 1024): no items (259, or 4317 with
+//!   nothing returned) ends the read; a batch too large (1734) halves the batch and
+//!   resubscribes; a result set gone stale (15011) or out of position (15012, the log cleared
+//!   or rolled over) resubscribes from the bookmark;
+//! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
+//!   the bookmark of a batch's last event is the position after it.
+//!
+//! The subscription stays open between reads while the caller passes back the position it
+//! was given; any other position (a batch the caller could not keep) resubscribes from there.
+//! Messages are formatted per event unless the event carries its own `RenderingInfo`
+//! (forwarded events); providers without metadata are remembered, and so are account lookups,
+//! both in bounded caches.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
+
+/// Win32 error codes the rules depend on (their documented values).
+pub mod codes {
+    pub const ACCESS_DENIED: u32 = 5;
+    pub const INSUFFICIENT_BUFFER: u32 = 122;
+    pub const NO_MORE_ITEMS: u32 = 259;
+    pub const NOT_FOUND: u32 = 1168;
+    pub const RPC_INVALID_BOUND: u32 = 1734;
+    pub const INVALID_OPERATION: u32 = 4317;
+    pub const EVT_INVALID_QUERY: u32 = 15001;
+    pub const EVT_PUBLISHER_METADATA_NOT_FOUND: u32 = 15002;
+    pub const EVT_CHANNEL_NOT_FOUND: u32 = 15007;
+    pub const EVT_QUERY_RESULT_STALE: u32 = 15011;
+    pub const EVT_QUERY_RESULT_INVALID_POSITION: u32 = 15012;
+}
+
+/// The most event handles one `EvtNext` asks for; larger requests fail on most Windows versions.
+pub const MAX_BATCH: u32 = 1024;
+
+/// How many resubscriptions one read may make before it gives up for this run.
+const MAX_RESUBSCRIBES: usize = 12;
+
+/// Entries kept in each lookup cache.
+const CACHE_ENTRIES: usize = 512;
+
+/// A failed call: which one and its Win32 error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiError {
+    pub call: &'static str,
+    pub code: u32,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed with Win32 error {}", self.call, self.code)
+    }
+}
+
+/// Where a subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeFrom<'a> {
+    /// At the oldest record of the channel.
+    Oldest,
+    /// Strictly after the bookmarked record (`StartAfterBookmark | Strict`).
+    AfterBookmark(&'a str),
+}
+
+/// The pull-subscription calls of the Windows event log API, as plain operations. Handles close
+/// when their values drop.
+pub trait SubscriptionApi: Send {
+    type Subscription: Send;
+    type Event;
+
+    /// Opens the channel's log and closes it again (`EvtOpenLog`): the availability check.
+    fn open_log(&mut self, channel: &str) -> Result<(), ApiError>;
+    /// A pull subscription to `channel` filtered by `query` (an XPath, `*` for all).
+    fn subscribe(
+        &mut self,
+        channel: &str,
+        query: &str,
+        from: SubscribeFrom<'_>,
+    ) -> Result<Self::Subscription, ApiError>;
+    /// Up to `max` events of the subscription, without waiting.
+    fn next(&mut self, subscription: &mut Self::Subscription, max: u32)
+    -> Result<Vec<Self::Event>, ApiError>;
+    /// The event's XML.
+    fn render(&mut self, event: &Self::Event) -> Result<String, ApiError>;
+    /// The XML of a bookmark at `event`.
+    fn bookmark(&mut self, event: &Self::Event) -> Result<String, ApiError>;
+    /// The XML of a bookmark at the newest record of `channel`; `None` for an empty log.
+    fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError>;
+    /// The event's message from its provider's metadata.
+    fn format_message(&mut self, provider: &str, event: &Self::Event) -> Result<String, ApiError>;
+    /// The (domain, account) of a SID given as text.
+    fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError>;
+}
+
+/// Where a logger with no position yet starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// After the newest record at the first start: nothing old is replayed (BUG-40).
+    Now,
+    /// At the oldest record still in the log.
+    Oldest,
+    /// After the record with this id (the seed's `last_id`).
+    AfterRecord(u64),
+}
+
+/// How a live source reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// XPath filter; `*` for every event.
+    pub query: String,
+    pub start_at: StartAt,
+    /// Events per `EvtNext` (clamped to 1..=1024).
+    pub batch_size: u32,
+    /// Whether messages are formatted from the providers' metadata.
+    pub render_message: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions { query: "*".into(), start_at: StartAt::Now, batch_size: 100, render_message: true }
+    }
+}
+
+/// The position of a source that has read nothing from an empty log.
+pub const OLDEST: &str = "oldest";
+
+/// A live channel read through `A`.
+pub struct SubscriptionSource<A: SubscriptionApi> {
+    api: A,
+    channel: String,
+    options: LiveOptions,
+    /// The current batch size: halved on 1734, never above the configured one.
+    batch: u32,
+    open: Option<Open<A::Subscription>>,
+    /// Providers whose metadata could not be opened.
+    no_metadata: BoundedCache<()>,
+    accounts: BoundedCache<Option<(String, String)>>,
+}
+
+/// An open subscription and the position it has reached.
+struct Open<S> {
+    subscription: S,
+    position: String,
+}
+
+impl<A: SubscriptionApi> SubscriptionSource<A> {
+    pub fn new(api: A, channel: &str, options: LiveOptions) -> Self {
+        let batch = options.batch_size.clamp(1, MAX_BATCH);
+        SubscriptionSource {
+            api,
+            channel: channel.to_owned(),
+            options,
+            batch,
+            open: None,
+            no_metadata: BoundedCache::default(),
+            accounts: BoundedCache::default(),
+        }
+    }
+
+    /// The API, for tests that look at what was called.
+    pub fn api(&mut self) -> &mut A {
+        &mut self.api
+    }
+
+    /// The events per `EvtNext` now.
+    pub fn batch_size(&self) -> u32 {
+        self.batch
+    }
+
+    fn check_available(&mut self) -> Result<(), SourceError> {
+        self.api
+            .open_log(&self.channel)
+            .map_err(|e| SourceError::Unavailable(format!("cannot open the {} log: {e}", self.channel)))
+    }
+
+    /// Subscribes from `position`, pushing a gap when the bookmark's record is gone.
+    fn subscribe(
+        &mut self,
+        position: &str,
+        items: &mut Vec<SourceItem>,
+    ) -> Result<A::Subscription, SourceError> {
+        let from = if position == OLDEST {
+            SubscribeFrom::Oldest
+        } else if position.trim_start().starts_with("<BookmarkList") {
+            SubscribeFrom::AfterBookmark(position)
+        } else {
+            return Err(SourceError::BadPosition(format!(
+                "not a bookmark of {}: {position:.80}",
+                self.channel
+            )));
+        };
+        match self.api.subscribe(&self.channel, &self.options.query, from) {
+            Err(e) if e.code == codes::NOT_FOUND && from != SubscribeFrom::Oldest => {
+                let last_record_id = bookmark_record_id(position);
+                items.push(SourceItem::Gap(Gap {
+                    reason: format!(
+                        "the bookmarked record of {} is no longer in the log (cleared or overwritten); \
+                         reading resumed at the oldest record",
+                        self.channel
+                    ),
+                    last_record_id,
+                }));
+                self.api
+                    .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
+                    .map_err(|e| self.classify(e))
+            }
+            other => other.map_err(|e| self.classify(e)),
+        }
+    }
+
+    fn classify(&self, error: ApiError) -> SourceError {
+        let channel = &self.channel;
+        match error.code {
+            codes::EVT_CHANNEL_NOT_FOUND => SourceError::Config(format!("no event log channel {channel:?}")),
+            codes::EVT_INVALID_QUERY => {
+                SourceError::Config(format!("invalid query {:?} for {channel}: {error}", self.options.query))
+            }
+            codes::ACCESS_DENIED => SourceError::Config(format!(
+                "access to the {channel} log denied (the Security log needs LocalSystem or Event Log Readers)"
+            )),
+            _ => SourceError::Transient(format!("reading the {channel} log: {error}")),
+        }
+    }
+
+    /// The source event of one handle, or the damage if it cannot be rendered.
+    fn item(&mut self, event: &A::Event) -> SourceItem {
+        let xml = match self.api.render(event) {
+            Ok(xml) => xml,
+            Err(error) => {
+                return SourceItem::Damage(Damage {
+                    chunk: None,
+                    offset: None,
+                    header_id: None,
+                    error: format!("an event of {} cannot be rendered: {error}", self.channel),
+                });
+            }
+        };
+        let message = if self.options.render_message && !xml.contains("<RenderingInfo") {
+            self.message(event, &xml)
+        } else {
+            None
+        };
+        let account = match attribute_of(&xml, "<Security", "UserID") {
+            Some(sid) => self.account(sid),
+            None => None,
+        };
+        SourceItem::Event(SourceEvent { xml, written: None, message, account, header_id: None })
+    }
+
+    fn message(&mut self, event: &A::Event, xml: &str) -> Option<String> {
+        let provider = attribute_of(xml, "<Provider", "Name")?;
+        if self.no_metadata.get(provider).is_some() {
+            return None;
+        }
+        match self.api.format_message(provider, event) {
+            Ok(message) => Some(message),
+            Err(e) if e.code == codes::EVT_PUBLISHER_METADATA_NOT_FOUND => {
+                self.no_metadata.insert(provider, ());
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    fn account(&mut self, sid: &str) -> Option<(String, String)> {
+        if let Some(known) = self.accounts.get(sid) {
+            return known.clone();
+        }
+        let found = self.api.lookup_account(sid).ok();
+        self.accounts.insert(sid, found.clone());
+        found
+    }
+}
+
+impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
+    fn start_position(&mut self) -> Result<String, SourceError> {
+        Ok(match self.options.start_at {
+            StartAt::Oldest => OLDEST.to_owned(),
+            StartAt::AfterRecord(id) => bookmark_xml(&self.channel, id),
+            StartAt::Now => {
+                self.check_available()?;
+                match self.api.newest_bookmark(&self.channel, &self.options.query) {
+                    Ok(Some(bookmark)) => bookmark,
+                    Ok(None) => OLDEST.to_owned(),
+                    Err(e) => return Err(self.classify(e)),
+                }
+            }
+        })
+    }
+
+    fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
+        let max = max.max(1);
+        let mut items = Vec::new();
+        let mut open = match self.open.take() {
+            Some(open) if open.position == from => open,
+            _ => {
+                self.check_available()?;
+                Open { subscription: self.subscribe(from, &mut items)?, position: from.to_owned() }
+            }
+        };
+        let mut resubscribes = 0;
+        let mut more = false;
+        loop {
+            if items.len() >= max {
+                more = true;
+                break;
+            }
+            let want = self.batch.min(u32::try_from(max - items.len()).unwrap_or(u32::MAX));
+            let result = self.api.next(&mut open.subscription, want);
+            let error = match result {
+                Ok(events) if events.is_empty() => break,
+                Ok(events) => {
+                    let last = events.last().expect("not empty");
+                    let bookmark = match self.api.bookmark(last) {
+                        Ok(bookmark) => bookmark,
+                        // Without a bookmark these events have no position: read them again.
+                        Err(e) => return Err(self.classify(e)),
+                    };
+                    for event in &events {
+                        let item = self.item(event);
+                        items.push(item);
+                    }
+                    open.position = bookmark;
+                    continue;
+                }
+                Err(error) => error,
+            };
+            match error.code {
+                codes::NO_MORE_ITEMS | codes::INVALID_OPERATION => break,
+                codes::RPC_INVALID_BOUND
+                | codes::EVT_QUERY_RESULT_STALE
+                | codes::EVT_QUERY_RESULT_INVALID_POSITION
+                    if resubscribes < MAX_RESUBSCRIBES =>
+                {
+                    resubscribes += 1;
+                    if error.code == codes::RPC_INVALID_BOUND {
+                        self.batch = (self.batch / 2).max(1);
+                    }
+                    drop(open.subscription);
+                    let position = open.position;
+                    open = Open { subscription: self.subscribe(&position, &mut items)?, position };
+                }
+                _ if items.is_empty() => return Err(self.classify(error)),
+                // Keep what was read; the next read resubscribes from its end.
+                _ => {
+                    return Ok(Batch { items, position: open.position, more: true });
+                }
+            }
+        }
+        let position = open.position.clone();
+        self.open = Some(open);
+        Ok(Batch { items, position, more })
+    }
+
+    fn describe(&self) -> String {
+        self.channel.clone()
+    }
+}
+
+/// A bookmark of `channel` at record `id`, in the form `EvtRenderBookmark` writes.
+pub fn bookmark_xml(channel: &str, id: u64) -> String {
+    let channel = channel.replace('&', "&amp;").replace('\'', "&apos;").replace('<', "&lt;");
+    format!(
+        "<BookmarkList>\r\n  <Bookmark Channel='{channel}' RecordId='{id}' IsCurrent='true'/>\r\n</BookmarkList>"
+    )
+}
+
+/// The record id a bookmark's XML names.
+pub fn bookmark_record_id(bookmark: &str) -> Option<u64> {
+    attribute_of(bookmark, "<Bookmark ", "RecordId")?.parse().ok()
+}
+
+/// The value of `attribute` in the first element starting with `element_start`, in either quote
+/// style (enough for the plain names, SIDs and numbers it is used for).
+pub fn attribute_of<'x>(xml: &'x str, element_start: &str, attribute: &str) -> Option<&'x str> {
+    let start = xml.find(element_start)?;
+    let tag = &xml[start..];
+    let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+    let mut rest = tag;
+    while let Some(at) = rest.find(attribute) {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + attribute.len()..].trim_start();
+        rest = &rest[at + attribute.len()..];
+        if !before.is_some_and(char::is_whitespace) {
+            continue;
+        }
+        let Some(value) = after.strip_prefix('=') else { continue };
+        let value = value.trim_start();
+        let quote = value.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        let value = &value[1..];
+        return value.find(quote).map(|end| &value[..end]);
+    }
+    None
+}
+
+/// A small map that forgets everything once full (the lookups it holds are cheap to redo).
+struct BoundedCache<V> {
+    entries: HashMap<String, V>,
+}
+
+impl<V> Default for BoundedCache<V> {
+    fn default() -> Self {
+        BoundedCache { entries: HashMap::new() }
+    }
+}
+
+impl<V> BoundedCache<V> {
+    fn get(&self, key: &str) -> Option<&V> {
+        self.entries.get(key)
+    }
+
+    fn insert(&mut self, key: &str, value: V) {
+        if self.entries.len() >= CACHE_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(key.to_owned(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests;

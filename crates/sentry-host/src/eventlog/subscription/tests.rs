@@ -1,0 +1,281 @@
+use super::*;
+use crate::eventlog::scripted::{Call, PROVIDER_WITHOUT_METADATA, ScriptedApi};
+
+fn source(api: &ScriptedApi, start_at: StartAt, batch_size: u32) -> SubscriptionSource<ScriptedApi> {
+    let options = LiveOptions { start_at, batch_size, ..LiveOptions::default() };
+    SubscriptionSource::new(api.clone(), "Security", options)
+}
+
+/// The record ids of a batch's events, and `0` for each gap.
+fn ids(batch: &Batch) -> Vec<u64> {
+    batch
+        .items
+        .iter()
+        .map(|item| match item {
+            SourceItem::Event(event) => {
+                let start = event.xml.find("<EventRecordID>").unwrap() + "<EventRecordID>".len();
+                let end = event.xml[start..].find('<').unwrap();
+                event.xml[start..start + end].parse().unwrap()
+            }
+            SourceItem::Gap(_) => 0,
+            SourceItem::Damage(_) => u64::MAX,
+        })
+        .collect()
+}
+
+#[test]
+fn now_starts_after_the_newest_record_and_then_reads_every_new_event_once() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "Microsoft-Windows-Security-Auditing", 4624);
+    let mut source = source(&api, StartAt::Now, 100);
+    let start = source.start_position().unwrap();
+    assert_eq!(bookmark_record_id(&start), Some(3), "{start}");
+    let empty = source.read(&start, 1000).unwrap();
+    assert!(empty.items.is_empty());
+    assert_eq!(empty.position, start);
+    api.append_many(2, "Microsoft-Windows-Security-Auditing", 4625);
+    let batch = source.read(&empty.position, 1000).unwrap();
+    assert_eq!(ids(&batch), [4, 5]);
+    assert!(!batch.more);
+    assert_eq!(bookmark_record_id(&batch.position), Some(5));
+    api.append_many(1, "Microsoft-Windows-Security-Auditing", 4634);
+    assert_eq!(ids(&source.read(&batch.position, 1000).unwrap()), [6]);
+    assert_eq!(api.calls(Call::Subscribe), 2, "one query for the newest record, one subscription kept open");
+}
+
+#[test]
+fn oldest_on_an_empty_log_and_last_id_start_where_they_say() {
+    let api = ScriptedApi::new("Security");
+    let mut oldest = source(&api, StartAt::Oldest, 100);
+    let start = oldest.start_position().unwrap();
+    assert_eq!(start, OLDEST);
+    api.append_many(4, "P", 1);
+    assert_eq!(ids(&oldest.read(&start, 1000).unwrap()), [1, 2, 3, 4]);
+
+    let mut after = source(&api, StartAt::AfterRecord(2), 100);
+    let start = after.start_position().unwrap();
+    assert_eq!(ids(&after.read(&start, 1000).unwrap()), [3, 4]);
+}
+
+#[test]
+fn a_read_stops_at_max_and_the_next_goes_on_from_its_position() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(25, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 4);
+    let first = source.read(OLDEST, 10).unwrap();
+    assert_eq!(ids(&first), (1..=10).collect::<Vec<_>>());
+    assert!(first.more);
+    let second = source.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&second), (11..=25).collect::<Vec<_>>());
+    assert!(!second.more);
+}
+
+#[test]
+fn a_position_the_caller_could_not_keep_is_read_again_from() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(6, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 3).unwrap();
+    assert_eq!(ids(&first), [1, 2, 3]);
+    // The caller failed to store the batch and passes the old position again.
+    let again = source.read(OLDEST, 3).unwrap();
+    assert_eq!(ids(&again), [1, 2, 3]);
+    assert_eq!(ids(&source.read(&again.position, 10).unwrap()), [4, 5, 6]);
+}
+
+#[test]
+fn a_batch_too_large_halves_the_batch_and_loses_nothing() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(70, "P", 1);
+    api.set_max_batch(30);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let batch = source.read(OLDEST, 1000).unwrap();
+    assert_eq!(ids(&batch), (1..=70).collect::<Vec<_>>());
+    assert_eq!(source.batch_size(), 25, "100 -> 50 -> 25");
+}
+
+#[test]
+fn a_stale_or_moved_result_set_resubscribes_from_the_bookmark() {
+    for code in [codes::EVT_QUERY_RESULT_STALE, codes::EVT_QUERY_RESULT_INVALID_POSITION] {
+        let api = ScriptedApi::new("Security");
+        api.append_many(5, "P", 1);
+        let mut source = source(&api, StartAt::Oldest, 2);
+        let first = source.read(OLDEST, 3).unwrap();
+        api.fail_next(Call::Next, code);
+        let second = source.read(&first.position, 100).unwrap();
+        assert_eq!([ids(&first), ids(&second)].concat(), [1, 2, 3, 4, 5], "code {code}");
+        assert_eq!(api.calls(Call::Subscribe), 2, "code {code}");
+    }
+}
+
+#[test]
+fn no_items_and_invalid_operation_end_a_read_without_moving() {
+    for code in [codes::NO_MORE_ITEMS, codes::INVALID_OPERATION] {
+        let api = ScriptedApi::new("Security");
+        api.append_many(2, "P", 1);
+        let mut source = source(&api, StartAt::Oldest, 100);
+        api.fail_next(Call::Next, code);
+        let batch = source.read(OLDEST, 100).unwrap();
+        assert!(batch.items.is_empty(), "code {code}");
+        assert_eq!(batch.position, OLDEST);
+        assert_eq!(ids(&source.read(&batch.position, 100).unwrap()), [1, 2]);
+    }
+}
+
+#[test]
+fn a_bookmark_whose_record_is_gone_resumes_at_the_oldest_with_a_gap() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(10, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 3).unwrap();
+    assert_eq!(ids(&first), [1, 2, 3]);
+    api.roll_over(5); // records 1..=5 overwritten
+    api.fail_next(Call::Next, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    let batch = source.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&batch), [0, 6, 7, 8, 9, 10], "a gap, then the oldest records left");
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, Some(3));
+    assert!(gap.reason.contains("no longer in the log"), "{}", gap.reason);
+
+    // The same after a restart: a new source given a stale bookmark.
+    api.clear();
+    api.append_many(2, "P", 1);
+    let mut restarted = source_after_restart(&api);
+    let batch = restarted.read(&bookmark_xml("Security", 10), 100).unwrap();
+    assert_eq!(ids(&batch), [0, 11, 12]);
+}
+
+fn source_after_restart(api: &ScriptedApi) -> SubscriptionSource<ScriptedApi> {
+    source(api, StartAt::Now, 100)
+}
+
+#[test]
+fn an_unavailable_log_is_reported_and_nothing_else_is_called() {
+    let api = ScriptedApi::new("Security");
+    api.set_available(false);
+    let mut source = source(&api, StartAt::Now, 100);
+    let error = source.start_position().unwrap_err();
+    assert!(matches!(error, SourceError::Unavailable(_)), "{error:?}");
+    assert!(source.read(OLDEST, 10).unwrap_err().to_string().starts_with("event log unavailable"));
+    assert_eq!(api.calls(Call::Subscribe) + api.calls(Call::Render) + api.calls(Call::Bookmark), 0);
+}
+
+#[test]
+fn configuration_errors_and_transient_failures_are_told_apart() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(2, "P", 1);
+    let mut wrong = SubscriptionSource::new(api.clone(), "Secrity", LiveOptions::default());
+    assert!(matches!(wrong.read(OLDEST, 10), Err(SourceError::Unavailable(_))));
+    let mut source = source(&api, StartAt::Oldest, 100);
+    api.fail_next(Call::Subscribe, codes::EVT_INVALID_QUERY);
+    assert!(matches!(source.read(OLDEST, 10), Err(SourceError::Config(_))));
+    api.fail_next(Call::Subscribe, codes::ACCESS_DENIED);
+    assert!(source.read(OLDEST, 10).unwrap_err().to_string().contains("access to the Security log denied"));
+    api.fail_next(Call::Subscribe, 1722);
+    assert!(matches!(source.read(OLDEST, 10), Err(SourceError::Transient(_))));
+    assert!(matches!(source.read("garbage", 10), Err(SourceError::BadPosition(_))));
+    assert_eq!(ids(&source.read(OLDEST, 10).unwrap()), [1, 2], "it reads once the failure passed");
+}
+
+#[test]
+fn a_failure_after_some_events_keeps_them_and_the_next_read_resubscribes() {
+    // The first EvtNext works, the second fails with an error the rules do not handle.
+    let api2 = ScriptedApi::new("Security");
+    api2.append_many(4, "P", 1);
+    let mut source = super::SubscriptionSource::new(
+        FailSecondNext { inner: api2.clone(), nexts: 0 },
+        "Security",
+        LiveOptions { start_at: StartAt::Oldest, batch_size: 2, ..LiveOptions::default() },
+    );
+    let first = source.read(OLDEST, 10).unwrap();
+    assert_eq!(ids(&first), [1, 2]);
+    assert!(first.more);
+    let second = source.read(&first.position, 10).unwrap();
+    assert_eq!(ids(&second), [3, 4]);
+    assert_eq!(api2.calls(Call::Subscribe), 2);
+}
+
+/// Scripted API whose second `EvtNext` fails with an error the rules do not handle.
+struct FailSecondNext {
+    inner: ScriptedApi,
+    nexts: usize,
+}
+
+impl SubscriptionApi for FailSecondNext {
+    type Subscription = <ScriptedApi as SubscriptionApi>::Subscription;
+    type Event = <ScriptedApi as SubscriptionApi>::Event;
+    fn open_log(&mut self, channel: &str) -> Result<(), ApiError> {
+        self.inner.open_log(channel)
+    }
+    fn subscribe(
+        &mut self,
+        c: &str,
+        q: &str,
+        from: SubscribeFrom<'_>,
+    ) -> Result<Self::Subscription, ApiError> {
+        self.inner.subscribe(c, q, from)
+    }
+    fn next(&mut self, s: &mut Self::Subscription, max: u32) -> Result<Vec<Self::Event>, ApiError> {
+        self.nexts += 1;
+        if self.nexts == 2 {
+            return Err(ApiError { call: "EvtNext", code: 1722 });
+        }
+        self.inner.next(s, max)
+    }
+    fn render(&mut self, e: &Self::Event) -> Result<String, ApiError> {
+        self.inner.render(e)
+    }
+    fn bookmark(&mut self, e: &Self::Event) -> Result<String, ApiError> {
+        self.inner.bookmark(e)
+    }
+    fn newest_bookmark(&mut self, c: &str, q: &str) -> Result<Option<String>, ApiError> {
+        self.inner.newest_bookmark(c, q)
+    }
+    fn format_message(&mut self, p: &str, e: &Self::Event) -> Result<String, ApiError> {
+        self.inner.format_message(p, e)
+    }
+    fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError> {
+        self.inner.lookup_account(sid)
+    }
+}
+
+#[test]
+fn render_failures_are_damage_items_and_the_read_goes_on() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    api.fail_next(Call::Render, 15005);
+    let batch = source.read(OLDEST, 10).unwrap();
+    assert_eq!(ids(&batch), [u64::MAX, 2, 3]);
+    assert_eq!(bookmark_record_id(&batch.position), Some(3));
+}
+
+#[test]
+fn messages_and_accounts_are_looked_up_once_per_provider_or_sid() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(2, PROVIDER_WITHOUT_METADATA, 1);
+    api.append_many(2, "Microsoft-Windows-Security-Auditing", 4624);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let batch = source.read(OLDEST, 10).unwrap();
+    let events: Vec<&SourceEvent> = batch
+        .items
+        .iter()
+        .map(|item| match item {
+            SourceItem::Event(event) => event,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(events[0].message, None);
+    assert_eq!(events[3].message.as_deref(), Some("Scripted message of record 4."));
+    assert_eq!(api.calls(Call::FormatMessage), 3, "the provider without metadata is asked once");
+    assert_eq!(events[0].account, Some(("NT AUTHORITY".into(), "SYSTEM".into())));
+    assert_eq!(api.calls(Call::LookupAccount), 1);
+}
+
+#[test]
+fn attributes_are_found_in_either_quote_style() {
+    assert_eq!(attribute_of("<a><Provider Name='X-Y' Guid='{1}'/>", "<Provider", "Name"), Some("X-Y"));
+    assert_eq!(attribute_of("<Provider EventSourceName=\"S\" Name=\"N\"/>", "<Provider", "Name"), Some("N"));
+    assert_eq!(attribute_of("<Security/>", "<Security", "UserID"), None);
+    assert_eq!(bookmark_record_id(&bookmark_xml("Sec'urity", 42)), Some(42));
+}

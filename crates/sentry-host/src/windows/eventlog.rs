@@ -1,0 +1,362 @@
+//! The live event log through `wevtapi.dll`: the calls of [`SubscriptionApi`] (the rules above
+//! them live in `eventlog/subscription.rs`) and the channel list.
+//!
+//! Every handle is owned by a value that closes it on drop. Buffers are sized by asking first
+//! and grown on `ERROR_INSUFFICIENT_BUFFER`, a bounded number of times; `EvtFormatMessage` gets
+//! one WCHAR more than it asks for. Publisher metadata handles are kept per provider in a bounded
+//! cache. Under Wine, `EvtOpenLog` fails and the rules call nothing else (several of Wine's
+//! `Evt*` stubs abort the process).
+
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::ptr::{null, null_mut};
+
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS, HANDLE, LocalFree,
+};
+use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
+use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
+use windows_sys::Win32::System::EventLog::{
+    EVT_HANDLE, EVT_VARIANT, EvtChannelConfigType, EvtClose, EvtCreateBookmark, EvtFormatMessage,
+    EvtFormatMessageEvent, EvtGetChannelConfigProperty, EvtNext, EvtNextChannelPath, EvtOpenChannelConfig,
+    EvtOpenChannelEnum, EvtOpenChannelPath, EvtOpenLog, EvtOpenPublisherMetadata, EvtQuery,
+    EvtQueryChannelPath, EvtQueryReverseDirection, EvtRender, EvtRenderBookmark, EvtRenderEventXml,
+    EvtSubscribe, EvtSubscribeStartAfterBookmark, EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict,
+    EvtUpdateBookmark,
+};
+use windows_sys::Win32::System::Threading::CreateEventW;
+
+use super::win32::{from_wide, last_error, to_wide};
+use crate::eventlog::{ApiError, SourceError, SubscribeFrom, SubscriptionApi};
+
+/// How many times a call is retried with a bigger buffer.
+const MAX_GROWTH: usize = 4;
+
+/// Publisher metadata handles kept open.
+const PUBLISHERS_KEPT: usize = 256;
+
+/// `EvtChannelTypeAdmin` and `EvtChannelTypeOperational`.
+const ADMIN_OR_OPERATIONAL: [u32; 2] = [0, 1];
+
+/// An event log handle, closed on drop.
+pub struct EvtHandle(EVT_HANDLE);
+
+impl Drop for EvtHandle {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from an Evt* call and is closed once, here.
+        unsafe { EvtClose(self.0) };
+    }
+}
+
+/// A handle or the calling thread's last error.
+fn owned(handle: EVT_HANDLE, call: &'static str) -> Result<EvtHandle, ApiError> {
+    if handle == 0 { Err(ApiError { call, code: last_error() }) } else { Ok(EvtHandle(handle)) }
+}
+
+fn check(ok: i32, call: &'static str) -> Result<(), ApiError> {
+    if ok == 0 { Err(ApiError { call, code: last_error() }) } else { Ok(()) }
+}
+
+/// A pull subscription and its signal event (fields drop in order: the subscription first, as it
+/// may still signal the event).
+pub struct Subscription {
+    handle: EvtHandle,
+    /// Held for the subscription's life: the API signals it when events arrive.
+    _signal: Signal,
+}
+
+/// A kernel event handle, closed on drop.
+struct Signal(HANDLE);
+
+// SAFETY: a kernel event handle is usable from any thread.
+unsafe impl Send for Signal {}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        // SAFETY: created by CreateEventW, closed once, here.
+        unsafe { CloseHandle(self.0) };
+    }
+}
+
+/// The Windows event log API.
+#[derive(Default)]
+pub struct WindowsApi {
+    /// The bookmark updated with each batch's last event.
+    bookmark: Option<EvtHandle>,
+    publishers: HashMap<String, EvtHandle>,
+}
+
+impl WindowsApi {
+    pub fn new() -> Self {
+        WindowsApi::default()
+    }
+
+    fn publisher(&mut self, provider: &str) -> Result<EVT_HANDLE, ApiError> {
+        if let Some(handle) = self.publishers.get(provider) {
+            return Ok(handle.0);
+        }
+        if self.publishers.len() >= PUBLISHERS_KEPT {
+            self.publishers.clear();
+        }
+        let name = to_wide(provider);
+        // SAFETY: `name` is NUL-terminated and outlives the call.
+        let handle = owned(
+            unsafe { EvtOpenPublisherMetadata(0, name.as_ptr(), null(), 0, 0) },
+            "EvtOpenPublisherMetadata",
+        )?;
+        let raw = handle.0;
+        self.publishers.insert(provider.to_owned(), handle);
+        Ok(raw)
+    }
+}
+
+/// Renders `fragment` (an event or a bookmark) as XML.
+fn render_xml(fragment: EVT_HANDLE, flags: u32) -> Result<String, ApiError> {
+    let mut buffer: Vec<u16> = vec![0; 4096];
+    for _ in 0..MAX_GROWTH {
+        let (mut used, mut count) = (0u32, 0u32);
+        let bytes = u32::try_from(buffer.len() * 2).unwrap_or(u32::MAX);
+        // SAFETY: the buffer holds `bytes` writable bytes; `used` and `count` are valid.
+        let ok = unsafe {
+            EvtRender(0, fragment, flags, bytes, buffer.as_mut_ptr().cast::<c_void>(), &mut used, &mut count)
+        };
+        if ok != 0 {
+            let units = (used as usize / 2).min(buffer.len());
+            return Ok(from_wide(&buffer[..units]));
+        }
+        let code = last_error();
+        if code != ERROR_INSUFFICIENT_BUFFER {
+            return Err(ApiError { call: "EvtRender", code });
+        }
+        buffer = vec![0; (used as usize).div_ceil(2) + 1];
+    }
+    Err(ApiError { call: "EvtRender", code: ERROR_INSUFFICIENT_BUFFER })
+}
+
+/// The text a `(size, buffer, used)` call writes, grown on `ERROR_INSUFFICIENT_BUFFER` with one
+/// extra WCHAR.
+fn wide_text(
+    call: &'static str,
+    mut fill: impl FnMut(u32, *mut u16, &mut u32) -> i32,
+) -> Result<String, ApiError> {
+    let mut buffer: Vec<u16> = vec![0; 512];
+    for _ in 0..MAX_GROWTH {
+        let mut used = 0u32;
+        let size = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+        if fill(size, buffer.as_mut_ptr(), &mut used) != 0 {
+            return Ok(from_wide(&buffer));
+        }
+        let code = last_error();
+        if code != ERROR_INSUFFICIENT_BUFFER {
+            return Err(ApiError { call, code });
+        }
+        buffer = vec![0; used as usize + 1];
+    }
+    Err(ApiError { call, code: ERROR_INSUFFICIENT_BUFFER })
+}
+
+impl SubscriptionApi for WindowsApi {
+    type Subscription = Subscription;
+    type Event = EvtHandle;
+
+    fn open_log(&mut self, channel: &str) -> Result<(), ApiError> {
+        let path = to_wide(channel);
+        // SAFETY: `path` is NUL-terminated. Wine's stub returns NULL without an error code.
+        owned(unsafe { EvtOpenLog(0, path.as_ptr(), EvtOpenChannelPath) }, "EvtOpenLog").map(drop)
+    }
+
+    fn subscribe(
+        &mut self,
+        channel: &str,
+        query: &str,
+        from: SubscribeFrom<'_>,
+    ) -> Result<Subscription, ApiError> {
+        let (bookmark, flags) = match from {
+            SubscribeFrom::Oldest => (None, EvtSubscribeStartAtOldestRecord),
+            SubscribeFrom::AfterBookmark(xml) => {
+                let xml = to_wide(xml);
+                // SAFETY: `xml` is NUL-terminated.
+                let bookmark = owned(unsafe { EvtCreateBookmark(xml.as_ptr()) }, "EvtCreateBookmark")?;
+                (Some(bookmark), EvtSubscribeStartAfterBookmark | EvtSubscribeStrict)
+            }
+        };
+        // SAFETY: no security attributes, no name: a manual-reset event, initially set.
+        let signal = unsafe { CreateEventW(null(), 1, 1, null()) };
+        if signal.is_null() {
+            return Err(ApiError { call: "CreateEventW", code: last_error() });
+        }
+        let signal = Signal(signal);
+        let (channel, query) = (to_wide(channel), to_wide(query));
+        let bookmark_handle = bookmark.as_ref().map_or(0, |b| b.0);
+        // SAFETY: strings are NUL-terminated; a pull subscription (signal event, no callback).
+        let handle = unsafe {
+            EvtSubscribe(0, signal.0, channel.as_ptr(), query.as_ptr(), bookmark_handle, null(), None, flags)
+        };
+        Ok(Subscription { handle: owned(handle, "EvtSubscribe")?, _signal: signal })
+    }
+
+    fn next(&mut self, subscription: &mut Subscription, max: u32) -> Result<Vec<EvtHandle>, ApiError> {
+        let mut handles: Vec<EVT_HANDLE> = vec![0; max.max(1) as usize];
+        let mut returned = 0u32;
+        // SAFETY: `handles` has room for `max` handles; no wait.
+        let ok = unsafe { EvtNext(subscription.handle.0, max, handles.as_mut_ptr(), 0, 0, &mut returned) };
+        let code = if ok == 0 { last_error() } else { 0 };
+        let events: Vec<EvtHandle> =
+            handles.into_iter().take(returned.min(max) as usize).filter(|h| *h != 0).map(EvtHandle).collect();
+        if ok == 0 {
+            drop(events);
+            return Err(ApiError { call: "EvtNext", code });
+        }
+        if events.is_empty() {
+            return Err(ApiError { call: "EvtNext", code: ERROR_NO_MORE_ITEMS });
+        }
+        Ok(events)
+    }
+
+    fn render(&mut self, event: &EvtHandle) -> Result<String, ApiError> {
+        render_xml(event.0, EvtRenderEventXml)
+    }
+
+    fn bookmark(&mut self, event: &EvtHandle) -> Result<String, ApiError> {
+        if self.bookmark.is_none() {
+            // SAFETY: a NULL XML makes an empty bookmark.
+            self.bookmark = Some(owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?);
+        }
+        let bookmark = self.bookmark.as_ref().expect("set above").0;
+        // SAFETY: both handles are open.
+        check(unsafe { EvtUpdateBookmark(bookmark, event.0) }, "EvtUpdateBookmark")?;
+        render_xml(bookmark, EvtRenderBookmark)
+    }
+
+    fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError> {
+        let (channel, query) = (to_wide(channel), to_wide(query));
+        // SAFETY: strings are NUL-terminated.
+        let results = owned(
+            unsafe {
+                EvtQuery(0, channel.as_ptr(), query.as_ptr(), EvtQueryChannelPath | EvtQueryReverseDirection)
+            },
+            "EvtQuery",
+        )?;
+        let (mut handle, mut returned) = (0 as EVT_HANDLE, 0u32);
+        // SAFETY: room for one handle; no wait.
+        if unsafe { EvtNext(results.0, 1, &mut handle, 0, 0, &mut returned) } == 0 || returned == 0 {
+            let code = last_error();
+            return if code == ERROR_NO_MORE_ITEMS || returned == 0 && code == 0 {
+                Ok(None)
+            } else {
+                Err(ApiError { call: "EvtNext", code })
+            };
+        }
+        let newest = EvtHandle(handle);
+        // SAFETY: a NULL XML makes an empty bookmark.
+        let bookmark = owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?;
+        // SAFETY: both handles are open.
+        check(unsafe { EvtUpdateBookmark(bookmark.0, newest.0) }, "EvtUpdateBookmark")?;
+        render_xml(bookmark.0, EvtRenderBookmark).map(Some)
+    }
+
+    fn format_message(&mut self, provider: &str, event: &EvtHandle) -> Result<String, ApiError> {
+        let publisher = self.publisher(provider)?;
+        wide_text("EvtFormatMessage", |size, buffer, used| {
+            // SAFETY: `buffer` holds `size` WCHARs; no inserts are passed.
+            unsafe {
+                EvtFormatMessage(publisher, event.0, 0, 0, null(), EvtFormatMessageEvent, size, buffer, used)
+            }
+        })
+    }
+
+    fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError> {
+        let text = to_wide(sid);
+        let mut psid: PSID = null_mut();
+        // SAFETY: `text` is NUL-terminated; `psid` receives memory freed with LocalFree below.
+        check(unsafe { ConvertStringSidToSidW(text.as_ptr(), &mut psid) }, "ConvertStringSidToSidW")?;
+        let result = lookup(psid);
+        // SAFETY: allocated by ConvertStringSidToSidW.
+        unsafe { LocalFree(psid) };
+        result
+    }
+}
+
+/// (domain, account) of a binary SID.
+fn lookup(psid: PSID) -> Result<(String, String), ApiError> {
+    let mut name: Vec<u16> = vec![0; 256];
+    let mut domain: Vec<u16> = vec![0; 256];
+    for _ in 0..MAX_GROWTH {
+        let (mut name_len, mut domain_len) = (name.len() as u32, domain.len() as u32);
+        let mut kind: SID_NAME_USE = 0;
+        // SAFETY: both buffers hold the lengths passed.
+        let ok = unsafe {
+            LookupAccountSidW(
+                null(),
+                psid,
+                name.as_mut_ptr(),
+                &mut name_len,
+                domain.as_mut_ptr(),
+                &mut domain_len,
+                &mut kind,
+            )
+        };
+        if ok != 0 {
+            return Ok((from_wide(&domain), from_wide(&name)));
+        }
+        let code = last_error();
+        if code != ERROR_INSUFFICIENT_BUFFER {
+            return Err(ApiError { call: "LookupAccountSidW", code });
+        }
+        name = vec![0; name_len as usize + 1];
+        domain = vec![0; domain_len as usize + 1];
+    }
+    Err(ApiError { call: "LookupAccountSidW", code: ERROR_INSUFFICIENT_BUFFER })
+}
+
+/// The Admin and Operational channels of this machine, sorted.
+pub(crate) fn channels() -> Result<Vec<String>, SourceError> {
+    let mut api = WindowsApi::new();
+    api.open_log("Application")
+        .map_err(|e| SourceError::Unavailable(format!("cannot open the Application log: {e}")))?;
+    // SAFETY: the local session, no flags.
+    let list = owned(unsafe { EvtOpenChannelEnum(0, 0) }, "EvtOpenChannelEnum")
+        .map_err(|e| SourceError::Transient(e.to_string()))?;
+    let mut channels = Vec::new();
+    loop {
+        let path = wide_text("EvtNextChannelPath", |size, buffer, used| {
+            // SAFETY: `buffer` holds `size` WCHARs.
+            unsafe { EvtNextChannelPath(list.0, size, buffer, used) }
+        });
+        match path {
+            Ok(path) => {
+                if channel_type(&path).is_some_and(|kind| ADMIN_OR_OPERATIONAL.contains(&kind)) {
+                    channels.push(path);
+                }
+            }
+            Err(e) if e.code == ERROR_NO_MORE_ITEMS => break,
+            Err(e) => return Err(SourceError::Transient(e.to_string())),
+        }
+    }
+    channels.sort_by_key(|c| c.to_lowercase());
+    Ok(channels)
+}
+
+/// The `EvtChannelConfigType` of a channel.
+fn channel_type(path: &str) -> Option<u32> {
+    let wide = to_wide(path);
+    // SAFETY: `wide` is NUL-terminated.
+    let config = owned(unsafe { EvtOpenChannelConfig(0, wide.as_ptr(), 0) }, "EvtOpenChannelConfig").ok()?;
+    // An EVT_VARIANT holding a UInt32 fits in one EVT_VARIANT.
+    // SAFETY: EVT_VARIANT is plain data; all zeroes is a valid value.
+    let mut value: EVT_VARIANT = unsafe { std::mem::zeroed() };
+    let mut used = 0u32;
+    // SAFETY: the buffer is one EVT_VARIANT of the size passed.
+    let ok = unsafe {
+        EvtGetChannelConfigProperty(
+            config.0,
+            EvtChannelConfigType,
+            0,
+            std::mem::size_of::<EVT_VARIANT>() as u32,
+            &mut value,
+            &mut used,
+        )
+    };
+    // SAFETY: the property is documented as EvtVarTypeUInt32.
+    (ok != 0).then(|| unsafe { value.Anonymous.UInt32Val })
+}
