@@ -185,7 +185,7 @@ async fn end_to_end(
                 droppable: true,
             })
             .collect();
-        store.spool_append(&entries, &[], u64::MAX).unwrap();
+        store.spool_append(&entries, &[], &[], u64::MAX).unwrap();
     }
     let settings = LinkSettings {
         base: BaseEndpoint {

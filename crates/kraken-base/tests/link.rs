@@ -129,7 +129,7 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
     let host: Arc<dyn sentry_host_facts::HostFacts> = Arc::new(sentry_host_facts::SystemHost);
     let registry = Arc::new(LoggerRegistry::new(
         standard_factories(),
-        FactoryContext { host, store: store.clone() },
+        FactoryContext { host, store: store.clone(), delivery: None },
         sinks,
         100,
     ));

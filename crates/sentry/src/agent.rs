@@ -21,7 +21,7 @@ use crate::commands::{CommandContext, FileRoots, SentryService, sentry_methods};
 use crate::config::{Config, LocalOutput};
 use crate::link::{LinkSettings, run_link};
 use crate::loggers::{FactoryContext, JsonLinesSink, LoggerRegistry, SinkSet, standard_factories};
-use crate::spool::{SpoolAccess, SpoolSink};
+use crate::spool::{SpoolAccess, SpoolPressure, SpoolSink};
 use crate::store::Store;
 
 /// The loggers made on the first start: (name, factory).
@@ -57,7 +57,10 @@ impl Agent {
         if let Some(output) = &output {
             sinks.add(output.clone());
         }
-        let context = FactoryContext { host: host.clone(), store: store.clone() };
+        let bases = config.bases.iter().map(|base| base.name.clone()).collect();
+        let delivery = SpoolPressure::new(store.clone(), spool.clone(), bases, config.spool.max_bytes);
+        let context =
+            FactoryContext { host: host.clone(), store: store.clone(), delivery: Some(Arc::new(delivery)) };
         let registry =
             Arc::new(LoggerRegistry::new(factories, context, sinks, config.loggers.min_interval_ms));
         if config.loggers.create_defaults && !store.has_meta("default_loggers_created")? {

@@ -32,7 +32,7 @@ fn fixture(name: &str) -> Fixture {
     let host: Arc<dyn sentry_host::HostFacts> = Arc::new(sentry_host::SystemHost);
     let registry = LoggerRegistry::new(
         standard_factories(),
-        FactoryContext { host, store },
+        FactoryContext { host, store, delivery: None },
         Arc::new(SinkSet::default()),
         1_000,
     );

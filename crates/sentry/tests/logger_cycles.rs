@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kraken_codec::{Map, Value};
+use sentry::loggers::factory::RunOutput;
 use sentry::loggers::{FactoryContext, LoggerRun, standard_factories};
 use sentry::store::{Policy, Store};
 
@@ -14,18 +15,19 @@ fn context(name: &str) -> (FactoryContext, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("kraken-logger-cycles-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = Arc::new(Store::open(&dir).unwrap());
-    (FactoryContext { host: Arc::new(sentry_host::SystemHost), store }, dir)
+    (FactoryContext { host: Arc::new(sentry_host::SystemHost), store, delivery: None }, dir)
 }
 
 /// Runs `factory` twice, a second apart, and returns both runs' records.
 fn two_cycles(context: &FactoryContext, factory: &str) -> (Vec<Map>, Vec<Map>) {
     let factories = standard_factories();
     let factory = factories.iter().find(|f| f.name() == factory).unwrap();
-    let mut run: Box<dyn LoggerRun> = factory.create(context, &BTreeMap::new());
+    let mut run: Box<dyn LoggerRun> = factory.create(context, factory.name(), &BTreeMap::new());
+    let params = |output: RunOutput| output.records.into_iter().map(|(_, params)| params).collect();
     let first = run.run_once().unwrap_or_else(|e| panic!("{} first run: {e}", factory.name()));
     std::thread::sleep(Duration::from_millis(1_000));
     let second = run.run_once().unwrap_or_else(|e| panic!("{} second run: {e}", factory.name()));
-    (first, second)
+    (params(first), params(second))
 }
 
 fn assert_fields(record: &Map, logtype: &str, fields: &[(&str, &str)]) {

@@ -61,7 +61,7 @@ pub fn run(args: LoggerArgs) -> anyhow::Result<()> {
     let store = Arc::new(Store::open(&config.data_dir)?);
     let registry = LoggerRegistry::new(
         standard_factories(),
-        FactoryContext { host: Arc::new(sentry_host::SystemHost), store: store.clone() },
+        FactoryContext { host: Arc::new(sentry_host::SystemHost), store: store.clone(), delivery: None },
         Arc::new(SinkSet::default()),
         config.loggers.min_interval_ms,
     );

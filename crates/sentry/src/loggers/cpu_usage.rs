@@ -11,8 +11,8 @@ use std::sync::Arc;
 use kraken_codec::{Map, Value};
 use sentry_host::{CpuTimes, HostFacts};
 
-use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
+use super::factory::{LoggerRun, RunOutput};
 use crate::store::OptionValue;
 use sentry_protocol::record::params;
 
@@ -32,7 +32,12 @@ impl LoggerFactory for CpuUsageFactory {
     fn descriptions(&self) -> Localized {
         &[("en", "Check CPU Usage"), ("ko", "CPU 사용량 점검")]
     }
-    fn create(&self, context: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+    fn create(
+        &self,
+        context: &FactoryContext,
+        _: &str,
+        _: &BTreeMap<String, OptionValue>,
+    ) -> Box<dyn LoggerRun> {
         Box::new(CpuUsage { host: context.host.clone(), previous: None })
     }
 }
@@ -43,10 +48,10 @@ struct CpuUsage {
 }
 
 impl LoggerRun for CpuUsage {
-    fn run_once(&mut self) -> Result<Vec<Map>, String> {
+    fn run_once(&mut self) -> Result<RunOutput, String> {
         let now = self.host.cpu_times().map_err(|e| e.to_string())?;
         let previous = self.previous.replace(now);
-        Ok(previous.and_then(|before| cpu_record(&before, &now)).into_iter().collect())
+        Ok(previous.and_then(|before| cpu_record(&before, &now)).into_iter().collect::<Vec<_>>().into())
     }
 }
 

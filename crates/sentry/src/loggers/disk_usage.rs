@@ -12,8 +12,8 @@ use std::sync::Arc;
 use kraken_codec::{Map, Value};
 use sentry_host::{HostFacts, Volume, VolumeKind};
 
-use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
+use super::factory::{LoggerRun, RunOutput};
 use crate::store::OptionValue;
 use sentry_protocol::record::params;
 
@@ -33,7 +33,12 @@ impl LoggerFactory for DiskUsageFactory {
     fn descriptions(&self) -> Localized {
         &[("en", "Check Disk Usage"), ("ko", "디스크 사용량 점검")]
     }
-    fn create(&self, context: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+    fn create(
+        &self,
+        context: &FactoryContext,
+        _: &str,
+        _: &BTreeMap<String, OptionValue>,
+    ) -> Box<dyn LoggerRun> {
         Box::new(DiskUsage { host: context.host.clone() })
     }
 }
@@ -43,9 +48,9 @@ struct DiskUsage {
 }
 
 impl LoggerRun for DiskUsage {
-    fn run_once(&mut self) -> Result<Vec<Map>, String> {
+    fn run_once(&mut self) -> Result<RunOutput, String> {
         let volumes = self.host.volumes().map_err(|e| e.to_string())?;
-        Ok(disk_records(&volumes))
+        Ok(disk_records(&volumes).into())
     }
 }
 

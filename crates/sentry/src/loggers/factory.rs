@@ -9,19 +9,48 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use kraken_codec::{Map, Value};
 use sentry_host::HostFacts;
 
+use crate::spool::SpoolPressure;
 use crate::store::{OptionValue, Store};
 
 /// One logger's work, called once per interval on its own thread.
 pub trait LoggerRun: Send {
-    /// Reads the host and returns the params (with `logtype` and `msg`) of each record to
-    /// write, in order; possibly none (a first run that only takes a baseline). An error is
-    /// counted and logged; the logger keeps running.
-    fn run_once(&mut self) -> Result<Vec<Map>, String>;
+    /// Reads the host and returns the records to write, in order; possibly none (a first run
+    /// that only takes a baseline). An error is counted and logged; the logger keeps running.
+    fn run_once(&mut self) -> Result<RunOutput, String>;
 }
+
+/// What one run made.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct RunOutput {
+    /// Each record's date (`None`: the time of the run) and params (with `logtype` and `msg`).
+    pub records: Vec<(Option<SystemTime>, Map)>,
+    /// Where a logger that reads a source has got to after these records: committed with them
+    /// (in the spool's transaction when a base takes them), so the next run after a crash goes
+    /// on exactly after the last record kept. `None` for loggers without a position.
+    pub position: Option<String>,
+    /// More records wait in the source: once these are committed, the next run starts at once
+    /// instead of at the next interval.
+    pub more: bool,
+}
+
+impl From<Vec<Map>> for RunOutput {
+    /// Records dated at the run, without a position.
+    fn from(records: Vec<Map>) -> Self {
+        RunOutput {
+            records: records.into_iter().map(|params| (None, params)).collect(),
+            position: None,
+            more: false,
+        }
+    }
+}
+
+/// The cursor key under which a positioned logger's position is kept.
+pub const POSITION_CURSOR: &str = "position";
 
 /// `(language, text)` pairs; `en` first.
 pub type Localized = &'static [(&'static str, &'static str)];
@@ -50,6 +79,10 @@ pub struct ConfigOption {
 pub struct FactoryContext {
     pub host: Arc<dyn HostFacts>,
     pub store: Arc<Store>,
+    /// Whether the bases can take more records now (`None`: no spool, records go only to the
+    /// local output). Loggers that read a source the OS keeps (the event log) read nothing
+    /// while it says wait.
+    pub delivery: Option<Arc<SpoolPressure>>,
 }
 
 /// A kind of logger.
@@ -67,9 +100,19 @@ pub trait LoggerFactory: Send + Sync {
     fn performance(&self) -> bool {
         false
     }
-    /// A fresh runner for a logger with this (already validated) config. Called at every
-    /// start, so per-run state (baselines) starts afresh.
-    fn create(&self, context: &FactoryContext, config: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun>;
+    /// Checks option values beyond their types (ranges, choices); called by
+    /// [`validate_options`] once the types are right.
+    fn check(&self, _config: &BTreeMap<String, OptionValue>) -> Result<(), String> {
+        Ok(())
+    }
+    /// A fresh runner for the logger `name` with this (already validated) config. Called at
+    /// every start, so per-run state (baselines) starts afresh.
+    fn create(
+        &self,
+        context: &FactoryContext,
+        name: &str,
+        config: &BTreeMap<String, OptionValue>,
+    ) -> Box<dyn LoggerRun>;
 }
 
 /// The text for `language`, falling back to `en`, then to the first entry.
@@ -161,6 +204,7 @@ pub fn validate_options(
     if let Some(missing) = schema.iter().find(|o| o.required && !config.contains_key(o.name)) {
         return Err(format!("option {} is required by {}", missing.name, factory.name()));
     }
+    factory.check(&config)?;
     Ok(config)
 }
 
@@ -200,7 +244,12 @@ mod tests {
         fn options(&self) -> &'static [ConfigOption] {
             &[SOURCE, LIMIT]
         }
-        fn create(&self, _: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+        fn create(
+            &self,
+            _: &FactoryContext,
+            _: &str,
+            _: &BTreeMap<String, OptionValue>,
+        ) -> Box<dyn LoggerRun> {
             unreachable!("not built in these tests")
         }
     }

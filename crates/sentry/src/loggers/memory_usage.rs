@@ -10,8 +10,8 @@ use std::sync::Arc;
 use kraken_codec::{Map, Value};
 use sentry_host::{HostFacts, MemoryStatus};
 
-use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
+use super::factory::{LoggerRun, RunOutput};
 use crate::store::OptionValue;
 use sentry_protocol::record::params;
 
@@ -31,7 +31,12 @@ impl LoggerFactory for MemoryUsageFactory {
     fn descriptions(&self) -> Localized {
         &[("en", "Check Memory Usage"), ("ko", "메모리 사용량 점검")]
     }
-    fn create(&self, context: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+    fn create(
+        &self,
+        context: &FactoryContext,
+        _: &str,
+        _: &BTreeMap<String, OptionValue>,
+    ) -> Box<dyn LoggerRun> {
         Box::new(MemoryUsage { host: context.host.clone() })
     }
 }
@@ -41,9 +46,9 @@ struct MemoryUsage {
 }
 
 impl LoggerRun for MemoryUsage {
-    fn run_once(&mut self) -> Result<Vec<Map>, String> {
+    fn run_once(&mut self) -> Result<RunOutput, String> {
         let memory = self.host.memory().map_err(|e| e.to_string())?;
-        Ok(vec![memory_record(&memory)])
+        Ok(vec![memory_record(&memory)].into())
     }
 }
 

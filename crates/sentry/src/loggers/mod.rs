@@ -5,7 +5,7 @@
 //! the registered sinks ([`sink`]). The [`registry`] owns every logger of the agent, persists
 //! them in the state store, restarts those that were running, and applies an operator's
 //! changes made through the store. One file per logger: `cpu_usage`, `memory_usage`,
-//! `network_usage`, `disk_usage`, `process_check`; each keeps its record-building as pure
+//! `network_usage`, `disk_usage`, `process_check`, `windows_event`; each keeps its record-building as pure
 //! functions over host-fact structs, unit-tested with fixed inputs.
 
 pub mod cpu_usage;
@@ -17,6 +17,7 @@ pub mod process_check;
 pub mod registry;
 pub mod runner;
 pub mod sink;
+pub mod windows_event;
 
 use std::sync::Arc;
 
@@ -33,5 +34,6 @@ pub fn standard_factories() -> Vec<Arc<dyn LoggerFactory>> {
         Arc::new(network_usage::NetworkUsageFactory),
         Arc::new(disk_usage::DiskUsageFactory),
         Arc::new(process_check::ProcessCheckFactory),
+        Arc::new(windows_event::WindowsEventFactory),
     ]
 }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use kraken_codec::{Map, Value};
 use sentry_host::{HostFacts, Interface, InterfaceCounters};
 
-use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
+use super::factory::{LoggerRun, RunOutput};
 use crate::host_text;
 use crate::store::OptionValue;
 use sentry_protocol::record::params;
@@ -38,7 +38,12 @@ impl LoggerFactory for NetworkUsageFactory {
     fn descriptions(&self) -> Localized {
         &[("en", "Check Network Usage"), ("ko", "네트워크 사용량 점검")]
     }
-    fn create(&self, context: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+    fn create(
+        &self,
+        context: &FactoryContext,
+        _: &str,
+        _: &BTreeMap<String, OptionValue>,
+    ) -> Box<dyn LoggerRun> {
         Box::new(NetworkUsage { host: context.host.clone(), previous: HashMap::new(), last_run: None })
     }
 }
@@ -50,7 +55,7 @@ struct NetworkUsage {
 }
 
 impl LoggerRun for NetworkUsage {
-    fn run_once(&mut self) -> Result<Vec<Map>, String> {
+    fn run_once(&mut self) -> Result<RunOutput, String> {
         let interfaces = self.host.interfaces().map_err(|e| e.to_string())?;
         let now = Instant::now();
         let elapsed = self.last_run.replace(now).map(|then| now - then);
@@ -66,7 +71,7 @@ impl LoggerRun for NetworkUsage {
         // The total comes every run; on the baseline run it has no device yet (`-`, 0 %).
         let total = total_record(&records);
         records.push(total);
-        Ok(records)
+        Ok(records.into())
     }
 }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use kraken_codec::{Map, Value};
 use sentry_host::{HostFacts, ProcessSnapshot};
 
-use super::factory::LoggerRun;
 use super::factory::{FactoryContext, Localized, LoggerFactory};
+use super::factory::{LoggerRun, RunOutput};
 use crate::store::{OptionValue, Policy, ProcessRule, Store};
 use sentry_protocol::record::params;
 
@@ -31,7 +31,12 @@ impl LoggerFactory for ProcessCheckFactory {
     fn descriptions(&self) -> Localized {
         &[("en", "Check process running status periodically"), ("ko", "프로세스 실행 상태를 주기적으로 점검")]
     }
-    fn create(&self, context: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+    fn create(
+        &self,
+        context: &FactoryContext,
+        _: &str,
+        _: &BTreeMap<String, OptionValue>,
+    ) -> Box<dyn LoggerRun> {
         Box::new(ProcessCheck { host: context.host.clone(), store: context.store.clone() })
     }
 }
@@ -42,13 +47,13 @@ struct ProcessCheck {
 }
 
 impl LoggerRun for ProcessCheck {
-    fn run_once(&mut self) -> Result<Vec<Map>, String> {
+    fn run_once(&mut self) -> Result<RunOutput, String> {
         let rules = self.store.process_rules().map_err(|e| e.to_string())?;
         if rules.is_empty() {
-            return Ok(Vec::new());
+            return Ok(RunOutput::default());
         }
         let processes = self.host.processes().map_err(|e| e.to_string())?;
-        Ok(check_records(&rules, &running_names(&processes)))
+        Ok(check_records(&rules, &running_names(&processes)).into())
     }
 }
 

@@ -222,7 +222,10 @@ impl RunLoop {
         let mut next = Instant::now();
         while !self.stop.wait_until(next) {
             let started = Instant::now();
-            self.run_once();
+            if self.run_once() {
+                next = Instant::now(); // more waits in the source: go on at once
+                continue;
+            }
             next += self.interval;
             let now = Instant::now();
             if next <= now {
@@ -235,7 +238,8 @@ impl RunLoop {
         }
     }
 
-    fn run_once(&mut self) {
+    /// One run; true when its source has more waiting and this run's records were committed.
+    fn run_once(&mut self) -> bool {
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run.run_once()));
         let now = SystemTime::now();
         let result = match outcome {
@@ -249,16 +253,23 @@ impl RunLoop {
                     .unwrap_or_else(|| "unknown panic".into())
             )),
         };
-        let (records, error): (Vec<LogRecord>, Option<String>) = match result {
+        let more = result.as_ref().is_ok_and(|output| output.more);
+        let (records, position, error): (Vec<LogRecord>, Option<String>, Option<String>) = match result {
             // The params move into their records: nothing is copied on the way to the sinks.
-            Ok(params) => (
-                params
+            Ok(output) => (
+                output
+                    .records
                     .into_iter()
-                    .map(|params| LogRecord { date: now, logger: self.name.clone(), params })
+                    .map(|(date, params)| LogRecord {
+                        date: date.unwrap_or(now),
+                        logger: self.name.clone(),
+                        params,
+                    })
                     .collect(),
+                output.position,
                 None,
             ),
-            Err(error) => (Vec::new(), Some(error)),
+            Err(error) => (Vec::new(), None, Some(error)),
         };
         {
             let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
@@ -276,8 +287,17 @@ impl RunLoop {
         if let Some(error) = &error {
             tracing::warn!(logger = %self.name, %error, "logger run failed; the logger keeps running");
         }
-        if !records.is_empty() {
-            self.sinks.write(&records);
+        match position {
+            Some(position) => {
+                let committed = self.sinks.write_positioned(&records, &self.name, &position);
+                committed && more
+            }
+            None => {
+                if !records.is_empty() {
+                    self.sinks.write(&records);
+                }
+                false
+            }
         }
     }
 }
@@ -285,8 +305,8 @@ impl RunLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loggers::factory::RunOutput;
     use crate::loggers::sink::RecordSink;
-    use kraken_codec::Map;
     use sentry_protocol::record::params;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -305,12 +325,12 @@ mod tests {
     struct Flaky(Arc<AtomicUsize>);
 
     impl LoggerRun for Flaky {
-        fn run_once(&mut self) -> Result<Vec<Map>, String> {
+        fn run_once(&mut self) -> Result<RunOutput, String> {
             let n = self.0.fetch_add(1, Ordering::SeqCst);
             match n {
                 3 => panic!("boom"),
                 n if n % 2 == 1 => Err(format!("failure {n}")),
-                n => Ok(vec![params("test", format!("run {n}"), [])]),
+                n => Ok(vec![params("test", format!("run {n}"), [])].into()),
             }
         }
     }
@@ -364,9 +384,9 @@ mod tests {
     struct Slow;
 
     impl LoggerRun for Slow {
-        fn run_once(&mut self) -> Result<Vec<Map>, String> {
+        fn run_once(&mut self) -> Result<RunOutput, String> {
             thread::sleep(Duration::from_millis(300));
-            Ok(Vec::new())
+            Ok(RunOutput::default())
         }
     }
 

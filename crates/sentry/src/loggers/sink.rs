@@ -21,6 +21,22 @@ use sentry_protocol::LogRecord;
 pub trait RecordSink: Send + Sync {
     /// Takes one run's records. An error is logged by the caller and does not stop the logger.
     fn write(&self, records: &[LogRecord]) -> io::Result<()>;
+
+    /// Takes one run's records of a logger that reads from a position (possibly none, when
+    /// only the position moved). Returns true when this sink committed `position` with the
+    /// records; false leaves that to [`Self::save_position`] once every sink took them. A sink
+    /// that fails must not keep the records for later: the logger reads them again.
+    fn write_positioned(&self, records: &[LogRecord], _logger: &str, _position: &str) -> io::Result<bool> {
+        if !records.is_empty() {
+            self.write(records)?;
+        }
+        Ok(false)
+    }
+
+    /// Commits a logger's position on its own; true if this sink keeps positions.
+    fn save_position(&self, _logger: &str, _position: &str) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// The sinks records go to; sinks can be added while loggers run.
@@ -41,6 +57,37 @@ impl SinkSet {
                 tracing::warn!(%error, "a record sink failed");
             }
         }
+    }
+
+    /// Gives a positioned logger's records to every sink and commits its position: with the
+    /// records where a sink can (the spool), otherwise once every sink took them. If any sink
+    /// fails the position stays where it was, and the logger reads the same records again.
+    /// Returns whether the position was committed.
+    pub fn write_positioned(&self, records: &[LogRecord], logger: &str, position: &str) -> bool {
+        let sinks = self.sinks.read().unwrap_or_else(|p| p.into_inner());
+        let mut committed = false;
+        for sink in sinks.iter() {
+            match sink.write_positioned(records, logger, position) {
+                Ok(saved) => committed |= saved,
+                Err(error) => {
+                    tracing::warn!(%error, logger, "a record sink failed; the logger reads these records again");
+                    return false;
+                }
+            }
+        }
+        for sink in sinks.iter() {
+            if committed {
+                break;
+            }
+            match sink.save_position(logger, position) {
+                Ok(saved) => committed = saved,
+                Err(error) => {
+                    tracing::warn!(%error, logger, "cannot save the logger's position; it reads these records again");
+                    return false;
+                }
+            }
+        }
+        committed
     }
 }
 

@@ -5,14 +5,17 @@
 //! * [`queries`]: the store's spool tables: subscriptions, append with the bound, batches,
 //!   acknowledgements, totals, the spool epoch.
 //! * [`sender`]: a link's sender, which batches what waits and deletes what the base has.
+//! * [`pressure`]: whether the bases can take more now, for loggers whose source is the buffer.
 //!
 //! A record enters the spool before it is sent and leaves it only once its base has it, so a
 //! base that is away, or an agent that crashes, loses nothing.
 
+pub mod pressure;
 pub mod queries;
 pub mod sender;
 pub mod sink;
 
+pub use pressure::{Delivery, SpoolPressure};
 pub use queries::{SpoolEntry, SpooledRecord};
 pub use sender::SpoolAccess;
 pub use sink::{DROP_REPORT_LOGGER, PENDING_MAX_BYTES, SpoolSink};

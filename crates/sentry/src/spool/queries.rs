@@ -10,6 +10,7 @@
 
 use rusqlite::params;
 
+use crate::loggers::factory::POSITION_CURSOR;
 use crate::store::{Store, StoreError};
 
 /// A record to spool for one base.
@@ -122,16 +123,21 @@ impl Store {
 
     /// Appends entries in one transaction, keeping each base's spool within `max_bytes` by
     /// dropping its oldest records, droppable ones first. `sequences` are the last sequence
-    /// numbers (per logger) the entries carry, saved in the same transaction. Returns how many
-    /// records each base lost.
+    /// numbers (per logger) the entries carry, and `positions` where the loggers that read a
+    /// source have got to, both saved in the same transaction. Returns how many records each
+    /// base lost.
     pub fn spool_append(
         &self,
         entries: &[SpoolEntry],
         sequences: &[(&str, i64)],
+        positions: &[(&str, &str)],
         max_bytes: u64,
     ) -> Result<Vec<(String, u64)>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
+        for (logger, position) in positions {
+            crate::store::cursors::save(&transaction, logger, POSITION_CURSOR, position)?;
+        }
         {
             let mut save = transaction.prepare_cached(
                 "INSERT INTO cursors (logger, key, value) VALUES (?1, 'seq', ?2)
@@ -248,6 +254,16 @@ impl Store {
         Ok(())
     }
 
+    /// The bytes of records waiting for `base` (cheap: a running total).
+    pub fn spool_bytes(&self, base: &str) -> Result<u64, StoreError> {
+        let bytes: Option<i64> = rusqlite::OptionalExtension::optional(self.lock().query_row(
+            "SELECT bytes FROM spool_totals WHERE base = ?1",
+            [base],
+            |row| row.get(0),
+        ))?;
+        Ok(bytes.unwrap_or(0).max(0) as u64)
+    }
+
     /// (records waiting, bytes waiting, records dropped so far) for `base`.
     pub fn spool_stats(&self, base: &str) -> Result<(u64, u64, u64), StoreError> {
         let connection = self.lock();
@@ -281,14 +297,17 @@ mod tests {
             record: vec![n; 100],
             droppable: true,
         };
-        assert_eq!(store.spool_append(&[entry(1), entry(2), entry(3)], &[("cpu", 3)], 1_000).unwrap(), []);
+        assert_eq!(
+            store.spool_append(&[entry(1), entry(2), entry(3)], &[("cpu", 3)], &[], 1_000).unwrap(),
+            []
+        );
         let batch = store.spool_batch("central", 10, 250).unwrap();
         assert_eq!(batch.iter().map(|r| r.record[0]).collect::<Vec<_>>(), [1, 2], "bounded by bytes");
         store.spool_ack("central", &batch.iter().map(|r| r.id).collect::<Vec<_>>()).unwrap();
         assert_eq!(store.spool_stats("central").unwrap(), (1, 100, 0));
         // Over the bound: the oldest (3) goes, then 4, to fit 5..=6 in 250 bytes.
         assert_eq!(
-            store.spool_append(&[entry(4), entry(5), entry(6)], &[("cpu", 6)], 250).unwrap(),
+            store.spool_append(&[entry(4), entry(5), entry(6)], &[("cpu", 6)], &[], 250).unwrap(),
             [("central".into(), 2)]
         );
         let left: Vec<u8> =
@@ -302,7 +321,7 @@ mod tests {
         // An emptied spool does not hand out old ids again: links read on after the last id sent.
         let last = store.spool_batch("central", 10, 10_000).unwrap()[1].id;
         store.spool_ack("central", &[last - 1, last]).unwrap();
-        store.spool_append(&[entry(7)], &[], 250).unwrap();
+        store.spool_append(&[entry(7)], &[], &[], 250).unwrap();
         assert_eq!(store.spool_batch_after("central", last, 10, 10_000).unwrap()[0].record[0], 7);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -321,7 +340,9 @@ mod tests {
         for base in ["central", "old"] {
             store.subscribe(base, "cpu").unwrap();
         }
-        store.spool_append(&[entry("central"), entry("old"), entry("old")], &[("cpu", 3)], 1_000).unwrap();
+        store
+            .spool_append(&[entry("central"), entry("old"), entry("old")], &[("cpu", 3)], &[], 1_000)
+            .unwrap();
         assert_eq!(store.forget_bases_except(&["central"]).unwrap(), [("old".to_owned(), 2)]);
         assert_eq!(store.subscribers("cpu").unwrap(), ["central"]);
         assert_eq!(store.spool_stats("old").unwrap(), (0, 0, 0));
@@ -342,10 +363,15 @@ mod tests {
             droppable,
         };
         store
-            .spool_append(&[entry(1, false), entry(2, true), entry(3, false), entry(4, true)], &[], 1_000)
+            .spool_append(
+                &[entry(1, false), entry(2, true), entry(3, false), entry(4, true)],
+                &[],
+                &[],
+                1_000,
+            )
             .unwrap();
         // Two over the bound: the two performance records go, though the security ones are older.
-        let losses = store.spool_append(&[entry(5, true), entry(6, true)], &[], 400).unwrap();
+        let losses = store.spool_append(&[entry(5, true), entry(6, true)], &[], &[], 400).unwrap();
         assert_eq!(losses, [("central".into(), 2)]);
         let left: Vec<u8> =
             store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();
@@ -360,7 +386,7 @@ mod tests {
                     .collect::<Vec<_>>(),
             )
             .unwrap();
-        let losses = store.spool_append(&[entry(7, false), entry(8, false)], &[], 300).unwrap();
+        let losses = store.spool_append(&[entry(7, false), entry(8, false)], &[], &[], 300).unwrap();
         assert_eq!(losses, [("central".into(), 1)]);
         let left: Vec<u8> =
             store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect();

@@ -27,6 +27,7 @@ use sentry_protocol::record::params;
 use tokio::sync::Notify;
 
 use super::queries::SpoolEntry;
+use crate::loggers::factory::POSITION_CURSOR;
 use crate::loggers::{LoggerFactory, RecordSink};
 use crate::store::{Store, StoreError};
 
@@ -128,13 +129,47 @@ impl SpoolSink {
             });
         }
         // Room for a report may cost more records; the totals (dropped_total) still count them.
-        self.store.spool_append(&reports, &[(DROP_REPORT_LOGGER, seq)], self.max_bytes)?;
+        self.store.spool_append(&reports, &[(DROP_REPORT_LOGGER, seq)], &[], self.max_bytes)?;
         Ok(())
     }
 }
 
 impl RecordSink for SpoolSink {
     fn write(&self, records: &[LogRecord]) -> io::Result<()> {
+        self.spool(records, None).map(drop)
+    }
+
+    fn write_positioned(&self, records: &[LogRecord], logger: &str, position: &str) -> io::Result<bool> {
+        self.spool(records, Some((logger, position)))
+    }
+
+    fn save_position(&self, logger: &str, position: &str) -> io::Result<bool> {
+        self.store
+            .save_cursor(logger, POSITION_CURSOR, position)
+            .map(|()| true)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
+
+impl SpoolSink {
+    /// True while records the store refused wait in memory (see the module doc).
+    pub fn refusing(&self) -> bool {
+        let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        !pending.entries.is_empty() || !pending.lost.is_empty()
+    }
+
+    /// Tries to spool the records waiting in memory; true if none wait any more.
+    pub fn retry_refused(&self) -> bool {
+        if self.refusing() {
+            let _ = self.spool(&[], None);
+        }
+        !self.refusing()
+    }
+
+    /// Spools `records` for the bases that want them. With a `(logger, position)`, the position
+    /// is saved in the same transaction when any record was spooled (the result says whether),
+    /// and records the store refuses are not kept in memory: the logger reads them again.
+    fn spool(&self, records: &[LogRecord], positioned: Option<(&str, &str)>) -> io::Result<bool> {
         let to_io = |e: StoreError| io::Error::other(e.to_string());
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
         let mut entries = Vec::new();
@@ -182,21 +217,28 @@ impl RecordSink for SpoolSink {
             }
         }
         if entries.is_empty() && pending.entries.is_empty() && pending.lost.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let positions: Vec<(&str, &str)> = positioned.filter(|_| !entries.is_empty()).into_iter().collect();
         // What waits from refused writes goes first, with its own sequence numbers (moved, not
         // copied: in the usual case nothing waits and this is the new records alone).
         let Pending { entries: mut all, sequences: mut all_sequences, lost: waiting_lost, .. } =
             std::mem::take(&mut *pending);
+        let waiting = (all.len(), all_sequences.clone());
         all.extend(entries);
         all_sequences.extend(sequences);
         let saved: Vec<(&str, i64)> =
             all_sequences.iter().map(|(logger, last)| (logger.as_str(), *last)).collect();
-        let appended = self.store.spool_append(&all, &saved, self.max_bytes);
+        let appended = self.store.spool_append(&all, &saved, &positions, self.max_bytes);
         let mut losses = match appended {
             Ok(losses) => losses,
             Err(error) => {
                 pending.lost = waiting_lost;
+                if positioned.is_some() {
+                    // A positioned logger's records are read again from its source, not kept.
+                    all.truncate(waiting.0);
+                    all_sequences = waiting.1;
+                }
                 pending.keep(all, all_sequences);
                 return Err(io::Error::other(format!(
                     "{error}; {} records wait in memory for the next write",
@@ -220,7 +262,7 @@ impl RecordSink for SpoolSink {
             }
             return Err(to_io(error));
         }
-        Ok(())
+        Ok(!positions.is_empty())
     }
 }
 
@@ -282,6 +324,41 @@ mod tests {
             .collect();
         let expected: Vec<(i64, i32)> = (0..=121).map(|n| (i64::from(n) + 1, n)).collect();
         assert_eq!(spooled, expected);
+        drop((sink, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_positioned_write_commits_its_position_with_the_records_and_is_never_kept_in_memory() {
+        let dir = std::env::temp_dir().join(format!("kraken-spool-positioned-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        store.insert_logger(&logger("security", "windows-event-logger")).unwrap();
+        store.subscribe("central", "security").unwrap();
+        let sink = SpoolSink::new(store.clone(), 1 << 30, &standard_factories());
+        assert!(sink.write_positioned(&[record("security", 1)], "security", "p1").unwrap());
+        assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some("p1"));
+
+        store.refuse_growth(true);
+        let many: Vec<LogRecord> = (0..40).map(|n| record("security", 100 + n)).collect();
+        assert!(sink.write_positioned(&many, "security", "p2").is_err(), "a full disk refuses the write");
+        assert!(!sink.refusing(), "the records are read again from their source, not kept");
+        assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some("p1"));
+        store.refuse_growth(false);
+        assert!(sink.write_positioned(&[record("security", 2)], "security", "p2").unwrap());
+        let seqs: Vec<i64> = store
+            .spool_batch("central", 100, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|r| kraken_codec::decode(&r.record).unwrap().as_map().unwrap()["seq"].as_i64().unwrap())
+            .collect();
+        assert_eq!(seqs, [1, 2], "numbered without a gap across the refused write");
+        assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some("p2"));
+        // Nobody subscribed: the spool leaves the position to be saved after the other sinks.
+        store.unsubscribe("central", "security").unwrap();
+        assert!(!sink.write_positioned(&[record("security", 3)], "security", "p3").unwrap());
+        assert!(sink.save_position("security", "p3").unwrap());
+        assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some("p3"));
         drop((sink, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -251,7 +251,7 @@ pub(crate) mod tests {
         store.spool_ack("central", &[first]).unwrap();
         let entry =
             SpoolEntry { base: "central".into(), logger: "cpu".into(), record: vec![2], droppable: true };
-        store.spool_append(&[entry], &[], 1_000).unwrap();
+        store.spool_append(&[entry], &[], &[], 1_000).unwrap();
         assert!(store.spool_batch("central", 10, 1_000).unwrap()[0].id > first);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();

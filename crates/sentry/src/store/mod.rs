@@ -12,10 +12,11 @@
 //! commits, which is how the agent notices an operator's change.
 
 //!
-//! [`database`] opens the file and holds the connection; [`loggers`] and [`checklist`] hold the
-//! queries of their tables (the spool's are in `crate::spool::queries`).
+//! [`database`] opens the file and holds the connection; [`loggers`], [`checklist`] and [`cursors`]
+//! hold the queries of their tables (the spool's are in `crate::spool::queries`).
 
 pub mod checklist;
+pub mod cursors;
 pub mod database;
 pub mod loggers;
 

@@ -40,7 +40,10 @@ fn header_ids(batch: &Batch) -> Vec<u64> {
 /// `system.evtx` declares 3 chunks and holds 17, `sysmon.evtx` declares 1 of 17 (8 of them
 /// garbage), the bad-magic file has 2 chunks with a zeroed magic and a record cut short, the
 /// zero-size file one record of data size 0.
-const EXPECTED: &[(&str, (usize, usize), (usize, usize))] = &[
+/// (file, (events, damage) declared, (events, damage) with recover).
+type Expected = (&'static str, (usize, usize), (usize, usize));
+
+const EXPECTED: &[Expected] = &[
     ("Application_no_crc32.evtx", (17, 0), (17, 0)),
     ("Security_short_selected.evtx", (7, 0), (7, 0)),
     ("new-user-security.evtx", (4, 0), (4, 0)),

@@ -258,7 +258,7 @@ impl LoggerRegistry {
         let entry = self.entry(name)?;
         let run = {
             let row = entry.row.lock().unwrap_or_else(|p| p.into_inner());
-            entry.factory.create(&self.context, &row.config)
+            entry.factory.create(&self.context, name, &row.config)
         };
         entry
             .runner
@@ -282,7 +282,7 @@ impl LoggerRegistry {
             let row = entry.row.lock().unwrap_or_else(|p| p.into_inner());
             (row.interval_ms.max(self.min_interval_ms), row.config.clone())
         };
-        let run = entry.factory.create(&self.context, &config);
+        let run = entry.factory.create(&self.context, name, &config);
         entry
             .runner
             .start(Duration::from_millis(u64::from(interval)), run, self.sinks.clone())
@@ -412,10 +412,10 @@ mod tests {
     }
 
     impl LoggerRun for GatedRun {
-        fn run_once(&mut self) -> Result<Vec<Map>, String> {
+        fn run_once(&mut self) -> Result<crate::loggers::factory::RunOutput, String> {
             let _ = self.entered.send(());
             let _ = self.release.lock().unwrap().recv();
-            Ok(Vec::new())
+            Ok(Default::default())
         }
     }
 
@@ -429,7 +429,12 @@ mod tests {
         fn descriptions(&self) -> Localized {
             &[("en", "Waits for the test")]
         }
-        fn create(&self, _: &FactoryContext, _: &BTreeMap<String, OptionValue>) -> Box<dyn LoggerRun> {
+        fn create(
+            &self,
+            _: &FactoryContext,
+            _: &str,
+            _: &BTreeMap<String, OptionValue>,
+        ) -> Box<dyn LoggerRun> {
             Box::new(GatedRun {
                 entered: self.entered.lock().unwrap().clone(),
                 release: self.release.clone(),
@@ -448,6 +453,7 @@ mod tests {
         let context = FactoryContext {
             host: Arc::new(sentry_host::SystemHost),
             store: Arc::new(Store::open(&dir).unwrap()),
+            delivery: None,
         };
         let registry = LoggerRegistry::new(vec![Arc::new(factory)], context, Arc::default(), 100);
         let mut events = registry.event_sender().subscribe();

@@ -1,0 +1,167 @@
+//! A source's items as records: events through [`super::mapping`], and the two kinds of record
+//! that say what could not be read, so nothing is lost in silence:
+//! - `eventlog-gap`: events gone before they were read (a bookmark whose record was cleared or
+//!   overwritten, a file replaced): `channel`, `reason`, `last_record_id` (the last read before
+//!   the gap), `resumed_at_record_id` (the first read after it, when this batch has one);
+//! - `eventlog-error`: an `.evtx` chunk or record that cannot be read, or an event whose XML
+//!   cannot be mapped: `source`, `chunk`, `offset`, `header_id`, `error`.
+//!
+//! Both are dated when they are made; events carry their own `TimeCreated`.
+
+use std::time::SystemTime;
+
+use kraken_codec::{Map, Value};
+use sentry_host::eventlog::{Damage, Gap, SourceItem};
+use sentry_protocol::record::params;
+
+use super::mapping::{EventExtras, MappingOptions, map_event};
+
+/// The logtype of a gap record.
+pub const GAP_LOGTYPE: &str = "eventlog-gap";
+/// The logtype of a record saying what could not be read.
+pub const ERROR_LOGTYPE: &str = "eventlog-error";
+
+/// How a source's items become records.
+#[derive(Debug, Clone)]
+pub struct ItemMapping {
+    pub options: MappingOptions,
+    /// The channel named in the configuration: used when an event names none.
+    pub channel: String,
+    /// What is read (`Security`, `file C:\x.evtx`), for error records.
+    pub source: String,
+}
+
+impl ItemMapping {
+    /// The records of a batch's items, in order: (date, params); a `None` date is "now".
+    pub fn records(&self, items: Vec<SourceItem>) -> Vec<(Option<SystemTime>, Map)> {
+        let mut records: Vec<(Option<SystemTime>, Map)> = Vec::with_capacity(items.len());
+        let mut gaps = Vec::new();
+        for item in items {
+            match item {
+                SourceItem::Event(event) => {
+                    let extras = EventExtras {
+                        written: event.written,
+                        message: event.message,
+                        account: event.account,
+                    };
+                    match map_event(&event.xml, &extras, &self.options) {
+                        Ok(mut mapped) => {
+                            if mapped.params.get("channel").and_then(Value::as_str).is_none_or(str::is_empty)
+                            {
+                                mapped.params.insert("channel", Value::from(self.channel.as_str()));
+                            }
+                            records.push((Some(mapped.date), mapped.params));
+                        }
+                        Err(error) => {
+                            records.push((None, self.error_record(&event_damage(event.header_id, error))))
+                        }
+                    }
+                }
+                SourceItem::Gap(gap) => {
+                    gaps.push(records.len());
+                    records.push((None, self.gap_record(&gap)));
+                }
+                SourceItem::Damage(damage) => records.push((None, self.error_record(&damage))),
+            }
+        }
+        // Each gap learns where reading resumed: the first event after it in this batch.
+        for index in gaps {
+            let resumed = records[index + 1..]
+                .iter()
+                .find(|(_, params)| params.get("logtype").and_then(Value::as_str) == Some("system"))
+                .and_then(|(_, params)| params.get("record_id").cloned());
+            if let Some(resumed) = resumed {
+                records[index].1.insert("resumed_at_record_id", resumed);
+            }
+        }
+        records
+    }
+
+    fn gap_record(&self, gap: &Gap) -> Map {
+        params(
+            GAP_LOGTYPE,
+            gap.reason.clone(),
+            [
+                ("channel", Value::from(self.channel.as_str())),
+                ("source", Value::from(self.source.as_str())),
+                ("reason", Value::from(gap.reason.as_str())),
+                ("last_record_id", optional_id(gap.last_record_id)),
+                ("resumed_at_record_id", Value::Null),
+            ],
+        )
+    }
+
+    fn error_record(&self, damage: &Damage) -> Map {
+        let message = format!("{}: {}", self.source, damage.error);
+        params(
+            ERROR_LOGTYPE,
+            message,
+            [
+                ("channel", Value::from(self.channel.as_str())),
+                ("source", Value::from(self.source.as_str())),
+                ("chunk", optional_id(damage.chunk)),
+                ("offset", optional_id(damage.offset)),
+                ("header_id", optional_id(damage.header_id)),
+                ("error", Value::from(damage.error.as_str())),
+            ],
+        )
+    }
+}
+
+/// An event whose XML could not be mapped, as damage.
+fn event_damage(header_id: Option<u64>, error: super::MappingError) -> Damage {
+    Damage { chunk: None, offset: None, header_id, error: format!("event cannot be mapped: {error}") }
+}
+
+fn optional_id(id: Option<u64>) -> Value {
+    id.map_or(Value::Null, |id| Value::I64(i64::try_from(id).unwrap_or(i64::MAX)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentry_host::eventlog::SourceEvent;
+
+    fn event(xml: &str) -> SourceItem {
+        SourceItem::Event(SourceEvent {
+            xml: xml.into(),
+            written: None,
+            message: None,
+            account: None,
+            header_id: Some(9),
+        })
+    }
+
+    #[test]
+    fn gaps_learn_where_reading_resumed_and_unreadable_events_become_error_records() {
+        let mapping = ItemMapping {
+            options: MappingOptions::default(),
+            channel: "Security".into(),
+            source: "Security".into(),
+        };
+        let xml = "<Event><System><EventID>4624</EventID><TimeCreated SystemTime='2024-01-02T03:04:05.1234567Z'/>\
+                   <EventRecordID>77</EventRecordID><Channel></Channel></System></Event>";
+        let records = mapping.records(vec![
+            SourceItem::Gap(Gap { reason: "bookmark gone".into(), last_record_id: Some(12) }),
+            event("<Event>"),
+            event(xml),
+        ]);
+        assert_eq!(records.len(), 3);
+        let gap = &records[0].1;
+        assert_eq!(gap["logtype"], Value::from(GAP_LOGTYPE));
+        assert_eq!(
+            (gap["last_record_id"].clone(), gap["resumed_at_record_id"].clone()),
+            (Value::I64(12), Value::I64(77))
+        );
+        let error = &records[1].1;
+        assert_eq!(error["logtype"], Value::from(ERROR_LOGTYPE));
+        assert_eq!(error["header_id"], Value::I64(9));
+        assert!(error["error"].as_str().unwrap().starts_with("event cannot be mapped"));
+        assert_eq!(
+            records[2].1["channel"],
+            Value::from("Security"),
+            "an event naming no channel gets the configured one"
+        );
+        assert!(records[2].0.is_some(), "an event keeps its own date");
+    }
+}

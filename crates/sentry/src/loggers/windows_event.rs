@@ -1,0 +1,372 @@
+//! `windows-event-logger`: Windows events as records, every event once, from a position kept
+//! with the records.
+//!
+//! The source is the live channel `event_source` (Windows: a pull subscription from a bookmark),
+//! or the `.evtx` file `evtx_path` (every platform). Each run:
+//! 1. takes the logger's position from the store; on the very first run it asks the source
+//!    where to start (`start_at = now`: after the newest record, nothing old replayed; `oldest`;
+//!    or after `last_id`) and saves that at once;
+//! 2. asks the spool whether the bases can take more ([`crate::spool::SpoolPressure`]): when a
+//!    base's spool is past 75 % of its bound or refuses writes, or when bases are configured but
+//!    none has connected this logger yet, it reads nothing: the event log is the buffer;
+//! 3. reads at most `max_events_per_run` items (fewer when the spool's room is short), maps
+//!    them ([`crate::eventlog::ItemMapping`]) and returns them with the position after them; the
+//!    runner commits both together, and runs again at once while more wait.
+//!
+//! A crash at any point resumes after the last event committed; a read that could not be
+//! committed is read again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sentry_host::eventlog::{
+    EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, StartAt, live_source,
+};
+
+use super::factory::POSITION_CURSOR;
+use super::factory::{
+    ConfigOption, FactoryContext, Localized, LoggerFactory, LoggerRun, OptionKind, RunOutput,
+};
+use crate::eventlog::{ItemMapping, MappingOptions};
+use crate::spool::{Delivery, SpoolPressure};
+use crate::store::{OptionValue, Store};
+
+/// The factory's name, as the seed's.
+pub const FACTORY_NAME: &str = "windows-event-logger";
+
+/// Items read per run unless configured.
+pub const DEFAULT_MAX_EVENTS_PER_RUN: i64 = 1000;
+const MAX_EVENTS_PER_RUN_LIMIT: i64 = 100_000;
+const DEFAULT_BATCH_SIZE: i64 = 100;
+const DEFAULT_MAX_FIELD_BYTES: i64 = 32 * 1024;
+const MAX_FIELD_BYTES_RANGE: std::ops::RangeInclusive<i64> = 256..=1 << 20;
+
+/// What one event is assumed to cost in the spool when a run's room is short.
+const ESTIMATED_RECORD_BYTES: u64 = 2048;
+
+const fn option(
+    name: &'static str,
+    kind: OptionKind,
+    required: bool,
+    display_names: Localized,
+    descriptions: Localized,
+    default_values: Localized,
+) -> ConfigOption {
+    ConfigOption { name, kind, required, display_names, descriptions, default_values }
+}
+
+const OPTIONS: &[ConfigOption] = &[
+    option(
+        "event_source",
+        OptionKind::String,
+        true,
+        &[("en", "Event Source"), ("ko", "이벤트 소스")],
+        &[("en", "Event Source"), ("ko", "이벤트 소스")],
+        &[],
+    ),
+    option(
+        "query",
+        OptionKind::String,
+        false,
+        &[("en", "Query")],
+        &[("en", "XPath filter of the events to read (default *: all)")],
+        &[("en", "*")],
+    ),
+    option(
+        "start_at",
+        OptionKind::String,
+        false,
+        &[("en", "Start At")],
+        &[("en", "Where the first start reads from: now (after the newest event) or oldest")],
+        &[("en", "now")],
+    ),
+    option(
+        "last_id",
+        OptionKind::String,
+        false,
+        &[("en", "Last Record Id")],
+        &[("en", "The first start reads after this record id (file: record header id)")],
+        &[],
+    ),
+    option(
+        "batch_size",
+        OptionKind::Integer,
+        false,
+        &[("en", "Batch Size")],
+        &[("en", "Events per EvtNext call, 1 to 1024")],
+        &[("en", "100")],
+    ),
+    option(
+        "max_events_per_run",
+        OptionKind::Integer,
+        false,
+        &[("en", "Events Per Run")],
+        &[("en", "The most events one run reads (the next run starts at once while more wait)")],
+        &[("en", "1000")],
+    ),
+    option(
+        "render_message",
+        OptionKind::String,
+        false,
+        &[("en", "Render Message")],
+        &[("en", "true or false: format each event's message from its provider")],
+        &[("en", "true")],
+    ),
+    option(
+        "include_xml",
+        OptionKind::String,
+        false,
+        &[("en", "Include XML")],
+        &[("en", "true or false: add the event's XML to its record")],
+        &[("en", "false")],
+    ),
+    option(
+        "max_field_bytes",
+        OptionKind::Integer,
+        false,
+        &[("en", "Max Field Bytes")],
+        &[("en", "Longer values are cut and the record flagged truncated")],
+        &[("en", "32768")],
+    ),
+    option(
+        "evtx_path",
+        OptionKind::String,
+        false,
+        &[("en", "EVTX File")],
+        &[("en", "Read this .evtx file instead of the live channel")],
+        &[],
+    ),
+    option(
+        "recover",
+        OptionKind::String,
+        false,
+        &[("en", "Recover")],
+        &[("en", "true or false: also read the inactive chunks of an .evtx file")],
+        &[("en", "false")],
+    ),
+];
+
+pub struct WindowsEventFactory;
+
+/// The options of one logger, checked and with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventLoggerConfig {
+    pub channel: String,
+    pub evtx_path: Option<PathBuf>,
+    pub recover: bool,
+    pub live: LiveOptions,
+    pub max_events_per_run: usize,
+    pub mapping: MappingOptions,
+}
+
+impl EventLoggerConfig {
+    /// Reads a validated config.
+    pub fn from_options(config: &BTreeMap<String, OptionValue>) -> Result<Self, String> {
+        let text = |key: &str| match config.get(key) {
+            Some(OptionValue::Str(text)) => Some(text.trim().to_owned()),
+            _ => None,
+        };
+        let int = |key: &str, default: i64| match config.get(key) {
+            Some(OptionValue::Int(n)) => *n,
+            _ => default,
+        };
+        let flag = |key: &str, default: bool| match text(key).as_deref() {
+            None | Some("") => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(format!("option {key} must be true or false, got {other:?}")),
+        };
+        let last_id = match text("last_id").filter(|t| !t.is_empty()) {
+            None => None,
+            Some(digits) => Some(
+                digits
+                    .parse::<u64>()
+                    .map_err(|_| format!("option last_id must be a record id, got {digits:?}"))?,
+            ),
+        };
+        let start_at = match (last_id, text("start_at").as_deref()) {
+            (Some(id), _) => StartAt::AfterRecord(id),
+            (None, None | Some("") | Some("now")) => StartAt::Now,
+            (None, Some("oldest")) => StartAt::Oldest,
+            (None, Some(other)) => {
+                return Err(format!("option start_at must be now or oldest, got {other:?}"));
+            }
+        };
+        let batch_size = int("batch_size", DEFAULT_BATCH_SIZE);
+        if !(1..=1024).contains(&batch_size) {
+            return Err(format!("option batch_size must be 1 to 1024, got {batch_size}"));
+        }
+        let max_events = int("max_events_per_run", DEFAULT_MAX_EVENTS_PER_RUN);
+        if !(1..=MAX_EVENTS_PER_RUN_LIMIT).contains(&max_events) {
+            return Err(format!(
+                "option max_events_per_run must be 1 to {MAX_EVENTS_PER_RUN_LIMIT}, got {max_events}"
+            ));
+        }
+        let max_field_bytes = int("max_field_bytes", DEFAULT_MAX_FIELD_BYTES);
+        if !MAX_FIELD_BYTES_RANGE.contains(&max_field_bytes) {
+            return Err(format!(
+                "option max_field_bytes must be {} to {}, got {max_field_bytes}",
+                MAX_FIELD_BYTES_RANGE.start(),
+                MAX_FIELD_BYTES_RANGE.end()
+            ));
+        }
+        Ok(EventLoggerConfig {
+            channel: text("event_source").unwrap_or_default(),
+            evtx_path: text("evtx_path").filter(|p| !p.is_empty()).map(PathBuf::from),
+            recover: flag("recover", false)?,
+            live: LiveOptions {
+                query: text("query").filter(|q| !q.is_empty()).unwrap_or_else(|| "*".into()),
+                start_at,
+                batch_size: batch_size as u32,
+                render_message: flag("render_message", true)?,
+            },
+            max_events_per_run: max_events as usize,
+            mapping: MappingOptions {
+                max_field_bytes: max_field_bytes as usize,
+                include_xml: flag("include_xml", false)?,
+            },
+        })
+    }
+
+    /// The source these options name.
+    pub fn source(&self) -> Result<Box<dyn EventSource>, SourceError> {
+        match &self.evtx_path {
+            Some(path) => {
+                let after_header_id = match self.live.start_at {
+                    StartAt::AfterRecord(id) => Some(id),
+                    _ => None,
+                };
+                Ok(Box::new(EvtxFileSource::new(
+                    path,
+                    FileOptions { recover: self.recover, after_header_id },
+                )))
+            }
+            None => live_source(&self.channel, self.live.clone()),
+        }
+    }
+}
+
+impl LoggerFactory for WindowsEventFactory {
+    fn name(&self) -> &'static str {
+        FACTORY_NAME
+    }
+    fn display_names(&self) -> Localized {
+        &[("en", "Windows Event Logger"), ("ko", "윈도우 이벤트 로거")]
+    }
+    fn descriptions(&self) -> Localized {
+        &[
+            ("en", "Windows event log (live channel or .evtx file), every event once"),
+            ("ko", "윈도우 이벤트 로그"),
+        ]
+    }
+    fn options(&self) -> &'static [ConfigOption] {
+        OPTIONS
+    }
+    fn check(&self, config: &BTreeMap<String, OptionValue>) -> Result<(), String> {
+        EventLoggerConfig::from_options(config).map(drop)
+    }
+    fn create(
+        &self,
+        context: &FactoryContext,
+        name: &str,
+        config: &BTreeMap<String, OptionValue>,
+    ) -> Box<dyn LoggerRun> {
+        let run = EventLoggerConfig::from_options(config).and_then(|config| {
+            let source = config.source().map_err(|e| e.to_string())?;
+            let mapping = ItemMapping {
+                options: config.mapping,
+                channel: config.channel.clone(),
+                source: source.describe(),
+            };
+            Ok(EventLoggerRun {
+                name: name.to_owned(),
+                store: context.store.clone(),
+                delivery: context.delivery.clone(),
+                source,
+                mapping,
+                max_events: config.max_events_per_run,
+                waiting: None,
+            })
+        });
+        match run {
+            Ok(run) => Box::new(run),
+            Err(error) => Box::new(Unusable(error)),
+        }
+    }
+}
+
+/// A logger whose source cannot exist here (the live log on Linux): every run says why.
+struct Unusable(String);
+
+impl LoggerRun for Unusable {
+    fn run_once(&mut self) -> Result<RunOutput, String> {
+        Err(self.0.clone())
+    }
+}
+
+/// One logger's runs.
+pub struct EventLoggerRun {
+    name: String,
+    store: Arc<Store>,
+    delivery: Option<Arc<SpoolPressure>>,
+    source: Box<dyn EventSource>,
+    mapping: ItemMapping,
+    max_events: usize,
+    /// Why the last run read nothing, to log each change once.
+    waiting: Option<String>,
+}
+
+impl EventLoggerRun {
+    fn note_waiting(&mut self, reason: Option<String>) {
+        if reason != self.waiting {
+            match &reason {
+                Some(reason) => tracing::info!(logger = %self.name, %reason, "not reading events for now"),
+                None if self.waiting.is_some() => tracing::info!(logger = %self.name, "reading events again"),
+                None => {}
+            }
+            self.waiting = reason;
+        }
+    }
+
+    /// The saved position, or the source's start saved now.
+    fn position(&mut self) -> Result<String, String> {
+        if let Some(position) = self.store.cursor(&self.name, POSITION_CURSOR).map_err(|e| e.to_string())? {
+            return Ok(position);
+        }
+        let start = self.source.start_position().map_err(|e| e.to_string())?;
+        self.store.save_cursor(&self.name, POSITION_CURSOR, &start).map_err(|e| e.to_string())?;
+        Ok(start)
+    }
+}
+
+impl LoggerRun for EventLoggerRun {
+    fn run_once(&mut self) -> Result<RunOutput, String> {
+        let position = self.position()?;
+        let budget = match &self.delivery {
+            None => u64::MAX,
+            Some(delivery) => match delivery.check(&self.name).map_err(|e| e.to_string())? {
+                Delivery::Open { budget_bytes } => budget_bytes,
+                Delivery::Hold(reason) | Delivery::Pause(reason) => {
+                    self.note_waiting(Some(reason));
+                    return Ok(RunOutput::default());
+                }
+            },
+        };
+        self.note_waiting(None);
+        let affordable = usize::try_from(budget / ESTIMATED_RECORD_BYTES).unwrap_or(usize::MAX);
+        let max = self.max_events.min(affordable).max(1);
+        let batch = self.source.read(&position, max).map_err(|e| e.to_string())?;
+        if batch.items.is_empty() && batch.position == position {
+            return Ok(RunOutput::default());
+        }
+        Ok(RunOutput {
+            records: self.mapping.records(batch.items),
+            position: Some(batch.position),
+            more: batch.more,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+use super::*;
+use crate::loggers::factory::validate_options;
+use crate::loggers::standard_factories;
+use crate::spool::SpoolSink;
+use crate::store::database::tests::temp_data_dir;
+use kraken_codec::{Map, Value};
+
+fn sample(name: &str) -> String {
+    format!("{}/../../testdata/evtx/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn props(pairs: &[(&str, Value)]) -> Map {
+    let mut map = Map::new();
+    for (key, value) in pairs {
+        map.insert(*key, value.clone());
+    }
+    map
+}
+
+fn config(pairs: &[(&str, Value)]) -> Result<BTreeMap<String, OptionValue>, String> {
+    validate_options(&WindowsEventFactory, &props(pairs))
+}
+
+#[test]
+fn options_have_defaults_and_bad_values_are_refused_at_creation() {
+    let parsed =
+        EventLoggerConfig::from_options(&config(&[("event_source", "Security".into())]).unwrap()).unwrap();
+    assert_eq!(parsed.live, LiveOptions::default());
+    assert_eq!((parsed.max_events_per_run, parsed.evtx_path, parsed.recover), (1000, None, false));
+    let with_last = config(&[("event_source", "System".into()), ("last_id", "3000000000".into())]).unwrap();
+    assert_eq!(
+        EventLoggerConfig::from_options(&with_last).unwrap().live.start_at,
+        StartAt::AfterRecord(3_000_000_000)
+    );
+    let refused = [
+        (("start_at", Value::from("yesterday")), "option start_at must be now or oldest"),
+        (("last_id", Value::from("12a")), "option last_id must be a record id"),
+        (("batch_size", Value::I32(2000)), "option batch_size must be 1 to 1024"),
+        (("max_events_per_run", Value::I32(0)), "option max_events_per_run must be 1 to"),
+        (("render_message", Value::from("yes")), "option render_message must be true or false"),
+        (("max_field_bytes", Value::I32(10)), "option max_field_bytes must be 256 to"),
+    ];
+    for ((key, value), expected) in refused {
+        let error = config(&[("event_source", "Security".into()), (key, value)]).unwrap_err();
+        assert!(error.starts_with(expected), "{key}: {error}");
+    }
+    assert!(config(&[]).unwrap_err().contains("event_source is required"));
+}
+
+struct Fixture {
+    dir: std::path::PathBuf,
+    store: Arc<Store>,
+    context: FactoryContext,
+}
+
+fn fixture(name: &str, bases: &[&str]) -> Fixture {
+    let dir = temp_data_dir(name);
+    let store = Arc::new(Store::open(&dir).unwrap());
+    let sink = Arc::new(SpoolSink::new(store.clone(), 1 << 20, &standard_factories()));
+    let bases = bases.iter().map(|b| b.to_string()).collect();
+    let delivery = Some(Arc::new(SpoolPressure::new(store.clone(), sink, bases, 1 << 20)));
+    let context = FactoryContext { host: Arc::new(sentry_host::SystemHost), store: store.clone(), delivery };
+    Fixture { dir, store, context }
+}
+
+fn file_logger(fixture: &Fixture, file: &str, max: i32) -> Box<dyn LoggerRun> {
+    let options = config(&[
+        ("event_source", "System".into()),
+        ("evtx_path", sample(file).into()),
+        ("max_events_per_run", Value::I32(max)),
+    ])
+    .unwrap();
+    WindowsEventFactory.create(&fixture.context, "system", &options)
+}
+
+#[test]
+fn runs_go_through_a_file_from_the_committed_position() {
+    let fixture = fixture("event-logger-file", &[]);
+    let mut logger = file_logger(&fixture, "system.evtx", 100);
+    let first = logger.run_once().unwrap();
+    assert_eq!((first.records.len(), first.more), (100, true));
+    let (date, params) = &first.records[0];
+    assert!(date.is_some(), "an event is dated by its TimeCreated");
+    assert_eq!(params["logtype"], Value::from("system"));
+    assert_eq!(params["channel"], Value::from("System"));
+    // Not committed: the next run reads the same records again.
+    let again = logger.run_once().unwrap();
+    assert_eq!(again.records, first.records);
+    // Committed: it goes on after them, to the end of the file.
+    let mut total = 0;
+    let mut output = again;
+    for _ in 0..10 {
+        total += output.records.len();
+        fixture.store.save_cursor("system", POSITION_CURSOR, output.position.as_deref().unwrap()).unwrap();
+        if !output.more {
+            break;
+        }
+        output = logger.run_once().unwrap();
+    }
+    assert_eq!(total, 326, "every record of the declared chunks once");
+    let after_end = logger.run_once().unwrap();
+    assert!(after_end.records.is_empty() && after_end.position.is_none());
+    std::fs::remove_dir_all(&fixture.dir).unwrap();
+}
+
+#[test]
+fn with_bases_but_no_link_yet_the_logger_holds_its_position() {
+    let fixture = fixture("event-logger-hold", &["central"]);
+    let mut logger = file_logger(&fixture, "new-user-security.evtx", 100);
+    let held = logger.run_once().unwrap();
+    assert!(held.records.is_empty() && held.position.is_none());
+    let start = fixture.store.cursor("system", POSITION_CURSOR).unwrap();
+    assert!(start.as_deref().is_some_and(|p| p.ends_with(":0:0")), "the start is saved at once: {start:?}");
+    fixture.store.subscribe("central", "system").unwrap();
+    let read = logger.run_once().unwrap();
+    assert_eq!(read.records.len(), 4);
+    std::fs::remove_dir_all(&fixture.dir).unwrap();
+}
+
+#[test]
+fn on_linux_the_live_source_is_an_error_each_run_not_a_crash() {
+    if cfg!(windows) {
+        return;
+    }
+    let fixture = fixture("event-logger-live", &[]);
+    let options = config(&[("event_source", "Security".into())]).unwrap();
+    let mut logger = WindowsEventFactory.create(&fixture.context, "security", &options);
+    let error = logger.run_once().unwrap_err();
+    assert!(error.contains("event log unavailable"), "{error}");
+    std::fs::remove_dir_all(&fixture.dir).unwrap();
+}
