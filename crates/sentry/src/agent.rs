@@ -1,8 +1,9 @@
 //! The agent in the foreground: open the state, start the loggers, run until told to stop.
 //!
 //! [`Agent::start`] opens the state store in the configured data directory, creates the
-//! default loggers on the very first start (cpu, memory, network, disk; running at the
-//! configured interval), and starts every logger the store marks running. Records go, for the
+//! default loggers on the very first start (cpu, memory, network, disk, and on Windows the
+//! event loggers security, system and application; running at the configured interval), and
+//! starts every logger the store marks running. Records go, for the
 //! loggers a base connected, to that base's durable spool, and to the local JSON-lines sink
 //! (standard output when no base is configured, or the `[output]` file that rotates).
 //! [`Agent::run_until_signalled`] links to every configured base (one task each, serving the
@@ -27,6 +28,11 @@ use crate::store::Store;
 /// The loggers made on the first start: (name, factory).
 pub const DEFAULT_LOGGERS: &[(&str, &str)] =
     &[("cpu", "cpu-usage"), ("memory", "memory-usage"), ("network", "network-usage"), ("disk", "disk-usage")];
+
+/// The event loggers made on the first start on Windows: (name, channel). They start after the
+/// newest event of their channel (`start_at = now`): nothing old is replayed (BUG-40).
+pub const DEFAULT_EVENT_LOGGERS: &[(&str, &str)] =
+    &[("security", "Security"), ("system", "System"), ("application", "Application")];
 
 /// How long shutdown waits for each logger's run in progress.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
@@ -67,6 +73,14 @@ impl Agent {
             create_default_loggers(&store, &registry, config.loggers.default_interval_ms)?;
             // Marked only once all four exist, so a crash in between creates the rest next time.
             store.set_once("default_loggers_created", "1")?;
+        }
+        // Its own mark: installs made before the event logger existed get them too.
+        if cfg!(windows)
+            && config.loggers.create_defaults
+            && !store.has_meta("default_event_loggers_created")?
+        {
+            create_default_event_loggers(&store, &registry, config.loggers.default_interval_ms)?;
+            store.set_once("default_event_loggers_created", "1")?;
         }
         let started = registry
             .boot()
@@ -186,6 +200,28 @@ fn create_default_loggers(store: &Store, registry: &LoggerRegistry, interval_ms:
             continue; // made before a crash, or by an operator
         }
         registry.create(factory, name, Some("created at first start"), &Map::new())?;
+        store.set_logger_running(name, true, Some(interval_ms))?;
+    }
+    Ok(())
+}
+
+fn create_default_event_loggers(
+    store: &Store,
+    registry: &LoggerRegistry,
+    interval_ms: u32,
+) -> anyhow::Result<()> {
+    for (name, channel) in DEFAULT_EVENT_LOGGERS {
+        if store.logger(name)?.is_some() {
+            continue;
+        }
+        let props = kraken_codec::map! { "event_source" => *channel, "start_at" => "now" };
+        let props = props.as_map().cloned().unwrap_or_default();
+        registry.create(
+            crate::loggers::windows_event::FACTORY_NAME,
+            name,
+            Some("created at first start"),
+            &props,
+        )?;
         store.set_logger_running(name, true, Some(interval_ms))?;
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! clap's (exit code 2).
 
 mod codec;
+mod eventlog;
 mod exec;
 mod logger;
 mod processcheck;
@@ -28,6 +29,8 @@ enum Command {
     Codec(codec::CodecCommand),
     /// Run the agent in the foreground until Ctrl-C.
     Run(run::RunArgs),
+    /// Windows events: read an .evtx file (every platform), list or tail live channels (Windows).
+    Eventlog(eventlog::EventlogArgs),
     /// Run one sentry command on this machine and print the reply (JSON or a table).
     Exec(exec::ExecArgs),
     /// List, create, start, stop or remove loggers.
@@ -43,6 +46,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Codec(cmd) => codec::run(cmd),
         Command::Run(args) => run::run(args),
+        Command::Eventlog(args) => eventlog::run(args),
         Command::Exec(args) => exec::run(args),
         Command::Logger(args) => logger::run(args),
         Command::Processcheck(args) => processcheck::run(args),
