@@ -18,21 +18,18 @@
 //!
 //! Run: `cargo bench -p kraken-base --bench end_to_end` (`-- --quick`: one round, fewer records).
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kraken_base::server::{Base, BaseSettings};
-use kraken_base::storage::{SqliteStorage, Storage};
 use kraken_codec::{Value, encode, map};
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
 use kraken_rpc::{Connector, RpcConfig, RpcServer, ServiceTable, service_fn};
-use sentry::commands::{CommandContext, MethodTable, SentryService};
-use sentry::config::BaseEndpoint;
-use sentry::link::{LinkEvent, LinkSettings, run_link};
-use sentry::spool::{SpoolAccess, SpoolEntry};
+use sentry::spool::SpoolEntry;
 use sentry::store::Store;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 fn record() -> Value {
     map! {
@@ -71,11 +68,7 @@ fn main() {
         let round_dir = dir.join(format!("round-{round}"));
         ends.push(runtime.block_on(end_to_end(&round_dir, &files, &pki, n)));
     }
-    let median = |values: &mut Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
-    };
-    let (raw, end_to_end) = (median(&mut raws), median(&mut ends));
+    let (raw, end_to_end) = (support::median(&mut raws), support::median(&mut ends));
     println!("{n} records of {} bytes (encoded), median of {rounds} rounds", encode(&record()).len());
     println!("  raw RPC posts (TLS, counted)      {:>10.0} records/s  {raws:.0?}", raw);
     println!("  end to end (spool → base SQLite)  {:>10.0} records/s  {ends:.0?}", end_to_end);
@@ -152,19 +145,7 @@ async fn end_to_end(
     pki: &std::path::Path,
     n: usize,
 ) -> f64 {
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
-    let base = Base::start(BaseSettings {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        identity: TlsIdentity::from_pem_files(&files.base_cert, &files.base_key).unwrap(),
-        sentry_ca: TrustedCas::from_pem_file(&files.ca_cert).unwrap(),
-        rpc_guid: "base".into(),
-        allowed: None,
-        storage: storage.clone(),
-        connect_all_loggers: false,
-        handshake_timeout: Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
+    let (base, storage) = support::start_base(dir, files, false).await;
     let store = Arc::new(Store::open(&dir.join("sentry")).unwrap());
     // Each record has its own sequence number, as the spool gives them (the base skips a
     // number it already stored).
@@ -187,32 +168,7 @@ async fn end_to_end(
             .collect();
         store.spool_append(&entries, &[], &[], u64::MAX).unwrap();
     }
-    let settings = LinkSettings {
-        base: BaseEndpoint {
-            name: "local".into(),
-            address: "127.0.0.1".into(),
-            port: base.local_addr().port(),
-            certificate: pki.join("bench-sentry.pem"),
-            key: pki.join("bench-sentry.key"),
-            ca: pki.join("ca.pem"),
-        },
-        guid: "bench-sentry".into(),
-        max_backoff: Duration::from_millis(200),
-        setup_timeout: Duration::from_secs(10),
-        spool: Some(SpoolAccess { store: store.clone(), wake: Arc::new(Notify::new()) }),
-        loggers: None,
-    };
-    // No host commands: only the log channel's methods, which a link needs to get its channel.
-    let mut table = MethodTable::new();
-    table.register(&[], sentry::commands::log_channel::METHODS);
-    let service = SentryService::new(Arc::new(table), Arc::new(CommandContext::for_this_host()));
-    let (tx, mut events) = mpsc::unbounded_channel();
-    let link = tokio::spawn(run_link(settings, service, Some(tx)));
-    let started = loop {
-        if let Some(LinkEvent::Connected { .. }) = events.recv().await {
-            break Instant::now();
-        }
-    };
+    let (link, started) = support::link(&base, pki, store.clone(), Arc::new(Notify::new())).await;
     // Done when the oldest-record lookup finds nothing (an index probe, cheap to poll).
     while !store.spool_batch("local", 1, usize::MAX).unwrap().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
