@@ -76,11 +76,21 @@ pub fn map_event(
     let rendering = child(event, "RenderingInfo");
     let mut text = Truncator { max: options.max_field_bytes, truncated: false };
 
-    let created_text = child(system, "TimeCreated")
-        .and_then(|t| t.attribute("SystemTime"))
-        .ok_or(MappingError::Missing("System/TimeCreated/@SystemTime"))?;
-    let created = parse_system_time(created_text)
-        .ok_or_else(|| MappingError::Bad { field: "TimeCreated", value: created_text.to_owned() })?;
+    // A record can lack its creation time (seen in a damaged log: `<TimeCreated/>`); it is
+    // then dated by its write time, and `time_created` is null.
+    let created_text = child(system, "TimeCreated").and_then(|t| t.attribute("SystemTime"));
+    let created = match created_text {
+        Some(text) => Some(
+            parse_system_time(text)
+                .ok_or_else(|| MappingError::Bad { field: "TimeCreated", value: text.to_owned() })?,
+        ),
+        None => None,
+    };
+    let (created, has_created) = match (created, extras.written) {
+        (Some(created), _) => (created, true),
+        (None, Some(written)) => (written, false),
+        (None, None) => return Err(MappingError::Missing("System/TimeCreated/@SystemTime")),
+    };
     let record_id: i64 = number(system, "EventRecordID")?.unwrap_or(0);
     let event_id: i64 = number(system, "EventID")?.ok_or(MappingError::Missing("System/EventID"))?;
     let level: i64 = number(system, "Level")?.unwrap_or(0);
@@ -120,7 +130,8 @@ pub fn map_event(
         "level_name",
         Value::from(rendered("Level").map_or_else(|| level_name(level).to_owned(), str::to_owned)),
     );
-    params.insert("time_created", Value::from(rfc3339_100ns(created)));
+    params
+        .insert("time_created", if has_created { Value::from(rfc3339_100ns(created)) } else { Value::Null });
     params.insert("computer", Value::from(child_text(system, "Computer").unwrap_or_default()));
     params.insert("user_sid", Value::from(user_sid));
     params.insert(
@@ -363,5 +374,7 @@ fn seed_time(time: SystemTime) -> String {
     format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}+0000")
 }
 
+#[cfg(test)]
+mod samples;
 #[cfg(test)]
 mod tests;
