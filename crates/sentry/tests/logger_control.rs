@@ -56,7 +56,10 @@ fn factories_are_listed_with_all_four_keys() {
     let factories = run(&fixture, "getLoggerFactories", vec![]).unwrap();
     let names: Vec<&str> =
         factories.as_array().unwrap().iter().map(|f| f.as_map().unwrap()["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["cpu-usage", "memory-usage", "network-usage", "disk-usage", "process-check"]);
+    assert_eq!(
+        names,
+        ["cpu-usage", "memory-usage", "network-usage", "disk-usage", "process-check", "windows-event-logger"]
+    );
     for factory in factories.as_array().unwrap() {
         assert_eq!(keys(factory), ["name", "display_names", "descriptions", "config_options"]);
         let display = factory.as_map().unwrap()["display_names"].as_map().unwrap().clone();
@@ -156,7 +159,7 @@ fn a_connecting_base_is_told_every_factory_and_logger_and_which_run() {
     registry.start("mem", 2_000).unwrap();
     let events = registry.announcements();
     let factories = events.iter().filter(|e| matches!(e, LoggerEvent::FactoryAdded(_))).count();
-    assert_eq!(factories, 5);
+    assert_eq!(factories, 6);
     let mut added: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {

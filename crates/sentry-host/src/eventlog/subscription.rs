@@ -179,10 +179,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         self.batch
     }
 
+    /// Opens the log: a missing channel or a denied access is the configuration's fault; any
+    /// other failure (Wine's stub, the service stopped) means there is no event log to read.
     fn check_available(&mut self) -> Result<(), SourceError> {
-        self.api
-            .open_log(&self.channel)
-            .map_err(|e| SourceError::Unavailable(format!("cannot open the {} log: {e}", self.channel)))
+        self.api.open_log(&self.channel).map_err(|e| match e.code {
+            codes::EVT_CHANNEL_NOT_FOUND | codes::ACCESS_DENIED => self.classify(e),
+            _ => SourceError::Unavailable(format!("cannot open the {} log: {e}", self.channel)),
+        })
     }
 
     /// Subscribes from `position`, pushing a gap when the bookmark's record is gone.

@@ -32,6 +32,9 @@ use crate::eventlog::{ApiError, SourceError, SubscribeFrom, SubscriptionApi};
 /// How many times a call is retried with a bigger buffer.
 const MAX_GROWTH: usize = 4;
 
+/// How long the newest-record query may take.
+const QUERY_WAIT_MS: u32 = 10_000;
+
 /// Publisher metadata handles kept open.
 const PUBLISHERS_KEPT: usize = 256;
 
@@ -238,8 +241,12 @@ impl SubscriptionApi for WindowsApi {
             "EvtQuery",
         )?;
         let (mut handle, mut returned) = (0 as EVT_HANDLE, 0u32);
-        // SAFETY: room for one handle; no wait.
-        if unsafe { EvtNext(results.0, 1, &mut handle, 0, 0, &mut returned) } == 0 || returned == 0 {
+        // A query's results may take a moment: wait for them (a 0 ms wait can end in
+        // ERROR_TIMEOUT, which must not be taken for an empty log and make "now" replay it all).
+        // SAFETY: room for one handle.
+        if unsafe { EvtNext(results.0, 1, &mut handle, QUERY_WAIT_MS, 0, &mut returned) } == 0
+            || returned == 0
+        {
             let code = last_error();
             return if code == ERROR_NO_MORE_ITEMS || returned == 0 && code == 0 {
                 Ok(None)

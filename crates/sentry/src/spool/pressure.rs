@@ -90,6 +90,7 @@ mod tests {
         let store = Arc::new(Store::open(&dir).unwrap());
         let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
         let alone = SpoolPressure::new(store.clone(), sink.clone(), Vec::new(), 1_000);
+        // (All of it is dropped before the directory goes: Windows cannot delete an open file.)
         assert_eq!(alone.check("security").unwrap(), Delivery::Open { budget_bytes: u64::MAX });
 
         let linked = SpoolPressure::new(store.clone(), sink, vec!["central".into()], 1_000);
@@ -108,7 +109,7 @@ mod tests {
         assert!(
             matches!(linked.check("security").unwrap(), Delivery::Pause(reason) if reason.contains("800 of 1000"))
         );
-        drop((linked, store));
+        drop((alone, linked, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -165,7 +165,8 @@ fn configuration_errors_and_transient_failures_are_told_apart() {
     let api = ScriptedApi::new("Security");
     api.append_many(2, "P", 1);
     let mut wrong = SubscriptionSource::new(api.clone(), "Secrity", LiveOptions::default());
-    assert!(matches!(wrong.read(OLDEST, 10), Err(SourceError::Unavailable(_))));
+    let error = wrong.read(OLDEST, 10).unwrap_err();
+    assert_eq!(error, SourceError::Config("no event log channel \"Secrity\"".into()));
     let mut source = source(&api, StartAt::Oldest, 100);
     api.fail_next(Call::Subscribe, codes::EVT_INVALID_QUERY);
     assert!(matches!(source.read(OLDEST, 10), Err(SourceError::Config(_))));

@@ -63,6 +63,15 @@ fn fixture(name: &str, bases: &[&str]) -> Fixture {
     Fixture { dir, store, context }
 }
 
+/// Closes everything of the fixture, then deletes its directory (Windows cannot delete an open
+/// file).
+fn finish(fixture: Fixture, logger: Box<dyn LoggerRun>) {
+    drop(logger);
+    let dir = fixture.dir.clone();
+    drop(fixture);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn file_logger(fixture: &Fixture, file: &str, max: i32) -> Box<dyn LoggerRun> {
     let options = config(&[
         ("event_source", "System".into()),
@@ -100,7 +109,7 @@ fn runs_go_through_a_file_from_the_committed_position() {
     assert_eq!(total, 326, "every record of the declared chunks once");
     let after_end = logger.run_once().unwrap();
     assert!(after_end.records.is_empty() && after_end.position.is_none());
-    std::fs::remove_dir_all(&fixture.dir).unwrap();
+    finish(fixture, logger);
 }
 
 #[test]
@@ -114,7 +123,7 @@ fn with_bases_but_no_link_yet_the_logger_holds_its_position() {
     fixture.store.subscribe("central", "system").unwrap();
     let read = logger.run_once().unwrap();
     assert_eq!(read.records.len(), 4);
-    std::fs::remove_dir_all(&fixture.dir).unwrap();
+    finish(fixture, logger);
 }
 
 #[test]
@@ -127,5 +136,5 @@ fn on_linux_the_live_source_is_an_error_each_run_not_a_crash() {
     let mut logger = WindowsEventFactory.create(&fixture.context, "security", &options);
     let error = logger.run_once().unwrap_err();
     assert!(error.contains("event log unavailable"), "{error}");
-    std::fs::remove_dir_all(&fixture.dir).unwrap();
+    finish(fixture, logger);
 }

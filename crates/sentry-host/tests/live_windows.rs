@@ -1,0 +1,87 @@
+//! The live event log source on a real Windows machine: a manual test, ignored by default (Wine
+//! has no event log). Run it in a console on Windows with
+//!
+//! ```text
+//! cargo test -p sentry-host --test live_windows -- --ignored --nocapture
+//! ```
+//!
+//! It reports a marker event to the Application log (`ReportEventW`), sees it arrive once
+//! through a subscription that started "now", then restarts from the saved bookmark, as the
+//! agent does after a restart, and sees it not arrive again.
+#![cfg(windows)]
+
+use std::ptr::null;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sentry_host::eventlog::{EventSource, LiveOptions, SourceItem, StartAt, live_source};
+use windows_sys::Win32::System::EventLog::{
+    DeregisterEventSource, EVENTLOG_INFORMATION_TYPE, RegisterEventSourceW, ReportEventW,
+};
+
+fn wide(text: &str) -> Vec<u16> {
+    text.encode_utf16().chain(Some(0)).collect()
+}
+
+/// Writes `marker` to the Application log as the insertion string of an information event.
+fn report(marker: &str) {
+    let source_name = wide("KrakenSentryLiveTest");
+    let text = wide(marker);
+    let strings = [text.as_ptr()];
+    // SAFETY: the strings are NUL-terminated and outlive the calls; the handle is closed below.
+    unsafe {
+        let log = RegisterEventSourceW(null(), source_name.as_ptr());
+        assert!(!log.is_null(), "RegisterEventSourceW failed");
+        let ok = ReportEventW(
+            log,
+            EVENTLOG_INFORMATION_TYPE,
+            0,
+            1000,
+            std::ptr::null_mut(),
+            1,
+            0,
+            strings.as_ptr(),
+            null(),
+        );
+        DeregisterEventSource(log);
+        assert_ne!(ok, 0, "ReportEventW failed");
+    }
+}
+
+/// How many events of `items` carry `marker`.
+fn count(items: &[SourceItem], marker: &str) -> usize {
+    items.iter().filter(|item| matches!(item, SourceItem::Event(event) if event.xml.contains(marker))).count()
+}
+
+fn source() -> Box<dyn EventSource> {
+    live_source("Application", LiveOptions { start_at: StartAt::Now, ..LiveOptions::default() }).unwrap()
+}
+
+#[test]
+#[ignore = "needs a real Windows event log: cargo test -p sentry-host --test live_windows -- --ignored"]
+fn a_reported_event_arrives_once_and_not_again_after_a_restart() {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let marker = format!("kraken-sentry live test {} {nanos}", std::process::id());
+    let mut live = source();
+    let mut position = live.start_position().unwrap();
+    report(&marker);
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen == 0 && Instant::now() < deadline {
+        let batch = live.read(&position, 1000).unwrap();
+        seen += count(&batch.items, &marker);
+        position = batch.position;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Anything still on its way would show up as a second copy.
+    std::thread::sleep(Duration::from_secs(2));
+    let batch = live.read(&position, 1000).unwrap();
+    seen += count(&batch.items, &marker);
+    position = batch.position;
+    assert_eq!(seen, 1, "the marker event arrives exactly once");
+
+    // A restart: a new source from the saved bookmark.
+    let mut restarted = source();
+    let batch = restarted.read(&position, 1000).unwrap();
+    assert_eq!(count(&batch.items, &marker), 0, "nothing arrives twice after a restart");
+    println!("marker seen once, not again after a restart; bookmark {}", batch.position);
+}
