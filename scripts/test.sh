@@ -11,13 +11,16 @@
 #                                (scripts/test-windows.sh)
 #   5. Windows sentry, Linux     kraken-sentry.exe under Wine linked to kraken-base serve on
 #      base                      loopback (scripts/test-wine-sentry.sh)
+#   5b. Windows event log        the live event log code (real wevtapi calls) under Wine against
+#                                the test wevtapi.dll of tools/wevtapi-shim
+#                                (scripts/test-wine-eventlog.sh)
 #   6. Linux agent as shipped    the static build (scripts/build-linux-agent.sh) put through the
 #                                sentry's and the base's integration tests
 #                                (scripts/test-linux-agent.sh)
 #
 # Each runner prints its own summary; the last lines are `windows: N passed, M failed`,
-# `wine-sentry: N passed, M failed`, `linux-agent: N passed, M failed` and
-# `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
+# `wine-sentry: N passed, M failed`, `wine-eventlog: N passed, M failed`,
+# `linux-agent: N passed, M failed` and `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
 # after a Linux failure, so one run shows both).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -80,6 +83,9 @@ bash scripts/test-windows.sh || status=1
 
 echo "== Windows sentry against the Linux base (Wine)"
 bash scripts/test-wine-sentry.sh || status=1
+
+echo "== Windows event log through the test wevtapi.dll (Wine)"
+bash scripts/test-wine-eventlog.sh || status=1
 
 echo "== Linux agent as shipped (static musl build)"
 bash scripts/test-linux-agent.sh || status=1
