@@ -207,8 +207,19 @@ fn without_an_event_log_every_live_call_is_unavailable_and_the_process_survives(
             let error = channels();
             assert!(matches!(error, Err(SourceError::Unavailable(_))), "{error:?}");
         }
-        // The shim: a channel it has no folder for cannot be opened (15007).
-        Some(_) => assert_unavailable("Kraken-No-Such-Channel"),
+        // The shim: a channel it has no folder for cannot be opened (15007), which is the
+        // configuration's fault, not a missing event log.
+        Some(_) => {
+            for start_at in [StartAt::Now, StartAt::Oldest, StartAt::AfterRecord(7)] {
+                let options = LiveOptions { start_at, ..LiveOptions::default() };
+                let mut source = live_source("Kraken-No-Such-Channel", options).unwrap();
+                let error = source.start_position().and_then(|start| source.read(&start, 10));
+                assert!(
+                    matches!(&error, Err(SourceError::Config(text)) if text.contains("no event log channel")),
+                    "{start_at:?}: {error:?}"
+                );
+            }
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 
-use super::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
+use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 
 /// How a file is read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

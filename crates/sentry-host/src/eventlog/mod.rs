@@ -20,118 +20,12 @@
 //! losing them silently.
 
 pub mod evtx_file;
+pub mod live;
 pub mod scripted;
+pub mod source;
 pub mod subscription;
 
-use std::time::SystemTime;
-
 pub use evtx_file::{EvtxFileSource, FileOptions};
+pub use live::{channels, live_source};
+pub use source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 pub use subscription::{ApiError, LiveOptions, StartAt, SubscribeFrom, SubscriptionApi, SubscriptionSource};
-
-/// A source of Windows events, read in batches from a position the caller keeps.
-pub trait EventSource: Send {
-    /// The position to read from when the caller has none yet (a logger's first start):
-    /// resolved once, so that the caller can save it before reading anything.
-    fn start_position(&mut self) -> Result<String, SourceError>;
-
-    /// At most `max` items strictly after `from`, and the position after the last of them
-    /// (`from` itself when there was nothing new).
-    fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError>;
-
-    /// What is read, for messages: `Security`, `file C:\logs\x.evtx`.
-    fn describe(&self) -> String;
-}
-
-/// One read's items and the position after them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    pub items: Vec<SourceItem>,
-    pub position: String,
-    /// True when the read stopped at `max` with more items waiting.
-    pub more: bool,
-}
-
-/// One item of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceItem {
-    Event(SourceEvent),
-    Gap(Gap),
-    Damage(Damage),
-}
-
-/// One event as its source gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceEvent {
-    /// The event's XML (`EvtRender` or the file's rendering).
-    pub xml: String,
-    /// When the record was written to its log (an `.evtx` record header's time); `None` live.
-    pub written: Option<SystemTime>,
-    /// The formatted message, when the source formats messages and could.
-    pub message: Option<String>,
-    /// (domain, account) of the event's user SID, when the source could look it up.
-    pub account: Option<(String, String)>,
-    /// The record header id of an `.evtx` record (not always the `EventRecordID`).
-    pub header_id: Option<u64>,
-}
-
-/// Events that can no longer be read, between the last one read and the next.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gap {
-    /// Why: "bookmark not found", "log cleared", "file replaced".
-    pub reason: String,
-    /// The record id of the last event read before the gap, when known.
-    pub last_record_id: Option<u64>,
-}
-
-/// A record or chunk of a file that cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Damage {
-    /// The chunk's number in the file.
-    pub chunk: Option<u64>,
-    /// The record's offset in its chunk.
-    pub offset: Option<u64>,
-    /// The record's header id, when it could be read.
-    pub header_id: Option<u64>,
-    pub error: String,
-}
-
-/// Why a read failed; the caller's position stays where it was.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
-    /// There is no event log to read here (not Windows, Wine's stubs, the service stopped).
-    #[error("event log unavailable: {0}")]
-    Unavailable(String),
-    /// The configuration names something that does not exist or may not be read (a channel,
-    /// a query, a file).
-    #[error("{0}")]
-    Config(String),
-    /// A failure that may pass (the event log service restarting, a file being replaced).
-    #[error("{0}")]
-    Transient(String),
-    /// The position does not belong to this source.
-    #[error("bad position: {0}")]
-    BadPosition(String),
-}
-
-/// The live event log channels of this machine that hold Admin or Operational events, sorted.
-pub fn channels() -> Result<Vec<String>, SourceError> {
-    #[cfg(windows)]
-    return crate::windows::eventlog::channels();
-    #[cfg(not(windows))]
-    return Err(SourceError::Unavailable("the Windows event log exists only on Windows".into()));
-}
-
-/// A live source reading `channel` through the Windows API.
-pub fn live_source(channel: &str, options: LiveOptions) -> Result<Box<dyn EventSource>, SourceError> {
-    #[cfg(windows)]
-    return Ok(Box::new(SubscriptionSource::new(
-        crate::windows::eventlog::WindowsApi::new(),
-        channel,
-        options,
-    )));
-    #[cfg(not(windows))]
-    {
-        let _ = (channel, options);
-        Err(SourceError::Unavailable("the Windows event log exists only on Windows".into()))
-    }
-}

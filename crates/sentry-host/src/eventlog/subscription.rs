@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use super::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
+use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 
 /// Win32 error codes the rules depend on (their documented values).
 pub mod codes {

@@ -27,7 +27,8 @@ use windows_sys::Win32::System::EventLog::{
 use windows_sys::Win32::System::Threading::CreateEventW;
 
 use super::win32::{from_wide, last_error, to_wide};
-use crate::eventlog::{ApiError, SourceError, SubscribeFrom, SubscriptionApi};
+use crate::eventlog::source::SourceError;
+use crate::eventlog::subscription::{ApiError, SubscribeFrom, SubscriptionApi};
 
 /// How many times a call is retried with a bigger buffer.
 const MAX_GROWTH: usize = 4;

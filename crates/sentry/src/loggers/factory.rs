@@ -14,7 +14,7 @@ use std::time::SystemTime;
 use kraken_codec::{Map, Value};
 use sentry_host::HostFacts;
 
-use crate::spool::SpoolPressure;
+use super::delivery::DeliveryGate;
 use crate::store::{OptionValue, Store};
 
 /// One logger's work, called once per interval on its own thread.
@@ -49,8 +49,7 @@ impl From<Vec<Map>> for RunOutput {
     }
 }
 
-/// The cursor key under which a positioned logger's position is kept.
-pub const POSITION_CURSOR: &str = "position";
+pub use crate::store::cursors::POSITION_CURSOR;
 
 /// `(language, text)` pairs; `en` first.
 pub type Localized = &'static [(&'static str, &'static str)];
@@ -82,7 +81,7 @@ pub struct FactoryContext {
     /// Whether the bases can take more records now (`None`: no spool, records go only to the
     /// local output). Loggers that read a source the OS keeps (the event log) read nothing
     /// while it says wait.
-    pub delivery: Option<Arc<SpoolPressure>>,
+    pub delivery: Option<Arc<dyn DeliveryGate>>,
 }
 
 /// A kind of logger.

@@ -9,6 +9,7 @@
 //! functions over host-fact structs, unit-tested with fixed inputs.
 
 pub mod cpu_usage;
+pub mod delivery;
 pub mod disk_usage;
 pub mod factory;
 pub mod memory_usage;

@@ -24,12 +24,12 @@ use sentry_host::eventlog::{
     EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, StartAt, live_source,
 };
 
+use super::delivery::{Delivery, DeliveryGate};
 use super::factory::POSITION_CURSOR;
 use super::factory::{
     ConfigOption, FactoryContext, Localized, LoggerFactory, LoggerRun, OptionKind, RunOutput,
 };
 use crate::eventlog::{ItemMapping, MappingOptions};
-use crate::spool::{Delivery, SpoolPressure};
 use crate::store::{OptionValue, Store};
 
 /// The factory's name, as the seed's.
@@ -309,7 +309,7 @@ impl LoggerRun for Unusable {
 pub struct EventLoggerRun {
     name: String,
     store: Arc<Store>,
-    delivery: Option<Arc<SpoolPressure>>,
+    delivery: Option<Arc<dyn DeliveryGate>>,
     source: Box<dyn EventSource>,
     mapping: ItemMapping,
     max_events: usize,
@@ -345,7 +345,7 @@ impl LoggerRun for EventLoggerRun {
         let position = self.position()?;
         let budget = match &self.delivery {
             None => u64::MAX,
-            Some(delivery) => match delivery.check(&self.name).map_err(|e| e.to_string())? {
+            Some(delivery) => match delivery.check(&self.name)? {
                 Delivery::Open { budget_bytes } => budget_bytes,
                 Delivery::Hold(reason) | Delivery::Pause(reason) => {
                     self.note_waiting(Some(reason));

@@ -15,7 +15,7 @@ pub mod queries;
 pub mod sender;
 pub mod sink;
 
-pub use pressure::{Delivery, SpoolPressure};
+pub use pressure::SpoolPressure;
 pub use queries::{SpoolEntry, SpooledRecord};
 pub use sender::SpoolAccess;
 pub use sink::{DROP_REPORT_LOGGER, PENDING_MAX_BYTES, SpoolSink};

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use super::SpoolSink;
+use crate::loggers::delivery::{Delivery, DeliveryGate};
 use crate::store::{Store, StoreError};
 
 /// Above this share of its bound, a base's spool takes no more records from source readers.
@@ -20,17 +21,6 @@ pub const PAUSE_FRACTION: f64 = 0.75;
 
 /// A run may fill a base's spool up to this share of its bound.
 const BUDGET_FRACTION: f64 = 0.9;
-
-/// What a positioned logger may do this run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// Read, making records of at most about this many bytes.
-    Open { budget_bytes: u64 },
-    /// Read nothing: no base has connected the logger yet.
-    Hold(String),
-    /// Read nothing: the spool is nearly full or refuses writes.
-    Pause(String),
-}
 
 /// The spool's state as the loggers see it.
 pub struct SpoolPressure {
@@ -74,6 +64,12 @@ impl SpoolPressure {
             budget = budget.min(fill_to.saturating_sub(used));
         }
         Ok(Delivery::Open { budget_bytes: budget })
+    }
+}
+
+impl DeliveryGate for SpoolPressure {
+    fn check(&self, logger: &str) -> Result<Delivery, String> {
+        SpoolPressure::check(self, logger).map_err(|e| e.to_string())
     }
 }
 

@@ -10,7 +10,7 @@
 
 use rusqlite::params;
 
-use crate::loggers::factory::POSITION_CURSOR;
+use crate::store::cursors::POSITION_CURSOR;
 use crate::store::{Store, StoreError};
 
 /// A record to spool for one base.

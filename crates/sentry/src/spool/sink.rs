@@ -27,8 +27,8 @@ use sentry_protocol::record::params;
 use tokio::sync::Notify;
 
 use super::queries::SpoolEntry;
-use crate::loggers::factory::POSITION_CURSOR;
 use crate::loggers::{LoggerFactory, RecordSink};
+use crate::store::cursors::POSITION_CURSOR;
 use crate::store::{Store, StoreError};
 
 /// The logger name of the records that report a spool drop.

@@ -6,6 +6,9 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::{Store, StoreError};
 
+/// The cursor key under which a positioned logger's position is kept.
+pub const POSITION_CURSOR: &str = "position";
+
 /// Saves `logger`'s cursor `key` inside the caller's transaction.
 pub(crate) fn save(connection: &Connection, logger: &str, key: &str, value: &str) -> Result<(), StoreError> {
     connection

@@ -1,7 +1,7 @@
 use super::*;
 use crate::loggers::factory::validate_options;
 use crate::loggers::standard_factories;
-use crate::spool::SpoolSink;
+use crate::spool::{SpoolPressure, SpoolSink};
 use crate::store::database::tests::temp_data_dir;
 use kraken_codec::{Map, Value};
 
@@ -58,7 +58,8 @@ fn fixture(name: &str, bases: &[&str]) -> Fixture {
     let store = Arc::new(Store::open(&dir).unwrap());
     let sink = Arc::new(SpoolSink::new(store.clone(), 1 << 20, &standard_factories()));
     let bases = bases.iter().map(|b| b.to_string()).collect();
-    let delivery = Some(Arc::new(SpoolPressure::new(store.clone(), sink, bases, 1 << 20)));
+    let delivery: Option<Arc<dyn DeliveryGate>> =
+        Some(Arc::new(SpoolPressure::new(store.clone(), sink, bases, 1 << 20)));
     let context = FactoryContext { host: Arc::new(sentry_host::SystemHost), store: store.clone(), delivery };
     Fixture { dir, store, context }
 }

@@ -1,0 +1,20 @@
+//! Whether a logger that reads from a source the OS keeps (the Windows event log) may read now:
+//! the question [`DeliveryGate`] answers for it, implemented by the spool
+//! (`crate::spool::pressure`), so that the source stays the buffer while the bases cannot take
+//! more.
+
+/// What a positioned logger may do this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Read, making records of at most about this many bytes.
+    Open { budget_bytes: u64 },
+    /// Read nothing: no base has connected the logger yet.
+    Hold(String),
+    /// Read nothing: the spool is nearly full or refuses writes.
+    Pause(String),
+}
+
+/// Answers, before each run of a positioned logger, whether it may read.
+pub trait DeliveryGate: Send + Sync {
+    fn check(&self, logger: &str) -> Result<Delivery, String>;
+}
