@@ -90,6 +90,28 @@ fn the_windows_sentry_under_wine_links_to_the_linux_base() {
     }
     let base_log = fs::read_to_string(dir.join("base.log")).unwrap();
     assert!(base_log.contains("log channel set"), "no log channel: {base_log}");
+
+    // On Windows the first start also made the event loggers. Wine has no event log: each run
+    // of `security` fails with "event log unavailable", and the agent keeps running (it still
+    // answers, and the logger keeps its schedule).
+    let security = wait_until(Duration::from_secs(60), || {
+        let loggers: Json = serde_json::from_str(&ok(run(
+            Path::new(BASE),
+            &["logger", "--config", &config, "sentry-wine", "list"],
+        )))
+        .unwrap();
+        loggers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["logger_name"] == "security" && l["failed_runs"].as_i64().unwrap_or(0) >= 2)
+            .cloned()
+    })
+    .unwrap_or_else(|| panic!("no failing security logger; sentry log: {}", sentry_log()));
+    assert_eq!(security["factory_name"], "windows-event-logger", "{security}");
+    let error = security["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("event log unavailable"), "{security}");
+    let _ = call("getProcesses");
     drop(sentry);
     let _ = fs::remove_dir_all(&dir);
 }
