@@ -134,6 +134,9 @@ impl EventSource for EvtxFileSource {
         walk.position.identity = identity;
         let mut parser = self.open()?;
         let declared = u64::from(parser.header().chunk_count);
+        // A chunk past those the header declares is read only with `recover`.
+        let recover = self.options.recover;
+        let shown = |number: Option<u64>| recover || number.is_none_or(|n| n < declared);
         for chunk in parser.chunks() {
             if walk.full() {
                 break;
@@ -142,19 +145,14 @@ impl EventSource for EvtxFileSource {
                 Ok(chunk) => chunk,
                 Err(error) => {
                     let number = chunk_number(&error);
-                    if self.options.recover || number.is_none_or(|n| n < declared) {
-                        walk.damage(Damage {
-                            chunk: number,
-                            offset: None,
-                            header_id: None,
-                            error: chain(&error),
-                        });
+                    if shown(number) {
+                        walk.damage(chunk_damage(number, &error));
                     }
                     continue;
                 }
             };
             let number = chunk.number;
-            if !self.options.recover && number.is_some_and(|n| n >= declared) {
+            if !shown(number) {
                 continue;
             }
             let (first_id, last_id) = (chunk.header.first_event_record_id, chunk.header.last_event_record_id);
@@ -169,12 +167,7 @@ impl EventSource for EvtxFileSource {
                         chunk_id: number.unwrap_or(0),
                         source: Box::new(error),
                     };
-                    walk.damage(Damage {
-                        chunk: number,
-                        offset: None,
-                        header_id: None,
-                        error: chain(&error),
-                    });
+                    walk.damage(chunk_damage(number, &error));
                     continue;
                 }
             };
@@ -311,6 +304,11 @@ fn chunk_number(error: &EvtxError) -> Option<u64> {
         EvtxError::FailedToReadRecordAt { chunk, .. } => *chunk,
         _ => None,
     }
+}
+
+/// A chunk that cannot be read, as damage.
+fn chunk_damage(chunk: Option<u64>, error: &EvtxError) -> Damage {
+    Damage { chunk, offset: None, header_id: None, error: chain(error) }
 }
 
 /// (offset in its chunk, record header id) of a record error.
