@@ -155,9 +155,14 @@ impl Store {
                 "INSERT INTO spool_totals (base, bytes) VALUES (?1, ?2)
                  ON CONFLICT (base) DO UPDATE SET bytes = bytes + excluded.bytes",
             )?;
+            // Each base's running total is updated once per write, not once per record.
+            let mut added: std::collections::BTreeMap<&String, i64> = std::collections::BTreeMap::new();
             for entry in entries {
                 insert.execute(params![entry.base, entry.logger, entry.record, entry.droppable])?;
-                total.execute(params![entry.base, entry.record.len() as i64])?;
+                *added.entry(&entry.base).or_default() += entry.record.len() as i64;
+            }
+            for (base, bytes) in &added {
+                total.execute(params![base, bytes])?;
             }
         }
         let bases: std::collections::BTreeSet<&String> = entries.iter().map(|entry| &entry.base).collect();
