@@ -188,10 +188,12 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         })
     }
 
-    /// Subscribes from `position`, pushing a gap when the bookmark's record is gone.
+    /// Subscribes from `position`, pushing a gap when the bookmark's record is gone; the
+    /// position then becomes the oldest record, so that a resubscription later in the same
+    /// read (1734, 15011...) neither reports the gap again nor asks for the gone bookmark.
     fn subscribe(
         &mut self,
-        position: &str,
+        position: &mut String,
         items: &mut Vec<SourceItem>,
     ) -> Result<A::Subscription, SourceError> {
         let from = if position == OLDEST {
@@ -215,9 +217,12 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                     ),
                     last_record_id,
                 }));
-                self.api
+                let subscription = self
+                    .api
                     .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
-                    .map_err(|e| self.classify(e))
+                    .map_err(|e| self.classify(e))?;
+                OLDEST.clone_into(position);
+                Ok(subscription)
             }
             other => other.map_err(|e| self.classify(e)),
         }
@@ -310,7 +315,8 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             Some(open) if open.position == from => open,
             _ => {
                 self.check_available()?;
-                Open { subscription: self.subscribe(from, &mut items)?, position: from.to_owned() }
+                let mut position = from.to_owned();
+                Open { subscription: self.subscribe(&mut position, &mut items)?, position }
             }
         };
         let mut resubscribes = 0;
@@ -352,8 +358,8 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                         self.batch = (self.batch / 2).max(1);
                     }
                     drop(open.subscription);
-                    let position = open.position;
-                    open = Open { subscription: self.subscribe(&position, &mut items)?, position };
+                    let mut position = open.position;
+                    open = Open { subscription: self.subscribe(&mut position, &mut items)?, position };
                 }
                 _ if items.is_empty() => return Err(self.classify(error)),
                 // Keep what was read; the next read resubscribes from its end.

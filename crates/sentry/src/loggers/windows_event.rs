@@ -274,20 +274,7 @@ impl LoggerFactory for WindowsEventFactory {
     ) -> Box<dyn LoggerRun> {
         let run = EventLoggerConfig::from_options(config).and_then(|config| {
             let source = config.source().map_err(|e| e.to_string())?;
-            let mapping = ItemMapping {
-                options: config.mapping,
-                channel: config.channel.clone(),
-                source: source.describe(),
-            };
-            Ok(EventLoggerRun {
-                name: name.to_owned(),
-                store: context.store.clone(),
-                delivery: context.delivery.clone(),
-                source,
-                mapping,
-                max_events: config.max_events_per_run,
-                waiting: None,
-            })
+            Ok(EventLoggerRun::new(context, name, config, source))
         });
         match run {
             Ok(run) => Box::new(run),
@@ -318,6 +305,27 @@ pub struct EventLoggerRun {
 }
 
 impl EventLoggerRun {
+    /// The runs of logger `name` reading `source` (the one `config` names, or any other: the
+    /// pipeline tests give it a scripted log).
+    pub fn new(
+        context: &FactoryContext,
+        name: &str,
+        config: EventLoggerConfig,
+        source: Box<dyn EventSource>,
+    ) -> Self {
+        let mapping =
+            ItemMapping { options: config.mapping, channel: config.channel, source: source.describe() };
+        EventLoggerRun {
+            name: name.to_owned(),
+            store: context.store.clone(),
+            delivery: context.delivery.clone(),
+            source,
+            mapping,
+            max_events: config.max_events_per_run,
+            waiting: None,
+        }
+    }
+
     fn note_waiting(&mut self, reason: Option<String>) {
         if reason != self.waiting {
             match &reason {

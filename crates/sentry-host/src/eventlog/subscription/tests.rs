@@ -145,6 +145,29 @@ fn a_bookmark_whose_record_is_gone_resumes_at_the_oldest_with_a_gap() {
     assert_eq!(ids(&batch), [0, 11, 12]);
 }
 
+#[test]
+fn a_gap_is_reported_once_even_when_the_read_then_resubscribes() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(10, "P", 1);
+    api.roll_over(8); // a restart's bookmark at record 5: gone
+    api.set_max_batch(30); // the batch of 100 is halved twice, resubscribing each time
+    let mut restarted = source(&api, StartAt::Oldest, 100);
+    let batch = restarted.read(&bookmark_xml("Security", 5), 100).unwrap();
+    assert_eq!(ids(&batch), [0, 9, 10], "one gap, then the records left");
+    assert_eq!(restarted.batch_size(), 25);
+    assert_eq!(api.calls(Call::Subscribe), 4, "the bookmark, then the oldest three times");
+
+    // Nothing read after the gap: the next read starts at the oldest record, with no new gap.
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    api.clear();
+    let mut restarted = source(&api, StartAt::Oldest, 100);
+    let batch = restarted.read(&bookmark_xml("Security", 2), 100).unwrap();
+    assert_eq!((ids(&batch), batch.position.as_str()), (vec![0], OLDEST));
+    api.append_many(1, "P", 1);
+    assert_eq!(ids(&restarted.read(&batch.position, 100).unwrap()), [4]);
+}
+
 fn source_after_restart(api: &ScriptedApi) -> SubscriptionSource<ScriptedApi> {
     source(api, StartAt::Now, 100)
 }
