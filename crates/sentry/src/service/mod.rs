@@ -3,6 +3,7 @@
 //! ([`manager::ServiceManager`]); the life the Windows service reports ([`lifecycle`]) and the
 //! restarts on failure ([`recovery`]) are plain code, tested everywhere.
 
+pub mod key_files;
 pub mod lifecycle;
 #[cfg(target_os = "linux")]
 pub mod linux;

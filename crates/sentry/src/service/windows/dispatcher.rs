@@ -21,6 +21,7 @@ use super::event_log;
 use crate::agent::Agent;
 use crate::config::{Config, program_data_dir};
 use crate::rotating_file::RotatingFile;
+use crate::service::key_files;
 use crate::service::lifecycle::{ExitReason, Lifecycle, State, Status, StatusReporter};
 use crate::service::manager::SERVICE_NAME;
 
@@ -119,6 +120,9 @@ fn serve(lifecycle: &Lifecycle<ScmReporter>, stop: Arc<tokio::sync::Notify>) -> 
         }
         Err(error) => return start_failed(ExitReason::BadConfiguration, &format!("{error:#}")),
     };
+    if let Err(error) = key_files::check(&config) {
+        return start_failed(ExitReason::ExposedKey, &format!("{error:#}"));
+    }
     let agent = match Agent::start(config) {
         Ok(agent) => agent,
         Err(error) => return start_failed(ExitReason::StoreUnavailable, &format!("{error:#}")),

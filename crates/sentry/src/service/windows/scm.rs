@@ -1,7 +1,8 @@
 //! The Windows service control manager behind [`ServiceManager`]: `KrakenSentry`, its own
 //! process, started automatically (delayed) as LocalSystem (the Security log needs it), with
 //! the restarts of [`crate::service::recovery`]; installing registers the Application event
-//! log source the service writes its start failures to.
+//! log source the service writes its start failures to, and restricts
+//! `%ProgramData%\KrakenSentry` (configuration, keys, state) to SYSTEM and the Administrators.
 
 use std::ffi::OsStr;
 use std::time::{Duration, Instant};
@@ -14,7 +15,8 @@ use windows_service::service::{
 };
 use windows_service::service_manager::{ServiceManager as Scm, ServiceManagerAccess};
 
-use super::event_log;
+use super::{acl, event_log};
+use crate::config::program_data_dir;
 use crate::service::manager::{DESCRIPTION, DISPLAY_NAME, InstallOptions, SERVICE_NAME, ServiceManager};
 use crate::service::recovery::{Recovery, recovery};
 
@@ -87,6 +89,9 @@ pub fn failure_actions(policy: &Recovery) -> ServiceFailureActions {
 
 impl ServiceManager for WindowsServices {
     fn install(&self, options: &InstallOptions) -> anyhow::Result<()> {
+        let home = program_data_dir();
+        acl::protect_directory(&home)
+            .with_context(|| format!("cannot restrict {} to SYSTEM and Administrators", home.display()))?;
         let info = service_info(options);
         let access = ServiceAccess::CHANGE_CONFIG | ServiceAccess::START | ServiceAccess::QUERY_STATUS;
         let scm = Self::scm(ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE)?;
