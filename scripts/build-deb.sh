@@ -11,7 +11,8 @@
 # <version> is the workspace's version (Cargo.toml). Everything else comes from
 # packaging/linux/: the units, the example configurations, each package's control template,
 # maintainer scripts, conffiles and lintian overrides, and the copyright file. The changelog
-# is made here, dated by the last commit (as is every file's time in the packages).
+# is made here, dated by the last commit. The packages are native (the version has no Debian
+# revision: they are built by the project itself), so it is changelog.gz, as policy 12.7 asks.
 #
 # The agent build takes 3 to 6 minutes (it profiles the agent each time); KRAKEN_AGENT_BIN
 # names an agent already built by scripts/build-linux-agent.sh to package instead. Maintainer:
@@ -82,8 +83,8 @@ stage() {
     echo "    $(git rev-parse --short=12 HEAD)."
     echo
     echo " -- $maintainer  $(date -u -R -d "@$SOURCE_DATE_EPOCH")"
-  } | gzip -9n >"$doc/changelog.Debian.gz"
-  chmod 0644 "$doc/changelog.Debian.gz"
+  } | gzip -9n >"$doc/changelog.gz"
+  chmod 0644 "$doc/changelog.gz"
   for script in postinst prerm postrm; do
     install -m 0755 "$packaging/$package/$script" "$root/DEBIAN/$script"
   done

@@ -120,7 +120,7 @@ packaged() {
     has "$deb" drwxr-x--- "etc/$1/" &&
     has "$deb" -rw-r--r-- "etc/$1/$2" &&
     has "$deb" -rw-r--r-- "usr/share/doc/$1/copyright" &&
-    has "$deb" -rw-r--r-- "usr/share/doc/$1/changelog.Debian.gz" &&
+    has "$deb" -rw-r--r-- "usr/share/doc/$1/changelog.gz" &&
     [ "$(dpkg-deb -I "$deb" conffiles)" = "/etc/$1/$2" ]
 }
 # static FILE: an executable with no loader and no shared library.
@@ -234,7 +234,9 @@ postinst_started() {
   if $systemd_running; then
     systemctl is-active --quiet "$1" && as_root systemctl stop "$1"
   else
-    ! systemctl is-active --quiet "$1" 2>/dev/null
+    if systemctl is-active --quiet "$1" 2>/dev/null; then
+      return 1
+    fi
   fi
 }
 # package_state PACKAGE: dpkg's state of PACKAGE (installed, config-files, not-installed...).
@@ -362,7 +364,7 @@ pids+=("$base")
 check "the installed base serves: its admin API answers (kraken-base sentries)" \
   wait_for 30 as_root /usr/bin/kraken-base sentries --config /etc/kraken-base/base.toml
 # The sentry configured as the README says: a certificate from the base's CA, the key 0600.
-guid=deb-test
+guid="deb-test"
 as_root /usr/bin/kraken-base pki issue "$guid" /etc/kraken-base/pki >/dev/null
 as_root install -m 0644 /etc/kraken-base/pki/ca.pem /etc/kraken-sentry/ca.pem
 as_root install -m 0644 "/etc/kraken-base/pki/$guid.pem" /etc/kraken-sentry/sentry.pem
