@@ -37,6 +37,9 @@ else
   [ "${CI:-}" != true ]
   exit
 fi
+# as_root COMMAND...: COMMAND as root. Programs started in the background are started with
+# "${SUDO[@]}" directly instead, so that $! is the program (or sudo, which passes signals on),
+# not a subshell running this function.
 as_root() { "${SUDO[@]}" "$@"; }
 
 passed=0
@@ -274,7 +277,7 @@ as_root systemd-analyze security --offline=true /lib/systemd/system/kraken-sentr
 
 echo "== kraken-sentry: run as installed"
 records=/var/log/kraken-sentry/records.jsonl
-as_root /usr/bin/kraken-sentry run --config /etc/kraken-sentry/sentry.toml >"$work/sentry.log" 2>&1 &
+"${SUDO[@]}" /usr/bin/kraken-sentry run --config /etc/kraken-sentry/sentry.toml >"$work/sentry.log" 2>&1 &
 agent=$!
 pids+=("$agent")
 check "the installed agent writes records to $records" wait_for 60 as_root test -s "$records"
@@ -358,7 +361,7 @@ as_root systemd-analyze security --offline=true /lib/systemd/system/kraken-base.
   tail -n 1 | sed 's/^/    /' || true
 
 echo "== kraken-base: serve as installed, the installed sentry linked to it"
-as_root /usr/bin/kraken-base serve --config /etc/kraken-base/base.toml >"$work/base.log" 2>&1 &
+"${SUDO[@]}" /usr/bin/kraken-base serve --config /etc/kraken-base/base.toml >"$work/base.log" 2>&1 &
 base=$!
 pids+=("$base")
 check "the installed base serves: its admin API answers (kraken-base sentries)" \
@@ -378,7 +381,7 @@ certificate = "/etc/kraken-sentry/sentry.pem"
 key = "/etc/kraken-sentry/sentry.key"
 ca = "/etc/kraken-sentry/ca.pem"
 TOML
-as_root /usr/bin/kraken-sentry run --config /etc/kraken-sentry/sentry.toml >"$work/sentry-linked.log" 2>&1 &
+"${SUDO[@]}" /usr/bin/kraken-sentry run --config /etc/kraken-sentry/sentry.toml >"$work/sentry-linked.log" 2>&1 &
 agent=$!
 pids+=("$agent")
 # linked: the base lists the sentry as connected.
