@@ -34,8 +34,9 @@ if [ -n "${DEBFULLNAME:-}" ] && [ -n "${DEBEMAIL:-}" ]; then
 else
   maintainer="$(git log -1 --format='%an <%ae>')"
 fi
-SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}"
-export SOURCE_DATE_EPOCH
+# The packages' time (file times, changelog date): the last commit's, for dpkg-deb only (the
+# C build scripts of the dependencies rebuild when SOURCE_DATE_EPOCH changes).
+epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}"
 
 echo "build-deb: version $version, maintainer $maintainer" >&2
 if [ -n "${KRAKEN_AGENT_BIN:-}" ]; then
@@ -82,7 +83,7 @@ stage() {
     echo "  * Built from the kraken-sentry workspace by scripts/build-deb.sh, commit"
     echo "    $(git rev-parse --short=12 HEAD)."
     echo
-    echo " -- $maintainer  $(date -u -R -d "@$SOURCE_DATE_EPOCH")"
+    echo " -- $maintainer  $(date -u -R -d "@$epoch")"
   } | gzip -9n >"$doc/changelog.gz"
   chmod 0644 "$doc/changelog.gz"
   for script in postinst prerm postrm; do
@@ -125,7 +126,7 @@ control kraken-base "$depends"
 for package in kraken-sentry kraken-base; do
   deb="$out/${package}_${version}_amd64.deb"
   rm -f "$deb"
-  dpkg-deb --root-owner-group -Zxz --build "$out/stage/$package" "$deb" >&2
+  SOURCE_DATE_EPOCH="$epoch" dpkg-deb --root-owner-group -Zxz --build "$out/stage/$package" "$deb" >&2
 done
 echo "build-deb: done in $((SECONDS - started)) s" >&2
 for package in kraken-sentry kraken-base; do
