@@ -100,9 +100,16 @@ impl Agent {
     }
 
     /// Runs until Ctrl-C or SIGTERM (or until standard output is closed), then stops the
-    /// loggers. A separate thread applies operators' changes from the store every second, so
-    /// a slow change never delays the response to a signal.
+    /// loggers.
     pub fn run_until_signalled(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal())
+    }
+
+    /// Runs until `stop` resolves (to the reason, for the log) or standard output is closed,
+    /// then stops the loggers: their last runs commit what they read, so the spool and the
+    /// cursors are committed when this returns. A separate thread applies operators' changes
+    /// from the store every second, so a slow change never delays the response to a stop.
+    pub fn run_until(self, stop: impl std::future::Future<Output = &'static str>) -> anyhow::Result<()> {
         let stopping = Arc::new(AtomicBool::new(false));
         let reconciler = {
             let (registry, stopping) = (self.registry.clone(), stopping.clone());
@@ -119,12 +126,12 @@ impl Agent {
         let output_closed = runtime.block_on(async {
             let links = self.spawn_links();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let shutdown = shutdown_signal();
+            let shutdown = stop;
             tokio::pin!(shutdown);
             loop {
                 tokio::select! {
-                    signal = &mut shutdown => {
-                        tracing::info!(signal, "stopping");
+                    reason = &mut shutdown => {
+                        tracing::info!(reason, "stopping");
                         links.iter().for_each(tokio::task::JoinHandle::abort);
                         return false;
                     }

@@ -194,6 +194,12 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
+/// Where the agent keeps its configuration, state and logs on Windows:
+/// `%ProgramData%\KrakenSentry`.
+pub fn program_data_dir() -> PathBuf {
+    program_data().join("KrakenSentry")
+}
+
 fn program_data() -> PathBuf {
     std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
 }

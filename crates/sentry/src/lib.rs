@@ -6,7 +6,7 @@
 //! and peering, log channel, logger events), `commands` answers a base's calls (one method
 //! table, served as the `kraken-sentry` RPC service). Beside them: `config` (the TOML file),
 //! `store` (durable state in SQLite), `eventlog` (Windows events as records), `host_text` (the seed's string forms of host facts),
-//! `agent` (the agent in the foreground) and `cli` (the `kraken-sentry` command line). The
+//! `agent` (the agent in the foreground), `service` (the agent as an NT service or systemd unit), `rotating_file` and `cli` (the `kraken-sentry` command line). The
 //! protocol's names and the record's wire shape come from the `sentry-protocol` crate.
 
 pub mod agent;
@@ -17,5 +17,7 @@ pub mod eventlog;
 pub mod host_text;
 pub mod link;
 pub mod loggers;
+pub mod rotating_file;
+pub mod service;
 pub mod spool;
 pub mod store;

@@ -9,6 +9,7 @@ mod logger;
 mod processcheck;
 mod render;
 mod run;
+mod service;
 
 use std::process::ExitCode;
 
@@ -37,12 +38,18 @@ enum Command {
     Logger(logger::LoggerArgs),
     /// List or change the process checklist.
     Processcheck(processcheck::ProcessCheckArgs),
+    /// Install, remove, start, stop or query the agent's service (NT service or systemd unit).
+    Service(service::ServiceArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_diagnostics(matches!(cli.command, Command::Run(_)));
+    match &cli.command {
+        // The service logs to its own file: it has no console.
+        Command::Service(args) if service::is_service_run(args) => {}
+        command => init_diagnostics(matches!(command, Command::Run(_))),
+    }
     let outcome = match cli.command {
         Command::Codec(cmd) => codec::run(cmd),
         Command::Run(args) => run::run(args),
@@ -50,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Exec(args) => exec::run(args),
         Command::Logger(args) => logger::run(args),
         Command::Processcheck(args) => processcheck::run(args),
+        Command::Service(args) => service::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,14 +8,15 @@
 //! A JSON line is `{"date", "logger", "msg", "params"}` (date as ISO-8601 UTC), written straight
 //! from the record ([`json_line`]).
 
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
 use kraken_codec::Value;
 use kraken_codec::plain_json::{Plain, PlainMap};
 use sentry_protocol::LogRecord;
+
+use crate::rotating_file::RotatingFile;
 
 /// Receives the records of every logger.
 pub trait RecordSink: Send + Sync {
@@ -165,63 +166,11 @@ pub fn json_line(record: &LogRecord) -> String {
     serde_json::to_string(&line).expect("a record always serializes")
 }
 
-/// A file that is renamed aside when it reaches its size limit.
-struct RotatingFile {
-    path: PathBuf,
-    max_bytes: u64,
-    keep: u32,
-    file: File,
-    size: u64,
-}
-
-impl RotatingFile {
-    fn open(path: &Path, max_bytes: u64, keep: u32) -> io::Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent)?;
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        let size = file.metadata()?.len();
-        Ok(RotatingFile { path: path.to_path_buf(), max_bytes, keep: keep.max(1), file, size })
-    }
-
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.size > 0 && self.size + bytes.len() as u64 > self.max_bytes {
-            // A failed rotation (a reader holding an old file on Windows, say) must not lose
-            // records: keep appending to the current file and try again next time.
-            if let Err(error) = self.rotate() {
-                tracing::warn!(file = %self.path.display(), %error, "cannot rotate the record file; appending");
-            }
-        }
-        self.file.write_all(bytes)?;
-        self.file.flush()?;
-        self.size += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// `path.(keep-1)` → `path.keep` ... `path` → `path.1`, then a fresh `path`.
-    fn rotate(&mut self) -> io::Result<()> {
-        let numbered = |n: u32| {
-            let mut name = self.path.clone().into_os_string();
-            name.push(format!(".{n}"));
-            PathBuf::from(name)
-        };
-        for n in (1..self.keep).rev() {
-            let from = numbered(n);
-            if from.exists() {
-                fs::rename(&from, numbered(n + 1))?;
-            }
-        }
-        fs::rename(&self.path, numbered(1))?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
-        self.size = 0;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use sentry_protocol::record::params;
+    use std::fs;
     use std::time::SystemTime;
 
     #[test]

@@ -1,0 +1,3 @@
+//! The service on Linux: the systemd unit.
+
+pub mod systemd;
