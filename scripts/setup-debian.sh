@@ -11,6 +11,10 @@
 #   - musl-tools, libunwind-14-dev, valgrind, python3: the static Linux agent to ship
 #     (scripts/build-linux-agent.sh: musl libc and C compiler, an unwinder for std, and the
 #     profile and script that lay out its code and constants)
+#   - dpkg-dev, lintian, systemd, shellcheck: the Linux packages (scripts/build-deb.sh builds
+#     them with dpkg-deb and reads the base's library needs with dpkg-shlibdeps;
+#     scripts/test-deb.sh checks them with lintian, their units with systemd-analyze verify and
+#     its own scripts and the maintainer scripts with shellcheck)
 # With --bench it also installs the peers the benchmarks compare against:
 #   - collectd-core: the C metrics daemon of the agent-footprint benchmark
 # Run as root (or with sudo). Safe to run again: packages already present are skipped.
@@ -31,6 +35,10 @@ packages=(
   libunwind-14-dev
   valgrind
   python3
+  dpkg-dev
+  lintian
+  systemd
+  shellcheck
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(collectd-core)

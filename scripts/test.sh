@@ -17,10 +17,15 @@
 #   6. Linux agent as shipped    the static build (scripts/build-linux-agent.sh) put through the
 #                                sentry's and the base's integration tests
 #                                (scripts/test-linux-agent.sh)
+#   6b. Linux packages           kraken-sentry and kraken-base .deb (scripts/build-deb.sh, with
+#                                step 6's agent) checked with lintian and systemd-analyze,
+#                                installed, run, removed and purged (scripts/test-deb.sh; needs
+#                                root or sudo, else skipped, a failure only when CI=true)
 #
 # Each runner prints its own summary; the last lines are `windows: N passed, M failed`,
 # `wine-sentry: N passed, M failed`, `wine-eventlog: N passed, M failed`,
-# `linux-agent: N passed, M failed` and `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
+# `linux-agent: N passed, M failed`, `deb: N passed, M failed` and
+# `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
 # after a Linux failure, so one run shows both).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -88,7 +93,18 @@ echo "== Windows event log through the test wevtapi.dll (Wine)"
 bash scripts/test-wine-eventlog.sh || status=1
 
 echo "== Linux agent as shipped (static musl build)"
-bash scripts/test-linux-agent.sh || status=1
+linux_agent_rc=0
+bash scripts/test-linux-agent.sh || linux_agent_rc=$?
+[ "$linux_agent_rc" -eq 0 ] || status=1
+
+echo "== Linux packages (.deb)"
+# The packages take the agent the step above built, when it passed (building it again would
+# take 3 more minutes); else build-deb.sh builds it.
+if [ "$linux_agent_rc" -eq 0 ] && [ -x target/linux-agent/kraken-sentry ]; then
+  KRAKEN_AGENT_BIN="$PWD/target/linux-agent/kraken-sentry" bash scripts/test-deb.sh || status=1
+else
+  bash scripts/test-deb.sh || status=1
+fi
 
 echo "== disk: target/ holds $(du -sh target | cut -f1)"
 echo "linux: $passed passed, $failed failed"
