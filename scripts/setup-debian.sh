@@ -11,6 +11,7 @@
 #   - musl-tools, libunwind-14-dev, valgrind, python3: the static Linux agent to ship
 #     (scripts/build-linux-agent.sh: musl libc and C compiler, an unwinder for std, and the
 #     profile and script that lay out its code and constants)
+#   - nsis: makensis, which builds the Windows installer (scripts/build-installer.sh)
 #   - dpkg-dev, lintian, systemd, shellcheck: the Linux packages (scripts/build-deb.sh builds
 #     them with dpkg-deb and reads the base's library needs with dpkg-shlibdeps;
 #     scripts/test-deb.sh checks them with lintian, their units with systemd-analyze verify and
@@ -27,6 +28,7 @@ packages=(
   rust-web-src
   wine64
   wine
+  nsis
   pkg-config
   ca-certificates
   iproute2

@@ -14,6 +14,10 @@
 #   5b. Windows event log        the live event log code (real wevtapi calls) under Wine against
 #                                the test wevtapi.dll of tools/wevtapi-shim
 #                                (scripts/test-wine-eventlog.sh)
+#   5c. Windows installer        the NSIS installer (scripts/build-installer.sh) in a fresh Wine
+#       and NT service           prefix: silent install linked to a Linux base, service stop,
+#                                upgrade, uninstall, a bad configuration, /PURGE
+#                                (scripts/test-wine-installer.sh)
 #   6. Linux agent as shipped    the static build (scripts/build-linux-agent.sh) put through the
 #                                sentry's and the base's integration tests
 #                                (scripts/test-linux-agent.sh)
@@ -24,6 +28,7 @@
 #
 # Each runner prints its own summary; the last lines are `windows: N passed, M failed`,
 # `wine-sentry: N passed, M failed`, `wine-eventlog: N passed, M failed`,
+# `wine-installer: N passed, M failed`,
 # `linux-agent: N passed, M failed`, `deb: N passed, M failed` and
 # `linux: N passed, M failed`. Exits non-zero if any step fails (the Windows step still runs
 # after a Linux failure, so one run shows both).
@@ -91,6 +96,9 @@ bash scripts/test-wine-sentry.sh || status=1
 
 echo "== Windows event log through the test wevtapi.dll (Wine)"
 bash scripts/test-wine-eventlog.sh || status=1
+
+echo "== Windows installer and NT service (NSIS, Wine)"
+bash scripts/test-wine-installer.sh || status=1
 
 echo "== Linux agent as shipped (static musl build)"
 linux_agent_rc=0

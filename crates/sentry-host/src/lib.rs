@@ -60,6 +60,15 @@ pub fn running_under_wine() -> bool {
     return false;
 }
 
+/// Windows' `ProgramData` folder, as the shell knows it (`None` elsewhere, or if the shell
+/// cannot say).
+pub fn program_data_dir() -> Option<std::path::PathBuf> {
+    #[cfg(windows)]
+    return windows::folders::program_data();
+    #[cfg(not(windows))]
+    return None;
+}
+
 #[cfg(target_os = "linux")]
 use linux as platform;
 #[cfg(windows)]

@@ -200,8 +200,11 @@ pub fn program_data_dir() -> PathBuf {
     program_data().join("KrakenSentry")
 }
 
+/// The shell's ProgramData folder; the environment's, or `C:\ProgramData`, if it cannot say.
 fn program_data() -> PathBuf {
-    std::env::var_os("ProgramData").map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
+    sentry_host::program_data_dir()
+        .or_else(|| std::env::var_os("ProgramData").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"))
 }
 
 impl Default for Config {

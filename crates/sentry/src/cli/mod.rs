@@ -3,6 +3,7 @@
 //! clap's (exit code 2).
 
 mod codec;
+mod config_init;
 mod eventlog;
 mod exec;
 mod logger;
@@ -28,6 +29,8 @@ enum Command {
     /// Convert between Kraken codec bytes (hex) and the typed-JSON form.
     #[command(subcommand)]
     Codec(codec::CodecCommand),
+    /// Write or check a configuration file.
+    Config(config_init::ConfigArgs),
     /// Run the agent in the foreground until Ctrl-C.
     Run(run::RunArgs),
     /// Windows events: read an .evtx file (every platform), list or tail live channels (Windows).
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
     }
     let outcome = match cli.command {
         Command::Codec(cmd) => codec::run(cmd),
+        Command::Config(args) => config_init::run(args),
         Command::Run(args) => run::run(args),
         Command::Eventlog(args) => eventlog::run(args),
         Command::Exec(args) => exec::run(args),
