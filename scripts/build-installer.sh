@@ -23,7 +23,9 @@ mkdir -p "$out_dir"
 exe="$out_dir/kraken-sentry.exe"
 x86_64-w64-mingw32-strip -o "$exe" "$built"
 setup="$out_dir/kraken-sentry-$version-x86_64-setup.exe"
-makensis -V2 -NOCD -DVERSION="$version" -DEXE="$exe" -DOUTFILE="$setup" \
+# The version resource wants four numbers: 1.2.3-beta.1 -> 1.2.3.0.
+numbers="${version%%[-+]*}"
+makensis -V2 -NOCD -DVERSION="$version" -DVERSION_QUAD="$numbers.0" -DEXE="$exe" -DOUTFILE="$setup" \
   packaging/windows/kraken-sentry.nsi >&2
 
 size() { stat -c %s "$1"; }

@@ -18,14 +18,19 @@ facts="$(
   source scripts/windows-env.sh
   installer="$(scripts/build-installer.sh)"
   # A fresh prefix each run: nothing of an earlier install may linger.
+  # (-w: until the old server has gone, or it would serve the new prefix half-made.)
   WINEPREFIX="$prefix" "$WINDOWS_WINESERVER" -k >/dev/null 2>&1 || true
+  WINEPREFIX="$prefix" "$WINDOWS_WINESERVER" -w >/dev/null 2>&1 || true
   rm -rf "$prefix"
   KRAKEN_WINE_PREFIX="$prefix" scripts/wine-prefix.sh >&2
   printf '%s\n%s\n%s\n' "$installer" "$WINDOWS_WINE" "$WINDOWS_WINESERVER"
 )" || { echo "test-wine-installer: the installer or the prefix could not be made" >&2; echo "wine-installer: 0 passed, 1 failed"; exit 1; }
 { read -r installer; read -r wine; read -r wineserver; } <<<"$facts"
 
-stop_wine() { WINEPREFIX="$prefix" "$wineserver" -k </dev/null >/dev/null 2>&1 || true; }
+stop_wine() {
+  WINEPREFIX="$prefix" "$wineserver" -k </dev/null >/dev/null 2>&1 || true
+  WINEPREFIX="$prefix" "$wineserver" -w </dev/null >/dev/null 2>&1 || true
+}
 trap stop_wine EXIT
 # Wine derives a file's DACL from its Unix mode (others' read bit: Everyone may read) and does
 # not store the DACLs a program sets, so the protected folder `service install` makes is not

@@ -147,13 +147,28 @@ fn the_silent_installer_installs_upgrades_and_removes_the_service() {
     assert!(wine.query().contains("STOPPED"), "{}", wine.query());
     assert!(wine.log().contains("agent stopped"), "no clean stop in the log: {}", wine.log());
     println!("stop: {stop_time:.1?}");
+    // The state store opens (its integrity check passes) and its spool numbered the records.
     let state =
         sentry::store::Store::open(&wine.data_dir().join("data")).expect("the state store after the stop");
     let loggers: Vec<String> = state.loggers().unwrap().into_iter().map(|l| l.name).collect();
+    let sequence = state.spool_sequence("cpu").unwrap();
     drop(state);
     assert!(loggers.contains(&"cpu".to_owned()) && loggers.contains(&"security".to_owned()), "{loggers:?}");
+    assert!(sequence >= 1, "the cpu records went through the spool");
 
-    // An upgrade over it (no options): the configuration, state and loggers stay.
+    // Bad options change nothing: exit code 2, the running service keeps running.
+    let (code, output) = wine.sentry(&["service", "start"]);
+    assert_eq!(code, 0, "service start failed: {output}");
+    let running = wait_until(Duration::from_secs(30), || wine.query().contains("RUNNING").then_some(()));
+    assert!(running.is_some(), "not running again: {}", wine.query());
+    let missing = wine_path(&dir.join("missing.pem"));
+    let (code, _) =
+        wine.run(&installer, &["/S", "/BASE=127.0.0.1:1", "/GUID=x", &format!("/CERT={missing}")]);
+    assert_eq!(code, 2, "bad options");
+    assert!(wine.query().contains("RUNNING"), "bad options stopped the service: {}", wine.query());
+
+    // An upgrade over the running service (no options): it is stopped, replaced and started;
+    // the configuration, state, spool and loggers stay.
     let (code, output) = wine.run(&installer, &["/S"]);
     assert_eq!(code, 0, "the upgrade failed: {output}");
     assert_eq!(
@@ -169,6 +184,12 @@ fn the_silent_installer_installs_upgrades_and_removes_the_service() {
     for logger in &loggers {
         assert!(list.contains(logger.as_str()), "logger {logger} lost in the upgrade: {list}");
     }
+    let upgraded = wait_until(Duration::from_secs(60), || {
+        let state = sentry::store::Store::open(&wine.data_dir().join("data")).ok()?;
+        let now = state.spool_sequence("cpu").ok()?;
+        (now > sequence).then_some(now)
+    });
+    assert!(upgraded.is_some(), "the spool's numbering did not go on from {sequence} after the upgrade");
 
     // The uninstaller: service and program gone, data kept.
     let started = Instant::now();
@@ -205,6 +226,30 @@ fn the_silent_installer_installs_upgrades_and_removes_the_service() {
         log.contains("cannot start (service-specific exit code 1)") && log.contains("expected path"),
         "{log}"
     );
+
+    // A private key others can read (a Unix mode 0644 file, which Wine shows as readable by
+    // Everyone): the service refuses it, exit code 3, saying how to fix it.
+    let exposed_dir = dir.join("exposed");
+    fs::create_dir_all(&exposed_dir).unwrap();
+    for name in [format!("{GUID}.pem"), format!("{GUID}.key"), "ca.pem".into()] {
+        fs::copy(pki.join(&name), exposed_dir.join(&name)).unwrap();
+    }
+    let key = exposed_dir.join(format!("{GUID}.key"));
+    fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let exposed = dir.join("exposed.toml");
+    let config_text = fs::read_to_string(&deployment.sentry_config).unwrap();
+    // The deployment writes its paths as TOML basic strings: backslashes doubled.
+    let escaped = |path: &Path| wine_path(path).replace('\\', "\\\\");
+    let exposed_text = config_text.replace(&escaped(&pki), &escaped(&exposed_dir));
+    assert_ne!(exposed_text, config_text, "the key paths were not replaced");
+    fs::write(&exposed, exposed_text).unwrap();
+    let (code, output) = wine.run(&installer, &["/S", &format!("/CONFIG={}", wine_path(&exposed))]);
+    assert_eq!(code, 0, "{output}");
+    let refused = wait_until(Duration::from_secs(30), || {
+        wine.query().contains("SERVICE_EXIT_CODE  : 3 ").then_some(())
+    });
+    assert!(refused.is_some(), "an exposed key was not refused: {}\nlog: {}", wine.query(), wine.log());
+    assert!(wine.log().contains("can be read by Everyone"), "{}", wine.log());
 
     // Uninstall with /PURGE: the data goes too.
     let (code, output) = wine.run(r"C:\Program Files\Kraken Sentry\uninstall.exe", &["/S", "/PURGE"]);

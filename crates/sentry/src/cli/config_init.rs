@@ -159,8 +159,10 @@ mod tests {
     fn a_base_config_reads_back_as_written_and_a_bad_one_is_not_written() {
         let dir = std::env::temp_dir().join(format!("kraken-config-init-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        // A name with a backslash and a quote, as TOML must carry them.
-        let key = dir.join(r#"sentry 'x\7".key"#);
+        // A name with quotes (and, where a file name may hold them, a backslash and a double
+        // quote), as TOML must carry them.
+        let name = if cfg!(windows) { "sentry 'x 7.key" } else { r#"sentry 'x\7".key"# };
+        let key = dir.join(name);
         for file in [dir.join("sentry.pem"), key.clone(), dir.join("ca.pem")] {
             std::fs::write(file, "pem").unwrap();
         }

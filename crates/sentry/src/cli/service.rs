@@ -27,6 +27,10 @@ enum ServiceCommand {
         /// Start the service once installed.
         #[arg(long)]
         start: bool,
+        /// Windows: also make this executable's folder writable by SYSTEM and the
+        /// Administrators only (what the installer does for its folder).
+        #[arg(long)]
+        protect_program_dir: bool,
     },
     /// Stop the service and remove its registration (the configuration and state stay).
     Uninstall,
@@ -37,7 +41,9 @@ enum ServiceCommand {
     /// Print the service's state.
     Status,
     /// The service's entry point, as the Windows service manager starts it.
+    #[command(hide = true)]
     Run {
+        /// Configuration file the service reads.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -51,19 +57,20 @@ pub fn is_service_run(args: &ServiceArgs) -> bool {
 pub fn run(args: ServiceArgs) -> anyhow::Result<()> {
     match args.command {
         ServiceCommand::Run { config } => run_service(config),
-        ServiceCommand::Install { config, start } => {
+        ServiceCommand::Install { config, start, protect_program_dir } => {
             let executable = std::env::current_exe().context("cannot find this executable's path")?;
             let config = match config {
                 Some(path) => std::path::absolute(&path)
                     .with_context(|| format!("cannot make {} absolute", path.display()))?,
                 None => default_config_path(),
             };
-            platform_manager()?.install(&InstallOptions { executable, config: config.clone(), start })?;
+            let options = InstallOptions { executable, config, start, protect_program_dir };
+            platform_manager()?.install(&options)?;
             println!(
                 "{SERVICE_NAME} installed{}: {} with {}",
                 if start { " and started" } else { "" },
-                std::env::current_exe()?.display(),
-                config.display()
+                options.executable.display(),
+                options.config.display()
             );
             Ok(())
         }

@@ -82,6 +82,12 @@ impl<R: StatusReporter> Lifecycle<R> {
         self.move_to(State::Running, None)
     }
 
+    /// A step of a long start is done: start pending again, with the next checkpoint, so the
+    /// manager sees progress (only while start pending).
+    pub fn progress(&self) -> bool {
+        self.move_to(State::StartPending, None)
+    }
+
     /// A stop was asked (or the agent ended): stop pending. Repeated while pending, it only
     /// advances the checkpoint.
     pub fn stopping(&self) -> bool {
@@ -93,35 +99,44 @@ impl<R: StatusReporter> Lifecycle<R> {
         self.move_to(State::Stopped, Some(exit))
     }
 
+    /// Moves to `next` if the rules allow it, and reports it under the same lock: two threads
+    /// (the control handler and the service's own) never report out of order, nor twice.
     fn move_to(&self, next: State, exit: Option<ExitReason>) -> bool {
-        {
-            let mut inner = self.lock();
-            let status = &mut inner.1;
-            let allowed = matches!(
-                (status.state, next),
-                (State::StartPending, State::Running | State::StopPending | State::Stopped)
-                    | (State::Running, State::StopPending | State::Stopped)
-                    | (State::StopPending, State::StopPending | State::Stopped)
-            );
-            if !allowed {
-                return false;
-            }
-            status.checkpoint = match (status.state, next) {
-                (State::StopPending, State::StopPending) => status.checkpoint + 1,
-                (_, State::StopPending) => 1,
-                _ => 0,
-            };
-            status.state = next;
-            status.wait_hint = if next == State::StopPending { STOP_WAIT_HINT } else { Duration::ZERO };
-            status.exit = exit;
+        let mut inner = self.lock();
+        let status = &mut inner.1;
+        let allowed = matches!(
+            (status.state, next),
+            (State::StartPending, State::StartPending | State::Running | State::StopPending | State::Stopped)
+                | (State::Running, State::StopPending | State::Stopped)
+                | (State::StopPending, State::StopPending | State::Stopped)
+        );
+        if !allowed {
+            return false;
         }
-        self.send();
+        status.checkpoint = match (status.state, next) {
+            (State::StartPending, State::StartPending) | (State::StopPending, State::StopPending) => {
+                status.checkpoint + 1
+            }
+            (_, State::StopPending) => 1,
+            _ => 0,
+        };
+        status.state = next;
+        status.wait_hint = match next {
+            State::StartPending => START_WAIT_HINT,
+            State::StopPending => STOP_WAIT_HINT,
+            State::Running | State::Stopped => Duration::ZERO,
+        };
+        status.exit = exit;
+        Self::report(&mut inner);
         true
     }
 
     fn send(&self) {
-        let mut inner = self.lock();
-        let (reporter, status) = &mut *inner;
+        Self::report(&mut self.lock());
+    }
+
+    fn report(inner: &mut (R, Status)) {
+        let (reporter, status) = inner;
         if let Err(error) = reporter.report(status) {
             tracing::error!(%error, state = ?status.state, "cannot report the service status");
         }
@@ -176,6 +191,28 @@ mod tests {
         assert_eq!(hints[0], START_WAIT_HINT);
         assert_eq!(hints[2], STOP_WAIT_HINT);
         assert_eq!((hints[1], hints[4]), (Duration::ZERO, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_long_start_reports_progress_and_a_stopped_service_reports_nothing_more() {
+        let recorder = Recorder::default();
+        let life = Lifecycle::start(recorder.clone());
+        assert!(life.progress());
+        assert!(life.progress());
+        assert!(life.running());
+        assert!(!life.progress(), "progress is for a start in progress");
+        assert!(life.stopped(ExitReason::Failed));
+        assert!(!life.stopped(ExitReason::Asked), "stopped is reported once");
+        assert_eq!(
+            recorder.states(),
+            [
+                (State::StartPending, 1, None),
+                (State::StartPending, 2, None),
+                (State::StartPending, 3, None),
+                (State::Running, 0, None),
+                (State::Stopped, 0, Some(ExitReason::Failed)),
+            ]
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct InstallOptions {
     pub config: PathBuf,
     /// Start the service once installed.
     pub start: bool,
+    /// Also make the executable's folder the administrators' own (the installer's folder; not
+    /// for a copy placed in a folder others share).
+    pub protect_program_dir: bool,
 }
 
 /// A service manager.

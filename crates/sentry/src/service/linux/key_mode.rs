@@ -1,4 +1,4 @@
-//! A private key's mode on Linux: readable (or writable) by its group or by others is exposed.
+//! A private key's mode on Linux: any access for its group or for others makes it exposed.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -8,7 +8,7 @@ pub fn key_exposure(key: &Path) -> Option<String> {
     let mode = std::fs::metadata(key).ok()?.permissions().mode() & 0o777;
     (mode & 0o077 != 0).then(|| {
         format!(
-            "{} has mode {mode:04o}: its group or other users can read it; fix with `chmod 600 {}`",
+            "{} has mode {mode:04o}: its group or other users have access to it; fix with `chmod 600 {}`",
             key.display(),
             key.display()
         )

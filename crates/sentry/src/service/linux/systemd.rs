@@ -37,12 +37,14 @@ pub fn unit_for(executable: &Path, config: &Path) -> String {
     unit
 }
 
-/// A word for a systemd command line: quoted when it has spaces or quotes.
+/// A word for a systemd command line: `%` doubled (systemd expands specifiers), and quoted
+/// when it has spaces or quotes.
 fn systemd_quote(word: &str) -> String {
+    let word = word.replace('%', "%%");
     if word.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
         format!("\"{}\"", word.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
-        word.to_owned()
+        word
     }
 }
 
@@ -113,9 +115,13 @@ mod tests {
 
     #[test]
     fn the_installed_unit_is_the_packaged_one_starting_this_executable() {
-        let unit = unit_for(Path::new("/opt/kraken sentry/kraken-sentry"), Path::new("/etc/k/sentry.toml"));
+        let unit =
+            unit_for(Path::new("/opt/kraken sentry/kraken-sentry"), Path::new("/etc/k/100%/sentry.toml"));
         let exec: Vec<&str> = unit.lines().filter(|l| l.starts_with("ExecStart=")).collect();
-        assert_eq!(exec, [r#"ExecStart="/opt/kraken sentry/kraken-sentry" run --config /etc/k/sentry.toml"#]);
+        assert_eq!(
+            exec,
+            [r#"ExecStart="/opt/kraken sentry/kraken-sentry" run --config /etc/k/100%%/sentry.toml"#]
+        );
         let others = |text: &str| -> Vec<String> {
             text.lines().filter(|l| !l.starts_with("ExecStart=")).map(str::to_owned).collect()
         };

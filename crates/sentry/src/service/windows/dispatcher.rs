@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::Context;
 use windows_service::service::{
@@ -78,40 +78,47 @@ fn scm_status(status: &Status) -> ServiceStatus {
     }
 }
 
+/// Set by the control handler when the SCM asks the service to stop.
+static STOP: tokio::sync::Notify = tokio::sync::Notify::const_new();
+/// The service's reported life, once its status handle exists.
+static LIFECYCLE: OnceLock<Lifecycle<ScmReporter>> = OnceLock::new();
+
+/// The SCM's controls. It captures nothing, on purpose: `windows-service` frees the handler's
+/// box after the first STOP, SHUTDOWN or PRESHUTDOWN, yet the SCM still delivers INTERROGATE
+/// (which any interactive user may send) while the service stops; a handler with no state
+/// has nothing to free.
+fn control_handler(control: ServiceControl) -> ServiceControlHandlerResult {
+    match control {
+        ServiceControl::Stop | ServiceControl::Shutdown | ServiceControl::Preshutdown => {
+            tracing::info!(?control, "the service manager asks the service to stop");
+            if let Some(lifecycle) = LIFECYCLE.get() {
+                lifecycle.stopping();
+            }
+            STOP.notify_one();
+            ServiceControlHandlerResult::NoError
+        }
+        ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
+        _ => ServiceControlHandlerResult::NotImplemented,
+    }
+}
+
 fn service_main(_arguments: Vec<OsString>) {
     init_log_file();
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let lifecycle: Arc<OnceLock<Lifecycle<ScmReporter>>> = Arc::default();
-    let handler = {
-        let (stop, lifecycle) = (stop.clone(), lifecycle.clone());
-        move |control| match control {
-            ServiceControl::Stop | ServiceControl::Shutdown | ServiceControl::Preshutdown => {
-                tracing::info!(?control, "the service manager asks the service to stop");
-                if let Some(lifecycle) = lifecycle.get() {
-                    lifecycle.stopping();
-                }
-                stop.notify_one();
-                ServiceControlHandlerResult::NoError
-            }
-            ServiceControl::Interrogate => ServiceControlHandlerResult::NoError,
-            _ => ServiceControlHandlerResult::NotImplemented,
-        }
-    };
-    let handle = match service_control_handler::register(SERVICE_NAME, handler) {
+    let handle = match service_control_handler::register(SERVICE_NAME, control_handler) {
         Ok(handle) => handle,
         Err(error) => {
             tracing::error!(%error, "cannot register the service control handler");
             return;
         }
     };
-    let lifecycle = lifecycle.get_or_init(|| Lifecycle::start(ScmReporter(handle)));
-    let reason = serve(lifecycle, stop);
+    let lifecycle = LIFECYCLE.get_or_init(|| Lifecycle::start(ScmReporter(handle)));
+    let reason = serve(lifecycle);
     tracing::info!(?reason, code = reason as u32, "service stopped");
     lifecycle.stopped(reason);
 }
 
 /// Starts the agent and runs it until the SCM asks it to stop; says why it ended.
-fn serve(lifecycle: &Lifecycle<ScmReporter>, stop: Arc<tokio::sync::Notify>) -> ExitReason {
+fn serve(lifecycle: &Lifecycle<ScmReporter>) -> ExitReason {
     let config_path = CONFIG.get().cloned().flatten();
     let config = match Config::load(config_path.as_deref()) {
         Ok((config, source)) => {
@@ -120,6 +127,7 @@ fn serve(lifecycle: &Lifecycle<ScmReporter>, stop: Arc<tokio::sync::Notify>) -> 
         }
         Err(error) => return start_failed(ExitReason::BadConfiguration, &format!("{error:#}")),
     };
+    lifecycle.progress();
     if let Err(error) = key_files::check(&config) {
         return start_failed(ExitReason::ExposedKey, &format!("{error:#}"));
     }
@@ -130,8 +138,8 @@ fn serve(lifecycle: &Lifecycle<ScmReporter>, stop: Arc<tokio::sync::Notify>) -> 
     if !lifecycle.running() {
         tracing::info!("asked to stop while starting");
     }
-    let ended = agent.run_until(async move {
-        stop.notified().await;
+    let ended = agent.run_until(async {
+        STOP.notified().await;
         "stop requested by the service manager"
     });
     lifecycle.stopping();
@@ -140,7 +148,7 @@ fn serve(lifecycle: &Lifecycle<ScmReporter>, stop: Arc<tokio::sync::Notify>) -> 
         Err(error) => {
             let message = format!("the agent stopped on an error: {error:#}");
             tracing::error!("{message}");
-            event_log::report_error(event_log::START_FAILED, &message);
+            event_log::report_error(event_log::STOPPED_ON_ERROR, &message);
             ExitReason::Failed
         }
     }
@@ -180,5 +188,43 @@ fn init_log_file() {
                 &format!("cannot open the log file {}: {error}", path.display()),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn status(state: State, exit: Option<ExitReason>) -> ServiceStatus {
+        scm_status(&Status { state, checkpoint: 3, wait_hint: Duration::from_secs(7), exit })
+    }
+
+    #[test]
+    fn only_a_running_service_takes_stop_shutdown_and_preshutdown() {
+        let stops =
+            ServiceControlAccept::STOP | ServiceControlAccept::SHUTDOWN | ServiceControlAccept::PRESHUTDOWN;
+        assert_eq!(status(State::Running, None).controls_accepted, stops);
+        for state in [State::StartPending, State::StopPending, State::Stopped] {
+            assert_eq!(status(state, None).controls_accepted, ServiceControlAccept::empty(), "{state:?}");
+        }
+        let pending = status(State::StopPending, None);
+        assert_eq!(
+            (pending.current_state, pending.checkpoint, pending.wait_hint),
+            (ServiceState::StopPending, 3, Duration::from_secs(7))
+        );
+    }
+
+    #[test]
+    fn a_stop_on_a_problem_is_a_service_specific_exit_code_and_an_asked_stop_is_none() {
+        assert_eq!(status(State::Stopped, Some(ExitReason::Asked)).exit_code, ServiceExitCode::Win32(0));
+        assert_eq!(
+            status(State::Stopped, Some(ExitReason::BadConfiguration)).exit_code,
+            ServiceExitCode::ServiceSpecific(1)
+        );
+        assert_eq!(
+            status(State::Stopped, Some(ExitReason::ExposedKey)).exit_code,
+            ServiceExitCode::ServiceSpecific(3)
+        );
     }
 }

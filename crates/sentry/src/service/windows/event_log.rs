@@ -24,6 +24,8 @@ const SOURCE_KEY: &str = r"SYSTEM\CurrentControlSet\Services\EventLog\Applicatio
 
 /// The event id of a start failure.
 pub const START_FAILED: u32 = 1;
+/// The event id of a stop on an error while running.
+pub const STOPPED_ON_ERROR: u32 = 2;
 
 fn wide(text: &str) -> Vec<u16> {
     text.encode_utf16().chain(std::iter::once(0)).collect()

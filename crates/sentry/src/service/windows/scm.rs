@@ -26,6 +26,12 @@ const SERVICE_EXISTS: i32 = 1073;
 const SERVICE_DOES_NOT_EXIST: i32 = 1060;
 /// `ERROR_INVALID_LEVEL`: a configuration the SCM does not know.
 const INVALID_LEVEL: i32 = 124;
+/// `ERROR_SERVICE_ALREADY_RUNNING`.
+const ALREADY_RUNNING: i32 = 1056;
+/// `ERROR_SERVICE_CANNOT_ACCEPT_CTRL`: starting or stopping, it takes no control now.
+const CANNOT_ACCEPT_CONTROL: i32 = 1061;
+/// `ERROR_SERVICE_NOT_ACTIVE`.
+const NOT_ACTIVE: i32 = 1062;
 /// How long `stop` waits for the service to report stopped.
 const STOP_WAIT: Duration = Duration::from_secs(30);
 
@@ -92,6 +98,13 @@ impl ServiceManager for WindowsServices {
         let home = program_data_dir();
         acl::protect_directory(&home)
             .with_context(|| format!("cannot restrict {} to SYSTEM and Administrators", home.display()))?;
+        if options.protect_program_dir
+            && let Some(program_dir) = options.executable.parent()
+        {
+            acl::protect_program_directory(program_dir).with_context(|| {
+                format!("cannot restrict {} to SYSTEM and Administrators", program_dir.display())
+            })?;
+        }
         let info = service_info(options);
         let access = ServiceAccess::CHANGE_CONFIG | ServiceAccess::START | ServiceAccess::QUERY_STATUS;
         let scm = Self::scm(ServiceManagerAccess::CONNECT | ServiceManagerAccess::CREATE_SERVICE)?;
@@ -117,7 +130,7 @@ impl ServiceManager for WindowsServices {
         )?;
         event_log::register_source(&options.executable).context("cannot register the event log source")?;
         if options.start {
-            service.start(&[] as &[&OsStr]).context("installed, but cannot start the service")?;
+            start(&service).context("installed, but cannot start the service")?;
         }
         Ok(())
     }
@@ -133,8 +146,7 @@ impl ServiceManager for WindowsServices {
     }
 
     fn start(&self) -> anyhow::Result<()> {
-        let service = Self::open(ServiceAccess::START)?;
-        service.start(&[] as &[&OsStr]).context("cannot start the service")
+        start(&Self::open(ServiceAccess::START)?).context("cannot start the service")
     }
 
     fn stop(&self) -> anyhow::Result<()> {
@@ -157,6 +169,20 @@ impl ServiceManager for WindowsServices {
     }
 }
 
+/// Starts the service; one already running is left running, saying so (it reads its new
+/// configuration at its next start).
+fn start(service: &Service) -> windows_service::Result<()> {
+    match service.start(&[] as &[&OsStr]) {
+        Err(error) if os_error(&error) == Some(ALREADY_RUNNING) => {
+            eprintln!(
+                "warning: the service was already running; `service stop` then `service start` to restart it"
+            );
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// A configuration step's result, where a service manager that does not know the setting
 /// (`ERROR_INVALID_LEVEL`: Wine's, for the delayed start and the non-crash flag; Windows has
 /// both since Vista) is a warning, not a failed install.
@@ -170,19 +196,24 @@ fn unless_unknown(result: windows_service::Result<()>, setting: &str) -> anyhow:
     }
 }
 
-/// Asks the service to stop, then waits until it reports stopped.
+/// Asks the service to stop, then waits until it reports stopped. A service still starting
+/// cannot take the request yet (`ERROR_SERVICE_CANNOT_ACCEPT_CTRL`): it is asked again once
+/// running; one already stopping is waited for.
 fn stop_and_wait(service: &Service) -> anyhow::Result<()> {
-    match service.stop() {
-        Ok(_) => {}
-        // Already stopping or stopped (ERROR_SERVICE_NOT_ACTIVE).
-        Err(error) if os_error(&error) == Some(1062) => return Ok(()),
-        Err(error) => return Err(error).context("cannot stop the service"),
-    }
     let deadline = Instant::now() + STOP_WAIT;
+    let mut asked = false;
     loop {
         let state = service.query_status()?.current_state;
         if state == ServiceState::Stopped {
             return Ok(());
+        }
+        if !asked && state != ServiceState::StopPending && state != ServiceState::StartPending {
+            match service.stop() {
+                Ok(_) => asked = true,
+                // It stopped, or began to, since the query.
+                Err(error) if matches!(os_error(&error), Some(NOT_ACTIVE | CANNOT_ACCEPT_CONTROL)) => {}
+                Err(error) => return Err(error).context("cannot stop the service"),
+            }
         }
         if Instant::now() > deadline {
             anyhow::bail!("the service is still {} after {STOP_WAIT:?}", state_name(state));
@@ -240,6 +271,7 @@ mod tests {
             executable: r"C:\Program Files\Kraken Sentry\kraken-sentry.exe".into(),
             config: r"C:\ProgramData\KrakenSentry\sentry.toml".into(),
             start: false,
+            protect_program_dir: false,
         };
         let info = service_info(&options);
         let expected: Vec<OsString> =
