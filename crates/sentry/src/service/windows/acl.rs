@@ -3,8 +3,9 @@
 //! `service install` (and so the installer) makes `%ProgramData%\KrakenSentry` the
 //! administrators' own: owner Administrators, an explicit protected DACL (full control for
 //! SYSTEM and the Administrators, inherited by everything below, nothing for anyone else). A
-//! folder that is a reparse point (a junction planted to redirect the writes), or that an ordinary user created
-//! and owns (ProgramData lets users create folders), is refused rather than trusted.
+//! folder that is a reparse point (a junction planted to redirect the writes), or that an
+//! ordinary user created and owns (ProgramData lets users create folders), is refused rather
+//! than trusted.
 //!
 //! Before the service starts, each private key's DACL is read: an allow entry granting read
 //! access to anyone but SYSTEM, the Administrators, TrustedInstaller or the service's own
