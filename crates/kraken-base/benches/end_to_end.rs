@@ -58,7 +58,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let pki = dir.join("pki");
     let files = kraken_base::pki::init(&pki, &[]).unwrap();
-    kraken_base::pki::issue(&pki, "bench-sentry").unwrap();
+    kraken_base::pki::issue(&pki, "bench-sentry", kraken_base::pki::SENTRY_VALIDITY_DAYS).unwrap();
 
     // Rounds alternate the two measurements, so both see the same machine; medians are shown.
     let rounds = if quick { 1 } else { 3 };

@@ -42,7 +42,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let pki = dir.join("pki");
     let files = kraken_base::pki::init(&pki, &[]).unwrap();
-    kraken_base::pki::issue(&pki, support::SENTRY).unwrap();
+    kraken_base::pki::issue(&pki, support::SENTRY, kraken_base::pki::SENTRY_VALIDITY_DAYS).unwrap();
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
     let inputs: Vec<PathBuf> = (0..copies)
         .map(|n| {

@@ -233,7 +233,7 @@ fn main() -> anyhow::Result<()> {
     kraken_base::pki::init(&pki, &[])?;
     let guids: Vec<String> = (0..settings.sentries).map(|i| format!("fleet-{i:05}")).collect();
     for guid in &guids {
-        kraken_base::pki::issue(&pki, guid)?;
+        kraken_base::pki::issue(&pki, guid, kraken_base::pki::SENTRY_VALIDITY_DAYS)?;
     }
     eprintln!("fleet: {} certificates issued in {:.1?}", guids.len(), started.elapsed());
 

@@ -77,7 +77,26 @@ enum PkiCommand {
         names: Vec<String>,
     },
     /// Make a sentry's key and certificate (GUID.pem, GUID.key) with the CA in DIR.
-    Issue { guid: String, dir: PathBuf },
+    Issue {
+        guid: String,
+        dir: PathBuf,
+        /// How long the certificate lasts.
+        #[arg(long, default_value_t = crate::pki::SENTRY_VALIDITY_DAYS)]
+        days: u32,
+    },
+    /// Replace a sentry's key and certificate with new ones (the old pair is kept as
+    /// GUID.pem.previous and GUID.key.previous, valid until it expires or is revoked).
+    Renew {
+        guid: String,
+        dir: PathBuf,
+        #[arg(long, default_value_t = crate::pki::SENTRY_VALIDITY_DAYS)]
+        days: u32,
+    },
+    /// Revoke every certificate issued for GUID and rewrite DIR/crl.pem; a base whose
+    /// `sentry_crl` is that file refuses them within a second and closes their connections.
+    Revoke { guid: String, dir: PathBuf },
+    /// Rewrite DIR/crl.pem from DIR/revoked.tsv (for a PKI made before revocation existed).
+    Crl { dir: PathBuf },
 }
 
 /// Runs the command line; the error is printed by `main`.
@@ -90,9 +109,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("base: {} (key {})", files.base_cert.display(), files.base_key.display());
             Ok(())
         }
-        Command::Pki(PkiCommand::Issue { guid, dir }) => {
-            let (cert, key) = crate::pki::issue(&dir, &guid)?;
-            println!("sentry {guid}: {} (key {})", cert.display(), key.display());
+        Command::Pki(PkiCommand::Issue { guid, dir, days }) => {
+            let (cert, key) = crate::pki::issue(&dir, &guid, days)?;
+            println!("sentry {guid}: {} (key {}), valid {days} days", cert.display(), key.display());
+            Ok(())
+        }
+        Command::Pki(PkiCommand::Renew { guid, dir, days }) => {
+            let (cert, key) = crate::pki::renew(&dir, &guid, days)?;
+            println!("sentry {guid}: new {} (key {}), valid {days} days", cert.display(), key.display());
+            println!("the previous certificate stays valid until it expires or `pki revoke` revokes it");
+            Ok(())
+        }
+        Command::Pki(PkiCommand::Revoke { guid, dir }) => {
+            let revoked = crate::pki::revocation::revoke(&dir, &guid)?;
+            let crl = crate::pki::PkiFiles::in_dir(&dir).crl;
+            println!("sentry {guid}: {} certificate(s) revoked now; {} rewritten", revoked.len(), crl.display());
+            for serial in revoked {
+                println!("  serial {serial}");
+            }
+            Ok(())
+        }
+        Command::Pki(PkiCommand::Crl { dir }) => {
+            let count = crate::pki::revocation::write_crl(&dir)?;
+            println!("{} written: {count} revoked certificate(s)", crate::pki::PkiFiles::in_dir(&dir).crl.display());
             Ok(())
         }
         Command::Sentries { config } => {

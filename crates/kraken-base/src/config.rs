@@ -7,8 +7,18 @@
 //! key = "/etc/kraken-base/pki/base.key"
 //! sentry_ca = "/etc/kraken-base/pki/ca.pem"   # the CA that signs sentry certificates
 //! allowed_sentries = ["sentry-1"]      # optional: only these GUIDs may connect
+//! sentry_crl = "/etc/kraken-base/pki/crl.pem"  # optional: revoked sentry certificates, read
+//!                                      # again within a second of any change
+//! sentry_guid_from = "common-name"     # or "uri-san": urn:kraken:sentry:GUID
 //! connect_all_loggers = false          # connect every logger of every sentry at hello
 //! handshake_timeout_ms = 5000          # how long a sentry's TLS handshake may take
+//!
+//! [connections]                        # all optional; the defaults are shown
+//! max_total = 10000                    # live connections (each sentry has two)
+//! max_per_source = 1000                # live connections from one address (IPv6: one /64)
+//! max_pending = 1000                   # connections that have not said hello yet
+//! max_pending_per_source = 64
+//! hello_timeout_ms = 10000             # TLS, peering and hello must be done by then
 //!
 //! [admin]
 //! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token)
@@ -23,6 +33,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::access::GuidSource;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,12 +47,20 @@ pub struct BaseConfig {
     pub sentry_ca: PathBuf,
     #[serde(default)]
     pub allowed_sentries: Option<Vec<String>>,
+    /// Revocation lists (PEM) of sentry certificates, reloaded when the file changes.
+    #[serde(default)]
+    pub sentry_crl: Option<PathBuf>,
+    /// Where a sentry's GUID is read in its certificate.
+    #[serde(default)]
+    pub sentry_guid_from: GuidSource,
     #[serde(default)]
     pub connect_all_loggers: bool,
     /// How long a connecting sentry's TLS handshake may take (a slow client holds a handshake
     /// slot no longer than this).
     #[serde(default = "default_handshake_timeout_ms")]
     pub handshake_timeout_ms: u64,
+    #[serde(default)]
+    pub connections: ConnectionLimits,
     #[serde(default)]
     pub admin: AdminConfig,
     #[serde(default)]
@@ -53,6 +73,51 @@ pub struct BaseConfig {
 pub struct RetentionConfig {
     pub max_age_days: Option<u32>,
     pub max_records: Option<u64>,
+}
+
+/// `[connections]`: how many connections the sentry listener keeps, and how long a new one
+/// has to identify itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionLimits {
+    pub max_total: usize,
+    pub max_per_source: usize,
+    pub max_pending: usize,
+    pub max_pending_per_source: usize,
+    pub hello_timeout_ms: u64,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_total: 10_000,
+            max_per_source: 1_000,
+            max_pending: 1_000,
+            max_pending_per_source: 64,
+            hello_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// The first value out of range, as `(key, message)`.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        let counts = [
+            ("max_total", self.max_total),
+            ("max_per_source", self.max_per_source),
+            ("max_pending", self.max_pending),
+            ("max_pending_per_source", self.max_pending_per_source),
+        ];
+        for (key, value) in counts {
+            if !(1..=1_000_000).contains(&value) {
+                return Err((key, format!("must be 1 to 1000000, got {value}")));
+            }
+        }
+        if !(1_000..=600_000).contains(&self.hello_timeout_ms) {
+            return Err(("hello_timeout_ms", format!("must be 1000 to 600000, got {}", self.hello_timeout_ms)));
+        }
+        Ok(())
+    }
 }
 
 /// `[admin]`.
@@ -94,6 +159,17 @@ impl BaseConfig {
             anyhow::bail!(
                 "{shown}: key `handshake_timeout_ms`: must be 1000 to 600000, got {}",
                 config.handshake_timeout_ms
+            );
+        }
+        if let Err((key, message)) = config.connections.check() {
+            anyhow::bail!("{shown}: key `connections.{key}`: {message}");
+        }
+        if let Some(crl) = &config.sentry_crl
+            && let Err(e) = std::fs::metadata(crl)
+        {
+            anyhow::bail!(
+                "{shown}: key `sentry_crl`: cannot read {}: {e} (`kraken-base pki crl DIR` writes one)",
+                crl.display()
             );
         }
         if config.admin.listen == config.listen {

@@ -10,11 +10,13 @@
 //!
 //! The protocol's names and the record's wire shape come from the `sentry-protocol` crate.
 //!
-//! Modules: `server` (the TLS listener and calls into sentries), `sentries` (GUID ↔ connection
+//! Modules: `server` (the TLS listener and calls into sentries), `access` (which certificate
+//! speaks for which sentry, and which may connect), `sentries` (GUID ↔ connection
 //! bindings), `records` (records read from their wire form), `pki` (a CA and certificates for a first deployment), `config` (the
 //! TOML file), `serve` (the composition root of `kraken-base serve`), `stop_signals` (Ctrl-C
 //! and SIGTERM) and `cli` (the command line).
 
+pub mod access;
 pub mod admin;
 pub mod cli;
 pub mod config;

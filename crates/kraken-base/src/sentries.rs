@@ -2,7 +2,7 @@
 //! `kraken-sentry` session the base calls a sentry through, and its log channel.
 //!
 //! A connection is bound to one GUID at `hello`, after the base checked that the connection's
-//! client certificate names that GUID (CN or SAN, BUG-1); from then on the connection may only
+//! client certificate names that GUID ([`crate::access`], BUG-1); from then on the connection may only
 //! speak for that GUID (BUG-2). A second connection for a GUID whose connection is still open is
 //! refused (the caller replaces it only once it failed a ping). Everything about a sentry is
 //! dropped when its connection closes, so a reconnect always starts clean (BUG-4).

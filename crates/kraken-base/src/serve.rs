@@ -2,11 +2,12 @@
 //! sentry listener ([`Base`]), the admin API and the retention task, runs them until Ctrl-C or
 //! SIGTERM ([`StopSignals`]), then shuts the base down.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use anyhow::Context;
-use kraken_rpc::tls::{TlsIdentity, TrustedCas};
+use kraken_rpc::tls::{CrlWatch, TlsIdentity, TrustedCas};
+
+use crate::access::SentryAccess;
 
 use crate::admin::{AdminState, load_or_create_token, router};
 use crate::config::BaseConfig;
@@ -35,7 +36,12 @@ pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {
                 identity: TlsIdentity::from_pem_files(&config.certificate, &config.key)?,
                 sentry_ca: TrustedCas::from_pem_file(&config.sentry_ca)?,
                 rpc_guid: BASE_RPC_GUID.into(),
-                allowed: config.allowed_sentries.clone().map(|list| list.into_iter().collect::<HashSet<_>>()),
+                access: SentryAccess {
+                    guid_from: config.sentry_guid_from,
+                    allowed: config.allowed_sentries.clone().map(|list| Arc::new(list.into_iter().collect())),
+                    revocations: config.sentry_crl.as_deref().map(CrlWatch::load).transpose()?,
+                },
+                connections: config.connections,
                 storage,
                 connect_all_loggers: config.connect_all_loggers,
                 handshake_timeout: std::time::Duration::from_millis(config.handshake_timeout_ms),

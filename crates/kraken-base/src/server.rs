@@ -1,22 +1,31 @@
 //! The base's listener: mutual TLS on the configured address (default port 7140), every
 //! accepted connection served by the `kraken-base` service, and calls into connected sentries.
+//!
+//! The TLS handshake lets in only a certificate that names one allowed, unrevoked sentry
+//! ([`SentryAccess`]); a connection then has [`ConnectionLimits::hello_timeout_ms`] to say
+//! `hello` (or `setLogChannel`) before it is closed, and connections are counted by source
+//! ([`ConnectionLimits`]). The revocation lists are read again within a second of a change, and
+//! the connections of a certificate they now revoke are closed.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kraken_codec::Value;
-use kraken_rpc::tls::{self, TlsIdentity, TrustedCas};
+use kraken_rpc::tls::{self, ClientPolicy, CrlWatch, TlsIdentity, TrustedCas};
 use kraken_rpc::{RpcConfig, RpcServer, ServiceTable};
 use sentry_protocol::names::{sentry_method, service};
 
+use crate::access::SentryAccess;
+use crate::config::ConnectionLimits;
 use crate::sentries::SentryRegistry;
 use crate::service::BaseService;
 use crate::storage::{RecordWriter, Storage};
 
 /// How long a call waits for a just-connected sentry's session to open.
 const SESSION_WAIT: Duration = Duration::from_secs(5);
+/// How often the revocation lists' file is looked at.
+const CRL_CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// What a base needs to start.
 pub struct BaseSettings {
@@ -27,8 +36,10 @@ pub struct BaseSettings {
     pub sentry_ca: TrustedCas,
     /// The base's own RPC GUID (peering).
     pub rpc_guid: String,
-    /// GUIDs allowed to connect (`None`: any with a certificate from the CA).
-    pub allowed: Option<HashSet<String>>,
+    /// Which certificates speak for which sentry, and which may connect.
+    pub access: SentryAccess,
+    /// How many connections are kept, and how long a new one has to say hello.
+    pub connections: ConnectionLimits,
     pub storage: Arc<dyn Storage>,
     /// Connect every logger of every sentry at hello.
     pub connect_all_loggers: bool,
@@ -44,6 +55,8 @@ pub struct Base {
     /// The record writer the service submits to, drained at shutdown.
     writer: RecordWriter,
     accept_loop: tokio::task::JoinHandle<()>,
+    /// Reloads the revocation lists, when there are any.
+    revocation_task: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// A failed call into a sentry.
@@ -58,17 +71,26 @@ pub enum CallError {
 impl Base {
     /// Binds the listener and starts accepting sentries (inside a tokio runtime).
     pub async fn start(settings: BaseSettings) -> anyhow::Result<Base> {
-        let server_tls = tls::server_config(&settings.identity, &settings.sentry_ca)?;
+        let access = settings.access.clone();
+        let policy =
+            ClientPolicy { revocations: access.revocations.clone(), admission: Some(Arc::new(access.clone())) };
+        let server_tls = tls::server_config_with_policy(&settings.identity, &settings.sentry_ca, policy)?;
+        let limits = settings.connections;
         let mut config = RpcConfig::new(settings.rpc_guid.clone());
         config.call_timeout = Duration::from_secs(30);
         config.handshake_timeout = settings.handshake_timeout;
+        config.admission_timeout = Some(Duration::from_millis(limits.hello_timeout_ms));
+        config.max_connections = limits.max_total;
+        config.max_connections_per_source = limits.max_per_source;
+        config.max_pending = limits.max_pending;
+        config.max_pending_per_source = limits.max_pending_per_source;
         let sentries = Arc::new(SentryRegistry::default());
         let writer = RecordWriter::start(settings.storage.clone())?;
         let service = Arc::new(BaseService {
             storage: settings.storage.clone(),
             writer: writer.clone(),
             sentries: sentries.clone(),
-            allowed: settings.allowed.map(Arc::new),
+            access,
             connect_all_loggers: settings.connect_all_loggers,
         });
         let mut services = ServiceTable::new();
@@ -81,8 +103,12 @@ impl Base {
                 tracing::debug!(peer = ?connection.peer().address, "connection accepted");
             }
         });
+        let revocation_task = settings
+            .access
+            .revocations
+            .map(|lists| tokio::spawn(watch_revocations(lists, sentries.clone())));
         tracing::info!(%local_addr, "base listening");
-        Ok(Base { local_addr, sentries, storage: settings.storage, writer, accept_loop })
+        Ok(Base { local_addr, sentries, storage: settings.storage, writer, accept_loop, revocation_task })
     }
 
     /// Stops listening, closes every sentry connection, then waits (up to `limit`) until the
@@ -90,6 +116,9 @@ impl Base {
     /// acknowledged, so a record still queued for the writer at exit would be lost.
     pub async fn shutdown(&self, limit: Duration) {
         self.accept_loop.abort();
+        if let Some(task) = &self.revocation_task {
+            task.abort();
+        }
         for guid in self.sentries.connected() {
             if let Some(sentry) = self.sentries.get(&guid) {
                 sentry.connection.close("the base is shutting down");
@@ -138,5 +167,48 @@ impl Base {
 impl Drop for Base {
     fn drop(&mut self) {
         self.accept_loop.abort();
+        if let Some(task) = &self.revocation_task {
+            task.abort();
+        }
+    }
+}
+
+/// Reads the revocation lists again when their file changes (the TLS verifier then uses the new
+/// ones) and closes the connections of every sentry whose certificate they now revoke. A file
+/// that turns unreadable is reported once per distinct error; the lists last read stay in force.
+async fn watch_revocations(lists: Arc<CrlWatch>, sentries: Arc<SentryRegistry>) {
+    let mut last_error: Option<String> = None;
+    loop {
+        tokio::time::sleep(CRL_CHECK_EVERY).await;
+        match lists.refresh() {
+            Ok(false) => {}
+            Ok(true) => {
+                last_error = None;
+                tracing::info!(file = %lists.path().display(), revoked = lists.revoked_count(), "revocation lists read again");
+                close_revoked(&lists, &sentries);
+            }
+            Err(error) => {
+                let error = error.to_string();
+                if last_error.as_ref() != Some(&error) {
+                    tracing::error!(%error, "cannot read the revocation lists again; the previous ones stay in force");
+                    last_error = Some(error);
+                }
+            }
+        }
+    }
+}
+
+/// Closes both connections of every connected sentry whose certificate is revoked.
+fn close_revoked(lists: &CrlWatch, sentries: &SentryRegistry) {
+    for guid in sentries.connected() {
+        let Some(sentry) = sentries.get(&guid) else { continue };
+        let connections = std::iter::once(&sentry.connection).chain(sentry.log_connection.as_ref());
+        for connection in connections {
+            let serial = connection.peer().certificate.as_ref().map(|c| c.serial_hex.as_str());
+            if serial.is_some_and(|serial| lists.is_revoked(serial)) {
+                tracing::warn!(%guid, "closing the connection of a revoked certificate");
+                connection.close("the certificate was revoked");
+            }
+        }
     }
 }

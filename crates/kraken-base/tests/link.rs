@@ -49,13 +49,13 @@ async fn a_certificate_cannot_claim_another_guid_and_another_ca_is_refused() {
     // sentry-2's certificate, claiming to be sentry-1.
     let mut events = link(&fixture, "sentry-1", "sentry-2", &pki);
     let LinkEvent::Failed { error, .. } = next_event(&mut events).await else { panic!("an impostor linked") };
-    assert!(error.contains("certificate does not name sentry sentry-1"), "{error}");
+    assert!(error.contains("the certificate names sentry sentry-2, not sentry-1"), "{error}");
     assert!(fixture.base.sentries.connected().is_empty());
 
     // A certificate from another CA does not get past TLS.
     let other = fixture.dir.join("other-pki");
     kraken_base::pki::init(&other, &[]).unwrap();
-    kraken_base::pki::issue(&other, "sentry-1").unwrap();
+    kraken_base::pki::issue(&other, "sentry-1", kraken_base::pki::SENTRY_VALIDITY_DAYS).unwrap();
     let mut config = base_config(&fixture, "sentry-1", &other);
     config.ca = pki.join("ca.pem"); // it trusts the right base, but the base does not trust it
     let mut context = CommandContext::for_this_host();

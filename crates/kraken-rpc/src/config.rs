@@ -39,18 +39,32 @@ pub struct RpcConfig {
     pub ping_interval: Option<Duration>,
     /// Close the connection when a ping is not answered within this.
     pub ping_timeout: Duration,
-    /// Time limit of a TLS handshake.
+    /// Time limit of a TLS handshake. A server also gives a new client this long to send its
+    /// first byte, before the handshake's own limit starts.
     pub handshake_timeout: Duration,
+    /// On a server: a connection not admitted by the application
+    /// ([`crate::RpcConnection::admit`]) within this long after the handshake is closed.
+    /// `None`: connections are admitted once established.
+    pub admission_timeout: Option<Duration>,
     /// Most sessions a peer may open on one connection.
     pub max_sessions: usize,
     /// Most live connections a server keeps; past that, new ones are dropped at once.
     pub max_connections: usize,
+    /// Most live connections from one source address (IPv6: one /64).
+    pub max_connections_per_source: usize,
+    /// Most connections a server keeps that are not yet admitted (still handshaking, or
+    /// waiting for the application's admission).
+    pub max_pending: usize,
+    /// Most connections from one source that are not yet admitted.
+    pub max_pending_per_source: usize,
 }
 
 impl RpcConfig {
     /// Defaults for an endpoint with this GUID: 30 s calls, 5 s peering and handshake (as the
     /// original), 8 MiB frames, 64 concurrent handlers, a ping after 30 s of silence answered
-    /// within 10 s, 256 sessions per connection, 10,000 connections per server.
+    /// within 10 s, 256 sessions per connection; a server keeps 10,000 connections, 1,000 from one
+    /// source, of which at most 1,000 in all and 64 per source are not yet admitted; no
+    /// admission time limit.
     pub fn new(guid: impl Into<String>) -> Self {
         RpcConfig {
             guid: guid.into(),
@@ -63,8 +77,12 @@ impl RpcConfig {
             ping_interval: Some(Duration::from_secs(30)),
             ping_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(5),
+            admission_timeout: None,
             max_sessions: 256,
             max_connections: 10_000,
+            max_connections_per_source: 1_000,
+            max_pending: 1_000,
+            max_pending_per_source: 64,
         }
     }
 }

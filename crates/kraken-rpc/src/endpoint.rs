@@ -2,28 +2,31 @@
 //! hands out established connections.
 //!
 //! Both set `TCP_NODELAY` and `SO_KEEPALIVE`, as the original does, and bound the TLS handshake
-//! in time. The server runs every handshake in its own task (at most [`MAX_HANDSHAKES`] at once),
-//! so a slow or hostile client never holds up the others; a failed handshake is logged and
-//! dropped, and the listener keeps serving.
+//! in time. The server's accept loop never waits on a client: each new connection is counted
+//! by source ([`crate::source_limits`]: refused at once over a limit) and handed to a task of
+//! its own, which gives the client [`RpcConfig::handshake_timeout`] to send its first byte and
+//! as long again to finish the handshake. With an admission time limit, a connection the
+//! application has not admitted in time (for a base: no accepted `hello`) is closed. Failed
+//! handshakes and refusals are logged, at most one line per kind every ten seconds with a count
+//! of the rest, so a flood cannot flood the log too.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rustls::{ClientConfig, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::config::RpcConfig;
 use crate::connection::{Role, RpcConnection};
 use crate::error::RpcError;
 use crate::peer::{CertificateIdentity, PeerInfo};
 use crate::service::ServiceTable;
+use crate::source_limits::{SourceCaps, SourceLimits, SourceSlot};
 use crate::tls::{ServerPin, server_name_for};
-
-/// Most TLS handshakes a server runs at the same time.
-pub const MAX_HANDSHAKES: usize = 256;
 
 /// Dials peers with one configuration.
 #[derive(Clone)]
@@ -121,54 +124,73 @@ async fn accept_loop(
     services: ServiceTable,
     established: mpsc::Sender<RpcConnection>,
 ) {
-    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
-    let live = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let limits = SourceLimits::new(SourceCaps {
+        total: config.max_connections.max(1),
+        per_source: config.max_connections_per_source.max(1),
+        pending_total: config.max_pending.max(1),
+        pending_per_source: config.max_pending_per_source.max(1),
+    });
+    let refusals = Arc::new(ThrottledLog::new("new connections refused"));
+    let failures = Arc::new(ThrottledLog::new("connections failed before they were established"));
     loop {
         let (tcp, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
                 // Out of descriptors and the like: back off briefly and keep serving.
                 warn!(error = %err, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         if established.is_closed() {
             return;
         }
-        let Ok(live_slot) = live.clone().try_acquire_owned() else {
-            warn!(peer = %addr, limit = config.max_connections, "too many connections; dropping a new one");
-            continue;
+        let slot = match limits.open(addr.ip()) {
+            Ok(slot) => slot,
+            Err(refusal) => {
+                refusals.note(addr, &refusal);
+                continue;
+            }
         };
         tune(&tcp);
-        let Ok(permit) = handshakes.clone().acquire_owned().await else { return };
-        let (config, tls, services, established) =
-            (config.clone(), tls.clone(), services.clone(), established.clone());
+        let (config, tls, services, established, failures) =
+            (config.clone(), tls.clone(), services.clone(), established.clone(), failures.clone());
         tokio::spawn(async move {
             let conn = match tls {
                 None => {
                     let peer = PeerInfo { address: Some(addr), certificate: None };
-                    Ok(RpcConnection::start(tcp, Role::Acceptor, config, services, peer, false))
+                    Ok(RpcConnection::start(tcp, Role::Acceptor, config.clone(), services, peer, false))
                 }
-                Some(acceptor) => handshake(acceptor, tcp, addr, config, services).await,
+                Some(acceptor) => handshake(acceptor, tcp, addr, config.clone(), services).await,
             };
-            drop(permit);
-            match conn {
-                Ok(conn) => {
-                    // The connection holds its slot until it closes.
-                    let watched = conn.clone();
-                    tokio::spawn(async move {
-                        watched.closed().await;
-                        drop(live_slot);
-                    });
-                    if let Err(rejected) = established.send(conn).await {
-                        rejected.0.close("server stopped");
-                    }
-                }
-                Err(err) => info!(peer = %addr, error = %err, "connection refused"),
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(err) => return failures.note(addr, &err),
+            };
+            tokio::spawn(watch_admission(conn.clone(), slot, config.admission_timeout));
+            if let Err(rejected) = established.send(conn).await {
+                rejected.0.close("server stopped");
             }
         });
     }
+}
+
+/// Holds a connection's slot while it lives: pending until the application admits it (closed
+/// if that takes longer than `limit`), live until it closes.
+async fn watch_admission(conn: RpcConnection, mut slot: SourceSlot, limit: Option<Duration>) {
+    match limit {
+        None => slot.settle(),
+        Some(limit) => tokio::select! {
+            _ = conn.admitted() => slot.settle(),
+            _ = conn.closed() => {}
+            _ = tokio::time::sleep(limit) => {
+                tracing::info!(peer = ?conn.peer().address, ?limit, "closed: not admitted in time");
+                conn.close(format!("not admitted within {limit:?}"));
+            }
+        },
+    }
+    conn.closed().await;
+    drop(slot);
 }
 
 async fn handshake(
@@ -179,12 +201,48 @@ async fn handshake(
     services: ServiceTable,
 ) -> Result<RpcConnection, RpcError> {
     let limit = config.handshake_timeout;
+    // A client that connects and says nothing is dropped after `limit`, before any TLS state
+    // is made for it.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(limit, tcp.peek(&mut first)).await {
+        Err(_) => return Err(RpcError::Connect(format!("nothing received within {limit:?}"))),
+        Ok(Err(e)) => return Err(RpcError::Connect(format!("cannot read: {e}"))),
+        Ok(Ok(0)) => return Err(RpcError::Connect("closed before the TLS handshake".into())),
+        Ok(Ok(_)) => {}
+    }
     let tls = tokio::time::timeout(limit, acceptor.accept(tcp))
         .await
         .map_err(|_| RpcError::Connect(format!("TLS handshake timed out after {limit:?}")))?
         .map_err(|e| RpcError::Connect(format!("TLS handshake failed: {e}")))?;
     let peer = tls_peer(addr, tls.get_ref().1.peer_certificates())?;
     Ok(RpcConnection::start(tls, Role::Acceptor, config, services, peer, true))
+}
+
+/// A warning that repeats at most once every [`ThrottledLog::EVERY`], counting what it held
+/// back: one line per event would let a flood of bad clients flood the log as well.
+struct ThrottledLog {
+    what: &'static str,
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl ThrottledLog {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(what: &'static str) -> Self {
+        ThrottledLog { what, state: Mutex::new((None, 0)) }
+    }
+
+    fn note(&self, peer: SocketAddr, why: &dyn std::fmt::Display) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (last, held_back) = &mut *state;
+        if last.is_some_and(|at| at.elapsed() < Self::EVERY) {
+            *held_back += 1;
+            return;
+        }
+        *last = Some(Instant::now());
+        let more = std::mem::take(held_back);
+        warn!(%peer, reason = %why, more_since_last_line = more, "{}", self.what);
+    }
 }
 
 /// The peer of a TLS connection: its address and the identity in its (verified) certificate.

@@ -6,7 +6,8 @@
 //!   parameters stay encoded ([`Params`]) until a service reads them;
 //! * [`connection`] runs a connection: symmetric peering on session 0 (`rpc-control`), sessions
 //!   opened by `session-request`, concurrent calls with time limits, ordered posts, pings;
-//! * [`endpoint`] dials ([`Connector`]) and listens ([`RpcServer`]);
+//! * [`endpoint`] dials ([`Connector`]) and listens ([`RpcServer`]), counting connections by
+//!   source ([`source_limits`]);
 //! * [`tls`] builds the rustls configurations (ring provider, TLS 1.2/1.3, client certificates
 //!   required, optional server pinning); [`peer`] reads the peer's certificate identity.
 //!
@@ -23,6 +24,7 @@ pub mod message;
 pub mod params;
 pub mod peer;
 pub mod service;
+pub mod source_limits;
 pub mod tls;
 
 pub use auth::{TrustLevel, password_hash};

@@ -39,6 +39,8 @@ pub(super) async fn hello(
         close_after_reply(connection, e.to_string());
         fault(e.to_string())
     })?;
+    // The endpoint closes a connection that has not said hello in time; this one has.
+    connection.admit();
     let mut reply = Map::new();
     reply.insert(
         sentry_protocol::names::hello::EXTENSIONS,

@@ -1,6 +1,7 @@
-//! Who a connection speaks for. At `hello` and `setLogChannel` the connection's certificate
-//! must name the GUID the sentry claims (CN or SAN, BUG-1) and, with an allow-list, the GUID
-//! must be on it; once bound, a connection speaks only for its own GUID (BUG-2).
+//! Who a connection speaks for. At `hello` and `setLogChannel` the GUID the sentry claims must
+//! be the one its certificate names ([`crate::access`], BUG-1), allowed and not revoked (the
+//! TLS handshake checked that already; a revocation may have come since); once bound, a
+//! connection speaks only for its own GUID (BUG-2).
 
 use kraken_rpc::{RpcConnection, RpcFault};
 
@@ -20,25 +21,22 @@ pub(super) fn own_guid(
 }
 
 /// Refuses (and soon closes) a connection whose certificate does not name `guid`, or whose
-/// `guid` is not allowed here.
+/// certificate is not (or no longer) let in.
 pub(super) fn check_identity(
     service: &BaseService,
     connection: &RpcConnection,
     guid: &str,
 ) -> Result<(), RpcFault> {
-    let certificate = connection.peer().certificate.as_ref();
-    if !certificate.is_some_and(|c| c.names(guid)) {
-        let shown =
-            certificate.and_then(|c| c.common_name.clone()).unwrap_or_else(|| "(no certificate)".into());
-        tracing::warn!(claimed = guid, certificate = %shown, "refused: the certificate names another sentry");
-        close_after_reply(connection, format!("certificate {shown} does not name sentry {guid}"));
-        return Err(fault(format!("certificate does not name sentry {guid}")));
-    }
-    if let Some(allowed) = &service.allowed
-        && !allowed.contains(guid)
-    {
-        close_after_reply(connection, format!("sentry {guid} is not allowed"));
-        return Err(fault(format!("sentry {guid} is not allowed on this base")));
-    }
-    Ok(())
+    let checked = match connection.peer().certificate.as_ref() {
+        Some(certificate) => service.access.check(certificate),
+        None => Err("no certificate".to_owned()),
+    };
+    let refusal = match checked {
+        Ok(named) if named == guid => return Ok(()),
+        Ok(named) => format!("the certificate names sentry {named}, not {guid}"),
+        Err(why) => why,
+    };
+    tracing::warn!(claimed = guid, reason = %refusal, "sentry refused");
+    close_after_reply(connection, refusal.clone());
+    Err(fault(refusal))
 }

@@ -34,6 +34,7 @@ pub(super) fn set_log_channel(
         close_after_reply(connection, e.to_string());
         fault(e.to_string())
     })?;
+    connection.admit();
     if let Some(old) = replaced {
         old.close("replaced by a new log channel");
     }

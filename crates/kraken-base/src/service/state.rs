@@ -2,12 +2,12 @@
 //! storage calls run on the blocking pool, closing a refused connection once the refusal has
 //! left, and forgetting a connection that closed.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kraken_rpc::{RpcConnection, RpcFault};
 
+use crate::access::SentryAccess;
 use crate::sentries::SentryRegistry;
 use crate::storage::{RecordWriter, Storage, StorageError};
 
@@ -21,8 +21,8 @@ pub struct BaseService {
     /// Commits received records, in arrival order.
     pub writer: RecordWriter,
     pub sentries: Arc<SentryRegistry>,
-    /// GUIDs allowed to connect; `None`: any GUID with a certificate from the CA.
-    pub allowed: Option<Arc<HashSet<String>>>,
+    /// Which certificates speak for which sentry, and which may connect.
+    pub access: SentryAccess,
     /// Connect every logger of every sentry at hello (a quickstart convenience).
     pub connect_all_loggers: bool,
 }

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kraken_base::access::SentryAccess;
+use kraken_base::config::ConnectionLimits;
 use kraken_base::server::{Base, BaseSettings};
 use kraken_base::storage::{SqliteStorage, Storage};
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
@@ -22,6 +24,17 @@ pub struct Fixture {
 
 /// Starts a base on `listen` with the PKI and storage file of `dir`.
 pub async fn start_base(dir: &Path, listen: std::net::SocketAddr) -> Base {
+    start_base_with(dir, listen, Default::default(), Default::default(), Duration::from_secs(5)).await
+}
+
+/// [`start_base`] with these access rules, connection limits and handshake time limit.
+pub async fn start_base_with(
+    dir: &Path,
+    listen: std::net::SocketAddr,
+    access: SentryAccess,
+    connections: ConnectionLimits,
+    handshake_timeout: Duration,
+) -> Base {
     let files = kraken_base::pki::PkiFiles::in_dir(&dir.join("pki"));
     let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&dir.join("base.sqlite3")).unwrap());
     Base::start(BaseSettings {
@@ -29,9 +42,10 @@ pub async fn start_base(dir: &Path, listen: std::net::SocketAddr) -> Base {
         identity: TlsIdentity::from_pem_files(&files.base_cert, &files.base_key).unwrap(),
         sentry_ca: TrustedCas::from_pem_file(&files.ca_cert).unwrap(),
         rpc_guid: "base".into(),
-        allowed: None,
+        access,
+        connections,
         connect_all_loggers: false,
-        handshake_timeout: Duration::from_secs(5),
+        handshake_timeout,
         storage,
     })
     .await
@@ -50,7 +64,7 @@ pub async fn fixture(name: &str) -> Fixture {
     let pki = dir.join("pki");
     kraken_base::pki::init(&pki, &[]).unwrap();
     for guid in ["sentry-1", "sentry-2"] {
-        kraken_base::pki::issue(&pki, guid).unwrap();
+        kraken_base::pki::issue(&pki, guid, kraken_base::pki::SENTRY_VALIDITY_DAYS).unwrap();
     }
     let base = start_base(&dir, "127.0.0.1:0".parse().unwrap()).await;
     Fixture { dir, base }

@@ -67,6 +67,8 @@ pub(super) struct Inner {
     pub(super) granted: Mutex<Granted>,
     /// `Some(reason)` once closed.
     pub(super) closed: watch::Sender<Option<String>>,
+    /// True once the application has accepted the peer (see `admission`).
+    pub(super) admitted: watch::Sender<bool>,
     pub(super) handler_slots: Arc<Semaphore>,
     /// Signalled when a session's post backlog shrinks.
     pub(super) post_space: Notify,
@@ -91,6 +93,7 @@ impl Inner {
         static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
         let (closed, _) = watch::channel(None);
         let (trusted, _) = watch::channel(None);
+        let (admitted, _) = watch::channel(false);
         Inner {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
             role,
@@ -105,6 +108,7 @@ impl Inner {
             trusted,
             granted: Mutex::new(Granted::default()),
             closed,
+            admitted,
             handler_slots: Arc::new(Semaphore::new(config.max_concurrent_handlers.max(1))),
             post_space: Notify::new(),
             backlog_bytes: AtomicUsize::new(0),

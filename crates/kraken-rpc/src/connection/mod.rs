@@ -30,11 +30,13 @@
 //! * `outbox`: encoded frames waiting for the writer, with their soft and hard limits;
 //! * `handle`: [`RpcConnection`] and its state, with the service interface it dispatches to
 //!   ([`RpcService`], [`CallContext`]), which names the connection in turn;
+//! * `admission`: the application's word that the peer is who it may be;
 //! * `close`: closing; `send`: queuing our frames and replies; `handler`: running a handler;
 //! * `pending_reply`, `outgoing`, `session`: our calls, posts and pings, and [`RpcSession`];
 //! * `writer`, `dispatch`, `control`, `reader`, `liveness`: the tasks and what the reader
 //!   hands work to.
 
+mod admission;
 mod close;
 mod control;
 mod dispatch;

@@ -7,7 +7,17 @@
 //!   name ([`ServerPin::Name`]) or its certificate's SHA-256 fingerprint
 //!   ([`ServerPin::Fingerprint`]), which the original could not (BUG-3).
 //!
-//! Keys and certificates are read from PEM.
+//! A server may also check revocation lists, reloaded when their file changes ([`CrlWatch`]),
+//! and its own admission rule on the client's certificate ([`ClientPolicy`]), both inside the
+//! handshake.
+//!
+//! Keys, certificates and revocation lists are read from PEM.
+
+mod client_policy;
+mod crl;
+
+pub use client_policy::{ClientAdmission, ClientPolicy};
+pub use crl::CrlWatch;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,7 +26,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
+use rustls::server::ParsedCertificate;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use sha2::{Digest, Sha256};
 
@@ -101,14 +111,22 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// The server side: present `identity`, require a client certificate signed by `client_cas`.
 pub fn server_config(identity: &TlsIdentity, client_cas: &TrustedCas) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_with_policy(identity, client_cas, ClientPolicy::default())
+}
+
+/// [`server_config`], and the client certificate must also pass `policy` (revocation lists,
+/// the application's admission) during the handshake.
+pub fn server_config_with_policy(
+    identity: &TlsIdentity,
+    client_cas: &TrustedCas,
+    policy: ClientPolicy,
+) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = provider();
-    let verifier = WebPkiClientVerifier::builder_with_provider(client_cas.0.clone(), provider.clone())
-        .build()
-        .map_err(|e| TlsError(format!("client verifier: {e}")))?;
+    let verifier = client_policy::PolicyVerifier::new(client_cas.0.clone(), provider.clone(), policy)?;
     let config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError(e.to_string()))?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::new(verifier))
         .with_single_cert(identity.chain.clone(), identity.key.clone_key())
         .map_err(|e| TlsError(format!("server certificate/key: {e}")))?;
     Ok(Arc::new(config))
@@ -213,6 +231,13 @@ impl ServerCertVerifier for CaVerifier {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
     }
+}
+
+/// The identity of the first certificate in a PEM file (to learn its serial number, say).
+pub fn certificate_identity_from_pem_file(path: &Path) -> Result<crate::peer::CertificateIdentity, TlsError> {
+    let what = path.display().to_string();
+    let certs = certificates_from_pem(&read(path)?, &what)?;
+    crate::peer::CertificateIdentity::from_der(&certs[0]).map_err(|e| TlsError(format!("{what}: {e}")))
 }
 
 fn certificates_from_pem(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
