@@ -15,6 +15,7 @@ local_link_configs() {
   local base_bin="$1" dir="$2" guid="$3" sentry_port="$4" admin_port="$5" interval_ms="$6"
   local setup_ms="${7:-10000}"
   [ -f "$dir/pki/ca.key" ] || "$base_bin" pki init "$dir/pki" >&2
+  [ -f "$dir/pki/crl.pem" ] || "$base_bin" pki crl "$dir/pki" >&2
   [ -f "$dir/pki/$guid.pem" ] || "$base_bin" pki issue "$guid" "$dir/pki" >&2
 
   cat >"$dir/base.toml" <<TOML
@@ -23,6 +24,7 @@ data_dir = "$dir/base-data"
 certificate = "$dir/pki/base.pem"
 key = "$dir/pki/base.key"
 sentry_ca = "$dir/pki/ca.pem"
+sentry_crl = "$dir/pki/crl.pem"
 connect_all_loggers = true
 handshake_timeout_ms = $setup_ms
 [admin]

@@ -352,7 +352,7 @@ check "postinst: /var/lib/kraken-base 0700" modes "700 root:root" /var/lib/krake
 check "postinst: a PKI in /etc/kraken-base/pki (0700, keys 0600)" eval \
   'modes "700 root:root" /etc/kraken-base/pki &&
    modes "600 root:root" /etc/kraken-base/pki/ca.key /etc/kraken-base/pki/base.key &&
-   exists /etc/kraken-base/pki/ca.pem /etc/kraken-base/pki/base.pem'
+   exists /etc/kraken-base/pki/ca.pem /etc/kraken-base/pki/base.pem /etc/kraken-base/pki/crl.pem'
 check "postinst: the unit is enabled" enabled kraken-base.service
 check "postinst: the service is started where systemd runs, and only there" postinst_started kraken-base
 check "systemd-analyze verify accepts the installed kraken-base.service" \

@@ -108,7 +108,7 @@ async fn the_log_channel_nonce_is_good_once_and_only_for_its_own_sentry() {
     assert_eq!(nonce.len(), 36, "a UUID: {nonce}");
 
     let (_, _, outcome) = set_log_channel(&fixture, "sentry-2", "sentry-1", &nonce).await;
-    assert_eq!(cause(outcome), "certificate does not name sentry sentry-1");
+    assert_eq!(cause(outcome), "the certificate names sentry sentry-2, not sentry-1");
     let (_, _, outcome) = set_log_channel(&fixture, "sentry-2", "sentry-2", &nonce).await;
     assert_eq!(cause(outcome), "sentry sentry-2 is not connected");
     // A wrong nonce uses the right one up: it cannot be guessed at.
