@@ -20,6 +20,11 @@
 //! max_pending_per_source = 64
 //! hello_timeout_ms = 10000             # TLS, peering and hello must be done by then
 //!
+//! [intake]                             # all optional; the defaults are shown
+//! max_bytes = 268435456                # received records not yet stored, all sentries
+//! max_bytes_per_sentry = 33554432      # the same, one sentry (a batch over it is refused)
+//! records_per_second = 10000           # per sentry; acknowledgements wait beyond it (0: off)
+//!
 //! [admin]
 //! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token)
 //!
@@ -34,6 +39,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::access::GuidSource;
+use crate::intake::IntakeLimits;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +67,8 @@ pub struct BaseConfig {
     pub handshake_timeout_ms: u64,
     #[serde(default)]
     pub connections: ConnectionLimits,
+    #[serde(default)]
+    pub intake: IntakeLimits,
     #[serde(default)]
     pub admin: AdminConfig,
     #[serde(default)]
@@ -163,6 +171,9 @@ impl BaseConfig {
         }
         if let Err((key, message)) = config.connections.check() {
             anyhow::bail!("{shown}: key `connections.{key}`: {message}");
+        }
+        if let Err((key, message)) = config.intake.check() {
+            anyhow::bail!("{shown}: key `intake.{key}`: {message}");
         }
         if let Some(crl) = &config.sentry_crl
             && let Err(e) = std::fs::metadata(crl)

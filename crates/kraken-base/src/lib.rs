@@ -11,7 +11,8 @@
 //! The protocol's names and the record's wire shape come from the `sentry-protocol` crate.
 //!
 //! Modules: `server` (the TLS listener and calls into sentries), `access` (which certificate
-//! speaks for which sentry, and which may connect), `sentries` (GUID ↔ connection
+//! speaks for which sentry, and which may connect), `intake` (how much received record data is
+//! held, and each sentry's rate), `sentries` (GUID ↔ connection
 //! bindings), `records` (records read from their wire form), `pki` (a CA and certificates for a first deployment), `config` (the
 //! TOML file), `serve` (the composition root of `kraken-base serve`), `stop_signals` (Ctrl-C
 //! and SIGTERM) and `cli` (the command line).
@@ -20,6 +21,7 @@ pub mod access;
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod intake;
 pub mod pki;
 pub mod records;
 pub mod sentries;

@@ -42,6 +42,7 @@ pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {
                     revocations: config.sentry_crl.as_deref().map(CrlWatch::load).transpose()?,
                 },
                 connections: config.connections,
+                intake: config.intake,
                 storage,
                 connect_all_loggers: config.connect_all_loggers,
                 handshake_timeout: std::time::Duration::from_millis(config.handshake_timeout_ms),

@@ -18,6 +18,7 @@ use sentry_protocol::names::{sentry_method, service};
 
 use crate::access::SentryAccess;
 use crate::config::ConnectionLimits;
+use crate::intake::{Intake, IntakeLimits};
 use crate::sentries::SentryRegistry;
 use crate::service::BaseService;
 use crate::storage::{RecordWriter, Storage};
@@ -40,6 +41,8 @@ pub struct BaseSettings {
     pub access: SentryAccess,
     /// How many connections are kept, and how long a new one has to say hello.
     pub connections: ConnectionLimits,
+    /// How much received record data is held, and how fast one sentry may send.
+    pub intake: IntakeLimits,
     pub storage: Arc<dyn Storage>,
     /// Connect every logger of every sentry at hello.
     pub connect_all_loggers: bool,
@@ -91,6 +94,7 @@ impl Base {
             writer: writer.clone(),
             sentries: sentries.clone(),
             access,
+            intake: Intake::new(settings.intake),
             connect_all_loggers: settings.connect_all_loggers,
         });
         let mut services = ServiceTable::new();

@@ -30,6 +30,7 @@ pub async fn start_base(dir: &Path, files: &PkiFiles, connect_all_loggers: bool)
         rpc_guid: "base".into(),
         access: Default::default(),
         connections: Default::default(),
+        intake: Default::default(),
         storage: storage.clone(),
         connect_all_loggers,
         handshake_timeout: Duration::from_secs(5),

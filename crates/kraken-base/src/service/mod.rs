@@ -33,6 +33,7 @@ mod hello;
 mod identity;
 mod inventory;
 mod log_channel;
+mod record_intake;
 mod state;
 
 use kraken_codec::Value;
@@ -46,7 +47,6 @@ use sentry_protocol::names::base_method;
 pub use state::BaseService;
 
 use crate::records;
-use crate::storage::StoredRecord;
 use identity::own_guid;
 use state::fault;
 
@@ -57,7 +57,7 @@ impl RpcService for BaseService {
         method: String,
         params: Vec<Value>,
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
-        respond(self, dispatch(self, &ctx, &method, params).unwrap_or_else(|error| Handled::Now(Err(error))))
+        respond(dispatch(self, &ctx, &method, params).unwrap_or_else(|error| Handled::Now(Err(error))))
     }
 
     /// Records (`onLog`, `onLogBatch`) are read from their encoded form ([`crate::records`]);
@@ -69,40 +69,28 @@ impl RpcService for BaseService {
         params: Params,
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
         let own_guid = |claimed: &str| own_guid(self, &ctx.connection, claimed);
+        let bytes = params.encoded_len();
         let read = match method.as_str() {
-            base_method::ON_LOG => {
-                records::on_log(&params, own_guid).map(|records| Handled::Store(records, Value::Null))
-            }
-            base_method::ON_LOG_BATCH => records::on_log_batch(&params, own_guid).map(|records| {
-                let count = Value::I32(records.len() as i32);
-                Handled::Store(records, count)
-            }),
+            base_method::ON_LOG => records::on_log(&params, own_guid)
+                .map(|records| record_intake::post(self, &ctx.connection, records, bytes)),
+            base_method::ON_LOG_BATCH => records::on_log_batch(&params, own_guid)
+                .map(|records| record_intake::batch(self, &ctx.connection, records, bytes)),
             _ => return call_decoded(self, ctx, method, params),
         };
-        respond(self, read.unwrap_or_else(|error| Handled::Now(Err(error))))
+        read.unwrap_or_else(|error| Box::pin(std::future::ready(Err(error))))
     }
 }
 
-/// What a call needs: an answer now, records to store first (then the reply), or more work.
+/// What a call needs: an answer now, or more work.
 enum Handled {
     Now(Result<Value, RpcFault>),
-    Store(Vec<StoredRecord>, Value),
     Later(BoxFuture<'static, Result<Value, RpcFault>>),
 }
 
-/// The reply to a handled call: at once, after the records are committed, or later.
-fn respond(service: &BaseService, handled: Handled) -> BoxFuture<'static, Result<Value, RpcFault>> {
+/// The reply to a handled call: at once or later.
+fn respond(handled: Handled) -> BoxFuture<'static, Result<Value, RpcFault>> {
     match handled {
         Handled::Now(outcome) => Box::pin(async move { outcome }),
-        // Queued for the writer thread when the call is dispatched (so in arrival order); the
-        // reply, the acknowledgement, waits for the commit.
-        Handled::Store(records, reply) => {
-            let stored = service.writer.submit(records);
-            Box::pin(async move {
-                stored.await.map_err(|e| fault(e.to_string()))?;
-                Ok(reply)
-            })
-        }
         Handled::Later(future) => future,
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use kraken_rpc::{RpcConnection, RpcFault};
 
 use crate::access::SentryAccess;
+use crate::intake::Intake;
 use crate::sentries::SentryRegistry;
 use crate::storage::{RecordWriter, Storage, StorageError};
 
@@ -23,6 +24,8 @@ pub struct BaseService {
     pub sentries: Arc<SentryRegistry>,
     /// Which certificates speak for which sentry, and which may connect.
     pub access: SentryAccess,
+    /// Room for received records not yet committed, and each sentry's rate.
+    pub intake: Arc<Intake>,
     /// Connect every logger of every sentry at hello (a quickstart convenience).
     pub connect_all_loggers: bool,
 }

@@ -2,40 +2,42 @@
 //! arrived, grouping whatever is waiting into one transaction.
 //!
 //! Calls handling `onLog`/`onLogBatch` hand their records over with [`RecordWriter::submit`]
-//! while they are dispatched, so records are queued in arrival order (a sentry may have two
-//! batches in flight, and its records must still be stored in order). The thread takes the
-//! first waiting job, then every other job already waiting (up to [`GROUP_RECORDS`] records),
-//! and appends them all in one transaction: under load, many batches share one commit (one
-//! fsync). Each job learns the outcome of its transaction; a job is acknowledged only once its
-//! records are committed. The queue is bounded: when it is full, submitters wait, which slows
-//! the sentries down instead of growing the base's memory.
+//! while they are dispatched: the job is queued by that call itself, so records are queued in
+//! arrival order (a sentry may have several batches in flight, and its records must still be
+//! stored in order). The thread takes the first waiting job, then every other job already
+//! waiting (up to [`GROUP_RECORDS`] records), and appends them all in one transaction: under
+//! load, many batches share one commit (one fsync). Each job learns the outcome of its
+//! transaction; a job is acknowledged only once its records are committed. The queue itself
+//! never makes a submitter wait: what it may hold is bounded in bytes by the intake
+//! ([`crate::intake`]), whose permit a job carries until its commit.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::model::{Storage, StorageError, StoredRecord};
+use crate::intake::IntakePermit;
 
-/// The most jobs waiting for the writer.
-const QUEUE_JOBS: usize = 256;
 /// The most records committed in one transaction.
 const GROUP_RECORDS: usize = 50_000;
 
 struct Job {
     records: Vec<StoredRecord>,
     done: oneshot::Sender<Result<(), StorageError>>,
+    /// The intake room the records take, given back once they are committed.
+    _room: Option<IntakePermit>,
 }
 
 /// The handle calls submit records through.
 #[derive(Clone)]
 pub struct RecordWriter {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::UnboundedSender<Job>,
 }
 
 impl RecordWriter {
     /// Starts the writer thread over `storage`; it ends when every handle is dropped.
     pub fn start(storage: Arc<dyn Storage>) -> std::io::Result<RecordWriter> {
-        let (queue, jobs) = mpsc::channel(QUEUE_JOBS);
+        let (queue, jobs) = mpsc::unbounded_channel();
         std::thread::Builder::new().name("record-writer".into()).spawn(move || write_loop(storage, jobs))?;
         Ok(RecordWriter { queue })
     }
@@ -43,28 +45,26 @@ impl RecordWriter {
     /// Resolves once every job queued before this call is committed (the queue is first in,
     /// first out): an empty job, waited for.
     pub async fn drain(&self) -> Result<(), StorageError> {
-        self.submit(Vec::new()).await
+        self.submit(Vec::new(), None).await
     }
 
-    /// Queues `records` now (in call order) and returns what resolves once they are committed.
-    /// The queue position is taken at the first poll, so poll it at once to keep the order.
+    /// Queues `records` now, in call order, with the intake `room` they take, and returns what
+    /// resolves once they are committed.
     pub fn submit(
         &self,
         records: Vec<StoredRecord>,
+        room: Option<IntakePermit>,
     ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
-        let queue = self.queue.clone();
+        let (done, outcome) = oneshot::channel();
+        let queued = self.queue.send(Job { records, done, _room: room });
         async move {
-            let (done, outcome) = oneshot::channel();
-            queue
-                .send(Job { records, done })
-                .await
-                .map_err(|_| StorageError("the record writer has stopped".into()))?;
+            queued.map_err(|_| StorageError("the record writer has stopped".into()))?;
             outcome.await.map_err(|_| StorageError("the record writer has stopped".into()))?
         }
     }
 }
 
-fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::Receiver<Job>) {
+fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::UnboundedReceiver<Job>) {
     while let Some(first) = jobs.blocking_recv() {
         let mut group = vec![first];
         let mut count = group[0].records.len();
@@ -115,11 +115,8 @@ mod tests {
             let writer = RecordWriter::start(storage.clone()).unwrap();
             let mut pending = Vec::new();
             for batch in 0..50 {
-                let mut submitted = Box::pin(
-                    writer.submit((batch * 10..batch * 10 + 10).map(StoredRecord::numbered).collect()),
-                );
-                // Take the queue position now, as a call does when it is dispatched.
-                let _ = futures_poll_once(&mut submitted).await;
+                let submitted =
+                    writer.submit((batch * 10..batch * 10 + 10).map(StoredRecord::numbered).collect(), None);
                 pending.push(tokio::spawn(submitted));
             }
             for job in pending {
@@ -140,11 +137,7 @@ mod tests {
             let writer = RecordWriter::start(storage.clone()).unwrap();
             for batch in 0..20 {
                 // Queued, as a post's records are, and never waited for by their submitter.
-                let mut submitted = Box::pin(
-                    writer.submit((batch * 100..batch * 100 + 100).map(StoredRecord::numbered).collect()),
-                );
-                let _ = futures_poll_once(&mut submitted).await;
-                tokio::spawn(submitted);
+                drop(writer.submit((batch * 100..batch * 100 + 100).map(StoredRecord::numbered).collect(), None));
             }
             writer.drain().await.unwrap();
             let stored = storage.records(&RecordFilter { limit: 10_000, ..Default::default() }).unwrap();
@@ -152,10 +145,5 @@ mod tests {
         });
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// Polls a future once.
-    async fn futures_poll_once<F: std::future::Future + Unpin>(future: &mut F) -> std::task::Poll<F::Output> {
-        std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *future).poll(cx))).await
     }
 }

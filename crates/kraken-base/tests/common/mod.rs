@@ -44,6 +44,7 @@ pub async fn start_base_with(
         rpc_guid: "base".into(),
         access,
         connections,
+        intake: Default::default(),
         connect_all_loggers: false,
         handshake_timeout,
         storage,
