@@ -14,6 +14,8 @@ use kraken_base::access::SentryAccess;
 use kraken_base::config::ConnectionLimits;
 use kraken_base::server::Base;
 use kraken_rpc::tls::{self, CrlWatch, ServerPin, TlsIdentity, TrustedCas};
+use kraken_base::storage::RecordFilter;
+use kraken_codec::{Map, Value};
 use kraken_rpc::{Connector, RpcConfig, RpcError, ServiceTable};
 use rcgen::string::Ia5String;
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, SanType};
@@ -194,6 +196,84 @@ async fn certificates_naming_two_sentries_or_off_the_allow_list_are_refused_in_t
     let session = connection.create_session("kraken-base").await.unwrap();
     session.call("hello", vec!["sentry-1".into()]).await.unwrap();
     assert_eq!(base.sentries.connected(), ["sentry-1"]);
+}
+
+/// A batch of `count` records of `logger` numbered from `first`, each carrying `pad` bytes.
+fn batch(guid: &str, logger: &str, first: i64, count: usize, pad: usize) -> Vec<Value> {
+    let records = (0..count as i64)
+        .map(|i| {
+            let mut record = Map::new();
+            record.insert("logger", Value::from(logger));
+            record.insert("date", Value::Date(1_700_000_000_000 + first + i));
+            record.insert("msg", Value::from("x".repeat(pad)));
+            record.insert("params", Value::Map(Map::new()));
+            record.insert("seq", Value::I64(first + i));
+            Value::Map(record)
+        })
+        .collect();
+    vec![guid.into(), Value::Array(records), Value::from(format!("epoch-{guid}"))]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_maximal_frames_from_one_sentry_leaves_another_flowing() {
+    let scene = Scene::new("flood");
+    let base = scene.base(SentryAccess::default(), ConnectionLimits::default(), Duration::from_secs(5)).await;
+    let address = base.local_addr();
+    let pki = scene.pki.clone();
+    let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // The flooder: batches of about 7.5 MiB (the frame limit is 8 MiB), 12 at a time on one
+    // connection, again and again, reconnecting whenever the base closes it.
+    let flooder = {
+        let flooding = flooding.clone();
+        tokio::spawn(async move {
+            let (mut accepted, mut refused, mut next) = (0u32, 0u32, 1i64);
+            while flooding.load(std::sync::atomic::Ordering::Relaxed) {
+                let connection = raw_connection(&pki, "sentry-1", address, ServiceTable::new()).await;
+                let session = connection.create_session("kraken-base").await.unwrap();
+                if session.call("hello", vec!["sentry-1".into()]).await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                let mut replies = Vec::new();
+                for _ in 0..12 {
+                    let params = batch("sentry-1", "flood", next, 75, 100 * 1024);
+                    next += 75;
+                    match session.start_call("onLogBatch", params, Duration::from_secs(60)).await {
+                        Ok(reply) => replies.push(reply),
+                        Err(_) => break,
+                    }
+                }
+                for reply in replies {
+                    match reply.wait().await {
+                        Ok(_) => accepted += 1,
+                        Err(_) => refused += 1,
+                    }
+                }
+                connection.close("next round");
+            }
+            (accepted, refused)
+        })
+    };
+    // The steady sentry: one small batch every 100 ms, each acknowledgement timed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let steady = raw_connection(&scene.pki, "sentry-2", address, ServiceTable::new()).await;
+    let session = steady.create_session("kraken-base").await.unwrap();
+    session.call("hello", vec!["sentry-2".into()]).await.unwrap();
+    let mut slowest = Duration::ZERO;
+    for seq in 1..=20 {
+        let started = Instant::now();
+        let ack = session.call("onLogBatch", batch("sentry-2", "steady", seq, 1, 100)).await.unwrap();
+        assert_eq!(ack, Value::I32(1));
+        slowest = slowest.max(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    flooding.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (accepted, refused) = flooder.await.unwrap();
+    println!("steady sentry: slowest acknowledgement {slowest:?}; flooder: {accepted} batches stored, {refused} refused");
+    assert!(refused > 0, "the flooder was never refused ({accepted} stored)");
+    assert!(slowest < Duration::from_secs(3), "the steady sentry waited {slowest:?} for an acknowledgement");
+    let filter = RecordFilter { logger: Some("steady".into()), limit: 100, ..Default::default() };
+    assert_eq!(base.storage.records(&filter).unwrap().len(), 20, "every steady record stored once");
 }
 
 impl Drop for Scene {
