@@ -1,6 +1,16 @@
 //! The embedded storage: one SQLite database (WAL, synchronous commits) with the sentries,
 //! their connection history and their records. `sequences` keeps, per sentry and logger, the
 //! last sequence number stored and its epoch, so resent records are recognised and skipped.
+//!
+//! A record numbered at or below the last one stored, in the same epoch, is either a resend
+//! (the sentry never got the acknowledgement) or a new record of a sentry whose state went back
+//! (a restored VM snapshot numbers its new records again from where the snapshot was). Such a
+//! record is compared with the stored record of that number (the newest, read once per logger
+//! and append for the whole range of numbers in question, at most [`RESEND_LOOKUP_ROWS`]):
+//! the same date, message and params make it a resend, skipped; anything else (or no stored
+//! record) is a new record: stored, and the count goes on from it. The first of a run of them
+//! is noted as a `sequence-rollback` event. Nothing is acknowledged unstored; at worst a record
+//! is stored twice.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -60,6 +70,12 @@ CREATE TABLE IF NOT EXISTS wanted_loggers (
     PRIMARY KEY (guid, logger)
 );
 ";
+
+/// The most stored rows read to tell resends from new records, per logger and append.
+const RESEND_LOOKUP_ROWS: usize = 40_000;
+
+/// (date, message, params) of a stored record, to compare a resend with.
+type Content = (i64, Option<String>, String);
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -184,8 +200,30 @@ impl Storage for SqliteStorage {
             let mut last_of = transaction
                 .prepare_cached("SELECT epoch, last_seq FROM sequences WHERE guid = ?1 AND logger = ?2")
                 .map_err(error)?;
-            // (guid, logger) -> (epoch, last seq stored), read once per key and written back once.
-            let mut sequences: HashMap<(&str, &str), (String, i64)> = HashMap::new();
+            let mut stored_in_range = transaction
+                .prepare_cached(
+                    "SELECT seq, date_ms, msg, params FROM records
+                     WHERE guid = ?1 AND logger = ?2 AND seq BETWEEN ?3 AND ?4 ORDER BY id DESC LIMIT ?5",
+                )
+                .map_err(error)?;
+            let mut note = transaction
+                .prepare_cached(
+                    "INSERT INTO events (guid, kind, logger, detail, received) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(error)?;
+            // The numbers each logger's records of this append span, for the lookups below.
+            let mut spans: HashMap<(&str, &str), (i64, i64)> = HashMap::new();
+            for record in records {
+                if let (Some(_), Some(seq)) = (&record.epoch, record.seq) {
+                    let span = spans.entry((record.guid.as_str(), record.logger.as_str())).or_insert((seq, seq));
+                    *span = (span.0.min(seq), span.1.max(seq));
+                }
+            }
+            // (guid, logger) -> (epoch, last seq stored, whether the last record stored
+            // continued a rollback), read once per key and written back once.
+            let mut sequences: HashMap<(&str, &str), (String, i64, bool)> = HashMap::new();
+            // The stored contents by number, read when first needed.
+            let mut contents: HashMap<(&str, &str), HashMap<i64, Content>> = HashMap::new();
             let mut changed: HashSet<(&str, &str)> = HashSet::new();
             for record in records {
                 if let (Some(epoch), Some(seq)) = (&record.epoch, record.seq) {
@@ -197,13 +235,51 @@ impl Storage for SqliteStorage {
                                 .query_row(key, |row| Ok((row.get(0)?, row.get(1)?)))
                                 .optional()
                                 .map_err(error)?;
-                            entry.insert(stored.unwrap_or_default())
+                            let (epoch, seq) = stored.unwrap_or_default();
+                            entry.insert((epoch, seq, false))
                         }
                     };
+                    let mut rolled_back = false;
                     if last.0 == *epoch && seq <= last.1 {
-                        continue; // a resend of what is stored
+                        let known = match contents.entry(key) {
+                            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                            std::collections::hash_map::Entry::Vacant(entry) => {
+                                let (low, high) = spans[&key];
+                                let range = (key.0, key.1, low, high.min(last.1), RESEND_LOOKUP_ROWS as i64);
+                                let mut found = HashMap::new();
+                                let rows = stored_in_range
+                                    .query_map(range, |row| {
+                                        Ok((row.get::<_, i64>(0)?, (row.get(1)?, row.get(2)?, row.get(3)?)))
+                                    })
+                                    .map_err(error)?;
+                                for row in rows {
+                                    let (number, content) = row.map_err(error)?;
+                                    found.entry(number).or_insert(content); // the newest of a number
+                                }
+                                entry.insert(found)
+                            }
+                        };
+                        let resent = known.get(&seq).is_some_and(|(date, msg, params)| {
+                            *date == record.date_ms && *msg == record.msg && *params == record.params
+                        });
+                        if resent {
+                            continue; // a resend of what is stored
+                        }
+                        if !last.2 {
+                            tracing::warn!(
+                                guid = key.0, logger = key.1, seq, last_stored = last.1,
+                                "a sentry numbered a new record as an old one (its state went back): stored"
+                            );
+                            let detail = serde_json::json!({ "epoch": epoch, "last_seq": last.1, "seq": seq });
+                            note.execute((key.0, "sequence-rollback", key.1, detail.to_string(), received))
+                                .map_err(error)?;
+                        }
+                        rolled_back = true;
                     }
-                    *last = (epoch.clone(), seq);
+                    *last = (epoch.clone(), seq, rolled_back);
+                    if let Some(known) = contents.get_mut(&key) {
+                        known.insert(seq, (record.date_ms, record.msg.clone(), record.params.clone()));
+                    }
                     changed.insert(key);
                 }
                 insert
@@ -227,7 +303,7 @@ impl Storage for SqliteStorage {
                 )
                 .map_err(error)?;
             for key in changed {
-                let (epoch, last) = &sequences[&key];
+                let (epoch, last, _) = &sequences[&key];
                 save.execute((key.0, key.1, epoch, last)).map_err(error)?;
             }
         }
@@ -444,6 +520,44 @@ mod tests {
             .map(|(_, r)| r.seq.unwrap())
             .collect();
         assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 1, 2, 1, 1]);
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sentry_whose_numbering_went_back_has_its_new_records_stored() {
+        let dir = std::env::temp_dir().join(format!("kraken-base-rollback-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        // `made` tells the timeline apart: the records of a restored snapshot are dated later.
+        let record = |seq: i64, made: i64| StoredRecord {
+            guid: "s1".into(),
+            logger: "cpu".into(),
+            date_ms: made,
+            logtype: None,
+            msg: Some(format!("made at {made}")),
+            params: "{}".into(),
+            seq: Some(seq),
+            epoch: Some("e".into()),
+        };
+        let first: Vec<StoredRecord> = (1..=10).map(|n| record(n, n)).collect();
+        assert_eq!(storage.append(&first).unwrap(), 10);
+        // The VM is restored to when seq 6 was the last made: it numbers new records 7, 8...
+        // Among them, a resend of 5 and 6 (never acknowledged before the snapshot).
+        let after_restore: Vec<StoredRecord> =
+            [record(5, 5), record(6, 6)].into_iter().chain((7..=12).map(|n| record(n, 1_000 + n))).collect();
+        assert_eq!(storage.append(&after_restore).unwrap(), 6, "7..=12 are new, 5 and 6 resent");
+        // Resends of the new timeline are recognised again.
+        assert_eq!(storage.append(&(11..=13).map(|n| record(n, 1_000 + n)).collect::<Vec<_>>()).unwrap(), 1);
+        let stored = storage.records(&RecordFilter { limit: 100, ..Default::default() }).unwrap();
+        let made: Vec<i64> = stored.iter().map(|(_, r)| r.date_ms).collect();
+        let expected: Vec<i64> = (1..=10).chain(1_007..=1_013).collect();
+        assert_eq!(made, expected);
+        let events = storage.events("s1", 10).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].0, "sequence-rollback");
+        assert_eq!(events[0].2["last_seq"], 10);
+        assert_eq!(events[0].2["seq"], 7);
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }
