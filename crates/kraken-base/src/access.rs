@@ -75,7 +75,9 @@ impl SentryAccess {
             }
         };
         if guid.is_empty() || guid.len() > MAX_GUID_LEN || guid.chars().any(char::is_control) {
-            return Err(format!("{guid:?} is not a sentry GUID (1 to {MAX_GUID_LEN} bytes, no control characters)"));
+            return Err(format!(
+                "{guid:?} is not a sentry GUID (1 to {MAX_GUID_LEN} bytes, no control characters)"
+            ));
         }
         Ok(guid)
     }

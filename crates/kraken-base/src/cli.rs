@@ -123,7 +123,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pki(PkiCommand::Revoke { guid, dir }) => {
             let revoked = crate::pki::revocation::revoke(&dir, &guid)?;
             let crl = crate::pki::PkiFiles::in_dir(&dir).crl;
-            println!("sentry {guid}: {} certificate(s) revoked now; {} rewritten", revoked.len(), crl.display());
+            println!(
+                "sentry {guid}: {} certificate(s) revoked now; {} rewritten",
+                revoked.len(),
+                crl.display()
+            );
             for serial in revoked {
                 println!("  serial {serial}");
             }
@@ -131,7 +135,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Pki(PkiCommand::Crl { dir }) => {
             let count = crate::pki::revocation::write_crl(&dir)?;
-            println!("{} written: {count} revoked certificate(s)", crate::pki::PkiFiles::in_dir(&dir).crl.display());
+            println!(
+                "{} written: {count} revoked certificate(s)",
+                crate::pki::PkiFiles::in_dir(&dir).crl.display()
+            );
             Ok(())
         }
         Command::Sentries { config } => {

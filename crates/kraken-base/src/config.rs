@@ -122,7 +122,10 @@ impl ConnectionLimits {
             }
         }
         if !(1_000..=600_000).contains(&self.hello_timeout_ms) {
-            return Err(("hello_timeout_ms", format!("must be 1000 to 600000, got {}", self.hello_timeout_ms)));
+            return Err((
+                "hello_timeout_ms",
+                format!("must be 1000 to 600000, got {}", self.hello_timeout_ms),
+            ));
         }
         Ok(())
     }

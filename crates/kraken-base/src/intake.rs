@@ -52,7 +52,9 @@ impl IntakeLimits {
     /// The first value out of range, as `(key, message)`.
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         let (least, most) = (1u64 << 20, 1u64 << 32);
-        for (key, value) in [("max_bytes", self.max_bytes), ("max_bytes_per_sentry", self.max_bytes_per_sentry)] {
+        for (key, value) in
+            [("max_bytes", self.max_bytes), ("max_bytes_per_sentry", self.max_bytes_per_sentry)]
+        {
             if !(least..most).contains(&value) {
                 return Err((key, format!("must be 1 MiB to 4 GiB (in bytes), got {value}")));
             }
@@ -129,9 +131,14 @@ impl Intake {
             return Err(Refused::EarlierRefused);
         }
         let lane = self.lane_bytes(guid);
-        let admitted = match lane.try_acquire_many_owned(self.share(bytes, self.limits.max_bytes_per_sentry)) {
+        let admitted = match lane.try_acquire_many_owned(self.share(bytes, self.limits.max_bytes_per_sentry))
+        {
             Err(_) => Err(Refused::SentryFull(self.limits.max_bytes_per_sentry)),
-            Ok(sentry) => match self.base.clone().try_acquire_many_owned(self.share(bytes, self.limits.max_bytes_per_sentry)) {
+            Ok(sentry) => match self
+                .base
+                .clone()
+                .try_acquire_many_owned(self.share(bytes, self.limits.max_bytes_per_sentry))
+            {
                 Err(_) => Err(Refused::BaseFull(self.limits.max_bytes)),
                 Ok(base) => Ok(IntakePermit { _sentry: sentry, _base: base }),
             },
@@ -146,7 +153,8 @@ impl Intake {
     pub async fn admit(&self, guid: &str, bytes: usize) -> IntakePermit {
         let lane = self.lane_bytes(guid);
         let sentry = lane.acquire_many_owned(self.share(bytes, self.limits.max_bytes_per_sentry)).await;
-        let base = self.base.clone().acquire_many_owned(self.share(bytes, self.limits.max_bytes_per_sentry)).await;
+        let base =
+            self.base.clone().acquire_many_owned(self.share(bytes, self.limits.max_bytes_per_sentry)).await;
         match (sentry, base) {
             (Ok(sentry), Ok(base)) => IntakePermit { _sentry: sentry, _base: base },
             // The semaphores are never closed.
@@ -266,7 +274,8 @@ mod tests {
     #[test]
     fn limits_are_checked() {
         assert!(IntakeLimits::default().check().is_ok());
-        let inverted = IntakeLimits { max_bytes: 2 << 20, max_bytes_per_sentry: 4 << 20, records_per_second: 0 };
+        let inverted =
+            IntakeLimits { max_bytes: 2 << 20, max_bytes_per_sentry: 4 << 20, records_per_second: 0 };
         assert_eq!(inverted.check().unwrap_err().0, "max_bytes_per_sentry");
         assert!(IntakeLimits { max_bytes: 10, ..Default::default() }.check().is_err());
     }

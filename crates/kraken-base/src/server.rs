@@ -75,8 +75,10 @@ impl Base {
     /// Binds the listener and starts accepting sentries (inside a tokio runtime).
     pub async fn start(settings: BaseSettings) -> anyhow::Result<Base> {
         let access = settings.access.clone();
-        let policy =
-            ClientPolicy { revocations: access.revocations.clone(), admission: Some(Arc::new(access.clone())) };
+        let policy = ClientPolicy {
+            revocations: access.revocations.clone(),
+            admission: Some(Arc::new(access.clone())),
+        };
         let server_tls = tls::server_config_with_policy(&settings.identity, &settings.sentry_ca, policy)?;
         let limits = settings.connections;
         let mut config = RpcConfig::new(settings.rpc_guid.clone());
@@ -107,10 +109,8 @@ impl Base {
                 tracing::debug!(peer = ?connection.peer().address, "connection accepted");
             }
         });
-        let revocation_task = settings
-            .access
-            .revocations
-            .map(|lists| tokio::spawn(watch_revocations(lists, sentries.clone())));
+        let revocation_task =
+            settings.access.revocations.map(|lists| tokio::spawn(watch_revocations(lists, sentries.clone())));
         tracing::info!(%local_addr, "base listening");
         Ok(Base { local_addr, sentries, storage: settings.storage, writer, accept_loop, revocation_task })
     }

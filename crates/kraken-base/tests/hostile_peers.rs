@@ -13,15 +13,14 @@ use common::{eventually, link, next_event, raw_connection, start_base_with};
 use kraken_base::access::SentryAccess;
 use kraken_base::config::ConnectionLimits;
 use kraken_base::server::Base;
-use kraken_rpc::tls::{self, CrlWatch, ServerPin, TlsIdentity, TrustedCas};
 use kraken_base::storage::RecordFilter;
 use kraken_codec::{Map, Value};
+use kraken_rpc::tls::{self, CrlWatch, ServerPin, TlsIdentity, TrustedCas};
 use kraken_rpc::{Connector, RpcConfig, RpcError, ServiceTable};
 use rcgen::string::Ia5String;
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, SanType};
 use sentry::link::LinkEvent;
 use tokio::io::AsyncReadExt;
-
 
 /// A fresh PKI with sentry-1 and sentry-2 in a temporary folder, removed at the end.
 struct Scene {
@@ -62,8 +61,9 @@ async fn try_connect(
     let ca = TrustedCas::from_pem_file(&pki.join("ca.pem")).unwrap();
     let pin = ServerPin::Name("127.0.0.1".into());
     let client = tls::client_config(&identity, &ca, pin.clone()).unwrap();
-    let connection =
-        Connector::tls(Arc::new(RpcConfig::new("probe")), client, pin).connect(address, ServiceTable::new()).await?;
+    let connection = Connector::tls(Arc::new(RpcConfig::new("probe")), client, pin)
+        .connect(address, ServiceTable::new())
+        .await?;
     connection.peered(Duration::from_secs(3)).await?;
     Ok(connection)
 }
@@ -87,7 +87,9 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     let fixture = scene.fixture(base);
     let started = Instant::now();
     let mut events = link(&fixture, "sentry-1", "sentry-1", &scene.pki);
-    let LinkEvent::Connected { .. } = next_event(&mut events).await else { panic!("the sentry did not link") };
+    let LinkEvent::Connected { .. } = next_event(&mut events).await else {
+        panic!("the sentry did not link")
+    };
     let linked_in = started.elapsed();
     assert!(linked_in < Duration::from_secs(2), "linking took {linked_in:?} beside 300 idle sockets");
     // Every idle socket is closed by the base: at once past the limit, after the 5 s
@@ -269,7 +271,9 @@ async fn a_flood_of_maximal_frames_from_one_sentry_leaves_another_flowing() {
     }
     flooding.store(false, std::sync::atomic::Ordering::Relaxed);
     let (accepted, refused) = flooder.await.unwrap();
-    println!("steady sentry: slowest acknowledgement {slowest:?}; flooder: {accepted} batches stored, {refused} refused");
+    println!(
+        "steady sentry: slowest acknowledgement {slowest:?}; flooder: {accepted} batches stored, {refused} refused"
+    );
     assert!(refused > 0, "the flooder was never refused ({accepted} stored)");
     assert!(slowest < Duration::from_secs(3), "the steady sentry waited {slowest:?} for an acknowledgement");
     let filter = RecordFilter { logger: Some("steady".into()), limit: 100, ..Default::default() };

@@ -199,8 +199,12 @@ mod tests {
 
     #[test]
     fn ipv6_counts_by_prefix_and_mapped_ipv4_as_ipv4() {
-        let limits =
-            SourceLimits::new(SourceCaps { total: 10, per_source: 10, pending_total: 10, pending_per_source: 2 });
+        let limits = SourceLimits::new(SourceCaps {
+            total: 10,
+            per_source: 10,
+            pending_total: 10,
+            pending_per_source: 2,
+        });
         let _a = limits.open("2001:db8::1".parse().unwrap()).unwrap();
         let _b = limits.open("2001:db8::ffff:2".parse().unwrap()).unwrap();
         assert_eq!(limits.open("2001:db8::3".parse().unwrap()).unwrap_err(), Refusal::PendingPerSource(2));

@@ -106,11 +106,7 @@ pub fn issue(dir: &Path, guid: &str, days: u32) -> anyhow::Result<(PathBuf, Path
     check_guid(guid)?;
     let (cert_path, _) = sentry_files(dir, guid);
     if cert_path.exists() {
-        bail!(
-            "{} exists: `kraken-base pki renew {guid} {}` replaces it",
-            cert_path.display(),
-            dir.display()
-        );
+        bail!("{} exists: `kraken-base pki renew {guid} {}` replaces it", cert_path.display(), dir.display());
     }
     write_sentry(dir, guid, days)
 }
@@ -121,7 +117,11 @@ pub fn renew(dir: &Path, guid: &str, days: u32) -> anyhow::Result<(PathBuf, Path
     check_guid(guid)?;
     let (cert_path, key_path) = sentry_files(dir, guid);
     if !cert_path.exists() {
-        bail!("{} does not exist: `kraken-base pki issue {guid} {}` makes one", cert_path.display(), dir.display());
+        bail!(
+            "{} does not exist: `kraken-base pki issue {guid} {}` makes one",
+            cert_path.display(),
+            dir.display()
+        );
     }
     for path in [&cert_path, &key_path] {
         let previous = path.with_extension(format!(

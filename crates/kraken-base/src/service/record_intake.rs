@@ -72,7 +72,8 @@ async fn pay(service: &BaseService, guid: &str, delay: RateDelay) {
         tracing::info!(%guid, wait = ?delay.wait, "sentry over its records/s quota: acknowledgements slowed");
         let (storage, who) = (service.storage.clone(), guid.to_owned());
         let detail = serde_json::json!({ "ack_delay_ms": delay.wait.as_millis() as u64 });
-        let noted = tokio::task::spawn_blocking(move || storage.record_event(&who, THROTTLED_EVENT, "", &detail));
+        let noted =
+            tokio::task::spawn_blocking(move || storage.record_event(&who, THROTTLED_EVENT, "", &detail));
         if let Ok(Err(error)) = noted.await {
             tracing::warn!(%guid, %error, "cannot note the throttling event");
         }

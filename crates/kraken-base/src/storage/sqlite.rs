@@ -215,7 +215,8 @@ impl Storage for SqliteStorage {
             let mut spans: HashMap<(&str, &str), (i64, i64)> = HashMap::new();
             for record in records {
                 if let (Some(_), Some(seq)) = (&record.epoch, record.seq) {
-                    let span = spans.entry((record.guid.as_str(), record.logger.as_str())).or_insert((seq, seq));
+                    let span =
+                        spans.entry((record.guid.as_str(), record.logger.as_str())).or_insert((seq, seq));
                     *span = (span.0.min(seq), span.1.max(seq));
                 }
             }
@@ -267,10 +268,14 @@ impl Storage for SqliteStorage {
                         }
                         if !last.2 {
                             tracing::warn!(
-                                guid = key.0, logger = key.1, seq, last_stored = last.1,
+                                guid = key.0,
+                                logger = key.1,
+                                seq,
+                                last_stored = last.1,
                                 "a sentry numbered a new record as an old one (its state went back): stored"
                             );
-                            let detail = serde_json::json!({ "epoch": epoch, "last_seq": last.1, "seq": seq });
+                            let detail =
+                                serde_json::json!({ "epoch": epoch, "last_seq": last.1, "seq": seq });
                             note.execute((key.0, "sequence-rollback", key.1, detail.to_string(), received))
                                 .map_err(error)?;
                         }

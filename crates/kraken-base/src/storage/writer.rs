@@ -137,7 +137,10 @@ mod tests {
             let writer = RecordWriter::start(storage.clone()).unwrap();
             for batch in 0..20 {
                 // Queued, as a post's records are, and never waited for by their submitter.
-                drop(writer.submit((batch * 100..batch * 100 + 100).map(StoredRecord::numbered).collect(), None));
+                drop(
+                    writer
+                        .submit((batch * 100..batch * 100 + 100).map(StoredRecord::numbered).collect(), None),
+                );
             }
             writer.drain().await.unwrap();
             let stored = storage.records(&RecordFilter { limit: 10_000, ..Default::default() }).unwrap();

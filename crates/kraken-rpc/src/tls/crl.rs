@@ -37,8 +37,7 @@ impl CrlWatch {
     /// Reads `path`; an unreadable file, or one without a valid CRL, is an error.
     pub fn load(path: &Path) -> Result<Arc<CrlWatch>, TlsError> {
         let (stamp, lists, revoked) = read(path)?;
-        let loaded =
-            Loaded { stamp, generation: 1, lists: Arc::new(lists), revoked: Arc::new(revoked) };
+        let loaded = Loaded { stamp, generation: 1, lists: Arc::new(lists), revoked: Arc::new(revoked) };
         Ok(Arc::new(CrlWatch { path: path.to_owned(), state: RwLock::new(loaded) }))
     }
 
