@@ -2,8 +2,8 @@
 //!
 //! * `hello(guid)`: `guid` must be the one sentry the connection's certificate names
 //!   ([`crate::access`]; allowed and unrevoked, as the TLS handshake checked); then the
-//!   connection is bound to `guid` and the reply comes at once: a map announcing this base's extensions (an original base replies null).
-//!   A GUID already connected is refused, unless its connection no longer answers a ping: then
+//!   connection is bound to `guid` and the reply comes at once: a map announcing this base's
+//!   extensions (an original base replies null). A GUID already connected is refused, unless its connection no longer answers a ping: then
 //!   the dead connection is closed and replaced. Everything else happens afterwards, in the
 //!   background, each step with a time limit (BUG-12, BUG-13): the base opens its session on
 //!   the sentry, asks for the log channel, reads the sentry's factories and loggers, and
