@@ -106,12 +106,17 @@ async fn call(
     body: Result<Json<CallBody>, JsonRejection>,
 ) -> Reply {
     let Json(body) = body.map_err(|rejection| {
+        let text = rejection.body_text();
         let status = match rejection {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             JsonRejection::BytesRejection(ref bytes) => bytes.status(),
             _ => StatusCode::BAD_REQUEST,
         };
-        failure(status, format!("the body must be {{\"method\": ..., \"params\": [...]}}: {}", rejection.body_text()))
+        // Nested past what the JSON parser reads (128 levels): as deep params, one message.
+        if text.contains("recursion limit exceeded") {
+            return failure(status, frame_fit::too_deep());
+        }
+        failure(status, format!("the body must be {{\"method\": ..., \"params\": [...]}}: {text}"))
     })?;
     let params: Vec<_> = body.params.iter().map(from_json).collect();
     frame_fit::check(&body.method, &params).map_err(|why| failure(StatusCode::BAD_REQUEST, why))?;
@@ -132,7 +137,10 @@ struct LogsQuery {
     limit: Option<usize>,
 }
 
-async fn logs(State(state): State<Arc<AdminState>>, query: Result<Query<LogsQuery>, QueryRejection>) -> Reply {
+async fn logs(
+    State(state): State<Arc<AdminState>>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
+) -> Reply {
     let Query(query) = query.map_err(|rejection| failure(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let filter = RecordFilter {
         guid: query.sentry,

@@ -42,16 +42,20 @@ pub fn max_param_depth() -> usize {
     limits.max_depth - needed + 1
 }
 
+/// What a call with params nested too deeply is told.
+pub fn too_deep() -> String {
+    format!(
+        "params nested too deeply: a sentry reads at most {} levels of arrays and objects in one param",
+        max_param_depth()
+    )
+}
+
 /// `Ok` when the call `method(params)` is one a sentry reads; else why not, for the operator.
 pub fn check(method: &str, params: &[Value]) -> Result<(), String> {
     let frame = call_frame(method, params);
     match validate_prefix(&frame, &sentry_limits()) {
         Ok(_) => Ok(()),
-        Err(DecodeError::TooDeep { .. }) => Err(format!(
-            "params nested too deeply: a sentry reads at most {} levels of arrays and objects in \
-             one param",
-            max_param_depth()
-        )),
+        Err(DecodeError::TooDeep { .. }) => Err(too_deep()),
         Err(DecodeError::InputTooLarge { length, limit }) => {
             Err(format!("the call is too large: {length} bytes encoded, a sentry reads at most {limit}"))
         }
@@ -82,7 +86,9 @@ mod tests {
         // What passes is what the sentry's reader accepts, and what fails it refuses.
         let limits = sentry_limits();
         assert!(kraken_rpc::message::Message::parse(call_frame("m", &[nested(max)]).into(), &limits).is_ok());
-        assert!(kraken_rpc::message::Message::parse(call_frame("m", &[nested(max + 1)]).into(), &limits).is_err());
+        assert!(
+            kraken_rpc::message::Message::parse(call_frame("m", &[nested(max + 1)]).into(), &limits).is_err()
+        );
     }
 
     #[test]

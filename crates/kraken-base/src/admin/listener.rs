@@ -57,7 +57,11 @@ pub struct AdminServer {
 
 impl AdminServer {
     /// Binds `address`.
-    pub async fn bind(address: SocketAddr, router: Router, limits: AdminLimits) -> std::io::Result<AdminServer> {
+    pub async fn bind(
+        address: SocketAddr,
+        router: Router,
+        limits: AdminLimits,
+    ) -> std::io::Result<AdminServer> {
         Ok(AdminServer { listener: TcpListener::bind(address).await?, router, limits })
     }
 
@@ -70,7 +74,9 @@ impl AdminServer {
     pub async fn run(self, stop: impl Future<Output = ()>) {
         let AdminServer { listener, router, limits } = self;
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).max_buf_size(MAX_BUFFER);
+        http.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(MAX_BUFFER);
         let slots = Arc::new(Semaphore::new(limits.max_connections));
         let graceful = GracefulShutdown::new();
         let mut refused = Refusals::default();
@@ -121,7 +127,11 @@ impl Refusals {
     fn note(&mut self, max: usize) {
         self.count += 1;
         if self.last_warning.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
-            tracing::warn!(refused = self.count, max, "admin API: connection limit reached, connections closed");
+            tracing::warn!(
+                refused = self.count,
+                max,
+                "admin API: connection limit reached, connections closed"
+            );
             self.count = 0;
             self.last_warning = Some(Instant::now());
         }

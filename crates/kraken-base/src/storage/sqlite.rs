@@ -395,9 +395,11 @@ fn delete_arrived_before(
     }
     let window = format!("SELECT id, received FROM {table} ORDER BY id LIMIT ?1");
     let first_young: Option<i64> = transaction
-        .query_row(&format!("SELECT MIN(id) FROM ({window}) WHERE received >= ?2"), (limit as i64, cutoff), |row| {
-            row.get(0)
-        })
+        .query_row(
+            &format!("SELECT MIN(id) FROM ({window}) WHERE received >= ?2"),
+            (limit as i64, cutoff),
+            |row| row.get(0),
+        )
         .map_err(error)?;
     let deleted = transaction
         .execute(
@@ -410,7 +412,12 @@ fn delete_arrived_before(
 
 /// Deletes up to `limit` of the oldest rows of `table` beyond its newest `max` (by id, which
 /// counts arrivals).
-fn delete_beyond(transaction: &Transaction<'_>, table: &str, max: u64, limit: u64) -> Result<u64, StorageError> {
+fn delete_beyond(
+    transaction: &Transaction<'_>,
+    table: &str,
+    max: u64,
+    limit: u64,
+) -> Result<u64, StorageError> {
     if limit == 0 {
         return Ok(0);
     }
@@ -420,7 +427,9 @@ fn delete_beyond(transaction: &Transaction<'_>, table: &str, max: u64, limit: u6
     let keep_from = newest.saturating_sub(i64::try_from(max).unwrap_or(i64::MAX)).saturating_add(1);
     let deleted = transaction
         .execute(
-            &format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < ?1 ORDER BY id LIMIT ?2)"),
+            &format!(
+                "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < ?1 ORDER BY id LIMIT ?2)"
+            ),
             (keep_from, limit as i64),
         )
         .map_err(error)?;
@@ -492,7 +501,11 @@ mod tests {
         assert_eq!(events, ["l2", "l1"], "events are held to the same count, newest kept");
         let by_age = RetentionLimits { received_before_ms: i64::MAX, max_records: None };
         let deleted = storage.delete_expired(&by_age, 1000).unwrap();
-        assert_eq!((deleted.records, deleted.other_rows), (2, 2 + 1), "records, events, the ended connection");
+        assert_eq!(
+            (deleted.records, deleted.other_rows),
+            (2, 2 + 1),
+            "records, events, the ended connection"
+        );
         assert!(storage.events("s1", 10).unwrap().is_empty(), "and go by age too");
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -560,12 +573,14 @@ mod tests {
         // A record received "later" at the front (the clock went back) stops the age rule there:
         // the rows after it are not read, so retention never scans the whole table.
         storage.append(&(1..=6).map(StoredRecord::numbered).collect::<Vec<_>>()).unwrap();
-        let ids: Vec<i64> = storage.records(&RecordFilter::default()).unwrap().iter().map(|(id, _)| *id).collect();
+        let ids: Vec<i64> =
+            storage.records(&RecordFilter::default()).unwrap().iter().map(|(id, _)| *id).collect();
         storage.lock().execute("UPDATE records SET received = 1000 WHERE id != ?1", [ids[2]]).unwrap();
         storage.lock().execute("UPDATE records SET received = 5000 WHERE id = ?1", [ids[2]]).unwrap();
         let before_2000 = RetentionLimits { received_before_ms: 2000, max_records: None };
         assert_eq!(storage.delete_expired(&before_2000, 100).unwrap().records, 2);
-        let left: Vec<i64> = storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
+        let left: Vec<i64> =
+            storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
         assert_eq!(left, [3, 4, 5, 6]);
         // The count rule with a small batch: 4 records, keep 1, 2 per transaction.
         let keep_one = RetentionLimits { received_before_ms: i64::MIN, max_records: Some(1) };
@@ -590,7 +605,10 @@ mod tests {
         assert_eq!(note["truncated"], true);
         assert_eq!(note["bytes"], huge.to_string().len());
         assert!(note["head"].as_str().unwrap().starts_with("{\"x\":\"éé"));
-        let stored: i64 = storage.lock().query_row("SELECT MAX(LENGTH(CAST(detail AS BLOB))) FROM events", [], |r| r.get(0)).unwrap();
+        let stored: i64 = storage
+            .lock()
+            .query_row("SELECT MAX(LENGTH(CAST(detail AS BLOB))) FROM events", [], |r| r.get(0))
+            .unwrap();
         assert!(stored < 2 * 1024, "{stored} bytes stored");
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
