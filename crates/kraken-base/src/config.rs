@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! listen = "0.0.0.0:7140"              # where sentries connect (mutual TLS)
-//! data_dir = "/var/lib/kraken-base"    # storage (base.sqlite3) and the admin token
+//! data_dir = "/var/lib/kraken-base"    # storage (base.sqlite3) and the admin token; 0700
 //! certificate = "/etc/kraken-base/pki/base.pem"
 //! key = "/etc/kraken-base/pki/base.key"
 //! sentry_ca = "/etc/kraken-base/pki/ca.pem"   # the CA that signs sentry certificates
