@@ -6,7 +6,7 @@
 //! * a request's headers must arrive within [`AdminLimits::header_read_timeout`] (default
 //!   10 s), counted from the connection's start, or from the end of the last response on a
 //!   kept-alive connection: a client sending headers byte by byte, or idling, is closed;
-//! * at most 64 KiB buffered per connection.
+//! * at most 64 KiB of a request read ahead per connection.
 //!
 //! The body and the whole request have their own limits in the router. [`AdminServer::run`]
 //! serves until it is told to stop, then stops accepting, closes idle connections, lets
