@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! listen = "0.0.0.0:7140"              # where sentries connect (mutual TLS)
-//! data_dir = "/var/lib/kraken-base"    # storage (base.sqlite3) and the admin token
+//! data_dir = "/var/lib/kraken-base"    # storage (base.sqlite3) and the admin token; 0700
 //! certificate = "/etc/kraken-base/pki/base.pem"
 //! key = "/etc/kraken-base/pki/base.key"
 //! sentry_ca = "/etc/kraken-base/pki/ca.pem"   # the CA that signs sentry certificates
@@ -26,12 +26,16 @@
 //! records_per_second = 10000           # per sentry; acknowledgements wait beyond it (0: off)
 //!
 //! [admin]
-//! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token)
+//! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token);
+//!                                      # plain HTTP, so a loopback address only
 //!
-//! [retention]                          # checked every minute; both optional
-//! max_age_days = 30                    # delete records received longer ago
-//! max_records = 100000000              # keep at most this many (the newest)
+//! [retention]                          # applied every minute
+//! max_age_days = 30                    # delete records received longer ago (default 30)
+//! max_records = 100000000              # keep at most this many, the newest (default: no limit)
 //! ```
+//!
+//! Refused at load: `max_age_days` or `max_records` of 0 (they would delete every record each
+//! minute), and an admin address off loopback (the API has no TLS: reach it over SSH).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,10 +80,12 @@ pub struct BaseConfig {
 }
 
 /// `[retention]`: how long records are kept.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
-    pub max_age_days: Option<u32>,
+    /// Records received longer ago than this many days are deleted (at least 1).
+    pub max_age_days: u32,
+    /// At most this many records are kept, the newest (at least 1); no limit by default.
     pub max_records: Option<u64>,
 }
 
@@ -128,6 +134,15 @@ impl ConnectionLimits {
             ));
         }
         Ok(())
+    }
+}
+
+/// How many days records are kept when `max_age_days` is not set.
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { max_age_days: DEFAULT_MAX_AGE_DAYS, max_records: None }
     }
 }
 
@@ -189,6 +204,26 @@ impl BaseConfig {
         if config.admin.listen == config.listen {
             anyhow::bail!("{shown}: key `admin.listen`: must differ from `listen`");
         }
+        if !config.admin.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "{shown}: key `admin.listen`: {} is not a loopback address; the admin API is plain \
+                 HTTP, so it listens on 127.0.0.1 or ::1 only (from another host, use an SSH tunnel: \
+                 ssh -L 7141:127.0.0.1:7141 THIS-HOST)",
+                config.admin.listen
+            );
+        }
+        if config.retention.max_age_days == 0 {
+            anyhow::bail!(
+                "{shown}: key `retention.max_age_days`: must be at least 1 (0 would delete every record \
+                 each minute; leave it out for the default, {DEFAULT_MAX_AGE_DAYS})"
+            );
+        }
+        if config.retention.max_records == Some(0) {
+            anyhow::bail!(
+                "{shown}: key `retention.max_records`: must be at least 1 (0 would delete every record \
+                 each minute; leave it out for no count limit)"
+            );
+        }
         Ok(config)
     }
 
@@ -200,5 +235,58 @@ impl BaseConfig {
     /// The admin token file.
     pub fn token_path(&self) -> PathBuf {
         self.data_dir.join("admin.token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads a configuration made of the required keys (pointing at a file that exists) and
+    /// `extra`.
+    fn load_with(name: &str, extra: &str) -> anyhow::Result<BaseConfig> {
+        let dir = std::env::temp_dir().join(format!("kraken-config-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("base.toml");
+        let existing = path.display().to_string();
+        std::fs::write(
+            &path,
+            format!(
+                "data_dir = {:?}\ncertificate = {existing:?}\nkey = {existing:?}\nsentry_ca = {existing:?}\n{extra}",
+                dir.join("data").display().to_string()
+            ),
+        )
+        .unwrap();
+        let loaded = BaseConfig::load(&path);
+        std::fs::remove_dir_all(&dir).unwrap();
+        loaded
+    }
+
+    #[test]
+    fn retention_is_30_days_by_default() {
+        let config = load_with("default", "").unwrap();
+        assert_eq!((config.retention.max_age_days, config.retention.max_records), (30, None));
+        let config = load_with("set", "[retention]\nmax_records = 5\n").unwrap();
+        assert_eq!((config.retention.max_age_days, config.retention.max_records), (30, Some(5)));
+    }
+
+    #[test]
+    fn zero_retention_limits_are_refused() {
+        let error = load_with("records0", "[retention]\nmax_records = 0\n").unwrap_err().to_string();
+        assert!(error.contains("key `retention.max_records`: must be at least 1"), "{error}");
+        let error = load_with("age0", "[retention]\nmax_age_days = 0\n").unwrap_err().to_string();
+        assert!(error.contains("key `retention.max_age_days`: must be at least 1"), "{error}");
+    }
+
+    #[test]
+    fn the_admin_api_listens_on_loopback_only() {
+        for address in ["0.0.0.0:7141", "[::]:7141", "192.0.2.1:7141"] {
+            let error =
+                load_with("admin", &format!("[admin]\nlisten = {address:?}\n")).unwrap_err().to_string();
+            assert!(error.contains("is not a loopback address"), "{address}: {error}");
+        }
+        for address in ["127.0.0.1:7141", "[::1]:7141", "127.0.0.2:7141"] {
+            load_with("admin-ok", &format!("[admin]\nlisten = {address:?}\n")).unwrap();
+        }
     }
 }

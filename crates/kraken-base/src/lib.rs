@@ -6,16 +6,17 @@
 //!   `identity`, `log_channel`, `inventory`, `events`, with their shared `state`).
 //! * `storage/`: the [`storage::Storage`] trait, its embedded SQLite implementation, the record
 //!   writer and `retention`.
-//! * `admin/`: the admin HTTP API (`api`) and its client (`client`).
+//! * `admin/`: the admin HTTP API (`api`) behind its token (`token`, `auth`), its server and
+//!   limits (`listener`, `frame_fit`) and its client (`client`).
 //!
 //! The protocol's names and the record's wire shape come from the `sentry-protocol` crate.
 //!
 //! Modules: `server` (the TLS listener and calls into sentries), `access` (which certificate
 //! speaks for which sentry, and which may connect), `intake` (how much received record data is
-//! held, and each sentry's rate), `sentries` (GUID ↔ connection
-//! bindings), `records` (records read from their wire form), `pki` (a CA and certificates for a first deployment), `config` (the
-//! TOML file), `serve` (the composition root of `kraken-base serve`), `stop_signals` (Ctrl-C
-//! and SIGTERM) and `cli` (the command line).
+//! held, and each sentry's rate), `sentries` (GUID ↔ connection bindings), `records` (records
+//! read from their wire form), `pki` (a CA and certificates for a first deployment), `config` (the TOML file), `private_files` (owner-only files and
+//! directories, secrets checked), `serve` (the composition root of `kraken-base serve`),
+//! `stop_signals` (Ctrl-C and SIGTERM) and `cli` (the command line).
 
 pub mod access;
 pub mod admin;
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod intake;
 pub mod pki;
+pub mod private_files;
 pub mod records;
 pub mod sentries;
 pub mod serve;

@@ -1,12 +1,14 @@
 //! `kraken-base serve` stops cleanly on SIGTERM, as on Ctrl-C: the real binary, sent SIGTERM
-//! after a sentry stored records through it, logs that it is stopping, exits with status 0, and
-//! leaves the records readable in its storage. Unix only (signals).
+//! after a sentry stored records through it, with the sentry still connected and admin API
+//! connections open (one idle, one halfway through its headers), logs that it is stopping,
+//! exits with status 0 within the admin API's grace period, and leaves the records readable in
+//! its storage. Unix only (signals).
 #![cfg(unix)]
 
 mod common;
 mod deploy;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
@@ -109,7 +111,14 @@ fn sigterm_stops_serve_with_status_0_and_what_it_stored_stays_readable() {
         connection
     });
 
+    // Admin API clients that never finish: one idle, one stuck in its headers.
+    let admin = BaseConfig::load(Path::new(&deployment.base_config)).unwrap().admin.listen;
+    let idle = std::net::TcpStream::connect(admin).unwrap();
+    let mut halfway = std::net::TcpStream::connect(admin).unwrap();
+    halfway.write_all(b"GET /api/sentries HTTP/1.1\r\nHost: x\r\n").unwrap();
+
     // SIGTERM, with the sentry still connected.
+    let signalled = Instant::now();
     let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(kill.success(), "kill -TERM {pid} failed");
     let line = log.wait_for("stopping", Duration::from_secs(30));
@@ -119,6 +128,9 @@ fn sigterm_stops_serve_with_status_0_and_what_it_stored_stays_readable() {
         .unwrap_or_else(|_| panic!("the base did not exit within 30 s of SIGTERM:\n{}", log.seen.join("\n")));
     running.0 = None;
     assert_eq!(status.unwrap().code(), Some(0), "{}", log.seen.join("\n"));
+    assert!(signalled.elapsed() < Duration::from_secs(8), "stopped {:?} after SIGTERM", signalled.elapsed());
+    log.wait_for("stopped", Duration::from_secs(5));
+    drop((idle, halfway));
     drop(connection);
     drop(runtime);
 

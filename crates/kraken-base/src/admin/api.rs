@@ -1,30 +1,47 @@
 //! The base's administration API: HTTP with JSON bodies, on 127.0.0.1 by default, every
-//! request carrying `Authorization: Bearer <token>` (the token is made at first start in
-//! `data_dir/admin.token`, readable by the base's user only).
+//! request carrying `Authorization: Bearer <token>` ([`super::token`]), checked by one layer in
+//! front of every route ([`super::auth`]) before anything else is read.
 //!
 //! * `GET  /api/sentries`: every sentry seen, connected or not.
 //! * `POST /api/sentries/{guid}/call` `{"method": "getNetStat", "params": [...]}`: runs a
-//!   sentry method and returns `{"result": ...}` (plain JSON both ways).
+//!   sentry method and returns `{"result": ...}` (plain JSON both ways). The body is at most
+//!   [`MAX_BODY`] bytes; a call a sentry could not read (params nested deeper than it reads:
+//!   [`super::frame_fit`]) is refused with 400 before it is sent.
 //! * `GET  /api/logs?sentry=G&logger=L&after=ID&limit=N`: stored records, oldest first, with
 //!   their ids (`after` the last id seen, to follow).
+//!
+//! A request (its body included) must be done within [`REQUEST_TIME_LIMIT`]; errors are
+//! `{"error": "..."}` with a 4xx or 5xx status.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use kraken_codec::plain_json::{from_json, to_json};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
+use super::auth::require_token;
+use super::frame_fit;
+use super::token::AdminToken;
 use crate::server::Base;
-use crate::storage::RecordFilter;
+use crate::storage::{RecordFilter, Storage, StorageError};
+
+/// The largest request body read.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How long one request may take, reading its body included (a call waits for its sentry up
+/// to 35 s).
+pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// What handlers share.
 pub struct AdminState {
     pub base: Arc<Base>,
-    pub token: String,
 }
 
 type Reply = Result<Json<Json_>, (StatusCode, Json<Json_>)>;
@@ -33,29 +50,42 @@ fn failure(status: StatusCode, message: impl std::fmt::Display) -> (StatusCode, 
     (status, Json(json!({ "error": message.to_string() })))
 }
 
-fn authorize(state: &AdminState, headers: &HeaderMap) -> Result<(), (StatusCode, Json<Json_>)> {
-    let given =
-        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    // Constant-time enough for a local token: compare every byte.
-    let ok = given.is_some_and(|g| {
-        g.len() == state.token.len()
-            && g.bytes().zip(state.token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
-    if ok { Ok(()) } else { Err(failure(StatusCode::UNAUTHORIZED, "missing or wrong admin token")) }
-}
-
-/// The router.
-pub fn router(state: Arc<AdminState>) -> Router {
+/// The router: every route, and the reply to unknown ones, behind the token.
+pub fn router(state: Arc<AdminState>, token: Arc<AdminToken>) -> Router {
     Router::new()
         .route("/api/sentries", get(sentries))
         .route("/api/sentries/{guid}/call", post(call))
         .route("/api/logs", get(logs))
+        .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such API") })
         .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(time_limit))
+        // Added last, so it runs first.
+        .layer(middleware::from_fn_with_state(token, require_token))
 }
 
-async fn sentries(State(state): State<Arc<AdminState>>, headers: HeaderMap) -> Reply {
-    authorize(&state, &headers)?;
-    let rows = state.base.storage.sentries().map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+/// 408 for a request not done within [`REQUEST_TIME_LIMIT`] (a body sent byte by byte).
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIME_LIMIT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => failure(StatusCode::REQUEST_TIMEOUT, "the request took too long").into_response(),
+    }
+}
+
+/// Runs a storage read on the blocking pool (it may wait for the record writer's transaction).
+async fn read<T: Send + 'static>(
+    state: &AdminState,
+    work: impl FnOnce(&dyn Storage) -> Result<T, StorageError> + Send + 'static,
+) -> Result<T, (StatusCode, Json<Json_>)> {
+    let storage = state.base.storage.clone();
+    tokio::task::spawn_blocking(move || work(storage.as_ref()))
+        .await
+        .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, e))?
+        .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+async fn sentries(State(state): State<Arc<AdminState>>) -> Reply {
+    let rows = read(&state, |storage| storage.sentries()).await?;
     let list: Vec<Json_> = rows
         .into_iter()
         .map(|s| json!({ "guid": s.guid, "connected": s.connected, "address": s.address, "last_seen_ms": s.last_seen_ms }))
@@ -72,12 +102,24 @@ struct CallBody {
 
 async fn call(
     State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
     Path(guid): Path<String>,
-    Json(body): Json<CallBody>,
+    body: Result<Json<CallBody>, JsonRejection>,
 ) -> Reply {
-    authorize(&state, &headers)?;
-    let params = body.params.iter().map(from_json).collect();
+    let Json(body) = body.map_err(|rejection| {
+        let text = rejection.body_text();
+        let status = match rejection {
+            JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonRejection::BytesRejection(ref bytes) => bytes.status(),
+            _ => StatusCode::BAD_REQUEST,
+        };
+        // Nested past what the JSON parser reads (128 levels): as deep params, one message.
+        if text.contains("recursion limit exceeded") {
+            return failure(status, frame_fit::too_deep());
+        }
+        failure(status, format!("the body must be {{\"method\": ..., \"params\": [...]}}: {text}"))
+    })?;
+    let params: Vec<_> = body.params.iter().map(from_json).collect();
+    frame_fit::check(&body.method, &params).map_err(|why| failure(StatusCode::BAD_REQUEST, why))?;
     match state.base.call(&guid, &body.method, params).await {
         Ok(result) => Ok(Json(json!({ "result": to_json(&result) }))),
         Err(crate::server::CallError::NotConnected(_)) => {
@@ -97,18 +139,16 @@ struct LogsQuery {
 
 async fn logs(
     State(state): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    Query(query): Query<LogsQuery>,
+    query: Result<Query<LogsQuery>, QueryRejection>,
 ) -> Reply {
-    authorize(&state, &headers)?;
+    let Query(query) = query.map_err(|rejection| failure(StatusCode::BAD_REQUEST, rejection.body_text()))?;
     let filter = RecordFilter {
         guid: query.sentry,
         logger: query.logger,
         after_id: query.after,
         limit: query.limit.unwrap_or(1000).min(10_000),
     };
-    let rows =
-        state.base.storage.records(&filter).map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let rows = read(&state, move |storage| storage.records(&filter)).await?;
     let records: Vec<Json_> = rows
         .into_iter()
         .map(|(id, r)| {
@@ -125,25 +165,4 @@ async fn logs(
         })
         .collect();
     Ok(Json(json!({ "records": records })))
-}
-
-/// Reads the admin token, making one (32 random bytes, hex) at first start.
-pub fn load_or_create_token(path: &std::path::Path) -> anyhow::Result<String> {
-    if let Ok(token) = std::fs::read_to_string(path) {
-        return Ok(token.trim().to_owned());
-    }
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| anyhow::anyhow!("the OS random source failed"))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    use std::io::Write;
-    options.open(path)?.write_all(token.as_bytes())?;
-    Ok(token)
 }

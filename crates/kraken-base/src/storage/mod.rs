@@ -2,13 +2,13 @@
 //! it deals in), and its embedded SQLite implementation ([`SqliteStorage`], the default). A
 //! distributed engine can implement the same trait. Received records reach it through the
 //! [`RecordWriter`] (in order, grouped); [`retention`] applies the `[retention]` limits to it
-//! every minute. Each of these uses `model`; none uses this module.
+//! every minute, in small transactions. Each of these uses `model`; none uses this module.
 
 mod model;
 pub mod retention;
 mod sqlite;
 mod writer;
 
-pub use model::{RecordFilter, SentryRow, Storage, StorageError, StoredRecord};
+pub use model::{Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord};
 pub use sqlite::SqliteStorage;
 pub use writer::RecordWriter;

@@ -63,6 +63,32 @@ pub struct SentryRow {
     pub last_seen_ms: i64,
 }
 
+/// What retention deletes, as of one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionLimits {
+    /// Rows received (records, events) or ended (connections) before this (Unix ms) go.
+    pub received_before_ms: i64,
+    /// Records (and events) beyond this many, the oldest first, go.
+    pub max_records: Option<u64>,
+}
+
+/// What one retention step deleted, and how long it held the storage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deleted {
+    pub records: u64,
+    /// Events and connections.
+    pub other_rows: u64,
+    /// From taking the storage to committing: how long writers waited at most.
+    pub held: std::time::Duration,
+}
+
+impl Deleted {
+    /// Every row deleted.
+    pub fn rows(&self) -> u64 {
+        self.records + self.other_rows
+    }
+}
+
 /// A storage failure.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("storage: {0}")]
@@ -97,14 +123,12 @@ pub trait Storage: Send + Sync {
         guid: &str,
         limit: usize,
     ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError>;
-    /// Deletes records received before `older_than_ms` (Unix ms) and, beyond that, the oldest
-    /// records over `max_records`. Events and ended connections go by the same rules (events
-    /// by age and count, connections by age). Returns how many records were deleted.
-    fn enforce_retention(
-        &self,
-        older_than_ms: Option<i64>,
-        max_records: Option<u64>,
-    ) -> Result<u64, StorageError>;
+    /// One step of retention, in one transaction that deletes at most `batch` rows: records
+    /// received before the cutoff (the oldest arrivals first, up to the first one still
+    /// young), then the oldest records over `max_records`, then events by the same two rules
+    /// and ended connections by age. Fewer than `batch` rows deleted means nothing is left to
+    /// delete for now.
+    fn delete_expired(&self, limits: &RetentionLimits, batch: usize) -> Result<Deleted, StorageError>;
     /// Whether the base wants `logger` of sentry `guid` connected (re-applied at every hello).
     fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError>;
     /// The loggers of `guid` the base wants connected.

@@ -1,86 +1,205 @@
-//! Retention: every minute, the `[retention]` limits (records older than `max_age_days`, and
-//! beyond `max_records` the oldest) are applied to the storage.
+//! Retention: every minute the `[retention]` limits (records older than `max_age_days`, 30 by
+//! default, and beyond `max_records` the oldest) are applied to the storage, in steps: each
+//! step is one transaction deleting at most [`BATCH`] rows, and the storage is left alone for
+//! [`PAUSE`] between steps, so the record writer never waits behind retention for more than
+//! one step (the `retention` bench measures the longest). A pass stops between two steps when
+//! the base stops.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::model::{Storage, StorageError};
+use tokio::sync::watch;
+
+use super::model::{RetentionLimits, Storage, StorageError};
 use crate::config::RetentionConfig;
 
 /// How often the limits are applied.
 const PERIOD: Duration = Duration::from_secs(60);
+/// The most rows one step (one transaction) deletes.
+pub const BATCH: usize = 2_000;
+/// How long the storage is left to the writer between two steps.
+pub const PAUSE: Duration = Duration::from_millis(5);
 const DAY_MS: i64 = 86_400_000;
 
-/// Applies `policy` to `storage` now and then every minute, for as long as the runtime runs.
-pub fn spawn(storage: Arc<dyn Storage>, policy: RetentionConfig) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PERIOD);
-        loop {
-            tick.tick().await;
-            let (storage, policy) = (storage.clone(), policy.clone());
-            match tokio::task::spawn_blocking(move || apply(storage.as_ref(), &policy, SystemTime::now()))
-                .await
-            {
-                Ok(Ok(0)) => {}
-                Ok(Ok(deleted)) => tracing::info!(deleted, "retention: old records deleted"),
-                Ok(Err(error)) => tracing::warn!(%error, "retention failed"),
-                Err(error) => tracing::warn!(%error, "retention task failed"),
-            }
-        }
-    })
+/// What one pass over the storage did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub records: u64,
+    /// Events and connections.
+    pub other_rows: u64,
+    /// Transactions.
+    pub steps: u32,
+    /// The longest time one step held the storage.
+    pub longest_step: Duration,
 }
 
-/// Applies `policy` once, as of `now`; returns how many records were deleted (none, without
-/// touching the storage, when the policy sets no limit).
-pub fn apply(storage: &dyn Storage, policy: &RetentionConfig, now: SystemTime) -> Result<u64, StorageError> {
-    let cutoff = policy.max_age_days.map(|days| {
-        let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
-        now_ms - i64::from(days) * DAY_MS
-    });
-    if cutoff.is_none() && policy.max_records.is_none() {
-        return Ok(0);
+/// The running retention task.
+pub struct Retention {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Retention {
+    /// Applies `policy` to `storage` now and then every minute, until [`Retention::stop`].
+    pub fn spawn(storage: Arc<dyn Storage>, policy: RetentionConfig) -> Retention {
+        let (stop, mut stopping) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PERIOD);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopping.changed() => return,
+                }
+                let (storage, policy, stopping) = (storage.clone(), policy.clone(), stopping.clone());
+                let pass = tokio::task::spawn_blocking(move || {
+                    apply(storage.as_ref(), &policy, SystemTime::now(), BATCH, &|| *stopping.borrow())
+                });
+                match pass.await {
+                    Ok(Ok(pass)) if pass.records + pass.other_rows == 0 => {}
+                    Ok(Ok(pass)) => tracing::info!(
+                        records = pass.records,
+                        other_rows = pass.other_rows,
+                        steps = pass.steps,
+                        longest_step_ms = pass.longest_step.as_millis() as u64,
+                        "retention: old rows deleted"
+                    ),
+                    Ok(Err(error)) => tracing::warn!(%error, "retention failed"),
+                    Err(error) => tracing::warn!(%error, "retention task failed"),
+                }
+            }
+        });
+        Retention { stop, task }
     }
-    storage.enforce_retention(cutoff, policy.max_records)
+
+    /// Stops: a pass in progress ends after its current step, which this waits for.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The limits of `policy` as of `now`.
+pub fn limits(policy: &RetentionConfig, now: SystemTime) -> RetentionLimits {
+    let now_ms = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as i64;
+    RetentionLimits {
+        received_before_ms: now_ms.saturating_sub(i64::from(policy.max_age_days) * DAY_MS),
+        max_records: policy.max_records,
+    }
+}
+
+/// Applies `policy` once, as of `now`, in steps of at most `batch` rows with a [`PAUSE`]
+/// between them, until nothing is left to delete or `stopping()` says so.
+pub fn apply(
+    storage: &dyn Storage,
+    policy: &RetentionConfig,
+    now: SystemTime,
+    batch: usize,
+    stopping: &dyn Fn() -> bool,
+) -> Result<Pass, StorageError> {
+    let limits = limits(policy, now);
+    let mut pass = Pass::default();
+    loop {
+        let deleted = storage.delete_expired(&limits, batch)?;
+        pass.records += deleted.records;
+        pass.other_rows += deleted.other_rows;
+        pass.steps += 1;
+        pass.longest_step = pass.longest_step.max(deleted.held);
+        if deleted.rows() < batch as u64 || stopping() {
+            return Ok(pass);
+        }
+        std::thread::sleep(PAUSE);
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
     use super::*;
     use crate::storage::{RecordFilter, SqliteStorage, StoredRecord};
 
-    fn storage_with_five_records(name: &str) -> (std::path::PathBuf, SqliteStorage) {
+    fn storage_with_records(name: &str, count: i64) -> (std::path::PathBuf, Arc<SqliteStorage>) {
         let dir = std::env::temp_dir().join(format!("kraken-retention-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
-        storage.append(&(1..=5).map(StoredRecord::numbered).collect::<Vec<_>>()).unwrap();
-        (dir, storage)
+        storage.append(&(1..=count).map(StoredRecord::numbered).collect::<Vec<_>>()).unwrap();
+        (dir, Arc::new(storage))
     }
 
     fn dates(storage: &SqliteStorage) -> Vec<i64> {
         storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect()
     }
 
+    const NEVER: &dyn Fn() -> bool = &|| false;
+
     #[test]
-    fn no_limit_deletes_nothing_and_a_count_limit_keeps_the_newest() {
-        let (dir, storage) = storage_with_five_records("count");
-        assert_eq!(apply(&storage, &RetentionConfig::default(), SystemTime::now()).unwrap(), 0);
+    fn the_default_keeps_30_days_and_a_count_limit_keeps_the_newest() {
+        let (dir, storage) = storage_with_records("count", 5);
+        let default = RetentionConfig::default();
+        assert_eq!((default.max_age_days, default.max_records), (30, None));
+        assert_eq!(apply(storage.as_ref(), &default, SystemTime::now(), BATCH, NEVER).unwrap().records, 0);
         assert_eq!(dates(&storage), [1, 2, 3, 4, 5]);
-        let policy = RetentionConfig { max_age_days: None, max_records: Some(2) };
-        assert_eq!(apply(&storage, &policy, SystemTime::now()).unwrap(), 3);
+        let in_31_days = SystemTime::now() + Duration::from_secs(31 * 86_400);
+        let policy = RetentionConfig { max_records: Some(2), ..RetentionConfig::default() };
+        assert_eq!(apply(storage.as_ref(), &policy, SystemTime::now(), BATCH, NEVER).unwrap().records, 3);
         assert_eq!(dates(&storage), [4, 5]);
+        assert_eq!(apply(storage.as_ref(), &default, in_31_days, BATCH, NEVER).unwrap().records, 2);
+        assert!(dates(&storage).is_empty());
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn an_age_limit_counts_days_back_from_now() {
-        let (dir, storage) = storage_with_five_records("age");
-        let policy = RetentionConfig { max_age_days: Some(1), max_records: None };
+        let (dir, storage) = storage_with_records("age", 5);
+        let policy = RetentionConfig { max_age_days: 1, max_records: None };
         // Received just now: young enough today, too old two days from now.
-        assert_eq!(apply(&storage, &policy, SystemTime::now()).unwrap(), 0);
+        assert_eq!(apply(storage.as_ref(), &policy, SystemTime::now(), BATCH, NEVER).unwrap().records, 0);
         let later = SystemTime::now() + Duration::from_secs(2 * 86_400);
-        assert_eq!(apply(&storage, &policy, later).unwrap(), 5);
+        assert_eq!(apply(storage.as_ref(), &policy, later, BATCH, NEVER).unwrap().records, 5);
         assert!(dates(&storage).is_empty());
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_pass_goes_in_bounded_steps_the_writer_gets_in_between_and_a_stop_ends_it() {
+        let (dir, storage) = storage_with_records("steps", 20_000);
+        let later = SystemTime::now() + Duration::from_secs(2 * 86_400);
+        let policy = RetentionConfig { max_age_days: 1, max_records: None };
+        // A writer appending all along: its appends go in between the pass's steps.
+        let (started, writing) = (std::sync::mpsc::channel(), Arc::new(AtomicBool::new(true)));
+        let writer = {
+            let (storage, writing, started) = (storage.clone(), writing.clone(), started.0);
+            std::thread::spawn(move || {
+                let mut done = Vec::new();
+                for n in 0.. {
+                    if !writing.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    storage.append(&[StoredRecord::numbered(100_000 + n)]).unwrap();
+                    done.push(Instant::now());
+                    let _ = started.send(());
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                done
+            })
+        };
+        started.1.recv().unwrap();
+        let pass_started = Instant::now();
+        let pass = apply(storage.as_ref(), &policy, later, 1_000, NEVER).unwrap();
+        let pass_ended = Instant::now();
+        writing.store(false, Ordering::SeqCst);
+        let appends = writer.join().unwrap();
+        assert!(pass.records >= 20_000, "{pass:?}");
+        assert!(pass.steps >= 20, "at most 1000 rows per step: {pass:?}");
+        let during = appends.iter().filter(|at| **at > pass_started && **at < pass_ended).count();
+        assert!(during >= 2, "{during} appends went in during a pass of {} steps", pass.steps);
+        // Asked to stop, a pass ends after its first step.
+        storage.append(&(1..=5_000).map(StoredRecord::numbered).collect::<Vec<_>>()).unwrap();
+        let pass = apply(storage.as_ref(), &policy, later, 1_000, &|| true).unwrap();
+        assert_eq!((pass.steps, pass.records), (1, 1_000));
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -11,15 +11,29 @@
 //! record) is a new record: stored, and the count goes on from it. The first of a run of them
 //! is noted as a `sequence-rollback` event. Nothing is acknowledged unstored; at worst a record
 //! is stored twice.
+//! The file (with its `-wal` and `-shm`) is the base's user's alone (0600 on Unix, in a 0700
+//! folder; see [`crate::private_files`]). Retention deletes in bounded transactions
+//! ([`Storage::delete_expired`]) so the record writer never waits long behind it. An event's
+//! details are kept up to [`MAX_EVENT_DETAIL`] bytes.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, Transaction};
 
-use super::model::{RecordFilter, SentryRow, Storage, StorageError, StoredRecord};
+use super::model::{Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord};
+use crate::private_files;
+
+/// The longest detail text kept with an event (a sentry's whole inventory, 256 loggers with
+/// their factories, is well under it); a longer one is replaced by a note of its size and its
+/// first [`TRUNCATED_HEAD`] bytes.
+pub const MAX_EVENT_DETAIL: usize = 256 * 1024;
+/// How much of an over-long event detail is kept.
+const TRUNCATED_HEAD: usize = 1024;
+/// The longest subject (logger or factory name) kept with an event.
+const MAX_EVENT_SUBJECT: usize = 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sentries (
@@ -93,9 +107,17 @@ pub struct SqliteStorage {
 impl SqliteStorage {
     /// Opens (creating) `path`; a damaged file is an error, never reset.
     pub fn open(path: &Path) -> Result<Self, StorageError> {
+        let io_error = |e: std::io::Error| StorageError(e.to_string());
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| StorageError(format!("{}: {e}", parent.display())))?;
+            private_files::private_dir(parent).map_err(io_error)?;
+        }
+        // Made (or tightened) before SQLite opens it: SQLite gives the -wal and -shm files it
+        // creates the database file's mode.
+        private_files::private_file(path).map_err(io_error)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut companion = path.as_os_str().to_owned();
+            companion.push(suffix);
+            private_files::tighten_if_present(Path::new(&companion)).map_err(io_error)?;
         }
         let connection =
             Connection::open(path).map_err(|e| StorageError(format!("{}: {e}", path.display())))?;
@@ -326,7 +348,7 @@ impl Storage for SqliteStorage {
         self.lock()
             .execute(
                 "INSERT INTO events (guid, kind, logger, detail, received) VALUES (?1, ?2, ?3, ?4, ?5)",
-                (guid, kind, logger, detail.to_string(), now_ms()),
+                (guid, kind, truncated(logger, MAX_EVENT_SUBJECT), capped_detail(detail), now_ms()),
             )
             .map_err(error)?;
         Ok(())
@@ -354,41 +376,39 @@ impl Storage for SqliteStorage {
         rows.collect::<Result<_, _>>().map_err(error)
     }
 
-    fn enforce_retention(
-        &self,
-        older_than_ms: Option<i64>,
-        max_records: Option<u64>,
-    ) -> Result<u64, StorageError> {
-        let connection = self.lock();
-        let mut deleted = 0;
-        if let Some(cutoff) = older_than_ms {
-            deleted += connection
-                .execute("DELETE FROM records WHERE received < ?1", [cutoff])
-                .map_err(error)? as u64;
-            connection.execute("DELETE FROM events WHERE received < ?1", [cutoff]).map_err(error)?;
-            connection
-                .execute(
-                    "DELETE FROM connections WHERE disconnected IS NOT NULL AND disconnected < ?1",
-                    [cutoff],
-                )
-                .map_err(error)?;
+    fn delete_expired(&self, limits: &RetentionLimits, batch: usize) -> Result<Deleted, StorageError> {
+        let mut connection = self.lock();
+        let started = Instant::now();
+        let transaction = connection.transaction().map_err(error)?;
+        let cutoff = limits.received_before_ms;
+        // What this transaction may still delete.
+        let mut left = batch as u64;
+        let mut records = delete_arrived_before(&transaction, "records", cutoff, left)?;
+        left -= records;
+        if let Some(max) = limits.max_records {
+            let beyond = delete_beyond(&transaction, "records", max, left)?;
+            records += beyond;
+            left -= beyond;
         }
-        if let Some(max) = max_records {
-            // Records are numbered in arrival order: keep the newest `max`.
-            let newest: i64 = connection
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM records", [], |row| row.get(0))
-                .map_err(error)?;
-            let keep_from = newest - i64::try_from(max).unwrap_or(i64::MAX) + 1;
-            deleted +=
-                connection.execute("DELETE FROM records WHERE id < ?1", [keep_from]).map_err(error)? as u64;
+        let mut other_rows = delete_arrived_before(&transaction, "events", cutoff, left)?;
+        left -= other_rows;
+        if let Some(max) = limits.max_records {
             // Events (every connection adds a few) are held to the same count.
-            let newest_event: i64 = connection
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |row| row.get(0))
-                .map_err(error)?;
-            let keep_events_from = newest_event - i64::try_from(max).unwrap_or(i64::MAX) + 1;
-            connection.execute("DELETE FROM events WHERE id < ?1", [keep_events_from]).map_err(error)?;
+            let beyond = delete_beyond(&transaction, "events", max, left)?;
+            other_rows += beyond;
+            left -= beyond;
         }
-        Ok(deleted)
+        if left > 0 {
+            other_rows += transaction
+                .execute(
+                    "DELETE FROM connections WHERE id IN (SELECT id FROM connections
+                     WHERE disconnected IS NOT NULL AND disconnected < ?1 ORDER BY id LIMIT ?2)",
+                    (cutoff, left as i64),
+                )
+                .map_err(error)? as u64;
+        }
+        transaction.commit().map_err(error)?;
+        Ok(Deleted { records, other_rows, held: started.elapsed() })
     }
 
     fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError> {
@@ -441,6 +461,84 @@ impl Storage for SqliteStorage {
     }
 }
 
+/// Deletes up to `limit` rows of `table` (`records` or `events`, numbered in arrival order)
+/// received before `cutoff`: the first rows by id, stopping at the first one received later
+/// (reading at most `limit` rows, never the whole table).
+fn delete_arrived_before(
+    transaction: &Transaction<'_>,
+    table: &str,
+    cutoff: i64,
+    limit: u64,
+) -> Result<u64, StorageError> {
+    if limit == 0 {
+        return Ok(0);
+    }
+    let window = format!("SELECT id, received FROM {table} ORDER BY id LIMIT ?1");
+    let first_young: Option<i64> = transaction
+        .query_row(
+            &format!("SELECT MIN(id) FROM ({window}) WHERE received >= ?2"),
+            (limit as i64, cutoff),
+            |row| row.get(0),
+        )
+        .map_err(error)?;
+    let deleted = transaction
+        .execute(
+            &format!("DELETE FROM {table} WHERE id IN (SELECT id FROM ({window})) AND id < ?2"),
+            (limit as i64, first_young.unwrap_or(i64::MAX)),
+        )
+        .map_err(error)?;
+    Ok(deleted as u64)
+}
+
+/// Deletes up to `limit` of the oldest rows of `table` beyond its newest `max` (by id, which
+/// counts arrivals).
+fn delete_beyond(
+    transaction: &Transaction<'_>,
+    table: &str,
+    max: u64,
+    limit: u64,
+) -> Result<u64, StorageError> {
+    if limit == 0 {
+        return Ok(0);
+    }
+    let newest: i64 = transaction
+        .query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |row| row.get(0))
+        .map_err(error)?;
+    let keep_from = newest.saturating_sub(i64::try_from(max).unwrap_or(i64::MAX)).saturating_add(1);
+    let deleted = transaction
+        .execute(
+            &format!(
+                "DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id < ?1 ORDER BY id LIMIT ?2)"
+            ),
+            (keep_from, limit as i64),
+        )
+        .map_err(error)?;
+    Ok(deleted as u64)
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An event's detail as stored: its JSON text, or, over [`MAX_EVENT_DETAIL`] bytes, a note of
+/// its size with the text's beginning.
+fn capped_detail(detail: &serde_json::Value) -> String {
+    let text = detail.to_string();
+    if text.len() <= MAX_EVENT_DETAIL {
+        return text;
+    }
+    serde_json::json!({ "truncated": true, "bytes": text.len(), "head": truncated(&text, TRUNCATED_HEAD) })
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,13 +572,20 @@ mod tests {
         for n in 0..3 {
             storage.record_event("s1", "loggerStarted", &format!("l{n}"), &serde_json::json!(n)).unwrap();
         }
-        assert_eq!(storage.enforce_retention(None, Some(2)).unwrap(), 3);
+        let by_count = RetentionLimits { received_before_ms: i64::MIN, max_records: Some(2) };
+        assert_eq!(storage.delete_expired(&by_count, 1000).unwrap().records, 3);
         let left: Vec<i64> =
             storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
         assert_eq!(left, [4, 5], "the newest are kept");
         let events: Vec<String> = storage.events("s1", 10).unwrap().into_iter().map(|(_, l, _)| l).collect();
         assert_eq!(events, ["l2", "l1"], "events are held to the same count, newest kept");
-        assert_eq!(storage.enforce_retention(Some(i64::MAX), None).unwrap(), 2);
+        let by_age = RetentionLimits { received_before_ms: i64::MAX, max_records: None };
+        let deleted = storage.delete_expired(&by_age, 1000).unwrap();
+        assert_eq!(
+            (deleted.records, deleted.other_rows),
+            (2, 2 + 1),
+            "records, events, the ended connection"
+        );
         assert!(storage.events("s1", 10).unwrap().is_empty(), "and go by age too");
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
@@ -564,6 +669,96 @@ mod tests {
         assert_eq!(events[0].2["last_seq"], 10);
         assert_eq!(events[0].2["seq"], 7);
         drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("kraken-base-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn retention_deletes_at_most_a_batch_per_transaction_oldest_arrivals_first() {
+        let dir = scratch("retention-batches");
+        let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        storage.append(&(1..=10).map(StoredRecord::numbered).collect::<Vec<_>>()).unwrap();
+        let all = RetentionLimits { received_before_ms: i64::MAX, max_records: None };
+        let steps: Vec<u64> =
+            std::iter::repeat_with(|| storage.delete_expired(&all, 4).unwrap().records).take(4).collect();
+        assert_eq!(steps, [4, 4, 2, 0]);
+
+        // A record received "later" at the front (the clock went back) stops the age rule there:
+        // the rows after it are not read, so retention never scans the whole table.
+        storage.append(&(1..=6).map(StoredRecord::numbered).collect::<Vec<_>>()).unwrap();
+        let ids: Vec<i64> =
+            storage.records(&RecordFilter::default()).unwrap().iter().map(|(id, _)| *id).collect();
+        storage.lock().execute("UPDATE records SET received = 1000 WHERE id != ?1", [ids[2]]).unwrap();
+        storage.lock().execute("UPDATE records SET received = 5000 WHERE id = ?1", [ids[2]]).unwrap();
+        let before_2000 = RetentionLimits { received_before_ms: 2000, max_records: None };
+        assert_eq!(storage.delete_expired(&before_2000, 100).unwrap().records, 2);
+        let left: Vec<i64> =
+            storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
+        assert_eq!(left, [3, 4, 5, 6]);
+        // The count rule with a small batch: 4 records, keep 1, 2 per transaction.
+        let keep_one = RetentionLimits { received_before_ms: i64::MIN, max_records: Some(1) };
+        assert_eq!(storage.delete_expired(&keep_one, 2).unwrap().records, 2);
+        assert_eq!(storage.delete_expired(&keep_one, 2).unwrap().records, 1);
+        assert_eq!(storage.delete_expired(&keep_one, 2).unwrap().rows(), 0);
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_event_detail_over_the_cap_is_stored_as_a_note_of_its_size() {
+        let dir = scratch("event-cap");
+        let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        let huge = serde_json::json!({ "x": "é".repeat(MAX_EVENT_DETAIL) });
+        storage.record_event("s1", "loggerAdded", &"n".repeat(5000), &huge).unwrap();
+        storage.record_event("s1", "loggerAdded", "cpu", &serde_json::json!({ "interval": 5 })).unwrap();
+        let events = storage.events("s1", 10).unwrap();
+        assert_eq!(events[0], ("loggerAdded".into(), "cpu".into(), serde_json::json!({ "interval": 5 })));
+        let (_, subject, note) = &events[1];
+        assert_eq!(subject.len(), MAX_EVENT_SUBJECT);
+        assert_eq!(note["truncated"], true);
+        assert_eq!(note["bytes"], huge.to_string().len());
+        assert!(note["head"].as_str().unwrap().starts_with("{\"x\":\"éé"));
+        let stored: i64 = storage
+            .lock()
+            .query_row("SELECT MAX(LENGTH(CAST(detail AS BLOB))) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert!(stored < 2 * 1024, "{stored} bytes stored");
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_wal_are_the_owners_alone_and_older_open_files_are_tightened() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = scratch("modes");
+        let path = dir.join("data/base.sqlite3");
+        let storage = SqliteStorage::open(&path).unwrap();
+        storage.append(&[StoredRecord::numbered(1)]).unwrap();
+        let wal = dir.join("data/base.sqlite3-wal");
+        let shm = dir.join("data/base.sqlite3-shm");
+        assert_eq!(
+            [mode(&dir.join("data")), mode(&path), mode(&wal), mode(&shm)],
+            [0o700, 0o600, 0o600, 0o600]
+        );
+        // As an older version (SQLite's default 0644 and a 0755 folder) left them; the -wal and
+        // -shm exist while a connection is open (a clean close removes them), so the old files
+        // are made open while this one is, and the next start tightens them.
+        for (p, bits) in [(&dir.join("data"), 0o755), (&path, 0o644), (&wal, 0o644), (&shm, 0o644)] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(bits)).unwrap();
+        }
+        let again = SqliteStorage::open(&path).unwrap();
+        assert_eq!(
+            [mode(&dir.join("data")), mode(&path), mode(&wal), mode(&shm)],
+            [0o700, 0o600, 0o600, 0o600]
+        );
+        assert_eq!(again.records(&RecordFilter::default()).unwrap().len(), 1, "nothing lost");
+        drop((storage, again));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
