@@ -89,11 +89,10 @@ impl Agent {
         let commands = Arc::new(CommandContext {
             host,
             sampling_window: Duration::from_millis(config.commands.process_sample_ms),
-            file_roots: match (&config.commands.list_files, &config.commands.list_files_roots) {
-                (false, _) => FileRoots::Disabled,
-                (true, Some(roots)) => FileRoots::Only(roots.clone()),
-                (true, None) => FileRoots::FixedVolumes,
-            },
+            file_roots: FileRoots::from_settings(
+                config.commands.list_files,
+                config.commands.list_files_roots.as_deref(),
+            ),
             loggers: Some(registry.clone()),
         });
         Ok(Agent { config, store, registry, commands, output, spool })
