@@ -468,6 +468,20 @@ mod tests {
     }
 
     #[test]
+    fn list_files_roots_must_be_absolute_local_directories() {
+        let error = Config::parse("[commands]\nlist_files_roots = [\"srv\"]\n").unwrap_err();
+        assert_eq!(error, "key `commands.list_files_roots`: srv is not an absolute path");
+        if cfg!(windows) {
+            for (root, problem) in [(r"\\\\host\\share", "a UNC path"), (r"C:\\srv\\COM1", "reserved device name")] {
+                let error = Config::parse(&format!("[commands]\nlist_files_roots = [\"{root}\"]\n")).unwrap_err();
+                assert!(error.contains(problem) && error.contains("give a local directory"), "{error}");
+            }
+        }
+        let config = Config::parse("").unwrap();
+        assert_eq!((config.commands.list_files, config.commands.list_files_roots), (true, None));
+    }
+
+    #[test]
     fn a_named_file_must_exist_but_the_default_may_not() {
         let missing = std::env::temp_dir().join("kraken-no-such-config.toml");
         let error = Config::load(Some(&missing)).unwrap_err();
