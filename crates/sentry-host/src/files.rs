@@ -14,54 +14,17 @@ use std::ffi::OsString;
 use std::fs::Metadata;
 use std::io;
 use std::path::Path;
-use std::time::SystemTime;
+
+pub use crate::model::{DirectoryEntry, EntryKind};
 
 #[cfg(target_os = "linux")]
 use crate::linux::files as platform_files;
 #[cfg(windows)]
 use crate::windows::files as platform_files;
 
-/// What a directory entry is, judged without following it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    File,
-    Directory,
-    /// A symbolic link, or on Windows any reparse point (junction, mount point...).
-    Link,
-    /// Anything else: a device, a FIFO, a socket.
-    Other,
-}
-
-impl EntryKind {
-    /// The word used in replies: `file`, `dir`, `link` or `other`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntryKind::File => "file",
-            EntryKind::Directory => "dir",
-            EntryKind::Link => "link",
-            EntryKind::Other => "other",
-        }
-    }
-}
-
-/// One entry of a directory, as it is itself (a link's own size and date, not its target's).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryEntry {
-    /// The entry's name (lossy UTF-8).
-    pub name: String,
-    pub kind: EntryKind,
-    /// Bytes; 0 for anything but a file.
-    pub size: u64,
-    pub modified: Option<SystemTime>,
-}
-
-impl DirectoryEntry {
-    /// The entry `name` described by `metadata`, which must not come from following a link.
-    pub fn from_metadata(name: String, metadata: &Metadata) -> DirectoryEntry {
-        let kind = kind_of_metadata(metadata);
-        let size = if kind == EntryKind::File { metadata.len() } else { 0 };
-        DirectoryEntry { name, kind, size, modified: metadata.modified().ok() }
-    }
+/// The entry `name` described by `metadata`, which must not come from following a link.
+pub fn describe(name: String, metadata: &Metadata) -> DirectoryEntry {
+    platform_files::describe(name, metadata)
 }
 
 /// What `path`'s last component is, without following it (its parents are followed).

@@ -472,8 +472,11 @@ mod tests {
         let error = Config::parse("[commands]\nlist_files_roots = [\"srv\"]\n").unwrap_err();
         assert_eq!(error, "key `commands.list_files_roots`: srv is not an absolute path");
         if cfg!(windows) {
-            for (root, problem) in [(r"\\\\host\\share", "a UNC path"), (r"C:\\srv\\COM1", "reserved device name")] {
-                let error = Config::parse(&format!("[commands]\nlist_files_roots = [\"{root}\"]\n")).unwrap_err();
+            for (root, problem) in
+                [(r"\\\\host\\share", "a UNC path"), (r"C:\\srv\\COM1", "reserved device name")]
+            {
+                let error =
+                    Config::parse(&format!("[commands]\nlist_files_roots = [\"{root}\"]\n")).unwrap_err();
                 assert!(error.contains(problem) && error.contains("give a local directory"), "{error}");
             }
         }

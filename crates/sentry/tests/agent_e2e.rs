@@ -362,9 +362,11 @@ fn the_data_directory_and_the_store_are_the_agents_alone_after_a_start() {
     set_mode(&data, 0o755);
     set_mode(&data.join("state.sqlite3"), 0o644);
     let agent = setup.start_agent();
-    let started = wait_until(Duration::from_secs(20), || agent.stderr().contains("agent started").then_some(()));
+    let started =
+        wait_until(Duration::from_secs(20), || agent.stderr().contains("agent started").then_some(()));
     assert!(started.is_some(), "{}", agent.stderr());
-    let files = ["state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"].map(|name| mode(&data.join(name)));
+    let files =
+        ["state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"].map(|name| mode(&data.join(name)));
     assert_eq!((mode(&data), files), (0o700, [0o600; 3]));
     let (status, stderr) = agent.interrupt();
     assert!(status.success(), "{stderr}");
@@ -395,7 +397,8 @@ fn base_section(dir: &Path, name: &str, key_mode: u32) -> String {
 #[test]
 fn a_key_other_accounts_can_read_stops_the_agent_before_it_starts() {
     let setup = Setup::new("exposed-key", "");
-    let text = format!("data_dir = {:?}\n{}", setup.dir.join("data"), base_section(&setup.dir, "central", 0o644));
+    let text =
+        format!("data_dir = {:?}\n{}", setup.dir.join("data"), base_section(&setup.dir, "central", 0o644));
     fs::write(&setup.config, text).unwrap();
     let output = setup.cli_output(&["run"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -432,17 +435,27 @@ fn the_spool_of_a_removed_base_is_kept_until_it_is_forgotten() {
 
     let agent = setup.start_agent();
     let warned = wait_until(Duration::from_secs(20), || {
-        agent.stderr().lines().find(|line| line.contains("a spool is kept for a base no longer configured")).map(str::to_owned)
+        agent
+            .stderr()
+            .lines()
+            .find(|line| line.contains("a spool is kept for a base no longer configured"))
+            .map(str::to_owned)
     });
     let warning = warned.unwrap_or_else(|| panic!("no warning: {}", agent.stderr()));
     assert!(
-        warning.contains("base=old-name") && warning.contains("records=3") && warning.contains("spool forget \"old-name\""),
+        warning.contains("base=old-name")
+            && warning.contains("records=3")
+            && warning.contains("spool forget \"old-name\""),
         "{warning}"
     );
     let (status, stderr) = agent.interrupt();
     assert!(status.success(), "{stderr}");
     let list = setup.cli(&["spool", "list"]);
-    assert!(list.lines().any(|line| line.split_whitespace().collect::<Vec<_>>() == ["old-name", "false", "3", "30", "0"]), "{list}");
+    assert!(
+        list.lines()
+            .any(|line| line.split_whitespace().collect::<Vec<_>>() == ["old-name", "false", "3", "30", "0"]),
+        "{list}"
+    );
 
     let forgotten = setup.cli(&["spool", "forget", "old-name"]);
     assert!(forgotten.contains("spool of base \"old-name\" deleted: 3 records (30 bytes)"), "{forgotten}");
@@ -451,7 +464,8 @@ fn the_spool_of_a_removed_base_is_kept_until_it_is_forgotten() {
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("no spool for base \"old-name\""));
     let agent = setup.start_agent();
-    let started = wait_until(Duration::from_secs(20), || agent.stderr().contains("agent started").then_some(()));
+    let started =
+        wait_until(Duration::from_secs(20), || agent.stderr().contains("agent started").then_some(()));
     assert!(started.is_some(), "{}", agent.stderr());
     let (_, stderr) = agent.interrupt();
     assert!(!stderr.contains("a spool is kept"), "forgotten, yet still reported: {stderr}");
@@ -461,12 +475,16 @@ fn the_spool_of_a_removed_base_is_kept_until_it_is_forgotten() {
 fn spool_forget_refuses_a_configured_base() {
     let setup = Setup::new("forget-configured", "");
     spool_records(&setup.dir.join("data"), "central", 2);
-    let text = format!("data_dir = {:?}\n{}", setup.dir.join("data"), base_section(&setup.dir, "central", 0o600));
+    let text =
+        format!("data_dir = {:?}\n{}", setup.dir.join("data"), base_section(&setup.dir, "central", 0o600));
     fs::write(&setup.config, text).unwrap();
     let output = setup.cli_output(&["spool", "forget", "central"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("base \"central\" is configured in") && stderr.contains("its spool is in use"), "{stderr}");
+    assert!(
+        stderr.contains("base \"central\" is configured in") && stderr.contains("its spool is in use"),
+        "{stderr}"
+    );
     let list = setup.cli(&["spool", "list"]);
     assert!(list.lines().any(|line| line.starts_with("central ") && line.contains(" true ")), "{list}");
 }

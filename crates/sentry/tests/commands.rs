@@ -243,7 +243,10 @@ fn list_files_refuses_paths_that_climb_out_of_the_roots() {
         let error = call_err(&context, "listFiles", arg(&outside));
         assert!(error.starts_with("path not allowed: ") && error.contains("outside"), "{outside:?}: {error}");
     }
-    assert!(list(&call(&context, "listFiles", arg(&dir.join("inner").join(".").join("..").join("inner")))).is_empty());
+    assert!(
+        list(&call(&context, "listFiles", arg(&dir.join("inner").join(".").join("..").join("inner"))))
+            .is_empty()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

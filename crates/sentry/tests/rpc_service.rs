@@ -68,7 +68,9 @@ async fn a_base_runs_sentry_methods_over_rpc() {
         Some("illegal argument: listFiles parameter 1 (path) must be str, got i32")
     );
     // By default listFiles lists nothing: no roots, and no path, however plain.
-    for params in [Value::Null, Value::Array(vec![Value::from(std::env::temp_dir().to_string_lossy().as_ref())])] {
+    for params in
+        [Value::Null, Value::Array(vec![Value::from(std::env::temp_dir().to_string_lossy().as_ref())])]
+    {
         let refused = session.call("run", vec!["listFiles".into(), params]).await.unwrap_err();
         let cause = refused.remote_cause().unwrap_or_default();
         assert!(

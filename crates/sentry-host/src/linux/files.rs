@@ -11,7 +11,14 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat, openat, statat};
 
-use crate::files::{DirectoryEntry, EntryKind};
+use crate::model::{DirectoryEntry, EntryKind};
+
+/// The entry `name` described by `metadata` (read without following links).
+pub fn describe(name: String, metadata: &Metadata) -> DirectoryEntry {
+    let kind = kind_of_metadata(metadata);
+    let size = if kind == EntryKind::File { metadata.len() } else { 0 };
+    DirectoryEntry { name, kind, size, modified: metadata.modified().ok() }
+}
 
 /// What metadata read without following links says the entry is.
 pub fn kind_of_metadata(metadata: &Metadata) -> EntryKind {
@@ -82,6 +89,8 @@ fn entry_of(name: String, stat: &Stat) -> DirectoryEntry {
         _ => EntryKind::Other,
     };
     let size = if kind == EntryKind::File { u64::try_from(stat.st_size).unwrap_or(0) } else { 0 };
+    // `st_mtime` is an i64 here, a C long elsewhere.
+    #[allow(clippy::useless_conversion)]
     let seconds = i64::from(stat.st_mtime);
     let nanos = u32::try_from(stat.st_mtime_nsec).unwrap_or(0).min(999_999_999);
     let modified = if seconds >= 0 {

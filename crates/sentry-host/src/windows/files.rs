@@ -10,7 +10,14 @@ use std::path::Path;
 
 use windows_sys::Win32::Storage::FileSystem::FILE_ATTRIBUTE_REPARSE_POINT;
 
-use crate::files::{DirectoryEntry, EntryKind};
+use crate::model::{DirectoryEntry, EntryKind};
+
+/// The entry `name` described by `metadata` (read without following links).
+pub fn describe(name: String, metadata: &Metadata) -> DirectoryEntry {
+    let kind = kind_of_metadata(metadata);
+    let size = if kind == EntryKind::File { metadata.len() } else { 0 };
+    DirectoryEntry { name, kind, size, modified: metadata.modified().ok() }
+}
 
 /// What metadata read without following links says the entry is.
 pub fn kind_of_metadata(metadata: &Metadata) -> EntryKind {
@@ -52,8 +59,10 @@ impl Iterator for Entries {
             Err(error) => return Some(Err(error)),
         };
         // On Windows a DirEntry's metadata is the listing's own data: nothing is opened or followed.
-        Some(entry.metadata().map(|metadata| {
-            DirectoryEntry::from_metadata(entry.file_name().to_string_lossy().into_owned(), &metadata)
-        }))
+        Some(
+            entry
+                .metadata()
+                .map(|metadata| describe(entry.file_name().to_string_lossy().into_owned(), &metadata)),
+        )
     }
 }

@@ -87,7 +87,7 @@ fn list_roots(context: &CommandContext, _: &Args<'_>) -> Result<Value, CommandEr
         }
         let Ok(metadata) = fs::metadata(&root.canonical) else { continue };
         let name = root.canonical.to_string_lossy().into_owned();
-        records.push(entry_record(&DirectoryEntry::from_metadata(name, &metadata)));
+        records.push(entry_record(&sentry_host::files::describe(name, &metadata)));
         listed.push(root.canonical);
     }
     Ok(Value::Array(records))
@@ -98,7 +98,7 @@ fn list_directory(context: &CommandContext, args: &Args<'_>) -> Result<Value, Co
     let configured = configured_roots(context)?;
     let refused = |refusal: Refusal| refusal_error(requested, refusal);
     if requested.len() > MAX_PATH_BYTES {
-        return Err(refused(Refusal::NotAllowed(format!("longer than {MAX_PATH_BYTES} bytes"))));
+        return Err(refused(Refusal::Disallowed(format!("longer than {MAX_PATH_BYTES} bytes"))));
     }
     // By its text, before anything is looked up: a path outside the roots is never touched.
     let (index, names) = place_by_text(requested, configured).map_err(refused)?;
@@ -107,12 +107,14 @@ fn list_directory(context: &CommandContext, args: &Args<'_>) -> Result<Value, Co
     let start = roots
         .iter()
         .find(|root| root.configured == configured[index])
-        .ok_or_else(|| refused(Refusal::NotFound(std::io::ErrorKind::NotFound.into())))?;
+        .ok_or_else(|| refused(Refusal::Missing(std::io::ErrorKind::NotFound.into())))?;
     let directory = walk(start.canonical.clone(), names, &roots).map_err(refused)?;
     let cannot_list = |e: std::io::Error| CommandError::failed(format!("cannot list {requested}: {e}"));
     let mut entries = Vec::new();
     let mut reply_bytes = 0;
-    for entry in sentry_host::files::read_directory(&directory.root, &directory.beneath).map_err(cannot_list)? {
+    for entry in
+        sentry_host::files::read_directory(&directory.root, &directory.beneath).map_err(cannot_list)?
+    {
         let entry = entry.map_err(cannot_list)?;
         reply_bytes += entry.name.len() + ENTRY_OVERHEAD;
         let too_much = if entries.len() == MAX_ENTRIES {
@@ -133,8 +135,8 @@ fn list_directory(context: &CommandContext, args: &Args<'_>) -> Result<Value, Co
 /// The error a refusal gives, naming the path as it was asked.
 fn refusal_error(requested: &str, refusal: Refusal) -> CommandError {
     CommandError::failed(match refusal {
-        Refusal::NotAllowed(why) => format!("path not allowed: {requested} ({why})"),
-        Refusal::NotFound(error) => format!("path not found: {requested} ({error})"),
+        Refusal::Disallowed(why) => format!("path not allowed: {requested} ({why})"),
+        Refusal::Missing(error) => format!("path not found: {requested} ({error})"),
         Refusal::NotADirectory => format!("not a directory: {requested}"),
     })
 }

@@ -86,7 +86,8 @@ impl Store {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let subscribed: Vec<String> = {
-            let mut statement = transaction.prepare("SELECT DISTINCT base FROM subscriptions ORDER BY base")?;
+            let mut statement =
+                transaction.prepare("SELECT DISTINCT base FROM subscriptions ORDER BY base")?;
             let rows = statement.query_map([], |row| row.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
@@ -393,7 +394,8 @@ mod tests {
         // Taken out of the configuration: no longer subscribed, its records kept.
         assert_eq!(store.unsubscribe_bases_except(&["central"]).unwrap(), ["old"]);
         assert_eq!(store.subscribers("cpu").unwrap(), ["central"]);
-        let summary = |base: &str, records, bytes| SpoolSummary { base: base.into(), records, bytes, dropped: 0 };
+        let summary =
+            |base: &str, records, bytes| SpoolSummary { base: base.into(), records, bytes, dropped: 0 };
         assert_eq!(store.spools().unwrap(), [summary("central", 1, 10), summary("old", 2, 20)]);
         assert_eq!(store.unsubscribe_bases_except(&["central"]).unwrap(), Vec::<String>::new());
 

@@ -10,7 +10,6 @@
 //! folder's DACL is set at install (`service::windows::acl`) and inherited; nothing is done
 //! here.
 
-use std::io;
 use std::path::Path;
 
 /// The suffixes of the files SQLite keeps beside the store.
@@ -28,18 +27,20 @@ pub fn tighten_companions(store: &Path) -> Result<(), String> {
     platform::tighten_companions(store)
 }
 
-fn companion(store: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push(suffix);
-    name.into()
-}
-
 #[cfg(unix)]
 mod platform {
     use std::fs::{self, DirBuilder, OpenOptions, Permissions};
+    use std::io;
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
     use super::*;
+
+    /// `store` with `suffix` added to its name (`state.sqlite3-wal`).
+    pub fn companion(store: &Path, suffix: &str) -> std::path::PathBuf {
+        let mut name = store.as_os_str().to_owned();
+        name.push(suffix);
+        name.into()
+    }
 
     pub fn prepare(data_dir: &Path, store: &Path) -> Result<(), String> {
         match fs::metadata(data_dir) {
@@ -127,6 +128,7 @@ mod platform {
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
+    use super::platform::companion;
     use super::*;
 
     fn mode(path: &Path) -> u32 {

@@ -25,8 +25,8 @@ pub const MAX_LINKS: usize = 40;
 #[derive(Debug)]
 pub enum Refusal {
     /// Outside the roots, or not a plain path; the reason says which.
-    NotAllowed(String),
-    NotFound(io::Error),
+    Disallowed(String),
+    Missing(io::Error),
     NotADirectory,
 }
 
@@ -43,9 +43,9 @@ pub fn place_by_text(requested: &str, configured: &[PathBuf]) -> Result<(usize, 
     if cfg!(windows)
         && let Some(problem) = windows_path_problem(requested)
     {
-        return Err(Refusal::NotAllowed(problem));
+        return Err(Refusal::Disallowed(problem));
     }
-    let outside = || Refusal::NotAllowed("outside the configured roots".into());
+    let outside = || Refusal::Disallowed("outside the configured roots".into());
     let path = lexically_resolved(Path::new(requested)).ok_or_else(outside)?;
     configured
         .iter()
@@ -72,21 +72,21 @@ pub fn walk(root: PathBuf, names: Vec<OsString>, roots: &[Root]) -> Result<Resol
     while let Some(name) = pending.pop_front() {
         let parent = here.path();
         let candidate = parent.join(&name);
-        match kind_of(&candidate).map_err(Refusal::NotFound)? {
+        match kind_of(&candidate).map_err(Refusal::Missing)? {
             EntryKind::Directory => here.beneath.push(name),
             EntryKind::Link => {
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(Refusal::NotAllowed(format!("more than {MAX_LINKS} links")));
+                    return Err(Refusal::Disallowed(format!("more than {MAX_LINKS} links")));
                 }
-                let target = std::fs::read_link(&candidate).map_err(Refusal::NotFound)?;
+                let target = std::fs::read_link(&candidate).map_err(Refusal::Missing)?;
                 let (next_root, below) = place_link_target(&parent.join(target), roots)?;
                 here = Resolved { root: next_root, beneath: Vec::new() };
                 pending = below.into_iter().chain(pending).collect();
             }
             EntryKind::File | EntryKind::Other if pending.is_empty() => return Err(Refusal::NotADirectory),
             EntryKind::File | EntryKind::Other => {
-                return Err(Refusal::NotFound(io::Error::from(io::ErrorKind::NotADirectory)));
+                return Err(Refusal::Missing(io::Error::from(io::ErrorKind::NotADirectory)));
             }
         }
     }
@@ -106,11 +106,11 @@ impl Resolved {
 /// as it really is) and the names below.
 fn place_link_target(target: &Path, roots: &[Root]) -> Result<(PathBuf, Vec<OsString>), Refusal> {
     let target = plain_form(target);
-    let leads_out = || Refusal::NotAllowed("a link in it leads outside the configured roots".into());
+    let leads_out = || Refusal::Disallowed("a link in it leads outside the configured roots".into());
     if cfg!(windows)
         && let Some(problem) = windows_path_problem(&target.to_string_lossy())
     {
-        return Err(Refusal::NotAllowed(format!("a link in it leads to {problem}")));
+        return Err(Refusal::Disallowed(format!("a link in it leads to {problem}")));
     }
     let target = lexically_resolved(&target).ok_or_else(leads_out)?;
     roots
@@ -173,7 +173,9 @@ pub fn plain_form(path: &Path) -> PathBuf {
     let text = path.to_string_lossy();
     if let Some(unc) = text.strip_prefix(r"\\?\UNC\") {
         PathBuf::from(format!(r"\\{unc}"))
-    } else if let Some(local) = text.strip_prefix(r"\\?\").filter(|rest| rest.as_bytes().get(1) == Some(&b':')) {
+    } else if let Some(local) =
+        text.strip_prefix(r"\\?\").filter(|rest| rest.as_bytes().get(1) == Some(&b':'))
+    {
         PathBuf::from(local)
     } else {
         path.to_path_buf()
@@ -194,7 +196,8 @@ mod tests {
             assert_eq!(placed(r"C:\srv\data"), Some((0, names(&["data"]))));
             assert_eq!(placed(r"c:\SRV\logs\.\x\.."), Some((1, names(&[]))), "case, dots, deepest root");
             assert_eq!(placed(r"C:\srv\logs\a"), Some((1, names(&["a"]))));
-            for refused in [r"C:\srv\..\Windows", r"C:\srvx", r"\\attacker\share\srv", r"C:srv\logs", r"\\?\C:\srv"]
+            for refused in
+                [r"C:\srv\..\Windows", r"C:\srvx", r"\\attacker\share\srv", r"C:srv\logs", r"\\?\C:\srv"]
             {
                 assert!(placed(refused).is_none(), "{refused}");
             }
@@ -239,18 +242,17 @@ mod tests {
         symlink("loop1", root.join("loop2")).unwrap();
         let canonical = std::fs::canonicalize(&root).unwrap();
         let roots = [Root { configured: root.clone(), canonical: canonical.clone() }];
-        let walked = |names: &[&str]| {
-            walk(canonical.clone(), names.iter().map(OsString::from).collect(), &roots)
-        };
+        let walked =
+            |names: &[&str]| walk(canonical.clone(), names.iter().map(OsString::from).collect(), &roots);
 
         let inside = walked(&["to-b"]).unwrap();
         assert_eq!(inside.path(), canonical.join("a").join("b"));
-        assert!(matches!(walked(&["out"]), Err(Refusal::NotAllowed(reason)) if reason.contains("outside")));
-        assert!(matches!(walked(&["a", "up"]), Err(Refusal::NotAllowed(_))), "../.. climbs out");
-        assert!(matches!(walked(&["loop1"]), Err(Refusal::NotAllowed(reason)) if reason.contains("links")));
+        assert!(matches!(walked(&["out"]), Err(Refusal::Disallowed(reason)) if reason.contains("outside")));
+        assert!(matches!(walked(&["a", "up"]), Err(Refusal::Disallowed(_))), "../.. climbs out");
+        assert!(matches!(walked(&["loop1"]), Err(Refusal::Disallowed(reason)) if reason.contains("links")));
         assert!(matches!(walked(&["file"]), Err(Refusal::NotADirectory)));
-        assert!(matches!(walked(&["file", "x"]), Err(Refusal::NotFound(_))));
-        assert!(matches!(walked(&["missing"]), Err(Refusal::NotFound(_))));
+        assert!(matches!(walked(&["file", "x"]), Err(Refusal::Missing(_))));
+        assert!(matches!(walked(&["missing"]), Err(Refusal::Missing(_))));
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
