@@ -109,7 +109,8 @@ fn list_directory(context: &CommandContext, args: &Args<'_>) -> Result<Value, Co
         .find(|root| root.configured == configured[index])
         .ok_or_else(|| refused(Refusal::Missing(std::io::ErrorKind::NotFound.into())))?;
     let directory = walk(start.canonical.clone(), names, &roots).map_err(refused)?;
-    let cannot_list = |e: std::io::Error| CommandError::failed(format!("cannot list {requested}: {e}"));
+    let cannot_list =
+        |e: std::io::Error| CommandError::failed(format!("cannot list {}: {e}", shown(requested)));
     let mut entries = Vec::new();
     let mut reply_bytes = 0;
     for entry in
@@ -125,15 +126,31 @@ fn list_directory(context: &CommandContext, args: &Args<'_>) -> Result<Value, Co
             None
         };
         if let Some(too_much) = too_much {
-            return Err(CommandError::failed(format!("{requested} has {too_much}; list a subdirectory")));
+            return Err(CommandError::failed(format!(
+                "{} has {too_much}; list a subdirectory",
+                shown(requested)
+            )));
         }
         entries.push(entry_record(&entry));
     }
     Ok(Value::Array(entries))
 }
 
+/// The most bytes of a requested path an error repeats.
+const SHOWN_PATH_BYTES: usize = 256;
+
+/// The requested path as errors repeat it: cut after [`SHOWN_PATH_BYTES`].
+fn shown(requested: &str) -> String {
+    if requested.len() <= SHOWN_PATH_BYTES {
+        return requested.to_owned();
+    }
+    let end = (0..=SHOWN_PATH_BYTES).rev().find(|&i| requested.is_char_boundary(i)).unwrap_or(0);
+    format!("{}... ({} bytes)", &requested[..end], requested.len())
+}
+
 /// The error a refusal gives, naming the path as it was asked.
 fn refusal_error(requested: &str, refusal: Refusal) -> CommandError {
+    let requested = shown(requested);
     CommandError::failed(match refusal {
         Refusal::Disallowed(why) => format!("path not allowed: {requested} ({why})"),
         Refusal::Missing(error) => format!("path not found: {requested} ({error})"),
@@ -178,6 +195,14 @@ fn real_roots(configured: &[PathBuf]) -> Vec<Root> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_repeat_at_most_the_start_of_a_long_path() {
+        let long = format!("/srv/{}", "é".repeat(40_000));
+        let text = shown(&long);
+        assert!(text.len() < SHOWN_PATH_BYTES + 32 && text.ends_with("... (80005 bytes)"), "{text}");
+        assert_eq!(shown("/srv/logs"), "/srv/logs");
+    }
 
     #[test]
     fn listings_beyond_the_limit_are_refused_until_a_slot_is_free() {
