@@ -10,7 +10,8 @@
 #   base.toml     the base on 127.0.0.1:SENTRY_PORT (admin API on ADMIN_PORT), storage in
 #                 base-data/, every sentry logger connected
 #   sentry.toml   the sentry GUID linked to that base, state in sentry-data/, loggers every
-#                 INTERVAL_MS, records also written to sentry-records.jsonl
+#                 INTERVAL_MS, records also written to sentry-records.jsonl, listFiles allowed
+#                 within DIR
 local_link_configs() {
   local base_bin="$1" dir="$2" guid="$3" sentry_port="$4" admin_port="$5" interval_ms="$6"
   local setup_ms="${7:-10000}"
@@ -36,6 +37,8 @@ guid = "$guid"
 data_dir = "$dir/sentry-data"
 [loggers]
 default_interval_ms = $interval_ms
+[commands]
+list_files_roots = ["$dir"]
 [output]
 path = "$dir/sentry-records.jsonl"
 [links]

@@ -9,10 +9,12 @@
 //! `interfaces.rs`, `volumes.rs`, `system.rs`), so a fact is read in one obvious place per OS.
 //!
 //! Computations that need two readings (per-process CPU percent) live above the trait in
-//! [`sampling`], so they are written once and tested on any platform.
+//! [`sampling`], so they are written once and tested on any platform. [`files`] lists
+//! directories without passing through links (`files.rs` in each folder).
 
 mod error;
 pub mod eventlog;
+pub mod files;
 pub mod model;
 pub mod sampling;
 

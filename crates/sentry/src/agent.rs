@@ -1,6 +1,8 @@
 //! The agent in the foreground: open the state, start the loggers, run until told to stop.
 //!
-//! [`Agent::start`] opens the state store in the configured data directory, creates the
+//! [`Agent::start`] opens the state store in the configured data directory (kept from other
+//! accounts: `store::private_files`), keeps and names in a warning the spool of a base no
+//! longer configured, creates the
 //! default loggers on the very first start (cpu, memory, network, disk, and on Windows the
 //! event loggers security, system and application; running at the configured interval), and
 //! starts every logger the store marks running. Records go, for the
@@ -52,7 +54,7 @@ impl Agent {
     /// configured record file.
     pub fn start(config: Config) -> anyhow::Result<Agent> {
         let store = Arc::new(Store::open(&config.data_dir)?);
-        forget_removed_bases(&store, &config)?;
+        report_removed_bases(&store, &config)?;
         let host: Arc<dyn sentry_host::HostFacts> = Arc::new(sentry_host::SystemHost);
         let sinks = Arc::new(SinkSet::default());
         // The spool first: a record shown in the local output is already safe for the bases.
@@ -89,11 +91,10 @@ impl Agent {
         let commands = Arc::new(CommandContext {
             host,
             sampling_window: Duration::from_millis(config.commands.process_sample_ms),
-            file_roots: match (&config.commands.list_files, &config.commands.list_files_roots) {
-                (false, _) => FileRoots::Disabled,
-                (true, Some(roots)) => FileRoots::Only(roots.clone()),
-                (true, None) => FileRoots::FixedVolumes,
-            },
+            file_roots: FileRoots::from_settings(
+                config.commands.list_files,
+                config.commands.list_files_roots.as_deref(),
+            ),
             loggers: Some(registry.clone()),
         });
         Ok(Agent { config, store, registry, commands, output, spool })
@@ -180,11 +181,26 @@ impl Agent {
     }
 }
 
-/// Drops the state of bases no longer configured (their spool and subscriptions), saying so.
-fn forget_removed_bases(store: &Store, config: &Config) -> anyhow::Result<()> {
+/// Bases no longer configured (removed or renamed): their subscriptions are dropped, so their
+/// spools stop growing, and each spool that still holds records is kept and named in a warning
+/// with what to do (`kraken-sentry spool forget` deletes it).
+fn report_removed_bases(store: &Store, config: &Config) -> anyhow::Result<()> {
     let configured: Vec<&str> = config.bases.iter().map(|base| base.name.as_str()).collect();
-    for (base, records) in store.forget_bases_except(&configured)? {
-        tracing::warn!(%base, records, "base no longer configured: its spooled records and subscriptions are deleted");
+    for base in store.unsubscribe_bases_except(&configured)? {
+        tracing::info!(%base, "base no longer configured: its logger subscriptions are dropped");
+    }
+    for spool in store.spools()? {
+        if spool.records > 0 && !configured.contains(&spool.base.as_str()) {
+            tracing::warn!(
+                base = %spool.base,
+                records = spool.records,
+                bytes = spool.bytes,
+                "a spool is kept for a base no longer configured: configure a [[base]] named {:?} again \
+                 to deliver its records, or delete them with `kraken-sentry spool forget {:?}`",
+                spool.base,
+                spool.base
+            );
+        }
     }
     Ok(())
 }

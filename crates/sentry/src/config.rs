@@ -18,7 +18,7 @@
 //! [commands]
 //! process_sample_ms = 100          # getProcesses CPU sampling window
 //! list_files = true                # listFiles on or off
-//! list_files_roots = ["/srv"]      # default: every fixed volume
+//! list_files_roots = ["/srv"]      # what listFiles may list; default: none ("not allowed")
 //!
 //! [output]                         # records written locally, as JSON lines
 //! path = "/var/log/kraken-sentry/records.jsonl"   # default: standard output if no [[base]], else none
@@ -47,6 +47,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+use crate::commands::files::windows_path_problem;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -327,13 +329,17 @@ impl Config {
                 self.commands.process_sample_ms
             ));
         }
-        if let Some(roots) = &self.commands.list_files_roots
-            && let Some(bad) = roots.iter().find(|r| !r.is_absolute())
-        {
-            return Err(format!(
-                "key `commands.list_files_roots`: {} is not an absolute path",
-                bad.display()
-            ));
+        for root in self.commands.list_files_roots.iter().flatten() {
+            let key = "key `commands.list_files_roots`";
+            if !root.is_absolute() {
+                return Err(format!("{key}: {} is not an absolute path", root.display()));
+            }
+            // A root on a share would make the sentry dial out whenever a base lists the roots.
+            if cfg!(windows)
+                && let Some(problem) = windows_path_problem(&root.to_string_lossy())
+            {
+                return Err(format!("{key}: {}: {problem}; give a local directory", root.display()));
+            }
         }
         if self.output.max_bytes < 4096 {
             return Err(format!(
@@ -459,6 +465,23 @@ mod tests {
             let error = Config::parse(text).unwrap_err();
             assert!(error.contains(expected), "{text:?}: {error}");
         }
+    }
+
+    #[test]
+    fn list_files_roots_must_be_absolute_local_directories() {
+        let error = Config::parse("[commands]\nlist_files_roots = [\"srv\"]\n").unwrap_err();
+        assert_eq!(error, "key `commands.list_files_roots`: srv is not an absolute path");
+        if cfg!(windows) {
+            for (root, problem) in
+                [(r"\\\\host\\share", "a UNC path"), (r"C:\\srv\\COM1", "reserved device name")]
+            {
+                let error =
+                    Config::parse(&format!("[commands]\nlist_files_roots = [\"{root}\"]\n")).unwrap_err();
+                assert!(error.contains(problem) && error.contains("give a local directory"), "{error}");
+            }
+        }
+        let config = Config::parse("").unwrap();
+        assert_eq!((config.commands.list_files, config.commands.list_files_roots), (true, None));
     }
 
     #[test]

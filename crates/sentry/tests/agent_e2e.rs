@@ -340,3 +340,151 @@ fn the_agent_stops_when_its_standard_output_is_closed() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("standard output was closed"), "{stderr}");
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A data directory and a store an older version left open to everyone (0755, 0644) are the
+/// agent's alone once it has started, the write-ahead log and its index too, and it says so.
+#[test]
+fn the_data_directory_and_the_store_are_the_agents_alone_after_a_start() {
+    let setup = Setup::new("modes", NO_DEFAULTS);
+    let data = setup.dir.join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::write(data.join("state.sqlite3"), b"").unwrap(); // an empty file is an empty store
+    set_mode(&data, 0o755);
+    set_mode(&data.join("state.sqlite3"), 0o644);
+    let agent = setup.start_agent();
+    let started =
+        wait_until(Duration::from_secs(20), || agent.stderr().contains("agent started").then_some(()));
+    assert!(started.is_some(), "{}", agent.stderr());
+    let files =
+        ["state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"].map(|name| mode(&data.join(name)));
+    assert_eq!((mode(&data), files), (0o700, [0o600; 3]));
+    let (status, stderr) = agent.interrupt();
+    assert!(status.success(), "{stderr}");
+    for (what, from) in [("the data directory", "0755"), ("the state store", "0644")] {
+        let said = stderr
+            .lines()
+            .any(|line| line.contains(&format!("{what} was open to other accounts")) && line.contains(from));
+        assert!(said, "no warning for {what}: {stderr}");
+    }
+}
+
+/// A `[[base]]` with its certificate, key and CA (the key with `key_mode`), and a GUID.
+fn base_section(dir: &Path, name: &str, key_mode: u32) -> String {
+    for file in ["sentry.pem", "sentry.key", "ca.pem"] {
+        fs::write(dir.join(file), "-----BEGIN PLACEHOLDER-----\n").unwrap();
+    }
+    set_mode(&dir.join("sentry.key"), key_mode);
+    let path = |file: &str| dir.join(file).to_string_lossy().into_owned();
+    format!(
+        "guid = \"s1\"\n[links]\nmax_backoff_ms = 60000\n[[base]]\nname = {name:?}\naddress = \"127.0.0.1\"\n\
+         port = 9\ncertificate = {:?}\nkey = {:?}\nca = {:?}\n",
+        path("sentry.pem"),
+        path("sentry.key"),
+        path("ca.pem")
+    )
+}
+
+#[test]
+fn a_key_other_accounts_can_read_stops_the_agent_before_it_starts() {
+    let setup = Setup::new("exposed-key", "");
+    let text =
+        format!("data_dir = {:?}\n{}", setup.dir.join("data"), base_section(&setup.dir, "central", 0o644));
+    fs::write(&setup.config, text).unwrap();
+    let output = setup.cli_output(&["run"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let key = setup.dir.join("sentry.key").to_string_lossy().into_owned();
+    assert!(stderr.contains("refusing to start with private keys other accounts can read"), "{stderr}");
+    assert!(stderr.contains(&format!("{key} has mode 0644")), "{stderr}");
+    assert!(stderr.contains(&format!("chmod 600 {key}")), "{stderr}");
+    assert!(!setup.dir.join("data").exists(), "nothing was created");
+}
+
+/// Spooled records for `base` (what a link would have left waiting), written with the store's
+/// own queries.
+fn spool_records(data: &Path, base: &str, count: u8) {
+    let store = sentry::store::Store::open(data).unwrap();
+    let entries: Vec<sentry::spool::SpoolEntry> = (0..count)
+        .map(|n| sentry::spool::SpoolEntry {
+            base: base.into(),
+            logger: "cpu".into(),
+            record: vec![n; 10],
+            droppable: true,
+        })
+        .collect();
+    store.subscribe(base, "cpu").unwrap();
+    store.spool_append(&entries, &[("cpu", i64::from(count))], &[], 1 << 20).unwrap();
+}
+
+/// A base renamed or taken out of the configuration keeps its spool: each start names it in a
+/// warning with its records; `spool forget` deletes it, and refuses a base still configured.
+#[test]
+fn the_spool_of_a_removed_base_is_kept_until_it_is_forgotten() {
+    let setup = Setup::new("removed-base", NO_DEFAULTS);
+    spool_records(&setup.dir.join("data"), "old-name", 3);
+
+    let agent = setup.start_agent();
+    let warned = wait_until(Duration::from_secs(20), || {
+        agent
+            .stderr()
+            .lines()
+            .find(|line| line.contains("a spool is kept for a base no longer configured"))
+            .map(str::to_owned)
+    });
+    let warning = warned.unwrap_or_else(|| panic!("no warning: {}", agent.stderr()));
+    assert!(
+        warning.contains("base=old-name")
+            && warning.contains("records=3")
+            && warning.contains("spool forget \"old-name\""),
+        "{warning}"
+    );
+    let (status, stderr) = agent.interrupt();
+    assert!(status.success(), "{stderr}");
+    let list = setup.cli(&["spool", "list"]);
+    assert!(
+        list.lines()
+            .any(|line| line.split_whitespace().collect::<Vec<_>>() == ["old-name", "false", "3", "30", "0"]),
+        "{list}"
+    );
+
+    let forgotten = setup.cli(&["spool", "forget", "old-name"]);
+    assert!(forgotten.contains("spool of base \"old-name\" deleted: 3 records (30 bytes)"), "{forgotten}");
+    assert!(!setup.cli(&["spool", "list"]).contains("old-name"));
+    let again = setup.cli_output(&["spool", "forget", "old-name"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no spool for base \"old-name\""));
+    let agent = setup.start_agent();
+    let started =
+        wait_until(Duration::from_secs(20), || agent.stderr().contains("agent started").then_some(()));
+    assert!(started.is_some(), "{}", agent.stderr());
+    let (_, stderr) = agent.interrupt();
+    assert!(!stderr.contains("a spool is kept"), "forgotten, yet still reported: {stderr}");
+}
+
+#[test]
+fn spool_forget_refuses_a_configured_base() {
+    let setup = Setup::new("forget-configured", "");
+    spool_records(&setup.dir.join("data"), "central", 2);
+    let text =
+        format!("data_dir = {:?}\n{}", setup.dir.join("data"), base_section(&setup.dir, "central", 0o600));
+    fs::write(&setup.config, text).unwrap();
+    let output = setup.cli_output(&["spool", "forget", "central"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("base \"central\" is configured in") && stderr.contains("its spool is in use"),
+        "{stderr}"
+    );
+    let list = setup.cli(&["spool", "list"]);
+    assert!(list.lines().any(|line| line.starts_with("central ") && line.contains(" true ")), "{list}");
+}

@@ -69,9 +69,7 @@ fn process_list_includes_this_test_process() {
 
 #[test]
 fn every_other_command_prints_json_and_a_table() {
-    for command in
-        ["arp-cache", "routing-table", "system-info", "disk-partitions", "network-interfaces", "list-files"]
-    {
+    for command in ["arp-cache", "routing-table", "system-info", "disk-partitions", "network-interfaces"] {
         let reply = json(&["exec", command]);
         assert!(reply.is_array() || reply.is_object(), "{command}: {reply}");
         let table = success(&["exec", command, "--format", "table"]);
@@ -94,19 +92,36 @@ fn list_files_prints_a_directory_and_fails_clearly_on_a_missing_one() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("a.log"), b"0123456789").unwrap();
     let dir_text = dir.to_string_lossy().into_owned();
-    let reply = json(&["exec", "list-files", &dir_text]);
-    let entry = &reply.as_array().unwrap()[0];
+    let config = dir.join("sentry.toml");
+    std::fs::write(&config, format!("[commands]\nlist_files_roots = [{dir_text:?}]\n")).unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let reply = json(&["exec", "list-files", &dir_text, "--config", &config]);
+    let entry = reply.as_array().unwrap().iter().find(|e| e["name"] == "a.log").unwrap();
     assert_eq!(
-        (entry["name"].as_str(), entry["size"].as_u64(), entry["is_dir"].as_bool()),
-        (Some("a.log"), Some(10), Some(false))
+        (entry["size"].as_u64(), entry["is_dir"].as_bool(), entry["type"].as_str()),
+        (Some(10), Some(false), Some("file"))
     );
 
+    // Without a path, the configured roots; as a table too.
+    let roots = json(&["exec", "list-files", "--config", &config]);
+    assert_eq!(roots.as_array().map(Vec::len), Some(1), "{roots}");
+    let table = success(&["exec", "list-files", "--config", &config, "--format", "table"]);
+    assert!(table.lines().count() >= 2, "{table}");
+
     let missing = dir.join("missing").to_string_lossy().into_owned();
-    let output = run(&["exec", "list-files", &missing]);
+    let output = run(&["exec", "list-files", &missing, "--config", &config]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("path not found"), "{stderr}");
     assert!(output.stdout.is_empty());
+
+    // A configuration without roots: not allowed, and the message names the key to set.
+    let bare = dir.join("bare.toml");
+    std::fs::write(&bare, "").unwrap();
+    let output = run(&["exec", "list-files", &dir_text, "--config", &bare.to_string_lossy()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not allowed") && stderr.contains("list_files_roots"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

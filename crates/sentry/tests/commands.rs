@@ -193,57 +193,121 @@ fn list_files_lists_roots_and_directories_within_the_allow_list() {
     assert!(!name.starts_with(r"\\?\"), "{name}");
     assert_eq!(std::fs::canonicalize(&name).unwrap(), std::fs::canonicalize(&dir).unwrap());
 
-    let path = Value::Array(vec![Value::from(dir.to_string_lossy().as_ref())]);
-    let entries = call(&context, "listFiles", path);
+    let entries = call(&context, "listFiles", arg(&dir));
     let mut names = Vec::new();
     for entry in list(&entries) {
-        assert_shape(entry, &[("name", "str"), ("size", "i64"), ("is_dir", "bool"), ("modified_at", "date")]);
+        assert_shape(
+            entry,
+            &[("name", "str"), ("size", "i64"), ("is_dir", "bool"), ("modified_at", "date"), ("type", "str")],
+        );
         let entry = entry.as_map().unwrap();
         names.push(entry["name"].as_str().unwrap().to_owned());
         if entry["name"] == Value::from("file.txt") {
-            assert_eq!((entry["size"].clone(), entry["is_dir"].clone()), (Value::I64(5), Value::Bool(false)));
+            assert_eq!(
+                (entry["size"].clone(), entry["is_dir"].clone(), entry["type"].clone()),
+                (Value::I64(5), Value::Bool(false), Value::from("file"))
+            );
         }
     }
     names.sort();
     assert_eq!(names, ["file.txt", "inner"]);
 
-    let arg = |p: PathBuf| Value::Array(vec![Value::from(p.to_string_lossy().as_ref())]);
-    assert!(call_err(&context, "listFiles", arg(dir.join("missing"))).starts_with("path not found: "));
-    assert!(call_err(&context, "listFiles", arg(dir.join("file.txt"))).starts_with("not a directory: "));
-    assert!(
-        call_err(&context, "listFiles", arg(dir.join("inner").join("..").join("..")))
-            .starts_with("path not allowed: ")
-    );
-    assert!(call_err(&context, "listFiles", arg(std::env::temp_dir())).starts_with("path not allowed: "));
+    assert!(call_err(&context, "listFiles", arg(&dir.join("missing"))).starts_with("path not found: "));
+    assert!(call_err(&context, "listFiles", arg(&dir.join("file.txt"))).starts_with("not a directory: "));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Symbolic links show their target only when it is inside the roots; one pointing outside
-/// shows as itself and tells nothing of its target.
+fn arg(path: &std::path::Path) -> Value {
+    Value::Array(vec![Value::from(path.to_string_lossy().as_ref())])
+}
+
+fn entry_named(entries: &Value, name: &str) -> kraken_codec::Map {
+    let entry = list(entries).iter().find(|e| e.as_map().unwrap()["name"] == Value::from(name));
+    entry.unwrap_or_else(|| panic!("{name} not listed: {entries:?}")).as_map().unwrap().clone()
+}
+
+/// `..` that climbs out of a root is refused by the path's text, before any lookup: a missing
+/// path outside is "not allowed" too, so the answer tells nothing of what lies outside.
+#[test]
+fn list_files_refuses_paths_that_climb_out_of_the_roots() {
+    let dir = temp_dir("climb");
+    let mut context = context();
+    context.file_roots = FileRoots::Only(vec![dir.join("inner")]);
+    for outside in [
+        dir.join("inner").join(".."),
+        dir.join("inner").join("..").join("inner").join("..").join(".."),
+        dir.clone(),
+        std::env::temp_dir(),
+        dir.join("inner").join("..").join("missing"),
+    ] {
+        let error = call_err(&context, "listFiles", arg(&outside));
+        assert!(error.starts_with("path not allowed: ") && error.contains("outside"), "{outside:?}: {error}");
+    }
+    assert!(
+        list(&call(&context, "listFiles", arg(&dir.join("inner").join(".").join("..").join("inner"))))
+            .is_empty()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A link inside a listed directory is an entry of type `link`, never followed: neither the
+/// size of what it points to nor its children appear. A requested path may pass through a
+/// link only if the link leads into the roots.
 #[cfg(unix)]
 #[test]
-fn list_files_follows_links_only_within_the_roots() {
+fn list_files_never_follows_a_link_out_of_the_roots() {
     let dir = temp_dir("links");
     let outside = temp_dir("links-outside");
     std::fs::write(outside.join("secret.txt"), vec![b'x'; 4321]).unwrap();
-    std::os::unix::fs::symlink(dir.join("file.txt"), dir.join("inside-link")).unwrap();
-    std::os::unix::fs::symlink(outside.join("secret.txt"), dir.join("outside-link")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), dir.join("to-secret")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("to-outside")).unwrap();
+    std::os::unix::fs::symlink("inner", dir.join("to-inner")).unwrap();
+    std::fs::write(dir.join("inner").join("x.log"), b"abc").unwrap();
     let mut context = context();
     context.file_roots = FileRoots::Only(vec![dir.clone()]);
-    let entries =
-        call(&context, "listFiles", Value::Array(vec![Value::from(dir.to_string_lossy().as_ref())]));
-    let size_of = |name: &str| {
-        let entry = list(&entries).iter().find(|e| e.as_map().unwrap()["name"] == Value::from(name)).cloned();
-        entry.unwrap_or_else(|| panic!("{name} not listed")).as_map().unwrap()["size"].clone()
-    };
-    assert_eq!(size_of("inside-link"), Value::I64(5), "a link within the roots shows its target");
-    let link_length = std::fs::symlink_metadata(dir.join("outside-link")).unwrap().len() as i64;
-    assert_eq!(size_of("outside-link"), Value::I64(link_length), "a link outside shows as itself");
-    // The text decides before any lookup: outside the roots, a missing path is "not allowed" too.
-    let missing_outside = Value::Array(vec![Value::from(outside.join("missing").to_string_lossy().as_ref())]);
-    assert!(call_err(&context, "listFiles", missing_outside).starts_with("path not allowed: "));
+
+    let entries = call(&context, "listFiles", arg(&dir));
+    for link in ["to-secret", "to-outside", "to-inner"] {
+        let entry = entry_named(&entries, link);
+        assert_eq!(
+            (entry["type"].clone(), entry["size"].clone(), entry["is_dir"].clone()),
+            (Value::from("link"), Value::I64(0), Value::Bool(false)),
+            "{link}"
+        );
+    }
+    let text = format!("{entries:?}");
+    assert!(!text.contains("4321") && !text.contains("secret.txt"), "the target shows through: {text}");
+
+    // Through a link that leads out: refused, and nothing of the outside is listed.
+    let error = call_err(&context, "listFiles", arg(&dir.join("to-outside")));
+    assert!(error.starts_with("path not allowed: ") && error.contains("leads outside"), "{error}");
+    let error = call_err(&context, "listFiles", arg(&dir.join("to-outside").join("deeper")));
+    assert!(error.starts_with("path not allowed: "), "{error}");
+    // Through a link that stays inside: listed.
+    let inner = call(&context, "listFiles", arg(&dir.join("to-inner")));
+    assert_eq!(entry_named(&inner, "x.log")["size"], Value::I64(3));
+
+    // The root itself reached through a link: the link's target must lie inside the roots too.
+    std::os::unix::fs::symlink(&dir, outside.join("to-root")).unwrap();
+    let mut via_link = context;
+    via_link.file_roots = FileRoots::Only(vec![outside.join("to-root")]);
+    let listed = call(&via_link, "listFiles", arg(&outside.join("to-root").join("to-inner")));
+    assert_eq!(entry_named(&listed, "x.log")["type"], Value::from("file"));
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&outside).unwrap();
+}
+
+#[test]
+fn list_files_is_not_allowed_until_roots_are_configured() {
+    let context = context(); // as `for_this_host`: the default
+    for params in [Value::Null, arg(&std::env::temp_dir())] {
+        let error = call_err(&context, "listFiles", params);
+        assert!(error.starts_with("listFiles is not allowed on this sentry"), "{error}");
+        assert!(error.contains("commands.list_files_roots"), "{error}");
+    }
+    let mut empty = CommandContext::for_this_host();
+    empty.file_roots = FileRoots::from_settings(true, Some(&[]));
+    assert!(call_err(&empty, "listFiles", Value::Null).starts_with("listFiles is not allowed"));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use kraken_codec::Value;
 use kraken_rpc::{Connector, PeerAuth, RpcConfig, RpcServer, ServiceTable, TrustLevel};
 use sentry::commands::SentryService;
-use sentry::commands::{CommandContext, host_methods};
+use sentry::commands::{CommandContext, FileRoots, host_methods};
 use sentry_protocol::names::service::SENTRY as SERVICE_NAME;
 
 fn config(guid: &str, password: &str, peer: &str, peer_password: &str) -> RpcConfig {
@@ -31,6 +31,10 @@ async fn a_base_runs_sentry_methods_over_rpc() {
 
     let mut context = CommandContext::for_this_host();
     context.sampling_window = Duration::from_millis(20);
+    // listFiles as an agent with the default configuration (an empty sentry.toml) has it.
+    let defaults = sentry::config::Config::parse("").unwrap();
+    context.file_roots =
+        FileRoots::from_settings(defaults.commands.list_files, defaults.commands.list_files_roots.as_deref());
     let mut services = ServiceTable::new();
     services.insert(SERVICE_NAME.into(), SentryService::new(Arc::new(host_methods()), Arc::new(context)));
     let sentry_config = config("sentry", "sentry-pass", "base", "base-pass");
@@ -63,6 +67,17 @@ async fn a_base_runs_sentry_methods_over_rpc() {
         wrong.remote_cause(),
         Some("illegal argument: listFiles parameter 1 (path) must be str, got i32")
     );
+    // By default listFiles lists nothing: no roots, and no path, however plain.
+    for params in
+        [Value::Null, Value::Array(vec![Value::from(std::env::temp_dir().to_string_lossy().as_ref())])]
+    {
+        let refused = session.call("run", vec!["listFiles".into(), params]).await.unwrap_err();
+        let cause = refused.remote_cause().unwrap_or_default();
+        assert!(
+            cause.starts_with("listFiles is not allowed on this sentry: no roots are configured"),
+            "{cause}"
+        );
+    }
     let not_run = session.call("getNetStat", vec![]).await.unwrap_err();
     assert_eq!(not_run.remote_cause(), Some("method not found: getNetStat"));
     let bad_run = session.call("run", vec![Value::I32(5)]).await.unwrap_err();

@@ -5,6 +5,7 @@
 //! as far as the caller's rights go, never failing the whole list.
 
 pub(crate) mod cpu;
+pub(crate) mod files;
 pub(crate) mod interfaces;
 pub(crate) mod memory;
 mod names;

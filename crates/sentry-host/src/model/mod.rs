@@ -6,6 +6,7 @@
 //! speed. Turning them into the seed's maps and strings happens in the `sentry` crate.
 
 mod cpu;
+mod file_entry;
 mod interface;
 mod memory;
 mod neighbour;
@@ -16,6 +17,7 @@ mod system;
 mod volume;
 
 pub use cpu::CpuTimes;
+pub use file_entry::{DirectoryEntry, EntryKind};
 pub use interface::{Interface, InterfaceCounters, OperStatus};
 pub use memory::MemoryStatus;
 pub use neighbour::{Neighbour, NeighbourKind};

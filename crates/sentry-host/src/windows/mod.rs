@@ -7,6 +7,7 @@
 mod adapters;
 pub(crate) mod cpu;
 pub(crate) mod eventlog;
+pub(crate) mod files;
 pub(crate) mod folders;
 pub(crate) mod interfaces;
 pub(crate) mod memory;

@@ -2,7 +2,8 @@
 //! address, the sentry's GUID and its certificate, key and CA), then reads it back as the
 //! agent would. The Windows installer writes `sentry.toml` with it, so the TOML is built by a
 //! TOML writer (quoting, backslashes in Windows paths) and checked before it is used. With no
-//! base, the records go to a local JSON-lines file (a service has no standard output).
+//! base, the records go to a local JSON-lines file (a service has no standard output). No
+//! directory may be listed by a base unless `--list-files-root` names it.
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,9 @@ struct InitArgs {
     /// Without a base: the JSON-lines file records go to (default: `records.jsonl` beside the file).
     #[arg(long)]
     records: Option<PathBuf>,
+    /// A directory a base may list with `listFiles` (repeatable; without it, none may be).
+    #[arg(long = "list-files-root", value_name = "DIR")]
+    list_files_roots: Vec<PathBuf>,
     /// Replace an existing file.
     #[arg(long)]
     force: bool,
@@ -121,8 +125,18 @@ fn config_text(args: &InitArgs) -> anyhow::Result<String> {
             root.insert("output".into(), toml::Value::Table(output));
         }
     }
+    if !args.list_files_roots.is_empty() {
+        let roots = args.list_files_roots.iter().map(|root| path_value(root)).collect();
+        let mut commands = toml::Table::new();
+        commands.insert("list_files_roots".into(), toml::Value::Array(roots));
+        root.insert("commands".into(), toml::Value::Table(commands));
+    }
     let body = toml::to_string(&root).context("cannot write the configuration as TOML")?;
-    Ok(format!("# Written by `kraken-sentry config init`; every key is described in the README.\n{body}"))
+    Ok(format!(
+        "# Written by `kraken-sentry config init`; every key is described in the README.\n\
+         # listFiles lists nothing until [commands] list_files_roots names the directories a base\n\
+         # may list (`--list-files-root DIR`).\n{body}"
+    ))
 }
 
 /// `host:port` or `[v6]:port`.
@@ -151,6 +165,7 @@ mod tests {
             ca: Some(r"C:\ProgramData\KrakenSentry\ca.pem".into()),
             data_dir: None,
             records: None,
+            list_files_roots: Vec::new(),
             force: false,
         }
     }
@@ -194,6 +209,17 @@ mod tests {
         assert!(config.bases.is_empty() && config.guid.is_none());
         assert_eq!(config.output.path, Some(PathBuf::from("/etc/k/records.jsonl")));
         assert_eq!(config.data_dir, PathBuf::from("/etc/k/data"));
+        assert_eq!(config.commands.list_files_roots, None, "listFiles lists nothing by default");
+        assert!(text.contains("list_files_roots"), "the header says how to allow it: {text}");
+    }
+
+    #[test]
+    fn list_files_roots_are_written_when_given() {
+        let root = if cfg!(windows) { r"D:\logspp" } else { "/var/log/app" };
+        let mut init_args = args("/etc/k/sentry.toml", None);
+        init_args.list_files_roots = vec![PathBuf::from(root)];
+        let config = Config::parse(&config_text(&init_args).unwrap()).unwrap();
+        assert_eq!(config.commands.list_files_roots, Some(vec![PathBuf::from(root)]));
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //!
 //! Each command runs through the same method table a base uses, so what `exec` prints is what
 //! a base receives. `arp-cache` and `routing-table` print IPv4 and IPv6 rows together (the
-//! seed's method plus its `...6` companion).
+//! seed's method plus its `...6` companion). `list-files` reads the agent's configuration for
+//! its roots, so it answers as the agent would.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,7 +15,8 @@ use clap::{Args, ValueEnum};
 use kraken_codec::Value;
 
 use super::render;
-use crate::commands::{CommandContext, host_methods};
+use crate::commands::{CommandContext, FileRoots, host_methods};
+use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -52,10 +55,14 @@ enum ExecCommand {
     DiskPartitions,
     /// Interfaces with a hardware address: name, MAC, first IPv4 and IPv6 address, MTU.
     NetworkInterfaces,
-    /// The allowed roots, or the entries of one directory.
+    /// The allowed roots, or the entries of one directory (the roots are those of the
+    /// configuration, `commands.list_files_roots`: none by default).
     ListFiles {
         /// Directory to list; without it, the roots.
         path: Option<String>,
+        /// Configuration file (default: the agent's).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -89,9 +96,13 @@ pub fn run(args: ExecArgs) -> anyhow::Result<()> {
         ExecCommand::SystemInfo => (call(&context, "getSystemInfo", Value::Null)?, ""),
         ExecCommand::DiskPartitions => (call(&context, "getDiskPartitions", Value::Null)?, "root"),
         ExecCommand::NetworkInterfaces => (call(&context, "getNetworkInterfaces", Value::Null)?, ""),
-        ExecCommand::ListFiles { path: None } => (call(&context, "listFiles", Value::Null)?, ""),
-        ExecCommand::ListFiles { path: Some(path) } => {
-            (call(&context, "listFiles", Value::Array(vec![Value::from(path)]))?, "")
+        ExecCommand::ListFiles { path, config } => {
+            let (config, _) = Config::load(config.as_deref())?;
+            let commands = &config.commands;
+            context.file_roots =
+                FileRoots::from_settings(commands.list_files, commands.list_files_roots.as_deref());
+            let params = path.map_or(Value::Null, |path| Value::Array(vec![Value::from(path)]));
+            (call(&context, "listFiles", params)?, "")
         }
     };
     let text = match args.format {

@@ -11,6 +11,7 @@ mod processcheck;
 mod render;
 mod run;
 mod service;
+mod spool;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,8 @@ enum Command {
     Processcheck(processcheck::ProcessCheckArgs),
     /// Install, remove, start, stop or query the agent's service (NT service or systemd unit).
     Service(service::ServiceArgs),
+    /// List the spools (one per base) or delete the spool of a base no longer configured.
+    Spool(spool::SpoolArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Logger(args) => logger::run(args),
         Command::Processcheck(args) => processcheck::run(args),
         Command::Service(args) => service::run(args),
+        Command::Spool(args) => spool::run(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

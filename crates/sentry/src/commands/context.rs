@@ -38,13 +38,24 @@ impl CommandContext {
 /// Where `listFiles` may look.
 #[derive(Debug, Clone, Default)]
 pub enum FileRoots {
-    /// Every fixed volume of the host, read at each call.
+    /// No root is configured: `listFiles` answers "not allowed" (the default).
     #[default]
-    FixedVolumes,
-    /// Exactly these directories.
+    NotConfigured,
+    /// Exactly these directories (and what lies below them).
     Only(Vec<PathBuf>),
     /// `listFiles` is switched off.
     Disabled,
+}
+
+impl FileRoots {
+    /// From `commands.list_files` and `commands.list_files_roots`.
+    pub fn from_settings(list_files: bool, roots: Option<&[PathBuf]>) -> FileRoots {
+        match (list_files, roots) {
+            (false, _) => FileRoots::Disabled,
+            (true, Some(roots)) if !roots.is_empty() => FileRoots::Only(roots.to_vec()),
+            (true, _) => FileRoots::NotConfigured,
+        }
+    }
 }
 
 /// The base on the other end of one command connection, handed to the handlers of the calls

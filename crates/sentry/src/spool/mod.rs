@@ -3,7 +3,7 @@
 //! * [`sink`]: the record sink that commits each run's records to the spool of every base that
 //!   connected their logger, with sequence numbers, the spool's bound and drop reports.
 //! * [`queries`]: the store's spool tables: subscriptions, append with the bound, batches,
-//!   acknowledgements, totals, the spool epoch.
+//!   acknowledgements, totals, the spool epoch, the spools of bases no longer configured.
 //! * [`sender`]: a link's sender, which batches what waits and deletes what the base has.
 //! * [`pressure`]: whether the bases can take more now, for loggers whose source is the buffer.
 //!
@@ -16,6 +16,6 @@ pub mod sender;
 pub mod sink;
 
 pub use pressure::SpoolPressure;
-pub use queries::{SpoolEntry, SpooledRecord};
+pub use queries::{SpoolEntry, SpoolSummary, SpooledRecord};
 pub use sender::SpoolAccess;
 pub use sink::{DROP_REPORT_LOGGER, PENDING_MAX_BYTES, SpoolSink};

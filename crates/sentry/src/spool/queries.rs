@@ -24,6 +24,18 @@ pub struct SpoolEntry {
     pub droppable: bool,
 }
 
+/// What one base's spool holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpoolSummary {
+    pub base: String,
+    /// Records waiting.
+    pub records: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Records dropped so far because the spool was full.
+    pub dropped: u64,
+}
+
 /// A record waiting in the spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpooledRecord {
@@ -67,30 +79,61 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Forgets every base not in `configured`: its subscriptions, its spooled records and its
-    /// spool totals, in one transaction (BUG-7: a base taken out of the configuration leaves no
-    /// state behind, and its spool no longer grows with records nobody will fetch). Returns
-    /// each forgotten base with the number of records dropped.
-    pub fn forget_bases_except(&self, configured: &[&str]) -> Result<Vec<(String, u64)>, StoreError> {
+    /// Drops the subscriptions of every base not in `configured`, so nothing more is spooled for
+    /// a base taken out of the configuration (BUG-7); what its spool holds stays. Returns those
+    /// bases.
+    pub fn unsubscribe_bases_except(&self, configured: &[&str]) -> Result<Vec<String>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let known: Vec<String> = {
-            let mut statement = transaction.prepare(
-                "SELECT base FROM subscriptions UNION SELECT base FROM spool_totals
-                 UNION SELECT DISTINCT base FROM spool ORDER BY 1",
-            )?;
+        let subscribed: Vec<String> = {
+            let mut statement =
+                transaction.prepare("SELECT DISTINCT base FROM subscriptions ORDER BY base")?;
             let rows = statement.query_map([], |row| row.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
-        let mut forgotten = Vec::new();
-        for base in known.into_iter().filter(|base| !configured.contains(&base.as_str())) {
-            let records = transaction.execute("DELETE FROM spool WHERE base = ?1", [&base])?;
-            transaction.execute("DELETE FROM subscriptions WHERE base = ?1", [&base])?;
-            transaction.execute("DELETE FROM spool_totals WHERE base = ?1", [&base])?;
-            forgotten.push((base, records as u64));
+        let removed: Vec<String> =
+            subscribed.into_iter().filter(|base| !configured.contains(&base.as_str())).collect();
+        for base in &removed {
+            transaction.execute("DELETE FROM subscriptions WHERE base = ?1", [base])?;
         }
         transaction.commit()?;
-        Ok(forgotten)
+        Ok(removed)
+    }
+
+    /// Every base with a spool (records waiting, or counted totals), by name.
+    pub fn spools(&self) -> Result<Vec<SpoolSummary>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT bases.base,
+                    (SELECT COUNT(*) FROM spool WHERE spool.base = bases.base),
+                    COALESCE(spool_totals.bytes, 0), COALESCE(spool_totals.dropped, 0)
+             FROM (SELECT DISTINCT base FROM spool UNION SELECT base FROM spool_totals) AS bases
+             LEFT JOIN spool_totals ON spool_totals.base = bases.base
+             ORDER BY bases.base",
+        )?;
+        let rows = statement.query_map([], |row| {
+            let count = |i: usize| row.get::<_, i64>(i).map(|n| n.max(0) as u64);
+            Ok(SpoolSummary { base: row.get(0)?, records: count(1)?, bytes: count(2)?, dropped: count(3)? })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes `base`'s spool: its records, totals and subscriptions, in one transaction.
+    /// Returns what it held, or `None` if there was no spool (nor subscription) for `base`.
+    pub fn forget_spool(&self, base: &str) -> Result<Option<SpoolSummary>, StoreError> {
+        let held = self.spools()?.into_iter().find(|spool| spool.base == base);
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let records = transaction.execute("DELETE FROM spool WHERE base = ?1", [base])?;
+        let totals = transaction.execute("DELETE FROM spool_totals WHERE base = ?1", [base])?;
+        let subscriptions = transaction.execute("DELETE FROM subscriptions WHERE base = ?1", [base])?;
+        transaction.commit()?;
+        if records + totals + subscriptions == 0 {
+            return Ok(None);
+        }
+        let mut forgotten = held.unwrap_or(SpoolSummary { base: base.to_owned(), ..SpoolSummary::default() });
+        forgotten.records = records as u64;
+        Ok(Some(forgotten))
     }
 
     /// This store's spool epoch: a random name made once, when the first record is spooled
@@ -333,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn bases_taken_out_of_the_configuration_are_forgotten() {
+    fn a_removed_base_keeps_its_spool_until_it_is_forgotten() {
         let dir = temp_data_dir("spool-forget");
         let store = Store::open(&dir).unwrap();
         let entry = |base: &str| SpoolEntry {
@@ -348,11 +391,18 @@ mod tests {
         store
             .spool_append(&[entry("central"), entry("old"), entry("old")], &[("cpu", 3)], &[], 1_000)
             .unwrap();
-        assert_eq!(store.forget_bases_except(&["central"]).unwrap(), [("old".to_owned(), 2)]);
+        // Taken out of the configuration: no longer subscribed, its records kept.
+        assert_eq!(store.unsubscribe_bases_except(&["central"]).unwrap(), ["old"]);
         assert_eq!(store.subscribers("cpu").unwrap(), ["central"]);
+        let summary =
+            |base: &str, records, bytes| SpoolSummary { base: base.into(), records, bytes, dropped: 0 };
+        assert_eq!(store.spools().unwrap(), [summary("central", 1, 10), summary("old", 2, 20)]);
+        assert_eq!(store.unsubscribe_bases_except(&["central"]).unwrap(), Vec::<String>::new());
+
+        assert_eq!(store.forget_spool("old").unwrap(), Some(summary("old", 2, 20)));
+        assert_eq!(store.spools().unwrap(), [summary("central", 1, 10)]);
         assert_eq!(store.spool_stats("old").unwrap(), (0, 0, 0));
-        assert_eq!(store.spool_stats("central").unwrap(), (1, 10, 0));
-        assert_eq!(store.forget_bases_except(&["central"]).unwrap(), [], "nothing left to forget");
+        assert_eq!(store.forget_spool("old").unwrap(), None, "nothing left to forget");
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -79,14 +79,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`.
+    /// Opens (creating if needed) the store in `data_dir`, kept from other accounts
+    /// ([`super::private_files`]).
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(STORE_FILE);
         let shown = path.display().to_string();
         let open_error = |detail: String| StoreError::Open { path: shown.clone(), detail };
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            open_error(format!("cannot create the data directory {}: {e}", data_dir.display()))
-        })?;
+        super::private_files::prepare(data_dir, &path).map_err(open_error)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -101,6 +100,8 @@ impl Store {
             return Err(open_error(format!("cannot use a write-ahead log (journal mode {mode})")));
         }
         connection.pragma_update(None, "synchronous", "FULL")?;
+        // SQLite made them with the store's mode; older ones may be looser.
+        super::private_files::tighten_companions(&path).map_err(open_error)?;
         let check: String = connection
             .pragma_query_value(None, "quick_check", |row| row.get(0))
             .map_err(|e| corrupt(e.to_string()))?;

@@ -13,12 +13,14 @@
 
 //!
 //! [`database`] opens the file and holds the connection; [`loggers`], [`checklist`] and [`cursors`]
-//! hold the queries of their tables (the spool's are in `crate::spool::queries`).
+//! hold the queries of their tables (the spool's are in `crate::spool::queries`);
+//! [`private_files`] keeps the directory and the files from other accounts.
 
 pub mod checklist;
 pub mod cursors;
 pub mod database;
 pub mod loggers;
+pub mod private_files;
 
 pub use checklist::{Policy, ProcessRule};
 pub use database::{STORE_FILE, Store, StoreError};
