@@ -57,7 +57,7 @@ fn main() {
 
     // One day on, with a one-day limit: every record stored so far is past it, the writer's
     // (stored from now on) are not.
-    let policy = RetentionConfig { max_age_days: 1, max_records: None };
+    let policy = RetentionConfig { max_age_days: 1, ..RetentionConfig::default() };
     let later = SystemTime::now() + Duration::from_secs(86_400);
     std::thread::sleep(Duration::from_millis(2));
     let writing = Arc::new(AtomicBool::new(true));

@@ -32,6 +32,8 @@
 //! [retention]                          # applied every minute
 //! max_age_days = 30                    # delete records received longer ago (default 30)
 //! max_records = 100000000              # keep at most this many, the newest (default: no limit)
+//! max_bytes_per_sentry = 10737418240   # one sentry's records (params and messages), its
+//!                                      # oldest deleted beyond (default 10 GiB; at least 1 MiB)
 //! ```
 //!
 //! Refused at load: `max_age_days` or `max_records` of 0 (they would delete every record each
@@ -87,6 +89,8 @@ pub struct RetentionConfig {
     pub max_age_days: u32,
     /// At most this many records are kept, the newest (at least 1); no limit by default.
     pub max_records: Option<u64>,
+    /// Bytes (params and messages) one sentry's records may take; its oldest go beyond.
+    pub max_bytes_per_sentry: u64,
 }
 
 /// `[connections]`: how many connections the sentry listener keeps, and how long a new one
@@ -137,12 +141,19 @@ impl ConnectionLimits {
     }
 }
 
+/// What one sentry's records may take when `max_bytes_per_sentry` is not set: 10 GiB.
+pub const DEFAULT_MAX_BYTES_PER_SENTRY: u64 = 10 << 30;
+
 /// How many days records are kept when `max_age_days` is not set.
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 30;
 
 impl Default for RetentionConfig {
     fn default() -> Self {
-        RetentionConfig { max_age_days: DEFAULT_MAX_AGE_DAYS, max_records: None }
+        RetentionConfig {
+            max_age_days: DEFAULT_MAX_AGE_DAYS,
+            max_records: None,
+            max_bytes_per_sentry: DEFAULT_MAX_BYTES_PER_SENTRY,
+        }
     }
 }
 
@@ -216,6 +227,12 @@ impl BaseConfig {
             anyhow::bail!(
                 "{shown}: key `retention.max_age_days`: must be at least 1 (0 would delete every record \
                  each minute; leave it out for the default, {DEFAULT_MAX_AGE_DAYS})"
+            );
+        }
+        if config.retention.max_bytes_per_sentry < 1 << 20 {
+            anyhow::bail!(
+                "{shown}: key `retention.max_bytes_per_sentry`: must be at least 1048576 (1 MiB), got {}",
+                config.retention.max_bytes_per_sentry
             );
         }
         if config.retention.max_records == Some(0) {

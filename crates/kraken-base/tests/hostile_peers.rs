@@ -72,8 +72,8 @@ async fn try_connect(
 async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     let scene = Scene::new("idle");
     let limits = ConnectionLimits::default();
-    // The default 5 s limit: before, 256 such sockets held every handshake slot for 5 s.
-    let base = scene.base(SentryAccess::default(), limits, Duration::from_secs(5)).await;
+    // An 8 s handshake limit: before, 256 such sockets held every handshake slot that long.
+    let base = scene.base(SentryAccess::default(), limits, Duration::from_secs(8)).await;
     let address = base.local_addr();
     // 300 sockets from 127.0.0.2 that never send a byte: more than the per-source limit of
     // connections not yet admitted (64).
@@ -91,8 +91,8 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
         panic!("the sentry did not link")
     };
     let linked_in = started.elapsed();
-    assert!(linked_in < Duration::from_secs(2), "linking took {linked_in:?} beside 300 idle sockets");
-    // Every idle socket is closed by the base: at once past the limit, after the 5 s
+    assert!(linked_in < Duration::from_secs(4), "linking took {linked_in:?} beside 300 idle sockets");
+    // Every idle socket is closed by the base: at once past the limit, after the 8 s
     // handshake limit otherwise.
     let started = Instant::now();
     let closings: Vec<_> = idle
@@ -100,7 +100,7 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
         .map(|mut socket| {
             tokio::spawn(async move {
                 let mut byte = [0u8; 1];
-                let read = tokio::time::timeout(Duration::from_secs(8), socket.read(&mut byte)).await;
+                let read = tokio::time::timeout(Duration::from_secs(12), socket.read(&mut byte)).await;
                 assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "an idle socket was kept open: {read:?}");
                 started.elapsed()
             })
@@ -113,7 +113,7 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     let at_once = closed_after.iter().filter(|after| **after < Duration::from_millis(500)).count();
     assert!(at_once >= 300 - 64, "only {at_once} refused at once");
     let last = closed_after.iter().max().unwrap();
-    assert!(*last < Duration::from_secs(7), "idle sockets closed after {last:?}");
+    assert!(*last < Duration::from_secs(11), "idle sockets closed after {last:?}");
     assert_eq!(fixture.base.sentries.connected(), ["sentry-1"]);
 }
 
@@ -275,7 +275,10 @@ async fn a_flood_of_maximal_frames_from_one_sentry_leaves_another_flowing() {
         "steady sentry: slowest acknowledgement {slowest:?}; flooder: {accepted} batches stored, {refused} refused"
     );
     assert!(refused > 0, "the flooder was never refused ({accepted} stored)");
-    assert!(slowest < Duration::from_secs(3), "the steady sentry waited {slowest:?} for an acknowledgement");
+    // Its batches queue behind at most the flooder's share (32 MiB) in the writer. Under Wine a
+    // debug build commits such batches several times slower than on Linux.
+    let bound = if cfg!(windows) { Duration::from_secs(15) } else { Duration::from_secs(3) };
+    assert!(slowest < bound, "the steady sentry waited {slowest:?} for an acknowledgement");
     let filter = RecordFilter { logger: Some("steady".into()), limit: 100, ..Default::default() };
     assert_eq!(base.storage.records(&filter).unwrap().len(), 20, "every steady record stored once");
 }

@@ -7,6 +7,7 @@
 mod model;
 pub mod retention;
 mod sqlite;
+mod sqlite_usage;
 mod writer;
 
 pub use model::{Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord};

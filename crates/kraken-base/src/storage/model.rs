@@ -129,6 +129,12 @@ pub trait Storage: Send + Sync {
     /// and ended connections by age. Fewer than `batch` rows deleted means nothing is left to
     /// delete for now.
     fn delete_expired(&self, limits: &RetentionLimits, batch: usize) -> Result<Deleted, StorageError>;
+    /// Sentries whose stored records take more than `max_bytes` (params and messages), with
+    /// what they take.
+    fn sentries_over(&self, max_bytes: u64) -> Result<Vec<(String, u64)>, StorageError>;
+    /// One step of a sentry's quota, in one transaction: deletes up to `batch` of `guid`'s
+    /// oldest records; returns how many, and what its records take afterwards.
+    fn delete_oldest_of(&self, guid: &str, batch: usize) -> Result<(u64, u64), StorageError>;
     /// Whether the base wants `logger` of sentry `guid` connected (re-applied at every hello).
     fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError>;
     /// The loggers of `guid` the base wants connected.

@@ -1,5 +1,7 @@
 //! Retention: every minute the `[retention]` limits (records older than `max_age_days`, 30 by
-//! default, and beyond `max_records` the oldest) are applied to the storage, in steps: each
+//! default, beyond `max_records` the oldest, and a sentry's oldest records beyond
+//! `max_bytes_per_sentry`, 10 GiB by default, noted as a `quota-deleted` event of that sentry)
+//! are applied to the storage, in steps: each
 //! step is one transaction deleting at most [`BATCH`] rows, and the storage is left alone for
 //! [`PAUSE`] between steps, so the record writer never waits behind retention for more than
 //! one step (the `retention` bench measures the longest). A pass stops between two steps when
@@ -21,10 +23,16 @@ pub const BATCH: usize = 2_000;
 pub const PAUSE: Duration = Duration::from_millis(5);
 const DAY_MS: i64 = 86_400_000;
 
+/// The event noted when a sentry's records over its quota were deleted.
+pub const QUOTA_EVENT: &str = "quota-deleted";
+
 /// What one pass over the storage did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pass {
+    /// Records deleted, by age, count and quota.
     pub records: u64,
+    /// Of those, records deleted for a sentry's quota.
+    pub over_quota: u64,
     /// Events and connections.
     pub other_rows: u64,
     /// Transactions.
@@ -104,11 +112,42 @@ pub fn apply(
         pass.other_rows += deleted.other_rows;
         pass.steps += 1;
         pass.longest_step = pass.longest_step.max(deleted.held);
-        if deleted.rows() < batch as u64 || stopping() {
+        if stopping() {
             return Ok(pass);
+        }
+        if deleted.rows() < batch as u64 {
+            break;
         }
         std::thread::sleep(PAUSE);
     }
+    for (guid, before) in storage.sentries_over(policy.max_bytes_per_sentry)? {
+        let mut removed = 0;
+        let mut left = before;
+        while left > policy.max_bytes_per_sentry && !stopping() {
+            let started = std::time::Instant::now();
+            let (deleted, now_left) = storage.delete_oldest_of(&guid, batch)?;
+            pass.steps += 1;
+            pass.longest_step = pass.longest_step.max(started.elapsed());
+            removed += deleted;
+            left = now_left;
+            if deleted == 0 {
+                break;
+            }
+            std::thread::sleep(PAUSE);
+        }
+        if removed > 0 {
+            pass.records += removed;
+            pass.over_quota += removed;
+            tracing::warn!(%guid, records = removed, bytes = before - left.min(before), "sentry over its stored-bytes quota: its oldest records deleted");
+            let detail = serde_json::json!({
+                "records": removed,
+                "bytes": before - left.min(before),
+                "max_bytes_per_sentry": policy.max_bytes_per_sentry,
+            });
+            storage.record_event(&guid, QUOTA_EVENT, "", &detail)?;
+        }
+    }
+    Ok(pass)
 }
 
 #[cfg(test)]
@@ -153,7 +192,7 @@ mod tests {
     #[test]
     fn an_age_limit_counts_days_back_from_now() {
         let (dir, storage) = storage_with_records("age", 5);
-        let policy = RetentionConfig { max_age_days: 1, max_records: None };
+        let policy = RetentionConfig { max_age_days: 1, ..RetentionConfig::default() };
         // Received just now: young enough today, too old two days from now.
         assert_eq!(apply(storage.as_ref(), &policy, SystemTime::now(), BATCH, NEVER).unwrap().records, 0);
         let later = SystemTime::now() + Duration::from_secs(2 * 86_400);
@@ -167,7 +206,7 @@ mod tests {
     fn a_pass_goes_in_bounded_steps_the_writer_gets_in_between_and_a_stop_ends_it() {
         let (dir, storage) = storage_with_records("steps", 20_000);
         let later = SystemTime::now() + Duration::from_secs(2 * 86_400);
-        let policy = RetentionConfig { max_age_days: 1, max_records: None };
+        let policy = RetentionConfig { max_age_days: 1, ..RetentionConfig::default() };
         // A writer appending all along: its appends go in between the pass's steps.
         let (started, writing) = (std::sync::mpsc::channel(), Arc::new(AtomicBool::new(true)));
         let writer = {
@@ -201,6 +240,55 @@ mod tests {
         let pass = apply(storage.as_ref(), &policy, later, 1_000, &|| true).unwrap();
         assert_eq!((pass.steps, pass.records), (1, 1_000));
         drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_sentry_over_its_quota_loses_its_oldest_records_and_the_others_keep_theirs() {
+        let dir = std::env::temp_dir().join(format!("kraken-retention-quota-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        // 3,000 records of 1 KiB for the noisy sentry, 10 for a quiet one, interleaved.
+        let record = |guid: &str, n: i64| StoredRecord {
+            guid: guid.into(),
+            params: format!("{{\"pad\":\"{}\"}}", "x".repeat(1_014)),
+            ..StoredRecord::numbered(n)
+        };
+        for n in 0..3_000 {
+            let mut batch = vec![record("noisy", n)];
+            if n % 300 == 0 {
+                batch.push(record("quiet", n));
+            }
+            storage.append(&batch).unwrap();
+        }
+        let policy = RetentionConfig { max_bytes_per_sentry: 1 << 20, ..RetentionConfig::default() };
+        let pass = apply(&storage, &policy, SystemTime::now(), 500, NEVER).unwrap();
+        // 1 MiB holds 1,024 records of 1 KiB: at least the 1,976 oldest must go; in steps of 500,
+        // that is 2,000.
+        assert_eq!(pass.over_quota, 2_000, "{pass:?}");
+        let noisy =
+            storage.records(&RecordFilter { guid: Some("noisy".into()), limit: 5_000, ..Default::default() });
+        let noisy: Vec<i64> = noisy.unwrap().iter().map(|(_, r)| r.date_ms).collect();
+        assert_eq!(noisy.first(), Some(&2_000), "the oldest went first");
+        assert_eq!(noisy.len(), 1_000);
+        let quiet =
+            storage.records(&RecordFilter { guid: Some("quiet".into()), limit: 100, ..Default::default() });
+        assert_eq!(quiet.unwrap().len(), 10, "the quiet sentry keeps everything");
+        let events = storage.events("noisy", 10).unwrap();
+        assert_eq!(events[0].0, QUOTA_EVENT);
+        assert_eq!(events[0].2["records"], 2_000);
+        assert_eq!(storage.sentries_over(1 << 20).unwrap(), Vec::<(String, u64)>::new());
+        // A file made before the usage table existed is counted when it is opened.
+        drop(storage);
+        let raw = rusqlite::Connection::open(dir.join("base.sqlite3")).unwrap();
+        raw.execute_batch("DROP TRIGGER records_usage_after_delete; DROP TABLE sentry_usage;").unwrap();
+        drop(raw);
+        let reopened = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        assert_eq!(
+            reopened.sentries_over(0).unwrap(),
+            [("noisy".to_owned(), 1_024_000), ("quiet".to_owned(), 10_240)]
+        );
+        drop(reopened);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

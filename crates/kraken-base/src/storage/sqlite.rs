@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::model::{Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord};
+use super::sqlite_usage;
 use crate::private_files;
 
 /// The longest detail text kept with an event (a sentry's whole inventory, 256 loggers with
@@ -132,6 +133,7 @@ impl SqliteStorage {
         }
         connection.pragma_update(None, "synchronous", "FULL").map_err(error)?;
         connection.execute_batch(SCHEMA).map_err(error)?;
+        sqlite_usage::create(&connection).map_err(error)?;
         // Files made before records had a sequence number gain the column.
         let has_seq: bool = connection
             .query_row("SELECT COUNT(*) FROM pragma_table_info('records') WHERE name = 'seq'", [], |row| {
@@ -248,6 +250,8 @@ impl Storage for SqliteStorage {
             // The stored contents by number, read when first needed.
             let mut contents: HashMap<(&str, &str), HashMap<i64, Content>> = HashMap::new();
             let mut changed: HashSet<(&str, &str)> = HashSet::new();
+            // Bytes stored per sentry, for its quota.
+            let mut usage: HashMap<&str, i64> = HashMap::new();
             for record in records {
                 if let (Some(epoch), Some(seq)) = (&record.epoch, record.seq) {
                     let key = (record.guid.as_str(), record.logger.as_str());
@@ -322,7 +326,10 @@ impl Storage for SqliteStorage {
                     ))
                     .map_err(error)?;
                 stored += 1;
+                *usage.entry(record.guid.as_str()).or_default() +=
+                    sqlite_usage::record_bytes(&record.params, record.msg.as_deref());
             }
+            sqlite_usage::add(&transaction, &usage)?;
             let mut save = transaction
                 .prepare_cached(
                     "INSERT INTO sequences (guid, logger, epoch, last_seq) VALUES (?1, ?2, ?3, ?4)
@@ -409,6 +416,19 @@ impl Storage for SqliteStorage {
         }
         transaction.commit().map_err(error)?;
         Ok(Deleted { records, other_rows, held: started.elapsed() })
+    }
+
+    fn sentries_over(&self, max_bytes: u64) -> Result<Vec<(String, u64)>, StorageError> {
+        sqlite_usage::over(&self.lock(), max_bytes)
+    }
+
+    fn delete_oldest_of(&self, guid: &str, batch: usize) -> Result<(u64, u64), StorageError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(error)?;
+        let deleted = sqlite_usage::delete_oldest(&transaction, guid, batch)?;
+        let left = sqlite_usage::of(&transaction, guid)?;
+        transaction.commit().map_err(error)?;
+        Ok((deleted, left))
     }
 
     fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError> {

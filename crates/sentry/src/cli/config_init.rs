@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn list_files_roots_are_written_when_given() {
-        let root = if cfg!(windows) { r"D:\logspp" } else { "/var/log/app" };
+        let root = if cfg!(windows) { r"D:\logs\app" } else { "/var/log/app" };
         let mut init_args = args("/etc/k/sentry.toml", None);
         init_args.list_files_roots = vec![PathBuf::from(root)];
         let config = Config::parse(&config_text(&init_args).unwrap()).unwrap();
