@@ -11,8 +11,8 @@
 //!
 //! Certificates start five minutes in the past so a sentry whose clock is a little behind still
 //! accepts them. The CA and the base's certificate last ten years; a sentry's one year unless
-//! asked otherwise. Keys are ECDSA P-256 (rcgen's default), written with mode 0600 where the
-//! OS has modes. Every certificate issued is noted in `issued.tsv` (serial, GUID, issue time), which
+//! asked otherwise. Keys are ECDSA P-256 (rcgen's default), written with mode 0600 (an existing
+//! file is tightened first) in a folder `init` makes 0700, where the OS has modes. Every certificate issued is noted in `issued.tsv` (serial, GUID, issue time), which
 //! is how a revocation finds them all.
 
 pub mod revocation;
@@ -76,7 +76,8 @@ pub fn init(dir: &Path, base_names: &[String]) -> anyhow::Result<PkiFiles> {
     if files.ca_key.exists() {
         bail!("{} already exists; remove it to make a new CA", files.ca_key.display());
     }
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // The CA's key lives here: the folder is its owner's alone.
+    crate::private_files::private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     ca_params.distinguished_name.push(DnType::CommonName, "Kraken Sentry CA");
@@ -200,6 +201,10 @@ pub(crate) fn write(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<(
     #[cfg(not(unix))]
     let _ = secret;
     let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    if secret {
+        // A file that existed keeps its mode through the open: tighten it.
+        crate::private_files::tighten_if_present(path)?;
+    }
     file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
