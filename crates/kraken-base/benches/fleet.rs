@@ -243,7 +243,10 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
+            // Every simulated sentry dials from 127.0.0.1: the per-source limits are the total's.
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
+             [connections]\nmax_total = 100000\nmax_per_source = 100000\nmax_pending = 100000\n\
+             max_pending_per_source = 100000\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n",
             shown(dir.join("data")),
             shown(pki.join("base.pem")),
             shown(pki.join("base.key")),

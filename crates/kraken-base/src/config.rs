@@ -17,7 +17,7 @@
 //! max_total = 10000                    # live connections (each sentry has two)
 //! max_per_source = 1000                # live connections from one address (IPv6: one /64)
 //! max_pending = 1000                   # connections that have not said hello yet
-//! max_pending_per_source = 64
+//! max_pending_per_source = 256
 //! hello_timeout_ms = 10000             # TLS, peering and hello must be done by then
 //!
 //! [intake]                             # all optional; the defaults are shown
@@ -111,7 +111,7 @@ impl Default for ConnectionLimits {
             max_total: 10_000,
             max_per_source: 1_000,
             max_pending: 1_000,
-            max_pending_per_source: 64,
+            max_pending_per_source: 256,
             hello_timeout_ms: 10_000,
         }
     }

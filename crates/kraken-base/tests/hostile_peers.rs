@@ -75,10 +75,11 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     // An 8 s handshake limit: before, 256 such sockets held every handshake slot that long.
     let base = scene.base(SentryAccess::default(), limits, Duration::from_secs(8)).await;
     let address = base.local_addr();
-    // 300 sockets from 127.0.0.2 that never send a byte: more than the per-source limit of
-    // connections not yet admitted (64).
+    // 400 sockets from 127.0.0.2 that never send a byte: more than the per-source limit of
+    // connections not yet admitted (256).
+    const IDLE: usize = 400;
     let mut idle = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..IDLE {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
         idle.push(socket.connect(address).await.unwrap());
@@ -91,7 +92,7 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
         panic!("the sentry did not link")
     };
     let linked_in = started.elapsed();
-    assert!(linked_in < Duration::from_secs(4), "linking took {linked_in:?} beside 300 idle sockets");
+    assert!(linked_in < Duration::from_secs(4), "linking took {linked_in:?} beside {IDLE} idle sockets");
     // Every idle socket is closed by the base: at once past the limit, after the 8 s
     // handshake limit otherwise.
     let started = Instant::now();
@@ -110,8 +111,10 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     for closing in closings {
         closed_after.push(closing.await.unwrap());
     }
-    let at_once = closed_after.iter().filter(|after| **after < Duration::from_millis(500)).count();
-    assert!(at_once >= 300 - 64, "only {at_once} refused at once");
+    // Refused ones close long before the 8 s handshake limit closes the others (under Wine,
+    // accepting and closing hundreds of sockets takes a few seconds).
+    let at_once = closed_after.iter().filter(|after| **after < Duration::from_secs(4)).count();
+    assert!(at_once >= IDLE - limits.max_pending_per_source, "only {at_once} refused at once");
     let last = closed_after.iter().max().unwrap();
     assert!(*last < Duration::from_secs(11), "idle sockets closed after {last:?}");
     assert_eq!(fixture.base.sentries.connected(), ["sentry-1"]);

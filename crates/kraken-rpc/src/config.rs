@@ -63,7 +63,7 @@ impl RpcConfig {
     /// Defaults for an endpoint with this GUID: 30 s calls, 5 s peering and handshake (as the
     /// original), 8 MiB frames, 64 concurrent handlers, a ping after 30 s of silence answered
     /// within 10 s, 256 sessions per connection; a server keeps 10,000 connections, 1,000 from one
-    /// source, of which at most 1,000 in all and 64 per source are not yet admitted; no
+    /// source, of which at most 1,000 in all and 256 per source are not yet admitted; no
     /// admission time limit.
     pub fn new(guid: impl Into<String>) -> Self {
         RpcConfig {
@@ -82,7 +82,7 @@ impl RpcConfig {
             max_connections: 10_000,
             max_connections_per_source: 1_000,
             max_pending: 1_000,
-            max_pending_per_source: 64,
+            max_pending_per_source: 256,
         }
     }
 }
