@@ -26,8 +26,11 @@
 //! records_per_second = 10000           # per sentry; acknowledgements wait beyond it (0: off)
 //!
 //! [admin]
-//! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token);
-//!                                      # plain HTTP, so a loopback address only
+//! listen = "127.0.0.1:7141"            # the HTTP JSON API (token in data_dir/admin.token)
+//! tls = false                          # HTTPS with `certificate` and `key`; required off
+//!                                      # loopback (plain HTTP listens on loopback only)
+//! ca = "/etc/kraken-base/pki/ca.pem"   # what the CLI checks the base's certificate with
+//!                                      # (default: `sentry_ca`)
 //!
 //! [retention]                          # applied every minute
 //! max_age_days = 30                    # delete records received longer ago (default 30)
@@ -37,7 +40,7 @@
 //! ```
 //!
 //! Refused at load: `max_age_days` or `max_records` of 0 (they would delete every record each
-//! minute), and an admin address off loopback (the API has no TLS: reach it over SSH).
+//! minute), and an admin address off loopback without `tls = true`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -162,11 +165,16 @@ impl Default for RetentionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct AdminConfig {
     pub listen: SocketAddr,
+    /// Serve HTTPS with the base's certificate and key (required off loopback).
+    pub tls: bool,
+    /// The CA the command line checks the base's certificate with (default: `sentry_ca`, which
+    /// `pki init` made to sign the base's certificate too).
+    pub ca: Option<PathBuf>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig { listen: "127.0.0.1:7141".parse().expect("a valid address") }
+        AdminConfig { listen: "127.0.0.1:7141".parse().expect("a valid address"), tls: false, ca: None }
     }
 }
 
@@ -215,13 +223,18 @@ impl BaseConfig {
         if config.admin.listen == config.listen {
             anyhow::bail!("{shown}: key `admin.listen`: must differ from `listen`");
         }
-        if !config.admin.listen.ip().is_loopback() {
+        if !config.admin.listen.ip().is_loopback() && !config.admin.tls {
             anyhow::bail!(
-                "{shown}: key `admin.listen`: {} is not a loopback address; the admin API is plain \
-                 HTTP, so it listens on 127.0.0.1 or ::1 only (from another host, use an SSH tunnel: \
-                 ssh -L 7141:127.0.0.1:7141 THIS-HOST)",
+                "{shown}: key `admin.listen`: {} is not a loopback address, and the admin API would be \
+                 plain HTTP there: set `tls = true` in [admin] (HTTPS with the base's certificate), or \
+                 listen on 127.0.0.1 and use an SSH tunnel (ssh -L 7141:127.0.0.1:7141 THIS-HOST)",
                 config.admin.listen
             );
+        }
+        if let Some(ca) = &config.admin.ca
+            && let Err(e) = std::fs::metadata(ca)
+        {
+            anyhow::bail!("{shown}: key `admin.ca`: cannot read {}: {e}", ca.display());
         }
         if config.retention.max_age_days == 0 {
             anyhow::bail!(
@@ -296,11 +309,15 @@ mod tests {
     }
 
     #[test]
-    fn the_admin_api_listens_on_loopback_only() {
+    fn the_admin_api_listens_off_loopback_only_with_tls() {
         for address in ["0.0.0.0:7141", "[::]:7141", "192.0.2.1:7141"] {
             let error =
                 load_with("admin", &format!("[admin]\nlisten = {address:?}\n")).unwrap_err().to_string();
-            assert!(error.contains("is not a loopback address"), "{address}: {error}");
+            assert!(
+                error.contains("is not a loopback address") && error.contains("tls = true"),
+                "{address}: {error}"
+            );
+            load_with("admin-tls", &format!("[admin]\nlisten = {address:?}\ntls = true\n")).unwrap();
         }
         for address in ["127.0.0.1:7141", "[::1]:7141", "127.0.0.2:7141"] {
             load_with("admin-ok", &format!("[admin]\nlisten = {address:?}\n")).unwrap();

@@ -67,10 +67,18 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
         })
         .await?,
     );
+    let admin_tls = match config.admin.tls {
+        true => Some(kraken_rpc::tls::server_config_without_client_auth(&TlsIdentity::from_pem_files(
+            &config.certificate,
+            &config.key,
+        )?)?),
+        false => None,
+    };
     let admin = AdminServer::bind(
         config.admin.listen,
         router(Arc::new(AdminState { base: base.clone() }), token),
         AdminLimits::default(),
+        admin_tls,
     )
     .await
     .with_context(|| format!("cannot listen on {} for the admin API", config.admin.listen))?;

@@ -279,3 +279,31 @@ fn params_nested_deeper_than_a_sentry_reads_get_400_and_the_sentry_stays_connect
     assert!(!log.contains("sentry disconnected"), "{log}");
     let _ = std::fs::remove_dir_all(&deployment.dir);
 }
+
+#[test]
+fn off_loopback_the_admin_api_is_https_and_the_command_line_speaks_it() {
+    let deployment = Deployment::new("admin-tls", "sentry-tls", "");
+    let text = std::fs::read_to_string(&deployment.base_config).unwrap();
+    let (head, admin) = text.split_once("[admin]\n").unwrap();
+    let port = admin.trim().rsplit(':').next().unwrap().trim_end_matches('"').to_owned();
+    std::fs::write(
+        &deployment.base_config,
+        format!("{head}[admin]\nlisten = \"0.0.0.0:{port}\"\ntls = true\n"),
+    )
+    .unwrap();
+    let served = start(&deployment);
+    // Plain HTTP gets no answer: the listener speaks TLS only.
+    let dialled: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_eq!(try_exchange(dialled, "GET /api/sentries HTTP/1.1", b""), None);
+    // The command line dials it on loopback over HTTPS, checking the base's certificate with
+    // the CA of `sentry_ca`, and brings the token.
+    let listed = run(Path::new(BASE), &["sentries", "--config", &deployment.base_config]);
+    assert!(
+        listed.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&listed.stderr),
+        std::fs::read_to_string(&served.log).unwrap_or_default()
+    );
+    let logs = run(Path::new(BASE), &["logs", "--config", &deployment.base_config]);
+    assert!(logs.status.success(), "{}", String::from_utf8_lossy(&logs.stderr));
+}

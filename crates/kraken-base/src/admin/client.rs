@@ -1,7 +1,11 @@
 //! A client of a running base's admin API ([`super::api`]), as the command line uses it: the
-//! address and the token come from the base's configuration file.
+//! address and the token come from the base's configuration file. With `[admin] tls = true`
+//! it speaks HTTPS and checks the base's certificate against `[admin] ca` (default
+//! `sentry_ca`) and the address it dials (a wildcard listen address is dialled on loopback).
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde_json::{Value as Json, json};
@@ -12,6 +16,7 @@ use crate::config::BaseConfig;
 pub struct AdminClient {
     base_url: String,
     token: String,
+    agent: ureq::Agent,
 }
 
 impl AdminClient {
@@ -21,15 +26,21 @@ impl AdminClient {
         let token = std::fs::read_to_string(config.token_path()).with_context(|| {
             format!("cannot read the admin token {} (is the base running?)", config.token_path().display())
         })?;
-        Ok(AdminClient {
-            base_url: format!("http://{}", config.admin.listen),
-            token: token.trim().to_owned(),
-        })
+        let address = dialled(config.admin.listen);
+        let (scheme, agent) = if config.admin.tls {
+            let ca = config.admin.ca.clone().unwrap_or_else(|| config.sentry_ca.clone());
+            ("https", https_agent(&ca)?)
+        } else {
+            ("http", ureq::Agent::new_with_defaults())
+        };
+        Ok(AdminClient { base_url: format!("{scheme}://{address}"), token: token.trim().to_owned(), agent })
     }
 
     /// `GET path` (with its query); the reply's JSON body.
     pub fn get(&self, path: &str) -> anyhow::Result<Json> {
-        let response = ureq::get(&format!("{}{path}", self.base_url))
+        let response = self
+            .agent
+            .get(&format!("{}{path}", self.base_url))
             .header("Authorization", &format!("Bearer {}", self.token))
             .config()
             .http_status_as_error(false)
@@ -41,7 +52,9 @@ impl AdminClient {
 
     /// Runs `method` on sentry `guid`; its result.
     pub fn call(&self, guid: &str, method: &str, params: Vec<Json>) -> anyhow::Result<Json> {
-        let response = ureq::post(&format!("{}/api/sentries/{guid}/call", self.base_url))
+        let response = self
+            .agent
+            .post(&format!("{}/api/sentries/{guid}/call", self.base_url))
             .header("Authorization", &format!("Bearer {}", self.token))
             .config()
             .http_status_as_error(false)
@@ -59,4 +72,36 @@ impl AdminClient {
         }
         Ok(body)
     }
+}
+
+/// The address to dial for a listen address: a wildcard one is reached on loopback.
+fn dialled(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port()),
+        _ => listen,
+    }
+}
+
+/// An HTTPS agent that trusts the CA certificates in the PEM file `ca` (and nothing else).
+fn https_agent(ca: &Path) -> anyhow::Result<ureq::Agent> {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
+    let pem = std::fs::read(ca).with_context(|| format!("cannot read the admin CA {}", ca.display()))?;
+    let certificates = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(certificate)) => Some(Ok(certificate)),
+            Ok(_) => None,
+            Err(error) => Some(Err(error)),
+        })
+        .collect::<Result<Vec<Certificate<'static>>, _>>()
+        .with_context(|| format!("{}: unreadable PEM", ca.display()))?;
+    if certificates.is_empty() {
+        bail!("{}: no certificate in the PEM", ca.display());
+    }
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .root_certs(RootCerts::new_with_certs(&certificates))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .build();
+    Ok(ureq::Agent::config_builder().tls_config(tls).build().new_agent())
 }

@@ -6,7 +6,8 @@
 //! * a request's headers must arrive within [`AdminLimits::header_read_timeout`] (default
 //!   10 s), counted from the connection's start, or from the end of the last response on a
 //!   kept-alive connection: a client sending headers byte by byte, or idling, is closed;
-//! * at most 64 KiB of a request read ahead per connection.
+//! * at most 64 KiB of a request read ahead per connection;
+//! * with TLS (required off loopback), the handshake within the header-read time limit.
 //!
 //! The body and the whole request have their own limits in the router. [`AdminServer::run`]
 //! serves until it is told to stop, then stops accepting, closes idle connections, lets
@@ -18,11 +19,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 /// The bounds of the admin server.
 #[derive(Debug, Clone, Copy)]
@@ -53,16 +57,20 @@ pub struct AdminServer {
     listener: TcpListener,
     router: Router,
     limits: AdminLimits,
+    tls: Option<TlsAcceptor>,
 }
 
 impl AdminServer {
     /// Binds `address`.
+    /// Binds `address`; with `tls`, connections are HTTPS.
     pub async fn bind(
         address: SocketAddr,
         router: Router,
         limits: AdminLimits,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<AdminServer> {
-        Ok(AdminServer { listener: TcpListener::bind(address).await?, router, limits })
+        let tls = tls.map(TlsAcceptor::from);
+        Ok(AdminServer { listener: TcpListener::bind(address).await?, router, limits, tls })
     }
 
     /// The address bound.
@@ -72,8 +80,8 @@ impl AdminServer {
 
     /// Serves until `stop` resolves; then stops as the module documentation says.
     pub async fn run(self, stop: impl Future<Output = ()>) {
-        let AdminServer { listener, router, limits } = self;
-        let mut http = hyper::server::conn::http1::Builder::new();
+        let AdminServer { listener, router, limits, tls } = self;
+        let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(MAX_BUFFER);
@@ -99,12 +107,21 @@ impl AdminServer {
                 drop(stream);
                 continue;
             };
-            let connection =
-                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
-            let connection = graceful.watch(connection);
+            let (http, router, tls, watcher) =
+                (http.clone(), router.clone(), tls.clone(), graceful.watcher());
             tokio::spawn(async move {
-                if let Err(error) = connection.await {
-                    tracing::debug!(%peer, %error, "admin API connection ended");
+                match tls {
+                    None => serve(&http, stream, router, watcher, peer).await,
+                    Some(acceptor) => {
+                        let limit = limits.header_read_timeout;
+                        match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => serve(&http, stream, router, watcher, peer).await,
+                            Ok(Err(error)) => {
+                                tracing::debug!(%peer, %error, "admin API: TLS handshake failed")
+                            }
+                            Err(_) => tracing::debug!(%peer, "admin API: TLS handshake timed out"),
+                        }
+                    }
                 }
                 drop(slot);
             });
@@ -113,6 +130,17 @@ impl AdminServer {
         if tokio::time::timeout(limits.stop_grace, graceful.shutdown()).await.is_err() {
             tracing::warn!(grace = ?limits.stop_grace, "admin API: requests still in progress are dropped");
         }
+    }
+}
+
+/// Serves one connection until it ends (or the graceful shutdown ends it).
+async fn serve<S>(http: &http1::Builder, stream: S, router: Router, watcher: Watcher, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%peer, %error, "admin API connection ended");
     }
 }
 

@@ -132,6 +132,18 @@ pub fn server_config_with_policy(
     Ok(Arc::new(config))
 }
 
+/// A server that asks for no client certificate (an HTTPS API whose clients bring a token):
+/// present `identity`, ring provider, TLS 1.2 and 1.3.
+pub fn server_config_without_client_auth(identity: &TlsIdentity) -> Result<Arc<ServerConfig>, TlsError> {
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(identity.chain.clone(), identity.key.clone_key())
+        .map_err(|e| TlsError(format!("server certificate/key: {e}")))?;
+    Ok(Arc::new(config))
+}
+
 /// The client side: present `identity`, accept a server certificate signed by `server_cas`
 /// and matching `pin`.
 pub fn client_config(
