@@ -15,6 +15,7 @@
 //! The wire format itself is described in `kraken-wire/SPEC.md` of the project's shared specs.
 
 pub mod decode;
+mod dedup;
 pub mod encode;
 pub mod error;
 mod exact;

@@ -133,7 +133,7 @@ fn distinct_utf8_keys(map: RawValue<'_>) -> Option<usize> {
         if count == MOST || std::str::from_utf8(key).is_err() {
             return None;
         }
-        let signature = crate::map::key_signature(key);
+        let signature = crate::dedup::key_signature(key);
         let repeated = (0..count).any(|i| signatures[i] == signature && keys[i] == key);
         if repeated {
             return None;
@@ -159,11 +159,8 @@ pub fn from_json(json: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(items) => Value::Array(items.iter().map(from_json).collect()),
         serde_json::Value::Object(object) => {
-            let mut map = crate::Map::with_capacity(object.len());
-            for (key, value) in object {
-                map.insert(key.as_str(), from_json(value));
-            }
-            Value::Map(map)
+            // Built in one linear pass (JSON keys are already distinct here).
+            Value::Map(object.iter().map(|(key, value)| (key.as_str(), from_json(value))).collect())
         }
     }
 }
