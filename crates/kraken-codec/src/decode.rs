@@ -20,6 +20,7 @@ use crate::value::{Map, Text, Value, type_byte};
 use crate::varint;
 
 pub use crate::limits::DecodeLimits;
+pub use borrowed::{decode_borrowed, decode_borrowed_prefix};
 
 /// Decodes the value at the start of `bytes` with the default limits. Bytes after the value are
 /// ignored, as Java ignores them; use [`decode_prefix`] to learn how many were read.
@@ -96,7 +97,7 @@ pub(crate) struct Reader<'a> {
     pos: usize,
     depth: usize,
     values: usize,
-    limits: &'a DecodeLimits,
+    limits: DecodeLimits,
     /// False once a Java quirk was met: a container whose items do not end exactly at its
     /// declared length, or a string with a negative length. Until then every value ends where
     /// its length prefix says, which the walks of [`crate::exact`] rely on.
@@ -105,8 +106,8 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `input`.
-    pub(crate) fn new(input: &'a [u8], limits: &'a DecodeLimits) -> Self {
-        Reader { input, pos: 0, depth: 0, values: 0, limits, exact: true }
+    pub(crate) fn new(input: &'a [u8], limits: &DecodeLimits) -> Self {
+        Reader { input, pos: 0, depth: 0, values: 0, limits: *limits, exact: true }
     }
 
     /// Where the reader is, as an offset into its input.
@@ -400,5 +401,6 @@ fn java_int(v: u64) -> i32 {
     v as u32 as i32
 }
 
+mod borrowed;
 #[cfg(test)]
 mod tests;

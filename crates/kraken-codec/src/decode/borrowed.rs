@@ -1,0 +1,156 @@
+//! Decoding into a [`BorrowedValue`]: the reader of [`super`], building values whose strings
+//! and blobs borrow from the input. It reads every byte as [`super::decode_prefix`] does (the
+//! same checks, limits, errors and Java leniencies; only the building differs), so the two
+//! accept the same inputs and give the same value.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+
+use super::{MAX_KEPT_SCRATCH, Reader};
+use crate::borrowed::{BorrowedMap, BorrowedValue};
+use crate::error::DecodeError;
+use crate::limits::DecodeLimits;
+use crate::utf8;
+use crate::value::type_byte;
+
+/// Decodes the value at the start of `bytes` with the default limits, borrowing its strings and
+/// blobs; bytes after the value are ignored.
+pub fn decode_borrowed(bytes: &[u8]) -> Result<BorrowedValue<'_>, DecodeError> {
+    decode_borrowed_prefix(bytes, &DecodeLimits::default()).map(|(value, _)| value)
+}
+
+/// [`super::decode_prefix`], borrowing strings and blobs from `bytes`: the value and the number
+/// of bytes read.
+pub fn decode_borrowed_prefix<'a>(
+    bytes: &'a [u8],
+    limits: &DecodeLimits,
+) -> Result<(BorrowedValue<'a>, usize), DecodeError> {
+    if bytes.len() > limits.max_input {
+        return Err(DecodeError::InputTooLarge { length: bytes.len(), limit: limits.max_input });
+    }
+    let mut stacks = relabel(SCRATCH.with(Cell::take));
+    let mut reader = Reader::new(bytes, limits);
+    let result = reader.borrowed_value(&mut stacks);
+    if stacks.entries.capacity() <= MAX_KEPT_SCRATCH && stacks.items.capacity() <= MAX_KEPT_SCRATCH {
+        SCRATCH.with(|s| s.set(relabel(stacks)));
+    }
+    Ok((result?, reader.pos))
+}
+
+/// Where a borrowed decode keeps the entries and items of the containers it is building (as
+/// [`super::Stacks`] does for owned values).
+#[derive(Default)]
+struct BorrowedStacks<'a> {
+    entries: Vec<(Cow<'a, str>, BorrowedValue<'a>)>,
+    items: Vec<BorrowedValue<'a>>,
+}
+
+thread_local! {
+    /// Scratch stacks reused by every borrowed decode on a thread, kept empty between decodes.
+    static SCRATCH: Cell<BorrowedStacks<'static>> =
+        const { Cell::new(BorrowedStacks { entries: Vec::new(), items: Vec::new() }) };
+}
+
+/// The stacks emptied and given another lifetime, keeping their allocations: collecting an
+/// emptied vector into one of the same layout reuses its buffer.
+fn relabel<'x, 'y>(stacks: BorrowedStacks<'x>) -> BorrowedStacks<'y> {
+    BorrowedStacks { entries: emptied(stacks.entries), items: emptied(stacks.items) }
+}
+
+fn emptied<T, U>(mut vec: Vec<T>) -> Vec<U> {
+    vec.clear();
+    vec.into_iter().filter_map(|_| None).collect()
+}
+
+impl<'a> Reader<'a> {
+    /// Reads one value, as [`Reader::value`] does, borrowing its text and bytes.
+    fn borrowed_value(&mut self, stacks: &mut BorrowedStacks<'a>) -> Result<BorrowedValue<'a>, DecodeError> {
+        let start = self.pos;
+        self.count_value(start)?;
+        let tag = self.byte()?;
+        match tag {
+            type_byte::STRING => {
+                Ok(BorrowedValue::Str(utf8::decode_lossy_borrowed(self.string_bytes(start)?)))
+            }
+            type_byte::MAP => self.borrowed_map(start, stacks).map(BorrowedValue::Map),
+            type_byte::ARRAY => self.borrowed_array(start, stacks).map(BorrowedValue::Array),
+            type_byte::BLOB => Ok(BorrowedValue::Blob(Cow::Borrowed(self.blob_bytes()?))),
+            // The other kinds hold no text or bytes: read as the owned decoder reads them.
+            _ => self.scalar(start, tag).map(BorrowedValue::from),
+        }
+    }
+
+    fn borrowed_map(
+        &mut self,
+        start: usize,
+        stacks: &mut BorrowedStacks<'a>,
+    ) -> Result<BorrowedMap<'a>, DecodeError> {
+        let mut remaining = self.container_len(start)?;
+        let first = stacks.entries.len();
+        while remaining > 0 {
+            let entry_start = self.pos;
+            let key = utf8::decode_lossy_borrowed(self.map_key(entry_start)?);
+            let value = self.borrowed_value(stacks)?;
+            stacks.entries.push((key, value));
+            remaining -= (self.pos - entry_start) as i64;
+        }
+        self.depth -= 1;
+        Ok(BorrowedMap::from_entries(stacks.entries.drain(first..).collect()))
+    }
+
+    fn borrowed_array(
+        &mut self,
+        start: usize,
+        stacks: &mut BorrowedStacks<'a>,
+    ) -> Result<Vec<BorrowedValue<'a>>, DecodeError> {
+        let mut remaining = self.container_len(start)?;
+        let first = stacks.items.len();
+        while remaining > 0 {
+            let item_start = self.pos;
+            let item = self.borrowed_value(stacks)?;
+            stacks.items.push(item);
+            remaining -= (self.pos - item_start) as i64;
+        }
+        self.depth -= 1;
+        Ok(stacks.items.drain(first..).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Value, decode_prefix, encode, map};
+
+    #[test]
+    fn borrows_valid_text_and_owns_malformed_text() {
+        let value = map! { "name" => "System", "blob" => Value::Blob(vec![7; 40]), "n" => 4i32 };
+        let bytes = encode(&value);
+        let borrowed = decode_borrowed(&bytes).unwrap();
+        let map = borrowed.as_map().unwrap();
+        let name = map.get("name").and_then(BorrowedValue::as_str).unwrap();
+        assert!(bytes.as_ptr_range().contains(&name.as_ptr()), "the text points into the input");
+        let blob = map.get("blob").and_then(BorrowedValue::as_blob).unwrap();
+        assert!(bytes.as_ptr_range().contains(&blob.as_ptr()), "the blob points into the input");
+        assert_eq!(borrowed.into_owned(), value);
+        // A key and a string of malformed UTF-8 read as the JDK reads them.
+        let malformed = [0x09, 0x06, 0x05, 0x01, 0xff, 0x05, 0x01, 0xc0];
+        let (borrowed, consumed) = decode_borrowed_prefix(&malformed, &DecodeLimits::default()).unwrap();
+        assert_eq!(
+            (borrowed.into_owned(), consumed),
+            decode_prefix(&malformed, &DecodeLimits::default()).unwrap()
+        );
+    }
+
+    #[test]
+    fn scratch_space_is_kept_between_decodes() {
+        let bytes = encode(&Value::Array((0..100).map(|i| map! { "i" => i }).collect()));
+        decode_borrowed(&bytes).unwrap();
+        let kept = SCRATCH.with(|s| {
+            let stacks = s.take();
+            let capacity = (stacks.entries.capacity(), stacks.items.capacity());
+            s.set(stacks);
+            capacity
+        });
+        assert!(kept.0 >= 1 && kept.1 >= 100, "{kept:?}");
+    }
+}
