@@ -170,32 +170,32 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads what follows the type byte `tag` (read at `start`) of a value that is not a
-    /// container.
+    /// container, as an owned [`Value`] or a [`crate::BorrowedValue`].
     #[inline(always)]
-    fn scalar(&mut self, start: usize, tag: u8) -> Result<Value, DecodeError> {
+    pub(crate) fn scalar<T: Scalar<'a>>(&mut self, start: usize, tag: u8) -> Result<T, DecodeError> {
         Ok(match tag {
-            type_byte::NULL => Value::Null,
-            type_byte::BOOL => Value::Bool(self.byte()? == 1),
+            type_byte::NULL => T::null(),
+            type_byte::BOOL => T::bool(self.byte()? == 1),
             type_byte::PLAIN_INT16 | type_byte::PLAIN_INT32 | type_byte::PLAIN_INT64 => {
                 return Err(DecodeError::DeprecatedNumberType { position: start, type_byte: tag });
             }
-            type_byte::STRING => Value::Str(utf8::decode_lossy(self.string_bytes(start)?)),
-            type_byte::DATE => Value::Date(i64::from_be_bytes(self.array()?)),
-            type_byte::IP4 => Value::Ipv4(Ipv4Addr::from(self.array::<4>()?)),
+            type_byte::STRING => T::str(self.string_bytes(start)?),
+            type_byte::DATE => T::date(i64::from_be_bytes(self.array()?)),
+            type_byte::IP4 => T::ipv4(Ipv4Addr::from(self.array::<4>()?)),
             type_byte::IP6 => {
                 let addr = Ipv6Addr::from(self.array::<16>()?);
                 // Java's InetAddress.getByAddress returns an Inet4Address for ::ffff:a.b.c.d.
                 match addr.to_ipv4_mapped() {
-                    Some(v4) => Value::Ipv4(v4),
-                    None => Value::Ipv6(addr),
+                    Some(v4) => T::ipv4(v4),
+                    None => T::ipv6(addr),
                 }
             }
-            type_byte::BLOB => Value::Blob(self.blob_bytes()?.to_vec()),
-            type_byte::ZINT16 => Value::I16(varint::unzigzag16(self.varint()?)),
-            type_byte::ZINT32 => Value::I32(varint::unzigzag32(self.varint()?)),
-            type_byte::ZINT64 => Value::I64(varint::unzigzag(self.varint()?)),
-            type_byte::FLOAT => Value::F32(f32::from_bits(u32::from_be_bytes(self.array()?))),
-            type_byte::DOUBLE => Value::F64(f64::from_bits(u64::from_be_bytes(self.array()?))),
+            type_byte::BLOB => T::blob(self.blob_bytes()?),
+            type_byte::ZINT16 => T::i16(varint::unzigzag16(self.varint()?)),
+            type_byte::ZINT32 => T::i32(varint::unzigzag32(self.varint()?)),
+            type_byte::ZINT64 => T::i64(varint::unzigzag(self.varint()?)),
+            type_byte::FLOAT => T::f32(f32::from_bits(u32::from_be_bytes(self.array()?))),
+            type_byte::DOUBLE => T::f64(f64::from_bits(u64::from_be_bytes(self.array()?))),
             // MAP and ARRAY never come here.
             _ => return Err(DecodeError::UnknownType { position: start, type_byte: tag }),
         })
@@ -393,6 +393,76 @@ impl<'a> Reader<'a> {
                 return Ok(acc);
             }
         }
+    }
+}
+
+/// What a decode makes of the values that are not containers: owned [`Value`]s, or
+/// [`crate::BorrowedValue`]s borrowing text and bytes from the input. One reading of the scalar
+/// kinds ([`Reader::scalar`]) serves both, built in place.
+pub(crate) trait Scalar<'a>: Sized {
+    fn null() -> Self;
+    fn bool(b: bool) -> Self;
+    fn i16(v: i16) -> Self;
+    fn i32(v: i32) -> Self;
+    fn i64(v: i64) -> Self;
+    /// A STRING's bytes as sent (malformed UTF-8 is read as U+FFFD).
+    fn str(bytes: &'a [u8]) -> Self;
+    fn date(ms: i64) -> Self;
+    fn ipv4(addr: Ipv4Addr) -> Self;
+    fn ipv6(addr: Ipv6Addr) -> Self;
+    fn blob(bytes: &'a [u8]) -> Self;
+    fn f32(v: f32) -> Self;
+    fn f64(v: f64) -> Self;
+}
+
+impl<'a> Scalar<'a> for Value {
+    #[inline(always)]
+    fn null() -> Self {
+        Value::Null
+    }
+    #[inline(always)]
+    fn bool(b: bool) -> Self {
+        Value::Bool(b)
+    }
+    #[inline(always)]
+    fn i16(v: i16) -> Self {
+        Value::I16(v)
+    }
+    #[inline(always)]
+    fn i32(v: i32) -> Self {
+        Value::I32(v)
+    }
+    #[inline(always)]
+    fn i64(v: i64) -> Self {
+        Value::I64(v)
+    }
+    #[inline(always)]
+    fn str(bytes: &'a [u8]) -> Self {
+        Value::Str(utf8::decode_lossy(bytes))
+    }
+    #[inline(always)]
+    fn date(ms: i64) -> Self {
+        Value::Date(ms)
+    }
+    #[inline(always)]
+    fn ipv4(addr: Ipv4Addr) -> Self {
+        Value::Ipv4(addr)
+    }
+    #[inline(always)]
+    fn ipv6(addr: Ipv6Addr) -> Self {
+        Value::Ipv6(addr)
+    }
+    #[inline(always)]
+    fn blob(bytes: &'a [u8]) -> Self {
+        Value::Blob(bytes.to_vec())
+    }
+    #[inline(always)]
+    fn f32(v: f32) -> Self {
+        Value::F32(v)
+    }
+    #[inline(always)]
+    fn f64(v: f64) -> Self {
+        Value::F64(v)
     }
 }
 

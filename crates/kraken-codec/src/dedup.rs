@@ -60,6 +60,12 @@ fn pairwise_slots<K: AsRef<str>, V>(entries: &[(K, V)]) -> Option<(Vec<usize>, u
             .enumerate()
             .position(|(j, &other)| other == mine && entries[j].0.as_ref() == entries[i].0.as_ref())
     };
+    // Most maps repeat no key: a scan of the signatures alone (no text compared, no branch per
+    // pair) tells so.
+    let signature_repeats = (1..signatures.len()).any(|i| signatures[..i].contains(&signatures[i]));
+    if !signature_repeats {
+        return None;
+    }
     let first_repeat = (1..entries.len()).find(|&i| earlier(i).is_some())?;
     let mut slots: Vec<usize> = (0..first_repeat).collect();
     let mut distinct = first_repeat;

@@ -6,7 +6,9 @@
 use std::borrow::Cow;
 use std::cell::Cell;
 
-use super::{MAX_KEPT_SCRATCH, Reader};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::{MAX_KEPT_SCRATCH, Reader, Scalar};
 use crate::borrowed::{BorrowedMap, BorrowedValue};
 use crate::error::DecodeError;
 use crate::limits::DecodeLimits;
@@ -69,14 +71,23 @@ impl<'a> Reader<'a> {
         self.count_value(start)?;
         let tag = self.byte()?;
         match tag {
-            type_byte::STRING => {
-                Ok(BorrowedValue::Str(utf8::decode_lossy_borrowed(self.string_bytes(start)?)))
-            }
             type_byte::MAP => self.borrowed_map(start, stacks).map(BorrowedValue::Map),
             type_byte::ARRAY => self.borrowed_array(start, stacks).map(BorrowedValue::Array),
-            type_byte::BLOB => Ok(BorrowedValue::Blob(Cow::Borrowed(self.blob_bytes()?))),
-            // The other kinds hold no text or bytes: read as the owned decoder reads them.
-            _ => self.scalar(start, tag).map(BorrowedValue::from),
+            _ => self.scalar(start, tag),
+        }
+    }
+
+    /// Reads a map value or an array item, scalars in place (see [`Reader::item`]).
+    #[inline(always)]
+    fn borrowed_item(&mut self, stacks: &mut BorrowedStacks<'a>) -> Result<BorrowedValue<'a>, DecodeError> {
+        match self.input.get(self.pos) {
+            Some(&(type_byte::MAP | type_byte::ARRAY)) => self.borrowed_value(stacks),
+            _ => {
+                let start = self.pos;
+                self.count_value(start)?;
+                let tag = self.byte()?;
+                self.scalar(start, tag)
+            }
         }
     }
 
@@ -90,7 +101,7 @@ impl<'a> Reader<'a> {
         while remaining > 0 {
             let entry_start = self.pos;
             let key = utf8::decode_lossy_borrowed(self.map_key(entry_start)?);
-            let value = self.borrowed_value(stacks)?;
+            let value = self.borrowed_item(stacks)?;
             stacks.entries.push((key, value));
             remaining -= (self.pos - entry_start) as i64;
         }
@@ -107,12 +118,63 @@ impl<'a> Reader<'a> {
         let first = stacks.items.len();
         while remaining > 0 {
             let item_start = self.pos;
-            let item = self.borrowed_value(stacks)?;
+            let item = self.borrowed_item(stacks)?;
             stacks.items.push(item);
             remaining -= (self.pos - item_start) as i64;
         }
         self.depth -= 1;
         Ok(stacks.items.drain(first..).collect())
+    }
+}
+
+impl<'a> Scalar<'a> for BorrowedValue<'a> {
+    #[inline(always)]
+    fn null() -> Self {
+        BorrowedValue::Null
+    }
+    #[inline(always)]
+    fn bool(b: bool) -> Self {
+        BorrowedValue::Bool(b)
+    }
+    #[inline(always)]
+    fn i16(v: i16) -> Self {
+        BorrowedValue::I16(v)
+    }
+    #[inline(always)]
+    fn i32(v: i32) -> Self {
+        BorrowedValue::I32(v)
+    }
+    #[inline(always)]
+    fn i64(v: i64) -> Self {
+        BorrowedValue::I64(v)
+    }
+    #[inline(always)]
+    fn str(bytes: &'a [u8]) -> Self {
+        BorrowedValue::Str(utf8::decode_lossy_borrowed(bytes))
+    }
+    #[inline(always)]
+    fn date(ms: i64) -> Self {
+        BorrowedValue::Date(ms)
+    }
+    #[inline(always)]
+    fn ipv4(addr: Ipv4Addr) -> Self {
+        BorrowedValue::Ipv4(addr)
+    }
+    #[inline(always)]
+    fn ipv6(addr: Ipv6Addr) -> Self {
+        BorrowedValue::Ipv6(addr)
+    }
+    #[inline(always)]
+    fn blob(bytes: &'a [u8]) -> Self {
+        BorrowedValue::Blob(Cow::Borrowed(bytes))
+    }
+    #[inline(always)]
+    fn f32(v: f32) -> Self {
+        BorrowedValue::F32(v)
+    }
+    #[inline(always)]
+    fn f64(v: f64) -> Self {
+        BorrowedValue::F64(v)
     }
 }
 
