@@ -1,8 +1,12 @@
 //! Fuzz target for what a connection does with the bytes a peer sends: cut them into frames
 //! (with a small frame limit) and read each as an RPC message, parameters left encoded, then
-//! decode those. Nothing may panic; a frame that reads as a message must decode whole exactly
-//! when it checks, and survive being written and read again.
+//! decode those. Nothing may panic or take longer than a time limit proportional to the input's
+//! size; a frame that reads as a message must decode whole exactly when it checks, and survive
+//! being written and read again.
 #![no_main]
+
+#[path = "common/time_limit.rs"]
+mod time_limit;
 
 use bytes::BytesMut;
 use kraken_codec::{decode_prefix, encode};
@@ -11,8 +15,10 @@ use kraken_rpc::message::Message;
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
 
-fuzz_target!(|data: &[u8]| {
-    let mut codec = FrameCodec::new(64 * 1024);
+fuzz_target!(|data: &[u8]| time_limit::within_limit(data, || read_frames(data)));
+
+fn read_frames(data: &[u8]) {
+    let mut codec = FrameCodec::new(4 << 20);
     let mut buf = BytesMut::from(data);
     while let Ok(Some(frame)) = codec.decode(&mut buf) {
         let limits = codec.limits();
@@ -31,4 +37,4 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.kind(), message.kind());
         }
     }
-});
+}

@@ -83,7 +83,9 @@ impl serde::Serialize for PlainMap<'_> {
 
 /// An encoded value as plain JSON text, read straight from its bytes: the same text as
 /// [`to_json_string`] of the decoded value, without building the value. (A map whose keys repeat,
-/// or are not valid UTF-8, is decoded first, so that it reads exactly as the decoder reads it.)
+/// or are not valid UTF-8, or more than 64, is decoded first, so that it reads exactly as the
+/// decoder reads it; so is a value with a Java quirk inside, which a walk would read again at
+/// every level: each costs one linear decode.)
 pub fn raw_to_json_string(raw: RawValue<'_>) -> String {
     serde_json::to_string(&RawPlain(raw)).unwrap_or_else(|_| "null".into())
 }
@@ -95,6 +97,12 @@ impl serde::Serialize for RawPlain<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeMap, SerializeSeq};
         let raw = self.0;
+        if !raw.is_exact() {
+            // Walked part by part, a quirky value would be read again at every level: decode it
+            // once (linear) and write that.
+            let value = raw.decode().map_err(S::Error::custom)?;
+            return Plain(&value).serialize(serializer);
+        }
         if let Some(entries) = raw.entries() {
             let Some(keys) = distinct_utf8_keys(raw) else {
                 let value = raw.decode().map_err(S::Error::custom)?;

@@ -59,6 +59,15 @@ impl<'a> RawValue<'a> {
         })
     }
 
+    /// True when no Java quirk is inside (a rewinding string, a container that does not end
+    /// where its length says), as in everything a sound peer sends: then walking the value's
+    /// parts steps over each by its length prefix. A quirky value is walked by reading, each step
+    /// costing the size of the part stepped over, so a recursive walk of one reads the deepest
+    /// parts once per level above them: decode it whole instead.
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
     /// The value's type byte.
     pub fn type_byte(&self) -> u8 {
         self.input[0]

@@ -147,8 +147,12 @@ impl Field<'_> {
             return Err(invalid(self.path, "an abbreviated string cannot be encoded; decode with --full"));
         }
         let rule = self.str("gen")?;
-        let text = generator::string(rule)
-            .ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
+        let text = generator::string(rule).ok_or_else(|| {
+            invalid(
+                &self.sub("gen"),
+                &format!("unknown generator \"{rule}\" (or over {} bytes)", generator::MAX_GENERATED),
+            )
+        })?;
         self.check_len("utf16_len", text.encode_utf16().count())?;
         self.check_len("utf8_len", text.len())?;
         Ok(text)
@@ -163,8 +167,12 @@ impl Field<'_> {
             return Err(invalid(self.path, "abbreviated bytes cannot be encoded; decode with --full"));
         }
         let rule = self.str("gen")?;
-        let bytes = generator::bytes(rule)
-            .ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
+        let bytes = generator::bytes(rule).ok_or_else(|| {
+            invalid(
+                &self.sub("gen"),
+                &format!("unknown generator \"{rule}\" (or over {} bytes)", generator::MAX_GENERATED),
+            )
+        })?;
         self.check_len("len", bytes.len())?;
         Ok(bytes)
     }
