@@ -210,7 +210,11 @@ impl<'a> Reader<'a> {
         if len < 0 {
             // Java sets the buffer limit below the position: the result is "" and the position
             // moves back by |len|. Accept it only while the value as a whole still moves forward,
-            // so no container can loop on it.
+            // so no container can loop on it. Nor can rewinds add up: a negative length takes a
+            // varint of five bytes or more, and the only places it can move back to are inside
+            // that varint, on a byte that is 0x7F (its last, for -1) or has its top bit set,
+            // which no type byte has. Whatever reads next there fails, unless every open
+            // container ends first: one rewind is the last thing a decode reads.
             self.exact = false;
             let back = len.unsigned_abs() as usize;
             return match self.pos.checked_sub(back) {
