@@ -20,7 +20,6 @@ use crate::value::{Map, Text, Value, type_byte};
 use crate::varint;
 
 pub use crate::limits::DecodeLimits;
-pub use borrowed::{decode_borrowed, decode_borrowed_prefix};
 
 /// Decodes the value at the start of `bytes` with the default limits. Bytes after the value are
 /// ignored, as Java ignores them; use [`decode_prefix`] to learn how many were read.
@@ -75,7 +74,7 @@ pub(crate) fn check_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<Checke
 }
 
 /// Largest scratch stacks (in entries) kept between decodes.
-const MAX_KEPT_SCRATCH: usize = 4096;
+pub(crate) const MAX_KEPT_SCRATCH: usize = 4096;
 
 /// Where a decode keeps the entries and items of the containers it is building: a finished
 /// container takes its own off the top, so each is allocated once at its exact size.
@@ -120,6 +119,18 @@ impl<'a> Reader<'a> {
         self.input
     }
 
+    /// The byte at the reader's position, if any.
+    #[inline(always)]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    /// Leaves a container entered by [`Reader::container_len`] once its content is read.
+    #[inline(always)]
+    pub(crate) fn leave_container(&mut self) {
+        self.depth -= 1;
+    }
+
     /// Steps over a type byte already known (to a caller that checked the value).
     pub(crate) fn skip_tag(&mut self) {
         self.pos = (self.pos + 1).min(self.input.len());
@@ -133,7 +144,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Counts one more value against the limit; `start` is its offset.
-    fn count_value(&mut self, start: usize) -> Result<(), DecodeError> {
+    pub(crate) fn count_value(&mut self, start: usize) -> Result<(), DecodeError> {
         self.values += 1;
         if self.values > self.limits.max_values {
             return Err(DecodeError::TooManyValues { position: start, limit: self.limits.max_values });
@@ -299,7 +310,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a BLOB's length (after its type byte) and returns its bytes.
-    fn blob_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn blob_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let len_pos = self.pos;
         let len = java_int(self.varint()?);
         if len < 0 {
@@ -337,7 +348,7 @@ impl<'a> Reader<'a> {
 
     /// Enters a container: checks depth, reads its content length as Java's `int` and checks it
     /// against the input left. A negative length is a loop bound that is already reached.
-    fn container_len(&mut self, start: usize) -> Result<i64, DecodeError> {
+    pub(crate) fn container_len(&mut self, start: usize) -> Result<i64, DecodeError> {
         self.depth += 1;
         if self.depth > self.limits.max_depth {
             return Err(DecodeError::TooDeep { position: start, limit: self.limits.max_depth });
@@ -355,7 +366,7 @@ impl<'a> Reader<'a> {
         Ok(len)
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self.input.get(self.pos).ok_or(DecodeError::UnexpectedEnd { position: self.pos })?;
         self.pos += 1;
         Ok(b)
@@ -475,6 +486,5 @@ fn java_int(v: u64) -> i32 {
     v as u32 as i32
 }
 
-mod borrowed;
 #[cfg(test)]
 mod tests;

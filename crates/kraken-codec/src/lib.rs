@@ -17,6 +17,7 @@
 //! The wire format itself is described in `kraken-wire/SPEC.md` of the project's shared specs.
 
 pub mod borrowed;
+mod borrowed_decode;
 pub mod decode;
 mod dedup;
 pub mod encode;
@@ -33,9 +34,8 @@ pub mod value;
 pub mod varint;
 
 pub use borrowed::{BorrowedMap, BorrowedValue};
-pub use decode::{
-    DecodeLimits, decode, decode_borrowed, decode_borrowed_prefix, decode_prefix, validate_prefix,
-};
+pub use borrowed_decode::{decode_borrowed, decode_borrowed_prefix};
+pub use decode::{DecodeLimits, decode, decode_prefix, validate_prefix};
 pub use encode::{encode, encode_into, encoded_len};
 pub use error::DecodeError;
 pub use map::Map;

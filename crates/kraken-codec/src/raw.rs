@@ -12,7 +12,8 @@
 use bytes::Bytes;
 
 use crate::borrowed::BorrowedValue;
-use crate::decode::{Reader, Stacks, check_prefix, decode_borrowed_prefix, decode_prefix};
+use crate::borrowed_decode::decode_borrowed_prefix;
+use crate::decode::{Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
 use crate::exact;
 use crate::limits::DecodeLimits;

@@ -1,15 +1,15 @@
-//! Decoding into a [`BorrowedValue`]: the reader of [`super`], building values whose strings
-//! and blobs borrow from the input. It reads every byte as [`super::decode_prefix`] does (the
-//! same checks, limits, errors and Java leniencies; only the building differs), so the two
-//! accept the same inputs and give the same value.
+//! Decoding into a [`BorrowedValue`]: the reader of [`crate::decode`], building values whose
+//! strings and blobs borrow from the input. It reads every byte as [`crate::decode_prefix`]
+//! does (the same checks, limits, errors and Java leniencies; only the building differs), so the
+//! two accept the same inputs and give the same value.
 
 use std::borrow::Cow;
 use std::cell::Cell;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{MAX_KEPT_SCRATCH, Reader, Scalar};
 use crate::borrowed::{BorrowedMap, BorrowedValue};
+use crate::decode::{MAX_KEPT_SCRATCH, Reader, Scalar};
 use crate::error::DecodeError;
 use crate::limits::DecodeLimits;
 use crate::utf8;
@@ -21,7 +21,7 @@ pub fn decode_borrowed(bytes: &[u8]) -> Result<BorrowedValue<'_>, DecodeError> {
     decode_borrowed_prefix(bytes, &DecodeLimits::default()).map(|(value, _)| value)
 }
 
-/// [`super::decode_prefix`], borrowing strings and blobs from `bytes`: the value and the number
+/// [`crate::decode_prefix`], borrowing strings and blobs from `bytes`: the value and the number
 /// of bytes read.
 pub fn decode_borrowed_prefix<'a>(
     bytes: &'a [u8],
@@ -36,11 +36,11 @@ pub fn decode_borrowed_prefix<'a>(
     if stacks.entries.capacity() <= MAX_KEPT_SCRATCH && stacks.items.capacity() <= MAX_KEPT_SCRATCH {
         SCRATCH.with(|s| s.set(relabel(stacks)));
     }
-    Ok((result?, reader.pos))
+    Ok((result?, reader.position()))
 }
 
 /// Where a borrowed decode keeps the entries and items of the containers it is building (as
-/// [`super::Stacks`] does for owned values).
+/// the owned decoder's stacks do).
 #[derive(Default)]
 struct BorrowedStacks<'a> {
     entries: Vec<(Cow<'a, str>, BorrowedValue<'a>)>,
@@ -67,7 +67,7 @@ fn emptied<T, U>(mut vec: Vec<T>) -> Vec<U> {
 impl<'a> Reader<'a> {
     /// Reads one value, as [`Reader::value`] does, borrowing its text and bytes.
     fn borrowed_value(&mut self, stacks: &mut BorrowedStacks<'a>) -> Result<BorrowedValue<'a>, DecodeError> {
-        let start = self.pos;
+        let start = self.position();
         self.count_value(start)?;
         let tag = self.byte()?;
         match tag {
@@ -77,13 +77,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads a map value or an array item, scalars in place (see [`Reader::item`]).
+    /// Reads a map value or an array item, scalars in place (as the owned decoder's `item`).
     #[inline(always)]
     fn borrowed_item(&mut self, stacks: &mut BorrowedStacks<'a>) -> Result<BorrowedValue<'a>, DecodeError> {
-        match self.input.get(self.pos) {
-            Some(&(type_byte::MAP | type_byte::ARRAY)) => self.borrowed_value(stacks),
+        match self.peek() {
+            Some(type_byte::MAP | type_byte::ARRAY) => self.borrowed_value(stacks),
             _ => {
-                let start = self.pos;
+                let start = self.position();
                 self.count_value(start)?;
                 let tag = self.byte()?;
                 self.scalar(start, tag)
@@ -99,13 +99,13 @@ impl<'a> Reader<'a> {
         let mut remaining = self.container_len(start)?;
         let first = stacks.entries.len();
         while remaining > 0 {
-            let entry_start = self.pos;
+            let entry_start = self.position();
             let key = utf8::decode_lossy_borrowed(self.map_key(entry_start)?);
             let value = self.borrowed_item(stacks)?;
             stacks.entries.push((key, value));
-            remaining -= (self.pos - entry_start) as i64;
+            remaining -= (self.position() - entry_start) as i64;
         }
-        self.depth -= 1;
+        self.leave_container();
         Ok(BorrowedMap::from_entries(stacks.entries.drain(first..).collect()))
     }
 
@@ -117,12 +117,12 @@ impl<'a> Reader<'a> {
         let mut remaining = self.container_len(start)?;
         let first = stacks.items.len();
         while remaining > 0 {
-            let item_start = self.pos;
+            let item_start = self.position();
             let item = self.borrowed_item(stacks)?;
             stacks.items.push(item);
-            remaining -= (self.pos - item_start) as i64;
+            remaining -= (self.position() - item_start) as i64;
         }
-        self.depth -= 1;
+        self.leave_container();
         Ok(stacks.items.drain(first..).collect())
     }
 }
