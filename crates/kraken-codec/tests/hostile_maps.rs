@@ -1,10 +1,11 @@
 //! What a hostile map costs: decoding, the borrowed decoding, reading a frame part by part, and
 //! the JSON readers must all be linear in their input whatever keys repeat. A map with one
 //! repeated key used to fall into an insert loop costing N² (40,000 keys and one repeat took
-//! 22 s in a debug build; a full frame would take hours). Each case here fills a maximal RPC frame
-//! (8 MiB, `kraken_rpc::frame::DEFAULT_MAX_FRAME_LEN`) or a maximal admin-API body (2 MiB, axum's
-//! default JSON limit) and must finish within a bound that is generous for linear work in a
-//! debug build on a loaded machine and hopeless for quadratic work. The same cases check that a
+//! 22 s in a debug build; a full frame, by the square of its ~500,000 keys, about an hour).
+//! Each case here fills a maximal RPC frame (8 MiB, `kraken_rpc::frame::DEFAULT_MAX_FRAME_LEN`)
+//! or a maximal admin-API body (2 MiB, axum's default JSON limit) and must finish within a bound
+//! that is generous for linear work in a debug build on a loaded machine and hopeless for
+//! quadratic work. The same cases check that a
 //! repeated key keeps its first position and its last value, as Java's `HashMap.put` does.
 
 use std::time::{Duration, Instant};
@@ -19,8 +20,8 @@ use kraken_codec::{
 const MAX_FRAME: usize = 8 << 20;
 /// The largest JSON body the base's admin API accepts (axum's default limit).
 const MAX_JSON_BODY: usize = 2 << 20;
-/// What one case may take: measured at well under a second each in a debug build; a quadratic
-/// decode of the same input would take hours.
+/// What one case may take: measured at about a second each in a debug build; a quadratic
+/// decode of the same input would take most of an hour.
 const BOUND: Duration = Duration::from_secs(10);
 
 /// Runs `work`, prints how long it took and fails if that is beyond [`BOUND`].
