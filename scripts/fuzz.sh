@@ -7,8 +7,9 @@
 # RUSTC_BOOTSTRAP=1 for the sanitizer flags; this script sets it.
 #
 # Slowness fails an input as a crash does: each target checks its own time per input (500 ms
-# plus 2 s per MiB, fuzz/fuzz_targets/common/time_limit.rs), and libFuzzer's -timeout catches an
-# input that never returns. Inputs may be up to 1 MiB, so that costly shapes fit.
+# plus 4 to 10 s per MiB by target, fuzz/fuzz_targets/common/time_limit.rs), and libFuzzer's
+# -timeout catches an input that never returns. Inputs may be up to 1 MiB, so that costly
+# shapes fit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-600}"
