@@ -5,9 +5,13 @@
 //! * `process_list`: a `getProcesses` reply of 300 `{pid, name, cpu_usage, working_set}` maps.
 //!
 //! Each format encodes into a reused buffer and decodes back into a [`Value`], so only the wire
-//! format differs. After criterion's own report the bench prints, per payload and direction, the
-//! MessagePack time divided by the Kraken time: a ratio of 1.0 or more means Kraken is at least
-//! as fast as MessagePack (the goal).
+//! format differs. `decode_borrowed` decodes the same bytes into a [`BorrowedValue`], whose
+//! strings (and blobs) borrow from the input: Kraken through `decode_borrowed`, MessagePack and
+//! JSON through `BorrowedValue`'s serde `Deserialize` (the same type, with the same map building;
+//! both formats lend their strings, JSON those without escapes). After criterion's own report
+//! the bench prints, per payload and direction, the MessagePack time divided by the Kraken time:
+//! a ratio of 1.0 or more means Kraken is at least as fast as MessagePack (the goal for owned
+//! values), 3.0 or more the goal for borrowed ones.
 //!
 //! Run: `cargo bench -p kraken-codec --bench codec`.
 
@@ -15,7 +19,9 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use kraken_codec::{DecodeLimits, Value, decode_prefix, encode_into, map};
+use kraken_codec::{
+    BorrowedValue, DecodeLimits, Value, decode_borrowed_prefix, decode_prefix, encode_into, map,
+};
 
 const FORMATS: [&str; 3] = ["kraken", "msgpack", "json"];
 
@@ -83,6 +89,14 @@ fn decode_with(format: &str, bytes: &[u8]) -> Value {
     }
 }
 
+fn decode_borrowed_with<'a>(format: &str, bytes: &'a [u8]) -> BorrowedValue<'a> {
+    match format {
+        "kraken" => decode_borrowed_prefix(bytes, &DecodeLimits::default()).expect("kraken decodes").0,
+        "msgpack" => rmp_serde::from_slice(bytes).expect("msgpack decodes"),
+        _ => serde_json::from_slice(bytes).expect("json decodes"),
+    }
+}
+
 fn bench_payload(c: &mut Criterion, payload: &str, value: &Value) {
     let mut group = c.benchmark_group(format!("{payload}/encode"));
     for format in FORMATS {
@@ -105,6 +119,19 @@ fn bench_payload(c: &mut Criterion, payload: &str, value: &Value) {
         });
     }
     group.finish();
+
+    let mut group = c.benchmark_group(format!("{payload}/decode_borrowed"));
+    for format in FORMATS {
+        let mut bytes = Vec::new();
+        encode_with(format, value, &mut bytes);
+        // Both sides read the same content (MessagePack carries the date as an integer).
+        assert_eq!(decode_borrowed_with(format, &bytes).into_owned(), decode_with(format, &bytes));
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(BenchmarkId::from_parameter(format), |b| {
+            b.iter(|| decode_borrowed_with(format, black_box(&bytes)))
+        });
+    }
+    group.finish();
 }
 
 /// Criterion's median estimate, in nanoseconds, of one benchmark of this run.
@@ -118,19 +145,19 @@ fn print_ratios(dir: &Path) {
     println!();
     println!("Kraken codec against MessagePack (rmp-serde) and JSON (serde_json), median times of this run:");
     println!(
-        "{:<24} {:>12} {:>12} {:>12} {:>16} {:>13}",
+        "{:<30} {:>12} {:>12} {:>12} {:>16} {:>13}",
         "payload", "kraken", "msgpack", "json", "msgpack/kraken", "json/kraken"
     );
     for payload in ["log_record", "process_list"] {
-        for direction in ["encode", "decode"] {
+        for direction in ["encode", "decode", "decode_borrowed"] {
             let group = format!("{payload}/{direction}");
             let times: Vec<Option<f64>> = FORMATS.iter().map(|f| median_ns(dir, &group, f)).collect();
             let [Some(kraken), Some(msgpack), Some(json)] = times[..] else {
-                println!("{group:<24} (not measured in this run)");
+                println!("{group:<30} (not measured in this run)");
                 continue;
             };
             println!(
-                "{group:<24} {:>10.0}ns {:>10.0}ns {:>10.0}ns {:>16.2} {:>13.2}",
+                "{group:<30} {:>10.0}ns {:>10.0}ns {:>10.0}ns {:>16.2} {:>13.2}",
                 kraken,
                 msgpack,
                 json,

@@ -74,7 +74,7 @@ pub(crate) fn check_prefix(bytes: &[u8], limits: &DecodeLimits) -> Result<Checke
 }
 
 /// Largest scratch stacks (in entries) kept between decodes.
-const MAX_KEPT_SCRATCH: usize = 4096;
+pub(crate) const MAX_KEPT_SCRATCH: usize = 4096;
 
 /// Where a decode keeps the entries and items of the containers it is building: a finished
 /// container takes its own off the top, so each is allocated once at its exact size.
@@ -96,7 +96,7 @@ pub(crate) struct Reader<'a> {
     pos: usize,
     depth: usize,
     values: usize,
-    limits: &'a DecodeLimits,
+    limits: DecodeLimits,
     /// False once a Java quirk was met: a container whose items do not end exactly at its
     /// declared length, or a string with a negative length. Until then every value ends where
     /// its length prefix says, which the walks of [`crate::exact`] rely on.
@@ -105,8 +105,8 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader at the start of `input`.
-    pub(crate) fn new(input: &'a [u8], limits: &'a DecodeLimits) -> Self {
-        Reader { input, pos: 0, depth: 0, values: 0, limits, exact: true }
+    pub(crate) fn new(input: &'a [u8], limits: &DecodeLimits) -> Self {
+        Reader { input, pos: 0, depth: 0, values: 0, limits: *limits, exact: true }
     }
 
     /// Where the reader is, as an offset into its input.
@@ -117,6 +117,18 @@ impl<'a> Reader<'a> {
     /// The whole input being read.
     pub(crate) fn input(&self) -> &'a [u8] {
         self.input
+    }
+
+    /// The byte at the reader's position, if any.
+    #[inline(always)]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    /// Leaves a container entered by [`Reader::container_len`] once its content is read.
+    #[inline(always)]
+    pub(crate) fn leave_container(&mut self) {
+        self.depth -= 1;
     }
 
     /// Steps over a type byte already known (to a caller that checked the value).
@@ -132,7 +144,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Counts one more value against the limit; `start` is its offset.
-    fn count_value(&mut self, start: usize) -> Result<(), DecodeError> {
+    pub(crate) fn count_value(&mut self, start: usize) -> Result<(), DecodeError> {
         self.values += 1;
         if self.values > self.limits.max_values {
             return Err(DecodeError::TooManyValues { position: start, limit: self.limits.max_values });
@@ -169,32 +181,32 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads what follows the type byte `tag` (read at `start`) of a value that is not a
-    /// container.
+    /// container, as an owned [`Value`] or a [`crate::BorrowedValue`].
     #[inline(always)]
-    fn scalar(&mut self, start: usize, tag: u8) -> Result<Value, DecodeError> {
+    pub(crate) fn scalar<T: Scalar<'a>>(&mut self, start: usize, tag: u8) -> Result<T, DecodeError> {
         Ok(match tag {
-            type_byte::NULL => Value::Null,
-            type_byte::BOOL => Value::Bool(self.byte()? == 1),
+            type_byte::NULL => T::null(),
+            type_byte::BOOL => T::bool(self.byte()? == 1),
             type_byte::PLAIN_INT16 | type_byte::PLAIN_INT32 | type_byte::PLAIN_INT64 => {
                 return Err(DecodeError::DeprecatedNumberType { position: start, type_byte: tag });
             }
-            type_byte::STRING => Value::Str(utf8::decode_lossy(self.string_bytes(start)?)),
-            type_byte::DATE => Value::Date(i64::from_be_bytes(self.array()?)),
-            type_byte::IP4 => Value::Ipv4(Ipv4Addr::from(self.array::<4>()?)),
+            type_byte::STRING => T::str(self.string_bytes(start)?),
+            type_byte::DATE => T::date(i64::from_be_bytes(self.array()?)),
+            type_byte::IP4 => T::ipv4(Ipv4Addr::from(self.array::<4>()?)),
             type_byte::IP6 => {
                 let addr = Ipv6Addr::from(self.array::<16>()?);
                 // Java's InetAddress.getByAddress returns an Inet4Address for ::ffff:a.b.c.d.
                 match addr.to_ipv4_mapped() {
-                    Some(v4) => Value::Ipv4(v4),
-                    None => Value::Ipv6(addr),
+                    Some(v4) => T::ipv4(v4),
+                    None => T::ipv6(addr),
                 }
             }
-            type_byte::BLOB => Value::Blob(self.blob_bytes()?.to_vec()),
-            type_byte::ZINT16 => Value::I16(varint::unzigzag16(self.varint()?)),
-            type_byte::ZINT32 => Value::I32(varint::unzigzag32(self.varint()?)),
-            type_byte::ZINT64 => Value::I64(varint::unzigzag(self.varint()?)),
-            type_byte::FLOAT => Value::F32(f32::from_bits(u32::from_be_bytes(self.array()?))),
-            type_byte::DOUBLE => Value::F64(f64::from_bits(u64::from_be_bytes(self.array()?))),
+            type_byte::BLOB => T::blob(self.blob_bytes()?),
+            type_byte::ZINT16 => T::i16(varint::unzigzag16(self.varint()?)),
+            type_byte::ZINT32 => T::i32(varint::unzigzag32(self.varint()?)),
+            type_byte::ZINT64 => T::i64(varint::unzigzag(self.varint()?)),
+            type_byte::FLOAT => T::f32(f32::from_bits(u32::from_be_bytes(self.array()?))),
+            type_byte::DOUBLE => T::f64(f64::from_bits(u64::from_be_bytes(self.array()?))),
             // MAP and ARRAY never come here.
             _ => return Err(DecodeError::UnknownType { position: start, type_byte: tag }),
         })
@@ -209,7 +221,11 @@ impl<'a> Reader<'a> {
         if len < 0 {
             // Java sets the buffer limit below the position: the result is "" and the position
             // moves back by |len|. Accept it only while the value as a whole still moves forward,
-            // so no container can loop on it.
+            // so no container can loop on it. Nor can rewinds add up: a negative length takes a
+            // varint of five bytes or more, and the only places it can move back to are inside
+            // that varint, on a byte that is 0x7F (its last, for -1) or has its top bit set,
+            // which no type byte has. Whatever reads next there fails, unless every open
+            // container ends first: one rewind is the last thing a decode reads.
             self.exact = false;
             let back = len.unsigned_abs() as usize;
             return match self.pos.checked_sub(back) {
@@ -294,7 +310,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a BLOB's length (after its type byte) and returns its bytes.
-    fn blob_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn blob_bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let len_pos = self.pos;
         let len = java_int(self.varint()?);
         if len < 0 {
@@ -332,7 +348,7 @@ impl<'a> Reader<'a> {
 
     /// Enters a container: checks depth, reads its content length as Java's `int` and checks it
     /// against the input left. A negative length is a loop bound that is already reached.
-    fn container_len(&mut self, start: usize) -> Result<i64, DecodeError> {
+    pub(crate) fn container_len(&mut self, start: usize) -> Result<i64, DecodeError> {
         self.depth += 1;
         if self.depth > self.limits.max_depth {
             return Err(DecodeError::TooDeep { position: start, limit: self.limits.max_depth });
@@ -350,7 +366,7 @@ impl<'a> Reader<'a> {
         Ok(len)
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self.input.get(self.pos).ok_or(DecodeError::UnexpectedEnd { position: self.pos })?;
         self.pos += 1;
         Ok(b)
@@ -392,6 +408,76 @@ impl<'a> Reader<'a> {
                 return Ok(acc);
             }
         }
+    }
+}
+
+/// What a decode makes of the values that are not containers: owned [`Value`]s, or
+/// [`crate::BorrowedValue`]s borrowing text and bytes from the input. One reading of the scalar
+/// kinds ([`Reader::scalar`]) serves both, built in place.
+pub(crate) trait Scalar<'a>: Sized {
+    fn null() -> Self;
+    fn bool(b: bool) -> Self;
+    fn i16(v: i16) -> Self;
+    fn i32(v: i32) -> Self;
+    fn i64(v: i64) -> Self;
+    /// A STRING's bytes as sent (malformed UTF-8 is read as U+FFFD).
+    fn str(bytes: &'a [u8]) -> Self;
+    fn date(ms: i64) -> Self;
+    fn ipv4(addr: Ipv4Addr) -> Self;
+    fn ipv6(addr: Ipv6Addr) -> Self;
+    fn blob(bytes: &'a [u8]) -> Self;
+    fn f32(v: f32) -> Self;
+    fn f64(v: f64) -> Self;
+}
+
+impl<'a> Scalar<'a> for Value {
+    #[inline(always)]
+    fn null() -> Self {
+        Value::Null
+    }
+    #[inline(always)]
+    fn bool(b: bool) -> Self {
+        Value::Bool(b)
+    }
+    #[inline(always)]
+    fn i16(v: i16) -> Self {
+        Value::I16(v)
+    }
+    #[inline(always)]
+    fn i32(v: i32) -> Self {
+        Value::I32(v)
+    }
+    #[inline(always)]
+    fn i64(v: i64) -> Self {
+        Value::I64(v)
+    }
+    #[inline(always)]
+    fn str(bytes: &'a [u8]) -> Self {
+        Value::Str(utf8::decode_lossy(bytes))
+    }
+    #[inline(always)]
+    fn date(ms: i64) -> Self {
+        Value::Date(ms)
+    }
+    #[inline(always)]
+    fn ipv4(addr: Ipv4Addr) -> Self {
+        Value::Ipv4(addr)
+    }
+    #[inline(always)]
+    fn ipv6(addr: Ipv6Addr) -> Self {
+        Value::Ipv6(addr)
+    }
+    #[inline(always)]
+    fn blob(bytes: &'a [u8]) -> Self {
+        Value::Blob(bytes.to_vec())
+    }
+    #[inline(always)]
+    fn f32(v: f32) -> Self {
+        Value::F32(v)
+    }
+    #[inline(always)]
+    fn f64(v: f64) -> Self {
+        Value::F64(v)
     }
 }
 

@@ -8,13 +8,18 @@
 //! * [`decode`] / [`decode_prefix`] accept everything Java accepts and never panic; failures are
 //!   [`DecodeError`]s with the byte position, and [`DecodeLimits`] bound depth, value count and
 //!   input size.
+//! * [`decode_borrowed`] / [`decode_borrowed_prefix`] decode the same into a [`BorrowedValue`]
+//!   whose strings and blobs borrow from the input: no allocation per string.
 //! * [`RawValue`] checks bytes as the decoder would, without building anything, and decodes the
 //!   parts that are needed later.
 //! * [`typed_json`] is the `{"t": ...}` form of the shared golden vectors.
 //!
 //! The wire format itself is described in `kraken-wire/SPEC.md` of the project's shared specs.
 
+pub mod borrowed;
+mod borrowed_decode;
 pub mod decode;
+mod dedup;
 pub mod encode;
 pub mod error;
 mod exact;
@@ -28,6 +33,8 @@ pub mod utf8;
 pub mod value;
 pub mod varint;
 
+pub use borrowed::{BorrowedMap, BorrowedValue};
+pub use borrowed_decode::{decode_borrowed, decode_borrowed_prefix};
 pub use decode::{DecodeLimits, decode, decode_prefix, validate_prefix};
 pub use encode::{encode, encode_into, encoded_len};
 pub use error::DecodeError;

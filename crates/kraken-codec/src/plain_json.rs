@@ -83,7 +83,9 @@ impl serde::Serialize for PlainMap<'_> {
 
 /// An encoded value as plain JSON text, read straight from its bytes: the same text as
 /// [`to_json_string`] of the decoded value, without building the value. (A map whose keys repeat,
-/// or are not valid UTF-8, is decoded first, so that it reads exactly as the decoder reads it.)
+/// or are not valid UTF-8, or more than 64, is decoded first, so that it reads exactly as the
+/// decoder reads it; so is a value with a Java quirk inside, which a walk would read again at
+/// every level: each costs one linear decode.)
 pub fn raw_to_json_string(raw: RawValue<'_>) -> String {
     serde_json::to_string(&RawPlain(raw)).unwrap_or_else(|_| "null".into())
 }
@@ -95,6 +97,12 @@ impl serde::Serialize for RawPlain<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{Error, SerializeMap, SerializeSeq};
         let raw = self.0;
+        if !raw.is_exact() {
+            // Walked part by part, a quirky value would be read again at every level: decode it
+            // once (linear) and write that.
+            let value = raw.decode().map_err(S::Error::custom)?;
+            return Plain(&value).serialize(serializer);
+        }
         if let Some(entries) = raw.entries() {
             let Some(keys) = distinct_utf8_keys(raw) else {
                 let value = raw.decode().map_err(S::Error::custom)?;
@@ -133,7 +141,7 @@ fn distinct_utf8_keys(map: RawValue<'_>) -> Option<usize> {
         if count == MOST || std::str::from_utf8(key).is_err() {
             return None;
         }
-        let signature = crate::map::key_signature(key);
+        let signature = crate::dedup::key_signature(key);
         let repeated = (0..count).any(|i| signatures[i] == signature && keys[i] == key);
         if repeated {
             return None;
@@ -159,11 +167,8 @@ pub fn from_json(json: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::from(s.as_str()),
         serde_json::Value::Array(items) => Value::Array(items.iter().map(from_json).collect()),
         serde_json::Value::Object(object) => {
-            let mut map = crate::Map::with_capacity(object.len());
-            for (key, value) in object {
-                map.insert(key.as_str(), from_json(value));
-            }
-            Value::Map(map)
+            // Built in one linear pass (JSON keys are already distinct here).
+            Value::Map(object.iter().map(|(key, value)| (key.as_str(), from_json(value))).collect())
         }
     }
 }

@@ -11,6 +11,8 @@
 
 use bytes::Bytes;
 
+use crate::borrowed::BorrowedValue;
+use crate::borrowed_decode::decode_borrowed_prefix;
 use crate::decode::{Reader, Stacks, check_prefix, decode_prefix};
 use crate::error::DecodeError;
 use crate::exact;
@@ -56,6 +58,15 @@ impl<'a> RawValue<'a> {
             len: self.len,
             exact: self.exact,
         })
+    }
+
+    /// True when no Java quirk is inside (a rewinding string, a container that does not end
+    /// where its length says), as in everything a sound peer sends: then walking the value's
+    /// parts steps over each by its length prefix. A quirky value is walked by reading, each step
+    /// costing the size of the part stepped over, so a recursive walk of one reads the deepest
+    /// parts once per level above them: decode it whole instead.
+    pub fn is_exact(&self) -> bool {
+        self.exact
     }
 
     /// The value's type byte.
@@ -119,6 +130,12 @@ impl<'a> RawValue<'a> {
             type_byte::MAP | type_byte::ARRAY => decode_prefix(self.input, &CHECKED).map(|(value, _)| value),
             _ => Reader::new(self.input, &CHECKED).value(&mut Stacks::default()),
         }
+    }
+
+    /// Builds the value with its strings and blobs borrowed from the input (see
+    /// [`crate::BorrowedValue`]); fails only where [`RawValue::decode`] would.
+    pub fn decode_borrowed(&self) -> Result<BorrowedValue<'a>, DecodeError> {
+        decode_borrowed_prefix(self.input, &CHECKED).map(|(value, _)| value)
     }
 
     /// The entries of a MAP, in wire order (a repeated key appears each time); `None` for other
@@ -268,6 +285,7 @@ mod tests {
         let raw = RawValue::parse(&bytes, &DecodeLimits::default()).unwrap();
         assert_eq!(raw.as_bytes(), &bytes[..]);
         assert_eq!(raw.decode().unwrap(), value);
+        assert_eq!(raw.decode_borrowed().unwrap().into_owned(), value);
         let entries: Vec<(&[u8], RawValue)> = raw.entries().unwrap().collect();
         assert_eq!(entries[0].1.str_bytes(), Some(&b"onLog"[..]));
         assert_eq!(entries[1].1.str_bytes(), None);

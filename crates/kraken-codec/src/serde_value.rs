@@ -169,7 +169,7 @@ impl Serializer for ValueSerializer {
         Ok(VariantBuilder { variant, inner: self.serialize_seq(Some(len))? })
     }
     fn serialize_map(self, len: Option<usize>) -> Result2<MapBuilder> {
-        Ok(MapBuilder { map: Map::with_capacity(len.unwrap_or(0).min(4096)), key: None })
+        Ok(MapBuilder { entries: Vec::with_capacity(len.unwrap_or(0).min(4096)), key: None })
     }
     fn serialize_struct(self, _name: &'static str, len: usize) -> Result2<MapBuilder> {
         self.serialize_map(Some(len))
@@ -231,10 +231,17 @@ impl ser::SerializeTupleStruct for SeqBuilder {
     }
 }
 
-/// Collects the entries of a map or struct. Keys must serialize to strings.
+/// Collects the entries of a map or struct (keys must serialize to strings), then builds the
+/// map in one linear pass ([`Map::from_entries`]: a repeated key keeps its last value).
 struct MapBuilder {
-    map: Map,
+    entries: Vec<(Text, Value)>,
     key: Option<Text>,
+}
+
+impl MapBuilder {
+    fn finish(self) -> Map {
+        Map::from_entries(self.entries)
+    }
 }
 
 impl ser::SerializeMap for MapBuilder {
@@ -251,11 +258,11 @@ impl ser::SerializeMap for MapBuilder {
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result2<()> {
         let key = self.key.take().ok_or_else(|| ToValueError("map value without a key".into()))?;
-        self.map.insert(key, value.serialize(ValueSerializer)?);
+        self.entries.push((key, value.serialize(ValueSerializer)?));
         Ok(())
     }
     fn end(self) -> Result2<Value> {
-        Ok(Value::Map(self.map))
+        Ok(Value::Map(self.finish()))
     }
 }
 
@@ -263,11 +270,11 @@ impl ser::SerializeStruct for MapBuilder {
     type Ok = Value;
     type Error = ToValueError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result2<()> {
-        self.map.insert(key, value.serialize(ValueSerializer)?);
+        self.entries.push((Text::from(key), value.serialize(ValueSerializer)?));
         Ok(())
     }
     fn end(self) -> Result2<Value> {
-        Ok(Value::Map(self.map))
+        Ok(Value::Map(self.finish()))
     }
 }
 
@@ -303,7 +310,7 @@ impl ser::SerializeStructVariant for VariantBuilder<MapBuilder> {
         ser::SerializeStruct::serialize_field(&mut self.inner, key, value)
     }
     fn end(self) -> Result2<Value> {
-        Ok(Self::wrap(self.variant, Value::Map(self.inner.map)))
+        Ok(Self::wrap(self.variant, Value::Map(self.inner.finish())))
     }
 }
 
@@ -405,12 +412,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         }
         Ok(Value::Array(items))
     }
+    /// Entries are gathered, then built into a map in one linear pass: a repeated key keeps
+    /// its first position and last value, as in [`Map::from_entries`].
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
-        let mut map = Map::with_capacity(access.size_hint().unwrap_or(0).min(4096));
+        let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(0).min(4096));
         while let Some((k, v)) = access.next_entry::<String, Value>()? {
-            map.insert(k, v);
+            entries.push((Text::from(k), v));
         }
-        Ok(Value::Map(map))
+        Ok(Value::Map(Map::from_entries(entries)))
     }
 }
 

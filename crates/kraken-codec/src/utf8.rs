@@ -26,6 +26,15 @@ pub fn decode_lossy_string(bytes: &[u8]) -> String {
     }
 }
 
+/// [`decode_lossy`], borrowing the bytes when they are valid UTF-8 (the text is then the same).
+#[inline]
+pub fn decode_lossy_borrowed(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(valid) => std::borrow::Cow::Borrowed(valid),
+        Err(_) => std::borrow::Cow::Owned(decode_lossy_slow(bytes)),
+    }
+}
+
 fn decode_lossy_slow(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() + 8);
     let mut rest = bytes;

@@ -1,12 +1,15 @@
 //! Property tests: any value survives encode → decode with its kinds intact, the measured length
 //! is the written length, no byte sequence makes the decoder panic, and the allocation-free check
-//! ([`RawValue`]) accepts and refuses exactly what the decoder does.
+//! ([`RawValue`]) and the borrowed decoder accept and refuse exactly what the decoder does.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use kraken_codec::plain_json;
 use kraken_codec::typed_json::{self, Abbreviate};
-use kraken_codec::{DecodeLimits, Map, RawValue, Value, decode_prefix, encode, encoded_len, validate_prefix};
+use kraken_codec::{
+    DecodeLimits, Map, RawValue, Value, decode_borrowed_prefix, decode_prefix, encode, encoded_len,
+    validate_prefix,
+};
 use proptest::prelude::*;
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -73,8 +76,9 @@ proptest! {
     #[test]
     fn the_check_agrees_with_the_decoder_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
         let limits = DecodeLimits { max_depth: 6, max_values: 40, max_input: 200 };
-        let decoded = decode_prefix(&bytes, &limits).map(|(_, consumed)| consumed);
-        prop_assert_eq!(validate_prefix(&bytes, &limits), decoded);
+        let decoded = decode_prefix(&bytes, &limits);
+        prop_assert_eq!(validate_prefix(&bytes, &limits), decoded.clone().map(|(_, consumed)| consumed));
+        prop_assert_eq!(borrowed_as_owned(&bytes, &limits), encoded(decoded));
     }
 
     #[test]
@@ -89,6 +93,7 @@ proptest! {
         let limits = DecodeLimits::default();
         let decoded = decode_prefix(&bytes, &limits);
         prop_assert_eq!(validate_prefix(&bytes, &limits), decoded.clone().map(|(_, consumed)| consumed));
+        prop_assert_eq!(borrowed_as_owned(&bytes, &limits), encoded(decoded.clone()));
         // Walking a checked value part by part gives what decoding it whole gives.
         if let Ok((whole, _)) = decoded {
             let raw = RawValue::parse(&bytes, &limits).unwrap();
@@ -109,6 +114,22 @@ proptest! {
         prefix.truncate(i);
         prop_assert!(decode_prefix(&prefix, &DecodeLimits::default()).is_err());
     }
+}
+
+/// The borrowed decoder's result, made owned and encoded (a NaN is not equal to itself as a
+/// value), with the bytes read.
+fn borrowed_as_owned(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<(Vec<u8>, usize), kraken_codec::DecodeError> {
+    decode_borrowed_prefix(bytes, limits).map(|(value, consumed)| (encode(&value.into_owned()), consumed))
+}
+
+/// The decoder's result, encoded, with the bytes read.
+fn encoded(
+    decoded: Result<(Value, usize), kraken_codec::DecodeError>,
+) -> Result<(Vec<u8>, usize), kraken_codec::DecodeError> {
+    decoded.map(|(value, consumed)| (encode(&value), consumed))
 }
 
 /// Decodes a raw value by walking its containers and decoding only the scalars.

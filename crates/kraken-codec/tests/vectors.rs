@@ -3,7 +3,10 @@
 //! byte, decodings as Java decoded them, errors where Java threw.
 
 use kraken_codec::typed_json::{self, Abbreviate, TypedJsonError};
-use kraken_codec::{DecodeError, DecodeLimits, Value, decode_prefix, encode, encoded_len, validate_prefix};
+use kraken_codec::{
+    DecodeError, DecodeLimits, Value, decode_borrowed_prefix, decode_prefix, encode, encoded_len,
+    validate_prefix,
+};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
@@ -28,11 +31,19 @@ fn unhex(text: &str) -> Vec<u8> {
 }
 
 /// Decodes a vector's bytes, checking on the way that the allocation-free check
-/// (`validate_prefix`, behind `RawValue`) accepts or refuses them exactly as the decoder does.
+/// (`validate_prefix`, behind `RawValue`) and the borrowed decoder accept or refuse them exactly
+/// as the decoder does, the borrowed decoder with the same value.
 fn decode_all(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
     let decoded = decode_prefix(bytes, &DecodeLimits::default());
     let checked = validate_prefix(bytes, &DecodeLimits::default());
     assert_eq!(checked, decoded.clone().map(|(_, consumed)| consumed), "check and decoder disagree");
+    let borrowed = decode_borrowed_prefix(bytes, &DecodeLimits::default());
+    let as_bytes = |(value, consumed): (Value, usize)| (encode(&value), consumed);
+    assert_eq!(
+        borrowed.map(|(value, consumed)| as_bytes((value.into_owned(), consumed))),
+        decoded.clone().map(as_bytes),
+        "borrowed and owned decoders disagree"
+    );
     decoded
 }
 

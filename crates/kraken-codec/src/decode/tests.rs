@@ -32,6 +32,16 @@ fn errors_carry_positions() {
 }
 
 #[test]
+fn nothing_is_read_after_a_rewind() {
+    // An array of two strings of length -1: the first rewinds onto its own length's last byte
+    // (0x7F), where the second item would start.
+    assert_eq!(
+        dec("0a0c058fffffff7f058fffffff7f").unwrap_err(),
+        DecodeError::UnknownType { position: 7, type_byte: 0x7f }
+    );
+}
+
+#[test]
 fn a_rewind_that_would_not_progress_is_refused() {
     // A string whose negative length points back before its own type byte.
     assert!(matches!(dec("0a06058880808000"), Err(DecodeError::NegativeLength { .. })));

@@ -14,6 +14,7 @@
 mod error;
 mod generator;
 mod parse;
+mod path;
 mod render;
 
 pub use error::TypedJsonError;

@@ -7,7 +7,8 @@ use serde_json::{Map as JsonMap, Value as Json};
 
 use super::error::TypedJsonError;
 use super::generator;
-use crate::value::{Map, Value};
+use super::path::Path;
+use crate::value::{Map, Text, Value};
 
 /// Parses typed-JSON text. Escapes of unpaired UTF-16 surrogates (`"\ud800"`), which Java
 /// strings can hold and Rust strings cannot, become `?`, as Java's encoder writes them.
@@ -19,10 +20,10 @@ pub fn parse_str(text: &str) -> Result<Value, TypedJsonError> {
 
 /// Converts a typed-JSON document to a value.
 pub fn parse(json: &Json) -> Result<Value, TypedJsonError> {
-    parse_at(json, "$")
+    parse_at(json, &Path::ROOT)
 }
 
-fn parse_at(json: &Json, path: &str) -> Result<Value, TypedJsonError> {
+fn parse_at(json: &Json, path: &Path<'_>) -> Result<Value, TypedJsonError> {
     let obj = json.as_object().ok_or_else(|| invalid(path, "expected an object with a type tag \"t\""))?;
     let tag = obj.get("t").and_then(Json::as_str).ok_or_else(|| invalid(path, "missing type tag \"t\""))?;
     let field = Field { obj, path };
@@ -42,8 +43,7 @@ fn parse_at(json: &Json, path: &str) -> Result<Value, TypedJsonError> {
         "map" => Value::Map(field.entries()?),
         "list" => {
             let items = field.array("items")?;
-            let items =
-                items.iter().enumerate().map(|(i, item)| parse_at(item, &format!("{path}.items[{i}]")));
+            let items = items.iter().enumerate().map(|(i, item)| parse_at(item, &path.item("items", i)));
             Value::Array(items.collect::<Result<_, _>>()?)
         }
         "i16[]" => field.primitive_array(|j, p| int_of(j, p).map(Value::I16))?,
@@ -72,7 +72,7 @@ fn parse_at(json: &Json, path: &str) -> Result<Value, TypedJsonError> {
 /// Field access on one typed-JSON object, with errors that name the path.
 struct Field<'a> {
     obj: &'a JsonMap<String, Json>,
-    path: &'a str,
+    path: &'a Path<'a>,
 }
 
 impl Field<'_> {
@@ -80,8 +80,8 @@ impl Field<'_> {
         self.obj.get(key).ok_or_else(|| invalid(self.path, &format!("missing field \"{key}\"")))
     }
 
-    fn sub(&self, key: &str) -> String {
-        format!("{}.{key}", self.path)
+    fn sub<'k>(&'k self, key: &'k str) -> Path<'k> {
+        self.path.field(key)
     }
 
     fn bool(&self, key: &str) -> Result<bool, TypedJsonError> {
@@ -147,8 +147,12 @@ impl Field<'_> {
             return Err(invalid(self.path, "an abbreviated string cannot be encoded; decode with --full"));
         }
         let rule = self.str("gen")?;
-        let text = generator::string(rule)
-            .ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
+        let text = generator::string(rule).ok_or_else(|| {
+            invalid(
+                &self.sub("gen"),
+                &format!("unknown generator \"{rule}\" (or over {} bytes)", generator::MAX_GENERATED),
+            )
+        })?;
         self.check_len("utf16_len", text.encode_utf16().count())?;
         self.check_len("utf8_len", text.len())?;
         Ok(text)
@@ -163,8 +167,12 @@ impl Field<'_> {
             return Err(invalid(self.path, "abbreviated bytes cannot be encoded; decode with --full"));
         }
         let rule = self.str("gen")?;
-        let bytes = generator::bytes(rule)
-            .ok_or_else(|| invalid(&self.sub("gen"), &format!("unknown generator \"{rule}\"")))?;
+        let bytes = generator::bytes(rule).ok_or_else(|| {
+            invalid(
+                &self.sub("gen"),
+                &format!("unknown generator \"{rule}\" (or over {} bytes)", generator::MAX_GENERATED),
+            )
+        })?;
         self.check_len("len", bytes.len())?;
         Ok(bytes)
     }
@@ -178,27 +186,28 @@ impl Field<'_> {
         }
     }
 
+    /// The map's entries, built in one linear pass: a repeated key keeps its first position and
+    /// its last value, as Java's `HashMap.put` does.
     fn entries(&self) -> Result<Map, TypedJsonError> {
-        let mut map = Map::new();
-        for (i, entry) in self.array("entries")?.iter().enumerate() {
-            let path = format!("{}.entries[{i}]", self.path);
+        let entries = self.array("entries")?.iter().enumerate().map(|(i, entry)| {
+            let path = self.path.item("entries", i);
             let pair = entry
                 .as_array()
                 .filter(|p| p.len() == 2)
                 .ok_or_else(|| invalid(&path, "expected [key, value]"))?;
-            let key = map_key(&pair[0], &format!("{path}[0]"))?;
-            let value = parse_at(&pair[1], &format!("{path}[1]"))?;
-            map.insert(key, value);
-        }
-        Ok(map)
+            let key = map_key(&pair[0], &path.index(0))?;
+            let value = parse_at(&pair[1], &path.index(1))?;
+            Ok((key, value))
+        });
+        Ok(Map::from_entries(entries.collect::<Result<_, TypedJsonError>>()?))
     }
 
     fn primitive_array(
         &self,
-        element: impl Fn(&Json, &str) -> Result<Value, TypedJsonError>,
+        element: impl Fn(&Json, &Path<'_>) -> Result<Value, TypedJsonError>,
     ) -> Result<Value, TypedJsonError> {
         let items = self.array("v")?;
-        let items = items.iter().enumerate().map(|(i, j)| element(j, &format!("{}.v[{i}]", self.path)));
+        let items = items.iter().enumerate().map(|(i, j)| element(j, &self.path.item("v", i)));
         Ok(Value::Array(items.collect::<Result<_, _>>()?))
     }
 
@@ -212,7 +221,7 @@ impl Field<'_> {
             let items = bits.iter().enumerate().map(|(i, b)| {
                 b.as_str()
                     .and_then(&from_bits)
-                    .ok_or_else(|| invalid(&format!("{}.bits[{i}]", self.path), "expected hex bits"))
+                    .ok_or_else(|| invalid(&self.path.item("bits", i), "expected hex bits"))
             });
             return Ok(Value::Array(items.collect::<Result<_, _>>()?));
         }
@@ -221,19 +230,19 @@ impl Field<'_> {
 }
 
 /// A map key: a plain JSON string or a typed string. Java refuses other keys.
-fn map_key(json: &Json, path: &str) -> Result<String, TypedJsonError> {
+fn map_key(json: &Json, path: &Path<'_>) -> Result<Text, TypedJsonError> {
     if let Some(key) = json.as_str() {
-        return Ok(key.to_owned());
+        return Ok(Text::from(key));
     }
     match parse_at(json, path)? {
-        Value::Str(key) => Ok(key.into_string()),
+        Value::Str(key) => Ok(key),
         Value::Null => Err(unsupported(path, "a null map key")),
         other => Err(unsupported(path, &format!("a map key of type {}", other.kind_name()))),
     }
 }
 
 /// An integer given as a JSON number or a decimal string, checked against the target range.
-fn int_of<T: TryFrom<i128>>(json: &Json, path: &str) -> Result<T, TypedJsonError> {
+fn int_of<T: TryFrom<i128>>(json: &Json, path: &Path<'_>) -> Result<T, TypedJsonError> {
     let wide: Option<i128> = match json {
         Json::Number(n) => n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from)),
         Json::String(s) => s.trim().parse().ok(),
@@ -244,7 +253,7 @@ fn int_of<T: TryFrom<i128>>(json: &Json, path: &str) -> Result<T, TypedJsonError
 }
 
 /// A float given as a JSON number or as Java's text (`"NaN"`, `"-Infinity"`, `"1.5E10"`).
-fn float_of(json: &Json, path: &str) -> Result<f64, TypedJsonError> {
+fn float_of(json: &Json, path: &Path<'_>) -> Result<f64, TypedJsonError> {
     match json {
         Json::Number(n) => n.as_f64(),
         Json::String(s) => match s.as_str() {
@@ -258,12 +267,12 @@ fn float_of(json: &Json, path: &str) -> Result<f64, TypedJsonError> {
     .ok_or_else(|| invalid(path, "expected a number"))
 }
 
-fn invalid(path: &str, message: &str) -> TypedJsonError {
-    TypedJsonError::Invalid { path: path.to_owned(), message: message.to_owned() }
+fn invalid(path: &Path<'_>, message: &str) -> TypedJsonError {
+    TypedJsonError::Invalid { path: path.to_string(), message: message.to_owned() }
 }
 
-fn unsupported(path: &str, what: &str) -> TypedJsonError {
-    TypedJsonError::Unsupported { path: path.to_owned(), what: what.to_owned() }
+fn unsupported(path: &Path<'_>, what: &str) -> TypedJsonError {
+    TypedJsonError::Unsupported { path: path.to_string(), what: what.to_owned() }
 }
 
 /// Replaces `\uXXXX` escapes of unpaired surrogates with `?` (as plain text, which is valid
@@ -328,7 +337,7 @@ mod tests {
         assert!(err.to_string().contains("out of range"), "{err}");
         let err = parse_str(r#"{"t":"list","items":[{"t":"java-object","java":"java.util.HashSet"}]}"#)
             .unwrap_err();
-        assert_eq!(err, unsupported("$.items[0]", "java.util.HashSet"));
+        assert_eq!(err, unsupported(&Path::ROOT.item("items", 0), "java.util.HashSet"));
     }
 
     #[test]

@@ -7,16 +7,16 @@
 //! hashing.
 //!
 //! Keys are unique, as in Java's `HashMap`: [`Map::insert`] of an existing key replaces its value
-//! in place, and decoding a map with repeated keys keeps the last value ([`Map::from_entries`]
-//! finds repeats through a hash set in large maps, so a hostile message with many keys cannot
-//! make decoding quadratic). Two maps are equal when they hold the same entries in any order, as Java's are.
+//! in place, and a map built from entries whose keys repeat ([`Map::from_entries`], `collect`,
+//! `extend`, decoding) keeps each key at its first position with the last value given for it.
+//! Building is linear in the number of entries whatever keys repeat (large maps find repeats
+//! through a hash map), so a hostile message or JSON document with many keys cannot make it
+//! quadratic; only [`Map::insert`] one by one scans. Two maps are equal when they hold the same
+//! entries in any order, as Java's are.
 
 pub use super::Map;
 use super::{Text, Value};
-
-/// Maps up to this size are checked for repeated keys by comparing every pair; larger ones
-/// through a hash set.
-const PAIRWISE_DEDUP_LIMIT: usize = 32;
+use crate::dedup;
 
 impl Map {
     /// An empty map.
@@ -30,36 +30,10 @@ impl Map {
     }
 
     /// Builds a map from entries that may repeat keys: the first position of a key is kept,
-    /// with the last value given for it (Java's `HashMap.put` semantics).
-    pub fn from_entries(mut entries: Vec<(Text, Value)>) -> Self {
-        if entries.len() <= PAIRWISE_DEDUP_LIMIT {
-            // Compare a cheap signature of every pair; only equal signatures compare the text.
-            let mut signatures = [0u64; PAIRWISE_DEDUP_LIMIT];
-            for (signature, (key, _)) in signatures.iter_mut().zip(&entries) {
-                *signature = key_signature(key.as_bytes());
-            }
-            let signatures = &signatures[..entries.len()];
-            let has_duplicates = (1..entries.len()).any(|i| {
-                let mine = signatures[i];
-                signatures[..i]
-                    .iter()
-                    .enumerate()
-                    .any(|(j, &other)| other == mine && entries[j].0 == entries[i].0)
-            });
-            if !has_duplicates {
-                return Map { entries };
-            }
-        } else {
-            let mut seen = std::collections::HashSet::with_capacity(entries.len());
-            if entries.iter().all(|(k, _)| seen.insert(k.as_str())) {
-                return Map { entries };
-            }
-        }
-        let mut map = Map::with_capacity(entries.len());
-        for (key, value) in entries.drain(..) {
-            map.insert(key, value);
-        }
-        map
+    /// with the last value given for it (Java's `HashMap.put` semantics). Linear in the number of
+    /// entries, whatever keys repeat.
+    pub fn from_entries(entries: Vec<(Text, Value)>) -> Self {
+        Map { entries: dedup::last_value_wins(entries) }
     }
 
     /// Inserts or replaces; returns the previous value of `key`.
@@ -129,21 +103,6 @@ impl Map {
     }
 }
 
-/// The length and the first seven bytes of a key, packed: equal keys have equal signatures.
-/// Gathered with whole-word loads: a byte-by-byte copy read back as a word stalls.
-pub(crate) fn key_signature(bytes: &[u8]) -> u64 {
-    let n = bytes.len();
-    let word =
-        |at: usize| u64::from(u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]));
-    let head = match n {
-        8.. => u64::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], 0]),
-        // Two overlapping words: the bytes they share are the same.
-        4..=7 => word(0) | (word(n - 4) << (8 * (n - 4))),
-        _ => bytes.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
-    };
-    head | ((n as u64 & 0xFF) << 56)
-}
-
 impl std::fmt::Debug for Map {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.iter()).finish()
@@ -153,7 +112,7 @@ impl std::fmt::Debug for Map {
 impl PartialEq for Map {
     /// Same entries, in any order.
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+        dedup::same_entries(&self.entries, &other.entries)
     }
 }
 
@@ -167,18 +126,21 @@ impl std::ops::Index<&str> for Map {
 }
 
 impl<K: Into<Text>> FromIterator<(K, Value)> for Map {
+    /// As [`Map::from_entries`]: a repeated key keeps its first position and its last value;
+    /// linear in the number of entries.
     fn from_iter<I: IntoIterator<Item = (K, Value)>>(iter: I) -> Self {
-        let mut map = Map::new();
-        map.extend(iter);
-        map
+        Map::from_entries(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 }
 
 impl<K: Into<Text>> Extend<(K, Value)> for Map {
+    /// As [`Map::insert`] of each entry in turn, in time linear in the size of both.
     fn extend<I: IntoIterator<Item = (K, Value)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.extend(iter.into_iter().map(|(k, v)| (k.into(), v)));
+        // The map's own keys are distinct, so keeping each key's first position and last value
+        // over old and new entries together is what inserting the new ones one by one does.
+        *self = Map::from_entries(entries);
     }
 }
 
@@ -244,15 +206,23 @@ mod tests {
     }
 
     #[test]
-    fn signatures_pack_length_and_first_seven_bytes() {
-        let text = b"abcdefghijklmnopqrstu";
-        for n in 0..=text.len() {
-            let mut expected = [0u8; 8];
-            expected[..n.min(7)].copy_from_slice(&text[..n.min(7)]);
-            expected[7] = n as u8;
-            assert_eq!(key_signature(&text[..n]), u64::from_le_bytes(expected), "length {n}");
+    fn extend_and_collect_are_inserts_in_turn() {
+        for (old, new) in [(3, 5), (30, 10), (100, 300)] {
+            let mut by_insert = Map::new();
+            for i in 0..old {
+                by_insert.insert(format!("k{i}"), Value::I32(i));
+            }
+            let mut by_extend: Map = by_insert.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            // New entries that repeat old keys, new keys, and each other.
+            let more: Vec<(String, Value)> =
+                (0..new).map(|i| (format!("k{}", (i * 3) % (old + new / 2)), Value::I32(-i))).collect();
+            for (k, v) in more.clone() {
+                by_insert.insert(k, v);
+            }
+            by_extend.extend(more);
+            let entries = |m: &Map| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>();
+            assert_eq!(entries(&by_extend), entries(&by_insert), "{old} + {new}");
         }
-        assert_ne!(key_signature(b"ab\0"), key_signature(b"ab"));
     }
 
     #[test]
