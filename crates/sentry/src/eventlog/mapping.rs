@@ -14,9 +14,10 @@
 //! 100 ns of a FILETIME); `generated` and `written` keep the seed's `yyyy-MM-dd HH:mm:ssZ` form,
 //! in UTC (`+0000`): the original shifted them by the agent's zone offset (BUG-40).
 
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use kraken_codec::{Map, Value};
+use kraken_codec::{Map, Text, Value};
 use roxmltree::{Document, Node};
 
 /// What the mapping may add to a record.
@@ -208,7 +209,7 @@ fn number<T: std::str::FromStr>(system: Node<'_, '_>, name: &'static str) -> Res
 /// `Data` elements, the classic insertion strings %1..%N), a repeated name suffixed `_1`, `_2`;
 /// `Binary` as hex text.
 fn event_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
-    let mut map = Map::new();
+    let mut map = UniqueEntries::default();
     let elements = data.children().filter(Node::is_element);
     for (position, element) in elements.enumerate() {
         let value = element.text().unwrap_or_default().to_owned();
@@ -218,34 +219,57 @@ fn event_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
             ("Binary", _) => "binary".to_owned(),
             (other, _) => other.to_owned(),
         };
-        insert_unique(&mut map, key, Value::from(text.cut(value)));
+        map.push(key, Value::from(text.cut(value)));
     }
-    Value::Map(map)
+    Value::Map(map.into_map())
 }
 
 /// `UserData`: its one element's name as `_element`, then every leaf element below it by name
 /// (a repeated name suffixed `_1`, `_2`), with its text.
 fn user_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
-    let mut map = Map::new();
-    let Some(top) = data.children().find(Node::is_element) else { return Value::Map(map) };
-    map.insert("_element", Value::from(top.tag_name().name()));
+    let mut map = UniqueEntries::default();
+    let Some(top) = data.children().find(Node::is_element) else { return Value::Map(Map::new()) };
+    map.push("_element".to_owned(), Value::from(top.tag_name().name()));
     for leaf in
         top.descendants().filter(|n| n.is_element() && *n != top && !n.children().any(|c| c.is_element()))
     {
         let value = leaf.text().unwrap_or_default().to_owned();
-        insert_unique(&mut map, leaf.tag_name().name().to_owned(), Value::from(text.cut(value)));
+        map.push(leaf.tag_name().name().to_owned(), Value::from(text.cut(value)));
     }
-    Value::Map(map)
+    Value::Map(map.into_map())
 }
 
-/// Inserts under `key`, or `key_1`, `key_2`... if taken.
-fn insert_unique(map: &mut Map, key: String, value: Value) {
-    if !map.contains_key(&key) {
-        map.insert(key, value);
-        return;
+/// Entries under unique keys: a key already taken gets the first free `key_1`, `key_2`...
+/// Each name remembers the next suffix to try, so a name repeated thousands of times in one
+/// event (anyone who can write an event can repeat one) costs no scan per repeat.
+#[derive(Default)]
+struct UniqueEntries {
+    entries: Vec<(Text, Value)>,
+    taken: HashSet<String>,
+    next_suffix: HashMap<String, usize>,
+}
+
+impl UniqueEntries {
+    fn push(&mut self, key: String, value: Value) {
+        let key = if self.taken.contains(&key) {
+            let next = self.next_suffix.entry(key.clone()).or_insert(1);
+            loop {
+                let candidate = format!("{key}_{next}");
+                *next += 1;
+                if !self.taken.contains(&candidate) {
+                    break candidate;
+                }
+            }
+        } else {
+            key
+        };
+        self.taken.insert(key.clone());
+        self.entries.push((Text::from(key), value));
     }
-    let free = (1..).map(|n| format!("{key}_{n}")).find(|k| !map.contains_key(k)).expect("unbounded");
-    map.insert(free, value);
+
+    fn into_map(self) -> Map {
+        Map::from_entries(self.entries)
+    }
 }
 
 /// The seed's event types: audit results from the keywords, else from the level.

@@ -181,6 +181,27 @@ fn names_repeated_in_event_data_and_levels_and_audit_failures() {
 }
 
 #[test]
+fn a_name_repeated_thousands_of_times_maps_in_linear_time() {
+    // Anyone who can write an event can repeat a Data name; each repeat used to scan the map
+    // for every suffix tried (cubic). A clash with a literal `LogonType_2` is still avoided.
+    let repeats = 20_000;
+    let many = "<Data Name='LogonType'>x</Data>".repeat(repeats);
+    let xml = LOGON.replace(
+        "<Data Name='LogonType'>3</Data>",
+        &format!("<Data Name='LogonType_2'>literal</Data><Data Name='LogonType'>3</Data>{many}"),
+    );
+    let started = std::time::Instant::now();
+    let p = map(&xml);
+    let took = started.elapsed();
+    let data = p["event_data"].as_map().unwrap();
+    assert_eq!(data["LogonType_2"].as_str(), Some("literal"));
+    assert_eq!(data["LogonType"].as_str(), Some("3"));
+    assert_eq!(data["LogonType_1"].as_str(), Some("x"));
+    assert_eq!(data[format!("LogonType_{}", repeats + 1).as_str()].as_str(), Some("x"));
+    assert!(took < std::time::Duration::from_secs(10), "{repeats} repeats took {took:?}");
+}
+
+#[test]
 fn bad_events_are_refused_with_what_is_wrong() {
     let error = |xml: &str| map_event(xml, &EventExtras::default(), &MappingOptions::default()).unwrap_err();
     assert!(matches!(error("<Event><System>"), MappingError::Xml(_)));
