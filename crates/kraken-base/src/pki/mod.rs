@@ -15,10 +15,13 @@
 //! file is tightened first) in a folder `init` makes 0700, where the OS has modes. Every certificate issued is noted in `issued.tsv` (serial, GUID, issue time), which
 //! is how a revocation finds them all.
 
+mod files;
 pub mod revocation;
 
+use files::write;
+pub use files::{PkiFiles, sentry_files};
+
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -39,29 +42,6 @@ const CA_AND_BASE_VALIDITY: Duration = Duration::days(3650);
 pub const SENTRY_VALIDITY_DAYS: u32 = 365;
 /// Longest sentry certificate validity accepted, in days.
 const MAX_SENTRY_VALIDITY_DAYS: u32 = 3650;
-
-/// The files of a PKI directory.
-#[derive(Debug, Clone)]
-pub struct PkiFiles {
-    pub ca_cert: PathBuf,
-    pub ca_key: PathBuf,
-    pub base_cert: PathBuf,
-    pub base_key: PathBuf,
-    /// The CA's revocation list (PEM), for the base's `sentry_crl`.
-    pub crl: PathBuf,
-}
-
-impl PkiFiles {
-    pub fn in_dir(dir: &Path) -> Self {
-        PkiFiles {
-            ca_cert: dir.join("ca.pem"),
-            ca_key: dir.join("ca.key"),
-            base_cert: dir.join("base.pem"),
-            base_key: dir.join("base.key"),
-            crl: dir.join("crl.pem"),
-        }
-    }
-}
 
 fn validity(params: &mut CertificateParams, lasting: Duration) {
     let now = OffsetDateTime::now_utc();
@@ -137,11 +117,6 @@ pub fn renew(dir: &Path, guid: &str, days: u32) -> anyhow::Result<(PathBuf, Path
     write_sentry(dir, guid, days)
 }
 
-/// `GUID.pem` and `GUID.key` in `dir`.
-pub fn sentry_files(dir: &Path, guid: &str) -> (PathBuf, PathBuf) {
-    (dir.join(format!("{guid}.pem")), dir.join(format!("{guid}.key")))
-}
-
 fn check_guid(guid: &str) -> anyhow::Result<()> {
     if guid.is_empty()
         || guid.len() > 64
@@ -187,26 +162,6 @@ fn leaf(
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, issuer)?;
     Ok((cert.pem(), key.serialize_pem()))
-}
-
-/// Writes `bytes` to `path` (mode 0600 for a `secret` where the OS has modes).
-pub(crate) fn write(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
-    if secret {
-        // A file that existed keeps its mode through the open: tighten it.
-        crate::private_files::tighten_if_present(path)?;
-    }
-    file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use kraken_rpc::tls::certificate_identity_from_pem_file;
 use rcgen::{CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair, RevokedCertParams, SerialNumber};
 use time::{Duration, OffsetDateTime};
 
-use super::{PkiFiles, sentry_files, write};
+use super::files::{PkiFiles, sentry_files, write};
 
 /// The ledger of issued sentry certificates: serial, GUID, issue time (Unix seconds).
 const ISSUED: &str = "issued.tsv";

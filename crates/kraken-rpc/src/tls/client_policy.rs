@@ -13,8 +13,8 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
-use super::TlsError;
 use super::crl::CrlWatch;
+use super::error::TlsError;
 use crate::peer::CertificateIdentity;
 
 /// The application's check of a client certificate the CA signed and no list revokes.

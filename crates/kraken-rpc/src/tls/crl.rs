@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use rustls::pki_types::CertificateRevocationListDer;
 use rustls::pki_types::pem::PemObject;
 
-use super::TlsError;
+use super::error::TlsError;
 use crate::peer::serial_hex;
 
 /// The lists of one file, with what changed when.

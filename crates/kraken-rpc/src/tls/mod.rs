@@ -15,9 +15,11 @@
 
 mod client_policy;
 mod crl;
+mod error;
 
 pub use client_policy::{ClientAdmission, ClientPolicy};
 pub use crl::CrlWatch;
+pub use error::TlsError;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -99,11 +101,6 @@ pub enum ServerPin {
     /// The end-entity certificate's SHA-256 must be this (32 bytes).
     Fingerprint([u8; 32]),
 }
-
-/// A TLS set-up error, with a message naming what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("TLS: {0}")]
-pub struct TlsError(pub String);
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
