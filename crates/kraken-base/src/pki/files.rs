@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use rcgen::{Issuer, KeyPair};
 
 /// The files of a PKI directory.
 #[derive(Debug, Clone)]
@@ -53,4 +54,14 @@ pub(super) fn write(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<(
     }
     file.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// The CA of the PKI folder `dir`, to sign with.
+pub(super) fn ca_issuer(dir: &Path) -> anyhow::Result<Issuer<'static, KeyPair>> {
+    let files = PkiFiles::in_dir(dir);
+    let ca_pem = fs::read_to_string(&files.ca_cert)
+        .with_context(|| format!("cannot read {}", files.ca_cert.display()))?;
+    let key_pem = fs::read_to_string(&files.ca_key)
+        .with_context(|| format!("cannot read {}", files.ca_key.display()))?;
+    Ok(Issuer::from_ca_cert_pem(&ca_pem, KeyPair::from_pem(&key_pem)?)?)
 }

@@ -131,12 +131,7 @@ fn write_sentry(dir: &Path, guid: &str, days: u32) -> anyhow::Result<(PathBuf, P
     if !(1..=MAX_SENTRY_VALIDITY_DAYS).contains(&days) {
         bail!("a sentry certificate lasts 1 to {MAX_SENTRY_VALIDITY_DAYS} days, not {days}");
     }
-    let files = PkiFiles::in_dir(dir);
-    let ca_pem = fs::read_to_string(&files.ca_cert)
-        .with_context(|| format!("cannot read {}", files.ca_cert.display()))?;
-    let key_pem = fs::read_to_string(&files.ca_key)
-        .with_context(|| format!("cannot read {}", files.ca_key.display()))?;
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, KeyPair::from_pem(&key_pem)?)?;
+    let issuer = files::ca_issuer(dir)?;
     let mut params = CertificateParams::default();
     params.distinguished_name.push(DnType::CommonName, guid);
     params.subject_alt_names = vec![SanType::URI(Ia5String::try_from(format!("{GUID_URI_PREFIX}{guid}"))?)];

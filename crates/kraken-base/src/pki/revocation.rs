@@ -15,10 +15,10 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use kraken_rpc::tls::certificate_identity_from_pem_file;
-use rcgen::{CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair, RevokedCertParams, SerialNumber};
+use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
 use time::{Duration, OffsetDateTime};
 
-use super::files::{PkiFiles, sentry_files, write};
+use super::files::{PkiFiles, ca_issuer, sentry_files, write};
 
 /// The ledger of issued sentry certificates: serial, GUID, issue time (Unix seconds).
 const ISSUED: &str = "issued.tsv";
@@ -64,11 +64,7 @@ pub fn revoke(dir: &Path, guid: &str) -> anyhow::Result<Vec<String>> {
 /// Writes `crl.pem` from `revoked.tsv`, signed by the CA in `dir`; returns how many it lists.
 pub fn write_crl(dir: &Path) -> anyhow::Result<usize> {
     let files = PkiFiles::in_dir(dir);
-    let ca_pem = fs::read_to_string(&files.ca_cert)
-        .with_context(|| format!("cannot read {}", files.ca_cert.display()))?;
-    let key_pem = fs::read_to_string(&files.ca_key)
-        .with_context(|| format!("cannot read {}", files.ca_key.display()))?;
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, KeyPair::from_pem(&key_pem)?)?;
+    let issuer = ca_issuer(dir)?;
     let now = OffsetDateTime::now_utc();
     let mut revoked_certs = Vec::new();
     for row in rows(&dir.join(REVOKED))? {
