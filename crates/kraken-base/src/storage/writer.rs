@@ -126,7 +126,7 @@ mod tests {
         let stored = storage.records(&RecordFilter { limit: 10_000, ..Default::default() }).unwrap();
         let seqs: Vec<i64> = stored.iter().map(|(_, r)| r.seq.unwrap()).collect();
         assert_eq!(seqs, (0..500).collect::<Vec<_>>());
-        drop(storage);
+        release(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -146,7 +146,17 @@ mod tests {
             let stored = storage.records(&RecordFilter { limit: 10_000, ..Default::default() }).unwrap();
             assert_eq!(stored.len(), 2_000, "every record queued before the drain is committed");
         });
-        drop(storage);
+        release(storage);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Drops the test's storage once the writer thread, which ends when its last handle is
+    /// dropped, has let go of it too: Windows cannot delete a database file still open.
+    fn release(storage: Arc<dyn Storage>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while Arc::strong_count(&storage) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        drop(storage);
     }
 }
