@@ -12,6 +12,8 @@
 #     (scripts/build-linux-agent.sh: musl libc and C compiler, an unwinder for std, and the
 #     profile and script that lay out its code and constants)
 #   - nsis: makensis, which builds the Windows installer (scripts/build-installer.sh)
+#   - clickhouse-server: the base's ClickHouse storage tests start their own server
+#     (unprivileged, free ports, a temp dir; the package's own service is left alone)
 #   - dpkg-dev, lintian, systemd, shellcheck: the Linux packages (scripts/build-deb.sh builds
 #     them with dpkg-deb and reads the base's library needs with dpkg-shlibdeps;
 #     scripts/test-deb.sh checks them with lintian, their units with systemd-analyze verify and
@@ -29,6 +31,7 @@ packages=(
   wine64
   wine
   nsis
+  clickhouse-server
   pkg-config
   ca-certificates
   iproute2

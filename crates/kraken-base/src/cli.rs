@@ -58,13 +58,29 @@ enum Command {
     Logs {
         #[arg(long)]
         config: PathBuf,
-        #[arg(long)]
-        sentry: Option<String>,
-        #[arg(long)]
-        logger: Option<String>,
+        #[command(flatten)]
+        filter: LogsFilter,
         #[arg(long)]
         follow: bool,
     },
+}
+
+/// Which stored records `logs` prints.
+#[derive(Debug, Clone, clap::Args)]
+struct LogsFilter {
+    #[arg(long)]
+    sentry: Option<String>,
+    #[arg(long)]
+    logger: Option<String>,
+    /// Records dated at or after this, in Unix milliseconds.
+    #[arg(long)]
+    since: Option<i64>,
+    /// Records dated before this, in Unix milliseconds.
+    #[arg(long)]
+    until: Option<i64>,
+    /// Records whose message or params contain this text (case counts).
+    #[arg(long)]
+    text: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,13 +158,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sentries { config } => {
-            let reply = AdminClient::new(&config)?.get("/api/sentries")?;
+            let reply = AdminClient::new(&config)?.get("/api/sentries", &[])?;
             for sentry in reply["sentries"].as_array().into_iter().flatten() {
+                let node = sentry["node"].as_str().map(|node| format!("  node {node}")).unwrap_or_default();
                 println!(
-                    "{}  {}  {}",
+                    "{}  {}  {}{node}",
                     sentry["guid"].as_str().unwrap_or("?"),
                     if sentry["connected"] == true { "connected" } else { "disconnected" },
                     sentry["address"].as_str().unwrap_or("-")
+                );
+            }
+            let storage = &reply["storage"];
+            if storage["available"] == false {
+                // On stderr, so scripts reading the list are not confused, and never missed.
+                eprintln!(
+                    "storage ({}) unavailable since {}: {}; records wait in the sentries' spools",
+                    storage["kind"].as_str().unwrap_or("?"),
+                    storage["unavailable_since_ms"]
+                        .as_i64()
+                        .map_or("?".into(), kraken_codec::java_text::instant_to_string),
+                    storage["error"].as_str().unwrap_or("?")
                 );
             }
             Ok(())
@@ -162,9 +191,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logger { config, guid, action, args } => {
             logger(&AdminClient::new(&config)?, &guid, &action, &args)
         }
-        Command::Logs { config, sentry, logger, follow } => {
-            logs(&AdminClient::new(&config)?, sentry, logger, follow)
-        }
+        Command::Logs { config, filter, follow } => logs(&AdminClient::new(&config)?, &filter, follow),
     }
 }
 
@@ -197,22 +224,19 @@ fn logger(admin: &AdminClient, guid: &str, action: &str, args: &[String]) -> any
     Ok(())
 }
 
-fn logs(
-    admin: &AdminClient,
-    sentry: Option<String>,
-    logger: Option<String>,
-    follow: bool,
-) -> anyhow::Result<()> {
+fn logs(admin: &AdminClient, filter: &LogsFilter, follow: bool) -> anyhow::Result<()> {
     let mut after = 0i64;
     loop {
-        let mut query = format!("/api/logs?after={after}&limit=1000");
-        if let Some(sentry) = &sentry {
-            query.push_str(&format!("&sentry={sentry}"));
-        }
-        if let Some(logger) = &logger {
-            query.push_str(&format!("&logger={logger}"));
-        }
-        let reply = admin.get(&query)?;
+        let mut query = vec![("after", after.to_string()), ("limit", "1000".to_owned())];
+        let optional = [
+            ("sentry", filter.sentry.clone()),
+            ("logger", filter.logger.clone()),
+            ("since", filter.since.map(|ms| ms.to_string())),
+            ("until", filter.until.map(|ms| ms.to_string())),
+            ("text", filter.text.clone()),
+        ];
+        query.extend(optional.into_iter().filter_map(|(key, value)| Some((key, value?))));
+        let reply = admin.get("/api/logs", &query)?;
         let records = reply["records"].as_array().cloned().unwrap_or_default();
         for record in &records {
             after = after.max(record["id"].as_i64().unwrap_or(after));

@@ -32,6 +32,18 @@
 //! ca = "/etc/kraken-base/pki/ca.pem"   # what the CLI checks the base's certificate with
 //!                                      # (default: `sentry_ca`)
 //!
+//! [storage]                            # optional; SQLite in data_dir by default
+//! kind = "clickhouse"                  # or "sqlite"; the other keys are ClickHouse's:
+//! url = "http://127.0.0.1:8123"        # its HTTP interface
+//! database = "kraken"
+//! user = "default"
+//! password_file = "/etc/kraken-base/clickhouse.password"   # optional
+//! node = "base-1"                      # this base node's name (default: the host name)
+//! insert_interval_ms = 500             # records wait this long to share one insert
+//! insert_max_rows = 100000
+//! records_table = "records"            # also events_table, sentries_table,
+//!                                      # loggers_table, usage_table
+//!
 //! [retention]                          # applied every minute
 //! max_age_days = 30                    # delete records received longer ago (default 30)
 //! max_records = 100000000              # keep at most this many, the newest (default: no limit)
@@ -40,7 +52,8 @@
 //! ```
 //!
 //! Refused at load: `max_age_days` or `max_records` of 0 (they would delete every record each
-//! minute), and an admin address off loopback without `tls = true`.
+//! minute), `max_records` with ClickHouse (it deletes whole days), and an admin address off
+//! loopback without `tls = true`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -49,6 +62,7 @@ use serde::Deserialize;
 
 use crate::access::GuidSource;
 use crate::intake::IntakeLimits;
+use crate::storage::ClickHouseSettings;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -81,7 +95,25 @@ pub struct BaseConfig {
     #[serde(default)]
     pub admin: AdminConfig,
     #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
     pub retention: RetentionConfig,
+}
+
+/// `[storage]`: where records are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum StorageConfig {
+    /// `base.sqlite3` in `data_dir`.
+    Sqlite {},
+    /// A ClickHouse server, shared by any number of base nodes.
+    Clickhouse(ClickHouseSettings),
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig::Sqlite {}
+    }
 }
 
 /// `[retention]`: how long records are kept.
@@ -248,6 +280,20 @@ impl BaseConfig {
                 config.retention.max_bytes_per_sentry
             );
         }
+        if let StorageConfig::Clickhouse(settings) = &config.storage {
+            if let Err((key, message)) = settings.check() {
+                anyhow::bail!("{shown}: key `storage.{key}`: {message}");
+            }
+            if let Err(e) = settings.password() {
+                anyhow::bail!("{shown}: key `storage.password_file`: cannot read {e}");
+            }
+            if config.retention.max_records.is_some() {
+                anyhow::bail!(
+                    "{shown}: key `retention.max_records`: not available with ClickHouse storage, which \
+                     deletes whole days: use `max_age_days`"
+                );
+            }
+        }
         if config.retention.max_records == Some(0) {
             anyhow::bail!(
                 "{shown}: key `retention.max_records`: must be at least 1 (0 would delete every record \
@@ -306,6 +352,33 @@ mod tests {
         assert!(error.contains("key `retention.max_records`: must be at least 1"), "{error}");
         let error = load_with("age0", "[retention]\nmax_age_days = 0\n").unwrap_err().to_string();
         assert!(error.contains("key `retention.max_age_days`: must be at least 1"), "{error}");
+    }
+
+    #[test]
+    fn storage_is_sqlite_unless_clickhouse_is_named() {
+        assert_eq!(load_with("storage-default", "").unwrap().storage, StorageConfig::Sqlite {});
+        let config = load_with(
+            "storage-ch",
+            "[storage]\nkind = \"clickhouse\"\nurl = \"http://ch:8123\"\nnode = \"base-2\"\n",
+        )
+        .unwrap();
+        let StorageConfig::Clickhouse(settings) = config.storage else { panic!("{:?}", config.storage) };
+        assert_eq!((settings.url.as_str(), settings.node.as_deref()), ("http://ch:8123", Some("base-2")));
+        assert_eq!(settings.records_table, "records");
+        for (extra, expected) in [
+            ("[storage]\nkind = \"clickhouse\"\nrecords_table = \"r; DROP\"\n", "storage.records_table"),
+            ("[storage]\nkind = \"clickhouse\"\nurl = \"ftp://x\"\n", "storage.url"),
+            ("[storage]\nkind = \"clickhouse\"\nurll = \"http://x\"\n", "unknown field `urll`"),
+            ("[storage]\nkind = \"sqlite\"\nurl = \"http://x\"\n", "unknown field `url`"),
+            ("[storage]\nkind = \"postgres\"\n", "unknown variant `postgres`"),
+            (
+                "[storage]\nkind = \"clickhouse\"\n[retention]\nmax_records = 5\n",
+                "not available with ClickHouse",
+            ),
+        ] {
+            let error = load_with("storage-bad", extra).unwrap_err().to_string();
+            assert!(error.contains(expected), "{extra}: {error}");
+        }
     }
 
     #[test]

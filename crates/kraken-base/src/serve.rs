@@ -15,12 +15,12 @@ use kraken_rpc::tls::{CrlWatch, TlsIdentity, TrustedCas};
 use crate::access::SentryAccess;
 
 use crate::admin::{AdminLimits, AdminServer, AdminState, AdminToken, router};
-use crate::config::BaseConfig;
+use crate::config::{BaseConfig, StorageConfig};
 use crate::private_files;
 use crate::server::{Base, BaseSettings};
 use crate::stop_signals::StopSignals;
 use crate::storage::retention::Retention;
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{ClickHouseStorage, SqliteStorage, Storage};
 
 /// The base's own RPC GUID, presented when connections are peered (as the original base's).
 const BASE_RPC_GUID: &str = "kraken-base";
@@ -47,7 +47,15 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
     private_files::private_dir(&config.data_dir)
         .with_context(|| format!("cannot set up the data directory {}", config.data_dir.display()))?;
     let token = Arc::new(AdminToken::load_or_create(&config.token_path())?);
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&config.storage_path())?);
+    let storage: Arc<dyn Storage> = match &config.storage {
+        StorageConfig::Sqlite {} => Arc::new(SqliteStorage::open(&config.storage_path())?),
+        StorageConfig::Clickhouse(settings) => {
+            let storage = ClickHouseStorage::open(settings)
+                .with_context(|| format!("cannot use ClickHouse at {}", settings.url))?;
+            tracing::info!(url = %settings.url, node = storage.node(), "records are kept in ClickHouse");
+            Arc::new(storage)
+        }
+    };
     let base = Arc::new(
         Base::start(BaseSettings {
             listen: config.listen,

@@ -88,9 +88,24 @@ async fn sentries(State(state): State<Arc<AdminState>>) -> Reply {
     let rows = read(&state, |storage| storage.sentries()).await?;
     let list: Vec<Json_> = rows
         .into_iter()
-        .map(|s| json!({ "guid": s.guid, "connected": s.connected, "address": s.address, "last_seen_ms": s.last_seen_ms }))
+        .map(|s| {
+            json!({
+                "guid": s.guid,
+                "connected": s.connected,
+                "address": s.address,
+                "last_seen_ms": s.last_seen_ms,
+                "node": s.node,
+            })
+        })
         .collect();
-    Ok(Json(json!({ "sentries": list })))
+    let health = state.base.storage.health();
+    let storage = json!({
+        "kind": state.base.storage.kind(),
+        "available": health.available,
+        "unavailable_since_ms": health.since_ms,
+        "error": health.error,
+    });
+    Ok(Json(json!({ "sentries": list, "storage": storage })))
 }
 
 #[derive(Deserialize)]
@@ -134,6 +149,11 @@ struct LogsQuery {
     sentry: Option<String>,
     logger: Option<String>,
     after: Option<i64>,
+    /// Record dates, Unix ms: at or after `since`, before `until`.
+    since: Option<i64>,
+    until: Option<i64>,
+    /// Text the message or params contain.
+    text: Option<String>,
     limit: Option<usize>,
 }
 
@@ -146,6 +166,9 @@ async fn logs(
         guid: query.sentry,
         logger: query.logger,
         after_id: query.after,
+        since_ms: query.since,
+        until_ms: query.until,
+        text: query.text,
         limit: query.limit.unwrap_or(1000).min(10_000),
     };
     let rows = read(&state, move |storage| storage.records(&filter)).await?;

@@ -37,10 +37,11 @@ impl AdminClient {
     }
 
     /// `GET path` (with its query); the reply's JSON body.
-    pub fn get(&self, path: &str) -> anyhow::Result<Json> {
+    pub fn get(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<Json> {
         let response = self
             .agent
             .get(&format!("{}{path}", self.base_url))
+            .query_pairs(query.iter().map(|(key, value)| (*key, value.as_str())))
             .header("Authorization", &format!("Bearer {}", self.token))
             .config()
             .http_status_as_error(false)

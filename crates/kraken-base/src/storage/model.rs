@@ -44,6 +44,11 @@ impl StoredRecord {
     }
 }
 
+/// The bytes a record counts against its sentry's quota: its params and its message.
+pub fn record_bytes(params: &str, msg: Option<&str>) -> i64 {
+    (params.len() + msg.map_or(0, str::len)) as i64
+}
+
 /// Which records to read back.
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
@@ -51,7 +56,43 @@ pub struct RecordFilter {
     pub logger: Option<String>,
     /// Only records stored after this id (for following).
     pub after_id: Option<i64>,
+    /// Only records dated at or after this (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Only records dated before this (Unix ms).
+    pub until_ms: Option<i64>,
+    /// Only records whose message or params (as JSON text) contain this, as it is (case
+    /// counts).
+    pub text: Option<String>,
     pub limit: usize,
+}
+
+/// Whether the storage can take records now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageHealth {
+    pub available: bool,
+    /// Since when it has been unavailable (Unix ms).
+    pub since_ms: Option<i64>,
+    /// The last failure while unavailable.
+    pub error: Option<String>,
+}
+
+impl StorageHealth {
+    pub fn available() -> StorageHealth {
+        StorageHealth { available: true, since_ms: None, error: None }
+    }
+
+    pub fn unavailable(error: &str, since_ms: i64) -> StorageHealth {
+        StorageHealth { available: false, since_ms: Some(since_ms), error: Some(error.to_owned()) }
+    }
+}
+
+/// How the record writer groups records into one append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grouping {
+    /// How long the first records of a group wait for more (zero: take what is waiting).
+    pub linger: std::time::Duration,
+    /// The most records in one append.
+    pub max_records: usize,
 }
 
 /// A sentry the base has seen.
@@ -61,6 +102,8 @@ pub struct SentryRow {
     pub connected: bool,
     pub address: Option<String>,
     pub last_seen_ms: i64,
+    /// The base node it is (or was last) connected to, where several share the storage.
+    pub node: Option<String>,
 }
 
 /// What retention deletes, as of one moment.
@@ -96,6 +139,17 @@ pub struct StorageError(pub String);
 
 /// The base's storage.
 pub trait Storage: Send + Sync {
+    /// Its kind, as `[storage] kind` names it.
+    fn kind(&self) -> &'static str;
+    /// Whether it can take records now. Unavailable, the record writer holds its records and
+    /// tries again (nothing is acknowledged meanwhile) rather than failing them.
+    fn health(&self) -> StorageHealth {
+        StorageHealth::available()
+    }
+    /// How the record writer groups records for it.
+    fn grouping(&self) -> Grouping {
+        Grouping { linger: std::time::Duration::ZERO, max_records: 50_000 }
+    }
     /// A sentry connected (and said hello) from `address`.
     fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError>;
     /// A sentry's connection ended.

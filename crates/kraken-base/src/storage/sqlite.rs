@@ -14,7 +14,7 @@
 //! The file (with its `-wal` and `-shm`) is the base's user's alone (0600 on Unix, in a 0700
 //! folder; see [`crate::private_files`]). Retention deletes in bounded transactions
 //! ([`Storage::delete_expired`]) so the record writer never waits long behind it. An event's
-//! details are kept up to [`MAX_EVENT_DETAIL`] bytes.
+//! details are kept as [`super::event_detail`] says.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -23,18 +23,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
 
-use super::model::{Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord};
+use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
+use super::model::{
+    Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord, record_bytes,
+};
 use super::sqlite_usage;
 use crate::private_files;
-
-/// The longest detail text kept with an event (a sentry's whole inventory, 256 loggers with
-/// their factories, is well under it); a longer one is replaced by a note of its size and its
-/// first [`TRUNCATED_HEAD`] bytes.
-pub const MAX_EVENT_DETAIL: usize = 256 * 1024;
-/// How much of an over-long event detail is kept.
-const TRUNCATED_HEAD: usize = 1024;
-/// The longest subject (logger or factory name) kept with an event.
-const MAX_EVENT_SUBJECT: usize = 1024;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sentries (
@@ -154,6 +148,10 @@ impl SqliteStorage {
 }
 
 impl Storage for SqliteStorage {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError> {
         let now = now_ms();
         let mut connection = self.lock();
@@ -203,6 +201,7 @@ impl Storage for SqliteStorage {
                     connected: row.get(1)?,
                     address: row.get(2)?,
                     last_seen_ms: row.get(3)?,
+                    node: None,
                 })
             })
             .map_err(error)?;
@@ -327,7 +326,7 @@ impl Storage for SqliteStorage {
                     .map_err(error)?;
                 stored += 1;
                 *usage.entry(record.guid.as_str()).or_default() +=
-                    sqlite_usage::record_bytes(&record.params, record.msg.as_deref());
+                    record_bytes(&record.params, record.msg.as_deref());
             }
             sqlite_usage::add(&transaction, &usage)?;
             let mut save = transaction
@@ -456,12 +455,24 @@ impl Storage for SqliteStorage {
             .prepare(
                 "SELECT id, guid, logger, date_ms, logtype, msg, params, seq FROM records
                  WHERE (?1 IS NULL OR guid = ?1) AND (?2 IS NULL OR logger = ?2) AND id > ?3
+                   AND (?5 IS NULL OR date_ms >= ?5) AND (?6 IS NULL OR date_ms < ?6)
+                   AND (?7 IS NULL OR instr(params, ?7) > 0 OR instr(COALESCE(msg, ''), ?7) > 0)
                  ORDER BY id LIMIT ?4",
             )
             .map_err(error)?;
         let limit = if filter.limit == 0 { 1000 } else { filter.limit } as i64;
+        let text = filter.text.as_deref().filter(|text| !text.is_empty());
+        let bound = (
+            &filter.guid,
+            &filter.logger,
+            filter.after_id.unwrap_or(0),
+            limit,
+            filter.since_ms,
+            filter.until_ms,
+            text,
+        );
         let rows = statement
-            .query_map((&filter.guid, &filter.logger, filter.after_id.unwrap_or(0), limit), |row| {
+            .query_map(bound, |row| {
                 Ok((
                     row.get(0)?,
                     StoredRecord {
@@ -534,29 +545,6 @@ fn delete_beyond(
         )
         .map_err(error)?;
     Ok(deleted as u64)
-}
-
-/// `text` cut to at most `max` bytes, at a character boundary.
-fn truncated(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
-/// An event's detail as stored: its JSON text, or, over [`MAX_EVENT_DETAIL`] bytes, a note of
-/// its size with the text's beginning.
-fn capped_detail(detail: &serde_json::Value) -> String {
-    let text = detail.to_string();
-    if text.len() <= MAX_EVENT_DETAIL {
-        return text;
-    }
-    serde_json::json!({ "truncated": true, "bytes": text.len(), "head": truncated(&text, TRUNCATED_HEAD) })
-        .to_string()
 }
 
 #[cfg(test)]

@@ -28,11 +28,6 @@ fn error(e: impl std::fmt::Display) -> StorageError {
     StorageError(e.to_string())
 }
 
-/// The bytes a record counts: its params and its message.
-pub(super) fn record_bytes(params: &str, msg: Option<&str>) -> i64 {
-    (params.len() + msg.map_or(0, str::len)) as i64
-}
-
 /// Creates the table and its trigger; counts the records of a file that had none.
 pub(super) fn create(connection: &Connection) -> Result<(), StorageError> {
     let existed: bool = connection

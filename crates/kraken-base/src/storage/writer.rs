@@ -1,5 +1,8 @@
 //! The record writer: one thread that commits received records to storage in the order they
-//! arrived, grouping whatever is waiting into one transaction.
+//! arrived, grouping whatever is waiting (or, for a storage that asks, what arrives within a
+//! short linger) into one append. While the storage is unavailable it holds the group and
+//! tries again; a group the storage refuses otherwise is tried job by job, so one sender's
+//! bad records fail alone.
 //!
 //! Calls handling `onLog`/`onLogBatch` hand their records over with [`RecordWriter::submit`]
 //! while they are dispatched: the job is queued by that call itself, so records are queued in
@@ -12,14 +15,20 @@
 //! ([`crate::intake`]), whose permit a job carries until its commit.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::model::{Storage, StorageError, StoredRecord};
+use super::model::{Grouping, Storage, StorageError, StoredRecord};
 use crate::intake::IntakePermit;
 
 /// The most records committed in one transaction.
-const GROUP_RECORDS: usize = 50_000;
+const GROUP_RECORDS: usize = 100_000;
+/// How often a lingering group looks for more jobs.
+const LINGER_POLL: Duration = Duration::from_millis(5);
+/// The first wait before appending again to an unavailable storage, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MOST: Duration = Duration::from_secs(5);
 
 struct Job {
     records: Vec<StoredRecord>,
@@ -65,31 +74,82 @@ impl RecordWriter {
 }
 
 fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let grouping = storage.grouping();
     while let Some(first) = jobs.blocking_recv() {
-        let mut group = vec![first];
-        let mut count = group[0].records.len();
-        while count < GROUP_RECORDS {
-            match jobs.try_recv() {
-                Ok(job) => {
-                    count += job.records.len();
-                    group.push(job);
+        let mut group = gather(first, &mut jobs, grouping);
+        // The group's records in one list, and where each job's end.
+        let mut ends = Vec::with_capacity(group.len());
+        let mut records = Vec::new();
+        for job in &mut group {
+            records.append(&mut job.records);
+            ends.push(records.len());
+        }
+        match append_until_available(storage.as_ref(), &records) {
+            Ok(()) => finish(group, &Ok(())),
+            Err(error) if group.len() == 1 => {
+                tracing::error!(%error, records = records.len(), "records could not be stored; their sender will resend them");
+                finish(group, &Err(error));
+            }
+            Err(_) => {
+                // One job's records may be what the storage refuses: each job alone, so the
+                // others are stored.
+                let mut start = 0;
+                for (job, end) in group.into_iter().zip(ends) {
+                    let outcome = append_until_available(storage.as_ref(), &records[start..end]);
+                    if let Err(error) = &outcome {
+                        tracing::error!(%error, records = end - start, "records could not be stored; their sender will resend them");
+                    }
+                    finish(vec![job], &outcome);
+                    start = end;
                 }
-                Err(_) => break,
             }
         }
-        let outcome = if group.len() == 1 {
-            storage.append(&group[0].records).map(drop)
-        } else {
-            let records: Vec<StoredRecord> =
-                group.iter_mut().flat_map(|job| std::mem::take(&mut job.records)).collect();
-            storage.append(&records).map(drop)
+    }
+}
+
+/// `first` and the jobs that follow it within the storage's linger, up to its record limit.
+fn gather(first: Job, jobs: &mut mpsc::UnboundedReceiver<Job>, grouping: Grouping) -> Vec<Job> {
+    let max_records = grouping.max_records.min(GROUP_RECORDS);
+    let deadline = Instant::now() + grouping.linger;
+    let mut count = first.records.len();
+    let mut group = vec![first];
+    while count < max_records {
+        let job = match jobs.try_recv() {
+            Ok(job) => job,
+            Err(mpsc::error::TryRecvError::Empty) if Instant::now() < deadline => {
+                std::thread::sleep(LINGER_POLL.min(deadline.saturating_duration_since(Instant::now())));
+                continue;
+            }
+            Err(_) => break,
         };
-        if let Err(error) = &outcome {
-            tracing::error!(%error, records = count, "records could not be stored; their senders will resend them");
+        count += job.records.len();
+        group.push(job);
+    }
+    group
+}
+
+/// Appends `records` in one go; while the storage is unavailable (a server
+/// down), tries again every few seconds rather than fail: nothing is acknowledged meanwhile,
+/// and the intake stops taking records once its room is held.
+fn append_until_available(storage: &dyn Storage, records: &[StoredRecord]) -> Result<(), StorageError> {
+    let mut wait = RETRY_FIRST;
+    loop {
+        match storage.append(records) {
+            Ok(_) => return Ok(()),
+            Err(error) if !storage.health().available => {
+                tracing::debug!(%error, retry_in = ?wait, records = records.len(), "storage unavailable: records held");
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(RETRY_MOST);
+            }
+            Err(error) => return Err(error),
         }
-        for job in group {
-            let _ = job.done.send(outcome.clone());
-        }
+    }
+}
+
+/// Tells each job of `group` how its append went.
+fn finish(group: Vec<Job>, outcome: &Result<(), StorageError>) {
+    for job in group {
+        let _ = job.done.send(outcome.clone());
     }
 }
 

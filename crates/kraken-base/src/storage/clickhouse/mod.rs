@@ -1,0 +1,523 @@
+//! ClickHouse storage: the [`Storage`] trait over ClickHouse's HTTP interface, for fleets one
+//! disk and one writer cannot hold. Several base nodes may share one ClickHouse: each names
+//! itself (`node`), and marks only its own sentries disconnected when it starts.
+//!
+//! Modules: `settings` (`[storage]`), `schema` (the tables), `rows` (their rows), `client`
+//! (the HTTP client on its own runtime, with time limits and the health it shows),
+//! `resends` (resent records told from new ones), `retention` (whole days dropped, the
+//! per-sentry quota).
+//!
+//! Statements are written with `?` placeholders that the `clickhouse` crate fills with
+//! escaped literals (ClickHouse 18.16 has no server-side parameters); the only text written
+//! into a statement as it is comes from the configuration (table names, checked to be
+//! identifiers) or from ClickHouse itself (partition names, checked to be numbers).
+
+mod client;
+mod resends;
+mod retention;
+mod rows;
+mod schema;
+mod settings;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
+use super::model::{
+    Deleted, Grouping, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StorageHealth,
+    StoredRecord, record_bytes,
+};
+use client::{Line, now_ms};
+use resends::{Found, LastStored, Lookup};
+use rows::{
+    EventRow, LoggerChange, NumberedRecord, ReadEvent, ReadRecord, RecordRow, SentryChange, SentryState,
+    UsageRow,
+};
+use schema::{RECORD_KEY, Tables};
+pub use settings::ClickHouseSettings;
+
+/// The most lookups (sentry, logger and epoch) in one query.
+const LOOKUPS_PER_QUERY: usize = 200;
+
+/// The event noted when a sentry numbers new records as old ones.
+const ROLLBACK_EVENT: &str = "sequence-rollback";
+
+/// Records, events and sentries in ClickHouse.
+pub struct ClickHouseStorage {
+    line: Line,
+    tables: Tables,
+    settings: ClickHouseSettings,
+    node: String,
+    clock: IdClock,
+    last_stored: LastStored,
+    /// The address each sentry connected to this node from (kept with its disconnection).
+    addresses: Mutex<HashMap<String, String>>,
+}
+
+impl ClickHouseStorage {
+    /// Reaches ClickHouse, creates what is missing, and marks the sentries this node held
+    /// (before a restart) disconnected.
+    pub fn open(settings: &ClickHouseSettings) -> Result<ClickHouseStorage, StorageError> {
+        settings.check().map_err(|(key, message)| StorageError(format!("storage.{key}: {message}")))?;
+        let node = match &settings.node {
+            Some(node) => node.clone(),
+            None => host_name(),
+        };
+        let storage = ClickHouseStorage {
+            line: Line::new(settings)?,
+            tables: Tables::of(settings),
+            settings: settings.clone(),
+            node,
+            clock: IdClock::default(),
+            last_stored: LastStored::default(),
+            addresses: Mutex::new(HashMap::new()),
+        };
+        for statement in storage.tables.create_statements() {
+            storage.line.run("create tables", move |client| async move {
+                client.query(&statement).execute().await
+            })?;
+        }
+        storage.disconnect_own_sentries()?;
+        Ok(storage)
+    }
+
+    /// This node's name, as kept with its sentries.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn disconnect_own_sentries(&self) -> Result<(), StorageError> {
+        let query = format!(
+            "SELECT guid, newest_connected, newest_address, newest_node, newest_at FROM (
+                SELECT guid, argMax(connected, at) AS newest_connected, argMax(address, at) AS newest_address,
+                       argMax(node, at) AS newest_node, max(at) AS newest_at
+                FROM {} GROUP BY guid
+             ) WHERE newest_connected = 1 AND newest_node = ?",
+            self.tables.sentries
+        );
+        let node = self.node.clone();
+        let held: Vec<SentryState> = self.line.run("read sentries", move |client| async move {
+            client.query(&query).bind(node).fetch_all().await
+        })?;
+        let changes: Vec<SentryChange> = held
+            .into_iter()
+            .map(|state| SentryChange {
+                guid: state.guid,
+                connected: 0,
+                address: state.address,
+                node: self.node.clone(),
+                at: self.clock.next(),
+            })
+            .collect();
+        self.insert(&self.tables.sentries, changes)
+    }
+
+    /// Inserts `rows` into `table` (already quoted) in one statement.
+    fn insert<R>(&self, table: &str, rows: Vec<R>) -> Result<(), StorageError>
+    where
+        R: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let table = table.to_owned();
+        self.line.run("insert", move |client| async move {
+            let mut insert = client.insert_unescaped::<R>(&table).await?;
+            for row in &rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        })
+    }
+
+    /// Stored numbered records in the ranges of `lookups`.
+    fn look_up(&self, lookups: &[Lookup]) -> Result<Found, StorageError> {
+        let mut found = Found::new();
+        for chunk in lookups.chunks(LOOKUPS_PER_QUERY) {
+            let condition = vec![
+                "(guid = ? AND logger = ? AND epoch = ? AND seq >= ? AND seq <= ? AND date_ms >= ? AND date_ms <= ?)";
+                chunk.len()
+            ]
+            .join(" OR ");
+            let sql = format!(
+                "SELECT guid, logger, epoch, seq, date_ms, msg, params FROM {} WHERE has_seq = 1 AND ({condition})",
+                self.tables.records
+            );
+            let chunk = chunk.to_vec();
+            let rows: Vec<NumberedRecord> = self.line.run("look up resends", move |client| async move {
+                let mut query = client.query(&sql);
+                for lookup in chunk {
+                    query = query
+                        .bind(lookup.guid)
+                        .bind(lookup.logger)
+                        .bind(lookup.epoch)
+                        .bind(lookup.seq.0)
+                        .bind(lookup.seq.1)
+                        .bind(lookup.date_ms.0)
+                        .bind(lookup.date_ms.1);
+                }
+                query.fetch_all().await
+            })?;
+            for row in rows {
+                found.entry((row.guid, row.logger, row.epoch, row.seq)).or_default().push((
+                    row.date_ms,
+                    row.msg,
+                    row.params,
+                ));
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Storage for ClickHouseStorage {
+    fn kind(&self) -> &'static str {
+        "clickhouse"
+    }
+
+    fn health(&self) -> StorageHealth {
+        self.line.health()
+    }
+
+    fn grouping(&self) -> Grouping {
+        Grouping { linger: self.settings.insert_interval(), max_records: self.settings.insert_max_rows }
+    }
+
+    fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError> {
+        // It may have sent records to another node since this one stored its last.
+        self.last_stored.forget_sentry(guid);
+        self.addresses.lock().unwrap_or_else(|p| p.into_inner()).insert(guid.to_owned(), address.to_owned());
+        let change = SentryChange {
+            guid: guid.to_owned(),
+            connected: 1,
+            address: address.to_owned(),
+            node: self.node.clone(),
+            at: self.clock.next(),
+        };
+        self.insert(&self.tables.sentries, vec![change])
+    }
+
+    fn sentry_disconnected(&self, guid: &str, _reason: &str) -> Result<(), StorageError> {
+        let address =
+            self.addresses.lock().unwrap_or_else(|p| p.into_inner()).remove(guid).unwrap_or_default();
+        let change = SentryChange {
+            guid: guid.to_owned(),
+            connected: 0,
+            address,
+            node: self.node.clone(),
+            at: self.clock.next(),
+        };
+        self.insert(&self.tables.sentries, vec![change])
+    }
+
+    fn sentries(&self) -> Result<Vec<SentryRow>, StorageError> {
+        let query = format!(
+            "SELECT guid, argMax(connected, at), argMax(address, at), argMax(node, at), max(at)
+             FROM {} GROUP BY guid ORDER BY guid",
+            self.tables.sentries
+        );
+        let states: Vec<SentryState> = self
+            .line
+            .run("read sentries", move |client| async move { client.query(&query).fetch_all().await })?;
+        Ok(states
+            .into_iter()
+            .map(|state| SentryRow {
+                guid: state.guid,
+                connected: state.connected == 1,
+                address: Some(state.address).filter(|a| !a.is_empty()),
+                last_seen_ms: state.at / 1000,
+                node: Some(state.node),
+            })
+            .collect())
+    }
+
+    fn append(&self, records: &[StoredRecord]) -> Result<usize, StorageError> {
+        if records.is_empty() {
+            return Ok(0);
+        }
+        // What is known of the loggers of this append, taken out while ClickHouse is asked.
+        let mut last = self.last_stored.start_append(records);
+        let lookups = resends::lookups(records, &last);
+        let found = self.look_up(&lookups)?;
+        let decision = resends::decide(records, &mut last, found);
+        let (received_ms, node) = (now_ms(), &self.node);
+        let (day, received) = (utc_day(received_ms), (received_ms / 1000) as u32);
+        let mut usage: HashMap<&str, i64> = HashMap::new();
+        let rows: Vec<RecordRow> = decision
+            .keep
+            .iter()
+            .map(|&index| {
+                let record = &records[index];
+                *usage.entry(record.guid.as_str()).or_default() +=
+                    record_bytes(&record.params, record.msg.as_deref());
+                let id = self.clock.next();
+                RecordRow {
+                    id,
+                    guid: record.guid.clone(),
+                    logger: record.logger.clone(),
+                    date_ms: record.date_ms,
+                    logtype: record.logtype.clone(),
+                    msg: record.msg.clone(),
+                    params: record.params.clone(),
+                    epoch: record.epoch.clone().unwrap_or_default(),
+                    seq: record.seq.unwrap_or(0),
+                    has_seq: u8::from(record.seq.is_some()),
+                    dedup: dedup_key(record, node, id),
+                    day,
+                    received,
+                    node: node.clone(),
+                }
+            })
+            .collect();
+        let stored = rows.len();
+        self.insert(&self.tables.records, rows)?;
+        self.last_stored.finish_append(last);
+        let usage: Vec<UsageRow> =
+            usage.into_iter().map(|(guid, bytes)| UsageRow { guid: guid.to_owned(), day, bytes }).collect();
+        if let Err(error) = self.insert(&self.tables.usage, usage) {
+            tracing::warn!(%error, "stored records not counted in their sentries' quota");
+        }
+        for rollback in decision.rollbacks {
+            let detail = serde_json::json!({ "epoch": rollback.epoch, "last_seq": rollback.last_seq, "seq": rollback.seq });
+            if let Err(error) = self.record_event(&rollback.guid, ROLLBACK_EVENT, &rollback.logger, &detail) {
+                tracing::warn!(%error, guid = %rollback.guid, "cannot note a sequence rollback");
+            }
+        }
+        Ok(stored)
+    }
+
+    fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
+        let mut conditions = vec!["id > ?".to_owned()];
+        let after = filter.after_id.unwrap_or(0);
+        if after > 0 {
+            // Ids are arrival times in microseconds: older days need not be read (a minute of
+            // slack for the clocks of other nodes).
+            conditions.push("day >= ?".into());
+        }
+        for (column, present) in
+            [("guid = ?", filter.guid.is_some()), ("logger = ?", filter.logger.is_some())]
+        {
+            if present {
+                conditions.push(column.into());
+            }
+        }
+        if filter.since_ms.is_some() {
+            conditions.push("date_ms >= ?".into());
+        }
+        if filter.until_ms.is_some() {
+            conditions.push("date_ms < ?".into());
+        }
+        let text = filter.text.clone().filter(|text| !text.is_empty());
+        if text.is_some() {
+            conditions.push("(position(params, ?) > 0 OR position(ifNull(msg, ''), ?) > 0)".into());
+        }
+        let limit = if filter.limit == 0 { 1000 } else { filter.limit } as u64;
+        let sql = format!(
+            "SELECT id, guid, logger, date_ms, logtype, msg, params, seq, has_seq FROM {}
+             WHERE {} ORDER BY id LIMIT 1 BY {RECORD_KEY} LIMIT ?",
+            self.tables.records,
+            conditions.join(" AND ")
+        );
+        let filter = filter.clone();
+        let rows: Vec<ReadRecord> = self.line.run("read records", move |client| async move {
+            let mut query = client.query(&sql).bind(after);
+            if after > 0 {
+                query = query.bind(utc_day(after / 1000 - 60_000));
+            }
+            for value in [filter.guid, filter.logger].into_iter().flatten() {
+                query = query.bind(value);
+            }
+            for value in [filter.since_ms, filter.until_ms].into_iter().flatten() {
+                query = query.bind(value);
+            }
+            if let Some(text) = text {
+                query = query.bind(text.clone()).bind(text);
+            }
+            query.bind(limit).fetch_all().await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                (
+                    row.id,
+                    StoredRecord {
+                        guid: row.guid,
+                        logger: row.logger,
+                        date_ms: row.date_ms,
+                        logtype: row.logtype,
+                        msg: row.msg,
+                        params: row.params,
+                        seq: (row.has_seq == 1).then_some(row.seq),
+                        epoch: None,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    fn record_event(
+        &self,
+        guid: &str,
+        kind: &str,
+        logger: &str,
+        detail: &serde_json::Value,
+    ) -> Result<(), StorageError> {
+        let received_ms = now_ms();
+        let event = EventRow {
+            id: self.clock.next(),
+            guid: guid.to_owned(),
+            kind: kind.to_owned(),
+            logger: truncated(logger, MAX_EVENT_SUBJECT).to_owned(),
+            detail: capped_detail(detail),
+            day: utc_day(received_ms),
+            received: (received_ms / 1000) as u32,
+        };
+        self.insert(&self.tables.events, vec![event])
+    }
+
+    fn events(
+        &self,
+        guid: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError> {
+        let sql = format!(
+            "SELECT kind, logger, detail FROM {} WHERE guid = ? ORDER BY id DESC LIMIT ?",
+            self.tables.events
+        );
+        let guid = guid.to_owned();
+        let rows: Vec<ReadEvent> = self.line.run("read events", move |client| async move {
+            client.query(&sql).bind(guid).bind(limit as u64).fetch_all().await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|event| {
+                (
+                    event.kind,
+                    event.logger,
+                    serde_json::from_str(&event.detail).unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .collect())
+    }
+
+    fn delete_expired(&self, limits: &RetentionLimits, _batch: usize) -> Result<Deleted, StorageError> {
+        retention::drop_expired_day(self, limits)
+    }
+
+    fn sentries_over(&self, max_bytes: u64) -> Result<Vec<(String, u64)>, StorageError> {
+        retention::sentries_over(self, max_bytes)
+    }
+
+    fn delete_oldest_of(&self, guid: &str, _batch: usize) -> Result<(u64, u64), StorageError> {
+        retention::delete_oldest_day_of(self, guid)
+    }
+
+    fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError> {
+        let change = LoggerChange {
+            guid: guid.to_owned(),
+            logger: logger.to_owned(),
+            wanted: u8::from(wanted),
+            at: self.clock.next(),
+        };
+        self.insert(&self.tables.loggers, vec![change])
+    }
+
+    fn wanted_loggers(&self, guid: &str) -> Result<Vec<String>, StorageError> {
+        let sql = format!(
+            "SELECT logger FROM {} WHERE guid = ? GROUP BY logger HAVING argMax(wanted, at) = 1 ORDER BY logger",
+            self.tables.loggers
+        );
+        let guid = guid.to_owned();
+        self.line.run("read wanted loggers", move |client| async move {
+            client.query(&sql).bind(guid).fetch_all().await
+        })
+    }
+}
+
+/// Ids for rows this node writes: microseconds since the Unix epoch, each above the last one
+/// given (unique and increasing on one node; ordered across nodes as far as their clocks
+/// agree).
+#[derive(Default)]
+struct IdClock(Mutex<i64>);
+
+impl IdClock {
+    fn next(&self) -> i64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *last = (*last + 1).max(now);
+        *last
+    }
+}
+
+/// The part of a record's sort key that tells copies apart: for a numbered record, a hash of
+/// what a resend repeats (two nodes storing the same resend make rows reads see as one); for
+/// an unnumbered one, unique (no two are ever taken for one).
+fn dedup_key(record: &StoredRecord, node: &str, id: i64) -> u64 {
+    let mut hash = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    if record.epoch.is_some() && record.seq.is_some() {
+        part(record.logtype.as_deref().unwrap_or_default().as_bytes());
+        part(&[u8::from(record.msg.is_some())]);
+        part(record.msg.as_deref().unwrap_or_default().as_bytes());
+        part(record.params.as_bytes());
+    } else {
+        part(node.as_bytes());
+        part(&id.to_le_bytes());
+    }
+    let digest = hash.finalize();
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// The UTC day of `ms` (Unix ms) as `YYYYMMDD`.
+fn utc_day(ms: i64) -> u32 {
+    let date = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    (date.year().max(0) as u32) * 10_000 + u32::from(u8::from(date.month())) * 100 + u32::from(date.day())
+}
+
+/// This machine's host name (for a node that names none).
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_owned()))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "kraken-base".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_dates() {
+        assert_eq!(utc_day(0), 19700101);
+        assert_eq!(utc_day(1_798_761_599_999), 20261231);
+        assert_eq!(utc_day(1_798_761_600_000), 20270101);
+    }
+
+    #[test]
+    fn ids_increase_even_within_one_microsecond() {
+        let clock = IdClock::default();
+        let ids: Vec<i64> = (0..1000).map(|_| clock.next()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn only_numbered_records_with_the_same_content_share_a_dedup_key() {
+        let numbered = StoredRecord { epoch: Some("e".into()), ..StoredRecord::numbered(1) };
+        assert_eq!(dedup_key(&numbered, "a", 1), dedup_key(&numbered, "b", 2));
+        let changed = StoredRecord { params: "{}".into(), ..numbered.clone() };
+        assert_ne!(dedup_key(&numbered, "a", 1), dedup_key(&changed, "a", 1));
+        let unnumbered = StoredRecord { epoch: None, ..numbered };
+        assert_ne!(dedup_key(&unnumbered, "a", 1), dedup_key(&unnumbered, "a", 2));
+    }
+}

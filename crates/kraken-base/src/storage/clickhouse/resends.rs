@@ -1,0 +1,260 @@
+//! Telling a resent record from a new one, for ClickHouse (which has no transactions to keep
+//! a "last stored" row in step with the records).
+//!
+//! A numbered record (epoch and `seq`) is a resend when a record with the same sentry, logger,
+//! epoch, number, date, message and params is already stored, or comes earlier in the same
+//! append: it is skipped. To avoid reading stored records for every append, the storage keeps
+//! what it stored last per sentry and logger ([`LastStored`]): a record numbered above that,
+//! in the same epoch, is new without a look. Anything else (no entry yet, another epoch, a
+//! number at or below it) is looked up, all of an append's in one query over the primary key
+//! ([`lookups`]). The entries of a sentry are forgotten when it connects (it may have sent to
+//! another base node since). A record numbered at or below the last one stored, and not a
+//! resend, is a new record of a sentry whose state went back: stored, and the first of a run
+//! is reported ([`Rollback`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use super::super::model::StoredRecord;
+
+/// The most loggers remembered; beyond, the memory starts again empty (each logger then costs
+/// one lookup).
+const MAX_ENTRIES: usize = 1_000_000;
+
+/// (guid, logger).
+type Key = (String, String);
+
+/// The last record stored of one sentry's logger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Last {
+    pub epoch: String,
+    pub seq: i64,
+    /// Whether it continued a run of records numbered as old ones.
+    pub rolling_back: bool,
+}
+
+/// What this node stored last, per sentry and logger.
+#[derive(Default)]
+pub struct LastStored(Mutex<Known>);
+
+#[derive(Default)]
+struct Known {
+    last: HashMap<Key, Last>,
+    /// Sentries forgotten since the append under way started: what it learns of them is stale.
+    forgotten: HashSet<String>,
+}
+
+impl LastStored {
+    /// Forgets `guid`'s entries.
+    pub fn forget_sentry(&self, guid: &str) {
+        let mut known = self.lock();
+        known.last.retain(|(of, _), _| of != guid);
+        known.forgotten.insert(guid.to_owned());
+    }
+
+    /// The entries of the loggers of `records`, for one append (one at a time: the record
+    /// writer's).
+    pub fn start_append(&self, records: &[StoredRecord]) -> HashMap<Key, Last> {
+        let mut known = self.lock();
+        known.forgotten.clear();
+        let mut taken = HashMap::new();
+        for record in records {
+            let key = (record.guid.clone(), record.logger.clone());
+            if let Some(last) = known.last.get(&key) {
+                taken.insert(key, last.clone());
+            }
+        }
+        taken
+    }
+
+    /// Keeps what an append stored, but of sentries forgotten meanwhile.
+    pub fn finish_append(&self, stored: HashMap<Key, Last>) {
+        let mut known = self.lock();
+        let known = &mut *known;
+        if known.last.len() + stored.len() > MAX_ENTRIES {
+            // Logger names come from sentries: this bounds what they can make the base hold.
+            known.last.clear();
+        }
+        for (key, last) in stored {
+            if !known.forgotten.contains(&key.0) {
+                known.last.insert(key, last);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Stored records to read: one sentry's logger in one epoch, numbers and dates in ranges
+/// (both inclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    pub guid: String,
+    pub logger: String,
+    pub epoch: String,
+    pub seq: (i64, i64),
+    pub date_ms: (i64, i64),
+}
+
+/// The ranges of `records` that `last` cannot vouch for being new.
+pub fn lookups(records: &[StoredRecord], last: &HashMap<Key, Last>) -> Vec<Lookup> {
+    let mut ranges: HashMap<(&str, &str, &str), Lookup> = HashMap::new();
+    for record in records {
+        let (Some(epoch), Some(seq)) = (&record.epoch, record.seq) else { continue };
+        let key = (record.guid.clone(), record.logger.clone());
+        if last.get(&key).is_some_and(|last| last.epoch == *epoch && seq > last.seq) {
+            continue;
+        }
+        ranges
+            .entry((&record.guid, &record.logger, epoch))
+            .and_modify(|lookup| {
+                lookup.seq = (lookup.seq.0.min(seq), lookup.seq.1.max(seq));
+                lookup.date_ms = (lookup.date_ms.0.min(record.date_ms), lookup.date_ms.1.max(record.date_ms));
+            })
+            .or_insert_with(|| Lookup {
+                guid: record.guid.clone(),
+                logger: record.logger.clone(),
+                epoch: epoch.clone(),
+                seq: (seq, seq),
+                date_ms: (record.date_ms, record.date_ms),
+            });
+    }
+    let mut list: Vec<Lookup> = ranges.into_values().collect();
+    list.sort_by(|a, b| (&a.guid, &a.logger, &a.epoch).cmp(&(&b.guid, &b.logger, &b.epoch)));
+    list
+}
+
+/// A stored record as a resend is compared with it: (date, message, params).
+pub type Content = (i64, Option<String>, String);
+
+/// Stored contents by (guid, logger, epoch, seq): what the lookups found.
+pub type Found = HashMap<(String, String, String, i64), Vec<Content>>;
+
+/// A run of records numbered as old ones starting: reported once per run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    pub guid: String,
+    pub logger: String,
+    pub epoch: String,
+    pub last_seq: i64,
+    pub seq: i64,
+}
+
+/// Which records of an append to store.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Indexes into the append's records, in order.
+    pub keep: Vec<usize>,
+    pub rollbacks: Vec<Rollback>,
+}
+
+/// Decides, in order, which of `records` are new, given what the lookups `found`; `last` is
+/// updated as if the kept ones were stored (the caller keeps it only if they are).
+pub fn decide(records: &[StoredRecord], last: &mut HashMap<Key, Last>, mut found: Found) -> Decision {
+    let mut decision = Decision::default();
+    for (index, record) in records.iter().enumerate() {
+        let (Some(epoch), Some(seq)) = (&record.epoch, record.seq) else {
+            decision.keep.push(index);
+            continue;
+        };
+        let content: Content = (record.date_ms, record.msg.clone(), record.params.clone());
+        let number = (record.guid.clone(), record.logger.clone(), epoch.clone(), seq);
+        let copies = found.entry(number).or_default();
+        if copies.contains(&content) {
+            continue; // a resend
+        }
+        copies.push(content);
+        let key = (record.guid.clone(), record.logger.clone());
+        let before = last.get(&key);
+        let rolled_back = before.is_some_and(|last| last.epoch == *epoch && seq <= last.seq);
+        if let Some(before) = before.filter(|before| rolled_back && !before.rolling_back) {
+            tracing::warn!(
+                guid = %record.guid,
+                logger = %record.logger,
+                seq,
+                last_stored = before.seq,
+                "a sentry numbered a new record as an old one (its state went back): stored"
+            );
+            decision.rollbacks.push(Rollback {
+                guid: record.guid.clone(),
+                logger: record.logger.clone(),
+                epoch: epoch.clone(),
+                last_seq: before.seq,
+                seq,
+            });
+        }
+        last.insert(key, Last { epoch: epoch.clone(), seq, rolling_back: rolled_back });
+        decision.keep.push(index);
+    }
+    decision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(seq: i64, params: &str) -> StoredRecord {
+        StoredRecord { epoch: Some("e1".into()), params: params.into(), ..StoredRecord::numbered(seq) }
+    }
+
+    fn last(seq: i64) -> HashMap<Key, Last> {
+        HashMap::from([(("s1".into(), "cpu".into()), Last { epoch: "e1".into(), seq, rolling_back: false })])
+    }
+
+    #[test]
+    fn records_numbered_above_the_last_stored_need_no_lookup() {
+        let records: Vec<_> = (11..=20).map(|n| record(n, "{}")).collect();
+        assert!(lookups(&records, &last(10)).is_empty());
+        let decision = decide(&records, &mut last(10), Found::new());
+        assert_eq!(decision.keep, (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn an_unknown_logger_is_looked_up_over_the_appends_ranges() {
+        let records = vec![record(5, "{}"), record(3, "{}"), record(9, "{}")];
+        let found = lookups(&records, &HashMap::new());
+        assert_eq!(
+            found,
+            vec![Lookup {
+                guid: "s1".into(),
+                logger: "cpu".into(),
+                epoch: "e1".into(),
+                seq: (3, 9),
+                date_ms: (3, 9)
+            }]
+        );
+        // Another epoch than the one stored last is looked up too.
+        let mut other = last(100);
+        other.values_mut().for_each(|last| last.epoch = "e0".into());
+        assert_eq!(lookups(&records, &other).len(), 1);
+    }
+
+    #[test]
+    fn identical_stored_copies_are_resends_and_differing_ones_a_rollback() {
+        let records = vec![record(4, "{}"), record(5, "{\"changed\":1}"), record(6, "{}"), record(6, "{}")];
+        let mut found = Found::new();
+        for n in [4, 5] {
+            found.insert(("s1".into(), "cpu".into(), "e1".into(), n), vec![(n, None, "{}".into())]);
+        }
+        let mut known = last(5);
+        let decision = decide(&records, &mut known, found);
+        // 4 is stored as it is; 5 differs (a new record under an old number); 6 is new, and
+        // its second copy in the same append a resend.
+        assert_eq!(decision.keep, vec![1, 2]);
+        assert_eq!(decision.rollbacks.len(), 1, "one report per run: {:?}", decision.rollbacks);
+        assert_eq!((decision.rollbacks[0].last_seq, decision.rollbacks[0].seq), (5, 5));
+        assert_eq!(known[&("s1".to_string(), "cpu".to_string())].seq, 6);
+    }
+
+    #[test]
+    fn unnumbered_records_are_always_kept() {
+        let records = vec![
+            StoredRecord { seq: None, ..record(1, "{}") },
+            StoredRecord { epoch: None, ..record(1, "{}") },
+        ];
+        assert!(lookups(&records, &HashMap::new()).is_empty());
+        assert_eq!(decide(&records, &mut HashMap::new(), Found::new()).keep, vec![0, 1]);
+    }
+}
