@@ -21,7 +21,7 @@ use crate::config::ConnectionLimits;
 use crate::intake::{Intake, IntakeLimits};
 use crate::sentries::SentryRegistry;
 use crate::service::BaseService;
-use crate::storage::{RecordWriter, Storage};
+use crate::storage::{RecordWriter, SentryRow, Storage};
 
 /// How long a call waits for a just-connected sentry's session to open.
 const SESSION_WAIT: Duration = Duration::from_secs(5);
@@ -135,6 +135,29 @@ impl Base {
         }
     }
 
+    /// The sentries connected to this node now, as the storage would list them (for when it
+    /// cannot).
+    pub fn connected_sentries(&self) -> Vec<SentryRow> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut list: Vec<SentryRow> = self
+            .sentries
+            .connected()
+            .into_iter()
+            .filter_map(|guid| self.sentries.get(&guid))
+            .map(|sentry| SentryRow {
+                guid: sentry.guid,
+                connected: true,
+                address: sentry.connection.peer().address.map(|a| a.to_string()),
+                last_seen_ms: now_ms,
+                node: None,
+            })
+            .collect();
+        list.sort_by(|a, b| a.guid.cmp(&b.guid));
+        list
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -160,8 +183,13 @@ impl Base {
             (logger, method)
         {
             let wanted = method == sentry_method::CONNECT_LOGGER;
-            if let Err(error) = self.storage.set_wanted_logger(guid, &logger, wanted) {
-                tracing::warn!(%guid, %logger, %error, "cannot remember the logger connection");
+            let (storage, who) = (self.storage.clone(), guid.to_owned());
+            let remembered =
+                tokio::task::spawn_blocking(move || storage.set_wanted_logger(&who, &logger, wanted)).await;
+            match remembered {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%guid, %error, "cannot remember the logger connection"),
+                Err(error) => tracing::warn!(%guid, %error, "cannot remember the logger connection"),
             }
         }
         Ok(result)

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use deploy::{BASE, Deployment, ok, run, sentry, serve, wait_until};
+use deploy::{BASE, Deployment, ok, run, sentry, serve, stored, wait_until};
 use serde_json::Value as Json;
 
 #[test]
@@ -90,19 +90,6 @@ fn a_sentry_links_to_a_base_and_the_base_sees_its_records_and_sockets() {
     let _ = fs::remove_dir_all(&dir);
 }
 
-/// (seq, date) of every record of `logger` the base stored, in storage order.
-fn stored(config: &str, logger: &str) -> Vec<(i64, String)> {
-    // Empty while the base is not up yet (no admin token, nothing listening).
-    let output =
-        run(Path::new(BASE), &["logs", "--config", config, "--sentry", "sentry-loss", "--logger", logger]);
-    let text =
-        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
-    text.lines()
-        .map(|l| serde_json::from_str::<Json>(l).unwrap())
-        .map(|r| (r["seq"].as_i64().expect("a record without seq"), r["date"].as_str().unwrap().to_owned()))
-        .collect()
-}
-
 #[test]
 fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
     let deployment =
@@ -116,8 +103,9 @@ fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
     let (base_log, sentry_log) = (dir.join("base.log"), dir.join("sentry.log"));
     let base = serve(&config, &base_log);
     let first_sentry = sentry(&sentry_config, &sentry_log);
-    let flowing =
-        wait_until(Duration::from_secs(30), || (stored(&config, "memory").len() >= 3).then_some(()));
+    let flowing = wait_until(Duration::from_secs(30), || {
+        (stored(&config, "sentry-loss", "memory").len() >= 3).then_some(())
+    });
     assert!(
         flowing.is_some(),
         "no records; sentry log: {}",
@@ -148,8 +136,11 @@ fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
     );
     // Records made before the base first connected the logger were never meant for it; from
     // the first one it stored on, every record made must arrive.
-    let first_stored =
-        stored(&config, "memory").into_iter().map(|(_, date)| date).min().expect("records stored");
+    let first_stored = stored(&config, "sentry-loss", "memory")
+        .into_iter()
+        .map(|(_, date)| date)
+        .min()
+        .expect("records stored");
     let made: Vec<String> = fs::read_to_string(&records_file)
         .unwrap()
         .lines()
@@ -161,12 +152,13 @@ fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
         .collect();
     assert!(made.len() >= 35, "too few records made across the outage and the kill: {}", made.len());
     let records = wait_until(Duration::from_secs(30), || {
-        let records = stored(&config, "memory");
+        let records = stored(&config, "sentry-loss", "memory");
         let dates: std::collections::BTreeSet<&String> = records.iter().map(|(_, date)| date).collect();
         made.iter().all(|date| dates.contains(date)).then_some(records)
     })
     .unwrap_or_else(|| {
-        let dates: Vec<String> = stored(&config, "memory").into_iter().map(|(_, d)| d).collect();
+        let dates: Vec<String> =
+            stored(&config, "sentry-loss", "memory").into_iter().map(|(_, d)| d).collect();
         let missing: Vec<&String> = made.iter().filter(|d| !dates.contains(d)).collect();
         panic!("records were made but never stored: {missing:?}")
     });

@@ -85,7 +85,13 @@ async fn read<T: Send + 'static>(
 }
 
 async fn sentries(State(state): State<Arc<AdminState>>) -> Reply {
-    let rows = read(&state, |storage| storage.sentries()).await?;
+    let health = state.base.storage.health();
+    let rows = match read(&state, |storage| storage.sentries()).await {
+        Ok(rows) => rows,
+        // With the storage down, what this node holds now is still worth showing.
+        Err(_) if !health.available => state.base.connected_sentries(),
+        Err(failure) => return Err(failure),
+    };
     let list: Vec<Json_> = rows
         .into_iter()
         .map(|s| {
@@ -98,7 +104,6 @@ async fn sentries(State(state): State<Arc<AdminState>>) -> Reply {
             })
         })
         .collect();
-    let health = state.base.storage.health();
     let storage = json!({
         "kind": state.base.storage.kind(),
         "available": health.available,

@@ -52,7 +52,14 @@ pub(super) async fn hello(
     }
     let address = connection.peer().address.map(|a| a.to_string()).unwrap_or_default();
     let (storage, who) = (service.storage.clone(), guid.to_owned());
-    blocking(move || storage.sentry_connected(&who, &address)).await?;
+    if let Err(error) = blocking(move || storage.sentry_connected(&who, &address)).await {
+        if service.storage.health().available {
+            return Err(error);
+        }
+        // A storage server down: the sentry can still be called; its records wait in its
+        // spool until the storage is back.
+        tracing::warn!(%guid, error = ?error, "storage unavailable: this connection is not recorded");
+    }
     tracing::info!(%guid, peer = ?connection.peer().address, "sentry connected");
     after_hello(service, connection.clone(), guid.to_owned());
     Ok(Value::Map(reply))

@@ -32,7 +32,12 @@ pub(super) fn after_hello(service: &BaseService, connection: RpcConnection, guid
                     guid.clone(),
                 ));
                 let names = sync_inventory(&service, &session, &guid).await;
-                let mut wanted = service.storage.wanted_loggers(&guid).unwrap_or_default();
+                let (storage, who) = (service.storage.clone(), guid.clone());
+                let mut wanted =
+                    blocking(move || storage.wanted_loggers(&who)).await.unwrap_or_else(|error| {
+                        tracing::warn!(%guid, error = ?error, "cannot read the loggers to connect");
+                        Vec::new()
+                    });
                 if service.connect_all_loggers {
                     wanted.extend(names);
                 }

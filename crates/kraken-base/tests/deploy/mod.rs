@@ -148,3 +148,15 @@ pub fn sentry(config: &Path, log: &Path) -> Running {
             .unwrap(),
     )
 }
+
+/// (seq, date) of every record of `guid`'s `logger` the base stored, in storage order.
+pub fn stored(config: &str, guid: &str, logger: &str) -> Vec<(i64, String)> {
+    // Empty while the base is not up yet (no admin token, nothing listening).
+    let output = run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", logger]);
+    let text =
+        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
+    text.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|r| (r["seq"].as_i64().expect("a record without seq"), r["date"].as_str().unwrap().to_owned()))
+        .collect()
+}
