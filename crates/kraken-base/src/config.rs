@@ -107,7 +107,7 @@ pub enum StorageConfig {
     /// `base.sqlite3` in `data_dir`.
     Sqlite {},
     /// A ClickHouse server, shared by any number of base nodes.
-    Clickhouse(ClickHouseSettings),
+    Clickhouse(Box<ClickHouseSettings>),
 }
 
 impl Default for StorageConfig {

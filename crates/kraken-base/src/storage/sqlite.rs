@@ -549,6 +549,7 @@ fn delete_beyond(
 
 #[cfg(test)]
 mod tests {
+    use super::super::event_detail::MAX_EVENT_DETAIL;
     use super::*;
 
     #[test]
