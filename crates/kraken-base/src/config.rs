@@ -31,6 +31,8 @@
 //!                                      # loopback (plain HTTP listens on loopback only)
 //! ca = "/etc/kraken-base/pki/ca.pem"   # what the CLI checks the base's certificate with
 //!                                      # (default: `sentry_ca`)
+//! url = "https://base-1.example.org:7141"  # how other base nodes sharing the storage reach
+//!                                      # this one's admin API (default: from `listen`)
 //!
 //! [storage]                            # optional; SQLite in data_dir by default
 //! kind = "clickhouse"                  # or "sqlite"; the other keys are ClickHouse's:
@@ -202,11 +204,19 @@ pub struct AdminConfig {
     /// The CA the command line checks the base's certificate with (default: `sentry_ca`, which
     /// `pki init` made to sign the base's certificate too).
     pub ca: Option<PathBuf>,
+    /// How the other nodes sharing the storage reach this admin API, to pass it calls for the
+    /// sentries connected here (default: `http(s)://` and the listen address).
+    pub url: Option<String>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
-        AdminConfig { listen: "127.0.0.1:7141".parse().expect("a valid address"), tls: false, ca: None }
+        AdminConfig {
+            listen: "127.0.0.1:7141".parse().expect("a valid address"),
+            tls: false,
+            ca: None,
+            url: None,
+        }
     }
 }
 
@@ -263,6 +273,14 @@ impl BaseConfig {
                 config.admin.listen
             );
         }
+        if let Some(url) = &config.admin.url {
+            let scheme = if config.admin.tls { "https://" } else { "http://" };
+            if !url.starts_with(scheme) || url.len() == scheme.len() {
+                anyhow::bail!(
+                    "{shown}: key `admin.url`: must start with {scheme} (as `tls` says), got {url:?}"
+                );
+            }
+        }
         if let Some(ca) = &config.admin.ca
             && let Err(e) = std::fs::metadata(ca)
         {
@@ -311,6 +329,11 @@ impl BaseConfig {
     /// The admin token file.
     pub fn token_path(&self) -> PathBuf {
         self.data_dir.join("admin.token")
+    }
+
+    /// The CA the admin API's certificate is checked with.
+    pub fn admin_ca(&self) -> &Path {
+        self.admin.ca.as_deref().unwrap_or(&self.sentry_ca)
     }
 }
 

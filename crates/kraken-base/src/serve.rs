@@ -14,6 +14,8 @@ use kraken_rpc::tls::{CrlWatch, TlsIdentity, TrustedCas};
 
 use crate::access::SentryAccess;
 
+use crate::admin::client::own_url;
+use crate::admin::forward::Peers;
 use crate::admin::{AdminLimits, AdminServer, AdminState, AdminToken, router};
 use crate::config::{BaseConfig, StorageConfig};
 use crate::private_files;
@@ -31,6 +33,27 @@ const SHUTDOWN_LIMIT: Duration = Duration::from_secs(30);
 /// are given before the runtime drops them.
 const STRAGGLER_LIMIT: Duration = Duration::from_secs(1);
 
+/// How often a node announces itself to the others sharing its storage.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
+
+/// Announces this node (and its admin API's `url`) every [`ANNOUNCE_EVERY`], for as long as
+/// the base runs.
+async fn announce_node(storage: Arc<dyn Storage>, url: String) {
+    let mut failing = false;
+    loop {
+        let (storage, url) = (storage.clone(), url.clone());
+        match tokio::task::spawn_blocking(move || storage.announce_node(&url)).await {
+            Ok(Ok(())) => failing = false,
+            Ok(Err(error)) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "cannot announce this node to the others");
+            }
+            _ => {}
+        }
+        tokio::time::sleep(ANNOUNCE_EVERY).await;
+    }
+}
+
 /// Runs the base until Ctrl-C or SIGTERM.
 pub fn serve(config: &BaseConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -47,13 +70,15 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
     private_files::private_dir(&config.data_dir)
         .with_context(|| format!("cannot set up the data directory {}", config.data_dir.display()))?;
     let token = Arc::new(AdminToken::load_or_create(&config.token_path())?);
-    let storage: Arc<dyn Storage> = match &config.storage {
-        StorageConfig::Sqlite {} => Arc::new(SqliteStorage::open(&config.storage_path())?),
+    // The storage, and this node's name where other nodes may share it.
+    let (storage, node): (Arc<dyn Storage>, Option<String>) = match &config.storage {
+        StorageConfig::Sqlite {} => (Arc::new(SqliteStorage::open(&config.storage_path())?), None),
         StorageConfig::Clickhouse(settings) => {
             let storage = ClickHouseStorage::open(settings)
                 .with_context(|| format!("cannot use ClickHouse at {}", settings.url))?;
             tracing::info!(url = %settings.url, node = storage.node(), "records are kept in ClickHouse");
-            Arc::new(storage)
+            let node = storage.node().to_owned();
+            (Arc::new(storage), Some(node))
         }
     };
     let base = Arc::new(
@@ -75,6 +100,12 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
         })
         .await?,
     );
+    // With a storage other nodes may share, this node announces itself (and where its admin
+    // API is) every few seconds, and passes them calls for the sentries they hold.
+    let peers = node.map(|node| {
+        tokio::spawn(announce_node(base.storage.clone(), own_url(config)));
+        Peers { node, token: token.secret().to_owned(), ca: config.admin_ca().to_owned() }
+    });
     let admin_tls = match config.admin.tls {
         true => Some(kraken_rpc::tls::server_config_without_client_auth(&TlsIdentity::from_pem_files(
             &config.certificate,
@@ -84,7 +115,7 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
     };
     let admin = AdminServer::bind(
         config.admin.listen,
-        router(Arc::new(AdminState { base: base.clone() }), token),
+        router(Arc::new(AdminState { base: base.clone(), peers }), token.clone()),
         AdminLimits::default(),
         admin_tls,
     )

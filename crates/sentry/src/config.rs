@@ -40,6 +40,9 @@
 //! certificate = "/etc/kraken-sentry/sentry.pem"
 //! key = "/etc/kraken-sentry/sentry.key"
 //! ca = "/etc/kraken-sentry/ca.pem"
+//! alternates = ["base-2.example.org", "base-3.example.org:7150"]   # optional: other nodes of
+//!                                  # the same base (one storage); one link and one spool,
+//!                                  # dialled in turn when the node in use is away
 //! ```
 
 use std::collections::HashSet;
@@ -173,6 +176,63 @@ pub struct BaseEndpoint {
     pub key: PathBuf,
     /// The CA that signs the base's certificate (PEM).
     pub ca: PathBuf,
+    /// Other nodes of the same base, `host` or `host:port` (default: `port`); each node's
+    /// certificate must name the host it is dialled by.
+    #[serde(default)]
+    pub alternates: Vec<String>,
+}
+
+/// The most alternate nodes of one base.
+pub const MAX_ALTERNATES: usize = 16;
+
+/// One node of a base: the host dialled (and its certificate checked against) and the port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseNode {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for BaseNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl BaseEndpoint {
+    /// Its nodes: `address` first, then the alternates (an unreadable alternate is left out;
+    /// the configuration check refuses one).
+    pub fn nodes(&self) -> Vec<BaseNode> {
+        let first = BaseNode { host: self.address.clone(), port: self.port };
+        std::iter::once(first)
+            .chain(self.alternates.iter().filter_map(|text| parse_node(text, self.port).ok()))
+            .collect()
+    }
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`, with `port` when none is given.
+fn parse_node(text: &str, port: u16) -> Result<BaseNode, String> {
+    let text = text.trim();
+    let (host, given) = if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or("an IPv6 address needs its closing `]`")?;
+        (host, after.strip_prefix(':'))
+    } else if text.matches(':').count() == 1 {
+        let (host, port) = text.split_once(':').expect("one colon");
+        (host, Some(port))
+    } else {
+        (text, None)
+    };
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    let port = match given {
+        Some(port) => port.parse::<u16>().ok().filter(|p| *p != 0).ok_or(format!("bad port {port:?}"))?,
+        None => port,
+    };
+    Ok(BaseNode { host: host.to_owned(), port })
 }
 
 fn default_base_port() -> u16 {
@@ -386,6 +446,14 @@ impl Config {
             if base.port == 0 {
                 return Err(format!("{}: must be 1 to 65535, got 0", key("port")));
             }
+            if base.alternates.len() > MAX_ALTERNATES {
+                return Err(format!("{}: at most {MAX_ALTERNATES} nodes", key("alternates")));
+            }
+            for (n, alternate) in base.alternates.iter().enumerate() {
+                if let Err(problem) = parse_node(alternate, base.port) {
+                    return Err(format!("{}: {alternate:?}: {problem}", key(&format!("alternates[{n}]"))));
+                }
+            }
             for (field, path) in [("certificate", &base.certificate), ("key", &base.key), ("ca", &base.ca)] {
                 if let Err(e) = std::fs::metadata(path) {
                     return Err(format!("{}: cannot read {}: {e}", key(field), path.display()));
@@ -393,6 +461,23 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod node_tests {
+    use super::*;
+
+    #[test]
+    fn alternates_name_hosts_with_or_without_a_port() {
+        assert_eq!(parse_node("b2", 7140), Ok(BaseNode { host: "b2".into(), port: 7140 }));
+        assert_eq!(parse_node("b2:7150", 7140), Ok(BaseNode { host: "b2".into(), port: 7150 }));
+        assert_eq!(parse_node("[::1]:7150", 7140), Ok(BaseNode { host: "::1".into(), port: 7150 }));
+        assert_eq!(parse_node("[fe80::1]", 7140), Ok(BaseNode { host: "fe80::1".into(), port: 7140 }));
+        for bad in ["", ":7140", "b2:0", "b2:x", "[::1", "b2:99999"] {
+            assert!(parse_node(bad, 7140).is_err(), "{bad:?}");
+        }
+        assert_eq!(BaseNode { host: "::1".into(), port: 1 }.to_string(), "[::1]:1");
     }
 }
 

@@ -57,6 +57,7 @@ pub async fn link(
             certificate: pki.join(format!("{SENTRY}.pem")),
             key: pki.join(format!("{SENTRY}.key")),
             ca: pki.join("ca.pem"),
+            alternates: Vec::new(),
         },
         guid: SENTRY.into(),
         max_backoff: Duration::from_millis(200),

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,6 +28,8 @@ use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
 use super::auth::require_token;
+use super::client::FORWARDED_BY;
+use super::forward::Peers;
 use super::frame_fit;
 use super::token::AdminToken;
 use crate::server::Base;
@@ -42,6 +44,8 @@ pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(60);
 /// What handlers share.
 pub struct AdminState {
     pub base: Arc<Base>,
+    /// How to reach the other nodes sharing the storage (none: calls are for this node only).
+    pub peers: Option<Peers>,
 }
 
 type Reply = Result<Json<Json_>, (StatusCode, Json<Json_>)>;
@@ -123,6 +127,7 @@ struct CallBody {
 async fn call(
     State(state): State<Arc<AdminState>>,
     Path(guid): Path<String>,
+    headers: HeaderMap,
     body: Result<Json<CallBody>, JsonRejection>,
 ) -> Reply {
     let Json(body) = body.map_err(|rejection| {
@@ -143,9 +148,37 @@ async fn call(
     match state.base.call(&guid, &body.method, params).await {
         Ok(result) => Ok(Json(json!({ "result": to_json(&result) }))),
         Err(crate::server::CallError::NotConnected(_)) => {
-            Err(failure(StatusCode::NOT_FOUND, format!("sentry {guid} is not connected")))
+            let passed_on = headers.contains_key(FORWARDED_BY);
+            match state.peers.clone().filter(|_| !passed_on) {
+                Some(peers) => pass_to_peer(&state, peers, guid, body).await,
+                None => Err(failure(StatusCode::NOT_FOUND, format!("sentry {guid} is not connected"))),
+            }
         }
         Err(error) => Err(failure(StatusCode::BAD_GATEWAY, error)),
+    }
+}
+
+/// A call for a sentry this node does not hold, passed to the live node that does (if any).
+async fn pass_to_peer(state: &AdminState, peers: Peers, guid: String, body: CallBody) -> Reply {
+    let storage = state.base.storage.clone();
+    let passed = tokio::task::spawn_blocking(move || {
+        let Some(peer) = storage.peer_holding(&guid).map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?
+        else {
+            return Err((StatusCode::NOT_FOUND, format!("sentry {guid} is not connected")));
+        };
+        tracing::debug!(%guid, node = %peer.node, method = %body.method, "call passed to the node holding the sentry");
+        peers
+            .pass(&peer, &guid, &body.method, body.params)
+            .map_err(|e| (StatusCode::BAD_GATEWAY, format!("node {} holds sentry {guid}: {e:#}", peer.node)))
+    })
+    .await
+    .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    match passed {
+        Ok((status, reply)) if (200..300).contains(&status) => Ok(Json(reply)),
+        Ok((status, reply)) => {
+            Err((StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), Json(reply)))
+        }
+        Err((status, message)) => Err(failure(status, message)),
     }
 }
 

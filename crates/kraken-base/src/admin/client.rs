@@ -26,14 +26,14 @@ impl AdminClient {
         let token = std::fs::read_to_string(config.token_path()).with_context(|| {
             format!("cannot read the admin token {} (is the base running?)", config.token_path().display())
         })?;
-        let address = dialled(config.admin.listen);
-        let (scheme, agent) = if config.admin.tls {
-            let ca = config.admin.ca.clone().unwrap_or_else(|| config.sentry_ca.clone());
-            ("https", https_agent(&ca)?)
-        } else {
-            ("http", ureq::Agent::new_with_defaults())
-        };
-        Ok(AdminClient { base_url: format!("{scheme}://{address}"), token: token.trim().to_owned(), agent })
+        AdminClient::for_url(own_url(&config), token.trim().to_owned(), config.admin_ca())
+    }
+
+    /// A client of the admin API at `url` (an `https://` one checked against `ca`).
+    pub fn for_url(url: String, token: String, ca: &Path) -> anyhow::Result<AdminClient> {
+        let agent =
+            if url.starts_with("https://") { https_agent(ca)? } else { ureq::Agent::new_with_defaults() };
+        Ok(AdminClient { base_url: url.trim_end_matches('/').to_owned(), token, agent })
     }
 
     /// `GET path` (with its query); the reply's JSON body.
@@ -53,16 +53,38 @@ impl AdminClient {
 
     /// Runs `method` on sentry `guid`; its result.
     pub fn call(&self, guid: &str, method: &str, params: Vec<Json>) -> anyhow::Result<Json> {
-        let response = self
+        let (status, body) = self.call_as(guid, method, params, None)?;
+        if !(200..300).contains(&status) {
+            bail!("{}", body["error"].as_str().unwrap_or("request failed"));
+        }
+        Ok(body["result"].clone())
+    }
+
+    /// The same call, passed on by another node (marked with `forwarded_by`, so it is not
+    /// passed on again): the reply's status and JSON body as they are.
+    pub fn call_as(
+        &self,
+        guid: &str,
+        method: &str,
+        params: Vec<Json>,
+        forwarded_by: Option<&str>,
+    ) -> anyhow::Result<(u16, Json)> {
+        let mut request = self
             .agent
-            .post(&format!("{}/api/sentries/{guid}/call", self.base_url))
-            .header("Authorization", &format!("Bearer {}", self.token))
+            .post(&format!("{}/api/sentries/{}/call", self.base_url, encode_path_segment(guid)))
+            .header("Authorization", &format!("Bearer {}", self.token));
+        if let Some(node) = forwarded_by {
+            request = request.header(FORWARDED_BY, node);
+        }
+        let mut response = request
             .config()
             .http_status_as_error(false)
             .build()
             .send_json(json!({ "method": method, "params": params }))
             .with_context(|| format!("cannot reach the base at {}", self.base_url))?;
-        Ok(Self::body(response)?["result"].clone())
+        let status = response.status().as_u16();
+        let body: Json = response.body_mut().read_json().context("the base's reply is not JSON")?;
+        Ok((status, body))
     }
 
     fn body(mut response: ureq::http::Response<ureq::Body>) -> anyhow::Result<Json> {
@@ -73,6 +95,29 @@ impl AdminClient {
         }
         Ok(body)
     }
+}
+
+/// The header naming the node that passed a call on.
+pub const FORWARDED_BY: &str = "x-kraken-forwarded-by";
+
+/// Where this base's admin API is reached: `[admin] url`, or the scheme and the listen address.
+pub fn own_url(config: &BaseConfig) -> String {
+    if let Some(url) = &config.admin.url {
+        return url.clone();
+    }
+    let scheme = if config.admin.tls { "https" } else { "http" };
+    format!("{scheme}://{}", dialled(config.admin.listen))
+}
+
+/// `segment` with every byte but unreserved ones percent-encoded (RFC 3986).
+fn encode_path_segment(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The address to dial for a listen address: a wildcard one is reached on loopback.

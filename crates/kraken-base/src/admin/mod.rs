@@ -1,11 +1,13 @@
 //! The base's administration over HTTP: the API a running base serves ([`api`]) behind its
 //! token ([`token`], checked by [`auth`]), the server with its connection limits ([`listener`]),
 //! the check that a call fits in what a sentry reads ([`frame_fit`]), and the client the command
-//! line calls it with ([`client`]).
+//! line calls it with ([`client`]), which also passes calls on to other base nodes
+//! ([`forward`]).
 
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod forward;
 pub mod frame_fit;
 pub mod listener;
 pub mod token;

@@ -132,6 +132,13 @@ impl Deleted {
     }
 }
 
+/// Another base node sharing the storage, and where its admin API is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerNode {
+    pub node: String,
+    pub admin_url: String,
+}
+
 /// A storage failure.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("storage: {0}")]
@@ -149,6 +156,15 @@ pub trait Storage: Send + Sync {
     /// How the record writer groups records for it.
     fn grouping(&self) -> Grouping {
         Grouping { linger: std::time::Duration::ZERO, max_records: 50_000 }
+    }
+    /// Tells the other base nodes sharing this storage that this one is alive and where its
+    /// admin API is (called every few seconds). Nothing to do where no node shares it.
+    fn announce_node(&self, _admin_url: &str) -> Result<(), StorageError> {
+        Ok(())
+    }
+    /// The other live node `guid` is connected to, if it is.
+    fn peer_holding(&self, _guid: &str) -> Result<Option<PeerNode>, StorageError> {
+        Ok(None)
     }
     /// A sentry connected (and said hello) from `address`.
     fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError>;

@@ -79,6 +79,7 @@ pub fn base_config(fixture: &Fixture, cert_of: &str, pki: &Path) -> BaseEndpoint
         certificate: pki.join(format!("{cert_of}.pem")),
         key: pki.join(format!("{cert_of}.key")),
         ca: pki.join("ca.pem"),
+        alternates: Vec::new(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! Opening connections to a base: TLS with the base's own certificate, key and CA (BUG-3),
-//! the base's certificate checked against the configured address, RPC peering, and for a
+//! the base's certificate checked against the address dialled (one of the base's nodes), RPC peering, and for a
 //! command connection the `kraken-sentry` service bound and `hello(guid)` said, each step with
 //! a time limit. A connection abandoned half-way is closed ([`CloseOnDrop`], BUG-8).
 
@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::settings::LinkSettings;
 use crate::commands::{Caller, LogChannelRequest, SentryService};
+use crate::config::BaseNode;
 
 /// How many log channel requests may wait for a link (a base asks for one at a time).
 const LOG_CHANNEL_REQUESTS: usize = 4;
@@ -48,14 +49,18 @@ fn acknowledges_batches(hello: &Value) -> bool {
         .is_some_and(|extensions| extensions.contains(&Value::from(hello::ON_LOG_BATCH)))
 }
 
-/// One command connection: TLS, peering, the `kraken-sentry` service bound for this base and
-/// this connection, `hello`.
-pub async fn connect(settings: &LinkSettings, service: &SentryService) -> anyhow::Result<Connected> {
+/// One command connection to `node` of the base: TLS, peering, the `kraken-sentry` service
+/// bound for this base and this connection, `hello`.
+pub async fn connect(
+    settings: &LinkSettings,
+    node: &BaseNode,
+    service: &SentryService,
+) -> anyhow::Result<Connected> {
     let (requests, log_requests) = mpsc::channel(LOG_CHANNEL_REQUESTS);
     let mut services = ServiceTable::new();
     let caller = Caller { base: settings.base.name.clone(), log_channel: requests };
     services.insert(service::SENTRY.into(), service.for_caller(caller));
-    let connection = dial(settings, services).await?;
+    let connection = dial(settings, node, services).await?;
     let hello = async {
         let session = connection.create_session(service::BASE).await?;
         let reply = session
@@ -76,17 +81,22 @@ pub async fn connect(settings: &LinkSettings, service: &SentryService) -> anyhow
     }
 }
 
-/// Opens a connection to the base (TLS with its own certificate, key and CA, then RPC
-/// peering), serving `services`.
-pub async fn dial(settings: &LinkSettings, services: ServiceTable) -> anyhow::Result<RpcConnection> {
+/// Opens a connection to `node` of the base (TLS with the base's own certificate, key and CA,
+/// the node's certificate checked against the host dialled, then RPC peering), serving
+/// `services`.
+pub async fn dial(
+    settings: &LinkSettings,
+    node: &BaseNode,
+    services: ServiceTable,
+) -> anyhow::Result<RpcConnection> {
     let base = &settings.base;
     let identity = TlsIdentity::from_pem_files(&base.certificate, &base.key).with_context(|| {
         format!("certificate {} / key {}", base.certificate.display(), base.key.display())
     })?;
     let ca = TrustedCas::from_pem_file(&base.ca).with_context(|| format!("CA {}", base.ca.display()))?;
-    let pin = ServerPin::Name(base.address.clone());
+    let pin = ServerPin::Name(node.host.clone());
     let client = tls::client_config(&identity, &ca, pin.clone())?;
-    let address = resolve(&base.address, base.port).await?;
+    let address = resolve(&node.host, node.port).await?;
     let mut config = RpcConfig::new(settings.guid.clone());
     config.call_timeout = Duration::from_secs(30);
     config.handshake_timeout = settings.setup_timeout;

@@ -1,5 +1,7 @@
 //! A link's loop: connect to one base, run the connection's tasks until it closes, back off,
-//! connect again.
+//! connect again. A base of several nodes (`alternates`) is one link: each round dials its
+//! nodes in turn, from the one after the node last failed or lost, and backs off only when
+//! none answered.
 //!
 //! Each configured base gets its own task, so bases are independent and reached in parallel.
 //! While a command connection lives, the link serves the base's calls (the method table, bound
@@ -24,6 +26,7 @@ use super::log_channel::{self, LogChannel};
 use super::logger_events::forward_logger_events;
 use super::settings::{LinkEvent, LinkSettings};
 use crate::commands::SentryService;
+use crate::config::BaseNode;
 use crate::spool::sender::send_spooled;
 
 /// The first wait before reconnecting; it doubles up to the cap.
@@ -52,23 +55,35 @@ pub async fn run_link(
         tracing::warn!(base = %name, "the method table has no connectLogChannel: records will wait for the log channel's grace, then take the command connection");
     }
     tokio::time::sleep(jitter(FIRST_DELAY)).await;
+    let nodes = settings.base.nodes();
+    // The node tried first in the next round: the one in use, until it fails or is lost.
+    let mut first = 0;
     let mut attempt: u32 = 0;
     loop {
-        let started = Instant::now();
-        match dial::connect(&settings, &service).await {
-            Ok(connected) => {
-                tracing::info!(base = %name, "connected to the base");
-                report(LinkEvent::Connected { base: name.clone(), hello: connected.hello.clone() });
-                let reason = serve_connection(&settings, connected).await;
-                tracing::warn!(base = %name, %reason, "connection to the base lost");
-                report(LinkEvent::Disconnected { base: name.clone(), reason });
-                if started.elapsed() >= STABLE_AFTER {
-                    attempt = 0;
+        let start = first;
+        for offset in 0..nodes.len() {
+            let index = (start + offset) % nodes.len();
+            let node = &nodes[index];
+            let started = Instant::now();
+            match dial::connect(&settings, node, &service).await {
+                Ok(connected) => {
+                    tracing::info!(base = %name, %node, "connected to the base");
+                    report(LinkEvent::Connected { base: name.clone(), hello: connected.hello.clone() });
+                    let reason = serve_connection(&settings, node, connected).await;
+                    tracing::warn!(base = %name, %node, %reason, "connection to the base lost");
+                    report(LinkEvent::Disconnected { base: name.clone(), reason });
+                    if started.elapsed() >= STABLE_AFTER {
+                        attempt = 0;
+                    }
+                    // A lost node is tried last next time: another may have its sentries now.
+                    first = index + 1;
+                    break;
                 }
-            }
-            Err(error) => {
-                tracing::warn!(base = %name, error = %format!("{error:#}"), "cannot link to the base");
-                report(LinkEvent::Failed { base: name.clone(), error: format!("{error:#}") });
+                Err(error) => {
+                    tracing::warn!(base = %name, %node, error = %format!("{error:#}"), "cannot link to the base");
+                    report(LinkEvent::Failed { base: name.clone(), error: format!("{error:#}") });
+                    first = index + 1;
+                }
             }
         }
         tokio::time::sleep(jitter(backoff_ceiling(attempt, settings.max_backoff))).await;
@@ -77,7 +92,7 @@ pub async fn run_link(
 }
 
 /// Runs one command connection's tasks until it closes; returns why it closed.
-async fn serve_connection(settings: &Arc<LinkSettings>, connected: Connected) -> String {
+async fn serve_connection(settings: &Arc<LinkSettings>, node: &BaseNode, connected: Connected) -> String {
     let batched = connected.acknowledges_batches();
     let Connected { connection, session, log_requests, .. } = connected;
     let log_channel = Arc::new(LogChannel::default());
@@ -88,10 +103,11 @@ async fn serve_connection(settings: &Arc<LinkSettings>, connected: Connected) ->
         settings.guid.clone(),
         settings.setup_timeout,
         {
-            let settings = settings.clone();
+            // The log channel goes to the node the command connection is on.
+            let (settings, node) = (settings.clone(), node.clone());
             move || {
-                let settings = settings.clone();
-                async move { dial::dial(&settings, ServiceTable::new()).await }
+                let (settings, node) = (settings.clone(), node.clone());
+                async move { dial::dial(&settings, &node, ServiceTable::new()).await }
             }
         },
     ));

@@ -21,25 +21,30 @@ mod settings;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
 use super::model::{
-    Deleted, Grouping, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StorageHealth,
-    StoredRecord, record_bytes,
+    Deleted, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError,
+    StorageHealth, StoredRecord, record_bytes,
 };
 use client::{Line, now_ms};
 use resends::{Found, LastStored, Lookup};
 use rows::{
-    EventRow, LoggerChange, NumberedRecord, ReadEvent, ReadRecord, RecordRow, SentryChange, SentryState,
-    UsageRow,
+    EventRow, LoggerChange, NodeRow, NumberedRecord, ReadEvent, ReadRecord, RecordRow, SentryChange,
+    SentryState, UsageRow,
 };
 use schema::{RECORD_KEY, Tables};
 pub use settings::ClickHouseSettings;
 
 /// The most lookups (sentry, logger and epoch) in one query.
 const LOOKUPS_PER_QUERY: usize = 200;
+
+/// A node that has not announced itself for this long is taken as gone: its sentries are
+/// listed as disconnected, and calls are not passed to it. Nodes announce every few seconds.
+const NODE_SILENT_AFTER: Duration = Duration::from_secs(30);
 
 /// The event noted when a sentry numbers new records as old ones.
 const ROLLBACK_EVENT: &str = "sequence-rollback";
@@ -114,6 +119,20 @@ impl ClickHouseStorage {
         self.insert(&self.tables.sentries, changes)
     }
 
+    /// Every node's newest announcement, by name.
+    fn announcements(&self) -> Result<HashMap<String, NodeRow>, StorageError> {
+        let sql =
+            format!("SELECT node, argMax(admin_url, at), max(at) FROM {} GROUP BY node", self.tables.nodes);
+        let rows: Vec<NodeRow> =
+            self.line.run("read nodes", move |client| async move { client.query(&sql).fetch_all().await })?;
+        Ok(rows.into_iter().map(|row| (row.node.clone(), row)).collect())
+    }
+
+    /// Whether a node with this announcement (or none: it never announced) may hold sentries.
+    fn is_live(announcement: Option<&NodeRow>, now_us: i64) -> bool {
+        announcement.is_none_or(|row| now_us - row.at < NODE_SILENT_AFTER.as_micros() as i64)
+    }
+
     /// Inserts `rows` into `table` (already quoted) in one statement.
     fn insert<R>(&self, table: &str, rows: Vec<R>) -> Result<(), StorageError>
     where
@@ -183,6 +202,32 @@ impl Storage for ClickHouseStorage {
 
     fn grouping(&self) -> Grouping {
         Grouping { linger: self.settings.insert_interval(), max_records: self.settings.insert_max_rows }
+    }
+
+    fn announce_node(&self, admin_url: &str) -> Result<(), StorageError> {
+        let row = NodeRow { node: self.node.clone(), admin_url: admin_url.to_owned(), at: self.clock.next() };
+        self.insert(&self.tables.nodes, vec![row])
+    }
+
+    fn peer_holding(&self, guid: &str) -> Result<Option<PeerNode>, StorageError> {
+        let sql = format!(
+            "SELECT guid, argMax(connected, at), argMax(address, at), argMax(node, at), max(at)
+             FROM {} WHERE guid = ? GROUP BY guid",
+            self.tables.sentries
+        );
+        let who = guid.to_owned();
+        let state: Option<SentryState> = self.line.run("read a sentry", move |client| async move {
+            client.query(&sql).bind(who).fetch_optional().await
+        })?;
+        let Some(state) = state.filter(|state| state.connected == 1 && state.node != self.node) else {
+            return Ok(None);
+        };
+        let nodes = self.announcements()?;
+        let now_us = self.clock.next();
+        Ok(nodes
+            .get(&state.node)
+            .filter(|row| Self::is_live(Some(row), now_us))
+            .map(|row| PeerNode { node: row.node.clone(), admin_url: row.admin_url.clone() }))
     }
 
     fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError> {

@@ -105,3 +105,11 @@ pub struct UsageRow {
     pub day: u32,
     pub bytes: i64,
 }
+
+/// A base node's announcement (and heartbeat).
+#[derive(Debug, Row, Serialize, Deserialize)]
+pub struct NodeRow {
+    pub node: String,
+    pub admin_url: String,
+    pub at: i64,
+}

@@ -13,6 +13,8 @@
 //! * events: a `MergeTree` per sentry in arrival order, partitioned by day.
 //! * sentries and wanted loggers: one row per change, the newest (`at`) wins when read.
 //! * usage: bytes of records per sentry and day (`SummingMergeTree`), for the per-sentry quota.
+//! * nodes: each base node's admin API address, written again every few seconds (a node
+//!   silent for longer is taken as gone, and its sentries as disconnected).
 
 use super::settings::ClickHouseSettings;
 
@@ -28,6 +30,7 @@ pub struct Tables {
     pub sentries: String,
     pub loggers: String,
     pub usage: String,
+    pub nodes: String,
 }
 
 impl Tables {
@@ -41,6 +44,7 @@ impl Tables {
             sentries: qualified(&settings.sentries_table),
             loggers: qualified(&settings.loggers_table),
             usage: qualified(&settings.usage_table),
+            nodes: qualified(&settings.nodes_table),
         }
     }
 
@@ -88,6 +92,13 @@ impl Tables {
                 ) ENGINE = SummingMergeTree
                 ORDER BY (guid, day)",
                 self.usage
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {} (
+                    node String, admin_url String, at Int64
+                ) ENGINE = ReplacingMergeTree(at)
+                ORDER BY node",
+                self.nodes
             ),
         ]
     }

@@ -22,6 +22,8 @@ pub struct ClickHouseSettings {
     pub sentries_table: String,
     pub loggers_table: String,
     pub usage_table: String,
+    /// The base nodes sharing this ClickHouse, and where their admin APIs are.
+    pub nodes_table: String,
     /// The longest records wait to be grouped into one insert (ClickHouse prefers a few large
     /// inserts to many small ones).
     pub insert_interval_ms: u64,
@@ -43,6 +45,7 @@ impl Default for ClickHouseSettings {
             sentries_table: "sentries".into(),
             loggers_table: "wanted_loggers".into(),
             usage_table: "sentry_usage".into(),
+            nodes_table: "base_nodes".into(),
             insert_interval_ms: 500,
             insert_max_rows: 100_000,
             node: None,
@@ -63,6 +66,7 @@ impl ClickHouseSettings {
             ("sentries_table", &self.sentries_table),
             ("loggers_table", &self.loggers_table),
             ("usage_table", &self.usage_table),
+            ("nodes_table", &self.nodes_table),
         ];
         for (key, name) in names {
             if !is_identifier(name) {
@@ -78,6 +82,7 @@ impl ClickHouseSettings {
             &self.sentries_table,
             &self.loggers_table,
             &self.usage_table,
+            &self.nodes_table,
         ];
         for (i, table) in tables.iter().enumerate() {
             if tables[..i].contains(table) {
