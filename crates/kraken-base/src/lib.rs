@@ -4,10 +4,11 @@
 //! Folders:
 //! * `service/`: the `kraken-base` RPC service sentries call, one module per job (`hello`,
 //!   `identity`, `log_channel`, `inventory`, `events`, with their shared `state`).
-//! * `storage/`: the [`storage::Storage`] trait, its embedded SQLite implementation, the record
-//!   writer and `retention`.
+//! * `storage/`: the [`storage::Storage`] trait, its embedded SQLite implementation, ClickHouse
+//!   (`clickhouse/`, which several base nodes can share), the record writer and `retention`.
 //! * `admin/`: the admin HTTP API (`api`) behind its token (`token`, `auth`), its server and
-//!   limits (`listener`, `frame_fit`) and its client (`client`).
+//!   limits (`listener`, `frame_fit`), its client (`client`) and calls passed to the node
+//!   holding a sentry (`forward`).
 //!
 //! The protocol's names and the record's wire shape come from the `sentry-protocol` crate.
 //!

@@ -1,0 +1,150 @@
+//! The base nodes under test: `kraken-base serve` processes (so their memory and CPU are their
+//! own), with SQLite in their data dir or one shared ClickHouse; started, killed, started
+//! again, stopped cleanly (SIGTERM: their record writers drain), and measured from /proc.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BASE: &str = env!("CARGO_BIN_EXE_kraken-base");
+
+/// One node: its configuration, its process while it runs, and its peak RSS over every run.
+pub struct Node {
+    pub name: String,
+    pub port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    process: Option<Child>,
+    pub peak_rss: u64,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Node {
+    /// Writes node `index`'s configuration under `dir` (its storage `clickhouse` at that URL,
+    /// or SQLite in its data dir) and starts it.
+    pub fn start(dir: &Path, pki: &Path, index: usize, clickhouse: Option<&str>) -> anyhow::Result<Node> {
+        let name = format!("node-{}", index + 1);
+        let (port, admin) = (free_port(), free_port());
+        let shown = |p: PathBuf| p.to_string_lossy().into_owned();
+        let storage = match clickhouse {
+            Some(url) => format!("[storage]\nkind = \"clickhouse\"\nurl = \"{url}\"\nnode = \"{name}\"\n"),
+            None => String::new(),
+        };
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                // Every simulated sentry dials from 127.0.0.1: the per-source limits are the
+                // total's, which stays under what one process may hold open.
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ncertificate = {:?}\nkey = {:?}\nsentry_ca = {:?}\n\
+                 [connections]\nmax_total = 18000\nmax_per_source = 18000\nmax_pending = 18000\n\
+                 max_pending_per_source = 18000\n[admin]\nlisten = \"127.0.0.1:{admin}\"\n{storage}",
+                shown(dir.join(format!("{name}-data"))),
+                shown(pki.join("base.pem")),
+                shown(pki.join("base.key")),
+                shown(pki.join("ca.pem")),
+            ),
+        )?;
+        let mut node =
+            Node { log: dir.join(format!("{name}.log")), name, port, config, process: None, peak_rss: 0 };
+        node.start_again()?;
+        Ok(node)
+    }
+
+    /// Starts the node's process; returns once it listens.
+    pub fn start_again(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        let child = Command::new(BASE)
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        self.process = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "{} did not start: see {}",
+                self.name,
+                self.log.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(Child::id)
+    }
+
+    /// Notes the process's peak RSS so far.
+    pub fn sample(&mut self) {
+        if let Some(pid) = self.pid() {
+            self.peak_rss = self.peak_rss.max(memory_of(pid).0);
+        }
+    }
+
+    /// Kills the node at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        self.sample();
+        if let Some(mut child) = self.process.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the node as an operator would (SIGTERM: it commits what it received).
+    pub fn stop(&mut self) {
+        self.sample();
+        if let Some(mut child) = self.process.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Its SQLite file (for a node without ClickHouse).
+    pub fn sqlite_file(&self) -> PathBuf {
+        self.config.with_file_name(format!("{}-data", self.name)).join("base.sqlite3")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// (peak RSS, current RSS) of `pid`, in bytes.
+pub fn memory_of(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// CPU time (user + system) `pid` has used so far.
+pub fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
+    let clock_ticks = 100; // USER_HZ on Linux
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / clock_ticks)
+}
