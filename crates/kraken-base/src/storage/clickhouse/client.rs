@@ -99,6 +99,24 @@ impl Line {
         }
     }
 
+    /// Inserts `rows` into `table` (already quoted) in one statement.
+    pub fn insert<R>(&self, table: &str, rows: Vec<R>) -> Result<(), StorageError>
+    where
+        R: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let table = table.to_owned();
+        self.run("insert", move |client| async move {
+            let mut insert = client.insert_unescaped::<R>(&table).await?;
+            for row in &rows {
+                insert.write(row).await?;
+            }
+            insert.end().await
+        })
+    }
+
     /// What the last calls showed.
     pub fn health(&self) -> StorageHealth {
         self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()

@@ -3,7 +3,8 @@
 //! itself (`node`), and marks only its own sentries disconnected when it starts.
 //!
 //! Modules: `settings` (`[storage]`), `schema` (the tables), `rows` (their rows), `client`
-//! (the HTTP client on its own runtime, with time limits and the health it shows),
+//! (the HTTP client on its own runtime, with time limits and the health it shows), `clock`
+//! (row ids and days),
 //! `resends` (resent records told from new ones), `retention` (whole days dropped, the
 //! per-sentry quota).
 //!
@@ -13,6 +14,7 @@
 //! identifiers) or from ClickHouse itself (partition names, checked to be numbers).
 
 mod client;
+mod clock;
 mod resends;
 mod retention;
 mod rows;
@@ -31,6 +33,7 @@ use super::model::{
     StorageHealth, StoredRecord, record_bytes,
 };
 use client::{Line, now_ms};
+use clock::{IdClock, utc_day};
 use resends::{Found, LastStored, Lookup};
 use rows::{
     EventRow, LoggerChange, NodeRow, NumberedRecord, ReadEvent, ReadRecord, RecordRow, SentryChange,
@@ -116,7 +119,7 @@ impl ClickHouseStorage {
                 at: self.clock.next(),
             })
             .collect();
-        self.insert(&self.tables.sentries, changes)
+        self.line.insert(&self.tables.sentries, changes)
     }
 
     /// Every node's newest announcement, by name.
@@ -131,24 +134,6 @@ impl ClickHouseStorage {
     /// Whether a node with this announcement (or none: it never announced) may hold sentries.
     fn is_live(announcement: Option<&NodeRow>, now_us: i64) -> bool {
         announcement.is_none_or(|row| now_us - row.at < NODE_SILENT_AFTER.as_micros() as i64)
-    }
-
-    /// Inserts `rows` into `table` (already quoted) in one statement.
-    fn insert<R>(&self, table: &str, rows: Vec<R>) -> Result<(), StorageError>
-    where
-        R: clickhouse::RowOwned + clickhouse::RowWrite + Send + Sync,
-    {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let table = table.to_owned();
-        self.line.run("insert", move |client| async move {
-            let mut insert = client.insert_unescaped::<R>(&table).await?;
-            for row in &rows {
-                insert.write(row).await?;
-            }
-            insert.end().await
-        })
     }
 
     /// Stored numbered records in the ranges of `lookups`.
@@ -206,7 +191,7 @@ impl Storage for ClickHouseStorage {
 
     fn announce_node(&self, admin_url: &str) -> Result<(), StorageError> {
         let row = NodeRow { node: self.node.clone(), admin_url: admin_url.to_owned(), at: self.clock.next() };
-        self.insert(&self.tables.nodes, vec![row])
+        self.line.insert(&self.tables.nodes, vec![row])
     }
 
     fn peer_holding(&self, guid: &str) -> Result<Option<PeerNode>, StorageError> {
@@ -241,7 +226,7 @@ impl Storage for ClickHouseStorage {
             node: self.node.clone(),
             at: self.clock.next(),
         };
-        self.insert(&self.tables.sentries, vec![change])
+        self.line.insert(&self.tables.sentries, vec![change])
     }
 
     fn sentry_disconnected(&self, guid: &str, _reason: &str) -> Result<(), StorageError> {
@@ -254,7 +239,7 @@ impl Storage for ClickHouseStorage {
             node: self.node.clone(),
             at: self.clock.next(),
         };
-        self.insert(&self.tables.sentries, vec![change])
+        self.line.insert(&self.tables.sentries, vec![change])
     }
 
     fn sentries(&self) -> Result<Vec<SentryRow>, StorageError> {
@@ -317,11 +302,11 @@ impl Storage for ClickHouseStorage {
             })
             .collect();
         let stored = rows.len();
-        self.insert(&self.tables.records, rows)?;
+        self.line.insert(&self.tables.records, rows)?;
         self.last_stored.finish_append(last);
         let usage: Vec<UsageRow> =
             usage.into_iter().map(|(guid, bytes)| UsageRow { guid: guid.to_owned(), day, bytes }).collect();
-        if let Err(error) = self.insert(&self.tables.usage, usage) {
+        if let Err(error) = self.line.insert(&self.tables.usage, usage) {
             tracing::warn!(%error, "stored records not counted in their sentries' quota");
         }
         for rollback in decision.rollbacks {
@@ -419,7 +404,7 @@ impl Storage for ClickHouseStorage {
             day: utc_day(received_ms),
             received: (received_ms / 1000) as u32,
         };
-        self.insert(&self.tables.events, vec![event])
+        self.line.insert(&self.tables.events, vec![event])
     }
 
     fn events(
@@ -448,15 +433,15 @@ impl Storage for ClickHouseStorage {
     }
 
     fn delete_expired(&self, limits: &RetentionLimits, _batch: usize) -> Result<Deleted, StorageError> {
-        retention::drop_expired_day(self, limits)
+        retention::drop_expired_day(&self.line, &self.tables, &self.settings, limits)
     }
 
     fn sentries_over(&self, max_bytes: u64) -> Result<Vec<(String, u64)>, StorageError> {
-        retention::sentries_over(self, max_bytes)
+        retention::sentries_over(&self.line, &self.tables, max_bytes)
     }
 
     fn delete_oldest_of(&self, guid: &str, _batch: usize) -> Result<(u64, u64), StorageError> {
-        retention::delete_oldest_day_of(self, guid)
+        retention::delete_oldest_day_of(&self.line, &self.tables, guid)
     }
 
     fn set_wanted_logger(&self, guid: &str, logger: &str, wanted: bool) -> Result<(), StorageError> {
@@ -466,7 +451,7 @@ impl Storage for ClickHouseStorage {
             wanted: u8::from(wanted),
             at: self.clock.next(),
         };
-        self.insert(&self.tables.loggers, vec![change])
+        self.line.insert(&self.tables.loggers, vec![change])
     }
 
     fn wanted_loggers(&self, guid: &str) -> Result<Vec<String>, StorageError> {
@@ -478,23 +463,6 @@ impl Storage for ClickHouseStorage {
         self.line.run("read wanted loggers", move |client| async move {
             client.query(&sql).bind(guid).fetch_all().await
         })
-    }
-}
-
-/// Ids for rows this node writes: microseconds since the Unix epoch, each above the last one
-/// given (unique and increasing on one node; ordered across nodes as far as their clocks
-/// agree).
-#[derive(Default)]
-struct IdClock(Mutex<i64>);
-
-impl IdClock {
-    fn next(&self) -> i64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
-        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *last = (*last + 1).max(now);
-        *last
     }
 }
 
@@ -520,14 +488,6 @@ fn dedup_key(record: &StoredRecord, node: &str, id: i64) -> u64 {
     u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// The UTC day of `ms` (Unix ms) as `YYYYMMDD`.
-fn utc_day(ms: i64) -> u32 {
-    let date = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .date();
-    (date.year().max(0) as u32) * 10_000 + u32::from(u8::from(date.month())) * 100 + u32::from(date.day())
-}
-
 /// This machine's host name (for a node that names none).
 fn host_name() -> String {
     std::env::var("HOSTNAME")
@@ -541,20 +501,6 @@ fn host_name() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn days_are_utc_dates() {
-        assert_eq!(utc_day(0), 19700101);
-        assert_eq!(utc_day(1_798_761_599_999), 20261231);
-        assert_eq!(utc_day(1_798_761_600_000), 20270101);
-    }
-
-    #[test]
-    fn ids_increase_even_within_one_microsecond() {
-        let clock = IdClock::default();
-        let ids: Vec<i64> = (0..1000).map(|_| clock.next()).collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]));
-    }
 
     #[test]
     fn only_numbered_records_with_the_same_content_share_a_dedup_key() {

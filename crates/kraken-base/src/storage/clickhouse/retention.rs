@@ -14,8 +14,11 @@ use clickhouse::Row;
 use serde::Deserialize;
 
 use super::super::model::{Deleted, RetentionLimits, StorageError};
+use super::client::Line;
+use super::clock::utc_day;
 use super::rows::UsageRow;
-use super::{ClickHouseStorage, utc_day};
+use super::schema::Tables;
+use super::settings::ClickHouseSettings;
 
 /// One day partition of a table and its rows.
 #[derive(Debug, Row, Deserialize)]
@@ -27,24 +30,25 @@ struct Partition {
 /// One step of age retention: the oldest day of records, or else of events, that ended before
 /// the cutoff, dropped.
 pub fn drop_expired_day(
-    storage: &ClickHouseStorage,
+    line: &Line,
+    tables: &Tables,
+    settings: &ClickHouseSettings,
     limits: &RetentionLimits,
 ) -> Result<Deleted, StorageError> {
     let started = Instant::now();
     let cutoff_day = utc_day(limits.received_before_ms);
-    let settings = &storage.settings;
     let mut deleted = Deleted::default();
     for (name, quoted) in
-        [(&settings.records_table, &storage.tables.records), (&settings.events_table, &storage.tables.events)]
+        [(&settings.records_table, &tables.records), (&settings.events_table, &tables.events)]
     {
-        let Some(oldest) = oldest_partition_before(storage, name, cutoff_day)? else { continue };
+        let Some(oldest) = oldest_partition_before(line, &settings.database, name, cutoff_day)? else {
+            continue;
+        };
         let day: u32 = oldest.partition.trim_matches('\'').parse().map_err(|_| {
             StorageError(format!("clickhouse: unexpected partition {:?} of {name}", oldest.partition))
         })?;
         let sql = format!("ALTER TABLE {quoted} DROP PARTITION {day}");
-        storage
-            .line
-            .run("drop an expired day", move |client| async move { client.query(&sql).execute().await })?;
+        line.run("drop an expired day", move |client| async move { client.query(&sql).execute().await })?;
         if name == &settings.records_table {
             deleted.records = oldest.rows;
         } else {
@@ -56,65 +60,67 @@ pub fn drop_expired_day(
     Ok(deleted)
 }
 
-/// The oldest active partition of `table` (a name in the configured database) whose day is
-/// before `cutoff_day`.
+/// The oldest active partition of `table` (a name in `database`) whose day is before
+/// `cutoff_day`.
 fn oldest_partition_before(
-    storage: &ClickHouseStorage,
+    line: &Line,
+    database: &str,
     table: &str,
     cutoff_day: u32,
 ) -> Result<Option<Partition>, StorageError> {
     let sql = "SELECT partition, toUInt64(sum(rows)) FROM system.parts
                WHERE database = ? AND table = ? AND active
                GROUP BY partition HAVING toUInt32(partition) < ? ORDER BY partition LIMIT 1";
-    let (database, table) = (storage.settings.database.clone(), table.to_owned());
-    storage.line.run("read partitions", move |client| async move {
+    let (database, table) = (database.to_owned(), table.to_owned());
+    line.run("read partitions", move |client| async move {
         client.query(sql).bind(database).bind(table).bind(cutoff_day).fetch_optional().await
     })
 }
 
 /// Sentries whose records take more than `max_bytes`, with what they take.
 pub fn sentries_over(
-    storage: &ClickHouseStorage,
+    line: &Line,
+    tables: &Tables,
     max_bytes: u64,
 ) -> Result<Vec<(String, u64)>, StorageError> {
     let sql = format!(
         "SELECT guid, toUInt64(sum(bytes)) FROM {} GROUP BY guid HAVING sum(bytes) > ? ORDER BY guid",
-        storage.tables.usage
+        tables.usage
     );
     let limit = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-    storage
-        .line
-        .run("read usage", move |client| async move { client.query(&sql).bind(limit).fetch_all().await })
+    line.run("read usage", move |client| async move { client.query(&sql).bind(limit).fetch_all().await })
 }
 
 /// Deletes `guid`'s oldest day of records; returns how many records it held, and what the
 /// sentry's records take afterwards.
-pub fn delete_oldest_day_of(storage: &ClickHouseStorage, guid: &str) -> Result<(u64, u64), StorageError> {
+pub fn delete_oldest_day_of(line: &Line, tables: &Tables, guid: &str) -> Result<(u64, u64), StorageError> {
     let sql = format!(
         "SELECT guid, day, sum(bytes) FROM {} WHERE guid = ? GROUP BY guid, day HAVING sum(bytes) > 0
          ORDER BY day LIMIT 1",
-        storage.tables.usage
+        tables.usage
     );
     let who = guid.to_owned();
-    let oldest: Option<UsageRow> = storage.line.run("read usage", move |client| async move {
-        client.query(&sql).bind(who).fetch_optional().await
-    })?;
+    let oldest: Option<UsageRow> =
+        line.run(
+            "read usage",
+            move |client| async move { client.query(&sql).bind(who).fetch_optional().await },
+        )?;
     let Some(oldest) = oldest else { return Ok((0, 0)) };
-    let count_sql = format!("SELECT count() FROM {} WHERE guid = ? AND day = ?", storage.tables.records);
-    let delete_sql = format!("ALTER TABLE {} DELETE WHERE guid = ? AND day = ?", storage.tables.records);
+    let count_sql = format!("SELECT count() FROM {} WHERE guid = ? AND day = ?", tables.records);
+    let delete_sql = format!("ALTER TABLE {} DELETE WHERE guid = ? AND day = ?", tables.records);
     let (who, day) = (guid.to_owned(), oldest.day);
-    let records: u64 = storage.line.run("delete a sentry's oldest day", move |client| async move {
+    let records: u64 = line.run("delete a sentry's oldest day", move |client| async move {
         let count = client.query(&count_sql).bind(&who).bind(day).fetch_one().await?;
         client.query(&delete_sql).bind(&who).bind(day).execute().await?;
         Ok(count)
     })?;
-    storage
-        .insert(&storage.tables.usage, vec![UsageRow { guid: guid.to_owned(), day, bytes: -oldest.bytes }])?;
-    let left_sql =
-        format!("SELECT toUInt64(greatest(sum(bytes), 0)) FROM {} WHERE guid = ?", storage.tables.usage);
+    line.insert(&tables.usage, vec![UsageRow { guid: guid.to_owned(), day, bytes: -oldest.bytes }])?;
+    let left_sql = format!("SELECT toUInt64(greatest(sum(bytes), 0)) FROM {} WHERE guid = ?", tables.usage);
     let who = guid.to_owned();
-    let left: u64 = storage.line.run("read usage", move |client| async move {
-        client.query(&left_sql).bind(who).fetch_one().await
-    })?;
+    let left: u64 =
+        line.run(
+            "read usage",
+            move |client| async move { client.query(&left_sql).bind(who).fetch_one().await },
+        )?;
     Ok((records, left))
 }
