@@ -14,6 +14,11 @@ use crate::storage::StoredRecord;
 
 /// The most records one `onLogBatch` may carry.
 pub const MAX_BATCH: usize = 10_000;
+/// The longest logger name taken (a sentry's are far shorter): names are keys the base
+/// remembers and looks records up by.
+pub const MAX_LOGGER_NAME: usize = 256;
+/// The longest spool epoch taken (a sentry's is 16 hex digits).
+pub const MAX_EPOCH: usize = 64;
 
 /// The records of an `onLog(guid, loggerName, record)` post. `own_guid` checks the claimed
 /// GUID (the first parameter) and returns the one the records are stored under.
@@ -28,6 +33,7 @@ pub fn on_log(
         .and_then(|logger| logger.text())
         .ok_or_else(|| RpcFault::new("onLog: loggerName must be a string"))?;
     let record = items.next().filter(is_map).ok_or_else(|| RpcFault::new("onLog: record must be a map"))?;
+    check_logger(base_method::ON_LOG, &logger)?;
     Ok(vec![stored_record(&guid, Some(&logger), record, None).0])
 }
 
@@ -44,6 +50,9 @@ pub fn on_log_batch(
         .and_then(|list| list.items())
         .ok_or_else(|| RpcFault::new("onLogBatch: records must be a list"))?;
     let epoch = items.next().and_then(|epoch| epoch.text());
+    if epoch.as_ref().is_some_and(|epoch| epoch.len() > MAX_EPOCH) {
+        return Err(RpcFault::new(format!("onLogBatch: the epoch is longer than {MAX_EPOCH} bytes")));
+    }
     let mut records = Vec::new();
     for item in list {
         if records.len() == MAX_BATCH {
@@ -56,9 +65,17 @@ pub fn on_log_batch(
         if !has_logger {
             return Err(RpcFault::new("onLogBatch: record without logger"));
         }
+        check_logger(base_method::ON_LOG_BATCH, &record.logger)?;
         records.push(record);
     }
     Ok(records)
+}
+
+fn check_logger(method: &str, logger: &str) -> Result<(), RpcFault> {
+    if logger.len() > MAX_LOGGER_NAME {
+        return Err(RpcFault::new(format!("{method}: a logger name is longer than {MAX_LOGGER_NAME} bytes")));
+    }
+    Ok(())
 }
 
 fn guid_param(method: &str, guid: Option<RawValue<'_>>) -> Result<String, RpcFault> {
@@ -143,6 +160,22 @@ mod tests {
             // No params at all.
             map! { "logger" => "bare", "msg" => Value::I32(1) },
         ]
+    }
+
+    #[test]
+    fn over_long_logger_names_and_epochs_are_refused() {
+        let record = map! { "logger" => "l".repeat(MAX_LOGGER_NAME + 1) };
+        let params = params_of(vec![Value::from("g"), Value::Array(vec![record])]);
+        let error = on_log_batch(&params, |g| Ok(g.to_owned())).unwrap_err();
+        assert!(format!("{error:?}").contains("logger name is longer"), "{error:?}");
+        let record = map! { "logger" => "cpu" };
+        let params = params_of(vec![
+            Value::from("g"),
+            Value::Array(vec![record]),
+            Value::from("e".repeat(MAX_EPOCH + 1)),
+        ]);
+        let error = on_log_batch(&params, |g| Ok(g.to_owned())).unwrap_err();
+        assert!(format!("{error:?}").contains("epoch is longer"), "{error:?}");
     }
 
     #[test]

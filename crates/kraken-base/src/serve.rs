@@ -37,18 +37,34 @@ const STRAGGLER_LIMIT: Duration = Duration::from_secs(1);
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
 
 /// Announces this node (and its admin API's `url`) every [`ANNOUNCE_EVERY`], for as long as
-/// the base runs.
-async fn announce_node(storage: Arc<dyn Storage>, url: String) {
+/// the base runs. Once the storage is back after an outage, the sentries that connected
+/// meanwhile (their connection could not be recorded) are recorded, so other nodes find them.
+async fn announce_node(base: Arc<Base>, url: String) {
     let mut failing = false;
     loop {
-        let (storage, url) = (storage.clone(), url.clone());
+        let (storage, url) = (base.storage.clone(), url.clone());
         match tokio::task::spawn_blocking(move || storage.announce_node(&url)).await {
-            Ok(Ok(())) => failing = false,
-            Ok(Err(error)) if !failing => {
-                failing = true;
-                tracing::warn!(%error, "cannot announce this node to the others");
+            Ok(Ok(())) if failing => {
+                failing = false;
+                let (storage, held) = (base.storage.clone(), base.connected_sentries());
+                let recorded = tokio::task::spawn_blocking(move || {
+                    held.iter().try_for_each(|sentry| {
+                        storage.sentry_connected(&sentry.guid, sentry.address.as_deref().unwrap_or_default())
+                    })
+                });
+                if let Ok(Err(error)) = recorded.await {
+                    tracing::warn!(%error, "cannot record this node's sentries again");
+                    failing = true;
+                }
             }
-            _ => {}
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                if !failing {
+                    tracing::warn!(%error, "cannot announce this node to the others");
+                }
+                failing = true;
+            }
+            Err(_) => {}
         }
         tokio::time::sleep(ANNOUNCE_EVERY).await;
     }
@@ -74,7 +90,10 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
     let (storage, node): (Arc<dyn Storage>, Option<String>) = match &config.storage {
         StorageConfig::Sqlite {} => (Arc::new(SqliteStorage::open(&config.storage_path())?), None),
         StorageConfig::Clickhouse(settings) => {
-            let storage = ClickHouseStorage::open(settings)
+            // Off the runtime's threads: opening waits for ClickHouse.
+            let opening = (**settings).clone();
+            let storage = tokio::task::spawn_blocking(move || ClickHouseStorage::open(&opening))
+                .await?
                 .with_context(|| format!("cannot use ClickHouse at {}", settings.url))?;
             tracing::info!(url = %settings.url, node = storage.node(), "records are kept in ClickHouse");
             let node = storage.node().to_owned();
@@ -103,7 +122,10 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
     // With a storage other nodes may share, this node announces itself (and where its admin
     // API is) every few seconds, and passes them calls for the sentries they hold.
     let peers = node.map(|node| {
-        tokio::spawn(announce_node(base.storage.clone(), own_url(config)));
+        if config.admin.url.is_none() && !config.admin.listen.ip().is_loopback() {
+            tracing::warn!("[admin] url is not set: other nodes will be told {}", own_url(config));
+        }
+        tokio::spawn(announce_node(base.clone(), own_url(config)));
         Peers { node, token: token.secret().to_owned(), ca: config.admin_ca().to_owned() }
     });
     let admin_tls = match config.admin.tls {

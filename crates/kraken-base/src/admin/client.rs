@@ -32,7 +32,7 @@ impl AdminClient {
     /// A client of the admin API at `url` (an `https://` one checked against `ca`).
     pub fn for_url(url: String, token: String, ca: &Path) -> anyhow::Result<AdminClient> {
         let agent =
-            if url.starts_with("https://") { https_agent(ca)? } else { ureq::Agent::new_with_defaults() };
+            if url.starts_with("https://") { https_agent(ca)? } else { agent_config().build().new_agent() };
         Ok(AdminClient { base_url: url.trim_end_matches('/').to_owned(), token, agent })
     }
 
@@ -149,5 +149,15 @@ fn https_agent(ca: &Path) -> anyhow::Result<ureq::Agent> {
         .root_certs(RootCerts::new_with_certs(&certificates))
         .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .build();
-    Ok(ureq::Agent::config_builder().tls_config(tls).build().new_agent())
+    Ok(agent_config().tls_config(tls).build().new_agent())
+}
+
+/// What every agent of the admin API shares: no proxy from the environment (the token must
+/// go nowhere else), and a limit on the whole request (a call waits for its sentry up to
+/// 35 s; the API gives up at 60 s).
+fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .proxy(None)
+        .timeout_connect(Some(std::time::Duration::from_secs(5)))
+        .timeout_global(Some(std::time::Duration::from_secs(55)))
 }

@@ -162,6 +162,10 @@ pub trait Storage: Send + Sync {
     fn announce_node(&self, _admin_url: &str) -> Result<(), StorageError> {
         Ok(())
     }
+    /// Whether this node applies retention (where several share the storage, one does).
+    fn runs_retention(&self) -> Result<bool, StorageError> {
+        Ok(true)
+    }
     /// The other live node `guid` is connected to, if it is.
     fn peer_holding(&self, _guid: &str) -> Result<Option<PeerNode>, StorageError> {
         Ok(None)

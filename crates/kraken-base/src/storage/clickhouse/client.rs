@@ -17,12 +17,22 @@ use super::settings::ClickHouseSettings;
 /// How long one statement may take, sending and reading included.
 const CALL_LIMIT: Duration = Duration::from_secs(60);
 
-/// ClickHouse error codes that say "try again later": timeouts, too many parts or queries,
-/// memory, a read-only replica, network trouble between servers, and the credentials being
-/// refused (an operator fixes them; records wait meanwhile). A reply with no code at all (a
-/// proxy's 502) counts as one too.
-const TRANSIENT_CODES: &[u32] =
-    &[159, 164, 192, 193, 194, 202, 203, 209, 210, 241, 242, 252, 285, 319, 425, 516];
+/// ClickHouse error codes that say "try again later": too many parts or queries, a read-only
+/// replica, network trouble between servers, an insert of unknown outcome, and the
+/// credentials being refused (an operator fixes them; records wait meanwhile). A reply with no
+/// code at all (a proxy's 502) counts as one too. A query's own timeout or memory limit (159,
+/// 241) does not: it is that query's fault, and retrying it would hold every record behind it.
+const TRANSIENT_CODES: &[u32] = &[164, 192, 193, 194, 202, 203, 209, 210, 242, 252, 285, 319, 425, 516];
+
+/// Whether a call's failure may mark the storage unavailable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Storing (and what storing needs): a failure that passes marks it unavailable, and the
+    /// record writer waits.
+    Store,
+    /// Reading for an operator: a slow or failing read says nothing of storing.
+    Read,
+}
 
 /// A client, its runtime, and what its last call showed.
 pub struct Line {
@@ -56,8 +66,13 @@ impl Line {
     }
 
     /// Runs `call` with the client, waiting (on any thread) for at most [`CALL_LIMIT`]; the
-    /// outcome also updates the health.
-    pub fn run<T, F>(&self, what: &str, call: impl FnOnce(Client) -> F) -> Result<T, StorageError>
+    /// outcome of a [`Effect::Store`] call also updates the health.
+    pub fn run<T, F>(
+        &self,
+        what: &str,
+        effect: Effect,
+        call: impl FnOnce(Client) -> F,
+    ) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: Future<Output = clickhouse::error::Result<T>> + Send + 'static,
@@ -76,6 +91,9 @@ impl Line {
             .recv()
             .unwrap_or_else(|_| Err(Failure { transient: true, text: "the call was dropped".into() }));
         let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if effect == Effect::Read {
+            return result.map_err(|failure| StorageError(format!("clickhouse: {what}: {}", failure.text)));
+        }
         match result {
             Ok(value) => {
                 if !health.available {
@@ -108,7 +126,7 @@ impl Line {
             return Ok(());
         }
         let table = table.to_owned();
-        self.run("insert", move |client| async move {
+        self.run("insert", Effect::Store, move |client| async move {
             let mut insert = client.insert_unescaped::<R>(&table).await?;
             for row in &rows {
                 insert.write(row).await?;

@@ -4,7 +4,7 @@
 //!
 //! Modules: `settings` (`[storage]`), `schema` (the tables), `rows` (their rows), `client`
 //! (the HTTP client on its own runtime, with time limits and the health it shows), `clock`
-//! (row ids and days),
+//! (row ids and days), `holders` (which node holds which sentry),
 //! `resends` (resent records told from new ones), `retention` (whole days dropped, the
 //! per-sentry quota).
 //!
@@ -15,6 +15,7 @@
 
 mod client;
 mod clock;
+mod holders;
 mod resends;
 mod retention;
 mod rows;
@@ -23,16 +24,13 @@ mod settings;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
-
-use sha2::{Digest, Sha256};
 
 use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
 use super::model::{
     Deleted, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError,
     StorageHealth, StoredRecord, record_bytes,
 };
-use client::{Line, now_ms};
+use client::{Effect, Line, now_ms};
 use clock::{IdClock, utc_day};
 use resends::{Found, LastStored, Lookup};
 use rows::{
@@ -42,12 +40,10 @@ use rows::{
 use schema::{RECORD_KEY, Tables};
 pub use settings::ClickHouseSettings;
 
-/// The most lookups (sentry, logger and epoch) in one query.
-const LOOKUPS_PER_QUERY: usize = 200;
-
-/// A node that has not announced itself for this long is taken as gone: its sentries are
-/// listed as disconnected, and calls are not passed to it. Nodes announce every few seconds.
-const NODE_SILENT_AFTER: Duration = Duration::from_secs(30);
+/// The most values bound into one resend lookup query (its text stays well under 1 MiB).
+const VALUES_PER_LOOKUP_QUERY: usize = 20_000;
+/// The most stored rows one lookup query reads back.
+const LOOKUP_ROWS: usize = 500_000;
 
 /// The event noted when a sentry numbers new records as old ones.
 const ROLLBACK_EVENT: &str = "sequence-rollback";
@@ -83,7 +79,7 @@ impl ClickHouseStorage {
             addresses: Mutex::new(HashMap::new()),
         };
         for statement in storage.tables.create_statements() {
-            storage.line.run("create tables", move |client| async move {
+            storage.line.run("create tables", Effect::Store, move |client| async move {
                 client.query(&statement).execute().await
             })?;
         }
@@ -97,20 +93,10 @@ impl ClickHouseStorage {
     }
 
     fn disconnect_own_sentries(&self) -> Result<(), StorageError> {
-        let query = format!(
-            "SELECT guid, newest_connected, newest_address, newest_node, newest_at FROM (
-                SELECT guid, argMax(connected, at) AS newest_connected, argMax(address, at) AS newest_address,
-                       argMax(node, at) AS newest_node, max(at) AS newest_at
-                FROM {} GROUP BY guid
-             ) WHERE newest_connected = 1 AND newest_node = ?",
-            self.tables.sentries
-        );
-        let node = self.node.clone();
-        let held: Vec<SentryState> = self.line.run("read sentries", move |client| async move {
-            client.query(&query).bind(node).fetch_all().await
-        })?;
-        let changes: Vec<SentryChange> = held
+        let changes: Vec<SentryChange> = self
+            .node_rows(None)?
             .into_iter()
+            .filter(|state| state.node == self.node && state.connected == 1)
             .map(|state| SentryChange {
                 guid: state.guid,
                 connected: 0,
@@ -122,54 +108,96 @@ impl ClickHouseStorage {
         self.line.insert(&self.tables.sentries, changes)
     }
 
+    /// The newest row of each sentry (or of `guid`) per node.
+    fn node_rows(&self, guid: Option<&str>) -> Result<Vec<SentryState>, StorageError> {
+        let only = if guid.is_some() { "WHERE guid = ?" } else { "" };
+        let sql = format!(
+            "SELECT guid, argMax(connected, at), argMax(address, at), node, max(at)
+             FROM {} {only} GROUP BY guid, node ORDER BY guid",
+            self.tables.sentries
+        );
+        let guid = guid.map(str::to_owned);
+        self.line.run("read sentries", Effect::Read, move |client| async move {
+            let mut query = client.query(&sql);
+            if let Some(guid) = guid {
+                query = query.bind(guid);
+            }
+            query.fetch_all().await
+        })
+    }
+
+    /// Each sentry's (or `guid`'s) current state, as [`holders::current`] reads it.
+    fn current_states(&self, guid: Option<&str>) -> Result<Vec<SentryState>, StorageError> {
+        let rows = self.node_rows(guid)?;
+        let nodes = self.announcements()?;
+        Ok(holders::current(rows, &nodes, self.clock.next()))
+    }
+
     /// Every node's newest announcement, by name.
     fn announcements(&self) -> Result<HashMap<String, NodeRow>, StorageError> {
         let sql =
             format!("SELECT node, argMax(admin_url, at), max(at) FROM {} GROUP BY node", self.tables.nodes);
-        let rows: Vec<NodeRow> =
-            self.line.run("read nodes", move |client| async move { client.query(&sql).fetch_all().await })?;
+        let rows: Vec<NodeRow> = self.line.run("read nodes", Effect::Read, move |client| async move {
+            client.query(&sql).fetch_all().await
+        })?;
         Ok(rows.into_iter().map(|row| (row.node.clone(), row)).collect())
     }
 
-    /// Whether a node with this announcement (or none: it never announced) may hold sentries.
-    fn is_live(announcement: Option<&NodeRow>, now_us: i64) -> bool {
-        announcement.is_none_or(|row| now_us - row.at < NODE_SILENT_AFTER.as_micros() as i64)
-    }
-
-    /// Stored numbered records in the ranges of `lookups`.
+    /// Stored numbered records with the numbers and dates of `lookups`: their date and content
+    /// hash.
     fn look_up(&self, lookups: &[Lookup]) -> Result<Found, StorageError> {
         let mut found = Found::new();
-        for chunk in lookups.chunks(LOOKUPS_PER_QUERY) {
-            let condition = vec![
-                "(guid = ? AND logger = ? AND epoch = ? AND seq >= ? AND seq <= ? AND date_ms >= ? AND date_ms <= ?)";
-                chunk.len()
-            ]
-            .join(" OR ");
+        let mut start = 0;
+        while start < lookups.len() {
+            // As many lookups as fit in one query's bound values.
+            let mut end = start + 1;
+            let mut values = lookups[start].values();
+            while end < lookups.len() && values + lookups[end].values() <= VALUES_PER_LOOKUP_QUERY {
+                values += lookups[end].values();
+                end += 1;
+            }
+            let chunk = lookups[start..end].to_vec();
+            start = end;
+            let conditions: Vec<String> = chunk
+                .iter()
+                .map(|lookup| {
+                    format!(
+                        "(guid = ? AND logger = ? AND epoch = ? AND date_ms IN ({}) AND seq IN ({}))",
+                        vec!["?"; lookup.dates_ms.len()].join(","),
+                        vec!["?"; lookup.seqs.len()].join(",")
+                    )
+                })
+                .collect();
             let sql = format!(
-                "SELECT guid, logger, epoch, seq, date_ms, msg, params FROM {} WHERE has_seq = 1 AND ({condition})",
-                self.tables.records
+                "SELECT guid, logger, epoch, seq, date_ms, dedup FROM {} WHERE has_seq = 1 AND ({}) LIMIT {LOOKUP_ROWS}",
+                self.tables.records,
+                conditions.join(" OR ")
             );
-            let chunk = chunk.to_vec();
-            let rows: Vec<NumberedRecord> = self.line.run("look up resends", move |client| async move {
-                let mut query = client.query(&sql);
-                for lookup in chunk {
-                    query = query
-                        .bind(lookup.guid)
-                        .bind(lookup.logger)
-                        .bind(lookup.epoch)
-                        .bind(lookup.seq.0)
-                        .bind(lookup.seq.1)
-                        .bind(lookup.date_ms.0)
-                        .bind(lookup.date_ms.1);
-                }
-                query.fetch_all().await
-            })?;
+            let rows: Vec<NumberedRecord> =
+                self.line.run("look up resends", Effect::Store, move |client| async move {
+                    let mut query = client.query(&sql).with_setting("max_query_size", "16777216");
+                    for lookup in chunk {
+                        query = query.bind(lookup.guid).bind(lookup.logger).bind(lookup.epoch);
+                        for date in lookup.dates_ms {
+                            query = query.bind(date);
+                        }
+                        for seq in lookup.seqs {
+                            query = query.bind(seq);
+                        }
+                    }
+                    query.fetch_all().await
+                })?;
+            if rows.len() == LOOKUP_ROWS {
+                tracing::warn!(
+                    rows = LOOKUP_ROWS,
+                    "resend lookup cut short: some resends may be stored twice (reads show them once)"
+                );
+            }
             for row in rows {
-                found.entry((row.guid, row.logger, row.epoch, row.seq)).or_default().push((
-                    row.date_ms,
-                    row.msg,
-                    row.params,
-                ));
+                found
+                    .entry((row.guid, row.logger, row.epoch, row.seq))
+                    .or_default()
+                    .push((row.date_ms, row.dedup));
             }
         }
         Ok(found)
@@ -194,25 +222,28 @@ impl Storage for ClickHouseStorage {
         self.line.insert(&self.tables.nodes, vec![row])
     }
 
-    fn peer_holding(&self, guid: &str) -> Result<Option<PeerNode>, StorageError> {
-        let sql = format!(
-            "SELECT guid, argMax(connected, at), argMax(address, at), argMax(node, at), max(at)
-             FROM {} WHERE guid = ? GROUP BY guid",
-            self.tables.sentries
-        );
-        let who = guid.to_owned();
-        let state: Option<SentryState> = self.line.run("read a sentry", move |client| async move {
-            client.query(&sql).bind(who).fetch_optional().await
-        })?;
-        let Some(state) = state.filter(|state| state.connected == 1 && state.node != self.node) else {
-            return Ok(None);
-        };
-        let nodes = self.announcements()?;
+    fn runs_retention(&self) -> Result<bool, StorageError> {
+        // The live node first by name: two nodes deleting the same day would count its bytes
+        // off a sentry's quota twice.
         let now_us = self.clock.next();
-        Ok(nodes
-            .get(&state.node)
-            .filter(|row| Self::is_live(Some(row), now_us))
-            .map(|row| PeerNode { node: row.node.clone(), admin_url: row.admin_url.clone() }))
+        let first = self
+            .announcements()?
+            .into_values()
+            .filter(|row| holders::is_live(Some(row), now_us))
+            .map(|row| row.node)
+            .min();
+        Ok(first.is_none_or(|first| first == self.node))
+    }
+
+    fn peer_holding(&self, guid: &str) -> Result<Option<PeerNode>, StorageError> {
+        let Some(state) = self.current_states(Some(guid))?.pop() else { return Ok(None) };
+        if state.connected == 0 || state.node == self.node {
+            return Ok(None);
+        }
+        Ok(self
+            .announcements()?
+            .remove(&state.node)
+            .map(|row| PeerNode { node: row.node, admin_url: row.admin_url }))
     }
 
     fn sentry_connected(&self, guid: &str, address: &str) -> Result<(), StorageError> {
@@ -243,15 +274,8 @@ impl Storage for ClickHouseStorage {
     }
 
     fn sentries(&self) -> Result<Vec<SentryRow>, StorageError> {
-        let query = format!(
-            "SELECT guid, argMax(connected, at), argMax(address, at), argMax(node, at), max(at)
-             FROM {} GROUP BY guid ORDER BY guid",
-            self.tables.sentries
-        );
-        let states: Vec<SentryState> = self
-            .line
-            .run("read sentries", move |client| async move { client.query(&query).fetch_all().await })?;
-        Ok(states
+        Ok(self
+            .current_states(None)?
             .into_iter()
             .map(|state| SentryRow {
                 guid: state.guid,
@@ -294,7 +318,7 @@ impl Storage for ClickHouseStorage {
                     epoch: record.epoch.clone().unwrap_or_default(),
                     seq: record.seq.unwrap_or(0),
                     has_seq: u8::from(record.seq.is_some()),
-                    dedup: dedup_key(record, node, id),
+                    dedup: resends::dedup_key(record, index),
                     day,
                     received,
                     node: node.clone(),
@@ -302,7 +326,11 @@ impl Storage for ClickHouseStorage {
             })
             .collect();
         let stored = rows.len();
-        self.line.insert(&self.tables.records, rows)?;
+        if let Err(error) = self.line.insert(&self.tables.records, rows) {
+            // It may have been stored all the same (its answer lost): look them up next time.
+            self.last_stored.forget_loggers(records);
+            return Err(error);
+        }
         self.last_stored.finish_append(last);
         let usage: Vec<UsageRow> =
             usage.into_iter().map(|(guid, bytes)| UsageRow { guid: guid.to_owned(), day, bytes }).collect();
@@ -351,22 +379,23 @@ impl Storage for ClickHouseStorage {
             conditions.join(" AND ")
         );
         let filter = filter.clone();
-        let rows: Vec<ReadRecord> = self.line.run("read records", move |client| async move {
-            let mut query = client.query(&sql).bind(after);
-            if after > 0 {
-                query = query.bind(utc_day(after / 1000 - 60_000));
-            }
-            for value in [filter.guid, filter.logger].into_iter().flatten() {
-                query = query.bind(value);
-            }
-            for value in [filter.since_ms, filter.until_ms].into_iter().flatten() {
-                query = query.bind(value);
-            }
-            if let Some(text) = text {
-                query = query.bind(text.clone()).bind(text);
-            }
-            query.bind(limit).fetch_all().await
-        })?;
+        let rows: Vec<ReadRecord> =
+            self.line.run("read records", Effect::Read, move |client| async move {
+                let mut query = client.query(&sql).bind(after);
+                if after > 0 {
+                    query = query.bind(utc_day(after / 1000 - 60_000));
+                }
+                for value in [filter.guid, filter.logger].into_iter().flatten() {
+                    query = query.bind(value);
+                }
+                for value in [filter.since_ms, filter.until_ms].into_iter().flatten() {
+                    query = query.bind(value);
+                }
+                if let Some(text) = text {
+                    query = query.bind(text.clone()).bind(text);
+                }
+                query.bind(limit).fetch_all().await
+            })?;
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -417,7 +446,7 @@ impl Storage for ClickHouseStorage {
             self.tables.events
         );
         let guid = guid.to_owned();
-        let rows: Vec<ReadEvent> = self.line.run("read events", move |client| async move {
+        let rows: Vec<ReadEvent> = self.line.run("read events", Effect::Read, move |client| async move {
             client.query(&sql).bind(guid).bind(limit as u64).fetch_all().await
         })?;
         Ok(rows
@@ -460,32 +489,10 @@ impl Storage for ClickHouseStorage {
             self.tables.loggers
         );
         let guid = guid.to_owned();
-        self.line.run("read wanted loggers", move |client| async move {
+        self.line.run("read wanted loggers", Effect::Read, move |client| async move {
             client.query(&sql).bind(guid).fetch_all().await
         })
     }
-}
-
-/// The part of a record's sort key that tells copies apart: for a numbered record, a hash of
-/// what a resend repeats (two nodes storing the same resend make rows reads see as one); for
-/// an unnumbered one, unique (no two are ever taken for one).
-fn dedup_key(record: &StoredRecord, node: &str, id: i64) -> u64 {
-    let mut hash = Sha256::new();
-    let mut part = |bytes: &[u8]| {
-        hash.update((bytes.len() as u64).to_le_bytes());
-        hash.update(bytes);
-    };
-    if record.epoch.is_some() && record.seq.is_some() {
-        part(record.logtype.as_deref().unwrap_or_default().as_bytes());
-        part(&[u8::from(record.msg.is_some())]);
-        part(record.msg.as_deref().unwrap_or_default().as_bytes());
-        part(record.params.as_bytes());
-    } else {
-        part(node.as_bytes());
-        part(&id.to_le_bytes());
-    }
-    let digest = hash.finalize();
-    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 /// This machine's host name (for a node that names none).
@@ -496,19 +503,4 @@ fn host_name() -> String {
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_owned()))
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "kraken-base".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_numbered_records_with_the_same_content_share_a_dedup_key() {
-        let numbered = StoredRecord { epoch: Some("e".into()), ..StoredRecord::numbered(1) };
-        assert_eq!(dedup_key(&numbered, "a", 1), dedup_key(&numbered, "b", 2));
-        let changed = StoredRecord { params: "{}".into(), ..numbered.clone() };
-        assert_ne!(dedup_key(&numbered, "a", 1), dedup_key(&changed, "a", 1));
-        let unnumbered = StoredRecord { epoch: None, ..numbered };
-        assert_ne!(dedup_key(&unnumbered, "a", 1), dedup_key(&unnumbered, "a", 2));
-    }
 }

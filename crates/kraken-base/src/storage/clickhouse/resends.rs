@@ -12,14 +12,16 @@
 //! resend, is a new record of a sentry whose state went back: stored, and the first of a run
 //! is reported ([`Rollback`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
 use std::sync::Mutex;
 
 use super::super::model::StoredRecord;
 
 /// The most loggers remembered; beyond, the memory starts again empty (each logger then costs
 /// one lookup).
-const MAX_ENTRIES: usize = 1_000_000;
+const MAX_ENTRIES: usize = 200_000;
 
 /// (guid, logger).
 type Key = (String, String);
@@ -67,6 +69,15 @@ impl LastStored {
         taken
     }
 
+    /// Forgets the loggers of `records`: an insert of them failed, and may still have been
+    /// stored (its answer lost), so the next try looks them up.
+    pub fn forget_loggers(&self, records: &[StoredRecord]) {
+        let mut known = self.lock();
+        for record in records {
+            known.last.remove(&(record.guid.clone(), record.logger.clone()));
+        }
+    }
+
     /// Keeps what an append stored, but of sentries forgotten meanwhile.
     pub fn finish_append(&self, stored: HashMap<Key, Last>) {
         let mut known = self.lock();
@@ -87,15 +98,23 @@ impl LastStored {
     }
 }
 
-/// Stored records to read: one sentry's logger in one epoch, numbers and dates in ranges
-/// (both inclusive).
+/// Stored records to read: one sentry's logger in one epoch, with these numbers and these
+/// dates (exact values, so a sentry sending far-apart numbers or dates cannot make the base
+/// read its whole history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     pub guid: String,
     pub logger: String,
     pub epoch: String,
-    pub seq: (i64, i64),
-    pub date_ms: (i64, i64),
+    pub seqs: BTreeSet<i64>,
+    pub dates_ms: BTreeSet<i64>,
+}
+
+impl Lookup {
+    /// How many values it binds into a query.
+    pub fn values(&self) -> usize {
+        3 + self.seqs.len() + self.dates_ms.len()
+    }
 }
 
 /// The ranges of `records` that `last` cannot vouch for being new.
@@ -107,27 +126,24 @@ pub fn lookups(records: &[StoredRecord], last: &HashMap<Key, Last>) -> Vec<Looku
         if last.get(&key).is_some_and(|last| last.epoch == *epoch && seq > last.seq) {
             continue;
         }
-        ranges
-            .entry((&record.guid, &record.logger, epoch))
-            .and_modify(|lookup| {
-                lookup.seq = (lookup.seq.0.min(seq), lookup.seq.1.max(seq));
-                lookup.date_ms = (lookup.date_ms.0.min(record.date_ms), lookup.date_ms.1.max(record.date_ms));
-            })
-            .or_insert_with(|| Lookup {
-                guid: record.guid.clone(),
-                logger: record.logger.clone(),
-                epoch: epoch.clone(),
-                seq: (seq, seq),
-                date_ms: (record.date_ms, record.date_ms),
-            });
+        let lookup = ranges.entry((&record.guid, &record.logger, epoch)).or_insert_with(|| Lookup {
+            guid: record.guid.clone(),
+            logger: record.logger.clone(),
+            epoch: epoch.clone(),
+            seqs: BTreeSet::new(),
+            dates_ms: BTreeSet::new(),
+        });
+        lookup.seqs.insert(seq);
+        lookup.dates_ms.insert(record.date_ms);
     }
     let mut list: Vec<Lookup> = ranges.into_values().collect();
     list.sort_by(|a, b| (&a.guid, &a.logger, &a.epoch).cmp(&(&b.guid, &b.logger, &b.epoch)));
     list
 }
 
-/// A stored record as a resend is compared with it: (date, message, params).
-pub type Content = (i64, Option<String>, String);
+/// A stored record as a resend is compared with it: its date and the hash of its content
+/// ([`dedup_key`]).
+pub type Content = (i64, u64);
 
 /// Stored contents by (guid, logger, epoch, seq): what the lookups found.
 pub type Found = HashMap<(String, String, String, i64), Vec<Content>>;
@@ -159,7 +175,7 @@ pub fn decide(records: &[StoredRecord], last: &mut HashMap<Key, Last>, mut found
             decision.keep.push(index);
             continue;
         };
-        let content: Content = (record.date_ms, record.msg.clone(), record.params.clone());
+        let content: Content = (record.date_ms, dedup_key(record, index));
         let number = (record.guid.clone(), record.logger.clone(), epoch.clone(), seq);
         let copies = found.entry(number).or_default();
         if copies.contains(&content) {
@@ -189,6 +205,33 @@ pub fn decide(records: &[StoredRecord], last: &mut HashMap<Key, Last>, mut found
         decision.keep.push(index);
     }
     decision
+}
+
+/// The part of a record's sort key that tells copies apart. For a numbered record, a hash of
+/// what a resend repeats (its logtype, message and params): two stores of the same resend
+/// make rows that reads see as one, and a resend is recognised by it. For an unnumbered one
+/// (an original sentry's), a hash of all of it and of its `position` in the append: the same
+/// append tried again (its first answer lost) makes the same rows, while two records that
+/// only look alike in one append stay two.
+pub fn dedup_key(record: &StoredRecord, position: usize) -> u64 {
+    let mut hash = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    part(record.logtype.as_deref().unwrap_or_default().as_bytes());
+    part(&[u8::from(record.msg.is_some())]);
+    part(record.msg.as_deref().unwrap_or_default().as_bytes());
+    part(record.params.as_bytes());
+    if record.epoch.is_none() || record.seq.is_none() {
+        part(b"unnumbered");
+        part(&(position as u64).to_le_bytes());
+        part(record.guid.as_bytes());
+        part(record.logger.as_bytes());
+        part(&record.date_ms.to_le_bytes());
+    }
+    let digest = hash.finalize();
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 #[cfg(test)]
@@ -221,8 +264,8 @@ mod tests {
                 guid: "s1".into(),
                 logger: "cpu".into(),
                 epoch: "e1".into(),
-                seq: (3, 9),
-                date_ms: (3, 9)
+                seqs: BTreeSet::from([3, 5, 9]),
+                dates_ms: BTreeSet::from([3, 5, 9]),
             }]
         );
         // Another epoch than the one stored last is looked up too.
@@ -236,7 +279,8 @@ mod tests {
         let records = vec![record(4, "{}"), record(5, "{\"changed\":1}"), record(6, "{}"), record(6, "{}")];
         let mut found = Found::new();
         for n in [4, 5] {
-            found.insert(("s1".into(), "cpu".into(), "e1".into(), n), vec![(n, None, "{}".into())]);
+            let stored = record(n, "{}");
+            found.insert(("s1".into(), "cpu".into(), "e1".into(), n), vec![(n, dedup_key(&stored, 0))]);
         }
         let mut known = last(5);
         let decision = decide(&records, &mut known, found);
@@ -246,6 +290,34 @@ mod tests {
         assert_eq!(decision.rollbacks.len(), 1, "one report per run: {:?}", decision.rollbacks);
         assert_eq!((decision.rollbacks[0].last_seq, decision.rollbacks[0].seq), (5, 5));
         assert_eq!(known[&("s1".to_string(), "cpu".to_string())].seq, 6);
+    }
+
+    #[test]
+    fn only_numbered_records_with_the_same_content_share_a_dedup_key() {
+        let numbered = record(1, "{\"a\":1}");
+        assert_eq!(dedup_key(&numbered, 0), dedup_key(&numbered, 7));
+        assert_ne!(dedup_key(&numbered, 0), dedup_key(&record(1, "{}"), 0));
+        let unnumbered = StoredRecord { epoch: None, ..numbered };
+        assert_eq!(dedup_key(&unnumbered, 3), dedup_key(&unnumbered, 3), "the same append tried again");
+        assert_ne!(dedup_key(&unnumbered, 0), dedup_key(&unnumbered, 1), "two records of one append");
+    }
+
+    #[test]
+    fn a_failed_insert_makes_its_loggers_looked_up_again() {
+        let memory = LastStored::default();
+        let records: Vec<_> = (1..=3).map(|n| record(n, "{}")).collect();
+        memory.finish_append(last(3));
+        assert!(lookups(&[record(4, "{}")], &memory.start_append(&records)).is_empty());
+        // The insert of 4 fails, its answer lost: it may be stored, so 4 is looked up again.
+        memory.forget_loggers(&[record(4, "{}")]);
+        assert_eq!(lookups(&[record(4, "{}")], &memory.start_append(&records)).len(), 1);
+        // A sentry that connected again is looked up too, and what an append under way
+        // learnt of it is not kept.
+        memory.finish_append(last(4));
+        let taken = memory.start_append(&records);
+        memory.forget_sentry("s1");
+        memory.finish_append(taken);
+        assert_eq!(lookups(&[record(5, "{}")], &memory.start_append(&records)).len(), 1);
     }
 
     #[test]

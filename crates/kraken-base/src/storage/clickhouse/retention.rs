@@ -3,7 +3,9 @@
 //!
 //! * Age (`max_age_days`): each step drops the oldest day partition (records first, then
 //!   events) that ended before the cutoff; a record is gone within a day after it expired.
-//! * Quota (`max_bytes_per_sentry`): the usage table sums each sentry's bytes per day; a
+//! * Only one node applies them where several share the storage (the live one first by name).
+//! * Quota (`max_bytes_per_sentry`): the usage table sums each sentry's bytes per day (and
+//!   loses a day with its records); a
 //!   sentry over it loses its oldest day of records (an `ALTER TABLE ... DELETE`, which
 //!   ClickHouse runs in the background), and the usage table takes that day's bytes away.
 //! * A count limit (`max_records`) is refused with ClickHouse when the configuration loads.
@@ -14,7 +16,7 @@ use clickhouse::Row;
 use serde::Deserialize;
 
 use super::super::model::{Deleted, RetentionLimits, StorageError};
-use super::client::Line;
+use super::client::{Effect, Line};
 use super::clock::utc_day;
 use super::rows::UsageRow;
 use super::schema::Tables;
@@ -48,8 +50,15 @@ pub fn drop_expired_day(
             StorageError(format!("clickhouse: unexpected partition {:?} of {name}", oldest.partition))
         })?;
         let sql = format!("ALTER TABLE {quoted} DROP PARTITION {day}");
-        line.run("drop an expired day", move |client| async move { client.query(&sql).execute().await })?;
+        line.run("drop an expired day", Effect::Store, move |client| async move {
+            client.query(&sql).execute().await
+        })?;
         if name == &settings.records_table {
+            // The day's bytes leave the quota's sums with it.
+            let usage = format!("ALTER TABLE {} DROP PARTITION {day}", tables.usage);
+            line.run("drop an expired day", Effect::Store, move |client| async move {
+                client.query(&usage).execute().await
+            })?;
             deleted.records = oldest.rows;
         } else {
             deleted.other_rows = oldest.rows;
@@ -72,7 +81,7 @@ fn oldest_partition_before(
                WHERE database = ? AND table = ? AND active
                GROUP BY partition HAVING toUInt32(partition) < ? ORDER BY partition LIMIT 1";
     let (database, table) = (database.to_owned(), table.to_owned());
-    line.run("read partitions", move |client| async move {
+    line.run("read partitions", Effect::Read, move |client| async move {
         client.query(sql).bind(database).bind(table).bind(cutoff_day).fetch_optional().await
     })
 }
@@ -88,7 +97,9 @@ pub fn sentries_over(
         tables.usage
     );
     let limit = i64::try_from(max_bytes).unwrap_or(i64::MAX);
-    line.run("read usage", move |client| async move { client.query(&sql).bind(limit).fetch_all().await })
+    line.run("read usage", Effect::Read, move |client| async move {
+        client.query(&sql).bind(limit).fetch_all().await
+    })
 }
 
 /// Deletes `guid`'s oldest day of records; returns how many records it held, and what the
@@ -100,16 +111,14 @@ pub fn delete_oldest_day_of(line: &Line, tables: &Tables, guid: &str) -> Result<
         tables.usage
     );
     let who = guid.to_owned();
-    let oldest: Option<UsageRow> =
-        line.run(
-            "read usage",
-            move |client| async move { client.query(&sql).bind(who).fetch_optional().await },
-        )?;
+    let oldest: Option<UsageRow> = line.run("read usage", Effect::Read, move |client| async move {
+        client.query(&sql).bind(who).fetch_optional().await
+    })?;
     let Some(oldest) = oldest else { return Ok((0, 0)) };
     let count_sql = format!("SELECT count() FROM {} WHERE guid = ? AND day = ?", tables.records);
     let delete_sql = format!("ALTER TABLE {} DELETE WHERE guid = ? AND day = ?", tables.records);
     let (who, day) = (guid.to_owned(), oldest.day);
-    let records: u64 = line.run("delete a sentry's oldest day", move |client| async move {
+    let records: u64 = line.run("delete a sentry's oldest day", Effect::Store, move |client| async move {
         let count = client.query(&count_sql).bind(&who).bind(day).fetch_one().await?;
         client.query(&delete_sql).bind(&who).bind(day).execute().await?;
         Ok(count)
@@ -117,10 +126,8 @@ pub fn delete_oldest_day_of(line: &Line, tables: &Tables, guid: &str) -> Result<
     line.insert(&tables.usage, vec![UsageRow { guid: guid.to_owned(), day, bytes: -oldest.bytes }])?;
     let left_sql = format!("SELECT toUInt64(greatest(sum(bytes), 0)) FROM {} WHERE guid = ?", tables.usage);
     let who = guid.to_owned();
-    let left: u64 =
-        line.run(
-            "read usage",
-            move |client| async move { client.query(&left_sql).bind(who).fetch_one().await },
-        )?;
+    let left: u64 = line.run("read usage", Effect::Read, move |client| async move {
+        client.query(&left_sql).bind(who).fetch_one().await
+    })?;
     Ok((records, left))
 }

@@ -45,8 +45,7 @@ pub struct NumberedRecord {
     pub epoch: String,
     pub seq: i64,
     pub date_ms: i64,
-    pub msg: Option<String>,
-    pub params: String,
+    pub dedup: u64,
 }
 
 /// An event as inserted.

@@ -11,7 +11,8 @@
 //!   numbered records, random for unnumbered ones). A resend that two nodes store at once
 //!   has the same key, and reads skip the second copy with `LIMIT 1 BY` until a merge drops it.
 //! * events: a `MergeTree` per sentry in arrival order, partitioned by day.
-//! * sentries and wanted loggers: one row per change, the newest (`at`) wins when read.
+//! * sentries: one row per change, the newest (`at`) per sentry and node wins when read;
+//!   wanted loggers: the newest per sentry and logger.
 //! * usage: bytes of records per sentry and day (`SummingMergeTree`), for the per-sentry quota.
 //! * nodes: each base node's admin API address, written again every few seconds (a node
 //!   silent for longer is taken as gone, and its sentries as disconnected).
@@ -76,7 +77,7 @@ impl Tables {
                 "CREATE TABLE IF NOT EXISTS {} (
                     guid String, connected UInt8, address String, node String, at Int64
                 ) ENGINE = ReplacingMergeTree(at)
-                ORDER BY guid",
+                ORDER BY (guid, node)",
                 self.sentries
             ),
             format!(
@@ -90,6 +91,7 @@ impl Tables {
                 "CREATE TABLE IF NOT EXISTS {} (
                     guid String, day UInt32, bytes Int64
                 ) ENGINE = SummingMergeTree
+                PARTITION BY day
                 ORDER BY (guid, day)",
                 self.usage
             ),
