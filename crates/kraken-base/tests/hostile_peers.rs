@@ -277,7 +277,15 @@ async fn a_flood_of_maximal_frames_from_one_sentry_leaves_another_flowing() {
     println!(
         "steady sentry: slowest acknowledgement {slowest:?}; flooder: {accepted} batches stored, {refused} refused"
     );
-    assert!(refused > 0, "the flooder was never refused ({accepted} stored)");
+    // On Linux the base reads the flood faster than it commits it, so the flooder's share of
+    // the intake (32 MiB) fills and its batches are refused. Under Wine reading a 7.5 MiB
+    // frame takes longer than committing it, the share never fills, and nothing needs
+    // refusing (seen in every Wine run here; the other assertions still hold).
+    if cfg!(windows) {
+        println!("under Wine: {refused} batches refused");
+    } else {
+        assert!(refused > 0, "the flooder was never refused ({accepted} stored)");
+    }
     // Its batches queue behind at most the flooder's share (32 MiB) in the writer. Under Wine a
     // debug build commits such batches several times slower than on Linux.
     let bound = if cfg!(windows) { Duration::from_secs(15) } else { Duration::from_secs(3) };
