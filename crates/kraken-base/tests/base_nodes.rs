@@ -12,7 +12,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use clickhouse_server::ClickHouseServer;
-use deploy::{BASE, Deployment, free_port, ok, run, sentry, serve, stored, wait_until};
+use deploy::{
+    BASE, Deployment, all_stored, free_port, made_since_first_stored, ok, run, sentry, serve, stored,
+    wait_until,
+};
 use serde_json::Value as Json;
 
 const GUID: &str = "sentry-nodes";
@@ -127,25 +130,12 @@ fn any_node_lists_and_calls_a_sentry_and_the_sentry_moves_when_its_node_dies() {
     std::thread::sleep(Duration::from_secs(5));
     ok(run(Path::new(BASE), &["logger", "--config", &node2, GUID, "stop", "memory"]));
 
-    let first_stored =
-        stored(&node2, GUID, "memory").into_iter().map(|(_, date)| date).min().expect("records");
-    let made: Vec<String> = fs::read_to_string(&deployment.records)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
-        .filter(|r| r["logger"] == "memory")
-        .map(|r| r["date"].as_str().unwrap().to_owned())
-        .filter(|date| *date >= first_stored)
-        .collect();
+    let made = made_since_first_stored(&deployment.records, &node2, GUID, "memory");
     assert!(made.len() >= 8, "too few records made across the move: {}", made.len());
-    let records = wait_until(Duration::from_secs(30), || {
-        let records = stored(&node2, GUID, "memory");
-        let dates: std::collections::BTreeSet<&String> = records.iter().map(|(_, date)| date).collect();
-        made.iter().all(|date| dates.contains(date)).then_some(records)
-    })
-    .unwrap_or_else(|| {
-        panic!("records made but never stored; node 2 log: {}", log_of(&dir.join("base-2.log")))
-    });
+    let records =
+        all_stored(&node2, GUID, "memory", &made, Duration::from_secs(30)).unwrap_or_else(|missing| {
+            panic!("made but never stored: {missing:?}; node 2 log: {}", log_of(&dir.join("base-2.log")))
+        });
     let seqs: Vec<i64> = records.iter().map(|(seq, _)| *seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "a gap, a repeat or a reordering: {seqs:?}");
     let counts = clickhouse.query(&format!(

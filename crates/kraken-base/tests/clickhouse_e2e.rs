@@ -12,8 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use clickhouse_server::ClickHouseServer;
-use deploy::{BASE, Deployment, run, sentry, serve, stored, wait_until};
-use serde_json::Value as Json;
+use deploy::{BASE, Deployment, all_stored, made_since_first_stored, run, sentry, serve, stored, wait_until};
 
 const GUID: &str = "sentry-ch";
 
@@ -73,23 +72,12 @@ fn nothing_is_lost_or_stored_twice_when_clickhouse_goes_away_for_30_s() {
             .then_some(())
     });
     assert!(resumed.is_some(), "the sentry never came back: {}", log_of(&sentry_log));
-    let first_stored =
-        stored(&config, GUID, "memory").into_iter().map(|(_, date)| date).min().expect("records");
-    let made: Vec<String> = fs::read_to_string(&records_file)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
-        .filter(|r| r["logger"] == "memory")
-        .map(|r| r["date"].as_str().unwrap().to_owned())
-        .filter(|date| *date >= first_stored)
-        .collect();
+    let made = made_since_first_stored(&records_file, &config, GUID, "memory");
     assert!(made.len() >= 30, "too few records made across the outage: {}", made.len());
-    let records = wait_until(Duration::from_secs(60), || {
-        let records = stored(&config, GUID, "memory");
-        let dates: std::collections::BTreeSet<&String> = records.iter().map(|(_, date)| date).collect();
-        made.iter().all(|date| dates.contains(date)).then_some(records)
-    })
-    .unwrap_or_else(|| panic!("records were made but never stored; base log: {}", log_of(&base_log)));
+    let records =
+        all_stored(&config, GUID, "memory", &made, Duration::from_secs(60)).unwrap_or_else(|missing| {
+            panic!("made but never stored: {missing:?}; base log: {}", log_of(&base_log))
+        });
     let seqs: Vec<i64> = records.iter().map(|(seq, _)| *seq).collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "a gap, a repeat or a reordering: {seqs:?}");
 

@@ -9,7 +9,9 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use deploy::{BASE, Deployment, ok, run, sentry, serve, stored, wait_until};
+use deploy::{
+    BASE, Deployment, all_stored, made_since_first_stored, ok, run, sentry, serve, stored, wait_until,
+};
 use serde_json::Value as Json;
 
 #[test]
@@ -136,32 +138,10 @@ fn nothing_is_lost_when_the_base_goes_away_or_the_sentry_is_killed() {
     );
     // Records made before the base first connected the logger were never meant for it; from
     // the first one it stored on, every record made must arrive.
-    let first_stored = stored(&config, "sentry-loss", "memory")
-        .into_iter()
-        .map(|(_, date)| date)
-        .min()
-        .expect("records stored");
-    let made: Vec<String> = fs::read_to_string(&records_file)
-        .unwrap()
-        .lines()
-        // A line cut short by the kill is not a record that was made durable.
-        .filter_map(|l| serde_json::from_str::<Json>(l).ok())
-        .filter(|r| r["logger"] == "memory")
-        .map(|r| r["date"].as_str().unwrap().to_owned())
-        .filter(|date| *date >= first_stored)
-        .collect();
+    let made = made_since_first_stored(&records_file, &config, "sentry-loss", "memory");
     assert!(made.len() >= 35, "too few records made across the outage and the kill: {}", made.len());
-    let records = wait_until(Duration::from_secs(30), || {
-        let records = stored(&config, "sentry-loss", "memory");
-        let dates: std::collections::BTreeSet<&String> = records.iter().map(|(_, date)| date).collect();
-        made.iter().all(|date| dates.contains(date)).then_some(records)
-    })
-    .unwrap_or_else(|| {
-        let dates: Vec<String> =
-            stored(&config, "sentry-loss", "memory").into_iter().map(|(_, d)| d).collect();
-        let missing: Vec<&String> = made.iter().filter(|d| !dates.contains(d)).collect();
-        panic!("records were made but never stored: {missing:?}")
-    });
+    let records = all_stored(&config, "sentry-loss", "memory", &made, Duration::from_secs(30))
+        .unwrap_or_else(|missing| panic!("records were made but never stored: {missing:?}"));
 
     // Their sequence numbers: no gap, in order, and no repeats: what the killed sentry had in
     // flight is resent, and the base skips what it already stored (same epoch, same seq).

@@ -160,3 +160,39 @@ pub fn stored(config: &str, guid: &str, logger: &str) -> Vec<(i64, String)> {
         .map(|r| (r["seq"].as_i64().expect("a record without seq"), r["date"].as_str().unwrap().to_owned()))
         .collect()
 }
+
+/// The dates of the `logger` records the sentry made (its local `records` file) from the first
+/// one the base stored on: what must all arrive. A line cut short by a kill is not a record
+/// that was made durable.
+pub fn made_since_first_stored(records: &Path, config: &str, guid: &str, logger: &str) -> Vec<String> {
+    let first_stored =
+        stored(config, guid, logger).into_iter().map(|(_, date)| date).min().expect("records stored");
+    fs::read_to_string(records)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["logger"] == logger)
+        .map(|r| r["date"].as_str().unwrap().to_owned())
+        .filter(|date| *date >= first_stored)
+        .collect()
+}
+
+/// What the base stored of `guid`'s `logger` once every record dated in `made` is there
+/// (within `limit`); otherwise the dates still missing.
+pub fn all_stored(
+    config: &str,
+    guid: &str,
+    logger: &str,
+    made: &[String],
+    limit: Duration,
+) -> Result<Vec<(i64, String)>, Vec<String>> {
+    let arrived = wait_until(limit, || {
+        let records = stored(config, guid, logger);
+        let dates: std::collections::BTreeSet<&String> = records.iter().map(|(_, date)| date).collect();
+        made.iter().all(|date| dates.contains(date)).then_some(records)
+    });
+    arrived.ok_or_else(|| {
+        let dates: Vec<String> = stored(config, guid, logger).into_iter().map(|(_, d)| d).collect();
+        made.iter().filter(|d| !dates.contains(d)).cloned().collect()
+    })
+}

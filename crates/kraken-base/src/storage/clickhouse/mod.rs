@@ -40,8 +40,9 @@ use rows::{
 use schema::{RECORD_KEY, Tables};
 pub use settings::ClickHouseSettings;
 
-/// The most values bound into one resend lookup query (its text stays well under 1 MiB).
-const VALUES_PER_LOOKUP_QUERY: usize = 20_000;
+/// The most lookups (sentry, logger and epoch) in one query (its text stays far under
+/// ClickHouse's 256 KiB: names are at most a few hundred bytes).
+const LOOKUPS_PER_QUERY: usize = 200;
 /// The most stored rows one lookup query reads back.
 const LOOKUP_ROWS: usize = 500_000;
 
@@ -144,45 +145,46 @@ impl ClickHouseStorage {
     }
 
     /// Stored numbered records with the numbers and dates of `lookups`: their date and content
-    /// hash.
+    /// hash. The query asks for each lookup's ranges of dates and numbers (what the primary
+    /// key, sentry, logger and date first, narrows best, on every ClickHouse version); only
+    /// rows with one of the exact numbers and dates are kept. A sentry sending far-apart
+    /// numbers or dates makes the base read its own key range, small columns, at most
+    /// [`LOOKUP_ROWS`] rows.
     fn look_up(&self, lookups: &[Lookup]) -> Result<Found, StorageError> {
         let mut found = Found::new();
-        let mut start = 0;
-        while start < lookups.len() {
-            // As many lookups as fit in one query's bound values.
-            let mut end = start + 1;
-            let mut values = lookups[start].values();
-            while end < lookups.len() && values + lookups[end].values() <= VALUES_PER_LOOKUP_QUERY {
-                values += lookups[end].values();
-                end += 1;
-            }
-            let chunk = lookups[start..end].to_vec();
-            start = end;
-            let conditions: Vec<String> = chunk
+        for chunk in lookups.chunks(LOOKUPS_PER_QUERY) {
+            let condition = vec![
+                "(guid = ? AND logger = ? AND epoch = ? AND date_ms >= ? AND date_ms <= ? AND seq >= ? AND seq <= ?)";
+                chunk.len()
+            ]
+            .join(" OR ");
+            let sql = format!(
+                "SELECT guid, logger, epoch, seq, date_ms, dedup FROM {} WHERE has_seq = 1 AND ({condition}) LIMIT {LOOKUP_ROWS}",
+                self.tables.records
+            );
+            let bounds: Vec<(String, String, String, [i64; 4])> = chunk
                 .iter()
                 .map(|lookup| {
-                    format!(
-                        "(guid = ? AND logger = ? AND epoch = ? AND date_ms IN ({}) AND seq IN ({}))",
-                        vec!["?"; lookup.dates_ms.len()].join(","),
-                        vec!["?"; lookup.seqs.len()].join(",")
-                    )
+                    let first =
+                        |set: &std::collections::BTreeSet<i64>| set.first().copied().unwrap_or_default();
+                    let last =
+                        |set: &std::collections::BTreeSet<i64>| set.last().copied().unwrap_or_default();
+                    let range = [
+                        first(&lookup.dates_ms),
+                        last(&lookup.dates_ms),
+                        first(&lookup.seqs),
+                        last(&lookup.seqs),
+                    ];
+                    (lookup.guid.clone(), lookup.logger.clone(), lookup.epoch.clone(), range)
                 })
                 .collect();
-            let sql = format!(
-                "SELECT guid, logger, epoch, seq, date_ms, dedup FROM {} WHERE has_seq = 1 AND ({}) LIMIT {LOOKUP_ROWS}",
-                self.tables.records,
-                conditions.join(" OR ")
-            );
             let rows: Vec<NumberedRecord> =
                 self.line.run("look up resends", Effect::Store, move |client| async move {
-                    let mut query = client.query(&sql).with_setting("max_query_size", "16777216");
-                    for lookup in chunk {
-                        query = query.bind(lookup.guid).bind(lookup.logger).bind(lookup.epoch);
-                        for date in lookup.dates_ms {
-                            query = query.bind(date);
-                        }
-                        for seq in lookup.seqs {
-                            query = query.bind(seq);
+                    let mut query = client.query(&sql);
+                    for (guid, logger, epoch, range) in bounds {
+                        query = query.bind(guid).bind(logger).bind(epoch);
+                        for value in range {
+                            query = query.bind(value);
                         }
                     }
                     query.fetch_all().await
@@ -193,11 +195,18 @@ impl ClickHouseStorage {
                     "resend lookup cut short: some resends may be stored twice (reads show them once)"
                 );
             }
+            let wanted: HashMap<(&str, &str, &str), &Lookup> =
+                chunk.iter().map(|l| ((l.guid.as_str(), l.logger.as_str(), l.epoch.as_str()), l)).collect();
             for row in rows {
-                found
-                    .entry((row.guid, row.logger, row.epoch, row.seq))
-                    .or_default()
-                    .push((row.date_ms, row.dedup));
+                let exact = wanted
+                    .get(&(row.guid.as_str(), row.logger.as_str(), row.epoch.as_str()))
+                    .is_some_and(|l| l.seqs.contains(&row.seq) && l.dates_ms.contains(&row.date_ms));
+                if exact {
+                    found
+                        .entry((row.guid, row.logger, row.epoch, row.seq))
+                        .or_default()
+                        .push((row.date_ms, row.dedup));
+                }
             }
         }
         Ok(found)

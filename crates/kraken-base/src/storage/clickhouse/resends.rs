@@ -99,8 +99,7 @@ impl LastStored {
 }
 
 /// Stored records to read: one sentry's logger in one epoch, with these numbers and these
-/// dates (exact values, so a sentry sending far-apart numbers or dates cannot make the base
-/// read its whole history).
+/// dates (exact values; the query reads their ranges and keeps only these).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lookup {
     pub guid: String,
@@ -108,13 +107,6 @@ pub struct Lookup {
     pub epoch: String,
     pub seqs: BTreeSet<i64>,
     pub dates_ms: BTreeSet<i64>,
-}
-
-impl Lookup {
-    /// How many values it binds into a query.
-    pub fn values(&self) -> usize {
-        3 + self.seqs.len() + self.dates_ms.len()
-    }
 }
 
 /// The ranges of `records` that `last` cannot vouch for being new.
