@@ -51,6 +51,11 @@
 //! max_records = 100000000              # keep at most this many, the newest (default: no limit)
 //! max_bytes_per_sentry = 10737418240   # one sentry's records (params and messages), its
 //!                                      # oldest deleted beyond (default 10 GiB; at least 1 MiB)
+//!
+//! [[forward]]                          # any number: records passed on as syslog
+//! name = "siem"                        # (every key: `forward::settings`)
+//! address = "siem.example.org:6514"
+//! ca = "/etc/kraken-base/siem-ca.pem"
 //! ```
 //!
 //! Refused at load: `max_age_days` or `max_records` of 0 (they would delete every record each
@@ -63,6 +68,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::access::GuidSource;
+use crate::forward::ForwardConfig;
 use crate::intake::IntakeLimits;
 use crate::storage::ClickHouseSettings;
 
@@ -100,6 +106,9 @@ pub struct BaseConfig {
     pub storage: StorageConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// `[[forward]]`: where stored records are passed on as syslog.
+    #[serde(default)]
+    pub forward: Vec<ForwardConfig>,
 }
 
 /// `[storage]`: where records are kept.
@@ -310,6 +319,15 @@ impl BaseConfig {
                     "{shown}: key `retention.max_records`: not available with ClickHouse storage, which \
                      deletes whole days: use `max_age_days`"
                 );
+            }
+        }
+        let mut names = std::collections::HashSet::new();
+        for output in &config.forward {
+            if let Err(message) = output.check() {
+                anyhow::bail!("{shown}: {message}");
+            }
+            if !names.insert(output.name.as_str()) {
+                anyhow::bail!("{shown}: [[forward]] {:?}: two outputs share this name", output.name);
             }
         }
         if config.retention.max_records == Some(0) {

@@ -6,6 +6,8 @@
 //!   `identity`, `log_channel`, `inventory`, `events`, with their shared `state`).
 //! * `storage/`: the [`storage::Storage`] trait, its embedded SQLite implementation, ClickHouse
 //!   (`clickhouse/`, which several base nodes can share), the record writer and `retention`.
+//! * `forward/`: stored records passed on to a SIEM as RFC 5424 syslog over TCP or TLS, each
+//!   output with its own durable cursor.
 //! * `admin/`: the admin HTTP API (`api`) behind its token (`token`, `auth`), its server and
 //!   limits (`listener`, `frame_fit`), its client (`client`) and calls passed to the node
 //!   holding a sentry (`forward`).
@@ -17,13 +19,16 @@
 //! held, and each sentry's rate), `sentries` (GUID ↔ connection bindings), `records` (records
 //! read from their wire form), `pki` (a CA and certificates for a first deployment), `config` (the TOML file), `private_files` (owner-only files and
 //! directories, secrets checked), `serve` (the composition root of `kraken-base serve`),
-//! `stop_signals` (Ctrl-C and SIGTERM) and `cli` (the command line).
+//! `stop_signals` (Ctrl-C and SIGTERM), `metrics` (the base's own, for Prometheus) and `cli`
+//! (the command line).
 
 pub mod access;
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod forward;
 pub mod intake;
+pub mod metrics;
 pub mod pki;
 pub mod private_files;
 pub mod records;

@@ -1,8 +1,9 @@
 //! `kraken-base serve`, the composition root: from the configuration it checks the secrets,
 //! makes the data directory private, builds the storage, the sentry listener ([`Base`]), the
-//! admin API and the retention task, runs them until Ctrl-C or SIGTERM ([`StopSignals`]), then
+//! admin API, the retention task and the forward outputs, runs them until Ctrl-C or SIGTERM ([`StopSignals`]), then
 //! stops in order: the admin API stops accepting (requests in progress get a grace period,
-//! and may still call sentries), retention ends its current step, and the base stops
+//! and may still call sentries), retention ends its current step, the forward outputs save
+//! what was delivered, and the base stops
 //! listening, closes the sentries' connections and commits the records it received. Then it
 //! returns, and the process exits 0.
 
@@ -18,6 +19,7 @@ use crate::admin::client::own_url;
 use crate::admin::forward::Peers;
 use crate::admin::{AdminLimits, AdminServer, AdminState, AdminToken, router};
 use crate::config::{BaseConfig, StorageConfig};
+use crate::forward::Forwarders;
 use crate::private_files;
 use crate::server::{Base, BaseSettings};
 use crate::stop_signals::StopSignals;
@@ -144,6 +146,8 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
     .await
     .with_context(|| format!("cannot listen on {} for the admin API", config.admin.listen))?;
     let retention = Retention::spawn(base.storage.clone(), config.retention.clone());
+    let forwarders =
+        Forwarders::start(&config.forward, base.storage.clone(), &config.data_dir, &base.metrics).await?;
     tracing::info!(admin = %config.admin.listen, sentries = %base.local_addr(), "base running");
     admin
         .run(async {
@@ -152,6 +156,7 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
         })
         .await;
     retention.stop().await;
+    forwarders.stop().await;
     base.shutdown(SHUTDOWN_LIMIT).await;
     tracing::info!("stopped");
     Ok(())

@@ -19,6 +19,7 @@ use sentry_protocol::names::{sentry_method, service};
 use crate::access::SentryAccess;
 use crate::config::ConnectionLimits;
 use crate::intake::{Intake, IntakeLimits};
+use crate::metrics::BaseMetrics;
 use crate::sentries::SentryRegistry;
 use crate::service::BaseService;
 use crate::storage::{RecordWriter, SentryRow, Storage};
@@ -57,6 +58,8 @@ pub struct Base {
     pub storage: Arc<dyn Storage>,
     /// The record writer the service submits to, drained at shutdown.
     writer: RecordWriter,
+    /// What this base counts (`/metrics`).
+    pub metrics: Arc<BaseMetrics>,
     accept_loop: tokio::task::JoinHandle<()>,
     /// Reloads the revocation lists, when there are any.
     revocation_task: Option<tokio::task::JoinHandle<()>>,
@@ -90,7 +93,8 @@ impl Base {
         config.max_pending = limits.max_pending;
         config.max_pending_per_source = limits.max_pending_per_source;
         let sentries = Arc::new(SentryRegistry::default());
-        let writer = RecordWriter::start(settings.storage.clone())?;
+        let metrics = Arc::new(BaseMetrics::new());
+        let writer = RecordWriter::start_counted(settings.storage.clone(), metrics.writer.clone())?;
         let service = Arc::new(BaseService {
             storage: settings.storage.clone(),
             writer: writer.clone(),
@@ -112,7 +116,15 @@ impl Base {
         let revocation_task =
             settings.access.revocations.map(|lists| tokio::spawn(watch_revocations(lists, sentries.clone())));
         tracing::info!(%local_addr, "base listening");
-        Ok(Base { local_addr, sentries, storage: settings.storage, writer, accept_loop, revocation_task })
+        Ok(Base {
+            local_addr,
+            sentries,
+            storage: settings.storage,
+            writer,
+            metrics,
+            accept_loop,
+            revocation_task,
+        })
     }
 
     /// Stops listening, closes every sentry connection, then waits (up to `limit`) until the

@@ -9,6 +9,7 @@
 //!   [`super::frame_fit`]) is refused with 400 before it is sent.
 //! * `GET  /api/logs?sentry=G&logger=L&after=ID&limit=N`: stored records, oldest first, with
 //!   their ids (`after` the last id seen, to follow).
+//! * `GET  /metrics`: the base's own metrics for Prometheus ([`crate::metrics`]).
 //!
 //! A request (its body included) must be done within [`REQUEST_TIME_LIMIT`]; errors are
 //! `{"error": "..."}` with a 4xx or 5xx status.
@@ -60,6 +61,7 @@ pub fn router(state: Arc<AdminState>, token: Arc<AdminToken>) -> Router {
         .route("/api/sentries", get(sentries))
         .route("/api/sentries/{guid}/call", post(call))
         .route("/api/logs", get(logs))
+        .route("/metrics", get(metrics))
         .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such API") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -182,6 +184,19 @@ async fn pass_to_peer(state: &AdminState, peers: Peers, guid: String, body: Call
     }
 }
 
+/// The base's metrics in the Prometheus text format (OpenMetrics), the scrape-time values
+/// read now.
+async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
+    let base = &state.base;
+    base.metrics.sentries_connected.set(base.sentries.connected().len() as i64);
+    base.metrics.storage_available.set(i64::from(base.storage.health().available));
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        base.metrics.encode(),
+    )
+        .into_response()
+}
+
 #[derive(Deserialize)]
 struct LogsQuery {
     sentry: Option<String>,
@@ -207,6 +222,7 @@ async fn logs(
         since_ms: query.since,
         until_ms: query.until,
         text: query.text,
+        own_node_only: false,
         limit: query.limit.unwrap_or(1000).min(10_000),
     };
     let rows = read(&state, move |storage| storage.records(&filter)).await?;

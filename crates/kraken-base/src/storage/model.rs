@@ -63,7 +63,22 @@ pub struct RecordFilter {
     /// Only records whose message or params (as JSON text) contain this, as it is (case
     /// counts).
     pub text: Option<String>,
+    /// Only records this base node stored (where several nodes share the storage; alone, a
+    /// node stored every record).
+    pub own_node_only: bool,
     pub limit: usize,
+}
+
+/// Records stored after a forward output's position, and how many it may skip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Records stored after the position (at most: where ids count arrivals, deleted records
+    /// still count).
+    pub waiting: u64,
+    /// Over the bound: the id to move the position to, keeping the newest records only.
+    pub skip_to: Option<i64>,
+    /// How many records that skips.
+    pub skipped: u64,
 }
 
 /// Whether the storage can take records now.
@@ -182,6 +197,11 @@ pub trait Storage: Send + Sync {
     fn append(&self, records: &[StoredRecord]) -> Result<usize, StorageError>;
     /// Reads records back, oldest first, with their ids.
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError>;
+    /// The id of the newest record this node stored (0: none).
+    fn newest_record_id(&self) -> Result<i64, StorageError>;
+    /// The records this node stored after `after_id`, and where to move that position to keep
+    /// only the newest `keep` of them. Cheap enough to ask every few seconds.
+    fn forward_backlog(&self, after_id: i64, keep: u64) -> Result<Backlog, StorageError>;
     /// Notes a sentry event (`loggerStarted`, `loggerAdded`...): its kind, the logger it is
     /// about and the details as JSON.
     fn record_event(

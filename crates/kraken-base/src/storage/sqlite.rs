@@ -25,7 +25,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 
 use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
 use super::model::{
-    Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord, record_bytes,
+    Backlog, Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord,
+    record_bytes,
 };
 use super::sqlite_usage;
 use crate::private_files;
@@ -58,6 +59,19 @@ CREATE TABLE IF NOT EXISTS records (
     seq       INTEGER
 );
 CREATE INDEX IF NOT EXISTS records_by_sentry ON records (guid, logger, id);
+-- Record ids are never given twice (followers and forward outputs keep a position by id):
+-- SQLite numbers a new row after the largest id left, so deleting the newest rows would hand
+-- their ids out again. Their highest id is kept here, and appends number after it.
+CREATE TABLE IF NOT EXISTS record_id_floor (
+    name  TEXT PRIMARY KEY NOT NULL,
+    floor INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS records_keep_id_floor AFTER DELETE ON records
+WHEN OLD.id > COALESCE((SELECT MAX(id) FROM records), 0)
+BEGIN
+    INSERT INTO record_id_floor (name, floor) VALUES ('records', OLD.id)
+    ON CONFLICT (name) DO UPDATE SET floor = MAX(floor, excluded.floor);
+END;
 CREATE TABLE IF NOT EXISTS events (
     id       INTEGER PRIMARY KEY,
     guid     TEXT NOT NULL,
@@ -216,13 +230,17 @@ impl Storage for SqliteStorage {
         {
             let mut insert = transaction
                 .prepare_cached(
-                    "INSERT INTO records (guid, logger, date_ms, logtype, msg, params, received, seq)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT INTO records (guid, logger, date_ms, logtype, msg, params, received, seq, id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(error)?;
             let mut last_of = transaction
                 .prepare_cached("SELECT epoch, last_seq FROM sequences WHERE guid = ?1 AND logger = ?2")
                 .map_err(error)?;
+            // Past the ids of deleted newest rows (NULL: SQLite's own next id).
+            let mut next_id: Option<i64> = newest_id_given(&transaction)?
+                .filter(|&(floor, newest)| floor > newest)
+                .map(|(floor, _)| floor + 1);
             let mut stored_in_range = transaction
                 .prepare_cached(
                     "SELECT seq, date_ms, msg, params FROM records
@@ -322,6 +340,7 @@ impl Storage for SqliteStorage {
                         &record.params,
                         received,
                         record.seq,
+                        next_id.take(),
                     ))
                     .map_err(error)?;
                 stored += 1;
@@ -449,6 +468,27 @@ impl Storage for SqliteStorage {
         rows.collect::<Result<_, _>>().map_err(error)
     }
 
+    fn newest_record_id(&self) -> Result<i64, StorageError> {
+        let connection = self.lock();
+        let newest: i64 = connection
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM records", [], |row| row.get(0))
+            .map_err(error)?;
+        let floor = newest_id_given(&connection)?.map_or(0, |(floor, _)| floor);
+        Ok(newest.max(floor))
+    }
+
+    fn forward_backlog(&self, after_id: i64, keep: u64) -> Result<Backlog, StorageError> {
+        // Ids count arrivals: the newest id tells the backlog without reading it (deleted
+        // records still count, so it is an upper bound).
+        let newest = self.newest_record_id()?;
+        let waiting = u64::try_from(newest.saturating_sub(after_id)).unwrap_or(0);
+        if waiting <= keep {
+            return Ok(Backlog { waiting, skip_to: None, skipped: 0 });
+        }
+        let skip_to = newest - i64::try_from(keep).unwrap_or(i64::MAX);
+        Ok(Backlog { waiting, skip_to: Some(skip_to), skipped: waiting - keep })
+    }
+
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
         let connection = self.lock();
         let mut statement = connection
@@ -490,6 +530,18 @@ impl Storage for SqliteStorage {
             .map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)
     }
+}
+
+/// (the highest record id ever deleted as the newest, the newest id now), where one was.
+fn newest_id_given(connection: &Connection) -> Result<Option<(i64, i64)>, StorageError> {
+    connection
+        .query_row(
+            "SELECT floor, COALESCE((SELECT MAX(id) FROM records), 0) FROM record_id_floor WHERE name = 'records'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()
+        .map_err(error)
 }
 
 /// Deletes up to `limit` rows of `table` (`records` or `events`, numbered in arrival order)
@@ -684,6 +736,30 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("kraken-base-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn record_ids_are_never_given_twice_even_after_the_newest_are_deleted() {
+        let dir = scratch("id-floor");
+        let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        let mut other = StoredRecord::numbered(1);
+        other.guid = "s2".into();
+        storage.append(&[other, StoredRecord::numbered(1), StoredRecord::numbered(2)]).unwrap();
+        assert_eq!(storage.newest_record_id().unwrap(), 3);
+        // The quota takes s1's records, the newest ones; then every record.
+        assert_eq!(storage.delete_oldest_of("s1", 10).unwrap().0, 2);
+        assert_eq!(storage.newest_record_id().unwrap(), 3, "deleted ids still count");
+        storage.append(&[StoredRecord::numbered(3)]).unwrap();
+        storage.delete_oldest_of("s2", 10).unwrap();
+        storage.delete_oldest_of("s1", 10).unwrap();
+        storage.append(&[StoredRecord::numbered(4), StoredRecord::numbered(5)]).unwrap();
+        let ids: Vec<i64> =
+            storage.records(&RecordFilter::default()).unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, [5, 6], "numbered after every id given before");
+        let backlog = storage.forward_backlog(2, 3).unwrap();
+        assert_eq!((backlog.waiting, backlog.skip_to), (4, Some(3)));
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -17,11 +17,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use tokio::sync::{mpsc, oneshot};
 
 use super::model::{Grouping, Storage, StorageError, StoredRecord};
 use crate::intake::IntakePermit;
 
+/// The logger name of a sentry's spool-drop reports.
+const SPOOL_DROP_LOGGER: &str = "sentry-spool";
 /// The most records committed in one transaction.
 const GROUP_RECORDS: usize = 100_000;
 /// How often a lingering group looks for more jobs.
@@ -32,6 +36,9 @@ const RETRY_MOST: Duration = Duration::from_secs(5);
 
 struct Job {
     records: Vec<StoredRecord>,
+    /// How many records it brought, and when it was queued (for the metrics).
+    count: usize,
+    queued_at: Instant,
     done: oneshot::Sender<Result<(), StorageError>>,
     /// The intake room the records take, given back once they are committed.
     _room: Option<IntakePermit>,
@@ -41,14 +48,53 @@ struct Job {
 #[derive(Clone)]
 pub struct RecordWriter {
     queue: mpsc::UnboundedSender<Job>,
+    metrics: WriterMetrics,
+}
+
+/// What the writer counts, for the base's metrics (each a shared handle: clones count
+/// together).
+#[derive(Clone, Debug)]
+pub struct WriterMetrics {
+    /// Records submitted (received from sentries).
+    pub received: Counter,
+    /// Records committed (resends the storage skipped included).
+    pub stored: Counter,
+    /// From a batch's submission to its commit.
+    pub store_seconds: Histogram,
+    /// Appends that failed (each retry of an unavailable storage counts).
+    pub storage_errors: Counter,
+    /// Records sentries reported dropping from their spools (the `dropped` of their
+    /// `sentry-spool` records).
+    pub spool_drops_reported: Counter,
+}
+
+impl Default for WriterMetrics {
+    fn default() -> Self {
+        WriterMetrics {
+            received: Counter::default(),
+            stored: Counter::default(),
+            // 1 ms to about 33 s.
+            store_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            storage_errors: Counter::default(),
+            spool_drops_reported: Counter::default(),
+        }
+    }
 }
 
 impl RecordWriter {
     /// Starts the writer thread over `storage`; it ends when every handle is dropped.
     pub fn start(storage: Arc<dyn Storage>) -> std::io::Result<RecordWriter> {
+        Self::start_counted(storage, WriterMetrics::default())
+    }
+
+    /// The same, counting into `metrics`.
+    pub fn start_counted(storage: Arc<dyn Storage>, metrics: WriterMetrics) -> std::io::Result<RecordWriter> {
         let (queue, jobs) = mpsc::unbounded_channel();
-        std::thread::Builder::new().name("record-writer".into()).spawn(move || write_loop(storage, jobs))?;
-        Ok(RecordWriter { queue })
+        let counting = metrics.clone();
+        std::thread::Builder::new()
+            .name("record-writer".into())
+            .spawn(move || write_loop(storage, jobs, &counting))?;
+        Ok(RecordWriter { queue, metrics })
     }
 
     /// Resolves once every job queued before this call is committed (the queue is first in,
@@ -65,7 +111,13 @@ impl RecordWriter {
         room: Option<IntakePermit>,
     ) -> impl std::future::Future<Output = Result<(), StorageError>> + Send + 'static {
         let (done, outcome) = oneshot::channel();
-        let queued = self.queue.send(Job { records, done, _room: room });
+        let count = records.len();
+        self.metrics.received.inc_by(count as u64);
+        let dropped: u64 = records.iter().filter(|r| r.logger == SPOOL_DROP_LOGGER).map(reported_drops).sum();
+        if dropped > 0 {
+            self.metrics.spool_drops_reported.inc_by(dropped);
+        }
+        let queued = self.queue.send(Job { records, count, queued_at: Instant::now(), done, _room: room });
         async move {
             queued.map_err(|_| StorageError("the record writer has stopped".into()))?;
             outcome.await.map_err(|_| StorageError("the record writer has stopped".into()))?
@@ -73,7 +125,13 @@ impl RecordWriter {
     }
 }
 
-fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+/// The `dropped` count of a sentry's spool-drop report.
+fn reported_drops(record: &StoredRecord) -> u64 {
+    let params: serde_json::Value = serde_json::from_str(&record.params).unwrap_or_default();
+    params.get("dropped").and_then(serde_json::Value::as_u64).unwrap_or(0)
+}
+
+fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::UnboundedReceiver<Job>, metrics: &WriterMetrics) {
     let grouping = storage.grouping();
     while let Some(first) = jobs.blocking_recv() {
         let mut group = gather(first, &mut jobs, grouping);
@@ -84,22 +142,22 @@ fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::UnboundedReceiver<Job>)
             records.append(&mut job.records);
             ends.push(records.len());
         }
-        match append_until_available(storage.as_ref(), &records) {
-            Ok(()) => finish(group, &Ok(())),
+        match append_until_available(storage.as_ref(), metrics, &records) {
+            Ok(()) => finish(group, &Ok(()), metrics),
             Err(error) if group.len() == 1 => {
                 tracing::error!(%error, records = records.len(), "records could not be stored; their sender will resend them");
-                finish(group, &Err(error));
+                finish(group, &Err(error), metrics);
             }
             Err(_) => {
                 // One job's records may be what the storage refuses: each job alone, so the
                 // others are stored.
                 let mut start = 0;
                 for (job, end) in group.into_iter().zip(ends) {
-                    let outcome = append_until_available(storage.as_ref(), &records[start..end]);
+                    let outcome = append_until_available(storage.as_ref(), metrics, &records[start..end]);
                     if let Err(error) = &outcome {
                         tracing::error!(%error, records = end - start, "records could not be stored; their sender will resend them");
                     }
-                    finish(vec![job], &outcome);
+                    finish(vec![job], &outcome, metrics);
                     start = end;
                 }
             }
@@ -131,10 +189,18 @@ fn gather(first: Job, jobs: &mut mpsc::UnboundedReceiver<Job>, grouping: Groupin
 /// Appends `records` in one go; while the storage is unavailable (a server
 /// down), tries again every few seconds rather than fail: nothing is acknowledged meanwhile,
 /// and the intake stops taking records once its room is held.
-fn append_until_available(storage: &dyn Storage, records: &[StoredRecord]) -> Result<(), StorageError> {
+fn append_until_available(
+    storage: &dyn Storage,
+    metrics: &WriterMetrics,
+    records: &[StoredRecord],
+) -> Result<(), StorageError> {
     let mut wait = RETRY_FIRST;
     loop {
-        match storage.append(records) {
+        let outcome = storage.append(records);
+        if outcome.is_err() {
+            metrics.storage_errors.inc();
+        }
+        match outcome {
             Ok(_) => return Ok(()),
             Err(error) if !storage.health().available => {
                 tracing::debug!(%error, retry_in = ?wait, records = records.len(), "storage unavailable: records held");
@@ -147,8 +213,12 @@ fn append_until_available(storage: &dyn Storage, records: &[StoredRecord]) -> Re
 }
 
 /// Tells each job of `group` how its append went.
-fn finish(group: Vec<Job>, outcome: &Result<(), StorageError>) {
+fn finish(group: Vec<Job>, outcome: &Result<(), StorageError>, metrics: &WriterMetrics) {
     for job in group {
+        if outcome.is_ok() && job.count > 0 {
+            metrics.stored.inc_by(job.count as u64);
+            metrics.store_seconds.observe(job.queued_at.elapsed().as_secs_f64());
+        }
         let _ = job.done.send(outcome.clone());
     }
 }

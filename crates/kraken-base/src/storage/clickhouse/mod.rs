@@ -27,7 +27,7 @@ use std::sync::Mutex;
 
 use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
 use super::model::{
-    Deleted, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError,
+    Backlog, Deleted, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError,
     StorageHealth, StoredRecord, record_bytes,
 };
 use client::{Effect, Line, now_ms};
@@ -355,6 +355,45 @@ impl Storage for ClickHouseStorage {
         Ok(stored)
     }
 
+    fn newest_record_id(&self) -> Result<i64, StorageError> {
+        let sql = format!("SELECT max(id) FROM {} WHERE node = ?", self.tables.records);
+        let node = self.node.clone();
+        self.line.run("read the newest record id", Effect::Read, move |client| async move {
+            client.query(&sql).bind(node).fetch_one::<i64>().await
+        })
+    }
+
+    fn forward_backlog(&self, after_id: i64, keep: u64) -> Result<Backlog, StorageError> {
+        // Ids are arrival times in microseconds: only the days since `after_id` are read.
+        let condition = format!("{} WHERE node = ? AND day >= ? AND id > ?", self.tables.records);
+        let (node, day) = (self.node.clone(), utc_day(after_id / 1000 - 60_000));
+        let count_sql = format!("SELECT count() FROM {condition}");
+        let (count_node, count_day) = (node.clone(), day);
+        let waiting = self.line.run("count the forward backlog", Effect::Read, move |client| async move {
+            client.query(&count_sql).bind(count_node).bind(count_day).bind(after_id).fetch_one::<u64>().await
+        })?;
+        if waiting <= keep {
+            return Ok(Backlog { waiting, skip_to: None, skipped: 0 });
+        }
+        let skipped = waiting - keep;
+        let nth_sql = format!("SELECT id FROM {condition} ORDER BY id LIMIT 1 OFFSET ?");
+        let skip_to = self.line.run(
+            "find where the forward backlog starts",
+            Effect::Read,
+            move |client| async move {
+                client
+                    .query(&nth_sql)
+                    .bind(node)
+                    .bind(day)
+                    .bind(after_id)
+                    .bind(skipped - 1)
+                    .fetch_one::<i64>()
+                    .await
+            },
+        )?;
+        Ok(Backlog { waiting, skip_to: Some(skip_to), skipped })
+    }
+
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
         let mut conditions = vec!["id > ?".to_owned()];
         let after = filter.after_id.unwrap_or(0);
@@ -376,6 +415,9 @@ impl Storage for ClickHouseStorage {
         if filter.until_ms.is_some() {
             conditions.push("date_ms < ?".into());
         }
+        if filter.own_node_only {
+            conditions.push("node = ?".into());
+        }
         let text = filter.text.clone().filter(|text| !text.is_empty());
         if text.is_some() {
             conditions.push("(position(params, ?) > 0 OR position(ifNull(msg, ''), ?) > 0)".into());
@@ -388,6 +430,7 @@ impl Storage for ClickHouseStorage {
             conditions.join(" AND ")
         );
         let filter = filter.clone();
+        let node = self.node.clone();
         let rows: Vec<ReadRecord> =
             self.line.run("read records", Effect::Read, move |client| async move {
                 let mut query = client.query(&sql).bind(after);
@@ -399,6 +442,9 @@ impl Storage for ClickHouseStorage {
                 }
                 for value in [filter.since_ms, filter.until_ms].into_iter().flatten() {
                     query = query.bind(value);
+                }
+                if filter.own_node_only {
+                    query = query.bind(node);
                 }
                 if let Some(text) = text {
                     query = query.bind(text.clone()).bind(text);

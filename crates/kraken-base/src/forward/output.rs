@@ -1,0 +1,229 @@
+//! One output's loop: read the records stored after its cursor, write them to the receiver,
+//! and move the cursor once they are delivered; on any failure, connect again and send again
+//! from the cursor (at least once).
+//!
+//! Syslog over TCP has no acknowledgement. A batch counts as delivered once the connection
+//! was still open [`CONFIRM_AFTER`] after it was written (a receiver that stopped would have
+//! closed it by then, and what it had not taken is sent again). Records stay in storage until
+//! delivered, so the receiver being away costs nothing but backlog; the backlog is bounded by
+//! `max_backlog`, beyond which the oldest records are skipped and counted as dropped.
+//! Storage and acknowledgements to sentries never wait for an output.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use super::cursor::CursorFile;
+use super::link::{Dialer, Stream, still_open};
+use super::stats::OutputStats;
+use super::syslog::SyslogFormat;
+use crate::storage::{RecordFilter, Storage, StorageError, StoredRecord};
+
+/// Records read and written at a time.
+const PAGE: usize = 500;
+/// How long after a write the connection must still be open for the write to count.
+const CONFIRM_AFTER: Duration = Duration::from_secs(2);
+/// How long one write may take (a receiver that stopped reading).
+const WRITE_LIMIT: Duration = Duration::from_secs(30);
+/// How often an idle output looks for new records.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often the backlog is measured (and bounded).
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
+/// Waits between connection attempts: the first, and the longest.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MOST: Duration = Duration::from_secs(30);
+
+/// One `[[forward]]` output, ready to run.
+pub struct Output {
+    pub name: String,
+    pub dialer: Dialer,
+    pub format: SyslogFormat,
+    pub storage: Arc<dyn Storage>,
+    pub cursor: CursorFile,
+    pub max_backlog: u64,
+    pub stats: Arc<OutputStats>,
+}
+
+/// Where the output is: the last id delivered (saved) and the last one written.
+struct Position {
+    delivered: i64,
+    written: i64,
+    /// (when written, last id) of writes not yet confirmed, oldest first.
+    unconfirmed: VecDeque<(Instant, i64)>,
+}
+
+impl Output {
+    /// Runs until `stop` turns true, starting after record `delivered`.
+    pub async fn run(self, delivered: i64, mut stop: watch::Receiver<bool>) {
+        let mut position = Position { delivered, written: delivered, unconfirmed: VecDeque::new() };
+        let mut retry = RETRY_FIRST;
+        let mut last_failure = String::new();
+        while !*stop.borrow() {
+            self.bound_backlog(&mut position).await;
+            let connection = tokio::select! {
+                connection = self.dialer.connect() => connection,
+                _ = stop.changed() => break,
+            };
+            let failure = match connection {
+                Ok(stream) => {
+                    self.stats.connected.set(1);
+                    tracing::info!(output = %self.name, "forwarding: connected");
+                    retry = RETRY_FIRST;
+                    let outcome = self.pump(stream, &mut position, &mut stop).await;
+                    self.stats.connected.set(0);
+                    match outcome {
+                        Ok(()) => break,
+                        Err(error) => error,
+                    }
+                }
+                Err(error) => error,
+            };
+            self.stats.failures.inc();
+            // What was written but not confirmed is sent again.
+            position.written = position.delivered;
+            position.unconfirmed.clear();
+            let failure = format!("{failure:#}");
+            if failure != last_failure {
+                tracing::warn!(output = %self.name, error = %failure, "forwarding: receiver unreachable, retrying");
+                last_failure = failure;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retry) => {}
+                _ = stop.changed() => break,
+            }
+            retry = (retry * 2).min(RETRY_MOST);
+        }
+    }
+
+    /// Writes what is stored after the cursor until the connection fails (`Err`) or `stop`.
+    async fn pump(
+        &self,
+        mut stream: Box<dyn Stream>,
+        position: &mut Position,
+        stop: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let mut frames = Vec::new();
+        let mut measured = Instant::now();
+        loop {
+            if *stop.borrow() {
+                // Confirm what can be, then leave the rest to the next start.
+                let _ = stream.shutdown().await;
+                return Ok(());
+            }
+            if measured.elapsed() >= BACKLOG_EVERY {
+                self.bound_backlog(position).await;
+                measured = Instant::now();
+            }
+            let page = self.read_after(position.written).await?;
+            if let Some((last, _)) = page.last() {
+                frames.clear();
+                for (_, record) in &page {
+                    self.format.frame(record, &mut frames);
+                }
+                tokio::time::timeout(WRITE_LIMIT, async {
+                    stream.write_all(&frames).await?;
+                    stream.flush().await
+                })
+                .await
+                .map_err(|_| anyhow!("the receiver took no data for {WRITE_LIMIT:?}"))?
+                .context("write")?;
+                position.written = *last;
+                position.unconfirmed.push_back((Instant::now(), *last));
+                self.stats.sent.inc_by(page.len() as u64);
+                self.stats.sent_bytes.inc_by(frames.len() as u64);
+            }
+            self.confirm(&mut stream, position).await?;
+            if page.len() < PAGE {
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Moves the saved cursor past the writes the receiver has had for [`CONFIRM_AFTER`] with
+    /// the connection still open; `Err` when it has closed.
+    async fn confirm(&self, stream: &mut Box<dyn Stream>, position: &mut Position) -> anyhow::Result<()> {
+        let Some(&(written_at, _)) = position.unconfirmed.front() else { return Ok(()) };
+        if written_at.elapsed() < CONFIRM_AFTER {
+            return Ok(());
+        }
+        if !still_open(stream).await {
+            return Err(anyhow!("the receiver closed the connection"));
+        }
+        let mut confirmed = None;
+        while let Some(&(at, id)) = position.unconfirmed.front() {
+            if at.elapsed() < CONFIRM_AFTER {
+                break;
+            }
+            confirmed = Some(id);
+            position.unconfirmed.pop_front();
+        }
+        if let Some(id) = confirmed {
+            self.save(position, id).await;
+        }
+        Ok(())
+    }
+
+    /// Saves `id` as delivered. A cursor that cannot be saved is logged: the records after
+    /// the old one are sent again after a restart (at least once), nothing is lost.
+    async fn save(&self, position: &mut Position, id: i64) {
+        position.delivered = id;
+        self.stats.delivered_id.store(id, Ordering::Relaxed);
+        let cursor = self.cursor.clone();
+        match tokio::task::spawn_blocking(move || cursor.save(id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(output = %self.name, error = %format!("{error:#}"), "forwarding: cannot save the cursor")
+            }
+            Err(_) => {}
+        }
+    }
+
+    async fn read_after(&self, after: i64) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
+        let storage = self.storage.clone();
+        let filter = RecordFilter {
+            after_id: Some(after),
+            limit: PAGE,
+            own_node_only: true,
+            ..RecordFilter::default()
+        };
+        tokio::task::spawn_blocking(move || storage.records(&filter))
+            .await
+            .map_err(|e| StorageError(e.to_string()))?
+    }
+
+    /// Measures the backlog (records stored after the last write) and, over `max_backlog`,
+    /// skips the oldest: counted as dropped, and saved, so a restart does not bring them back.
+    async fn bound_backlog(&self, position: &mut Position) {
+        let (storage, after, keep) = (self.storage.clone(), position.written, self.max_backlog);
+        let measured = tokio::task::spawn_blocking(move || storage.forward_backlog(after, keep)).await;
+        let backlog = match measured {
+            Ok(Ok(backlog)) => backlog,
+            Ok(Err(error)) => {
+                tracing::debug!(output = %self.name, %error, "forwarding: cannot measure the backlog");
+                return;
+            }
+            Err(_) => return,
+        };
+        self.stats.backlog.set(i64::try_from(backlog.waiting).unwrap_or(i64::MAX));
+        if let Some(skip_to) = backlog.skip_to {
+            self.stats.dropped.inc_by(backlog.skipped);
+            tracing::warn!(
+                output = %self.name,
+                dropped = backlog.skipped,
+                max_backlog = self.max_backlog,
+                "forwarding: backlog over its bound, the oldest records were skipped"
+            );
+            position.written = skip_to;
+            position.unconfirmed.clear();
+            self.save(position, skip_to).await;
+        }
+    }
+}
