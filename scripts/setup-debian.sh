@@ -14,6 +14,9 @@
 #   - nsis: makensis, which builds the Windows installer (scripts/build-installer.sh)
 #   - clickhouse-server: the base's ClickHouse storage tests start their own server
 #     (unprivileged, free ports, a temp dir; the package's own service is left alone)
+#   - rsyslog, rsyslog-gnutls: the receiver the base's forwarding test sends syslog to over TLS
+#     (the test starts its own rsyslogd, unprivileged, on a free port; where systemd runs, the
+#     package also starts the system's rsyslog service, as on any host that installs it)
 #   - dpkg-dev, lintian, systemd, shellcheck: the Linux packages (scripts/build-deb.sh builds
 #     them with dpkg-deb and reads the base's library needs with dpkg-shlibdeps;
 #     scripts/test-deb.sh checks them with lintian, their units with systemd-analyze verify and
@@ -32,6 +35,8 @@ packages=(
   wine
   nsis
   clickhouse-server
+  rsyslog
+  rsyslog-gnutls
   pkg-config
   ca-certificates
   iproute2

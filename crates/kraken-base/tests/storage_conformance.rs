@@ -210,6 +210,53 @@ fn sentries_events_and_wanted_loggers_read_back_alike() {
 }
 
 #[test]
+fn forward_outputs_read_their_own_nodes_records_in_id_order_and_bound_their_backlog() {
+    let (server, storages, dir) = both("forward");
+    for storage in &storages {
+        assert_eq!(storage.newest_record_id().unwrap(), 0, "{}: empty", storage.kind());
+        let batch: Vec<StoredRecord> = (1..=10).map(|n| numbered("s1", "cpu", n, "{}")).collect();
+        storage.append(&batch).unwrap();
+        let newest = storage.newest_record_id().unwrap();
+        let own = RecordFilter { own_node_only: true, limit: 4, ..RecordFilter::default() };
+        let page = storage.records(&own).unwrap();
+        assert_eq!(page.iter().map(|(_, r)| r.seq.unwrap()).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        let (fourth, _) = page[3];
+        let rest =
+            storage.records(&RecordFilter { after_id: Some(fourth), limit: 100, ..own.clone() }).unwrap();
+        assert_eq!(rest.len(), 6, "{}", storage.kind());
+        assert_eq!(rest.last().unwrap().0, newest);
+        let backlog = storage.forward_backlog(fourth, 100).unwrap();
+        assert_eq!((backlog.waiting, backlog.skip_to), (6, None), "{}", storage.kind());
+        // Keeping 2 of the 6 skips 4: the position moves to the 8th record.
+        let backlog = storage.forward_backlog(fourth, 2).unwrap();
+        assert_eq!((backlog.waiting, backlog.skipped), (6, 4), "{}", storage.kind());
+        let kept = storage.records(&RecordFilter { after_id: backlog.skip_to, ..own.clone() }).unwrap();
+        assert_eq!(
+            kept.iter().map(|(_, r)| r.seq.unwrap()).collect::<Vec<_>>(),
+            [9, 10],
+            "{}",
+            storage.kind()
+        );
+    }
+    // Another node sharing ClickHouse stores records of its own: each node forwards its own.
+    let settings =
+        ClickHouseSettings { url: server.url(), node: Some("node-b".into()), ..Default::default() };
+    let other = ClickHouseStorage::open(&settings).unwrap();
+    other.append(&[numbered("s2", "cpu", 1, "{}")]).unwrap();
+    let own = RecordFilter { own_node_only: true, limit: 100, ..RecordFilter::default() };
+    assert_eq!(other.records(&own).unwrap().len(), 1);
+    assert_eq!(storages[1].records(&own).unwrap().len(), 10, "node-a's own");
+    assert_eq!(
+        storages[1].records(&RecordFilter { limit: 100, ..RecordFilter::default() }).unwrap().len(),
+        11
+    );
+    assert!(other.newest_record_id().unwrap() > storages[1].newest_record_id().unwrap());
+    assert_eq!(storages[1].forward_backlog(0, 100).unwrap().waiting, 10);
+    drop((storages, other, server));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn retention_and_the_quota_empty_both_storages() {
     let (_server, storages, dir) = both("retention");
     for storage in &storages {
