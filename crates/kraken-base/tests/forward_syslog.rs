@@ -6,115 +6,23 @@
 #![cfg(target_os = "linux")]
 
 mod deploy;
+mod rsyslog_server;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
-use deploy::{BASE, Deployment, free_port, ok, run, sentry, serve, wait_until};
+use deploy::{BASE, Deployment, ok, run, sentry, serve, wait_until};
 use kraken_base::admin::AdminClient;
 use kraken_base::config::BaseConfig;
+use rsyslog_server::Rsyslog;
 use serde_json::Value as Json;
 
 const GUID: &str = "forwarded-1";
-const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
-
-/// rsyslog receiving RFC 5424 over TLS on `port`, writing each message's raw text (JSON
-/// escaped, one per line) to `out`.
-struct Rsyslog {
-    dir: PathBuf,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Rsyslog {
-    fn start(dir: &Path, pki: &Path) -> Rsyslog {
-        fs::create_dir_all(dir.join("work")).unwrap();
-        let mut rsyslog = Rsyslog { dir: dir.to_owned(), port: free_port(), child: None };
-        let path = |name: &str| pki.join(name).to_string_lossy().into_owned();
-        let config = format!(
-            r#"global(workDirectory="{work}" maxMessageSize="128k"
-       defaultNetstreamDriver="gtls"
-       defaultNetstreamDriverCAFile="{ca}"
-       defaultNetstreamDriverCertFile="{cert}"
-       defaultNetstreamDriverKeyFile="{key}")
-module(load="imtcp" streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
-input(type="imtcp" address="127.0.0.1" port="{port}")
-template(name="raw" type="string" string="%rawmsg:::json%\n")
-action(type="omfile" file="{out}" template="raw")
-"#,
-            work = dir.join("work").display(),
-            ca = path("ca.pem"),
-            cert = path("base.pem"),
-            key = path("base.key"),
-            port = rsyslog.port,
-            out = rsyslog.output().display(),
-        );
-        fs::write(dir.join("rsyslog.conf"), config).unwrap();
-        rsyslog.resume();
-        rsyslog
-    }
-
-    fn output(&self) -> PathBuf {
-        self.dir.join("received.log")
-    }
-
-    /// Starts rsyslogd (again), and waits until it listens.
-    fn resume(&mut self) {
-        let log =
-            fs::OpenOptions::new().create(true).append(true).open(self.dir.join("rsyslogd.log")).unwrap();
-        let child = Command::new(RSYSLOGD)
-            .arg("-n")
-            .arg("-f")
-            .arg(self.dir.join("rsyslog.conf"))
-            .arg("-i")
-            .arg(self.dir.join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("rsyslogd (scripts/setup-debian.sh installs rsyslog and rsyslog-gnutls)");
-        self.child = Some(child);
-        let listening =
-            wait_until(Duration::from_secs(15), || TcpStream::connect(("127.0.0.1", self.port)).ok());
-        assert!(listening.is_some(), "rsyslogd never listened: {}", self.log());
-    }
-
-    /// Stops it with SIGTERM (it writes what it has taken), waiting for it to exit.
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-            let _ = child.wait();
-        }
-    }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("rsyslogd.log")).unwrap_or_default()
-    }
-
-    /// Every message received so far.
-    fn messages(&self) -> Vec<String> {
-        fs::read_to_string(self.output())
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str::<String>(&format!("\"{line}\"")).expect("a JSON-escaped line"))
-            .collect()
-    }
-}
-
-impl Drop for Rsyslog {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// A received message's record: (logger, seq) and its structured data.
 fn parse(message: &str) -> ((String, i64), BTreeMap<String, String>) {
     let parsed = syslog_loose::parse_message(message, syslog_loose::Variant::RFC5424);

@@ -22,10 +22,10 @@ use super::cursor::CursorFile;
 use super::link::{Dialer, Stream, still_open};
 use super::stats::OutputStats;
 use super::syslog::SyslogFormat;
-use crate::storage::{RecordFilter, Storage, StorageError, StoredRecord};
+use crate::storage::{RecordFilter, Storage, StorageError};
 
 /// Records read and written at a time.
-const PAGE: usize = 500;
+const PAGE: usize = 2000;
 /// How long after a write the connection must still be open for the write to count.
 const CONFIRM_AFTER: Duration = Duration::from_secs(2);
 /// How long one write may take (a receiver that stopped reading).
@@ -47,6 +47,14 @@ pub struct Output {
     pub cursor: CursorFile,
     pub max_backlog: u64,
     pub stats: Arc<OutputStats>,
+}
+
+/// A page of records, framed.
+struct FramedPage {
+    frames: Vec<u8>,
+    records: usize,
+    /// The id of its last record (none: nothing was stored after the position).
+    last_id: Option<i64>,
 }
 
 /// Where the output is: the last id delivered (saved) and the last one written.
@@ -101,50 +109,77 @@ impl Output {
     }
 
     /// Writes what is stored after the cursor until the connection fails (`Err`) or `stop`.
+    /// The next page is read and framed (on the blocking pool) while this one is written.
     async fn pump(
         &self,
         mut stream: Box<dyn Stream>,
         position: &mut Position,
         stop: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let mut frames = Vec::new();
         let mut measured = Instant::now();
+        // The page being read ahead, if any.
+        let mut next = None;
         loop {
             if *stop.borrow() {
-                // Confirm what can be, then leave the rest to the next start.
+                // What is not confirmed is sent again after the next start.
                 let _ = stream.shutdown().await;
                 return Ok(());
             }
             if measured.elapsed() >= BACKLOG_EVERY {
+                let before = position.written;
                 self.bound_backlog(position).await;
                 measured = Instant::now();
-            }
-            let page = self.read_after(position.written).await?;
-            if let Some((last, _)) = page.last() {
-                frames.clear();
-                for (_, record) in &page {
-                    self.format.frame(record, &mut frames);
+                if position.written != before {
+                    next = None;
                 }
+            }
+            let reading = next.take().unwrap_or_else(|| self.framed_page(position.written));
+            let page = reading.await.map_err(|e| anyhow!("reading records: {e}"))??;
+            // A full page: more is waiting, read it while this one is written.
+            let full = page.records == PAGE;
+            if let (true, Some(last)) = (full, page.last_id) {
+                next = Some(self.framed_page(last));
+            }
+            if let Some(last) = page.last_id {
                 tokio::time::timeout(WRITE_LIMIT, async {
-                    stream.write_all(&frames).await?;
+                    stream.write_all(&page.frames).await?;
                     stream.flush().await
                 })
                 .await
                 .map_err(|_| anyhow!("the receiver took no data for {WRITE_LIMIT:?}"))?
                 .context("write")?;
-                position.written = *last;
-                position.unconfirmed.push_back((Instant::now(), *last));
-                self.stats.sent.inc_by(page.len() as u64);
-                self.stats.sent_bytes.inc_by(frames.len() as u64);
+                position.written = last;
+                position.unconfirmed.push_back((Instant::now(), last));
+                self.stats.sent.inc_by(page.records as u64);
+                self.stats.sent_bytes.inc_by(page.frames.len() as u64);
             }
             self.confirm(&mut stream, position).await?;
-            if page.len() < PAGE {
+            if !full {
                 tokio::select! {
                     _ = tokio::time::sleep(IDLE_POLL) => {}
                     _ = stop.changed() => {}
                 }
             }
         }
+    }
+
+    /// Reads up to [`PAGE`] records stored after `after` and frames them, on the blocking pool.
+    fn framed_page(&self, after: i64) -> tokio::task::JoinHandle<Result<FramedPage, StorageError>> {
+        let (storage, format) = (self.storage.clone(), self.format.clone());
+        tokio::task::spawn_blocking(move || {
+            let filter = RecordFilter {
+                after_id: Some(after),
+                limit: PAGE,
+                own_node_only: true,
+                ..RecordFilter::default()
+            };
+            let page = storage.records(&filter)?;
+            let mut frames = Vec::with_capacity(page.iter().map(|(_, r)| r.params.len() + 200).sum());
+            for (_, record) in &page {
+                format.frame(record, &mut frames);
+            }
+            Ok(FramedPage { frames, records: page.len(), last_id: page.last().map(|(id, _)| *id) })
+        })
     }
 
     /// Moves the saved cursor past the writes the receiver has had for [`CONFIRM_AFTER`] with
@@ -184,19 +219,6 @@ impl Output {
             }
             Err(_) => {}
         }
-    }
-
-    async fn read_after(&self, after: i64) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
-        let storage = self.storage.clone();
-        let filter = RecordFilter {
-            after_id: Some(after),
-            limit: PAGE,
-            own_node_only: true,
-            ..RecordFilter::default()
-        };
-        tokio::task::spawn_blocking(move || storage.records(&filter))
-            .await
-            .map_err(|e| StorageError(e.to_string()))?
     }
 
     /// Measures the backlog (records stored after the last write) and, over `max_backlog`,

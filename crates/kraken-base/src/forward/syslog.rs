@@ -17,10 +17,12 @@
 //! Severity comes from a Windows event's `level` (1 critical .. 5 verbose) where the record
 //! has one, `warning` for a sentry's spool-drop report, else the output's configured one.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::storage::StoredRecord;
@@ -56,7 +58,7 @@ impl SyslogFormat {
 
     /// `record` as one RFC 5424 message (unframed).
     pub fn message(&self, record: &StoredRecord) -> String {
-        let params = serde_json::from_str::<Value>(&record.params).unwrap_or(Value::Null);
+        let params = Params::read(&record.params);
         let severity = severity_of(record, &params).unwrap_or(self.severity);
         let mut out = String::with_capacity(256 + record.params.len());
         let _ = write!(
@@ -71,30 +73,23 @@ impl SyslogFormat {
         );
         let mut names = NameSet::default();
         let budget = self.max_message_bytes.saturating_sub(TRUNCATION_NOTE.len() + 1);
-        let mut fields: Vec<(&str, Value)> = vec![
-            ("kraken.sentry", Value::from(record.guid.as_str())),
-            ("kraken.logger", Value::from(record.logger.as_str())),
+        let seq = record.seq.map(|seq| seq.to_string());
+        let own = [
+            ("kraken.sentry", Some(record.guid.as_str())),
+            ("kraken.logger", Some(record.logger.as_str())),
+            ("kraken.logtype", record.logtype.as_deref()),
+            ("kraken.seq", seq.as_deref()),
         ];
-        if let Some(logtype) = &record.logtype {
-            fields.push(("kraken.logtype", Value::from(logtype.as_str())));
-        }
-        if let Some(seq) = record.seq {
-            fields.push(("kraken.seq", Value::from(seq)));
-        }
+        let own = own.into_iter().filter_map(|(name, text)| Some((name, ParamText::Plain(text?))));
+        let fields = params.0.iter().map(|(name, raw)| (name.as_str(), ParamText::of(raw)));
         let mut truncated = false;
         let mut param = String::new();
-        let params_fields: Vec<(&str, &Value)> = match &params {
-            Value::Object(map) => map.iter().map(|(k, v)| (k.as_str(), v)).collect(),
-            Value::Null => Vec::new(),
-            other => vec![("params", other)],
-        };
-        let all = fields.iter().map(|(k, v)| (*k, v)).chain(params_fields);
-        for (name, value) in all {
+        for (name, value) in own.chain(fields) {
             param.clear();
             param.push(' ');
             param.push_str(&names.claim(name));
             param.push_str("=\"");
-            escape_value(value, &mut param);
+            value.escape_into(&mut param);
             param.push('"');
             if out.len() + param.len() > budget {
                 truncated = true;
@@ -117,24 +112,108 @@ impl SyslogFormat {
     }
 }
 
+/// A record's params: its top-level fields in order, each value as its JSON text (a record
+/// whose params are not a map has one field, `params`).
+struct Params<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'a> Params<'a> {
+    fn read(text: &'a str) -> Params<'a> {
+        if let Ok(fields) = serde_json::from_str::<Params<'a>>(text) {
+            return fields;
+        }
+        match serde_json::from_str::<&RawValue>(text) {
+            Ok(raw) if raw.get() != "null" => Params(vec![("params".into(), raw)]),
+            _ => Params(Vec::new()),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.0.iter().find(|(field, _)| field == name).map(|(_, raw)| *raw)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Params<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Fields<'a> {
+            type Value = Params<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Params<'a>, M::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(entry) = map.next_entry::<String, &'a RawValue>()? {
+                    fields.push(entry);
+                }
+                Ok(Params(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields(std::marker::PhantomData))
+    }
+}
+
+/// A param's value as it goes into the message.
+enum ParamText<'a> {
+    /// Text as it is.
+    Plain(&'a str),
+    /// A JSON value: strings unescaped, `null` empty, the rest (numbers, booleans, maps and
+    /// lists) as their compact JSON text.
+    Json(&'a RawValue),
+}
+
+impl<'a> ParamText<'a> {
+    fn of(raw: &'a RawValue) -> ParamText<'a> {
+        ParamText::Json(raw)
+    }
+
+    /// The value as PARAM-VALUE text: `"`, `\` and `]` escaped.
+    fn escape_into(&self, out: &mut String) {
+        let text = match self {
+            ParamText::Plain(text) => Cow::Borrowed(*text),
+            ParamText::Json(raw) => {
+                let json = raw.get();
+                match json.as_bytes().first() {
+                    Some(b'"') if !json.contains('\\') => Cow::Borrowed(&json[1..json.len() - 1]),
+                    Some(b'"') => {
+                        serde_json::from_str::<String>(json).map_or(Cow::Borrowed(json), Into::into)
+                    }
+                    _ if json == "null" => Cow::Borrowed(""),
+                    // Maps and lists as compact JSON (stored params are; others are made so).
+                    Some(b'{' | b'[') if json.bytes().any(|b| b.is_ascii_whitespace()) => {
+                        serde_json::from_str::<serde_json::Value>(json)
+                            .map_or(Cow::Borrowed(json), |value| value.to_string().into())
+                    }
+                    _ => Cow::Borrowed(json),
+                }
+            }
+        };
+        let mut rest: &str = &text;
+        while let Some(at) = rest.find(['"', '\\', ']']) {
+            out.push_str(&rest[..at]);
+            out.push('\\');
+            out.push_str(&rest[at..at + 1]);
+            rest = &rest[at + 1..];
+        }
+        out.push_str(rest);
+    }
+}
+
 /// The record's own severity: a Windows event's level, or a spool-drop report's warning.
-fn severity_of(record: &StoredRecord, params: &Value) -> Option<u8> {
+fn severity_of(record: &StoredRecord, params: &Params<'_>) -> Option<u8> {
     if record.logger == SPOOL_DROP_LOGGER {
         return Some(4);
     }
     // Windows event levels (as the event log logger maps them): 1 critical, 2 error,
     // 3 warning, 4 information, 5 verbose; 0 (LogAlways) is information.
-    if params.get("channel").is_some() {
-        return match params.get("level").and_then(Value::as_i64)? {
-            1 => Some(2),
-            2 => Some(3),
-            3 => Some(4),
-            0 | 4 => Some(6),
-            5 => Some(7),
-            _ => None,
-        };
+    params.get("channel")?;
+    match params.get("level")?.get().parse::<i64>().ok()? {
+        1 => Some(2),
+        2 => Some(3),
+        3 => Some(4),
+        0 | 4 => Some(6),
+        5 => Some(7),
+        _ => None,
     }
-    None
 }
 
 /// RFC 3339 in UTC with milliseconds, or `-` for a date a syslog timestamp cannot hold.
@@ -163,22 +242,22 @@ fn header_field(text: &str, max: usize) -> String {
 }
 
 /// An SD-NAME from a param name: printable ASCII except `=`, space, `]` and `"`, 1-32
-/// characters.
-fn sd_name(name: &str) -> String {
-    let name: String = name
-        .chars()
-        .map(|c| if c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"') { c } else { '_' })
-        .take(32)
-        .collect();
-    if name.is_empty() { "_".into() } else { name }
+/// characters (a name that already is one is taken as it is).
+fn sd_name(name: &str) -> Cow<'_, str> {
+    let allowed = |c: char| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"');
+    if !name.is_empty() && name.len() <= 32 && name.chars().all(allowed) {
+        return Cow::Borrowed(name);
+    }
+    let name: String = name.chars().map(|c| if allowed(c) { c } else { '_' }).take(32).collect();
+    Cow::Owned(if name.is_empty() { "_".into() } else { name })
 }
 
 /// The SD-NAMEs already given in a message: a name that repeats (once reduced) gets a suffix.
 #[derive(Default)]
-struct NameSet(HashSet<String>);
+struct NameSet<'a>(HashSet<Cow<'a, str>>);
 
-impl NameSet {
-    fn claim(&mut self, name: &str) -> String {
+impl<'a> NameSet<'a> {
+    fn claim(&mut self, name: &'a str) -> Cow<'a, str> {
         let base = sd_name(name);
         if self.0.insert(base.clone()) {
             return base;
@@ -186,27 +265,12 @@ impl NameSet {
         for n in 2.. {
             let suffix = format!("_{n}");
             let keep = 32 - suffix.len();
-            let candidate = format!("{}{suffix}", &base[..base.len().min(keep)]);
+            let candidate: Cow<'a, str> = format!("{}{suffix}", &base[..base.len().min(keep)]).into();
             if self.0.insert(candidate.clone()) {
                 return candidate;
             }
         }
         unreachable!("names never run out")
-    }
-}
-
-/// A param's value as PARAM-VALUE text: `"`, `\` and `]` escaped.
-fn escape_value(value: &Value, out: &mut String) {
-    let text = match value {
-        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        Value::Null => std::borrow::Cow::Borrowed(""),
-        other => std::borrow::Cow::Owned(other.to_string()),
-    };
-    for c in text.chars() {
-        if matches!(c, '"' | '\\' | ']') {
-            out.push('\\');
-        }
-        out.push(c);
     }
 }
 
