@@ -19,11 +19,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kraken_codec::Map;
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::commands::{CommandContext, FileRoots, SentryService, sentry_methods};
 use crate::config::{Config, LocalOutput};
-use crate::link::{LinkSettings, run_link};
+use crate::link::{LinkEvent, LinkSettings, run_link};
 use crate::loggers::{FactoryContext, JsonLinesSink, LoggerRegistry, SinkSet, standard_factories};
+use crate::metrics::{LinkStates, MetricsSource};
 use crate::spool::{SpoolAccess, SpoolPressure, SpoolSink};
 use crate::store::Store;
 
@@ -124,8 +126,19 @@ impl Agent {
             })?
         };
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        let output_closed = runtime.block_on(async {
-            let links = self.spawn_links();
+        let output_closed: anyhow::Result<bool> = runtime.block_on(async {
+            let links_state = LinkStates::new(self.config.bases.iter().map(|base| base.name.clone()));
+            let (link_events, reports) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(links_state.clone().follow(reports));
+            let mut links = self.spawn_links(link_events);
+            if let Some(listen) = self.config.metrics.listen {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("[metrics] listen: cannot listen on {listen}"))?;
+                tracing::info!(%listen, "metrics served at /metrics");
+                let source = MetricsSource::new(self.registry.clone(), self.store.clone(), links_state);
+                links.push(tokio::spawn(crate::metrics::http::serve(listener, source)));
+            }
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             let shutdown = stop;
             tokio::pin!(shutdown);
@@ -134,13 +147,13 @@ impl Agent {
                     reason = &mut shutdown => {
                         tracing::info!(reason, "stopping");
                         links.iter().for_each(tokio::task::JoinHandle::abort);
-                        return false;
+                        return Ok(false);
                     }
                     _ = tick.tick() => {
                         if self.output.as_ref().is_some_and(|output| output.is_closed()) {
                             tracing::error!("standard output was closed; stopping");
                             links.iter().for_each(tokio::task::JoinHandle::abort);
-                            return true;
+                            return Ok(true);
                         }
                     }
                 }
@@ -149,6 +162,7 @@ impl Agent {
         stopping.store(true, Ordering::Relaxed);
         let _ = reconciler.join();
         self.registry.shutdown(SHUTDOWN_WAIT);
+        let output_closed = output_closed?;
         tracing::info!("agent stopped");
         if output_closed {
             anyhow::bail!("standard output was closed");
@@ -159,7 +173,7 @@ impl Agent {
 
 impl Agent {
     /// One task per configured base (inside the agent's runtime).
-    fn spawn_links(&self) -> Vec<tokio::task::JoinHandle<()>> {
+    fn spawn_links(&self, events: UnboundedSender<LinkEvent>) -> Vec<tokio::task::JoinHandle<()>> {
         let Some(guid) = self.config.guid.clone() else { return Vec::new() };
         let service = SentryService::new(Arc::new(sentry_methods()), self.commands.clone());
         let spool = SpoolAccess { store: self.store.clone(), wake: self.spool.wake.clone() };
@@ -175,7 +189,7 @@ impl Agent {
                     spool: Some(spool.clone()),
                     loggers: Some(self.registry.clone()),
                 };
-                tokio::spawn(run_link(settings, service.clone(), None))
+                tokio::spawn(run_link(settings, service.clone(), Some(events.clone())))
             })
             .collect()
     }

@@ -33,6 +33,9 @@
 //! [spool]
 //! max_bytes = 1073741824           # records kept per base while it is away (oldest dropped)
 //!
+//! [metrics]                        # off unless `listen` is set
+//! listen = "127.0.0.1:9464"        # GET /metrics, Prometheus text, no credentials
+//!
 //! [[base]]
 //! name = "central"
 //! address = "base.example.org"
@@ -72,9 +75,20 @@ pub struct Config {
     pub links: ReconnectSettings,
     #[serde(default)]
     pub spool: SpoolSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
     /// The bases to connect to.
     #[serde(default, rename = "base")]
     pub bases: Vec<BaseEndpoint>,
+}
+
+/// `[metrics]`: the agent's own metrics (`crate::metrics`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Where `GET /metrics` is served; absent: no listener. Anyone who can reach it reads the
+    /// agent's state without credentials: keep it on loopback unless a scraper must reach it.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[loggers]`.
@@ -279,6 +293,7 @@ impl Default for Config {
             output: OutputSettings::default(),
             links: ReconnectSettings::default(),
             spool: SpoolSettings::default(),
+            metrics: MetricsSettings::default(),
             bases: Vec::new(),
         }
     }

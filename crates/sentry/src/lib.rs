@@ -17,6 +17,7 @@ pub mod eventlog;
 pub mod host_text;
 pub mod link;
 pub mod loggers;
+pub mod metrics;
 pub mod rotating_file;
 pub mod service;
 pub mod spool;

@@ -488,3 +488,71 @@ fn spool_forget_refuses_a_configured_base() {
     let list = setup.cli(&["spool", "list"]);
     assert!(list.lines().any(|line| line.starts_with("central ") && line.contains(" true ")), "{list}");
 }
+
+/// A sample's number (OpenMetrics names a counter's family without `_total`: the parser sees
+/// its samples as untyped).
+fn number(value: &prometheus_parse::Value) -> f64 {
+    match value {
+        prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Untyped(v) => *v,
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+/// `GET path` on `address`: (status line, body).
+fn http_get(address: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_owned(), body.to_owned())
+}
+
+#[test]
+fn metrics_are_served_on_the_local_listener_when_configured() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let setup = Setup::new("metrics", "");
+    // A base whose certificate cannot be read: every attempt fails, and is counted.
+    let text = format!(
+        "data_dir = {:?}\n{}[output]\npath = {:?}\n[loggers]\ndefault_interval_ms = 1000\n\
+         [metrics]\nlisten = \"127.0.0.1:{port}\"\n",
+        setup.dir.join("data"),
+        base_section(&setup.dir, "away", 0o600),
+        setup.records
+    );
+    fs::write(&setup.config, text).unwrap();
+    let agent = setup.start_agent();
+    setup.wait_for_records("cpu", 2);
+    let address = format!("127.0.0.1:{port}");
+    let samples = wait_until(Duration::from_secs(20), || {
+        let (status, body) = http_get(&address, "/metrics");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        let samples =
+            prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).unwrap().samples;
+        let failures = samples.iter().find(|s| {
+            s.metric == "kraken_sentry_link_failures_total" && s.labels.get("base") == Some("away")
+        });
+        failures.is_some_and(|s| number(&s.value) >= 1.0).then_some(samples)
+    })
+    .expect("the unreachable base's failed attempts were never counted");
+    let value = |metric: &str, label: (&str, &str)| {
+        let sample = samples
+            .iter()
+            .find(|s| s.metric == metric && s.labels.get(label.0) == Some(label.1))
+            .unwrap_or_else(|| panic!("no {metric} {label:?}"));
+        number(&sample.value)
+    };
+    assert!(value("kraken_sentry_records_made_total", ("logger", "cpu")) >= 1.0);
+    assert_eq!(value("kraken_sentry_logger_running", ("logger", "cpu")), 1.0);
+    assert_eq!(value("kraken_sentry_logger_failures_total", ("logger", "cpu")), 0.0);
+    assert_eq!(value("kraken_sentry_link_connected", ("base", "away")), 0.0);
+    assert_eq!(value("kraken_sentry_spool_bytes", ("base", "away")), 0.0, "no logger connected by it");
+    assert_eq!(value("kraken_sentry_spool_oldest_age_seconds", ("base", "away")), 0.0);
+    let (status, _) = http_get(&address, "/other");
+    assert_eq!(status, "HTTP/1.1 404 Not Found");
+    let (status, stderr) = agent.interrupt();
+    assert!(status.success(), "{stderr}");
+}

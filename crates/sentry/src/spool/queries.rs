@@ -312,6 +312,29 @@ impl Store {
         Ok(bytes.unwrap_or(0).max(0) as u64)
     }
 
+    /// What the metrics show of `base`'s spool, all cheap to read (running totals and the
+    /// first row by the spool's index): (bytes waiting, records dropped so far, the date of
+    /// the oldest record waiting, Unix ms).
+    pub fn spool_gauges(&self, base: &str) -> Result<(u64, u64, Option<i64>), StoreError> {
+        let connection = self.lock();
+        let totals: Option<(i64, i64)> = rusqlite::OptionalExtension::optional(connection.query_row(
+            "SELECT bytes, dropped FROM spool_totals WHERE base = ?1",
+            [base],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        ))?;
+        let oldest: Option<Vec<u8>> = rusqlite::OptionalExtension::optional(connection.query_row(
+            "SELECT record FROM spool WHERE base = ?1 ORDER BY id LIMIT 1",
+            [base],
+            |row| row.get(0),
+        ))?;
+        let oldest_ms = oldest.and_then(|bytes| {
+            let value = kraken_codec::RawValue::parse(&bytes, &kraken_codec::DecodeLimits::default()).ok()?;
+            sentry_protocol::RawLogRecord::read(value)?.date_ms()
+        });
+        let (bytes, dropped) = totals.unwrap_or((0, 0));
+        Ok((bytes.max(0) as u64, dropped.max(0) as u64, oldest_ms))
+    }
+
     /// (records waiting, bytes waiting, records dropped so far) for `base`.
     pub fn spool_stats(&self, base: &str) -> Result<(u64, u64, u64), StoreError> {
         let connection = self.lock();

@@ -8,7 +8,7 @@ use sentry_protocol::names::logger_info;
 
 use super::{LoggerEntry, LoggerEvent, LoggerRegistry, RegistryError};
 use crate::loggers::factory::factory_info;
-use crate::loggers::runner::LoggerState;
+use crate::loggers::runner::{LoggerState, RunStats};
 
 impl LoggerRegistry {
     /// The present state as events, for a base that just connected: every factory
@@ -47,6 +47,19 @@ impl LoggerRegistry {
     /// One LoggerInfo.
     pub fn logger_info(&self, name: &str) -> Result<Value, RegistryError> {
         Ok(self.entry(name)?.info())
+    }
+
+    /// Every logger's name, factory, whether it runs, and its run counters (for the metrics).
+    pub fn run_stats(&self) -> Vec<(String, String, bool, RunStats)> {
+        let entries: Vec<Arc<LoggerEntry>> = self.entries().values().cloned().collect();
+        entries
+            .iter()
+            .map(|entry| {
+                let row = entry.row.lock().unwrap_or_else(|p| p.into_inner());
+                let running = entry.runner.state() == LoggerState::Running;
+                (row.name.clone(), row.factory.clone(), running, entry.runner.stats())
+            })
+            .collect()
     }
 
     /// Names of the running loggers.
