@@ -349,6 +349,11 @@ impl BaseConfig {
         self.data_dir.join("admin.token")
     }
 
+    /// The metrics token file (good for `GET /metrics` only).
+    pub fn metrics_token_path(&self) -> PathBuf {
+        self.data_dir.join("metrics.token")
+    }
+
     /// The CA the admin API's certificate is checked with.
     pub fn admin_ca(&self) -> &Path {
         self.admin.ca.as_deref().unwrap_or(&self.sentry_ca)

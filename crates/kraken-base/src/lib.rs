@@ -6,6 +6,7 @@
 //!   `identity`, `log_channel`, `inventory`, `events`, with their shared `state`).
 //! * `storage/`: the [`storage::Storage`] trait, its embedded SQLite implementation, ClickHouse
 //!   (`clickhouse/`, which several base nodes can share), the record writer and `retention`.
+//! * `console/`: the web console on the admin listener (sessions, login, pages, assets).
 //! * `forward/`: stored records passed on to a SIEM as RFC 5424 syslog over TCP or TLS, each
 //!   output with its own durable cursor.
 //! * `admin/`: the admin HTTP API (`api`) behind its token (`token`, `auth`), its server and
@@ -26,6 +27,7 @@ pub mod access;
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod forward;
 pub mod intake;
 pub mod metrics;

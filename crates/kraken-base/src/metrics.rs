@@ -1,12 +1,12 @@
 //! The base's own metrics, in the Prometheus exposition format on the admin listener's
-//! `/metrics` (behind the admin token, like every route: Prometheus sends it with
-//! `authorization: { credentials_file: ... }`).
+//! `/metrics`, behind the metrics token (`data_dir/metrics.token`, good for nothing else) or
+//! the admin token: Prometheus sends it with `authorization: { credentials_file: ... }`.
 //!
 //! Counted as things happen: records received and stored, how long a batch took from
 //! submission to commit, failed appends, spool drops sentries reported (the writer's
 //! [`WriterMetrics`]), and each forward output's records sent, dropped and failures
-//! ([`OutputStats`]). Read when scraped: sentries connected, storage available, each output's
-//! backlog and connection.
+//! ([`OutputStats`]), each output's connection, and its backlog as the output last measured it
+//! (every 5 s). Read when scraped: sentries connected, storage available.
 
 use std::sync::Arc;
 
@@ -131,7 +131,6 @@ impl BaseMetrics {
             failures: self.forward_failures.get_or_create(&label).clone(),
             backlog: self.forward_backlog.get_or_create(&label).clone(),
             connected: self.forward_connected.get_or_create(&label).clone(),
-            delivered_id: Default::default(),
         })
     }
 

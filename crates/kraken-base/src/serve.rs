@@ -15,10 +15,12 @@ use kraken_rpc::tls::{CrlWatch, TlsIdentity, TrustedCas};
 
 use crate::access::SentryAccess;
 
+use crate::admin::auth::Gate;
 use crate::admin::client::own_url;
 use crate::admin::forward::Peers;
 use crate::admin::{AdminLimits, AdminServer, AdminState, AdminToken, router};
 use crate::config::{BaseConfig, StorageConfig};
+use crate::console::{Login, Sessions};
 use crate::forward::Forwarders;
 use crate::private_files;
 use crate::server::{Base, BaseSettings};
@@ -137,9 +139,13 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
         )?)?),
         false => None,
     };
+    let sessions = Arc::new(Sessions::default());
+    let metrics_token = Arc::new(AdminToken::load_or_create(&config.metrics_token_path())?);
+    let gate = Arc::new(Gate { token: token.clone(), metrics_token, sessions: sessions.clone() });
+    let login = Arc::new(Login::new(token.clone(), sessions, config.admin.tls));
     let admin = AdminServer::bind(
         config.admin.listen,
-        router(Arc::new(AdminState { base: base.clone(), peers }), token.clone()),
+        router(Arc::new(AdminState { base: base.clone(), peers }), gate, login),
         AdminLimits::default(),
         admin_tls,
     )

@@ -54,17 +54,23 @@ fn stored(admin: &AdminClient) -> HashMap<(String, i64), Json> {
     }
 }
 
-/// `GET /metrics` with the token: the parsed samples.
-fn scrape(address: std::net::SocketAddr, token: &str) -> Vec<prometheus_parse::Sample> {
+/// `GET path` with `token`: (status line and headers, body).
+fn get(address: std::net::SocketAddr, path: &str, token: &str) -> (String, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(
         stream,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut reply = String::new();
     stream.read_to_string(&mut reply).unwrap();
     let (head, body) = reply.split_once("\r\n\r\n").unwrap();
+    (head.to_owned(), body.to_owned())
+}
+
+/// `GET /metrics` with `token`: the parsed samples.
+fn scrape(address: std::net::SocketAddr, token: &str) -> Vec<prometheus_parse::Sample> {
+    let (head, body) = get(address, "/metrics", token);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(head.to_lowercase().contains("content-type: application/openmetrics-text"), "{head}");
     let lines = body.lines().map(|line| Ok(line.to_owned()));
@@ -181,7 +187,12 @@ fn records_reach_rsyslog_over_tls_once_each_and_none_is_lost_while_it_is_away() 
         received.len() - everything.len()
     );
 
-    let samples = scrape(base_config.admin.listen, &token);
+    // Prometheus's token reads the metrics and nothing else.
+    let metrics_token = fs::read_to_string(base_config.metrics_token_path()).unwrap().trim().to_owned();
+    assert_ne!(metrics_token, token);
+    let samples = scrape(base_config.admin.listen, &metrics_token);
+    let (head, _) = get(base_config.admin.listen, "/api/sentries", &metrics_token);
+    assert!(head.starts_with("HTTP/1.1 401"), "the metrics token is good for /metrics only: {head}");
     assert_eq!(value_of(&samples, "kraken_base_forward_connected"), 1.0);
     assert!(value_of(&samples, "kraken_base_forward_sent_total") >= everything.len() as f64);
     assert!(value_of(&samples, "kraken_base_records_stored_total") >= everything.len() as f64);

@@ -198,8 +198,7 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
     );
     // The sentry told the base when the logger started and stopped (loggerStarted/Stopped).
     let events = fixture.base.storage.events("sentry-1", 100).unwrap();
-    let kinds: Vec<(&str, &str)> =
-        events.iter().map(|(kind, logger, _)| (kind.as_str(), logger.as_str())).collect();
+    let kinds: Vec<(&str, &str)> = events.iter().map(|e| (e.kind.as_str(), e.logger.as_str())).collect();
     assert!(
         kinds.contains(&("loggerStarted", "mem")) && kinds.contains(&("loggerStopped", "mem")),
         "{kinds:?}"
@@ -210,13 +209,13 @@ async fn connected_loggers_reach_the_base_and_nothing_is_lost_while_it_is_away()
         kinds.contains(&("factoryAdded", "memory-usage")) && kinds.contains(&("loggerAdded", "mem")),
         "{kinds:?}"
     );
-    let started = events.iter().find(|(kind, _, _)| kind == "loggerStarted").unwrap();
-    assert_eq!(started.2, 100, "the interval comes with loggerStarted");
+    let started = events.iter().find(|e| e.kind == "loggerStarted").unwrap();
+    assert_eq!(started.detail, 100, "the interval comes with loggerStarted");
     // At every hello the base read the sentry's factories and loggers, and noted them.
-    let synced = events.iter().find(|(kind, _, _)| kind == "synced").expect("no synced event");
-    let factories = synced.2["factories"].as_array().unwrap();
+    let synced = events.iter().find(|e| e.kind == "synced").expect("no synced event");
+    let factories = synced.detail["factories"].as_array().unwrap();
     assert!(factories.iter().any(|f| f["name"] == "memory-usage"), "{factories:?}");
-    assert!(synced.2["loggers"].as_array().unwrap().iter().any(|l| l["logger_name"] == "mem"));
+    assert!(synced.detail["loggers"].as_array().unwrap().iter().any(|l| l["logger_name"] == "mem"));
     // Records came on the log channel the sentry opened when the base asked.
     assert!(fixture.base.sentries.get("sentry-1").unwrap().log_connection.is_some());
     registry.shutdown(Duration::from_secs(5));

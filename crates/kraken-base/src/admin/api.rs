@@ -2,14 +2,19 @@
 //! request carrying `Authorization: Bearer <token>` ([`super::token`]), checked by one layer in
 //! front of every route ([`super::auth`]) before anything else is read.
 //!
-//! * `GET  /api/sentries`: every sentry seen, connected or not.
+//! * `GET  /api/sentries?q=TEXT&state=connected&offset=N&limit=N`: every sentry seen,
+//!   connected or not (filtered and paged when asked), with `total`, the count that matched.
 //! * `POST /api/sentries/{guid}/call` `{"method": "getNetStat", "params": [...]}`: runs a
 //!   sentry method and returns `{"result": ...}` (plain JSON both ways). The body is at most
 //!   [`MAX_BODY`] bytes; a call a sentry could not read (params nested deeper than it reads:
 //!   [`super::frame_fit`]) is refused with 400 before it is sent.
 //! * `GET  /api/logs?sentry=G&logger=L&after=ID&limit=N`: stored records, oldest first, with
 //!   their ids (`after` the last id seen, to follow).
+//! * `GET  /api/sentries/{guid}/events?limit=N`: its latest events (connections, logger
+//!   changes, sequence rollbacks...), newest first.
+//! * `GET  /api/sentries/{guid}/wanted-loggers`: the loggers the base connects at every hello.
 //! * `GET  /metrics`: the base's own metrics for Prometheus ([`crate::metrics`]).
+//! * `/console/...`: the web console ([`crate::console`]), with a session instead of the token.
 //!
 //! A request (its body included) must be done within [`REQUEST_TIME_LIMIT`]; errors are
 //! `{"error": "..."}` with a 4xx or 5xx status.
@@ -28,14 +33,18 @@ use kraken_codec::plain_json::{from_json, to_json};
 use serde::Deserialize;
 use serde_json::{Value as Json_, json};
 
-use super::auth::require_token;
+use super::auth::{Gate, require_token};
 use super::client::FORWARDED_BY;
 use super::forward::Peers;
 use super::frame_fit;
-use super::token::AdminToken;
+use crate::console::{self, Login};
 use crate::server::Base;
 use crate::storage::{RecordFilter, Storage, StorageError};
 
+/// The most sentries one page of `/api/sentries` holds when a limit is asked for.
+pub const MAX_SENTRIES_PAGE: usize = 1000;
+/// A `/api/logs` page ends once its records' params and messages reach this many bytes.
+pub const LOGS_PAGE_BYTES: usize = 16 << 20;
 /// The largest request body read.
 pub const MAX_BODY: usize = 1024 * 1024;
 /// How long one request may take, reading its body included (a call waits for its sentry up
@@ -55,19 +64,23 @@ fn failure(status: StatusCode, message: impl std::fmt::Display) -> (StatusCode, 
     (status, Json(json!({ "error": message.to_string() })))
 }
 
-/// The router: every route, and the reply to unknown ones, behind the token.
-pub fn router(state: Arc<AdminState>, token: Arc<AdminToken>) -> Router {
+/// The router: every route (the API's and the console's), and the reply to unknown ones,
+/// behind the gate.
+pub fn router(state: Arc<AdminState>, gate: Arc<Gate>, login: Arc<Login>) -> Router {
     Router::new()
         .route("/api/sentries", get(sentries))
         .route("/api/sentries/{guid}/call", post(call))
+        .route("/api/sentries/{guid}/events", get(events))
+        .route("/api/sentries/{guid}/wanted-loggers", get(wanted_loggers))
         .route("/api/logs", get(logs))
         .route("/metrics", get(metrics))
+        .merge(console::routes(login))
         .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such API") })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(time_limit))
         // Added last, so it runs first.
-        .layer(middleware::from_fn_with_state(token, require_token))
+        .layer(middleware::from_fn_with_state(gate, require_token))
 }
 
 /// 408 for a request not done within [`REQUEST_TIME_LIMIT`] (a body sent byte by byte).
@@ -90,7 +103,33 @@ async fn read<T: Send + 'static>(
         .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, e))
 }
 
-async fn sentries(State(state): State<Arc<AdminState>>) -> Reply {
+/// `/api/sentries` paging and filters (none given: every sentry).
+#[derive(Deserialize, Default)]
+struct SentriesQuery {
+    /// Text the GUID, address or node contains (case ignored).
+    q: Option<String>,
+    /// `connected` or `disconnected`.
+    state: Option<String>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+}
+
+async fn sentries(
+    State(state): State<Arc<AdminState>>,
+    query: Result<Query<SentriesQuery>, QueryRejection>,
+) -> Reply {
+    let Query(query) = query.map_err(|rejection| failure(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let wanted_state = match query.state.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some("connected") => Some(true),
+        Some("disconnected") => Some(false),
+        Some(other) => {
+            return Err(failure(
+                StatusCode::BAD_REQUEST,
+                format!("state {other:?}: connected or disconnected"),
+            ));
+        }
+    };
     let health = state.base.storage.health();
     let rows = match read(&state, |storage| storage.sentries()).await {
         Ok(rows) => rows,
@@ -98,8 +137,25 @@ async fn sentries(State(state): State<Arc<AdminState>>) -> Reply {
         Err(_) if !health.available => state.base.connected_sentries(),
         Err(failure) => return Err(failure),
     };
-    let list: Vec<Json_> = rows
+    let needle = query.q.as_deref().unwrap_or_default().to_lowercase();
+    let contains = |text: Option<&str>| text.is_some_and(|text| text.to_lowercase().contains(&needle));
+    let matching: Vec<_> = rows
         .into_iter()
+        .filter(|s| wanted_state.is_none_or(|connected| s.connected == connected))
+        .filter(|s| {
+            needle.is_empty()
+                || contains(Some(&s.guid))
+                || contains(s.address.as_deref())
+                || contains(s.node.as_deref())
+        })
+        .collect();
+    let total = matching.len();
+    // Without a limit, every sentry (what the CLI asks for); with one, a page.
+    let limit = query.limit.map_or(usize::MAX, |limit| limit.min(MAX_SENTRIES_PAGE));
+    let list: Vec<Json_> = matching
+        .into_iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(limit)
         .map(|s| {
             json!({
                 "guid": s.guid,
@@ -116,7 +172,7 @@ async fn sentries(State(state): State<Arc<AdminState>>) -> Reply {
         "unavailable_since_ms": health.since_ms,
         "error": health.error,
     });
-    Ok(Json(json!({ "sentries": list, "storage": storage })))
+    Ok(Json(json!({ "sentries": list, "total": total, "storage": storage })))
 }
 
 #[derive(Deserialize)]
@@ -184,6 +240,33 @@ async fn pass_to_peer(state: &AdminState, peers: Peers, guid: String, body: Call
     }
 }
 
+/// `GET /api/sentries/{guid}/events?limit=N`: its latest events, newest first.
+async fn events(
+    State(state): State<Arc<AdminState>>,
+    Path(guid): Path<String>,
+    query: Result<Query<LimitQuery>, QueryRejection>,
+) -> Reply {
+    let Query(query) = query.map_err(|rejection| failure(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let limit = query.limit.unwrap_or(100).min(10_000);
+    let rows = read(&state, move |storage| storage.events(&guid, limit)).await?;
+    let events: Vec<Json_> = rows
+        .into_iter()
+        .map(|e| json!({ "kind": e.kind, "logger": e.logger, "detail": e.detail, "received_ms": e.received_ms }))
+        .collect();
+    Ok(Json(json!({ "events": events })))
+}
+
+/// `GET /api/sentries/{guid}/wanted-loggers`: the loggers the base connects at every hello.
+async fn wanted_loggers(State(state): State<Arc<AdminState>>, Path(guid): Path<String>) -> Reply {
+    let loggers = read(&state, move |storage| storage.wanted_loggers(&guid)).await?;
+    Ok(Json(json!({ "loggers": loggers })))
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
 /// The base's metrics in the Prometheus text format (OpenMetrics), the scrape-time values
 /// read now.
 async fn metrics(State(state): State<Arc<AdminState>>) -> Response {
@@ -224,6 +307,7 @@ async fn logs(
         text: query.text,
         own_node_only: false,
         limit: query.limit.unwrap_or(1000).min(10_000),
+        max_bytes: Some(LOGS_PAGE_BYTES),
     };
     let rows = read(&state, move |storage| storage.records(&filter)).await?;
     let records: Vec<Json_> = rows

@@ -76,13 +76,13 @@ impl AdminToken {
         Ok(AdminToken(token))
     }
 
-    /// Whether `given` is the token. Every byte is compared whatever the first difference, so
-    /// the time taken tells nothing about how much of a guess was right.
     /// The token itself, to present to another node of the same base.
     pub fn secret(&self) -> &str {
         &self.0
     }
 
+    /// Whether `given` is the token. Every byte is compared whatever the first difference, so
+    /// the time taken tells nothing about how much of a guess was right.
     pub fn matches(&self, given: &[u8]) -> bool {
         let token = self.0.as_bytes();
         given.len() == token.len() && given.iter().zip(token).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0

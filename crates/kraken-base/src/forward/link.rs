@@ -1,6 +1,9 @@
 //! An output's connection to its receiver: TCP, or TLS over it (rustls with the ring provider,
-//! the receiver's CA, its name checked, an optional client certificate), and the one thing a
-//! syslog sender can learn from a receiver that never answers: whether it closed.
+//! the receiver's CA, its name checked, an optional client certificate), and what a syslog
+//! sender can learn from a receiver that never answers: whether it closed and, on Linux,
+//! whether its TCP has acknowledged every byte sent (`SIOCOUTQ`). On Linux, data left
+//! unacknowledged for [`UNACKNOWLEDGED_LIMIT`] ends the connection (`TCP_USER_TIMEOUT`), so a
+//! receiver whose host died is noticed even with nothing more to send.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +21,8 @@ use crate::private_files;
 
 /// How long connecting (TCP and TLS) may take.
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
+/// How long sent data may stay unacknowledged before the connection is given up (Linux).
+pub const UNACKNOWLEDGED_LIMIT: Duration = Duration::from_secs(30);
 
 /// A byte stream to a receiver.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -55,18 +60,85 @@ impl Dialer {
     }
 
     /// A new connection.
-    pub async fn connect(&self) -> anyhow::Result<Box<dyn Stream>> {
+    pub async fn connect(&self) -> anyhow::Result<Link> {
         let connecting = async {
             let tcp = TcpStream::connect((self.host.as_str(), self.port)).await?;
             tcp.set_nodelay(true)?;
-            Ok::<_, anyhow::Error>(match &self.tls {
+            let socket = SocketWatch::of(&tcp);
+            let stream = match &self.tls {
                 None => Box::new(tcp) as Box<dyn Stream>,
                 Some((connector, name)) => Box::new(connector.connect(name.clone(), tcp).await?),
-            })
+            };
+            Ok::<_, anyhow::Error>(Link { stream, socket })
         };
         tokio::time::timeout(CONNECT_LIMIT, connecting)
             .await
             .map_err(|_| anyhow!("no connection within {CONNECT_LIMIT:?}"))?
+    }
+}
+
+/// A connection to a receiver.
+pub struct Link {
+    pub stream: Box<dyn Stream>,
+    socket: SocketWatch,
+}
+
+impl Link {
+    /// Whether the receiver's TCP has acknowledged every byte sent (always true where the
+    /// system cannot tell).
+    pub fn all_acknowledged(&self) -> bool {
+        self.socket.unacknowledged() == 0
+    }
+}
+
+/// The TCP socket under a link, as the system sees it.
+struct SocketWatch {
+    #[cfg(target_os = "linux")]
+    fd: std::os::fd::RawFd,
+}
+
+impl SocketWatch {
+    #[cfg(target_os = "linux")]
+    fn of(tcp: &TcpStream) -> SocketWatch {
+        use std::os::fd::AsRawFd;
+        let fd = tcp.as_raw_fd();
+        let limit = libc::c_uint::try_from(UNACKNOWLEDGED_LIMIT.as_millis()).unwrap_or(libc::c_uint::MAX);
+        // SAFETY: `fd` is the open socket `tcp` owns, and the option's value is a c_uint of
+        // the size given.
+        let set = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_USER_TIMEOUT,
+                (&limit as *const libc::c_uint).cast(),
+                std::mem::size_of::<libc::c_uint>() as libc::socklen_t,
+            )
+        };
+        if set != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "forwarding: TCP_USER_TIMEOUT not set");
+        }
+        SocketWatch { fd }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn of(_tcp: &TcpStream) -> SocketWatch {
+        SocketWatch {}
+    }
+
+    /// Bytes sent and not yet acknowledged by the receiver's TCP (0 where the system cannot
+    /// tell, or the socket is gone).
+    #[cfg(target_os = "linux")]
+    fn unacknowledged(&self) -> usize {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: the socket lives as long as the link's stream, which owns it; SIOCOUTQ (the
+        // same request as TIOCOUTQ) writes one c_int.
+        let asked = unsafe { libc::ioctl(self.fd, libc::TIOCOUTQ, &mut queued) };
+        if asked != 0 { 0 } else { usize::try_from(queued).unwrap_or(0) }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn unacknowledged(&self) -> usize {
+        0
     }
 }
 

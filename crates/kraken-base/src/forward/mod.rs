@@ -25,6 +25,9 @@ pub use stats::OutputStats;
 use crate::metrics::BaseMetrics;
 use crate::storage::Storage;
 
+/// How long stopping the outputs may take.
+pub const STOP_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The running outputs.
 pub struct Forwarders {
     stop: watch::Sender<bool>,
@@ -49,7 +52,23 @@ impl Forwarders {
             let dialer = link::Dialer::new(config)?;
             let cursor = cursor::CursorFile::new(&data_dir.join("forward"), &config.name, storage.kind());
             let saved = cursor.load()?;
+            let newest = {
+                let storage = storage.clone();
+                tokio::task::spawn_blocking(move || storage.newest_record_id()).await?
+            };
             let start = match saved {
+                // Past every record stored: the storage was replaced (a new database starts its
+                // ids again), so everything in it is new to this output.
+                Some(id) if newest.as_ref().is_ok_and(|newest| id > *newest) => {
+                    tracing::warn!(
+                        output = %config.name,
+                        cursor = id,
+                        newest = newest.as_ref().ok(),
+                        "the forward cursor is past the newest record stored (a new database?): sending every record kept"
+                    );
+                    cursor.save(0)?;
+                    0
+                }
                 Some(id) => id,
                 None => {
                     let (storage, start_at) = (storage.clone(), config.start);
@@ -63,7 +82,6 @@ impl Forwarders {
                 }
             };
             let stats = metrics.output(&config.name);
-            stats.delivered_id.store(start, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(output = %config.name, address = %config.address, after_id = start, "forwarding records");
             let output = output::Output {
                 name: config.name.clone(),
@@ -80,11 +98,16 @@ impl Forwarders {
         Ok(Forwarders { stop, tasks, outputs })
     }
 
-    /// Stops every output (what was confirmed is saved; the rest is sent after the next start).
+    /// Stops every output (what was confirmed is saved; the rest is sent after the next start),
+    /// giving them [`STOP_LIMIT`] in all: a task still busy then is dropped.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
+        let deadline = tokio::time::Instant::now() + STOP_LIMIT;
         for task in self.tasks {
-            let _ = task.await;
+            let abort = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                abort.abort();
+            }
         }
     }
 }

@@ -3,15 +3,17 @@
 //! from the cursor (at least once).
 //!
 //! Syslog over TCP has no acknowledgement. A batch counts as delivered once the connection
-//! was still open [`CONFIRM_AFTER`] after it was written (a receiver that stopped would have
-//! closed it by then, and what it had not taken is sent again). Records stay in storage until
-//! delivered, so the receiver being away costs nothing but backlog; the backlog is bounded by
-//! `max_backlog`, beyond which the oldest records are skipped and counted as dropped.
-//! Storage and acknowledgements to sentries never wait for an output.
+//! was still open [`CONFIRM_AFTER`] after it was written and, on Linux, the receiver's TCP has
+//! acknowledged every byte (a receiver that stopped would have closed the connection by then;
+//! one whose host died leaves data unacknowledged until the connection times out); what was
+//! not confirmed is sent again. Records wait in storage, so the receiver being away costs
+//! backlog, bounded by `max_backlog` (beyond it the oldest are skipped and counted as dropped)
+//! and by retention (records it deletes first are not sent). Storage and acknowledgements to
+//! sentries never wait for an output (on SQLite, outputs read through the reading
+//! connection).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -19,17 +21,21 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::cursor::CursorFile;
-use super::link::{Dialer, Stream, still_open};
+use super::link::{Dialer, Link, still_open};
 use super::stats::OutputStats;
 use super::syslog::SyslogFormat;
 use crate::storage::{RecordFilter, Storage, StorageError};
 
-/// Records read and written at a time.
+/// Records read and written at a time, and the most bytes of params and messages a page
+/// reads (records may be megabytes each; two pages are in memory at once).
 const PAGE: usize = 2000;
+const PAGE_BYTES: usize = 8 << 20;
 /// How long after a write the connection must still be open for the write to count.
 const CONFIRM_AFTER: Duration = Duration::from_secs(2);
 /// How long one write may take (a receiver that stopped reading).
 const WRITE_LIMIT: Duration = Duration::from_secs(30);
+/// How long closing the connection may take when the base stops.
+const SHUTDOWN_LIMIT: Duration = Duration::from_secs(2);
 /// How often an idle output looks for new records.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// How often the backlog is measured (and bounded).
@@ -37,6 +43,11 @@ const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 /// Waits between connection attempts: the first, and the longest.
 const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MOST: Duration = Duration::from_secs(30);
+
+/// Whether the output is told to stop (or whoever could tell it is gone).
+fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
 
 /// One `[[forward]]` output, ready to run.
 pub struct Output {
@@ -53,6 +64,8 @@ pub struct Output {
 struct FramedPage {
     frames: Vec<u8>,
     records: usize,
+    /// Whether it stopped at a bound (more may be waiting) rather than at the newest record.
+    full: bool,
     /// The id of its last record (none: nothing was stored after the position).
     last_id: Option<i64>,
 }
@@ -71,18 +84,18 @@ impl Output {
         let mut position = Position { delivered, written: delivered, unconfirmed: VecDeque::new() };
         let mut retry = RETRY_FIRST;
         let mut last_failure = String::new();
-        while !*stop.borrow() {
+        while !stopping(&stop) {
             self.bound_backlog(&mut position).await;
             let connection = tokio::select! {
                 connection = self.dialer.connect() => connection,
                 _ = stop.changed() => break,
             };
             let failure = match connection {
-                Ok(stream) => {
+                Ok(link) => {
                     self.stats.connected.set(1);
                     tracing::info!(output = %self.name, "forwarding: connected");
                     retry = RETRY_FIRST;
-                    let outcome = self.pump(stream, &mut position, &mut stop).await;
+                    let outcome = self.pump(link, &mut position, &mut stop).await;
                     self.stats.connected.set(0);
                     match outcome {
                         Ok(()) => break,
@@ -112,7 +125,7 @@ impl Output {
     /// The next page is read and framed (on the blocking pool) while this one is written.
     async fn pump(
         &self,
-        mut stream: Box<dyn Stream>,
+        mut link: Link,
         position: &mut Position,
         stop: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
@@ -120,9 +133,9 @@ impl Output {
         // The page being read ahead, if any.
         let mut next = None;
         loop {
-            if *stop.borrow() {
+            if stopping(stop) {
                 // What is not confirmed is sent again after the next start.
-                let _ = stream.shutdown().await;
+                let _ = tokio::time::timeout(SHUTDOWN_LIMIT, link.stream.shutdown()).await;
                 return Ok(());
             }
             if measured.elapsed() >= BACKLOG_EVERY {
@@ -134,26 +147,33 @@ impl Output {
                 }
             }
             let reading = next.take().unwrap_or_else(|| self.framed_page(position.written));
-            let page = reading.await.map_err(|e| anyhow!("reading records: {e}"))??;
+            let page = tokio::select! {
+                page = reading => page.map_err(|e| anyhow!("reading records: {e}"))??,
+                _ = stop.changed() => return Ok(()),
+            };
             // A full page: more is waiting, read it while this one is written.
-            let full = page.records == PAGE;
+            let full = page.full;
             if let (true, Some(last)) = (full, page.last_id) {
                 next = Some(self.framed_page(last));
             }
             if let Some(last) = page.last_id {
-                tokio::time::timeout(WRITE_LIMIT, async {
-                    stream.write_all(&page.frames).await?;
-                    stream.flush().await
-                })
-                .await
-                .map_err(|_| anyhow!("the receiver took no data for {WRITE_LIMIT:?}"))?
-                .context("write")?;
+                let writing = tokio::time::timeout(WRITE_LIMIT, async {
+                    link.stream.write_all(&page.frames).await?;
+                    link.stream.flush().await
+                });
+                tokio::select! {
+                    written = writing => written
+                        .map_err(|_| anyhow!("the receiver took no data for {WRITE_LIMIT:?}"))?
+                        .context("write")?,
+                    // Cut short: the page is sent again after the next start.
+                    _ = stop.changed() => return Ok(()),
+                }
                 position.written = last;
                 position.unconfirmed.push_back((Instant::now(), last));
                 self.stats.sent.inc_by(page.records as u64);
                 self.stats.sent_bytes.inc_by(page.frames.len() as u64);
             }
-            self.confirm(&mut stream, position).await?;
+            self.confirm(&mut link, position).await?;
             if !full {
                 tokio::select! {
                     _ = tokio::time::sleep(IDLE_POLL) => {}
@@ -171,26 +191,38 @@ impl Output {
                 after_id: Some(after),
                 limit: PAGE,
                 own_node_only: true,
+                max_bytes: Some(PAGE_BYTES),
                 ..RecordFilter::default()
             };
             let page = storage.records(&filter)?;
-            let mut frames = Vec::with_capacity(page.iter().map(|(_, r)| r.params.len() + 200).sum());
+            // Messages are at most `max_message_bytes`, however large the records.
+            let most = format.max_message_bytes + 16;
+            let mut frames =
+                Vec::with_capacity(page.iter().map(|(_, r)| (r.params.len() + 200).min(most)).sum());
             for (_, record) in &page {
                 format.frame(record, &mut frames);
             }
-            Ok(FramedPage { frames, records: page.len(), last_id: page.last().map(|(id, _)| *id) })
+            let bytes: usize =
+                page.iter().map(|(_, r)| r.params.len() + r.msg.as_ref().map_or(0, String::len)).sum();
+            let full = page.len() == PAGE || bytes >= PAGE_BYTES;
+            Ok(FramedPage { frames, records: page.len(), full, last_id: page.last().map(|(id, _)| *id) })
         })
     }
 
     /// Moves the saved cursor past the writes the receiver has had for [`CONFIRM_AFTER`] with
-    /// the connection still open; `Err` when it has closed.
-    async fn confirm(&self, stream: &mut Box<dyn Stream>, position: &mut Position) -> anyhow::Result<()> {
+    /// the connection still open and (on Linux) every byte acknowledged by its TCP; `Err`
+    /// when it has closed.
+    async fn confirm(&self, link: &mut Link, position: &mut Position) -> anyhow::Result<()> {
         let Some(&(written_at, _)) = position.unconfirmed.front() else { return Ok(()) };
         if written_at.elapsed() < CONFIRM_AFTER {
             return Ok(());
         }
-        if !still_open(stream).await {
+        if !still_open(&mut link.stream).await {
             return Err(anyhow!("the receiver closed the connection"));
+        }
+        if !link.all_acknowledged() {
+            // Waits; data unacknowledged for long ends the connection (`TCP_USER_TIMEOUT`).
+            return Ok(());
         }
         let mut confirmed = None;
         while let Some(&(at, id)) = position.unconfirmed.front() {
@@ -210,7 +242,6 @@ impl Output {
     /// the old one are sent again after a restart (at least once), nothing is lost.
     async fn save(&self, position: &mut Position, id: i64) {
         position.delivered = id;
-        self.stats.delivered_id.store(id, Ordering::Relaxed);
         let cursor = self.cursor.clone();
         match tokio::task::spawn_blocking(move || cursor.save(id)).await {
             Ok(Ok(())) => {}
@@ -221,10 +252,11 @@ impl Output {
         }
     }
 
-    /// Measures the backlog (records stored after the last write) and, over `max_backlog`,
-    /// skips the oldest: counted as dropped, and saved, so a restart does not bring them back.
+    /// Measures the backlog (records stored after the last one delivered, those written but
+    /// not yet confirmed included) and, over `max_backlog`, skips the oldest: counted as
+    /// dropped, and saved, so a restart does not bring them back.
     async fn bound_backlog(&self, position: &mut Position) {
-        let (storage, after, keep) = (self.storage.clone(), position.written, self.max_backlog);
+        let (storage, after, keep) = (self.storage.clone(), position.delivered, self.max_backlog);
         let measured = tokio::task::spawn_blocking(move || storage.forward_backlog(after, keep)).await;
         let backlog = match measured {
             Ok(Ok(backlog)) => backlog,
@@ -243,8 +275,8 @@ impl Output {
                 max_backlog = self.max_backlog,
                 "forwarding: backlog over its bound, the oldest records were skipped"
             );
-            position.written = skip_to;
-            position.unconfirmed.clear();
+            position.written = position.written.max(skip_to);
+            position.unconfirmed.retain(|(_, id)| *id > skip_to);
             self.save(position, skip_to).await;
         }
     }

@@ -1,8 +1,6 @@
 //! What an output has done, shared with the metrics ([`crate::metrics`]): handles it counts
 //! into, read at every scrape.
 
-use std::sync::atomic::AtomicI64;
-
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 
@@ -20,6 +18,4 @@ pub struct OutputStats {
     pub backlog: Gauge,
     /// 1 while connected.
     pub connected: Gauge,
-    /// The cursor: the last record delivered.
-    pub delivered_id: AtomicI64,
 }

@@ -18,7 +18,7 @@
 //! has one, `warning` for a sentry's spool-drop report, else the output's configured one.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -29,6 +29,8 @@ use crate::storage::StoredRecord;
 
 /// The logger name of a sentry's spool-drop reports.
 const SPOOL_DROP_LOGGER: &str = "sentry-spool";
+/// Params that did not fit, after which the rest are left out unread.
+const MAX_MISSES: usize = 64;
 /// Room kept for `kraken.truncated="true"` when params are left out.
 const TRUNCATION_NOTE: &str = " kraken.truncated=\"true\"";
 
@@ -84,17 +86,30 @@ impl SyslogFormat {
         let fields = params.0.iter().map(|(name, raw)| (name.as_str(), ParamText::of(raw)));
         let mut truncated = false;
         let mut param = String::new();
+        let mut misses = 0;
         for (name, value) in own.chain(fields) {
+            if misses == MAX_MISSES {
+                break;
+            }
             param.clear();
-            param.push(' ');
-            param.push_str(&names.claim(name));
             param.push_str("=\"");
             value.escape_into(&mut param);
             param.push('"');
-            if out.len() + param.len() > budget {
+            // A space and a name of at most 32 characters go before it.
+            let fits = |name_len: usize| out.len() + 1 + name_len + param.len() <= budget;
+            if !fits(sd_name(name).len()) {
                 truncated = true;
+                misses += 1;
                 continue;
             }
+            let claimed = names.claim(name);
+            if !fits(claimed.len()) {
+                truncated = true;
+                misses += 1;
+                continue;
+            }
+            out.push(' ');
+            out.push_str(&claimed);
             out.push_str(&param);
         }
         if truncated {
@@ -178,11 +193,9 @@ impl<'a> ParamText<'a> {
                         serde_json::from_str::<String>(json).map_or(Cow::Borrowed(json), Into::into)
                     }
                     _ if json == "null" => Cow::Borrowed(""),
-                    // Maps and lists as compact JSON (stored params are; others are made so).
-                    Some(b'{' | b'[') if json.bytes().any(|b| b.is_ascii_whitespace()) => {
-                        serde_json::from_str::<serde_json::Value>(json)
-                            .map_or(Cow::Borrowed(json), |value| value.to_string().into())
-                    }
+                    // Maps and lists as compact JSON (stored params are; others are made so,
+                    // their numbers and keys as written).
+                    Some(b'{' | b'[') => compact_json(json),
                     _ => Cow::Borrowed(json),
                 }
             }
@@ -252,26 +265,56 @@ fn sd_name(name: &str) -> Cow<'_, str> {
     Cow::Owned(if name.is_empty() { "_".into() } else { name })
 }
 
-/// The SD-NAMEs already given in a message: a name that repeats (once reduced) gets a suffix.
+/// The SD-NAMEs already given in a message: a name that repeats (once reduced) gets a suffix,
+/// the next one not taken; each reduced name remembers where its suffixes are, so a record
+/// repeating one name many times costs time in proportion to its names.
 #[derive(Default)]
-struct NameSet<'a>(HashSet<Cow<'a, str>>);
+struct NameSet<'a> {
+    taken: HashSet<Cow<'a, str>>,
+    next_suffix: HashMap<Cow<'a, str>, u64>,
+}
 
 impl<'a> NameSet<'a> {
     fn claim(&mut self, name: &'a str) -> Cow<'a, str> {
         let base = sd_name(name);
-        if self.0.insert(base.clone()) {
+        if self.taken.insert(base.clone()) {
             return base;
         }
-        for n in 2.. {
-            let suffix = format!("_{n}");
+        let next = self.next_suffix.entry(base.clone()).or_insert(2);
+        loop {
+            let suffix = format!("_{next}");
+            *next += 1;
             let keep = 32 - suffix.len();
             let candidate: Cow<'a, str> = format!("{}{suffix}", &base[..base.len().min(keep)]).into();
-            if self.0.insert(candidate.clone()) {
+            if self.taken.insert(candidate.clone()) {
                 return candidate;
             }
         }
-        unreachable!("names never run out")
     }
+}
+
+/// Valid JSON text without the whitespace outside its strings.
+fn compact_json(json: &str) -> Cow<'_, str> {
+    if !json.bytes().any(|b| b.is_ascii_whitespace()) {
+        return Cow::Borrowed(json);
+    }
+    let (mut out, mut in_string, mut escaped) = (String::with_capacity(json.len()), false, false);
+    for c in json.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c.is_ascii_whitespace() {
+            continue;
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
 }
 
 /// `text` cut to at most `max` bytes, at a character boundary.
@@ -374,6 +417,34 @@ mod tests {
         assert!(message.contains(" small=\"1\"") && message.contains(" after=\"2\""), "{message}");
         assert!(!message.contains("bbbb") && message.contains("kraken.truncated=\"true\"]"));
         assert!(message.ends_with('é'), "the text is cut at a character boundary");
+    }
+
+    #[test]
+    fn a_name_repeated_many_times_is_framed_in_linear_time() {
+        // One name 100,000 times (a map may repeat a key), in messages of up to 1 MiB: about
+        // 80,000 of them fit, each needing a suffix.
+        let mut params = String::from("{");
+        for _ in 0..100_000 {
+            params.push_str("\"a\": 1,");
+        }
+        params.push_str("\"last\": 2}");
+        let mut f = format();
+        f.max_message_bytes = 1 << 20;
+        let started = std::time::Instant::now();
+        let message = f.message(&record(&params, None));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(message.len() <= 1 << 20 && message.contains("kraken.truncated=\"true\""));
+        assert!(message.contains(" a=\"1\" a_2=\"1\" a_3=\"1\""), "suffixes in order");
+    }
+
+    #[test]
+    fn nested_values_keep_their_numbers_and_keys_as_written() {
+        let params = r#"{"big": { "n" : 123456789012345678901234567890, "s": "a b" , "n": 2 }}"#;
+        let message = format().message(&record(params, None));
+        assert!(
+            message.contains(r#" big="{\"n\":123456789012345678901234567890,\"s\":\"a b\",\"n\":2}""#),
+            "{message}"
+        );
     }
 
     #[test]

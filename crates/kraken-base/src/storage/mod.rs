@@ -14,8 +14,8 @@ mod writer;
 
 pub use clickhouse::{ClickHouseSettings, ClickHouseStorage};
 pub use model::{
-    Backlog, Deleted, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError,
-    StorageHealth, StoredRecord,
+    Backlog, Deleted, EventRow, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage,
+    StorageError, StorageHealth, StoredRecord,
 };
 pub use sqlite::SqliteStorage;
 pub use writer::{RecordWriter, WriterMetrics};

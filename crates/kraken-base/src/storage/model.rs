@@ -67,6 +67,9 @@ pub struct RecordFilter {
     /// node stored every record).
     pub own_node_only: bool,
     pub limit: usize,
+    /// A page ends once its records' params and messages reach this many bytes (it always
+    /// holds at least one record): records may be megabytes each.
+    pub max_bytes: Option<usize>,
 }
 
 /// Records stored after a forward output's position, and how many it may skip.
@@ -147,6 +150,18 @@ impl Deleted {
     }
 }
 
+/// A sentry event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// `loggerStarted`, `connected`, `sequence-rollback`...
+    pub kind: String,
+    /// The logger it is about (empty if none).
+    pub logger: String,
+    pub detail: serde_json::Value,
+    /// When the base received it (Unix ms).
+    pub received_ms: i64,
+}
+
 /// Another base node sharing the storage, and where its admin API is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerNode {
@@ -211,12 +226,8 @@ pub trait Storage: Send + Sync {
         logger: &str,
         detail: &serde_json::Value,
     ) -> Result<(), StorageError>;
-    /// The latest `limit` events of `guid`, newest first: (kind, logger, detail).
-    fn events(
-        &self,
-        guid: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError>;
+    /// The latest `limit` events of `guid`, newest first.
+    fn events(&self, guid: &str, limit: usize) -> Result<Vec<EventRow>, StorageError>;
     /// One step of retention, in one transaction that deletes at most `batch` rows: records
     /// received before the cutoff (the oldest arrivals first, up to the first one still
     /// young), then the oldest records over `max_records`, then events by the same two rules

@@ -278,8 +278,8 @@ mod tests {
             storage.records(&RecordFilter { guid: Some("quiet".into()), limit: 100, ..Default::default() });
         assert_eq!(quiet.unwrap().len(), 10, "the quiet sentry keeps everything");
         let events = storage.events("noisy", 10).unwrap();
-        assert_eq!(events[0].0, QUOTA_EVENT);
-        assert_eq!(events[0].2["records"], 2_000);
+        assert_eq!(events[0].kind, QUOTA_EVENT);
+        assert_eq!(events[0].detail["records"], 2_000);
         assert_eq!(storage.sentries_over(1 << 20).unwrap(), Vec::<(String, u64)>::new());
         // A file made before the usage table existed is counted when it is opened.
         drop(storage);

@@ -21,12 +21,12 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, Transaction};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
 use super::model::{
-    Backlog, Deleted, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError, StoredRecord,
-    record_bytes,
+    Backlog, Deleted, EventRow, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError,
+    StoredRecord, record_bytes,
 };
 use super::sqlite_usage;
 use crate::private_files;
@@ -108,9 +108,12 @@ fn error(e: impl std::fmt::Display) -> StorageError {
     StorageError(e.to_string())
 }
 
-/// SQLite storage in one file.
+/// SQLite storage in one file: one connection writes (the record writer, events, retention),
+/// another only reads (the admin API, the console, forward outputs), so a long read never
+/// holds up a commit (the write-ahead log lets both go on at once).
 pub struct SqliteStorage {
     connection: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 impl SqliteStorage {
@@ -153,11 +156,22 @@ impl SqliteStorage {
         }
         // Sentries marked connected belong to a previous run of the base.
         connection.execute("UPDATE sentries SET connected = 0", []).map_err(error)?;
-        Ok(SqliteStorage { connection: Mutex::new(connection) })
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StorageError(format!("{}: {e}", path.display())))?;
+        reader.busy_timeout(Duration::from_secs(5)).map_err(error)?;
+        Ok(SqliteStorage { connection: Mutex::new(connection), reader: Mutex::new(reader) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The reading connection.
+    fn read_lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -204,7 +218,7 @@ impl Storage for SqliteStorage {
     }
 
     fn sentries(&self) -> Result<Vec<SentryRow>, StorageError> {
-        let connection = self.lock();
+        let connection = self.read_lock();
         let mut statement = connection
             .prepare("SELECT guid, connected, address, last_seen FROM sentries ORDER BY guid")
             .map_err(error)?;
@@ -379,23 +393,22 @@ impl Storage for SqliteStorage {
         Ok(())
     }
 
-    fn events(
-        &self,
-        guid: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError> {
-        let connection = self.lock();
+    fn events(&self, guid: &str, limit: usize) -> Result<Vec<EventRow>, StorageError> {
+        let connection = self.read_lock();
         let mut statement = connection
-            .prepare("SELECT kind, logger, detail FROM events WHERE guid = ?1 ORDER BY id DESC LIMIT ?2")
+            .prepare(
+                "SELECT kind, logger, detail, received FROM events WHERE guid = ?1 ORDER BY id DESC LIMIT ?2",
+            )
             .map_err(error)?;
         let rows = statement
             .query_map((guid, limit as i64), |row| {
                 let detail: String = row.get(2)?;
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                ))
+                Ok(EventRow {
+                    kind: row.get(0)?,
+                    logger: row.get(1)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                    received_ms: row.get(3)?,
+                })
             })
             .map_err(error)?;
         rows.collect::<Result<_, _>>().map_err(error)
@@ -460,7 +473,7 @@ impl Storage for SqliteStorage {
     }
 
     fn wanted_loggers(&self, guid: &str) -> Result<Vec<String>, StorageError> {
-        let connection = self.lock();
+        let connection = self.read_lock();
         let mut statement = connection
             .prepare("SELECT logger FROM wanted_loggers WHERE guid = ?1 ORDER BY logger")
             .map_err(error)?;
@@ -469,7 +482,7 @@ impl Storage for SqliteStorage {
     }
 
     fn newest_record_id(&self) -> Result<i64, StorageError> {
-        let connection = self.lock();
+        let connection = self.read_lock();
         let newest: i64 = connection
             .query_row("SELECT COALESCE(MAX(id), 0) FROM records", [], |row| row.get(0))
             .map_err(error)?;
@@ -490,7 +503,7 @@ impl Storage for SqliteStorage {
     }
 
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
-        let connection = self.lock();
+        let connection = self.read_lock();
         let mut statement = connection
             .prepare(
                 "SELECT id, guid, logger, date_ms, logtype, msg, params, seq FROM records
@@ -511,7 +524,7 @@ impl Storage for SqliteStorage {
             filter.until_ms,
             text,
         );
-        let rows = statement
+        let mut rows = statement
             .query_map(bound, |row| {
                 Ok((
                     row.get(0)?,
@@ -528,7 +541,16 @@ impl Storage for SqliteStorage {
                 ))
             })
             .map_err(error)?;
-        rows.collect::<Result<_, _>>().map_err(error)
+        // Row by row: a page stops at `max_bytes` of params and messages.
+        let (max_bytes, mut bytes) = (filter.max_bytes.unwrap_or(usize::MAX), 0usize);
+        let mut page = Vec::new();
+        while bytes < max_bytes {
+            let Some(row) = rows.next() else { break };
+            let (id, record): (i64, StoredRecord) = row.map_err(error)?;
+            bytes += record.params.len() + record.msg.as_ref().map_or(0, String::len);
+            page.push((id, record));
+        }
+        Ok(page)
     }
 }
 
@@ -638,7 +660,7 @@ mod tests {
         let left: Vec<i64> =
             storage.records(&RecordFilter::default()).unwrap().iter().map(|(_, r)| r.date_ms).collect();
         assert_eq!(left, [4, 5], "the newest are kept");
-        let events: Vec<String> = storage.events("s1", 10).unwrap().into_iter().map(|(_, l, _)| l).collect();
+        let events: Vec<String> = storage.events("s1", 10).unwrap().into_iter().map(|e| e.logger).collect();
         assert_eq!(events, ["l2", "l1"], "events are held to the same count, newest kept");
         let by_age = RetentionLimits { received_before_ms: i64::MAX, max_records: None };
         let deleted = storage.delete_expired(&by_age, 1000).unwrap();
@@ -726,9 +748,9 @@ mod tests {
         assert_eq!(made, expected);
         let events = storage.events("s1", 10).unwrap();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].0, "sequence-rollback");
-        assert_eq!(events[0].2["last_seq"], 10);
-        assert_eq!(events[0].2["seq"], 7);
+        assert_eq!(events[0].kind, "sequence-rollback");
+        assert_eq!(events[0].detail["last_seq"], 10);
+        assert_eq!(events[0].detail["seq"], 7);
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -801,8 +823,12 @@ mod tests {
         storage.record_event("s1", "loggerAdded", &"n".repeat(5000), &huge).unwrap();
         storage.record_event("s1", "loggerAdded", "cpu", &serde_json::json!({ "interval": 5 })).unwrap();
         let events = storage.events("s1", 10).unwrap();
-        assert_eq!(events[0], ("loggerAdded".into(), "cpu".into(), serde_json::json!({ "interval": 5 })));
-        let (_, subject, note) = &events[1];
+        let event = &events[0];
+        assert_eq!(
+            (event.kind.as_str(), event.logger.as_str(), &event.detail),
+            ("loggerAdded", "cpu", &serde_json::json!({ "interval": 5 }))
+        );
+        let (subject, note) = (&events[1].logger, &events[1].detail);
         assert_eq!(subject.len(), MAX_EVENT_SUBJECT);
         assert_eq!(note["truncated"], true);
         assert_eq!(note["bytes"], huge.to_string().len());

@@ -24,8 +24,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::model::{Grouping, Storage, StorageError, StoredRecord};
 use crate::intake::IntakePermit;
 
-/// The logger name of a sentry's spool-drop reports.
+/// The logger name and logtype of a sentry's spool-drop reports.
 const SPOOL_DROP_LOGGER: &str = "sentry-spool";
+const SPOOL_DROP_LOGTYPE: &str = "spool-drop";
+/// The most drops one report counts for (a spool holds fewer records than this).
+const MOST_DROPS_REPORTED: u64 = 1 << 40;
 /// The most records committed in one transaction.
 const GROUP_RECORDS: usize = 100_000;
 /// How often a lingering group looks for more jobs.
@@ -38,6 +41,8 @@ struct Job {
     records: Vec<StoredRecord>,
     /// How many records it brought, and when it was queued (for the metrics).
     count: usize,
+    /// Records its spool-drop reports say were dropped, counted once committed.
+    drops_reported: u64,
     queued_at: Instant,
     done: oneshot::Sender<Result<(), StorageError>>,
     /// The intake room the records take, given back once they are committed.
@@ -113,11 +118,9 @@ impl RecordWriter {
         let (done, outcome) = oneshot::channel();
         let count = records.len();
         self.metrics.received.inc_by(count as u64);
-        let dropped: u64 = records.iter().filter(|r| r.logger == SPOOL_DROP_LOGGER).map(reported_drops).sum();
-        if dropped > 0 {
-            self.metrics.spool_drops_reported.inc_by(dropped);
-        }
-        let queued = self.queue.send(Job { records, count, queued_at: Instant::now(), done, _room: room });
+        let drops_reported = records.iter().map(reported_drops).sum();
+        let job = Job { records, count, drops_reported, queued_at: Instant::now(), done, _room: room };
+        let queued = self.queue.send(job);
         async move {
             queued.map_err(|_| StorageError("the record writer has stopped".into()))?;
             outcome.await.map_err(|_| StorageError("the record writer has stopped".into()))?
@@ -125,10 +128,14 @@ impl RecordWriter {
     }
 }
 
-/// The `dropped` count of a sentry's spool-drop report.
+/// The `dropped` count of a sentry's spool-drop report (0 for any other record), at most
+/// [`MOST_DROPS_REPORTED`]: the number is the sentry's word.
 fn reported_drops(record: &StoredRecord) -> u64 {
+    if record.logger != SPOOL_DROP_LOGGER || record.logtype.as_deref() != Some(SPOOL_DROP_LOGTYPE) {
+        return 0;
+    }
     let params: serde_json::Value = serde_json::from_str(&record.params).unwrap_or_default();
-    params.get("dropped").and_then(serde_json::Value::as_u64).unwrap_or(0)
+    params.get("dropped").and_then(serde_json::Value::as_u64).unwrap_or(0).min(MOST_DROPS_REPORTED)
 }
 
 fn write_loop(storage: Arc<dyn Storage>, mut jobs: mpsc::UnboundedReceiver<Job>, metrics: &WriterMetrics) {
@@ -217,6 +224,7 @@ fn finish(group: Vec<Job>, outcome: &Result<(), StorageError>, metrics: &WriterM
     for job in group {
         if outcome.is_ok() && job.count > 0 {
             metrics.stored.inc_by(job.count as u64);
+            metrics.spool_drops_reported.inc_by(job.drops_reported);
             metrics.store_seconds.observe(job.queued_at.elapsed().as_secs_f64());
         }
         let _ = job.done.send(outcome.clone());

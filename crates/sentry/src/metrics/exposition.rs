@@ -30,6 +30,22 @@ struct BaseLabel {
     base: String,
 }
 
+/// A label value as the exposition format writes it: `\`, `"` and line feeds escaped
+/// (prometheus-client 0.24 writes label values as they are given, and a logger's name is
+/// chosen by whoever creates it).
+fn label_value(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Where the metrics are read from.
 #[derive(Clone)]
 pub struct MetricsSource {
@@ -63,7 +79,7 @@ impl MetricsSource {
         let failures = Family::<LoggerLabel, Counter>::default();
         let running = Family::<LoggerLabel, Gauge>::default();
         for (logger, factory, is_running, stats) in self.registry.run_stats() {
-            let label = LoggerLabel { logger, factory };
+            let label = LoggerLabel { logger: label_value(&logger), factory: label_value(&factory) };
             made.get_or_create(&label).inc_by(stats.log_count);
             runs.get_or_create(&label).inc_by(stats.runs);
             failures.get_or_create(&label).inc_by(stats.failed_runs);
@@ -81,17 +97,17 @@ impl MetricsSource {
         let link_failures = Family::<BaseLabel, Counter>::default();
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         for (base, link) in self.links.snapshot() {
-            let label = BaseLabel { base };
+            let label = BaseLabel { base: label_value(&base) };
             connected.get_or_create(&label).set(i64::from(link.connected));
             link_failures.get_or_create(&label).inc_by(link.failures);
-            match self.store.spool_gauges(&label.base) {
+            match self.store.spool_gauges(&base) {
                 Ok((bytes, dropped, oldest_ms)) => {
                     spool_bytes.get_or_create(&label).set(i64::try_from(bytes).unwrap_or(i64::MAX));
                     spool_dropped.get_or_create(&label).inc_by(dropped);
                     let age = oldest_ms.map_or(0, |oldest| (now_ms - oldest).max(0) / 1000);
                     spool_age.get_or_create(&label).set(age);
                 }
-                Err(error) => tracing::debug!(%error, base = %label.base, "metrics: cannot read the spool"),
+                Err(error) => tracing::debug!(%error, %base, "metrics: cannot read the spool"),
             }
         }
         registry.register("spool_bytes", "Bytes of records waiting in a base's spool", spool_bytes);
@@ -111,5 +127,16 @@ impl MetricsSource {
         // Writing to a String does not fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label_value("a\",factory=\"x\\\n"), "a\\\",factory=\\\"x\\\\\\n");
+        assert_eq!(label_value("cpu"), "cpu");
     }
 }

@@ -1,8 +1,8 @@
 //! The metrics listener: answers `GET /metrics` with the current text and anything else with
 //! 404, one request per connection. A small responder rather than an HTTP library: one route,
 //! no body to read, and the agent's footprint is measured. Bounded: at most
-//! [`MAX_CONNECTIONS`] at once (others wait in the kernel's backlog), a request head of at most
-//! [`MAX_HEAD`] bytes read within [`HEAD_TIME_LIMIT`].
+//! [`MAX_CONNECTIONS`] at once (one more is closed as soon as it is accepted), a request head
+//! of at most [`MAX_HEAD`] bytes read within [`HEAD_TIME_LIMIT`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,12 +21,14 @@ pub const HEAD_TIME_LIMIT: Duration = Duration::from_secs(5);
 pub async fn serve(listener: TcpListener, source: MetricsSource) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else { return };
         let Ok((stream, _)) = listener.accept().await else {
             // Out of descriptors, say: wait a little rather than spin.
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
+        // Every slot taken (idle clients holding them): this one is closed at once rather
+        // than queued behind them.
+        let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
         let source = source.clone();
         tokio::spawn(async move {
             let _ = tokio::time::timeout(HEAD_TIME_LIMIT * 2, answer(stream, source)).await;

@@ -10,6 +10,12 @@ use std::sync::Mutex;
 pub struct IdClock(Mutex<i64>);
 
 impl IdClock {
+    /// A clock that gives ids above `floor` (the newest this node wrote before: a clock set
+    /// back while the node was down must not hand out ids below those).
+    pub fn above(floor: i64) -> IdClock {
+        IdClock(Mutex::new(floor))
+    }
+
     pub fn next(&self) -> i64 {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -31,6 +37,14 @@ pub fn utc_day(ms: i64) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_stay_above_the_floor_even_with_the_clock_behind() {
+        let far_ahead = i64::MAX / 2;
+        let clock = IdClock::above(far_ahead);
+        assert_eq!(clock.next(), far_ahead + 1);
+        assert_eq!(clock.next(), far_ahead + 2);
+    }
 
     #[test]
     fn days_are_utc_dates() {

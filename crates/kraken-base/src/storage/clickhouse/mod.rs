@@ -27,8 +27,8 @@ use std::sync::Mutex;
 
 use super::event_detail::{MAX_EVENT_SUBJECT, capped_detail, truncated};
 use super::model::{
-    Backlog, Deleted, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage, StorageError,
-    StorageHealth, StoredRecord, record_bytes,
+    Backlog, Deleted, EventRow as SentryEvent, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow,
+    Storage, StorageError, StorageHealth, StoredRecord, record_bytes,
 };
 use client::{Effect, Line, now_ms};
 use clock::{IdClock, utc_day};
@@ -85,6 +85,9 @@ impl ClickHouseStorage {
             })?;
         }
         storage.disconnect_own_sentries()?;
+        // Ids go on above the newest this node wrote, whatever the clock says now.
+        let newest = storage.newest_record_id()?;
+        let storage = ClickHouseStorage { clock: IdClock::above(newest), ..storage };
         Ok(storage)
     }
 
@@ -431,6 +434,7 @@ impl Storage for ClickHouseStorage {
         );
         let filter = filter.clone();
         let node = self.node.clone();
+        let max_bytes = filter.max_bytes.unwrap_or(usize::MAX);
         let rows: Vec<ReadRecord> =
             self.line.run("read records", Effect::Read, move |client| async move {
                 let mut query = client.query(&sql).bind(after);
@@ -449,7 +453,15 @@ impl Storage for ClickHouseStorage {
                 if let Some(text) = text {
                     query = query.bind(text.clone()).bind(text);
                 }
-                query.bind(limit).fetch_all().await
+                // Read row by row: a page stops at `max_bytes` of params and messages.
+                let mut cursor = query.bind(limit).fetch::<ReadRecord>()?;
+                let (mut rows, mut bytes) = (Vec::new(), 0usize);
+                while bytes < max_bytes {
+                    let Some(row) = cursor.next().await? else { break };
+                    bytes += row.params.len() + row.msg.as_ref().map_or(0, String::len);
+                    rows.push(row);
+                }
+                Ok(rows)
             })?;
         Ok(rows
             .into_iter()
@@ -491,13 +503,9 @@ impl Storage for ClickHouseStorage {
         self.line.insert(&self.tables.events, vec![event])
     }
 
-    fn events(
-        &self,
-        guid: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, String, serde_json::Value)>, StorageError> {
+    fn events(&self, guid: &str, limit: usize) -> Result<Vec<SentryEvent>, StorageError> {
         let sql = format!(
-            "SELECT kind, logger, detail FROM {} WHERE guid = ? ORDER BY id DESC LIMIT ?",
+            "SELECT kind, logger, detail, id FROM {} WHERE guid = ? ORDER BY id DESC LIMIT ?",
             self.tables.events
         );
         let guid = guid.to_owned();
@@ -506,12 +514,12 @@ impl Storage for ClickHouseStorage {
         })?;
         Ok(rows
             .into_iter()
-            .map(|event| {
-                (
-                    event.kind,
-                    event.logger,
-                    serde_json::from_str(&event.detail).unwrap_or(serde_json::Value::Null),
-                )
+            .map(|event| SentryEvent {
+                kind: event.kind,
+                logger: event.logger,
+                detail: serde_json::from_str(&event.detail).unwrap_or(serde_json::Value::Null),
+                // Ids are arrival times in microseconds.
+                received_ms: event.id / 1000,
             })
             .collect())
     }

@@ -66,6 +66,8 @@ pub struct ReadEvent {
     pub kind: String,
     pub logger: String,
     pub detail: String,
+    /// The arrival time in microseconds.
+    pub id: i64,
 }
 
 /// A change of a sentry's connection.
