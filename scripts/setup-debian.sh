@@ -17,6 +17,7 @@
 #   - rsyslog, rsyslog-gnutls: the receiver the base's forwarding test sends syslog to over TLS
 #     (the test starts its own rsyslogd, unprivileged, on a free port; where systemd runs, the
 #     package also starts the system's rsyslog service, as on any host that installs it)
+#   - chromium, chromium-driver: the headless browser the console test drives over WebDriver
 #   - dpkg-dev, lintian, systemd, shellcheck: the Linux packages (scripts/build-deb.sh builds
 #     them with dpkg-deb and reads the base's library needs with dpkg-shlibdeps;
 #     scripts/test-deb.sh checks them with lintian, their units with systemd-analyze verify and
@@ -37,6 +38,8 @@ packages=(
   clickhouse-server
   rsyslog
   rsyslog-gnutls
+  chromium
+  chromium-driver
   pkg-config
   ca-certificates
   iproute2

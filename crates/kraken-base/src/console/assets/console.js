@@ -155,10 +155,10 @@ async function fleet() {
           { "data-guid": s.guid },
           el("td", {}, el("a", { href: `/console/sentry/${encodeURIComponent(s.guid)}`, text: s.guid })),
           el("td", { class: s.connected ? "up" : "down", text: s.connected ? "connected" : "disconnected" }),
-          el("td", { text: when(s.connected_since_ms) }),
+          // Since it connected, or since it went away.
+          el("td", { text: when(s.last_seen_ms) }),
           el("td", { text: s.node ?? "" }),
           el("td", { text: s.address ?? "" }),
-          el("td", { text: when(s.last_seen_ms) }),
         ),
       );
       const table = el(
@@ -167,7 +167,7 @@ async function fleet() {
         el(
           "thead",
           {},
-          el("tr", {}, ...["sentry", "state", "since", "node", "address", "last seen"].map((h) => el("th", { text: h }))),
+          el("tr", {}, ...["sentry", "state", "since", "node", "address"].map((h) => el("th", { text: h }))),
         ),
         el("tbody", {}, ...rows),
       );
