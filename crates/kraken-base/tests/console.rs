@@ -125,7 +125,11 @@ async fn wait_for_script(client: &Client, what: &str, script: &str) -> Json {
         if !matches!(value, Json::Null | Json::Bool(false)) && value != json!(0) && value != json!("") {
             return value;
         }
-        assert!(started.elapsed() < WAIT, "{what}: never true; page: {}", client.source().await.unwrap_or_default());
+        assert!(
+            started.elapsed() < WAIT,
+            "{what}: never true; page: {}",
+            client.source().await.unwrap_or_default()
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -137,10 +141,11 @@ async fn the_console_logs_in_shows_the_fleet_a_host_and_its_processes_and_refuse
     let config = BaseConfig::load(Path::new(&deployment.base_config)).unwrap();
     let admin = config.admin.listen;
     let _base = serve(&deployment.base_config, &dir.join("base.log"));
-    let token = wait_until(WAIT, || std::fs::read_to_string(config.token_path()).ok().filter(|t| !t.is_empty()))
-        .expect("the base never started")
-        .trim()
-        .to_owned();
+    let token =
+        wait_until(WAIT, || std::fs::read_to_string(config.token_path()).ok().filter(|t| !t.is_empty()))
+            .expect("the base never started")
+            .trim()
+            .to_owned();
     let agent = sentry(&deployment.sentry_config, &dir.join("sentry.log"));
     let agent_pid = agent.0.id();
 
@@ -176,7 +181,12 @@ async fn the_console_logs_in_shows_the_fleet_a_host_and_its_processes_and_refuse
 
     // Its host page: a cpu chart with points (records stored over time), and its loggers.
     client.find(Locator::Css(&format!("{row} a"))).await.unwrap().click().await.unwrap();
-    wait_for_script(&client, "the loggers table", "return document.querySelector('#logger-table tr[data-logger=\"cpu\"]') !== null").await;
+    wait_for_script(
+        &client,
+        "the loggers table",
+        "return document.querySelector('#logger-table tr[data-logger=\"cpu\"]') !== null",
+    )
+    .await;
     let points = wait_for_script(
         &client,
         "a cpu chart with points",
@@ -192,12 +202,25 @@ async fn the_console_logs_in_shows_the_fleet_a_host_and_its_processes_and_refuse
     // Stop the cpu logger, see it stopped; start it again at 2 s, see it running.
     let state = "return document.querySelector('#logger-table tr[data-logger=\"cpu\"] td[data-state]')?.dataset.state";
     assert_eq!(client.execute(state, vec![]).await.unwrap(), "running");
-    client.find(Locator::Css("#logger-table tr[data-logger=\"cpu\"] button.stop")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("#logger-table tr[data-logger=\"cpu\"] button.stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for_script(&client, "cpu stopped", &format!("{state} === 'stopped'")).await;
-    let interval = client.find(Locator::Css("#logger-table tr[data-logger=\"cpu\"] input.interval")).await.unwrap();
+    let interval =
+        client.find(Locator::Css("#logger-table tr[data-logger=\"cpu\"] input.interval")).await.unwrap();
     interval.clear().await.unwrap();
     interval.send_keys("2000").await.unwrap();
-    client.find(Locator::Css("#logger-table tr[data-logger=\"cpu\"] button.start")).await.unwrap().click().await.unwrap();
+    client
+        .find(Locator::Css("#logger-table tr[data-logger=\"cpu\"] button.start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     wait_for_script(&client, "cpu running again", &format!("{state} === 'running'")).await;
     let loggers: Json = call_with_token(admin, &token, "getLoggers");
     let cpu = loggers.as_array().unwrap().iter().find(|l| l["logger_name"] == "cpu").unwrap().clone();
@@ -205,7 +228,15 @@ async fn the_console_logs_in_shows_the_fleet_a_host_and_its_processes_and_refuse
 
     // The command page: getProcesses, with the agent's own pid in the table.
     client.goto(&format!("{base_url}/console/sentry/{GUID}/commands")).await.unwrap();
-    client.wait().at_most(WAIT).for_element(Locator::Css("button[data-method=\"getProcesses\"]")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("button[data-method=\"getProcesses\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let found = wait_for_script(
         &client,
         "the agent's pid in the process table",
@@ -249,12 +280,23 @@ async fn the_console_logs_in_shows_the_fleet_a_host_and_its_processes_and_refuse
     )
     .await;
     let answered = answered.as_str().unwrap();
-    assert!(answered.contains("CSRF") || answered.contains("admin token"), "the forged POST was served: {answered}");
+    assert!(
+        answered.contains("CSRF") || answered.contains("admin token"),
+        "the forged POST was served: {answered}"
+    );
     assert!(!answered.contains("result"), "{answered}");
 
     // Logging out ends the session.
     client.goto(&format!("{base_url}/console/")).await.unwrap();
-    client.wait().at_most(WAIT).for_element(Locator::Css("header form button")).await.unwrap().click().await.unwrap();
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("header form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     client.wait().at_most(WAIT).for_element(Locator::Css("#token")).await.unwrap();
     client.goto(&format!("{base_url}/console/")).await.unwrap();
     client.wait().at_most(WAIT).for_element(Locator::Css("#token")).await.expect("the login page again");
