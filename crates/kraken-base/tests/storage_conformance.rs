@@ -246,6 +246,14 @@ fn forward_outputs_read_their_own_nodes_records_in_id_order_and_bound_their_back
             "{}",
             storage.kind()
         );
+        // Read back from the newest, a page at a time (as the console's charts do).
+        let seqs =
+            |page: &[(i64, StoredRecord)]| page.iter().map(|(_, r)| r.seq.unwrap()).collect::<Vec<_>>();
+        let newest = RecordFilter { newest_first: true, limit: 4, ..RecordFilter::default() };
+        let first = storage.records(&newest).unwrap();
+        assert_eq!(seqs(&first), [10, 9, 8, 7], "{}", storage.kind());
+        let next = storage.records(&RecordFilter { before_id: Some(first[3].0), ..newest }).unwrap();
+        assert_eq!(seqs(&next), [6, 5, 4, 3], "{}", storage.kind());
     }
     // Another node sharing ClickHouse stores records of its own: each node forwards its own.
     let settings =

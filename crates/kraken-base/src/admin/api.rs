@@ -9,7 +9,8 @@
 //!   [`MAX_BODY`] bytes; a call a sentry could not read (params nested deeper than it reads:
 //!   [`super::frame_fit`]) is refused with 400 before it is sent.
 //! * `GET  /api/logs?sentry=G&logger=L&after=ID&limit=N`: stored records, oldest first, with
-//!   their ids (`after` the last id seen, to follow).
+//!   their ids (`after` the last id seen, to follow); `order=newest&before=ID` reads back from
+//!   the newest.
 //! * `GET  /api/sentries/{guid}/events?limit=N`: its latest events (connections, logger
 //!   changes, sequence rollbacks...), newest first.
 //! * `GET  /api/sentries/{guid}/wanted-loggers`: the loggers the base connects at every hello.
@@ -285,6 +286,10 @@ struct LogsQuery {
     sentry: Option<String>,
     logger: Option<String>,
     after: Option<i64>,
+    /// Records stored before this id (with `order=newest`, to read further back).
+    before: Option<i64>,
+    /// `newest`: the newest first; else the oldest first.
+    order: Option<String>,
     /// Record dates, Unix ms: at or after `since`, before `until`.
     since: Option<i64>,
     until: Option<i64>,
@@ -298,10 +303,19 @@ async fn logs(
     query: Result<Query<LogsQuery>, QueryRejection>,
 ) -> Reply {
     let Query(query) = query.map_err(|rejection| failure(StatusCode::BAD_REQUEST, rejection.body_text()))?;
+    let newest_first = match query.order.as_deref() {
+        None | Some("" | "oldest") => false,
+        Some("newest") => true,
+        Some(other) => {
+            return Err(failure(StatusCode::BAD_REQUEST, format!("order {other:?}: oldest or newest")));
+        }
+    };
     let filter = RecordFilter {
         guid: query.sentry,
         logger: query.logger,
         after_id: query.after,
+        before_id: query.before,
+        newest_first,
         since_ms: query.since,
         until_ms: query.until,
         text: query.text,

@@ -56,6 +56,10 @@ pub struct RecordFilter {
     pub logger: Option<String>,
     /// Only records stored after this id (for following).
     pub after_id: Option<i64>,
+    /// Only records stored before this id (for reading back from the newest).
+    pub before_id: Option<i64>,
+    /// The newest first (by id) instead of the oldest.
+    pub newest_first: bool,
     /// Only records dated at or after this (Unix ms).
     pub since_ms: Option<i64>,
     /// Only records dated before this (Unix ms).

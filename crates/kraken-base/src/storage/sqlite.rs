@@ -504,14 +504,16 @@ impl Storage for SqliteStorage {
 
     fn records(&self, filter: &RecordFilter) -> Result<Vec<(i64, StoredRecord)>, StorageError> {
         let connection = self.read_lock();
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
         let mut statement = connection
-            .prepare(
+            .prepare(&format!(
                 "SELECT id, guid, logger, date_ms, logtype, msg, params, seq FROM records
                  WHERE (?1 IS NULL OR guid = ?1) AND (?2 IS NULL OR logger = ?2) AND id > ?3
+                   AND (?8 IS NULL OR id < ?8)
                    AND (?5 IS NULL OR date_ms >= ?5) AND (?6 IS NULL OR date_ms < ?6)
                    AND (?7 IS NULL OR instr(params, ?7) > 0 OR instr(COALESCE(msg, ''), ?7) > 0)
-                 ORDER BY id LIMIT ?4",
-            )
+                 ORDER BY id {order} LIMIT ?4"
+            ))
             .map_err(error)?;
         let limit = if filter.limit == 0 { 1000 } else { filter.limit } as i64;
         let text = filter.text.as_deref().filter(|text| !text.is_empty());
@@ -523,6 +525,7 @@ impl Storage for SqliteStorage {
             filter.since_ms,
             filter.until_ms,
             text,
+            filter.before_id,
         );
         let mut rows = statement
             .query_map(bound, |row| {

@@ -200,16 +200,18 @@ const RANGES = { "15 min": 15 * 60e3, "1 h": 60 * 60e3, "6 h": 6 * 60 * 60e3, "2
 const CHART_PAGES = 5;
 const CHART_PAGE = 10_000;
 
-// Every record of `logger` dated in [since, until), oldest first (up to CHART_PAGES pages).
+// The records of `logger` dated in [since, until), read from the newest back (up to
+// CHART_PAGES pages: a longer range shows its newest part), in date order.
 async function recordsOf(logger, since, until) {
   const all = [];
-  let after = 0;
+  let before = null;
   for (let n = 0; n < CHART_PAGES; n++) {
-    const query = new URLSearchParams({ sentry: guid, logger, since, until, after, limit: CHART_PAGE });
+    const query = new URLSearchParams({ sentry: guid, logger, since, until, order: "newest", limit: CHART_PAGE });
+    if (before !== null) query.set("before", before);
     const page = await api(`/api/logs?${query}`);
     all.push(...page.records);
     if (page.records.length < CHART_PAGE) break;
-    after = page.records[page.records.length - 1].id;
+    before = page.records[page.records.length - 1].id;
   }
   return all.map((r) => ({ ...r, ms: Date.parse(r.date) })).sort((a, b) => a.ms - b.ms);
 }

@@ -425,10 +425,14 @@ impl Storage for ClickHouseStorage {
         if text.is_some() {
             conditions.push("(position(params, ?) > 0 OR position(ifNull(msg, ''), ?) > 0)".into());
         }
+        if filter.before_id.is_some() {
+            conditions.push("id < ?".into());
+        }
+        let order = if filter.newest_first { "DESC" } else { "ASC" };
         let limit = if filter.limit == 0 { 1000 } else { filter.limit } as u64;
         let sql = format!(
             "SELECT id, guid, logger, date_ms, logtype, msg, params, seq, has_seq FROM {}
-             WHERE {} ORDER BY id LIMIT 1 BY {RECORD_KEY} LIMIT ?",
+             WHERE {} ORDER BY id {order} LIMIT 1 BY {RECORD_KEY} LIMIT ?",
             self.tables.records,
             conditions.join(" AND ")
         );
@@ -452,6 +456,9 @@ impl Storage for ClickHouseStorage {
                 }
                 if let Some(text) = text {
                     query = query.bind(text.clone()).bind(text);
+                }
+                if let Some(before) = filter.before_id {
+                    query = query.bind(before);
                 }
                 // Read row by row: a page stops at `max_bytes` of params and messages.
                 let mut cursor = query.bind(limit).fetch::<ReadRecord>()?;
