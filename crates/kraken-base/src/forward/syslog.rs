@@ -25,7 +25,7 @@ use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::storage::StoredRecord;
+use crate::storage::{StoredRecord, truncated as cut};
 
 /// The logger name of a sentry's spool-drop reports.
 const SPOOL_DROP_LOGGER: &str = "sentry-spool";
@@ -315,18 +315,6 @@ fn compact_json(json: &str) -> Cow<'_, str> {
         out.push(c);
     }
     Cow::Owned(out)
-}
-
-/// `text` cut to at most `max` bytes, at a character boundary.
-fn cut(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]
