@@ -38,6 +38,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/libtest-totals.sh
 
 bash scripts/setup-debian.sh || { echo "test: set-up failed" >&2; exit 1; }
+setup_seconds=$SECONDS
 
 # Nothing is edited between this suite's builds, so incremental compilation's caches (a GB or
 # more) would buy nothing.
@@ -53,21 +54,34 @@ if [ "${free_kib:-0}" -lt $((NEEDED_GIB * 1048576)) ]; then
   echo "test: warning: less than $NEEDED_GIB GiB free; the builds may fail with 'No space left on device'" >&2
 fi
 
+# step NAME: ends the step before it with its time, starts NAME (times go in the summary).
+step_name=""
+step_started=$SECONDS
+step_times=()
+step() {
+  if [ -n "$step_name" ]; then
+    step_times+=("$step_name $((SECONDS - step_started)) s")
+  fi
+  step_name="$1"
+  step_started=$SECONDS
+  if [ -n "$1" ]; then echo "== $1"; fi
+}
+
 status=0
 if cargo fmt --version >/dev/null 2>&1; then
-  echo "== cargo fmt --check"
+  step "cargo fmt --check"
   cargo fmt --all -- --check || { echo "test: cargo fmt reports unformatted code" >&2; status=1; }
 else
   echo "== cargo fmt not available with this toolchain: skipped"
 fi
 if cargo clippy --version >/dev/null 2>&1; then
-  echo "== cargo clippy"
+  step "cargo clippy"
   cargo clippy --workspace --all-targets --locked -- -D warnings || { echo "test: clippy failed" >&2; status=1; }
   # The Windows code too, where the toolchain has a std for Windows (rustup's target
   # x86_64-pc-windows-gnu): lints need no linker, so no -Zbuild-std.
   windows_std="$(rustc --print target-libdir --target x86_64-pc-windows-gnu 2>/dev/null || true)"
   if [ -n "$windows_std" ] && compgen -G "$windows_std/libstd-*.rlib" >/dev/null; then
-    echo "== cargo clippy (Windows target)"
+    step "cargo clippy (Windows target)"
     cargo clippy --workspace --all-targets --locked --target x86_64-pc-windows-gnu \
       --target-dir target/windows-clippy -- -D warnings || { echo "test: clippy (Windows) failed" >&2; status=1; }
   else
@@ -77,35 +91,35 @@ else
   echo "== cargo clippy not available with this toolchain: skipped"
 fi
 
-echo "== module import cycles (scripts/module-cycles.py)"
+step "module import cycles (scripts/module-cycles.py)"
 python3 scripts/module-cycles.py --self-test || { echo "test: the cycle checker's self-test failed" >&2; status=1; }
 python3 scripts/module-cycles.py || { echo "test: modules of a crate import each other" >&2; status=1; }
 
-echo "== Linux tests (cargo test)"
+step "Linux tests (cargo test)"
 linux_log=target/linux-test-output.txt
 cargo test --workspace --locked 2>&1 | tee "$linux_log"
 linux_rc=${PIPESTATUS[0]}
 libtest_totals "$linux_log" "$linux_rc"
 [ "$linux_rc" -eq 0 ] || status=1
 
-echo "== Windows tests (Wine)"
+step "Windows tests (Wine)"
 bash scripts/test-windows.sh || status=1
 
-echo "== Windows sentry against the Linux base (Wine)"
+step "Windows sentry against the Linux base (Wine)"
 bash scripts/test-wine-sentry.sh || status=1
 
-echo "== Windows event log through the test wevtapi.dll (Wine)"
+step "Windows event log through the test wevtapi.dll (Wine)"
 bash scripts/test-wine-eventlog.sh || status=1
 
-echo "== Windows installer and NT service (NSIS, Wine)"
+step "Windows installer and NT service (NSIS, Wine)"
 bash scripts/test-wine-installer.sh || status=1
 
-echo "== Linux agent as shipped (static musl build)"
+step "Linux agent as shipped (static musl build)"
 linux_agent_rc=0
 bash scripts/test-linux-agent.sh || linux_agent_rc=$?
 [ "$linux_agent_rc" -eq 0 ] || status=1
 
-echo "== Linux packages (.deb)"
+step "Linux packages (.deb)"
 # The packages take the agent the step above built, when it passed (building it again would
 # take 3 more minutes); else build-deb.sh builds it.
 if [ "$linux_agent_rc" -eq 0 ] && [ -x target/linux-agent/kraken-sentry ]; then
@@ -114,6 +128,9 @@ else
   bash scripts/test-deb.sh || status=1
 fi
 
+step ""
+echo "== time per step (setup-debian.sh: $setup_seconds s; all: $SECONDS s)"
+printf '   %s\n' "${step_times[@]}"
 echo "== disk: target/ holds $(du -sh target | cut -f1)"
 echo "linux: $passed passed, $failed failed"
 exit "$status"
