@@ -2,7 +2,7 @@
 //! route answers an anonymous request 401 whatever its body, query or content type; headers
 //! sent byte by byte (slowloris) are cut off; connections beyond the cap are closed at once;
 //! params nested deeper than a sentry reads are refused with 400 and the real sentry stays
-//! connected. Unix only (the sentry is the Linux build).
+//! connected; a client giving wrong console tokens is held off alone. Unix only (the sentry is the Linux build).
 #![cfg(unix)]
 
 mod deploy;
@@ -43,7 +43,30 @@ fn exchange(admin: SocketAddr, request_head: &str, body: &[u8]) -> (u16, String)
 
 /// [`exchange`], `None` if the connection closed without an answer.
 fn try_exchange(admin: SocketAddr, request_head: &str, body: &[u8]) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(admin).unwrap();
+    let (status, whole) = exchange_on(TcpStream::connect(admin).unwrap(), admin, request_head, body)?;
+    Some((status, whole.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+}
+
+/// [`exchange`] from the loopback address `source` (127.0.0.0/8 is all loopback on Linux): the
+/// status and the whole response, head and body.
+fn exchange_from(source: &str, admin: SocketAddr, request_head: &str, body: &[u8]) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source.parse().unwrap(), 0)).unwrap();
+        socket.connect(admin).await.unwrap().into_std().unwrap()
+    });
+    stream.set_nonblocking(false).unwrap();
+    exchange_on(stream, admin, request_head, body).unwrap_or_else(|| panic!("no answer to {request_head}"))
+}
+
+/// One exchange on `stream`: the status and the whole response text.
+fn exchange_on(
+    mut stream: TcpStream,
+    admin: SocketAddr,
+    request_head: &str,
+    body: &[u8],
+) -> Option<(u16, String)> {
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let head = format!(
         "{request_head}\r\nHost: {admin}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -62,8 +85,7 @@ fn try_exchange(admin: SocketAddr, request_head: &str, body: &[u8]) -> Option<(u
     }
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.get(9..12).and_then(|s| s.parse().ok())?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Some((status, body))
+    Some((status, text))
 }
 
 /// The requests every route gets, each with what it would be answered given the token: bad
@@ -139,6 +161,41 @@ fn every_route_answers_an_anonymous_request_401_before_reading_anything() {
         let token = format!("Bearer {}", served.token);
         let (status, reply) = exchange(served.admin, &headers(Some(&token)), &body);
         assert_eq!(status, with_token, "{line} {header} with the token: {reply}");
+    }
+    let _ = std::fs::remove_dir_all(&deployment.dir);
+}
+
+#[test]
+fn wrong_console_tokens_hold_off_that_client_only_and_every_answer_says_nosniff() {
+    let deployment = Deployment::new("admin-logins", "sentry-logins", "");
+    let served = start(&deployment);
+    let login = |source: &str, token: &str| {
+        let body = format!("token={token}");
+        exchange_from(
+            source,
+            served.admin,
+            "POST /console/login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded",
+            body.as_bytes(),
+        )
+    };
+    let wrong = "x".repeat(64);
+    for attempt in 1..=20 {
+        let (status, reply) = login("127.0.0.2", &wrong);
+        assert_eq!(status, 401, "wrong token {attempt}: the login page again: {reply}");
+        assert!(reply.contains("That is not the admin token."), "{reply}");
+    }
+    let (status, reply) = login("127.0.0.2", &wrong);
+    assert_eq!(status, 429, "the 21st wrong token within a minute: {reply}");
+    let (status, _) = login("127.0.0.2", &served.token);
+    assert_eq!(status, 429, "that client waits for its minute to pass, right token or not");
+    let (status, reply) = login("127.0.0.3", &served.token);
+    assert_eq!(status, 303, "another client logs in meanwhile: {reply}");
+    assert!(reply.to_ascii_lowercase().contains("set-cookie: kraken_console="), "{reply}");
+    // Every answer, JSON and refusals included, tells browsers not to guess its type.
+    let bearer = format!("GET /api/sentries HTTP/1.1\r\nAuthorization: Bearer {}", served.token);
+    for head in ["GET /api/sentries HTTP/1.1", bearer.as_str(), "GET /nowhere HTTP/1.1"] {
+        let (_, reply) = exchange_from("127.0.0.1", served.admin, head, b"");
+        assert!(reply.to_ascii_lowercase().contains("x-content-type-options: nosniff"), "{head}: {reply}");
     }
     let _ = std::fs::remove_dir_all(&deployment.dir);
 }

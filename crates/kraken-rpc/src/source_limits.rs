@@ -45,9 +45,10 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// Where connections are counted from.
+/// Where connections are counted from: an IPv4 address, or an IPv6 /64 (IPv4-mapped addresses
+/// count as IPv4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Source {
+pub enum Source {
     V4(Ipv4Addr),
     V6Prefix(u64),
 }

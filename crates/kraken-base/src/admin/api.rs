@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -80,8 +80,19 @@ pub fn router(state: Arc<AdminState>, gate: Arc<Gate>, login: Arc<Login>) -> Rou
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(time_limit))
-        // Added last, so it runs first.
         .layer(middleware::from_fn_with_state(gate, require_token))
+        // Outermost: every answer, the gate's refusals included.
+        .layer(middleware::map_response(no_sniffing))
+}
+
+/// Tells browsers to take every answer as the type it says (a JSON reply holding a sentry's
+/// text is never run as a script or a page).
+async fn no_sniffing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// 408 for a request not done within [`REQUEST_TIME_LIMIT`] (a body sent byte by byte).

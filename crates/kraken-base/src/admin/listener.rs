@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::{ConnectInfo, Extension};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -138,6 +139,8 @@ async fn serve<S>(http: &http1::Builder, stream: S, router: Router, watcher: Wat
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    // The peer's address, for the handlers that count per client (console logins).
+    let router = router.layer(Extension(ConnectInfo(peer)));
     let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!(%peer, %error, "admin API connection ended");

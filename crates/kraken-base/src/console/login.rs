@@ -1,23 +1,19 @@
 //! Logging in and out of the console: the admin token, given once in a form, opens a session
-//! (a cookie); logging out closes it. Wrong tokens are answered slowly once they come often:
-//! after [`FREE_FAILURES`] failures within [`FAILURE_WINDOW`], every login waits for the
-//! window to pass (429), whoever sends it.
+//! (a cookie); logging out closes it. A client that keeps giving wrong tokens is refused for a
+//! while ([`super::throttle`]); the others are not.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Instant;
 
-use axum::extract::{Form, State};
+use axum::extract::{ConnectInfo, Extension, Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::pages;
 use super::sessions::{self, Sessions};
+use super::throttle::LoginThrottle;
 use crate::admin::token::AdminToken;
-
-/// Failed logins allowed within one window before logins are refused until it ends.
-pub const FREE_FAILURES: u32 = 20;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// What logging in needs.
 pub struct Login {
@@ -25,26 +21,12 @@ pub struct Login {
     pub sessions: std::sync::Arc<Sessions>,
     /// Whether the admin listener speaks TLS (the cookie is then `Secure`).
     pub tls: bool,
-    failures: Mutex<(Instant, u32)>,
+    throttle: LoginThrottle,
 }
 
 impl Login {
     pub fn new(token: std::sync::Arc<AdminToken>, sessions: std::sync::Arc<Sessions>, tls: bool) -> Login {
-        Login { token, sessions, tls, failures: Mutex::new((Instant::now(), 0)) }
-    }
-
-    /// Whether logins are refused for now (too many recent failures).
-    fn throttled(&self) -> bool {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.0.elapsed() < FAILURE_WINDOW && failures.1 >= FREE_FAILURES
-    }
-
-    fn failed(&self) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if failures.0.elapsed() >= FAILURE_WINDOW {
-            *failures = (Instant::now(), 0);
-        }
-        failures.1 += 1;
+        Login { token, sessions, tls, throttle: LoginThrottle::default() }
     }
 }
 
@@ -64,15 +46,22 @@ pub async fn login_page() -> Response {
 }
 
 /// `POST /console/login`: a session for the right token, then the fleet page.
-pub async fn log_in(State(login): State<std::sync::Arc<Login>>, Form(form): Form<LoginForm>) -> Response {
-    if login.throttled() {
+pub async fn log_in(
+    State(login): State<std::sync::Arc<Login>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    // The admin listener names every connection's peer; a router served otherwise (no peer
+    // known) counts all its clients as one.
+    let client = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ConnectInfo(peer))| peer.ip());
+    if login.throttle.refuses(client, Instant::now()) {
         let mut response = pages::login(Some("Too many wrong tokens: wait a minute and try again."));
         *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return response;
     }
     if !login.token.matches(form.token.trim().as_bytes()) {
-        login.failed();
-        tracing::warn!("console: a login with a wrong token");
+        login.throttle.failed(client, Instant::now());
+        tracing::warn!(%client, "console: a login with a wrong token");
         return pages::login(Some("That is not the admin token."));
     }
     let session = login.sessions.open();

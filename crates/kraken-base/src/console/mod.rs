@@ -10,6 +10,7 @@
 //! request.
 //!
 //! Modules: `sessions` (sessions and their CSRF tokens), `login` (logging in and out),
+//! `throttle` (wrong tokens counted per client),
 //! `pages` (the HTML shells and the headers every response carries), `assets` (the script,
 //! the style and the vendored uPlot, built into the binary).
 
@@ -17,6 +18,7 @@ pub mod assets;
 pub mod login;
 pub mod pages;
 pub mod sessions;
+pub mod throttle;
 
 use std::sync::Arc;
 
