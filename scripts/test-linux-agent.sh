@@ -66,8 +66,8 @@ for file in crates/kraken-base/tests/*.rs; do
 done
 test_args=()
 for name in "${sentry_tests[@]}" "${base_tests[@]}"; do test_args+=(--test "$name"); done
-KRAKEN_SENTRY_BIN="$agent" cargo test --locked --workspace "${test_args[@]}" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+rc=0
+KRAKEN_SENTRY_BIN="$agent" run_tests "$log" --workspace "${test_args[@]}" || rc=$?
 checks_failed=$((checks_failed + missed))
 libtest_totals "$log" "$rc"
 passed=$((passed + layout_passed))

@@ -54,7 +54,9 @@ mv -f "$shim_dll.tmp" "$shim_dll"
 # --- 2. The test exe and the prefix --------------------------------------------------------------
 messages="$work/cargo-messages.json"
 started=$SECONDS
-if ! windows_cargo test --no-run --locked -p sentry-host --test wevtapi_live \
+# With the whole workspace's features, as test-windows.sh built it: nothing left to build after
+# it (one package alone would rebuild the dependencies whose features differ).
+if ! windows_cargo test --no-run --locked --workspace --test wevtapi_live \
   --message-format=json-render-diagnostics >"$messages"; then
   fail_early "the Windows test build failed"
 fi

@@ -43,8 +43,9 @@ umask 077
 
 mkdir -p target
 log=target/wine-installer-test-output.txt
+# --workspace: built with the features the Linux step built everything with (nothing to build).
 KRAKEN_WINDOWS_INSTALLER="$installer" KRAKEN_WINE_LOADER="$wine" WINEPREFIX="$prefix" \
-  cargo test --locked -p kraken-base --test wine_installer -- --ignored --nocapture >"$log" 2>&1
+  cargo test --locked --workspace --test wine_installer -- --ignored --nocapture >"$log" 2>&1
 rc=$?
 cat "$log"
 libtest_totals "$log" "$rc"

@@ -6,7 +6,9 @@
 #                                has them (rustup's does; Debian's cargo-web does not), for Linux
 #                                and, where the toolchain has a Windows std, for Windows; no two
 #                                modules of a crate import each other (scripts/module-cycles.py)
-#   3. Linux tests               cargo test --workspace (unit, integration, doc tests)
+#   3. Linux tests               unit, integration and doc tests of the workspace: cargo nextest
+#                                (.config/nextest.toml) and cargo test --doc, or cargo test where
+#                                cargo-nextest is not installed
 #   4. Windows tests             every test exe built for x86_64-pc-windows-gnu, run under Wine
 #                                (scripts/test-windows.sh)
 #   5. Windows sentry, Linux     kraken-sentry.exe under Wine linked to kraken-base serve on
@@ -95,10 +97,10 @@ step "module import cycles (scripts/module-cycles.py)"
 python3 scripts/module-cycles.py --self-test || { echo "test: the cycle checker's self-test failed" >&2; status=1; }
 python3 scripts/module-cycles.py || { echo "test: modules of a crate import each other" >&2; status=1; }
 
-step "Linux tests (cargo test)"
+step "Linux tests (cargo nextest, or cargo test without it)"
 linux_log=target/linux-test-output.txt
-cargo test --workspace --locked 2>&1 | tee "$linux_log"
-linux_rc=${PIPESTATUS[0]}
+linux_rc=0
+run_tests "$linux_log" --doc-tests --workspace || linux_rc=$?
 libtest_totals "$linux_log" "$linux_rc"
 [ "$linux_rc" -eq 0 ] || status=1
 

@@ -8,10 +8,14 @@
 //! format differs. `decode_borrowed` decodes the same bytes into a [`BorrowedValue`], whose
 //! strings (and blobs) borrow from the input: Kraken through `decode_borrowed`, MessagePack and
 //! JSON through `BorrowedValue`'s serde `Deserialize` (the same type, with the same map building;
-//! both formats lend their strings, JSON those without escapes). After criterion's own report
+//! both formats lend their strings, JSON those without escapes). `read` reads a whole value as
+//! a consumer does (every key, string and number visited, summed so nothing is skipped): Kraken
+//! the way the base reads records and call parameters, a [`RawValue`] checked once and walked in
+//! place with nothing built; MessagePack and JSON by decoding into a `BorrowedValue` and
+//! walking that (every format gives the same sum). After criterion's own report
 //! the bench prints, per payload and direction, the MessagePack time divided by the Kraken time:
 //! a ratio of 1.0 or more means Kraken is at least as fast as MessagePack (the goal for owned
-//! values), 3.0 or more the goal for borrowed ones.
+//! values), 3.0 or more the goal for reading records without an allocation per string.
 //!
 //! Run: `cargo bench -p kraken-codec --bench codec`.
 
@@ -20,10 +24,13 @@ use std::path::{Path, PathBuf};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use kraken_codec::{
-    BorrowedValue, DecodeLimits, Value, decode_borrowed_prefix, decode_prefix, encode_into, map,
+    BorrowedValue, DecodeLimits, RawValue, Value, decode_borrowed_prefix, decode_prefix, encode_into, map,
+    utf8,
 };
 
 const FORMATS: [&str; 3] = ["kraken", "msgpack", "json"];
+/// MessagePack read without building a tree (`read` only).
+const MSGPACK_STREAMED: &str = "msgpack_streamed";
 
 fn network_usage_record() -> Value {
     let params = map! {
@@ -97,6 +104,129 @@ fn decode_borrowed_with<'a>(format: &str, bytes: &'a [u8]) -> BorrowedValue<'a> 
     }
 }
 
+/// A sum over every part of a value (each key's length, each string's length, each number),
+/// so that reading a value means reading all of it: the same sum whichever format carried it.
+fn tree_sum(value: &BorrowedValue<'_>) -> u64 {
+    match value {
+        BorrowedValue::Map(map) => map.iter().map(|(key, v)| key.len() as u64 + tree_sum(v)).sum(),
+        BorrowedValue::Array(items) => items.iter().map(tree_sum).sum(),
+        BorrowedValue::Str(text) => text.len() as u64,
+        BorrowedValue::I16(v) => *v as u64,
+        BorrowedValue::I32(v) => *v as u64,
+        BorrowedValue::I64(v) | BorrowedValue::Date(v) => *v as u64,
+        _ => 1,
+    }
+}
+
+/// [`tree_sum`] of a value left encoded: walked in place, nothing built, each string's text
+/// checked as UTF-8 (as building a tree checks it).
+fn raw_sum(value: RawValue<'_>) -> u64 {
+    if let Some(entries) = value.entries() {
+        return entries.map(|(key, v)| utf8::decode_lossy_borrowed(key).len() as u64 + raw_sum(v)).sum();
+    }
+    if let Some(items) = value.items() {
+        return items.map(raw_sum).sum();
+    }
+    if let Some(bytes) = value.str_bytes() {
+        return utf8::decode_lossy_borrowed(bytes).len() as u64;
+    }
+    match value.as_i64() {
+        Some(v) => v as u64,
+        None => match value.decode() {
+            Ok(Value::Date(ms)) => ms as u64,
+            _ => 1,
+        },
+    }
+}
+
+/// Reads a whole value: Kraken as the base reads records and call parameters (a [`RawValue`]
+/// checked once, then walked), the others by decoding into a borrowed tree and walking it.
+fn read_with(format: &str, bytes: &[u8]) -> u64 {
+    match format {
+        "kraken" => raw_sum(RawValue::parse(bytes, &DecodeLimits::default()).expect("kraken checks")),
+        _ => tree_sum(&decode_borrowed_with(format, bytes)),
+    }
+}
+
+/// [`tree_sum`] of a serde input read as it streams by, building nothing: the fastest way serde
+/// gives to read every part of a value of unknown shape.
+struct StreamedSum(u64);
+
+/// The length of a map key, read without keeping it.
+struct KeyLen(u64);
+
+impl<'de> serde::Deserialize<'de> for KeyLen {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = KeyLen;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_str<E>(self, key: &str) -> Result<KeyLen, E> {
+                Ok(KeyLen(key.len() as u64))
+            }
+        }
+        deserializer.deserialize_str(Visit)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StreamedSum {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = StreamedSum;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<StreamedSum, E> {
+                Ok(StreamedSum(1))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StreamedSum, E> {
+                Ok(StreamedSum(v as u64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StreamedSum, E> {
+                Ok(StreamedSum(v))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<StreamedSum, E> {
+                Ok(StreamedSum(1))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<StreamedSum, E> {
+                Ok(StreamedSum(text.len() as u64))
+            }
+            fn visit_bytes<E>(self, _: &[u8]) -> Result<StreamedSum, E> {
+                Ok(StreamedSum(1))
+            }
+            fn visit_unit<E>(self) -> Result<StreamedSum, E> {
+                Ok(StreamedSum(1))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut items: A) -> Result<StreamedSum, A::Error> {
+                let mut sum = 0;
+                while let Some(StreamedSum(item)) = items.next_element()? {
+                    sum += item;
+                }
+                Ok(StreamedSum(sum))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut entries: A,
+            ) -> Result<StreamedSum, A::Error> {
+                let mut sum = 0;
+                while let Some((KeyLen(key), StreamedSum(value))) = entries.next_entry()? {
+                    sum += key + value;
+                }
+                Ok(StreamedSum(sum))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
+/// [`read_with`] for MessagePack, streamed through [`StreamedSum`] instead of a tree.
+fn read_msgpack_streamed(bytes: &[u8]) -> u64 {
+    rmp_serde::from_slice::<StreamedSum>(bytes).expect("msgpack decodes").0
+}
+
 fn bench_payload(c: &mut Criterion, payload: &str, value: &Value) {
     let mut group = c.benchmark_group(format!("{payload}/encode"));
     for format in FORMATS {
@@ -118,6 +248,27 @@ fn bench_payload(c: &mut Criterion, payload: &str, value: &Value) {
             b.iter(|| decode_with(format, black_box(&bytes)))
         });
     }
+    group.finish();
+
+    let mut group = c.benchmark_group(format!("{payload}/read"));
+    let mut sums = Vec::new();
+    for format in FORMATS {
+        let mut bytes = Vec::new();
+        encode_with(format, value, &mut bytes);
+        sums.push(read_with(format, &bytes));
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function(BenchmarkId::from_parameter(format), |b| {
+            b.iter(|| read_with(format, black_box(&bytes)))
+        });
+    }
+    let mut bytes = Vec::new();
+    encode_with("msgpack", value, &mut bytes);
+    sums.push(read_msgpack_streamed(&bytes));
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function(BenchmarkId::from_parameter(MSGPACK_STREAMED), |b| {
+        b.iter(|| read_msgpack_streamed(black_box(&bytes)))
+    });
+    assert!(sums.iter().all(|&sum| sum == sums[0]), "every format reads the same content: {sums:?}");
     group.finish();
 
     let mut group = c.benchmark_group(format!("{payload}/decode_borrowed"));
@@ -149,7 +300,7 @@ fn print_ratios(dir: &Path) {
         "payload", "kraken", "msgpack", "json", "msgpack/kraken", "json/kraken"
     );
     for payload in ["log_record", "process_list"] {
-        for direction in ["encode", "decode", "decode_borrowed"] {
+        for direction in ["encode", "decode", "decode_borrowed", "read"] {
             let group = format!("{payload}/{direction}");
             let times: Vec<Option<f64>> = FORMATS.iter().map(|f| median_ns(dir, &group, f)).collect();
             let [Some(kraken), Some(msgpack), Some(json)] = times[..] else {
@@ -164,6 +315,16 @@ fn print_ratios(dir: &Path) {
                 msgpack / kraken,
                 json / kraken
             );
+            if let (true, Some(streamed)) = (direction == "read", median_ns(dir, &group, MSGPACK_STREAMED)) {
+                println!(
+                    "{:<30} {:>12} {:>10.0}ns {:>12} {:>16.2}",
+                    format!("{group} (msgpack streamed)"),
+                    "",
+                    streamed,
+                    "",
+                    streamed / kraken
+                );
+            }
         }
     }
 }
