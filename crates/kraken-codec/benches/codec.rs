@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use kraken_codec::{
     BorrowedValue, DecodeLimits, RawValue, Value, decode_borrowed_prefix, decode_prefix, encode_into, map,
-    utf8,
+    type_byte, utf8,
 };
 
 const FORMATS: [&str; 3] = ["kraken", "msgpack", "json"];
@@ -121,22 +121,17 @@ fn tree_sum(value: &BorrowedValue<'_>) -> u64 {
 /// [`tree_sum`] of a value left encoded: walked in place, nothing built, each string's text
 /// checked as UTF-8 (as building a tree checks it).
 fn raw_sum(value: RawValue<'_>) -> u64 {
-    if let Some(entries) = value.entries() {
-        return entries.map(|(key, v)| utf8::decode_lossy_borrowed(key).len() as u64 + raw_sum(v)).sum();
-    }
-    if let Some(items) = value.items() {
-        return items.map(raw_sum).sum();
-    }
-    if let Some(bytes) = value.str_bytes() {
-        return utf8::decode_lossy_borrowed(bytes).len() as u64;
-    }
-    match value.as_i64() {
-        Some(v) => v as u64,
-        None => match value.decode() {
-            Ok(Value::Date(ms)) => ms as u64,
-            _ => 1,
-        },
-    }
+    let sum = match value.type_byte() {
+        type_byte::MAP => value.entries().map(|entries| {
+            entries.map(|(key, v)| utf8::decode_lossy_borrowed(key).len() as u64 + raw_sum(v)).sum()
+        }),
+        type_byte::ARRAY => value.items().map(|items| items.map(raw_sum).sum()),
+        type_byte::STRING => value.str_bytes().map(|bytes| utf8::decode_lossy_borrowed(bytes).len() as u64),
+        type_byte::ZINT16 | type_byte::ZINT32 | type_byte::ZINT64 => value.as_i64().map(|v| v as u64),
+        type_byte::DATE => value.as_date_ms().map(|ms| ms as u64),
+        _ => None,
+    };
+    sum.unwrap_or(1)
 }
 
 /// Reads a whole value: Kraken as the base reads records and call parameters (a [`RawValue`]

@@ -117,6 +117,15 @@ impl<'a> RawValue<'a> {
         })
     }
 
+    /// A DATE's milliseconds since 1970-01-01T00:00Z; `None` for other kinds.
+    pub fn as_date_ms(&self) -> Option<i64> {
+        if self.type_byte() != type_byte::DATE {
+            return None;
+        }
+        // Checked: the type byte is followed by its eight bytes.
+        self.input.get(1..9).and_then(|bytes| bytes.try_into().ok()).map(i64::from_be_bytes)
+    }
+
     /// An integer of any kind that fits 32 bits, as [`Value::as_i32`] reads it.
     pub fn as_i32(&self) -> Option<i32> {
         self.as_i64().and_then(|wide| i32::try_from(wide).ok())
@@ -303,6 +312,15 @@ mod tests {
             assert_eq!(raw.as_i32(), value.as_i32(), "{value:?}");
             assert_eq!(raw.as_i64(), value.as_i64(), "{value:?}");
             assert_eq!(raw.text().as_deref(), value.as_str(), "{value:?}");
+        }
+        for value in [Value::Date(-1), Value::Date(1_764_300_000_123), Value::I64(5), Value::from("x")] {
+            let bytes = encode(&value);
+            let raw = RawValue::parse(&bytes, &DecodeLimits::default()).unwrap();
+            let expected = match value {
+                Value::Date(ms) => Some(ms),
+                _ => None,
+            };
+            assert_eq!(raw.as_date_ms(), expected, "{value:?}");
         }
     }
 

@@ -4,7 +4,7 @@
 //! anything else that only needs a few fields. A repeated key keeps its last value, as the
 //! decoded map does.
 
-use kraken_codec::{RawValue, Value, type_byte};
+use kraken_codec::{RawValue, type_byte};
 
 use crate::record::field;
 
@@ -47,10 +47,7 @@ impl<'a> RawLogRecord<'a> {
 
     /// The date in milliseconds since the epoch, if it is a DATE.
     pub fn date_ms(&self) -> Option<i64> {
-        match self.date.filter(|date| date.type_byte() == type_byte::DATE).map(|date| date.decode()) {
-            Some(Ok(Value::Date(ms))) => Some(ms),
-            _ => None,
-        }
+        self.date.and_then(|date| date.as_date_ms())
     }
 
     /// The top-level message, if it is a string.
@@ -86,7 +83,7 @@ impl<'a> RawLogRecord<'a> {
 mod tests {
     use super::*;
     use crate::record::{LogRecord, params};
-    use kraken_codec::{DecodeLimits, encode, map};
+    use kraken_codec::{DecodeLimits, Value, encode, map};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn read(bytes: &[u8]) -> Option<RawLogRecord<'_>> {
