@@ -15,7 +15,8 @@
 # revision: they are built by the project itself), so it is changelog.gz, as policy 12.7 asks.
 #
 # The agent build takes 3 to 6 minutes (it profiles the agent each time); KRAKEN_AGENT_BIN
-# names an agent already built by scripts/build-linux-agent.sh to package instead. Maintainer:
+# names an agent already built by scripts/build-linux-agent.sh to package instead, and
+# KRAKEN_BASE_RELEASE_BIN a kraken-base built by `cargo build --release -p kraken-base`. Maintainer:
 # DEBFULLNAME and DEBEMAIL if set, else the author of the last commit. Prints each package's
 # path and size on stdout; progress goes to stderr. Needs dpkg-dev (scripts/setup-debian.sh).
 set -euo pipefail
@@ -52,9 +53,15 @@ if readelf -lW "$agent" | grep -q INTERP || readelf -dW "$agent" | grep -q NEEDE
   echo "build-deb: $agent is dynamically linked; the kraken-sentry package needs the static build" >&2
   exit 1
 fi
-echo "build-deb: building kraken-base (cargo build --release)" >&2
-cargo build --release --locked -p kraken-base --bin kraken-base >&2
-base="$repo/target/release/kraken-base"
+if [ -n "${KRAKEN_BASE_RELEASE_BIN:-}" ]; then
+  base="$KRAKEN_BASE_RELEASE_BIN"
+  [ -x "$base" ] || { echo "build-deb: KRAKEN_BASE_RELEASE_BIN=$base is not an executable" >&2; exit 1; }
+  echo "build-deb: packaging the base $base" >&2
+else
+  echo "build-deb: building kraken-base (cargo build --release)" >&2
+  cargo build --release --locked -p kraken-base --bin kraken-base >&2
+  base="$repo/target/release/kraken-base"
+fi
 
 rm -rf "$out/stage"
 mkdir -p "$out/stage"

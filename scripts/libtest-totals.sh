@@ -33,6 +33,7 @@ run_tests() {
 # failed test counts as one failure (the build or a test binary failed before reporting).
 libtest_totals() {
   local log="$1" rc="$2"
+  # shellcheck disable=SC2034 # passed and failed are the caller's
   passed=$(awk '/^test result:|^ *Summary \[/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^passed/) s += $i } END { print s + 0 }' "$log")
   failed=$(awk '/^test result:|^ *Summary \[/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^failed/ || $(i + 1) == "timed") s += $i } END { print s + 0 }' "$log")
   if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then

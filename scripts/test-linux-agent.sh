@@ -5,7 +5,7 @@
 # of the development build (KRAKEN_SENTRY_BIN): the sentry's and the base's tests that start the agent.
 # Prints the runners' summaries, then `linux-agent: N passed, M failed`.
 set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 # shellcheck source=scripts/libtest-totals.sh
 source scripts/libtest-totals.sh
 
