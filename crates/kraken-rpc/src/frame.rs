@@ -7,12 +7,10 @@
 //! is enforced from the length prefix alone, so a peer announcing a huge frame is refused at once
 //! instead of being buffered forever (as Java's `RpcDecoder` would).
 //!
-//! [`FrameCodec`] plugs this into `tokio_util::codec` so a connection reads whole frames; their
+//! [`crate::frame_reader::FrameReader`] uses this to read whole frames off a connection; their
 //! content is checked when they are read as messages.
 
-use bytes::{Bytes, BytesMut};
 use kraken_codec::{DecodeLimits, type_byte};
-use tokio_util::codec::Decoder;
 
 /// The default largest frame accepted or sent: 8 MiB.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 8 << 20;
@@ -47,7 +45,17 @@ pub enum FrameError {
 
 /// Checks whether `buf` starts with a complete frame no longer than `max_len` bytes.
 pub fn check(buf: &[u8], max_len: usize) -> Result<FrameCheck, FrameError> {
-    let Some(&first) = buf.first() else { return Ok(FrameCheck::Incomplete) };
+    Ok(match announced_len(buf, max_len)? {
+        Some(total) if buf.len() >= total => FrameCheck::Complete(total),
+        _ => FrameCheck::Incomplete,
+    })
+}
+
+/// The whole length (type byte and prefix included) of the frame `buf` starts with, once its
+/// length prefix has arrived; `None` before. A frame over `max_len` bytes is refused from the
+/// prefix alone.
+pub fn announced_len(buf: &[u8], max_len: usize) -> Result<Option<usize>, FrameError> {
+    let Some(&first) = buf.first() else { return Ok(None) };
     if first != type_byte::ARRAY {
         return Err(FrameError::NotAnArray(first));
     }
@@ -62,46 +70,15 @@ pub fn check(buf: &[u8], max_len: usize) -> Result<FrameCheck, FrameError> {
             if total > max_len as u64 {
                 return Err(FrameError::TooLarge { length: total, max: max_len });
             }
-            return Ok(if buf.len() as u64 >= total {
-                FrameCheck::Complete(total as usize)
-            } else {
-                FrameCheck::Incomplete
-            });
+            return Ok(Some(total as usize));
         }
     }
-    Ok(FrameCheck::Incomplete)
+    Ok(None)
 }
 
-/// A `tokio_util` decoder of whole frames, yielding each frame's bytes (sharing the read buffer,
-/// not copied); [`crate::message::Message::parse`] checks and reads them. (Frames are written
-/// by the connection's outbox, not through a codec.)
-#[derive(Debug, Clone)]
-pub struct FrameCodec {
-    max_len: usize,
-}
-
-impl FrameCodec {
-    /// A codec refusing frames over `max_len` bytes.
-    pub fn new(max_len: usize) -> Self {
-        FrameCodec { max_len }
-    }
-
-    /// The decoding limits for frames of this codec: at most `max_len` bytes.
-    pub fn limits(&self) -> DecodeLimits {
-        DecodeLimits { max_input: self.max_len, ..DecodeLimits::default() }
-    }
-}
-
-impl Decoder for FrameCodec {
-    type Item = Bytes;
-    type Error = FrameDecodeError;
-
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameDecodeError> {
-        match check(buf, self.max_len)? {
-            FrameCheck::Incomplete => Ok(None),
-            FrameCheck::Complete(len) => Ok(Some(buf.split_to(len).freeze())),
-        }
-    }
+/// The decoding limits for the frames of a connection refusing frames over `max_len` bytes.
+pub fn limits(max_len: usize) -> DecodeLimits {
+    DecodeLimits { max_input: max_len, ..DecodeLimits::default() }
 }
 
 /// A frame error or an I/O error of the underlying stream.
@@ -140,12 +117,10 @@ mod tests {
     }
 
     #[test]
-    fn codec_yields_whole_frames_only() {
-        let mut codec = FrameCodec::new(1024);
-        let mut buf = BytesMut::from(&hex::decode("0a060d020d040d060a00").unwrap()[..]);
-        let first = codec.decode(&mut buf).unwrap().unwrap();
-        assert_eq!(&first[..], &hex::decode("0a060d020d040d06").unwrap()[..]);
-        assert_eq!(codec.decode(&mut buf).unwrap().as_deref(), Some(&[0x0a, 0x00][..]));
-        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+    fn the_length_is_known_once_the_prefix_is_in() {
+        let frame = hex::decode("0a8101").unwrap(); // 0a, varint(129): 132 bytes in all
+        assert_eq!(announced_len(&frame[..2], 1000), Ok(None));
+        assert_eq!(announced_len(&frame, 1000), Ok(Some(132)));
+        assert_eq!(announced_len(&frame, 131), Err(FrameError::TooLarge { length: 132, max: 131 }));
     }
 }

@@ -20,6 +20,7 @@ pub mod connection;
 pub mod endpoint;
 pub mod error;
 pub mod frame;
+pub mod frame_reader;
 pub mod message;
 pub mod params;
 pub mod peer;

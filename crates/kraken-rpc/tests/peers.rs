@@ -491,8 +491,7 @@ async fn plain_tcp_peering_by_password() {
 /// A raw plain-TCP peer that asks for a session without peering first gets Java's refusal.
 #[tokio::test]
 async fn a_session_request_before_peering_is_refused() {
-    use futures_util::StreamExt;
-    use kraken_rpc::frame::FrameCodec;
+    use kraken_rpc::frame_reader::FrameReader;
     use kraken_rpc::message::{Body, Message};
 
     let (tx, _rx) = mpsc::unbounded_channel();
@@ -512,10 +511,13 @@ async fn a_session_request_before_peering_is_refused() {
     raw.write_all(&kraken_codec::encode(&request.into_value())).await.unwrap();
 
     // The server also sends its own peering request; read until the answer to ours.
-    let mut frames = tokio_util::codec::FramedRead::new(raw, FrameCodec::new(1 << 20));
+    let mut frames = FrameReader::new(raw, 1 << 20);
     let cause = loop {
-        let frame =
-            tokio::time::timeout(Duration::from_secs(5), frames.next()).await.unwrap().unwrap().unwrap();
+        let frame = tokio::time::timeout(Duration::from_secs(5), frames.next_frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         let limits = kraken_codec::DecodeLimits::default();
         if let Body::Error { ret_for: 1, cause } = Message::parse(frame, &limits).unwrap().body {
             break cause;

@@ -194,7 +194,21 @@ fn main() -> anyhow::Result<()> {
     };
     let made = total("made");
     let lost = made.saturating_sub(counts.distinct);
-    let duplicated = counts.rows.saturating_sub(counts.distinct);
+    let mut duplicated = counts.rows.saturating_sub(counts.distinct);
+    // Two nodes may store one resend at once (a sentry moving while its old node's insert is
+    // still on its way): reads skip the second copy and the ReplacingMergeTree's merge drops
+    // it. Shown, then merged, and the goal judged on what stays.
+    let mut copies_merged = String::new();
+    if let (Some(server), true) = (&clickhouse, duplicated > 0) {
+        for line in duplicate_samples(server) {
+            eprintln!("fleet: stored twice: {line}");
+        }
+        server.query("OPTIMIZE TABLE kraken.records FINAL");
+        let rows_after: u64 =
+            server.query("SELECT count() FROM kraken.records").trim().parse().unwrap_or(u64::MAX);
+        copies_merged = format!(" ({duplicated} second copies before ClickHouse's merge)");
+        duplicated = rows_after.saturating_sub(counts.distinct);
+    }
     let mb = |bytes: u64| bytes as f64 / (1 << 20) as f64;
     let storage = if settings.clickhouse { "ClickHouse" } else { "SQLite" };
     println!(
@@ -213,7 +227,7 @@ fn main() -> anyhow::Result<()> {
         total("failed")
     );
     println!(
-        "  records made {made}, acknowledged {}, stored {} ({} rows), lost {lost}, duplicated {duplicated}; batches resent {}",
+        "  records made {made}, acknowledged {}, stored {} ({} rows), lost {lost}, duplicated {duplicated}{copies_merged}; batches resent {}",
         total("acknowledged"),
         counts.distinct,
         counts.rows,
@@ -252,6 +266,16 @@ struct Counts {
     p50_ms: i64,
     p99_ms: i64,
     max_ms: i64,
+}
+
+/// A few records stored more than once: their key, and when each copy was appended (the
+/// storing node's clock, ms).
+fn duplicate_samples(server: &ClickHouseServer) -> Vec<String> {
+    let answer = server.query(
+        "SELECT guid, logger, epoch, seq, groupArray(intDiv(id, 1000)) FROM kraken.records
+         GROUP BY guid, logger, epoch, seq HAVING count() > 1 LIMIT 3 FORMAT TSV",
+    );
+    answer.lines().map(str::to_owned).collect()
 }
 
 fn count_in_clickhouse(server: &ClickHouseServer) -> Counts {

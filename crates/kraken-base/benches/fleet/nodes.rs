@@ -2,6 +2,7 @@
 //! own), with SQLite in their data dir or one shared ClickHouse; started, killed, started
 //! again, stopped cleanly (SIGTERM: their record writers drain), and measured from /proc.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,7 +70,19 @@ impl Node {
     /// Starts the node's process; returns once it listens.
     pub fn start_again(&mut self) -> anyhow::Result<()> {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
-        let child = Command::new(BASE)
+        // FLEET_NODE_WRAPPER runs each node under a tool (a heap profiler, say): "heaptrack -o
+        // DIR/node". The node gets a process group of its own, so signals reach it through one.
+        let mut command = match std::env::var("FLEET_NODE_WRAPPER") {
+            Ok(wrapper) if !wrapper.trim().is_empty() => {
+                let mut words = wrapper.split_whitespace();
+                let mut command = Command::new(words.next().unwrap_or_default());
+                command.args(words).arg(BASE);
+                command
+            }
+            _ => Command::new(BASE),
+        };
+        let child = command
+            .process_group(0)
             .args(["serve", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", "warn")
@@ -105,7 +118,7 @@ impl Node {
     pub fn kill(&mut self) {
         self.sample();
         if let Some(mut child) = self.process.take() {
-            let _ = child.kill();
+            signal_group(&child, "-KILL");
             let _ = child.wait();
         }
     }
@@ -114,12 +127,14 @@ impl Node {
     pub fn stop(&mut self) {
         self.sample();
         if let Some(mut child) = self.process.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            signal_group(&child, "-TERM");
             let deadline = Instant::now() + Duration::from_secs(60);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let _ = child.kill();
+            if child.try_wait().ok().flatten().is_none() {
+                signal_group(&child, "-KILL");
+            }
             let _ = child.wait();
         }
     }
@@ -159,4 +174,10 @@ pub fn cpu_of(pid: u32) -> Duration {
     // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
     let clock_ticks = 100; // USER_HZ on Linux
     Duration::from_millis((ticks(11) + ticks(12)) * 1000 / clock_ticks)
+}
+
+/// Sends `signal` ("-TERM", "-KILL") to the node's process group: the node and any wrapper.
+fn signal_group(child: &Child, signal: &str) {
+    let _ =
+        Command::new("kill").args([signal, "--", &format!("-{}", child.id())]).stderr(Stdio::null()).status();
 }

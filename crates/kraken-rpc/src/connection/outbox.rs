@@ -76,11 +76,6 @@ impl Outbox {
         }
     }
 
-    /// The soft limit: also the most buffer capacity the writer keeps between batches.
-    pub(super) fn limit(&self) -> usize {
-        self.limit
-    }
-
     /// Appends a frame (`frame` encodes it onto the buffer and returns its length) if the outbox
     /// takes it, and wakes the writer.
     pub(super) fn try_queue(

@@ -5,30 +5,29 @@
 //! post finds no room in its session's backlog; a malformed frame or the end of the stream
 //! closes the connection.
 
-use futures_util::StreamExt;
 use kraken_codec::Value;
 use tokio::io::AsyncRead;
-use tokio_util::codec::FramedRead;
 use tracing::{debug, warn};
 
 use super::handle::{CONTROL_SESSION, RpcConnection};
 use super::locks::lock;
 use crate::error::RpcError;
-use crate::frame::FrameCodec;
+use crate::frame;
+use crate::frame_reader::FrameReader;
 use crate::message::{Body, Message};
 use crate::params::Params;
 
 impl RpcConnection {
     /// Reads and acts on messages until the stream ends or the connection closes.
     pub(super) async fn read_loop<R: AsyncRead + Unpin + Send + 'static>(self, stream: R) {
-        let codec = FrameCodec::new(self.inner.config.max_frame_len);
-        let limits = codec.limits();
-        let mut frames = FramedRead::new(stream, codec);
+        let max_frame_len = self.inner.config.max_frame_len;
+        let limits = frame::limits(max_frame_len);
+        let mut frames = FrameReader::new(stream, max_frame_len);
         let mut closed = self.inner.closed.subscribe();
         loop {
             let next = tokio::select! {
                 biased;
-                next = frames.next() => next,
+                next = frames.next_frame() => next,
                 _ = closed.wait_for(Option::is_some) => return,
             };
             let frame = match next {

@@ -6,17 +6,16 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use kraken_codec::{DecodeLimits, Map, Value};
 use tokio::io::{AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
-use tokio_util::codec::FramedRead;
 
 use super::handle::{CONTROL_SESSION, Inner, Role, RpcConnection, ServiceTable};
 use super::launch;
 use super::limits::Limits;
 use crate::auth::TrustLevel;
 use crate::config::RpcConfig;
-use crate::frame::{DEFAULT_MAX_FRAME_LEN, FrameCodec};
+use crate::frame::DEFAULT_MAX_FRAME_LEN;
+use crate::frame_reader::FrameReader;
 use crate::message::{Body, Message};
 use crate::peer::PeerInfo;
 
@@ -66,7 +65,7 @@ pub(super) async fn connected_pair(services: ServiceTable, limits: Limits) -> (R
 
 /// A peer that writes and reads frames itself, one at a time, and reads only when told to.
 pub(super) struct RawPeer {
-    frames: FramedRead<ReadHalf<DuplexStream>, FrameCodec>,
+    frames: FrameReader<ReadHalf<DuplexStream>>,
     out: WriteHalf<DuplexStream>,
     next_id: i32,
 }
@@ -75,11 +74,7 @@ impl RawPeer {
     /// A peer on this end of a pipe.
     pub(super) fn new(stream: DuplexStream) -> RawPeer {
         let (read_half, out) = tokio::io::split(stream);
-        RawPeer {
-            frames: FramedRead::new(read_half, FrameCodec::new(DEFAULT_MAX_FRAME_LEN)),
-            out,
-            next_id: 1,
-        }
+        RawPeer { frames: FrameReader::new(read_half, DEFAULT_MAX_FRAME_LEN), out, next_id: 1 }
     }
 
     /// Writes one message.
@@ -99,7 +94,7 @@ impl RawPeer {
 
     /// Reads the next message.
     pub(super) async fn receive(&mut self) -> Message {
-        let frame = within(self.frames.next()).await.expect("a frame").expect("a well-formed frame");
+        let frame = within(self.frames.next_frame()).await.expect("a frame").expect("a well-formed frame");
         Message::parse(frame, &DecodeLimits::default()).and_then(Message::into_decoded).expect("a message")
     }
 

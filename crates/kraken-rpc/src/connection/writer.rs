@@ -13,6 +13,10 @@ use tokio::sync::watch;
 use super::handle::RpcConnection;
 use super::outbox::Outbox;
 
+/// The most buffer capacity the writer keeps between batches (the outbox gets it back at the
+/// next swap); a larger batch's buffer is let go once written.
+const KEPT_CAPACITY: usize = 4 * 1024;
+
 impl RpcConnection {
     /// The writer task: sends batches until the connection closes (a failed write closes it),
     /// then ends the stream.
@@ -60,7 +64,8 @@ pub(super) async fn write_batches<W: AsyncWrite + Unpin>(
             _ = abandoned => return Err(io::Error::other("the peer stopped reading")),
         }
         batch.clear();
-        if batch.capacity() > outbox.limit() {
+        if batch.capacity() > KEPT_CAPACITY {
+            // A quiet connection keeps no large buffer (a base holds thousands of them).
             batch = Vec::new();
         }
     }
