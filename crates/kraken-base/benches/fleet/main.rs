@@ -241,7 +241,12 @@ fn main() -> anyhow::Result<()> {
         let restarted = killed && index + 1 == nodes.len();
         let cpu =
             if restarted { "n/a (restarted)".to_owned() } else { format!("{:.0}% of one core", cpu * 100.0) };
-        println!("  {}: peak RSS {:.1} MB, CPU {cpu}", node.name, mb(node.peak_rss));
+        println!(
+            "  {}: peak RSS {:.1} MB, CPU {cpu}, at most {} threads",
+            node.name,
+            mb(node.peak_rss),
+            node.peak_threads
+        );
     }
     let rss_goal: u64 = if settings.clickhouse { 500 << 20 } else { 200 << 20 };
     let met = |ok: bool| if ok { "met" } else { "NOT met" };

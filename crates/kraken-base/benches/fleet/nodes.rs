@@ -17,6 +17,8 @@ pub struct Node {
     log: PathBuf,
     process: Option<Child>,
     pub peak_rss: u64,
+    /// The most threads it ran at once (of those seen every half second).
+    pub peak_threads: u64,
 }
 
 /// A free port below Linux's ephemeral range (32768 and up): the simulated sentries' own ends
@@ -61,8 +63,15 @@ impl Node {
                 shown(pki.join("ca.pem")),
             ),
         )?;
-        let mut node =
-            Node { log: dir.join(format!("{name}.log")), name, port, config, process: None, peak_rss: 0 };
+        let mut node = Node {
+            log: dir.join(format!("{name}.log")),
+            name,
+            port,
+            config,
+            process: None,
+            peak_rss: 0,
+            peak_threads: 0,
+        };
         node.start_again()?;
         Ok(node)
     }
@@ -111,6 +120,7 @@ impl Node {
     pub fn sample(&mut self) {
         if let Some(pid) = self.pid() {
             self.peak_rss = self.peak_rss.max(memory_of(pid).0);
+            self.peak_threads = self.peak_threads.max(threads_of(pid));
         }
     }
 
@@ -149,6 +159,12 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// How many threads `pid` runs.
+fn threads_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok()).unwrap_or(0)
 }
 
 /// (peak RSS, current RSS) of `pid`, in bytes.

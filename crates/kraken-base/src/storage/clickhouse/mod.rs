@@ -4,7 +4,8 @@
 //!
 //! Modules: `settings` (`[storage]`), `schema` (the tables), `rows` (their rows), `client`
 //! (the HTTP client on its own runtime, with time limits and the health it shows), `clock`
-//! (row ids and days), `holders` (which node holds which sentry),
+//! (row ids and days), `group_commit` (rows of many callers in one insert), `holders` (which
+//! node holds which sentry),
 //! `resends` (resent records told from new ones), `retention` (whole days dropped, the
 //! per-sentry quota).
 //!
@@ -15,6 +16,7 @@
 
 mod client;
 mod clock;
+mod group_commit;
 mod holders;
 mod resends;
 mod retention;
@@ -32,6 +34,7 @@ use super::model::{
 };
 use client::{Effect, Line, now_ms};
 use clock::{IdClock, utc_day};
+use group_commit::GroupCommit;
 use resends::{Found, LastStored, Lookup};
 use rows::{
     EventRow, LoggerChange, NodeRow, NumberedRecord, ReadEvent, ReadRecord, RecordRow, SentryChange,
@@ -59,6 +62,8 @@ pub struct ClickHouseStorage {
     last_stored: LastStored,
     /// The address each sentry connected to this node from (kept with its disconnection).
     addresses: Mutex<HashMap<String, String>>,
+    /// Sentries' connections and disconnections, written together when they come at once.
+    sentry_changes: GroupCommit<SentryChange>,
 }
 
 impl ClickHouseStorage {
@@ -78,6 +83,7 @@ impl ClickHouseStorage {
             clock: IdClock::default(),
             last_stored: LastStored::default(),
             addresses: Mutex::new(HashMap::new()),
+            sentry_changes: GroupCommit::new(),
         };
         for statement in storage.tables.create_statements() {
             storage.line.run("create tables", Effect::Store, move |client| async move {
@@ -94,6 +100,12 @@ impl ClickHouseStorage {
     /// This node's name, as kept with its sentries.
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    /// Stores a sentry's connection or disconnection, in one insert with those that come
+    /// meanwhile.
+    fn record_sentry_change(&self, change: SentryChange) -> Result<(), StorageError> {
+        self.sentry_changes.submit(change, |changes| self.line.insert(&self.tables.sentries, changes))
     }
 
     fn disconnect_own_sentries(&self) -> Result<(), StorageError> {
@@ -269,7 +281,7 @@ impl Storage for ClickHouseStorage {
             node: self.node.clone(),
             at: self.clock.next(),
         };
-        self.line.insert(&self.tables.sentries, vec![change])
+        self.record_sentry_change(change)
     }
 
     fn sentry_disconnected(&self, guid: &str, _reason: &str) -> Result<(), StorageError> {
@@ -282,7 +294,7 @@ impl Storage for ClickHouseStorage {
             node: self.node.clone(),
             at: self.clock.next(),
         };
-        self.line.insert(&self.tables.sentries, vec![change])
+        self.record_sentry_change(change)
     }
 
     fn sentries(&self) -> Result<Vec<SentryRow>, StorageError> {
