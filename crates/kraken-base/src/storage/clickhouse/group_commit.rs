@@ -1,10 +1,10 @@
 //! Rows written together: each caller waits until its row is stored, but the rows of callers
 //! that arrive while an insert is on its way go in the next insert, one for all of them.
 //!
-//! A sentry's connection and disconnection are one row each. When thousands of sentries
-//! reconnect at once (their node went down), one insert per row would keep as many blocking
-//! threads waiting, each with the ClickHouse client's 256 KiB insert buffer, and make one
-//! ClickHouse part per row. Here the first caller writes; those who come meanwhile queue and
+//! A sentry's connection, its disconnection and its events are a row each. When thousands of
+//! sentries reconnect at once (their node went down), one insert per row would keep as many
+//! blocking threads waiting, each with the ClickHouse client's 256 KiB insert buffer, and make
+//! one ClickHouse part per row. Here the first caller writes; those who come meanwhile queue and
 //! wait; when an insert ends, its callers get its outcome and the next waiting caller writes
 //! what has queued since. A caller never writes rows beyond its own batch, so none waits on a
 //! stream of others.

@@ -64,6 +64,8 @@ pub struct ClickHouseStorage {
     addresses: Mutex<HashMap<String, String>>,
     /// Sentries' connections and disconnections, written together when they come at once.
     sentry_changes: GroupCommit<SentryChange>,
+    /// Sentries' events, the same (a reconnecting fleet brings a `synced` from each sentry).
+    events: GroupCommit<EventRow>,
 }
 
 impl ClickHouseStorage {
@@ -84,6 +86,7 @@ impl ClickHouseStorage {
             last_stored: LastStored::default(),
             addresses: Mutex::new(HashMap::new()),
             sentry_changes: GroupCommit::new(),
+            events: GroupCommit::new(),
         };
         for statement in storage.tables.create_statements() {
             storage.line.run("create tables", Effect::Store, move |client| async move {
@@ -519,7 +522,7 @@ impl Storage for ClickHouseStorage {
             day: utc_day(received_ms),
             received: (received_ms / 1000) as u32,
         };
-        self.line.insert(&self.tables.events, vec![event])
+        self.events.submit(event, |events| self.line.insert(&self.tables.events, events))
     }
 
     fn events(&self, guid: &str, limit: usize) -> Result<Vec<SentryEvent>, StorageError> {
