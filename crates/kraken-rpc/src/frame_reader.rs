@@ -9,8 +9,8 @@
 //!   stack and only the bytes that came are copied to the heap;
 //! * gives each frame an allocation of its own size once its length prefix has arrived, so a
 //!   frame kept by whoever reads it (a record's parameters) pins nothing more;
-//! * grows a frame's buffer as its bytes arrive, at most [`GROWTH_AHEAD`] ahead of them, so a
-//!   peer announcing a large frame and sending nothing costs no more than what it sent;
+//! * grows a frame's buffer as its bytes arrive, at most [`GROWTH_AHEAD`] (16 KiB) ahead of
+//!   them, so a peer announcing a large frame and sending nothing costs what it sent and 16 KiB;
 //! * refuses a frame over the maximum from its length prefix alone ([`crate::frame`]).
 
 use std::future::poll_fn;
@@ -26,8 +26,9 @@ use crate::frame::{FrameCheck, FrameDecodeError, announced_len, check};
 
 /// The stack buffer a read that starts a frame goes into.
 const FIRST_READ: usize = 4096;
-/// The most a frame's buffer is grown beyond the bytes that have arrived.
-const GROWTH_AHEAD: usize = 64 * 1024;
+/// The most a frame's buffer is grown beyond the bytes that have arrived (one TLS record): a
+/// peer announcing a large frame and stopping costs this, not the frame's size.
+const GROWTH_AHEAD: usize = 16 * 1024;
 
 /// Whole frames from `stream`, no longer than `max_len` bytes each.
 pub struct FrameReader<R> {
