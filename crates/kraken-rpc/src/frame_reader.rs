@@ -8,7 +8,8 @@
 //! * between frames holds no allocation: a read that starts a frame goes into a buffer on the
 //!   stack and only the bytes that came are copied to the heap;
 //! * gives each frame an allocation of its own size once its length prefix has arrived, so a
-//!   frame kept by whoever reads it (a record's parameters) pins nothing more;
+//!   frame kept by whoever reads it (a record's parameters) pins nothing more (small frames
+//!   that came in one read share that read's allocation, no larger than what came);
 //! * grows a frame's buffer as its bytes arrive, at most [`GROWTH_AHEAD`] (16 KiB) ahead of
 //!   them, so a peer announcing a large frame and sending nothing costs what it sent and 16 KiB;
 //! * refuses a frame over the maximum from its length prefix alone ([`crate::frame`]).

@@ -8,8 +8,9 @@
 //! Reported: sentries connected, records made, acknowledged and stored (distinct sentry,
 //! logger, epoch and seq, read from the storage afterwards), lost (made but not stored),
 //! duplicated (rows beyond the distinct records), the time from a record made to stored (p50,
-//! p99, the node's clock at its append), and each node's peak RSS, CPU and threads. Goals: 0 lost, 0
-//! duplicated, p99 under 5 s, RSS per node under 200 MB (one SQLite node) or 500 MB (ClickHouse).
+//! p99, the node's clock at its append), and each node's peak RSS, CPU and threads. Goals: 0
+//! lost, 0 duplicated, p99 under 5 s, RSS per node under 200 MB (one SQLite node) or 500 MB
+//! (ClickHouse).
 //!
 //! Run: `cargo bench -p kraken-base --bench fleet` (1,000 sentries, 10 records/s each, 60 s,
 //! one SQLite node); `-- --quick` for 100 sentries over 15 s; `-- --clickhouse --nodes 2` for
