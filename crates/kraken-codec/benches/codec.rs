@@ -119,13 +119,24 @@ fn tree_sum(value: &BorrowedValue<'_>) -> u64 {
 }
 
 /// [`tree_sum`] of a value left encoded: walked in place, nothing built, each string's text
-/// checked as UTF-8 (as building a tree checks it).
-fn raw_sum(value: RawValue<'_>) -> u64 {
+/// checked as UTF-8 (as building a tree checks it). Only containers recurse: a scalar is read
+/// where its entry is met.
+fn raw_sum(value: &RawValue<'_>) -> u64 {
     let sum = match value.type_byte() {
         type_byte::MAP => value.entries().map(|entries| {
-            entries.map(|(key, v)| utf8::decode_lossy_borrowed(key).len() as u64 + raw_sum(v)).sum()
+            entries.map(|(key, v)| utf8::decode_lossy_borrowed(key).len() as u64 + part_sum(v)).sum()
         }),
-        type_byte::ARRAY => value.items().map(|items| items.map(raw_sum).sum()),
+        type_byte::ARRAY => value.items().map(|items| items.map(part_sum).sum()),
+        _ => return part_sum(*value),
+    };
+    sum.unwrap_or(1)
+}
+
+/// [`raw_sum`] of one part of a container.
+#[inline(always)]
+fn part_sum(value: RawValue<'_>) -> u64 {
+    let sum = match value.type_byte() {
+        type_byte::MAP | type_byte::ARRAY => return raw_sum(&value),
         type_byte::STRING => value.str_bytes().map(|bytes| utf8::decode_lossy_borrowed(bytes).len() as u64),
         type_byte::ZINT16 | type_byte::ZINT32 | type_byte::ZINT64 => value.as_i64().map(|v| v as u64),
         type_byte::DATE => value.as_date_ms().map(|ms| ms as u64),
@@ -138,7 +149,7 @@ fn raw_sum(value: RawValue<'_>) -> u64 {
 /// checked once, then walked), the others by decoding into a borrowed tree and walking it.
 fn read_with(format: &str, bytes: &[u8]) -> u64 {
     match format {
-        "kraken" => raw_sum(RawValue::parse(bytes, &DecodeLimits::default()).expect("kraken checks")),
+        "kraken" => raw_sum(&RawValue::parse(bytes, &DecodeLimits::default()).expect("kraken checks")),
         _ => tree_sum(&decode_borrowed_with(format, bytes)),
     }
 }

@@ -173,6 +173,21 @@ pub(crate) fn contents(bytes: &[u8], pos: usize) -> Option<(usize, usize)> {
     Some((start, within(bytes, start, len)?))
 }
 
+/// Reads the varint at `pos` of a checked input as Java reads it (any length, the high bits
+/// shifted out); `None` if the input ends first.
+#[inline]
+pub(crate) fn varint(bytes: &[u8], mut pos: usize) -> Option<u64> {
+    let mut acc = 0u64;
+    loop {
+        let b = *bytes.get(pos)?;
+        pos += 1;
+        acc = (acc << 7) | u64::from(b & 0x7F);
+        if b & 0x80 == 0 {
+            return Some(acc);
+        }
+    }
+}
+
 /// Reads a length varint as Java reads it (its low 32 bits as an `int`); `None` if the input
 /// ends first or the length is negative (a quirk the full check handles).
 #[inline(always)]

@@ -70,22 +70,26 @@ impl<'a> RawValue<'a> {
     }
 
     /// The value's type byte.
+    #[inline]
     pub fn type_byte(&self) -> u8 {
         self.input[0]
     }
 
     /// True for NULL.
+    #[inline]
     pub fn is_null(&self) -> bool {
         self.type_byte() == type_byte::NULL
     }
 
     /// The encoded bytes of the value.
+    #[inline]
     pub fn as_bytes(&self) -> &'a [u8] {
         &self.input[..self.len]
     }
 
     /// The bytes of a STRING as sent (empty for Java's negative-length quirk); `None` for other
     /// kinds. [`crate::utf8::decode_lossy`] gives the text [`RawValue::decode`] would make.
+    #[inline]
     pub fn str_bytes(&self) -> Option<&'a [u8]> {
         if self.type_byte() != type_byte::STRING {
             return None;
@@ -93,9 +97,7 @@ impl<'a> RawValue<'a> {
         if self.exact {
             return exact::contents(self.input, 0).map(|(start, end)| &self.input[start..end]);
         }
-        let mut reader = Reader::new(self.input, &CHECKED);
-        reader.skip_tag();
-        reader.string_bytes(0).ok()
+        quirky_str_bytes(self.input)
     }
 
     /// The text of a STRING, as [`RawValue::decode`] would make it (malformed UTF-8 read as
@@ -106,18 +108,19 @@ impl<'a> RawValue<'a> {
 
     /// An integer of any kind (ZINT16, ZINT32, ZINT64) widened to `i64`, as [`Value::as_i64`]
     /// reads it; `None` for anything else.
+    #[inline]
     pub fn as_i64(&self) -> Option<i64> {
-        let mut reader = Reader::new(self.input, &CHECKED);
-        reader.skip_tag();
+        // An integer has no quirk: its varint follows the type byte, exact or not.
         Some(match self.type_byte() {
-            type_byte::ZINT16 => i64::from(varint::unzigzag16(reader.varint().ok()?)),
-            type_byte::ZINT32 => i64::from(varint::unzigzag32(reader.varint().ok()?)),
-            type_byte::ZINT64 => varint::unzigzag(reader.varint().ok()?),
+            type_byte::ZINT16 => i64::from(varint::unzigzag16(exact::varint(self.input, 1)?)),
+            type_byte::ZINT32 => i64::from(varint::unzigzag32(exact::varint(self.input, 1)?)),
+            type_byte::ZINT64 => varint::unzigzag(exact::varint(self.input, 1)?),
             _ => return None,
         })
     }
 
     /// A DATE's milliseconds since 1970-01-01T00:00Z; `None` for other kinds.
+    #[inline]
     pub fn as_date_ms(&self) -> Option<i64> {
         if self.type_byte() != type_byte::DATE {
             return None;
@@ -127,6 +130,7 @@ impl<'a> RawValue<'a> {
     }
 
     /// An integer of any kind that fits 32 bits, as [`Value::as_i32`] reads it.
+    #[inline]
     pub fn as_i32(&self) -> Option<i32> {
         self.as_i64().and_then(|wide| i32::try_from(wide).ok())
     }
@@ -151,11 +155,13 @@ impl<'a> RawValue<'a> {
     /// kinds. Keys come as their bytes: [`crate::utf8::decode_lossy`] gives the text the decoder
     /// would make of them, and comparing bytes with an ASCII name is the same as comparing that
     /// text.
+    #[inline]
     pub fn entries(&self) -> Option<RawEntries<'a>> {
         (self.type_byte() == type_byte::MAP).then(|| RawEntries(Contents::open(self)))
     }
 
     /// The items of an ARRAY, in order; `None` for other kinds.
+    #[inline]
     pub fn items(&self) -> Option<RawItems<'a>> {
         (self.type_byte() == type_byte::ARRAY).then(|| RawItems(Contents::open(self)))
     }
@@ -193,6 +199,13 @@ impl std::fmt::Debug for RawValue<'_> {
     }
 }
 
+/// [`RawValue::str_bytes`] of a STRING with Java quirks around it.
+fn quirky_str_bytes(input: &[u8]) -> Option<&[u8]> {
+    let mut reader = Reader::new(input, &CHECKED);
+    reader.skip_tag();
+    reader.string_bytes(0).ok()
+}
+
 /// A walk through a checked container's content.
 enum Contents<'a> {
     /// An exact container, walked by length prefixes alone: `pos` up to `end`.
@@ -207,13 +220,19 @@ enum Contents<'a> {
 
 impl<'a> Contents<'a> {
     /// Positions a walk after the container's type byte and length prefix.
+    #[inline]
     fn open(container: &RawValue<'a>) -> Self {
         if container.exact {
             // The container was checked, so its header reads; an empty walk is the safe fallback.
             let (pos, end) = exact::contents(container.input, 0).unwrap_or((0, 0));
             return Contents::Exact { input: container.input, pos, end };
         }
-        let mut reader = Reader::new(container.input, &CHECKED);
+        Self::open_quirky(container.input)
+    }
+
+    /// [`Contents::open`] for a container with Java quirks.
+    fn open_quirky(input: &'a [u8]) -> Self {
+        let mut reader = Reader::new(input, &CHECKED);
         let remaining = reader.container_header().unwrap_or(0);
         Contents::Quirky { reader, remaining }
     }
@@ -321,6 +340,19 @@ mod tests {
                 _ => None,
             };
             assert_eq!(raw.as_date_ms(), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn long_varints_read_as_the_decoder_reads_them() {
+        // Java reads a varint of any length, the high bits shifted out.
+        let limits = DecodeLimits::default();
+        for tag in [type_byte::ZINT16, type_byte::ZINT32, type_byte::ZINT64] {
+            let mut bytes = vec![tag];
+            bytes.extend([0xFF; 11]);
+            bytes.push(0x03);
+            let raw = RawValue::parse(&bytes, &limits).unwrap();
+            assert_eq!(raw.as_i64(), decode_prefix(&bytes, &limits).unwrap().0.as_i64(), "{tag:#x}");
         }
     }
 

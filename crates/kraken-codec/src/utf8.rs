@@ -12,27 +12,54 @@ use crate::value::Text;
 /// Decodes UTF-8 the way the JDK's decoder does in replace mode.
 #[inline]
 pub fn decode_lossy(bytes: &[u8]) -> Text {
-    match std::str::from_utf8(bytes) {
-        Ok(valid) => Text::from(valid),
-        Err(_) => Text::from(decode_lossy_slow(bytes)),
+    match valid_str(bytes) {
+        Some(valid) => Text::from(valid),
+        None => Text::from(decode_lossy_slow(bytes)),
     }
 }
 
 /// [`decode_lossy`] into a `String`.
 pub fn decode_lossy_string(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(valid) => valid.to_owned(),
-        Err(_) => decode_lossy_slow(bytes),
+    match valid_str(bytes) {
+        Some(valid) => valid.to_owned(),
+        None => decode_lossy_slow(bytes),
     }
 }
 
 /// [`decode_lossy`], borrowing the bytes when they are valid UTF-8 (the text is then the same).
 #[inline]
 pub fn decode_lossy_borrowed(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
-        Ok(valid) => std::borrow::Cow::Borrowed(valid),
-        Err(_) => std::borrow::Cow::Owned(decode_lossy_slow(bytes)),
+    match valid_str(bytes) {
+        Some(valid) => std::borrow::Cow::Borrowed(valid),
+        None => std::borrow::Cow::Owned(decode_lossy_slow(bytes)),
     }
+}
+
+/// The bytes as text when they are valid UTF-8. Keys and most values are short ASCII: those
+/// are told apart here, without a call to the full check.
+#[inline]
+fn valid_str(bytes: &[u8]) -> Option<&str> {
+    if is_ascii(bytes) {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).ok()
+}
+
+/// True when every byte is ASCII: eight bytes at a time, without a branch per byte (for the
+/// short texts of keys and values, quicker than `<[u8]>::is_ascii`).
+#[inline]
+fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
+    let mut seen = 0u64;
+    for word in &mut words {
+        seen |= u64::from_ne_bytes(word.try_into().unwrap_or_default());
+    }
+    for &byte in words.remainder() {
+        seen |= u64::from(byte);
+    }
+    seen & HIGH_BITS == 0
 }
 
 fn decode_lossy_slow(bytes: &[u8]) -> String {
@@ -89,6 +116,15 @@ mod tests {
         assert_eq!(decode_lossy(&[0xF0, 0x9F, 0x41]), "\u{FFFD}A");
         assert_eq!(decode_lossy(&[0xE0, 0x80, 0x80]), "\u{FFFD}\u{FFFD}\u{FFFD}");
         assert_eq!(decode_lossy("한글".as_bytes()), "한글");
+        // Malformed bytes after eight or more ASCII ones, and at every place of a word.
+        for at in 0..17 {
+            let mut bytes = vec![b'a'; 17];
+            bytes[at] = 0xFF;
+            let mut expected = "a".repeat(17);
+            expected.replace_range(at..=at, "\u{FFFD}");
+            assert_eq!(decode_lossy(&bytes), expected.as_str(), "0xFF at {at}");
+            assert_eq!(decode_lossy_borrowed(&bytes[..at]), "a".repeat(at));
+        }
     }
 
     #[test]
