@@ -277,10 +277,11 @@ async fn a_flood_of_maximal_frames_from_one_sentry_leaves_another_flowing() {
     println!(
         "steady sentry: slowest acknowledgement {slowest:?}; flooder: {accepted} batches stored, {refused} refused"
     );
-    // On Linux the base reads the flood faster than it commits it, so the flooder's share of
-    // the intake (32 MiB) fills and its batches are refused. Under Wine reading a 7.5 MiB
-    // frame takes longer than committing it, the share never fills, and nothing needs
-    // refusing (seen in every Wine run here; the other assertions still hold).
+    // On Linux the base reads the flood faster than it commits it: the calls waiting on the
+    // connection pass its budget (64 MiB) and are refused at once, and the flooder's share of
+    // the intake (32 MiB) fills. Under Wine reading a 7.5 MiB frame takes longer than
+    // committing it, neither fills, and nothing needs refusing (seen in Wine runs here; the
+    // other assertions still hold).
     if cfg!(windows) {
         println!("under Wine: {refused} batches refused");
     } else {

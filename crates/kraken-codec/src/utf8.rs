@@ -35,19 +35,23 @@ pub fn decode_lossy_borrowed(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Texts up to this long are checked for ASCII in line before the full UTF-8 check; longer ones
+/// go to the full check alone, whose cost per byte is lower (and stays low in debug builds).
+const SHORT_TEXT: usize = 64;
+
 /// The bytes as text when they are valid UTF-8. Keys and most values are short ASCII: those
 /// are told apart here, without a call to the full check.
 #[inline]
 fn valid_str(bytes: &[u8]) -> Option<&str> {
-    if is_ascii(bytes) {
+    if bytes.len() <= SHORT_TEXT && is_ascii(bytes) {
         // SAFETY: ASCII bytes are valid UTF-8.
         return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
     }
     std::str::from_utf8(bytes).ok()
 }
 
-/// True when every byte is ASCII: eight bytes at a time, without a branch per byte (for the
-/// short texts of keys and values, quicker than `<[u8]>::is_ascii`).
+/// True when every byte is ASCII: eight bytes at a time, without a branch per byte (for short
+/// texts, quicker than `<[u8]>::is_ascii`).
 #[inline]
 fn is_ascii(bytes: &[u8]) -> bool {
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;

@@ -10,8 +10,10 @@
 //! * gives each frame an allocation of its own size once its length prefix has arrived, so a
 //!   frame kept by whoever reads it (a record's parameters) pins nothing more (small frames
 //!   that came in one read share that read's allocation, no larger than what came);
-//! * grows a frame's buffer as its bytes arrive, at most [`GROWTH_AHEAD`] (16 KiB) ahead of
-//!   them, so a peer announcing a large frame and sending nothing costs what it sent and 16 KiB;
+//! * grows a frame's buffer as its bytes arrive, never beyond the frame's size and each time by
+//!   at most half of what has arrived (at least [`GROWTH_AHEAD`], 16 KiB): a peer announcing a
+//!   large frame and stopping costs at most 1.5 times what it sent plus 16 KiB, and as the
+//!   buffer ends where the frame does, a read never brings the next frame's bytes into it;
 //! * refuses a frame over the maximum from its length prefix alone ([`crate::frame`]).
 
 use std::future::poll_fn;
@@ -27,8 +29,7 @@ use crate::frame::{FrameCheck, FrameDecodeError, announced_len, check};
 
 /// The stack buffer a read that starts a frame goes into.
 const FIRST_READ: usize = 4096;
-/// The most a frame's buffer is grown beyond the bytes that have arrived (one TLS record): a
-/// peer announcing a large frame and stopping costs this, not the frame's size.
+/// The least a frame's buffer is grown by (one TLS record), unless the frame needs less.
 const GROWTH_AHEAD: usize = 16 * 1024;
 
 /// Whole frames from `stream`, no longer than `max_len` bytes each.
@@ -101,13 +102,17 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Reads more of a frame straight into its buffer.
     fn poll_more(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let have = self.pending.len();
-        let missing = match announced_len(&self.pending, self.max_len) {
-            Ok(Some(total)) => total.saturating_sub(have),
-            // The prefix is still arriving (or bad, which the caller's check reports).
-            _ => 16,
-        };
         if self.pending.capacity() == have {
-            self.pending.reserve(missing.clamp(1, GROWTH_AHEAD));
+            let missing = match announced_len(&self.pending, self.max_len) {
+                Ok(Some(total)) => total.saturating_sub(have),
+                // The prefix is still arriving (or bad, which the caller's check reports).
+                _ => 16,
+            };
+            // Grown here, to a size of our choosing: `BytesMut::reserve` doubles, past the frame.
+            let grown = have + missing.clamp(1, GROWTH_AHEAD.max(have / 2));
+            let mut buffer = BytesMut::with_capacity(grown);
+            buffer.extend_from_slice(&self.pending);
+            self.pending = buffer;
         }
         tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.pending)
     }
@@ -172,15 +177,28 @@ mod tests {
 
     #[tokio::test]
     async fn a_large_announced_frame_grows_with_what_arrives() {
-        let (mut writer, reader) = tokio::io::duplex(1 << 16);
+        let (mut writer, reader) = tokio::io::duplex(4 << 20);
         let big = frame(5_000_000);
-        writer.write_all(&big[..10]).await.unwrap();
         let mut frames = FrameReader::new(reader, DEFAULT_MAX_FRAME_LEN);
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), frames.next_frame()).await;
-        assert!(waiting.is_err(), "the frame is not complete");
-        assert!(frames.pending.capacity() <= 10 + GROWTH_AHEAD, "capacity {}", frames.pending.capacity());
-        let feeder = tokio::spawn(async move { writer.write_all(&big[10..]).await.unwrap() });
-        assert_eq!(frames.next_frame().await.unwrap().unwrap().len(), 5_000_005);
+        for sent in [10, 3_000_000] {
+            writer.write_all(&big[frames.pending.len()..sent]).await.unwrap();
+            let waiting =
+                tokio::time::timeout(std::time::Duration::from_millis(50), frames.next_frame()).await;
+            assert!(waiting.is_err(), "the frame is not complete");
+            assert_eq!(frames.pending.len(), sent);
+            let capacity = frames.pending.capacity();
+            assert!(capacity <= sent + (sent / 2).max(GROWTH_AHEAD), "{sent} bytes in, capacity {capacity}");
+        }
+        let rest = big[3_000_000..].to_vec();
+        let feeder = tokio::spawn(async move {
+            writer.write_all(&rest).await.unwrap();
+            writer.write_all(&frame(3)).await.unwrap();
+        });
+        let got = frames.next_frame().await.unwrap().unwrap();
+        assert_eq!(got.len(), 5_000_005);
+        // The buffer ended where the frame does: nothing of the next frame shares it.
+        assert_eq!(BytesMut::from(got).capacity(), 5_000_005);
+        assert_eq!(&frames.next_frame().await.unwrap().unwrap()[..], &frame(3)[..]);
         feeder.await.unwrap();
     }
 

@@ -8,12 +8,15 @@
 //!
 //! Posts of one session run one after another, in arrival order: behind one that waits, the
 //! session's later posts queue in its backlog, up to `Limits::post_queue` of them and, over all
-//! sessions, `Limits::backlog_budget` encoded bytes. Past that the reader pauses until there is
-//! room, which pushes back on the peer instead of buffering without bound.
+//! sessions, `Limits::backlog_budget` encoded bytes, counting the posts that wait (a session's
+//! first post that did not finish at once holds its parameters, or what it made of them, as
+//! long as the queued ones). Past that the reader pauses until there is room, which pushes back
+//! on the peer instead of buffering without bound. Calls that wait are bounded the same way,
+//! in a budget of their own: past it a call is refused at once, like one that finds no slot.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 
 use tokio::sync::OwnedSemaphorePermit;
@@ -30,6 +33,17 @@ use crate::params::Params;
 enum Backlogged {
     Running(Handler, Option<OwnedSemaphorePermit>),
     Waiting(String, Params),
+}
+
+/// Takes `size` bytes of `budget` out of `held`; false when they do not fit. Something that
+/// does not fit is still taken when nothing is held, so that any one frame gets through.
+fn take_budget(held: &AtomicUsize, size: usize, budget: usize) -> bool {
+    let before = held.load(Ordering::Relaxed);
+    if before != 0 && before + size > budget {
+        return false;
+    }
+    held.fetch_add(size, Ordering::Relaxed);
+    true
 }
 
 impl RpcConnection {
@@ -49,19 +63,36 @@ impl RpcConnection {
             let cause = format!("too many calls in progress ({})", self.inner.config.max_concurrent_handlers);
             return self.reply(id, session, method, Err(RpcFault::new(cause)));
         }
+        // Counted before the handler starts, as a handler that waits holds its parameters (or
+        // what it made of them) until it ends.
+        let size = params.encoded_len();
+        let budget = self.inner.limits.backlog_budget;
+        if !take_budget(&self.inner.call_bytes, size, budget) {
+            let cause = format!("too many call bytes in progress (budget {budget})");
+            return self.reply(id, session, method, Err(RpcFault::new(cause)));
+        }
         let ctx = CallContext { connection: self.clone(), session, is_post: false };
         let mut handler = start_handler(&service, ctx, method.clone(), params);
         // Most handlers answer without waiting: run them here, and give a task (and a slot)
         // only to those that wait (for I/O, a blocking job or a call back to the peer).
         match poll_once(&mut handler) {
-            Poll::Ready(result) => self.reply(id, session, method, result),
+            Poll::Ready(result) => {
+                self.inner.call_bytes.fetch_sub(size, Ordering::Relaxed);
+                self.reply(id, session, method, result)
+            }
             Poll::Pending => {
                 let slot = self.inner.handler_slots.clone().try_acquire_owned().ok();
                 let conn = self.clone();
                 tokio::spawn(async move {
-                    let Some(_slot) = conn.handler_slot(slot).await else { return };
-                    let result = finish_handler(handler).await;
-                    conn.reply(id, session, method, result);
+                    let slot = conn.handler_slot(slot).await;
+                    let result = match slot {
+                        Some(_slot) => Some(finish_handler(handler).await),
+                        None => None,
+                    };
+                    conn.inner.call_bytes.fetch_sub(size, Ordering::Relaxed);
+                    if let Some(result) = result {
+                        conn.reply(id, session, method, result);
+                    }
                 });
             }
         }
@@ -87,25 +118,22 @@ impl RpcConnection {
         params: Params,
     ) -> Option<(String, Params)> {
         let limits = &self.inner.limits;
+        let size = params.encoded_len();
         let service = {
             let mut sessions = lock(&self.inner.sessions);
             let Some(entry) = sessions.get_mut(&session) else {
                 debug!(session, %method, "post on an unknown session dropped");
                 return None;
             };
+            // Bytes are taken before the post starts: if it waits, it holds them until it ends.
+            let fits = |size| take_budget(&self.inner.backlog_bytes, size, limits.backlog_budget);
             match &mut entry.post_backlog {
-                None => entry.service.clone(),
-                Some(backlog) if backlog.len() < limits.post_queue => {
-                    let size = params.encoded_len();
-                    let queued = self.inner.backlog_bytes.load(Ordering::Relaxed);
-                    if queued != 0 && queued + size > limits.backlog_budget {
-                        return Some((method, params));
-                    }
-                    self.inner.backlog_bytes.fetch_add(size, Ordering::Relaxed);
+                None if fits(size) => entry.service.clone(),
+                Some(backlog) if backlog.len() < limits.post_queue && fits(size) => {
                     backlog.push_back(QueuedPost { method, params, size });
                     return None;
                 }
-                Some(_) => return Some((method, params)),
+                _ => return Some((method, params)),
             }
         };
         let first = if self.inner.handler_slots.available_permits() > 0 {
@@ -113,6 +141,8 @@ impl RpcConnection {
             let mut handler = start_handler(&service, ctx, method, params);
             match poll_once(&mut handler) {
                 Poll::Ready(result) => {
+                    // No reader waits for room: the reader is here.
+                    self.inner.backlog_bytes.fetch_sub(size, Ordering::Relaxed);
                     log_post_failure(result);
                     return None;
                 }
@@ -126,8 +156,14 @@ impl RpcConnection {
         if let Some(entry) = lock(&self.inner.sessions).get_mut(&session) {
             entry.post_backlog = Some(VecDeque::new());
         }
-        tokio::spawn(self.clone().run_post_backlog(session, service, first));
+        tokio::spawn(self.clone().run_post_backlog(session, service, first, size));
         None
+    }
+
+    /// Gives back the budget of a post that ended, and wakes a reader waiting for room.
+    fn release_post_bytes(&self, size: usize) {
+        self.inner.backlog_bytes.fetch_sub(size, Ordering::Relaxed);
+        self.inner.post_space.notify_waiters();
     }
 
     /// Runs a post that found its session's backlog full, once there is room (or the session
@@ -147,39 +183,51 @@ impl RpcConnection {
 
     /// Finishes (or starts) the post that could not finish at once, then runs the posts queued
     /// behind it, in order, until the session's backlog is empty.
-    async fn run_post_backlog(self, session: i32, service: Arc<dyn RpcService>, first: Backlogged) {
-        let mut next = Some(first);
-        loop {
-            match next.take() {
-                Some(Backlogged::Running(handler, slot)) => {
-                    let Some(_slot) = self.handler_slot(slot).await else { break };
-                    log_post_failure(finish_handler(handler).await);
-                }
-                Some(Backlogged::Waiting(method, params)) => {
-                    let Ok(permit) = self.inner.handler_slots.clone().acquire_owned().await else { break };
-                    let ctx = CallContext { connection: self.clone(), session, is_post: true };
-                    log_post_failure(finish_handler(start_handler(&service, ctx, method, params)).await);
-                    drop(permit);
-                }
-                None => {}
-            }
-            let queued = {
-                let mut sessions = lock(&self.inner.sessions);
-                let Some(entry) = sessions.get_mut(&session) else { break };
-                let queued = entry.post_backlog.as_mut().and_then(VecDeque::pop_front);
-                match &queued {
-                    Some(post) => {
-                        self.inner.backlog_bytes.fetch_sub(post.size, Ordering::Relaxed);
+    async fn run_post_backlog(
+        self,
+        session: i32,
+        service: Arc<dyn RpcService>,
+        first: Backlogged,
+        first_size: usize,
+    ) {
+        let mut next = Some((first, first_size));
+        while let Some((post, size)) = next.take() {
+            let ran = match post {
+                Backlogged::Running(handler, slot) => match self.handler_slot(slot).await {
+                    Some(_slot) => {
+                        log_post_failure(finish_handler(handler).await);
+                        true
                     }
-                    None => entry.post_backlog = None,
+                    None => false,
+                },
+                Backlogged::Waiting(method, params) => {
+                    match self.inner.handler_slots.clone().acquire_owned().await {
+                        Ok(_permit) => {
+                            let ctx = CallContext { connection: self.clone(), session, is_post: true };
+                            log_post_failure(
+                                finish_handler(start_handler(&service, ctx, method, params)).await,
+                            );
+                            true
+                        }
+                        Err(_) => false,
+                    }
                 }
-                queued
             };
-            self.inner.post_space.notify_waiters();
-            let Some(QueuedPost { method, params, .. }) = queued else { return };
-            next = Some(Backlogged::Waiting(method, params));
+            self.release_post_bytes(size);
+            if !ran {
+                break;
+            }
+            let mut sessions = lock(&self.inner.sessions);
+            let Some(entry) = sessions.get_mut(&session) else { break };
+            match entry.post_backlog.as_mut().and_then(VecDeque::pop_front) {
+                Some(QueuedPost { method, params, size }) => {
+                    next = Some((Backlogged::Waiting(method, params), size))
+                }
+                None => entry.post_backlog = None,
+            }
         }
-        // The session or the connection is gone: free a reader waiting for room.
+        // The session or the connection is gone: free a reader waiting for room. (Posts still
+        // queued go with the session; their bytes no longer matter to a closed connection.)
         self.inner.post_space.notify_waiters();
     }
 }

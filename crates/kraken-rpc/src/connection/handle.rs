@@ -72,8 +72,10 @@ pub(super) struct Inner {
     pub(super) handler_slots: Arc<Semaphore>,
     /// Signalled when a session's post backlog shrinks.
     pub(super) post_space: Notify,
-    /// Encoded size of all posts waiting in backlogs.
+    /// Encoded size of the posts in backlogs and of those running that waited.
     pub(super) backlog_bytes: AtomicUsize,
+    /// Encoded size of the calls whose handlers are running.
+    pub(super) call_bytes: AtomicUsize,
     /// When bytes last arrived from the peer.
     pub(super) last_read: Arc<LastActivity>,
     /// When the transport last took bytes we wrote.
@@ -112,6 +114,7 @@ impl Inner {
             handler_slots: Arc::new(Semaphore::new(config.max_concurrent_handlers.max(1))),
             post_space: Notify::new(),
             backlog_bytes: AtomicUsize::new(0),
+            call_bytes: AtomicUsize::new(0),
             last_read: LastActivity::new(),
             last_write: LastActivity::new(),
             limits,

@@ -179,7 +179,9 @@ async fn posts_past_the_connection_byte_budget_pause_the_reader_whatever_their_s
     assert_eq!(backlog_len(&server, first.id()), 10, "the first session's posts all fit");
     let second_queued = backlog_len(&server, second.id());
     assert!(second_queued < 10, "the second session's did not, though far from the session bound");
-    assert_eq!(queued_bytes, (10 + second_queued) * note_size);
+    // The two running posts count too: they hold their parameters until they end.
+    let running = [100, 200].map(|tag| kraken_codec::encode(&Value::Array(vec![Value::I32(tag)])).len());
+    assert_eq!(queued_bytes, (10 + second_queued) * note_size + running.iter().sum::<usize>());
 
     gate.add_permits(2);
     within(ping).await.expect("the ping task").expect("answered once the reader goes on");
@@ -196,4 +198,70 @@ async fn posts_past_the_connection_byte_budget_pause_the_reader_whatever_their_s
         );
     }
     assert_eq!(server.inner.backlog_bytes.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_waiting_first_posts_of_many_sessions_count_in_the_byte_budget() {
+    // One slow post per session, none queued behind another: before, each session's first
+    // post went to its own task uncounted, so a peer could make us hold one per session.
+    const BUDGET: usize = 64 << 10;
+    let limits = Limits { backlog_budget: BUDGET, ..Limits::default() };
+    let gate = Arc::new(Semaphore::new(0));
+    let (services, mut ran) = gated_service(&gate);
+    let (client, server) = connected_pair(services, limits).await;
+    let mut sessions = Vec::new();
+    for _ in 0..20 {
+        sessions.push(within(client.create_session("test")).await.expect("a session"));
+    }
+    let post = |tag: i32| vec![Value::I32(tag), Value::Blob(vec![7; 8 << 10])];
+    let post_size = kraken_codec::encode(&Value::Array(post(100))).len();
+    for (n, session) in sessions.iter().enumerate() {
+        within(session.post("slow", post(100 + n as i32))).await.expect("posted");
+    }
+    let mut ping = tokio::spawn({
+        let client = client.clone();
+        async move { client.ping(NO_LIMIT).await }
+    });
+    let unanswered = tokio::time::timeout(PATIENCE, &mut ping).await;
+    assert!(unanswered.is_err(), "the reader paused: the ping behind the posts is not answered");
+    let held = server.inner.backlog_bytes.load(Ordering::Relaxed);
+    assert!(held <= BUDGET && held + post_size > BUDGET, "held {held} bytes, budget {BUDGET}");
+
+    gate.add_permits(20);
+    within(ping).await.expect("the ping task").expect("answered once the posts ran");
+    let mut tags: Vec<i32> = receive(&mut ran, 20).await.iter().filter_map(Value::as_i32).collect();
+    tags.sort_unstable();
+    assert_eq!(tags, (100..120).collect::<Vec<_>>(), "every post ran once");
+    assert_eq!(server.inner.backlog_bytes.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn waiting_calls_past_their_byte_budget_are_refused_at_once() {
+    const BUDGET: usize = 64 << 10;
+    let limits = Limits { backlog_budget: BUDGET, ..Limits::default() };
+    let gate = Arc::new(Semaphore::new(0));
+    let (services, mut entered) = gated_service(&gate);
+    let (client, server) = connected_pair(services, limits).await;
+    let session = within(client.create_session("test")).await.expect("a session");
+    let call = |tag: i32| vec![Value::I32(tag), Value::Blob(vec![7; 8 << 10])];
+    let call_size = kraken_codec::encode(&Value::Array(call(0))).len();
+    let fit = BUDGET / call_size;
+    let mut blocked = Vec::new();
+    for n in 0..fit as i32 {
+        blocked.push(session.start_call("block", call(n), NO_LIMIT).await.expect("sent"));
+    }
+    assert_eq!(receive(&mut entered, fit).await.len(), fit, "the calls that fit all run");
+    let over = within(session.call_with_timeout("block", call(99), NO_LIMIT)).await;
+    let refused = format!("too many call bytes in progress (budget {BUDGET})");
+    assert_eq!(over, Err(RpcError::Remote(Some(refused))));
+    assert!(drain(&mut entered).is_empty(), "the refused call never reached the service");
+    // A small call still fits.
+    let small = within(session.call_with_timeout("quick", vec![Value::from("quick")], NO_LIMIT)).await;
+    assert_eq!(small, Ok(Value::from("quick")));
+
+    gate.add_permits(fit);
+    for reply in blocked {
+        assert!(matches!(within(reply.wait()).await, Ok(Value::I32(_))), "every blocked call is answered");
+    }
+    assert_eq!(server.inner.call_bytes.load(Ordering::Relaxed), 0);
 }
