@@ -31,6 +31,7 @@ pub mod console;
 pub mod forward;
 pub mod intake;
 pub mod metrics;
+pub mod open_files;
 pub mod pki;
 pub mod private_files;
 pub mod records;

@@ -22,6 +22,7 @@ use crate::admin::{AdminLimits, AdminServer, AdminState, AdminToken, router};
 use crate::config::{BaseConfig, StorageConfig};
 use crate::console::{Login, Sessions};
 use crate::forward::Forwarders;
+use crate::open_files;
 use crate::private_files;
 use crate::server::{Base, BaseSettings};
 use crate::stop_signals::StopSignals;
@@ -87,6 +88,7 @@ async fn run(config: &BaseConfig) -> anyhow::Result<()> {
     if let Some(problem) = private_files::exposed_secret(&config.key, "the base's private key (`key`)") {
         bail!("refusing to start: {problem}");
     }
+    open_files::ensure_for(config.connections.max_total);
     private_files::private_dir(&config.data_dir)
         .with_context(|| format!("cannot set up the data directory {}", config.data_dir.display()))?;
     let token = Arc::new(AdminToken::load_or_create(&config.token_path())?);

@@ -102,6 +102,7 @@ impl Base {
             access,
             intake: Intake::new(settings.intake),
             connect_all_loggers: settings.connect_all_loggers,
+            event_budget: Arc::default(),
         });
         let mut services = ServiceTable::new();
         services.insert(service::BASE.into(), service);

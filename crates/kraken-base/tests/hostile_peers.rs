@@ -295,6 +295,42 @@ async fn a_flood_of_maximal_frames_from_one_sentry_leaves_another_flowing() {
     assert_eq!(base.storage.records(&filter).unwrap().len(), 20, "every steady record stored once");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentry_sending_events_without_end_is_refused_past_its_budget() {
+    let scene = Scene::new("events");
+    let base = scene.base(SentryAccess::default(), ConnectionLimits::default(), Duration::from_secs(5)).await;
+    let address = base.local_addr();
+    let noisy = raw_connection(&scene.pki, "sentry-1", address, ServiceTable::new()).await;
+    let session = noisy.create_session("kraken-base").await.unwrap();
+    session.call("hello", vec!["sentry-1".into()]).await.unwrap();
+    // Events of about 200 KB each (a detail just under the stored cap): the budget's burst
+    // (4 MiB) holds twenty of them.
+    let detail = "x".repeat(200_000);
+    let (mut stored, mut refused) = (0, 0);
+    for n in 0..40 {
+        let params = vec!["sentry-1".into(), format!("logger-{n}").into(), detail.as_str().into()];
+        match session.call("loggerStarted", params).await {
+            Ok(_) => stored += 1,
+            Err(RpcError::Remote(Some(message))) if message.contains("over their budget") => refused += 1,
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    println!("noisy sentry: {stored} events stored, {refused} refused");
+    assert!((19..=21).contains(&stored), "{stored} stored");
+    assert_eq!(stored + refused, 40);
+    assert_eq!(
+        base.storage.events("sentry-1", 100).unwrap().iter().filter(|e| e.kind == "loggerStarted").count(),
+        stored
+    );
+    // Another sentry's events are its own budget's business.
+    let quiet = raw_connection(&scene.pki, "sentry-2", address, ServiceTable::new()).await;
+    let session = quiet.create_session("kraken-base").await.unwrap();
+    session.call("hello", vec!["sentry-2".into()]).await.unwrap();
+    session.call("loggerStarted", vec!["sentry-2".into(), "cpu".into(), Value::I32(1000)]).await.unwrap();
+    let events = base.storage.events("sentry-2", 10).unwrap();
+    assert!(events.iter().any(|e| e.kind == "loggerStarted" && e.logger == "cpu"), "{events:?}");
+}
+
 impl Drop for Scene {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -43,7 +43,8 @@ pub struct RpcConfig {
     /// first byte, before the handshake's own limit starts.
     pub handshake_timeout: Duration,
     /// On a server: a connection not admitted by the application
-    /// ([`crate::RpcConnection::admit`]) within this long after the handshake is closed.
+    /// ([`crate::RpcConnection::admit`]) within this long after it was accepted (the handshake
+    /// included) is closed.
     /// `None`: connections are admitted once established.
     pub admission_timeout: Option<Duration>,
     /// Most sessions a peer may open on one connection.

@@ -153,6 +153,7 @@ async fn accept_loop(
             }
         };
         tune(&tcp);
+        let accepted_at = tokio::time::Instant::now();
         let (config, tls, services, established, failures) =
             (config.clone(), tls.clone(), services.clone(), established.clone(), failures.clone());
         tokio::spawn(async move {
@@ -167,7 +168,8 @@ async fn accept_loop(
                 Ok(conn) => conn,
                 Err(err) => return failures.note(addr, &err),
             };
-            tokio::spawn(watch_admission(conn.clone(), slot, config.admission_timeout));
+            let deadline = config.admission_timeout.map(|limit| (accepted_at + limit, limit));
+            tokio::spawn(watch_admission(conn.clone(), slot, deadline));
             if let Err(rejected) = established.send(conn).await {
                 rejected.0.close("server stopped");
             }
@@ -176,14 +178,19 @@ async fn accept_loop(
 }
 
 /// Holds a connection's slot while it lives: pending until the application admits it (closed
-/// if that takes longer than `limit`), live until it closes.
-async fn watch_admission(conn: RpcConnection, mut slot: SourceSlot, limit: Option<Duration>) {
-    match limit {
+/// if that has not happened by the deadline: the admission limit counted from the accept, so
+/// the handshake's time is part of it), live until it closes.
+async fn watch_admission(
+    conn: RpcConnection,
+    mut slot: SourceSlot,
+    deadline: Option<(tokio::time::Instant, Duration)>,
+) {
+    match deadline {
         None => slot.settle(),
-        Some(limit) => tokio::select! {
+        Some((deadline, limit)) => tokio::select! {
             _ = conn.admitted() => slot.settle(),
             _ = conn.closed() => {}
-            _ = tokio::time::sleep(limit) => {
+            _ = tokio::time::sleep_until(deadline) => {
                 tracing::info!(peer = ?conn.peer().address, ?limit, "closed: not admitted in time");
                 conn.close(format!("not admitted within {limit:?}"));
             }

@@ -7,6 +7,7 @@ use kraken_rpc::service::BoxFuture;
 use sentry_protocol::names::{factory_info, logger_info};
 
 use super::state::{BaseService, blocking, fault};
+use crate::storage::bounded_detail;
 
 /// What an event is about (a logger's or factory's name) and its details, as JSON:
 /// `loggerAdded` carries a `LoggerInfo`, factory events a `FactoryInfo`; the others the
@@ -41,6 +42,11 @@ pub(super) fn store_event(
     params: &[Value],
 ) -> Result<BoxFuture<'static, Result<Value, RpcFault>>, RpcFault> {
     let (subject, detail) = subject_and_detail(method, params)?;
+    // Trimmed now, so that a huge detail is not held while the event waits for the storage.
+    let (detail, received_bytes) = bounded_detail(detail);
+    if !service.event_budget.take(&guid, subject.len() + received_bytes) {
+        return Err(fault(format!("{method}: refused, the sentry's events are over their budget")));
+    }
     tracing::info!(%guid, %subject, event = method, "sentry event");
     let (storage, kind) = (service.storage.clone(), method.to_owned());
     Ok(Box::pin(async move {

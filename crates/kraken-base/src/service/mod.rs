@@ -28,6 +28,7 @@
 //! which uses `log_channel`; all of them use `identity` or `state`), and none imports this
 //! module.
 
+pub mod event_budget;
 mod events;
 mod hello;
 mod identity;

@@ -10,6 +10,7 @@ use kraken_rpc::{RpcConnection, RpcFault};
 use crate::access::SentryAccess;
 use crate::intake::Intake;
 use crate::sentries::SentryRegistry;
+use crate::service::event_budget::EventBudget;
 use crate::storage::{RecordWriter, Storage, StorageError};
 
 /// How long a refused connection stays open, so the refusal reaches the sentry first.
@@ -28,6 +29,8 @@ pub struct BaseService {
     pub intake: Arc<Intake>,
     /// Connect every logger of every sentry at hello (a quickstart convenience).
     pub connect_all_loggers: bool,
+    /// How much each sentry may still store as events.
+    pub event_budget: Arc<EventBudget>,
 }
 
 /// A fault with `message`, as the sentry reads it.

@@ -29,6 +29,20 @@ pub fn capped_detail(detail: &serde_json::Value) -> String {
     if text.len() <= MAX_EVENT_DETAIL {
         return text;
     }
-    serde_json::json!({ "truncated": true, "bytes": text.len(), "head": truncated(&text, TRUNCATED_HEAD) })
-        .to_string()
+    over_long_note(&text).to_string()
+}
+
+/// An event's detail as it will be stored ([`capped_detail`] of it is its own text), and the
+/// length of its JSON text as received: for trimming a detail before it waits to be stored.
+pub fn bounded_detail(detail: serde_json::Value) -> (serde_json::Value, usize) {
+    let text = detail.to_string();
+    if text.len() <= MAX_EVENT_DETAIL {
+        return (detail, text.len());
+    }
+    (over_long_note(&text), text.len())
+}
+
+/// What stands for a detail text over [`MAX_EVENT_DETAIL`] bytes.
+fn over_long_note(text: &str) -> serde_json::Value {
+    serde_json::json!({ "truncated": true, "bytes": text.len(), "head": truncated(text, TRUNCATED_HEAD) })
 }

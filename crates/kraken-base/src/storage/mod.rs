@@ -13,7 +13,7 @@ mod sqlite_usage;
 mod writer;
 
 pub use clickhouse::{ClickHouseSettings, ClickHouseStorage};
-pub use event_detail::truncated;
+pub use event_detail::{bounded_detail, truncated};
 pub use model::{
     Backlog, Deleted, EventRow, Grouping, PeerNode, RecordFilter, RetentionLimits, SentryRow, Storage,
     StorageError, StorageHealth, StoredRecord,
