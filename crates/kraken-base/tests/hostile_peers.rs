@@ -120,6 +120,38 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     assert_eq!(fixture.base.sentries.connected(), ["sentry-1"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_from_several_sources_filling_every_pending_place_do_not_keep_a_sentry_out() {
+    let scene = Scene::new("idle-sources");
+    // Every place for connections not yet admitted taken by three sources' idle sockets.
+    let limits = ConnectionLimits { max_pending: 90, max_pending_per_source: 40, ..Default::default() };
+    let base = scene.base(SentryAccess::default(), limits, Duration::from_secs(8)).await;
+    let address = base.local_addr();
+    let mut idle = Vec::new();
+    for source in 2..=4 {
+        for _ in 0..40 {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(format!("127.0.0.{source}:0").parse().unwrap()).unwrap();
+            idle.push(socket.connect(address).await.unwrap());
+        }
+    }
+    // A sentry from another address takes the place of the busiest source's oldest socket
+    // at once, instead of being refused until the handshake limit frees a place.
+    let fixture = scene.fixture(base);
+    let started = Instant::now();
+    let mut events = link(&fixture, "sentry-1", "sentry-1", &scene.pki);
+    let LinkEvent::Connected { .. } = next_event(&mut events).await else {
+        panic!("the sentry did not link")
+    };
+    let linked_in = started.elapsed();
+    assert!(
+        linked_in < Duration::from_secs(4),
+        "linking took {linked_in:?} beside idle sockets of 3 sources"
+    );
+    assert_eq!(fixture.base.sentries.connected(), ["sentry-1"]);
+    drop(idle);
+}
+
 #[tokio::test]
 async fn a_peer_that_never_says_hello_is_closed_and_one_that_does_stays() {
     let scene = Scene::new("nohello");

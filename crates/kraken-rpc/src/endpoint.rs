@@ -157,12 +157,19 @@ async fn accept_loop(
         let (config, tls, services, established, failures) =
             (config.clone(), tls.clone(), services.clone(), established.clone(), failures.clone());
         tokio::spawn(async move {
-            let conn = match tls {
-                None => {
-                    let peer = PeerInfo { address: Some(addr), certificate: None };
-                    Ok(RpcConnection::start(tcp, Role::Acceptor, config.clone(), services, peer, false))
+            let eviction = slot.evicted();
+            let establishing = async {
+                match tls {
+                    None => {
+                        let peer = PeerInfo { address: Some(addr), certificate: None };
+                        Ok(RpcConnection::start(tcp, Role::Acceptor, config.clone(), services, peer, false))
+                    }
+                    Some(acceptor) => handshake(acceptor, tcp, addr, config.clone(), services).await,
                 }
-                Some(acceptor) => handshake(acceptor, tcp, addr, config.clone(), services).await,
+            };
+            let conn = tokio::select! {
+                conn = establishing => conn,
+                _ = eviction.notified() => Err(RpcError::Connect(EVICTED.into())),
             };
             let conn = match conn {
                 Ok(conn) => conn,
@@ -177,6 +184,9 @@ async fn accept_loop(
     }
 }
 
+/// Why a pending connection is closed when a newcomer takes its place.
+const EVICTED: &str = "not yet admitted and its place given to a client from a less busy source";
+
 /// Holds a connection's slot while it lives: pending until the application admits it (closed
 /// if that has not happened by the deadline: the admission limit counted from the accept, so
 /// the handshake's time is part of it), live until it closes.
@@ -185,11 +195,16 @@ async fn watch_admission(
     mut slot: SourceSlot,
     deadline: Option<(tokio::time::Instant, Duration)>,
 ) {
+    let eviction = slot.evicted();
     match deadline {
         None => slot.settle(),
         Some((deadline, limit)) => tokio::select! {
             _ = conn.admitted() => slot.settle(),
             _ = conn.closed() => {}
+            _ = eviction.notified() => {
+                tracing::info!(peer = ?conn.peer().address, "closed: {EVICTED}");
+                conn.close(EVICTED);
+            }
             _ = tokio::time::sleep_until(deadline) => {
                 tracing::info!(peer = ?conn.peer().address, ?limit, "closed: not admitted in time");
                 conn.close(format!("not admitted within {limit:?}"));
