@@ -48,6 +48,7 @@ use sentry_protocol::names::base_method;
 pub use state::BaseService;
 
 use crate::records;
+use crate::storage::StoredRecord;
 use identity::own_guid;
 use state::fault;
 
@@ -70,12 +71,19 @@ impl RpcService for BaseService {
         params: Params,
     ) -> BoxFuture<'static, Result<Value, RpcFault>> {
         let own_guid = |claimed: &str| own_guid(self, &ctx.connection, claimed);
-        let bytes = params.encoded_len();
+        // The intake counts what the records hold in memory, or their encoded size if more.
+        let held = |records: &[StoredRecord]| {
+            records.iter().map(StoredRecord::held_bytes).sum::<usize>().max(params.encoded_len())
+        };
         let read = match method.as_str() {
-            base_method::ON_LOG => records::on_log(&params, own_guid)
-                .map(|records| record_intake::post(self, &ctx.connection, records, bytes)),
-            base_method::ON_LOG_BATCH => records::on_log_batch(&params, own_guid)
-                .map(|records| record_intake::batch(self, &ctx.connection, records, bytes)),
+            base_method::ON_LOG => records::on_log(&params, own_guid).map(|records| {
+                let bytes = held(&records);
+                record_intake::post(self, &ctx.connection, records, bytes)
+            }),
+            base_method::ON_LOG_BATCH => records::on_log_batch(&params, own_guid).map(|records| {
+                let bytes = held(&records);
+                record_intake::batch(self, &ctx.connection, records, bytes)
+            }),
             _ => return call_decoded(self, ctx, method, params),
         };
         read.unwrap_or_else(|error| Box::pin(std::future::ready(Err(error))))

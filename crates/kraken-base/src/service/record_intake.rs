@@ -17,7 +17,8 @@ use crate::storage::StoredRecord;
 /// The event noted when a sentry's acknowledgements start waiting for its rate.
 const THROTTLED_EVENT: &str = "quota-throttled";
 
-/// Admits and queues a batch of `bytes` (encoded), replying with its record count.
+/// Admits and queues a batch taking `bytes` (what its records hold), replying with its record
+/// count.
 pub(super) fn batch(
     service: &BaseService,
     connection: &RpcConnection,

@@ -42,6 +42,20 @@ impl StoredRecord {
     pub fn params_json(&self) -> serde_json::Value {
         serde_json::from_str(&self.params).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The memory the record holds while it waits to be stored: the struct and its texts'
+    /// allocations. (Its JSON params can be several times the record's encoded size: a
+    /// control character takes one byte encoded and six as JSON.)
+    pub fn held_bytes(&self) -> usize {
+        let optional = |text: &Option<String>| text.as_ref().map_or(0, String::capacity);
+        std::mem::size_of::<Self>()
+            + self.guid.capacity()
+            + self.logger.capacity()
+            + self.params.capacity()
+            + optional(&self.logtype)
+            + optional(&self.msg)
+            + optional(&self.epoch)
+    }
 }
 
 /// The bytes a record counts against its sentry's quota: its params and its message.
