@@ -37,7 +37,7 @@ pub fn decode_lossy_borrowed(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// Texts up to this long are checked for ASCII in line before the full UTF-8 check; longer ones
 /// go to the full check alone, whose cost per byte is lower (and stays low in debug builds).
-const SHORT_TEXT: usize = 64;
+const SHORT_TEXT: usize = 256;
 
 /// The bytes as text when they are valid UTF-8. Keys and most values are short ASCII: those
 /// are told apart here, without a call to the full check.
@@ -50,19 +50,24 @@ fn valid_str(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }
 
-/// True when every byte is ASCII: eight bytes at a time, without a branch per byte (for short
-/// texts, quicker than `<[u8]>::is_ascii`).
+/// True when every byte is ASCII: eight bytes at a time, the last word overlapping the one
+/// before it, so no byte is looked at alone (for short texts, quicker than
+/// `<[u8]>::is_ascii`).
 #[inline]
 fn is_ascii(bytes: &[u8]) -> bool {
     const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    let mut words = bytes.chunks_exact(8);
-    let mut seen = 0u64;
-    for word in &mut words {
-        seen |= u64::from_ne_bytes(word.try_into().unwrap_or_default());
-    }
-    for &byte in words.remainder() {
-        seen |= u64::from(byte);
-    }
+    let word =
+        |at: usize| bytes.get(at..at + 8).and_then(|w| w.try_into().ok()).map_or(0, u64::from_ne_bytes);
+    let seen = match bytes.len() {
+        0..4 => bytes.iter().fold(0u64, |seen, &byte| seen | u64::from(byte)),
+        len @ 4..8 => {
+            let half = |at: usize| {
+                bytes.get(at..at + 4).and_then(|w| w.try_into().ok()).map_or(0, u32::from_ne_bytes)
+            };
+            u64::from(half(0) | half(len - 4))
+        }
+        len => (0..len / 8).fold(word(len - 8), |seen, n| seen | word(n * 8)),
+    };
     seen & HIGH_BITS == 0
 }
 
