@@ -199,6 +199,8 @@ async fn watch_admission(
     match deadline {
         None => slot.settle(),
         Some((deadline, limit)) => tokio::select! {
+            // An admission that comes with an eviction or the deadline wins: the peer is in.
+            biased;
             _ = conn.admitted() => slot.settle(),
             _ = conn.closed() => {}
             _ = eviction.notified() => {
