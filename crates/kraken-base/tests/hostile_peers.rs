@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,6 +69,27 @@ async fn try_connect(
     Ok(connection)
 }
 
+/// `count` sockets connected to `address` from 127.0.0.`source`, that never send a byte.
+async fn idle_sockets(address: SocketAddr, source: u8, count: usize) -> Vec<tokio::net::TcpStream> {
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from(([127, 0, 0, source], 0))).unwrap();
+        idle.push(socket.connect(address).await.unwrap());
+    }
+    idle
+}
+
+/// How long sentry `sentry-1` (from 127.0.0.1) takes to link to the fixture's base.
+async fn time_to_link(fixture: &common::Fixture, pki: &Path) -> Duration {
+    let started = Instant::now();
+    let mut events = link(fixture, "sentry-1", "sentry-1", pki);
+    let LinkEvent::Connected { .. } = next_event(&mut events).await else {
+        panic!("the sentry did not link")
+    };
+    started.elapsed()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     let scene = Scene::new("idle");
@@ -78,20 +100,10 @@ async fn idle_sockets_neither_delay_nor_crowd_out_a_real_sentry() {
     // 400 sockets from 127.0.0.2 that never send a byte: more than the per-source limit of
     // connections not yet admitted (256).
     const IDLE: usize = 400;
-    let mut idle = Vec::new();
-    for _ in 0..IDLE {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
-        idle.push(socket.connect(address).await.unwrap());
-    }
+    let idle = idle_sockets(address, 2, IDLE).await;
     // A real sentry from 127.0.0.1 links well within its 5 s budget.
     let fixture = scene.fixture(base);
-    let started = Instant::now();
-    let mut events = link(&fixture, "sentry-1", "sentry-1", &scene.pki);
-    let LinkEvent::Connected { .. } = next_event(&mut events).await else {
-        panic!("the sentry did not link")
-    };
-    let linked_in = started.elapsed();
+    let linked_in = time_to_link(&fixture, &scene.pki).await;
     assert!(linked_in < Duration::from_secs(4), "linking took {linked_in:?} beside {IDLE} idle sockets");
     // Every idle socket is closed by the base: at once past the limit, after the 8 s
     // handshake limit otherwise.
@@ -129,21 +141,12 @@ async fn idle_sockets_from_several_sources_filling_every_pending_place_do_not_ke
     let address = base.local_addr();
     let mut idle = Vec::new();
     for source in 2..=4 {
-        for _ in 0..40 {
-            let socket = tokio::net::TcpSocket::new_v4().unwrap();
-            socket.bind(format!("127.0.0.{source}:0").parse().unwrap()).unwrap();
-            idle.push(socket.connect(address).await.unwrap());
-        }
+        idle.extend(idle_sockets(address, source, 40).await);
     }
     // A sentry from another address takes the place of the busiest source's oldest socket
     // at once, instead of being refused until the handshake limit frees a place.
     let fixture = scene.fixture(base);
-    let started = Instant::now();
-    let mut events = link(&fixture, "sentry-1", "sentry-1", &scene.pki);
-    let LinkEvent::Connected { .. } = next_event(&mut events).await else {
-        panic!("the sentry did not link")
-    };
-    let linked_in = started.elapsed();
+    let linked_in = time_to_link(&fixture, &scene.pki).await;
     assert!(
         linked_in < Duration::from_secs(4),
         "linking took {linked_in:?} beside idle sockets of 3 sources"
