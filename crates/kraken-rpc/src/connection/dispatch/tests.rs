@@ -75,6 +75,33 @@ async fn receive(seen: &mut mpsc::UnboundedReceiver<Value>, count: usize) -> Vec
     values
 }
 
+/// The byte budget of the budget tests: a few posts or calls of some KiB fill it.
+const SMALL_BUDGET: usize = 64 << 10;
+
+/// A connected pair whose server has [`SMALL_BUDGET`] and the [`gated_service`], with its gate.
+async fn budgeted_pair() -> (Arc<Semaphore>, mpsc::UnboundedReceiver<Value>, RpcConnection, RpcConnection) {
+    let gate = Arc::new(Semaphore::new(0));
+    let (services, seen) = gated_service(&gate);
+    let limits = Limits { backlog_budget: SMALL_BUDGET, ..Limits::default() };
+    let (client, server) = connected_pair(services, limits).await;
+    (gate, seen, client, server)
+}
+
+/// Sends a ping and checks it is not answered: the server's reader has paused. Nothing but the
+/// gate can move things on (the tests pause the clock, which skips ahead until the wait ends).
+/// Returns the ping, to be answered once the reader goes on.
+async fn ping_behind_a_paused_reader(
+    client: &RpcConnection,
+) -> tokio::task::JoinHandle<Result<(), RpcError>> {
+    let mut ping = tokio::spawn({
+        let client = client.clone();
+        async move { client.ping(NO_LIMIT).await }
+    });
+    let unanswered = tokio::time::timeout(PATIENCE, &mut ping).await;
+    assert!(unanswered.is_err(), "the reader paused: a ping behind the posts is not answered");
+    ping
+}
+
 #[tokio::test]
 async fn past_the_handler_slots_a_call_is_refused_at_once_and_a_finished_handler_frees_its_slot() {
     let gate = Arc::new(Semaphore::new(0));
@@ -128,13 +155,7 @@ async fn posts_behind_a_slow_post_queue_up_to_the_session_bound_then_the_reader_
     for n in 1..=last {
         within(session.post("note", vec![Value::I32(n)])).await.expect("posted");
     }
-    let mut ping = tokio::spawn({
-        let client = client.clone();
-        async move { client.ping(NO_LIMIT).await }
-    });
-    // Nothing but the gate can move things on now: the clock skips ahead until the wait ends.
-    let unanswered = tokio::time::timeout(PATIENCE, &mut ping).await;
-    assert!(unanswered.is_err(), "the reader stopped reading: the ping behind the posts is not answered");
+    let ping = ping_behind_a_paused_reader(&client).await;
     assert_eq!(backlog_len(&server, session.id()), bound, "posts queued up to the bound");
     assert!(drain(&mut ran).is_empty(), "no post ran ahead of the slow one");
 
@@ -148,11 +169,7 @@ async fn posts_behind_a_slow_post_queue_up_to_the_session_bound_then_the_reader_
 
 #[tokio::test(start_paused = true)]
 async fn posts_past_the_connection_byte_budget_pause_the_reader_whatever_their_session() {
-    const BUDGET: usize = 64 << 10;
-    let limits = Limits { backlog_budget: BUDGET, ..Limits::default() };
-    let gate = Arc::new(Semaphore::new(0));
-    let (services, mut ran) = gated_service(&gate);
-    let (client, server) = connected_pair(services, limits).await;
+    let (gate, mut ran, client, server) = budgeted_pair().await;
     let first = within(client.create_session("test")).await.expect("a session");
     let second = within(client.create_session("test")).await.expect("a session");
 
@@ -168,14 +185,12 @@ async fn posts_past_the_connection_byte_budget_pause_the_reader_whatever_their_s
     for n in 1..=10 {
         within(second.post("note", note(200 + n))).await.expect("posted");
     }
-    let mut ping = tokio::spawn({
-        let client = client.clone();
-        async move { client.ping(NO_LIMIT).await }
-    });
-    let unanswered = tokio::time::timeout(PATIENCE, &mut ping).await;
-    assert!(unanswered.is_err(), "the reader stopped reading: the ping behind the posts is not answered");
+    let ping = ping_behind_a_paused_reader(&client).await;
     let queued_bytes = server.inner.backlog_bytes.load(Ordering::Relaxed);
-    assert!(queued_bytes <= BUDGET && queued_bytes + note_size > BUDGET, "queued up to the budget");
+    assert!(
+        queued_bytes <= SMALL_BUDGET && queued_bytes + note_size > SMALL_BUDGET,
+        "queued up to the budget"
+    );
     assert_eq!(backlog_len(&server, first.id()), 10, "the first session's posts all fit");
     let second_queued = backlog_len(&server, second.id());
     assert!(second_queued < 10, "the second session's did not, though far from the session bound");
@@ -204,11 +219,7 @@ async fn posts_past_the_connection_byte_budget_pause_the_reader_whatever_their_s
 async fn the_waiting_first_posts_of_many_sessions_count_in_the_byte_budget() {
     // One slow post per session, none queued behind another: before, each session's first
     // post went to its own task uncounted, so a peer could make us hold one per session.
-    const BUDGET: usize = 64 << 10;
-    let limits = Limits { backlog_budget: BUDGET, ..Limits::default() };
-    let gate = Arc::new(Semaphore::new(0));
-    let (services, mut ran) = gated_service(&gate);
-    let (client, server) = connected_pair(services, limits).await;
+    let (gate, mut ran, client, server) = budgeted_pair().await;
     let mut sessions = Vec::new();
     for _ in 0..20 {
         sessions.push(within(client.create_session("test")).await.expect("a session"));
@@ -218,14 +229,12 @@ async fn the_waiting_first_posts_of_many_sessions_count_in_the_byte_budget() {
     for (n, session) in sessions.iter().enumerate() {
         within(session.post("slow", post(100 + n as i32))).await.expect("posted");
     }
-    let mut ping = tokio::spawn({
-        let client = client.clone();
-        async move { client.ping(NO_LIMIT).await }
-    });
-    let unanswered = tokio::time::timeout(PATIENCE, &mut ping).await;
-    assert!(unanswered.is_err(), "the reader paused: the ping behind the posts is not answered");
+    let ping = ping_behind_a_paused_reader(&client).await;
     let held = server.inner.backlog_bytes.load(Ordering::Relaxed);
-    assert!(held <= BUDGET && held + post_size > BUDGET, "held {held} bytes, budget {BUDGET}");
+    assert!(
+        held <= SMALL_BUDGET && held + post_size > SMALL_BUDGET,
+        "held {held} bytes, budget {SMALL_BUDGET}"
+    );
 
     gate.add_permits(20);
     within(ping).await.expect("the ping task").expect("answered once the posts ran");
@@ -237,22 +246,18 @@ async fn the_waiting_first_posts_of_many_sessions_count_in_the_byte_budget() {
 
 #[tokio::test]
 async fn waiting_calls_past_their_byte_budget_are_refused_at_once() {
-    const BUDGET: usize = 64 << 10;
-    let limits = Limits { backlog_budget: BUDGET, ..Limits::default() };
-    let gate = Arc::new(Semaphore::new(0));
-    let (services, mut entered) = gated_service(&gate);
-    let (client, server) = connected_pair(services, limits).await;
+    let (gate, mut entered, client, server) = budgeted_pair().await;
     let session = within(client.create_session("test")).await.expect("a session");
     let call = |tag: i32| vec![Value::I32(tag), Value::Blob(vec![7; 8 << 10])];
     let call_size = kraken_codec::encode(&Value::Array(call(0))).len();
-    let fit = BUDGET / call_size;
+    let fit = SMALL_BUDGET / call_size;
     let mut blocked = Vec::new();
     for n in 0..fit as i32 {
         blocked.push(session.start_call("block", call(n), NO_LIMIT).await.expect("sent"));
     }
     assert_eq!(receive(&mut entered, fit).await.len(), fit, "the calls that fit all run");
     let over = within(session.call_with_timeout("block", call(99), NO_LIMIT)).await;
-    let refused = format!("too many call bytes in progress (budget {BUDGET})");
+    let refused = format!("too many call bytes in progress (budget {SMALL_BUDGET})");
     assert_eq!(over, Err(RpcError::Remote(Some(refused))));
     assert!(drain(&mut entered).is_empty(), "the refused call never reached the service");
     // A small call still fits.
