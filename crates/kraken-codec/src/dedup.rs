@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 /// Entry lists up to this long are checked pairwise; longer ones through a hash map.
-const PAIRWISE_LIMIT: usize = 32;
+const PAIRWISE_LIMIT: usize = 64;
 
 /// `entries` with each repeated key reduced to one entry, at the key's first position, holding
 /// the last value given for it.

@@ -72,14 +72,15 @@ pub fn map_event(
     options: &MappingOptions,
 ) -> Result<MappedEvent, MappingError> {
     let document = Document::parse(xml).map_err(|e| MappingError::Xml(e.to_string()))?;
-    let event = document.root_element();
-    let system = child(event, "System").ok_or(MappingError::Missing("System"))?;
-    let rendering = child(event, "RenderingInfo");
+    let event = EventElements::of(document.root_element());
+    let system = event.system.ok_or(MappingError::Missing("System"))?;
+    let system = SystemElements::of(system);
+    let rendering = event.rendering.map(RenderingElements::of).unwrap_or_default();
     let mut text = Truncator { max: options.max_field_bytes, truncated: false };
 
     // A record can lack its creation time (seen in a damaged log: `<TimeCreated/>`); it is
     // then dated by its write time, and `time_created` is null.
-    let created_text = child(system, "TimeCreated").and_then(|t| t.attribute("SystemTime"));
+    let created_text = system.time_created.and_then(|t| t.attribute("SystemTime"));
     let created = match created_text {
         Some(text) => Some(
             parse_system_time(text)
@@ -92,76 +93,75 @@ pub fn map_event(
         (None, Some(written)) => (written, false),
         (None, None) => return Err(MappingError::Missing("System/TimeCreated/@SystemTime")),
     };
-    let record_id: i64 = number(system, "EventRecordID")?.unwrap_or(0);
-    let event_id: i64 = number(system, "EventID")?.ok_or(MappingError::Missing("System/EventID"))?;
-    let level: i64 = number(system, "Level")?.unwrap_or(0);
-    let keywords = child_text(system, "Keywords");
-    let provider = child(system, "Provider");
+    let record_id: i64 = number(system.event_record_id, "EventRecordID")?.unwrap_or(0);
+    let event_id: i64 = number(system.event_id, "EventID")?.ok_or(MappingError::Missing("System/EventID"))?;
+    let level: i64 = number(system.level, "Level")?.unwrap_or(0);
+    let keywords = system.keywords.map(element_text);
+    let provider = system.provider;
     let provider_name = provider
         .and_then(|p| p.attribute("EventSourceName").or_else(|| p.attribute("Name")))
         .unwrap_or_default();
-    let user_sid = child(system, "Security").and_then(|s| s.attribute("UserID"));
-    let execution = child(system, "Execution");
+    let user_sid = system.security.and_then(|s| s.attribute("UserID"));
+    let execution = system.execution;
     let execution_id =
         |name: &str| execution.and_then(|e| e.attribute(name)).and_then(|v| v.parse::<i64>().ok());
-    let rendered = |name: &str| rendering.and_then(|r| child_text(r, name)).filter(|t| !t.is_empty());
-    let message = extras.message.clone().or_else(|| rendered("Message").map(str::to_owned));
+    let message = extras.message.clone().or_else(|| non_empty_text(rendering.message).map(str::to_owned));
     let message = message.map(|m| text.cut(one_line(&m)));
     let written = extras.written.unwrap_or(created);
+    let event_data = event.event_data.map_or(Value::Null, |data| event_data(data, &mut text));
+    let user_data = event.user_data.map_or(Value::Null, |data| user_data(data, &mut text));
 
-    let mut params = Map::with_capacity(34);
-    params.insert("logtype", Value::from("system"));
-    params.insert("msg", message.map_or(Value::Null, Value::from));
-    params.insert("record_number", Value::I32(record_id as u32 as i32));
-    params.insert("event_id", Value::I32((event_id & 0xFFFF) as i32));
-    params.insert("event_type", Value::from(event_type(level, keywords)));
-    params.insert("generated", Value::from(seed_time(created)));
-    params.insert("written", Value::from(seed_time(written)));
-    params.insert("provider_name", Value::from(text.cut(provider_name.to_owned())));
-    params.insert(
+    let mut params: Vec<(Text, Value)> = Vec::with_capacity(34);
+    let mut put = |key: &'static str, value: Value| params.push((Text::from(key), value));
+    put("logtype", Value::from("system"));
+    put("msg", message.map_or(Value::Null, Value::from));
+    put("record_number", Value::I32(record_id as u32 as i32));
+    put("event_id", Value::I32((event_id & 0xFFFF) as i32));
+    put("event_type", Value::from(event_type(level, keywords)));
+    put("generated", Value::from(seed_time(created)));
+    put("written", Value::from(seed_time(written)));
+    put("provider_name", Value::from(text.cut(provider_name.to_owned())));
+    put(
         "event_category",
-        rendered("Task").map_or(Value::Null, |t| Value::from(text.cut(t.to_owned()))),
+        non_empty_text(rendering.task).map_or(Value::Null, |t| Value::from(text.cut(t.to_owned()))),
     );
-    params
-        .insert("user", extras.account.as_ref().map_or(Value::Null, |(_, user)| Value::from(user.as_str())));
-    params.insert("channel", Value::from(child_text(system, "Channel").unwrap_or_default()));
-    params.insert("record_id", Value::I64(record_id));
-    params.insert("level", Value::I32(level as i32));
-    params.insert(
+    put("user", extras.account.as_ref().map_or(Value::Null, |(_, user)| Value::from(user.as_str())));
+    put("channel", Value::from(system.channel.map(element_text).unwrap_or_default()));
+    put("record_id", Value::I64(record_id));
+    put("level", Value::I32(level as i32));
+    put(
         "level_name",
-        Value::from(rendered("Level").map_or_else(|| level_name(level).to_owned(), str::to_owned)),
+        Value::from(
+            non_empty_text(rendering.level).map_or_else(|| level_name(level).to_owned(), str::to_owned),
+        ),
     );
-    params
-        .insert("time_created", if has_created { Value::from(rfc3339_100ns(created)) } else { Value::Null });
-    params.insert("computer", Value::from(child_text(system, "Computer").unwrap_or_default()));
-    params.insert("user_sid", Value::from(user_sid));
-    params.insert(
+    put("time_created", if has_created { Value::from(rfc3339_100ns(created)) } else { Value::Null });
+    put("computer", Value::from(system.computer.map(element_text).unwrap_or_default()));
+    put("user_sid", Value::from(user_sid));
+    put(
         "user_domain",
         extras.account.as_ref().map_or(Value::Null, |(domain, _)| Value::from(domain.as_str())),
     );
-    params
-        .insert("provider_guid", Value::from(provider.and_then(|p| p.attribute("Guid")).map(normalise_guid)));
-    params.insert("task", Value::I32(number(system, "Task")?.unwrap_or(0)));
-    params.insert("opcode", Value::I32(number(system, "Opcode")?.unwrap_or(0)));
-    params.insert("keywords", Value::from(keywords));
-    params.insert("process_id", Value::from(execution_id("ProcessID")));
-    params.insert("thread_id", Value::from(execution_id("ThreadID")));
-    params.insert(
+    put("provider_guid", Value::from(provider.and_then(|p| p.attribute("Guid")).map(normalise_guid)));
+    put("task", Value::I32(number(system.task, "Task")?.unwrap_or(0)));
+    put("opcode", Value::I32(number(system.opcode, "Opcode")?.unwrap_or(0)));
+    put("keywords", Value::from(keywords));
+    put("process_id", Value::from(execution_id("ProcessID")));
+    put("thread_id", Value::from(execution_id("ThreadID")));
+    put(
         "activity_id",
-        Value::from(child(system, "Correlation").and_then(|c| c.attribute("ActivityID")).map(normalise_guid)),
+        Value::from(system.correlation.and_then(|c| c.attribute("ActivityID")).map(normalise_guid)),
     );
-    params.insert(
-        "event_data",
-        child(event, "EventData").map_or(Value::Null, |data| event_data(data, &mut text)),
-    );
-    params
-        .insert("user_data", child(event, "UserData").map_or(Value::Null, |data| user_data(data, &mut text)));
+    put("event_data", event_data);
+    put("user_data", user_data);
     if options.include_xml {
-        params.insert("xml", Value::from(text.cut(xml.to_owned())));
+        put("xml", Value::from(text.cut(xml.to_owned())));
     }
     if text.truncated {
-        params.insert("truncated", Value::Bool(true));
+        put("truncated", Value::Bool(true));
     }
+    // The keys above are distinct: the map is built once, not searched per key.
+    let params = Map::from_entries(params);
     Ok(MappedEvent { date: created, params })
 }
 
@@ -185,19 +185,117 @@ impl Truncator {
     }
 }
 
-/// The first child element called `name` (any namespace).
-fn child<'a, 'input>(node: Node<'a, 'input>, name: &str) -> Option<Node<'a, 'input>> {
-    node.children().find(|c| c.is_element() && c.tag_name().name() == name)
+/// The children of `Event` the mapping reads, found in one pass (the first of each name, any
+/// namespace).
+#[derive(Default)]
+struct EventElements<'a, 'input> {
+    system: Option<Node<'a, 'input>>,
+    rendering: Option<Node<'a, 'input>>,
+    event_data: Option<Node<'a, 'input>>,
+    user_data: Option<Node<'a, 'input>>,
 }
 
-/// The text of the child element `name` (`""` for an empty element), trimmed.
-fn child_text<'a>(node: Node<'a, '_>, name: &str) -> Option<&'a str> {
-    child(node, name).map(|c| c.text().unwrap_or_default().trim())
+impl<'a, 'input> EventElements<'a, 'input> {
+    fn of(event: Node<'a, 'input>) -> Self {
+        let mut found = Self::default();
+        for element in event.children().filter(Node::is_element) {
+            let slot = match element.tag_name().name() {
+                "System" => &mut found.system,
+                "RenderingInfo" => &mut found.rendering,
+                "EventData" => &mut found.event_data,
+                "UserData" => &mut found.user_data,
+                _ => continue,
+            };
+            slot.get_or_insert(element);
+        }
+        found
+    }
 }
 
-/// A child element's text as a number; `None` when absent or empty.
-fn number<T: std::str::FromStr>(system: Node<'_, '_>, name: &'static str) -> Result<Option<T>, MappingError> {
-    match child_text(system, name) {
+/// The children of `System` the mapping reads, found in one pass.
+#[derive(Default)]
+struct SystemElements<'a, 'input> {
+    provider: Option<Node<'a, 'input>>,
+    event_id: Option<Node<'a, 'input>>,
+    level: Option<Node<'a, 'input>>,
+    task: Option<Node<'a, 'input>>,
+    opcode: Option<Node<'a, 'input>>,
+    keywords: Option<Node<'a, 'input>>,
+    time_created: Option<Node<'a, 'input>>,
+    event_record_id: Option<Node<'a, 'input>>,
+    correlation: Option<Node<'a, 'input>>,
+    execution: Option<Node<'a, 'input>>,
+    channel: Option<Node<'a, 'input>>,
+    computer: Option<Node<'a, 'input>>,
+    security: Option<Node<'a, 'input>>,
+}
+
+impl<'a, 'input> SystemElements<'a, 'input> {
+    fn of(system: Node<'a, 'input>) -> Self {
+        let mut found = Self::default();
+        for element in system.children().filter(Node::is_element) {
+            let slot = match element.tag_name().name() {
+                "Provider" => &mut found.provider,
+                "EventID" => &mut found.event_id,
+                "Level" => &mut found.level,
+                "Task" => &mut found.task,
+                "Opcode" => &mut found.opcode,
+                "Keywords" => &mut found.keywords,
+                "TimeCreated" => &mut found.time_created,
+                "EventRecordID" => &mut found.event_record_id,
+                "Correlation" => &mut found.correlation,
+                "Execution" => &mut found.execution,
+                "Channel" => &mut found.channel,
+                "Computer" => &mut found.computer,
+                "Security" => &mut found.security,
+                _ => continue,
+            };
+            slot.get_or_insert(element);
+        }
+        found
+    }
+}
+
+/// The children of `RenderingInfo` the mapping reads, found in one pass.
+#[derive(Default)]
+struct RenderingElements<'a, 'input> {
+    message: Option<Node<'a, 'input>>,
+    level: Option<Node<'a, 'input>>,
+    task: Option<Node<'a, 'input>>,
+}
+
+impl<'a, 'input> RenderingElements<'a, 'input> {
+    fn of(rendering: Node<'a, 'input>) -> Self {
+        let mut found = Self::default();
+        for element in rendering.children().filter(Node::is_element) {
+            let slot = match element.tag_name().name() {
+                "Message" => &mut found.message,
+                "Level" => &mut found.level,
+                "Task" => &mut found.task,
+                _ => continue,
+            };
+            slot.get_or_insert(element);
+        }
+        found
+    }
+}
+
+/// An element's text (`""` for an empty element), trimmed.
+fn element_text<'a>(element: Node<'a, '_>) -> &'a str {
+    element.text().unwrap_or_default().trim()
+}
+
+/// An element's text when the element is there and its text is not empty.
+fn non_empty_text<'a>(element: Option<Node<'a, '_>>) -> Option<&'a str> {
+    element.map(element_text).filter(|text| !text.is_empty())
+}
+
+/// An element's text as a number; `None` when the element is absent or empty.
+fn number<T: std::str::FromStr>(
+    element: Option<Node<'_, '_>>,
+    name: &'static str,
+) -> Result<Option<T>, MappingError> {
+    match element.map(element_text) {
         None | Some("") => Ok(None),
         Some(text) => {
             text.parse().map(Some).map_err(|_| MappingError::Bad { field: name, value: text.to_owned() })
@@ -241,29 +339,51 @@ fn user_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
 
 /// Entries under unique keys: a key already taken gets the first free `key_1`, `key_2`...
 /// Each name remembers the next suffix to try, so a name repeated thousands of times in one
-/// event (anyone who can write an event can repeat one) costs no scan per repeat.
+/// event (anyone who can write an event can repeat one) costs no scan per repeat. The few
+/// entries of most events are checked by a scan; the sets are built only past
+/// [`UniqueEntries::SCANNED`] entries or at the first repeated name.
 #[derive(Default)]
 struct UniqueEntries {
     entries: Vec<(Text, Value)>,
+    repeats: Option<Repeats>,
+}
+
+/// The keys taken and the next suffix to try per repeated name.
+#[derive(Default)]
+struct Repeats {
     taken: HashSet<String>,
     next_suffix: HashMap<String, usize>,
 }
 
 impl UniqueEntries {
+    /// Entries checked by a scan before the sets are built.
+    const SCANNED: usize = 16;
+
     fn push(&mut self, key: String, value: Value) {
-        let key = if self.taken.contains(&key) {
-            let next = self.next_suffix.entry(key.clone()).or_insert(1);
+        let repeats = match &mut self.repeats {
+            Some(repeats) => repeats,
+            None if self.entries.len() < Self::SCANNED && self.entries.iter().all(|(k, _)| *k != key) => {
+                self.entries.push((Text::from(key), value));
+                return;
+            }
+            None => {
+                let taken = self.entries.iter().map(|(k, _)| k.to_string()).collect();
+                self.repeats.insert(Repeats { taken, next_suffix: HashMap::new() })
+            }
+        };
+        let key = if repeats.taken.contains(&key) {
+            let next = repeats.next_suffix.entry(key.clone()).or_insert(1);
             loop {
                 let candidate = format!("{key}_{next}");
                 *next += 1;
-                if !self.taken.contains(&candidate) {
+                if !repeats.taken.contains(&candidate) {
                     break candidate;
                 }
             }
         } else {
             key
         };
-        self.taken.insert(key.clone());
+        repeats.taken.insert(key.clone());
         self.entries.push((Text::from(key), value));
     }
 
@@ -386,16 +506,42 @@ fn utc_parts(time: SystemTime) -> ((i64, i64, i64), i64, u32) {
 
 /// `2016-07-08T18:12:51.6816408Z`.
 fn rfc3339_100ns(time: SystemTime) -> String {
-    let ((year, month, day), second_of_day, nanos) = utc_parts(time);
-    let (hour, minute, second) = (second_of_day / 3_600, second_of_day / 60 % 60, second_of_day % 60);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:07}Z", nanos / 100)
+    utc_text(time, 'T', true, "Z")
 }
 
 /// `2016-07-08 18:12:51+0000`: the seed's form, in UTC.
 fn seed_time(time: SystemTime) -> String {
-    let ((year, month, day), second_of_day, _) = utc_parts(time);
+    utc_text(time, ' ', false, "+0000")
+}
+
+/// A UTC time as `yyyy-MM-dd`, `separator`, `HH:mm:ss`, the 100 ns as 7 fraction digits when
+/// `with_100ns`, then `zone`. Written digit by digit: two of these per event, `format!` cost
+/// more than the rest of the dates.
+fn utc_text(time: SystemTime, separator: char, with_100ns: bool, zone: &str) -> String {
+    let ((year, month, day), second_of_day, nanos) = utc_parts(time);
     let (hour, minute, second) = (second_of_day / 3_600, second_of_day / 60 % 60, second_of_day % 60);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}+0000")
+    let mut text = String::with_capacity(28);
+    match u32::try_from(year) {
+        Ok(year) if year <= 9999 => push_digits(&mut text, year, 4),
+        _ => text.push_str(&format!("{year:04}")),
+    }
+    for (before, value) in [('-', month), ('-', day), (separator, hour), (':', minute), (':', second)] {
+        text.push(before);
+        push_digits(&mut text, value as u32, 2);
+    }
+    if with_100ns {
+        text.push('.');
+        push_digits(&mut text, nanos / 100, 7);
+    }
+    text.push_str(zone);
+    text
+}
+
+/// `value`'s last `width` decimal digits, zero-padded.
+fn push_digits(text: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        text.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+    }
 }
 
 #[cfg(test)]
