@@ -653,7 +653,7 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
     struct object *results;
     unsigned long long *ids = NULL, first = 0, last = 0;
     size_t count = 0, i;
-    DWORD n = 0;
+    DWORD n = 0, failure_with_events = 0;
     ENTER;
     (void)timeout; /* never waits: the answer is always there */
     if (returned)
@@ -690,6 +690,9 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
     }
     if (error)
         goto done;
+    /* "next-with-events <code>": the events are handed out (and the result set moves past
+     * them), yet the call fails with <code>, as some Windows versions do with 4317. */
+    failure_with_events = control(dir, "next-with-events", TRUE);
     ids = list_records(dir, &count);
     for (i = 0; i < count && n < size; i++) {
         size_t at = results->reverse ? count - 1 - i : i;
@@ -716,6 +719,7 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
     *returned = n;
     if (n == 0)
         FAIL(ERROR_NO_MORE_ITEMS);
+    error = failure_with_events;
     if (results->kind == SUBSCRIPTION && i < count)
         SetEvent(results->signal); /* more are waiting */
 done:

@@ -373,6 +373,29 @@ fn no_more_items_and_invalid_operation_end_a_read_without_moving() {
 }
 
 #[test]
+fn events_handed_out_by_a_failing_next_are_kept_and_the_next_read_subscribes_again() {
+    let Some(log) = shim_channel("Kraken-Failing-Next") else { return };
+    log.append(1..=3);
+    let mut source = log.source(StartAt::Oldest, 100);
+    // EvtNext returns the three events and fails with 4317 all the same.
+    log.inject("next-with-events 4317");
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(ids(&first.items), [1, 2, 3], "the events the failing call handed out");
+    log.append(4..=5);
+    let second = source.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&second.items), [4, 5], "each event once");
+    // A 4317 that hands out nothing ends the read; the next one subscribes again and reads on.
+    log.inject("next 4317");
+    let third = source.read(&second.position, 100).unwrap();
+    assert!(third.items.is_empty());
+    log.append(6..=6);
+    assert_eq!(ids(&source.read(&third.position, 100).unwrap().items), [6]);
+    assert_eq!(log.calls_of("EvtSubscribe").len(), 2, "{:?}", log.calls());
+    drop(source);
+    log.assert_all_closed();
+}
+
+#[test]
 fn a_bookmark_whose_record_is_gone_gives_a_gap_then_the_oldest_events() {
     let Some(log) = shim_channel("Kraken-Gap") else { return };
     log.append(1..=10);

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::subscription::{
-    ApiError, SubscribeFrom, SubscriptionApi, bookmark_record_id, bookmark_xml, codes,
+    ApiError, OPEN_METADATA, SubscribeFrom, SubscriptionApi, bookmark_record_id, bookmark_xml, codes,
 };
 
 /// The calls a failure can be injected into.
@@ -27,6 +27,10 @@ pub enum Call {
 
 /// A provider with no metadata: formatting its messages fails with 15002.
 pub const PROVIDER_WITHOUT_METADATA: &str = "Scripted-NoMetadata";
+
+/// A provider whose metadata cannot be opened for another reason: its message file is gone
+/// (`ERROR_FILE_NOT_FOUND`).
+pub const PROVIDER_WITHOUT_MESSAGE_FILE: &str = "Scripted-MessageFileGone";
 
 /// The SID the scripted log knows an account for: (`NT AUTHORITY`, `SYSTEM`).
 pub const KNOWN_SID: &str = "S-1-5-18";
@@ -220,10 +224,10 @@ impl SubscriptionApi for ScriptedApi {
     fn format_message(&mut self, provider: &str, event: &ScriptedEvent) -> Result<String, ApiError> {
         drop(self.enter(Call::FormatMessage, "EvtFormatMessage")?);
         if provider == PROVIDER_WITHOUT_METADATA {
-            return Err(ApiError {
-                call: "EvtOpenPublisherMetadata",
-                code: codes::EVT_PUBLISHER_METADATA_NOT_FOUND,
-            });
+            return Err(ApiError { call: OPEN_METADATA, code: codes::EVT_PUBLISHER_METADATA_NOT_FOUND });
+        }
+        if provider == PROVIDER_WITHOUT_MESSAGE_FILE {
+            return Err(ApiError { call: OPEN_METADATA, code: 2 });
         }
         Ok(format!("Scripted message of record {}.", event.id))
     }

@@ -11,20 +11,24 @@
 //!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
 //!   last record read, never silently "from now";
 //! - drains `EvtNext` in batches of `batch_size` (at most 1024): no items (259, or 4317 with
-//!   nothing returned) ends the read; a batch too large (1734) halves the batch and
-//!   resubscribes; a result set gone stale (15011) or out of position (15012, the log cleared
-//!   or rolled over) resubscribes from the bookmark;
+//!   nothing returned) ends the read, and after 4317 the next read resubscribes from the
+//!   bookmark (a subscription that answers 4317 for good would otherwise read nothing more,
+//!   silently); a batch too large (1734) halves the batch and resubscribes; a result set gone
+//!   stale (15011), out of position (15012, the log cleared or rolled over) or whose record is
+//!   gone (1168) resubscribes from the bookmark;
 //! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
 //!   the bookmark of a batch's last event is the position after it.
 //!
 //! The subscription stays open between reads while the caller passes back the position it
 //! was given; any other position (a batch the caller could not keep) resubscribes from there.
 //! Messages are formatted per event unless the event carries its own `RenderingInfo`
-//! (forwarded events); providers without metadata are remembered, and so are account lookups,
-//! both in bounded caches.
+//! (forwarded events); providers whose metadata cannot be opened (whatever the error) are not
+//! asked again for [`NO_METADATA_RETRY`], and account lookups are remembered, both in bounded
+//! caches. A bookmark of another channel is a bad position, never a reason to start over.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 
@@ -36,12 +40,21 @@ pub mod codes {
     pub const NOT_FOUND: u32 = 1168;
     pub const RPC_INVALID_BOUND: u32 = 1734;
     pub const INVALID_OPERATION: u32 = 4317;
+    pub const EVT_INVALID_CHANNEL_PATH: u32 = 15000;
     pub const EVT_INVALID_QUERY: u32 = 15001;
     pub const EVT_PUBLISHER_METADATA_NOT_FOUND: u32 = 15002;
     pub const EVT_CHANNEL_NOT_FOUND: u32 = 15007;
+    pub const EVT_MALFORMED_XML_TEXT: u32 = 15008;
     pub const EVT_QUERY_RESULT_STALE: u32 = 15011;
     pub const EVT_QUERY_RESULT_INVALID_POSITION: u32 = 15012;
+    /// `ERROR_EVT_FILTER_ALREADYSCOPED` .. `ERROR_EVT_FILTER_UNEXPECTEDTOKEN`: a query the
+    /// service cannot parse.
+    pub const EVT_FILTER_ERRORS: std::ops::RangeInclusive<u32> = 15014..=15021;
+    pub const EVT_FILTER_TOO_COMPLEX: u32 = 15026;
 }
+
+/// How long a provider whose metadata could not be opened is not asked again.
+pub const NO_METADATA_RETRY: Duration = Duration::from_secs(600);
 
 /// The most event handles one `EvtNext` asks for; larger requests fail on most Windows versions.
 pub const MAX_BATCH: u32 = 1024;
@@ -144,8 +157,8 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     /// The current batch size: halved on 1734, never above the configured one.
     batch: u32,
     open: Option<Open<A::Subscription>>,
-    /// Providers whose metadata could not be opened.
-    no_metadata: BoundedCache<()>,
+    /// Providers whose metadata could not be opened, and when.
+    no_metadata: BoundedCache<Instant>,
     accounts: BoundedCache<Option<(String, String)>>,
 }
 
@@ -199,6 +212,14 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let from = if position == OLDEST {
             SubscribeFrom::Oldest
         } else if position.trim_start().starts_with("<BookmarkList") {
+            if let Some(channel) = attribute_of(position, "<Bookmark ", "Channel")
+                && !unescape(channel).eq_ignore_ascii_case(&self.channel)
+            {
+                return Err(SourceError::BadPosition(format!(
+                    "a bookmark of channel {channel:?}, not of {}",
+                    self.channel
+                )));
+            }
             SubscribeFrom::AfterBookmark(position)
         } else {
             return Err(SourceError::BadPosition(format!(
@@ -232,8 +253,14 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let channel = &self.channel;
         match error.code {
             codes::EVT_CHANNEL_NOT_FOUND => SourceError::Config(format!("no event log channel {channel:?}")),
-            codes::EVT_INVALID_QUERY => {
+            codes::EVT_INVALID_QUERY | codes::EVT_MALFORMED_XML_TEXT | codes::EVT_FILTER_TOO_COMPLEX => {
                 SourceError::Config(format!("invalid query {:?} for {channel}: {error}", self.options.query))
+            }
+            code if codes::EVT_FILTER_ERRORS.contains(&code) => {
+                SourceError::Config(format!("invalid query {:?} for {channel}: {error}", self.options.query))
+            }
+            codes::EVT_INVALID_CHANNEL_PATH => {
+                SourceError::Config(format!("{channel:?} is not a valid channel path: {error}"))
             }
             codes::ACCESS_DENIED => SourceError::Config(format!(
                 "access to the {channel} log denied (the Security log needs LocalSystem or Event Log Readers)"
@@ -269,13 +296,15 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
 
     fn message(&mut self, event: &A::Event, xml: &str) -> Option<String> {
         let provider = attribute_of(xml, "<Provider", "Name")?;
-        if self.no_metadata.get(provider).is_some() {
+        if self.no_metadata.get(provider).is_some_and(|since| since.elapsed() < NO_METADATA_RETRY) {
             return None;
         }
         match self.api.format_message(provider, event) {
             Ok(message) => Some(message),
-            Err(e) if e.code == codes::EVT_PUBLISHER_METADATA_NOT_FOUND => {
-                self.no_metadata.insert(provider, ());
+            // No metadata (15002), its message file gone (2), the service away (1722)...:
+            // opening it again for each of the provider's events would cost as much each time.
+            Err(e) if e.code == codes::EVT_PUBLISHER_METADATA_NOT_FOUND || e.call == OPEN_METADATA => {
+                self.no_metadata.insert(provider, Instant::now());
                 None
             }
             Err(_) => None,
@@ -347,10 +376,15 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                 Err(error) => error,
             };
             match error.code {
-                codes::NO_MORE_ITEMS | codes::INVALID_OPERATION => break,
+                codes::NO_MORE_ITEMS => break,
+                codes::INVALID_OPERATION => {
+                    // Nothing now; the next read resubscribes from the position.
+                    return Ok(Batch { items, position: open.position, more });
+                }
                 codes::RPC_INVALID_BOUND
                 | codes::EVT_QUERY_RESULT_STALE
                 | codes::EVT_QUERY_RESULT_INVALID_POSITION
+                | codes::NOT_FOUND
                     if resubscribes < MAX_RESUBSCRIBES =>
                 {
                     resubscribes += 1;
@@ -389,6 +423,24 @@ pub fn bookmark_xml(channel: &str, id: u64) -> String {
 /// The record id a bookmark's XML names.
 pub fn bookmark_record_id(bookmark: &str) -> Option<u64> {
     attribute_of(bookmark, "<Bookmark ", "RecordId")?.parse().ok()
+}
+
+/// The call [`SubscriptionApi::format_message`] names when the provider's metadata cannot be
+/// opened.
+pub const OPEN_METADATA: &str = "EvtOpenPublisherMetadata";
+
+/// An attribute value with XML's predefined entities replaced.
+fn unescape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains('&') {
+        return value.into();
+    }
+    let replaced = value
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    replaced.into()
 }
 
 /// The value of `attribute` in the first element starting with `element_start`, in either quote

@@ -12,7 +12,7 @@ use std::ffi::c_void;
 use std::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS, HANDLE, LocalFree,
+    CloseHandle, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS, HANDLE, LocalFree, SetLastError,
 };
 use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
 use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
@@ -28,10 +28,19 @@ use windows_sys::Win32::System::Threading::CreateEventW;
 
 use super::win32::{from_wide, last_error, to_wide};
 use crate::eventlog::source::SourceError;
-use crate::eventlog::subscription::{ApiError, SubscribeFrom, SubscriptionApi};
+use crate::eventlog::subscription::{ApiError, OPEN_METADATA, SubscribeFrom, SubscriptionApi};
 
 /// How many times a call is retried with a bigger buffer.
 const MAX_GROWTH: usize = 4;
+
+/// The largest buffer a call may ask for, in WCHARs (32 MiB): an event is at most 64 KiB of
+/// binary XML, so a size past this is a fault, not a reason to allocate.
+const MAX_BUFFER_UNITS: usize = 16 << 20;
+
+/// `EvtFormatMessage` failures that still leave the message in the buffer, with the inserts
+/// it could not resolve left as they were (15029 unresolved value insert, 15030 unresolved
+/// parameter insert, 15031 too many inserts).
+const PARTIAL_MESSAGE: [u32; 3] = [15029, 15030, 15031];
 
 /// How long the newest-record query may take.
 const QUERY_WAIT_MS: u32 = 10_000;
@@ -104,10 +113,8 @@ impl WindowsApi {
         }
         let name = to_wide(provider);
         // SAFETY: `name` is NUL-terminated and outlives the call.
-        let handle = owned(
-            unsafe { EvtOpenPublisherMetadata(0, name.as_ptr(), null(), 0, 0) },
-            "EvtOpenPublisherMetadata",
-        )?;
+        let handle =
+            owned(unsafe { EvtOpenPublisherMetadata(0, name.as_ptr(), null(), 0, 0) }, OPEN_METADATA)?;
         let raw = handle.0;
         self.publishers.insert(provider.to_owned(), handle);
         Ok(raw)
@@ -132,15 +139,24 @@ fn render_xml(fragment: EVT_HANDLE, flags: u32) -> Result<String, ApiError> {
         if code != ERROR_INSUFFICIENT_BUFFER {
             return Err(ApiError { call: "EvtRender", code });
         }
-        buffer = vec![0; (used as usize).div_ceil(2) + 1];
+        buffer = vec![0; grown((used as usize).div_ceil(2) + 1, "EvtRender")?];
     }
     Err(ApiError { call: "EvtRender", code: ERROR_INSUFFICIENT_BUFFER })
 }
 
+/// A buffer size a call asked for, refused past [`MAX_BUFFER_UNITS`].
+fn grown(units: usize, call: &'static str) -> Result<usize, ApiError> {
+    if units > MAX_BUFFER_UNITS {
+        return Err(ApiError { call, code: ERROR_INSUFFICIENT_BUFFER });
+    }
+    Ok(units)
+}
+
 /// The text a `(size, buffer, used)` call writes, grown on `ERROR_INSUFFICIENT_BUFFER` with one
-/// extra WCHAR.
+/// extra WCHAR; a failure with a code in `text_kept` still gives the buffer's text.
 fn wide_text(
     call: &'static str,
+    text_kept: &[u32],
     mut fill: impl FnMut(u32, *mut u16, &mut u32) -> i32,
 ) -> Result<String, ApiError> {
     let mut buffer: Vec<u16> = vec![0; 512];
@@ -151,10 +167,13 @@ fn wide_text(
             return Ok(from_wide(&buffer));
         }
         let code = last_error();
+        if text_kept.contains(&code) {
+            return Ok(from_wide(&buffer));
+        }
         if code != ERROR_INSUFFICIENT_BUFFER {
             return Err(ApiError { call, code });
         }
-        buffer = vec![0; used as usize + 1];
+        buffer = vec![0; grown(used as usize + 1, call)?];
     }
     Err(ApiError { call, code: ERROR_INSUFFICIENT_BUFFER })
 }
@@ -165,7 +184,11 @@ impl SubscriptionApi for WindowsApi {
 
     fn open_log(&mut self, channel: &str) -> Result<(), ApiError> {
         let path = to_wide(channel);
-        // SAFETY: `path` is NUL-terminated. Wine's stub returns NULL without an error code.
+        // Wine's stub returns NULL without setting an error code: cleared first, so that no
+        // earlier call's code (5, 15007) is taken for this one's.
+        // SAFETY: no arguments.
+        unsafe { SetLastError(0) };
+        // SAFETY: `path` is NUL-terminated.
         owned(unsafe { EvtOpenLog(0, path.as_ptr(), EvtOpenChannelPath) }, "EvtOpenLog").map(drop)
     }
 
@@ -207,14 +230,13 @@ impl SubscriptionApi for WindowsApi {
         let code = if ok == 0 { last_error() } else { 0 };
         let events: Vec<EvtHandle> =
             handles.into_iter().take(returned.min(max) as usize).filter(|h| *h != 0).map(EvtHandle).collect();
-        if ok == 0 {
-            drop(events);
-            return Err(ApiError { call: "EvtNext", code });
+        // Events handed out are past the subscription's cursor whatever the call says: a
+        // failure that still returns some (4317 has been seen so) gives them, or they are lost.
+        // A lasting failure comes back at the next call.
+        if !events.is_empty() {
+            return Ok(events);
         }
-        if events.is_empty() {
-            return Err(ApiError { call: "EvtNext", code: ERROR_NO_MORE_ITEMS });
-        }
-        Ok(events)
+        Err(ApiError { call: "EvtNext", code: if ok == 0 { code } else { ERROR_NO_MORE_ITEMS } })
     }
 
     fn render(&mut self, event: &EvtHandle) -> Result<String, ApiError> {
@@ -245,17 +267,16 @@ impl SubscriptionApi for WindowsApi {
         // A query's results may take a moment: wait for them (a 0 ms wait can end in
         // ERROR_TIMEOUT, which must not be taken for an empty log and make "now" replay it all).
         // SAFETY: room for one handle.
-        if unsafe { EvtNext(results.0, 1, &mut handle, QUERY_WAIT_MS, 0, &mut returned) } == 0
-            || returned == 0
-        {
-            let code = last_error();
-            return if code == ERROR_NO_MORE_ITEMS || returned == 0 && code == 0 {
-                Ok(None)
-            } else {
-                Err(ApiError { call: "EvtNext", code })
+        let ok = unsafe { EvtNext(results.0, 1, &mut handle, QUERY_WAIT_MS, 0, &mut returned) };
+        let code = if ok == 0 { last_error() } else { 0 };
+        // A handle given is ours to close, whatever the call says.
+        let newest = (returned > 0 && handle != 0).then(|| EvtHandle(handle));
+        let Some(newest) = newest else {
+            return match ok {
+                0 if code != ERROR_NO_MORE_ITEMS => Err(ApiError { call: "EvtNext", code }),
+                _ => Ok(None),
             };
-        }
-        let newest = EvtHandle(handle);
+        };
         // SAFETY: a NULL XML makes an empty bookmark.
         let bookmark = owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?;
         // SAFETY: both handles are open.
@@ -265,7 +286,7 @@ impl SubscriptionApi for WindowsApi {
 
     fn format_message(&mut self, provider: &str, event: &EvtHandle) -> Result<String, ApiError> {
         let publisher = self.publisher(provider)?;
-        wide_text("EvtFormatMessage", |size, buffer, used| {
+        wide_text("EvtFormatMessage", &PARTIAL_MESSAGE, |size, buffer, used| {
             // SAFETY: `buffer` holds `size` WCHARs; no inserts are passed.
             unsafe {
                 EvtFormatMessage(publisher, event.0, 0, 0, null(), EvtFormatMessageEvent, size, buffer, used)
@@ -311,8 +332,8 @@ fn lookup(psid: PSID) -> Result<(String, String), ApiError> {
         if code != ERROR_INSUFFICIENT_BUFFER {
             return Err(ApiError { call: "LookupAccountSidW", code });
         }
-        name = vec![0; name_len as usize + 1];
-        domain = vec![0; domain_len as usize + 1];
+        name = vec![0; grown(name_len as usize + 1, "LookupAccountSidW")?];
+        domain = vec![0; grown(domain_len as usize + 1, "LookupAccountSidW")?];
     }
     Err(ApiError { call: "LookupAccountSidW", code: ERROR_INSUFFICIENT_BUFFER })
 }
@@ -327,7 +348,7 @@ pub(crate) fn channels() -> Result<Vec<String>, SourceError> {
         .map_err(|e| SourceError::Transient(e.to_string()))?;
     let mut channels = Vec::new();
     loop {
-        let path = wide_text("EvtNextChannelPath", |size, buffer, used| {
+        let path = wide_text("EvtNextChannelPath", &[], |size, buffer, used| {
             // SAFETY: `buffer` holds `size` WCHARs.
             unsafe { EvtNextChannelPath(list.0, size, buffer, used) }
         });

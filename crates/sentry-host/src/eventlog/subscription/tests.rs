@@ -1,5 +1,7 @@
 use super::*;
-use crate::eventlog::scripted::{Call, PROVIDER_WITHOUT_METADATA, ScriptedApi};
+use crate::eventlog::scripted::{
+    Call, PROVIDER_WITHOUT_MESSAGE_FILE, PROVIDER_WITHOUT_METADATA, ScriptedApi,
+};
 
 fn source(api: &ScriptedApi, start_at: StartAt, batch_size: u32) -> SubscriptionSource<ScriptedApi> {
     let options = LiveOptions { start_at, batch_size, ..LiveOptions::default() };
@@ -96,7 +98,7 @@ fn a_batch_too_large_halves_the_batch_and_loses_nothing() {
 
 #[test]
 fn a_stale_or_moved_result_set_resubscribes_from_the_bookmark() {
-    for code in [codes::EVT_QUERY_RESULT_STALE, codes::EVT_QUERY_RESULT_INVALID_POSITION] {
+    for code in [codes::EVT_QUERY_RESULT_STALE, codes::EVT_QUERY_RESULT_INVALID_POSITION, codes::NOT_FOUND] {
         let api = ScriptedApi::new("Security");
         api.append_many(5, "P", 1);
         let mut source = source(&api, StartAt::Oldest, 2);
@@ -119,7 +121,29 @@ fn no_items_and_invalid_operation_end_a_read_without_moving() {
         assert!(batch.items.is_empty(), "code {code}");
         assert_eq!(batch.position, OLDEST);
         assert_eq!(ids(&source.read(&batch.position, 100).unwrap()), [1, 2]);
+        // After 4317 the next read subscribes again: a subscription answering 4317 for good
+        // would otherwise never read another event.
+        let subscriptions = if code == codes::INVALID_OPERATION { 2 } else { 1 };
+        assert_eq!(api.calls(Call::Subscribe), subscriptions, "code {code}");
     }
+}
+
+#[test]
+fn a_bookmark_of_another_channel_is_a_bad_position_not_a_new_start() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let other = bookmark_xml("System", 2);
+    assert!(matches!(source.read(&other, 10), Err(SourceError::BadPosition(_))));
+    assert_eq!(api.calls(Call::Subscribe), 0, "nothing subscribed from a foreign bookmark");
+    // The channel's own bookmark, in any case and with escaped characters, is taken.
+    let own = bookmark_xml("SECURITY", 1);
+    assert_eq!(ids(&source.read(&own, 10).unwrap()), [2, 3]);
+    let api = ScriptedApi::new("Kraken & Co's");
+    api.append_many(2, "P", 1);
+    let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut source = SubscriptionSource::new(api.clone(), "Kraken & Co's", options);
+    assert_eq!(ids(&source.read(&bookmark_xml("Kraken & Co's", 1), 10).unwrap()), [2]);
 }
 
 #[test]
@@ -294,6 +318,18 @@ fn messages_and_accounts_are_looked_up_once_per_provider_or_sid() {
     assert_eq!(api.calls(Call::FormatMessage), 3, "the provider without metadata is asked once");
     assert_eq!(events[0].account, Some(("NT AUTHORITY".into(), "SYSTEM".into())));
     assert_eq!(api.calls(Call::LookupAccount), 1);
+}
+
+#[test]
+fn a_provider_whose_metadata_cannot_be_opened_for_any_reason_is_not_asked_again_at_once() {
+    let api = ScriptedApi::new("Application");
+    api.append_many(3, PROVIDER_WITHOUT_MESSAGE_FILE, 1000);
+    let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut source = SubscriptionSource::new(api.clone(), "Application", options);
+    let batch = source.read(OLDEST, 10).unwrap();
+    assert_eq!(batch.items.len(), 3);
+    assert!(batch.items.iter().all(|item| matches!(item, SourceItem::Event(e) if e.message.is_none())));
+    assert_eq!(api.calls(Call::FormatMessage), 1, "asked for the first event only");
 }
 
 #[test]
