@@ -124,6 +124,15 @@ impl EventSource for EvtxFileSource {
         }
         let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
         let identity = self.identity()?;
+        // A file that had records and has none now is being replaced or copied over: read
+        // nothing and keep the position. Taking it for a new file would re-read every record
+        // of the old one, once it is back, as new.
+        if identity == "empty" && start.identity != "empty" {
+            return Err(SourceError::Transient(format!(
+                "{} has no records now (being replaced?); reading again later",
+                self.path.display()
+            )));
+        }
         let mut walk = Walk::new(max.max(1), start.clone());
         if identity != start.identity && start.identity != "empty" {
             walk.restart_after_gap(format!(

@@ -13,8 +13,9 @@
 //!
 //! A write the store refuses (a full disk, an I/O error) loses nothing at once: its records
 //! wait in memory, sequence numbers kept, and go first at the next write. Past
-//! [`PENDING_MAX_BYTES`] the oldest waiting records are dropped, counted per base, and reported
-//! like a full spool's once the store takes writes again, so a base always learns of a gap.
+//! [`PENDING_MAX_BYTES`] the oldest waiting records are dropped (performance records first),
+//! counted per base, and reported like a full spool's once the store takes writes again, so a
+//! base always learns of a gap.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io;
@@ -62,19 +63,34 @@ struct Pending {
 }
 
 impl Pending {
-    /// Keeps `entries` (after those already waiting), dropping the oldest past the bound.
+    /// Keeps `entries` (after those already waiting), dropping the oldest past the bound:
+    /// performance records first, as a full spool does, then the oldest of the others.
     fn keep(&mut self, entries: Vec<SpoolEntry>, sequences: BTreeMap<String, i64>) {
         self.bytes += entries.iter().map(|e| e.record.len()).sum::<usize>();
         self.entries.extend(entries);
         self.sequences.extend(sequences);
-        let mut excess = 0;
-        while self.bytes > PENDING_MAX_BYTES && excess < self.entries.len() {
-            let oldest = &self.entries[excess];
-            self.bytes -= oldest.record.len();
-            *self.lost.entry(oldest.base.clone()).or_default() += 1;
-            excess += 1;
+        if self.bytes <= PENDING_MAX_BYTES {
+            return;
         }
-        self.entries.drain(..excess);
+        let mut dropped = vec![false; self.entries.len()];
+        for droppable_only in [true, false] {
+            for (index, entry) in self.entries.iter().enumerate() {
+                if self.bytes <= PENDING_MAX_BYTES {
+                    break;
+                }
+                if dropped[index] || (droppable_only && !entry.droppable) {
+                    continue;
+                }
+                dropped[index] = true;
+                self.bytes -= entry.record.len();
+                *self.lost.entry(entry.base.clone()).or_default() += 1;
+            }
+        }
+        let mut index = 0;
+        self.entries.retain(|_| {
+            index += 1;
+            !dropped[index - 1]
+        });
     }
 }
 
@@ -381,6 +397,26 @@ mod tests {
         );
         assert_eq!(pending.lost, BTreeMap::from([("central".to_owned(), 1)]));
         assert_eq!((pending.sequences["procs"], pending.bytes), (3, PENDING_MAX_BYTES));
+    }
+
+    #[test]
+    fn past_its_bound_memory_drops_performance_records_before_older_security_ones() {
+        let mut pending = Pending::default();
+        let entry = |n: u8, droppable: bool| SpoolEntry {
+            base: "central".into(),
+            logger: if droppable { "cpu" } else { "security" }.into(),
+            record: vec![n; PENDING_MAX_BYTES / 4],
+            droppable,
+        };
+        pending.keep(vec![entry(1, false), entry(2, true), entry(3, false)], BTreeMap::new());
+        pending.keep(vec![entry(4, true), entry(5, false)], BTreeMap::new());
+        let kept: Vec<u8> = pending.entries.iter().map(|e| e.record[0]).collect();
+        assert_eq!(kept, [1, 3, 4, 5], "the oldest performance record goes, not the older security one");
+        pending.keep(vec![entry(6, false), entry(7, false)], BTreeMap::new());
+        let kept: Vec<u8> = pending.entries.iter().map(|e| e.record[0]).collect();
+        assert_eq!(kept, [3, 5, 6, 7], "then the other performance record, then the oldest security one");
+        assert_eq!(pending.lost, BTreeMap::from([("central".to_owned(), 3)]));
+        assert_eq!(pending.bytes, PENDING_MAX_BYTES);
     }
 
     #[test]

@@ -145,6 +145,27 @@ fn a_replaced_file_starts_over_after_a_gap() {
 }
 
 #[test]
+fn a_file_emptied_while_it_is_copied_over_is_read_on_once_it_is_back() {
+    let dir = std::env::temp_dir().join(format!("kraken-evtx-emptied-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("log.evtx");
+    std::fs::copy(sample("new-user-security.evtx"), &path).unwrap();
+    let mut source = EvtxFileSource::new(&path, FileOptions::default());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, usize::MAX).unwrap();
+    assert_eq!(counts(&first), (4, 0, 0));
+    // A copy in progress: the header is there, no chunk yet.
+    let whole = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &whole[..4096]).unwrap();
+    let error = source.read(&first.position, usize::MAX).unwrap_err();
+    assert!(matches!(&error, SourceError::Transient(m) if m.contains("no records now")), "{error}");
+    std::fs::write(&path, &whole).unwrap();
+    let again = source.read(&first.position, usize::MAX).unwrap();
+    assert_eq!(counts(&again), (0, 0, 0), "nothing read twice");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn bad_files_and_positions_are_clear_errors() {
     let mut missing = EvtxFileSource::new(Path::new("/nonexistent/x.evtx"), FileOptions::default());
     assert!(missing.start_position().unwrap_err().to_string().contains("cannot open"));
