@@ -5,12 +5,20 @@
 //! Windows does not show; they are read only with `recover`. A chunk or record that cannot be
 //! read becomes a [`Damage`] item with its chunk number and offset, and the read goes on.
 //!
-//! The position is `evtx:<identity>:<header id>:<damage after>`: the identity of the file (the
-//! id and time of the first record of its first chunk, which appending does not change), the
-//! record header id of the last event given (in "save selected events" exports it is not the
-//! `EventRecordID`), and how many damage items after that event were already given. A file
-//! replaced by another under the same name starts over from its first record, after a [`Gap`].
-//! A file unchanged since a read that reached its end is not parsed again.
+//! The position is `evtx:<identity>:<header id>:<damage after>:<written>`: the identity of the
+//! file (the id and time of the first record of its first chunk, which appending does not
+//! change), the record header id of the last event given (in "save selected events" exports it
+//! is not the `EventRecordID`), how many damage items after that event were already given, and
+//! when that event was written (Unix ns; positions made before it was kept have no such field).
+//!
+//! When the identity changes, the file is looked at again before anything is read: if it still
+//! holds the last event given (same header id, same write time), it is the same log whose first
+//! chunk was overwritten (a circular log that wrapped) and reading goes on after that event; if
+//! every record in it is newer than that event, the log wrapped past it and a [`Gap`] names the
+//! records overwritten before they were read; otherwise the file was replaced by another and is
+//! read from its first record, after a [`Gap`]. A file that had records and has none now (being
+//! copied over) is a passing error. A file unchanged since a read that reached its end is not
+//! parsed again.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -47,21 +55,50 @@ struct FilePosition {
     identity: String,
     after: u64,
     damage_after: usize,
+    /// When the record `after` was written (Unix ns), once an event was given.
+    written: Option<u64>,
 }
 
 impl FilePosition {
     fn parse(text: &str) -> Option<FilePosition> {
-        let rest = text.strip_prefix("evtx:")?;
-        let mut parts = rest.rsplitn(3, ':');
-        let damage_after = parts.next()?.parse().ok()?;
-        let after = parts.next()?.parse().ok()?;
-        let identity = parts.next()?.to_owned();
-        Some(FilePosition { identity, after, damage_after })
+        let parts: Vec<&str> = text.strip_prefix("evtx:")?.split(':').collect();
+        let (identity, after, damage_after, written) = match parts[..] {
+            [identity, after, damage_after] => (identity, after, damage_after, None),
+            [identity, after, damage_after, written] => (identity, after, damage_after, Some(written)),
+            _ => return None,
+        };
+        let written = match written {
+            Some(written) => Some(written.parse().ok()?),
+            None => None,
+        };
+        let (after, damage_after) = (after.parse().ok()?, damage_after.parse().ok()?);
+        Some(FilePosition { identity: identity.to_owned(), after, damage_after, written })
     }
 
     fn text(&self) -> String {
-        format!("evtx:{}:{}:{}", self.identity, self.after, self.damage_after)
+        let base = format!("evtx:{}:{}:{}", self.identity, self.after, self.damage_after);
+        match self.written {
+            Some(written) => format!("{base}:{written}"),
+            None => base,
+        }
     }
+}
+
+/// What a file whose identity changed is to the position read from it before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Continuity {
+    /// It still holds the last record given: the same log, read on after it.
+    Continued,
+    /// Every record in it is newer than the last given: the same log, wrapped past it; the
+    /// oldest record it holds.
+    OverwrittenBefore(u64),
+    /// Another file.
+    Replaced,
+}
+
+/// A write time as Unix ns (0 before 1970).
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Offset of the first chunk (the file header's size) and a chunk's header size.
@@ -100,6 +137,42 @@ impl EvtxFileSource {
         Ok(format!("{id:x}-{time:x}"))
     }
 
+    /// Whether the file still holds the record `start` is after (see [`Continuity`]): chunks
+    /// whose header range cannot hold it are not parsed.
+    fn continuity(&self, start: &FilePosition) -> Result<Continuity, SourceError> {
+        let Some(written) = start.written else { return Ok(Continuity::Replaced) };
+        let mut parser = self.open()?;
+        let declared = u64::from(parser.header().chunk_count);
+        let mut oldest = u64::MAX;
+        for chunk in parser.chunks() {
+            let Ok(mut chunk) = chunk else { continue };
+            if !self.options.recover && chunk.number.is_some_and(|n| n >= declared) {
+                continue;
+            }
+            let (first_id, last_id) = (chunk.header.first_event_record_id, chunk.header.last_event_record_id);
+            oldest = oldest.min(first_id);
+            if !(first_id..=last_id).contains(&start.after) {
+                continue;
+            }
+            let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
+            for record in parsed.iter().flatten() {
+                if record.event_record_id == start.after {
+                    return Ok(if unix_nanos(SystemTime::from(record.timestamp)) == written {
+                        Continuity::Continued
+                    } else {
+                        Continuity::Replaced
+                    });
+                }
+            }
+        }
+        Ok(match oldest.checked_sub(start.after) {
+            // The next record is the oldest: nothing was lost with the one given last.
+            Some(1) => Continuity::Continued,
+            Some(2..) if oldest != u64::MAX => Continuity::OverwrittenBefore(oldest),
+            _ => Continuity::Replaced,
+        })
+    }
+
     fn unchanged_since_end(&self, from: &str) -> Option<(u64, SystemTime)> {
         let metadata = std::fs::metadata(&self.path).ok()?;
         let stamp = (metadata.len(), metadata.modified().ok()?);
@@ -113,7 +186,7 @@ impl EventSource for EvtxFileSource {
     fn start_position(&mut self) -> Result<String, SourceError> {
         let identity = self.identity()?;
         let after = self.options.after_header_id.unwrap_or(0);
-        Ok(FilePosition { identity, after, damage_after: 0 }.text())
+        Ok(FilePosition { identity, after, damage_after: 0, written: None }.text())
     }
 
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
@@ -135,10 +208,24 @@ impl EventSource for EvtxFileSource {
         }
         let mut walk = Walk::new(max.max(1), start.clone());
         if identity != start.identity && start.identity != "empty" {
-            walk.restart_after_gap(format!(
-                "{} now holds other records (the file was replaced); reading it from its first record",
-                self.path.display()
-            ));
+            match self.continuity(&start)? {
+                Continuity::Continued => {}
+                Continuity::OverwrittenBefore(oldest) => walk.gap(
+                    format!(
+                        "{} no longer holds records {} to {} (the log wrapped before they were read, or \
+                         the file was replaced by one with newer records); reading on after {}",
+                        self.path.display(),
+                        start.after + 1,
+                        oldest - 1,
+                        start.after
+                    ),
+                    Some(start.after),
+                ),
+                Continuity::Replaced => walk.restart_after_gap(format!(
+                    "{} now holds other records (the file was replaced); reading it from its first record",
+                    self.path.display()
+                )),
+            }
         }
         walk.position.identity = identity;
         let mut parser = self.open()?;
@@ -241,9 +328,14 @@ impl Walk {
 
     /// The file is another one: everything in it is new.
     fn restart_after_gap(&mut self, reason: String) {
-        self.items.push(SourceItem::Gap(Gap { reason, last_record_id: None }));
-        self.start = FilePosition { identity: String::new(), after: 0, damage_after: 0 };
+        self.gap(reason, None);
+        self.start = FilePosition { identity: String::new(), after: 0, damage_after: 0, written: None };
         self.position = self.start.clone();
+    }
+
+    /// Records were lost before this read; `last_record_id` is the last one given.
+    fn gap(&mut self, reason: String, last_record_id: Option<u64>) {
+        self.items.push(SourceItem::Gap(Gap { reason, last_record_id }));
     }
 
     fn full(&self) -> bool {
@@ -292,9 +384,11 @@ impl Walk {
             self.release_held();
         }
         let id = event.header_id.unwrap_or(self.position.after);
+        let written = event.written.map(unix_nanos);
         if self.push(SourceItem::Event(event)) {
             self.position.after = id;
             self.position.damage_after = 0;
+            self.position.written = written;
         }
     }
 

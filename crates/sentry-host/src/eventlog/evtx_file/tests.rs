@@ -165,6 +165,56 @@ fn a_file_emptied_while_it_is_copied_over_is_read_on_once_it_is_back() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A copy of a sample in a directory of its own.
+fn copy_of(name: &str, test: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("kraken-evtx-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::copy(sample(name), &path).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_log_whose_first_chunk_was_overwritten_is_read_on_after_the_last_record_given() {
+    let (dir, path) = copy_of("system.evtx", "wrapped");
+    let all = header_ids(&read_all("system.evtx", FileOptions::default()));
+    let mut source = EvtxFileSource::new(&path, FileOptions::default());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, 100).unwrap();
+    // A circular log that wraps writes newer records over its first chunk: the file's
+    // identity (its first record's id and time) changes; here the time does.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096 + 512 + 16] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let rest = source.read(&first.position, usize::MAX).unwrap();
+    assert_eq!(counts(&rest).2, 0, "no gap: the record given last is still there");
+    assert_eq!([header_ids(&first), header_ids(&rest)].concat(), all, "every record once");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_log_that_wrapped_past_the_last_record_given_reads_on_after_a_gap() {
+    // Application_no_crc32.evtx holds records 426 to 442.
+    let (dir, path) = copy_of("Application_no_crc32.evtx", "wrapped-past");
+    let all = header_ids(&read_all("Application_no_crc32.evtx", FileOptions::default()));
+    assert_eq!((all[0], all.len()), (426, 17));
+    let mut source = EvtxFileSource::new(&path, FileOptions::default());
+    // Read up to 423 from the file when its first chunk was another: 424 and 425 are gone.
+    let batch = source.read("evtx:1a8-0:423:0:1000", usize::MAX).unwrap();
+    let SourceItem::Gap(gap) = &batch.items[0] else { panic!("{:?}", batch.items[0]) };
+    assert_eq!(gap.last_record_id, Some(423));
+    assert!(gap.reason.contains("no longer holds records 424 to 425"), "{}", gap.reason);
+    assert_eq!(header_ids(&batch), all);
+    // Read up to 425: nothing was lost.
+    let batch = source.read("evtx:1a8-0:425:0:1000", usize::MAX).unwrap();
+    assert_eq!((counts(&batch).2, header_ids(&batch)), (0, all.clone()));
+    // Record 430 given last, but written at another time: another file, read from its start.
+    let batch = source.read("evtx:1a8-0:430:0:1000", usize::MAX).unwrap();
+    assert!(matches!(&batch.items[0], SourceItem::Gap(gap) if gap.reason.contains("replaced")));
+    assert_eq!(header_ids(&batch), all);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn bad_files_and_positions_are_clear_errors() {
     let mut missing = EvtxFileSource::new(Path::new("/nonexistent/x.evtx"), FileOptions::default());
