@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use kraken_codec::{Map, Value, encoded_len};
+
 use sentry_host::eventlog::{
     EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, StartAt, live_source,
 };
@@ -42,8 +44,12 @@ const DEFAULT_BATCH_SIZE: i64 = 100;
 const DEFAULT_MAX_FIELD_BYTES: i64 = 32 * 1024;
 const MAX_FIELD_BYTES_RANGE: std::ops::RangeInclusive<i64> = 256..=1 << 20;
 
-/// What one event is assumed to cost in the spool when a run's room is short.
+/// What one event is assumed to cost in the spool when a run's room is short; a run whose
+/// records come out larger reads again fewer of them (see [`records_within`]).
 const ESTIMATED_RECORD_BYTES: u64 = 2048;
+
+/// What a record costs in the spool beside its params (logger name, date, sequence number).
+const RECORD_OVERHEAD_BYTES: usize = 128;
 
 const fn option(
     name: &'static str,
@@ -364,16 +370,37 @@ impl LoggerRun for EventLoggerRun {
         self.note_waiting(None);
         let affordable = usize::try_from(budget / ESTIMATED_RECORD_BYTES).unwrap_or(usize::MAX);
         let max = self.max_events.min(affordable).max(1);
-        let batch = self.source.read(&position, max).map_err(|e| e.to_string())?;
+        let mut batch = self.source.read(&position, max).map_err(|e| e.to_string())?;
         if batch.items.is_empty() && batch.position == position {
             return Ok(RunOutput::default());
         }
-        Ok(RunOutput {
-            records: self.mapping.records(batch.items),
-            position: Some(batch.position),
-            more: batch.more,
-        })
+        let mut records = self.mapping.records(batch.items);
+        let fit = records_within(&records, budget);
+        if fit < records.len() {
+            // Larger events than assumed: past the budget the spool would push out older
+            // security records. The same place read again, for as many events as fit (a
+            // source gives the same items from the same position; items map one to one).
+            batch = self.source.read(&position, fit).map_err(|e| e.to_string())?;
+            records = self.mapping.records(batch.items);
+        }
+        Ok(RunOutput { records, position: Some(batch.position), more: batch.more })
     }
+}
+
+/// How many of `records`, from the first, fit in `budget` bytes of spool (at least one: a
+/// run always moves on).
+fn records_within(records: &[(Option<std::time::SystemTime>, Map)], budget: u64) -> usize {
+    let mut used = 0u64;
+    for (index, (_, params)) in records.iter().enumerate() {
+        let message = params.get("msg").and_then(Value::as_str).map_or(0, str::len);
+        let bytes: usize = params.iter().map(|(key, value)| key.len() + 5 + encoded_len(value)).sum();
+        // The message is sent twice: in the params and as the record's own `msg`.
+        used = used.saturating_add((bytes + message + RECORD_OVERHEAD_BYTES) as u64);
+        if used > budget {
+            return index.max(1);
+        }
+    }
+    records.len()
 }
 
 #[cfg(test)]

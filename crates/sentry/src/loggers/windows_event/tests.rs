@@ -139,3 +139,46 @@ fn on_linux_the_live_source_is_an_error_each_run_not_a_crash() {
     assert!(error.contains("event log unavailable"), "{error}");
     finish(fixture, logger);
 }
+
+#[test]
+fn a_run_of_events_larger_than_assumed_reads_only_what_fits_in_the_spool() {
+    use sentry_host::eventlog::SubscriptionSource;
+    use sentry_host::eventlog::scripted::ScriptedApi;
+    use sentry_host::eventlog::subscription::OLDEST;
+    let fixture = fixture("event-logger-budget", &["central"]);
+    fixture.store.subscribe("central", "security").unwrap();
+    // The spool just below the pause: 943,718 bytes (90 %) may be filled, 786,000 are.
+    let filler = crate::spool::SpoolEntry {
+        base: "central".into(),
+        logger: "other".into(),
+        record: vec![0; 786_000],
+        droppable: false,
+    };
+    fixture.store.spool_append(&[filler], &[], &[], 1 << 20).unwrap();
+    let budget = 943_718 - 786_000;
+    // Events of 8 KB: the 2 KB a record is assumed to cost would let 77 in, 640 KB.
+    let api = ScriptedApi::new("Security");
+    for _ in 0..100 {
+        api.append("Big-Provider", 4104, &"x".repeat(8_000));
+    }
+    let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let source = Box::new(SubscriptionSource::new(api.clone(), "Security", options));
+    let config =
+        EventLoggerConfig::from_options(&config(&[("event_source", "Security".into())]).unwrap()).unwrap();
+    let mut logger: Box<dyn LoggerRun> =
+        Box::new(EventLoggerRun::new(&fixture.context, "security", config, source));
+    let output = logger.run_once().unwrap();
+    let count = output.records.len();
+    assert!((10..30).contains(&count) && output.more, "{count} records");
+    assert_eq!(records_within(&output.records, budget), count, "they fit");
+    let ids = |records: &[(Option<std::time::SystemTime>, Map)]| -> Vec<i64> {
+        records.iter().map(|(_, p)| p["record_id"].as_i64().unwrap()).collect()
+    };
+    assert_eq!(ids(&output.records), (1..=count as i64).collect::<Vec<_>>());
+    assert_ne!(output.position.as_deref(), Some(OLDEST));
+    // Committed, the next run goes on after them.
+    fixture.store.save_cursor("security", POSITION_CURSOR, output.position.as_deref().unwrap()).unwrap();
+    let next = logger.run_once().unwrap();
+    assert_eq!(ids(&next.records)[0], count as i64 + 1);
+    finish(fixture, logger);
+}
