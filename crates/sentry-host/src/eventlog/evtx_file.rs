@@ -18,7 +18,8 @@
 //! records overwritten before they were read; otherwise the file was replaced by another and is
 //! read from its first record, after a [`Gap`]. A file that had records and has none now (being
 //! copied over) is a passing error. A file unchanged since a read that reached its end is not
-//! parsed again.
+//! parsed again, and a read loads only the chunks that can hold records after its position
+//! ([`chunks`]): catching up through a large file costs what is read, not the file each run.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -29,6 +30,7 @@ use std::time::SystemTime;
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
 
+use self::chunks::ChunkSlot;
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 
 /// How a file is read.
@@ -141,19 +143,18 @@ impl EvtxFileSource {
     /// whose header range cannot hold it are not parsed.
     fn continuity(&self, start: &FilePosition) -> Result<Continuity, SourceError> {
         let Some(written) = start.written else { return Ok(Continuity::Replaced) };
-        let mut parser = self.open()?;
-        let declared = u64::from(parser.header().chunk_count);
+        let (slots, mut file, declared) = self.chunk_walk()?;
         let mut oldest = u64::MAX;
-        for chunk in parser.chunks() {
-            let Ok(mut chunk) = chunk else { continue };
-            if !self.options.recover && chunk.number.is_some_and(|n| n >= declared) {
+        for slot in slots {
+            if !self.options.recover && slot.number >= declared {
                 continue;
             }
-            let (first_id, last_id) = (chunk.header.first_event_record_id, chunk.header.last_event_record_id);
+            let Some((first_id, last_id)) = slot.ids else { continue };
             oldest = oldest.min(first_id);
             if !(first_id..=last_id).contains(&start.after) {
                 continue;
             }
+            let Ok(Some(mut chunk)) = chunks::read_chunk(&mut file, slot.number, false) else { continue };
             let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
             for record in parsed.iter().flatten() {
                 if record.event_record_id == start.after {
@@ -171,6 +172,20 @@ impl EvtxFileSource {
             Some(2..) if oldest != u64::MAX => Continuity::OverwrittenBefore(oldest),
             _ => Continuity::Replaced,
         })
+    }
+
+    /// The file's chunks in record order (see [`chunks`]), the file to read them from, and how
+    /// many chunks its header declares.
+    fn chunk_walk(&self) -> Result<(Vec<ChunkSlot>, File, u64), SourceError> {
+        let parser = self.open()?;
+        let header = parser.header();
+        let (declared, header_block_size) =
+            (u64::from(header.chunk_count), u64::from(header.header_block_size));
+        let mut file = File::open(&self.path)
+            .map_err(|e| SourceError::Transient(format!("cannot open {}: {e}", self.path.display())))?;
+        let slots = chunks::record_order(&mut file, header_block_size)
+            .map_err(|e| SourceError::Transient(format!("cannot read {}: {e}", self.path.display())))?;
+        Ok((slots, file, declared))
     }
 
     fn unchanged_since_end(&self, from: &str) -> Option<(u64, SystemTime)> {
@@ -228,34 +243,29 @@ impl EventSource for EvtxFileSource {
             }
         }
         walk.position.identity = identity;
-        let mut parser = self.open()?;
-        let declared = u64::from(parser.header().chunk_count);
+        let (slots, mut file, declared) = self.chunk_walk()?;
         // A chunk past those the header declares is read only with `recover`.
         let recover = self.options.recover;
-        let shown = |number: Option<u64>| recover || number.is_none_or(|n| n < declared);
-        for chunk in parser.chunks() {
+        for slot in slots {
             if walk.full() {
                 break;
             }
-            let mut chunk = match chunk {
-                Ok(chunk) => chunk,
+            if !recover && slot.number >= declared {
+                continue;
+            }
+            if slot.ids.is_some_and(|(_, last_id)| last_id < walk.start.after) {
+                walk.passed_old_record(); // every record in it was given before: not even loaded
+                continue;
+            }
+            let mut chunk = match chunks::read_chunk(&mut file, slot.number, false) {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => continue,
                 Err(error) => {
-                    let number = chunk_number(&error);
-                    if shown(number) {
-                        walk.damage(chunk_damage(number, &error));
-                    }
+                    walk.damage(chunk_damage(Some(slot.number), &error));
                     continue;
                 }
             };
             let number = chunk.number;
-            if !shown(number) {
-                continue;
-            }
-            let (first_id, last_id) = (chunk.header.first_event_record_id, chunk.header.last_event_record_id);
-            if first_id <= last_id && last_id < walk.start.after {
-                walk.passed_old_record(); // every record in it was given before
-                continue;
-            }
             let mut parsed = match chunk.parse(self.settings.clone()) {
                 Ok(parsed) => parsed,
                 Err(error) => {
@@ -400,15 +410,6 @@ impl Walk {
     }
 }
 
-/// The chunk an error names.
-fn chunk_number(error: &EvtxError) -> Option<u64> {
-    match error {
-        EvtxError::FailedToParseChunk { chunk_id, .. } => Some(*chunk_id),
-        EvtxError::FailedToReadRecordAt { chunk, .. } => *chunk,
-        _ => None,
-    }
-}
-
 /// A chunk that cannot be read, as damage.
 fn chunk_damage(chunk: Option<u64>, error: &EvtxError) -> Damage {
     Damage { chunk, offset: None, header_id: None, error: chain(error) }
@@ -434,6 +435,8 @@ fn chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+mod chunks;
 
 #[cfg(test)]
 mod tests;

@@ -225,3 +225,32 @@ fn bad_files_and_positions_are_clear_errors() {
     let mut source = EvtxFileSource::new(&sample("system.evtx"), FileOptions::default());
     assert!(matches!(source.read("<BookmarkList/>", 10), Err(SourceError::BadPosition(_))));
 }
+
+#[test]
+fn chunks_come_in_the_order_and_shape_the_evtx_crate_walks_them() {
+    // The walk loads only the chunks it needs, from their headers' order; the crate loads every
+    // chunk. Both give the same chunks, in the same order, with the same errors.
+    for (name, ..) in EXPECTED {
+        let path = sample(name);
+        let mut parser = EvtxParser::from_path(&path).unwrap();
+        let header_block_size = u64::from(parser.header().header_block_size);
+        let theirs: Vec<String> = parser
+            .chunks()
+            .map(|chunk| match chunk {
+                Ok(chunk) => format!("{:?} {}", chunk.number, chunk.header.first_event_record_id),
+                Err(error) => chain(&error),
+            })
+            .collect();
+        let mut file = File::open(&path).unwrap();
+        let ours: Vec<String> = chunks::record_order(&mut file, header_block_size)
+            .unwrap()
+            .into_iter()
+            .filter_map(|slot| match chunks::read_chunk(&mut file, slot.number, false) {
+                Ok(Some(chunk)) => Some(format!("{:?} {}", chunk.number, chunk.header.first_event_record_id)),
+                Ok(None) => None,
+                Err(error) => Some(chain(&error)),
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{name}");
+    }
+}

@@ -1,0 +1,90 @@
+//! The chunks of an `.evtx` file in record order, each read only when a read needs it.
+//!
+//! The order is the one the `evtx` crate's parser walks: from the chunk whose header names the
+//! lowest record id to the end of the file, then from its start (a full log writes each new
+//! chunk over its oldest, so once it has wrapped around its oldest chunk can be anywhere). It
+//! is worked out from the 512-byte chunk headers alone, so a read can pass over a chunk whose
+//! records were all given before without loading its 64 KiB: a read far into a large file
+//! costs the chunks it reads, not the whole file each time. A chunk is then read as the crate
+//! reads it: an all-zero chunk (a gap in a dirty file) is skipped, one that cannot be read is
+//! an error naming its number.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+use evtx::err::{ChunkError, EvtxError};
+use evtx::{EvtxChunkData, EvtxChunkHeader};
+
+/// Where the first chunk starts: the file header's block.
+const FILE_HEADER_SIZE: u64 = 4096;
+const CHUNK_SIZE: u64 = 65536;
+const CHUNK_HEADER_SIZE: usize = 512;
+
+/// The most chunks looked at: 4 GiB of them, as many as a file header can count (`u16`), so a
+/// huge or sparse file costs a bounded walk.
+const MAX_CHUNKS: u64 = 1 << 16;
+
+/// A chunk's place in the file and the record ids its header names, when the header is valid
+/// and its range is not reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ChunkSlot {
+    pub number: u64,
+    pub ids: Option<(u64, u64)>,
+}
+
+/// The chunks of `file` in record order. `header_block_size` is the file header's: chunks
+/// past the last whole one in the file are not counted.
+pub(super) fn record_order(file: &mut File, header_block_size: u64) -> std::io::Result<Vec<ChunkSlot>> {
+    let length = file.metadata()?.len();
+    let count = (length.saturating_sub(header_block_size) / CHUNK_SIZE).min(MAX_CHUNKS);
+    let mut slots = Vec::with_capacity(count as usize);
+    let mut header = [0u8; CHUNK_HEADER_SIZE];
+    for number in 0..count {
+        if file.seek(SeekFrom::Start(chunk_offset(number))).is_err() || file.read_exact(&mut header).is_err()
+        {
+            break;
+        }
+        let ids = EvtxChunkHeader::from_bytes(&header)
+            .ok()
+            .map(|h| (h.first_event_record_id, h.last_event_record_id))
+            .filter(|(first, last)| first <= last);
+        slots.push(ChunkSlot { number, ids });
+    }
+    // The first chunk holding the lowest record id (the crate keeps the first on a tie).
+    let oldest = slots
+        .iter()
+        .enumerate()
+        .filter_map(|(index, slot)| slot.ids.map(|(first, _)| (first, index)))
+        .min()
+        .map_or(0, |(_, index)| index);
+    slots.rotate_left(oldest);
+    Ok(slots)
+}
+
+/// Chunk `number` of `file`: `None` for an all-zero chunk.
+pub(super) fn read_chunk(
+    file: &mut File,
+    number: u64,
+    validate: bool,
+) -> Result<Option<EvtxChunkData>, EvtxError> {
+    let failed =
+        |source: ChunkError| EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(source) };
+    file.seek(SeekFrom::Start(chunk_offset(number)))
+        .map_err(|e| failed(ChunkError::FailedToSeekToChunk(e)))?;
+    let mut data = Vec::with_capacity(CHUNK_SIZE as usize);
+    let read =
+        file.take(CHUNK_SIZE).read_to_end(&mut data).map_err(|_| failed(ChunkError::IncompleteChunk))?;
+    if read as u64 != CHUNK_SIZE {
+        return Err(failed(ChunkError::IncompleteChunk));
+    }
+    if data.iter().all(|byte| *byte == 0) {
+        return Ok(None);
+    }
+    let mut chunk = EvtxChunkData::new(data, validate).map_err(failed)?;
+    chunk.number = Some(number);
+    Ok(Some(chunk))
+}
+
+fn chunk_offset(number: u64) -> u64 {
+    FILE_HEADER_SIZE + number * CHUNK_SIZE
+}
