@@ -8,7 +8,8 @@
 //! - [`Delivery::Hold`] when bases are configured but none has connected this logger yet: a
 //!   fresh install keeps its events in the OS's log until its first link asks for them;
 //! - [`Delivery::Pause`] when a wanted base's spool is past [`PAUSE_FRACTION`] of its bound, or
-//!   the store refuses writes (records of other loggers wait in memory and are retried first).
+//!   the store refuses writes (records of other loggers wait in memory and are retried first;
+//!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 
 use std::sync::Arc;
 

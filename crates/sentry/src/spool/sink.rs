@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use kraken_codec::Value;
 use sentry_protocol::LogRecord;
@@ -37,6 +37,10 @@ pub const DROP_REPORT_LOGGER: &str = "sentry-spool";
 
 /// The most bytes of records kept in memory while the store refuses writes.
 pub const PENDING_MAX_BYTES: usize = 16 << 20;
+
+/// How long source readers wait after the store refused one of their writes (they read those
+/// records again, so reading at once would only map them again for another refusal).
+pub const REFUSED_PAUSE: Duration = Duration::from_secs(10);
 
 /// Spools records for the bases that want them.
 pub struct SpoolSink {
@@ -60,6 +64,8 @@ struct Pending {
     bytes: usize,
     /// Records dropped from memory per base, not yet reported.
     lost: BTreeMap<String, u64>,
+    /// When the store last refused a positioned write (none since it took one).
+    refused_at: Option<Instant>,
 }
 
 impl Pending {
@@ -168,10 +174,13 @@ impl RecordSink for SpoolSink {
 }
 
 impl SpoolSink {
-    /// True while records the store refused wait in memory (see the module doc).
+    /// True while records the store refused wait in memory (see the module doc), and for
+    /// [`REFUSED_PAUSE`] after it refused a positioned write.
     pub fn refusing(&self) -> bool {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        !pending.entries.is_empty() || !pending.lost.is_empty()
+        !pending.entries.is_empty()
+            || !pending.lost.is_empty()
+            || pending.refused_at.is_some_and(|at| at.elapsed() < REFUSED_PAUSE)
     }
 
     /// Tries to spool the records waiting in memory; true if none wait any more.
@@ -254,6 +263,7 @@ impl SpoolSink {
                     // A positioned logger's records are read again from its source, not kept.
                     all.truncate(waiting.0);
                     all_sequences = waiting.1;
+                    pending.refused_at = Some(Instant::now());
                 }
                 pending.keep(all, all_sequences);
                 return Err(io::Error::other(format!(
@@ -358,10 +368,12 @@ mod tests {
         store.refuse_growth(true);
         let many: Vec<LogRecord> = (0..40).map(|n| record("security", 100 + n)).collect();
         assert!(sink.write_positioned(&many, "security", "p2").is_err(), "a full disk refuses the write");
-        assert!(!sink.refusing(), "the records are read again from their source, not kept");
+        assert!(sink.pending.lock().unwrap().entries.is_empty(), "read again from their source, not kept");
+        assert!(sink.refusing(), "source readers pause rather than map the same records again at once");
         assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some("p1"));
         store.refuse_growth(false);
         assert!(sink.write_positioned(&[record("security", 2)], "security", "p2").unwrap());
+        assert!(!sink.refusing(), "a write taken ends the pause");
         let seqs: Vec<i64> = store
             .spool_batch("central", 100, usize::MAX)
             .unwrap()
