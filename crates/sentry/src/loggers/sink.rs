@@ -61,15 +61,20 @@ impl SinkSet {
     }
 
     /// Gives a positioned logger's records to every sink and commits its position: with the
-    /// records where a sink can (the spool), otherwise once every sink took them. If any sink
-    /// fails the position stays where it was, and the logger reads the same records again.
-    /// Returns whether the position was committed.
+    /// records where a sink can (the spool), otherwise once every sink took them. If a sink
+    /// fails before the position is committed, it stays where it was and the logger reads the
+    /// same records again; a sink failing after the commit is only logged (the records are
+    /// past: reading them again would send them twice). Returns whether the position was
+    /// committed.
     pub fn write_positioned(&self, records: &[LogRecord], logger: &str, position: &str) -> bool {
         let sinks = self.sinks.read().unwrap_or_else(|p| p.into_inner());
         let mut committed = false;
         for sink in sinks.iter() {
             match sink.write_positioned(records, logger, position) {
                 Ok(saved) => committed |= saved,
+                Err(error) if committed => {
+                    tracing::warn!(%error, logger, "a record sink failed after the position was committed");
+                }
                 Err(error) => {
                     tracing::warn!(%error, logger, "a record sink failed; the logger reads these records again");
                     return false;
@@ -172,6 +177,42 @@ mod tests {
     use sentry_protocol::record::params;
     use std::fs;
     use std::time::SystemTime;
+
+    /// A sink that commits positions (as the spool does), or one that fails every write.
+    struct Committing(bool);
+
+    impl RecordSink for Committing {
+        fn write(&self, _records: &[LogRecord]) -> io::Result<()> {
+            if self.0 { Ok(()) } else { Err(io::Error::other("disk full")) }
+        }
+        fn write_positioned(
+            &self,
+            records: &[LogRecord],
+            _logger: &str,
+            _position: &str,
+        ) -> io::Result<bool> {
+            self.write(records).map(|()| self.0)
+        }
+    }
+
+    #[test]
+    fn a_sink_failing_after_the_position_was_committed_does_not_undo_the_commit() {
+        let record = LogRecord {
+            date: SystemTime::now(),
+            logger: "security".into(),
+            params: params("t", "m".to_owned(), []),
+        };
+        let records = [record];
+        let (commits, fails) = (Arc::new(Committing(true)), Arc::new(Committing(false)));
+        let committed_first = SinkSet::default();
+        committed_first.add(commits.clone());
+        committed_first.add(fails.clone());
+        assert!(committed_first.write_positioned(&records, "security", "p1"), "the position moved");
+        let failing_first = SinkSet::default();
+        failing_first.add(fails);
+        failing_first.add(commits);
+        assert!(!failing_first.write_positioned(&records, "security", "p1"), "nothing committed yet");
+    }
 
     #[test]
     fn the_file_rotates_by_size_and_keeps_n_old_files() {
