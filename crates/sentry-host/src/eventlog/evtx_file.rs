@@ -18,14 +18,14 @@
 //! records overwritten before they were read; otherwise the file was replaced by another and is
 //! read from its first record, after a [`Gap`]. A file that had records and has none now (being
 //! copied over) is a passing error. A file unchanged since a read that reached its end is not
-//! parsed again, and a read loads only the chunks that can hold records after its position
+//! parsed again for 30 s, and a read loads only the chunks that can hold records after its position
 //! ([`chunks`]): catching up through a large file costs what is read, not the file each run.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use evtx::err::EvtxError;
 use evtx::{EvtxParser, ParserSettings};
@@ -48,7 +48,7 @@ pub struct EvtxFileSource {
     options: FileOptions,
     settings: Arc<ParserSettings>,
     /// (length, modified, position) after the last read that reached the file's end.
-    read_to_end: Option<(u64, SystemTime, String)>,
+    read_to_end: Option<(u64, SystemTime, String, Instant)>,
 }
 
 /// A parsed `evtx:` position.
@@ -102,6 +102,11 @@ enum Continuity {
 fn unix_nanos(time: SystemTime) -> u64 {
     time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
+
+/// How long a file whose length and modification time have not changed since a read that
+/// reached its end is taken as unchanged: records fill a chunk without changing the length,
+/// and Windows may update the modification time of a log it holds open only later.
+const UNCHANGED_TRUSTED_FOR: Duration = Duration::from_secs(30);
 
 /// Offset of the first chunk (the file header's size) and a chunk's header size.
 const FILE_HEADER_SIZE: u64 = 4096;
@@ -192,7 +197,9 @@ impl EvtxFileSource {
         let metadata = std::fs::metadata(&self.path).ok()?;
         let stamp = (metadata.len(), metadata.modified().ok()?);
         Some(stamp).filter(|stamp| {
-            self.read_to_end.as_ref().is_some_and(|(l, m, p)| (*l, *m) == *stamp && p == from)
+            self.read_to_end.as_ref().is_some_and(|(l, m, p, at)| {
+                (*l, *m) == *stamp && p == from && at.elapsed() < UNCHANGED_TRUSTED_FOR
+            })
         })
     }
 }
@@ -281,9 +288,13 @@ impl EventSource for EvtxFileSource {
                 if walk.full() {
                     break;
                 }
-                match record.and_then(|record| record.into_xml()) {
-                    Ok(record) if record.event_record_id <= walk.start.after => walk.passed_old_record(),
-                    Ok(record) => walk.event(SourceEvent {
+                // A record given before is passed over by its header, without rendering it.
+                let after = walk.start.after;
+                match record
+                    .and_then(|r| if r.event_record_id <= after { Ok(None) } else { r.into_xml().map(Some) })
+                {
+                    Ok(None) => walk.passed_old_record(),
+                    Ok(Some(record)) => walk.event(SourceEvent {
                         xml: record.data,
                         written: Some(SystemTime::from(record.timestamp)),
                         message: None,
@@ -299,7 +310,8 @@ impl EventSource for EvtxFileSource {
         }
         let batch = walk.finish();
         if !batch.more {
-            self.read_to_end = stamp.map(|(len, modified)| (len, modified, batch.position.clone()));
+            self.read_to_end =
+                stamp.map(|(len, modified)| (len, modified, batch.position.clone(), Instant::now()));
         }
         Ok(batch)
     }
