@@ -22,7 +22,6 @@
 //! ([`chunks`]): catching up through a large file costs what is read, not the file each run.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -108,10 +107,6 @@ fn unix_nanos(time: SystemTime) -> u64 {
 /// and Windows may update the modification time of a log it holds open only later.
 const UNCHANGED_TRUSTED_FOR: Duration = Duration::from_secs(30);
 
-/// Offset of the first chunk (the file header's size) and a chunk's header size.
-const FILE_HEADER_SIZE: u64 = 4096;
-const CHUNK_HEADER_SIZE: u64 = 512;
-
 impl EvtxFileSource {
     pub fn new(path: &Path, options: FileOptions) -> Self {
         let settings = ParserSettings::new().indent(false).validate_checksums(false);
@@ -132,16 +127,10 @@ impl EvtxFileSource {
     fn identity(&self) -> Result<String, SourceError> {
         let mut file = File::open(&self.path)
             .map_err(|e| SourceError::Transient(format!("cannot open {}: {e}", self.path.display())))?;
-        let mut header = [0u8; 24];
-        let found = file
-            .seek(SeekFrom::Start(FILE_HEADER_SIZE + CHUNK_HEADER_SIZE))
-            .and_then(|_| file.read_exact(&mut header));
-        if found.is_err() || header[..4] != [0x2a, 0x2a, 0, 0] {
-            return Ok("empty".into());
-        }
-        let id = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-        let time = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
-        Ok(format!("{id:x}-{time:x}"))
+        Ok(match chunks::first_record_of_first_chunk(&mut file) {
+            Some((id, time)) => format!("{id:x}-{time:x}"),
+            None => "empty".into(),
+        })
     }
 
     /// Whether the file still holds the record `start` is after (see [`Continuity`]): chunks

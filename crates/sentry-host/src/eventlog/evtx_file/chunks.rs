@@ -19,6 +19,8 @@ use evtx::{EvtxChunkData, EvtxChunkHeader};
 const FILE_HEADER_SIZE: u64 = 4096;
 const CHUNK_SIZE: u64 = 65536;
 const CHUNK_HEADER_SIZE: usize = 512;
+/// The first bytes of a record (`**\0\0`).
+const RECORD_MAGIC: [u8; 4] = [0x2a, 0x2a, 0, 0];
 
 /// The most chunks looked at: 4 GiB of them, as many as a file header can count (`u16`), so a
 /// huge or sparse file costs a bounded walk.
@@ -83,6 +85,18 @@ pub(super) fn read_chunk(
     let mut chunk = EvtxChunkData::new(data, validate).map_err(failed)?;
     chunk.number = Some(number);
     Ok(Some(chunk))
+}
+
+/// The header id and write time (FILETIME) of the first record of chunk 0, if it has one.
+pub(super) fn first_record_of_first_chunk(file: &mut File) -> Option<(u64, u64)> {
+    let mut header = [0u8; 24];
+    file.seek(SeekFrom::Start(chunk_offset(0) + CHUNK_HEADER_SIZE as u64)).ok()?;
+    file.read_exact(&mut header).ok()?;
+    if header[..4] != RECORD_MAGIC {
+        return None;
+    }
+    let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
+    Some((word(8), word(16)))
 }
 
 fn chunk_offset(number: u64) -> u64 {
