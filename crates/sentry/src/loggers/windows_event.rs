@@ -390,6 +390,9 @@ impl LoggerRun for EventLoggerRun {
 /// How many of `records`, from the first, fit in `budget` bytes of spool (at least one: a
 /// run always moves on).
 fn records_within(records: &[(Option<std::time::SystemTime>, Map)], budget: u64) -> usize {
+    if budget == u64::MAX {
+        return records.len();
+    }
     let mut used = 0u64;
     for (index, (_, params)) in records.iter().enumerate() {
         let message = params.get("msg").and_then(Value::as_str).map_or(0, str::len);
