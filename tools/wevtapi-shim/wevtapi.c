@@ -888,7 +888,7 @@ WINBOOL WINAPI EvtFormatMessage(EVT_HANDLE publisher_handle, EVT_HANDLE event_ha
     WCHAR dir[PATH_LEN], provider[NAME_LEN], event_id[32], data[PATH_LEN * 32];
     struct object *publisher = NULL, *event = NULL;
     WCHAR *message = NULL;
-    DWORD needed = 0;
+    DWORD needed = 0, partial = 0;
     size_t cap;
     ENTER;
     if (flags != EvtFormatMessageEvent)
@@ -903,6 +903,11 @@ WINBOOL WINAPI EvtFormatMessage(EVT_HANDLE publisher_handle, EVT_HANDLE event_ha
         FAIL(ERROR_INVALID_HANDLE);
     if (channel_dir(event->channel, dir) == 0 && (error = control(dir, "format", TRUE)))
         goto done;
+    /* "format-partial <code>": the message is formatted (as far as the buffer allows) and the
+     * call fails with <code> all the same, as for an insert it cannot resolve (15029); a buffer
+     * too small then also fails with <code>, with the size needed. */
+    if (channel_dir(event->channel, dir) == 0)
+        partial = control(dir, "format-partial", TRUE);
     /* The event's provider must be the publisher's: its messages come from that metadata. */
     {
         const WCHAR *tag = wcsstr(event->text, L"<Provider");
@@ -928,10 +933,12 @@ WINBOOL WINAPI EvtFormatMessage(EVT_HANDLE publisher_handle, EVT_HANDLE event_ha
     }
     needed = (DWORD)wcslen(message) + 1;
     if (!buffer || size < needed)
-        FAIL(ERROR_INSUFFICIENT_BUFFER);
+        FAIL(partial ? partial : ERROR_INSUFFICIENT_BUFFER);
     memcpy(buffer, message, needed * sizeof(WCHAR));
+    if (partial)
+        FAIL(partial);
 done:
-    if (error == 0 || error == ERROR_INSUFFICIENT_BUFFER)
+    if (error == 0 || error == ERROR_INSUFFICIENT_BUFFER || (partial && error == partial))
         *used = needed;
     if (event)
         log_call(event->channel, "EvtFormatMessage %llu size %lu -> %lu (needs %lu)", event->record, size, error,

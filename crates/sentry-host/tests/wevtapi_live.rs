@@ -497,6 +497,26 @@ fn a_render_failure_is_damage_and_a_failed_bookmark_loses_nothing() {
 }
 
 #[test]
+fn messages_formatted_with_unresolved_inserts_are_kept_whole() {
+    let Some(log) = shim_channel("Kraken-Partial-Messages") else { return };
+    log.append_event(1, PROVIDER, "short");
+    let long = "x".repeat(2000);
+    log.append_event(2, PROVIDER, &long);
+    let mut source = log.source(StartAt::Oldest, 100);
+    // 15029 with the text in the buffer: kept. 15029 for a buffer too small: grown, not cut.
+    log.inject("format-partial 15029");
+    let first = source.read(OLDEST, 1).unwrap();
+    let expected = format!("Shim message for event 4624 of {PROVIDER}: short");
+    assert_eq!(events(&first)[0].message.as_deref(), Some(expected.as_str()));
+    log.inject("format-partial 15029");
+    let second = source.read(&first.position, 1).unwrap();
+    let expected = format!("Shim message for event 4624 of {PROVIDER}: {long}");
+    assert_eq!(events(&second)[0].message.as_deref(), Some(expected.as_str()));
+    drop(source);
+    log.assert_all_closed();
+}
+
+#[test]
 fn messages_come_from_the_publisher_metadata_and_accounts_from_the_sid() {
     let Some(log) = shim_channel("Kraken-Messages") else { return };
     let without = "Kraken-Messages-NoMetadata";

@@ -133,39 +133,44 @@ impl EvtxFileSource {
         })
     }
 
-    /// Whether the file still holds the record `start` is after (see [`Continuity`]): chunks
-    /// whose header range cannot hold it are not parsed.
-    fn continuity(&self, start: &FilePosition) -> Result<Continuity, SourceError> {
-        let Some(written) = start.written else { return Ok(Continuity::Replaced) };
-        let (slots, mut file, declared) = self.chunk_walk()?;
+    /// Whether the file still holds the record `start` is after (see [`Continuity`]): only
+    /// chunks whose header range can hold it (or that name no range) are parsed. A position
+    /// without a write time (a start, or one saved before they were kept) reads on after its id.
+    fn continuity(
+        &self,
+        start: &FilePosition,
+        slots: &[ChunkSlot],
+        file: &mut File,
+        declared: u64,
+    ) -> Continuity {
+        let Some(written) = start.written else { return Continuity::Continued };
         let mut oldest = u64::MAX;
         for slot in slots {
             if !self.options.recover && slot.number >= declared {
                 continue;
             }
-            let Some((first_id, last_id)) = slot.ids else { continue };
-            oldest = oldest.min(first_id);
-            if !(first_id..=last_id).contains(&start.after) {
-                continue;
-            }
-            let Ok(Some(mut chunk)) = chunks::read_chunk(&mut file, slot.number, false) else { continue };
-            let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
-            for record in parsed.iter().flatten() {
-                if record.event_record_id == start.after {
-                    return Ok(if unix_nanos(SystemTime::from(record.timestamp)) == written {
-                        Continuity::Continued
-                    } else {
-                        Continuity::Replaced
-                    });
+            if let Some((first_id, last_id)) = slot.ids {
+                oldest = oldest.min(first_id);
+                if !(first_id..=last_id).contains(&start.after) {
+                    continue;
                 }
             }
+            let Ok(Some(mut chunk)) = chunks::read_chunk(file, slot.number, false) else { continue };
+            let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
+            let holds_it = parsed.iter().flatten().any(|record| {
+                record.event_record_id == start.after
+                    && unix_nanos(SystemTime::from(record.timestamp)) == written
+            });
+            if holds_it {
+                return Continuity::Continued;
+            }
         }
-        Ok(match oldest.checked_sub(start.after) {
+        match oldest.checked_sub(start.after) {
             // The next record is the oldest: nothing was lost with the one given last.
             Some(1) => Continuity::Continued,
             Some(2..) if oldest != u64::MAX => Continuity::OverwrittenBefore(oldest),
             _ => Continuity::Replaced,
-        })
+        }
     }
 
     /// The file's chunks in record order (see [`chunks`]), the file to read them from, and how
@@ -208,18 +213,19 @@ impl EventSource for EvtxFileSource {
         }
         let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
         let identity = self.identity()?;
-        // A file that had records and has none now is being replaced or copied over: read
-        // nothing and keep the position. Taking it for a new file would re-read every record
-        // of the old one, once it is back, as new.
-        if identity == "empty" && start.identity != "empty" {
-            return Err(SourceError::Transient(format!(
-                "{} has no records now (being replaced?); reading again later",
-                self.path.display()
-            )));
-        }
+        let (slots, mut file, declared) = self.chunk_walk()?;
         let mut walk = Walk::new(max.max(1), start.clone());
-        if identity != start.identity && start.identity != "empty" {
-            match self.continuity(&start)? {
+        if identity != start.identity {
+            // A file that had records and has none now is being replaced or copied over: read
+            // nothing and keep the position. Taking it for a new file would re-read every
+            // record of the old one, once it is back, as new.
+            if !slots.iter().any(|slot| slot.ids.is_some()) {
+                return Err(SourceError::Transient(format!(
+                    "{} has no records now (being replaced?); reading again later",
+                    self.path.display()
+                )));
+            }
+            match self.continuity(&start, &slots, &mut file, declared) {
                 Continuity::Continued => {}
                 Continuity::OverwrittenBefore(oldest) => walk.gap(
                     format!(
@@ -239,7 +245,6 @@ impl EventSource for EvtxFileSource {
             }
         }
         walk.position.identity = identity;
-        let (slots, mut file, declared) = self.chunk_walk()?;
         // A chunk past those the header declares is read only with `recover`.
         let recover = self.options.recover;
         for slot in slots {
@@ -277,13 +282,26 @@ impl EventSource for EvtxFileSource {
                 if walk.full() {
                     break;
                 }
-                // A record given before is passed over by its header, without rendering it.
-                let after = walk.start.after;
-                match record
-                    .and_then(|r| if r.event_record_id <= after { Ok(None) } else { r.into_xml().map(Some) })
-                {
-                    Ok(None) => walk.passed_old_record(),
-                    Ok(Some(record)) => walk.event(SourceEvent {
+                // Up to the record given last, records given before are passed over by their
+                // header, without rendering them. Past it every record is rendered, as when it
+                // was first read: a record out of id order that failed to render then was damage
+                // counted after the position, and must be again.
+                let (after, anchored) = (walk.start.after, walk.anchored);
+                let item = record.and_then(|record| {
+                    let id = record.event_record_id;
+                    if id <= after && !anchored {
+                        Ok((id, None))
+                    } else {
+                        record.into_xml().map(|r| (id, Some(r)))
+                    }
+                });
+                match item {
+                    Ok((id, None)) => {
+                        walk.anchored |= id == after;
+                        walk.passed_old_record();
+                    }
+                    Ok((id, Some(_))) if id <= after => walk.passed_old_record(),
+                    Ok((_, Some(record))) => walk.event(SourceEvent {
                         xml: record.data,
                         written: Some(SystemTime::from(record.timestamp)),
                         message: None,
@@ -321,6 +339,8 @@ struct Walk {
     held: Vec<Damage>,
     /// Whether an event after the start position was given.
     past_start: bool,
+    /// Whether the record at the start position was passed.
+    anchored: bool,
     more: bool,
 }
 
@@ -333,6 +353,7 @@ impl Walk {
             items: Vec::new(),
             held: Vec::new(),
             past_start: false,
+            anchored: false,
             more: false,
         }
     }

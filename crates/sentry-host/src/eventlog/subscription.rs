@@ -300,7 +300,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             return None;
         }
         match self.api.format_message(provider, event) {
-            Ok(message) => Some(message),
+            // An empty text is no message: the event's own `RenderingInfo`, if any, is kept.
+            Ok(message) => Some(message).filter(|m| !m.is_empty()),
             // No metadata (15002), its message file gone (2), the service away (1722)...:
             // opening it again for each of the provider's events would cost as much each time.
             Err(e) if e.code == codes::EVT_PUBLISHER_METADATA_NOT_FOUND || e.call == OPEN_METADATA => {

@@ -167,10 +167,11 @@ fn wide_text(
             return Ok(from_wide(&buffer));
         }
         let code = last_error();
-        if text_kept.contains(&code) {
+        // A kept failure with a buffer too small for the text asks for a bigger one, as 122 does.
+        if text_kept.contains(&code) && used <= size {
             return Ok(from_wide(&buffer));
         }
-        if code != ERROR_INSUFFICIENT_BUFFER {
+        if code != ERROR_INSUFFICIENT_BUFFER && !text_kept.contains(&code) {
             return Err(ApiError { call, code });
         }
         buffer = vec![0; grown(used as usize + 1, call)?];

@@ -193,6 +193,28 @@ fn a_log_whose_first_chunk_was_overwritten_is_read_on_after_the_last_record_give
 }
 
 #[test]
+fn a_first_record_gone_bad_or_a_position_without_a_time_reads_on_without_a_gap() {
+    let (dir, path) = copy_of("system.evtx", "first-record");
+    let all = header_ids(&read_all("system.evtx", FileOptions::default()));
+    let mut source = EvtxFileSource::new(&path, FileOptions::default());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, 150).unwrap();
+    // The first record's header is damaged: the file has no identity ("empty"), yet its
+    // chunks hold records, so it is no file being copied over; it still holds record 150.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096 + 512] = 0;
+    std::fs::write(&path, &bytes).unwrap();
+    let rest = source.read(&first.position, usize::MAX).unwrap();
+    assert_eq!(counts(&rest).2, 0, "no gap");
+    assert_eq!([header_ids(&first), header_ids(&rest)].concat(), all);
+    // A start position (no record given, so no write time) of a file whose identity changed
+    // since: read from the start, no gap (record 1 is damage now).
+    let batch = source.read(&start, usize::MAX).unwrap();
+    assert_eq!((counts(&batch), header_ids(&batch)), ((325, 1, 0), all[1..].to_vec()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_log_that_wrapped_past_the_last_record_given_reads_on_after_a_gap() {
     // Application_no_crc32.evtx holds records 426 to 442.
     let (dir, path) = copy_of("Application_no_crc32.evtx", "wrapped-past");
