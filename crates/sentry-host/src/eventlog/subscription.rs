@@ -212,7 +212,11 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let from = if position == OLDEST {
             SubscribeFrom::Oldest
         } else if position.trim_start().starts_with("<BookmarkList") {
+            // (A structured query, `<QueryList>`, may read several channels: its bookmark
+            // names them all.)
+            let structured = self.options.query.trim_start().starts_with('<');
             if let Some(channel) = attribute_of(position, "<Bookmark ", "Channel")
+                && !structured
                 && !unescape(channel).eq_ignore_ascii_case(&self.channel)
             {
                 return Err(SourceError::BadPosition(format!(
