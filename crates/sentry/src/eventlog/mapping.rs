@@ -197,19 +197,29 @@ struct EventElements<'a, 'input> {
 
 impl<'a, 'input> EventElements<'a, 'input> {
     fn of(event: Node<'a, 'input>) -> Self {
-        let mut found = Self::default();
-        for element in event.children().filter(Node::is_element) {
-            let slot = match element.tag_name().name() {
-                "System" => &mut found.system,
-                "RenderingInfo" => &mut found.rendering,
-                "EventData" => &mut found.event_data,
-                "UserData" => &mut found.user_data,
-                _ => continue,
-            };
-            slot.get_or_insert(element);
-        }
-        found
+        first_children(event, |found: &mut Self, name| match name {
+            "System" => Some(&mut found.system),
+            "RenderingInfo" => Some(&mut found.rendering),
+            "EventData" => Some(&mut found.event_data),
+            "UserData" => Some(&mut found.user_data),
+            _ => None,
+        })
     }
+}
+
+/// The first child element of each name `slot` gives a place for, in one pass over `parent`'s
+/// children.
+fn first_children<'a, 'input, T: Default>(
+    parent: Node<'a, 'input>,
+    slot: impl for<'f> Fn(&'f mut T, &str) -> Option<&'f mut Option<Node<'a, 'input>>>,
+) -> T {
+    let mut found = T::default();
+    for element in parent.children().filter(Node::is_element) {
+        if let Some(place) = slot(&mut found, element.tag_name().name()) {
+            place.get_or_insert(element);
+        }
+    }
+    found
 }
 
 /// The children of `System` the mapping reads, found in one pass.
@@ -232,27 +242,22 @@ struct SystemElements<'a, 'input> {
 
 impl<'a, 'input> SystemElements<'a, 'input> {
     fn of(system: Node<'a, 'input>) -> Self {
-        let mut found = Self::default();
-        for element in system.children().filter(Node::is_element) {
-            let slot = match element.tag_name().name() {
-                "Provider" => &mut found.provider,
-                "EventID" => &mut found.event_id,
-                "Level" => &mut found.level,
-                "Task" => &mut found.task,
-                "Opcode" => &mut found.opcode,
-                "Keywords" => &mut found.keywords,
-                "TimeCreated" => &mut found.time_created,
-                "EventRecordID" => &mut found.event_record_id,
-                "Correlation" => &mut found.correlation,
-                "Execution" => &mut found.execution,
-                "Channel" => &mut found.channel,
-                "Computer" => &mut found.computer,
-                "Security" => &mut found.security,
-                _ => continue,
-            };
-            slot.get_or_insert(element);
-        }
-        found
+        first_children(system, |found: &mut Self, name| match name {
+            "Provider" => Some(&mut found.provider),
+            "EventID" => Some(&mut found.event_id),
+            "Level" => Some(&mut found.level),
+            "Task" => Some(&mut found.task),
+            "Opcode" => Some(&mut found.opcode),
+            "Keywords" => Some(&mut found.keywords),
+            "TimeCreated" => Some(&mut found.time_created),
+            "EventRecordID" => Some(&mut found.event_record_id),
+            "Correlation" => Some(&mut found.correlation),
+            "Execution" => Some(&mut found.execution),
+            "Channel" => Some(&mut found.channel),
+            "Computer" => Some(&mut found.computer),
+            "Security" => Some(&mut found.security),
+            _ => None,
+        })
     }
 }
 
@@ -266,17 +271,12 @@ struct RenderingElements<'a, 'input> {
 
 impl<'a, 'input> RenderingElements<'a, 'input> {
     fn of(rendering: Node<'a, 'input>) -> Self {
-        let mut found = Self::default();
-        for element in rendering.children().filter(Node::is_element) {
-            let slot = match element.tag_name().name() {
-                "Message" => &mut found.message,
-                "Level" => &mut found.level,
-                "Task" => &mut found.task,
-                _ => continue,
-            };
-            slot.get_or_insert(element);
-        }
-        found
+        first_children(rendering, |found: &mut Self, name| match name {
+            "Message" => Some(&mut found.message),
+            "Level" => Some(&mut found.level),
+            "Task" => Some(&mut found.task),
+            _ => None,
+        })
     }
 }
 

@@ -35,6 +35,23 @@ fn header_ids(batch: &Batch) -> Vec<u64> {
         .collect()
 }
 
+/// A copy of a sample in a directory of its own.
+fn copy_of(name: &str, test: &str) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("kraken-evtx-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::copy(sample(name), &path).unwrap();
+    (dir, path)
+}
+
+/// A source over `path`, and its first read of every item from its start.
+fn read_from_start(path: &Path) -> (EvtxFileSource, Batch) {
+    let mut source = EvtxFileSource::new(path, FileOptions::default());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, usize::MAX).unwrap();
+    (source, first)
+}
+
 /// (file, events, damaged items) in the chunks each header declares, and with `recover`. The
 /// counts come from walking the chunk and record headers of each file (see the design notes):
 /// `system.evtx` declares 3 chunks and holds 17, `sysmon.evtx` declares 1 of 17 (8 of them
@@ -129,13 +146,8 @@ fn last_id_starts_after_that_header_id() {
 
 #[test]
 fn a_replaced_file_starts_over_after_a_gap() {
-    let dir = std::env::temp_dir().join(format!("kraken-evtx-replaced-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("log.evtx");
-    std::fs::copy(sample("new-user-security.evtx"), &path).unwrap();
-    let mut source = EvtxFileSource::new(&path, FileOptions::default());
-    let start = source.start_position().unwrap();
-    let first = source.read(&start, usize::MAX).unwrap();
+    let (dir, path) = copy_of("new-user-security.evtx", "replaced");
+    let (mut source, first) = read_from_start(&path);
     assert_eq!(counts(&first), (4, 0, 0));
     std::fs::copy(sample("Application_no_crc32.evtx"), &path).unwrap();
     let second = source.read(&first.position, usize::MAX).unwrap();
@@ -146,13 +158,8 @@ fn a_replaced_file_starts_over_after_a_gap() {
 
 #[test]
 fn a_file_emptied_while_it_is_copied_over_is_read_on_once_it_is_back() {
-    let dir = std::env::temp_dir().join(format!("kraken-evtx-emptied-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("log.evtx");
-    std::fs::copy(sample("new-user-security.evtx"), &path).unwrap();
-    let mut source = EvtxFileSource::new(&path, FileOptions::default());
-    let start = source.start_position().unwrap();
-    let first = source.read(&start, usize::MAX).unwrap();
+    let (dir, path) = copy_of("new-user-security.evtx", "emptied");
+    let (mut source, first) = read_from_start(&path);
     assert_eq!(counts(&first), (4, 0, 0));
     // A copy in progress: the header is there, no chunk yet.
     let whole = std::fs::read(&path).unwrap();
@@ -163,15 +170,6 @@ fn a_file_emptied_while_it_is_copied_over_is_read_on_once_it_is_back() {
     let again = source.read(&first.position, usize::MAX).unwrap();
     assert_eq!(counts(&again), (0, 0, 0), "nothing read twice");
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// A copy of a sample in a directory of its own.
-fn copy_of(name: &str, test: &str) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("kraken-evtx-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::copy(sample(name), &path).unwrap();
-    (dir, path)
 }
 
 #[test]
