@@ -16,8 +16,9 @@
 //! chunk was overwritten (a circular log that wrapped) and reading goes on after that event; if
 //! every record in it is newer than that event, the log wrapped past it and a [`Gap`] names the
 //! records overwritten before they were read; otherwise the file was replaced by another and is
-//! read from its first record, after a [`Gap`]. A file that had records and has none now (being
-//! copied over) is a passing error. A file unchanged since a read that reached its end is not
+//! read from its first record, after a [`Gap`]. A position without a write time (a `last_id`
+//! start, or one saved before they were kept) goes on after its id if a chunk spans it. A file
+//! that had records and has none now (being copied over) is a passing error. A file unchanged since a read that reached its end is not
 //! parsed again for 30 s, and a read loads only the chunks that can hold records after its position
 //! ([`chunks`]): catching up through a large file costs what is read, not the file each run.
 
@@ -143,23 +144,29 @@ impl EvtxFileSource {
         file: &mut File,
         declared: u64,
     ) -> Continuity {
-        let Some(written) = start.written else { return Continuity::Continued };
+        if start.after == 0 {
+            return Continuity::Continued; // nothing given yet: read from the start
+        }
         let mut oldest = u64::MAX;
-        for slot in slots {
-            if !self.options.recover && slot.number >= declared {
-                continue;
-            }
+        for slot in slots.iter().filter(|slot| self.shown(slot, declared)) {
             if let Some((first_id, last_id)) = slot.ids {
                 oldest = oldest.min(first_id);
                 if !(first_id..=last_id).contains(&start.after) {
                     continue;
+                }
+                if start.written.is_none() {
+                    // Without a write time (a `last_id` start, a position saved before they
+                    // were kept) a chunk that spans the id is enough.
+                    return Continuity::Continued;
                 }
             }
             let Ok(Some(mut chunk)) = chunks::read_chunk(file, slot.number, false) else { continue };
             let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
             let holds_it = parsed.iter().flatten().any(|record| {
                 record.event_record_id == start.after
-                    && unix_nanos(SystemTime::from(record.timestamp)) == written
+                    && start
+                        .written
+                        .is_none_or(|written| unix_nanos(SystemTime::from(record.timestamp)) == written)
             });
             if holds_it {
                 return Continuity::Continued;
@@ -171,6 +178,12 @@ impl EvtxFileSource {
             Some(2..) if oldest != u64::MAX => Continuity::OverwrittenBefore(oldest),
             _ => Continuity::Replaced,
         }
+    }
+
+    /// Whether a read gives the records of `slot`: those of the declared chunks, the others only
+    /// with `recover`.
+    fn shown(&self, slot: &ChunkSlot, declared: u64) -> bool {
+        self.options.recover || slot.number < declared
     }
 
     /// The file's chunks in record order (see [`chunks`]), the file to read them from, and how
@@ -213,17 +226,23 @@ impl EventSource for EvtxFileSource {
         }
         let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
         let identity = self.identity()?;
-        let (slots, mut file, declared) = self.chunk_walk()?;
+        // A file that had records and has none now (not even a whole header) is being replaced
+        // or copied over: read nothing and keep the position. Taking it for a new file would
+        // re-read every record of the old one, once it is back, as new.
+        let copied_over = || {
+            SourceError::Transient(format!(
+                "{} has no records now (being replaced?); reading again later",
+                self.path.display()
+            ))
+        };
+        let (slots, mut file, declared) = match self.chunk_walk() {
+            Err(_) if identity == "empty" && start.identity != "empty" => return Err(copied_over()),
+            walked => walked?,
+        };
         let mut walk = Walk::new(max.max(1), start.clone());
         if identity != start.identity {
-            // A file that had records and has none now is being replaced or copied over: read
-            // nothing and keep the position. Taking it for a new file would re-read every
-            // record of the old one, once it is back, as new.
-            if !slots.iter().any(|slot| slot.ids.is_some()) {
-                return Err(SourceError::Transient(format!(
-                    "{} has no records now (being replaced?); reading again later",
-                    self.path.display()
-                )));
+            if !slots.iter().any(|slot| slot.ids.is_some() && self.shown(slot, declared)) {
+                return Err(copied_over());
             }
             match self.continuity(&start, &slots, &mut file, declared) {
                 Continuity::Continued => {}
@@ -245,13 +264,11 @@ impl EventSource for EvtxFileSource {
             }
         }
         walk.position.identity = identity;
-        // A chunk past those the header declares is read only with `recover`.
-        let recover = self.options.recover;
         for slot in slots {
             if walk.full() {
                 break;
             }
-            if !recover && slot.number >= declared {
+            if !self.shown(&slot, declared) {
                 continue;
             }
             if slot.ids.is_some_and(|(_, last_id)| last_id < walk.start.after) {
@@ -297,8 +314,8 @@ impl EventSource for EvtxFileSource {
                 });
                 match item {
                     Ok((id, None)) => {
-                        walk.anchored |= id == after;
                         walk.passed_old_record();
+                        walk.anchored |= id == after;
                     }
                     Ok((id, Some(_))) if id <= after => walk.passed_old_record(),
                     Ok((_, Some(record))) => walk.event(SourceEvent {
@@ -383,8 +400,10 @@ impl Walk {
         true
     }
 
+    /// A record given before: damage held so far lies before the position. Past the record
+    /// at the position, damage is after it whatever the ids of the records between.
     fn passed_old_record(&mut self) {
-        if !self.past_start {
+        if !self.past_start && !self.anchored {
             self.held.clear();
         }
     }

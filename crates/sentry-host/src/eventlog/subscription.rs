@@ -212,15 +212,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let from = if position == OLDEST {
             SubscribeFrom::Oldest
         } else if position.trim_start().starts_with("<BookmarkList") {
-            // (A structured query, `<QueryList>`, may read several channels: its bookmark
-            // names them all.)
-            let structured = self.options.query.trim_start().starts_with('<');
-            if let Some(channel) = attribute_of(position, "<Bookmark ", "Channel")
-                && !structured
-                && !unescape(channel).eq_ignore_ascii_case(&self.channel)
-            {
+            if let Some(channel) = self.foreign_bookmark_channel(position) {
                 return Err(SourceError::BadPosition(format!(
-                    "a bookmark of channel {channel:?}, not of {}",
+                    "a bookmark of channel {channel:?}, which {} does not read",
                     self.channel
                 )));
             }
@@ -251,6 +245,24 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             }
             other => other.map_err(|e| self.classify(e)),
         }
+    }
+
+    /// A channel the bookmark names that this source does not read: not its channel, or, with
+    /// a structured query (`<QueryList>`, which may read several), none of the query's paths.
+    fn foreign_bookmark_channel<'p>(&self, bookmark: &'p str) -> Option<&'p str> {
+        let query = self.options.query.trim_start();
+        let read: Vec<std::borrow::Cow<'_, str>> = if query.starts_with('<') {
+            ["<Query ", "<Select ", "<Suppress "]
+                .iter()
+                .flat_map(|element| attribute_values(query, element, "Path"))
+                .map(unescape)
+                .collect()
+        } else {
+            vec![self.channel.as_str().into()]
+        };
+        attribute_values(bookmark, "<Bookmark ", "Channel")
+            .into_iter()
+            .find(|channel| !read.iter().any(|path| unescape(channel).eq_ignore_ascii_case(path)))
     }
 
     fn classify(&self, error: ApiError) -> SourceError {
@@ -469,6 +481,19 @@ pub fn attribute_of<'x>(xml: &'x str, element_start: &str, attribute: &str) -> O
         return value.find(quote).map(|end| &value[..end]);
     }
     None
+}
+
+/// The values of `attribute` in every element starting with `element_start`.
+fn attribute_values<'x>(xml: &'x str, element_start: &str, attribute: &str) -> Vec<&'x str> {
+    let mut values = Vec::new();
+    let mut rest = xml;
+    while let Some(at) = rest.find(element_start) {
+        if let Some(value) = attribute_of(&rest[at..], element_start, attribute) {
+            values.push(value);
+        }
+        rest = &rest[at + element_start.len()..];
+    }
+    values
 }
 
 /// A small map that forgets everything once full (the lookups it holds are cheap to redo).

@@ -166,6 +166,10 @@ fn a_file_emptied_while_it_is_copied_over_is_read_on_once_it_is_back() {
     std::fs::write(&path, &whole[..4096]).unwrap();
     let error = source.read(&first.position, usize::MAX).unwrap_err();
     assert!(matches!(&error, SourceError::Transient(m) if m.contains("no records now")), "{error}");
+    // Not even a whole header yet.
+    std::fs::write(&path, &whole[..100]).unwrap();
+    let error = source.read(&first.position, usize::MAX).unwrap_err();
+    assert!(matches!(&error, SourceError::Transient(m) if m.contains("no records now")), "{error}");
     std::fs::write(&path, &whole).unwrap();
     let again = source.read(&first.position, usize::MAX).unwrap();
     assert_eq!(counts(&again), (0, 0, 0), "nothing read twice");
@@ -228,6 +232,14 @@ fn a_log_that_wrapped_past_the_last_record_given_reads_on_after_a_gap() {
     // Read up to 425: nothing was lost.
     let batch = source.read("evtx:1a8-0:425:0:1000", usize::MAX).unwrap();
     assert_eq!((counts(&batch).2, header_ids(&batch)), (0, all.clone()));
+    // Positions without a write time (a `last_id` start, or saved by an earlier version): a
+    // chunk spanning the id goes on after it; ids all below it mean another file (a log
+    // cleared since), read from its start after a gap.
+    let batch = source.read("evtx:1a8-0:430:0", usize::MAX).unwrap();
+    assert_eq!((counts(&batch).2, header_ids(&batch)), (0, all[5..].to_vec()));
+    let batch = source.read("evtx:1a8-0:5000000:0", usize::MAX).unwrap();
+    assert!(matches!(&batch.items[0], SourceItem::Gap(gap) if gap.reason.contains("replaced")));
+    assert_eq!(header_ids(&batch), all);
     // Record 430 given last, but written at another time: another file, read from its start.
     let batch = source.read("evtx:1a8-0:430:0:1000", usize::MAX).unwrap();
     assert!(matches!(&batch.items[0], SourceItem::Gap(gap) if gap.reason.contains("replaced")));

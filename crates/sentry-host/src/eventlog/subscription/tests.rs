@@ -144,6 +144,13 @@ fn a_bookmark_of_another_channel_is_a_bad_position_not_a_new_start() {
     let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
     let mut source = SubscriptionSource::new(api.clone(), "Kraken & Co's", options);
     assert_eq!(ids(&source.read(&bookmark_xml("Kraken & Co's", 1), 10).unwrap()), [2]);
+    // A structured query reads the channels of its paths: their bookmarks are taken, others not.
+    let query = "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select>\
+                 <Select Path='System'>*</Select></Query></QueryList>";
+    let options = LiveOptions { query: query.into(), start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let structured = SubscriptionSource::new(ScriptedApi::new("Security"), "Security", options);
+    assert_eq!(structured.foreign_bookmark_channel(&bookmark_xml("system", 2)), None);
+    assert_eq!(structured.foreign_bookmark_channel(&bookmark_xml("Application", 2)), Some("Application"));
 }
 
 #[test]
