@@ -18,17 +18,20 @@
 //! records overwritten before they were read; otherwise the file was replaced by another and is
 //! read from its first record, after a [`Gap`]. A position without a write time (a `last_id`
 //! start, or one saved before they were kept) goes on after its id if a chunk spans it. A file
-//! that had records and has none now (being copied over) is a passing error. A file unchanged since a read that reached its end is not
-//! parsed again for 30 s, and a read loads only the chunks that can hold records after its position
-//! ([`chunks`]): catching up through a large file costs what is read, not the file each run.
+//! that had records and has none now (being copied over) is a passing error.
+//!
+//! A file unchanged since a read that reached its end is not parsed again for 30 s, and a read
+//! loads only the chunks that can hold records after its position ([`chunks`]): catching up
+//! through a large file costs what is read, not the file each run.
 
 use std::fs::File;
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use evtx::err::EvtxError;
-use evtx::{EvtxParser, ParserSettings};
+use evtx::err::{DeserializationError, EvtxError};
+use evtx::{EvtxFileHeader, ParserSettings};
 
 use self::chunks::ChunkSlot;
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
@@ -114,24 +117,10 @@ impl EvtxFileSource {
         EvtxFileSource { path: path.to_path_buf(), options, settings: Arc::new(settings), read_to_end: None }
     }
 
-    fn open(&self) -> Result<EvtxParser<File>, SourceError> {
-        let file = File::open(&self.path)
-            .map_err(|e| SourceError::Config(format!("cannot open {}: {e}", self.path.display())))?;
-        EvtxParser::from_read_seek(file)
-            .map(|parser| parser.with_configuration((*self.settings).clone()))
-            .map_err(|e| {
-                SourceError::Config(format!("{} is not an .evtx file: {}", self.path.display(), chain(&e)))
-            })
-    }
-
-    /// The id and time of the first record of the first chunk, or `empty`.
-    fn identity(&self) -> Result<String, SourceError> {
-        let mut file = File::open(&self.path)
-            .map_err(|e| SourceError::Transient(format!("cannot open {}: {e}", self.path.display())))?;
-        Ok(match chunks::first_record_of_first_chunk(&mut file) {
-            Some((id, time)) => format!("{id:x}-{time:x}"),
-            None => "empty".into(),
-        })
+    /// The file, opened once for a whole read (a missing file may be one being replaced).
+    fn open(&self) -> Result<File, SourceError> {
+        File::open(&self.path)
+            .map_err(|e| SourceError::Transient(format!("cannot open {}: {e}", self.path.display())))
     }
 
     /// Whether the file still holds the record `start` is after (see [`Continuity`]): only
@@ -160,7 +149,7 @@ impl EvtxFileSource {
                     return Continuity::Continued;
                 }
             }
-            let Ok(Some(mut chunk)) = chunks::read_chunk(file, slot.number, false) else { continue };
+            let Ok(Some(mut chunk)) = chunks::read_chunk(file, slot.number) else { continue };
             let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
             let holds_it = parsed.iter().flatten().any(|record| {
                 record.event_record_id == start.after
@@ -186,18 +175,18 @@ impl EvtxFileSource {
         self.options.recover || slot.number < declared
     }
 
-    /// The file's chunks in record order (see [`chunks`]), the file to read them from, and how
-    /// many chunks its header declares.
-    fn chunk_walk(&self) -> Result<(Vec<ChunkSlot>, File, u64), SourceError> {
-        let parser = self.open()?;
-        let header = parser.header();
-        let (declared, header_block_size) =
-            (u64::from(header.chunk_count), u64::from(header.header_block_size));
-        let mut file = File::open(&self.path)
-            .map_err(|e| SourceError::Transient(format!("cannot open {}: {e}", self.path.display())))?;
-        let slots = chunks::record_order(&mut file, header_block_size)
+    /// The file's chunks in record order (see [`chunks`]) and how many its header declares.
+    fn chunk_walk(&self, file: &mut File) -> Result<(Vec<ChunkSlot>, u64), SourceError> {
+        let header = file
+            .seek(SeekFrom::Start(0))
+            .map_err(DeserializationError::from)
+            .and_then(|_| EvtxFileHeader::from_stream(file))
+            .map_err(|e| {
+                SourceError::Config(format!("{} is not an .evtx file: {}", self.path.display(), chain(&e)))
+            })?;
+        let slots = chunks::record_order(file, u64::from(header.header_block_size))
             .map_err(|e| SourceError::Transient(format!("cannot read {}: {e}", self.path.display())))?;
-        Ok((slots, file, declared))
+        Ok((slots, u64::from(header.chunk_count)))
     }
 
     fn unchanged_since_end(&self, from: &str) -> Option<(u64, SystemTime)> {
@@ -213,7 +202,7 @@ impl EvtxFileSource {
 
 impl EventSource for EvtxFileSource {
     fn start_position(&mut self) -> Result<String, SourceError> {
-        let identity = self.identity()?;
+        let identity = identity(&mut self.open()?);
         let after = self.options.after_header_id.unwrap_or(0);
         Ok(FilePosition { identity, after, damage_after: 0, written: None }.text())
     }
@@ -225,7 +214,8 @@ impl EventSource for EvtxFileSource {
             return Ok(Batch { items: Vec::new(), position: from.to_owned(), more: false });
         }
         let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
-        let identity = self.identity()?;
+        let mut file = self.open()?;
+        let identity = identity(&mut file);
         // A file that had records and has none now (not even a whole header) is being replaced
         // or copied over: read nothing and keep the position. Taking it for a new file would
         // re-read every record of the old one, once it is back, as new.
@@ -235,7 +225,7 @@ impl EventSource for EvtxFileSource {
                 self.path.display()
             ))
         };
-        let (slots, mut file, declared) = match self.chunk_walk() {
+        let (slots, declared) = match self.chunk_walk(&mut file) {
             Err(_) if identity == "empty" && start.identity != "empty" => return Err(copied_over()),
             walked => walked?,
         };
@@ -275,7 +265,7 @@ impl EventSource for EvtxFileSource {
                 walk.passed_old_record(); // every record in it was given before: not even loaded
                 continue;
             }
-            let mut chunk = match chunks::read_chunk(&mut file, slot.number, false) {
+            let mut chunk = match chunks::read_chunk(&mut file, slot.number) {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => continue,
                 Err(error) => {
@@ -317,7 +307,8 @@ impl EventSource for EvtxFileSource {
                         walk.passed_old_record();
                         walk.anchored |= id == after;
                     }
-                    Ok((id, Some(_))) if id <= after => walk.passed_old_record(),
+                    // Past the record at the position: given before, held damage kept.
+                    Ok((id, Some(_))) if id <= after => {}
                     Ok((_, Some(record))) => walk.event(SourceEvent {
                         xml: record.data,
                         written: Some(SystemTime::from(record.timestamp)),
@@ -448,6 +439,14 @@ impl Walk {
             self.release_held();
         }
         Batch { items: self.items, position: self.position.text(), more: self.more }
+    }
+}
+
+/// The id and time of the first record of the file's first chunk, or `empty`.
+fn identity(file: &mut File) -> String {
+    match chunks::first_record_of_first_chunk(file) {
+        Some((id, time)) => format!("{id:x}-{time:x}"),
+        None => "empty".into(),
     }
 }
 

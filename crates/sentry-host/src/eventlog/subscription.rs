@@ -260,9 +260,10 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         } else {
             vec![self.channel.as_str().into()]
         };
-        attribute_values(bookmark, "<Bookmark ", "Channel")
-            .into_iter()
-            .find(|channel| !read.iter().any(|path| unescape(channel).eq_ignore_ascii_case(path)))
+        attribute_values(bookmark, "<Bookmark ", "Channel").into_iter().find(|channel| {
+            let channel = unescape(channel);
+            !read.iter().any(|path| channel.eq_ignore_ascii_case(path))
+        })
     }
 
     fn classify(&self, error: ApiError) -> SourceError {

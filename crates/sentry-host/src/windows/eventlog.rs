@@ -12,7 +12,9 @@ use std::ffi::c_void;
 use std::ptr::{null, null_mut};
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS, HANDLE, LocalFree, SetLastError,
+    CloseHandle, ERROR_EVT_MAX_INSERTS_REACHED, ERROR_EVT_UNRESOLVED_PARAMETER_INSERT,
+    ERROR_EVT_UNRESOLVED_VALUE_INSERT, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS, HANDLE, LocalFree,
+    SetLastError,
 };
 use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
 use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
@@ -40,7 +42,8 @@ const MAX_BUFFER_UNITS: usize = 16 << 20;
 /// `EvtFormatMessage` failures that still leave the message in the buffer, with the inserts
 /// it could not resolve left as they were (15029 unresolved value insert, 15030 unresolved
 /// parameter insert, 15031 too many inserts).
-const PARTIAL_MESSAGE: [u32; 3] = [15029, 15030, 15031];
+const PARTIAL_MESSAGE: [u32; 3] =
+    [ERROR_EVT_UNRESOLVED_VALUE_INSERT, ERROR_EVT_UNRESOLVED_PARAMETER_INSERT, ERROR_EVT_MAX_INSERTS_REACHED];
 
 /// How long the newest-record query may take.
 const QUERY_WAIT_MS: u32 = 10_000;
@@ -168,10 +171,11 @@ fn wide_text(
         }
         let code = last_error();
         // A kept failure with a buffer too small for the text asks for a bigger one, as 122 does.
-        if text_kept.contains(&code) && used <= size {
+        let kept = text_kept.contains(&code);
+        if kept && used <= size {
             return Ok(from_wide(&buffer));
         }
-        if code != ERROR_INSUFFICIENT_BUFFER && !text_kept.contains(&code) {
+        if !kept && code != ERROR_INSUFFICIENT_BUFFER {
             return Err(ApiError { call, code });
         }
         buffer = vec![0; grown(used as usize + 1, call)?];

@@ -63,12 +63,9 @@ pub(super) fn record_order(file: &mut File, header_block_size: u64) -> std::io::
     Ok(slots)
 }
 
-/// Chunk `number` of `file`: `None` for an all-zero chunk.
-pub(super) fn read_chunk(
-    file: &mut File,
-    number: u64,
-    validate: bool,
-) -> Result<Option<EvtxChunkData>, EvtxError> {
+/// Chunk `number` of `file`: `None` for an all-zero chunk. Checksums are not checked (as the
+/// source's parser settings say): a chunk whose records parse is read.
+pub(super) fn read_chunk(file: &mut File, number: u64) -> Result<Option<EvtxChunkData>, EvtxError> {
     let failed =
         |source: ChunkError| EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(source) };
     file.seek(SeekFrom::Start(chunk_offset(number)))
@@ -82,7 +79,7 @@ pub(super) fn read_chunk(
     if data.iter().all(|byte| *byte == 0) {
         return Ok(None);
     }
-    let mut chunk = EvtxChunkData::new(data, validate).map_err(failed)?;
+    let mut chunk = EvtxChunkData::new(data, false).map_err(failed)?;
     chunk.number = Some(number);
     Ok(Some(chunk))
 }

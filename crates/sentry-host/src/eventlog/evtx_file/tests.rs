@@ -1,4 +1,5 @@
 use super::*;
+use evtx::EvtxParser;
 
 /// The sample files (`testdata/evtx`, from the evtx project's samples).
 fn sample(name: &str) -> PathBuf {
@@ -176,39 +177,43 @@ fn a_file_emptied_while_it_is_copied_over_is_read_on_once_it_is_back() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn a_log_whose_first_chunk_was_overwritten_is_read_on_after_the_last_record_given() {
-    let (dir, path) = copy_of("system.evtx", "wrapped");
+/// Reads the first `max` events of a copy of `system.evtx`, changes its byte at `offset` with
+/// `change`, and checks that the rest then reads on with no gap, every record once. Returns
+/// the copy's directory, the source, its start position and every record id of the file.
+fn read_on_after_a_change(
+    test: &str,
+    max: usize,
+    offset: usize,
+    change: fn(&mut u8),
+) -> (PathBuf, EvtxFileSource, String, Vec<u64>) {
+    let (dir, path) = copy_of("system.evtx", test);
     let all = header_ids(&read_all("system.evtx", FileOptions::default()));
     let mut source = EvtxFileSource::new(&path, FileOptions::default());
     let start = source.start_position().unwrap();
-    let first = source.read(&start, 100).unwrap();
-    // A circular log that wraps writes newer records over its first chunk: the file's
-    // identity (its first record's id and time) changes; here the time does.
+    let first = source.read(&start, max).unwrap();
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[4096 + 512 + 16] ^= 1;
+    change(&mut bytes[offset]);
     std::fs::write(&path, &bytes).unwrap();
     let rest = source.read(&first.position, usize::MAX).unwrap();
-    assert_eq!(counts(&rest).2, 0, "no gap: the record given last is still there");
-    assert_eq!([header_ids(&first), header_ids(&rest)].concat(), all, "every record once");
+    assert_eq!(counts(&rest).2, 0, "{test}: no gap, the record given last is still there");
+    assert_eq!([header_ids(&first), header_ids(&rest)].concat(), all, "{test}: every record once");
+    (dir, source, start, all)
+}
+
+#[test]
+fn a_log_whose_first_chunk_was_overwritten_is_read_on_after_the_last_record_given() {
+    // A circular log that wraps writes newer records over its first chunk: the file's
+    // identity (its first record's id and time) changes; here the time does.
+    let (dir, ..) = read_on_after_a_change("wrapped", 100, 4096 + 512 + 16, |byte| *byte ^= 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_first_record_gone_bad_or_a_position_without_a_time_reads_on_without_a_gap() {
-    let (dir, path) = copy_of("system.evtx", "first-record");
-    let all = header_ids(&read_all("system.evtx", FileOptions::default()));
-    let mut source = EvtxFileSource::new(&path, FileOptions::default());
-    let start = source.start_position().unwrap();
-    let first = source.read(&start, 150).unwrap();
     // The first record's header is damaged: the file has no identity ("empty"), yet its
     // chunks hold records, so it is no file being copied over; it still holds record 150.
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[4096 + 512] = 0;
-    std::fs::write(&path, &bytes).unwrap();
-    let rest = source.read(&first.position, usize::MAX).unwrap();
-    assert_eq!(counts(&rest).2, 0, "no gap");
-    assert_eq!([header_ids(&first), header_ids(&rest)].concat(), all);
+    let (dir, mut source, start, all) =
+        read_on_after_a_change("first-record", 150, 4096 + 512, |byte| *byte = 0);
     // A start position (no record given, so no write time) of a file whose identity changed
     // since: read from the start, no gap (record 1 is damage now).
     let batch = source.read(&start, usize::MAX).unwrap();
@@ -277,7 +282,7 @@ fn chunks_come_in_the_order_and_shape_the_evtx_crate_walks_them() {
         let ours: Vec<String> = chunks::record_order(&mut file, header_block_size)
             .unwrap()
             .into_iter()
-            .filter_map(|slot| match chunks::read_chunk(&mut file, slot.number, false) {
+            .filter_map(|slot| match chunks::read_chunk(&mut file, slot.number) {
                 Ok(Some(chunk)) => Some(format!("{:?} {}", chunk.number, chunk.header.first_event_record_id)),
                 Ok(None) => None,
                 Err(error) => Some(chain(&error)),
