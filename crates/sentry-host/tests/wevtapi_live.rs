@@ -16,7 +16,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sentry_host::eventlog::subscription::{OLDEST, bookmark_record_id};
+use sentry_host::eventlog::subscription::{OLDEST, bookmark_record_id, bookmark_xml};
 use sentry_host::eventlog::{
     Batch, EventSource, LiveOptions, SourceError, SourceEvent, SourceItem, StartAt, channels, live_source,
 };
@@ -428,6 +428,38 @@ fn a_bookmark_whose_record_is_gone_gives_a_gap_then_the_oldest_events() {
     let batch = again.read(&batch.position, 100).unwrap();
     assert_eq!(ids(&batch.items), [0, 11, 12], "a gap, then everything from the oldest");
     drop((restarted, again));
+    log.assert_all_closed();
+}
+
+#[test]
+fn a_bookmark_windows_will_not_resume_after_is_passed_over_from_the_oldest() {
+    let Some(log) = shim_channel("Kraken-Unusable-Bookmark") else { return };
+    log.append(1..=8);
+    let bookmark = bookmark_xml("Kraken-Unusable-Bookmark", 5);
+    // Once: subscribed again from the bookmark.
+    log.inject("subscribe 15011");
+    let mut restarted = log.source(StartAt::Now, 100);
+    assert_eq!(ids(&restarted.read(&bookmark, 100).unwrap().items), [6, 7, 8]);
+    drop(restarted);
+    // Twice: from the oldest record, passing over the records up to the bookmark's.
+    log.inject("subscribe 15012");
+    log.inject("subscribe 15012");
+    let mut restarted = log.source(StartAt::Now, 2);
+    let first = restarted.read(&bookmark, 2).unwrap();
+    assert_eq!(ids(&first.items), [6, 7], "nothing read twice");
+    log.append(9..=9);
+    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap().items), [8, 9]);
+    assert!(log.calls().contains(&"EvtSubscribe oldest 0 -> 0".to_owned()), "{:#?}", log.calls());
+    drop(restarted);
+    // The log cleared since, its ids begun again below the bookmark: all of it, after a gap.
+    log.remove(1..=9);
+    log.append(1..=2);
+    log.inject("subscribe 15012");
+    log.inject("subscribe 15012");
+    let mut restarted = log.source(StartAt::Now, 100);
+    assert_eq!(ids(&restarted.read(&bookmark, 100).unwrap().items), [0, 1, 2]);
+    assert!(log.pending_control().is_empty());
+    drop(restarted);
     log.assert_all_closed();
 }
 

@@ -16,6 +16,11 @@
 //!   silently); a batch too large (1734) halves the batch and resubscribes; a result set gone
 //!   stale (15011), out of position (15012, the log cleared or rolled over) or whose record is
 //!   gone (1168) resubscribes from the bookmark;
+//! - a subscription after a bookmark that fails with 15011 or 15012 twice (Windows does not
+//!   document these for `EvtSubscribe`; Winlogbeat meets them) starts at the oldest record
+//!   instead, and passes over the events up to the bookmarked record id, with a [`Gap`] when
+//!   records after it are gone; if the log holds nothing as new as the bookmark, it was cleared
+//!   and began its ids again: every record is read, after a gap;
 //! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
 //!   the bookmark of a batch's last event is the position after it.
 //!
@@ -61,6 +66,9 @@ pub const MAX_BATCH: u32 = 1024;
 
 /// How many resubscriptions one read may make before it gives up for this run.
 const MAX_RESUBSCRIBES: usize = 12;
+
+/// Events one read may pass over (see [`PastBookmark`]) before it hands back what it has.
+const SKIPPED_PER_READ: usize = 10_000;
 
 /// Entries kept in each lookup cache.
 const CACHE_ENTRIES: usize = 512;
@@ -166,6 +174,18 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
 struct Open<S> {
     subscription: S,
     position: String,
+    /// Set when the subscription started at the oldest record in place of a bookmark.
+    past: Option<PastBookmark>,
+}
+
+/// A subscription at the oldest record standing in for one after a bookmark Windows would not
+/// resume after: the events up to the bookmarked record id were read before and are passed
+/// over, and the position stays the bookmark until an event after it is read.
+#[derive(Debug, Clone, Copy)]
+struct PastBookmark {
+    last_read: u64,
+    /// Whether an event after `last_read` was seen (the first is checked for a gap).
+    reached: bool,
 }
 
 impl<A: SubscriptionApi> SubscriptionSource<A> {
@@ -208,43 +228,81 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         &mut self,
         position: &mut String,
         items: &mut Vec<SourceItem>,
-    ) -> Result<A::Subscription, SourceError> {
-        let from = if position == OLDEST {
-            SubscribeFrom::Oldest
-        } else if position.trim_start().starts_with("<BookmarkList") {
-            if let Some(channel) = self.foreign_bookmark_channel(position) {
-                return Err(SourceError::BadPosition(format!(
-                    "a bookmark of channel {channel:?}, which {} does not read",
-                    self.channel
-                )));
-            }
-            SubscribeFrom::AfterBookmark(position)
-        } else {
+    ) -> Result<Open<A::Subscription>, SourceError> {
+        if position == OLDEST {
+            let subscription = self
+                .api
+                .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
+                .map_err(|e| self.classify(e))?;
+            return Ok(Open { subscription, position: position.clone(), past: None });
+        }
+        if !position.trim_start().starts_with("<BookmarkList") {
             return Err(SourceError::BadPosition(format!(
                 "not a bookmark of {}: {position:.80}",
                 self.channel
             )));
-        };
-        match self.api.subscribe(&self.channel, &self.options.query, from) {
-            Err(e) if e.code == codes::NOT_FOUND && from != SubscribeFrom::Oldest => {
-                let last_record_id = bookmark_record_id(position);
-                items.push(SourceItem::Gap(Gap {
-                    reason: format!(
-                        "the bookmarked record of {} is no longer in the log (cleared or overwritten); \
-                         reading resumed at the oldest record",
-                        self.channel
-                    ),
-                    last_record_id,
-                }));
-                let subscription = self
-                    .api
-                    .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
-                    .map_err(|e| self.classify(e))?;
-                OLDEST.clone_into(position);
-                Ok(subscription)
-            }
-            other => other.map_err(|e| self.classify(e)),
         }
+        if let Some(channel) = self.foreign_bookmark_channel(position) {
+            return Err(SourceError::BadPosition(format!(
+                "a bookmark of channel {channel:?}, which {} does not read",
+                self.channel
+            )));
+        }
+        let mut unusable = 0;
+        let error = loop {
+            let from = SubscribeFrom::AfterBookmark(position);
+            match self.api.subscribe(&self.channel, &self.options.query, from) {
+                Ok(subscription) => return Ok(Open { subscription, position: position.clone(), past: None }),
+                // A result set gone stale may be passing: once more from the bookmark.
+                Err(e) if is_unusable_position(e.code) && unusable == 0 => unusable += 1,
+                Err(e) => break e,
+            }
+        };
+        let reason = match error.code {
+            codes::NOT_FOUND => format!(
+                "the bookmarked record of {} is no longer in the log (cleared or overwritten); \
+                 reading resumed at the oldest record",
+                self.channel
+            ),
+            code if is_unusable_position(code) => match self.past_bookmark(position, error)? {
+                Some(open) => return Ok(open),
+                None => format!(
+                    "{} cannot resume after its bookmark ({error}) and holds no record as new as \
+                     it (cleared since); reading resumed at the oldest record",
+                    self.channel
+                ),
+            },
+            _ => return Err(self.classify(error)),
+        };
+        items.push(SourceItem::Gap(Gap { reason, last_record_id: bookmark_record_id(position) }));
+        let subscription = self
+            .api
+            .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
+            .map_err(|e| self.classify(e))?;
+        OLDEST.clone_into(position);
+        Ok(Open { subscription, position: position.clone(), past: None })
+    }
+
+    /// In place of a subscription after `bookmark` that fails with `error` (15011, 15012): one
+    /// at the oldest record that passes over the records up to the bookmarked one, if the log
+    /// still holds a record as new as it (`None` if not: the log was cleared since).
+    fn past_bookmark(
+        &mut self,
+        bookmark: &str,
+        error: ApiError,
+    ) -> Result<Option<Open<A::Subscription>>, SourceError> {
+        let Some(last_read) = bookmark_record_id(bookmark) else { return Err(self.classify(error)) };
+        let newest =
+            self.api.newest_bookmark(&self.channel, &self.options.query).map_err(|e| self.classify(e))?;
+        if newest.as_deref().and_then(bookmark_record_id).is_none_or(|newest| newest < last_read) {
+            return Ok(None);
+        }
+        let subscription = self
+            .api
+            .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
+            .map_err(|e| self.classify(e))?;
+        let past = Some(PastBookmark { last_read, reached: false });
+        Ok(Some(Open { subscription, position: bookmark.to_owned(), past }))
     }
 
     /// A channel the bookmark names that this source does not read: not its channel, or, with
@@ -286,19 +344,48 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
     }
 
-    /// The source event of one handle, or the damage if it cannot be rendered.
-    fn item(&mut self, event: &A::Event) -> SourceItem {
+    /// Pushes the source event of one handle, or the damage if it cannot be rendered. An event
+    /// the subscription passes over (`past`) is not pushed: false.
+    fn push_item(
+        &mut self,
+        event: &A::Event,
+        past: &mut Option<PastBookmark>,
+        items: &mut Vec<SourceItem>,
+    ) -> bool {
         let xml = match self.api.render(event) {
             Ok(xml) => xml,
             Err(error) => {
-                return SourceItem::Damage(Damage {
+                items.push(SourceItem::Damage(Damage {
                     chunk: None,
                     offset: None,
                     header_id: None,
                     error: format!("an event of {} cannot be rendered: {error}", self.channel),
-                });
+                }));
+                return true;
             }
         };
+        if let Some(past) = past.as_mut() {
+            match element_text(&xml, "<EventRecordID>").and_then(|id| id.trim().parse::<u64>().ok()) {
+                Some(id) if id <= past.last_read => return false,
+                Some(id) if !past.reached => {
+                    past.reached = true;
+                    // Only an unfiltered subscription reads every record id in turn.
+                    let every_record = matches!(self.options.query.trim(), "*" | "");
+                    if id > past.last_read + 1 && every_record {
+                        items.push(SourceItem::Gap(Gap {
+                            reason: format!(
+                                "records {} to {} of {} are no longer in the log",
+                                past.last_read + 1,
+                                id - 1,
+                                self.channel
+                            ),
+                            last_record_id: Some(past.last_read),
+                        }));
+                    }
+                }
+                _ => {}
+            }
+        }
         let message = if self.options.render_message && !xml.contains("<RenderingInfo") {
             self.message(event, &xml)
         } else {
@@ -308,7 +395,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             Some(sid) => self.account(sid),
             None => None,
         };
-        SourceItem::Event(SourceEvent { xml, written: None, message, account, header_id: None })
+        items.push(SourceItem::Event(SourceEvent { xml, written: None, message, account, header_id: None }));
+        true
     }
 
     fn message(&mut self, event: &A::Event, xml: &str) -> Option<String> {
@@ -362,14 +450,14 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             Some(open) if open.position == from => open,
             _ => {
                 self.check_available()?;
-                let mut position = from.to_owned();
-                Open { subscription: self.subscribe(&mut position, &mut items)?, position }
+                self.subscribe(&mut from.to_owned(), &mut items)?
             }
         };
         let mut resubscribes = 0;
+        let mut passed_over = 0;
         let mut more = false;
         loop {
-            if items.len() >= max {
+            if items.len() >= max || passed_over >= SKIPPED_PER_READ {
                 more = true;
                 break;
             }
@@ -385,10 +473,14 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                         Err(e) => return Err(self.classify(e)),
                     };
                     for event in &events {
-                        let item = self.item(event);
-                        items.push(item);
+                        if !self.push_item(event, &mut open.past, &mut items) {
+                            passed_over += 1;
+                        }
                     }
-                    open.position = bookmark;
+                    // Until an event after the bookmark is read, the bookmark stays the position.
+                    if open.past.is_none_or(|past| past.reached) {
+                        open.position = bookmark;
+                    }
                     continue;
                 }
                 Err(error) => error,
@@ -410,8 +502,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                         self.batch = (self.batch / 2).max(1);
                     }
                     drop(open.subscription);
-                    let mut position = open.position;
-                    open = Open { subscription: self.subscribe(&mut position, &mut items)?, position };
+                    open = self.subscribe(&mut open.position, &mut items)?;
                 }
                 _ if items.is_empty() => return Err(self.classify(error)),
                 // Keep what was read; the next read resubscribes from its end.
@@ -436,6 +527,19 @@ pub fn bookmark_xml(channel: &str, id: u64) -> String {
     format!(
         "<BookmarkList>\r\n  <Bookmark Channel='{channel}' RecordId='{id}' IsCurrent='true'/>\r\n</BookmarkList>"
     )
+}
+
+/// The text of the first element starting with `element_start` (up to the next tag).
+fn element_text<'x>(xml: &'x str, element_start: &str) -> Option<&'x str> {
+    let text = &xml[xml.find(element_start)? + element_start.len()..];
+    Some(&text[..text.find('<')?])
+}
+
+/// Whether a subscription failing with `code` cannot resume where its bookmark says, though the
+/// bookmarked record may be there: the result set went stale (15011) or out of position
+/// (15012, the log cleared or rolled over meanwhile).
+fn is_unusable_position(code: u32) -> bool {
+    matches!(code, codes::EVT_QUERY_RESULT_STALE | codes::EVT_QUERY_RESULT_INVALID_POSITION)
 }
 
 /// The record id a bookmark's XML names.

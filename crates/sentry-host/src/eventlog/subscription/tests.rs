@@ -199,6 +199,86 @@ fn a_gap_is_reported_once_even_when_the_read_then_resubscribes() {
     assert_eq!(ids(&restarted.read(&batch.position, 100).unwrap()), [4]);
 }
 
+#[test]
+fn a_bookmark_that_fails_once_with_a_stale_result_is_subscribed_again() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(6, "P", 1);
+    let mut restarted = source(&api, StartAt::Oldest, 100);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    assert_eq!(ids(&restarted.read(&bookmark_xml("Security", 4), 100).unwrap()), [5, 6]);
+    assert_eq!(api.calls(Call::Subscribe), 2, "the bookmark twice, no query, no oldest");
+}
+
+#[test]
+fn a_bookmark_windows_will_not_resume_after_reads_on_from_the_oldest_without_a_repeat() {
+    for code in [codes::EVT_QUERY_RESULT_STALE, codes::EVT_QUERY_RESULT_INVALID_POSITION] {
+        let api = ScriptedApi::new("Security");
+        api.append_many(10, "P", 1);
+        let mut restarted = source(&api, StartAt::Oldest, 3);
+        api.fail_next(Call::Subscribe, code);
+        api.fail_next(Call::Subscribe, code);
+        let bookmark = bookmark_xml("Security", 5);
+        let first = restarted.read(&bookmark, 2).unwrap();
+        assert_eq!(ids(&first), [6, 7], "code {code}: records up to the bookmark passed over");
+        assert_eq!(bookmark_record_id(&first.position), Some(7));
+        let second = restarted.read(&first.position, 100).unwrap();
+        assert_eq!(ids(&second), [8, 9, 10], "code {code}");
+    }
+}
+
+#[test]
+fn passing_over_a_bookmark_keeps_it_as_the_position_until_a_later_event_is_read() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(10_050, "P", 1);
+    let mut restarted = source(&api, StartAt::Oldest, 1000);
+    let bookmark = bookmark_xml("Security", 10_040);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    let first = restarted.read(&bookmark, 100).unwrap();
+    assert!(first.items.is_empty() && first.more, "a read passes over at most 10,000 events");
+    assert_eq!(first.position, bookmark, "nothing after the bookmark read yet");
+    let second = restarted.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&second), (10_041..=10_050).collect::<Vec<_>>());
+    assert_eq!(api.calls(Call::Subscribe), 4, "twice the bookmark, the newest record, the oldest once");
+}
+
+#[test]
+fn passing_over_a_bookmark_names_the_records_gone_since() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(10, "P", 1);
+    api.roll_over(7); // records 1..=7 overwritten; the bookmark is at 5
+    let mut restarted = source(&api, StartAt::Oldest, 100);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    let batch = restarted.read(&bookmark_xml("Security", 5), 100).unwrap();
+    assert_eq!(ids(&batch), [0, 8, 9, 10]);
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, Some(5));
+    assert!(gap.reason.contains("records 6 to 7 of Security"), "{}", gap.reason);
+
+    // A filtered query does not read every id in turn: no gap can be told from the ids.
+    let options = LiveOptions { query: "*[System[EventID=1]]".into(), ..LiveOptions::default() };
+    let mut filtered = SubscriptionSource::new(api.clone(), "Security", options);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    assert_eq!(ids(&filtered.read(&bookmark_xml("Security", 5), 100).unwrap()), [8, 9, 10]);
+}
+
+#[test]
+fn a_bookmark_newer_than_every_record_after_such_a_failure_reads_the_log_again_after_a_gap() {
+    // A log cleared since the bookmark, whose record ids began again.
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut restarted = source(&api, StartAt::Oldest, 100);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    let batch = restarted.read(&bookmark_xml("Security", 500), 100).unwrap();
+    assert_eq!(ids(&batch), [0, 1, 2, 3]);
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, Some(500));
+    assert!(gap.reason.contains("holds no record as new as it"), "{}", gap.reason);
+}
+
 fn source_after_restart(api: &ScriptedApi) -> SubscriptionSource<ScriptedApi> {
     source(api, StartAt::Now, 100)
 }
