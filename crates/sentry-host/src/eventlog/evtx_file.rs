@@ -5,11 +5,19 @@
 //! Windows does not show; they are read only with `recover`. A chunk or record that cannot be
 //! read becomes a [`Damage`] item with its chunk number and offset, and the read goes on.
 //!
-//! The position is `evtx:<identity>:<header id>:<damage after>:<written>`: the identity of the
-//! file (the id and time of the first record of its first chunk, which appending does not
-//! change), the record header id of the last event given (in "save selected events" exports it
-//! is not the `EventRecordID`), how many damage items after that event were already given, and
-//! when that event was written (Unix ns; positions made before it was kept have no such field).
+//! The position is `evtx:<identity>:<header id>:<damage after>:<written>:<chunk>`: the identity
+//! of the file (the id and time of the first record of its first chunk, which appending does
+//! not change), the record header id of the last event given (in "save selected events" exports
+//! it is not the `EventRecordID`), how many damage items after that event were already given,
+//! when that event was written (Unix ns) and the number of the chunk that holds it. Positions
+//! made by earlier versions lack the last one or two fields.
+//!
+//! A read goes on after the last event given in the walk's order: the chunks before its chunk
+//! were given, and so was its chunk up to that event. Ids alone cannot say it: in a file copied
+//! from a volume shadow copy, or carved, chunks of different ages sit side by side and their ids
+//! go up and down along the walk. Where the chunk no longer holds the event (overwritten), or
+//! the position names no chunk, a read goes on after the event's id, which suits a log written
+//! in order.
 //!
 //! When the identity changes, the file is looked at again before anything is read: if it still
 //! holds the last event given (same header id, same write time), it is the same log whose first
@@ -62,30 +70,42 @@ struct FilePosition {
     damage_after: usize,
     /// When the record `after` was written (Unix ns), once an event was given.
     written: Option<u64>,
+    /// The chunk that holds the record `after`, once an event was given.
+    chunk: Option<u64>,
 }
 
 impl FilePosition {
     fn parse(text: &str) -> Option<FilePosition> {
         let parts: Vec<&str> = text.strip_prefix("evtx:")?.split(':').collect();
-        let (identity, after, damage_after, written) = match parts[..] {
-            [identity, after, damage_after] => (identity, after, damage_after, None),
-            [identity, after, damage_after, written] => (identity, after, damage_after, Some(written)),
+        let (identity, after, damage_after, written, chunk) = match parts[..] {
+            [identity, after, damage_after] => (identity, after, damage_after, None, None),
+            [identity, after, damage_after, written] => (identity, after, damage_after, Some(written), None),
+            [identity, after, damage_after, written, chunk] => {
+                (identity, after, damage_after, Some(written), Some(chunk))
+            }
             _ => return None,
         };
-        let written = match written {
-            Some(written) => Some(written.parse().ok()?),
-            None => None,
+        let optional = |field: Option<&str>| match field {
+            Some(field) => field.parse().ok().map(Some),
+            None => Some(None),
         };
+        let (written, chunk) = (optional(written)?, optional(chunk)?);
         let (after, damage_after) = (after.parse().ok()?, damage_after.parse().ok()?);
-        Some(FilePosition { identity: identity.to_owned(), after, damage_after, written })
+        Some(FilePosition { identity: identity.to_owned(), after, damage_after, written, chunk })
     }
 
     fn text(&self) -> String {
         let base = format!("evtx:{}:{}:{}", self.identity, self.after, self.damage_after);
-        match self.written {
-            Some(written) => format!("{base}:{written}"),
-            None => base,
+        match (self.written, self.chunk) {
+            (Some(written), Some(chunk)) => format!("{base}:{written}:{chunk}"),
+            (Some(written), None) => format!("{base}:{written}"),
+            _ => base,
         }
+    }
+
+    /// Whether `record` is the event this position is after.
+    fn is_at(&self, id: u64, written: SystemTime) -> bool {
+        id == self.after && self.written.is_none_or(|at| unix_nanos(written) == at)
     }
 }
 
@@ -151,12 +171,10 @@ impl EvtxFileSource {
             }
             let Ok(Some(mut chunk)) = chunks::read_chunk(file, slot.number) else { continue };
             let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
-            let holds_it = parsed.iter().flatten().any(|record| {
-                record.event_record_id == start.after
-                    && start
-                        .written
-                        .is_none_or(|written| unix_nanos(SystemTime::from(record.timestamp)) == written)
-            });
+            let holds_it = parsed
+                .iter()
+                .flatten()
+                .any(|record| start.is_at(record.event_record_id, SystemTime::from(record.timestamp)));
             if holds_it {
                 return Continuity::Continued;
             }
@@ -204,7 +222,7 @@ impl EventSource for EvtxFileSource {
     fn start_position(&mut self) -> Result<String, SourceError> {
         let identity = identity(&mut self.open()?);
         let after = self.options.after_header_id.unwrap_or(0);
-        Ok(FilePosition { identity, after, damage_after: 0, written: None }.text())
+        Ok(FilePosition { identity, after, damage_after: 0, written: None, chunk: None }.text())
     }
 
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
@@ -254,6 +272,14 @@ impl EventSource for EvtxFileSource {
             }
         }
         walk.position.identity = identity;
+        // The chunk of the last event given, if its header still spans that event.
+        let mut resume_in = walk.start.chunk.filter(|chunk| {
+            slots.iter().any(|slot| {
+                slot.number == *chunk
+                    && self.shown(slot, declared)
+                    && slot.ids.is_some_and(|(first, last)| (first..=last).contains(&walk.start.after))
+            })
+        });
         for slot in slots {
             if walk.full() {
                 break;
@@ -261,7 +287,11 @@ impl EventSource for EvtxFileSource {
             if !self.shown(&slot, declared) {
                 continue;
             }
-            if slot.ids.is_some_and(|(_, last_id)| last_id < walk.start.after) {
+            if resume_in.is_some_and(|chunk| chunk != slot.number) {
+                walk.passed_old_record(); // before the last event given, in the walk's order
+                continue;
+            }
+            if !walk.in_order && slot.ids.is_some_and(|(_, last_id)| last_id < walk.start.after) {
                 walk.passed_old_record(); // every record in it was given before: not even loaded
                 continue;
             }
@@ -285,6 +315,12 @@ impl EventSource for EvtxFileSource {
                     continue;
                 }
             };
+            if resume_in.take().is_some() {
+                // In the walk's order from here if the chunk still holds the last event given.
+                walk.in_order = parsed.iter().flatten().any(|record| {
+                    walk.start.is_at(record.event_record_id, SystemTime::from(record.timestamp))
+                });
+            }
             for record in parsed.iter() {
                 if walk.full() {
                     break;
@@ -293,29 +329,33 @@ impl EventSource for EvtxFileSource {
                 // header, without rendering them. Past it every record is rendered, as when it
                 // was first read: a record out of id order that failed to render then was damage
                 // counted after the position, and must be again.
-                let (after, anchored) = (walk.start.after, walk.anchored);
+                let (start, anchored, in_order) = (&walk.start, walk.anchored, walk.in_order);
                 let item = record.and_then(|record| {
-                    let id = record.event_record_id;
-                    if id <= after && !anchored {
-                        Ok((id, None))
+                    let (id, written) = (record.event_record_id, SystemTime::from(record.timestamp));
+                    if !anchored && (in_order || id <= start.after) {
+                        Ok((id, start.is_at(id, written) || (!in_order && id == start.after), None))
                     } else {
-                        record.into_xml().map(|r| (id, Some(r)))
+                        record.into_xml().map(|r| (id, false, Some(r)))
                     }
                 });
                 match item {
-                    Ok((id, None)) => {
+                    Ok((_, at_start, None)) => {
                         walk.passed_old_record();
-                        walk.anchored |= id == after;
+                        walk.anchored |= at_start;
                     }
-                    // Past the record at the position: given before, held damage kept.
-                    Ok((id, Some(_))) if id <= after => {}
-                    Ok((_, Some(record))) => walk.event(SourceEvent {
-                        xml: record.data,
-                        written: Some(SystemTime::from(record.timestamp)),
-                        message: None,
-                        account: None,
-                        header_id: Some(record.event_record_id),
-                    }),
+                    // In id order, past the record at the position: given before, held damage
+                    // kept. In the walk's order everything past it is new.
+                    Ok((id, _, Some(_))) if id <= walk.start.after && !in_order => {}
+                    Ok((_, _, Some(record))) => walk.event(
+                        SourceEvent {
+                            xml: record.data,
+                            written: Some(SystemTime::from(record.timestamp)),
+                            message: None,
+                            account: None,
+                            header_id: Some(record.event_record_id),
+                        },
+                        number,
+                    ),
                     Err(error) => {
                         let (offset, header_id) = record_location(&error);
                         walk.damage(Damage { chunk: number, offset, header_id, error: chain(&error) });
@@ -349,6 +389,9 @@ struct Walk {
     past_start: bool,
     /// Whether the record at the start position was passed.
     anchored: bool,
+    /// Whether the read goes on in the walk's order (the chunk of the position still holds
+    /// its event), rather than by ids.
+    in_order: bool,
     more: bool,
 }
 
@@ -362,6 +405,7 @@ impl Walk {
             held: Vec::new(),
             past_start: false,
             anchored: false,
+            in_order: false,
             more: false,
         }
     }
@@ -369,7 +413,8 @@ impl Walk {
     /// The file is another one: everything in it is new.
     fn restart_after_gap(&mut self, reason: String) {
         self.gap(reason, None);
-        self.start = FilePosition { identity: String::new(), after: 0, damage_after: 0, written: None };
+        self.start =
+            FilePosition { identity: String::new(), after: 0, damage_after: 0, written: None, chunk: None };
         self.position = self.start.clone();
     }
 
@@ -420,7 +465,7 @@ impl Walk {
         }
     }
 
-    fn event(&mut self, event: SourceEvent) {
+    fn event(&mut self, event: SourceEvent, chunk: Option<u64>) {
         if !self.past_start {
             self.past_start = true;
             self.release_held();
@@ -431,6 +476,7 @@ impl Walk {
             self.position.after = id;
             self.position.damage_after = 0;
             self.position.written = written;
+            self.position.chunk = chunk;
         }
     }
 

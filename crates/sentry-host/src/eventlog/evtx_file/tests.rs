@@ -57,7 +57,8 @@ fn read_from_start(path: &Path) -> (EvtxFileSource, Batch) {
 /// counts come from walking the chunk and record headers of each file (see the design notes):
 /// `system.evtx` declares 3 chunks and holds 17, `sysmon.evtx` declares 1 of 17 (8 of them
 /// garbage), the bad-magic file has 2 chunks with a zeroed magic and a record cut short, the
-/// zero-size file one record of data size 0.
+/// zero-size file one record of data size 0. The shadow copy's 16 chunks are of different ages,
+/// their ids going up and down along the walk; 4 records in two of them are damaged.
 /// (file, (events, damage) declared, (events, damage) with recover).
 type Expected = (&'static str, (usize, usize), (usize, usize));
 
@@ -69,6 +70,7 @@ const EXPECTED: &[Expected] = &[
     ("sysmon.evtx", (41, 0), (358, 8)),
     ("sample_with_a_bad_chunk_magic.evtx", (301, 3), (301, 3)),
     ("sample-with-zero-data-size-event.evtx", (449, 1), (449, 1)),
+    ("rdpcorets-shadow-copy.evtx", (1910, 4), (1910, 4)),
 ];
 
 #[test]
@@ -110,8 +112,13 @@ fn exports_of_selected_events_are_followed_by_header_id() {
 
 #[test]
 fn reading_in_small_batches_gives_the_same_items_as_one_read() {
-    for name in ["sample_with_a_bad_chunk_magic.evtx", "sample-with-zero-data-size-event.evtx", "sysmon.evtx"]
-    {
+    let names = [
+        "sample_with_a_bad_chunk_magic.evtx",
+        "sample-with-zero-data-size-event.evtx",
+        "sysmon.evtx",
+        "rdpcorets-shadow-copy.evtx",
+    ];
+    for name in names {
         for recover in [false, true] {
             let options = FileOptions { recover, ..FileOptions::default() };
             let whole = read_all(name, options.clone());
