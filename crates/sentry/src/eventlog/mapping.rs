@@ -99,7 +99,7 @@ pub fn map_event(
     let keywords = system.keywords.map(element_text);
     let provider = system.provider;
     let provider_name = provider
-        .and_then(|p| p.attribute("EventSourceName").or_else(|| p.attribute("Name")))
+        .and_then(|p| p.attribute("Name").or_else(|| p.attribute("EventSourceName")))
         .unwrap_or_default();
     let user_sid = system.security.and_then(|s| s.attribute("UserID"));
     let execution = system.execution;

@@ -70,8 +70,8 @@ fn every_sample_record_maps_to_the_values_its_json_rendering_shows() {
             let event_id: i64 = text(&system["EventID"]).unwrap().parse().unwrap();
             assert_eq!(params["event_id"], Value::I32((event_id & 0xFFFF) as i32), "{at}");
             let provider = &system["Provider"];
-            let provider_name = attribute(provider, "EventSourceName")
-                .or_else(|| attribute(provider, "Name"))
+            let provider_name = attribute(provider, "Name")
+                .or_else(|| attribute(provider, "EventSourceName"))
                 .and_then(Json::as_str)
                 .unwrap_or_default();
             assert_eq!(params["provider_name"], Value::from(provider_name), "{at}");

@@ -102,6 +102,23 @@ fn a_file_event_with_unnamed_data_binary_and_a_header_time() {
 }
 
 #[test]
+fn the_provider_is_the_publisher_not_the_classic_source_name() {
+    // Application_no_crc32.evtx record 428: a classic source logged through a manifest.
+    let xml = LOGON
+        .replace(
+            "<Provider Name='Microsoft-Windows-Security-Auditing' Guid='{54849625-5478-4994-a5ba-3e3b0328c30d}'/>",
+            "<Provider Name='Microsoft-Windows-Winlogon' Guid='{DBE9B383-7CF3-4331-91CC-A3CB16A3B538}' \
+             EventSourceName='Wlclntfy'/>",
+        )
+        .replace("<EventID>4624</EventID>", "<EventID Qualifiers='32768'>6000</EventID>");
+    let p = map(&xml);
+    assert_eq!(text(&p, "provider_name"), Some("Microsoft-Windows-Winlogon"));
+    assert_eq!(p["event_id"], Value::I32(6000));
+    let only_source = LOGON.replace("Provider Name=", "Provider EventSourceName=");
+    assert_eq!(text(&map(&only_source), "provider_name"), Some("Microsoft-Windows-Security-Auditing"));
+}
+
+#[test]
 fn user_data_rendering_info_and_the_sources_extras() {
     let xml = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
 <Provider Name='Microsoft-Windows-Eventlog'/><EventID>1102</EventID><Level>4</Level>\
