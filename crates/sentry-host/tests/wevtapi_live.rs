@@ -464,6 +464,24 @@ fn a_bookmark_windows_will_not_resume_after_is_passed_over_from_the_oldest() {
 }
 
 #[test]
+fn forwarded_events_are_passed_over_by_their_ids_in_the_log_not_their_own() {
+    // Forwarded events carry their source's EventRecordID; the log read numbers them anew.
+    let Some(log) = shim_channel("Kraken-Forwarded") else { return };
+    for id in 1..=6 {
+        let xml = log.event_xml(9000 + id, PROVIDER, &format!("forwarded {id}"));
+        log.append_xml(id, &xml);
+    }
+    log.inject("subscribe 15012");
+    log.inject("subscribe 15012");
+    let mut restarted = log.source(StartAt::Now, 100);
+    let batch = restarted.read(&bookmark_xml("Kraken-Forwarded", 3), 100).unwrap();
+    assert_eq!(ids(&batch.items), [9004, 9005, 9006], "after the bookmarked record, none twice");
+    assert_eq!(bookmark_record_id(&batch.position), Some(6));
+    drop(restarted);
+    log.assert_all_closed();
+}
+
+#[test]
 fn renders_too_large_for_the_buffer_are_grown_and_nothing_is_cut() {
     let Some(log) = shim_channel("Kraken-Grow") else { return };
     // Every handle's first EvtRender says ERROR_INSUFFICIENT_BUFFER, whatever the buffer.

@@ -15,9 +15,10 @@
 //! A read goes on after the last event given in the walk's order: the chunks before its chunk
 //! were given, and so was its chunk up to that event. Ids alone cannot say it: in a file copied
 //! from a volume shadow copy, or carved, chunks of different ages sit side by side and their ids
-//! go up and down along the walk. Where the chunk no longer holds the event (overwritten), or
-//! the position names no chunk, a read goes on after the event's id, which suits a log written
-//! in order.
+//! go up and down along the walk. A `last_id` start goes on the same way from the first chunk
+//! holding that record. Where the chunk no longer holds the event (overwritten), or the record
+//! is not in the file, a read goes on after the id, in id order, which suits a log written in
+//! order (positions of the version before, with a write time and no chunk, stay so).
 //!
 //! When the identity changes, the file is looked at again before anything is read: if it still
 //! holds the last event given (same header id, same write time), it is the same log whose first
@@ -187,6 +188,16 @@ impl EvtxFileSource {
         }
     }
 
+    /// Whether chunk `number` holds the record `position` is after.
+    fn chunk_holds(&self, file: &mut File, number: u64, position: &FilePosition) -> bool {
+        let Ok(Some(mut chunk)) = chunks::read_chunk(file, number) else { return false };
+        let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { return false };
+        parsed
+            .iter()
+            .flatten()
+            .any(|record| position.is_at(record.event_record_id, SystemTime::from(record.timestamp)))
+    }
+
     /// Whether a read gives the records of `slot`: those of the declared chunks, the others only
     /// with `recover`.
     fn shown(&self, slot: &ChunkSlot, declared: u64) -> bool {
@@ -202,9 +213,13 @@ impl EvtxFileSource {
             .map_err(|e| {
                 SourceError::Config(format!("{} is not an .evtx file: {}", self.path.display(), chain(&e)))
             })?;
-        let slots = chunks::record_order(file, u64::from(header.header_block_size))
+        let mut slots = chunks::record_order(file, u64::from(header.header_block_size))
             .map_err(|e| SourceError::Transient(format!("cannot read {}: {e}", self.path.display())))?;
-        Ok((slots, u64::from(header.chunk_count)))
+        // The walk starts at the oldest chunk read: one not shown must not move it.
+        let declared = u64::from(header.chunk_count);
+        slots.retain(|slot| self.shown(slot, declared));
+        chunks::rotate_to_oldest(&mut slots);
+        Ok((slots, declared))
     }
 
     fn unchanged_since_end(&self, from: &str) -> Option<(u64, SystemTime)> {
@@ -272,25 +287,28 @@ impl EventSource for EvtxFileSource {
             }
         }
         walk.position.identity = identity;
-        // The chunk of the last event given, if its header still spans that event.
-        let mut resume_in = walk.start.chunk.filter(|chunk| {
-            slots.iter().any(|slot| {
-                slot.number == *chunk
-                    && self.shown(slot, declared)
-                    && slot.ids.is_some_and(|(first, last)| (first..=last).contains(&walk.start.after))
-            })
-        });
+        // The chunk of the last event given, if it still holds that event: the read goes on
+        // after it in the walk's order. A start after a record id (`last_id`, or a position of
+        // an early version) goes on from the first chunk holding it. Otherwise by ids.
+        let start = &walk.start;
+        let resume_in = slots
+            .iter()
+            .filter(|_| start.after > 0 && (start.chunk.is_some() || start.written.is_none()))
+            .filter(|slot| start.chunk.is_none_or(|chunk| chunk == slot.number))
+            .filter(|slot| slot.ids.is_some_and(|(first, last)| (first..=last).contains(&start.after)))
+            .map(|slot| slot.number)
+            .find(|number| self.chunk_holds(&mut file, *number, start));
+        walk.in_order = resume_in.is_some();
+        let mut before_resume = resume_in.is_some();
         for slot in slots {
             if walk.full() {
                 break;
             }
-            if !self.shown(&slot, declared) {
-                continue;
-            }
-            if resume_in.is_some_and(|chunk| chunk != slot.number) {
+            if before_resume && resume_in != Some(slot.number) {
                 walk.passed_old_record(); // before the last event given, in the walk's order
                 continue;
             }
+            before_resume = false;
             if !walk.in_order && slot.ids.is_some_and(|(_, last_id)| last_id < walk.start.after) {
                 walk.passed_old_record(); // every record in it was given before: not even loaded
                 continue;
@@ -315,12 +333,6 @@ impl EventSource for EvtxFileSource {
                     continue;
                 }
             };
-            if resume_in.take().is_some() {
-                // In the walk's order from here if the chunk still holds the last event given.
-                walk.in_order = parsed.iter().flatten().any(|record| {
-                    walk.start.is_at(record.event_record_id, SystemTime::from(record.timestamp))
-                });
-            }
             for record in parsed.iter() {
                 if walk.full() {
                     break;
@@ -476,7 +488,9 @@ impl Walk {
             self.position.after = id;
             self.position.damage_after = 0;
             self.position.written = written;
-            self.position.chunk = chunk;
+            // In id order (a `last_id` start, a position of an earlier version) the position
+            // stays in id order: the walk's order from it would give the ids it passed over.
+            self.position.chunk = chunk.filter(|_| self.in_order || self.start.after == 0);
         }
     }
 

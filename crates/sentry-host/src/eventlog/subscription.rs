@@ -17,10 +17,12 @@
 //!   stale (15011), out of position (15012, the log cleared or rolled over) or whose record is
 //!   gone (1168) resubscribes from the bookmark;
 //! - a subscription after a bookmark that fails with 15011 or 15012 twice (Windows does not
-//!   document these for `EvtSubscribe`; Winlogbeat meets them) starts at the oldest record
-//!   instead, and passes over the events up to the bookmarked record id, with a [`Gap`] when
-//!   records after it are gone; if the log holds nothing as new as the bookmark, it was cleared
-//!   and began its ids again: every record is read, after a gap;
+//!   document these for `EvtSubscribe`; Winlogbeat meets them and replays the log) starts at
+//!   the oldest record instead and passes over the events up to the bookmarked record, by their
+//!   ids in the log (their bookmarks: a forwarded event's `EventRecordID` is its source's), with
+//!   a [`Gap`] when an unfiltered query shows records after it gone; if the log's newest record
+//!   is older than the bookmark, the log was cleared and began its ids again: every record is
+//!   read, after a gap. A structured query (several channels) keeps the error;
 //! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
 //!   the bookmark of a batch's last event is the position after it.
 //!
@@ -67,8 +69,9 @@ pub const MAX_BATCH: u32 = 1024;
 /// How many resubscriptions one read may make before it gives up for this run.
 const MAX_RESUBSCRIBES: usize = 12;
 
-/// Events one read may pass over (see [`PastBookmark`]) before it hands back what it has.
-const SKIPPED_PER_READ: usize = 10_000;
+/// Events one read may pass over (see [`PastBookmark`]) before it hands back what it has: a
+/// batch costs one bookmark unless it holds the bookmarked record.
+const SKIPPED_PER_READ: usize = 200_000;
 
 /// Entries kept in each lookup cache.
 const CACHE_ENTRIES: usize = 512;
@@ -179,13 +182,12 @@ struct Open<S> {
 }
 
 /// A subscription at the oldest record standing in for one after a bookmark Windows would not
-/// resume after: the events up to the bookmarked record id were read before and are passed
-/// over, and the position stays the bookmark until an event after it is read.
+/// resume after: the events up to the bookmarked record were read before and are passed over,
+/// and the position stays the bookmark until an event after it is read.
 #[derive(Debug, Clone, Copy)]
 struct PastBookmark {
+    /// The bookmarked record id (an id in the log, as bookmarks give them).
     last_read: u64,
-    /// Whether an event after `last_read` was seen (the first is checked for a gap).
-    reached: bool,
 }
 
 impl<A: SubscriptionApi> SubscriptionSource<A> {
@@ -291,17 +293,26 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         bookmark: &str,
         error: ApiError,
     ) -> Result<Option<Open<A::Subscription>>, SourceError> {
-        let Some(last_read) = bookmark_record_id(bookmark) else { return Err(self.classify(error)) };
-        let newest =
-            self.api.newest_bookmark(&self.channel, &self.options.query).map_err(|e| self.classify(e))?;
-        if newest.as_deref().and_then(bookmark_record_id).is_none_or(|newest| newest < last_read) {
+        // Several channels (a structured query) each have their ids: not passed over here.
+        if self.options.query.trim_start().starts_with('<') {
+            return Err(self.classify(error));
+        }
+        let Some(last_read) = bookmark_record_id(bookmark) else {
+            return Err(SourceError::BadPosition(format!("a bookmark without a record id: {bookmark:.80}")));
+        };
+        // The newest record whatever the filter: only the log's ids say whether it began again.
+        let newest = match self.api.newest_bookmark(&self.channel, "*").map_err(|e| self.classify(e))? {
+            None => return Ok(None),
+            Some(newest) => bookmark_record_id(&newest).ok_or_else(|| self.classify(error))?,
+        };
+        if newest < last_read {
             return Ok(None);
         }
         let subscription = self
             .api
             .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
             .map_err(|e| self.classify(e))?;
-        let past = Some(PastBookmark { last_read, reached: false });
+        let past = Some(PastBookmark { last_read });
         Ok(Some(Open { subscription, position: bookmark.to_owned(), past }))
     }
 
@@ -344,48 +355,19 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
     }
 
-    /// Pushes the source event of one handle, or the damage if it cannot be rendered. An event
-    /// the subscription passes over (`past`) is not pushed: false.
-    fn push_item(
-        &mut self,
-        event: &A::Event,
-        past: &mut Option<PastBookmark>,
-        items: &mut Vec<SourceItem>,
-    ) -> bool {
+    /// The source event of one handle, or the damage if it cannot be rendered.
+    fn item(&mut self, event: &A::Event) -> SourceItem {
         let xml = match self.api.render(event) {
             Ok(xml) => xml,
             Err(error) => {
-                items.push(SourceItem::Damage(Damage {
+                return SourceItem::Damage(Damage {
                     chunk: None,
                     offset: None,
                     header_id: None,
                     error: format!("an event of {} cannot be rendered: {error}", self.channel),
-                }));
-                return true;
+                });
             }
         };
-        if let Some(past) = past.as_mut() {
-            match element_text(&xml, "<EventRecordID>").and_then(|id| id.trim().parse::<u64>().ok()) {
-                Some(id) if id <= past.last_read => return false,
-                Some(id) if !past.reached => {
-                    past.reached = true;
-                    // Only an unfiltered subscription reads every record id in turn.
-                    let every_record = matches!(self.options.query.trim(), "*" | "");
-                    if id > past.last_read + 1 && every_record {
-                        items.push(SourceItem::Gap(Gap {
-                            reason: format!(
-                                "records {} to {} of {} are no longer in the log",
-                                past.last_read + 1,
-                                id - 1,
-                                self.channel
-                            ),
-                            last_record_id: Some(past.last_read),
-                        }));
-                    }
-                }
-                _ => {}
-            }
-        }
         let message = if self.options.render_message && !xml.contains("<RenderingInfo") {
             self.message(event, &xml)
         } else {
@@ -395,8 +377,49 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             Some(sid) => self.account(sid),
             None => None,
         };
-        items.push(SourceItem::Event(SourceEvent { xml, written: None, message, account, header_id: None }));
-        true
+        SourceItem::Event(SourceEvent { xml, written: None, message, account, header_id: None })
+    }
+
+    /// How many of `events`, from the first, are at or before the record `past` names, by
+    /// their ids in the log, and the id of the first after it. A batch whose last event is at
+    /// or before it costs one bookmark.
+    fn passed_over(&mut self, events: &[A::Event], past: PastBookmark) -> Result<(usize, u64), SourceError> {
+        let last_id = self.log_id(events.last().expect("not empty"))?;
+        if last_id <= past.last_read {
+            return Ok((events.len(), last_id));
+        }
+        for (index, event) in events.iter().enumerate() {
+            let id = self.log_id(event)?;
+            if id > past.last_read {
+                return Ok((index, id));
+            }
+        }
+        Ok((events.len(), last_id))
+    }
+
+    /// The record id of `event` in the log read (a forwarded event's own `EventRecordID` is
+    /// its source's).
+    fn log_id(&mut self, event: &A::Event) -> Result<u64, SourceError> {
+        let bookmark = self.api.bookmark(event).map_err(|e| self.classify(e))?;
+        bookmark_record_id(&bookmark)
+            .ok_or_else(|| SourceError::Transient(format!("a bookmark without a record id: {bookmark:.80}")))
+    }
+
+    /// A gap before the first event after a passed-over bookmark, where an unfiltered query
+    /// (which reads every id in turn) shows records between them gone.
+    fn gap_after(&self, past: PastBookmark, first_after: u64, items: &mut Vec<SourceItem>) {
+        let every_record = matches!(self.options.query.trim(), "*" | "");
+        if every_record && first_after > past.last_read + 1 {
+            items.push(SourceItem::Gap(Gap {
+                reason: format!(
+                    "records {} to {} of {} are no longer in the log",
+                    past.last_read + 1,
+                    first_after - 1,
+                    self.channel
+                ),
+                last_record_id: Some(past.last_read),
+            }));
+        }
     }
 
     fn message(&mut self, event: &A::Event, xml: &str) -> Option<String> {
@@ -461,26 +484,38 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                 more = true;
                 break;
             }
-            let want = self.batch.min(u32::try_from(max - items.len()).unwrap_or(u32::MAX));
+            // While passing over, whole batches: they cost a bookmark each, not a render.
+            let want = match open.past {
+                Some(_) => self.batch,
+                None => self.batch.min(u32::try_from(max - items.len()).unwrap_or(u32::MAX)),
+            };
             let result = self.api.next(&mut open.subscription, want);
             let error = match result {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
+                    let (skip, first_after) = match open.past {
+                        Some(past) => self.passed_over(&events, past)?,
+                        None => (0, 0),
+                    };
+                    passed_over += skip;
+                    // Until an event after the bookmark is read, the bookmark stays the position.
+                    if skip == events.len() {
+                        continue;
+                    }
                     let last = events.last().expect("not empty");
                     let bookmark = match self.api.bookmark(last) {
                         Ok(bookmark) => bookmark,
                         // Without a bookmark these events have no position: read them again.
                         Err(e) => return Err(self.classify(e)),
                     };
-                    for event in &events {
-                        if !self.push_item(event, &mut open.past, &mut items) {
-                            passed_over += 1;
-                        }
+                    if let Some(past) = open.past.take() {
+                        self.gap_after(past, first_after, &mut items);
                     }
-                    // Until an event after the bookmark is read, the bookmark stays the position.
-                    if open.past.is_none_or(|past| past.reached) {
-                        open.position = bookmark;
+                    for event in &events[skip..] {
+                        let item = self.item(event);
+                        items.push(item);
                     }
+                    open.position = bookmark;
                     continue;
                 }
                 Err(error) => error,
@@ -527,12 +562,6 @@ pub fn bookmark_xml(channel: &str, id: u64) -> String {
     format!(
         "<BookmarkList>\r\n  <Bookmark Channel='{channel}' RecordId='{id}' IsCurrent='true'/>\r\n</BookmarkList>"
     )
-}
-
-/// The text of the first element starting with `element_start` (up to the next tag).
-fn element_text<'x>(xml: &'x str, element_start: &str) -> Option<&'x str> {
-    let text = &xml[xml.find(element_start)? + element_start.len()..];
-    Some(&text[..text.find('<')?])
 }
 
 /// Whether a subscription failing with `code` cannot resume where its bookmark says, though the

@@ -97,9 +97,17 @@ impl Drop for Signal {
 /// The Windows event log API.
 #[derive(Default)]
 pub struct WindowsApi {
-    /// The bookmark updated with each batch's last event.
+    /// The bookmark updated with each batch's last event: made from the position a subscription
+    /// starts after, so that a query over several channels keeps the place of each.
     bookmark: Option<EvtHandle>,
     publishers: HashMap<String, EvtHandle>,
+}
+
+/// A bookmark made from its XML (`EvtRenderBookmark`'s).
+fn bookmark_from(xml: &str) -> Result<EvtHandle, ApiError> {
+    let xml = to_wide(xml);
+    // SAFETY: `xml` is NUL-terminated.
+    owned(unsafe { EvtCreateBookmark(xml.as_ptr()) }, "EvtCreateBookmark")
 }
 
 impl WindowsApi {
@@ -206,11 +214,13 @@ impl SubscriptionApi for WindowsApi {
         let (bookmark, flags) = match from {
             SubscribeFrom::Oldest => (None, EvtSubscribeStartAtOldestRecord),
             SubscribeFrom::AfterBookmark(xml) => {
-                let xml = to_wide(xml);
-                // SAFETY: `xml` is NUL-terminated.
-                let bookmark = owned(unsafe { EvtCreateBookmark(xml.as_ptr()) }, "EvtCreateBookmark")?;
-                (Some(bookmark), EvtSubscribeStartAfterBookmark | EvtSubscribeStrict)
+                (Some(bookmark_from(xml)?), EvtSubscribeStartAfterBookmark | EvtSubscribeStrict)
             }
+        };
+        // The next bookmark goes on from this position (a new one for the oldest record).
+        self.bookmark = match from {
+            SubscribeFrom::Oldest => None,
+            SubscribeFrom::AfterBookmark(xml) => Some(bookmark_from(xml)?),
         };
         // SAFETY: no security attributes, no name: a manual-reset event, initially set.
         let signal = unsafe { CreateEventW(null(), 1, 1, null()) };

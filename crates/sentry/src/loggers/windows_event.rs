@@ -372,6 +372,10 @@ impl LoggerRun for EventLoggerRun {
         let max = self.max_events.min(affordable).max(1);
         let mut batch = self.source.read(&position, max).map_err(|e| e.to_string())?;
         if batch.items.is_empty() && batch.position == position {
+            // A source that passed over events it had given before may have more at once.
+            if batch.more {
+                return Ok(RunOutput { position: Some(position), more: true, ..RunOutput::default() });
+            }
             return Ok(RunOutput::default());
         }
         let mut records = self.mapping.records(batch.items);

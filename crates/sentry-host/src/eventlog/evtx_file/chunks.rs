@@ -52,7 +52,12 @@ pub(super) fn record_order(file: &mut File, header_block_size: u64) -> std::io::
             .filter(|(first, last)| first <= last);
         slots.push(ChunkSlot { number, ids });
     }
-    // The first chunk holding the lowest record id (the crate keeps the first on a tie).
+    rotate_to_oldest(&mut slots);
+    Ok(slots)
+}
+
+/// Puts first the chunk holding the lowest record id (the crate keeps the first on a tie).
+pub(super) fn rotate_to_oldest(slots: &mut [ChunkSlot]) {
     let oldest = slots
         .iter()
         .enumerate()
@@ -60,7 +65,6 @@ pub(super) fn record_order(file: &mut File, header_block_size: u64) -> std::io::
         .min()
         .map_or(0, |(_, index)| index);
     slots.rotate_left(oldest);
-    Ok(slots)
 }
 
 /// Chunk `number` of `file`: `None` for an all-zero chunk. Checksums are not checked (as the

@@ -153,6 +153,50 @@ fn last_id_starts_after_that_header_id() {
 }
 
 #[test]
+fn a_last_id_start_gives_the_same_records_in_batches_as_in_one_read() {
+    // In the shadow copy ids go up and down along the walk: a `last_id` start goes on after
+    // that record in the walk's order, whatever the size of the batches.
+    let options = FileOptions { after_header_id: Some(6_951_000), recover: false };
+    let mut whole = EvtxFileSource::new(&sample("rdpcorets-shadow-copy.evtx"), options.clone());
+    let start = whole.start_position().unwrap();
+    let all = whole.read(&start, usize::MAX).unwrap();
+    let ids = header_ids(&all);
+    assert_eq!(ids[..2], [6_951_001, 6_951_002]);
+    assert!(ids.contains(&6_334_916), "the older chunks after it in the walk are read too");
+    let mut source = EvtxFileSource::new(&sample("rdpcorets-shadow-copy.evtx"), options);
+    let (mut position, mut pieces) = (start, Vec::new());
+    for _ in 0..1000 {
+        let batch = source.read(&position, 7).unwrap();
+        pieces.extend(batch.items);
+        position = batch.position;
+        if !batch.more {
+            break;
+        }
+    }
+    assert_eq!(header_ids(&Batch { items: pieces, position, more: false }), ids);
+}
+
+#[test]
+fn a_resume_chunk_gone_bad_is_damage_and_the_read_goes_on_by_ids() {
+    let (dir, path) = copy_of("system.evtx", "resume-chunk-bad");
+    let mut source = EvtxFileSource::new(&path, FileOptions { recover: true, ..FileOptions::default() });
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, 150).unwrap(); // into chunk 1
+    let last = *header_ids(&first).last().unwrap();
+    // Chunk 1's records overwritten with garbage, its header kept.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let chunk_1 = 4096 + 65536;
+    bytes[chunk_1 + 512..chunk_1 + 65536].fill(0x5a);
+    std::fs::write(&path, &bytes).unwrap();
+    let rest = source.read(&first.position, usize::MAX).unwrap();
+    let (events, damage, _) = counts(&rest);
+    assert!(damage >= 1, "chunk 1 is damage");
+    assert!(events > 1000, "the chunks after it are read: {events}");
+    assert!(header_ids(&rest).iter().all(|id| *id > last), "nothing read twice");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_replaced_file_starts_over_after_a_gap() {
     let (dir, path) = copy_of("new-user-security.evtx", "replaced");
     let (mut source, first) = read_from_start(&path);

@@ -229,17 +229,35 @@ fn a_bookmark_windows_will_not_resume_after_reads_on_from_the_oldest_without_a_r
 #[test]
 fn passing_over_a_bookmark_keeps_it_as_the_position_until_a_later_event_is_read() {
     let api = ScriptedApi::new("Security");
-    api.append_many(10_050, "P", 1);
+    api.append_many(2_500, "P", 1);
     let mut restarted = source(&api, StartAt::Oldest, 1000);
-    let bookmark = bookmark_xml("Security", 10_040);
+    let bookmark = bookmark_xml("Security", 2_500);
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
     let first = restarted.read(&bookmark, 100).unwrap();
-    assert!(first.items.is_empty() && first.more, "a read passes over at most 10,000 events");
+    assert!(first.items.is_empty() && !first.more);
     assert_eq!(first.position, bookmark, "nothing after the bookmark read yet");
+    assert_eq!(api.calls(Call::Render), 0, "passed over by their bookmarks, not rendered");
+    assert_eq!(api.calls(Call::Bookmark), 3, "one bookmark per batch of 1,000");
+    api.append_many(2, "P", 1);
     let second = restarted.read(&first.position, 100).unwrap();
-    assert_eq!(ids(&second), (10_041..=10_050).collect::<Vec<_>>());
+    assert_eq!(ids(&second), [2_501, 2_502]);
     assert_eq!(api.calls(Call::Subscribe), 4, "twice the bookmark, the newest record, the oldest once");
+}
+
+#[test]
+fn a_structured_query_keeps_the_error_of_a_bookmark_windows_will_not_resume_after() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(4, "P", 1);
+    let query =
+        "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select></Query></QueryList>";
+    let options = LiveOptions { query: query.into(), ..LiveOptions::default() };
+    let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    let error = restarted.read(&bookmark_xml("Security", 2), 100).unwrap_err();
+    assert!(matches!(error, SourceError::Transient(_)), "{error:?}");
+    assert_eq!(ids(&restarted.read(&bookmark_xml("Security", 2), 100).unwrap()), [3, 4], "once it passed");
 }
 
 #[test]
