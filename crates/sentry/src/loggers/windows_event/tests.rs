@@ -182,3 +182,36 @@ fn a_run_of_events_larger_than_assumed_reads_only_what_fits_in_the_spool() {
     assert_eq!(ids(&next.records)[0], count as i64 + 1);
     finish(fixture, logger);
 }
+
+/// A source that has only passed over events so far: nothing, the same position, more.
+struct PassingOver;
+
+impl sentry_host::eventlog::EventSource for PassingOver {
+    fn start_position(&mut self) -> Result<String, sentry_host::eventlog::SourceError> {
+        Ok("start".into())
+    }
+    fn read(
+        &mut self,
+        from: &str,
+        _max: usize,
+    ) -> Result<sentry_host::eventlog::Batch, sentry_host::eventlog::SourceError> {
+        Ok(sentry_host::eventlog::Batch { items: Vec::new(), position: from.to_owned(), more: true })
+    }
+    fn describe(&self) -> String {
+        "passing over".into()
+    }
+}
+
+#[test]
+fn a_run_that_only_passed_over_events_asks_for_the_next_at_once() {
+    let fixture = fixture("event-logger-passing-over", &[]);
+    let config =
+        EventLoggerConfig::from_options(&config(&[("event_source", "Security".into())]).unwrap()).unwrap();
+    let mut logger: Box<dyn LoggerRun> =
+        Box::new(EventLoggerRun::new(&fixture.context, "security", config, Box::new(PassingOver)));
+    let output = logger.run_once().unwrap();
+    assert!(output.records.is_empty());
+    assert!(output.more, "not an interval's wait");
+    assert_eq!(output.position.as_deref(), Some("start"), "the position unchanged");
+    finish(fixture, logger);
+}
