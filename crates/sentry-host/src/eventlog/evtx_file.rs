@@ -16,9 +16,10 @@
 //! were given, and so was its chunk up to that event. Ids alone cannot say it: in a file copied
 //! from a volume shadow copy, or carved, chunks of different ages sit side by side and their ids
 //! go up and down along the walk. A `last_id` start goes on the same way from the first chunk
-//! holding that record. Where the chunk no longer holds the event (overwritten), or the record
-//! is not in the file, a read goes on after the id, in id order, which suits a log written in
-//! order (positions of the version before, with a write time and no chunk, stay so).
+//! holding that record (chunks before it in the walk are not read, whatever their ids). Where
+//! the chunk no longer holds the event (overwritten), or the record is not in the file, a read
+//! goes on after the id, in id order, which suits a log written in order; its position names
+//! the chunk it ended in, and the next read goes on in the walk's order from there.
 //!
 //! When the identity changes, the file is looked at again before anything is read: if it still
 //! holds the last event given (same header id, same write time), it is the same log whose first
@@ -488,9 +489,9 @@ impl Walk {
             self.position.after = id;
             self.position.damage_after = 0;
             self.position.written = written;
-            // In id order (a `last_id` start, a position of an earlier version) the position
-            // stays in id order: the walk's order from it would give the ids it passed over.
-            self.position.chunk = chunk.filter(|_| self.in_order || self.start.after == 0);
+            // Also after a read in id order: the next goes on in the walk's order from here, which
+            // may give records with lower ids again but never passes one over.
+            self.position.chunk = chunk;
         }
     }
 

@@ -211,9 +211,10 @@ impl SubscriptionApi for ScriptedApi {
         Ok(event.xml.clone())
     }
 
-    fn bookmark(&mut self, event: &ScriptedEvent) -> Result<String, ApiError> {
+    fn bookmark(&mut self, events: &[ScriptedEvent]) -> Result<String, ApiError> {
         let log = self.enter(Call::Bookmark, "EvtUpdateBookmark")?;
-        Ok(bookmark_xml(&log.channel, event.id))
+        let last = events.last().ok_or(ApiError { call: "EvtUpdateBookmark", code: 87 })?;
+        Ok(bookmark_xml(&log.channel, last.id))
     }
 
     fn newest_bookmark(&mut self, _channel: &str, _query: &str) -> Result<Option<String>, ApiError> {

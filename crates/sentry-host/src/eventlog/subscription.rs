@@ -22,7 +22,7 @@
 //!   ids in the log (their bookmarks: a forwarded event's `EventRecordID` is its source's), with
 //!   a [`Gap`] when an unfiltered query shows records after it gone; if the log's newest record
 //!   is older than the bookmark, the log was cleared and began its ids again: every record is
-//!   read, after a gap. A structured query (several channels) keeps the error;
+//!   read, after a gap, as it is for a structured query (several channels, each with its ids);
 //! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
 //!   the bookmark of a batch's last event is the position after it.
 //!
@@ -118,8 +118,9 @@ pub trait SubscriptionApi: Send {
     -> Result<Vec<Self::Event>, ApiError>;
     /// The event's XML.
     fn render(&mut self, event: &Self::Event) -> Result<String, ApiError>;
-    /// The XML of a bookmark at `event`.
-    fn bookmark(&mut self, event: &Self::Event) -> Result<String, ApiError>;
+    /// The XML of the bookmark moved on over `events` (at least one), in turn: with a query over
+    /// several channels it keeps the place of each.
+    fn bookmark(&mut self, events: &[Self::Event]) -> Result<String, ApiError>;
     /// The XML of a bookmark at the newest record of `channel`; `None` for an empty log.
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError>;
     /// The event's message from its provider's metadata.
@@ -267,10 +268,10 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 self.channel
             ),
             code if is_unusable_position(code) => match self.past_bookmark(position, error)? {
-                Some(open) => return Ok(open),
-                None => format!(
-                    "{} cannot resume after its bookmark ({error}) and holds no record as new as \
-                     it (cleared since); reading resumed at the oldest record",
+                Ok(open) => return Ok(open),
+                Err(why) => format!(
+                    "{} cannot resume after its bookmark ({error}) and {why}; reading resumed at \
+                     the oldest record",
                     self.channel
                 ),
             },
@@ -287,33 +288,34 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
 
     /// In place of a subscription after `bookmark` that fails with `error` (15011, 15012): one
     /// at the oldest record that passes over the records up to the bookmarked one, if the log
-    /// still holds a record as new as it (`None` if not: the log was cleared since).
+    /// still holds a record as new as it; otherwise why not (the log was read again from its
+    /// oldest record after a gap: what was read before comes again, nothing is lost).
     fn past_bookmark(
         &mut self,
         bookmark: &str,
         error: ApiError,
-    ) -> Result<Option<Open<A::Subscription>>, SourceError> {
+    ) -> Result<Result<Open<A::Subscription>, &'static str>, SourceError> {
         // Several channels (a structured query) each have their ids: not passed over here.
         if self.options.query.trim_start().starts_with('<') {
-            return Err(self.classify(error));
+            return Ok(Err("a structured query's channels cannot be passed over by one record id"));
         }
         let Some(last_read) = bookmark_record_id(bookmark) else {
             return Err(SourceError::BadPosition(format!("a bookmark without a record id: {bookmark:.80}")));
         };
         // The newest record whatever the filter: only the log's ids say whether it began again.
         let newest = match self.api.newest_bookmark(&self.channel, "*").map_err(|e| self.classify(e))? {
-            None => return Ok(None),
+            None => return Ok(Err("the log is empty (cleared since)")),
             Some(newest) => bookmark_record_id(&newest).ok_or_else(|| self.classify(error))?,
         };
         if newest < last_read {
-            return Ok(None);
+            return Ok(Err("holds no record as new as it (cleared since)"));
         }
         let subscription = self
             .api
             .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
             .map_err(|e| self.classify(e))?;
         let past = Some(PastBookmark { last_read });
-        Ok(Some(Open { subscription, position: bookmark.to_owned(), past }))
+        Ok(Ok(Open { subscription, position: bookmark.to_owned(), past }))
     }
 
     /// A channel the bookmark names that this source does not read: not its channel, or, with
@@ -400,7 +402,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// The record id of `event` in the log read (a forwarded event's own `EventRecordID` is
     /// its source's).
     fn log_id(&mut self, event: &A::Event) -> Result<u64, SourceError> {
-        let bookmark = self.api.bookmark(event).map_err(|e| self.classify(e))?;
+        let bookmark = self.api.bookmark(std::slice::from_ref(event)).map_err(|e| self.classify(e))?;
         bookmark_record_id(&bookmark)
             .ok_or_else(|| SourceError::Transient(format!("a bookmark without a record id: {bookmark:.80}")))
     }
@@ -502,8 +504,11 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                     if skip == events.len() {
                         continue;
                     }
-                    let last = events.last().expect("not empty");
-                    let bookmark = match self.api.bookmark(last) {
+                    // A batch taken whole while passing over can hold more than the read may give:
+                    // the rest is read again, after the last one given, by a new subscription.
+                    let end = events.len().min(skip + (max - items.len()));
+                    let taken = &events[skip..end];
+                    let bookmark = match self.api.bookmark(taken) {
                         Ok(bookmark) => bookmark,
                         // Without a bookmark these events have no position: read them again.
                         Err(e) => return Err(self.classify(e)),
@@ -511,9 +516,12 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                     if let Some(past) = open.past.take() {
                         self.gap_after(past, first_after, &mut items);
                     }
-                    for event in &events[skip..] {
+                    for event in taken {
                         let item = self.item(event);
                         items.push(item);
+                    }
+                    if end < events.len() {
+                        return Ok(Batch { items, position: bookmark, more: true });
                     }
                     open.position = bookmark;
                     continue;

@@ -258,14 +258,17 @@ impl SubscriptionApi for WindowsApi {
         render_xml(event.0, EvtRenderEventXml)
     }
 
-    fn bookmark(&mut self, event: &EvtHandle) -> Result<String, ApiError> {
+    fn bookmark(&mut self, events: &[EvtHandle]) -> Result<String, ApiError> {
         if self.bookmark.is_none() {
             // SAFETY: a NULL XML makes an empty bookmark.
             self.bookmark = Some(owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?);
         }
         let bookmark = self.bookmark.as_ref().expect("set above").0;
-        // SAFETY: both handles are open.
-        check(unsafe { EvtUpdateBookmark(bookmark, event.0) }, "EvtUpdateBookmark")?;
+        // Each event in turn: an event of another channel moves that channel's place.
+        for event in events {
+            // SAFETY: both handles are open.
+            check(unsafe { EvtUpdateBookmark(bookmark, event.0) }, "EvtUpdateBookmark")?;
+        }
         render_xml(bookmark, EvtRenderBookmark)
     }
 

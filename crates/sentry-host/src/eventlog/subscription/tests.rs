@@ -246,7 +246,8 @@ fn passing_over_a_bookmark_keeps_it_as_the_position_until_a_later_event_is_read(
 }
 
 #[test]
-fn a_structured_query_keeps_the_error_of_a_bookmark_windows_will_not_resume_after() {
+fn a_structured_query_reads_from_the_oldest_after_a_gap_when_windows_will_not_resume() {
+    // Several channels have ids of their own: nothing is passed over; read again, not lost.
     let api = ScriptedApi::new("Security");
     api.append_many(4, "P", 1);
     let query =
@@ -255,9 +256,26 @@ fn a_structured_query_keeps_the_error_of_a_bookmark_windows_will_not_resume_afte
     let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
-    let error = restarted.read(&bookmark_xml("Security", 2), 100).unwrap_err();
-    assert!(matches!(error, SourceError::Transient(_)), "{error:?}");
-    assert_eq!(ids(&restarted.read(&bookmark_xml("Security", 2), 100).unwrap()), [3, 4], "once it passed");
+    let batch = restarted.read(&bookmark_xml("Security", 2), 100).unwrap();
+    assert_eq!(ids(&batch), [0, 1, 2, 3, 4]);
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert!(gap.reason.contains("structured query"), "{}", gap.reason);
+    assert_eq!(gap.last_record_id, Some(2));
+}
+
+#[test]
+fn passing_over_never_gives_more_than_a_read_may() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(9, "P", 1);
+    let mut restarted = source(&api, StartAt::Oldest, 3);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    // The batch 4..=6 straddles nothing passed over but is taken whole: 6 waits.
+    let first = restarted.read(&bookmark_xml("Security", 3), 2).unwrap();
+    assert_eq!((ids(&first), first.more), (vec![4, 5], true));
+    assert_eq!(bookmark_record_id(&first.position), Some(5));
+    let second = restarted.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&second), [6, 7, 8, 9], "the rest once");
 }
 
 #[test]
@@ -378,7 +396,7 @@ impl SubscriptionApi for FailSecondNext {
     fn render(&mut self, e: &Self::Event) -> Result<String, ApiError> {
         self.inner.render(e)
     }
-    fn bookmark(&mut self, e: &Self::Event) -> Result<String, ApiError> {
+    fn bookmark(&mut self, e: &[Self::Event]) -> Result<String, ApiError> {
         self.inner.bookmark(e)
     }
     fn newest_bookmark(&mut self, c: &str, q: &str) -> Result<Option<String>, ApiError> {
