@@ -22,7 +22,8 @@
 //!   ids in the log (their bookmarks: a forwarded event's `EventRecordID` is its source's), with
 //!   a [`Gap`] when an unfiltered query shows records after it gone; if the log's newest record
 //!   is older than the bookmark, the log was cleared and began its ids again: every record is
-//!   read, after a gap, as it is for a structured query (several channels, each with its ids);
+//!   read, after a gap, as it is for a structured query (several channels, each with its ids)
+//!   once the failure has lasted [`UNUSABLE_BOOKMARK_WAIT`];
 //! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
 //!   the bookmark of a batch's last event is the position after it.
 //!
@@ -59,6 +60,10 @@ pub mod codes {
     pub const EVT_FILTER_ERRORS: std::ops::RangeInclusive<u32> = 15014..=15021;
     pub const EVT_FILTER_TOO_COMPLEX: u32 = 15026;
 }
+
+/// How long a structured query's bookmark may keep failing with 15011/15012 (a passing state
+/// of the log) before the query is read again from the oldest record.
+pub const UNUSABLE_BOOKMARK_WAIT: Duration = Duration::from_secs(600);
 
 /// How long a provider whose metadata could not be opened is not asked again.
 pub const NO_METADATA_RETRY: Duration = Duration::from_secs(600);
@@ -172,6 +177,8 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     /// Providers whose metadata could not be opened, and when.
     no_metadata: BoundedCache<Instant>,
     accounts: BoundedCache<Option<(String, String)>>,
+    /// A structured query's bookmark Windows would not resume after, and since when.
+    unusable: Option<(String, Instant)>,
 }
 
 /// An open subscription and the position it has reached.
@@ -202,6 +209,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             open: None,
             no_metadata: BoundedCache::default(),
             accounts: BoundedCache::default(),
+            unusable: None,
         }
     }
 
@@ -295,8 +303,17 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         bookmark: &str,
         error: ApiError,
     ) -> Result<Result<Open<A::Subscription>, &'static str>, SourceError> {
-        // Several channels (a structured query) each have their ids: not passed over here.
+        // Several channels (a structured query) each have their ids: not passed over here, but
+        // read again from the oldest record once the failure has lasted (it may pass).
         if self.options.query.trim_start().starts_with('<') {
+            let since = match &self.unusable {
+                Some((position, since)) if position == bookmark => *since,
+                _ => self.unusable.insert((bookmark.to_owned(), Instant::now())).1,
+            };
+            if since.elapsed() < UNUSABLE_BOOKMARK_WAIT {
+                return Err(self.classify(error));
+            }
+            self.unusable = None;
             return Ok(Err("a structured query's channels cannot be passed over by one record id"));
         }
         let Some(last_read) = bookmark_record_id(bookmark) else {
@@ -504,18 +521,18 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                     if skip == events.len() {
                         continue;
                     }
+                    if let Some(past) = open.past.take() {
+                        self.gap_after(past, first_after, &mut items);
+                    }
                     // A batch taken whole while passing over can hold more than the read may give:
                     // the rest is read again, after the last one given, by a new subscription.
-                    let end = events.len().min(skip + (max - items.len()));
+                    let end = events.len().min(skip + max.saturating_sub(items.len()).max(1));
                     let taken = &events[skip..end];
                     let bookmark = match self.api.bookmark(taken) {
                         Ok(bookmark) => bookmark,
                         // Without a bookmark these events have no position: read them again.
                         Err(e) => return Err(self.classify(e)),
                     };
-                    if let Some(past) = open.past.take() {
-                        self.gap_after(past, first_after, &mut items);
-                    }
                     for event in taken {
                         let item = self.item(event);
                         items.push(item);

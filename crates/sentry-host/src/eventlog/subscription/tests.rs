@@ -246,7 +246,7 @@ fn passing_over_a_bookmark_keeps_it_as_the_position_until_a_later_event_is_read(
 }
 
 #[test]
-fn a_structured_query_reads_from_the_oldest_after_a_gap_when_windows_will_not_resume() {
+fn a_structured_query_reads_from_the_oldest_after_a_gap_when_windows_lastingly_will_not_resume() {
     // Several channels have ids of their own: nothing is passed over; read again, not lost.
     let api = ScriptedApi::new("Security");
     api.append_many(4, "P", 1);
@@ -254,9 +254,18 @@ fn a_structured_query_reads_from_the_oldest_after_a_gap_when_windows_will_not_re
         "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select></Query></QueryList>";
     let options = LiveOptions { query: query.into(), ..LiveOptions::default() };
     let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
+    let bookmark = bookmark_xml("Security", 2);
+    // A failure that may pass: the run fails and is retried.
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
-    let batch = restarted.read(&bookmark_xml("Security", 2), 100).unwrap();
+    let error = restarted.read(&bookmark, 100).unwrap_err();
+    assert!(matches!(error, SourceError::Transient(_)), "{error:?}");
+    // Lasting past the wait: read from the oldest record after a gap.
+    let long_ago = Instant::now().checked_sub(UNUSABLE_BOOKMARK_WAIT).unwrap();
+    restarted.unusable = Some((bookmark.clone(), long_ago));
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    let batch = restarted.read(&bookmark, 100).unwrap();
     assert_eq!(ids(&batch), [0, 1, 2, 3, 4]);
     let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
     assert!(gap.reason.contains("structured query"), "{}", gap.reason);
