@@ -110,6 +110,20 @@ fn exports_of_selected_events_are_followed_by_header_id() {
     assert!(first.written.is_some());
 }
 
+/// Every item from `start` on, read 7 at a time, and the position after the last.
+fn read_in_batches_of_7(source: &mut EvtxFileSource, start: String) -> Batch {
+    let (mut position, mut items) = (start, Vec::new());
+    for _ in 0..1000 {
+        let batch = source.read(&position, 7).unwrap();
+        items.extend(batch.items);
+        position = batch.position;
+        if !batch.more {
+            break;
+        }
+    }
+    Batch { items, position, more: false }
+}
+
 #[test]
 fn reading_in_small_batches_gives_the_same_items_as_one_read() {
     let names = [
@@ -123,16 +137,8 @@ fn reading_in_small_batches_gives_the_same_items_as_one_read() {
             let options = FileOptions { recover, ..FileOptions::default() };
             let whole = read_all(name, options.clone());
             let mut source = EvtxFileSource::new(&sample(name), options);
-            let mut position = source.start_position().unwrap();
-            let mut pieces = Vec::new();
-            for _ in 0..1000 {
-                let batch = source.read(&position, 7).unwrap();
-                pieces.extend(batch.items);
-                position = batch.position;
-                if !batch.more {
-                    break;
-                }
-            }
+            let start = source.start_position().unwrap();
+            let Batch { items: pieces, position, .. } = read_in_batches_of_7(&mut source, start);
             assert_eq!(pieces, whole.items, "{name}, recover {recover}");
             assert_eq!(position, whole.position);
             let again = source.read(&position, 7).unwrap();
@@ -164,16 +170,7 @@ fn a_last_id_start_gives_the_same_records_in_batches_as_in_one_read() {
     assert_eq!(ids[..2], [6_951_001, 6_951_002]);
     assert!(ids.contains(&6_334_916), "the older chunks after it in the walk are read too");
     let mut source = EvtxFileSource::new(&sample("rdpcorets-shadow-copy.evtx"), options);
-    let (mut position, mut pieces) = (start, Vec::new());
-    for _ in 0..1000 {
-        let batch = source.read(&position, 7).unwrap();
-        pieces.extend(batch.items);
-        position = batch.position;
-        if !batch.more {
-            break;
-        }
-    }
-    assert_eq!(header_ids(&Batch { items: pieces, position, more: false }), ids);
+    assert_eq!(header_ids(&read_in_batches_of_7(&mut source, start)), ids);
 }
 
 #[test]
