@@ -171,13 +171,7 @@ impl EvtxFileSource {
                     return Continuity::Continued;
                 }
             }
-            let Ok(Some(mut chunk)) = chunks::read_chunk(file, slot.number) else { continue };
-            let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { continue };
-            let holds_it = parsed
-                .iter()
-                .flatten()
-                .any(|record| start.is_at(record.event_record_id, SystemTime::from(record.timestamp)));
-            if holds_it {
+            if self.chunk_holds(file, slot.number, start) {
                 return Continuity::Continued;
             }
         }

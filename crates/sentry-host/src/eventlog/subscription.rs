@@ -241,10 +241,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         items: &mut Vec<SourceItem>,
     ) -> Result<Open<A::Subscription>, SourceError> {
         if position == OLDEST {
-            let subscription = self
-                .api
-                .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
-                .map_err(|e| self.classify(e))?;
+            let subscription = self.subscribe_oldest()?;
             return Ok(Open { subscription, position: position.clone(), past: None });
         }
         if !position.trim_start().starts_with("<BookmarkList") {
@@ -286,12 +283,16 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             _ => return Err(self.classify(error)),
         };
         items.push(SourceItem::Gap(Gap { reason, last_record_id: bookmark_record_id(position) }));
-        let subscription = self
-            .api
-            .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
-            .map_err(|e| self.classify(e))?;
+        let subscription = self.subscribe_oldest()?;
         OLDEST.clone_into(position);
         Ok(Open { subscription, position: position.clone(), past: None })
+    }
+
+    /// A subscription at the oldest record of the channel.
+    fn subscribe_oldest(&mut self) -> Result<A::Subscription, SourceError> {
+        self.api
+            .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
+            .map_err(|e| self.classify(e))
     }
 
     /// In place of a subscription after `bookmark` that fails with `error` (15011, 15012): one
@@ -327,10 +328,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         if newest < last_read {
             return Ok(Err("holds no record as new as it (cleared since)"));
         }
-        let subscription = self
-            .api
-            .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
-            .map_err(|e| self.classify(e))?;
+        let subscription = self.subscribe_oldest()?;
         let past = Some(PastBookmark { last_read });
         Ok(Ok(Open { subscription, position: bookmark.to_owned(), past }))
     }
