@@ -13,6 +13,7 @@
 use std::ptr::null;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use sentry_host::eventlog::subscription::Position;
 use sentry_host::eventlog::{EventSource, LiveOptions, SourceItem, StartAt, live_source};
 use windows_sys::Win32::System::EventLog::{
     DeregisterEventSource, EVENTLOG_INFORMATION_TYPE, RegisterEventSourceW, ReportEventW,
@@ -79,9 +80,15 @@ fn a_reported_event_arrives_once_and_not_again_after_a_restart() {
     position = batch.position;
     assert_eq!(seen, 1, "the marker event arrives exactly once");
 
-    // A restart: a new source from the saved bookmark.
+    // A restart: a new source from the saved bookmark. Its record is looked up (`EvtSeek`) and
+    // found to be the event read, so no gap comes before what follows.
+    assert!(
+        Position::parse(&position).time_created.is_some(),
+        "the position keeps its event's time: {position}"
+    );
     let mut restarted = source();
     let batch = restarted.read(&position, 1000).unwrap();
     assert_eq!(count(&batch.items, &marker), 0, "nothing arrives twice after a restart");
+    assert!(!batch.items.iter().any(|item| matches!(item, SourceItem::Gap(_))), "{:?}", batch.items);
     println!("marker seen once, not again after a restart; bookmark {}", batch.position);
 }

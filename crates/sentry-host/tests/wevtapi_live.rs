@@ -251,7 +251,9 @@ fn events_appended_while_reading_arrive_once_and_every_handle_is_closed() {
     assert_eq!(bookmark_record_id(&third.position), Some(16));
     assert_eq!(
         third.position,
-        "<BookmarkList>\r\n  <Bookmark Channel='Kraken-Append' RecordId='16' IsCurrent='true'/>\r\n</BookmarkList>"
+        "<BookmarkList>\r\n  <Bookmark Channel='Kraken-Append' RecordId='16' IsCurrent='true'/>\r\n</BookmarkList>\
+         \r\n<!-- kraken: TimeCreated='2024-05-01T10:00:16.1234567Z' -->",
+        "the bookmark as EvtRenderBookmark wrote it, then the time its event was created"
     );
 
     assert_eq!(log.calls_of("EvtSubscribe").len(), 1, "one subscription kept open: {:#?}", log.calls());
@@ -464,6 +466,46 @@ fn a_bookmark_windows_will_not_resume_after_is_passed_over_from_the_oldest() {
 }
 
 #[test]
+fn a_log_cleared_and_grown_past_the_bookmark_is_read_again_from_its_oldest_record() {
+    let Some(log) = shim_channel("Kraken-Regrown") else { return };
+    log.append(1..=4);
+    let mut source = log.source(StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(ids(&first.items), [1, 2, 3, 4]);
+    drop(source);
+    // While the agent was away: the log cleared, and 6 events written since, their ids begun
+    // again at 1 (a day later). Record 4 is there again, another event.
+    log.remove(1..=4);
+    let later =
+        |id: u64| log.event_xml(id, PROVIDER, "after the clearing").replace("2024-05-01", "2024-05-02");
+    for id in 1..=6 {
+        log.append_xml(id, &later(id));
+    }
+    let mut restarted = log.source(StartAt::Now, 100);
+    let batch = restarted.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&batch.items), [0, 1, 2, 3, 4, 5, 6], "a gap, then every record of the log");
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert!(gap.reason.contains("cleared and has grown past it"), "{}", gap.reason);
+    assert_eq!(gap.last_record_id, Some(4));
+    assert!(log.calls().contains(&"EvtSeek bookmark 4 + 0 strict -> 0".to_owned()), "{:#?}", log.calls());
+    drop(restarted);
+    // A restart after that reads on after the record read last, which is still the same event.
+    log.append_xml(7, &later(7));
+    let mut restarted = log.source(StartAt::Now, 100);
+    let next = restarted.read(&batch.position, 100).unwrap();
+    assert_eq!(ids(&next.items), [7]);
+    drop(restarted);
+    // The record read last gone: the strict seek fails, and the strict subscription says so.
+    log.remove(1..=7);
+    log.append_xml(8, &later(8));
+    let mut restarted = log.source(StartAt::Now, 100);
+    assert_eq!(ids(&restarted.read(&next.position, 100).unwrap().items), [0, 8]);
+    assert!(log.calls().contains(&"EvtSeek bookmark 7 + 0 strict -> 1168".to_owned()), "{:#?}", log.calls());
+    drop(restarted);
+    log.assert_all_closed();
+}
+
+#[test]
 fn forwarded_events_are_passed_over_by_their_ids_in_the_log_not_their_own() {
     // Forwarded events carry their source's EventRecordID; the log read numbers them anew.
     let Some(log) = shim_channel("Kraken-Forwarded") else { return };
@@ -477,6 +519,12 @@ fn forwarded_events_are_passed_over_by_their_ids_in_the_log_not_their_own() {
     let batch = restarted.read(&bookmark_xml("Kraken-Forwarded", 3), 100).unwrap();
     assert_eq!(ids(&batch.items), [9004, 9005, 9006], "after the bookmarked record, none twice");
     assert_eq!(bookmark_record_id(&batch.position), Some(6));
+    drop(restarted);
+    // The record read last is looked up by its id in the log too: found as read, read on after.
+    log.append_xml(7, &log.event_xml(9007, PROVIDER, "forwarded 7"));
+    let mut restarted = log.source(StartAt::Now, 100);
+    assert_eq!(ids(&restarted.read(&batch.position, 100).unwrap().items), [9007]);
+    assert!(log.calls().contains(&"EvtSeek bookmark 6 + 0 strict -> 0".to_owned()), "{:#?}", log.calls());
     drop(restarted);
     log.assert_all_closed();
 }

@@ -18,6 +18,8 @@ use super::subscription::{
 pub enum Call {
     OpenLog,
     Subscribe,
+    /// The lookup of a bookmarked record (`EvtQuery` and `EvtSeek`).
+    Lookup,
     Next,
     Render,
     Bookmark,
@@ -47,6 +49,9 @@ struct ScriptedLog {
     /// (record id, XML), oldest first.
     records: VecDeque<(u64, String)>,
     next_id: u64,
+    /// Events appended so far: their creation times follow it, so a record id reused after
+    /// [`ScriptedApi::clear_and_begin_ids_again`] names an event created later.
+    appended: u64,
     available: bool,
     /// Largest `EvtNext` request served; larger ones fail with 1734.
     max_batch: u32,
@@ -73,6 +78,7 @@ impl ScriptedApi {
                 channel: channel.to_owned(),
                 records: VecDeque::new(),
                 next_id: 1,
+                appended: 0,
                 available: true,
                 max_batch: 1024,
                 failures: VecDeque::new(),
@@ -90,7 +96,8 @@ impl ScriptedApi {
         let mut log = self.log();
         let id = log.next_id;
         log.next_id += 1;
-        let xml = event_xml(&log.channel, id, provider, event_id, data);
+        log.appended += 1;
+        let xml = event_xml(&log.channel, id, log.appended, provider, event_id, data);
         log.records.push_back((id, xml));
         id
     }
@@ -107,6 +114,13 @@ impl ScriptedApi {
     /// Empties the log (record ids go on growing).
     pub fn clear(&self) {
         self.log().records.clear();
+    }
+
+    /// Empties the log and begins its record ids again at 1, as clearing a log on Windows does.
+    pub fn clear_and_begin_ids_again(&self) {
+        let mut log = self.log();
+        log.records.clear();
+        log.next_id = 1;
     }
 
     /// Drops the `count` oldest records, as a full log overwrites them.
@@ -222,6 +236,12 @@ impl SubscriptionApi for ScriptedApi {
         Ok(log.records.back().map(|(id, _)| bookmark_xml(&log.channel, *id)))
     }
 
+    fn bookmarked_event(&mut self, _channel: &str, bookmark: &str) -> Result<Option<String>, ApiError> {
+        let log = self.enter(Call::Lookup, "EvtSeek")?;
+        let id = bookmark_record_id(bookmark).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
+        Ok(log.records.iter().find(|(record, _)| *record == id).map(|(_, xml)| xml.clone()))
+    }
+
     fn format_message(&mut self, provider: &str, event: &ScriptedEvent) -> Result<String, ApiError> {
         drop(self.enter(Call::FormatMessage, "EvtFormatMessage")?);
         if provider == PROVIDER_WITHOUT_METADATA {
@@ -243,9 +263,17 @@ impl SubscriptionApi for ScriptedApi {
     }
 }
 
-/// An event as `EvtRender` writes it: no declaration, single quotes, no indentation.
-fn event_xml(channel: &str, record_id: u64, provider: &str, event_id: u32, data: &str) -> String {
-    let seconds = 1_700_000_000 + record_id;
+/// An event as `EvtRender` writes it: no declaration, single quotes, no indentation; the
+/// `sequence`th appended to the log, created a second after the one before.
+fn event_xml(
+    channel: &str,
+    record_id: u64,
+    sequence: u64,
+    provider: &str,
+    event_id: u32,
+    data: &str,
+) -> String {
+    let seconds = 1_700_000_000 + sequence;
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
     // 2023-11-14 is day 19675 since 1970-01-01; the scripted times stay within that month.
     let day = 14 + (days - 19_675);

@@ -4,9 +4,14 @@
 //! against [`super::scripted::ScriptedApi`] in unit tests.
 //!
 //! The position is the XML of a bookmark (`EvtRenderBookmark`), or `oldest` before the first
-//! event of an empty log. A read:
+//! event of an empty log. After the bookmark, a position of a single-channel query also keeps
+//! the `TimeCreated` of the event it names (see [`Position`]). A read:
 //! - opens the log first (`EvtOpenLog`): where it cannot (Wine's stubs), the source is
 //!   unavailable and nothing else is called;
+//! - looks up the bookmarked record before it subscribes after it: if that record id now holds
+//!   an event created at another time, the log was cleared and has grown past the id since (a
+//!   `Strict` subscription would pass over every record up to it, the clearing's 1102 among
+//!   them), and reading resumes at the oldest record after a [`Gap`];
 //! - subscribes after the bookmark with `Strict`, or at the oldest record; a bookmark whose
 //!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
 //!   last record read, never silently "from now";
@@ -128,6 +133,9 @@ pub trait SubscriptionApi: Send {
     fn bookmark(&mut self, events: &[Self::Event]) -> Result<String, ApiError>;
     /// The XML of a bookmark at the newest record of `channel`; `None` for an empty log.
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError>;
+    /// The XML of the event holding the bookmarked record id in `channel`'s log (an id in the
+    /// log, as bookmarks give them), whatever the filter; `None` when no record has that id.
+    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<String>, ApiError>;
     /// The event's message from its provider's metadata.
     fn format_message(&mut self, provider: &str, event: &Self::Event) -> Result<String, ApiError>;
     /// The (domain, account) of a SID given as text.
@@ -256,9 +264,12 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 self.channel
             )));
         }
+        if let Some(reason) = self.regrown_since(position)? {
+            return self.read_again_from_oldest(reason, position, items);
+        }
         let mut unusable = 0;
         let error = loop {
-            let from = SubscribeFrom::AfterBookmark(position);
+            let from = SubscribeFrom::AfterBookmark(Position::parse(position).bookmark);
             match self.api.subscribe(&self.channel, &self.options.query, from) {
                 Ok(subscription) => return Ok(Open { subscription, position: position.clone(), past: None }),
                 // A result set gone stale may be passing: once more from the bookmark.
@@ -282,10 +293,64 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             },
             _ => return Err(self.classify(error)),
         };
+        self.read_again_from_oldest(reason, position, items)
+    }
+
+    /// A subscription at the oldest record after a gap (saying `reason`) since the record
+    /// `position` names; the position becomes [`OLDEST`].
+    fn read_again_from_oldest(
+        &mut self,
+        reason: String,
+        position: &mut String,
+        items: &mut Vec<SourceItem>,
+    ) -> Result<Open<A::Subscription>, SourceError> {
         items.push(SourceItem::Gap(Gap { reason, last_record_id: bookmark_record_id(position) }));
         let subscription = self.subscribe_oldest()?;
         OLDEST.clone_into(position);
         Ok(Open { subscription, position: position.clone(), past: None })
+    }
+
+    /// Why the record `position` names is another event now, if it is: the log was cleared
+    /// (its ids began again at 1) and has grown past that id since. Known only for positions
+    /// that keep their event's `TimeCreated`; a record no longer there is for `Strict` to tell.
+    fn regrown_since(&mut self, position: &str) -> Result<Option<String>, SourceError> {
+        let Position { bookmark, time_created: Some(read) } = Position::parse(position) else {
+            return Ok(None);
+        };
+        // A query changed to a structured one since: its bookmark may name another channel.
+        if self.structured() {
+            return Ok(None);
+        }
+        let event = self.api.bookmarked_event(&self.channel, bookmark).map_err(|e| self.classify(e))?;
+        let Some(now) = event.as_deref().and_then(time_created) else { return Ok(None) };
+        if now == read {
+            return Ok(None);
+        }
+        let id = bookmark_record_id(bookmark).unwrap_or_default();
+        Ok(Some(format!(
+            "record {id} of {} is now an event created at {now}, not the one read last (created at \
+             {read}): the log was cleared and has grown past it since; reading resumed at the oldest \
+             record",
+            self.channel
+        )))
+    }
+
+    /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names)
+    /// when the query reads one channel.
+    fn position_after(&self, bookmark: String, last: Option<&SourceItem>) -> String {
+        let created = match last {
+            Some(SourceItem::Event(event)) if !self.structured() => time_created(&event.xml),
+            _ => None,
+        };
+        match created {
+            Some(created) => Position { bookmark: &bookmark, time_created: Some(created) }.to_string(),
+            None => bookmark,
+        }
+    }
+
+    /// Whether the query is a structured `<QueryList>` (it may read several channels).
+    fn structured(&self) -> bool {
+        self.options.query.trim_start().starts_with('<')
     }
 
     /// A subscription at the oldest record of the channel.
@@ -306,7 +371,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     ) -> Result<Result<Open<A::Subscription>, &'static str>, SourceError> {
         // Several channels (a structured query) each have their ids: not passed over here, but
         // read again from the oldest record once the failure has lasted (it may pass).
-        if self.options.query.trim_start().starts_with('<') {
+        if self.structured() {
             let since = match &self.unusable {
                 Some((position, since)) if position == bookmark => *since,
                 _ => self.unusable.insert((bookmark.to_owned(), Instant::now())).1,
@@ -337,7 +402,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// a structured query (`<QueryList>`, which may read several), none of the query's paths.
     fn foreign_bookmark_channel<'p>(&self, bookmark: &'p str) -> Option<&'p str> {
         let query = self.options.query.trim_start();
-        let read: Vec<std::borrow::Cow<'_, str>> = if query.starts_with('<') {
+        let read: Vec<std::borrow::Cow<'_, str>> = if self.structured() {
             ["<Query ", "<Select ", "<Suppress "]
                 .iter()
                 .flat_map(|element| attribute_values(query, element, "Path"))
@@ -475,7 +540,22 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             StartAt::Now => {
                 self.check_available()?;
                 match self.api.newest_bookmark(&self.channel, &self.options.query) {
-                    Ok(Some(bookmark)) => bookmark,
+                    Ok(Some(bookmark)) if self.structured() => bookmark,
+                    Ok(Some(bookmark)) => {
+                        // Its event's time, so that a restart can tell the record from another.
+                        let newest = self.api.bookmarked_event(&self.channel, &bookmark);
+                        let newest = newest.map_err(|e| self.classify(e))?;
+                        let event = newest.map(|xml| {
+                            SourceItem::Event(SourceEvent {
+                                xml,
+                                written: None,
+                                message: None,
+                                account: None,
+                                header_id: None,
+                            })
+                        });
+                        self.position_after(bookmark, event.as_ref())
+                    }
                     Ok(None) => OLDEST.to_owned(),
                     Err(e) => return Err(self.classify(e)),
                 }
@@ -535,6 +615,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                         let item = self.item(event);
                         items.push(item);
                     }
+                    let bookmark = self.position_after(bookmark, items.last());
                     if end < events.len() {
                         return Ok(Batch { items, position: bookmark, more: true });
                     }
@@ -577,6 +658,44 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
     fn describe(&self) -> String {
         self.channel.clone()
     }
+}
+
+/// A live position taken apart: the bookmark's XML (what the API is given) and, after it, the
+/// `TimeCreated` of the event the bookmark names, kept so that a record id the log reuses after
+/// it was cleared is told from the record read (written `<!-- kraken: TimeCreated='...' -->`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position<'p> {
+    pub bookmark: &'p str,
+    pub time_created: Option<&'p str>,
+}
+
+/// What ends a bookmark's XML, and what starts the note after it.
+const BOOKMARK_END: &str = "</BookmarkList>";
+const NOTE_START: &str = "<!-- kraken:";
+
+impl<'p> Position<'p> {
+    pub fn parse(position: &'p str) -> Self {
+        let Some(end) = position.find(BOOKMARK_END).map(|at| at + BOOKMARK_END.len()) else {
+            return Position { bookmark: position, time_created: None };
+        };
+        let (bookmark, note) = position.split_at(end);
+        Position { bookmark, time_created: attribute_of(note, NOTE_START, "TimeCreated") }
+    }
+}
+
+impl fmt::Display for Position<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.bookmark)?;
+        match self.time_created {
+            Some(created) => write!(f, "\r\n{NOTE_START} TimeCreated='{created}' -->"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The `TimeCreated` an event's XML gives (`SystemTime`, as rendered).
+fn time_created(xml: &str) -> Option<&str> {
+    attribute_of(xml, "<TimeCreated", "SystemTime").filter(|time| !time.is_empty())
 }
 
 /// A bookmark of `channel` at record `id`, in the form `EvtRenderBookmark` writes.

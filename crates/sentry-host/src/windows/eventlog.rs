@@ -22,15 +22,17 @@ use windows_sys::Win32::System::EventLog::{
     EVT_HANDLE, EVT_VARIANT, EvtChannelConfigType, EvtClose, EvtCreateBookmark, EvtFormatMessage,
     EvtFormatMessageEvent, EvtGetChannelConfigProperty, EvtNext, EvtNextChannelPath, EvtOpenChannelConfig,
     EvtOpenChannelEnum, EvtOpenChannelPath, EvtOpenLog, EvtOpenPublisherMetadata, EvtQuery,
-    EvtQueryChannelPath, EvtQueryReverseDirection, EvtRender, EvtRenderBookmark, EvtRenderEventXml,
-    EvtSubscribe, EvtSubscribeStartAfterBookmark, EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict,
-    EvtUpdateBookmark,
+    EvtQueryChannelPath, EvtQueryForwardDirection, EvtQueryReverseDirection, EvtRender, EvtRenderBookmark,
+    EvtRenderEventXml, EvtSeek, EvtSeekRelativeToBookmark, EvtSeekStrict, EvtSubscribe,
+    EvtSubscribeStartAfterBookmark, EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict, EvtUpdateBookmark,
 };
 use windows_sys::Win32::System::Threading::CreateEventW;
 
 use super::win32::{from_wide, last_error, to_wide};
 use crate::eventlog::source::SourceError;
-use crate::eventlog::subscription::{ApiError, OPEN_METADATA, SubscribeFrom, SubscriptionApi};
+use crate::eventlog::subscription::{
+    ApiError, OPEN_METADATA, SubscribeFrom, SubscriptionApi, bookmark_record_id,
+};
 
 /// How many times a call is retried with a bigger buffer.
 const MAX_GROWTH: usize = 4;
@@ -155,6 +157,43 @@ fn render_xml(fragment: EVT_HANDLE, flags: u32) -> Result<String, ApiError> {
     Err(ApiError { call: "EvtRender", code: ERROR_INSUFFICIENT_BUFFER })
 }
 
+/// A query over the whole of `channel`'s log in `direction`.
+fn query_channel(channel: &str, query: &str, direction: u32) -> Result<EvtHandle, ApiError> {
+    let (channel, query) = (to_wide(channel), to_wide(query));
+    // SAFETY: strings are NUL-terminated.
+    owned(
+        unsafe { EvtQuery(0, channel.as_ptr(), query.as_ptr(), EvtQueryChannelPath | direction) },
+        "EvtQuery",
+    )
+}
+
+/// The next event of a query's results; `None` at their end.
+fn next_result(results: &EvtHandle) -> Result<Option<EvtHandle>, ApiError> {
+    let (mut handle, mut returned) = (0 as EVT_HANDLE, 0u32);
+    // A query's results may take a moment: wait for them (a 0 ms wait can end in ERROR_TIMEOUT,
+    // which must not be taken for an empty log and make "now" replay it all).
+    // SAFETY: room for one handle.
+    let ok = unsafe { EvtNext(results.0, 1, &mut handle, QUERY_WAIT_MS, 0, &mut returned) };
+    let code = if ok == 0 { last_error() } else { 0 };
+    // A handle given is ours to close, whatever the call says.
+    if returned > 0 && handle != 0 {
+        return Ok(Some(EvtHandle(handle)));
+    }
+    match ok {
+        0 if code != ERROR_NO_MORE_ITEMS => Err(ApiError { call: "EvtNext", code }),
+        _ => Ok(None),
+    }
+}
+
+/// The XML of a new bookmark at `event`.
+fn bookmark_of(event: &EvtHandle) -> Result<String, ApiError> {
+    // SAFETY: a NULL XML makes an empty bookmark.
+    let bookmark = owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?;
+    // SAFETY: both handles are open.
+    check(unsafe { EvtUpdateBookmark(bookmark.0, event.0) }, "EvtUpdateBookmark")?;
+    render_xml(bookmark.0, EvtRenderBookmark)
+}
+
 /// A buffer size a call asked for, refused past [`MAX_BUFFER_UNITS`].
 fn grown(units: usize, call: &'static str) -> Result<usize, ApiError> {
     if units > MAX_BUFFER_UNITS {
@@ -273,33 +312,29 @@ impl SubscriptionApi for WindowsApi {
     }
 
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError> {
-        let (channel, query) = (to_wide(channel), to_wide(query));
-        // SAFETY: strings are NUL-terminated.
-        let results = owned(
-            unsafe {
-                EvtQuery(0, channel.as_ptr(), query.as_ptr(), EvtQueryChannelPath | EvtQueryReverseDirection)
-            },
-            "EvtQuery",
-        )?;
-        let (mut handle, mut returned) = (0 as EVT_HANDLE, 0u32);
-        // A query's results may take a moment: wait for them (a 0 ms wait can end in
-        // ERROR_TIMEOUT, which must not be taken for an empty log and make "now" replay it all).
-        // SAFETY: room for one handle.
-        let ok = unsafe { EvtNext(results.0, 1, &mut handle, QUERY_WAIT_MS, 0, &mut returned) };
-        let code = if ok == 0 { last_error() } else { 0 };
-        // A handle given is ours to close, whatever the call says.
-        let newest = (returned > 0 && handle != 0).then(|| EvtHandle(handle));
-        let Some(newest) = newest else {
-            return match ok {
-                0 if code != ERROR_NO_MORE_ITEMS => Err(ApiError { call: "EvtNext", code }),
-                _ => Ok(None),
-            };
-        };
-        // SAFETY: a NULL XML makes an empty bookmark.
-        let bookmark = owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?;
-        // SAFETY: both handles are open.
-        check(unsafe { EvtUpdateBookmark(bookmark.0, newest.0) }, "EvtUpdateBookmark")?;
-        render_xml(bookmark.0, EvtRenderBookmark).map(Some)
+        let results = query_channel(channel, query, EvtQueryReverseDirection)?;
+        match next_result(&results)? {
+            Some(newest) => bookmark_of(&newest).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<String>, ApiError> {
+        let Some(wanted) = bookmark_record_id(bookmark) else { return Ok(None) };
+        let results = query_channel(channel, "*", EvtQueryForwardDirection)?;
+        let mark = bookmark_from(bookmark)?;
+        // Offset 0 from the bookmark: the bookmarked record itself. `Strict` fails where it is
+        // gone, whatever the code: nothing to compare then.
+        // SAFETY: both handles are open; the timeout is reserved and 0.
+        if unsafe { EvtSeek(results.0, 0, mark.0, 0, EvtSeekRelativeToBookmark | EvtSeekStrict) } == 0 {
+            return Ok(None);
+        }
+        let Some(event) = next_result(&results)? else { return Ok(None) };
+        // Only the bookmarked record, by its id in the log, is compared.
+        if bookmark_record_id(&bookmark_of(&event)?) != Some(wanted) {
+            return Ok(None);
+        }
+        render_xml(event.0, EvtRenderEventXml).map(Some)
     }
 
     fn format_message(&mut self, provider: &str, event: &EvtHandle) -> Result<String, ApiError> {

@@ -411,6 +411,9 @@ impl SubscriptionApi for FailSecondNext {
     fn newest_bookmark(&mut self, c: &str, q: &str) -> Result<Option<String>, ApiError> {
         self.inner.newest_bookmark(c, q)
     }
+    fn bookmarked_event(&mut self, c: &str, b: &str) -> Result<Option<String>, ApiError> {
+        self.inner.bookmarked_event(c, b)
+    }
     fn format_message(&mut self, p: &str, e: &Self::Event) -> Result<String, ApiError> {
         self.inner.format_message(p, e)
     }
@@ -470,4 +473,90 @@ fn attributes_are_found_in_either_quote_style() {
     assert_eq!(attribute_of("<Provider EventSourceName=\"S\" Name=\"N\"/>", "<Provider", "Name"), Some("N"));
     assert_eq!(attribute_of("<Security/>", "<Security", "UserID"), None);
     assert_eq!(bookmark_record_id(&bookmark_xml("Sec'urity", 42)), Some(42));
+}
+
+#[test]
+fn a_log_cleared_and_grown_past_the_bookmark_is_read_again_from_its_oldest_record() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(5, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(ids(&first), [1, 2, 3, 4, 5]);
+    let kept = Position::parse(&first.position);
+    assert_eq!(bookmark_record_id(kept.bookmark), Some(5));
+    assert_eq!(kept.time_created, Some("2023-11-14T22:13:25.1234567Z"), "{}", first.position);
+    // While the agent was away: the log cleared (ids begin again) and 8 events written.
+    api.clear_and_begin_ids_again();
+    api.append_many(8, "P", 1);
+    let mut restarted = source_after_restart(&api);
+    let batch = restarted.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&batch), [0, 1, 2, 3, 4, 5, 6, 7, 8], "a gap, then every record of the log");
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, Some(5));
+    assert!(gap.reason.contains("cleared and has grown past it"), "{}", gap.reason);
+    assert_eq!(api.calls(Call::Lookup), 1);
+    // A bookmark saved without its event's time (an earlier version) cannot be told apart: the
+    // record with its id is taken for the one read, as `Strict` alone does.
+    let bare = Position::parse(&first.position).bookmark;
+    assert_eq!(ids(&source_after_restart(&api).read(bare, 100).unwrap()), [6, 7, 8]);
+}
+
+#[test]
+fn the_record_read_last_still_in_the_log_is_read_on_after() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Now, 100);
+    let start = source.start_position().unwrap();
+    assert_eq!(Position::parse(&start).time_created, Some("2023-11-14T22:13:23.1234567Z"), "{start}");
+    api.append_many(2, "P", 1);
+    let mut restarted = source_after_restart(&api);
+    let batch = restarted.read(&start, 100).unwrap();
+    assert_eq!(ids(&batch), [4, 5]);
+    api.append_many(1, "P", 1);
+    let mut restarted = source_after_restart(&api);
+    assert_eq!(ids(&restarted.read(&batch.position, 100).unwrap()), [6]);
+    // A "now" start cleared and grown past before the first read: nothing of it passed over.
+    api.clear_and_begin_ids_again();
+    api.append_many(4, "P", 1);
+    assert_eq!(ids(&source_after_restart(&api).read(&start, 100).unwrap()), [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_failed_lookup_of_the_bookmarked_record_fails_the_read_and_keeps_the_position() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 2).unwrap();
+    api.fail_next(Call::Lookup, 1722);
+    let mut restarted = source_after_restart(&api);
+    assert!(matches!(restarted.read(&first.position, 100), Err(SourceError::Transient(_))));
+    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [3], "read once the failure passed");
+}
+
+#[test]
+fn a_structured_query_keeps_no_time_and_looks_nothing_up() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let query =
+        "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select></Query></QueryList>";
+    let options = LiveOptions { query: query.into(), start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut source = SubscriptionSource::new(api.clone(), "Security", options.clone());
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(Position::parse(&first.position), Position { bookmark: &first.position, time_created: None });
+    api.append_many(1, "P", 1);
+    let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
+    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [4]);
+    assert_eq!(api.calls(Call::Lookup), 0);
+}
+
+#[test]
+fn a_position_keeps_its_time_after_the_bookmark_and_reads_back() {
+    let bookmark = bookmark_xml("Security", 7);
+    let position = Position { bookmark: &bookmark, time_created: Some("2026-12-05T04:06:27.1234567Z") };
+    let text = position.to_string();
+    assert!(text.starts_with(&bookmark) && text.ends_with("TimeCreated='2026-12-05T04:06:27.1234567Z' -->"));
+    assert_eq!(Position::parse(&text), position);
+    assert_eq!(bookmark_record_id(&text), Some(7));
+    assert_eq!(Position::parse(&bookmark), Position { bookmark: &bookmark, time_created: None });
+    assert_eq!(Position::parse(OLDEST), Position { bookmark: OLDEST, time_created: None });
 }
