@@ -42,14 +42,7 @@ log_dir="$work/log"
 mkdir -p "$work"
 
 # --- 1. The shim ---------------------------------------------------------------------------------
-shim_src="$WINDOWS_REPO_ROOT/tools/wevtapi-shim"
-shim_dll="$WINDOWS_REPO_ROOT/target/wevtapi-shim/wevtapi.dll"
-mkdir -p "$(dirname "$shim_dll")"
-echo "test-wine-eventlog: building $shim_dll" >&2
-x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -shared -s -o "$shim_dll.tmp" \
-  "$shim_src/wevtapi.c" "$shim_src/wevtapi.def" ||
-  fail_early "the wevtapi.dll shim did not build"
-mv -f "$shim_dll.tmp" "$shim_dll"
+shim_dll="$(scripts/build-wevtapi-shim.sh)" || fail_early "the wevtapi.dll shim did not build"
 
 # --- 2. The test exe and the prefix --------------------------------------------------------------
 messages="$work/cargo-messages.json"

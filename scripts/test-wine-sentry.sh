@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The Windows sentry against the Linux base: builds kraken-sentry.exe for x86_64-pc-windows-gnu,
-# then runs the ignored test crates/kraken-base/tests/wine_sentry.rs, which starts
-# `kraken-base serve` (Linux) and `wine64 kraken-sentry.exe run` and checks what the base gets.
+# The Windows sentry against the Linux base: builds kraken-sentry.exe for x86_64-pc-windows-gnu
+# and the test-only wevtapi.dll (scripts/build-wevtapi-shim.sh), then runs the ignored tests of
+# crates/kraken-base/tests/wine_sentry.rs, which start `kraken-base serve` (Linux) and
+# `wine64 kraken-sentry.exe run` and check what the base gets: once with Wine's own wevtapi.dll
+# (no event log), once with the shim beside a copy of the exe (an event log in a directory).
 #
 # Usage: scripts/test-wine-sentry.sh   (needs scripts/setup-debian.sh to have run)
 # Prints libtest's summary and, last, `wine-sentry: N passed, M failed`.
@@ -21,6 +23,8 @@ windows_facts="$(
     "$WINEPREFIX" "$WINDOWS_WINESERVER"
 )" || { echo "test-wine-sentry: the Windows build failed" >&2; echo "wine-sentry: 0 passed, 1 failed"; exit 1; }
 { read -r exe; read -r wine; read -r prefix; read -r wineserver; } <<<"$windows_facts"
+shim_dll="$(scripts/build-wevtapi-shim.sh)" ||
+  { echo "test-wine-sentry: the wevtapi.dll shim did not build" >&2; echo "wine-sentry: 0 passed, 1 failed"; exit 1; }
 
 # One Wine run at a time per prefix (test-windows.sh takes the same lock).
 exec 8>"$prefix.run.lock"
@@ -31,7 +35,8 @@ trap stop_wine EXIT
 mkdir -p target
 log=target/wine-sentry-test-output.txt
 KRAKEN_WINDOWS_SENTRY_EXE="$exe" KRAKEN_WINE_LOADER="$wine" WINEPREFIX="$prefix" \
-  cargo test --locked --workspace --test wine_sentry -- --ignored 8>&- >"$log" 2>&1
+  KRAKEN_WEVTAPI_SHIM_DLL="$shim_dll" \
+  cargo test --locked --workspace --test wine_sentry -- --ignored --test-threads=1 8>&- >"$log" 2>&1
 rc=$?
 cat "$log"
 result="$(grep -E '^test result:' "$log" | tail -n 1)"

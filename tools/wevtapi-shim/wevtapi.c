@@ -646,8 +646,9 @@ done:
     return (EVT_HANDLE)handle;
 }
 
-/* Only what the rules use: a forward query's results moved so that the next EvtNext returns the
- * record `position` places after the bookmarked one (0: that record itself). */
+/* Only what the rules use: a forward query's results moved to the bookmarked record (offset 0),
+ * so that the next EvtNext returns it; where it is gone, the first record after it, else the
+ * last (the EVT_SEEK_FLAGS remarks). */
 WINBOOL WINAPI EvtSeek(EVT_HANDLE result_set, LONGLONG position, EVT_HANDLE bookmark_handle, DWORD timeout,
                        DWORD flags)
 {
@@ -661,7 +662,7 @@ WINBOOL WINAPI EvtSeek(EVT_HANDLE result_set, LONGLONG position, EVT_HANDLE book
         FAIL(ERROR_INVALID_HANDLE);
     if (timeout || (flags & ~(DWORD)(EvtSeekOriginMask | EvtSeekStrict)))
         FAIL(ERROR_INVALID_PARAMETER);
-    if ((flags & EvtSeekOriginMask) != EvtSeekRelativeToBookmark || results->reverse || position < 0)
+    if ((flags & EvtSeekOriginMask) != EvtSeekRelativeToBookmark || results->reverse || position != 0)
         FAIL(ERROR_NOT_SUPPORTED);
     if (!(bookmark = find(bookmark_handle, BOOKMARK)))
         FAIL(ERROR_INVALID_HANDLE);
@@ -678,10 +679,10 @@ WINBOOL WINAPI EvtSeek(EVT_HANDLE result_set, LONGLONG position, EVT_HANDLE book
     } else {
         at = count;
     }
-    if (strict && (!found || at + (size_t)position >= count))
+    if (strict && !found)
         FAIL(ERROR_NOT_FOUND); /* the shim's choice of code: the documentation names none */
     if (count) {
-        at = at + (size_t)position < count ? at + (size_t)position : count - 1;
+        at = at < count ? at : count - 1;
         results->record = ids[at] - 1;
         results->has_record = TRUE;
     }

@@ -3,16 +3,24 @@
 //! TLS, opens its log channel, answers `getProcesses` and `getRoutingTable` from its Win32
 //! backend, and its default loggers' records are stored.
 //!
-//! It needs the Windows build and Wine, so it is ignored by a plain `cargo test`;
-//! `scripts/test-wine-sentry.sh` (part of `scripts/test.sh`) builds the exe and runs it with
-//! `KRAKEN_WINDOWS_SENTRY_EXE` and `KRAKEN_WINE_LOADER` set.
+//! A second run puts the test `wevtapi.dll` (`tools/wevtapi-shim`: an event log kept in a
+//! directory) beside a copy of the exe: the agent's own `security` logger, made at its first
+//! start, reads that log through the real Win32 calls, and every Security event written while
+//! it runs, while it is killed and while it is away reaches the base once.
+//!
+//! They need the Windows build and Wine, so they are ignored by a plain `cargo test`;
+//! `scripts/test-wine-sentry.sh` (part of `scripts/test.sh`) builds the exe and the DLL and runs
+//! them with `KRAKEN_WINDOWS_SENTRY_EXE`, `KRAKEN_WINE_LOADER` and `KRAKEN_WEVTAPI_SHIM_DLL` set.
 #![cfg(unix)]
 
 mod deploy;
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use deploy::{BASE, Deployment, Running, ok, run, serve, wait_until, wine_path};
@@ -113,5 +121,163 @@ fn the_windows_sentry_under_wine_links_to_the_linux_base() {
     assert!(error.contains("event log unavailable"), "{security}");
     let _ = call("getProcesses");
     drop(sentry);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The test `wevtapi.dll`'s event log: a folder per channel, a file per event.
+struct ShimLog {
+    root: PathBuf,
+}
+
+impl ShimLog {
+    fn new(root: PathBuf, channels: &[&str]) -> ShimLog {
+        for channel in channels {
+            fs::create_dir_all(root.join(channel)).unwrap();
+        }
+        ShimLog { root }
+    }
+
+    /// Writes Security event `id`, a logon of `user<id>` (through a temporary file, so the shim
+    /// never sees half of it).
+    fn append_logon(&self, id: u64) {
+        let xml = format!(
+            "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+             <Provider Name='Microsoft-Windows-Security-Auditing' Guid='{{54849625-5478-4994-a5ba-3e3b0328c30d}}'/>\
+             <EventID>4624</EventID><Version>2</Version><Level>0</Level><Task>12544</Task>\
+             <Opcode>0</Opcode><Keywords>0x8020000000000000</Keywords>\
+             <TimeCreated SystemTime='2024-05-01T{:02}:{:02}:{:02}.1234567Z'/>\
+             <EventRecordID>{id}</EventRecordID><Correlation/>\
+             <Execution ProcessID='4' ThreadID='8'/><Channel>Security</Channel>\
+             <Computer>wine.example</Computer><Security/></System>\
+             <EventData><Data Name='TargetUserName'>user{id}</Data><Data Name='LogonType'>3</Data></EventData></Event>",
+            id / 3600 % 24,
+            id / 60 % 60,
+            id % 60,
+        );
+        let channel = self.root.join("Security");
+        let temporary = channel.join(format!("{id}.tmp"));
+        fs::write(&temporary, xml).unwrap();
+        fs::rename(&temporary, channel.join(format!("{id}.xml"))).unwrap();
+    }
+
+    /// The shim's record of the calls on `channel`.
+    fn calls(&self, channel: &str) -> String {
+        fs::read_to_string(self.root.join(channel).join("calls.log")).unwrap_or_default()
+    }
+}
+
+/// The `record_id` of each Security event record the base stored, with how many times it was
+/// stored, and the number of gap records.
+fn stored_security_events(config: &str, guid: &str) -> (BTreeMap<i64, usize>, usize) {
+    let output =
+        run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", "security"]);
+    let text =
+        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
+    let (mut ids, mut gaps) = (BTreeMap::new(), 0);
+    for line in text.lines() {
+        let record: Json = serde_json::from_str(line).unwrap();
+        match record["params"]["record_id"].as_i64() {
+            Some(id) if record["params"]["event_id"] == 4624 => *ids.entry(id).or_default() += 1,
+            _ if record["params"]["reason"].is_string() => gaps += 1,
+            _ => panic!("an unexpected security record: {record}"),
+        }
+    }
+    (ids, gaps)
+}
+
+#[test]
+#[ignore = "needs the Windows kraken-sentry.exe, the test wevtapi.dll and Wine: scripts/test-wine-sentry.sh runs it"]
+fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry() {
+    let (exe, wine) = (required_env("KRAKEN_WINDOWS_SENTRY_EXE"), required_env("KRAKEN_WINE_LOADER"));
+    let shim = required_env("KRAKEN_WEVTAPI_SHIM_DLL");
+    let guid = "sentry-wine-events";
+    let deployment =
+        Deployment::for_wine("wine-events", guid, "min_interval_ms = 500\ndefault_interval_ms = 500");
+    let (dir, config) = (deployment.dir.clone(), deployment.base_config.clone());
+    // The exe beside the shim, in a folder of its own: Wine loads the DLL of the exe's folder.
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy(&exe, bin.join("kraken-sentry.exe")).unwrap();
+    fs::copy(&shim, bin.join("wevtapi.dll")).unwrap();
+    let log = Arc::new(ShimLog::new(dir.join("eventlog"), &["Security", "System", "Application"]));
+    // Written before the agent's first start: its loggers start after the newest event.
+    for id in 1..=5 {
+        log.append_logon(id);
+    }
+    let _base = serve(&config, &dir.join("base.log"));
+    let sentry_config = wine_path(&deployment.sentry_config);
+    let start_sentry = || {
+        let output =
+            |name: &str| fs::OpenOptions::new().create(true).append(true).open(dir.join(name)).unwrap();
+        Running(
+            Command::new(&wine)
+                .arg(bin.join("kraken-sentry.exe"))
+                .args(["run", "--config", &sentry_config])
+                .env("WINEDLLOVERRIDES", "wevtapi=n")
+                .env("KRAKEN_WEVTAPI_DIR", wine_path(&log.root))
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .stdout(output("sentry.out"))
+                .stderr(output("sentry.log"))
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let sentry_log = || fs::read_to_string(dir.join("sentry.log")).unwrap_or_default();
+    let mut sentry = start_sentry();
+    // The security logger subscribed after the newest record (`start_at = now`).
+    let subscribed = wait_until(Duration::from_secs(90), || {
+        if let Some(status) = sentry.0.try_wait().unwrap() {
+            panic!("the Windows sentry exited ({status}); its log: {}", sentry_log());
+        }
+        log.calls("Security").contains("EvtSubscribe after 5 strict -> 0").then_some(())
+    });
+    assert!(subscribed.is_some(), "no subscription; calls: {}\nlog: {}", log.calls("Security"), sentry_log());
+
+    // Events written at about 200 a second, while the agent runs, is killed, and starts again.
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let (log, writing) = (log.clone(), writing.clone());
+        std::thread::spawn(move || {
+            for id in 6..=605 {
+                log.append_logon(id);
+                if id % 10 == 0 {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            writing.store(false, Ordering::SeqCst);
+        })
+    };
+    let some_stored = wait_until(Duration::from_secs(90), || {
+        let (ids, _) = stored_security_events(&config, guid);
+        (ids.len() >= 50).then_some(ids.len())
+    });
+    assert!(some_stored.is_some(), "no security events stored; sentry log: {}", sentry_log());
+    assert!(writing.load(Ordering::SeqCst), "killed after the writing ended: write more, or faster");
+    // SIGKILL: no shutdown, whatever was in flight.
+    drop(sentry);
+    std::thread::sleep(Duration::from_secs(1));
+    let _sentry = start_sentry();
+    writer.join().unwrap();
+    let all = wait_until(Duration::from_secs(120), || {
+        let (ids, gaps) = stored_security_events(&config, guid);
+        (ids.len() >= 600).then_some((ids, gaps))
+    });
+    let (ids, gaps) = all.unwrap_or_else(|| {
+        let (ids, _) = stored_security_events(&config, guid);
+        let missing: Vec<i64> = (6..=605).filter(|id| !ids.contains_key(id)).collect();
+        panic!("{} events stored, missing {missing:?}; sentry log: {}", ids.len(), sentry_log())
+    });
+    assert_eq!(
+        ids.keys().copied().collect::<Vec<_>>(),
+        (6..=605).collect::<Vec<_>>(),
+        "every event after the start"
+    );
+    let twice: Vec<(&i64, &usize)> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "stored more than once: {twice:?}");
+    assert_eq!(gaps, 0, "nothing was lost, so no gap");
+    // The restart resumed after the bookmark, having looked its record up first.
+    let calls = log.calls("Security");
+    assert!(calls.lines().any(|c| c.starts_with("EvtSeek bookmark") && c.ends_with("+ 0 -> 0")), "{calls}");
     let _ = fs::remove_dir_all(&dir);
 }

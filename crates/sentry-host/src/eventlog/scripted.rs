@@ -236,10 +236,16 @@ impl SubscriptionApi for ScriptedApi {
         Ok(log.records.back().map(|(id, _)| bookmark_xml(&log.channel, *id)))
     }
 
-    fn bookmarked_event(&mut self, _channel: &str, bookmark: &str) -> Result<Option<String>, ApiError> {
+    fn bookmarked_event(
+        &mut self,
+        _channel: &str,
+        bookmark: &str,
+    ) -> Result<Option<(u64, String)>, ApiError> {
         let log = self.enter(Call::Lookup, "EvtSeek")?;
         let id = bookmark_record_id(bookmark).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
-        Ok(log.records.iter().find(|(record, _)| *record == id).map(|(_, xml)| xml.clone()))
+        // As a seek that is not strict: the record, else the first after it, else the last.
+        let found = log.records.iter().find(|(record, _)| *record >= id).or(log.records.back());
+        Ok(found.map(|(record, xml)| (*record, xml.clone())))
     }
 
     fn format_message(&mut self, provider: &str, event: &ScriptedEvent) -> Result<String, ApiError> {

@@ -11,7 +11,8 @@
 //! - looks up the bookmarked record before it subscribes after it: if that record id now holds
 //!   an event created at another time, the log was cleared and has grown past the id since (a
 //!   `Strict` subscription would pass over every record up to it, the clearing's 1102 among
-//!   them), and reading resumes at the oldest record after a [`Gap`];
+//!   them), and reading resumes at the oldest record after a [`Gap`]; a lookup that fails is
+//!   no reason to stop reading (a warning, and the resume goes on unchecked);
 //! - subscribes after the bookmark with `Strict`, or at the oldest record; a bookmark whose
 //!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
 //!   last record read, never silently "from now";
@@ -133,9 +134,10 @@ pub trait SubscriptionApi: Send {
     fn bookmark(&mut self, events: &[Self::Event]) -> Result<String, ApiError>;
     /// The XML of a bookmark at the newest record of `channel`; `None` for an empty log.
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError>;
-    /// The XML of the event holding the bookmarked record id in `channel`'s log (an id in the
-    /// log, as bookmarks give them), whatever the filter; `None` when no record has that id.
-    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<String>, ApiError>;
+    /// The event a seek to the bookmark finds in `channel`'s whole log, whatever the filter:
+    /// its id in the log (as bookmarks give them) and its XML. That is the bookmarked record when
+    /// the log holds it; otherwise a neighbour (as `EvtSeek` documents), or `None`.
+    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<(u64, String)>, ApiError>;
     /// The event's message from its provider's metadata.
     fn format_message(&mut self, provider: &str, event: &Self::Event) -> Result<String, ApiError>;
     /// The (domain, account) of a SID given as text.
@@ -321,9 +323,12 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         if self.structured() {
             return Ok(None);
         }
-        let event = self.api.bookmarked_event(&self.channel, bookmark).map_err(|e| self.classify(e))?;
-        let Some(now) = event.as_deref().and_then(time_created) else { return Ok(None) };
-        if now == read {
+        let Some(now) = self.bookmarked_time(bookmark) else { return Ok(None) };
+        // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
+        let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(read), filetime_ticks(&now)) else {
+            return Ok(None);
+        };
+        if now_ticks == then_ticks {
             return Ok(None);
         }
         let id = bookmark_record_id(bookmark).unwrap_or_default();
@@ -335,6 +340,25 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         )))
     }
 
+    /// The `TimeCreated` of the record `bookmark` names, if the log holds it. The lookup only
+    /// adds a check to the `Strict` resume: where it fails, the resume goes on unchecked (a
+    /// warning says so) rather than stop reading.
+    fn bookmarked_time(&mut self, bookmark: &str) -> Option<String> {
+        let wanted = bookmark_record_id(bookmark)?;
+        match self.api.bookmarked_event(&self.channel, bookmark) {
+            // Another id: the bookmarked record is gone, which `Strict` tells.
+            Ok(Some((id, xml))) if id == wanted => time_created(&xml).map(str::to_owned),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(
+                    channel = %self.channel,
+                    "record {wanted} could not be looked up ({error}); its bookmark is used unchecked"
+                );
+                None
+            }
+        }
+    }
+
     /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names)
     /// when the query reads one channel.
     fn position_after(&self, bookmark: String, last: Option<&SourceItem>) -> String {
@@ -344,6 +368,18 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         };
         match created {
             Some(created) => Position { bookmark: &bookmark, time_created: Some(created) }.to_string(),
+            None => bookmark,
+        }
+    }
+
+    /// A start position at `bookmark`, with the time of its record when the log holds it and the
+    /// query reads one channel, so that a restart can tell that record from a later one.
+    fn with_its_time(&mut self, bookmark: String) -> String {
+        if self.structured() {
+            return bookmark;
+        }
+        match self.bookmarked_time(&bookmark) {
+            Some(created) => Position { bookmark: &bookmark, time_created: Some(&created) }.to_string(),
             None => bookmark,
         }
     }
@@ -536,26 +572,14 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
     fn start_position(&mut self) -> Result<String, SourceError> {
         Ok(match self.options.start_at {
             StartAt::Oldest => OLDEST.to_owned(),
-            StartAt::AfterRecord(id) => bookmark_xml(&self.channel, id),
+            StartAt::AfterRecord(id) => {
+                self.check_available()?;
+                self.with_its_time(bookmark_xml(&self.channel, id))
+            }
             StartAt::Now => {
                 self.check_available()?;
                 match self.api.newest_bookmark(&self.channel, &self.options.query) {
-                    Ok(Some(bookmark)) if self.structured() => bookmark,
-                    Ok(Some(bookmark)) => {
-                        // Its event's time, so that a restart can tell the record from another.
-                        let newest = self.api.bookmarked_event(&self.channel, &bookmark);
-                        let newest = newest.map_err(|e| self.classify(e))?;
-                        let event = newest.map(|xml| {
-                            SourceItem::Event(SourceEvent {
-                                xml,
-                                written: None,
-                                message: None,
-                                account: None,
-                                header_id: None,
-                            })
-                        });
-                        self.position_after(bookmark, event.as_ref())
-                    }
+                    Ok(Some(bookmark)) => self.with_its_time(bookmark),
                     Ok(None) => OLDEST.to_owned(),
                     Err(e) => return Err(self.classify(e)),
                 }
@@ -691,6 +715,12 @@ impl fmt::Display for Position<'_> {
             None => Ok(()),
         }
     }
+}
+
+/// A `SystemTime` as FILETIME ticks (100 ns since 1970 here): `None` if it does not parse.
+fn filetime_ticks(system_time: &str) -> Option<i128> {
+    let instant: evtx::Timestamp = system_time.parse().ok()?;
+    Some(instant.as_nanosecond().div_euclid(100))
 }
 
 /// The `TimeCreated` an event's XML gives (`SystemTime`, as rendered).

@@ -23,8 +23,8 @@ use windows_sys::Win32::System::EventLog::{
     EvtFormatMessageEvent, EvtGetChannelConfigProperty, EvtNext, EvtNextChannelPath, EvtOpenChannelConfig,
     EvtOpenChannelEnum, EvtOpenChannelPath, EvtOpenLog, EvtOpenPublisherMetadata, EvtQuery,
     EvtQueryChannelPath, EvtQueryForwardDirection, EvtQueryReverseDirection, EvtRender, EvtRenderBookmark,
-    EvtRenderEventXml, EvtSeek, EvtSeekRelativeToBookmark, EvtSeekStrict, EvtSubscribe,
-    EvtSubscribeStartAfterBookmark, EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict, EvtUpdateBookmark,
+    EvtRenderEventXml, EvtSeek, EvtSeekRelativeToBookmark, EvtSubscribe, EvtSubscribeStartAfterBookmark,
+    EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict, EvtUpdateBookmark,
 };
 use windows_sys::Win32::System::Threading::CreateEventW;
 
@@ -319,22 +319,17 @@ impl SubscriptionApi for WindowsApi {
         }
     }
 
-    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<String>, ApiError> {
-        let Some(wanted) = bookmark_record_id(bookmark) else { return Ok(None) };
+    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<(u64, String)>, ApiError> {
         let results = query_channel(channel, "*", EvtQueryForwardDirection)?;
         let mark = bookmark_from(bookmark)?;
-        // Offset 0 from the bookmark: the bookmarked record itself. `Strict` fails where it is
-        // gone, whatever the code: nothing to compare then.
+        // Offset 0 from the bookmark: the bookmarked record, or a neighbour where it is gone
+        // (not `Strict`, whose failure code is not documented: a failure here is a real one).
         // SAFETY: both handles are open; the timeout is reserved and 0.
-        if unsafe { EvtSeek(results.0, 0, mark.0, 0, EvtSeekRelativeToBookmark | EvtSeekStrict) } == 0 {
-            return Ok(None);
-        }
+        check(unsafe { EvtSeek(results.0, 0, mark.0, 0, EvtSeekRelativeToBookmark) }, "EvtSeek")?;
         let Some(event) = next_result(&results)? else { return Ok(None) };
-        // Only the bookmarked record, by its id in the log, is compared.
-        if bookmark_record_id(&bookmark_of(&event)?) != Some(wanted) {
-            return Ok(None);
-        }
-        render_xml(event.0, EvtRenderEventXml).map(Some)
+        let bookmark = bookmark_of(&event)?;
+        let id = bookmark_record_id(&bookmark).ok_or(ApiError { call: "EvtRenderBookmark", code: 13 })?;
+        Ok(Some((id, render_xml(event.0, EvtRenderEventXml)?)))
     }
 
     fn format_message(&mut self, provider: &str, event: &EvtHandle) -> Result<String, ApiError> {

@@ -411,7 +411,7 @@ impl SubscriptionApi for FailSecondNext {
     fn newest_bookmark(&mut self, c: &str, q: &str) -> Result<Option<String>, ApiError> {
         self.inner.newest_bookmark(c, q)
     }
-    fn bookmarked_event(&mut self, c: &str, b: &str) -> Result<Option<String>, ApiError> {
+    fn bookmarked_event(&mut self, c: &str, b: &str) -> Result<Option<(u64, String)>, ApiError> {
         self.inner.bookmarked_event(c, b)
     }
     fn format_message(&mut self, p: &str, e: &Self::Event) -> Result<String, ApiError> {
@@ -522,15 +522,50 @@ fn the_record_read_last_still_in_the_log_is_read_on_after() {
 }
 
 #[test]
-fn a_failed_lookup_of_the_bookmarked_record_fails_the_read_and_keeps_the_position() {
+fn a_failed_lookup_of_the_bookmarked_record_resumes_after_the_bookmark_unchecked() {
     let api = ScriptedApi::new("Security");
     api.append_many(3, "P", 1);
     let mut source = source(&api, StartAt::Oldest, 100);
     let first = source.read(OLDEST, 2).unwrap();
     api.fail_next(Call::Lookup, 1722);
     let mut restarted = source_after_restart(&api);
-    assert!(matches!(restarted.read(&first.position, 100), Err(SourceError::Transient(_))));
-    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [3], "read once the failure passed");
+    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [3], "a check that fails stops nothing");
+    assert_eq!(api.calls(Call::Lookup), 1);
+}
+
+#[test]
+fn times_are_compared_as_instants_not_as_text() {
+    // Windows 7 writes nine fraction digits, later versions seven: the same instant.
+    let bookmark = bookmark_xml("Security", 2);
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let written_by_windows_7 = "2023-11-14T22:13:22.123456700Z";
+    let saved = Position { bookmark: &bookmark, time_created: Some(written_by_windows_7) }.to_string();
+    assert_eq!(ids(&source_after_restart(&api).read(&saved, 100).unwrap()), [3]);
+    // Another instant is another event; a time that does not parse is no evidence.
+    let other = Position { bookmark: &bookmark, time_created: Some("2023-11-14T22:13:22.1234568Z") };
+    assert_eq!(ids(&source_after_restart(&api).read(&other.to_string(), 100).unwrap()), [0, 1, 2, 3]);
+    let garbled = Position { bookmark: &bookmark, time_created: Some("yesterday") };
+    assert_eq!(ids(&source_after_restart(&api).read(&garbled.to_string(), 100).unwrap()), [3]);
+}
+
+#[test]
+fn a_record_gone_is_left_to_strict_and_a_last_id_start_keeps_its_records_time() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(6, "P", 1);
+    let mut source = source(&api, StartAt::AfterRecord(4), 100);
+    let start = source.start_position().unwrap();
+    assert_eq!(Position::parse(&start).time_created, Some("2023-11-14T22:13:24.1234567Z"), "{start}");
+    // Record 4 overwritten: the lookup finds record 5, no evidence; `Strict` finds it gone.
+    api.roll_over(4);
+    let batch = source.read(&start, 100).unwrap();
+    assert_eq!(ids(&batch), [0, 5, 6]);
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert!(gap.reason.contains("no longer in the log"), "{}", gap.reason);
+    // A last_id the log does not hold yet keeps no time.
+    let mut ahead = source_after_restart(&api);
+    ahead.options.start_at = StartAt::AfterRecord(99);
+    assert_eq!(Position::parse(&ahead.start_position().unwrap()).time_created, None);
 }
 
 #[test]
