@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test-only wevtapi.dll of tools/wevtapi-shim (see its README) with mingw-w64 gcc into
 # target/wevtapi-shim/wevtapi.dll and prints that path. Nothing shipped uses it: the Wine tests
-# put it beside a Windows exe and run that with WINEDLLOVERRIDES extended by wevtapi=n.
+# put it beside a Windows exe and run that with wevtapi=n in WINEDLLOVERRIDES.
 #
 # Usage: scripts/build-wevtapi-shim.sh   (needs scripts/setup-debian.sh to have run)
 set -euo pipefail
