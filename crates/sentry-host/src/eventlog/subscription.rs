@@ -3,9 +3,14 @@
 //! against Windows (`windows/eventlog.rs`), against the test `wevtapi.dll` under Wine, and
 //! against [`super::scripted::ScriptedApi`] in unit tests.
 //!
+//! A source reads one channel. A structured query (`<QueryList>`) is taken only when every path
+//! it names is that channel ([`foreign_query_channel`]): the rules below (ids passed over, a
+//! record looked up) hold for one channel's ids, and what Windows does with a bookmark of
+//! several channels cannot be checked here; one logger per channel reads them all.
+//!
 //! The position is the XML of a bookmark (`EvtRenderBookmark`), or `oldest` before the first
-//! event of an empty log. After the bookmark, a position of a single-channel query also keeps
-//! the `TimeCreated` of the event it names (see [`Position`]). A read:
+//! event of an empty log. After the bookmark, the position also keeps the `TimeCreated` of the
+//! event it names (see [`Position`]). A read:
 //! - opens the log first (`EvtOpenLog`): where it cannot (Wine's stubs), the source is
 //!   unavailable and nothing else is called;
 //! - looks up the bookmarked record before it subscribes after it: if that record id now holds
@@ -28,8 +33,7 @@
 //!   ids in the log (their bookmarks: a forwarded event's `EventRecordID` is its source's), with
 //!   a [`Gap`] when an unfiltered query shows records after it gone; if the log's newest record
 //!   is older than the bookmark, the log was cleared and began its ids again: every record is
-//!   read, after a gap, as it is for a structured query (several channels, each with its ids)
-//!   once the failure has lasted [`UNUSABLE_BOOKMARK_WAIT`];
+//!   read, after a gap;
 //! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
 //!   the bookmark of a batch's last event is the position after it.
 //!
@@ -66,10 +70,6 @@ pub mod codes {
     pub const EVT_FILTER_ERRORS: std::ops::RangeInclusive<u32> = 15014..=15021;
     pub const EVT_FILTER_TOO_COMPLEX: u32 = 15026;
 }
-
-/// How long a structured query's bookmark may keep failing with 15011/15012 (a passing state
-/// of the log) before the query is read again from the oldest record.
-pub const UNUSABLE_BOOKMARK_WAIT: Duration = Duration::from_secs(600);
 
 /// How long a provider whose metadata could not be opened is not asked again.
 pub const NO_METADATA_RETRY: Duration = Duration::from_secs(600);
@@ -129,8 +129,7 @@ pub trait SubscriptionApi: Send {
     -> Result<Vec<Self::Event>, ApiError>;
     /// The event's XML.
     fn render(&mut self, event: &Self::Event) -> Result<String, ApiError>;
-    /// The XML of the bookmark moved on over `events` (at least one), in turn: with a query over
-    /// several channels it keeps the place of each.
+    /// The XML of the bookmark moved on over `events` (at least one), in turn.
     fn bookmark(&mut self, events: &[Self::Event]) -> Result<String, ApiError>;
     /// The XML of a bookmark at the newest record of `channel`; `None` for an empty log.
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError>;
@@ -187,8 +186,6 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     /// Providers whose metadata could not be opened, and when.
     no_metadata: BoundedCache<Instant>,
     accounts: BoundedCache<Option<(String, String)>>,
-    /// A structured query's bookmark Windows would not resume after, and since when.
-    unusable: Option<(String, Instant)>,
 }
 
 /// An open subscription and the position it has reached.
@@ -219,7 +216,6 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             open: None,
             no_metadata: BoundedCache::default(),
             accounts: BoundedCache::default(),
-            unusable: None,
         }
     }
 
@@ -233,9 +229,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         self.batch
     }
 
-    /// Opens the log: a missing channel or a denied access is the configuration's fault; any
-    /// other failure (Wine's stub, the service stopped) means there is no event log to read.
+    /// Checks the query reads this channel only, then opens the log: a missing channel or a
+    /// denied access is the configuration's fault; any other failure (Wine's stub, the service
+    /// stopped) means there is no event log to read.
     fn check_available(&mut self) -> Result<(), SourceError> {
+        if let Some(other) = foreign_query_channel(&self.channel, &self.options.query) {
+            return Err(SourceError::Config(one_channel_only(&self.channel, &other)));
+        }
         self.api.open_log(&self.channel).map_err(|e| match e.code {
             codes::EVT_CHANNEL_NOT_FOUND | codes::ACCESS_DENIED => self.classify(e),
             _ => SourceError::Unavailable(format!("cannot open the {} log: {e}", self.channel)),
@@ -319,10 +319,6 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let Position { bookmark, time_created: Some(read) } = Position::parse(position) else {
             return Ok(None);
         };
-        // A query changed to a structured one since: its bookmark may name another channel.
-        if self.structured() {
-            return Ok(None);
-        }
         let Some(now) = self.bookmarked_time(bookmark) else { return Ok(None) };
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
         let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(read), filetime_ticks(&now)) else {
@@ -363,7 +359,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// when the query reads one channel.
     fn position_after(&self, bookmark: String, last: Option<&SourceItem>) -> String {
         let created = match last {
-            Some(SourceItem::Event(event)) if !self.structured() => time_created(&event.xml),
+            Some(SourceItem::Event(event)) => time_created(&event.xml),
             _ => None,
         };
         match created {
@@ -372,21 +368,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
     }
 
-    /// A start position at `bookmark`, with the time of its record when the log holds it and the
-    /// query reads one channel, so that a restart can tell that record from a later one.
+    /// A start position at `bookmark`, with the time of its record when the log holds it, so
+    /// that a restart can tell that record from a later one.
     fn with_its_time(&mut self, bookmark: String) -> String {
-        if self.structured() {
-            return bookmark;
-        }
         match self.bookmarked_time(&bookmark) {
             Some(created) => Position { bookmark: &bookmark, time_created: Some(&created) }.to_string(),
             None => bookmark,
         }
-    }
-
-    /// Whether the query is a structured `<QueryList>` (it may read several channels).
-    fn structured(&self) -> bool {
-        self.options.query.trim_start().starts_with('<')
     }
 
     /// A subscription at the oldest record of the channel.
@@ -405,19 +393,6 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         bookmark: &str,
         error: ApiError,
     ) -> Result<Result<Open<A::Subscription>, &'static str>, SourceError> {
-        // Several channels (a structured query) each have their ids: not passed over here, but
-        // read again from the oldest record once the failure has lasted (it may pass).
-        if self.structured() {
-            let since = match &self.unusable {
-                Some((position, since)) if position == bookmark => *since,
-                _ => self.unusable.insert((bookmark.to_owned(), Instant::now())).1,
-            };
-            if since.elapsed() < UNUSABLE_BOOKMARK_WAIT {
-                return Err(self.classify(error));
-            }
-            self.unusable = None;
-            return Ok(Err("a structured query's channels cannot be passed over by one record id"));
-        }
         let Some(last_read) = bookmark_record_id(bookmark) else {
             return Err(SourceError::BadPosition(format!("a bookmark without a record id: {bookmark:.80}")));
         };
@@ -434,23 +409,11 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         Ok(Ok(Open { subscription, position: bookmark.to_owned(), past }))
     }
 
-    /// A channel the bookmark names that this source does not read: not its channel, or, with
-    /// a structured query (`<QueryList>`, which may read several), none of the query's paths.
+    /// A channel the bookmark names that is not this source's.
     fn foreign_bookmark_channel<'p>(&self, bookmark: &'p str) -> Option<&'p str> {
-        let query = self.options.query.trim_start();
-        let read: Vec<std::borrow::Cow<'_, str>> = if self.structured() {
-            ["<Query ", "<Select ", "<Suppress "]
-                .iter()
-                .flat_map(|element| attribute_values(query, element, "Path"))
-                .map(unescape)
-                .collect()
-        } else {
-            vec![self.channel.as_str().into()]
-        };
-        attribute_values(bookmark, "<Bookmark ", "Channel").into_iter().find(|channel| {
-            let channel = unescape(channel);
-            !read.iter().any(|path| channel.eq_ignore_ascii_case(path))
-        })
+        attribute_values(bookmark, "<Bookmark ", "Channel")
+            .into_iter()
+            .find(|channel| !unescape(channel).eq_ignore_ascii_case(&self.channel))
     }
 
     fn classify(&self, error: ApiError) -> SourceError {
@@ -682,6 +645,29 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
     fn describe(&self) -> String {
         self.channel.clone()
     }
+}
+
+/// A channel a structured query (`<QueryList>`) names in a `Path` that is not `channel`: a
+/// source reads one channel. An XPath filter names none.
+pub fn foreign_query_channel(channel: &str, query: &str) -> Option<String> {
+    let query = query.trim_start();
+    if !query.starts_with('<') {
+        return None;
+    }
+    ["<Query ", "<Select ", "<Suppress "]
+        .iter()
+        .flat_map(|element| attribute_values(query, element, "Path"))
+        .map(unescape)
+        .find(|path| !path.eq_ignore_ascii_case(channel))
+        .map(|path| path.into_owned())
+}
+
+/// Why a query naming `other` is refused for a logger of `channel`.
+pub fn one_channel_only(channel: &str, other: &str) -> String {
+    format!(
+        "the query reads channel {other:?}, but a logger reads one channel ({channel:?}): make one \
+         logger per channel"
+    )
 }
 
 /// A live position taken apart: the bookmark's XML (what the API is given) and, after it, the

@@ -99,8 +99,8 @@ impl Drop for Signal {
 /// The Windows event log API.
 #[derive(Default)]
 pub struct WindowsApi {
-    /// The bookmark updated with each batch's last event: made from the position a subscription
-    /// starts after, so that a query over several channels keeps the place of each.
+    /// The bookmark updated with each batch's events: made from the position a subscription
+    /// starts after.
     bookmark: Option<EvtHandle>,
     publishers: HashMap<String, EvtHandle>,
 }

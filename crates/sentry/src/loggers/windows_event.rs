@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 use kraken_codec::{Map, Value, encoded_len};
 
+use sentry_host::eventlog::subscription::{foreign_query_channel, one_channel_only};
 use sentry_host::eventlog::{
     EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, StartAt, live_source,
 };
@@ -217,12 +218,18 @@ impl EventLoggerConfig {
                 MAX_FIELD_BYTES_RANGE.end()
             ));
         }
+        let channel = text("event_source").unwrap_or_default();
+        let evtx_path = text("evtx_path").filter(|p| !p.is_empty()).map(PathBuf::from);
+        let query = text("query").filter(|q| !q.is_empty()).unwrap_or_else(|| "*".into());
+        if let Some(other) = foreign_query_channel(&channel, &query).filter(|_| evtx_path.is_none()) {
+            return Err(one_channel_only(&channel, &other));
+        }
         Ok(EventLoggerConfig {
-            channel: text("event_source").unwrap_or_default(),
-            evtx_path: text("evtx_path").filter(|p| !p.is_empty()).map(PathBuf::from),
+            channel,
+            evtx_path,
             recover: flag("recover", false)?,
             live: LiveOptions {
-                query: text("query").filter(|q| !q.is_empty()).unwrap_or_else(|| "*".into()),
+                query,
                 start_at,
                 batch_size: batch_size as u32,
                 render_message: flag("render_message", true)?,

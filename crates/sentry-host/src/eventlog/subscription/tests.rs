@@ -144,13 +144,45 @@ fn a_bookmark_of_another_channel_is_a_bad_position_not_a_new_start() {
     let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
     let mut source = SubscriptionSource::new(api.clone(), "Kraken & Co's", options);
     assert_eq!(ids(&source.read(&bookmark_xml("Kraken & Co's", 1), 10).unwrap()), [2]);
-    // A structured query reads the channels of its paths: their bookmarks are taken, others not.
-    let query = "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select>\
-                 <Select Path='System'>*</Select></Query></QueryList>";
-    let options = LiveOptions { query: query.into(), start_at: StartAt::Oldest, ..LiveOptions::default() };
-    let structured = SubscriptionSource::new(ScriptedApi::new("Security"), "Security", options);
-    assert_eq!(structured.foreign_bookmark_channel(&bookmark_xml("system", 2)), None);
-    assert_eq!(structured.foreign_bookmark_channel(&bookmark_xml("Application", 2)), Some("Application"));
+}
+
+#[test]
+fn a_structured_query_is_taken_only_when_it_reads_the_sources_channel() {
+    let own = "<QueryList><Query Id='0' Path='Security'><Select Path='security'>*</Select>\
+               <Suppress Path='Security'>*[System[(EventID=4662)]]</Suppress></Query></QueryList>";
+    assert_eq!(foreign_query_channel("Security", own), None);
+    assert_eq!(foreign_query_channel("Security", "*[System[(EventID=4624)]]"), None);
+    let two = "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select>\
+               <Select Path='System'>*</Select></Query></QueryList>";
+    assert_eq!(foreign_query_channel("Security", two).as_deref(), Some("System"));
+    let escaped = "<QueryList><Query Id='0' Path='Kraken &amp; Co&apos;s'>\
+                   <Select Path='Kraken &amp; Co&apos;s'>*</Select></Query></QueryList>";
+    assert_eq!(foreign_query_channel("Kraken & Co's", escaped), None);
+
+    // A source given one anyway (a configuration the factory would refuse) reads nothing.
+    let api = ScriptedApi::new("Security");
+    api.append_many(2, "P", 1);
+    let options = LiveOptions { query: two.into(), start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut source = SubscriptionSource::new(api.clone(), "Security", options);
+    let error = source.read(OLDEST, 10).unwrap_err();
+    assert!(
+        matches!(&error, SourceError::Config(text) if text.contains("one logger per channel")),
+        "{error:?}"
+    );
+    let options = LiveOptions { query: two.into(), ..LiveOptions::default() };
+    let mut now = SubscriptionSource::new(api.clone(), "Security", options);
+    assert!(matches!(now.start_position(), Err(SourceError::Config(_))));
+    assert_eq!(api.calls(Call::Subscribe), 0, "no subscription, no query");
+    // One of its own channel is read as an XPath filter is, its position checked the same way.
+    let options = LiveOptions { query: own.into(), start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut source = SubscriptionSource::new(api.clone(), "Security", options.clone());
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(ids(&first), [1, 2]);
+    assert!(Position::parse(&first.position).time_created.is_some(), "{}", first.position);
+    api.append_many(1, "P", 1);
+    let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
+    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [3]);
+    assert_eq!(api.calls(Call::Lookup), 1);
 }
 
 #[test]
@@ -246,30 +278,17 @@ fn passing_over_a_bookmark_keeps_it_as_the_position_until_a_later_event_is_read(
 }
 
 #[test]
-fn a_structured_query_reads_from_the_oldest_after_a_gap_when_windows_lastingly_will_not_resume() {
-    // Several channels have ids of their own: nothing is passed over; read again, not lost.
+fn a_structured_query_of_its_channel_is_passed_over_by_ids_like_a_filter() {
     let api = ScriptedApi::new("Security");
     api.append_many(4, "P", 1);
     let query =
         "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select></Query></QueryList>";
     let options = LiveOptions { query: query.into(), ..LiveOptions::default() };
     let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
-    let bookmark = bookmark_xml("Security", 2);
-    // A failure that may pass: the run fails and is retried.
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
     api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
-    let error = restarted.read(&bookmark, 100).unwrap_err();
-    assert!(matches!(error, SourceError::Transient(_)), "{error:?}");
-    // Lasting past the wait: read from the oldest record after a gap.
-    let long_ago = Instant::now().checked_sub(UNUSABLE_BOOKMARK_WAIT).unwrap();
-    restarted.unusable = Some((bookmark.clone(), long_ago));
-    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
-    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
-    let batch = restarted.read(&bookmark, 100).unwrap();
-    assert_eq!(ids(&batch), [0, 1, 2, 3, 4]);
-    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
-    assert!(gap.reason.contains("structured query"), "{}", gap.reason);
-    assert_eq!(gap.last_record_id, Some(2));
+    let batch = restarted.read(&bookmark_xml("Security", 2), 100).unwrap();
+    assert_eq!(ids(&batch), [3, 4], "nothing read twice, nothing lost");
 }
 
 #[test]
@@ -566,22 +585,6 @@ fn a_record_gone_is_left_to_strict_and_a_last_id_start_keeps_its_records_time() 
     let mut ahead = source_after_restart(&api);
     ahead.options.start_at = StartAt::AfterRecord(99);
     assert_eq!(Position::parse(&ahead.start_position().unwrap()).time_created, None);
-}
-
-#[test]
-fn a_structured_query_keeps_no_time_and_looks_nothing_up() {
-    let api = ScriptedApi::new("Security");
-    api.append_many(3, "P", 1);
-    let query =
-        "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select></Query></QueryList>";
-    let options = LiveOptions { query: query.into(), start_at: StartAt::Oldest, ..LiveOptions::default() };
-    let mut source = SubscriptionSource::new(api.clone(), "Security", options.clone());
-    let first = source.read(OLDEST, 100).unwrap();
-    assert_eq!(Position::parse(&first.position), Position { bookmark: &first.position, time_created: None });
-    api.append_many(1, "P", 1);
-    let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
-    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [4]);
-    assert_eq!(api.calls(Call::Lookup), 0);
 }
 
 #[test]

@@ -39,12 +39,24 @@ fn options_have_defaults_and_bad_values_are_refused_at_creation() {
         (("max_events_per_run", Value::I32(0)), "option max_events_per_run must be 1 to"),
         (("render_message", Value::from("yes")), "option render_message must be true or false"),
         (("max_field_bytes", Value::I32(10)), "option max_field_bytes must be 256 to"),
+        (
+            (
+                "query",
+                Value::from("<QueryList><Query Id='0'><Select Path='System'>*</Select></Query></QueryList>"),
+            ),
+            "the query reads channel \"System\", but a logger reads one channel",
+        ),
     ];
     for ((key, value), expected) in refused {
         let error = config(&[("event_source", "Security".into()), (key, value)]).unwrap_err();
         assert!(error.starts_with(expected), "{key}: {error}");
     }
     assert!(config(&[]).unwrap_err().contains("event_source is required"));
+    // A structured query of the logger's own channel is taken.
+    let own = "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select>\
+               <Suppress Path='Security'>*[System[(EventID=4662)]]</Suppress></Query></QueryList>";
+    let with_query = config(&[("event_source", "Security".into()), ("query", own.into())]).unwrap();
+    assert_eq!(EventLoggerConfig::from_options(&with_query).unwrap().live.query, own);
 }
 
 struct Fixture {
