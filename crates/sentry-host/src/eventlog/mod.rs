@@ -21,6 +21,7 @@
 
 pub mod evtx_file;
 pub mod live;
+pub mod query;
 pub mod scripted;
 pub mod source;
 pub mod subscription;

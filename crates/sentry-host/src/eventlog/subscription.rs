@@ -4,7 +4,7 @@
 //! against [`super::scripted::ScriptedApi`] in unit tests.
 //!
 //! A source reads one channel. A structured query (`<QueryList>`) is taken only when every path
-//! it names is that channel ([`foreign_query_channel`]): the rules below (ids passed over, a
+//! it names is that channel ([`query_refusal`]): the rules below (ids passed over, a
 //! record looked up) hold for one channel's ids, and what Windows does with a bookmark of
 //! several channels cannot be checked here; one logger per channel reads them all.
 //!
@@ -48,6 +48,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::query::query_refusal;
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 
 /// Win32 error codes the rules depend on (their documented values).
@@ -233,8 +234,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// denied access is the configuration's fault; any other failure (Wine's stub, the service
     /// stopped) means there is no event log to read.
     fn check_available(&mut self) -> Result<(), SourceError> {
-        if let Some(other) = foreign_query_channel(&self.channel, &self.options.query) {
-            return Err(SourceError::Config(one_channel_only(&self.channel, &other)));
+        if let Some(why) = query_refusal(&self.channel, &self.options.query) {
+            return Err(SourceError::Config(why));
         }
         self.api.open_log(&self.channel).map_err(|e| match e.code {
             codes::EVT_CHANNEL_NOT_FOUND | codes::ACCESS_DENIED => self.classify(e),
@@ -355,8 +356,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
     }
 
-    /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names)
-    /// when the query reads one channel.
+    /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names).
     fn position_after(&self, bookmark: String, last: Option<&SourceItem>) -> String {
         let created = match last {
             Some(SourceItem::Event(event)) => time_created(&event.xml),
@@ -647,29 +647,6 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
     }
 }
 
-/// A channel a structured query (`<QueryList>`) names in a `Path` that is not `channel`: a
-/// source reads one channel. An XPath filter names none.
-pub fn foreign_query_channel(channel: &str, query: &str) -> Option<String> {
-    let query = query.trim_start();
-    if !query.starts_with('<') {
-        return None;
-    }
-    ["<Query ", "<Select ", "<Suppress "]
-        .iter()
-        .flat_map(|element| attribute_values(query, element, "Path"))
-        .map(unescape)
-        .find(|path| !path.eq_ignore_ascii_case(channel))
-        .map(|path| path.into_owned())
-}
-
-/// Why a query naming `other` is refused for a logger of `channel`.
-pub fn one_channel_only(channel: &str, other: &str) -> String {
-    format!(
-        "the query reads channel {other:?}, but a logger reads one channel ({channel:?}): make one \
-         logger per channel"
-    )
-}
-
 /// A live position taken apart: the bookmark's XML (what the API is given) and, after it, the
 /// `TimeCreated` of the event the bookmark names, kept so that a record id the log reuses after
 /// it was cleared is told from the record read (written `<!-- kraken: TimeCreated='...' -->`).
@@ -727,6 +704,22 @@ pub fn bookmark_xml(channel: &str, id: u64) -> String {
 /// (15012, the log cleared or rolled over meanwhile).
 fn is_unusable_position(code: u32) -> bool {
     matches!(code, codes::EVT_QUERY_RESULT_STALE | codes::EVT_QUERY_RESULT_INVALID_POSITION)
+}
+
+/// Each (channel, record id) a bookmark's XML names: several for a bookmark of several channels.
+pub fn bookmark_places(bookmark: &str) -> Vec<(String, u64)> {
+    let mut places = Vec::new();
+    let mut rest = bookmark;
+    while let Some(at) = rest.find("<Bookmark ") {
+        let entry = &rest[at..];
+        let channel = attribute_of(entry, "<Bookmark ", "Channel");
+        let id = attribute_of(entry, "<Bookmark ", "RecordId").and_then(|id| id.parse().ok());
+        if let (Some(channel), Some(id)) = (channel, id) {
+            places.push((unescape(channel).into_owned(), id));
+        }
+        rest = &entry["<Bookmark ".len()..];
+    }
+    places
 }
 
 /// The record id a bookmark's XML names.

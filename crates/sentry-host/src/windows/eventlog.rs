@@ -303,7 +303,7 @@ impl SubscriptionApi for WindowsApi {
             self.bookmark = Some(owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?);
         }
         let bookmark = self.bookmark.as_ref().expect("set above").0;
-        // Each event in turn: an event of another channel moves that channel's place.
+        // Each event in turn, as the documentation updates a bookmark.
         for event in events {
             // SAFETY: both handles are open.
             check(unsafe { EvtUpdateBookmark(bookmark, event.0) }, "EvtUpdateBookmark")?;

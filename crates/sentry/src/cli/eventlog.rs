@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Subcommand, ValueEnum};
 use kraken_codec::{Map, Value};
 use sentry_host::eventlog::{
-    EventSource, EvtxFileSource, FileOptions, LiveOptions, StartAt, channels, live_source,
+    EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, StartAt, channels, live_source,
 };
 use sentry_protocol::LogRecord;
 
@@ -21,8 +21,11 @@ use super::render;
 use crate::eventlog::{ItemMapping, MappingOptions};
 use crate::loggers::sink::json_line;
 
-/// Items read per batch (the output streams; memory stays bounded).
+/// Items read per batch (the output streams; memory stays bounded), and rows per table.
 const BATCH: usize = 1000;
+
+/// How long `tail` waits after a failure that may pass (the event log service restarting).
+const TAIL_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct EventlogArgs {
@@ -95,12 +98,21 @@ pub fn run(args: EventlogArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The records of `source` as JSON lines, to its end (or forever when `follow`).
+/// The records of `source` as JSON lines, to its end (or forever when `follow`: through failures
+/// that may pass too, from the same position).
 fn print_json(source: &mut dyn EventSource, mapping: &ItemMapping, follow: bool) -> anyhow::Result<()> {
     let mut position = source.start_position()?;
     let mut out = io::stdout().lock();
     loop {
-        let batch = source.read(&position, BATCH)?;
+        let batch = match source.read(&position, BATCH) {
+            Ok(batch) => batch,
+            Err(SourceError::Transient(error)) if follow => {
+                eprintln!("kraken-sentry: {error}; trying again in {} s", TAIL_RETRY.as_secs());
+                std::thread::sleep(TAIL_RETRY);
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
         for (date, params) in mapping.records(batch.items) {
             let line = json_line(&record(date, params));
             if let Err(error) = writeln!(out, "{line}") {
@@ -120,7 +132,8 @@ fn print_json(source: &mut dyn EventSource, mapping: &ItemMapping, follow: bool)
     }
 }
 
-/// The records of `source` as one table.
+/// The records of `source` as tables of at most [`BATCH`] rows each, so that a file of any size
+/// is printed in bounded memory.
 fn print_table(source: &mut dyn EventSource, mapping: &ItemMapping) -> anyhow::Result<()> {
     const COLUMNS: [&str; 7] =
         ["time_created", "record_id", "event_id", "level_name", "provider_name", "channel", "msg"];
@@ -134,17 +147,30 @@ fn print_table(source: &mut dyn EventSource, mapping: &ItemMapping) -> anyhow::R
                 row.insert(column, params.get(column).cloned().unwrap_or(Value::Null));
             }
             rows.push(Value::Map(row));
+            if rows.len() >= BATCH
+                && let Err(error) = print_rows(&mut rows)
+            {
+                return closed_is_fine(error);
+            }
         }
         position = batch.position;
         if !batch.more {
             break;
         }
     }
-    let table = render::to_table(&Value::Array(rows), "");
-    if let Err(error) = io::stdout().lock().write_all(table.as_bytes()) {
-        return closed_is_fine(error);
+    match print_rows(&mut rows) {
+        Ok(()) => Ok(()),
+        Err(error) => closed_is_fine(error),
     }
-    Ok(())
+}
+
+/// Prints `rows` (if any) as one table and empties them.
+fn print_rows(rows: &mut Vec<Value>) -> io::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let table = render::to_table(&Value::Array(std::mem::take(rows)), "");
+    io::stdout().lock().write_all(table.as_bytes())
 }
 
 fn record(date: Option<SystemTime>, params: Map) -> LogRecord {

@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use kraken_codec::{Map, Value, encoded_len};
 
-use sentry_host::eventlog::subscription::{foreign_query_channel, one_channel_only};
+use sentry_host::eventlog::query::query_refusal;
+use sentry_host::eventlog::subscription::bookmark_places;
 use sentry_host::eventlog::{
     EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, StartAt, live_source,
 };
@@ -221,8 +222,8 @@ impl EventLoggerConfig {
         let channel = text("event_source").unwrap_or_default();
         let evtx_path = text("evtx_path").filter(|p| !p.is_empty()).map(PathBuf::from);
         let query = text("query").filter(|q| !q.is_empty()).unwrap_or_else(|| "*".into());
-        if let Some(other) = foreign_query_channel(&channel, &query).filter(|_| evtx_path.is_none()) {
-            return Err(one_channel_only(&channel, &other));
+        if let Some(why) = query_refusal(&channel, &query).filter(|_| evtx_path.is_none()) {
+            return Err(why);
         }
         Ok(EventLoggerConfig {
             channel,
@@ -291,9 +292,26 @@ impl LoggerFactory for WindowsEventFactory {
         });
         match run {
             Ok(run) => Box::new(run),
-            Err(error) => Box::new(Unusable(error)),
+            Err(error) => Box::new(Unusable(error + &saved_places(context, name))),
         }
     }
+}
+
+/// Where the saved position of a logger that cannot run any more stands, for its error: a logger
+/// created again per channel with these `last_id` goes on from there, so nothing is lost. Empty
+/// when it has no live position.
+fn saved_places(context: &FactoryContext, name: &str) -> String {
+    let saved = context.store.cursor(name, POSITION_CURSOR).ok().flatten().unwrap_or_default();
+    let places: Vec<String> =
+        bookmark_places(&saved).into_iter().map(|(channel, id)| format!("{channel} last_id={id}")).collect();
+    if places.is_empty() {
+        return String::new();
+    }
+    format!(
+        " (its saved position: {}; a logger per channel created with these last_id reads on from \
+         there)",
+        places.join(", ")
+    )
 }
 
 /// A logger whose source cannot exist here (the live log on Linux): every run says why.

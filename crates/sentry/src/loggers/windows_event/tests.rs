@@ -140,6 +140,28 @@ fn with_bases_but_no_link_yet_the_logger_holds_its_position() {
 }
 
 #[test]
+fn a_stored_logger_that_cannot_run_any_more_names_where_its_position_stands() {
+    // Stored by an earlier version: a query over two channels, and a bookmark of both.
+    let fixture = fixture("event-logger-two-channels", &[]);
+    let query = "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select>\
+                 <Select Path='System'>*</Select></Query></QueryList>";
+    let stored: BTreeMap<String, crate::store::OptionValue> = [
+        ("event_source".to_owned(), crate::store::OptionValue::Str("Security".into())),
+        ("query".to_owned(), crate::store::OptionValue::Str(query.into())),
+    ]
+    .into();
+    let bookmark = "<BookmarkList>\r\n  <Bookmark Channel='Security' RecordId='5'/>\r\n  \
+                    <Bookmark Channel='System' RecordId='9' IsCurrent='true'/>\r\n</BookmarkList>";
+    fixture.store.save_cursor("security", POSITION_CURSOR, bookmark).unwrap();
+    let mut logger = WindowsEventFactory.create(&fixture.context, "security", &stored);
+    let error = logger.run_once().unwrap_err();
+    assert!(error.contains("one logger per channel"), "{error}");
+    assert!(error.contains("its saved position: Security last_id=5, System last_id=9"), "{error}");
+    assert_eq!(fixture.store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some(bookmark));
+    finish(fixture, logger);
+}
+
+#[test]
 fn on_linux_the_live_source_is_an_error_each_run_not_a_crash() {
     if cfg!(windows) {
         return;
