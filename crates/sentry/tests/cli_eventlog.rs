@@ -7,7 +7,6 @@ mod common;
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use sentry_host::eventlog::{EventSource, EvtxFileSource, FileOptions, SourceItem};
 use serde_json::Value as Json;
@@ -80,18 +79,15 @@ fn a_table_is_printed_in_pages_of_at_most_1000_rows() {
 #[test]
 fn a_reader_that_stops_early_is_no_error() {
     for format in ["json", "table"] {
-        let mut child = Command::new(common::bin())
-            .args(["eventlog", "read", &sample().to_string_lossy(), "--recover", "--format", format])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let path = sample().to_string_lossy().into_owned();
+        let mut child = common::spawn(&["eventlog", "read", &path, "--recover", "--format", format]);
+        drop(child.stdin.take());
         let mut first = [0u8; 64];
-        child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+        let read = child.stdout.as_mut().unwrap().read_exact(&mut first);
         drop(child.stdout.take());
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(read.is_ok(), "{format}: nothing printed ({read:?}); stderr: {stderr}");
         assert!(output.status.success(), "{format}: {:?} {stderr}", output.status);
         assert!(stderr.is_empty(), "{format}: {stderr}");
     }

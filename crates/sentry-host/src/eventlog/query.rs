@@ -1,51 +1,107 @@
 //! Which queries a live source takes. A source reads one channel: an XPath filter of it, or a
-//! structured query (`<QueryList>`) every `Select` and `Suppress` of which reads that channel.
-//! The structured query is parsed as XML and only the documented shape is taken (`QueryList`
-//! of `Query` elements with `Id` and `Path`, of `Select` and `Suppress` elements with `Path`),
-//! so that no spelling the event log service would read as another channel gets past.
+//! structured query (`<QueryList>`) every path of which is that channel. The structured query
+//! is parsed as XML and only the documented shape is taken (`QueryList` of `Query` elements
+//! with `Id` and `Path`, each holding at least one `Select` and any `Suppress` elements with
+//! `Path` and text only), so that no spelling the event log service would read as another
+//! channel gets past.
 
 /// Why `query` is refused for a source of `channel`, if it is.
 pub fn query_refusal(channel: &str, query: &str) -> Option<String> {
-    let structured = query.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
-    if !structured.starts_with('<') {
-        return None;
-    }
+    let structured = match structured(query) {
+        Err(first) => return Some(format!("the query starts with {first:?}")),
+        Ok(None) => return None,
+        Ok(Some(structured)) => structured,
+    };
     let document = match roxmltree::Document::parse(structured) {
         Ok(document) => document,
         Err(error) => return Some(format!("the structured query is not well-formed XML: {error}")),
     };
-    let shape = |what: String| Some(format!("{what}; a structured query is {SHAPE}"));
+    let paths = match paths(&document) {
+        Ok(paths) => paths,
+        Err(what) => return Some(format!("{what}; a structured query is {SHAPE}")),
+    };
+    let other = paths.into_iter().find(|path| !path.eq_ignore_ascii_case(channel))?;
+    Some(format!(
+        "the query reads channel {other:?}, but a logger reads one channel ({channel:?}): make one \
+         logger per channel"
+    ))
+}
+
+/// The channels a structured query in the documented shape names (each once, in order); none
+/// for an XPath filter or a query that is refused.
+pub fn query_channels(query: &str) -> Vec<String> {
+    let Ok(Some(structured)) = structured(query) else { return Vec::new() };
+    let Ok(document) = roxmltree::Document::parse(structured) else { return Vec::new() };
+    let mut channels: Vec<String> = Vec::new();
+    for path in paths(&document).unwrap_or_default() {
+        if !channels.iter().any(|c| c.eq_ignore_ascii_case(path)) {
+            channels.push(path.to_owned());
+        }
+    }
+    channels
+}
+
+/// A structured query without what comes before its `<` (whitespace, a BOM); `None` for an
+/// XPath filter; the first character when it is neither (how the service would take a query
+/// starting with another space-like character is not documented).
+fn structured(query: &str) -> Result<Option<&str>, char> {
+    let rest = query.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{feff}');
+    match rest.chars().next() {
+        Some('<') => Ok(Some(rest)),
+        Some(first) if !first.is_ascii() => Err(first),
+        _ => Ok(None),
+    }
+}
+
+/// Every path of a structured query (each `Query`'s, each filter's own or else its `Query`'s),
+/// or what in it is not the documented shape.
+fn paths<'a>(document: &'a roxmltree::Document<'_>) -> Result<Vec<&'a str>, String> {
     let list = document.root_element();
     if !is_plain(list, "QueryList") || list.attributes().len() != 0 {
-        return shape(format!("its root is <{}>", list.tag_name().name()));
+        return Err(format!("its root is <{}>", list.tag_name().name()));
     }
+    no_text(list, "QueryList")?;
+    let mut paths = Vec::new();
     for query in list.children().filter(roxmltree::Node::is_element) {
         if !is_plain(query, "Query") {
-            return shape(format!("<QueryList> holds <{}>", query.tag_name().name()));
+            return Err(format!("<QueryList> holds <{}>", query.tag_name().name()));
         }
         if let Some(other) = other_attribute(query, &["Id", "Path"]) {
-            return shape(format!("<Query> has an attribute {other:?}"));
+            return Err(format!("<Query> has an attribute {other:?}"));
         }
+        no_text(query, "Query")?;
         let query_path = query.attribute("Path");
+        paths.extend(query_path);
+        let mut selects = 0;
         for filter in query.children().filter(roxmltree::Node::is_element) {
+            let name = filter.tag_name().name();
             if !is_plain(filter, "Select") && !is_plain(filter, "Suppress") {
-                return shape(format!("<Query> holds <{}>", filter.tag_name().name()));
+                return Err(format!("<Query> holds <{name}>"));
             }
             if let Some(other) = other_attribute(filter, &["Path"]) {
-                return shape(format!("<{}> has an attribute {other:?}", filter.tag_name().name()));
+                return Err(format!("<{name}> has an attribute {other:?}"));
             }
-            let Some(path) = filter.attribute("Path").or(query_path) else {
-                return shape(format!("a <{}> names no channel", filter.tag_name().name()));
-            };
-            if !path.eq_ignore_ascii_case(channel) {
-                return Some(format!(
-                    "the query reads channel {path:?}, but a logger reads one channel ({channel:?}): \
-                     make one logger per channel"
-                ));
+            if filter.children().any(|child| child.is_element()) {
+                return Err(format!("<{name}> holds an element"));
             }
+            paths
+                .push(filter.attribute("Path").or(query_path).ok_or(format!("a <{name}> names no channel"))?);
+            selects += usize::from(name == "Select");
+        }
+        if selects == 0 {
+            return Err("a <Query> has no <Select>".to_owned());
         }
     }
-    None
+    if paths.is_empty() {
+        return Err("it has no <Query>".to_owned());
+    }
+    Ok(paths)
+}
+
+/// Refuses text other than whitespace directly in `node`.
+fn no_text(node: roxmltree::Node<'_, '_>, name: &str) -> Result<(), String> {
+    let mut text = node.children().filter(roxmltree::Node::is_text).filter_map(|t| t.text());
+    if text.any(|t| !t.trim().is_empty()) { Err(format!("<{name}> holds text")) } else { Ok(()) }
 }
 
 /// The shape taken, for messages.
@@ -79,6 +135,19 @@ mod tests {
         let inherited = "\u{feff}\n<QueryList>\n <Query Id=\"0\"\r\n  Path=\"Kraken &amp; Co&apos;s\">\n\
                          \t<Select>*</Select>\n </Query>\n</QueryList>";
         assert_eq!(query_refusal("Kraken & Co's", inherited), None);
+        // As Event Viewer exports a filter.
+        let exported = "<QueryList>\n  <Query Id=\"0\" Path=\"Security\">\n    <Select Path=\"Security\">\
+                        *[System[(EventID=4624)]]</Select>\n  </Query>\n</QueryList>";
+        assert_eq!(query_refusal("Security", exported), None);
+    }
+
+    #[test]
+    fn the_channels_of_a_query_are_each_named_once() {
+        let two = "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select>\
+                   <Select Path='System'>*</Select><Suppress Path='security'>*</Suppress></Query></QueryList>";
+        assert_eq!(query_channels(two), ["Security", "System"]);
+        assert!(query_channels("*[System[(EventID=4624)]]").is_empty());
+        assert!(query_channels("<QueryList/>").is_empty());
     }
 
     #[test]
@@ -89,7 +158,8 @@ mod tests {
             "<QueryList><Query Id='0' Path='Security'><Select\tPath='System'>*</Select></Query></QueryList>",
             "<QueryList><Query Id='0'\r\nPath='System'><Select>*</Select></Query></QueryList>",
             "<QueryList><Query Id='0' Path='Security'><Select Path = \"System\">*</Select></Query></QueryList>",
-            "<QueryList><Query Path='Security'/><Query Path='System'><Select>*</Select></Query></QueryList>",
+            "<QueryList><Query Path='Security'><Select>*</Select></Query><Query Path='System'><Select>*</Select></Query></QueryList>",
+            "<QueryList><Query Id='0' Path='System'><Select Path='Security'>*</Select></Query></QueryList>",
         ];
         for query in refused {
             let why = query_refusal("Security", query).unwrap_or_else(|| panic!("taken: {query}"));
@@ -120,6 +190,21 @@ mod tests {
                 "not well-formed",
             ),
             ("<!DOCTYPE x [<!ENTITY e 'System'>]><QueryList/>", "not well-formed"),
+            ("<QueryList/>", "it has no <Query>"),
+            ("<QueryList><Query Id='0' Path='Security'/></QueryList>", "has no <Select>"),
+            (
+                "<QueryList><Query Id='0' Path='Security'><Suppress>*</Suppress></Query></QueryList>",
+                "has no <Select>",
+            ),
+            (
+                "<QueryList><Query Id='0' Path='Security'><Select><Select Path='System'/>*</Select></Query></QueryList>",
+                "<Select> holds an element",
+            ),
+            (
+                "<QueryList><Query Id='0' Path='Security'>System<Select>*</Select></Query></QueryList>",
+                "holds text",
+            ),
+            ("\u{200b}<QueryList/>", "starts with '\\u{200b}'"),
         ];
         for (query, expected) in refused {
             let why = query_refusal("Security", query).unwrap_or_else(|| panic!("taken: {query}"));

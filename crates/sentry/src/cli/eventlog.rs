@@ -98,21 +98,25 @@ pub fn run(args: EventlogArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The records of `source` as JSON lines, to its end (or forever when `follow`: through failures
-/// that may pass too, from the same position).
+/// The records of `source` as JSON lines, to its end (or forever when `follow`: once it has been
+/// read, also through failures that may pass, the event log service stopped among them, from
+/// the same position).
 fn print_json(source: &mut dyn EventSource, mapping: &ItemMapping, follow: bool) -> anyhow::Result<()> {
     let mut position = source.start_position()?;
     let mut out = io::stdout().lock();
+    let mut read_once = false;
     loop {
         let batch = match source.read(&position, BATCH) {
             Ok(batch) => batch,
-            Err(SourceError::Transient(error)) if follow => {
-                eprintln!("kraken-sentry: {error}; trying again in {} s", TAIL_RETRY.as_secs());
+            Err(error @ (SourceError::Transient(_) | SourceError::Unavailable(_))) if follow && read_once => {
+                let note = format!("kraken-sentry: {error}; trying again in {} s", TAIL_RETRY.as_secs());
+                let _ = writeln!(io::stderr(), "{note}");
                 std::thread::sleep(TAIL_RETRY);
                 continue;
             }
             Err(error) => return Err(error.into()),
         };
+        read_once = true;
         for (date, params) in mapping.records(batch.items) {
             let line = json_line(&record(date, params));
             if let Err(error) = writeln!(out, "{line}") {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use kraken_codec::{Map, Value, encoded_len};
 
-use sentry_host::eventlog::query::query_refusal;
+use sentry_host::eventlog::query::{query_channels, query_refusal};
 use sentry_host::eventlog::subscription::bookmark_places;
 use sentry_host::eventlog::{
     EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, StartAt, live_source,
@@ -78,7 +78,10 @@ const OPTIONS: &[ConfigOption] = &[
         OptionKind::String,
         false,
         &[("en", "Query")],
-        &[("en", "XPath filter of the events to read (default *: all)")],
+        &[(
+            "en",
+            "XPath filter of the events to read (default *: all), or a structured QueryList of this channel only",
+        )],
         &[("en", "*")],
     ),
     option(
@@ -292,25 +295,41 @@ impl LoggerFactory for WindowsEventFactory {
         });
         match run {
             Ok(run) => Box::new(run),
-            Err(error) => Box::new(Unusable(error + &saved_places(context, name))),
+            Err(error) => Box::new(Unusable(error + &per_channel_advice(context, name, config))),
         }
     }
 }
 
-/// Where the saved position of a logger that cannot run any more stands, for its error: a logger
-/// created again per channel with these `last_id` goes on from there, so nothing is lost. Empty
-/// when it has no live position.
-fn saved_places(context: &FactoryContext, name: &str) -> String {
-    let saved = context.store.cursor(name, POSITION_CURSOR).ok().flatten().unwrap_or_default();
-    let places: Vec<String> =
-        bookmark_places(&saved).into_iter().map(|(channel, id)| format!("{channel} last_id={id}")).collect();
-    if places.is_empty() {
+/// For a logger stored with a query over several channels (an earlier version took them), where
+/// its saved position stands per channel, for its error: one logger per channel created from
+/// there reads on without loss. Empty for any other logger.
+fn per_channel_advice(
+    context: &FactoryContext,
+    name: &str,
+    config: &BTreeMap<String, OptionValue>,
+) -> String {
+    let text = |key: &str| match config.get(key) {
+        Some(OptionValue::Str(text)) => text.as_str(),
+        _ => "",
+    };
+    let channels = query_channels(text("query"));
+    if !text("evtx_path").is_empty() || channels.len() < 2 {
         return String::new();
     }
+    let saved = context.store.cursor(name, POSITION_CURSOR).ok().flatten().unwrap_or_default();
+    let places = bookmark_places(&saved);
+    let starts: Vec<String> = channels
+        .iter()
+        .map(|channel| match places.iter().find(|(place, _)| place.eq_ignore_ascii_case(channel)) {
+            Some((_, id)) => format!("{channel} last_id={id}"),
+            None => format!("{channel} start_at=oldest"),
+        })
+        .collect();
     format!(
-        " (its saved position: {}; a logger per channel created with these last_id reads on from \
-         there)",
-        places.join(", ")
+        " (before removing it, note where its saved position stands: {}; one logger per channel \
+         created with these reads on from there: last_id loses and repeats nothing, start_at=oldest \
+         is for a channel none of whose events was read yet and may repeat some)",
+        starts.join(", ")
     )
 }
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The binary under test: this build's, or the one `KRAKEN_SENTRY_BIN` names (the static agent
 /// to ship, which `scripts/test-linux-agent.sh` puts through these tests).
@@ -13,10 +13,21 @@ pub fn bin() -> PathBuf {
 
 /// Runs `kraken-sentry args...` to completion, with `stdin` as its input (none if `None`).
 pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = spawn(args);
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// Starts `kraken-sentry args...` with piped stdin, stdout and stderr.
+pub fn spawn(args: &[&str]) -> Child {
     // Wine occasionally fails to create a process (ERROR_INTERNAL_ERROR) when a test starts
     // hundreds of them; starting again is enough. Only the start is retried, never a result.
     let mut attempts = 0;
-    let mut child = loop {
+    loop {
         let spawned = Command::new(bin())
             .args(args)
             .stdin(Stdio::piped())
@@ -24,7 +35,7 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
             .stderr(Stdio::piped())
             .spawn();
         match spawned {
-            Ok(child) => break child,
+            Ok(child) => return child,
             Err(err) if attempts < 3 => {
                 attempts += 1;
                 eprintln!("starting kraken-sentry failed ({err}); retrying");
@@ -32,11 +43,5 @@ pub fn run(args: &[&str], stdin: Option<&str>) -> Output {
             }
             Err(err) => panic!("kraken-sentry does not start: {err}"),
         }
-    };
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
     }
-    drop(input);
-    child.wait_with_output().unwrap()
 }

@@ -144,7 +144,7 @@ fn a_stored_logger_that_cannot_run_any_more_names_where_its_position_stands() {
     // Stored by an earlier version: a query over two channels, and a bookmark of both.
     let fixture = fixture("event-logger-two-channels", &[]);
     let query = "<QueryList><Query Id='0' Path='Security'><Select Path='Security'>*</Select>\
-                 <Select Path='System'>*</Select></Query></QueryList>";
+                 <Select Path='System'>*</Select><Select Path='Application'>*</Select></Query></QueryList>";
     let stored: BTreeMap<String, crate::store::OptionValue> = [
         ("event_source".to_owned(), crate::store::OptionValue::Str("Security".into())),
         ("query".to_owned(), crate::store::OptionValue::Str(query.into())),
@@ -156,7 +156,19 @@ fn a_stored_logger_that_cannot_run_any_more_names_where_its_position_stands() {
     let mut logger = WindowsEventFactory.create(&fixture.context, "security", &stored);
     let error = logger.run_once().unwrap_err();
     assert!(error.contains("one logger per channel"), "{error}");
-    assert!(error.contains("its saved position: Security last_id=5, System last_id=9"), "{error}");
+    assert!(
+        error.contains(
+            "saved position stands: Security last_id=5, System last_id=9, Application start_at=oldest"
+        ),
+        "{error}"
+    );
+    // Any other error of a stored logger carries no such advice.
+    let other: BTreeMap<String, crate::store::OptionValue> =
+        [("event_source".to_owned(), crate::store::OptionValue::Str("Security".into()))].into();
+    let bad = [("batch_size".to_owned(), crate::store::OptionValue::Int(5000))];
+    let other: BTreeMap<_, _> = other.into_iter().chain(bad).collect();
+    let error = WindowsEventFactory.create(&fixture.context, "security", &other).run_once().unwrap_err();
+    assert!(error.starts_with("option batch_size must be") && !error.contains("saved position"), "{error}");
     assert_eq!(fixture.store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some(bookmark));
     finish(fixture, logger);
 }
