@@ -8,7 +8,12 @@
 /// Why `query` is refused for a source of `channel`, if it is.
 pub fn query_refusal(channel: &str, query: &str) -> Option<String> {
     let structured = match structured(query) {
-        Err(first) => return Some(format!("the query starts with {first:?}")),
+        Err(first) => {
+            return Some(format!(
+                "the query starts with {first:?}: it must start with < (a structured query) or with \
+                 its XPath, after spaces at most"
+            ));
+        }
         Ok(None) => return None,
         Ok(Some(structured)) => structured,
     };
@@ -41,16 +46,21 @@ pub fn query_channels(query: &str) -> Vec<String> {
     channels
 }
 
-/// A structured query without what comes before its `<` (whitespace, a BOM); `None` for an
-/// XPath filter; the first character when it is neither (how the service would take a query
-/// starting with another space-like character is not documented).
+/// A structured query without what comes before its `<` (XML's whitespace, a BOM); `None` for
+/// an XPath filter; the first character when it is not a printable ASCII one (how the service
+/// would take a query starting with another space-like or control character is not documented).
 fn structured(query: &str) -> Result<Option<&str>, char> {
-    let rest = query.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{feff}');
+    let rest = query.trim_start_matches(|c: char| is_xml_space(c) || c == '\u{feff}');
     match rest.chars().next() {
         Some('<') => Ok(Some(rest)),
-        Some(first) if !first.is_ascii() => Err(first),
+        Some(first) if !first.is_ascii_graphic() => Err(first),
         _ => Ok(None),
     }
+}
+
+/// XML's whitespace: space, tab, CR, LF.
+fn is_xml_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
 /// Every path of a structured query (each `Query`'s, each filter's own or else its `Query`'s),
@@ -101,7 +111,11 @@ fn paths<'a>(document: &'a roxmltree::Document<'_>) -> Result<Vec<&'a str>, Stri
 /// Refuses text other than whitespace directly in `node`.
 fn no_text(node: roxmltree::Node<'_, '_>, name: &str) -> Result<(), String> {
     let mut text = node.children().filter(roxmltree::Node::is_text).filter_map(|t| t.text());
-    if text.any(|t| !t.trim().is_empty()) { Err(format!("<{name}> holds text")) } else { Ok(()) }
+    if text.any(|t| !t.trim_matches(is_xml_space).is_empty()) {
+        Err(format!("<{name}> holds text"))
+    } else {
+        Ok(())
+    }
 }
 
 /// The shape taken, for messages.
@@ -205,6 +219,12 @@ mod tests {
                 "holds text",
             ),
             ("\u{200b}<QueryList/>", "starts with '\\u{200b}'"),
+            (
+                "\u{b}<QueryList><Query Path='System'><Select>*</Select></Query></QueryList>",
+                "starts with '\\u{b}'",
+            ),
+            ("\u{3000}*[System[(EventID=4624)]]", "starts with '\\u{3000}'"),
+            ("<QueryList>\u{a0}<Query Path='Security'><Select>*</Select></Query></QueryList>", "holds text"),
         ];
         for (query, expected) in refused {
             let why = query_refusal("Security", query).unwrap_or_else(|| panic!("taken: {query}"));

@@ -52,7 +52,7 @@ enum EventlogCommand {
     /// Print the new events of a channel as they arrive, until Ctrl-C (Windows).
     Tail {
         channel: String,
-        /// XPath filter (default: every event).
+        /// XPath filter, or a structured QueryList of this channel (default: every event).
         #[arg(long, default_value = "*")]
         query: String,
         /// Start at the oldest event instead of after the newest.

@@ -300,9 +300,10 @@ impl LoggerFactory for WindowsEventFactory {
     }
 }
 
-/// For a logger stored with a query over several channels (an earlier version took them), where
-/// its saved position stands per channel, for its error: one logger per channel created from
-/// there reads on without loss. Empty for any other logger.
+/// For a logger stored with a query this version refuses (an earlier one took queries over
+/// several channels), where its saved position stands per channel the query or the position
+/// names, for its error: one logger per channel created from there reads on without loss.
+/// Empty for any other logger.
 fn per_channel_advice(
     context: &FactoryContext,
     name: &str,
@@ -312,12 +313,21 @@ fn per_channel_advice(
         Some(OptionValue::Str(text)) => text.as_str(),
         _ => "",
     };
-    let channels = query_channels(text("query"));
-    if !text("evtx_path").is_empty() || channels.len() < 2 {
+    let (channel, query) = (text("event_source"), text("query"));
+    if !text("evtx_path").is_empty() || query_refusal(channel, query).is_none() {
         return String::new();
     }
     let saved = context.store.cursor(name, POSITION_CURSOR).ok().flatten().unwrap_or_default();
     let places = bookmark_places(&saved);
+    let mut channels = query_channels(query);
+    for (place, _) in &places {
+        if !channels.iter().any(|c| c.eq_ignore_ascii_case(place)) {
+            channels.push(place.clone());
+        }
+    }
+    if channels.is_empty() {
+        return String::new();
+    }
     let starts: Vec<String> = channels
         .iter()
         .map(|channel| match places.iter().find(|(place, _)| place.eq_ignore_ascii_case(channel)) {
