@@ -42,7 +42,7 @@ fi
 # Only the test binaries that start the agent run again: the others (codec, storage, hostile
 # peers...) do not touch it and ran in the Linux step. A new test that starts the agent belongs
 # in these lists; the loop below fails the step when a test file that starts it is missing.
-sentry_tests=(agent_e2e cli_codec cli_exec)
+sentry_tests=(agent_e2e cli_codec cli_eventlog cli_exec)
 base_tests=(admin_api base_nodes clickhouse_e2e console e2e eventlog_e2e forward_syslog)
 missed=0
 unlisted() { # file, pattern that starts the agent, listed names
