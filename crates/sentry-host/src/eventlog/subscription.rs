@@ -362,19 +362,14 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             Some(SourceItem::Event(event)) => time_created(&event.xml),
             _ => None,
         };
-        match created {
-            Some(created) => Position { bookmark: &bookmark, time_created: Some(created) }.to_string(),
-            None => bookmark,
-        }
+        Position::with_time(bookmark, created)
     }
 
     /// A start position at `bookmark`, with the time of its record when the log holds it, so
     /// that a restart can tell that record from a later one.
     fn with_its_time(&mut self, bookmark: String) -> String {
-        match self.bookmarked_time(&bookmark) {
-            Some(created) => Position { bookmark: &bookmark, time_created: Some(&created) }.to_string(),
-            None => bookmark,
-        }
+        let created = self.bookmarked_time(&bookmark);
+        Position::with_time(bookmark, created.as_deref())
     }
 
     /// A subscription at the oldest record of the channel.
@@ -661,6 +656,14 @@ const BOOKMARK_END: &str = "</BookmarkList>";
 const NOTE_START: &str = "<!-- kraken:";
 
 impl<'p> Position<'p> {
+    /// The position text of `bookmark`, with `time_created` after it when known.
+    fn with_time(bookmark: String, time_created: Option<&str>) -> String {
+        match time_created {
+            Some(created) => Position { bookmark: &bookmark, time_created: Some(created) }.to_string(),
+            None => bookmark,
+        }
+    }
+
     pub fn parse(position: &'p str) -> Self {
         let Some(end) = position.find(BOOKMARK_END).map(|at| at + BOOKMARK_END.len()) else {
             return Position { bookmark: position, time_created: None };
