@@ -10,6 +10,9 @@
 //! * Peer: `evtx` 0.15.1 `records()` (XML, no indentation, one thread) over the same copies,
 //!   counting the records.
 //!
+//! * Stages: the file source alone, then with the mapping, on one thread with no spool and no
+//!   base, to show what the first stages leave for the rest.
+//!
 //! Goal: pipeline at least 0.5 of the peer and at least 20,000 events/s. Three rounds
 //! alternate the two; medians are compared.
 //!
@@ -24,11 +27,13 @@ use std::time::{Duration, Instant};
 use evtx::{EvtxParser, ParserSettings};
 use kraken_base::storage::RecordFilter;
 use kraken_codec::{Map, Value};
+use sentry::eventlog::{ItemMapping, MappingOptions};
 use sentry::loggers::factory::validate_options;
 use sentry::loggers::windows_event::WindowsEventFactory;
 use sentry::loggers::{FactoryContext, LoggerFactory, SinkSet, standard_factories};
 use sentry::spool::{SpoolPressure, SpoolSink};
 use sentry::store::{LoggerRow, Store};
+use sentry_host_facts::eventlog::{EventSource, EvtxFileSource, FileOptions};
 
 /// Events in one copy of the sample, read with `recover`.
 const EVENTS_PER_COPY: usize = 1881;
@@ -54,17 +59,30 @@ fn main() {
     let events = copies * EVENTS_PER_COPY;
 
     let (mut peers, mut pipelines) = (Vec::new(), Vec::new());
+    let (mut sources, mut mappings) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         peers.push(evtx_alone(&inputs, events));
+        sources.push(source_stages(&inputs, events, false));
+        mappings.push(source_stages(&inputs, events, true));
         let round_dir = dir.join(format!("round-{round}"));
         pipelines.push(runtime.block_on(pipeline(&round_dir, &files, &pki, &inputs, events)));
     }
     let (peer, ours) = (support::median(&mut peers), support::median(&mut pipelines));
+    let (source, mapped) = (support::median(&mut sources), support::median(&mut mappings));
     println!(
         "{events} events ({copies} copies of system.evtx with its inactive chunks), median of {rounds} rounds"
     );
     println!("  evtx crate alone (records(), XML)             {peer:>10.0} events/s  {peers:.0?}");
     println!("  pipeline (file source → records → spool → base) {ours:>8.0} events/s  {pipelines:.0?}");
+    println!("  stages of the pipeline alone, one thread, no spool and no base:");
+    println!(
+        "    file source (evtx records as XML, positions)  {source:>8.0} events/s  ratio {:.2}",
+        source / peer
+    );
+    println!(
+        "    file source and the mapping to records        {mapped:>8.0} events/s  ratio {:.2}",
+        mapped / peer
+    );
     println!(
         "ratio pipeline / evtx alone: {:.2} (goal >= 0.5); goal >= 20,000 events/s: {}",
         ours / peer,
@@ -84,6 +102,31 @@ fn evtx_alone(inputs: &[PathBuf], expected: usize) -> f64 {
     }
     let elapsed = started.elapsed();
     assert_eq!(count, expected, "records the evtx crate read");
+    count as f64 / elapsed.as_secs_f64()
+}
+
+/// The first stages of the product's path alone, on this thread: the file source reading every
+/// record of `inputs` (as the logger does, `max_events_per_run` at a time from the position the
+/// last read gave), and with `map` the mapping of its items to records; events per second.
+fn source_stages(inputs: &[PathBuf], expected: usize, map: bool) -> f64 {
+    let mapping =
+        ItemMapping { options: MappingOptions::default(), channel: "System".into(), source: "bench".into() };
+    let started = Instant::now();
+    let mut count = 0;
+    for input in inputs {
+        let mut source = EvtxFileSource::new(input, FileOptions { recover: true, after_header_id: None });
+        let mut position = source.start_position().unwrap();
+        loop {
+            let batch = source.read(&position, 5000).unwrap();
+            position = batch.position;
+            count += if map { mapping.records(batch.items).len() } else { batch.items.len() };
+            if !batch.more {
+                break;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(count, expected, "records the file source gave");
     count as f64 / elapsed.as_secs_f64()
 }
 
