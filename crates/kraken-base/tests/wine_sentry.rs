@@ -8,6 +8,8 @@
 //! start, reads that log through the real Win32 calls, and every Security event written while
 //! it runs, while it is killed and while it is away reaches the base once.
 //!
+//! A third runs the exe's `eventlog channels` and `eventlog tail` commands over that log.
+//!
 //! They need the Windows build and Wine, so they are ignored by a plain `cargo test`;
 //! `scripts/test-wine-sentry.sh` (part of `scripts/test.sh`) builds the exe and the DLL and runs
 //! them with `KRAKEN_WINDOWS_SENTRY_EXE`, `KRAKEN_WINE_LOADER` and `KRAKEN_WEVTAPI_SHIM_DLL` set.
@@ -279,5 +281,124 @@ fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry(
         after_restart[at..].contains(&subscribe.as_str()).then_some(id)
     });
     assert!(resumed.is_some(), "no lookup and resume after a record read: {after_restart:#?}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `kraken-sentry.exe eventlog ...` with the test `wevtapi.dll` beside a copy of it, run by Wine
+/// in `dir`: its output and errors go to `<name>.out` and `<name>.err` (files, never pipes).
+fn eventlog_command(dir: &Path, log: &ShimLog, name: &str, args: &[&str]) -> Running {
+    let (exe, wine) = (required_env("KRAKEN_WINDOWS_SENTRY_EXE"), required_env("KRAKEN_WINE_LOADER"));
+    let bin = dir.join("bin");
+    if !bin.join("wevtapi.dll").exists() {
+        fs::create_dir_all(&bin).unwrap();
+        fs::copy(exe, bin.join("kraken-sentry.exe")).unwrap();
+        fs::copy(required_env("KRAKEN_WEVTAPI_SHIM_DLL"), bin.join("wevtapi.dll")).unwrap();
+    }
+    Running(
+        Command::new(wine)
+            .arg(bin.join("kraken-sentry.exe"))
+            .arg("eventlog")
+            .args(args)
+            .env("WINEDLLOVERRIDES", "wevtapi=n")
+            .env("KRAKEN_WEVTAPI_DIR", wine_path(&log.root))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(dir.join(format!("{name}.out"))).unwrap())
+            .stderr(fs::File::create(dir.join(format!("{name}.err"))).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The `record_id` of each JSON line `tail` printed, in order.
+fn tailed_ids(dir: &Path, name: &str) -> Vec<i64> {
+    let text = fs::read_to_string(dir.join(format!("{name}.out"))).unwrap_or_default();
+    // The last line may still be half written.
+    let whole = text.rsplit_once('\n').map_or("", |(whole, _)| whole);
+    whole
+        .lines()
+        .map(|line| {
+            let record: Json = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+            assert_eq!(record["params"]["event_id"], 4624, "{record}");
+            let id = record["params"]["record_id"].as_i64().unwrap();
+            assert_eq!(record["params"]["event_data"]["TargetUserName"], format!("user{id}"), "{record}");
+            id
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the Windows kraken-sentry.exe, the test wevtapi.dll and Wine: scripts/test-wine-sentry.sh runs it"]
+fn the_eventlog_commands_of_the_windows_sentry_read_the_live_log() {
+    let dir = std::env::temp_dir().join(format!("kraken-e2e-wine-eventlog-cli-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    let log = ShimLog::new(
+        dir.join("eventlog"),
+        &["Security", "System", "Application", "Setup", "Tracing", "Debugging"],
+    );
+    // EvtChannelConfigType: Operational 1, Analytic 2, Debug 3 (Admin 0 without the file).
+    for (channel, kind) in [("Setup", 1), ("Tracing", 2), ("Debugging", 3)] {
+        fs::write(log.root.join(channel).join("channel-type.txt"), kind.to_string()).unwrap();
+    }
+    let finished = |running: &mut Running, name: &str| {
+        let status = wait_until(Duration::from_secs(90), || running.0.try_wait().unwrap());
+        let read = |ext: &str| fs::read_to_string(dir.join(format!("{name}.{ext}"))).unwrap_or_default();
+        (
+            status.unwrap_or_else(|| panic!("{name} did not end; errors: {}", read("err"))),
+            read("out"),
+            read("err"),
+        )
+    };
+
+    // `channels`: the Admin and Operational ones, sorted.
+    let mut channels = eventlog_command(&dir, &log, "channels", &["channels"]);
+    let (status, out, err) = finished(&mut channels, "channels");
+    assert!(status.success(), "{status}: {err}");
+    assert_eq!(out.lines().collect::<Vec<_>>(), ["Application", "Security", "Setup", "System"], "{err}");
+
+    // `tail` of a channel that does not exist: a clear error, no output.
+    let mut missing = eventlog_command(&dir, &log, "missing", &["tail", "Nowhere"]);
+    let (status, out, err) = finished(&mut missing, "missing");
+    assert!(!status.success() && out.is_empty(), "{status}: {out}");
+    assert!(err.contains("no event log channel \"Nowhere\""), "{err}");
+
+    // `tail`: after the newest event at its start, each new one once, in order, also across a
+    // failure that may pass (the event log service away: `EvtNext` fails with 1722).
+    for id in 1..=3 {
+        log.append_logon(id);
+    }
+    let _tail = eventlog_command(&dir, &log, "tail", &["tail", "Security"]);
+    let subscribed = wait_until(Duration::from_secs(90), || {
+        log.calls("Security").contains("EvtSubscribe after 3 strict -> 0").then_some(())
+    });
+    assert!(subscribed.is_some(), "no subscription; calls: {}", log.calls("Security"));
+    for id in 4..=5 {
+        log.append_logon(id);
+    }
+    let printed = wait_until(Duration::from_secs(60), || (tailed_ids(&dir, "tail").len() >= 2).then_some(()));
+    assert!(
+        printed.is_some(),
+        "tail printed {:?}; calls: {}",
+        tailed_ids(&dir, "tail"),
+        log.calls("Security")
+    );
+    fs::write(log.root.join("Security").join("control.txt"), "next 1722\n").unwrap();
+    for id in 6..=8 {
+        log.append_logon(id);
+    }
+    let all = wait_until(Duration::from_secs(60), || (tailed_ids(&dir, "tail").len() >= 5).then_some(()));
+    let errors = fs::read_to_string(dir.join("tail.err")).unwrap_or_default();
+    assert!(all.is_some(), "tail printed {:?}; errors: {errors}", tailed_ids(&dir, "tail"));
+    assert!(errors.contains("1722") && errors.contains("trying again in 5 s"), "{errors}");
+    std::thread::sleep(Duration::from_secs(2)); // nothing more comes
+    assert_eq!(tailed_ids(&dir, "tail"), (4..=8).collect::<Vec<_>>());
+
+    // `tail --oldest`: from the oldest event.
+    let _oldest = eventlog_command(&dir, &log, "oldest", &["tail", "Security", "--oldest"]);
+    let all = wait_until(Duration::from_secs(90), || (tailed_ids(&dir, "oldest").len() >= 8).then_some(()));
+    assert!(all.is_some(), "tail --oldest printed {:?}", tailed_ids(&dir, "oldest"));
+    assert_eq!(tailed_ids(&dir, "oldest"), (1..=8).collect::<Vec<_>>());
+    drop(_tail);
+    drop(_oldest);
     let _ = fs::remove_dir_all(&dir);
 }
