@@ -12,6 +12,7 @@ pub mod cpu_usage;
 pub mod delivery;
 pub mod disk_usage;
 pub mod factory;
+pub mod failure_log;
 pub mod memory_usage;
 pub mod network_usage;
 pub mod process_check;

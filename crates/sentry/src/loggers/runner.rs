@@ -6,8 +6,9 @@
 //! * The first run happens at once, then every `interval` on the monotonic clock. A run that
 //!   overruns its interval makes the schedule skip the missed ticks instead of running back to
 //!   back.
-//! * A run that fails (an error or a panic) is counted, its message kept and logged, and the
-//!   logger keeps its schedule (BUG-25).
+//! * A run that fails (an error or a panic) is counted, its message kept and logged (a failure
+//!   repeating every run only now and then: [`super::failure_log`]), and the logger keeps its
+//!   schedule (BUG-25).
 //! * `stop(timeout)` wakes the thread at once (no sleep runs out first) and waits for it to
 //!   finish, up to `timeout`. A run in progress is never cut short; if it outlasts the timeout
 //!   the logger stays `Stopping` and stops when the run ends. Stopping a stopped logger does
@@ -23,6 +24,7 @@ use kraken_codec::Text;
 use sentry_protocol::LogRecord;
 
 use super::factory::LoggerRun;
+use super::failure_log::{FailureLog, FailureNote};
 use super::sink::SinkSet;
 
 /// Where a logger is in its life.
@@ -164,6 +166,7 @@ impl LoggerRunner {
             sinks,
             stats: self.stats.clone(),
             stop: stop.clone(),
+            failures: FailureLog::default(),
         };
         let on_exit = RaiseOnDrop(finished.clone());
         let thread = thread::Builder::new()
@@ -215,6 +218,8 @@ struct RunLoop {
     sinks: Arc<SinkSet>,
     stats: Arc<Mutex<RunStats>>,
     stop: Arc<Flag>,
+    /// What the agent's log said of failing runs (the same failure not every run).
+    failures: FailureLog,
 }
 
 impl RunLoop {
@@ -284,8 +289,18 @@ impl RunLoop {
                 stats.last_log = Some(now);
             }
         }
-        if let Some(error) = &error {
-            tracing::warn!(logger = %self.name, %error, "logger run failed; the logger keeps running");
+        match self.failures.note(error.as_deref().map_or(Ok(()), Err), Instant::now()) {
+            Some(FailureNote::Failed { error, repeats: 0 }) => {
+                tracing::warn!(logger = %self.name, %error, "logger run failed; the logger keeps running")
+            }
+            Some(FailureNote::Failed { error, repeats }) => tracing::warn!(
+                logger = %self.name, %error, repeats,
+                "logger runs still failing; the logger keeps running"
+            ),
+            Some(FailureNote::Recovered { failed }) => {
+                tracing::info!(logger = %self.name, failed, "logger run succeeded after failed runs")
+            }
+            None => {}
         }
         match position {
             Some(position) => {
