@@ -5,12 +5,15 @@
 //! Windows does not show; they are read only with `recover`. A chunk or record that cannot be
 //! read becomes a [`Damage`] item with its chunk number and offset, and the read goes on.
 //!
-//! The position is `evtx:<identity>:<header id>:<damage after>:<written>:<chunk>`: the identity
-//! of the file (the id and time of the first record of its first chunk, which appending does
-//! not change), the record header id of the last event given (in "save selected events" exports
-//! it is not the `EventRecordID`), how many damage items after that event were already given,
-//! when that event was written (Unix ns) and the number of the chunk that holds it. Positions
-//! made by earlier versions lack the last one or two fields.
+//! The position is `evtx:<identity>:<header id>:<damage after>:<written>:<chunk>:<offset>`: the
+//! identity of the file (the id and time of the first record of its first chunk, which
+//! appending does not change), the record header id of the last event given (in "save selected
+//! events" exports it is not the `EventRecordID`), how many damage items after that event were
+//! already given, when that event was written (Unix ns), the number of the chunk that holds it
+//! and where its BinXML starts in that chunk (a damaged or crafted chunk can hold the same
+//! record twice: going on after the first copy when the second was given last would read the
+//! records between again, for ever). Positions made by earlier versions lack the last one to
+//! three fields.
 //!
 //! A read goes on after the last event given in the walk's order: the chunks before its chunk
 //! were given, and so was its chunk up to that event. Ids alone cannot say it: in a file copied
@@ -74,16 +77,24 @@ struct FilePosition {
     written: Option<u64>,
     /// The chunk that holds the record `after`, once an event was given.
     chunk: Option<u64>,
+    /// Where in that chunk the record's BinXML starts: a damaged or crafted file can hold the
+    /// same record (id and time) twice in a chunk, and a read must go on after the one given.
+    offset: Option<u64>,
 }
 
 impl FilePosition {
     fn parse(text: &str) -> Option<FilePosition> {
         let parts: Vec<&str> = text.strip_prefix("evtx:")?.split(':').collect();
-        let (identity, after, damage_after, written, chunk) = match parts[..] {
-            [identity, after, damage_after] => (identity, after, damage_after, None, None),
-            [identity, after, damage_after, written] => (identity, after, damage_after, Some(written), None),
+        let (identity, after, damage_after, written, chunk, offset) = match parts[..] {
+            [identity, after, damage_after] => (identity, after, damage_after, None, None, None),
+            [identity, after, damage_after, written] => {
+                (identity, after, damage_after, Some(written), None, None)
+            }
             [identity, after, damage_after, written, chunk] => {
-                (identity, after, damage_after, Some(written), Some(chunk))
+                (identity, after, damage_after, Some(written), Some(chunk), None)
+            }
+            [identity, after, damage_after, written, chunk, offset] => {
+                (identity, after, damage_after, Some(written), Some(chunk), Some(offset))
             }
             _ => return None,
         };
@@ -91,23 +102,29 @@ impl FilePosition {
             Some(field) => field.parse().ok().map(Some),
             None => Some(None),
         };
-        let (written, chunk) = (optional(written)?, optional(chunk)?);
+        let (written, chunk, offset) = (optional(written)?, optional(chunk)?, optional(offset)?);
         let (after, damage_after) = (after.parse().ok()?, damage_after.parse().ok()?);
-        Some(FilePosition { identity: identity.to_owned(), after, damage_after, written, chunk })
+        Some(FilePosition { identity: identity.to_owned(), after, damage_after, written, chunk, offset })
     }
 
     fn text(&self) -> String {
         let base = format!("evtx:{}:{}:{}", self.identity, self.after, self.damage_after);
         match (self.written, self.chunk) {
-            (Some(written), Some(chunk)) => format!("{base}:{written}:{chunk}"),
+            (Some(written), Some(chunk)) => match self.offset {
+                Some(offset) => format!("{base}:{written}:{chunk}:{offset}"),
+                None => format!("{base}:{written}:{chunk}"),
+            },
             (Some(written), None) => format!("{base}:{written}"),
             _ => base,
         }
     }
 
-    /// Whether `record` is the event this position is after.
-    fn is_at(&self, id: u64, written: SystemTime) -> bool {
-        id == self.after && self.written.is_none_or(|at| unix_nanos(written) == at)
+    /// Whether the record `id`, written at `written`, whose BinXML starts at `offset` in its
+    /// chunk, is the event this position is after.
+    fn is_at(&self, id: u64, written: SystemTime, offset: u64) -> bool {
+        id == self.after
+            && self.written.is_none_or(|at| unix_nanos(written) == at)
+            && self.offset.is_none_or(|at| offset == at)
     }
 }
 
@@ -162,7 +179,8 @@ impl EvtxFileSource {
         for slot in slots.iter().filter(|slot| self.shown(slot, declared)) {
             if let Some((first_id, last_id)) = slot.ids {
                 oldest = oldest.min(first_id);
-                if !(first_id..=last_id).contains(&start.after) {
+                let named = start.offset.is_some() && start.chunk == Some(slot.number);
+                if !named && !(first_id..=last_id).contains(&start.after) {
                     continue;
                 }
                 if start.written.is_none() {
@@ -187,10 +205,9 @@ impl EvtxFileSource {
     fn chunk_holds(&self, file: &mut File, number: u64, position: &FilePosition) -> bool {
         let Ok(Some(mut chunk)) = chunks::read_chunk(file, number) else { return false };
         let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { return false };
-        parsed
-            .iter()
-            .flatten()
-            .any(|record| position.is_at(record.event_record_id, SystemTime::from(record.timestamp)))
+        parsed.iter().flatten().any(|record| {
+            position.is_at(record.event_record_id, SystemTime::from(record.timestamp), record.binxml_offset)
+        })
     }
 
     /// Whether a read gives the records of `slot`: those of the declared chunks, the others only
@@ -232,7 +249,7 @@ impl EventSource for EvtxFileSource {
     fn start_position(&mut self) -> Result<String, SourceError> {
         let identity = identity(&mut self.open()?);
         let after = self.options.after_header_id.unwrap_or(0);
-        Ok(FilePosition { identity, after, damage_after: 0, written: None, chunk: None }.text())
+        Ok(FilePosition { identity, after, damage_after: 0, written: None, chunk: None, offset: None }.text())
     }
 
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
@@ -290,7 +307,12 @@ impl EventSource for EvtxFileSource {
             .iter()
             .filter(|_| start.after > 0 && (start.chunk.is_some() || start.written.is_none()))
             .filter(|slot| start.chunk.is_none_or(|chunk| chunk == slot.number))
-            .filter(|slot| slot.ids.is_some_and(|(first, last)| (first..=last).contains(&start.after)))
+            // A position naming the record's offset is looked for there whatever the chunk's
+            // header range says: a damaged record can carry any id.
+            .filter(|slot| {
+                start.offset.is_some()
+                    || slot.ids.is_some_and(|(first, last)| (first..=last).contains(&start.after))
+            })
             .map(|slot| slot.number)
             .find(|number| self.chunk_holds(&mut file, *number, start));
         walk.in_order = resume_in.is_some();
@@ -339,10 +361,11 @@ impl EventSource for EvtxFileSource {
                 let (start, anchored, in_order) = (&walk.start, walk.anchored, walk.in_order);
                 let item = record.and_then(|record| {
                     let (id, written) = (record.event_record_id, SystemTime::from(record.timestamp));
+                    let offset = record.binxml_offset;
                     if !anchored && (in_order || id <= start.after) {
-                        Ok((id, start.is_at(id, written) || (!in_order && id == start.after), None))
+                        Ok((id, start.is_at(id, written, offset) || (!in_order && id == start.after), None))
                     } else {
-                        record.into_xml().map(|r| (id, false, Some(r)))
+                        record.into_xml().map(|r| (id, false, Some((r, offset))))
                     }
                 });
                 match item {
@@ -353,7 +376,7 @@ impl EventSource for EvtxFileSource {
                     // In id order, past the record at the position: given before, held damage
                     // kept. In the walk's order everything past it is new.
                     Ok((id, _, Some(_))) if id <= walk.start.after && !in_order => {}
-                    Ok((_, _, Some(record))) => walk.event(
+                    Ok((_, _, Some((record, offset)))) => walk.event(
                         SourceEvent {
                             xml: record.data,
                             written: Some(SystemTime::from(record.timestamp)),
@@ -362,6 +385,7 @@ impl EventSource for EvtxFileSource {
                             header_id: Some(record.event_record_id),
                         },
                         number,
+                        offset,
                     ),
                     Err(error) => {
                         let (offset, header_id) = record_location(&error);
@@ -420,8 +444,14 @@ impl Walk {
     /// The file is another one: everything in it is new.
     fn restart_after_gap(&mut self, reason: String) {
         self.gap(reason, None);
-        self.start =
-            FilePosition { identity: String::new(), after: 0, damage_after: 0, written: None, chunk: None };
+        self.start = FilePosition {
+            identity: String::new(),
+            after: 0,
+            damage_after: 0,
+            written: None,
+            chunk: None,
+            offset: None,
+        };
         self.position = self.start.clone();
     }
 
@@ -472,7 +502,8 @@ impl Walk {
         }
     }
 
-    fn event(&mut self, event: SourceEvent, chunk: Option<u64>) {
+    /// An event after the position: `chunk` holds it, its BinXML at `offset`.
+    fn event(&mut self, event: SourceEvent, chunk: Option<u64>, offset: u64) {
         if !self.past_start {
             self.past_start = true;
             self.release_held();
@@ -486,6 +517,7 @@ impl Walk {
             // Also after a read in id order: the next goes on in the walk's order from here, which
             // may give records with lower ids again but never passes one over.
             self.position.chunk = chunk;
+            self.position.offset = chunk.map(|_| offset);
         }
     }
 

@@ -10,7 +10,8 @@
 //! `thread_id`, `activity_id`, `event_data`, `user_data`, and `xml` on request).
 //!
 //! Text values longer than `max_field_bytes` are cut at a character boundary and the record
-//! says `truncated: true`. Times: `time_created` is RFC 3339 UTC with 7 fraction digits (the
+//! says `truncated: true`: every text taken from the event, and the names of `event_data` and
+//! `user_data` entries (a name repeated after its cut then gets its `_1` suffix). Times: `time_created` is RFC 3339 UTC with 7 fraction digits (the
 //! 100 ns of a FILETIME); `generated` and `written` keep the seed's `yyyy-MM-dd HH:mm:ssZ` form,
 //! in UTC (`+0000`): the original shifted them by the agent's zone offset (BUG-40).
 
@@ -125,32 +126,37 @@ pub fn map_event(
         "event_category",
         non_empty_text(rendering.task).map_or(Value::Null, |t| Value::from(text.cut(t.to_owned()))),
     );
-    put("user", extras.account.as_ref().map_or(Value::Null, |(_, user)| Value::from(user.as_str())));
-    put("channel", Value::from(system.channel.map(element_text).unwrap_or_default()));
+    put("user", extras.account.as_ref().map_or(Value::Null, |(_, user)| Value::from(text.cut(user.clone()))));
+    put("channel", Value::from(text.cut(system.channel.map(element_text).unwrap_or_default().to_owned())));
     put("record_id", Value::I64(record_id));
     put("level", Value::I32(level as i32));
     put(
         "level_name",
-        Value::from(
+        Value::from(text.cut(
             non_empty_text(rendering.level).map_or_else(|| level_name(level).to_owned(), str::to_owned),
-        ),
+        )),
     );
     put("time_created", if has_created { Value::from(rfc3339_100ns(created)) } else { Value::Null });
-    put("computer", Value::from(system.computer.map(element_text).unwrap_or_default()));
-    put("user_sid", Value::from(user_sid));
+    put("computer", Value::from(text.cut(system.computer.map(element_text).unwrap_or_default().to_owned())));
+    put("user_sid", Value::from(user_sid.map(|sid| text.cut(sid.to_owned()))));
     put(
         "user_domain",
-        extras.account.as_ref().map_or(Value::Null, |(domain, _)| Value::from(domain.as_str())),
+        extras.account.as_ref().map_or(Value::Null, |(domain, _)| Value::from(text.cut(domain.clone()))),
     );
-    put("provider_guid", Value::from(provider.and_then(|p| p.attribute("Guid")).map(normalise_guid)));
+    put(
+        "provider_guid",
+        Value::from(provider.and_then(|p| p.attribute("Guid")).map(|guid| text.cut(normalise_guid(guid)))),
+    );
     put("task", Value::I32(number(system.task, "Task")?.unwrap_or(0)));
     put("opcode", Value::I32(number(system.opcode, "Opcode")?.unwrap_or(0)));
-    put("keywords", Value::from(keywords));
+    put("keywords", Value::from(keywords.map(|k| text.cut(k.to_owned()))));
     put("process_id", Value::from(execution_id("ProcessID")));
     put("thread_id", Value::from(execution_id("ThreadID")));
     put(
         "activity_id",
-        Value::from(system.correlation.and_then(|c| c.attribute("ActivityID")).map(normalise_guid)),
+        Value::from(
+            system.correlation.and_then(|c| c.attribute("ActivityID")).map(|id| text.cut(normalise_guid(id))),
+        ),
     );
     put("event_data", event_data);
     put("user_data", user_data);
@@ -317,7 +323,7 @@ fn event_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
             ("Binary", _) => "binary".to_owned(),
             (other, _) => other.to_owned(),
         };
-        map.push(key, Value::from(text.cut(value)));
+        map.push(text.cut(key), Value::from(text.cut(value)));
     }
     Value::Map(map.into_map())
 }
@@ -327,12 +333,12 @@ fn event_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
 fn user_data(data: Node<'_, '_>, text: &mut Truncator) -> Value {
     let mut map = UniqueEntries::default();
     let Some(top) = data.children().find(Node::is_element) else { return Value::Map(Map::new()) };
-    map.push("_element".to_owned(), Value::from(top.tag_name().name()));
+    map.push("_element".to_owned(), Value::from(text.cut(top.tag_name().name().to_owned())));
     for leaf in
         top.descendants().filter(|n| n.is_element() && *n != top && !n.children().any(|c| c.is_element()))
     {
         let value = leaf.text().unwrap_or_default().to_owned();
-        map.push(leaf.tag_name().name().to_owned(), Value::from(text.cut(value)));
+        map.push(text.cut(leaf.tag_name().name().to_owned()), Value::from(text.cut(value)));
     }
     Value::Map(map.into_map())
 }

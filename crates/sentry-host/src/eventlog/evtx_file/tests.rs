@@ -112,9 +112,14 @@ fn exports_of_selected_events_are_followed_by_header_id() {
 
 /// Every item from `start` on, read 7 at a time, and the position after the last.
 fn read_in_batches_of_7(source: &mut EvtxFileSource, start: String) -> Batch {
+    read_in_batches(source, start, 7)
+}
+
+/// Every item from `start` on, read `size` at a time, and the position after the last.
+fn read_in_batches(source: &mut EvtxFileSource, start: String, size: usize) -> Batch {
     let (mut position, mut items) = (start, Vec::new());
-    for _ in 0..1000 {
-        let batch = source.read(&position, 7).unwrap();
+    for _ in 0..3000 {
+        let batch = source.read(&position, size).unwrap();
         items.extend(batch.items);
         position = batch.position;
         if !batch.more {
@@ -126,22 +131,25 @@ fn read_in_batches_of_7(source: &mut EvtxFileSource, start: String) -> Batch {
 
 #[test]
 fn reading_in_small_batches_gives_the_same_items_as_one_read() {
+    // The files the fuzzer made are read one item at a time: each batch ends on every record.
     let names = [
-        "sample_with_a_bad_chunk_magic.evtx",
-        "sample-with-zero-data-size-event.evtx",
-        "sysmon.evtx",
-        "rdpcorets-shadow-copy.evtx",
+        ("sample_with_a_bad_chunk_magic.evtx", 7),
+        ("sample-with-zero-data-size-event.evtx", 7),
+        ("sysmon.evtx", 7),
+        ("rdpcorets-shadow-copy.evtx", 7),
+        ("system-duplicated-records.evtx", 1),
+        ("system-record-id-out-of-range.evtx", 1),
     ];
-    for name in names {
+    for (name, size) in names {
         for recover in [false, true] {
             let options = FileOptions { recover, ..FileOptions::default() };
             let whole = read_all(name, options.clone());
             let mut source = EvtxFileSource::new(&sample(name), options);
             let start = source.start_position().unwrap();
-            let Batch { items: pieces, position, .. } = read_in_batches_of_7(&mut source, start);
+            let Batch { items: pieces, position, .. } = read_in_batches(&mut source, start, size);
             assert_eq!(pieces, whole.items, "{name}, recover {recover}");
             assert_eq!(position, whole.position);
-            let again = source.read(&position, 7).unwrap();
+            let again = source.read(&position, size).unwrap();
             assert!(again.items.is_empty() && again.position == position, "{name}: nothing twice");
         }
     }
@@ -338,4 +346,21 @@ fn chunks_come_in_the_order_and_shape_the_evtx_crate_walks_them() {
             .collect();
         assert_eq!(ours, theirs, "{name}");
     }
+}
+
+#[test]
+fn positions_name_the_offset_of_their_record_and_earlier_forms_still_read() {
+    let full = FilePosition::parse("evtx:1-2:84:0:1499879797980139600:0:50000").unwrap();
+    assert_eq!((full.after, full.chunk, full.offset), (84, Some(0), Some(50000)));
+    assert_eq!(full.text(), "evtx:1-2:84:0:1499879797980139600:0:50000");
+    let earlier = FilePosition::parse("evtx:1-2:84:0:1499879797980139600:0").unwrap();
+    assert_eq!((earlier.chunk, earlier.offset), (Some(0), None));
+    assert_eq!(earlier.text(), "evtx:1-2:84:0:1499879797980139600:0");
+    assert!(FilePosition::parse("evtx:1-2:84:0:1:0:5:6").is_none(), "one field too many");
+    assert!(FilePosition::parse("evtx:1-2:84:0:1:0:x").is_none(), "an offset that is no number");
+    // The same record (id and time) at another offset is not the one the position is after.
+    let written = std::time::UNIX_EPOCH + Duration::from_nanos(1_499_879_797_980_139_600);
+    assert!(full.is_at(84, written, 50000));
+    assert!(!full.is_at(84, written, 40000));
+    assert!(earlier.is_at(84, written, 40000), "an earlier position knows no offset");
 }

@@ -167,6 +167,50 @@ fn long_values_are_cut_at_a_character_boundary_and_flagged() {
     assert_eq!(text(&p, "xml").map(str::len), Some(65_535), "the XML is cut too");
 }
 
+/// Every text in `value`, map keys included: (path, bytes).
+fn texts(value: &Value, path: &str, out: &mut Vec<(String, usize)>) {
+    match value {
+        Value::Str(text) => out.push((path.to_owned(), text.as_str().len())),
+        Value::Map(map) => {
+            for (key, value) in map.iter() {
+                out.push((format!("{path} key {key:.20}"), key.as_str().len()));
+                texts(value, &format!("{path}.{key:.20}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_text_taken_from_the_event_is_cut_names_too() {
+    // A crafted `.evtx` file can hold any text where Windows writes short ones.
+    let long = "x".repeat(1000);
+    let xml = LOGON
+        .replace(
+            "Security-Auditing' Guid='{54849625-5478-4994-a5ba-3e3b0328c30d}'",
+            &format!("Security-Auditing' Guid='{long}'"),
+        )
+        .replace("0x8020000000000000", &format!("0x8020000000000000{long}"))
+        .replace("ActivityID='{b1d9a3c0-1111-2222-3333-444455556666}'", &format!("ActivityID='{long}'"))
+        .replace("<Channel>Security</Channel>", &format!("<Channel>{long}</Channel>"))
+        .replace("<Computer>dc01.corp.example</Computer>", &format!("<Computer>{long}</Computer>"))
+        .replace("<Security/>", &format!("<Security UserID='{long}'/>"))
+        .replace("<Data Name='LogonType'>", &format!("<Data Name='{long}'>"))
+        .replace("</Event>", &format!("<RenderingInfo><Level>{long}</Level></RenderingInfo></Event>"));
+    let extras = EventExtras { account: Some((long.clone(), long.clone())), ..EventExtras::default() };
+    let options = MappingOptions { max_field_bytes: 100, include_xml: false };
+    let p = map_event(&xml, &extras, &options).unwrap().params;
+    let mut found = Vec::new();
+    texts(&Value::Map(p.clone()), "params", &mut found);
+    let over: Vec<_> = found.iter().filter(|(_, bytes)| *bytes > 100).collect();
+    assert!(over.is_empty(), "{over:?}");
+    for key in ["channel", "computer", "user_sid", "provider_guid", "activity_id", "keywords", "level_name"] {
+        assert_eq!(text(&p, key).map(str::len), Some(100), "{key}");
+    }
+    assert_eq!(p["truncated"], Value::Bool(true));
+    assert_eq!(text(&p, "event_type"), Some("Information"), "keywords that do not parse are no audit result");
+}
+
 #[test]
 fn names_repeated_in_event_data_and_levels_and_audit_failures() {
     let xml = LOGON
