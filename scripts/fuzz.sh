@@ -2,12 +2,14 @@
 # Fuzzes with cargo-fuzz (libFuzzer) for a given number of seconds (default 600), seeded by
 # fuzz/seeds.py with every golden vector and with large hostile shapes (many keys, many small
 # maps, deep nesting). Targets: `decode` (the codec, default), `rpc_frames` (framing and message
-# reading) and `json` (typed and plain JSON, serde into values). Usage:
+# reading), `json` (typed and plain JSON, serde into values), `evtx_file` (the .evtx file source
+# and the mapping, seeded with testdata/evtx) and `event_xml` (the event mapping and the query
+# check, seeded with hand-written events). Usage:
 # scripts/fuzz.sh [SECONDS] [TARGET]. Needs `cargo install cargo-fuzz`. Stable toolchains need
 # RUSTC_BOOTSTRAP=1 for the sanitizer flags; this script sets it.
 #
 # Slowness fails an input as a crash does: each target checks its own time per input (500 ms
-# plus 4 to 10 s per MiB by target, fuzz/fuzz_targets/common/time_limit.rs), and libFuzzer's
+# plus 4 to 20 s per MiB by target, fuzz/fuzz_targets/common/time_limit.rs), and libFuzzer's
 # -timeout catches an input that never returns. Inputs may be up to 1 MiB, so that costly
 # shapes fit.
 set -euo pipefail
