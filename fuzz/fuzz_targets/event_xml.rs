@@ -24,8 +24,17 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn read_xml(xml: &str) {
-    let options = MappingOptions { max_field_bytes: MAX_FIELD_BYTES, include_xml: false };
-    if let Ok(mapped) = map_event(xml, &EventExtras::default(), &options) {
+    // What the live source adds (a formatted message, an account) comes from the input too.
+    let include_xml = xml.len() % 2 == 0;
+    let options = MappingOptions { max_field_bytes: MAX_FIELD_BYTES, include_xml };
+    let extras = EventExtras {
+        message: Some(xml.to_owned()),
+        account: Some((xml.to_owned(), xml.to_owned())),
+        ..EventExtras::default()
+    };
+    if let Ok(mapped) = map_event(xml, &extras, &options) {
+        let cut = include_xml && xml.len() > MAX_FIELD_BYTES;
+        assert!(!cut || mapped.params.get("truncated") == Some(&Value::Bool(true)), "a cut XML not flagged");
         assert_cut(&Value::Map(mapped.params), "params");
     }
     let channels = query_channels(xml);

@@ -119,6 +119,11 @@ impl FilePosition {
         }
     }
 
+    /// Whether nothing was given from the file yet (a first read, or a `last_id` of 0).
+    fn is_fresh(&self) -> bool {
+        self.after == 0 && self.written.is_none() && self.chunk.is_none()
+    }
+
     /// Whether the record `id`, written at `written`, whose BinXML starts at `offset` in its
     /// chunk, is the event this position is after.
     fn is_at(&self, id: u64, written: SystemTime, offset: u64) -> bool {
@@ -172,9 +177,12 @@ impl EvtxFileSource {
         file: &mut File,
         declared: u64,
     ) -> Continuity {
-        if start.after == 0 {
+        if start.is_fresh() {
             return Continuity::Continued; // nothing given yet: read from the start
         }
+        // The same log holds the same record (id and write time), wherever it now sits in its
+        // chunk: a copy of the log may place records at other offsets.
+        let anywhere = FilePosition { offset: None, ..start.clone() };
         let mut oldest = u64::MAX;
         for slot in slots.iter().filter(|slot| self.shown(slot, declared)) {
             if let Some((first_id, last_id)) = slot.ids {
@@ -189,7 +197,7 @@ impl EvtxFileSource {
                     return Continuity::Continued;
                 }
             }
-            if self.chunk_holds(file, slot.number, start) {
+            if self.chunk_holds(file, slot.number, &anywhere) {
                 return Continuity::Continued;
             }
         }
@@ -305,7 +313,7 @@ impl EventSource for EvtxFileSource {
         let start = &walk.start;
         let resume_in = slots
             .iter()
-            .filter(|_| start.after > 0 && (start.chunk.is_some() || start.written.is_none()))
+            .filter(|_| !start.is_fresh() && (start.chunk.is_some() || start.written.is_none()))
             .filter(|slot| start.chunk.is_none_or(|chunk| chunk == slot.number))
             // A position naming the record's offset is looked for there whatever the chunk's
             // header range says: a damaged record can carry any id.
@@ -375,7 +383,8 @@ impl EventSource for EvtxFileSource {
                     }
                     // In id order, past the record at the position: given before, held damage
                     // kept. In the walk's order everything past it is new.
-                    Ok((id, _, Some(_))) if id <= walk.start.after && !in_order => {}
+                    Ok((id, _, Some(_))) if id <= walk.start.after && !in_order && !walk.start.is_fresh() => {
+                    }
                     Ok((_, _, Some((record, offset)))) => walk.event(
                         SourceEvent {
                             xml: record.data,
@@ -428,6 +437,7 @@ struct Walk {
 
 impl Walk {
     fn new(max: usize, start: FilePosition) -> Self {
+        let fresh = start.is_fresh();
         Walk {
             max,
             position: start.clone(),
@@ -435,7 +445,9 @@ impl Walk {
             items: Vec::new(),
             held: Vec::new(),
             past_start: false,
-            anchored: false,
+            // Nothing given yet: no record is the one the position is after (a record's header
+            // id can be 0), so none is passed over.
+            anchored: fresh,
             in_order: false,
             more: false,
         }
@@ -453,6 +465,7 @@ impl Walk {
             offset: None,
         };
         self.position = self.start.clone();
+        self.anchored = true;
     }
 
     /// Records were lost before this read; `last_record_id` is the last one given.

@@ -297,6 +297,10 @@ impl RunLoop {
                 logger = %self.name, %error, repeats,
                 "logger runs still failing; the logger keeps running"
             ),
+            Some(FailureNote::Silenced) => tracing::warn!(
+                logger = %self.name,
+                "logger runs failing with more messages than are logged; more are only counted for 10 minutes"
+            ),
             Some(FailureNote::Recovered { failed }) => {
                 tracing::info!(logger = %self.name, failed, "logger run succeeded after failed runs")
             }
