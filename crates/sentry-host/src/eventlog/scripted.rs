@@ -2,8 +2,10 @@
 //! the logger above them: events are appended while a source reads, the log can be cleared or
 //! roll over, and the next call of any kind can be told to fail with a given Win32 error (1734,
 //! 15011, 15012, 4317, 259, `ERROR_NOT_FOUND`...). It behaves as Microsoft documents the real
-//! calls: record ids only grow, a `Strict` subscription after a bookmark whose record is gone
-//! fails with `ERROR_NOT_FOUND`, asking `EvtNext` for more than the limit fails with 1734.
+//! calls: record ids only grow (but after [`ScriptedApi::clear_and_begin_ids_again`]), a
+//! `Strict` subscription after a bookmark whose record is gone fails with `ERROR_NOT_FOUND`,
+//! a subscription made before the log was cleared gets 15011 (stale) from `EvtNext`, asking
+//! `EvtNext` for more than the limit fails with 1734.
 //! Nothing shipped reads from it.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -55,13 +57,16 @@ struct ScriptedLog {
     available: bool,
     /// Largest `EvtNext` request served; larger ones fail with 1734.
     max_batch: u32,
+    /// Counts the clears: a subscription made before the last one gets 15011 from `EvtNext`.
+    clears: u64,
     failures: VecDeque<(Call, u32)>,
     calls: BTreeMap<Call, usize>,
 }
 
-/// A subscription: the id of the last record it delivered.
+/// A subscription: the id of the last record it delivered, and the clears it knows of.
 pub struct ScriptedSubscription {
     after: u64,
+    clears: u64,
 }
 
 /// An event handle.
@@ -81,6 +86,7 @@ impl ScriptedApi {
                 appended: 0,
                 available: true,
                 max_batch: 1024,
+                clears: 0,
                 failures: VecDeque::new(),
                 calls: BTreeMap::new(),
             })),
@@ -111,9 +117,11 @@ impl ScriptedApi {
         (first, first + count.max(1) - 1)
     }
 
-    /// Empties the log (record ids go on growing).
+    /// Empties the log (record ids go on growing); open subscriptions are stale.
     pub fn clear(&self) {
-        self.log().records.clear();
+        let mut log = self.log();
+        log.records.clear();
+        log.clears += 1;
     }
 
     /// Empties the log and begins its record ids again at 1, as clearing a log on Windows does.
@@ -121,6 +129,7 @@ impl ScriptedApi {
         let mut log = self.log();
         log.records.clear();
         log.next_id = 1;
+        log.clears += 1;
     }
 
     /// Drops the `count` oldest records, as a full log overwrites them.
@@ -185,11 +194,12 @@ impl SubscriptionApi for ScriptedApi {
         match from {
             SubscribeFrom::Oldest => Ok(ScriptedSubscription {
                 after: log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1),
+                clears: log.clears,
             }),
             SubscribeFrom::AfterBookmark(xml) => {
                 let id = bookmark_record_id(xml).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
                 if log.records.iter().any(|(record, _)| *record == id) {
-                    Ok(ScriptedSubscription { after: id })
+                    Ok(ScriptedSubscription { after: id, clears: log.clears })
                 } else {
                     Err(ApiError { call: "EvtSubscribe", code: codes::NOT_FOUND })
                 }
@@ -205,6 +215,9 @@ impl SubscriptionApi for ScriptedApi {
         let log = self.enter(Call::Next, "EvtNext")?;
         if max > log.max_batch {
             return Err(ApiError { call: "EvtNext", code: codes::RPC_INVALID_BOUND });
+        }
+        if subscription.clears != log.clears {
+            return Err(ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE });
         }
         let events: Vec<ScriptedEvent> = log
             .records

@@ -16,8 +16,10 @@
 //! - looks up the bookmarked record before it subscribes after it: if that record id now holds
 //!   an event created at another time, the log was cleared and has grown past the id since (a
 //!   `Strict` subscription would pass over every record up to it, the clearing's 1102 among
-//!   them), and reading resumes at the oldest record after a [`Gap`]; a lookup that fails is
-//!   no reason to stop reading (a warning, and the resume goes on unchecked);
+//!   them), and reading resumes at the oldest record after a [`Gap`]; a lookup that fails
+//!   fails the read (a passing error, the position kept: a cleared log is not passed over),
+//!   and only after [`LOOKUP_RETRY_FOR`] of failures does the resume go on unchecked, with a
+//!   warning (a stall for good would lose more);
 //! - subscribes after the bookmark with `Strict`, or at the oldest record; a bookmark whose
 //!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
 //!   last record read, never silently "from now";
@@ -84,6 +86,10 @@ const MAX_RESUBSCRIBES: usize = 12;
 /// Events one read may pass over (see [`PastBookmark`]) before it hands back what it has: a
 /// batch costs one bookmark unless it holds the bookmarked record.
 const SKIPPED_PER_READ: usize = 200_000;
+
+/// How long a resume waits, read after read, for the lookup of its bookmarked record to work
+/// before it goes on unchecked.
+pub const LOOKUP_RETRY_FOR: Duration = Duration::from_secs(600);
 
 /// Entries kept in each lookup cache.
 const CACHE_ENTRIES: usize = 512;
@@ -187,6 +193,8 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     /// Providers whose metadata could not be opened, and when.
     no_metadata: BoundedCache<Instant>,
     accounts: BoundedCache<Option<(String, String)>>,
+    /// Since when looking up the bookmarked record before a resume has failed.
+    lookup_failing_since: Option<Instant>,
 }
 
 /// An open subscription and the position it has reached.
@@ -217,6 +225,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             open: None,
             no_metadata: BoundedCache::default(),
             accounts: BoundedCache::default(),
+            lookup_failing_since: None,
         }
     }
 
@@ -320,7 +329,32 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let Position { bookmark, time_created: Some(read) } = Position::parse(position) else {
             return Ok(None);
         };
-        let Some(now) = self.bookmarked_time(bookmark) else { return Ok(None) };
+        let looked_up = self.lookup_time(bookmark);
+        let now = match looked_up {
+            Ok(time) => {
+                self.lookup_failing_since = None;
+                time
+            }
+            Err(error) => {
+                let since = *self.lookup_failing_since.get_or_insert_with(Instant::now);
+                let id = bookmark_record_id(bookmark).unwrap_or_default();
+                if since.elapsed() < LOOKUP_RETRY_FOR {
+                    // Resuming unchecked could pass over a cleared log's new records: the
+                    // position is kept and the read tried again.
+                    return Err(SourceError::Transient(format!(
+                        "record {id} of {} could not be looked up before resuming after it ({error}); trying again",
+                        self.channel
+                    )));
+                }
+                tracing::warn!(
+                    channel = %self.channel,
+                    "record {id} could not be looked up for {} minutes ({error}); its bookmark is used unchecked",
+                    LOOKUP_RETRY_FOR.as_secs() / 60
+                );
+                None
+            }
+        };
+        let Some(now) = now else { return Ok(None) };
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
         let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(read), filetime_ticks(&now)) else {
             return Ok(None);
@@ -337,23 +371,26 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         )))
     }
 
-    /// The `TimeCreated` of the record `bookmark` names, if the log holds it. The lookup only
-    /// adds a check to the `Strict` resume: where it fails, the resume goes on unchecked (a
-    /// warning says so) rather than stop reading.
+    /// The `TimeCreated` of the record `bookmark` names, if the log holds it (another id: the
+    /// bookmarked record is gone, which `Strict` tells).
+    fn lookup_time(&mut self, bookmark: &str) -> Result<Option<String>, ApiError> {
+        let Some(wanted) = bookmark_record_id(bookmark) else { return Ok(None) };
+        Ok(match self.api.bookmarked_event(&self.channel, bookmark)? {
+            Some((id, xml)) if id == wanted => time_created(&xml).map(str::to_owned),
+            _ => None,
+        })
+    }
+
+    /// [`Self::lookup_time`] for a start position: where the lookup fails, the position has no
+    /// time (a warning says so), and its first resume goes unchecked.
     fn bookmarked_time(&mut self, bookmark: &str) -> Option<String> {
-        let wanted = bookmark_record_id(bookmark)?;
-        match self.api.bookmarked_event(&self.channel, bookmark) {
-            // Another id: the bookmarked record is gone, which `Strict` tells.
-            Ok(Some((id, xml))) if id == wanted => time_created(&xml).map(str::to_owned),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(
-                    channel = %self.channel,
-                    "record {wanted} could not be looked up ({error}); its bookmark is used unchecked"
-                );
-                None
-            }
-        }
+        self.lookup_time(bookmark).unwrap_or_else(|error| {
+            tracing::warn!(
+                channel = %self.channel,
+                "the record of a start bookmark could not be looked up ({error}); its time is not kept"
+            );
+            None
+        })
     }
 
     /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names).
@@ -810,3 +847,6 @@ impl<V> BoundedCache<V> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

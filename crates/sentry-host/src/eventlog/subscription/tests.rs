@@ -534,15 +534,30 @@ fn the_record_read_last_still_in_the_log_is_read_on_after() {
 }
 
 #[test]
-fn a_failed_lookup_of_the_bookmarked_record_resumes_after_the_bookmark_unchecked() {
+fn a_failed_lookup_of_the_bookmarked_record_keeps_the_position_then_resumes_unchecked() {
     let api = ScriptedApi::new("Security");
     api.append_many(3, "P", 1);
     let mut source = source(&api, StartAt::Oldest, 100);
     let first = source.read(OLDEST, 2).unwrap();
+    // Unchecked, the resume would pass over a cleared log's new records: the read fails, the
+    // position stays, and the next read checks and resumes.
     api.fail_next(Call::Lookup, 1722);
     let mut restarted = source_after_restart(&api);
-    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [3], "a check that fails stops nothing");
-    assert_eq!(api.calls(Call::Lookup), 1);
+    let error = restarted.read(&first.position, 100).unwrap_err();
+    assert!(matches!(&error, SourceError::Transient(e) if e.contains("could not be looked up")), "{error:?}");
+    assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [3]);
+    assert_eq!(api.calls(Call::Lookup), 2);
+    // A lookup failing for LOOKUP_RETRY_FOR no longer stops reading: the resume goes on unchecked.
+    let mut restarted = source_after_restart(&api);
+    api.fail_next(Call::Lookup, 1722);
+    assert!(restarted.read(&first.position, 100).is_err());
+    restarted.lookup_failing_since = Some(Instant::now() - LOOKUP_RETRY_FOR);
+    api.fail_next(Call::Lookup, 1722);
+    assert_eq!(
+        ids(&restarted.read(&first.position, 100).unwrap()),
+        [3],
+        "a check that fails for long stops nothing"
+    );
 }
 
 #[test]
