@@ -18,8 +18,9 @@
 //!   `Strict` subscription would pass over every record up to it, the clearing's 1102 among
 //!   them), and reading resumes at the oldest record after a [`Gap`]; a lookup that fails
 //!   fails the read (a passing error, the position kept: a cleared log is not passed over),
-//!   and only after [`LOOKUP_RETRY_FOR`] of failures does the resume go on unchecked, with a
-//!   warning (a stall for good would lose more);
+//!   and only after [`LOOKUP_ATTEMPTS`] failures over [`LOOKUP_RETRY_FOR`] does the resume go
+//!   on unchecked, with a warning (a stall for good would lose more); a start position is
+//!   looked up the same way, so that it keeps its record's time;
 //! - subscribes after the bookmark with `Strict`, or at the oldest record; a bookmark whose
 //!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
 //!   last record read, never silently "from now";
@@ -88,8 +89,16 @@ const MAX_RESUBSCRIBES: usize = 12;
 const SKIPPED_PER_READ: usize = 200_000;
 
 /// How long a resume waits, read after read, for the lookup of its bookmarked record to work
-/// before it goes on unchecked.
+/// before it goes on unchecked (and at least [`LOOKUP_ATTEMPTS`] reads: a logger that runs
+/// rarely is not let through by its first failure).
 pub const LOOKUP_RETRY_FOR: Duration = Duration::from_secs(600);
+
+/// Whole batches in a row after which a batch halved by 1734 doubles again (one batch of
+/// large events need not slow the rest of the source's life).
+pub const GROW_AFTER: u32 = 64;
+
+/// The failed lookups in a row before a resume goes on unchecked.
+pub const LOOKUP_ATTEMPTS: u32 = 3;
 
 /// Entries kept in each lookup cache.
 const CACHE_ENTRIES: usize = 512;
@@ -187,14 +196,22 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     api: A,
     channel: String,
     options: LiveOptions,
-    /// The current batch size: halved on 1734, never above the configured one.
+    /// The current batch size: halved on 1734, doubled again after [`GROW_AFTER`] whole
+    /// batches, never above the configured one.
     batch: u32,
+    /// Whole batches read in a row at the current size.
+    whole_batches: u32,
     open: Option<Open<A::Subscription>>,
     /// Providers whose metadata could not be opened, and when.
     no_metadata: BoundedCache<Instant>,
     accounts: BoundedCache<Option<(String, String)>>,
-    /// Since when looking up the bookmarked record before a resume has failed.
+    /// Since when, and how many times in a row, looking up a bookmarked record has failed.
     lookup_failing_since: Option<Instant>,
+    lookup_failures: u32,
+    /// Whether the unchecked resumes of this failing streak were logged.
+    lookup_unchecked_logged: bool,
+    /// [`LOOKUP_RETRY_FOR`]; shorter in tests.
+    lookup_retry_for: Duration,
 }
 
 /// An open subscription and the position it has reached.
@@ -222,10 +239,14 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             channel: channel.to_owned(),
             options,
             batch,
+            whole_batches: 0,
             open: None,
             no_metadata: BoundedCache::default(),
             accounts: BoundedCache::default(),
             lookup_failing_since: None,
+            lookup_failures: 0,
+            lookup_unchecked_logged: false,
+            lookup_retry_for: LOOKUP_RETRY_FOR,
         }
     }
 
@@ -237,6 +258,19 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// The events per `EvtNext` now.
     pub fn batch_size(&self) -> u32 {
         self.batch
+    }
+
+    /// Counts a batch of `got` events asked as `want`: after [`GROW_AFTER`] whole batches at a
+    /// size below the configured one, the size doubles.
+    fn note_batch(&mut self, got: usize, want: u32) {
+        let configured = self.options.batch_size.clamp(1, MAX_BATCH);
+        if self.batch >= configured || want != self.batch || got < want as usize {
+            return;
+        }
+        self.whole_batches += 1;
+        if self.whole_batches >= GROW_AFTER {
+            (self.batch, self.whole_batches) = ((self.batch * 2).min(configured), 0);
+        }
     }
 
     /// Checks the query reads this channel only, then opens the log: a missing channel or a
@@ -329,32 +363,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let Position { bookmark, time_created: Some(read) } = Position::parse(position) else {
             return Ok(None);
         };
-        let looked_up = self.lookup_time(bookmark);
-        let now = match looked_up {
-            Ok(time) => {
-                self.lookup_failing_since = None;
-                time
-            }
-            Err(error) => {
-                let since = *self.lookup_failing_since.get_or_insert_with(Instant::now);
-                let id = bookmark_record_id(bookmark).unwrap_or_default();
-                if since.elapsed() < LOOKUP_RETRY_FOR {
-                    // Resuming unchecked could pass over a cleared log's new records: the
-                    // position is kept and the read tried again.
-                    return Err(SourceError::Transient(format!(
-                        "record {id} of {} could not be looked up before resuming after it ({error}); trying again",
-                        self.channel
-                    )));
-                }
-                tracing::warn!(
-                    channel = %self.channel,
-                    "record {id} could not be looked up for {} minutes ({error}); its bookmark is used unchecked",
-                    LOOKUP_RETRY_FOR.as_secs() / 60
-                );
-                None
-            }
-        };
-        let Some(now) = now else { return Ok(None) };
+        let Some(now) = self.checked_lookup(bookmark)? else { return Ok(None) };
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
         let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(read), filetime_ticks(&now)) else {
             return Ok(None);
@@ -381,16 +390,43 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         })
     }
 
-    /// [`Self::lookup_time`] for a start position: where the lookup fails, the position has no
-    /// time (a warning says so), and its first resume goes unchecked.
-    fn bookmarked_time(&mut self, bookmark: &str) -> Option<String> {
-        self.lookup_time(bookmark).unwrap_or_else(|error| {
+    /// [`Self::lookup_time`], or a passing error while it fails: going on unchecked could pass
+    /// over a cleared log's new records (a resume), or leave a start position without the time
+    /// its first resume checks. Only after [`LOOKUP_ATTEMPTS`] failures in a row over at least
+    /// [`LOOKUP_RETRY_FOR`] does it answer "no time" (unchecked, a warning once per streak),
+    /// so that a lookup Windows never answers cannot stop the logger for good.
+    fn checked_lookup(&mut self, bookmark: &str) -> Result<Option<String>, SourceError> {
+        let error = match self.lookup_time(bookmark) {
+            Ok(time) => {
+                (self.lookup_failing_since, self.lookup_failures, self.lookup_unchecked_logged) =
+                    (None, 0, false);
+                return Ok(time);
+            }
+            Err(error) => error,
+        };
+        let since = *self.lookup_failing_since.get_or_insert_with(Instant::now);
+        self.lookup_failures = self.lookup_failures.saturating_add(1);
+        let record = bookmark_record_id(bookmark).map_or_else(|| "?".to_owned(), |id| id.to_string());
+        let minutes = self.lookup_retry_for.as_secs() / 60;
+        if since.elapsed() < self.lookup_retry_for || self.lookup_failures < LOOKUP_ATTEMPTS {
+            return Err(SourceError::Transient(format!(
+                "reading of {} paused: cannot check whether the log was cleared past record {record} \
+                 ({error}); trying again each run, and reading on unchecked after {minutes} minutes \
+                 and {LOOKUP_ATTEMPTS} attempts",
+                self.channel
+            )));
+        }
+        if !self.lookup_unchecked_logged {
+            self.lookup_unchecked_logged = true;
             tracing::warn!(
                 channel = %self.channel,
-                "the record of a start bookmark could not be looked up ({error}); its time is not kept"
+                failures = self.lookup_failures,
+                "records of {} cannot be looked up ({error}); reading goes on without checking \
+                 whether the log was cleared past the record read last",
+                self.channel
             );
-            None
-        })
+        }
+        Ok(None)
     }
 
     /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names).
@@ -404,9 +440,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
 
     /// A start position at `bookmark`, with the time of its record when the log holds it, so
     /// that a restart can tell that record from a later one.
-    fn with_its_time(&mut self, bookmark: String) -> String {
-        let created = self.bookmarked_time(&bookmark);
-        Position::with_time(bookmark, created.as_deref())
+    fn with_its_time(&mut self, bookmark: String) -> Result<String, SourceError> {
+        let created = self.checked_lookup(&bookmark)?;
+        Ok(Position::with_time(bookmark, created.as_deref()))
     }
 
     /// A subscription at the oldest record of the channel.
@@ -569,12 +605,12 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             StartAt::Oldest => OLDEST.to_owned(),
             StartAt::AfterRecord(id) => {
                 self.check_available()?;
-                self.with_its_time(bookmark_xml(&self.channel, id))
+                self.with_its_time(bookmark_xml(&self.channel, id))?
             }
             StartAt::Now => {
                 self.check_available()?;
                 match self.api.newest_bookmark(&self.channel, &self.options.query) {
-                    Ok(Some(bookmark)) => self.with_its_time(bookmark),
+                    Ok(Some(bookmark)) => self.with_its_time(bookmark)?,
                     Ok(None) => OLDEST.to_owned(),
                     Err(e) => return Err(self.classify(e)),
                 }
@@ -609,6 +645,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             let error = match result {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
+                    self.note_batch(events.len(), want);
                     let (skip, first_after) = match open.past {
                         Some(past) => self.passed_over(&events, past)?,
                         None => (0, 0),
@@ -657,10 +694,22 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                 {
                     resubscribes += 1;
                     if error.code == codes::RPC_INVALID_BOUND {
-                        self.batch = (self.batch / 2).max(1);
+                        (self.batch, self.whole_batches) = ((self.batch / 2).max(1), 0);
                     }
-                    drop(open.subscription);
-                    open = self.subscribe(&mut open.position, &mut items)?;
+                    let Open { subscription, position, .. } = open;
+                    drop(subscription);
+                    let (kept, mut from) = (items.len(), position.clone());
+                    open = match self.subscribe(&mut from, &mut items) {
+                        Ok(next) => next,
+                        Err(error) => {
+                            // What was read stays read: given, with the position after it.
+                            items.truncate(kept);
+                            if items.is_empty() {
+                                return Err(error);
+                            }
+                            return Ok(Batch { items, position, more: true });
+                        }
+                    };
                 }
                 _ if items.is_empty() => return Err(self.classify(error)),
                 // Keep what was read; the next read resubscribes from its end.

@@ -1,7 +1,8 @@
 //! The live source's promise under any sequence of what can happen to it, on the scripted log:
 //! events appended, reads of any size, a caller that could not keep a read's position, an
 //! agent restarted with its saved position, the log rolling over, cleared, or cleared with its
-//! ids beginning again, and the failures Windows documents injected into the calls. Whatever
+//! ids beginning again, a service that serves smaller batches, starts that fail first, and
+//! the failures Windows documents injected into the calls. Whatever
 //! the sequence, the events a caller keeps come in the order they were written, each once, none
 //! written before a `now` start; an event is passed over only once it left the log unread; and
 //! once the failures are spent, reading on gives every event still in the log.
@@ -25,6 +26,8 @@ enum Step {
     Clear,
     ClearAndBeginIdsAgain,
     Fail(Call, u32),
+    /// The service serves `EvtNext` requests up to this size (larger ones: 1734).
+    MaxBatch(u32),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -51,6 +54,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Clear),
         1 => Just(Step::ClearAndBeginIdsAgain),
         2 => failure.prop_map(|(call, code)| Step::Fail(call, code)),
+        1 => (1u32..5).prop_map(Step::MaxBatch),
     ]
 }
 
@@ -100,19 +104,31 @@ impl Model {
     }
 }
 
-fn run(start_at: StartAt, batch_size: u32, initial: u64, steps: Vec<Step>) -> Result<(), TestCaseError> {
+fn run(
+    start_at: StartAt,
+    batch_size: u32,
+    initial: u64,
+    failing_start: Vec<(Call, u32)>,
+    steps: Vec<Step>,
+) -> Result<(), TestCaseError> {
     let api = ScriptedApi::new("Security");
     let options = LiveOptions { start_at, batch_size, render_message: false, ..LiveOptions::default() };
     let new_source = || SubscriptionSource::new(api.clone(), "Security", options.clone());
     let mut model = Model { appended: 0, present: Default::default(), before_start: 0, kept: Vec::new() };
     model.append(&api, initial);
     let mut source = new_source();
-    let Ok(mut position) = source.start_position() else {
-        return Ok(()); // a first start that fails is tried again by the logger: nothing to check
-    };
-    if start_at == StartAt::Now {
-        model.before_start = model.appended;
+    for (call, code) in failing_start {
+        api.fail_next(call, code);
     }
+    // As the logger does: a start that fails is tried again at the next run.
+    let Some(mut position) = (0..10).find_map(|_| source.start_position().ok()) else {
+        return Ok(());
+    };
+    model.before_start = match start_at {
+        StartAt::Now => model.appended,
+        StartAt::AfterRecord(id) => id,
+        StartAt::Oldest => 0,
+    };
     for step in steps {
         match step {
             Step::Append(count) => model.append(&api, count),
@@ -140,6 +156,7 @@ fn run(start_at: StartAt, batch_size: u32, initial: u64, steps: Vec<Step>) -> Re
                 model.present.clear();
             }
             Step::Fail(call, code) => api.fail_next(call, code),
+            Step::MaxBatch(max) => api.set_max_batch(max),
         }
     }
     // Reading on: the failures left are spent, then every event still in the log comes.
@@ -155,16 +172,26 @@ fn run(start_at: StartAt, batch_size: u32, initial: u64, steps: Vec<Step>) -> Re
     Ok(())
 }
 
+// 256 cases by default; `PROPTEST_CASES=N` runs more.
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
-
     #[test]
     fn whatever_happens_events_come_in_order_once_and_none_left_in_the_log_is_passed_over(
-        start_at in prop_oneof![Just(StartAt::Now), Just(StartAt::Oldest)],
+        // A `last_id` start names a record of the log (its first `initial`).
+        (initial, start_at) in (0u64..6).prop_flat_map(|initial| (
+            Just(initial),
+            prop_oneof![
+                Just(StartAt::Now),
+                Just(StartAt::Oldest),
+                (1..=initial.max(1)).prop_map(move |id| if initial == 0 { StartAt::Oldest } else { StartAt::AfterRecord(id) }),
+            ],
+        )),
         batch_size in prop_oneof![Just(1u32), Just(3), Just(100)],
-        initial in 0u64..5,
+        failing_start in proptest::collection::vec(
+            prop_oneof![Just((Call::OpenLog, 1722)), Just((Call::Subscribe, 1722)), Just((Call::Lookup, 1722))],
+            0..3,
+        ),
         steps in proptest::collection::vec(step(), 1..60),
     ) {
-        run(start_at, batch_size, initial, steps)?;
+        run(start_at, batch_size, initial, failing_start, steps)?;
     }
 }

@@ -94,6 +94,12 @@ fn a_batch_too_large_halves_the_batch_and_loses_nothing() {
     let batch = source.read(OLDEST, 1000).unwrap();
     assert_eq!(ids(&batch), (1..=70).collect::<Vec<_>>());
     assert_eq!(source.batch_size(), 25, "100 -> 50 -> 25");
+    // The service serves large batches again: after GROW_AFTER whole batches the size doubles.
+    api.set_max_batch(1024);
+    api.append_many(u64::from(GROW_AFTER) * 25, "P", 1);
+    let batch = source.read(&batch.position, 100_000).unwrap();
+    assert_eq!(batch.items.len(), GROW_AFTER as usize * 25);
+    assert_eq!(source.batch_size(), 50, "25 -> 50");
 }
 
 #[test]
@@ -544,20 +550,36 @@ fn a_failed_lookup_of_the_bookmarked_record_keeps_the_position_then_resumes_unch
     api.fail_next(Call::Lookup, 1722);
     let mut restarted = source_after_restart(&api);
     let error = restarted.read(&first.position, 100).unwrap_err();
-    assert!(matches!(&error, SourceError::Transient(e) if e.contains("could not be looked up")), "{error:?}");
+    assert!(
+        matches!(&error, SourceError::Transient(e) if e.contains("reading of Security paused")),
+        "{error:?}"
+    );
     assert_eq!(ids(&restarted.read(&first.position, 100).unwrap()), [3]);
     assert_eq!(api.calls(Call::Lookup), 2);
-    // A lookup failing for LOOKUP_RETRY_FOR no longer stops reading: the resume goes on unchecked.
+    // Failing LOOKUP_ATTEMPTS times over LOOKUP_RETRY_FOR (none here), it no longer stops reading.
     let mut restarted = source_after_restart(&api);
-    api.fail_next(Call::Lookup, 1722);
-    assert!(restarted.read(&first.position, 100).is_err());
-    restarted.lookup_failing_since = Some(Instant::now() - LOOKUP_RETRY_FOR);
+    restarted.lookup_retry_for = Duration::ZERO;
+    for attempt in 1..LOOKUP_ATTEMPTS {
+        api.fail_next(Call::Lookup, 1722);
+        assert!(restarted.read(&first.position, 100).is_err(), "attempt {attempt}");
+    }
     api.fail_next(Call::Lookup, 1722);
     assert_eq!(
         ids(&restarted.read(&first.position, 100).unwrap()),
         [3],
         "a check that fails for long stops nothing"
     );
+}
+
+#[test]
+fn a_start_whose_record_cannot_be_looked_up_is_tried_again() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Now, 100);
+    api.fail_next(Call::Lookup, 1722);
+    assert!(matches!(source.start_position(), Err(SourceError::Transient(_))));
+    let start = source.start_position().unwrap();
+    assert!(Position::parse(&start).time_created.is_some(), "the start keeps its record's time: {start}");
 }
 
 #[test]
