@@ -93,6 +93,17 @@ const SKIPPED_PER_READ: usize = 200_000;
 /// rarely is not let through by its first failure).
 pub const LOOKUP_RETRY_FOR: Duration = Duration::from_secs(600);
 
+/// Whether a lookup failing with `code` says only that the record is not in the log.
+fn is_not_there(code: u32) -> bool {
+    matches!(
+        code,
+        codes::NOT_FOUND
+            | codes::NO_MORE_ITEMS
+            | codes::EVT_QUERY_RESULT_STALE
+            | codes::EVT_QUERY_RESULT_INVALID_POSITION
+    )
+}
+
 /// Whole batches in a row after which a batch halved by 1734 doubles again (one batch of
 /// large events need not slow the rest of the source's life).
 pub const GROW_AFTER: u32 = 64;
@@ -384,9 +395,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// bookmarked record is gone, which `Strict` tells).
     fn lookup_time(&mut self, bookmark: &str) -> Result<Option<String>, ApiError> {
         let Some(wanted) = bookmark_record_id(bookmark) else { return Ok(None) };
-        Ok(match self.api.bookmarked_event(&self.channel, bookmark)? {
-            Some((id, xml)) if id == wanted => time_created(&xml).map(str::to_owned),
-            _ => None,
+        Ok(match self.api.bookmarked_event(&self.channel, bookmark) {
+            Ok(Some((id, xml))) if id == wanted => time_created(&xml).map(str::to_owned),
+            Ok(_) => None,
+            // The record is not there (how a seek to a gone record fails on Windows is not
+            // documented): no evidence either, and `Strict` tells.
+            Err(error) if is_not_there(error.code) => None,
+            Err(error) => return Err(error),
         })
     }
 

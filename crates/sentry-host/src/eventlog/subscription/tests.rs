@@ -572,6 +572,17 @@ fn a_failed_lookup_of_the_bookmarked_record_keeps_the_position_then_resumes_unch
 }
 
 #[test]
+fn a_lookup_that_says_the_record_is_gone_leaves_it_to_strict() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let first = source(&api, StartAt::Oldest, 100).read(OLDEST, 2).unwrap();
+    for code in [codes::NOT_FOUND, codes::EVT_QUERY_RESULT_INVALID_POSITION] {
+        api.fail_next(Call::Lookup, code);
+        assert_eq!(ids(&source_after_restart(&api).read(&first.position, 100).unwrap()), [3], "{code}");
+    }
+}
+
+#[test]
 fn a_start_whose_record_cannot_be_looked_up_is_tried_again() {
     let api = ScriptedApi::new("Security");
     api.append_many(3, "P", 1);
