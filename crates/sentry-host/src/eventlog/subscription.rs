@@ -93,23 +93,12 @@ const SKIPPED_PER_READ: usize = 200_000;
 /// rarely is not let through by its first failure).
 pub const LOOKUP_RETRY_FOR: Duration = Duration::from_secs(600);
 
-/// Whether a lookup failing with `code` says only that the record is not in the log.
-fn is_not_there(code: u32) -> bool {
-    matches!(
-        code,
-        codes::NOT_FOUND
-            | codes::NO_MORE_ITEMS
-            | codes::EVT_QUERY_RESULT_STALE
-            | codes::EVT_QUERY_RESULT_INVALID_POSITION
-    )
-}
+/// The failed lookups in a row before a resume goes on unchecked.
+pub const LOOKUP_ATTEMPTS: u32 = 3;
 
 /// Whole batches in a row after which a batch halved by 1734 doubles again (one batch of
 /// large events need not slow the rest of the source's life).
 pub const GROW_AFTER: u32 = 64;
-
-/// The failed lookups in a row before a resume goes on unchecked.
-pub const LOOKUP_ATTEMPTS: u32 = 3;
 
 /// Entries kept in each lookup cache.
 const CACHE_ENTRIES: usize = 512;
@@ -741,6 +730,17 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
     fn describe(&self) -> String {
         self.channel.clone()
     }
+}
+
+/// Whether a lookup failing with `code` says only that the record is not in the log.
+fn is_not_there(code: u32) -> bool {
+    matches!(
+        code,
+        codes::NOT_FOUND
+            | codes::NO_MORE_ITEMS
+            | codes::EVT_QUERY_RESULT_STALE
+            | codes::EVT_QUERY_RESULT_INVALID_POSITION
+    )
 }
 
 /// A live position taken apart: the bookmark's XML (what the API is given) and, after it, the
