@@ -1,5 +1,7 @@
 //! The mapping on hand-written events in both XML forms, and on the odd ones.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use super::*;
 
 /// A logon (4624) as `EvtRender` writes it: single quotes, no declaration, braced GUIDs.
@@ -276,22 +278,40 @@ fn bad_events_are_refused_with_what_is_wrong() {
 }
 
 #[test]
-fn times_convert_both_ways_across_the_calendar() {
-    for (text, seconds) in [
-        ("1970-01-01T00:00:00Z", 0i64),
-        ("2000-02-29T12:00:00Z", 951_825_600),
-        ("2038-01-19T03:14:08Z", 2_147_483_648),
-        ("1601-01-01T00:00:00Z", -11_644_473_600),
+fn texts_and_attributes_are_read_as_a_tree_gives_them() {
+    // Prefixed names, references in attributes and text, CDATA, a comment inside a text, CRLF
+    // line ends, a second `System` and a child element inside a `Data`.
+    let xml = "<?xml version='1.0'?>\n<!-- before --><e:Event xmlns:e='urn:x'><e:System>\
+        <Provider Name='a&amp;b&#x41;' Guid='{ab}'/><EventID>4<!-- c -->5</EventID>\
+        <TimeCreated SystemTime='2026-11-30T07:15:02Z'/><Channel><![CDATA[Sec]]>urity</Channel>\
+        <Computer>a\r\nb</Computer></e:System><System><EventID>9</EventID></System>\
+        <EventData><Data Name='x'>1&lt;2<b>inner</b>after</Data><Data><!--first-->lost</Data>\
+        </EventData></e:Event>\n";
+    let p = map(xml);
+    assert_eq!(text(&p, "provider_name"), Some("a&bA"));
+    assert_eq!(p["event_id"], Value::I32(4), "the text before the comment; the second System is not read");
+    assert_eq!(text(&p, "channel"), Some("Security"));
+    assert_eq!(text(&p, "computer"), Some("a\nb"));
+    let data = p["event_data"].as_map().unwrap();
+    assert_eq!(data["x"].as_str(), Some("1<2"), "the text before the child element");
+    assert_eq!(data["param2"].as_str(), Some(""), "a comment comes first");
+}
+
+#[test]
+fn malformed_documents_and_dtds_are_refused() {
+    let body = "<System><EventID>1</EventID><TimeCreated SystemTime='2026-11-30T07:15:02Z'/></System>";
+    for (xml, why) in [
+        (format!("<!DOCTYPE Event [<!ENTITY a 'b'>]><Event>{body}</Event>"), "DTD"),
+        (format!("<Event>{body}</Event><Event/>"), "second root"),
+        (format!("<Event>{body}</Event>x"), "outside the root"),
+        (format!("<Event>{body}<EventData><Data>&a;</Data></EventData></Event>"), "unknown entity"),
+        (format!("<Event>{body}</System></Event>"), ""),
+        (format!("<Event>{body}"), "not closed"),
+        (String::new(), "no root"),
     ] {
-        let parsed = parse_system_time(text).unwrap();
-        let expected = if seconds >= 0 {
-            UNIX_EPOCH + Duration::from_secs(seconds as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_secs(seconds.unsigned_abs())
-        };
-        assert_eq!(parsed, expected, "{text}");
-        assert_eq!(rfc3339_100ns(parsed), text.replace('Z', ".0000000Z"));
+        match map_event(&xml, &EventExtras::default(), &MappingOptions::default()) {
+            Err(MappingError::Xml(error)) => assert!(error.contains(why), "{xml}: {error}"),
+            other => panic!("{xml}: {other:?}"),
+        }
     }
-    assert!(parse_system_time("2026-11-30T07:15:02.1234567890Z").is_none(), "more than 9 digits");
-    assert!(parse_system_time("2026-11-30 07:15:02Z").is_none());
 }
