@@ -11,9 +11,10 @@
 //!
 //! Text values longer than `max_field_bytes` are cut at a character boundary and the record
 //! says `truncated: true`: every text taken from the event, and the names of `event_data` and
-//! `user_data` entries (a name repeated after its cut then gets its `_1` suffix). Times: `time_created` is RFC 3339 UTC with 7 fraction digits (the
-//! 100 ns of a FILETIME); `generated` and `written` keep the seed's `yyyy-MM-dd HH:mm:ssZ` form,
-//! in UTC (`+0000`): the original shifted them by the agent's zone offset (BUG-40).
+//! `user_data` entries (a name repeated after its cut then gets its `_1` suffix). Times:
+//! `time_created` is RFC 3339 UTC with 7 fraction digits (the 100 ns of a FILETIME);
+//! `generated` and `written` keep the seed's `yyyy-MM-dd HH:mm:ssZ` form, in UTC (`+0000`): the
+//! original shifted them by the agent's zone offset (BUG-40).
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -212,7 +213,7 @@ fn event_data(items: Vec<DataItem<'_>>, text: &mut Truncator) -> Value {
                 let _ = write!(key, "{}", position + 1);
                 text.cut(&key)
             }
-            ("Binary", _) => Text::const_new("binary"),
+            ("Binary", _) => text.cut("binary"),
             (other, _) => text.cut(other),
         };
         map.push(key, Value::Str(text.cut(&item.text)));

@@ -18,7 +18,6 @@
 
 use std::borrow::Cow;
 
-use quick_xml::XmlVersion;
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::attributes::Attributes;
 use quick_xml::events::{BytesRef, BytesStart, Event};
@@ -93,8 +92,8 @@ pub(super) struct UserData<'a> {
 /// Reads `xml` once; an error says what is wrong and where.
 pub(super) fn scan(xml: &str) -> Result<EventFields<'_>, String> {
     let mut reader = Reader::from_str(xml);
-    // Events nest five or six deep; a deeper one grows the stack.
-    let mut scan = Scan { xml, open: Vec::with_capacity(8), ..Scan::default() };
+    // Events nest five or six deep; a deeper one grows the list.
+    let mut scan = Scan { xml, stack: Vec::with_capacity(8), ..Scan::default() };
     loop {
         let event = reader.read_event().map_err(|e| format!("{e} (at byte {})", reader.error_position()))?;
         match event {
@@ -105,7 +104,9 @@ pub(super) fn scan(xml: &str) -> Result<EventFields<'_>, String> {
             Event::CData(data) => scan.text(data.xml10_content())?,
             Event::GeneralRef(reference) => scan.reference(&reference)?,
             Event::Comment(_) | Event::PI(_) => scan.other_child(),
-            Event::Decl(_) => {}
+            // A declaration where the document began, or an `<?xml?>` that a tree reads as a
+            // processing instruction: it ends the open element's text.
+            Event::Decl(_) => scan.other_child(),
             Event::DocType(_) => return Err("a DTD is not allowed in an event".into()),
             Event::Eof => break,
         }
@@ -250,7 +251,9 @@ struct Scan<'a> {
     /// The document read.
     xml: &'a str,
     fields: EventFields<'a>,
-    open: Vec<Open<'a>>,
+    /// The elements open, the innermost last.
+    stack: Vec<Open<'a>>,
+    /// Whether the root element opened.
     rooted: bool,
     /// The [`ReadOnce`] elements seen.
     seen: u32,
@@ -259,11 +262,13 @@ struct Scan<'a> {
 impl<'a> Scan<'a> {
     fn open(&mut self, start: BytesStart<'a>, empty: bool) -> Result<(), String> {
         let name_length = start.name().as_ref().len();
+        // A reader of a `&str` lends every tag: this error cannot happen, but is an error
+        // rather than a panic if a new version of the reader copied one.
         let Some(tag) = lent(self.xml, &start) else {
             return Err("the XML reader copied a tag it should have lent".into());
         };
         let name = local_name(&tag[..name_length]);
-        let parent = self.open.last_mut().map(|parent| {
+        let parent = self.stack.last_mut().map(|parent| {
             parent.growing = false;
             if let Role::UserInner { leaf } = &mut parent.role {
                 *leaf = false;
@@ -282,7 +287,7 @@ impl<'a> Scan<'a> {
             role,
             Role::SystemText(_) | Role::RenderingText(_) | Role::DataItem | Role::UserInner { .. }
         );
-        self.open.push(Open { role, name, text: Cow::Borrowed(""), growing });
+        self.stack.push(Open { role, name, text: Cow::Borrowed(""), growing });
         if empty {
             self.close();
         }
@@ -376,7 +381,7 @@ impl<'a> Scan<'a> {
 
     fn close(&mut self) {
         // The reader matches end tags with start tags, so an end always has its element.
-        let Some(element) = self.open.pop() else { return };
+        let Some(element) = self.stack.pop() else { return };
         let text = element.text;
         match element.role {
             Role::SystemText(field) => {
@@ -410,7 +415,7 @@ impl<'a> Scan<'a> {
     /// Text or CDATA: part of the open element's text while that may still grow; outside the
     /// root element, only white space may stand.
     fn text(&mut self, piece: Cow<'a, str>) -> Result<(), String> {
-        match self.open.last_mut() {
+        match self.stack.last_mut() {
             Some(Open { text, growing: true, .. }) => append(text, piece),
             Some(_) => {}
             None if piece.trim_matches(['\t', '\n', '\r', ' ']).is_empty() => {}
@@ -422,13 +427,8 @@ impl<'a> Scan<'a> {
     /// `&name;` or `&#N;`: the predefined entities and characters only.
     fn reference(&mut self, reference: &BytesRef<'a>) -> Result<(), String> {
         let mut character = [0; 4];
-        let resolved: &str = match reference.resolve_char_ref() {
-            Ok(Some(c)) => c.encode_utf8(&mut character),
-            Ok(None) => resolve_predefined_entity(reference)
-                .ok_or_else(|| format!("an unknown entity &{};", &**reference))?,
-            Err(e) => return Err(format!("a bad character reference &{};: {e}", &**reference)),
-        };
-        match self.open.last_mut() {
+        let resolved = resolve_reference(reference, &mut character)?;
+        match self.stack.last_mut() {
             Some(Open { text, growing: true, .. }) => text.to_mut().push_str(resolved),
             Some(_) => {}
             None => return Err("a reference outside the root element".into()),
@@ -438,13 +438,13 @@ impl<'a> Scan<'a> {
 
     /// A comment or processing instruction: it ends the open element's text.
     fn other_child(&mut self) {
-        if let Some(parent) = self.open.last_mut() {
+        if let Some(parent) = self.stack.last_mut() {
             parent.growing = false;
         }
     }
 
     fn finish(self) -> Result<EventFields<'a>, String> {
-        if let Some(open) = self.open.last() {
+        if let Some(open) = self.stack.last() {
             return Err(format!("<{}> is not closed", open.name));
         }
         if !self.rooted {
@@ -488,17 +488,68 @@ fn attribute_values<'a, const N: usize>(
     let mut values = [const { None }; N];
     for attribute in attributes.with_checks(false) {
         let attribute = attribute.map_err(|e| format!("a bad attribute: {e}"))?;
+        // A name that begins with ':' is read without it, as a tree reads it.
         let key = attribute.key.as_ref();
-        if let Some(index) = names.iter().position(|name| *name == key)
+        let plain = key.strip_prefix(':').unwrap_or(key);
+        if let Some(index) = names.iter().position(|name| *name == plain)
             && values[index].is_none()
         {
-            let value = attribute
-                .normalized_value(XmlVersion::Implicit1_0)
-                .map_err(|e| format!("a bad value of attribute {key}: {e}"))?;
+            let value =
+                normalised(attribute.value).map_err(|e| format!("a bad value of attribute {key}: {e}"))?;
             values[index] = Some(value);
         }
     }
     Ok(values)
+}
+
+/// What `&name;` stands for: one of the five predefined entities, or a character (`&#N;`,
+/// `&#xH;`). A number that is no character (a surrogate, past U+10FFFF) stands for U+FFFD, as a
+/// tree reads it; `&#0;` is refused.
+fn resolve_reference<'b>(name: &str, buffer: &'b mut [u8; 4]) -> Result<&'b str, String> {
+    let Some(number) = name.strip_prefix('#') else {
+        return resolve_predefined_entity(name).ok_or_else(|| format!("an unknown entity &{name};"));
+    };
+    let (digits, radix) = match number.strip_prefix('x') {
+        Some(hex) => (hex, 16),
+        None => (number, 10),
+    };
+    let value = (!digits.is_empty() && digits.chars().all(|c| c.is_digit(radix)))
+        .then(|| u32::from_str_radix(digits, radix).ok())
+        .flatten()
+        .filter(|&value| value != 0)
+        .ok_or_else(|| format!("a bad character reference &{name};"))?;
+    Ok(char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER).encode_utf8(buffer))
+}
+
+/// An attribute's value normalised as XML says: each tab, line feed and carriage return (a
+/// `\r\n` pair once) a space, and references resolved; lent when nothing changes.
+fn normalised(raw: Cow<'_, str>) -> Result<Cow<'_, str>, String> {
+    const SPECIAL: [char; 4] = ['&', '\t', '\n', '\r'];
+    if !raw.contains(SPECIAL) {
+        return Ok(raw);
+    }
+    let mut value = String::with_capacity(raw.len());
+    let mut rest = &*raw;
+    let mut character = [0; 4];
+    while let Some(at) = rest.find(SPECIAL) {
+        value.push_str(&rest[..at]);
+        let special = rest.as_bytes()[at];
+        rest = &rest[at + 1..];
+        match special {
+            b'&' => {
+                let end = rest.find(';').ok_or("a reference without its ';'")?;
+                value.push_str(resolve_reference(&rest[..end], &mut character)?);
+                rest = &rest[end + 1..];
+            }
+            b'\r' => {
+                value.push(' ');
+                rest = rest.strip_prefix('\n').unwrap_or(rest);
+            }
+            _ => value.push(' '),
+        }
+    }
+    value.push_str(rest);
+    Ok(Cow::Owned(value))
 }
 
 /// `part` as the slice of `input` it is, when it is one (the reader lends tags out of the

@@ -295,6 +295,20 @@ fn texts_and_attributes_are_read_as_a_tree_gives_them() {
     let data = p["event_data"].as_map().unwrap();
     assert_eq!(data["x"].as_str(), Some("1<2"), "the text before the child element");
     assert_eq!(data["param2"].as_str(), Some(""), "a comment comes first");
+
+    // An `<?xml?>` inside an element ends its text as a processing instruction does; a
+    // reference to no character (a surrogate) stands for U+FFFD; `:Name` is read as `Name`;
+    // attribute values have their line ends and tabs as spaces.
+    let odd = LOGON.replace("<EventID>4624</EventID>", "<EventID>4<?xml?>5</EventID>").replace(
+        "<Data Name='TargetUserName'>alice</Data>",
+        "<Data Name='&#xD800;x'>a&#xD800;</Data><Data :Name='colon'>c</Data><Data Name='t\tu\r\nv'>w</Data>",
+    );
+    let p = map(&odd);
+    assert_eq!(p["event_id"], Value::I32(4));
+    let data = p["event_data"].as_map().unwrap();
+    assert_eq!(data["\u{FFFD}x"].as_str(), Some("a\u{FFFD}"));
+    assert_eq!(data["colon"].as_str(), Some("c"));
+    assert_eq!(data["t u v"].as_str(), Some("w"));
 }
 
 #[test]
@@ -307,6 +321,7 @@ fn malformed_documents_and_dtds_are_refused() {
         (format!("<Event>{body}<EventData><Data>&a;</Data></EventData></Event>"), "unknown entity"),
         (format!("<Event>{body}</System></Event>"), ""),
         (format!("<Event>{body}"), "not closed"),
+        (format!("<Event>{body}<EventData><Data>&#0;</Data></EventData></Event>"), "character reference"),
         (String::new(), "no root"),
     ] {
         match map_event(&xml, &EventExtras::default(), &MappingOptions::default()) {

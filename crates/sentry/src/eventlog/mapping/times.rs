@@ -1,12 +1,13 @@
-//! Event times: `SystemTime` attributes (`2016-07-08T18:12:51.6816408Z`) read, and records'
-//! times written, in UTC, digit by digit (two per event: `format!` cost more than the rest of
-//! the dates).
+//! Event times: `SystemTime` attributes (`2016-07-08T18:12:51.6816408Z`) read, and the
+//! records' times written, in UTC.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kraken_codec::Text;
 
-/// `2016-07-08T18:12:51.6816408Z` (any number of fraction digits, up to 9) as a time.
+/// `2016-07-08T18:12:51.6816408Z` (any number of fraction digits, up to 9) as a time; `None`
+/// for a year not of four digits (Windows writes years 1601 to 9999 this way) or a time this
+/// platform's clock cannot hold (before 1601 on Windows).
 pub(super) fn parse_system_time(text: &str) -> Option<SystemTime> {
     let text = text.strip_suffix('Z')?;
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
@@ -15,7 +16,13 @@ pub(super) fn parse_system_time(text: &str) -> Option<SystemTime> {
     let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
     let mut time = time.splitn(3, ':').map(str::parse::<u64>);
     let (hour, minute, second) = (time.next()?.ok()?, time.next()?.ok()?, time.next()?.ok()?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     if fraction.len() > 9 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
@@ -29,8 +36,8 @@ pub(super) fn parse_system_time(text: &str) -> Option<SystemTime> {
     let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + (hour * 3_600 + minute * 60 + second) as i64;
     let since = Duration::new(seconds.unsigned_abs(), 0);
-    let at = if seconds >= 0 { UNIX_EPOCH + since } else { UNIX_EPOCH.checked_sub(since)? };
-    Some(at + Duration::from_nanos(u64::from(nanos)))
+    let at = if seconds >= 0 { UNIX_EPOCH.checked_add(since)? } else { UNIX_EPOCH.checked_sub(since)? };
+    at.checked_add(Duration::from_nanos(u64::from(nanos)))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -149,5 +156,8 @@ mod tests {
         }
         assert!(parse_system_time("2026-11-30T07:15:02.1234567890Z").is_none(), "more than 9 digits");
         assert!(parse_system_time("2026-11-30 07:15:02Z").is_none());
+        for year in ["999999999999", "30829", "10000", "0000", "-0001"] {
+            assert!(parse_system_time(&format!("{year}-01-01T00:00:00Z")).is_none(), "{year}");
+        }
     }
 }
