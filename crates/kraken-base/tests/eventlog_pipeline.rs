@@ -194,6 +194,7 @@ async fn every_injected_error_ends_with_each_event_at_the_base_once() {
     );
     assert!(errors[0].params.contains("cannot be rendered"), "{}", errors[0].params);
     let unrendered = first; // the first of the batch was the one that failed
+    assert!(errors[0].params.contains(&format!("\"record_id\":{unrendered}")), "{}", errors[0].params);
     let mut expected: Vec<u64> = (1..=last).filter(|id| *id != unrendered).collect();
     until_stored(&fixture, expected.clone(), "after a render failure").await;
 

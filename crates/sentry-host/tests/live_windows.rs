@@ -95,7 +95,8 @@ fn a_reported_event_arrives_once_and_not_again_after_a_restart() {
     // the lookup must find the record and tell it apart (a gap, then the log from its oldest).
     let year: u32 = created[..4].parse().unwrap();
     let altered = format!("{}{}", year - 1, &created[4..]);
-    let reused = Position { bookmark: saved.bookmark, time_created: Some(&altered) }.to_string();
+    let reused =
+        Position { bookmark: saved.bookmark, time_created: Some(&altered), read_by: None }.to_string();
     let batch = source().read(&reused, 10).unwrap();
     assert!(
         matches!(batch.items.first(), Some(SourceItem::Gap(_))),

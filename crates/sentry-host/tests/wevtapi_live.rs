@@ -583,6 +583,7 @@ fn a_render_failure_is_damage_and_a_failed_bookmark_loses_nothing() {
     assert_eq!(bookmark_record_id(&batch.position), Some(3));
     let SourceItem::Damage(damage) = &batch.items[0] else { unreachable!() };
     assert!(damage.error.contains("EvtRender failed with Win32 error 13"), "{}", damage.error);
+    assert_eq!(damage.record_id, Some(1), "named by its bookmark");
 
     // Without the bookmark of a batch, the batch is not handed out; the next read has it.
     log.append(4..=5);

@@ -398,7 +398,13 @@ impl EventSource for EvtxFileSource {
                     ),
                     Err(error) => {
                         let (offset, header_id) = record_location(&error);
-                        walk.damage(Damage { chunk: number, offset, header_id, error: chain(&error) });
+                        walk.damage(Damage {
+                            chunk: number,
+                            offset,
+                            header_id,
+                            record_id: None,
+                            error: chain(&error),
+                        });
                     }
                 }
             }
@@ -552,7 +558,7 @@ fn identity(file: &mut File) -> String {
 
 /// A chunk that cannot be read, as damage.
 fn chunk_damage(chunk: Option<u64>, error: &EvtxError) -> Damage {
-    Damage { chunk, offset: None, header_id: None, error: chain(error) }
+    Damage { chunk, offset: None, header_id: None, record_id: None, error: chain(error) }
 }
 
 /// (offset in its chunk, record header id) of a record error.

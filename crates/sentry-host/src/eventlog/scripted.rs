@@ -175,6 +175,13 @@ impl SubscriptionApi for ScriptedApi {
     type Subscription = ScriptedSubscription;
     type Event = ScriptedEvent;
 
+    /// The scripted clock: half a second after the newest event appended (each is dated a
+    /// second after the one before), so an event appended later is created after now.
+    fn now(&self) -> std::time::SystemTime {
+        let appended = self.log().appended;
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis((1_700_000_000 + appended) * 1_000 + 500)
+    }
+
     fn open_log(&mut self, channel: &str) -> Result<(), ApiError> {
         let log = self.enter(Call::OpenLog, "EvtOpenLog")?;
         match (log.available, channel == log.channel) {

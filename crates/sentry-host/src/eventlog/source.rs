@@ -65,8 +65,11 @@ pub struct Damage {
     pub chunk: Option<u64>,
     /// The record's offset in its chunk.
     pub offset: Option<u64>,
-    /// The record's header id, when it could be read.
+    /// The record's header id, when it could be read (`.evtx` files).
     pub header_id: Option<u64>,
+    /// The event's record id in its log, when it could be learnt (the live source: from the
+    /// event's bookmark).
+    pub record_id: Option<u64>,
     pub error: String,
 }
 

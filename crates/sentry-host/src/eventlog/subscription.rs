@@ -37,8 +37,10 @@
 //!   a [`Gap`] when an unfiltered query shows records after it gone; if the log's newest record
 //!   is older than the bookmark, the log was cleared and began its ids again: every record is
 //!   read, after a gap;
-//! - renders each event to XML (a render failure is a [`Damage`] item, the read goes on), and
-//!   the bookmark of a batch's last event is the position after it.
+//! - renders each event to XML (a render failure is a [`Damage`] item naming the event's
+//!   record id, the read goes on), and the bookmark of a batch's last event is the position
+//!   after it; after an event that could not be rendered, the position keeps its looked-up
+//!   time, or else the time it was read by (an event created later is another one).
 //!
 //! The subscription stays open between reads while the caller passes back the position it
 //! was given; any other position (a batch the caller could not keep) resubscribes from there.
@@ -49,7 +51,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::query::query_refusal;
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
@@ -157,6 +159,11 @@ pub trait SubscriptionApi: Send {
     fn format_message(&mut self, provider: &str, event: &Self::Event) -> Result<String, ApiError>;
     /// The (domain, account) of a SID given as text.
     fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError>;
+    /// The time now by the clock the log's events are dated with (`TimeCreated`): the
+    /// system's.
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }
 
 /// Where a logger with no position yet starts.
@@ -357,21 +364,35 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     }
 
     /// Why the record `position` names is another event now, if it is: the log was cleared
-    /// (its ids began again at 1) and has grown past that id since. Known only for positions
-    /// that keep their event's `TimeCreated`; a record no longer there is for `Strict` to tell.
+    /// (its ids began again at 1) and has grown past that id since. Known for positions that
+    /// keep their event's `TimeCreated` (another time: another event), or the time the event
+    /// was read by (a later time: an event created after it was read); a record no longer there
+    /// is for `Strict` to tell.
     fn regrown_since(&mut self, position: &str) -> Result<Option<String>, SourceError> {
-        let Position { bookmark, time_created: Some(read) } = Position::parse(position) else {
-            return Ok(None);
+        let parsed = Position::parse(position);
+        let (bookmark, known) = match parsed {
+            Position { bookmark, time_created: Some(read), .. } => (bookmark, Known::Created(read)),
+            Position { bookmark, read_by: Some(by), .. } => (bookmark, Known::ReadBy(by)),
+            _ => return Ok(None),
         };
         let Some(now) = self.checked_lookup(bookmark)? else { return Ok(None) };
+        let id = bookmark_record_id(bookmark).unwrap_or_default();
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
-        let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(read), filetime_ticks(&now)) else {
+        let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(known.time()), filetime_ticks(&now)) else {
             return Ok(None);
         };
-        if now_ticks == then_ticks {
-            return Ok(None);
-        }
-        let id = bookmark_record_id(bookmark).unwrap_or_default();
+        let read = match known {
+            Known::Created(read) if now_ticks != then_ticks => read,
+            Known::ReadBy(by) if now_ticks > then_ticks => {
+                return Ok(Some(format!(
+                    "record {id} of {} is now an event created at {now}, after the one read there \
+                     (which could not be rendered) was read by {by}: the log was cleared and has \
+                     grown past it since; reading resumed at the oldest record",
+                    self.channel
+                )));
+            }
+            _ => return Ok(None),
+        };
         Ok(Some(format!(
             "record {id} of {} is now an event created at {now}, not the one read last (created at \
              {read}): the log was cleared and has grown past it since; reading resumed at the oldest \
@@ -434,12 +455,20 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     }
 
     /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names).
-    fn position_after(&self, bookmark: String, last: Option<&SourceItem>) -> String {
+    /// An event that could not be rendered has its time looked up (another path to the same
+    /// record, which may render it); where that fails too, the position keeps the time it was
+    /// read by instead: a later record the log gives the same id after a clear was created
+    /// after that (see [`Self::regrown_since`]).
+    fn position_after(&mut self, bookmark: String, last: Option<&SourceItem>) -> String {
         let created = match last {
-            Some(SourceItem::Event(event)) => time_created(&event.xml),
+            Some(SourceItem::Event(event)) => time_created(&event.xml).map(str::to_owned),
+            Some(SourceItem::Damage(_)) => match self.lookup_time(&bookmark) {
+                Ok(Some(created)) => Some(created),
+                _ => return Position::read_by(bookmark, self.api.now()),
+            },
             _ => None,
         };
-        Position::with_time(bookmark, created)
+        Position::with_time(bookmark, created.as_deref())
     }
 
     /// A start position at `bookmark`, with the time of its record when the log holds it, so
@@ -508,16 +537,20 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
     }
 
-    /// The source event of one handle, or the damage if it cannot be rendered.
+    /// The source event of one handle, or the damage if it cannot be rendered: it names the
+    /// event's record id when the event's bookmark gives it, so that it can be looked at.
     fn item(&mut self, event: &A::Event) -> SourceItem {
         let xml = match self.api.render(event) {
             Ok(xml) => xml,
             Err(error) => {
+                let record_id = self.log_id(event).ok();
+                let which = record_id.map_or_else(|| "an event".to_owned(), |id| format!("record {id}"));
                 return SourceItem::Damage(Damage {
                     chunk: None,
                     offset: None,
                     header_id: None,
-                    error: format!("an event of {} cannot be rendered: {error}", self.channel),
+                    record_id,
+                    error: format!("{which} of {} cannot be rendered: {error}", self.channel),
                 });
             }
         };
@@ -745,11 +778,28 @@ fn is_not_there(code: u32) -> bool {
 
 /// A live position taken apart: the bookmark's XML (what the API is given) and, after it, the
 /// `TimeCreated` of the event the bookmark names, kept so that a record id the log reuses after
-/// it was cleared is told from the record read (written `<!-- kraken: TimeCreated='...' -->`).
+/// it was cleared is told from the record read (written `<!-- kraken: TimeCreated='...' -->`);
+/// for an event that could not be rendered, the time it was read by (`ReadBy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position<'p> {
     pub bookmark: &'p str,
     pub time_created: Option<&'p str>,
+    pub read_by: Option<&'p str>,
+}
+
+/// What a position knows of the time of the event it names.
+#[derive(Debug, Clone, Copy)]
+enum Known<'p> {
+    Created(&'p str),
+    ReadBy(&'p str),
+}
+
+impl<'p> Known<'p> {
+    fn time(self) -> &'p str {
+        match self {
+            Known::Created(time) | Known::ReadBy(time) => time,
+        }
+    }
 }
 
 /// What ends a bookmark's XML, and what starts the note after it.
@@ -760,26 +810,39 @@ impl<'p> Position<'p> {
     /// The position text of `bookmark`, with `time_created` after it when known.
     fn with_time(bookmark: String, time_created: Option<&str>) -> String {
         match time_created {
-            Some(created) => Position { bookmark: &bookmark, time_created: Some(created) }.to_string(),
+            Some(created) => {
+                Position { bookmark: &bookmark, time_created: Some(created), read_by: None }.to_string()
+            }
             None => bookmark,
         }
     }
 
+    /// The position text of `bookmark`, with the time `at` which its event was read.
+    fn read_by(bookmark: String, at: SystemTime) -> String {
+        let Ok(at) = evtx::Timestamp::try_from(at) else { return bookmark };
+        Position { bookmark: &bookmark, time_created: None, read_by: Some(&at.to_string()) }.to_string()
+    }
+
     pub fn parse(position: &'p str) -> Self {
         let Some(end) = position.find(BOOKMARK_END).map(|at| at + BOOKMARK_END.len()) else {
-            return Position { bookmark: position, time_created: None };
+            return Position { bookmark: position, time_created: None, read_by: None };
         };
         let (bookmark, note) = position.split_at(end);
-        Position { bookmark, time_created: attribute_of(note, NOTE_START, "TimeCreated") }
+        Position {
+            bookmark,
+            time_created: attribute_of(note, NOTE_START, "TimeCreated"),
+            read_by: attribute_of(note, NOTE_START, "ReadBy"),
+        }
     }
 }
 
 impl fmt::Display for Position<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.bookmark)?;
-        match self.time_created {
-            Some(created) => write!(f, "\r\n{NOTE_START} TimeCreated='{created}' -->"),
-            None => Ok(()),
+        match (self.time_created, self.read_by) {
+            (Some(created), _) => write!(f, "\r\n{NOTE_START} TimeCreated='{created}' -->"),
+            (None, Some(by)) => write!(f, "\r\n{NOTE_START} ReadBy='{by}' -->"),
+            (None, None) => Ok(()),
         }
     }
 }

@@ -102,6 +102,7 @@ impl ItemMapping {
                 ("chunk", optional_id(damage.chunk)),
                 ("offset", optional_id(damage.offset)),
                 ("header_id", optional_id(damage.header_id)),
+                ("record_id", optional_id(damage.record_id)),
                 ("error", Value::from(damage.error.as_str())),
             ],
         )
@@ -110,7 +111,8 @@ impl ItemMapping {
 
 /// An event whose XML could not be mapped, as damage.
 fn event_damage(header_id: Option<u64>, error: super::MappingError) -> Damage {
-    Damage { chunk: None, offset: None, header_id, error: format!("event cannot be mapped: {error}") }
+    let error = format!("event cannot be mapped: {error}");
+    Damage { chunk: None, offset: None, header_id, record_id: None, error }
 }
 
 fn optional_id(id: Option<u64>) -> Value {

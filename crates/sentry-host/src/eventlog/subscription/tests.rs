@@ -449,6 +449,9 @@ fn render_failures_are_damage_items_and_the_read_goes_on() {
     let batch = source.read(OLDEST, 10).unwrap();
     assert_eq!(ids(&batch), [u64::MAX, 2, 3]);
     assert_eq!(bookmark_record_id(&batch.position), Some(3));
+    let SourceItem::Damage(damage) = &batch.items[0] else { unreachable!() };
+    assert_eq!(damage.record_id, Some(1), "the damage names its record, from its bookmark");
+    assert!(damage.error.starts_with("record 1 of Security cannot be rendered"), "{}", damage.error);
 }
 
 #[test]
@@ -517,6 +520,33 @@ fn a_log_cleared_and_grown_past_the_bookmark_is_read_again_from_its_oldest_recor
     // record with its id is taken for the one read, as `Strict` alone does.
     let bare = Position::parse(&first.position).bookmark;
     assert_eq!(ids(&source_after_restart(&api).read(bare, 100).unwrap()), [6, 7, 8]);
+}
+
+#[test]
+fn a_position_after_an_event_that_renders_nowhere_keeps_when_it_was_read() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    // The newest event renders: neither in the subscription, nor where it is looked up.
+    let first = source.read(OLDEST, 2).unwrap();
+    api.fail_next(Call::Render, 13);
+    api.fail_next(Call::Lookup, 1722);
+    let batch = source.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&batch), [u64::MAX]);
+    let kept = Position::parse(&batch.position);
+    assert_eq!((bookmark_record_id(kept.bookmark), kept.time_created), (Some(3), None));
+    assert!(kept.read_by.is_some(), "{}", batch.position);
+    // Record 3 still the one read: nothing again.
+    api.append_many(1, "P", 1);
+    let next = source_after_restart(&api).read(&batch.position, 100).unwrap();
+    assert_eq!(ids(&next), [4]);
+    // The log cleared and grown past id 3: record 3 is an event created after record 3 was read.
+    api.clear_and_begin_ids_again();
+    api.append_many(4, "P", 1);
+    let batch = source_after_restart(&api).read(&batch.position, 100).unwrap();
+    assert_eq!(ids(&batch), [0, 1, 2, 3, 4], "a gap, then every record of the log");
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert!(gap.reason.contains("which could not be rendered"), "{}", gap.reason);
 }
 
 #[test]
@@ -600,12 +630,14 @@ fn times_are_compared_as_instants_not_as_text() {
     let api = ScriptedApi::new("Security");
     api.append_many(3, "P", 1);
     let written_by_windows_7 = "2023-11-14T22:13:22.123456700Z";
-    let saved = Position { bookmark: &bookmark, time_created: Some(written_by_windows_7) }.to_string();
+    let saved =
+        Position { bookmark: &bookmark, time_created: Some(written_by_windows_7), read_by: None }.to_string();
     assert_eq!(ids(&source_after_restart(&api).read(&saved, 100).unwrap()), [3]);
     // Another instant is another event; a time that does not parse is no evidence.
-    let other = Position { bookmark: &bookmark, time_created: Some("2023-11-14T22:13:22.1234568Z") };
+    let other =
+        Position { bookmark: &bookmark, time_created: Some("2023-11-14T22:13:22.1234568Z"), read_by: None };
     assert_eq!(ids(&source_after_restart(&api).read(&other.to_string(), 100).unwrap()), [0, 1, 2, 3]);
-    let garbled = Position { bookmark: &bookmark, time_created: Some("yesterday") };
+    let garbled = Position { bookmark: &bookmark, time_created: Some("yesterday"), read_by: None };
     assert_eq!(ids(&source_after_restart(&api).read(&garbled.to_string(), 100).unwrap()), [3]);
 }
 
@@ -631,11 +663,15 @@ fn a_record_gone_is_left_to_strict_and_a_last_id_start_keeps_its_records_time() 
 #[test]
 fn a_position_keeps_its_time_after_the_bookmark_and_reads_back() {
     let bookmark = bookmark_xml("Security", 7);
-    let position = Position { bookmark: &bookmark, time_created: Some("2026-12-05T04:06:27.1234567Z") };
+    let position =
+        Position { bookmark: &bookmark, time_created: Some("2026-12-05T04:06:27.1234567Z"), read_by: None };
     let text = position.to_string();
     assert!(text.starts_with(&bookmark) && text.ends_with("TimeCreated='2026-12-05T04:06:27.1234567Z' -->"));
     assert_eq!(Position::parse(&text), position);
     assert_eq!(bookmark_record_id(&text), Some(7));
-    assert_eq!(Position::parse(&bookmark), Position { bookmark: &bookmark, time_created: None });
-    assert_eq!(Position::parse(OLDEST), Position { bookmark: OLDEST, time_created: None });
+    assert_eq!(
+        Position::parse(&bookmark),
+        Position { bookmark: &bookmark, time_created: None, read_by: None }
+    );
+    assert_eq!(Position::parse(OLDEST), Position { bookmark: OLDEST, time_created: None, read_by: None });
 }
