@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::subscription::{
-    ApiError, OPEN_METADATA, SubscribeFrom, SubscriptionApi, bookmark_record_id, bookmark_xml, codes,
+    ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
+    bookmark_xml, codes,
 };
 
 /// The calls a failure can be injected into.
@@ -60,6 +61,9 @@ struct ScriptedLog {
     /// Counts the clears: a subscription made before the last one gets 15011 from `EvtNext`.
     clears: u64,
     failures: VecDeque<(Call, u32)>,
+    /// Records that fail to render, wherever they are rendered (the subscription's events and
+    /// the lookup's), with the error: until they leave the log.
+    unrenderable: BTreeMap<u64, u32>,
     calls: BTreeMap<Call, usize>,
 }
 
@@ -88,6 +92,7 @@ impl ScriptedApi {
                 max_batch: 1024,
                 clears: 0,
                 failures: VecDeque::new(),
+                unrenderable: BTreeMap::new(),
                 calls: BTreeMap::new(),
             })),
         }
@@ -121,6 +126,7 @@ impl ScriptedApi {
     pub fn clear(&self) {
         let mut log = self.log();
         log.records.clear();
+        log.unrenderable.clear();
         log.clears += 1;
     }
 
@@ -128,6 +134,7 @@ impl ScriptedApi {
     pub fn clear_and_begin_ids_again(&self) {
         let mut log = self.log();
         log.records.clear();
+        log.unrenderable.clear();
         log.next_id = 1;
         log.clears += 1;
     }
@@ -136,7 +143,19 @@ impl ScriptedApi {
     pub fn roll_over(&self, count: usize) {
         let mut log = self.log();
         let count = count.min(log.records.len());
-        log.records.drain(..count);
+        let gone: Vec<u64> = log.records.drain(..count).map(|(id, _)| id).collect();
+        for id in gone {
+            log.unrenderable.remove(&id);
+        }
+    }
+
+    /// The newest record fails to render with `code` wherever it is rendered, until it leaves
+    /// the log; returns its id (`None` for an empty log).
+    pub fn make_newest_unrenderable(&self, code: u32) -> Option<u64> {
+        let mut log = self.log();
+        let id = log.records.back()?.0;
+        log.unrenderable.insert(id, code);
+        Some(id)
     }
 
     /// The next `call` fails with `code` (failures queue up in order).
@@ -241,7 +260,10 @@ impl SubscriptionApi for ScriptedApi {
     }
 
     fn render(&mut self, event: &ScriptedEvent) -> Result<String, ApiError> {
-        drop(self.enter(Call::Render, "EvtRender")?);
+        let log = self.enter(Call::Render, RENDER_CALL)?;
+        if let Some(&code) = log.unrenderable.get(&event.id) {
+            return Err(ApiError { call: RENDER_CALL, code });
+        }
         Ok(event.xml.clone())
     }
 
@@ -256,16 +278,18 @@ impl SubscriptionApi for ScriptedApi {
         Ok(log.records.back().map(|(id, _)| bookmark_xml(&log.channel, *id)))
     }
 
-    fn bookmarked_event(
-        &mut self,
-        _channel: &str,
-        bookmark: &str,
-    ) -> Result<Option<(u64, String)>, ApiError> {
+    fn bookmarked_event(&mut self, _channel: &str, bookmark: &str) -> Result<Option<FoundEvent>, ApiError> {
         let log = self.enter(Call::Lookup, "EvtSeek")?;
         let id = bookmark_record_id(bookmark).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
         // As a seek that is not strict: the record, else the first after it, else the last.
         let found = log.records.iter().find(|(record, _)| *record >= id).or(log.records.back());
-        Ok(found.map(|(record, xml)| (*record, xml.clone())))
+        Ok(found.map(|(record, xml)| {
+            let rendered = match log.unrenderable.get(record) {
+                Some(&code) => Err(ApiError { call: RENDER_CALL, code }),
+                None => Ok(xml.clone()),
+            };
+            (*record, rendered)
+        }))
     }
 
     fn format_message(&mut self, provider: &str, event: &ScriptedEvent) -> Result<String, ApiError> {

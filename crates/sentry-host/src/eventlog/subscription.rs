@@ -105,6 +105,13 @@ pub const GROW_AFTER: u32 = 64;
 /// Entries kept in each lookup cache.
 const CACHE_ENTRIES: usize = 512;
 
+/// What a seek to a bookmark found: the record's id in the log, and its XML or why it could
+/// not be rendered.
+pub type FoundEvent = (u64, Result<String, ApiError>);
+
+/// The call an event's render fails in (`EvtRender`): the record is there but gives no XML.
+pub const RENDER_CALL: &str = "EvtRender";
+
 /// A failed call: which one and its Win32 error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiError {
@@ -152,15 +159,16 @@ pub trait SubscriptionApi: Send {
     /// The XML of a bookmark at the newest record of `channel`; `None` for an empty log.
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError>;
     /// The event a seek to the bookmark finds in `channel`'s whole log, whatever the filter:
-    /// its id in the log (as bookmarks give them) and its XML. That is the bookmarked record when
-    /// the log holds it; otherwise a neighbour (as `EvtSeek` documents), or `None`.
-    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<(u64, String)>, ApiError>;
+    /// its id in the log (as bookmarks give them) and its XML, or why it could not be rendered.
+    /// That is the bookmarked record when the log holds it; otherwise a neighbour (as `EvtSeek`
+    /// documents), or `None`.
+    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<FoundEvent>, ApiError>;
     /// The event's message from its provider's metadata.
     fn format_message(&mut self, provider: &str, event: &Self::Event) -> Result<String, ApiError>;
     /// The (domain, account) of a SID given as text.
     fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError>;
-    /// The time now by the clock the log's events are dated with (`TimeCreated`): the
-    /// system's.
+    /// The time now by the clock the log's own events are dated with (`TimeCreated`): the
+    /// system clock. (Forwarded events are dated by their machines' clocks.)
     fn now(&self) -> SystemTime {
         SystemTime::now()
     }
@@ -375,7 +383,20 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             Position { bookmark, read_by: Some(by), .. } => (bookmark, Known::ReadBy(by)),
             _ => return Ok(None),
         };
-        let Some(now) = self.checked_lookup(bookmark)? else { return Ok(None) };
+        let looked_up = match known {
+            Known::Created(_) => self.checked_lookup(bookmark)?,
+            // The event read there could not be rendered: a record there that cannot be
+            // rendered either is most likely that event, and no evidence, not a failure to wait
+            // out.
+            Known::ReadBy(_) => {
+                let result = match self.lookup(bookmark) {
+                    Err(error) if error.call == RENDER_CALL => Ok(None),
+                    other => other,
+                };
+                self.checked(bookmark, result)?
+            }
+        };
+        let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(None) };
         let id = bookmark_record_id(bookmark).unwrap_or_default();
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
         let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(known.time()), filetime_ticks(&now)) else {
@@ -383,7 +404,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         };
         let read = match known {
             Known::Created(read) if now_ticks != then_ticks => read,
-            Known::ReadBy(by) if now_ticks > then_ticks => {
+            // A forwarded event is dated by its own machine's clock, not comparable with ours.
+            Known::ReadBy(by) if !forwarded && now_ticks > then_ticks => {
                 return Ok(Some(format!(
                     "record {id} of {} is now an event created at {now}, after the one read there \
                      (which could not be rendered) was read by {by}: the log was cleared and has \
@@ -401,27 +423,46 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         )))
     }
 
-    /// The `TimeCreated` of the record `bookmark` names, if the log holds it (another id: the
-    /// bookmarked record is gone, which `Strict` tells).
-    fn lookup_time(&mut self, bookmark: &str) -> Result<Option<String>, ApiError> {
+    /// The record `bookmark` names, if the log holds it (another id: the bookmarked record is
+    /// gone, which `Strict` tells).
+    fn lookup(&mut self, bookmark: &str) -> Result<Option<LookedUp>, ApiError> {
         let Some(wanted) = bookmark_record_id(bookmark) else { return Ok(None) };
-        Ok(match self.api.bookmarked_event(&self.channel, bookmark) {
-            Ok(Some((id, xml))) if id == wanted => time_created(&xml).map(str::to_owned),
-            Ok(_) => None,
+        let found = match self.api.bookmarked_event(&self.channel, bookmark) {
+            Ok(found) => found,
             // The record is not there (how a seek to a gone record fails on Windows is not
             // documented): no evidence either, and `Strict` tells.
-            Err(error) if is_not_there(error.code) => None,
+            Err(error) if is_not_there(error.code) => return Ok(None),
             Err(error) => return Err(error),
-        })
+        };
+        match found {
+            // The bookmarked record: its time, or why it could not be rendered.
+            Some((id, xml)) if id == wanted => {
+                let xml = xml?;
+                let forwarded = xml.contains("<RenderingInfo");
+                Ok(time_created(&xml).map(|created| LookedUp { created: created.to_owned(), forwarded }))
+            }
+            // A neighbour (whether it renders does not matter), or nothing.
+            _ => Ok(None),
+        }
     }
 
-    /// [`Self::lookup_time`], or a passing error while it fails: going on unchecked could pass
-    /// over a cleared log's new records (a resume), or leave a start position without the time
-    /// its first resume checks. Only after [`LOOKUP_ATTEMPTS`] failures in a row over at least
-    /// [`LOOKUP_RETRY_FOR`] does it answer "no time" (unchecked, a warning once per streak),
-    /// so that a lookup Windows never answers cannot stop the logger for good.
-    fn checked_lookup(&mut self, bookmark: &str) -> Result<Option<String>, SourceError> {
-        let error = match self.lookup_time(bookmark) {
+    /// [`Self::lookup`], checked: see [`Self::checked`].
+    fn checked_lookup(&mut self, bookmark: &str) -> Result<Option<LookedUp>, SourceError> {
+        let result = self.lookup(bookmark);
+        self.checked(bookmark, result)
+    }
+
+    /// A lookup's `result`, or a passing error while lookups fail: going on unchecked could
+    /// pass over a cleared log's new records (a resume), or leave a start position without the
+    /// time its first resume checks. Only after [`LOOKUP_ATTEMPTS`] failures in a row over at
+    /// least [`LOOKUP_RETRY_FOR`] does it answer "nothing found" (unchecked, a warning once per
+    /// streak), so that a lookup Windows never answers cannot stop the logger for good.
+    fn checked(
+        &mut self,
+        bookmark: &str,
+        result: Result<Option<LookedUp>, ApiError>,
+    ) -> Result<Option<LookedUp>, SourceError> {
+        let error = match result {
             Ok(time) => {
                 (self.lookup_failing_since, self.lookup_failures, self.lookup_unchecked_logged) =
                     (None, 0, false);
@@ -462,10 +503,15 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     fn position_after(&mut self, bookmark: String, last: Option<&SourceItem>) -> String {
         let created = match last {
             Some(SourceItem::Event(event)) => time_created(&event.xml).map(str::to_owned),
-            Some(SourceItem::Damage(_)) => match self.lookup_time(&bookmark) {
-                Ok(Some(created)) => Some(created),
-                _ => return Position::read_by(bookmark, self.api.now()),
-            },
+            Some(SourceItem::Damage(_)) => {
+                // Taken before the lookup: a record created while a slow lookup runs is not
+                // taken for one created before the read.
+                let read_by = self.api.now();
+                match self.lookup(&bookmark) {
+                    Ok(Some(LookedUp { created, .. })) => Some(created),
+                    _ => return Position::read_by(bookmark, read_by),
+                }
+            }
             _ => None,
         };
         Position::with_time(bookmark, created.as_deref())
@@ -474,7 +520,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// A start position at `bookmark`, with the time of its record when the log holds it, so
     /// that a restart can tell that record from a later one.
     fn with_its_time(&mut self, bookmark: String) -> Result<String, SourceError> {
-        let created = self.checked_lookup(&bookmark)?;
+        let created = self.checked_lookup(&bookmark)?.map(|looked_up| looked_up.created);
         Ok(Position::with_time(bookmark, created.as_deref()))
     }
 
@@ -774,6 +820,14 @@ fn is_not_there(code: u32) -> bool {
             | codes::EVT_QUERY_RESULT_STALE
             | codes::EVT_QUERY_RESULT_INVALID_POSITION
     )
+}
+
+/// What a lookup of a bookmarked record found: its `TimeCreated`, and whether it was forwarded
+/// from another machine (its time is then by that machine's clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LookedUp {
+    created: String,
+    forwarded: bool,
 }
 
 /// A live position taken apart: the bookmark's XML (what the API is given) and, after it, the

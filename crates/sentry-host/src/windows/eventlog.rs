@@ -31,7 +31,7 @@ use windows_sys::Win32::System::Threading::CreateEventW;
 use super::win32::{from_wide, last_error, to_wide};
 use crate::eventlog::source::SourceError;
 use crate::eventlog::subscription::{
-    ApiError, OPEN_METADATA, SubscribeFrom, SubscriptionApi, bookmark_record_id,
+    ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
 };
 
 /// How many times a call is retried with a bigger buffer.
@@ -150,11 +150,11 @@ fn render_xml(fragment: EVT_HANDLE, flags: u32) -> Result<String, ApiError> {
         }
         let code = last_error();
         if code != ERROR_INSUFFICIENT_BUFFER {
-            return Err(ApiError { call: "EvtRender", code });
+            return Err(ApiError { call: RENDER_CALL, code });
         }
-        buffer = vec![0; grown((used as usize).div_ceil(2) + 1, "EvtRender")?];
+        buffer = vec![0; grown((used as usize).div_ceil(2) + 1, RENDER_CALL)?];
     }
-    Err(ApiError { call: "EvtRender", code: ERROR_INSUFFICIENT_BUFFER })
+    Err(ApiError { call: RENDER_CALL, code: ERROR_INSUFFICIENT_BUFFER })
 }
 
 /// A query over the whole of `channel`'s log in `direction`.
@@ -319,7 +319,7 @@ impl SubscriptionApi for WindowsApi {
         }
     }
 
-    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<(u64, String)>, ApiError> {
+    fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<FoundEvent>, ApiError> {
         let results = query_channel(channel, "*", EvtQueryForwardDirection)?;
         let mark = bookmark_from(bookmark)?;
         // Offset 0 from the bookmark: the bookmarked record, or a neighbour where it is gone
@@ -329,7 +329,7 @@ impl SubscriptionApi for WindowsApi {
         let Some(event) = next_result(&results)? else { return Ok(None) };
         let bookmark = bookmark_of(&event)?;
         let id = bookmark_record_id(&bookmark).ok_or(ApiError { call: "EvtRenderBookmark", code: 13 })?;
-        Ok(Some((id, render_xml(event.0, EvtRenderEventXml)?)))
+        Ok(Some((id, render_xml(event.0, EvtRenderEventXml))))
     }
 
     fn format_message(&mut self, provider: &str, event: &EvtHandle) -> Result<String, ApiError> {

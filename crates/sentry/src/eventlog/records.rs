@@ -3,8 +3,9 @@
 //! - `eventlog-gap`: events gone before they were read (a bookmark whose record was cleared or
 //!   overwritten, a file replaced): `channel`, `reason`, `last_record_id` (the last read before
 //!   the gap), `resumed_at_record_id` (the first read after it, when this batch has one);
-//! - `eventlog-error`: an `.evtx` chunk or record that cannot be read, or an event whose XML
-//!   cannot be mapped: `source`, `chunk`, `offset`, `header_id`, `error`.
+//! - `eventlog-error`: an `.evtx` chunk or record that cannot be read, a live event that cannot
+//!   be rendered, or an event whose XML cannot be mapped: `source`, `chunk`, `offset`,
+//!   `header_id` (files), `record_id` (a live event that cannot be rendered), `error`.
 //!
 //! Both are dated when they are made; events carry their own `TimeCreated`.
 

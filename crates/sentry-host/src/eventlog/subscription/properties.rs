@@ -2,7 +2,8 @@
 //! events appended, reads of any size, a caller that could not keep a read's position, an
 //! agent restarted with its saved position, the log rolling over, cleared, or cleared with its
 //! ids beginning again, a service that serves smaller batches, starts that fail first, and
-//! the failures Windows documents injected into the calls, renders that fail among them.
+//! the failures Windows documents injected into the calls, renders that fail among them, and
+//! events that render nowhere.
 //! Whatever the sequence, the events a caller keeps (as events, or as damage naming their
 //! record where they could not be rendered) come in the order they were written, each once,
 //! none written before a `now` start; an event is passed over only once it left the log unread;
@@ -27,6 +28,9 @@ enum Step {
     Clear,
     ClearAndBeginIdsAgain,
     Fail(Call, u32),
+    /// An event appended that fails to render wherever it is rendered, until it leaves the
+    /// log (not once the log's ids began again: see `run`).
+    AppendUnrenderable,
     /// The service serves `EvtNext` requests up to this size (larger ones: 1734).
     MaxBatch(u32),
 }
@@ -58,6 +62,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::ClearAndBeginIdsAgain),
         2 => failure.prop_map(|(call, code)| Step::Fail(call, code)),
         1 => (1u32..5).prop_map(Step::MaxBatch),
+        1 => Just(Step::AppendUnrenderable),
     ]
 }
 
@@ -78,8 +83,6 @@ struct Model {
     before_start: u64,
     /// Sequence numbers of the events given, as events or as damage naming their record.
     kept: Vec<u64>,
-    /// Damage that named no record (its bookmark failed too): each stands for one event.
-    unnamed_damage: usize,
 }
 
 impl Model {
@@ -104,13 +107,12 @@ impl Model {
                 SourceItem::Event(event) => sequence(event),
                 SourceItem::Damage(damage) => {
                     let named = damage.record_id.and_then(|id| self.present.iter().find(|(i, _)| *i == id));
-                    match named {
-                        Some(&(_, n)) => n,
-                        None => {
-                            self.unnamed_damage += 1;
-                            continue;
-                        }
-                    }
+                    let Some(&(_, n)) = named else {
+                        return Err(TestCaseError::fail(format!(
+                            "damage naming no record in the log: {damage:?}"
+                        )));
+                    };
+                    n
                 }
                 SourceItem::Gap(_) => continue,
             };
@@ -118,10 +120,9 @@ impl Model {
             prop_assert!(n > last, "event {n} after {last}: out of order or twice (kept {:?})", self.kept);
             let passed: Vec<u64> = self.present_after(last).filter(|&p| p < n).collect();
             prop_assert!(
-                passed.len() <= self.unnamed_damage,
+                passed.is_empty(),
                 "events {passed:?} passed over while still in the log (gave {n} after {last})"
             );
-            self.unnamed_damage -= passed.len();
             self.kept.push(n);
         }
         Ok(())
@@ -138,13 +139,7 @@ fn run(
     let api = ScriptedApi::new("Security");
     let options = LiveOptions { start_at, batch_size, render_message: false, ..LiveOptions::default() };
     let new_source = || SubscriptionSource::new(api.clone(), "Security", options.clone());
-    let mut model = Model {
-        appended: 0,
-        present: Default::default(),
-        before_start: 0,
-        kept: Vec::new(),
-        unnamed_damage: 0,
-    };
+    let mut model = Model { appended: 0, present: Default::default(), before_start: 0, kept: Vec::new() };
     model.append(&api, initial);
     let mut source = new_source();
     for (call, code) in failing_start {
@@ -159,6 +154,7 @@ fn run(
         StartAt::AfterRecord(id) => id,
         StartAt::Oldest => 0,
     };
+    let mut ids_began_again = false;
     for step in steps {
         match step {
             Step::Append(count) => model.append(&api, count),
@@ -182,11 +178,21 @@ fn run(
                 model.present.clear();
             }
             Step::ClearAndBeginIdsAgain => {
+                ids_began_again = true;
                 api.clear_and_begin_ids_again();
                 model.present.clear();
             }
             Step::Fail(call, code) => api.fail_next(call, code),
             Step::MaxBatch(max) => api.set_max_batch(max),
+            // Not covered: a log cleared, its ids begun again, whose record at the id read last
+            // renders nowhere either; that record cannot be told from the one read (see the
+            // design notes). Once the ids began again, appended events render.
+            Step::AppendUnrenderable => {
+                model.append(&api, 1);
+                if !ids_began_again {
+                    api.make_newest_unrenderable(13);
+                }
+            }
         }
     }
     // Reading on: the failures left are spent, then every event still in the log comes.
@@ -198,7 +204,7 @@ fn run(
     }
     let last = model.kept.last().copied().unwrap_or(model.before_start);
     let waiting: Vec<u64> = model.present_after(last).collect();
-    prop_assert!(waiting.len() <= model.unnamed_damage, "never given: {waiting:?} (kept {:?})", model.kept);
+    prop_assert!(waiting.is_empty(), "never given: {waiting:?} (kept {:?})", model.kept);
     Ok(())
 }
 
