@@ -508,7 +508,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 // taken for one created before the read.
                 let read_by = self.api.now();
                 match self.lookup(&bookmark) {
-                    Ok(Some(LookedUp { created, .. })) => Some(created),
+                    // Not a record created after the read: that one is another (the log
+                    // cleared and regrown since).
+                    Ok(Some(LookedUp { created, .. })) if !created_after(&created, read_by) => Some(created),
                     _ => return Position::read_by(bookmark, read_by),
                 }
             }
@@ -518,9 +520,15 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     }
 
     /// A start position at `bookmark`, with the time of its record when the log holds it, so
-    /// that a restart can tell that record from a later one.
+    /// that a restart can tell that record from a later one; a record that cannot be rendered
+    /// is a start position with the time it was read by, as after such an event.
     fn with_its_time(&mut self, bookmark: String) -> Result<String, SourceError> {
-        let created = self.checked_lookup(&bookmark)?.map(|looked_up| looked_up.created);
+        let read_by = self.api.now();
+        let result = match self.lookup(&bookmark) {
+            Err(error) if error.call == RENDER_CALL => return Ok(Position::read_by(bookmark, read_by)),
+            other => other,
+        };
+        let created = self.checked(&bookmark, result)?.map(|looked_up| looked_up.created);
         Ok(Position::with_time(bookmark, created.as_deref()))
     }
 
@@ -899,6 +907,12 @@ impl fmt::Display for Position<'_> {
             (None, None) => Ok(()),
         }
     }
+}
+
+/// Whether the event time `created` is after `time` (`false` if it does not parse).
+fn created_after(created: &str, time: SystemTime) -> bool {
+    let Ok(time) = evtx::Timestamp::try_from(time) else { return false };
+    filetime_ticks(created).is_some_and(|ticks| ticks > time.as_nanosecond().div_euclid(100))
 }
 
 /// A `SystemTime` as FILETIME ticks (100 ns since 1970 here): `None` if it does not parse.

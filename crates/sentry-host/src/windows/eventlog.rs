@@ -34,6 +34,9 @@ use crate::eventlog::subscription::{
     ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
 };
 
+/// What a failed render of a bookmark is called: not an event's render ([`RENDER_CALL`]).
+const RENDER_BOOKMARK_CALL: &str = "EvtRender (bookmark)";
+
 /// How many times a call is retried with a bigger buffer.
 const MAX_GROWTH: usize = 4;
 
@@ -134,8 +137,8 @@ impl WindowsApi {
     }
 }
 
-/// Renders `fragment` (an event or a bookmark) as XML.
-fn render_xml(fragment: EVT_HANDLE, flags: u32) -> Result<String, ApiError> {
+/// Renders `fragment` (an event or a bookmark) as XML; a failure names `call`.
+fn render_xml(fragment: EVT_HANDLE, flags: u32, call: &'static str) -> Result<String, ApiError> {
     let mut buffer: Vec<u16> = vec![0; 4096];
     for _ in 0..MAX_GROWTH {
         let (mut used, mut count) = (0u32, 0u32);
@@ -150,11 +153,11 @@ fn render_xml(fragment: EVT_HANDLE, flags: u32) -> Result<String, ApiError> {
         }
         let code = last_error();
         if code != ERROR_INSUFFICIENT_BUFFER {
-            return Err(ApiError { call: RENDER_CALL, code });
+            return Err(ApiError { call, code });
         }
-        buffer = vec![0; grown((used as usize).div_ceil(2) + 1, RENDER_CALL)?];
+        buffer = vec![0; grown((used as usize).div_ceil(2) + 1, call)?];
     }
-    Err(ApiError { call: RENDER_CALL, code: ERROR_INSUFFICIENT_BUFFER })
+    Err(ApiError { call, code: ERROR_INSUFFICIENT_BUFFER })
 }
 
 /// A query over the whole of `channel`'s log in `direction`.
@@ -191,7 +194,7 @@ fn bookmark_of(event: &EvtHandle) -> Result<String, ApiError> {
     let bookmark = owned(unsafe { EvtCreateBookmark(null()) }, "EvtCreateBookmark")?;
     // SAFETY: both handles are open.
     check(unsafe { EvtUpdateBookmark(bookmark.0, event.0) }, "EvtUpdateBookmark")?;
-    render_xml(bookmark.0, EvtRenderBookmark)
+    render_xml(bookmark.0, EvtRenderBookmark, RENDER_BOOKMARK_CALL)
 }
 
 /// A buffer size a call asked for, refused past [`MAX_BUFFER_UNITS`].
@@ -294,7 +297,7 @@ impl SubscriptionApi for WindowsApi {
     }
 
     fn render(&mut self, event: &EvtHandle) -> Result<String, ApiError> {
-        render_xml(event.0, EvtRenderEventXml)
+        render_xml(event.0, EvtRenderEventXml, RENDER_CALL)
     }
 
     fn bookmark(&mut self, events: &[EvtHandle]) -> Result<String, ApiError> {
@@ -308,7 +311,7 @@ impl SubscriptionApi for WindowsApi {
             // SAFETY: both handles are open.
             check(unsafe { EvtUpdateBookmark(bookmark, event.0) }, "EvtUpdateBookmark")?;
         }
-        render_xml(bookmark, EvtRenderBookmark)
+        render_xml(bookmark, EvtRenderBookmark, RENDER_BOOKMARK_CALL)
     }
 
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError> {
@@ -329,7 +332,7 @@ impl SubscriptionApi for WindowsApi {
         let Some(event) = next_result(&results)? else { return Ok(None) };
         let bookmark = bookmark_of(&event)?;
         let id = bookmark_record_id(&bookmark).ok_or(ApiError { call: "EvtRenderBookmark", code: 13 })?;
-        Ok(Some((id, render_xml(event.0, EvtRenderEventXml))))
+        Ok(Some((id, render_xml(event.0, EvtRenderEventXml, RENDER_CALL))))
     }
 
     fn format_message(&mut self, provider: &str, event: &EvtHandle) -> Result<String, ApiError> {

@@ -105,6 +105,8 @@ impl Model {
         for item in &batch.items {
             let n = match item {
                 SourceItem::Event(event) => sequence(event),
+                // A damage always names its record here: a failure injected into `Bookmark` is
+                // used up by the batch's bookmark, taken before the events are rendered.
                 SourceItem::Damage(damage) => {
                     let named = damage.record_id.and_then(|id| self.present.iter().find(|(i, _)| *i == id));
                     let Some(&(_, n)) = named else {

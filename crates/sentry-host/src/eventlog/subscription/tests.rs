@@ -550,6 +550,27 @@ fn a_position_after_an_event_that_renders_nowhere_keeps_when_it_was_read() {
 }
 
 #[test]
+fn records_that_render_nowhere_neither_pause_a_start_nor_a_resume() {
+    // A `now` start at a record that cannot be rendered: the time it was read by, no pause.
+    let api = ScriptedApi::new("Security");
+    api.append_many(1, "P", 1);
+    assert_eq!(api.make_newest_unrenderable(13), Some(1));
+    let mut source = source(&api, StartAt::Now, 100);
+    let start = source.start_position().unwrap();
+    assert!(Position::parse(&start).read_by.is_some(), "{start}");
+    api.append_many(1, "P", 1);
+    let batch = source.read(&start, 100).unwrap();
+    assert_eq!(ids(&batch), [2]);
+    // The record read last gone, the seek finds a neighbour that cannot be rendered: no
+    // evidence either way, no pause; `Strict` finds the record gone and says so.
+    api.roll_over(2);
+    api.append_many(1, "P", 1);
+    assert_eq!(api.make_newest_unrenderable(13), Some(3));
+    let next = source_after_restart(&api).read(&batch.position, 100).unwrap();
+    assert_eq!(ids(&next), [0, u64::MAX], "a gap, then the damage of record 3");
+}
+
+#[test]
 fn the_record_read_last_still_in_the_log_is_read_on_after() {
     let api = ScriptedApi::new("Security");
     api.append_many(3, "P", 1);
