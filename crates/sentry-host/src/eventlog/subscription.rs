@@ -388,13 +388,10 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             // The event read there could not be rendered: a record there that cannot be
             // rendered either is most likely that event, and no evidence, not a failure to wait
             // out.
-            Known::ReadBy(_) => {
-                let result = match self.lookup(bookmark) {
-                    Err(error) if error.call == RENDER_CALL => Ok(None),
-                    other => other,
-                };
-                self.checked(bookmark, result)?
-            }
+            Known::ReadBy(_) => match self.lookup(bookmark) {
+                result if renders_nowhere(&result) => None,
+                result => self.checked(bookmark, result)?,
+            },
         };
         let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(None) };
         let id = bookmark_record_id(bookmark).unwrap_or_default();
@@ -524,10 +521,10 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// is a start position with the time it was read by, as after such an event.
     fn with_its_time(&mut self, bookmark: String) -> Result<String, SourceError> {
         let read_by = self.api.now();
-        let result = match self.lookup(&bookmark) {
-            Err(error) if error.call == RENDER_CALL => return Ok(Position::read_by(bookmark, read_by)),
-            other => other,
-        };
+        let result = self.lookup(&bookmark);
+        if renders_nowhere(&result) {
+            return Ok(Position::read_by(bookmark, read_by));
+        }
         let created = self.checked(&bookmark, result)?.map(|looked_up| looked_up.created);
         Ok(Position::with_time(bookmark, created.as_deref()))
     }
@@ -907,6 +904,11 @@ impl fmt::Display for Position<'_> {
             (None, None) => Ok(()),
         }
     }
+}
+
+/// Whether a lookup failed because the record it found cannot be rendered.
+fn renders_nowhere(result: &Result<Option<LookedUp>, ApiError>) -> bool {
+    matches!(result, Err(error) if error.call == RENDER_CALL)
 }
 
 /// Whether the event time `created` is after `time` (`false` if it does not parse).
