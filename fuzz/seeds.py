@@ -85,6 +85,9 @@ EVENT_XML = {
     "unnamed_data": event("<EventData><Data>one</Data><Data>two</Data><Data/><Binary>00FF10</Binary></EventData>"),
     "user_data": event("<UserData><LogFileCleared xmlns='http://manifests.microsoft.com/win/2004/08/windows/eventlog'>"
                        "<SubjectUserName>bob</SubjectUserName><SubjectUserName>again</SubjectUserName></LogFileCleared></UserData>"),
+    "user_data_attributes": event("<UserData><CryptAcquireCertificatePrivateKey xmlns:a='urn:x' Version='1'>"
+                                  "<Certificate fileRef='3CD6.cer' subjectName='a &amp; b'/><Flags value='1' a:value='2'/>"
+                                  "<EventAuxInfo ProcessName='mimikatz.exe'/></CryptAcquireCertificatePrivateKey></UserData>"),
     "rendering_info": event("<EventData><Data Name='x'>&lt;&amp;&gt;&#x41;&#66;</Data></EventData>"
                             "<RenderingInfo Culture='en-US'><Message>An account was logged on.&#13;&#10;Second line</Message>"
                             "<Level>Information</Level><Task>Logon</Task><Keywords><Keyword>Audit Success</Keyword></Keywords>"

@@ -74,7 +74,36 @@ def their_record(root, counts):
     created = system.find(NS + 'TimeCreated')
     fields['time_created'] = created.get('SystemTime') if created is not None else None
     fields['event_data'] = their_event_data(root, counts)
+    fields['user_data'] = their_user_data(root)
     return fields['record_id'], fields
+
+
+def their_user_data(root):
+    """`UserData` as the sentry flattens it: its element's name, then its leaf elements."""
+    user_data = root.find(NS + 'UserData')
+    if user_data is None:
+        return None
+    top = next(iter(user_data), None)
+    if top is None:
+        return {}
+    local = lambda tag: tag.rsplit('}', 1)[-1]
+    flat = {'_element': local(top.tag)}
+
+    def put(name, value):
+        suffix = 0
+        while (name if suffix == 0 else f'{name}_{suffix}') in flat:
+            suffix += 1
+        flat[name if suffix == 0 else f'{name}_{suffix}'] = value
+
+    for element in top.iter():  # document order: an element's attributes, then its text
+        for attribute, value in element.attrib.items():
+            put(f'{local(element.tag)}.{local(attribute)}', value)
+        if element is top or len(element):
+            continue
+        if (element.text or '').startswith('<string>'):
+            return 'array'  # a string array, as in EventData: not compared
+        put(local(element.tag), element.text or '')
+    return flat
 
 
 def their_event_data(root, counts):
@@ -189,6 +218,15 @@ def differences(theirs, ours):
                     theirs_value = hex_value[:len(our_value)]
             if not same_value(theirs_value, our_value):
                 found.append(('event_data.' + key, theirs_value, our_value))
+    data, mine = theirs.get('user_data'), ours.get('user_data')
+    if data == 'array':
+        pass
+    elif (data is None) != (mine is None):
+        found.append(('user_data', data, mine))
+    elif data is not None:
+        for key in sorted(set(data) | set(mine)):
+            if not same_value(data.get(key), mine.get(key)):
+                found.append(('user_data.' + key, data.get(key), mine.get(key)))
     return found
 
 

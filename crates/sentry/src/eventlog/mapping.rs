@@ -222,13 +222,14 @@ fn event_data(items: Vec<DataItem<'_>>, text: &mut Truncator) -> Value {
 }
 
 /// `UserData`: its one element's name as `_element`, then every leaf element below it by name
-/// (a repeated name suffixed `_1`, `_2`), with its text.
+/// with its text, and every attribute as `element.attribute` (a repeated name suffixed `_1`,
+/// `_2`), in document order.
 fn user_data(data: UserData<'_>, text: &mut Truncator) -> Value {
     let Some(top) = data.top else { return Value::Map(Map::new()) };
-    let mut map = UniqueEntries::with_capacity(data.leaves.len() + 1);
+    let mut map = UniqueEntries::with_capacity(data.values.len() + 1);
     map.push(Text::const_new("_element"), Value::Str(text.cut(top)));
-    for (name, value) in data.leaves {
-        map.push(text.cut(name), Value::Str(text.cut(&value)));
+    for (name, value) in data.values {
+        map.push(text.cut(&name), Value::Str(text.cut(&value)));
     }
     Value::Map(map.into_map())
 }

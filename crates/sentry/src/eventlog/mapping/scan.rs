@@ -14,7 +14,7 @@
 //! The document must be well formed where a mapping could go wrong: tags closed and matched,
 //! one root element, no text outside it, references only to the five predefined entities or
 //! to characters, and no DTD (Windows writes none; refusing one keeps entity expansion out).
-//! Attributes are read only on the elements the mapping reads.
+//! Attributes are read only on the elements the mapping reads (in `UserData`, all of them).
 
 use std::borrow::Cow;
 
@@ -81,13 +81,19 @@ pub(super) struct DataItem<'a> {
     pub text: Cow<'a, str>,
 }
 
-/// `UserData`: its first child element's name, and the elements below that one with no child
-/// element (leaves), in document order, with their texts.
+/// `UserData`: its first child element's name, then in document order the values below it:
+/// the text of each element with no child element (a leaf) under the element's name, and each
+/// attribute of that element or one below it (namespace declarations aside) as
+/// `element.attribute`. Providers such as CAPI2 put what matters in attributes
+/// (`<EventAuxInfo ProcessName="mimikatz.exe"/>`).
 #[derive(Debug, Default)]
 pub(super) struct UserData<'a> {
     pub top: Option<&'a str>,
-    pub leaves: Vec<(&'a str, Cow<'a, str>)>,
+    pub values: Vec<NamedText<'a>>,
 }
+
+/// A name and its text.
+pub(super) type NamedText<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// Reads `xml` once; an error says what is wrong and where.
 pub(super) fn scan(xml: &str) -> Result<EventFields<'_>, String> {
@@ -339,11 +345,17 @@ impl<'a> Scan<'a> {
             Role::UserData => match &mut self.fields.user_data {
                 Some(user_data) if user_data.top.is_none() => {
                     user_data.top = Some(name);
+                    user_data.values.extend(user_attributes(name, attributes)?);
                     Role::UserTop
                 }
                 _ => Role::Other,
             },
-            Role::UserTop | Role::UserInner { .. } => Role::UserInner { leaf: true },
+            Role::UserTop | Role::UserInner { .. } => {
+                if let Some(user_data) = &mut self.fields.user_data {
+                    user_data.values.extend(user_attributes(name, attributes)?);
+                }
+                Role::UserInner { leaf: true }
+            }
             _ => Role::Other,
         })
     }
@@ -405,7 +417,7 @@ impl<'a> Scan<'a> {
             }
             Role::UserInner { leaf: true } => {
                 if let Some(user_data) = &mut self.fields.user_data {
-                    user_data.leaves.push((element.name, text));
+                    user_data.values.push((Cow::Borrowed(element.name), text));
                 }
             }
             _ => {}
@@ -478,6 +490,26 @@ fn local_name(name: &str) -> &str {
         Some(colon) => &name[colon + 1..],
         None => name,
     }
+}
+
+/// The attributes of `element` in `UserData`, as `element.attribute` with its normalised value,
+/// in document order; namespace declarations are left out.
+fn user_attributes<'a>(
+    element: &'a str,
+    mut attributes: Attributes<'a>,
+) -> Result<Vec<NamedText<'a>>, String> {
+    let mut values = Vec::new();
+    for attribute in attributes.with_checks(false) {
+        let attribute = attribute.map_err(|e| format!("a bad attribute: {e}"))?;
+        let key = attribute.key.as_ref();
+        if key == "xmlns" || key.starts_with("xmlns:") {
+            continue;
+        }
+        let value =
+            normalised(attribute.value).map_err(|e| format!("a bad value of attribute {key}: {e}"))?;
+        values.push((Cow::Owned(format!("{element}.{}", local_name(key))), value));
+    }
+    Ok(values)
 }
 
 /// The normalised values of the attributes `names`, in that order (the first of a repeated one).

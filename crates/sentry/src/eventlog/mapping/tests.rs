@@ -154,6 +154,43 @@ fn user_data_rendering_info_and_the_sources_extras() {
 }
 
 #[test]
+fn user_data_attributes_are_kept_as_element_dot_attribute() {
+    // Microsoft-Windows-CAPI2/Operational 70, as Windows renders it: the process that took a
+    // certificate's private key is only in an attribute.
+    let xml = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
+<Provider Name='Microsoft-Windows-CAPI2'/><EventID>70</EventID><Level>2</Level>\
+<TimeCreated SystemTime='2026-01-02T03:04:05Z'/><EventRecordID>9</EventRecordID>\
+<Channel>Microsoft-Windows-CAPI2/Operational</Channel><Computer>pc</Computer><Security/></System>\
+<UserData><CryptAcquireCertificatePrivateKey xmlns:auto-ns2='http://schemas.microsoft.com/win/2004/08/events' \
+xmlns='http://schemas.microsoft.com/win/2004/08/events/event' Version='1'>\
+<Certificate fileRef='3CD6.cer' subjectName='wec02 &amp; co'/><Flags value='10000' FLAG='true'/>\
+<EventAuxInfo ProcessName='mimikatz.exe'/><Result auto-ns2:value='0'>text</Result>\
+</CryptAcquireCertificatePrivateKey></UserData></Event>";
+    let p = map(xml);
+    let user_data = p["user_data"].as_map().unwrap();
+    let entries: Vec<(&str, &str)> =
+        user_data.iter().map(|(key, value)| (key.as_str(), value.as_str().unwrap())).collect();
+    assert_eq!(
+        entries,
+        [
+            ("_element", "CryptAcquireCertificatePrivateKey"),
+            ("CryptAcquireCertificatePrivateKey.Version", "1"),
+            ("Certificate.fileRef", "3CD6.cer"),
+            ("Certificate.subjectName", "wec02 & co"),
+            ("Certificate", ""),
+            ("Flags.value", "10000"),
+            ("Flags.FLAG", "true"),
+            ("Flags", ""),
+            ("EventAuxInfo.ProcessName", "mimikatz.exe"),
+            ("EventAuxInfo", ""),
+            ("Result.value", "0"),
+            ("Result", "text"),
+        ],
+        "namespace declarations left out, prefixes dropped, values normalised, document order"
+    );
+}
+
+#[test]
 fn long_values_are_cut_at_a_character_boundary_and_flagged() {
     let long = "é".repeat(40_000); // 80,000 bytes
     let xml = LOGON.replace(
@@ -198,7 +235,13 @@ fn every_text_taken_from_the_event_is_cut_names_too() {
         .replace("<Computer>dc01.corp.example</Computer>", &format!("<Computer>{long}</Computer>"))
         .replace("<Security/>", &format!("<Security UserID='{long}'/>"))
         .replace("<Data Name='LogonType'>", &format!("<Data Name='{long}'>"))
-        .replace("</Event>", &format!("<RenderingInfo><Level>{long}</Level></RenderingInfo></Event>"));
+        .replace(
+            "</Event>",
+            &format!(
+                "<UserData><Top><Inner {long}='{long}'/></Top></UserData>\
+                 <RenderingInfo><Level>{long}</Level></RenderingInfo></Event>"
+            ),
+        );
     let extras = EventExtras { account: Some((long.clone(), long.clone())), ..EventExtras::default() };
     let options = MappingOptions { max_field_bytes: 100, include_xml: false };
     let p = map_event(&xml, &extras, &options).unwrap().params;
@@ -209,6 +252,13 @@ fn every_text_taken_from_the_event_is_cut_names_too() {
     for key in ["channel", "computer", "user_sid", "provider_guid", "activity_id", "keywords", "level_name"] {
         assert_eq!(text(&p, key).map(str::len), Some(100), "{key}");
     }
+    let user_data = p["user_data"].as_map().unwrap();
+    let (attribute, value) = user_data.iter().nth(1).unwrap();
+    assert_eq!(
+        (attribute.len(), value.as_str().map(str::len)),
+        (100, Some(100)),
+        "an attribute's name and value"
+    );
     assert_eq!(p["truncated"], Value::Bool(true));
     assert_eq!(text(&p, "event_type"), Some("Information"), "keywords that do not parse are no audit result");
 }
