@@ -79,7 +79,8 @@ def their_record(root, counts):
 
 
 def their_user_data(root):
-    """`UserData` as the sentry flattens it: its element's name, then its leaf elements."""
+    """`UserData` as the sentry flattens it: its element's name, then in document order the
+    attributes (as `element.attribute`) and leaf texts below it."""
     user_data = root.find(NS + 'UserData')
     if user_data is None:
         return None
@@ -88,12 +89,15 @@ def their_user_data(root):
         return {}
     local = lambda tag: tag.rsplit('}', 1)[-1]
     flat = {'_element': local(top.tag)}
+    next_suffix = {}
 
     def put(name, value):
-        suffix = 0
-        while (name if suffix == 0 else f'{name}_{suffix}') in flat:
+        key, suffix = name, next_suffix.get(name, 0)
+        while key in flat:
             suffix += 1
-        flat[name if suffix == 0 else f'{name}_{suffix}'] = value
+            key = f'{name}_{suffix}'
+        next_suffix[name] = suffix
+        flat[key] = value
 
     for element in top.iter():  # document order: an element's attributes, then its text
         for attribute, value in element.attrib.items():
@@ -206,27 +210,30 @@ def differences(theirs, ours):
         found.append(('time_created', theirs.get('time_created'), ours.get('time_created')))
     data = theirs.get('event_data')
     if data != 'array':
-        data, mine = data or {}, ours.get('event_data') or {}
-        for key in sorted(set(data) | set(mine)):
-            theirs_value, our_value = data.get(key), mine.get(key)
-            if ours.get('truncated') and our_value and theirs_value and our_value != theirs_value:
-                # Cut at max_field_bytes (the record says so): compare what was kept.
-                hex_value = as_hex_of_base64(theirs_value)
-                if len(our_value) < len(theirs_value) and theirs_value.startswith(our_value):
-                    theirs_value = our_value
-                elif hex_value and len(our_value) < len(hex_value):
-                    theirs_value = hex_value[:len(our_value)]
-            if not same_value(theirs_value, our_value):
-                found.append(('event_data.' + key, theirs_value, our_value))
+        found += map_differences('event_data', data or {}, ours.get('event_data') or {}, ours)
     data, mine = theirs.get('user_data'), ours.get('user_data')
     if data == 'array':
         pass
     elif (data is None) != (mine is None):
         found.append(('user_data', data, mine))
     elif data is not None:
-        for key in sorted(set(data) | set(mine)):
-            if not same_value(data.get(key), mine.get(key)):
-                found.append(('user_data.' + key, data.get(key), mine.get(key)))
+        found += map_differences('user_data', data, mine, ours)
+    return found
+
+
+def map_differences(field, data, mine, ours):
+    found = []
+    for key in sorted(set(data) | set(mine)):
+        theirs_value, our_value = data.get(key), mine.get(key)
+        if ours.get('truncated') and our_value and theirs_value and our_value != theirs_value:
+            # Cut at max_field_bytes (the record says so): compare what was kept.
+            hex_value = as_hex_of_base64(theirs_value)
+            if len(our_value) < len(theirs_value) and theirs_value.startswith(our_value):
+                theirs_value = our_value
+            elif hex_value and len(our_value) < len(hex_value):
+                theirs_value = hex_value[:len(our_value)]
+        if not same_value(theirs_value, our_value):
+            found.append((f'{field}.{key}', theirs_value, our_value))
     return found
 
 

@@ -23,7 +23,7 @@ use std::time::SystemTime;
 
 use kraken_codec::{Map, Text, Value};
 
-use scan::{DataItem, UserData, scan};
+use scan::{DataItem, UserData, UserKey, scan};
 use times::{parse_system_time, rfc3339_100ns, seed_time};
 
 /// What the mapping may add to a record.
@@ -109,7 +109,7 @@ pub fn map_event(
     let message = message.map(|m| text.cut(&one_line(m)));
     let written = extras.written.unwrap_or(created);
     let event_data = event.event_data.map_or(Value::Null, |data| event_data(data, &mut text));
-    let user_data = event.user_data.map_or(Value::Null, |data| user_data(data, &mut text));
+    let user_data = event.user_data.map_or(Value::Null, |data| user_data(data, xml.len(), &mut text));
     let optional = |value: Option<Text>| value.map_or(Value::Null, Value::Str);
 
     let mut params: Vec<(Text, Value)> = Vec::with_capacity(34);
@@ -224,12 +224,35 @@ fn event_data(items: Vec<DataItem<'_>>, text: &mut Truncator) -> Value {
 /// `UserData`: its one element's name as `_element`, then every leaf element below it by name
 /// with its text, and every attribute as `element.attribute` (a repeated name suffixed `_1`,
 /// `_2`), in document order.
-fn user_data(data: UserData<'_>, text: &mut Truncator) -> Value {
+///
+/// An element's name is written once in an event but copied into the key of each of its
+/// attributes: those copies may take as many bytes as the event's XML (`xml_bytes`), no more.
+/// Past that, attributes are left out and the record says `truncated`, so that a crafted event
+/// (a long element name with thousands of attributes) cannot make its record, or the memory
+/// mapping it takes, grow as the square of its size.
+fn user_data(data: UserData<'_>, xml_bytes: usize, text: &mut Truncator) -> Value {
     let Some(top) = data.top else { return Value::Map(Map::new()) };
     let mut map = UniqueEntries::with_capacity(data.values.len() + 1);
     map.push(Text::const_new("_element"), Value::Str(text.cut(top)));
+    let mut copies_left = xml_bytes;
+    let mut key = String::new();
     for (name, value) in data.values {
-        map.push(text.cut(&name), Value::Str(text.cut(&value)));
+        let name = match name {
+            UserKey::Leaf(name) => text.cut(name),
+            UserKey::Attribute { element, attribute } => {
+                let Some(left) = copies_left.checked_sub(element.len() + 1) else {
+                    text.truncated = true;
+                    continue;
+                };
+                copies_left = left;
+                key.clear();
+                key.push_str(element);
+                key.push('.');
+                key.push_str(attribute);
+                text.cut(&key)
+            }
+        };
+        map.push(name, Value::Str(text.cut(&value)));
     }
     Value::Map(map.into_map())
 }

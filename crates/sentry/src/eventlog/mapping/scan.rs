@@ -8,13 +8,14 @@
 //! - attribute values are normalised as XML says (tabs and line ends to spaces, references
 //!   resolved);
 //! - elements are matched by their name without a namespace prefix, attributes by their plain
-//!   name;
+//!   name (below `UserData`, without a namespace prefix);
 //! - of repeated elements the mapping reads (two `System`, two `EventID`), the first counts.
 //!
 //! The document must be well formed where a mapping could go wrong: tags closed and matched,
 //! one root element, no text outside it, references only to the five predefined entities or
 //! to characters, and no DTD (Windows writes none; refusing one keeps entity expansion out).
-//! Attributes are read only on the elements the mapping reads (in `UserData`, all of them).
+//! Attributes are read only on the elements the mapping reads (below `UserData`'s first child,
+//! all of them).
 
 use std::borrow::Cow;
 
@@ -89,11 +90,22 @@ pub(super) struct DataItem<'a> {
 #[derive(Debug, Default)]
 pub(super) struct UserData<'a> {
     pub top: Option<&'a str>,
-    pub values: Vec<NamedText<'a>>,
+    pub values: Vec<UserValue<'a>>,
 }
 
-/// A name and its text.
-pub(super) type NamedText<'a> = (Cow<'a, str>, Cow<'a, str>);
+/// A value in `UserData`, with where it came from.
+pub(super) type UserValue<'a> = (UserKey<'a>, Cow<'a, str>);
+
+/// Where a value in `UserData` came from, lent from the document: the mapping builds the keys,
+/// so that an element's name repeated in each of its attributes' keys is copied only within a
+/// bound (see `mapping::user_data`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UserKey<'a> {
+    /// A leaf element's text, under the element's name.
+    Leaf(&'a str),
+    /// An attribute, under `element.attribute`.
+    Attribute { element: &'a str, attribute: &'a str },
+}
 
 /// Reads `xml` once; an error says what is wrong and where.
 pub(super) fn scan(xml: &str) -> Result<EventFields<'_>, String> {
@@ -345,14 +357,14 @@ impl<'a> Scan<'a> {
             Role::UserData => match &mut self.fields.user_data {
                 Some(user_data) if user_data.top.is_none() => {
                     user_data.top = Some(name);
-                    user_data.values.extend(user_attributes(name, attributes)?);
+                    user_attributes(name, attributes, &mut user_data.values)?;
                     Role::UserTop
                 }
                 _ => Role::Other,
             },
             Role::UserTop | Role::UserInner { .. } => {
                 if let Some(user_data) = &mut self.fields.user_data {
-                    user_data.values.extend(user_attributes(name, attributes)?);
+                    user_attributes(name, attributes, &mut user_data.values)?;
                 }
                 Role::UserInner { leaf: true }
             }
@@ -417,7 +429,7 @@ impl<'a> Scan<'a> {
             }
             Role::UserInner { leaf: true } => {
                 if let Some(user_data) = &mut self.fields.user_data {
-                    user_data.values.push((Cow::Borrowed(element.name), text));
+                    user_data.values.push((UserKey::Leaf(element.name), text));
                 }
             }
             _ => {}
@@ -492,24 +504,34 @@ fn local_name(name: &str) -> &str {
     }
 }
 
-/// The attributes of `element` in `UserData`, as `element.attribute` with its normalised value,
+/// Adds the attributes of `element` below `UserData` to `values` with their normalised values,
 /// in document order; namespace declarations are left out.
 fn user_attributes<'a>(
     element: &'a str,
     mut attributes: Attributes<'a>,
-) -> Result<Vec<NamedText<'a>>, String> {
-    let mut values = Vec::new();
+    values: &mut Vec<UserValue<'a>>,
+) -> Result<(), String> {
     for attribute in attributes.with_checks(false) {
         let attribute = attribute.map_err(|e| format!("a bad attribute: {e}"))?;
-        let key = attribute.key.as_ref();
+        let key = attribute.key.0;
         if key == "xmlns" || key.starts_with("xmlns:") {
             continue;
         }
-        let value =
-            normalised(attribute.value).map_err(|e| format!("a bad value of attribute {key}: {e}"))?;
-        values.push((Cow::Owned(format!("{element}.{}", local_name(key))), value));
+        let value = normalised(attribute.value)
+            .map_err(|e| format!("a bad value of attribute {}: {e}", shown(key)))?;
+        values.push((UserKey::Attribute { element, attribute: local_name(key) }, value));
     }
-    Ok(values)
+    Ok(())
+}
+
+/// A name from the document as an error shows it: its first 64 bytes at most, as a crafted event
+/// can hold a name of any length.
+fn shown(name: &str) -> &str {
+    let mut end = name.len().min(64);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
 }
 
 /// The normalised values of the attributes `names`, in that order (the first of a repeated one).

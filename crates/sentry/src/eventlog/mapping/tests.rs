@@ -155,8 +155,8 @@ fn user_data_rendering_info_and_the_sources_extras() {
 
 #[test]
 fn user_data_attributes_are_kept_as_element_dot_attribute() {
-    // Microsoft-Windows-CAPI2/Operational 70, as Windows renders it: the process that took a
-    // certificate's private key is only in an attribute.
+    // Modelled on Microsoft-Windows-CAPI2/Operational 70 as Windows renders it: the process that
+    // took a certificate's private key is only in an attribute.
     let xml = "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
 <Provider Name='Microsoft-Windows-CAPI2'/><EventID>70</EventID><Level>2</Level>\
 <TimeCreated SystemTime='2026-01-02T03:04:05Z'/><EventRecordID>9</EventRecordID>\
@@ -188,6 +188,17 @@ xmlns='http://schemas.microsoft.com/win/2004/08/events/event' Version='1'>\
         ],
         "namespace declarations left out, prefixes dropped, values normalised, document order"
     );
+
+    // Only what is below UserData's first element counts: not UserData's own attributes, nor
+    // a second element's.
+    let xml = LOGON.replace(
+        "</Event>",
+        "<UserData u='1'><First a='1'><In i='2'/></First><Second b='2'><C c='3'>x</C></Second></UserData></Event>",
+    );
+    let p = map(&xml);
+    let user_data = p["user_data"].as_map().unwrap();
+    let keys: Vec<&str> = user_data.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["_element", "First.a", "In.i", "In"]);
 }
 
 #[test]
@@ -315,6 +326,26 @@ fn a_name_repeated_thousands_of_times_maps_in_linear_time() {
 }
 
 #[test]
+fn user_data_attributes_of_a_long_element_name_are_kept_within_the_event_size() {
+    // A crafted file can give an element a long name and thousands of attributes: each
+    // attribute's key repeats the name, so unbounded keys would grow as the square of the event.
+    let element = "E".repeat(10_000);
+    let attributes: String = (0..2_000).map(|n| format!(" a{n}=''")).collect();
+    let xml = LOGON.replace(
+        "</Event>",
+        &format!("<UserData><Top><{element}{attributes}/><After>kept</After></Top></UserData></Event>"),
+    );
+    let p = map(&xml);
+    let user_data = p["user_data"].as_map().unwrap();
+    let key_bytes: usize = user_data.iter().map(|(key, _)| key.len()).sum();
+    assert!(key_bytes <= 2 * xml.len(), "{key_bytes} key bytes for {} bytes of XML", xml.len());
+    let kept = user_data.iter().filter(|(key, _)| key.starts_with(element.as_str())).count();
+    assert!(kept > 1 && kept < 2_000 + 1, "{kept} of the element's entries kept");
+    assert_eq!(user_data["After"].as_str(), Some("kept"), "what follows is still read");
+    assert_eq!(p["truncated"], Value::Bool(true));
+}
+
+#[test]
 fn bad_events_are_refused_with_what_is_wrong() {
     let error = |xml: &str| map_event(xml, &EventExtras::default(), &MappingOptions::default()).unwrap_err();
     assert!(matches!(error("<Event><System>"), MappingError::Xml(_)));
@@ -372,6 +403,8 @@ fn malformed_documents_and_dtds_are_refused() {
         (format!("<Event>{body}</System></Event>"), ""),
         (format!("<Event>{body}"), "not closed"),
         (format!("<Event>{body}<EventData><Data>&#0;</Data></EventData></Event>"), "character reference"),
+        (format!("<Event>{body}<UserData><T><E a b='1'/></T></UserData></Event>"), "bad attribute"),
+        (format!("<Event>{body}<UserData><T><E b='&c;'/></T></UserData></Event>"), "attribute b"),
         (String::new(), "no root"),
     ] {
         match map_event(&xml, &EventExtras::default(), &MappingOptions::default()) {
