@@ -11,7 +11,8 @@
 //!
 //! Text values longer than `max_field_bytes` are cut at a character boundary and the record
 //! says `truncated: true`: every text taken from the event, and the names of `event_data` and
-//! `user_data` entries (a name repeated after its cut then gets its `_1` suffix). Times:
+//! `user_data` entries (a name repeated after its cut then gets its `_1` suffix); it also says
+//! so when `user_data` attributes were left out (see `user_data`). Times:
 //! `time_created` is RFC 3339 UTC with 7 fraction digits (the 100 ns of a FILETIME);
 //! `generated` and `written` keep the seed's `yyyy-MM-dd HH:mm:ssZ` form, in UTC (`+0000`): the
 //! original shifted them by the agent's zone offset (BUG-40).
@@ -227,9 +228,9 @@ fn event_data(items: Vec<DataItem<'_>>, text: &mut Truncator) -> Value {
 ///
 /// An element's name is written once in an event but copied into the key of each of its
 /// attributes: those copies may take as many bytes as the event's XML (`xml_bytes`), no more.
-/// Past that, attributes are left out and the record says `truncated`, so that a crafted event
-/// (a long element name with thousands of attributes) cannot make its record, or the memory
-/// mapping it takes, grow as the square of its size.
+/// Past that, an attribute whose element's name no longer fits is left out and the record says
+/// `truncated`, so that a crafted event (a long element name with thousands of attributes)
+/// cannot make its record, or the memory mapping it takes, grow as the square of its size.
 fn user_data(data: UserData<'_>, xml_bytes: usize, text: &mut Truncator) -> Value {
     let Some(top) = data.top else { return Value::Map(Map::new()) };
     let mut map = UniqueEntries::with_capacity(data.values.len() + 1);

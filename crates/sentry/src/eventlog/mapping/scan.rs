@@ -14,8 +14,8 @@
 //! The document must be well formed where a mapping could go wrong: tags closed and matched,
 //! one root element, no text outside it, references only to the five predefined entities or
 //! to characters, and no DTD (Windows writes none; refusing one keeps entity expansion out).
-//! Attributes are read only on the elements the mapping reads (below `UserData`'s first child,
-//! all of them).
+//! Attributes are read only on the elements the mapping reads (on `UserData`'s first child and
+//! every element below it, all of them).
 
 use std::borrow::Cow;
 
