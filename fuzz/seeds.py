@@ -65,6 +65,11 @@ def typed_map(n):
     return json.dumps({"t": "map", "java": "java.util.HashMap", "entries": entries})
 
 
+def uncut(xml):
+    """`xml` padded with spaces to a length the event_xml target maps with no cut (a multiple of 3)."""
+    return xml + " " * (-len(xml.encode()) % 3)
+
+
 def event(body, system=None):
     system = system or (
         "<Provider Name='Microsoft-Windows-Security-Auditing' Guid='{54849625-5478-4994-a5ba-3e3b0328c30d}'/>"
@@ -88,6 +93,10 @@ EVENT_XML = {
     "user_data_attributes": event("<UserData><CryptAcquireCertificatePrivateKey xmlns:a='urn:x' Version='1'>"
                                   "<Certificate fileRef='3CD6.cer' subjectName='a &amp; b'/><Flags value='1' a:value='2'/>"
                                   "<EventAuxInfo ProcessName='mimikatz.exe'/></CryptAcquireCertificatePrivateKey></UserData>"),
+    # A long element name with many attributes, whose length takes the fuzz target's uncut path: each
+    # attribute's key repeats the name, which once made the record grow as the square of the event.
+    "user_data_long_name": uncut(event("<UserData><E><" + "N" * 3000 + "".join(f" a{i}=''" for i in range(1000))
+                                       + "/></E></UserData>")),
     "rendering_info": event("<EventData><Data Name='x'>&lt;&amp;&gt;&#x41;&#66;</Data></EventData>"
                             "<RenderingInfo Culture='en-US'><Message>An account was logged on.&#13;&#10;Second line</Message>"
                             "<Level>Information</Level><Task>Logon</Task><Keywords><Keyword>Audit Success</Keyword></Keywords>"

@@ -169,12 +169,8 @@ impl Truncator {
         if text.len() <= self.max {
             return Text::from(text);
         }
-        let mut end = self.max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
         self.truncated = true;
-        Text::from(&text[..end])
+        Text::from(&text[..text.floor_char_boundary(self.max)])
     }
 }
 

@@ -5,7 +5,9 @@
 //!   the gap), `resumed_at_record_id` (the first read after it, when this batch has one);
 //! - `eventlog-error`: an `.evtx` chunk or record that cannot be read, a live event that cannot
 //!   be rendered, or an event whose XML cannot be mapped: `source`, `chunk`, `offset`,
-//!   `header_id` (files), `record_id` (a live event that cannot be rendered), `error`.
+//!   `header_id` (files), `record_id` (a live event that cannot be rendered), `error`. An error
+//!   can quote the event (a mismatched tag's name), so it is cut at `max_field_bytes` like an
+//!   event's texts, with `truncated: true`.
 //!
 //! Both are dated when they are made; events carry their own `TimeCreated`.
 
@@ -93,8 +95,9 @@ impl ItemMapping {
     }
 
     fn error_record(&self, damage: &Damage) -> Map {
-        let message = format!("{}: {}", self.source, damage.error);
-        params(
+        let error = &damage.error[..damage.error.floor_char_boundary(self.options.max_field_bytes)];
+        let message = format!("{}: {error}", self.source);
+        let mut record = params(
             ERROR_LOGTYPE,
             message,
             [
@@ -104,9 +107,13 @@ impl ItemMapping {
                 ("offset", optional_id(damage.offset)),
                 ("header_id", optional_id(damage.header_id)),
                 ("record_id", optional_id(damage.record_id)),
-                ("error", Value::from(damage.error.as_str())),
+                ("error", Value::from(error)),
             ],
-        )
+        );
+        if error.len() < damage.error.len() {
+            record.insert("truncated", Value::Bool(true));
+        }
+        record
     }
 }
 
@@ -166,5 +173,24 @@ mod tests {
             "an event naming no channel gets the configured one"
         );
         assert!(records[2].0.is_some(), "an event keeps its own date");
+    }
+
+    #[test]
+    fn an_error_quoting_a_long_name_is_cut_at_max_field_bytes() {
+        let options = MappingOptions { max_field_bytes: 100, ..MappingOptions::default() };
+        let mapping = ItemMapping { options, channel: "Security".into(), source: "Security".into() };
+        // The reader's message names both tags of a mismatched pair.
+        let name = "é".repeat(5000);
+        let records = mapping.records(vec![event(&format!("<Event><{name}></x></Event>"))]);
+        let error = &records[0].1;
+        assert_eq!(error["logtype"], Value::from(ERROR_LOGTYPE));
+        let text = error["error"].as_str().unwrap();
+        assert!(text.starts_with("event cannot be mapped"), "{text}");
+        assert!((99..=100).contains(&text.len()), "cut at a character boundary: {} bytes", text.len());
+        assert_eq!(error["msg"].as_str().unwrap(), format!("Security: {text}"));
+        assert_eq!(error["truncated"], Value::Bool(true));
+
+        let short = mapping.records(vec![event("<Event>")]);
+        assert_eq!(short[0].1.get("truncated"), None, "an error within the bound is whole");
     }
 }

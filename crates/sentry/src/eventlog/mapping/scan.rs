@@ -294,7 +294,7 @@ impl<'a> Scan<'a> {
             parent.role
         });
         let role = match parent {
-            None if self.rooted => return Err(format!("a second root element <{name}>")),
+            None if self.rooted => return Err(format!("a second root element <{}>", shown(name))),
             None => {
                 self.rooted = true;
                 Role::Root
@@ -469,7 +469,7 @@ impl<'a> Scan<'a> {
 
     fn finish(self) -> Result<EventFields<'a>, String> {
         if let Some(open) = self.stack.last() {
-            return Err(format!("<{}> is not closed", open.name));
+            return Err(format!("<{}> is not closed", shown(open.name)));
         }
         if !self.rooted {
             return Err("no root element".into());
@@ -527,11 +527,7 @@ fn user_attributes<'a>(
 /// A name from the document as an error shows it: its first 64 bytes at most, as a crafted event
 /// can hold a name of any length.
 fn shown(name: &str) -> &str {
-    let mut end = name.len().min(64);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    &name[..end]
+    &name[..name.floor_char_boundary(64)]
 }
 
 /// The normalised values of the attributes `names`, in that order (the first of a repeated one).
@@ -561,7 +557,7 @@ fn attribute_values<'a, const N: usize>(
 /// tree reads it; `&#0;` is refused.
 fn resolve_reference<'b>(name: &str, buffer: &'b mut [u8; 4]) -> Result<&'b str, String> {
     let Some(number) = name.strip_prefix('#') else {
-        return resolve_predefined_entity(name).ok_or_else(|| format!("an unknown entity &{name};"));
+        return resolve_predefined_entity(name).ok_or_else(|| format!("an unknown entity &{};", shown(name)));
     };
     let (digits, radix) = match number.strip_prefix('x') {
         Some(hex) => (hex, 16),
@@ -571,7 +567,7 @@ fn resolve_reference<'b>(name: &str, buffer: &'b mut [u8; 4]) -> Result<&'b str,
         .then(|| u32::from_str_radix(digits, radix).ok())
         .flatten()
         .filter(|&value| value != 0)
-        .ok_or_else(|| format!("a bad character reference &{name};"))?;
+        .ok_or_else(|| format!("a bad character reference &{};", shown(name)))?;
     Ok(char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER).encode_utf8(buffer))
 }
 
