@@ -740,7 +740,7 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
     if (error)
         goto done;
     /* "next-with-events <code>": the events are handed out (and the result set moves past
-     * them), yet the call fails with <code>, as some Windows versions do with 4317. */
+     * them), yet the call fails with <code> (not documented either way; the source keeps them). */
     failure_with_events = control(dir, "next-with-events", TRUE);
     ids = list_records(dir, &count);
     for (i = 0; i < count && n < size; i++) {

@@ -60,17 +60,25 @@ struct ScriptedLog {
     max_batch: u32,
     /// Counts the clears: a subscription made before the last one gets 15011 from `EvtNext`.
     clears: u64,
+    /// Counts the stalls: a subscription made before the last one answers 4317 for good.
+    stalls: u64,
+    /// How far the clock was moved on by [`ScriptedApi::advance_clock`].
+    clock_moved: std::time::Duration,
     failures: VecDeque<(Call, u32)>,
     /// Records that fail to render, wherever they are rendered (the subscription's events and
     /// the lookup's), with the error: until they leave the log.
     unrenderable: BTreeMap<u64, u32>,
     calls: BTreeMap<Call, usize>,
+    /// Subscriptions made (`calls` counts the queries for the newest record with them).
+    subscriptions: usize,
 }
 
-/// A subscription: the id of the last record it delivered, and the clears it knows of.
+/// A subscription: the id of the last record it delivered, and the clears and stalls it knows
+/// of.
 pub struct ScriptedSubscription {
     after: u64,
     clears: u64,
+    stalls: u64,
 }
 
 /// An event handle.
@@ -91,9 +99,12 @@ impl ScriptedApi {
                 available: true,
                 max_batch: 1024,
                 clears: 0,
+                stalls: 0,
+                clock_moved: std::time::Duration::ZERO,
                 failures: VecDeque::new(),
                 unrenderable: BTreeMap::new(),
                 calls: BTreeMap::new(),
+                subscriptions: 0,
             })),
         }
     }
@@ -108,7 +119,9 @@ impl ScriptedApi {
         let id = log.next_id;
         log.next_id += 1;
         log.appended += 1;
-        let xml = event_xml(&log.channel, id, log.appended, provider, event_id, data);
+        // Dated a second after the event before, or by the clock once it was moved on.
+        let seconds = log.appended + log.clock_moved.as_secs();
+        let xml = event_xml(&log.channel, id, seconds, provider, event_id, data);
         log.records.push_back((id, xml));
         id
     }
@@ -137,6 +150,17 @@ impl ScriptedApi {
         log.unrenderable.clear();
         log.next_id = 1;
         log.clears += 1;
+    }
+
+    /// Open subscriptions answer `EvtNext` with 4317 for good, whatever the log holds (as one
+    /// broken under its reader, by a restart of the event log service say, might).
+    pub fn stall_subscriptions(&self) {
+        self.log().stalls += 1;
+    }
+
+    /// Moves the clock (`now`) on by `by`.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.log().clock_moved += by;
     }
 
     /// Drops the `count` oldest records, as a full log overwrites them.
@@ -173,6 +197,11 @@ impl ScriptedApi {
         self.log().max_batch = max;
     }
 
+    /// How many subscriptions were made (without the queries [`Call::Subscribe`] also counts).
+    pub fn subscriptions(&self) -> usize {
+        self.log().subscriptions
+    }
+
     /// How many times `call` was made.
     pub fn calls(&self, call: Call) -> usize {
         self.log().calls.get(&call).copied().unwrap_or(0)
@@ -197,8 +226,10 @@ impl SubscriptionApi for ScriptedApi {
     /// The scripted clock: half a second after the newest event appended (each is dated a
     /// second after the one before), so an event appended later is created after now.
     fn now(&self) -> std::time::SystemTime {
-        let appended = self.log().appended;
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis((1_700_000_000 + appended) * 1_000 + 500)
+        let log = self.log();
+        std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis((1_700_000_000 + log.appended) * 1_000 + 500)
+            + log.clock_moved
     }
 
     fn open_log(&mut self, channel: &str) -> Result<(), ApiError> {
@@ -216,19 +247,25 @@ impl SubscriptionApi for ScriptedApi {
         _query: &str,
         from: SubscribeFrom<'_>,
     ) -> Result<ScriptedSubscription, ApiError> {
-        let log = self.enter(Call::Subscribe, "EvtSubscribe")?;
+        let mut log = self.enter(Call::Subscribe, "EvtSubscribe")?;
+        log.subscriptions += 1;
         match from {
             SubscribeFrom::Oldest => Ok(ScriptedSubscription {
                 after: log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1),
                 clears: log.clears,
+                stalls: log.stalls,
             }),
             SubscribeFrom::AfterBookmark(xml) => {
                 let id = bookmark_record_id(xml).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
                 if log.records.iter().any(|(record, _)| *record == id) {
-                    Ok(ScriptedSubscription { after: id, clears: log.clears })
+                    Ok(ScriptedSubscription { after: id, clears: log.clears, stalls: log.stalls })
                 } else {
                     Err(ApiError { call: "EvtSubscribe", code: codes::NOT_FOUND })
                 }
+            }
+            SubscribeFrom::AfterRecordOf(xml) => {
+                let id = bookmark_record_id(xml).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
+                Ok(ScriptedSubscription { after: id, clears: log.clears, stalls: log.stalls })
             }
         }
     }
@@ -244,6 +281,9 @@ impl SubscriptionApi for ScriptedApi {
         }
         if subscription.clears != log.clears {
             return Err(ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE });
+        }
+        if subscription.stalls != log.stalls {
+            return Err(ApiError { call: "EvtNext", code: codes::INVALID_OPERATION });
         }
         let events: Vec<ScriptedEvent> = log
             .records
@@ -318,12 +358,12 @@ impl SubscriptionApi for ScriptedApi {
 fn event_xml(
     channel: &str,
     record_id: u64,
-    sequence: u64,
+    seconds: u64,
     provider: &str,
     event_id: u32,
     data: &str,
 ) -> String {
-    let seconds = 1_700_000_000 + sequence;
+    let seconds = 1_700_000_000 + seconds;
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
     // 2023-11-14 is day 19675 since 1970-01-01; the scripted times stay within that month.
     let day = 14 + (days - 19_675);

@@ -23,13 +23,18 @@
 //!   looked up the same way, so that it keeps its record's time;
 //! - subscribes after the bookmark with `Strict`, or at the oldest record; a bookmark whose
 //!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
-//!   last record read, never silently "from now";
-//! - drains `EvtNext` in batches of `batch_size` (at most 1024): no items (259, or 4317 with
-//!   nothing returned) ends the read, and after 4317 the next read resubscribes from the
-//!   bookmark (a subscription that answers 4317 for good would otherwise read nothing more,
-//!   silently); a batch too large (1734) halves the batch and resubscribes; a result set gone
-//!   stale (15011), out of position (15012, the log cleared or rolled over) or whose record is
-//!   gone (1168) resubscribes from the bookmark;
+//!   last record read, never silently "from now". Where `Strict` refuses a bookmark whose
+//!   record the lookup has just found in the log (a filtered query on some Windows versions,
+//!   forwarded-event logs that answer 15011), the subscription starts after the record's id
+//!   without `Strict`;
+//! - drains `EvtNext` in batches of `batch_size` (at most 1024), without waiting: no items
+//!   (259, or 4317 or 1460 with nothing returned: how Windows answers a poll with nothing
+//!   waiting) ends the read and keeps the subscription; a batch too large (1734) halves the
+//!   batch and resubscribes; a result set gone stale (15011), out of position (15012, the log
+//!   cleared or rolled over) or whose record is gone (1168) resubscribes from the bookmark;
+//! - a subscription that has given nothing for [`STALL_CHECK_AFTER`] while the log holds
+//!   records past its position (one broken by a restart of the event log service, say) is
+//!   replaced by a new one from the position, at most once per [`STALL_CHECK_AFTER`];
 //! - a subscription after a bookmark that fails with 15011 or 15012 twice (Windows does not
 //!   document these for `EvtSubscribe`; Winlogbeat meets them and replays the log) starts at
 //!   the oldest record instead and passes over the events up to the bookmarked record, by their
@@ -62,6 +67,7 @@ pub mod codes {
     pub const INSUFFICIENT_BUFFER: u32 = 122;
     pub const NO_MORE_ITEMS: u32 = 259;
     pub const NOT_FOUND: u32 = 1168;
+    pub const TIMEOUT: u32 = 1460;
     pub const RPC_INVALID_BOUND: u32 = 1734;
     pub const INVALID_OPERATION: u32 = 4317;
     pub const EVT_INVALID_CHANNEL_PATH: u32 = 15000;
@@ -82,6 +88,10 @@ pub const NO_METADATA_RETRY: Duration = Duration::from_secs(600);
 
 /// The most event handles one `EvtNext` asks for; larger requests fail on most Windows versions.
 pub const MAX_BATCH: u32 = 1024;
+
+/// How long a subscription may give nothing before the log is asked whether records wait past
+/// its position (and, if they do, the subscription is replaced).
+pub const STALL_CHECK_AFTER: Duration = Duration::from_secs(60);
 
 /// How many resubscriptions one read may make before it gives up for this run.
 const MAX_RESUBSCRIBES: usize = 12;
@@ -132,6 +142,8 @@ pub enum SubscribeFrom<'a> {
     Oldest,
     /// Strictly after the bookmarked record (`StartAfterBookmark | Strict`).
     AfterBookmark(&'a str),
+    /// After the bookmarked record's id, whether or not the log holds it (`StartAfterBookmark`).
+    AfterRecordOf(&'a str),
 }
 
 /// The pull-subscription calls of the Windows event log API, as plain operations. Handles close
@@ -227,6 +239,9 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     lookup_unchecked_logged: bool,
     /// [`LOOKUP_RETRY_FOR`]; shorter in tests.
     lookup_retry_for: Duration,
+    /// Since when the open subscription has given nothing (by [`SubscriptionApi::now`]), or
+    /// since its last check for a stall.
+    quiet_since: Option<SystemTime>,
 }
 
 /// An open subscription and the position it has reached.
@@ -262,6 +277,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             lookup_failures: 0,
             lookup_unchecked_logged: false,
             lookup_retry_for: LOOKUP_RETRY_FOR,
+            quiet_since: None,
         }
     }
 
@@ -325,12 +341,15 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 self.channel
             )));
         }
-        if let Some(reason) = self.regrown_since(position)? {
-            return self.read_again_from_oldest(reason, position, items);
-        }
+        let found = match self.regrown_since(position)? {
+            Resume::Regrown(reason) => return self.read_again_from_oldest(reason, position, items),
+            Resume::Found => true,
+            Resume::Unknown => false,
+        };
+        let bookmark = Position::parse(position).bookmark;
         let mut unusable = 0;
-        let error = loop {
-            let from = SubscribeFrom::AfterBookmark(Position::parse(position).bookmark);
+        let mut error = loop {
+            let from = SubscribeFrom::AfterBookmark(bookmark);
             match self.api.subscribe(&self.channel, &self.options.query, from) {
                 Ok(subscription) => return Ok(Open { subscription, position: position.clone(), past: None }),
                 // A result set gone stale may be passing: once more from the bookmark.
@@ -338,6 +357,17 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 Err(e) => break e,
             }
         };
+        // `Strict` refused a record the lookup has just found: Windows may judge the bookmark
+        // against the query's results (a filter that does not match the bookmarked record), and
+        // forwarded-event logs answer 15011. After the record's id, then: it is in the log.
+        if found && (error.code == codes::NOT_FOUND || is_unusable_position(error.code)) {
+            let from = SubscribeFrom::AfterRecordOf(bookmark);
+            match self.api.subscribe(&self.channel, &self.options.query, from) {
+                Ok(subscription) => return Ok(Open { subscription, position: position.clone(), past: None }),
+                Err(e) if e.code == codes::NOT_FOUND || is_unusable_position(e.code) => error = e,
+                Err(e) => return Err(self.classify(e)),
+            }
+        }
         let reason = match error.code {
             codes::NOT_FOUND => format!(
                 "the bookmarked record of {} is no longer in the log (cleared or overwritten); \
@@ -371,17 +401,17 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         Ok(Open { subscription, position: position.clone(), past: None })
     }
 
-    /// Why the record `position` names is another event now, if it is: the log was cleared
-    /// (its ids began again at 1) and has grown past that id since. Known for positions that
-    /// keep their event's `TimeCreated` (another time: another event), or the time the event
-    /// was read by (a later time: an event created after it was read); a record no longer there
-    /// is for `Strict` to tell.
-    fn regrown_since(&mut self, position: &str) -> Result<Option<String>, SourceError> {
+    /// Whether the record `position` names is another event now: the log was cleared (its ids
+    /// began again at 1) and has grown past that id since. Known for positions that keep their
+    /// event's `TimeCreated` (another time: another event; the same: the record read is there),
+    /// or the time the event was read by (a later time: an event created after it was read); a
+    /// record no longer there is for `Strict` to tell.
+    fn regrown_since(&mut self, position: &str) -> Result<Resume, SourceError> {
         let parsed = Position::parse(position);
         let (bookmark, known) = match parsed {
             Position { bookmark, time_created: Some(read), .. } => (bookmark, Known::Created(read)),
             Position { bookmark, read_by: Some(by), .. } => (bookmark, Known::ReadBy(by)),
-            _ => return Ok(None),
+            _ => return Ok(Resume::Unknown),
         };
         let looked_up = match known {
             Known::Created(_) => self.checked_lookup(bookmark)?,
@@ -393,26 +423,27 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 result => self.checked(bookmark, result)?,
             },
         };
-        let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(None) };
+        let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(Resume::Unknown) };
         let id = bookmark_record_id(bookmark).unwrap_or_default();
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
         let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(known.time()), filetime_ticks(&now)) else {
-            return Ok(None);
+            return Ok(Resume::Unknown);
         };
         let read = match known {
-            Known::Created(read) if now_ticks != then_ticks => read,
+            Known::Created(_) if now_ticks == then_ticks => return Ok(Resume::Found),
+            Known::Created(read) => read,
             // A forwarded event is dated by its own machine's clock, not comparable with ours.
             Known::ReadBy(by) if !forwarded && now_ticks > then_ticks => {
-                return Ok(Some(format!(
+                return Ok(Resume::Regrown(format!(
                     "record {id} of {} is now an event created at {now}, after the one read there \
                      (which could not be rendered) was read by {by}: the log was cleared and has \
                      grown past it since; reading resumed at the oldest record",
                     self.channel
                 )));
             }
-            _ => return Ok(None),
+            _ => return Ok(Resume::Unknown),
         };
-        Ok(Some(format!(
+        Ok(Resume::Regrown(format!(
             "record {id} of {} is now an event created at {now}, not the one read last (created at \
              {read}): the log was cleared and has grown past it since; reading resumed at the oldest \
              record",
@@ -527,6 +558,47 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
         let created = self.checked(&bookmark, result)?.map(|looked_up| looked_up.created);
         Ok(Position::with_time(bookmark, created.as_deref()))
+    }
+
+    /// Whether the open subscription, which gave nothing this read (`quiet`) or something, looks
+    /// broken: it has given nothing for [`STALL_CHECK_AFTER`] while the log holds a record newer
+    /// than `position`. The log is asked at most once per [`STALL_CHECK_AFTER`]; its newest
+    /// record is taken whatever the query (asking with a filter can scan the whole log), so a
+    /// filter that matches none of the new records costs a resubscription per check, no more.
+    fn stalled(&mut self, position: &str, quiet: bool) -> bool {
+        let now = self.api.now();
+        if !quiet {
+            self.quiet_since = None;
+            return false;
+        }
+        let since = *self.quiet_since.get_or_insert(now);
+        if now.duration_since(since).unwrap_or_default() < STALL_CHECK_AFTER {
+            return false;
+        }
+        self.quiet_since = Some(now);
+        let read_to = if position == OLDEST { Some(0) } else { bookmark_record_id(position) };
+        let newest = match self.api.newest_bookmark(&self.channel, "*") {
+            Ok(newest) => newest.as_deref().and_then(bookmark_record_id),
+            Err(error) => {
+                tracing::debug!(channel = %self.channel, "cannot check for a stalled subscription: {error}");
+                None
+            }
+        };
+        let (Some(newest), Some(read_to)) = (newest, read_to) else { return false };
+        if newest <= read_to {
+            return false;
+        }
+        tracing::warn!(
+            channel = %self.channel,
+            newest,
+            read_to,
+            "the subscription to {} has given nothing for {} s while the log holds records after \
+             record {read_to}: subscribing again from there",
+            self.channel,
+            STALL_CHECK_AFTER.as_secs()
+        );
+        self.quiet_since = None;
+        true
     }
 
     /// A subscription at the oldest record of the channel.
@@ -697,7 +769,14 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             }
             StartAt::Now => {
                 self.check_available()?;
-                match self.api.newest_bookmark(&self.channel, &self.options.query) {
+                // A filter matching nothing recent can make the search for its newest event
+                // outlast the wait (1460) on a large log: after the newest record, then, whatever
+                // it is (`Strict` may refuse it later; the lookup of its time lets it through).
+                let newest = match self.api.newest_bookmark(&self.channel, &self.options.query) {
+                    Err(e) if e.code == codes::TIMEOUT => self.api.newest_bookmark(&self.channel, "*"),
+                    newest => newest,
+                };
+                match newest {
                     Ok(Some(bookmark)) => self.with_its_time(bookmark)?,
                     Ok(None) => OLDEST.to_owned(),
                     Err(e) => return Err(self.classify(e)),
@@ -713,6 +792,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             Some(open) if open.position == from => open,
             _ => {
                 self.check_available()?;
+                self.quiet_since = None;
                 self.subscribe(&mut from.to_owned(), &mut items)?
             }
         };
@@ -769,11 +849,9 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                 Err(error) => error,
             };
             match error.code {
-                codes::NO_MORE_ITEMS => break,
-                codes::INVALID_OPERATION => {
-                    // Nothing now; the next read resubscribes from the position.
-                    return Ok(Batch { items, position: open.position, more });
-                }
+                // Nothing now: Windows answers a poll of a pull subscription with nothing waiting
+                // with 4317 (or 1460, the wait of 0 ms over) as often as with 259.
+                codes::NO_MORE_ITEMS | codes::INVALID_OPERATION | codes::TIMEOUT => break,
                 codes::RPC_INVALID_BOUND
                 | codes::EVT_QUERY_RESULT_STALE
                 | codes::EVT_QUERY_RESULT_INVALID_POSITION
@@ -807,7 +885,10 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             }
         }
         let position = open.position.clone();
-        self.open = Some(open);
+        // Passing over events up to a bookmark is not giving nothing.
+        if !self.stalled(&position, items.is_empty() && passed_over == 0) {
+            self.open = Some(open);
+        }
         Ok(Batch { items, position, more })
     }
 
@@ -825,6 +906,17 @@ fn is_not_there(code: u32) -> bool {
             | codes::EVT_QUERY_RESULT_STALE
             | codes::EVT_QUERY_RESULT_INVALID_POSITION
     )
+}
+
+/// What the lookup before a resume found of the record a position names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Resume {
+    /// Another event holds its id now: the log was cleared and has grown past it (why).
+    Regrown(String),
+    /// The record read there is in the log: the same id and `TimeCreated`.
+    Found,
+    /// Not known: the position keeps no time, the record is gone or could not be looked up.
+    Unknown,
 }
 
 /// What a lookup of a bookmarked record found: its `TimeCreated`, and whether it was forwarded

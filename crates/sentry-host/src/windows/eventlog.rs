@@ -258,11 +258,14 @@ impl SubscriptionApi for WindowsApi {
             SubscribeFrom::AfterBookmark(xml) => {
                 (Some(bookmark_from(xml)?), EvtSubscribeStartAfterBookmark | EvtSubscribeStrict)
             }
+            SubscribeFrom::AfterRecordOf(xml) => (Some(bookmark_from(xml)?), EvtSubscribeStartAfterBookmark),
         };
         // The next bookmark goes on from this position (a new one for the oldest record).
         self.bookmark = match from {
             SubscribeFrom::Oldest => None,
-            SubscribeFrom::AfterBookmark(xml) => Some(bookmark_from(xml)?),
+            SubscribeFrom::AfterBookmark(xml) | SubscribeFrom::AfterRecordOf(xml) => {
+                Some(bookmark_from(xml)?)
+            }
         };
         // SAFETY: no security attributes, no name: a manual-reset event, initially set.
         let signal = unsafe { CreateEventW(null(), 1, 1, null()) };
@@ -288,7 +291,7 @@ impl SubscriptionApi for WindowsApi {
         let events: Vec<EvtHandle> =
             handles.into_iter().take(returned.min(max) as usize).filter(|h| *h != 0).map(EvtHandle).collect();
         // Events handed out are past the subscription's cursor whatever the call says: a
-        // failure that still returns some (4317 has been seen so) gives them, or they are lost.
+        // failure that still returns some (not documented either way) gives them, or they are lost.
         // A lasting failure comes back at the next call.
         if !events.is_empty() {
             return Ok(events);

@@ -1,9 +1,9 @@
 //! The live source's promise under any sequence of what can happen to it, on the scripted log:
 //! events appended, reads of any size, a caller that could not keep a read's position, an
 //! agent restarted with its saved position, the log rolling over, cleared, or cleared with its
-//! ids beginning again, a service that serves smaller batches, starts that fail first, and
-//! the failures Windows documents injected into the calls, renders that fail among them, and
-//! events that render nowhere.
+//! ids beginning again, a service that serves smaller batches, starts that fail first, the
+//! failures Windows documents injected into the calls, renders that fail among them, events
+//! that render nowhere, and subscriptions that break for good while time passes.
 //! Whatever the sequence, the events a caller keeps (as events, or as damage naming their
 //! record where they could not be rendered) come in the order they were written, each once,
 //! none written before a `now` start; an event is passed over only once it left the log unread;
@@ -33,6 +33,10 @@ enum Step {
     AppendUnrenderable,
     /// The service serves `EvtNext` requests up to this size (larger ones: 1734).
     MaxBatch(u32),
+    /// Open subscriptions answer 4317 for good.
+    Stall,
+    /// A minute passes.
+    Wait,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -42,6 +46,7 @@ fn step() -> impl Strategy<Value = Step> {
         Just((Call::Next, codes::EVT_QUERY_RESULT_INVALID_POSITION)),
         Just((Call::Next, codes::INVALID_OPERATION)),
         Just((Call::Next, codes::NO_MORE_ITEMS)),
+        Just((Call::Next, codes::TIMEOUT)),
         Just((Call::Next, codes::NOT_FOUND)),
         Just((Call::Next, 1722)),
         Just((Call::Subscribe, 1722)),
@@ -63,6 +68,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => failure.prop_map(|(call, code)| Step::Fail(call, code)),
         1 => (1u32..5).prop_map(Step::MaxBatch),
         1 => Just(Step::AppendUnrenderable),
+        1 => Just(Step::Stall),
+        1 => Just(Step::Wait),
     ]
 }
 
@@ -186,6 +193,8 @@ fn run(
             }
             Step::Fail(call, code) => api.fail_next(call, code),
             Step::MaxBatch(max) => api.set_max_batch(max),
+            Step::Stall => api.stall_subscriptions(),
+            Step::Wait => api.advance_clock(STALL_CHECK_AFTER),
             // Not covered: a log cleared, its ids begun again, whose record at the id read last
             // renders nowhere either; that record cannot be told from the one read (see the
             // design notes). Once the ids began again, appended events render.
@@ -197,8 +206,10 @@ fn run(
             }
         }
     }
-    // Reading on: the failures left are spent, then every event still in the log comes.
+    // Reading on, a minute between reads (a stalled subscription is replaced): the failures
+    // left are spent, then every event still in the log comes.
     for _ in 0..40 {
+        api.advance_clock(STALL_CHECK_AFTER);
         if let Ok(batch) = source.read(&position, 1000) {
             model.keep(&batch)?;
             position = batch.position;

@@ -117,8 +117,9 @@ fn a_stale_or_moved_result_set_resubscribes_from_the_bookmark() {
 }
 
 #[test]
-fn no_items_and_invalid_operation_end_a_read_without_moving() {
-    for code in [codes::NO_MORE_ITEMS, codes::INVALID_OPERATION] {
+fn no_items_invalid_operation_and_timeout_end_a_read_and_keep_the_subscription() {
+    // How Windows answers a poll with nothing waiting: 259, and as often 4317 (or 1460).
+    for code in [codes::NO_MORE_ITEMS, codes::INVALID_OPERATION, codes::TIMEOUT] {
         let api = ScriptedApi::new("Security");
         api.append_many(2, "P", 1);
         let mut source = source(&api, StartAt::Oldest, 100);
@@ -127,11 +128,65 @@ fn no_items_and_invalid_operation_end_a_read_without_moving() {
         assert!(batch.items.is_empty(), "code {code}");
         assert_eq!(batch.position, OLDEST);
         assert_eq!(ids(&source.read(&batch.position, 100).unwrap()), [1, 2]);
-        // After 4317 the next read subscribes again: a subscription answering 4317 for good
-        // would otherwise never read another event.
-        let subscriptions = if code == codes::INVALID_OPERATION { 2 } else { 1 };
-        assert_eq!(api.calls(Call::Subscribe), subscriptions, "code {code}");
+        assert_eq!(api.calls(Call::Subscribe), 1, "code {code}: the subscription is kept");
     }
+}
+
+#[test]
+fn a_subscription_giving_nothing_while_the_log_grows_is_replaced_after_a_minute() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(2, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(ids(&first), [1, 2]);
+    // Quiet, and nothing new in the log: the subscription is kept however long it lasts.
+    for _ in 0..3 {
+        api.advance_clock(STALL_CHECK_AFTER);
+        assert!(source.read(&first.position, 100).unwrap().items.is_empty());
+    }
+    assert_eq!(api.subscriptions(), 1, "a quiet log is no stall");
+    // Broken under us (4317 for good) while events arrive.
+    api.stall_subscriptions();
+    api.append_many(3, "P", 1);
+    let quiet = source.read(&first.position, 100).unwrap();
+    assert!(quiet.items.is_empty());
+    api.advance_clock(STALL_CHECK_AFTER / 2);
+    assert!(source.read(&quiet.position, 100).unwrap().items.is_empty());
+    assert_eq!(api.subscriptions(), 1, "not before a minute");
+    api.advance_clock(STALL_CHECK_AFTER / 2);
+    // The check finds records past the position: the next read subscribes again and reads on.
+    assert!(source.read(&quiet.position, 100).unwrap().items.is_empty());
+    let batch = source.read(&quiet.position, 100).unwrap();
+    assert_eq!(ids(&batch), [3, 4, 5]);
+    assert_eq!(api.subscriptions(), 2);
+}
+
+#[test]
+fn strict_refusing_a_record_the_lookup_found_resumes_after_its_id_without_a_gap() {
+    // Windows may judge a Strict bookmark against the query's results (1168), and forwarded
+    // event logs answer 15011: the record is in the log, so reading goes on after it.
+    let refusals: [&[u32]; 2] = [&[codes::NOT_FOUND], &[codes::EVT_QUERY_RESULT_STALE; 2]];
+    for refusal in refusals {
+        let api = ScriptedApi::new("Security");
+        api.append_many(3, "P", 1);
+        let mut first = source(&api, StartAt::Oldest, 100);
+        let read = first.read(OLDEST, 100).unwrap();
+        api.append_many(2, "P", 1);
+        let mut restarted = source_after_restart(&api);
+        for &code in refusal {
+            api.fail_next(Call::Subscribe, code);
+        }
+        let batch = restarted.read(&read.position, 100).unwrap();
+        assert_eq!(ids(&batch), [4, 5], "{refusal:?}: no gap, nothing again");
+    }
+    // A record the lookup did not find is left to Strict: a gap, and the oldest on.
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let read = source(&api, StartAt::Oldest, 100).read(OLDEST, 100).unwrap();
+    api.roll_over(3);
+    api.append_many(2, "P", 1);
+    let batch = source_after_restart(&api).read(&read.position, 100).unwrap();
+    assert_eq!(ids(&batch), [0, 4, 5]);
 }
 
 #[test]
