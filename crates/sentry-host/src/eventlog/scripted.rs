@@ -37,6 +37,10 @@ pub const PROVIDER_WITHOUT_METADATA: &str = "Scripted-NoMetadata";
 /// (`ERROR_FILE_NOT_FOUND`).
 pub const PROVIDER_WITHOUT_MESSAGE_FILE: &str = "Scripted-MessageFileGone";
 
+/// A provider whose metadata opens but whose message for event id 1 cannot be formatted
+/// (`ERROR_EVT_MESSAGE_NOT_FOUND`); its other event ids are formatted.
+pub const PROVIDER_WITHOUT_MESSAGE_1: &str = "Scripted-NoMessage1";
+
 /// The SID the scripted log knows an account for: (`NT AUTHORITY`, `SYSTEM`).
 pub const KNOWN_SID: &str = "S-1-5-18";
 
@@ -339,6 +343,9 @@ impl SubscriptionApi for ScriptedApi {
         }
         if provider == PROVIDER_WITHOUT_MESSAGE_FILE {
             return Err(ApiError { call: OPEN_METADATA, code: 2 });
+        }
+        if provider == PROVIDER_WITHOUT_MESSAGE_1 && event.xml.contains("<EventID>1</EventID>") {
+            return Err(ApiError { call: "EvtFormatMessage", code: 15027 });
         }
         Ok(format!("Scripted message of record {}.", event.id))
     }

@@ -51,8 +51,9 @@
 //! was given; any other position (a batch the caller could not keep) resubscribes from there.
 //! Messages are formatted per event unless the event carries its own `RenderingInfo`
 //! (forwarded events); providers whose metadata cannot be opened (whatever the error) are not
-//! asked again for [`NO_METADATA_RETRY`], and account lookups are remembered, both in bounded
-//! caches. A bookmark of another channel is a bad position, never a reason to start over.
+//! asked again for [`NO_METADATA_RETRY`], nor are a provider's event ids whose messages cannot
+//! be formatted (a message file missing or older than the provider's, 2, 15027, 15100...), and
+//! account lookups are remembered, all in bounded caches. A bookmark of another channel is a bad position, never a reason to start over.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -231,6 +232,8 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     open: Option<Open<A::Subscription>>,
     /// Providers whose metadata could not be opened, and when.
     no_metadata: BoundedCache<Instant>,
+    /// (Provider, event id) whose message could not be formatted, and when.
+    no_message: BoundedCache<Instant>,
     accounts: BoundedCache<Option<(String, String)>>,
     /// Since when, and how many times in a row, looking up a bookmarked record has failed.
     lookup_failing_since: Option<Instant>,
@@ -272,6 +275,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             whole_batches: 0,
             open: None,
             no_metadata: BoundedCache::default(),
+            no_message: BoundedCache::default(),
             accounts: BoundedCache::default(),
             lookup_failing_since: None,
             lookup_failures: 0,
@@ -733,7 +737,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
 
     fn message(&mut self, event: &A::Event, xml: &str) -> Option<String> {
         let provider = attribute_of(xml, "<Provider", "Name")?;
-        if self.no_metadata.get(provider).is_some_and(|since| since.elapsed() < NO_METADATA_RETRY) {
+        let recent = |since: &Instant| since.elapsed() < NO_METADATA_RETRY;
+        if self.no_metadata.get(provider).is_some_and(recent) {
+            return None;
+        }
+        // A provider's name has no line break: the key is unambiguous.
+        let event_key = format!("{provider}\n{}", element_text(xml, "<EventID").unwrap_or_default());
+        if self.no_message.get(&event_key).is_some_and(recent) {
             return None;
         }
         match self.api.format_message(provider, event) {
@@ -745,7 +755,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 self.no_metadata.insert(provider, Instant::now());
                 None
             }
-            Err(_) => None,
+            // The metadata opened but this event's message cannot be formatted (no such message
+            // in the provider's file, the file missing or of another version): the same for each
+            // event with this id.
+            Err(_) => {
+                self.no_message.insert(&event_key, Instant::now());
+                None
+            }
         }
     }
 
@@ -1095,6 +1111,14 @@ pub fn attribute_of<'x>(xml: &'x str, element_start: &str, attribute: &str) -> O
         return value.find(quote).map(|end| &value[..end]);
     }
     None
+}
+
+/// The text of the first element starting with `element_start` (up to its first child or end).
+fn element_text<'x>(xml: &'x str, element_start: &str) -> Option<&'x str> {
+    let start = xml.find(element_start)?;
+    let open = &xml[start..];
+    let text = &open[open.find('>')? + 1..];
+    Some(text[..text.find('<').unwrap_or(text.len())].trim())
 }
 
 /// The values of `attribute` in every element starting with `element_start`.

@@ -24,7 +24,7 @@ use windows_sys::Win32::System::EventLog::{
     EvtOpenChannelEnum, EvtOpenChannelPath, EvtOpenLog, EvtOpenPublisherMetadata, EvtQuery,
     EvtQueryChannelPath, EvtQueryForwardDirection, EvtQueryReverseDirection, EvtRender, EvtRenderBookmark,
     EvtRenderEventXml, EvtSeek, EvtSeekRelativeToBookmark, EvtSubscribe, EvtSubscribeStartAfterBookmark,
-    EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict, EvtUpdateBookmark,
+    EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict, EvtUpdateBookmark, EvtVarTypeUInt32,
 };
 use windows_sys::Win32::System::Threading::CreateEventW;
 
@@ -440,6 +440,7 @@ fn channel_type(path: &str) -> Option<u32> {
             &mut used,
         )
     };
-    // SAFETY: the property is documented as EvtVarTypeUInt32.
-    (ok != 0).then(|| unsafe { value.Anonymous.UInt32Val })
+    // Read only as the type it says it holds (EvtVarTypeNull would read as 0, Admin).
+    // SAFETY: the variant holds a UInt32, as its type says.
+    (ok != 0 && value.Type == EvtVarTypeUInt32 as u32).then(|| unsafe { value.Anonymous.UInt32Val })
 }

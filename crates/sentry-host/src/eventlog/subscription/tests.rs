@@ -1,6 +1,6 @@
 use super::*;
 use crate::eventlog::scripted::{
-    Call, PROVIDER_WITHOUT_MESSAGE_FILE, PROVIDER_WITHOUT_METADATA, ScriptedApi,
+    Call, PROVIDER_WITHOUT_MESSAGE_1, PROVIDER_WITHOUT_MESSAGE_FILE, PROVIDER_WITHOUT_METADATA, ScriptedApi,
 };
 
 fn source(api: &ScriptedApi, start_at: StartAt, batch_size: u32) -> SubscriptionSource<ScriptedApi> {
@@ -544,7 +544,35 @@ fn a_provider_whose_metadata_cannot_be_opened_for_any_reason_is_not_asked_again_
 }
 
 #[test]
+fn an_event_id_whose_message_cannot_be_formatted_is_not_asked_again_at_once() {
+    let api = ScriptedApi::new("Application");
+    api.append_many(3, PROVIDER_WITHOUT_MESSAGE_1, 1);
+    api.append_many(2, PROVIDER_WITHOUT_MESSAGE_1, 2);
+    let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut source = SubscriptionSource::new(api.clone(), "Application", options);
+    let batch = source.read(OLDEST, 10).unwrap();
+    let messages: Vec<Option<&str>> = batch
+        .items
+        .iter()
+        .map(|item| match item {
+            SourceItem::Event(event) => event.message.as_deref(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [None, None, None, Some("Scripted message of record 4."), Some("Scripted message of record 5.")]
+    );
+    assert_eq!(api.calls(Call::FormatMessage), 3, "event id 1 asked once, event id 2 for each event");
+}
+
+#[test]
 fn attributes_are_found_in_either_quote_style() {
+    assert_eq!(
+        element_text("<System><EventID Qualifiers='16384'> 7036 </EventID>", "<EventID"),
+        Some("7036")
+    );
+    assert_eq!(element_text("<EventRecordID>5</EventRecordID>", "<EventID"), None);
     assert_eq!(attribute_of("<a><Provider Name='X-Y' Guid='{1}'/>", "<Provider", "Name"), Some("X-Y"));
     assert_eq!(attribute_of("<Provider EventSourceName=\"S\" Name=\"N\"/>", "<Provider", "Name"), Some("N"));
     assert_eq!(attribute_of("<Security/>", "<Security", "UserID"), None);
