@@ -21,6 +21,8 @@ use super::subscription::{
 pub enum Call {
     OpenLog,
     Subscribe,
+    /// The query for the newest record (`EvtQuery` in reverse).
+    Query,
     /// The lookup of a bookmarked record (`EvtQuery` and `EvtSeek`).
     Lookup,
     Next,
@@ -66,6 +68,8 @@ struct ScriptedLog {
     clears: u64,
     /// Counts the stalls: a subscription made before the last one answers 4317 for good.
     stalls: u64,
+    /// Every subscription answers 4317 while set, new ones too.
+    stalled: bool,
     /// How far the clock was moved on by [`ScriptedApi::advance_clock`].
     clock_moved: std::time::Duration,
     failures: VecDeque<(Call, u32)>,
@@ -73,8 +77,8 @@ struct ScriptedLog {
     /// the lookup's), with the error: until they leave the log.
     unrenderable: BTreeMap<u64, u32>,
     calls: BTreeMap<Call, usize>,
-    /// Subscriptions made (`calls` counts the queries for the newest record with them).
-    subscriptions: usize,
+    /// Where each subscription made started: `oldest`, `after N strict`, `after N`.
+    subscriptions: Vec<String>,
 }
 
 /// A subscription: the id of the last record it delivered, and the clears and stalls it knows
@@ -104,11 +108,12 @@ impl ScriptedApi {
                 max_batch: 1024,
                 clears: 0,
                 stalls: 0,
+                stalled: false,
                 clock_moved: std::time::Duration::ZERO,
                 failures: VecDeque::new(),
                 unrenderable: BTreeMap::new(),
                 calls: BTreeMap::new(),
-                subscriptions: 0,
+                subscriptions: Vec::new(),
             })),
         }
     }
@@ -162,6 +167,12 @@ impl ScriptedApi {
         self.log().stalls += 1;
     }
 
+    /// While `stalled`, every subscription answers `EvtNext` with 4317, new ones too (a service
+    /// that does not serve subscriptions).
+    pub fn set_stalled(&self, stalled: bool) {
+        self.log().stalled = stalled;
+    }
+
     /// Moves the clock (`now`) on by `by`.
     pub fn advance_clock(&self, by: std::time::Duration) {
         self.log().clock_moved += by;
@@ -201,9 +212,10 @@ impl ScriptedApi {
         self.log().max_batch = max;
     }
 
-    /// How many subscriptions were made (without the queries [`Call::Subscribe`] also counts).
-    pub fn subscriptions(&self) -> usize {
-        self.log().subscriptions
+    /// Where each subscription made (or tried) started, in order: `oldest`, `after N strict`
+    /// (`Strict`), `after N`.
+    pub fn subscriptions(&self) -> Vec<String> {
+        self.log().subscriptions.clone()
     }
 
     /// How many times `call` was made.
@@ -251,8 +263,15 @@ impl SubscriptionApi for ScriptedApi {
         _query: &str,
         from: SubscribeFrom<'_>,
     ) -> Result<ScriptedSubscription, ApiError> {
-        let mut log = self.enter(Call::Subscribe, "EvtSubscribe")?;
-        log.subscriptions += 1;
+        let origin = match from {
+            SubscribeFrom::Oldest => "oldest".to_owned(),
+            SubscribeFrom::AfterBookmark(xml) => {
+                format!("after {} strict", bookmark_record_id(xml).unwrap_or(0))
+            }
+            SubscribeFrom::AfterRecordOf(xml) => format!("after {}", bookmark_record_id(xml).unwrap_or(0)),
+        };
+        self.log().subscriptions.push(origin);
+        let log = self.enter(Call::Subscribe, "EvtSubscribe")?;
         match from {
             SubscribeFrom::Oldest => Ok(ScriptedSubscription {
                 after: log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1),
@@ -286,7 +305,7 @@ impl SubscriptionApi for ScriptedApi {
         if subscription.clears != log.clears {
             return Err(ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE });
         }
-        if subscription.stalls != log.stalls {
+        if subscription.stalls != log.stalls || log.stalled {
             return Err(ApiError { call: "EvtNext", code: codes::INVALID_OPERATION });
         }
         let events: Vec<ScriptedEvent> = log
@@ -318,7 +337,7 @@ impl SubscriptionApi for ScriptedApi {
     }
 
     fn newest_bookmark(&mut self, _channel: &str, _query: &str) -> Result<Option<String>, ApiError> {
-        let log = self.enter(Call::Subscribe, "EvtQuery")?;
+        let log = self.enter(Call::Query, "EvtQuery")?;
         Ok(log.records.back().map(|(id, _)| bookmark_xml(&log.channel, *id)))
     }
 

@@ -32,9 +32,10 @@
 //!   waiting) ends the read and keeps the subscription; a batch too large (1734) halves the
 //!   batch and resubscribes; a result set gone stale (15011), out of position (15012, the log
 //!   cleared or rolled over) or whose record is gone (1168) resubscribes from the bookmark;
-//! - a subscription that has given nothing for [`STALL_CHECK_AFTER`] while the log holds
-//!   records past its position (one broken by a restart of the event log service, say) is
-//!   replaced by a new one from the position, at most once per [`STALL_CHECK_AFTER`];
+//! - a subscription that has given nothing for [`STALL_CHECK_AFTER`] while the log's newest
+//!   record says events wait (one broken by a restart of the event log service, say) is
+//!   replaced by a new one from the position; the wait doubles after each replacement that
+//!   gives nothing either (a filter matching none of the new records);
 //! - a subscription after a bookmark that fails with 15011 or 15012 twice (Windows does not
 //!   document these for `EvtSubscribe`; Winlogbeat meets them and replays the log) starts at
 //!   the oldest record instead and passes over the events up to the bookmarked record, by their
@@ -51,9 +52,10 @@
 //! was given; any other position (a batch the caller could not keep) resubscribes from there.
 //! Messages are formatted per event unless the event carries its own `RenderingInfo`
 //! (forwarded events); providers whose metadata cannot be opened (whatever the error) are not
-//! asked again for [`NO_METADATA_RETRY`], nor are a provider's event ids whose messages cannot
-//! be formatted (a message file missing or older than the provider's, 2, 15027, 15100...), and
-//! account lookups are remembered, all in bounded caches. A bookmark of another channel is a bad position, never a reason to start over.
+//! asked again for [`NO_METADATA_RETRY`], nor are a provider's events (by id, qualifiers and
+//! version) whose messages the provider's files do not hold ([`codes::MESSAGE_MISSING`]), and
+//! account lookups are remembered, all in bounded caches. A bookmark of another channel is a
+//! bad position, never a reason to start over.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -82,6 +84,10 @@ pub mod codes {
     /// service cannot parse.
     pub const EVT_FILTER_ERRORS: std::ops::RangeInclusive<u32> = 15014..=15021;
     pub const EVT_FILTER_TOO_COMPLEX: u32 = 15026;
+    /// An event's message not in its provider's files: the file itself missing (2), no such
+    /// message (15027, 15028, or for the locale 15033), no MUI file (15100), no such resource
+    /// (1813-1815).
+    pub const MESSAGE_MISSING: [u32; 8] = [2, 15027, 15028, 15033, 15100, 1813, 1814, 1815];
 }
 
 /// How long a provider whose metadata could not be opened is not asked again.
@@ -245,6 +251,9 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     /// Since when the open subscription has given nothing (by [`SubscriptionApi::now`]), or
     /// since its last check for a stall.
     quiet_since: Option<SystemTime>,
+    /// Subscriptions replaced as stalled since the source last gave something: each doubles
+    /// the wait before the next check.
+    stall_replacements: u32,
 }
 
 /// An open subscription and the position it has reached.
@@ -282,6 +291,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             lookup_unchecked_logged: false,
             lookup_retry_for: LOOKUP_RETRY_FOR,
             quiet_since: None,
+            stall_replacements: 0,
         }
     }
 
@@ -352,7 +362,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         };
         let bookmark = Position::parse(position).bookmark;
         let mut unusable = 0;
-        let mut error = loop {
+        let error = loop {
             let from = SubscribeFrom::AfterBookmark(bookmark);
             match self.api.subscribe(&self.channel, &self.options.query, from) {
                 Ok(subscription) => return Ok(Open { subscription, position: position.clone(), past: None }),
@@ -361,34 +371,84 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 Err(e) => break e,
             }
         };
+        let refused = error.code == codes::NOT_FOUND || is_unusable_position(error.code);
+        if !refused {
+            return Err(self.classify(error));
+        }
         // `Strict` refused a record the lookup has just found: Windows may judge the bookmark
         // against the query's results (a filter that does not match the bookmarked record), and
-        // forwarded-event logs answer 15011. After the record's id, then: it is in the log.
-        if found && (error.code == codes::NOT_FOUND || is_unusable_position(error.code)) {
-            let from = SubscribeFrom::AfterRecordOf(bookmark);
-            match self.api.subscribe(&self.channel, &self.options.query, from) {
-                Ok(subscription) => return Ok(Open { subscription, position: position.clone(), past: None }),
-                Err(e) if e.code == codes::NOT_FOUND || is_unusable_position(e.code) => error = e,
-                Err(e) => return Err(self.classify(e)),
+        // forwarded-event logs answer 15011.
+        if found {
+            return match self.after_record_of(position)? {
+                Fallback::Open(open) => Ok(open),
+                Fallback::Gone(reason) => self.read_again_from_oldest(reason, position, items),
+                // Not near it either: passed over from the oldest record, never read again.
+                Fallback::Refused(refusal) => self.past_bookmark_or_oldest(position, refusal, items),
+            };
+        }
+        if error.code == codes::NOT_FOUND {
+            let reason = self.gone_reason();
+            return self.read_again_from_oldest(reason, position, items);
+        }
+        self.past_bookmark_or_oldest(position, error, items)
+    }
+
+    /// Why reading resumed at the oldest record when the bookmarked one is gone.
+    fn gone_reason(&self) -> String {
+        format!(
+            "the bookmarked record of {} is no longer in the log (cleared or overwritten); reading \
+             resumed at the oldest record",
+            self.channel
+        )
+    }
+
+    /// [`Self::past_bookmark`], or where it cannot be, the oldest record after a gap.
+    fn past_bookmark_or_oldest(
+        &mut self,
+        position: &mut String,
+        error: ApiError,
+        items: &mut Vec<SourceItem>,
+    ) -> Result<Open<A::Subscription>, SourceError> {
+        match self.past_bookmark(position, error)? {
+            Ok(open) => Ok(open),
+            Err(why) => {
+                let reason = format!(
+                    "{} cannot resume after its bookmark ({error}) and {why}; reading resumed at the \
+                     oldest record",
+                    self.channel
+                );
+                self.read_again_from_oldest(reason, position, items)
             }
         }
-        let reason = match error.code {
-            codes::NOT_FOUND => format!(
-                "the bookmarked record of {} is no longer in the log (cleared or overwritten); \
-                 reading resumed at the oldest record",
-                self.channel
-            ),
-            code if is_unusable_position(code) => match self.past_bookmark(position, error)? {
-                Ok(open) => return Ok(open),
-                Err(why) => format!(
-                    "{} cannot resume after its bookmark ({error}) and {why}; reading resumed at \
-                     the oldest record",
-                    self.channel
-                ),
-            },
-            _ => return Err(self.classify(error)),
+    }
+
+    /// A subscription after the id of the record `position` names, which the lookup has just
+    /// found in the log, without `Strict`. Where Windows does not see a bookmarked record it
+    /// starts "after the event closest to" it, which may come before it: what the subscription
+    /// gives up to that id is passed over (and, for an unfiltered query, ids missing after it
+    /// make a gap). The record is looked up again once subscribed: if it left the log meanwhile,
+    /// Windows started after the closest record left and may have passed over the oldest ones.
+    fn after_record_of(&mut self, position: &str) -> Result<Fallback<A::Subscription>, SourceError> {
+        let parsed = Position::parse(position);
+        let Some(last_read) = bookmark_record_id(parsed.bookmark) else {
+            return Err(SourceError::BadPosition(format!("a bookmark without a record id: {position:.80}")));
         };
-        self.read_again_from_oldest(reason, position, items)
+        let from = SubscribeFrom::AfterRecordOf(parsed.bookmark);
+        let subscription = match self.api.subscribe(&self.channel, &self.options.query, from) {
+            Ok(subscription) => subscription,
+            Err(e) if e.code == codes::NOT_FOUND || is_unusable_position(e.code) => {
+                return Ok(Fallback::Refused(e));
+            }
+            Err(e) => return Err(self.classify(e)),
+        };
+        Ok(match self.regrown_since(position)? {
+            Resume::Found => {
+                let past = Some(PastBookmark { last_read });
+                Fallback::Open(Open { subscription, position: position.to_owned(), past })
+            }
+            Resume::Regrown(reason) => Fallback::Gone(reason),
+            Resume::Unknown => Fallback::Gone(self.gone_reason()),
+        })
     }
 
     /// A subscription at the oldest record after a gap (saying `reason`) since the record
@@ -420,10 +480,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let looked_up = match known {
             Known::Created(_) => self.checked_lookup(bookmark)?,
             // The event read there could not be rendered: a record there that cannot be
-            // rendered either is most likely that event, and no evidence, not a failure to wait
-            // out.
+            // rendered either is most likely that event (and not a failure to wait out).
             Known::ReadBy(_) => match self.lookup(bookmark) {
-                result if renders_nowhere(&result) => None,
+                result if renders_nowhere(&result) => return Ok(Resume::Found),
                 result => self.checked(bookmark, result)?,
             },
         };
@@ -445,6 +504,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                     self.channel
                 )));
             }
+            // Created by the time the event there was read: that event.
+            Known::ReadBy(_) if !forwarded => return Ok(Resume::Found),
             _ => return Ok(Resume::Unknown),
         };
         Ok(Resume::Regrown(format!(
@@ -565,19 +626,28 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     }
 
     /// Whether the open subscription, which gave nothing this read (`quiet`) or something, looks
-    /// broken: it has given nothing for [`STALL_CHECK_AFTER`] while the log holds a record newer
-    /// than `position`. The log is asked at most once per [`STALL_CHECK_AFTER`]; its newest
-    /// record is taken whatever the query (asking with a filter can scan the whole log), so a
-    /// filter that matches none of the new records costs a resubscription per check, no more.
+    /// broken: it has given nothing for [`STALL_CHECK_AFTER`] (doubled after each replacement
+    /// that gave nothing either, up to 64 times) while the log's newest record says events
+    /// wait. The newest record is taken whatever the query (asking with a filter can scan the
+    /// whole log): for an unfiltered query any other record than the one read last is evidence
+    /// (a newer one, or a log cleared with its ids begun again); for a filtered one only a newer
+    /// one, which may not match, hence the doubling.
     fn stalled(&mut self, position: &str, quiet: bool) -> bool {
         let now = self.api.now();
         if !quiet {
-            self.quiet_since = None;
+            (self.quiet_since, self.stall_replacements) = (None, 0);
             return false;
         }
         let since = *self.quiet_since.get_or_insert(now);
-        if now.duration_since(since).unwrap_or_default() < STALL_CHECK_AFTER {
-            return false;
+        let wait = STALL_CHECK_AFTER * 2u32.pow(self.stall_replacements.min(6));
+        match now.duration_since(since) {
+            Ok(quiet_for) if quiet_for >= wait => {}
+            Ok(_) => return false,
+            // The clock was set back: counted again from now.
+            Err(_) => {
+                self.quiet_since = Some(now);
+                return false;
+            }
         }
         self.quiet_since = Some(now);
         let read_to = if position == OLDEST { Some(0) } else { bookmark_record_id(position) };
@@ -589,19 +659,21 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             }
         };
         let (Some(newest), Some(read_to)) = (newest, read_to) else { return false };
-        if newest <= read_to {
+        let unfiltered = matches!(self.options.query.trim(), "*" | "");
+        if newest == read_to || (!unfiltered && newest < read_to) {
             return false;
         }
         tracing::warn!(
             channel = %self.channel,
             newest,
             read_to,
-            "the subscription to {} has given nothing for {} s while the log holds records after \
-             record {read_to}: subscribing again from there",
+            "the subscription to {} has given nothing for {} s while the log's newest record is {newest} \
+             and the last one read {read_to}: subscribing again from there",
             self.channel,
-            STALL_CHECK_AFTER.as_secs()
+            wait.as_secs()
         );
         self.quiet_since = None;
+        self.stall_replacements = self.stall_replacements.saturating_add(1);
         true
     }
 
@@ -741,8 +813,11 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         if self.no_metadata.get(provider).is_some_and(recent) {
             return None;
         }
-        // A provider's name has no line break: the key is unambiguous.
-        let event_key = format!("{provider}\n{}", element_text(xml, "<EventID").unwrap_or_default());
+        // The event's id with its qualifiers, and its version: what the message depends on. A
+        // provider's name has no line break, so the key is unambiguous.
+        let id = element(xml, "<EventID", "</EventID>").unwrap_or_default();
+        let event_key =
+            format!("{provider}\n{id}\n{}", element(xml, "<Version", "</Version>").unwrap_or_default());
         if self.no_message.get(&event_key).is_some_and(recent) {
             return None;
         }
@@ -755,13 +830,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 self.no_metadata.insert(provider, Instant::now());
                 None
             }
-            // The metadata opened but this event's message cannot be formatted (no such message
-            // in the provider's file, the file missing or of another version): the same for each
-            // event with this id.
-            Err(_) => {
+            // The metadata opened but the provider's files do not hold this event's message:
+            // the same for each of its events with this id, qualifiers and version.
+            Err(e) if codes::MESSAGE_MISSING.contains(&e.code) => {
                 self.no_message.insert(&event_key, Instant::now());
                 None
             }
+            Err(_) => None,
         }
     }
 
@@ -902,9 +977,11 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
         }
         let position = open.position.clone();
         // Passing over events up to a bookmark is not giving nothing.
-        if !self.stalled(&position, items.is_empty() && passed_over == 0) {
-            self.open = Some(open);
+        if self.stalled(&position, items.is_empty() && passed_over == 0) {
+            // Read again at once, by a new subscription.
+            return Ok(Batch { items, position, more: true });
         }
+        self.open = Some(open);
         Ok(Batch { items, position, more })
     }
 
@@ -922,6 +999,16 @@ fn is_not_there(code: u32) -> bool {
             | codes::EVT_QUERY_RESULT_STALE
             | codes::EVT_QUERY_RESULT_INVALID_POSITION
     )
+}
+
+/// What stands in for a `Strict` subscription refused for a record the lookup found.
+enum Fallback<S> {
+    /// A subscription after the record's id.
+    Open(Open<S>),
+    /// The record left the log meanwhile (why): read again from the oldest record.
+    Gone(String),
+    /// Refused as well (1168, 15011, 15012).
+    Refused(ApiError),
 }
 
 /// What the lookup before a resume found of the record a position names.
@@ -1113,12 +1200,16 @@ pub fn attribute_of<'x>(xml: &'x str, element_start: &str, attribute: &str) -> O
     None
 }
 
-/// The text of the first element starting with `element_start` (up to its first child or end).
-fn element_text<'x>(xml: &'x str, element_start: &str) -> Option<&'x str> {
-    let start = xml.find(element_start)?;
-    let open = &xml[start..];
-    let text = &open[open.find('>')? + 1..];
-    Some(text[..text.find('<').unwrap_or(text.len())].trim())
+/// The first element starting with `element_start`, whole: up to `end_tag`, or to the end of
+/// its start tag when it has none (an empty element).
+fn element<'x>(xml: &'x str, element_start: &str, end_tag: &str) -> Option<&'x str> {
+    let open = &xml[xml.find(element_start)?..];
+    let start_tag_end = open.find('>')? + 1;
+    let end = match open[..start_tag_end].ends_with("/>") {
+        true => start_tag_end,
+        false => open.find(end_tag).map_or(start_tag_end, |at| at + end_tag.len()),
+    };
+    Some(&open[..end])
 }
 
 /// The values of `attribute` in every element starting with `element_start`.

@@ -51,6 +51,9 @@ fn step() -> impl Strategy<Value = Step> {
         Just((Call::Next, 1722)),
         Just((Call::Subscribe, 1722)),
         Just((Call::Subscribe, codes::EVT_QUERY_RESULT_STALE)),
+        // Strict refusing a record that is there (as for a filtered query on some versions).
+        Just((Call::Subscribe, codes::NOT_FOUND)),
+        Just((Call::Query, 1722)),
         Just((Call::Lookup, 1722)),
         Just((Call::Bookmark, 1722)),
         Just((Call::OpenLog, 1722)),
@@ -236,7 +239,13 @@ proptest! {
         )),
         batch_size in prop_oneof![Just(1u32), Just(3), Just(100)],
         failing_start in proptest::collection::vec(
-            prop_oneof![Just((Call::OpenLog, 1722)), Just((Call::Subscribe, 1722)), Just((Call::Lookup, 1722))],
+            prop_oneof![
+                Just((Call::OpenLog, 1722)),
+                Just((Call::Subscribe, 1722)),
+                Just((Call::Query, 1722)),
+                Just((Call::Query, codes::TIMEOUT)),
+                Just((Call::Lookup, 1722)),
+            ],
             0..3,
         ),
         steps in proptest::collection::vec(step(), 1..60),

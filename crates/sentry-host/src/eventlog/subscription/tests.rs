@@ -42,7 +42,11 @@ fn now_starts_after_the_newest_record_and_then_reads_every_new_event_once() {
     assert_eq!(bookmark_record_id(&batch.position), Some(5));
     api.append_many(1, "Microsoft-Windows-Security-Auditing", 4634);
     assert_eq!(ids(&source.read(&batch.position, 1000).unwrap()), [6]);
-    assert_eq!(api.calls(Call::Subscribe), 2, "one query for the newest record, one subscription kept open");
+    assert_eq!(
+        (api.calls(Call::Query), api.calls(Call::Subscribe)),
+        (1, 1),
+        "one query, one subscription kept open"
+    );
 }
 
 #[test]
@@ -144,7 +148,8 @@ fn a_subscription_giving_nothing_while_the_log_grows_is_replaced_after_a_minute(
         api.advance_clock(STALL_CHECK_AFTER);
         assert!(source.read(&first.position, 100).unwrap().items.is_empty());
     }
-    assert_eq!(api.subscriptions(), 1, "a quiet log is no stall");
+    assert_eq!(api.subscriptions(), ["oldest"], "a quiet log is no stall");
+    assert_eq!(api.calls(Call::Query), 2, "the newest record asked for once a minute");
     // Broken under us (4317 for good) while events arrive.
     api.stall_subscriptions();
     api.append_many(3, "P", 1);
@@ -152,13 +157,60 @@ fn a_subscription_giving_nothing_while_the_log_grows_is_replaced_after_a_minute(
     assert!(quiet.items.is_empty());
     api.advance_clock(STALL_CHECK_AFTER / 2);
     assert!(source.read(&quiet.position, 100).unwrap().items.is_empty());
-    assert_eq!(api.subscriptions(), 1, "not before a minute");
+    assert_eq!(api.subscriptions(), ["oldest"], "not before a minute");
     api.advance_clock(STALL_CHECK_AFTER / 2);
-    // The check finds records past the position: the next read subscribes again and reads on.
-    assert!(source.read(&quiet.position, 100).unwrap().items.is_empty());
+    // The check finds records past the position: read again at once, by a new subscription.
+    let stalled = source.read(&quiet.position, 100).unwrap();
+    assert!(stalled.items.is_empty() && stalled.more);
     let batch = source.read(&quiet.position, 100).unwrap();
     assert_eq!(ids(&batch), [3, 4, 5]);
-    assert_eq!(api.subscriptions(), 2);
+    assert_eq!(api.subscriptions(), ["oldest", "after 2 strict"]);
+}
+
+#[test]
+fn the_wait_for_a_stall_doubles_while_new_subscriptions_give_nothing_either() {
+    let api = ScriptedApi::new("Security");
+    let mut source = source(&api, StartAt::Oldest, 100);
+    api.set_stalled(true);
+    api.append_many(2, "P", 1);
+    let mut replaced_after = Vec::new();
+    let mut waited = 0;
+    for _ in 0..40 {
+        let before = api.subscriptions().len();
+        let batch = source.read(OLDEST, 100).unwrap();
+        assert!(batch.items.is_empty());
+        if api.subscriptions().len() > before && before > 0 {
+            replaced_after.push(waited);
+            waited = 0;
+        }
+        api.advance_clock(STALL_CHECK_AFTER);
+        waited += 1;
+    }
+    // Minutes quiet before each replacement (counted from the read that made the subscription).
+    assert_eq!(replaced_after[..4], [2, 3, 5, 9], "{replaced_after:?}");
+    // A service that serves again: the events come, and the wait is a minute again.
+    api.set_stalled(false);
+    api.advance_clock(STALL_CHECK_AFTER * 64);
+    let (mut got, mut position) = (Vec::new(), OLDEST.to_owned());
+    for _ in 0..3 {
+        let batch = source.read(&position, 100).unwrap();
+        got.extend(ids(&batch));
+        position = batch.position;
+    }
+    assert_eq!(got, [1, 2]);
+}
+
+#[test]
+fn a_now_start_whose_filtered_search_times_out_starts_after_the_newest_record() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Now, 100);
+    api.fail_next(Call::Query, codes::TIMEOUT);
+    let start = source.start_position().unwrap();
+    assert_eq!(bookmark_record_id(&start), Some(3), "{start}");
+    assert_eq!(api.calls(Call::Query), 2, "the filtered search, then the newest of any kind");
+    api.append_many(1, "P", 1);
+    assert_eq!(ids(&source.read(&start, 100).unwrap()), [4]);
 }
 
 #[test]
@@ -178,6 +230,11 @@ fn strict_refusing_a_record_the_lookup_found_resumes_after_its_id_without_a_gap(
         }
         let batch = restarted.read(&read.position, 100).unwrap();
         assert_eq!(ids(&batch), [4, 5], "{refusal:?}: no gap, nothing again");
+        let strict = vec!["after 3 strict".to_owned(); refusal.len()];
+        assert_eq!(
+            api.subscriptions(),
+            [&["oldest".to_owned()][..], &strict, &["after 3".to_owned()]].concat()
+        );
     }
     // A record the lookup did not find is left to Strict: a gap, and the oldest on.
     let api = ScriptedApi::new("Security");
@@ -328,7 +385,12 @@ fn passing_over_a_bookmark_keeps_it_as_the_position_until_a_later_event_is_read(
     api.append_many(2, "P", 1);
     let second = restarted.read(&first.position, 100).unwrap();
     assert_eq!(ids(&second), [2_501, 2_502]);
-    assert_eq!(api.calls(Call::Subscribe), 4, "twice the bookmark, the newest record, the oldest once");
+    assert_eq!(
+        api.subscriptions(),
+        ["after 2500 strict", "after 2500 strict", "oldest"],
+        "twice the bookmark, the oldest once"
+    );
+    assert_eq!(api.calls(Call::Query), 1, "the newest record");
 }
 
 #[test]
@@ -568,11 +630,10 @@ fn an_event_id_whose_message_cannot_be_formatted_is_not_asked_again_at_once() {
 
 #[test]
 fn attributes_are_found_in_either_quote_style() {
-    assert_eq!(
-        element_text("<System><EventID Qualifiers='16384'> 7036 </EventID>", "<EventID"),
-        Some("7036")
-    );
-    assert_eq!(element_text("<EventRecordID>5</EventRecordID>", "<EventID"), None);
+    let id = "<EventID Qualifiers='16384'>7036</EventID>";
+    assert_eq!(element(&format!("<System>{id}<Version>1</Version>"), "<EventID", "</EventID>"), Some(id));
+    assert_eq!(element("<Version/><Level>", "<Version", "</Version>"), Some("<Version/>"));
+    assert_eq!(element("<EventRecordID>5</EventRecordID>", "<EventID", "</EventID>"), None);
     assert_eq!(attribute_of("<a><Provider Name='X-Y' Guid='{1}'/>", "<Provider", "Name"), Some("X-Y"));
     assert_eq!(attribute_of("<Provider EventSourceName=\"S\" Name=\"N\"/>", "<Provider", "Name"), Some("N"));
     assert_eq!(attribute_of("<Security/>", "<Security", "UserID"), None);
