@@ -73,6 +73,8 @@ struct ScriptedLog {
     /// How far the clock was moved on by [`ScriptedApi::advance_clock`].
     clock_moved: std::time::Duration,
     failures: VecDeque<(Call, u32)>,
+    /// Failures after as many more calls of their kind go through: (call, calls left, code).
+    later_failures: Vec<(Call, usize, u32)>,
     /// Records that fail to render, wherever they are rendered (the subscription's events and
     /// the lookup's), with the error: until they leave the log.
     unrenderable: BTreeMap<u64, u32>,
@@ -111,6 +113,7 @@ impl ScriptedApi {
                 stalled: false,
                 clock_moved: std::time::Duration::ZERO,
                 failures: VecDeque::new(),
+                later_failures: Vec::new(),
                 unrenderable: BTreeMap::new(),
                 calls: BTreeMap::new(),
                 subscriptions: Vec::new(),
@@ -202,6 +205,11 @@ impl ScriptedApi {
         self.log().failures.push_back((call, code));
     }
 
+    /// The `call` after the next `passing` ones fails with `code`.
+    pub fn fail_after(&self, call: Call, passing: usize, code: u32) {
+        self.log().later_failures.push((call, passing, code));
+    }
+
     /// Whether `EvtOpenLog` works (false: as under Wine).
     pub fn set_available(&self, available: bool) {
         self.log().available = available;
@@ -230,6 +238,13 @@ impl ScriptedApi {
         if let Some(index) = log.failures.iter().position(|(c, _)| *c == call) {
             let (_, code) = log.failures.remove(index).expect("found above");
             return Err(ApiError { call: name, code });
+        }
+        if let Some(index) = log.later_failures.iter().position(|(c, left, _)| *c == call && *left == 0) {
+            let (_, _, code) = log.later_failures.remove(index);
+            return Err(ApiError { call: name, code });
+        }
+        for (_, left, _) in log.later_failures.iter_mut().filter(|(c, left, _)| *c == call && *left > 0) {
+            *left -= 1;
         }
         Ok(log)
     }

@@ -26,7 +26,9 @@
 //!   last record read, never silently "from now". Where `Strict` refuses a bookmark whose
 //!   record the lookup has just found in the log (a filtered query on some Windows versions,
 //!   forwarded-event logs that answer 15011), the subscription starts after the record's id
-//!   without `Strict`;
+//!   without `Strict`, passing over what it gives up to that id, and the record is looked up
+//!   again (another event there now: a gap and the oldest record; not known: passed over from
+//!   the oldest record, as after a refusal);
 //! - drains `EvtNext` in batches of `batch_size` (at most 1024), without waiting: no items
 //!   (259, or 4317 or 1460 with nothing returned: how Windows answers a poll with nothing
 //!   waiting) ends the read and keeps the subscription; a batch too large (1734) halves the
@@ -85,9 +87,9 @@ pub mod codes {
     pub const EVT_FILTER_ERRORS: std::ops::RangeInclusive<u32> = 15014..=15021;
     pub const EVT_FILTER_TOO_COMPLEX: u32 = 15026;
     /// An event's message not in its provider's files: the file itself missing (2), no such
-    /// message (15027, 15028, or for the locale 15033), no MUI file (15100), no such resource
-    /// (1813-1815).
-    pub const MESSAGE_MISSING: [u32; 8] = [2, 15027, 15028, 15033, 15100, 1813, 1814, 1815];
+    /// message (15027, 15028, or for the locale 15033), no such event definition (15032), no MUI
+    /// file (15100), no such resource (1813-1815).
+    pub const MESSAGE_MISSING: [u32; 9] = [2, 15027, 15028, 15032, 15033, 15100, 1813, 1814, 1815];
 }
 
 /// How long a provider whose metadata could not be opened is not asked again.
@@ -355,7 +357,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 self.channel
             )));
         }
-        let found = match self.regrown_since(position)? {
+        let found = match self.regrown_since(position, true)? {
             Resume::Regrown(reason) => return self.read_again_from_oldest(reason, position, items),
             Resume::Found => true,
             Resume::Unknown => false,
@@ -379,7 +381,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         // against the query's results (a filter that does not match the bookmarked record), and
         // forwarded-event logs answer 15011.
         if found {
-            return match self.after_record_of(position)? {
+            return match self.after_record_of(position, error)? {
                 Fallback::Open(open) => Ok(open),
                 Fallback::Gone(reason) => self.read_again_from_oldest(reason, position, items),
                 // Not near it either: passed over from the oldest record, never read again.
@@ -426,9 +428,15 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// found in the log, without `Strict`. Where Windows does not see a bookmarked record it
     /// starts "after the event closest to" it, which may come before it: what the subscription
     /// gives up to that id is passed over (and, for an unfiltered query, ids missing after it
-    /// make a gap). The record is looked up again once subscribed: if it left the log meanwhile,
-    /// Windows started after the closest record left and may have passed over the oldest ones.
-    fn after_record_of(&mut self, position: &str) -> Result<Fallback<A::Subscription>, SourceError> {
+    /// make a gap). The record is looked up again once subscribed: if another event holds its id
+    /// now, the log was cleared meanwhile; if that lookup cannot tell (it failed, or the record
+    /// left the log, when Windows may have started past the oldest records), the subscription is
+    /// `refused` all the same and the caller passes over from the oldest record.
+    fn after_record_of(
+        &mut self,
+        position: &str,
+        refused: ApiError,
+    ) -> Result<Fallback<A::Subscription>, SourceError> {
         let parsed = Position::parse(position);
         let Some(last_read) = bookmark_record_id(parsed.bookmark) else {
             return Err(SourceError::BadPosition(format!("a bookmark without a record id: {position:.80}")));
@@ -441,13 +449,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             }
             Err(e) => return Err(self.classify(e)),
         };
-        Ok(match self.regrown_since(position)? {
+        Ok(match self.regrown_since(position, false)? {
             Resume::Found => {
                 let past = Some(PastBookmark { last_read });
                 Fallback::Open(Open { subscription, position: position.to_owned(), past })
             }
             Resume::Regrown(reason) => Fallback::Gone(reason),
-            Resume::Unknown => Fallback::Gone(self.gone_reason()),
+            Resume::Unknown => Fallback::Refused(refused),
         })
     }
 
@@ -470,21 +478,30 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// event's `TimeCreated` (another time: another event; the same: the record read is there),
     /// or the time the event was read by (a later time: an event created after it was read); a
     /// record no longer there is for `Strict` to tell.
-    fn regrown_since(&mut self, position: &str) -> Result<Resume, SourceError> {
+    ///
+    /// With `counted`, a failing lookup is a passing error while lookups fail (see
+    /// [`Self::checked`]); without, it is `Unknown` and leaves the failure count alone (a second
+    /// lookup, after one that worked).
+    fn regrown_since(&mut self, position: &str, counted: bool) -> Result<Resume, SourceError> {
         let parsed = Position::parse(position);
         let (bookmark, known) = match parsed {
             Position { bookmark, time_created: Some(read), .. } => (bookmark, Known::Created(read)),
             Position { bookmark, read_by: Some(by), .. } => (bookmark, Known::ReadBy(by)),
             _ => return Ok(Resume::Unknown),
         };
-        let looked_up = match known {
-            Known::Created(_) => self.checked_lookup(bookmark)?,
-            // The event read there could not be rendered: a record there that cannot be
-            // rendered either is most likely that event (and not a failure to wait out).
-            Known::ReadBy(_) => match self.lookup(bookmark) {
-                result if renders_nowhere(&result) => return Ok(Resume::Found),
-                result => self.checked(bookmark, result)?,
-            },
+        let result = self.lookup(bookmark);
+        // The event read there could not be rendered: a record there that cannot be rendered
+        // either is most likely that event (and not a failure to wait out).
+        if matches!(known, Known::ReadBy(_)) && renders_nowhere(&result) {
+            if counted {
+                self.lookup_worked();
+            }
+            return Ok(Resume::Found);
+        }
+        let looked_up = match (counted, result) {
+            (true, result) => self.checked(bookmark, result)?,
+            (false, Ok(looked_up)) => looked_up,
+            (false, Err(_)) => return Ok(Resume::Unknown),
         };
         let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(Resume::Unknown) };
         let id = bookmark_record_id(bookmark).unwrap_or_default();
@@ -539,12 +556,6 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
     }
 
-    /// [`Self::lookup`], checked: see [`Self::checked`].
-    fn checked_lookup(&mut self, bookmark: &str) -> Result<Option<LookedUp>, SourceError> {
-        let result = self.lookup(bookmark);
-        self.checked(bookmark, result)
-    }
-
     /// A lookup's `result`, or a passing error while lookups fail: going on unchecked could
     /// pass over a cleared log's new records (a resume), or leave a start position without the
     /// time its first resume checks. Only after [`LOOKUP_ATTEMPTS`] failures in a row over at
@@ -557,8 +568,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     ) -> Result<Option<LookedUp>, SourceError> {
         let error = match result {
             Ok(time) => {
-                (self.lookup_failing_since, self.lookup_failures, self.lookup_unchecked_logged) =
-                    (None, 0, false);
+                self.lookup_worked();
                 return Ok(time);
             }
             Err(error) => error,
@@ -586,6 +596,11 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             );
         }
         Ok(None)
+    }
+
+    /// Ends a streak of failing lookups.
+    fn lookup_worked(&mut self) {
+        (self.lookup_failing_since, self.lookup_failures, self.lookup_unchecked_logged) = (None, 0, false);
     }
 
     /// A position after `bookmark`, keeping the `TimeCreated` of `last` (the event it names).
@@ -619,6 +634,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let read_by = self.api.now();
         let result = self.lookup(&bookmark);
         if renders_nowhere(&result) {
+            self.lookup_worked();
             return Ok(Position::read_by(bookmark, read_by));
         }
         let created = self.checked(&bookmark, result)?.map(|looked_up| looked_up.created);
@@ -1005,7 +1021,7 @@ fn is_not_there(code: u32) -> bool {
 enum Fallback<S> {
     /// A subscription after the record's id.
     Open(Open<S>),
-    /// The record left the log meanwhile (why): read again from the oldest record.
+    /// Another event holds the record's id now (why): read again from the oldest record.
     Gone(String),
     /// Refused as well (1168, 15011, 15012).
     Refused(ApiError),

@@ -236,6 +236,19 @@ fn strict_refusing_a_record_the_lookup_found_resumes_after_its_id_without_a_gap(
             [&["oldest".to_owned()][..], &strict, &["after 3".to_owned()]].concat()
         );
     }
+    // The record looked up again once subscribed, and that lookup cannot tell (it fails, or
+    // finds the record gone): passed over from the oldest record, no gap, nothing read again.
+    for second_lookup in [codes::EVT_QUERY_RESULT_STALE, 1722] {
+        let api = ScriptedApi::new("Security");
+        api.append_many(3, "P", 1);
+        let read = source(&api, StartAt::Oldest, 100).read(OLDEST, 100).unwrap();
+        api.append_many(2, "P", 1);
+        api.fail_next(Call::Subscribe, codes::NOT_FOUND);
+        api.fail_after(Call::Lookup, 1, second_lookup);
+        let batch = source_after_restart(&api).read(&read.position, 100).unwrap();
+        assert_eq!(ids(&batch), [4, 5], "second lookup failing with {second_lookup}");
+        assert_eq!(api.subscriptions(), ["oldest", "after 3 strict", "after 3", "oldest"]);
+    }
     // A record the lookup did not find is left to Strict: a gap, and the oldest on.
     let api = ScriptedApi::new("Security");
     api.append_many(3, "P", 1);
