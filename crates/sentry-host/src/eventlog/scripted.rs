@@ -70,6 +70,10 @@ struct ScriptedLog {
     stalls: u64,
     /// Every subscription answers 4317 while set, new ones too.
     stalled: bool,
+    /// The SID of the events appended next.
+    sid: String,
+    /// How long each account lookup takes.
+    account_delay: std::time::Duration,
     /// How far the clock was moved on by [`ScriptedApi::advance_clock`].
     clock_moved: std::time::Duration,
     failures: VecDeque<(Call, u32)>,
@@ -111,6 +115,8 @@ impl ScriptedApi {
                 clears: 0,
                 stalls: 0,
                 stalled: false,
+                sid: KNOWN_SID.to_owned(),
+                account_delay: std::time::Duration::ZERO,
                 clock_moved: std::time::Duration::ZERO,
                 failures: VecDeque::new(),
                 later_failures: Vec::new(),
@@ -133,7 +139,7 @@ impl ScriptedApi {
         log.appended += 1;
         // Dated a second after the event before, or by the clock once it was moved on.
         let seconds = log.appended + log.clock_moved.as_secs();
-        let xml = event_xml(&log.channel, id, seconds, provider, event_id, data);
+        let xml = event_xml(&log.channel, id, seconds, provider, event_id, data, &log.sid);
         log.records.push_back((id, xml));
         id
     }
@@ -174,6 +180,16 @@ impl ScriptedApi {
     /// that does not serve subscriptions).
     pub fn set_stalled(&self, stalled: bool) {
         self.log().stalled = stalled;
+    }
+
+    /// The events appended from now on are by `sid` (only [`KNOWN_SID`] has an account).
+    pub fn set_sid(&self, sid: &str) {
+        self.log().sid = sid.to_owned();
+    }
+
+    /// Each account lookup takes `delay` (a domain controller that is slow to answer).
+    pub fn set_account_delay(&self, delay: std::time::Duration) {
+        self.log().account_delay = delay;
     }
 
     /// Moves the clock (`now`) on by `by`.
@@ -385,7 +401,8 @@ impl SubscriptionApi for ScriptedApi {
     }
 
     fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError> {
-        drop(self.enter(Call::LookupAccount, "LookupAccountSidW")?);
+        let delay = self.enter(Call::LookupAccount, "LookupAccountSidW")?.account_delay;
+        std::thread::sleep(delay);
         if sid == KNOWN_SID {
             Ok(("NT AUTHORITY".into(), "SYSTEM".into()))
         } else {
@@ -403,6 +420,7 @@ fn event_xml(
     provider: &str,
     event_id: u32,
     data: &str,
+    sid: &str,
 ) -> String {
     let seconds = 1_700_000_000 + seconds;
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
@@ -417,7 +435,7 @@ fn event_xml(
          <TimeCreated SystemTime='2023-11-{day:02}T{:02}:{:02}:{:02}.1234567Z'/>\
          <EventRecordID>{record_id}</EventRecordID><Correlation/>\
          <Execution ProcessID='4' ThreadID='8'/><Channel>{channel}</Channel>\
-         <Computer>scripted.example</Computer><Security UserID='{KNOWN_SID}'/></System>\
+         <Computer>scripted.example</Computer><Security UserID='{sid}'/></System>\
          <EventData><Data Name='Detail'>{data}</Data></EventData></Event>",
         rest / 3600,
         rest % 3600 / 60,

@@ -92,6 +92,11 @@ pub mod codes {
     pub const MESSAGE_MISSING: [u32; 9] = [2, 15027, 15028, 15032, 15033, 15100, 1813, 1814, 1815];
 }
 
+/// How long one read may spend looking accounts up: `LookupAccountSidW` can wait seconds for
+/// each SID of a domain whose controller does not answer. Past it, the read's other events keep
+/// their SID without a name (the next read tries again), so that reading never waits on them.
+pub const ACCOUNT_LOOKUP_BUDGET: Duration = Duration::from_secs(2);
+
 /// How long a provider whose metadata could not be opened is not asked again.
 pub const NO_METADATA_RETRY: Duration = Duration::from_secs(600);
 
@@ -242,7 +247,12 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     no_metadata: BoundedCache<Instant>,
     /// (Provider, event id) whose message could not be formatted, and when.
     no_message: BoundedCache<Instant>,
-    accounts: BoundedCache<Option<(String, String)>>,
+    /// Accounts by SID: (domain, name), or none found, and when (failures are asked again after
+    /// [`NO_METADATA_RETRY`]).
+    accounts: BoundedCache<(Option<(String, String)>, SystemTime)>,
+    /// Time spent looking accounts up in this read, and the most it may take.
+    account_lookups_took: Duration,
+    account_lookup_budget: Duration,
     /// Since when, and how many times in a row, looking up a bookmarked record has failed.
     lookup_failing_since: Option<Instant>,
     lookup_failures: u32,
@@ -288,6 +298,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             no_metadata: BoundedCache::default(),
             no_message: BoundedCache::default(),
             accounts: BoundedCache::default(),
+            account_lookups_took: Duration::ZERO,
+            account_lookup_budget: ACCOUNT_LOOKUP_BUDGET,
             lookup_failing_since: None,
             lookup_failures: 0,
             lookup_unchecked_logged: false,
@@ -857,11 +869,30 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     }
 
     fn account(&mut self, sid: &str) -> Option<(String, String)> {
-        if let Some(known) = self.accounts.get(sid) {
-            return known.clone();
+        let now = self.api.now();
+        match self.accounts.get(sid) {
+            Some((Some(found), _)) => return Some(found.clone()),
+            Some((None, at)) if now.duration_since(*at).is_ok_and(|age| age < NO_METADATA_RETRY) => {
+                return None;
+            }
+            _ => {}
         }
+        if self.account_lookups_took >= self.account_lookup_budget {
+            return None;
+        }
+        let started = Instant::now();
         let found = self.api.lookup_account(sid).ok();
-        self.accounts.insert(sid, found.clone());
+        self.account_lookups_took += started.elapsed();
+        if self.account_lookups_took >= self.account_lookup_budget {
+            tracing::warn!(
+                channel = %self.channel,
+                "looking accounts up took {:?} in this read of {}: its other events keep their SIDs \
+                 without names",
+                self.account_lookups_took,
+                self.channel
+            );
+        }
+        self.accounts.insert(sid, (found.clone(), now));
         found
     }
 }
@@ -894,6 +925,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
 
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
         let max = max.max(1);
+        self.account_lookups_took = Duration::ZERO;
         let mut items = Vec::new();
         let mut open = match self.open.take() {
             Some(open) if open.position == from => open,

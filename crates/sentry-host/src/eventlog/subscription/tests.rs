@@ -619,6 +619,41 @@ fn a_provider_whose_metadata_cannot_be_opened_for_any_reason_is_not_asked_again_
 }
 
 #[test]
+fn account_lookups_that_take_too_long_are_left_for_a_later_read_and_reading_goes_on() {
+    let api = ScriptedApi::new("Security");
+    for n in 0..10 {
+        api.set_sid(&format!("S-1-5-21-1-2-3-{n}"));
+        api.append("P", 4624, "logon");
+    }
+    api.set_sid(crate::eventlog::scripted::KNOWN_SID);
+    api.append("P", 4624, "logon");
+    api.set_account_delay(Duration::from_millis(30));
+    let mut source = source(&api, StartAt::Oldest, 100);
+    source.account_lookup_budget = Duration::from_millis(100);
+    let batch = source.read(OLDEST, 100).unwrap();
+    assert_eq!(batch.items.len(), 11, "every event read");
+    let lookups = api.calls(Call::LookupAccount);
+    assert!((3..=4).contains(&lookups), "{lookups} lookups within a budget of 100 ms at 30 ms each");
+    let SourceItem::Event(last) = &batch.items[10] else { panic!() };
+    assert_eq!(last.account, None, "past the budget, a known SID too keeps no name in this read");
+    // The next read has a budget of its own; failures are not asked again before 10 minutes.
+    api.append("P", 4624, "logon");
+    let next = source.read(&batch.position, 100).unwrap();
+    let SourceItem::Event(event) = &next.items[0] else { panic!() };
+    assert_eq!(event.account, Some(("NT AUTHORITY".into(), "SYSTEM".into())));
+    assert_eq!(api.calls(Call::LookupAccount), lookups + 1);
+    api.set_sid("S-1-5-21-1-2-3-0");
+    api.append("P", 4624, "logon");
+    let third = source.read(&next.position, 100).unwrap();
+    assert_eq!(ids(&third).len(), 1);
+    assert_eq!(api.calls(Call::LookupAccount), lookups + 1, "a failure is remembered");
+    api.advance_clock(NO_METADATA_RETRY);
+    api.append("P", 4624, "logon");
+    assert_eq!(ids(&source.read(&third.position, 100).unwrap()).len(), 1);
+    assert_eq!(api.calls(Call::LookupAccount), lookups + 2, "and asked again after 10 minutes");
+}
+
+#[test]
 fn an_event_id_whose_message_cannot_be_formatted_is_not_asked_again_at_once() {
     let api = ScriptedApi::new("Application");
     api.append_many(3, PROVIDER_WITHOUT_MESSAGE_1, 1);
