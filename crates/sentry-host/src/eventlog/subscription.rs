@@ -92,9 +92,11 @@ pub mod codes {
     pub const MESSAGE_MISSING: [u32; 9] = [2, 15027, 15028, 15032, 15033, 15100, 1813, 1814, 1815];
 }
 
-/// How long one read may spend looking accounts up: `LookupAccountSidW` can wait seconds for
-/// each SID of a domain whose controller does not answer. Past it, the read's other events keep
-/// their SID without a name (the next read tries again), so that reading never waits on them.
+/// How long account lookups may take in one read before no new one of a domain or machine
+/// account (`S-1-5-21-...`) is started: `LookupAccountSidW` can wait seconds for each such SID
+/// when a domain controller does not answer. The read's later events keep their SIDs without
+/// names (the next read tries again); well-known SIDs, resolved locally, are still looked up.
+/// One lookup already started can still outlast it.
 pub const ACCOUNT_LOOKUP_BUDGET: Duration = Duration::from_secs(2);
 
 /// How long a provider whose metadata could not be opened is not asked again.
@@ -253,6 +255,8 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     /// Time spent looking accounts up in this read, and the most it may take.
     account_lookups_took: Duration,
     account_lookup_budget: Duration,
+    /// Whether the reads going over the budget, in a row, were logged.
+    account_budget_logged: bool,
     /// Since when, and how many times in a row, looking up a bookmarked record has failed.
     lookup_failing_since: Option<Instant>,
     lookup_failures: u32,
@@ -300,6 +304,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             accounts: BoundedCache::default(),
             account_lookups_took: Duration::ZERO,
             account_lookup_budget: ACCOUNT_LOOKUP_BUDGET,
+            account_budget_logged: false,
             lookup_failing_since: None,
             lookup_failures: 0,
             lookup_unchecked_logged: false,
@@ -869,6 +874,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     }
 
     fn account(&mut self, sid: &str) -> Option<(String, String)> {
+        // By the API's clock (the system clock on Windows), so that tests can move it on.
         let now = self.api.now();
         match self.accounts.get(sid) {
             Some((Some(found), _)) => return Some(found.clone()),
@@ -877,17 +883,20 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             }
             _ => {}
         }
-        if self.account_lookups_took >= self.account_lookup_budget {
+        let may_wait = sid.starts_with("S-1-5-21-");
+        if may_wait && self.account_lookups_took >= self.account_lookup_budget {
             return None;
         }
         let started = Instant::now();
         let found = self.api.lookup_account(sid).ok();
         self.account_lookups_took += started.elapsed();
-        if self.account_lookups_took >= self.account_lookup_budget {
+        if may_wait && self.account_lookups_took >= self.account_lookup_budget && !self.account_budget_logged
+        {
+            self.account_budget_logged = true;
             tracing::warn!(
                 channel = %self.channel,
-                "looking accounts up took {:?} in this read of {}: its other events keep their SIDs \
-                 without names",
+                "looking accounts up took {:?} in one read of {}: its later events, and those of \
+                 the next reads while lookups stay this slow, keep their SIDs without names",
                 self.account_lookups_took,
                 self.channel
             );
@@ -925,6 +934,9 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
 
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
         let max = max.max(1);
+        if self.account_lookups_took < self.account_lookup_budget {
+            self.account_budget_logged = false;
+        }
         self.account_lookups_took = Duration::ZERO;
         let mut items = Vec::new();
         let mut open = match self.open.take() {

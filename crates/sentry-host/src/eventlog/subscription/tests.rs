@@ -632,16 +632,30 @@ fn account_lookups_that_take_too_long_are_left_for_a_later_read_and_reading_goes
     source.account_lookup_budget = Duration::from_millis(100);
     let batch = source.read(OLDEST, 100).unwrap();
     assert_eq!(batch.items.len(), 11, "every event read");
+    // At most 4 of the domain SIDs (a slow machine can take longer over each); SYSTEM, resolved
+    // locally, is looked up past the budget too.
     let lookups = api.calls(Call::LookupAccount);
-    assert!((3..=4).contains(&lookups), "{lookups} lookups within a budget of 100 ms at 30 ms each");
-    let SourceItem::Event(last) = &batch.items[10] else { panic!() };
-    assert_eq!(last.account, None, "past the budget, a known SID too keeps no name in this read");
+    assert!((2..=5).contains(&lookups), "{lookups} lookups within a budget of 100 ms at 30 ms each");
+    let accounts: Vec<_> = batch
+        .items
+        .iter()
+        .map(|item| match item {
+            SourceItem::Event(event) => event.account.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(accounts[10], Some(("NT AUTHORITY".into(), "SYSTEM".into())));
+    assert_eq!(accounts[9], None);
     // The next read has a budget of its own; failures are not asked again before 10 minutes.
+    api.set_sid("S-1-5-21-1-2-3-9");
     api.append("P", 4624, "logon");
     let next = source.read(&batch.position, 100).unwrap();
-    let SourceItem::Event(event) = &next.items[0] else { panic!() };
-    assert_eq!(event.account, Some(("NT AUTHORITY".into(), "SYSTEM".into())));
-    assert_eq!(api.calls(Call::LookupAccount), lookups + 1);
+    assert_eq!(ids(&next).len(), 1);
+    assert_eq!(
+        api.calls(Call::LookupAccount),
+        lookups + 1,
+        "a SID left by the budget is asked at the next read"
+    );
     api.set_sid("S-1-5-21-1-2-3-0");
     api.append("P", 4624, "logon");
     let third = source.read(&next.position, 100).unwrap();
