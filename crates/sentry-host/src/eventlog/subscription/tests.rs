@@ -25,6 +25,18 @@ fn ids(batch: &Batch) -> Vec<u64> {
         .collect()
 }
 
+/// A batch's events (a gap or damage fails the test).
+fn events(batch: &Batch) -> Vec<&SourceEvent> {
+    batch
+        .items
+        .iter()
+        .map(|item| match item {
+            SourceItem::Event(event) => event,
+            other => panic!("not an event: {other:?}"),
+        })
+        .collect()
+}
+
 #[test]
 fn now_starts_after_the_newest_record_and_then_reads_every_new_event_once() {
     let api = ScriptedApi::new("Security");
@@ -591,14 +603,7 @@ fn messages_and_accounts_are_looked_up_once_per_provider_or_sid() {
     api.append_many(2, "Microsoft-Windows-Security-Auditing", 4624);
     let mut source = source(&api, StartAt::Oldest, 100);
     let batch = source.read(OLDEST, 10).unwrap();
-    let events: Vec<&SourceEvent> = batch
-        .items
-        .iter()
-        .map(|item| match item {
-            SourceItem::Event(event) => event,
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let events = events(&batch);
     assert_eq!(events[0].message, None);
     assert_eq!(events[3].message.as_deref(), Some("Scripted message of record 4."));
     assert_eq!(api.calls(Call::FormatMessage), 3, "the provider without metadata is asked once");
@@ -636,14 +641,7 @@ fn account_lookups_that_take_too_long_are_left_for_a_later_read_and_reading_goes
     // locally, is looked up past the budget too.
     let lookups = api.calls(Call::LookupAccount);
     assert!((2..=5).contains(&lookups), "{lookups} lookups within a budget of 100 ms at 30 ms each");
-    let accounts: Vec<_> = batch
-        .items
-        .iter()
-        .map(|item| match item {
-            SourceItem::Event(event) => event.account.clone(),
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let accounts: Vec<_> = events(&batch).into_iter().map(|event| event.account.clone()).collect();
     assert_eq!(accounts[10], Some(("NT AUTHORITY".into(), "SYSTEM".into())));
     assert_eq!(accounts[9], None);
     // The next read has a budget of its own; failures are not asked again before 10 minutes.
@@ -675,14 +673,8 @@ fn an_event_id_whose_message_cannot_be_formatted_is_not_asked_again_at_once() {
     let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
     let mut source = SubscriptionSource::new(api.clone(), "Application", options);
     let batch = source.read(OLDEST, 10).unwrap();
-    let messages: Vec<Option<&str>> = batch
-        .items
-        .iter()
-        .map(|item| match item {
-            SourceItem::Event(event) => event.message.as_deref(),
-            other => panic!("{other:?}"),
-        })
-        .collect();
+    let messages: Vec<Option<&str>> =
+        events(&batch).into_iter().map(|event| event.message.as_deref()).collect();
     assert_eq!(
         messages,
         [None, None, None, Some("Scripted message of record 4."), Some("Scripted message of record 5.")]
