@@ -19,6 +19,8 @@
 //! file that cannot be read). Both say where they are, so the caller reports them instead of
 //! losing them silently.
 
+pub mod accounts;
+mod cache;
 pub mod evtx_file;
 pub mod live;
 pub mod query;

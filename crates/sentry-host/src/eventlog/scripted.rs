@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::accounts::LookupFn;
 use super::subscription::{
     ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
     bookmark_xml, codes,
@@ -400,14 +401,14 @@ impl SubscriptionApi for ScriptedApi {
         Ok(format!("Scripted message of record {}.", event.id))
     }
 
-    fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError> {
-        let delay = self.enter(Call::LookupAccount, "LookupAccountSidW")?.account_delay;
-        std::thread::sleep(delay);
-        if sid == KNOWN_SID {
-            Ok(("NT AUTHORITY".into(), "SYSTEM".into()))
-        } else {
-            Err(ApiError { call: "LookupAccountSidW", code: 1332 })
-        }
+    /// Knows [`KNOWN_SID`] only (others fail as 1332 would), after the account delay.
+    fn account_lookup(&self) -> LookupFn {
+        let api = self.clone();
+        Arc::new(move |sid: &str| {
+            let delay = api.enter(Call::LookupAccount, "LookupAccountSidW").ok()?.account_delay;
+            std::thread::sleep(delay);
+            (sid == KNOWN_SID).then(|| ("NT AUTHORITY".into(), "SYSTEM".into()))
+        })
     }
 }
 

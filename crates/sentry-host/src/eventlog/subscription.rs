@@ -55,14 +55,16 @@
 //! Messages are formatted per event unless the event carries its own `RenderingInfo`
 //! (forwarded events); providers whose metadata cannot be opened (whatever the error) are not
 //! asked again for [`NO_METADATA_RETRY`], nor are a provider's events (by id, qualifiers and
-//! version) whose messages the provider's files do not hold ([`codes::MESSAGE_MISSING`]), and
-//! account lookups are remembered, all in bounded caches. A bookmark of another channel is a
-//! bad position, never a reason to start over.
+//! version) whose messages the provider's files do not hold ([`codes::MESSAGE_MISSING`]), all
+//! in bounded caches; account names are looked up on a thread of their own, a read waiting for
+//! them within a budget ([`super::accounts`]). A bookmark of another channel is a bad position,
+//! never a reason to start over.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
+use super::accounts::{AccountNames, LookupFn};
+use super::cache::BoundedCache;
 use super::query::query_refusal;
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 
@@ -92,13 +94,6 @@ pub mod codes {
     pub const MESSAGE_MISSING: [u32; 9] = [2, 15027, 15028, 15032, 15033, 15100, 1813, 1814, 1815];
 }
 
-/// How long account lookups may take in one read before no new one of a domain or machine
-/// account (`S-1-5-21-...`) is started: `LookupAccountSidW` can wait seconds for each such SID
-/// when a domain controller does not answer. The read's later events keep their SIDs without
-/// names (the next read tries again); well-known SIDs, resolved locally, are still looked up.
-/// One lookup already started can still outlast it.
-pub const ACCOUNT_LOOKUP_BUDGET: Duration = Duration::from_secs(2);
-
 /// How long a provider whose metadata could not be opened is not asked again.
 pub const NO_METADATA_RETRY: Duration = Duration::from_secs(600);
 
@@ -127,9 +122,6 @@ pub const LOOKUP_ATTEMPTS: u32 = 3;
 /// Whole batches in a row after which a batch halved by 1734 doubles again (one batch of
 /// large events need not slow the rest of the source's life).
 pub const GROW_AFTER: u32 = 64;
-
-/// Entries kept in each lookup cache.
-const CACHE_ENTRIES: usize = 512;
 
 /// What a seek to a bookmark found: the record's id in the log, and its XML or why it could
 /// not be rendered.
@@ -193,8 +185,9 @@ pub trait SubscriptionApi: Send {
     fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<FoundEvent>, ApiError>;
     /// The event's message from its provider's metadata.
     fn format_message(&mut self, provider: &str, event: &Self::Event) -> Result<String, ApiError>;
-    /// The (domain, account) of a SID given as text.
-    fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError>;
+    /// Looks up the (domain, account) of a SID given as text, on another thread (see
+    /// [`super::accounts`]).
+    fn account_lookup(&self) -> LookupFn;
     /// The time now by the clock the log's own events are dated with (`TimeCreated`): the
     /// system clock. (Forwarded events are dated by their machines' clocks.)
     fn now(&self) -> SystemTime {
@@ -249,14 +242,8 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     no_metadata: BoundedCache<Instant>,
     /// (Provider, event id) whose message could not be formatted, and when.
     no_message: BoundedCache<Instant>,
-    /// Accounts by SID: (domain, name), or none found, and when (failures are asked again after
-    /// [`NO_METADATA_RETRY`]).
-    accounts: BoundedCache<(Option<(String, String)>, SystemTime)>,
-    /// Time spent looking accounts up in this read, and the most it may take.
-    account_lookups_took: Duration,
-    account_lookup_budget: Duration,
-    /// Whether the reads going over the budget, in a row, were logged.
-    account_budget_logged: bool,
+    /// Account names by SID.
+    accounts: AccountNames,
     /// Since when, and how many times in a row, looking up a bookmarked record has failed.
     lookup_failing_since: Option<Instant>,
     lookup_failures: u32,
@@ -292,6 +279,7 @@ struct PastBookmark {
 impl<A: SubscriptionApi> SubscriptionSource<A> {
     pub fn new(api: A, channel: &str, options: LiveOptions) -> Self {
         let batch = options.batch_size.clamp(1, MAX_BATCH);
+        let accounts = AccountNames::new(api.account_lookup(), channel);
         SubscriptionSource {
             api,
             channel: channel.to_owned(),
@@ -301,10 +289,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             open: None,
             no_metadata: BoundedCache::default(),
             no_message: BoundedCache::default(),
-            accounts: BoundedCache::default(),
-            account_lookups_took: Duration::ZERO,
-            account_lookup_budget: ACCOUNT_LOOKUP_BUDGET,
-            account_budget_logged: false,
+            accounts,
             lookup_failing_since: None,
             lookup_failures: 0,
             lookup_unchecked_logged: false,
@@ -792,7 +777,10 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             None
         };
         let account = match attribute_of(&xml, "<Security", "UserID") {
-            Some(sid) => self.account(sid),
+            Some(sid) => {
+                let now = self.api.now();
+                self.accounts.name(sid, now)
+            }
             None => None,
         };
         SourceItem::Event(SourceEvent { xml, written: None, message, account, header_id: None })
@@ -872,38 +860,6 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             Err(_) => None,
         }
     }
-
-    fn account(&mut self, sid: &str) -> Option<(String, String)> {
-        // By the API's clock (the system clock on Windows), so that tests can move it on.
-        let now = self.api.now();
-        match self.accounts.get(sid) {
-            Some((Some(found), _)) => return Some(found.clone()),
-            Some((None, at)) if now.duration_since(*at).is_ok_and(|age| age < NO_METADATA_RETRY) => {
-                return None;
-            }
-            _ => {}
-        }
-        let may_wait = sid.starts_with("S-1-5-21-");
-        if may_wait && self.account_lookups_took >= self.account_lookup_budget {
-            return None;
-        }
-        let started = Instant::now();
-        let found = self.api.lookup_account(sid).ok();
-        self.account_lookups_took += started.elapsed();
-        if may_wait && self.account_lookups_took >= self.account_lookup_budget && !self.account_budget_logged
-        {
-            self.account_budget_logged = true;
-            tracing::warn!(
-                channel = %self.channel,
-                "looking accounts up took {:?} in one read of {}: its later events, and those of \
-                 the next reads while lookups stay this slow, keep their SIDs without names",
-                self.account_lookups_took,
-                self.channel
-            );
-        }
-        self.accounts.insert(sid, (found.clone(), now));
-        found
-    }
 }
 
 impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
@@ -934,10 +890,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
 
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
         let max = max.max(1);
-        if self.account_lookups_took < self.account_lookup_budget {
-            self.account_budget_logged = false;
-        }
-        self.account_lookups_took = Duration::ZERO;
+        self.accounts.begin_read();
         let mut items = Vec::new();
         let mut open = match self.open.take() {
             Some(open) if open.position == from => open,
@@ -1283,30 +1236,6 @@ fn attribute_values<'x>(xml: &'x str, element_start: &str, attribute: &str) -> V
         rest = &rest[at + element_start.len()..];
     }
     values
-}
-
-/// A small map that forgets everything once full (the lookups it holds are cheap to redo).
-struct BoundedCache<V> {
-    entries: HashMap<String, V>,
-}
-
-impl<V> Default for BoundedCache<V> {
-    fn default() -> Self {
-        BoundedCache { entries: HashMap::new() }
-    }
-}
-
-impl<V> BoundedCache<V> {
-    fn get(&self, key: &str) -> Option<&V> {
-        self.entries.get(key)
-    }
-
-    fn insert(&mut self, key: &str, value: V) {
-        if self.entries.len() >= CACHE_ENTRIES {
-            self.entries.clear();
-        }
-        self.entries.insert(key.to_owned(), value);
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::ptr::{null, null_mut};
+use std::sync::Arc;
 
 use windows_sys::Win32::Foundation::{
     CloseHandle, ERROR_EVT_MAX_INSERTS_REACHED, ERROR_EVT_UNRESOLVED_PARAMETER_INSERT,
@@ -29,6 +30,7 @@ use windows_sys::Win32::System::EventLog::{
 use windows_sys::Win32::System::Threading::CreateEventW;
 
 use super::win32::{from_wide, last_error, to_wide};
+use crate::eventlog::accounts::LookupFn;
 use crate::eventlog::source::SourceError;
 use crate::eventlog::subscription::{
     ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
@@ -348,16 +350,21 @@ impl SubscriptionApi for WindowsApi {
         })
     }
 
-    fn lookup_account(&mut self, sid: &str) -> Result<(String, String), ApiError> {
-        let text = to_wide(sid);
-        let mut psid: PSID = null_mut();
-        // SAFETY: `text` is NUL-terminated; `psid` receives memory freed with LocalFree below.
-        check(unsafe { ConvertStringSidToSidW(text.as_ptr(), &mut psid) }, "ConvertStringSidToSidW")?;
-        let result = lookup(psid);
-        // SAFETY: allocated by ConvertStringSidToSidW.
-        unsafe { LocalFree(psid) };
-        result
+    fn account_lookup(&self) -> LookupFn {
+        Arc::new(|sid: &str| lookup_account(sid).ok())
     }
+}
+
+/// (domain, account) of a SID given as text; callable from any thread.
+fn lookup_account(sid: &str) -> Result<(String, String), ApiError> {
+    let text = to_wide(sid);
+    let mut psid: PSID = null_mut();
+    // SAFETY: `text` is NUL-terminated; `psid` receives memory freed with LocalFree below.
+    check(unsafe { ConvertStringSidToSidW(text.as_ptr(), &mut psid) }, "ConvertStringSidToSidW")?;
+    let result = lookup(psid);
+    // SAFETY: allocated by ConvertStringSidToSidW.
+    unsafe { LocalFree(psid) };
+    result
 }
 
 /// (domain, account) of a binary SID.
