@@ -641,14 +641,33 @@ fn a_slow_account_lookup_holds_a_read_up_for_its_budget_only_and_serves_the_next
     assert_eq!(batch.items.len(), 6, "every event read");
     assert!(took < Duration::from_millis(1000), "the read waited {took:?} for 1.5 s lookups");
     assert!(events(&batch).iter().all(|event| event.account.is_none()));
-    assert_eq!(api.calls(Call::LookupAccount), 1, "one lookup in hand, none queued");
-    // The lookup in hand done, the next read asks for SYSTEM and waits for it within its budget.
+    // The lookups done, the next read finds SYSTEM's name, looked up in the background.
     api.set_account_delay(Duration::ZERO);
     std::thread::sleep(Duration::from_millis(1600));
-    source.accounts.set_budget(Duration::from_secs(10));
+    source.accounts.set_budget(Duration::from_secs(30));
     api.append("P", 4624, "logon");
     let next = source.read(&batch.position, 100).unwrap();
     assert_eq!(events(&next)[0].account, Some(("NT AUTHORITY".into(), "SYSTEM".into())));
+}
+
+#[test]
+fn a_sid_without_an_account_is_asked_again_after_ten_minutes_by_the_log_s_clock() {
+    let api = ScriptedApi::new("Security");
+    api.set_sid("S-1-5-21-1-2-3-500");
+    api.append("P", 4624, "logon");
+    let mut source = source(&api, StartAt::Oldest, 100);
+    source.accounts.set_budget(Duration::from_secs(30));
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(events(&first)[0].account, None);
+    assert_eq!(api.calls(Call::LookupAccount), 1);
+    api.append("P", 4624, "logon");
+    let second = source.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&second).len(), 1);
+    assert_eq!(api.calls(Call::LookupAccount), 1, "a failure is remembered");
+    api.advance_clock(crate::eventlog::accounts::ACCOUNT_RETRY);
+    api.append("P", 4624, "logon");
+    assert_eq!(ids(&source.read(&second.position, 100).unwrap()).len(), 1);
+    assert_eq!(api.calls(Call::LookupAccount), 2, "and asked again after 10 minutes");
 }
 
 #[test]
