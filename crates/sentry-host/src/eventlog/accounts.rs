@@ -1,18 +1,19 @@
 //! Account names for the SIDs of live events (`LookupAccountSidW`), looked up on worker threads
 //! so that a read never waits for them longer than twice [`ACCOUNT_LOOKUP_BUDGET`] in all.
 //!
-//! `LookupAccountSidW` can wait seconds for a domain account (`S-1-5-21-...`, or an Azure AD
-//! one, `S-1-12-...`) when a domain controller does not answer. Those go to one worker, every
-//! other SID (well-known and built-in accounts, resolved locally) to another, so that a
-//! domain lookup that hangs does not leave SYSTEM without its name. Each worker looks one SID
-//! up at a time, and a read waits for each worker only while its budget for that worker lasts,
-//! and not for a lookup already older than the budget. Past it, the read's events whose SIDs are not known yet keep
-//! them without names (`user` null, `user_sid` kept), the lookup in hand goes on in the
-//! background, and what it finds serves the later reads. A lookup still unanswered after
-//! [`ACCOUNT_RETRY`] is given up: its thread is left to end when the call returns, and a new
-//! worker takes the next SID (at most one thread left behind per worker and retry time).
-//! Names found are remembered; SIDs without an account are asked again after
-//! [`ACCOUNT_RETRY`].
+//! `LookupAccountSidW` can wait seconds for a domain or machine account (`S-1-5-21-...`, or
+//! an Azure AD one, `S-1-12-...`) when a domain controller does not answer. Those go to one
+//! worker, every other SID (well-known and built-in accounts, resolved locally) to another, so
+//! that a domain lookup that hangs does not leave SYSTEM without its name. Each worker looks
+//! one SID up at a time, and a read waits for each worker only while its budget for that
+//! worker lasts, and not for a lookup already older than the budget. Past it, the read's
+//! events whose SIDs are not known yet keep them without names (`user` null, `user_sid` kept),
+//! the lookup in hand goes on in the background, and what it finds serves the later reads. A
+//! lookup still unanswered after [`ACCOUNT_GIVE_UP_AFTER`] (by the monotonic clock) is given
+//! up: its thread is left to end when the call returns, and a new worker takes the next SID (at
+//! most one thread left behind per worker and that time); its SID counts as one without an
+//! account. Names found are remembered; SIDs without an account are asked again after
+//! [`ACCOUNT_RETRY`] (by the log's clock, which tests move).
 
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -26,9 +27,12 @@ pub type LookupFn = Arc<dyn Fn(&str) -> Option<(String, String)> + Send + Sync>;
 /// The most one read waits for each worker's lookups (domain SIDs; the others).
 pub const ACCOUNT_LOOKUP_BUDGET: Duration = Duration::from_secs(2);
 
-/// How long a SID without an account (or whose lookup failed) is not asked again, and how long
-/// a lookup may stay unanswered before it is given up.
+/// How long a SID without an account (or whose lookup failed or was given up) is not asked
+/// again.
 pub const ACCOUNT_RETRY: Duration = Duration::from_secs(600);
+
+/// How long a lookup may stay unanswered before it is given up.
+pub const ACCOUNT_GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 
 /// Whether looking `sid` up may wait for a domain controller.
 fn may_wait_on_a_domain(sid: &str) -> bool {
@@ -49,8 +53,8 @@ pub struct AccountNames {
     domain: Lane,
     /// The most a read may wait for each lane.
     budget: Duration,
-    /// Whether slow lookups were logged since lookups last answered.
-    warned: bool,
+    /// [`ACCOUNT_GIVE_UP_AFTER`]; shorter in tests.
+    give_up_after: Duration,
 }
 
 /// A worker, the SID it has in hand, and the time this read has waited for it.
@@ -59,13 +63,14 @@ struct Lane {
     worker: Option<Worker>,
     in_flight: Option<InFlight>,
     waited: Duration,
+    /// Whether slow lookups were logged since one last answered within the budget.
+    warned: bool,
 }
 
-/// A SID handed to a worker, and when (by the read's clock, and by the log's).
+/// A SID handed to a worker, and when.
 struct InFlight {
     sid: String,
     since: Instant,
-    asked_at: SystemTime,
 }
 
 /// A lookup thread: SIDs in, answers out.
@@ -100,21 +105,21 @@ impl Worker {
 enum Collected {
     /// Nothing in hand, or no answer yet.
     Nothing,
-    /// An answer for this SID.
-    Answer(String, Option<(String, String)>),
+    /// An answer for this SID, and whether it came within the budget.
+    Answer(String, Option<(String, String)>, bool),
     /// The lookup of this SID is lost (its thread ended, or it was given up).
     Lost(String),
 }
 
 impl Lane {
     /// Hands `sid` to the worker (started on first use); false if no thread would take it.
-    fn start(&mut self, sid: &str, lookup: &LookupFn, now: SystemTime) -> bool {
+    fn start(&mut self, sid: &str, lookup: &LookupFn) -> bool {
         if self.worker.is_none() {
             self.worker = Worker::spawn(lookup.clone());
         }
         match &self.worker {
             Some(worker) if worker.requests.send(sid.to_owned()).is_ok() => {
-                self.in_flight = Some(InFlight { sid: sid.to_owned(), since: Instant::now(), asked_at: now });
+                self.in_flight = Some(InFlight { sid: sid.to_owned(), since: Instant::now() });
                 true
             }
             _ => {
@@ -125,23 +130,24 @@ impl Lane {
     }
 
     /// Waits up to `wait` for the lookup in hand, but not past `budget` after it was handed
-    /// over; gives it up once [`ACCOUNT_RETRY`] old by the log's clock.
-    fn collect(&mut self, wait: Duration, budget: Duration, now: SystemTime) -> Collected {
+    /// over; gives it up once `give_up_after` old.
+    fn collect(&mut self, wait: Duration, budget: Duration, give_up_after: Duration) -> Collected {
         let (Some(in_flight), Some(worker)) = (&self.in_flight, &self.worker) else {
             return Collected::Nothing;
         };
         let wait = wait.min(budget.saturating_sub(in_flight.since.elapsed()));
         match worker.answers.recv_timeout(wait) {
             Ok((sid, found)) => {
+                let in_time = in_flight.since.elapsed() <= budget;
                 self.in_flight = None;
-                Collected::Answer(sid, found)
+                Collected::Answer(sid, found, in_time)
             }
             Err(RecvTimeoutError::Timeout) => {
-                if now.duration_since(in_flight.asked_at).is_ok_and(|age| age >= ACCOUNT_RETRY) {
+                if in_flight.since.elapsed() >= give_up_after {
                     let sid = in_flight.sid.clone();
                     tracing::warn!(
                         %sid,
-                        "the lookup of account {sid} has not answered in {ACCOUNT_RETRY:?}: given \
+                        "the lookup of account {sid} has not answered in {give_up_after:?}: given \
                          up, a new thread takes the next SIDs"
                     );
                     self.abandon();
@@ -178,13 +184,18 @@ impl AccountNames {
             local: Lane::default(),
             domain: Lane::default(),
             budget: ACCOUNT_LOOKUP_BUDGET,
-            warned: false,
+            give_up_after: ACCOUNT_GIVE_UP_AFTER,
         }
     }
 
-    /// Sets the budget of each read ([`ACCOUNT_LOOKUP_BUDGET`]; shorter in tests).
+    /// Sets the budget of each read and lane ([`ACCOUNT_LOOKUP_BUDGET`]).
     pub fn set_budget(&mut self, budget: Duration) {
         self.budget = budget;
+    }
+
+    /// Sets how long a lookup may stay unanswered ([`ACCOUNT_GIVE_UP_AFTER`]; shorter in tests).
+    pub fn set_give_up_after(&mut self, give_up_after: Duration) {
+        self.give_up_after = give_up_after;
     }
 
     /// Starts a read: a budget of its own.
@@ -210,7 +221,7 @@ impl AccountNames {
         }
         if self.lane(domain).in_hand().is_none() {
             let lane = if domain { &mut self.domain } else { &mut self.local };
-            if !lane.start(sid, &self.lookup, now) {
+            if !lane.start(sid, &self.lookup) {
                 // No thread: no name, asked again later.
                 self.names.insert(sid, (None, now));
                 return None;
@@ -250,14 +261,14 @@ impl AccountNames {
     fn collect(&mut self, domain: bool, wait: Duration, now: SystemTime) {
         let started = Instant::now();
         let lane = if domain { &mut self.domain } else { &mut self.local };
-        let collected = lane.collect(wait, self.budget, now);
+        let collected = lane.collect(wait, self.budget, self.give_up_after);
         lane.waited += started.elapsed();
         match collected {
             Collected::Nothing => {}
-            Collected::Answer(sid, found) => {
-                if self.warned {
-                    self.warned = false;
-                    tracing::info!(channel = %self.channel, "account lookups answer again");
+            Collected::Answer(sid, found, in_time) => {
+                if in_time && lane.warned {
+                    lane.warned = false;
+                    tracing::info!(channel = %self.channel, "account lookups answer in time again");
                 }
                 self.names.insert(&sid, (found, now));
             }
@@ -265,13 +276,14 @@ impl AccountNames {
         }
     }
 
-    /// Says once, until lookups answer again, that events go without names.
+    /// Says once per lane, until one of its lookups answers within the budget again, that
+    /// events go without names.
     fn warn_slow(&mut self, domain: bool) {
-        if self.warned {
+        let lane = if domain { &mut self.domain } else { &mut self.local };
+        if lane.warned {
             return;
         }
-        self.warned = true;
-        let lane = self.lane(domain);
+        lane.warned = true;
         let in_hand = lane.in_flight.as_ref();
         tracing::warn!(
             channel = %self.channel,

@@ -19,6 +19,10 @@ impl<V> Default for BoundedCache<V> {
 }
 
 impl<V> BoundedCache<V> {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub fn get(&self, key: &str) -> Option<&V> {
         self.entries.get(key)
     }

@@ -56,7 +56,7 @@
 //! (forwarded events); providers whose metadata cannot be opened (whatever the error) are not
 //! asked again for [`NO_METADATA_RETRY`], nor are a provider's events (by id, qualifiers and
 //! version) whose messages the provider's files do not hold ([`codes::MESSAGE_MISSING`]), all
-//! in bounded caches; account names are looked up on a thread of their own, a read waiting for
+//! in bounded caches; account names are looked up on threads of their own, a read waiting for
 //! them within a budget ([`super::accounts`]). A bookmark of another channel is a bad position,
 //! never a reason to start over.
 
@@ -835,11 +835,13 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             return None;
         }
         // The event's id with its qualifiers, and its version: what the message depends on. A
-        // provider's name has no line break, so the key is unambiguous.
-        let id = element(xml, "<EventID", "</EventID>").unwrap_or_default();
-        let event_key =
-            format!("{provider}\n{id}\n{}", element(xml, "<Version", "</Version>").unwrap_or_default());
-        if self.no_message.get(&event_key).is_some_and(recent) {
+        // provider's name has no line break, so the key is unambiguous. Built only when an
+        // event's message was found missing before, or is now.
+        let event_key = || {
+            let id = element(xml, "<EventID", "</EventID>").unwrap_or_default();
+            format!("{provider}\n{id}\n{}", element(xml, "<Version", "</Version>").unwrap_or_default())
+        };
+        if !self.no_message.is_empty() && self.no_message.get(&event_key()).is_some_and(recent) {
             return None;
         }
         match self.api.format_message(provider, event) {
@@ -854,7 +856,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             // The metadata opened but the provider's files do not hold this event's message:
             // the same for each of its events with this id, qualifiers and version.
             Err(e) if codes::MESSAGE_MISSING.contains(&e.code) => {
-                self.no_message.insert(&event_key, Instant::now());
+                self.no_message.insert(&event_key(), Instant::now());
                 None
             }
             Err(_) => None,
