@@ -17,7 +17,8 @@
 //! Goal: pipeline at least 0.5 of the peer and at least 20,000 events/s. Three rounds
 //! alternate the two; medians are compared.
 //!
-//! Run: `cargo bench -p kraken-base --bench eventlog` (`-- --quick`: one round, fewer copies).
+//! Run: `cargo bench -p kraken-base --bench eventlog` (`-- --quick`: one round, fewer copies);
+//! `cargo bench --profile agent ...` builds both sides as the shipped agent is built.
 
 mod support;
 
