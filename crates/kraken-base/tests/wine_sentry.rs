@@ -138,7 +138,7 @@ impl ShimLog {
     }
 
     /// Writes Security event `id`, a logon of `user<id>` (through a temporary file, so the shim
-    /// never sees half of it).
+    /// never sees half of it), by [`event_sid`]`(id)`.
     fn append_logon(&self, id: u64) {
         let xml = format!(
             "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>\
@@ -148,11 +148,12 @@ impl ShimLog {
              <TimeCreated SystemTime='2024-05-01T{:02}:{:02}:{:02}.1234567Z'/>\
              <EventRecordID>{id}</EventRecordID><Correlation/>\
              <Execution ProcessID='4' ThreadID='8'/><Channel>Security</Channel>\
-             <Computer>wine.example</Computer><Security/></System>\
+             <Computer>wine.example</Computer><Security UserID='{}'/></System>\
              <EventData><Data Name='TargetUserName'>user{id}</Data><Data Name='LogonType'>3</Data></EventData></Event>",
             id / 3600 % 24,
             id / 60 % 60,
             id % 60,
+            event_sid(id),
         );
         let channel = self.root.join("Security");
         let temporary = channel.join(format!("{id}.tmp"));
@@ -166,23 +167,46 @@ impl ShimLog {
     }
 }
 
+/// The SID of event `id`: SYSTEM for even ids, a domain account (unknown to Wine) for odd ones.
+fn event_sid(id: u64) -> String {
+    if id.is_multiple_of(2) { SYSTEM_SID.to_owned() } else { format!("S-1-5-21-1-2-3-{}", 1000 + id % 7) }
+}
+
+const SYSTEM_SID: &str = "S-1-5-18";
+
 /// The `record_id` of each Security event record the base stored, with how many times it was
-/// stored, and the number of gap records.
-fn stored_security_events(config: &str, guid: &str) -> (BTreeMap<i64, usize>, usize) {
+/// stored, the number of gap records, and of events named SYSTEM. Each event keeps its SID; only SYSTEM's have a name
+/// (looked up on the agent's lookup threads by Wine's `LookupAccountSidW`), and never another's.
+fn stored_security_events(config: &str, guid: &str) -> (BTreeMap<i64, usize>, usize, usize) {
     let output =
         run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", "security"]);
     let text =
         if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
-    let (mut ids, mut gaps) = (BTreeMap::new(), 0);
+    let (mut ids, mut gaps, mut named_system) = (BTreeMap::new(), 0, 0);
     for line in text.lines() {
         let record: Json = serde_json::from_str(line).unwrap();
         match record["params"]["record_id"].as_i64() {
-            Some(id) if record["params"]["event_id"] == 4624 => *ids.entry(id).or_default() += 1,
+            Some(id) if record["params"]["event_id"] == 4624 => {
+                let params = &record["params"];
+                assert_eq!(params["user_sid"], event_sid(id as u64), "{record}");
+                let named = (params["user_domain"].as_str(), params["user"].as_str());
+                if params["user_sid"] == SYSTEM_SID {
+                    // Named unless the lookup outlasted the read's budget (a loaded machine).
+                    assert!(
+                        matches!(named, (Some("NT AUTHORITY"), Some("SYSTEM")) | (None, None)),
+                        "{record}"
+                    );
+                    named_system += usize::from(named.1.is_some());
+                } else {
+                    assert_eq!(named, (None, None), "a domain account Wine does not know: {record}");
+                }
+                *ids.entry(id).or_default() += 1;
+            }
             _ if record["params"]["reason"].is_string() => gaps += 1,
             _ => panic!("an unexpected security record: {record}"),
         }
     }
-    (ids, gaps)
+    (ids, gaps, named_system)
 }
 
 #[test]
@@ -240,7 +264,7 @@ fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry(
         log.append_logon(id);
     }
     let some_stored = wait_until(Duration::from_secs(90), || {
-        let (ids, _) = stored_security_events(&config, guid);
+        let (ids, _, _) = stored_security_events(&config, guid);
         (ids.len() >= 20).then_some(ids.len())
     });
     assert!(some_stored.is_some(), "no security events stored; sentry log: {}", sentry_log());
@@ -254,11 +278,11 @@ fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry(
         log.append_logon(id);
     }
     let all = wait_until(Duration::from_secs(120), || {
-        let (ids, gaps) = stored_security_events(&config, guid);
-        (ids.len() >= 600).then_some((ids, gaps))
+        let (ids, gaps, named_system) = stored_security_events(&config, guid);
+        (ids.len() >= 600).then_some((ids, gaps, named_system))
     });
-    let (ids, gaps) = all.unwrap_or_else(|| {
-        let (ids, _) = stored_security_events(&config, guid);
+    let (ids, gaps, named_system) = all.unwrap_or_else(|| {
+        let (ids, _, _) = stored_security_events(&config, guid);
         let missing: Vec<i64> = (6..=605).filter(|id| !ids.contains_key(id)).collect();
         panic!("{} events stored, missing {missing:?}; sentry log: {}", ids.len(), sentry_log())
     });
@@ -270,6 +294,7 @@ fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry(
     let twice: Vec<(&i64, &usize)> = ids.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "stored more than once: {twice:?}");
     assert_eq!(gaps, 0, "nothing was lost, so no gap");
+    assert!(named_system > 0, "no event named SYSTEM: the account lookups did not answer");
     // The restart looked up the record its saved position names (the time was kept with it),
     // found it, and subscribed after it.
     let calls = log.calls("Security");
