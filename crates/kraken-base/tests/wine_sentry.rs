@@ -175,8 +175,9 @@ fn event_sid(id: u64) -> String {
 const SYSTEM_SID: &str = "S-1-5-18";
 
 /// The `record_id` of each Security event record the base stored, with how many times it was
-/// stored, the number of gap records, and of events named SYSTEM. Each event keeps its SID; only SYSTEM's have a name
-/// (looked up on the agent's lookup threads by Wine's `LookupAccountSidW`), and never another's.
+/// stored, the number of gap records, and of events named SYSTEM. Each event keeps its SID; a
+/// name, looked up on the agent's lookup threads by Wine's `LookupAccountSidW`, is SYSTEM's on
+/// SYSTEM's events (or none, where the lookup outlasted a read's budget), never on another's.
 fn stored_security_events(config: &str, guid: &str) -> (BTreeMap<i64, usize>, usize, usize) {
     let output =
         run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", "security"]);

@@ -34,6 +34,9 @@ pub const ACCOUNT_RETRY: Duration = Duration::from_secs(600);
 /// How long a lookup may stay unanswered before it is given up.
 pub const ACCOUNT_GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 
+/// The least time between two warnings that one worker's lookups are slow.
+const WARN_EVERY: Duration = Duration::from_secs(600);
+
 /// Whether looking `sid` up may wait for a domain controller.
 fn may_wait_on_a_domain(sid: &str) -> bool {
     sid.starts_with("S-1-5-21-") || sid.starts_with("S-1-12-")
@@ -57,14 +60,14 @@ pub struct AccountNames {
     give_up_after: Duration,
 }
 
-/// A worker, the SID it has in hand, and the time this read has waited for it.
+/// A worker, the SID it has in hand, the time this read has waited for it, and when its
+/// lookups were last said to be slow.
 #[derive(Default)]
 struct Lane {
     worker: Option<Worker>,
     in_flight: Option<InFlight>,
     waited: Duration,
-    /// Whether slow lookups were logged since one last answered within the budget.
-    warned: bool,
+    warned_at: Option<Instant>,
 }
 
 /// A SID handed to a worker, and when.
@@ -105,8 +108,8 @@ impl Worker {
 enum Collected {
     /// Nothing in hand, or no answer yet.
     Nothing,
-    /// An answer for this SID, and whether it came within the budget.
-    Answer(String, Option<(String, String)>, bool),
+    /// An answer for this SID.
+    Answer(String, Option<(String, String)>),
     /// The lookup of this SID is lost (its thread ended, or it was given up).
     Lost(String),
 }
@@ -138,9 +141,8 @@ impl Lane {
         let wait = wait.min(budget.saturating_sub(in_flight.since.elapsed()));
         match worker.answers.recv_timeout(wait) {
             Ok((sid, found)) => {
-                let in_time = in_flight.since.elapsed() <= budget;
                 self.in_flight = None;
-                Collected::Answer(sid, found, in_time)
+                Collected::Answer(sid, found)
             }
             Err(RecvTimeoutError::Timeout) => {
                 if in_flight.since.elapsed() >= give_up_after {
@@ -265,33 +267,27 @@ impl AccountNames {
         lane.waited += started.elapsed();
         match collected {
             Collected::Nothing => {}
-            Collected::Answer(sid, found, in_time) => {
-                if in_time && lane.warned {
-                    lane.warned = false;
-                    tracing::info!(channel = %self.channel, "account lookups answer in time again");
-                }
-                self.names.insert(&sid, (found, now));
-            }
+            Collected::Answer(sid, found) => self.names.insert(&sid, (found, now)),
             Collected::Lost(sid) => self.names.insert(&sid, (None, now)),
         }
     }
 
-    /// Says once per lane, until one of its lookups answers within the budget again, that
-    /// events go without names.
+    /// Says that events go without names: at most once per lane every [`WARN_EVERY`].
     fn warn_slow(&mut self, domain: bool) {
         let lane = if domain { &mut self.domain } else { &mut self.local };
-        if lane.warned {
+        if lane.warned_at.is_some_and(|at| at.elapsed() < WARN_EVERY) {
             return;
         }
-        lane.warned = true;
+        lane.warned_at = Some(Instant::now());
         let in_hand = lane.in_flight.as_ref();
         tracing::warn!(
             channel = %self.channel,
             in_hand = in_hand.map(|in_flight| in_flight.sid.as_str()),
             asked_for = ?in_hand.map(|in_flight| in_flight.since.elapsed()),
             waited_in_read = ?lane.waited,
-            "account lookups are slow: events of {} whose SIDs are not known yet keep them without \
-             names until lookups answer again",
+            "{} account lookups are slow: events of {} whose SIDs are not known yet keep them \
+             without names until the lookups answer",
+            if domain { "domain" } else { "local" },
             self.channel
         );
     }
