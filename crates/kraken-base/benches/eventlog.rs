@@ -9,6 +9,13 @@
 //!   The clock runs from the first read until the base has committed every event.
 //! * Peer: `evtx` 0.15.1 `records()` (XML, no indentation, one thread) over the same copies,
 //!   counting the records.
+//! * For reference, not the goal's peer: the same crate making structured records of the same
+//!   events (`records_json_value()`, serde JSON values), as the pipeline makes records.
+//! * The disk's share: the bytes the pipeline had the kernel write to storage per event (the
+//!   agent's spool and the base's SQLite, WAL and checkpoints; Linux's `/proc/self/io`), and the
+//!   rate this disk takes durable sequential writes in the same temp dir (256 MiB, then
+//!   `fsync`): their quotient is the most events a second any pipeline writing as many bytes
+//!   could store here, were its CPU work free.
 //!
 //! * Stages: the file source alone, then with the mapping, on one thread with no spool and no
 //!   base, to show what the first stages leave for the rest; and when the pipeline's agent side
@@ -61,19 +68,25 @@ fn main() {
     let events = copies * EVENTS_PER_COPY;
 
     let (mut peers, mut pipelines, mut agents) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut sources, mut mappings) = (Vec::new(), Vec::new());
+    let (mut sources, mut mappings, mut structured) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut written, mut disk_rates) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        peers.push(evtx_alone(&inputs, events));
+        peers.push(evtx_alone(&inputs, events, PeerOutput::Xml));
+        structured.push(evtx_alone(&inputs, events, PeerOutput::JsonValues));
         sources.push(source_stages(&inputs, events, false));
         mappings.push(source_stages(&inputs, events, true));
+        disk_rates.push(durable_write_rate(&dir));
         let round_dir = dir.join(format!("round-{round}"));
-        let (agent, whole) = runtime.block_on(pipeline(&round_dir, &files, &pki, &inputs, events));
-        agents.push(agent);
-        pipelines.push(whole);
+        let run = runtime.block_on(pipeline(&round_dir, &files, &pki, &inputs, events));
+        agents.push(run.agent_side);
+        pipelines.push(run.whole);
+        written.extend(run.bytes_written_per_event);
     }
     let (peer, ours) = (support::median(&mut peers), support::median(&mut pipelines));
     let (source, mapped) = (support::median(&mut sources), support::median(&mut mappings));
     let agent = support::median(&mut agents);
+    let structured_peer = support::median(&mut structured);
+    let disk_rate = support::median(&mut disk_rates);
     println!(
         "{events} events ({copies} copies of system.evtx with its inactive chunks), median of {rounds} rounds"
     );
@@ -93,6 +106,27 @@ fn main() {
         "    file source, mapping and the spool commit     {agent:>8.0} events/s  ratio {:.2}",
         agent / peer
     );
+    println!("  for reference, not the goal's peer:");
+    println!(
+        "    evtx crate making records (records_json_value()) {structured_peer:>6.0} events/s  {structured:.0?}  pipeline / it {:.2}",
+        ours / structured_peer
+    );
+    println!("  the disk's share:");
+    println!(
+        "    durable sequential writes in the temp dir      {:>8.0} MB/s  {disk_rates:.0?}",
+        disk_rate / 1e6
+    );
+    if written.is_empty() {
+        println!("    bytes written to storage per event: not measured (no /proc/self/io here)");
+    } else {
+        let per_event = support::median(&mut written);
+        let ceiling = disk_rate / per_event;
+        println!("    bytes the pipeline wrote to storage per event  {per_event:>8.0}  {written:.0?}");
+        println!(
+            "    most events/s those writes allow on this disk  {ceiling:>8.0}  ratio {:.2} (with no CPU spent)",
+            ceiling / peer
+        );
+    }
     println!(
         "ratio pipeline / evtx alone: {:.2} (goal >= 0.5); goal >= 20,000 events/s: {}",
         ours / peer,
@@ -101,14 +135,26 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The `evtx` crate reading every record of `inputs` as XML; events per second.
-fn evtx_alone(inputs: &[PathBuf], expected: usize) -> f64 {
+/// What the `evtx` crate makes of each record when it reads alone.
+#[derive(Clone, Copy)]
+enum PeerOutput {
+    /// XML text (`records()`): the goal's peer.
+    Xml,
+    /// Structured records (`records_json_value()`).
+    JsonValues,
+}
+
+/// The `evtx` crate reading every record of `inputs`; events per second.
+fn evtx_alone(inputs: &[PathBuf], expected: usize, output: PeerOutput) -> f64 {
     let started = Instant::now();
     let mut count = 0;
     for input in inputs {
         let settings = ParserSettings::new().indent(false);
         let mut parser = EvtxParser::from_path(input).unwrap().with_configuration(settings);
-        count += parser.records().filter(Result::is_ok).count();
+        count += match output {
+            PeerOutput::Xml => parser.records().filter(Result::is_ok).count(),
+            PeerOutput::JsonValues => parser.records_json_value().filter(Result::is_ok).count(),
+        };
     }
     let elapsed = started.elapsed();
     assert_eq!(count, expected, "records the evtx crate read");
@@ -140,15 +186,52 @@ fn source_stages(inputs: &[PathBuf], expected: usize, map: bool) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-/// The product's path from the files to the base's SQLite; events per second (when the agent
-/// had spooled every event, and when the base had committed every event).
+/// The bytes this process has had the kernel write to storage so far (`write_bytes` of
+/// `/proc/self/io`, counted when pages are dirtied, every thread), where the kernel says.
+fn storage_bytes_written() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|line| line.strip_prefix("write_bytes:")).and_then(|n| n.trim().parse().ok())
+}
+
+/// The rate, in bytes per second, at which the disk under `dir` takes 256 MiB written in 1 MiB
+/// pieces and made durable with one `fsync`.
+fn durable_write_rate(dir: &Path) -> f64 {
+    use std::io::Write as _;
+    const PIECE: usize = 1 << 20;
+    const PIECES: usize = 256;
+    let path = dir.join("durable-write-rate");
+    let piece: Vec<u8> = (0..PIECE).map(|n| (n % 251) as u8).collect();
+    let started = Instant::now();
+    let mut file = std::fs::File::create(&path).unwrap();
+    for _ in 0..PIECES {
+        file.write_all(&piece).unwrap();
+    }
+    file.sync_all().unwrap();
+    let elapsed = started.elapsed();
+    drop(file);
+    std::fs::remove_file(&path).unwrap();
+    (PIECE * PIECES) as f64 / elapsed.as_secs_f64()
+}
+
+/// What one run of the pipeline measured.
+struct PipelineRun {
+    /// Events per second when the agent had spooled every event.
+    agent_side: f64,
+    /// Events per second when the base had committed every event.
+    whole: f64,
+    /// Bytes written to storage per event, from the first read until the base had committed
+    /// every event (agent and base are both this process), where the kernel says.
+    bytes_written_per_event: Option<f64>,
+}
+
+/// The product's path from the files to the base's SQLite.
 async fn pipeline(
     dir: &Path,
     files: &kraken_base::pki::PkiFiles,
     pki: &Path,
     inputs: &[PathBuf],
     expected: usize,
-) -> (f64, f64) {
+) -> PipelineRun {
     let (base, storage) = support::start_base(dir, files, false).await;
     let store = Arc::new(Store::open(&dir.join("sentry")).unwrap());
     let factories = standard_factories();
@@ -178,6 +261,7 @@ async fn pipeline(
     let (link, _) = support::link(&base, pki, store.clone(), spool.wake.clone()).await;
 
     let inputs = inputs.to_vec();
+    let written_before = storage_bytes_written();
     let started = Instant::now();
     let reading = tokio::task::spawn_blocking(move || {
         for (name, input) in names.iter().zip(inputs) {
@@ -215,8 +299,13 @@ async fn pipeline(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let written = written_before.zip(storage_bytes_written()).map(|(before, after)| after - before);
     let stored = storage.records(&RecordFilter { limit: expected + 1, ..Default::default() }).unwrap().len();
     assert_eq!(stored, expected, "events stored, once");
     link.abort();
-    (expected as f64 / spooled.as_secs_f64(), expected as f64 / elapsed.as_secs_f64())
+    PipelineRun {
+        agent_side: expected as f64 / spooled.as_secs_f64(),
+        whole: expected as f64 / elapsed.as_secs_f64(),
+        bytes_written_per_event: written.map(|bytes| bytes as f64 / expected as f64),
+    }
 }
