@@ -40,7 +40,11 @@ CREATE TABLE IF NOT EXISTS spool (
     droppable INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS spool_by_base ON spool (base, id);
-CREATE INDEX IF NOT EXISTS spool_droppable ON spool (base, droppable, id);
+-- The oldest droppable record of a base, for a full spool: only droppable records are in it,
+-- so security records cost no second index entry. (Until 2026-12 every record had one, in
+-- `spool_droppable`.)
+DROP INDEX IF EXISTS spool_droppable;
+CREATE INDEX IF NOT EXISTS spool_droppable_by_base ON spool (base, id) WHERE droppable = 1;
 CREATE TABLE IF NOT EXISTS spool_totals (
     base    TEXT PRIMARY KEY NOT NULL,
     bytes   INTEGER NOT NULL DEFAULT 0,
@@ -254,6 +258,51 @@ pub(crate) mod tests {
             SpoolEntry { base: "central".into(), logger: "cpu".into(), record: vec![2], droppable: true };
         store.spool_append(&[entry], &[], &[], 1_000).unwrap();
         assert!(store.spool_batch("central", 10, 1_000).unwrap()[0].id > first);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_droppable_records_are_in_the_index_a_full_spool_drops_by() {
+        let dir = temp_data_dir("droppable-index");
+        std::fs::create_dir_all(&dir).unwrap();
+        {
+            // A store as built before 2026-12: every record in `spool_droppable`.
+            let old = Connection::open(dir.join(STORE_FILE)).unwrap();
+            old.execute_batch(SCHEMA).unwrap();
+            old.execute_batch(
+                "DROP INDEX spool_droppable_by_base;
+                 CREATE INDEX spool_droppable ON spool (base, droppable, id);
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&dir).unwrap();
+        let indexes: Vec<String> = {
+            let connection = store.lock();
+            let mut names = connection
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spool' ORDER BY name")
+                .unwrap();
+            names.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+        };
+        assert_eq!(indexes, ["spool_by_base", "spool_droppable_by_base"]);
+        let entry = |droppable: bool| SpoolEntry {
+            base: "central".into(),
+            logger: if droppable { "cpu" } else { "events" }.into(),
+            record: vec![7; 10],
+            droppable,
+        };
+        store.spool_append(&[entry(false), entry(true), entry(false)], &[], &[], 1_000).unwrap();
+        let in_index: i64 = store
+            .lock()
+            .query_row("SELECT count(*) FROM spool INDEXED BY spool_droppable_by_base WHERE base = 'central' AND droppable = 1", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(in_index, 1);
+        // Over the bound, the droppable record goes first.
+        store.spool_append(&[entry(false)], &[], &[], 35).unwrap();
+        let left: Vec<String> =
+            store.spool_batch("central", 10, 1_000).unwrap().into_iter().map(|r| r.logger).collect();
+        assert_eq!(left, ["events", "events", "events"]);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
