@@ -275,7 +275,7 @@ impl Storage for SqliteStorage {
                     *span = (span.0.min(seq), span.1.max(seq));
                 }
             }
-            // (guid, logger) -> (epoch, last seq stored, whether the last record stored
+            // (guid, logger) -> (epoch, highest seq stored, whether the last record stored
             // continued a rollback), read once per key and written back once.
             let mut sequences: HashMap<(&str, &str), (String, i64, bool)> = HashMap::new();
             // The stored contents by number, read when first needed.
@@ -317,13 +317,17 @@ impl Storage for SqliteStorage {
                                 entry.insert(found)
                             }
                         };
-                        let resent = known.get(&seq).is_some_and(|(date, msg, params)| {
+                        let stored_as = known.get(&seq);
+                        let resent = stored_as.is_some_and(|(date, msg, params)| {
                             *date == record.date_ms && *msg == record.msg && *params == record.params
                         });
                         if resent {
                             continue; // a resend of what is stored
                         }
-                        if !last.2 {
+                        // A number below the last one stored but not stored at all fills a gap:
+                        // a batch that failed to store while later ones were stored, resent.
+                        rolled_back = stored_as.is_some();
+                        if rolled_back && !last.2 {
                             tracing::warn!(
                                 guid = key.0,
                                 logger = key.1,
@@ -336,9 +340,11 @@ impl Storage for SqliteStorage {
                             note.execute((key.0, "sequence-rollback", key.1, detail.to_string(), received))
                                 .map_err(error)?;
                         }
-                        rolled_back = true;
                     }
-                    *last = (epoch.clone(), seq, rolled_back);
+                    // The mark is the highest number stored: every record at or below it is
+                    // compared with what is stored, also after one that filled a gap.
+                    let highest = if last.0 == *epoch { last.1.max(seq) } else { seq };
+                    *last = (epoch.clone(), highest, rolled_back);
                     if let Some(known) = contents.get_mut(&key) {
                         known.insert(seq, (record.date_ms, record.msg.clone(), record.params.clone()));
                     }
@@ -757,6 +763,42 @@ mod tests {
         drop(storage);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+    #[test]
+    fn a_batch_that_failed_while_later_ones_were_stored_fills_its_gap_and_nothing_is_stored_twice() {
+        let dir = scratch("gap");
+        let storage = SqliteStorage::open(&dir.join("base.sqlite3")).unwrap();
+        let record = |seq: i64| StoredRecord {
+            guid: "s1".into(),
+            logger: "events".into(),
+            date_ms: seq,
+            logtype: None,
+            msg: Some(format!("event {seq}")),
+            params: "{}".into(),
+            seq: Some(seq),
+            epoch: Some("e".into()),
+        };
+        let batch = |seqs: std::ops::RangeInclusive<i64>| seqs.map(record).collect::<Vec<_>>();
+        // Batches 1..=10, 11..=20, 21..=30 in flight: the first fails to store, the others are
+        // stored; the sentry, told of the failure, sends all three again.
+        assert_eq!(storage.append(&batch(11..=20)).unwrap(), 10);
+        assert_eq!(storage.append(&batch(21..=30)).unwrap(), 10);
+        assert_eq!(storage.append(&batch(1..=10)).unwrap(), 10, "the gap");
+        assert_eq!(storage.append(&batch(11..=20)).unwrap(), 0, "resent");
+        assert_eq!(storage.append(&batch(21..=32)).unwrap(), 2, "resent, then two new");
+        let seqs: Vec<i64> = storage
+            .records(&RecordFilter { limit: 100, ..Default::default() })
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r.seq.unwrap())
+            .collect();
+        let mut sorted = seqs.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (1..=32).collect::<Vec<_>>(), "each once: {seqs:?}");
+        assert!(storage.events("s1", 10).unwrap().is_empty(), "a gap filled is no rollback");
+        drop(storage);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn scratch(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("kraken-base-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

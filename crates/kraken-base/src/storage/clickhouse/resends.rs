@@ -173,10 +173,13 @@ pub fn decide(records: &[StoredRecord], last: &mut HashMap<Key, Last>, mut found
         if copies.contains(&content) {
             continue; // a resend
         }
+        // A number below the last one stored but not stored at all fills a gap (a batch that
+        // failed to store while later ones were stored, resent): no rollback.
+        let renumbered = !copies.is_empty();
         copies.push(content);
         let key = (record.guid.clone(), record.logger.clone());
         let before = last.get(&key);
-        let rolled_back = before.is_some_and(|last| last.epoch == *epoch && seq <= last.seq);
+        let rolled_back = renumbered && before.is_some_and(|last| last.epoch == *epoch && seq <= last.seq);
         if let Some(before) = before.filter(|before| rolled_back && !before.rolling_back) {
             tracing::warn!(
                 guid = %record.guid,
@@ -193,7 +196,10 @@ pub fn decide(records: &[StoredRecord], last: &mut HashMap<Key, Last>, mut found
                 seq,
             });
         }
-        last.insert(key, Last { epoch: epoch.clone(), seq, rolling_back: rolled_back });
+        // The mark is the highest number stored: every record at or below it is looked up,
+        // also after one that filled a gap.
+        let highest = before.filter(|last| last.epoch == *epoch).map_or(seq, |last| last.seq.max(seq));
+        last.insert(key, Last { epoch: epoch.clone(), seq: highest, rolling_back: rolled_back });
         decision.keep.push(index);
     }
     decision
@@ -282,6 +288,23 @@ mod tests {
         assert_eq!(decision.rollbacks.len(), 1, "one report per run: {:?}", decision.rollbacks);
         assert_eq!((decision.rollbacks[0].last_seq, decision.rollbacks[0].seq), (5, 5));
         assert_eq!(known[&("s1".to_string(), "cpu".to_string())].seq, 6);
+    }
+
+    #[test]
+    fn a_batch_that_failed_while_later_ones_were_stored_fills_its_gap_with_no_rollback() {
+        // 11..=30 stored, 1..=10 failed; all three batches sent again.
+        let records: Vec<_> = (1..=30).map(|n| record(n, "{}")).collect();
+        let mut found = Found::new();
+        for n in 11..=30 {
+            let stored = record(n, "{}");
+            found.insert(("s1".into(), "cpu".into(), "e1".into(), n), vec![(n, dedup_key(&stored, 0))]);
+        }
+        let mut known = last(30);
+        assert_eq!(lookups(&records, &known)[0].seqs.len(), 30, "all at or below the mark");
+        let decision = decide(&records, &mut known, found);
+        assert_eq!(decision.keep, (0..10).collect::<Vec<_>>(), "the gap, and nothing twice");
+        assert!(decision.rollbacks.is_empty());
+        assert_eq!(known[&("s1".to_string(), "cpu".to_string())].seq, 30, "the mark stays the highest");
     }
 
     #[test]
