@@ -155,6 +155,11 @@ fn unix_nanos(time: SystemTime) -> u64 {
 /// and Windows may update the modification time of a log it holds open only later.
 const UNCHANGED_TRUSTED_FOR: Duration = Duration::from_secs(30);
 
+/// The XML a read gathers before it ends its batch (with `more`), whatever its `max`: a
+/// crafted chunk can make each of its records render to megabytes (the `evtx` crate bounds a
+/// record at 16 MiB and a chunk's pass at 64 MiB, not a read of many chunks).
+const BATCH_XML_BYTES: usize = 16 << 20;
+
 impl EvtxFileSource {
     pub fn new(path: &Path, options: FileOptions) -> Self {
         let settings = ParserSettings::new().indent(false).validate_checksums(false);
@@ -429,8 +434,15 @@ struct Walk {
     start: FilePosition,
     position: FilePosition,
     items: Vec<SourceItem>,
-    /// Damage seen since the last record at or before the start position.
+    /// The XML of the events in `items`, in bytes.
+    xml_bytes: usize,
+    /// Damage seen since the last record at or before the start position, past the
+    /// `start.damage_after` items an earlier read gave: at most `max` of it.
     held: Vec<Damage>,
+    /// All the damage seen since that record.
+    held_seen: usize,
+    /// Whether some of it was not kept in `held` (the batch cannot take it).
+    held_dropped: bool,
     /// Whether an event after the start position was given.
     past_start: bool,
     /// Whether the record at the start position was passed.
@@ -449,7 +461,10 @@ impl Walk {
             position: start.clone(),
             start,
             items: Vec::new(),
+            xml_bytes: 0,
             held: Vec::new(),
+            held_seen: 0,
+            held_dropped: false,
             past_start: false,
             // Nothing given yet: no record is the one the position is after (a record's header
             // id can be 0), so none is passed over.
@@ -497,27 +512,48 @@ impl Walk {
     fn passed_old_record(&mut self) {
         if !self.past_start && !self.anchored {
             self.held.clear();
+            self.held_seen = 0;
+            self.held_dropped = false;
         }
     }
 
+    /// Damage: given at once past an event after the position; else the first
+    /// `start.damage_after` since the last record given before are skipped (an earlier read
+    /// gave them, if they lie after the position) and the rest held, at most a batch of it.
+    /// Past the record at the position, damage lies after it: given at once too, so a long
+    /// run of it ends the read when the batch is full instead of being held to its end.
     fn damage(&mut self, damage: Damage) {
         if self.past_start {
             if self.push(SourceItem::Damage(damage)) {
                 self.position.damage_after += 1;
             }
-        } else {
+            return;
+        }
+        self.held_seen += 1;
+        if self.held_seen <= self.start.damage_after {
+            return;
+        }
+        if self.held.len() < self.max {
             self.held.push(damage);
+        } else {
+            self.held_dropped = true;
+        }
+        if self.anchored {
+            self.release_held();
         }
     }
 
     /// Gives the damage held after the start position that was not given before.
     fn release_held(&mut self) {
-        let held: Vec<Damage> = self.held.drain(..).skip(self.start.damage_after).collect();
+        let held = std::mem::take(&mut self.held);
         for damage in held {
             if !self.push(SourceItem::Damage(damage)) {
                 return;
             }
             self.position.damage_after += 1;
+        }
+        if self.held_dropped {
+            self.more = true; // damage the batch had no room for: the next read gives it
         }
     }
 
@@ -529,7 +565,12 @@ impl Walk {
         }
         let id = event.header_id.unwrap_or(self.position.after);
         let written = event.written.map(unix_nanos);
+        let xml_bytes = event.xml.len();
         if self.push(SourceItem::Event(event)) {
+            self.xml_bytes += xml_bytes;
+            if self.xml_bytes >= BATCH_XML_BYTES {
+                self.more = true; // the rest in the next read
+            }
             self.position.after = id;
             self.position.damage_after = 0;
             self.position.written = written;

@@ -202,12 +202,15 @@ fn number<T: std::str::FromStr>(
 /// `Binary` as hex text.
 fn event_data(items: Vec<DataItem<'_>>, text: &mut Truncator) -> Value {
     let mut map = UniqueEntries::with_capacity(items.len());
-    for (position, item) in items.into_iter().enumerate() {
+    // The position among the `Data` elements only: a `Binary` before them does not shift it.
+    let mut data_position = 0;
+    for item in items {
+        data_position += usize::from(item.element == "Data");
         let key = match (item.element, item.name.as_deref()) {
             ("Data", Some(name)) if !name.is_empty() => text.cut(name),
             ("Data", _) => {
                 let mut key = Text::const_new("param");
-                let _ = write!(key, "{}", position + 1);
+                let _ = write!(key, "{data_position}");
                 text.cut(&key)
             }
             ("Binary", _) => text.cut("binary"),

@@ -388,3 +388,92 @@ fn a_record_with_header_id_0_is_given_once() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn damage_at(offset: u64) -> Damage {
+    Damage { chunk: Some(0), offset: Some(offset), header_id: None, record_id: None, error: "bad".into() }
+}
+
+fn position_after(after: u64, damage_after: usize) -> FilePosition {
+    FilePosition {
+        identity: "1-2".into(),
+        after,
+        damage_after,
+        written: Some(1),
+        chunk: Some(0),
+        offset: Some(0x200),
+    }
+}
+
+#[test]
+fn a_long_run_of_damage_is_given_a_batch_at_a_time_and_never_held_whole() {
+    // Past the record at the position (or from a fresh start): given at once, the walk full
+    // once the batch is.
+    let fresh = FilePosition { written: None, chunk: None, offset: None, ..position_after(0, 0) };
+    assert!(fresh.is_fresh());
+    for start in [fresh, position_after(7, 2)] {
+        let mut walk = Walk::new(3, start.clone());
+        walk.anchored = true;
+        let mut fed = 0;
+        while !walk.full() {
+            walk.damage(damage_at(fed));
+            fed += 1;
+            assert!(walk.held.len() <= 1);
+        }
+        assert_eq!(fed, start.damage_after as u64 + 4, "stopped at the first damage with no room");
+        let offsets: Vec<Option<u64>> = walk
+            .items
+            .iter()
+            .map(|item| match item {
+                SourceItem::Damage(damage) => damage.offset,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let skipped = start.damage_after as u64;
+        assert_eq!(offsets, [Some(skipped), Some(skipped + 1), Some(skipped + 2)], "given before: skipped");
+        assert_eq!(walk.position.damage_after, start.damage_after + 3);
+    }
+    // Before it is known whether the damage lies after the position: at most a batch held,
+    // the rest only counted, and the read says there is more.
+    let mut walk = Walk::new(3, position_after(7, 1));
+    for offset in 0..10_000 {
+        walk.damage(damage_at(offset));
+    }
+    assert_eq!(walk.held.len(), 3);
+    let batch = walk.finish();
+    assert!(batch.more);
+    assert_eq!(batch.items.len(), 3);
+    let position = FilePosition::parse(&batch.position).unwrap();
+    assert_eq!(position.damage_after, 4);
+    // A record given before, met after it: the held damage lay before the position.
+    let mut walk = Walk::new(3, position_after(7, 0));
+    for offset in 0..10 {
+        walk.damage(damage_at(offset));
+    }
+    walk.passed_old_record();
+    assert!(walk.held.is_empty() && !walk.held_dropped);
+    let batch = walk.finish();
+    assert!(batch.items.is_empty() && !batch.more);
+}
+
+#[test]
+fn a_read_ends_its_batch_once_its_events_hold_16_mib_of_xml() {
+    let mut walk = Walk::new(1000, position_after(0, 0));
+    walk.anchored = true;
+    let event = |n: u64| SourceEvent {
+        xml: "x".repeat(6 << 20),
+        written: None,
+        message: None,
+        account: None,
+        header_id: Some(n),
+    };
+    let mut given = 0;
+    while !walk.full() {
+        given += 1;
+        walk.event(event(given), Some(0), given * 0x100);
+    }
+    assert_eq!(given, 3, "6 MiB each: the third passes 16 MiB");
+    let batch = walk.finish();
+    assert!(batch.more);
+    assert_eq!(batch.items.len(), 3);
+    assert_eq!(FilePosition::parse(&batch.position).unwrap().after, 3);
+}

@@ -104,6 +104,17 @@ fn a_file_event_with_unnamed_data_binary_and_a_header_time() {
 }
 
 #[test]
+fn unnamed_data_are_numbered_among_the_data_elements_only() {
+    let xml = "<Event><System><EventID>1</EventID><TimeCreated SystemTime='2026-11-30T07:15:02Z'/>\
+        </System><EventData><Binary>00FF</Binary><Data>first</Data><Data Name='n'>named</Data>\
+        <Data>third</Data></EventData></Event>";
+    let p = map(xml);
+    let data = p["event_data"].as_map().unwrap();
+    let entries: Vec<(&str, &str)> = data.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+    assert_eq!(entries, [("binary", "00FF"), ("param1", "first"), ("n", "named"), ("param3", "third")]);
+}
+
+#[test]
 fn the_provider_is_the_publisher_not_the_classic_source_name() {
     // Application_no_crc32.evtx record 428: a classic source logged through a manifest.
     let xml = LOGON
