@@ -5,13 +5,19 @@
 //! spool only when that base acknowledged the batch that carried it. So a base that is away,
 //! or an agent that crashes, loses nothing: the next connection sends what is left, in order.
 //! Each base's spool is bounded in bytes; when a write would pass the bound, the oldest
-//! droppable (performance) records of that base are dropped and counted (`dropped`), never
-//! the new ones; the others (security records) only once no droppable one is left.
+//! droppable (performance) records of that base are dropped and counted (`dropped`); then its
+//! drop reports but the newest (each carries the running total, `dropped_total`), so reports
+//! piling up while a base is away never push out security records; the others (security
+//! records) only once nothing else is left.
 
 use rusqlite::params;
 
 use crate::store::cursors::POSITION_CURSOR;
 use crate::store::{Store, StoreError};
+
+/// The spool rows that are drop reports (the logger `sentry-spool`, [`super::DROP_REPORT_LOGGER`]),
+/// as the partial index `spool_reports_by_base` is declared.
+pub(crate) const DROP_REPORT_ROWS: &str = "logger = 'sentry-spool'";
 
 /// A record to spool for one base.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +234,14 @@ impl Store {
                         |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
                     ))
                 };
-                let Some((id, length)) = oldest("AND droppable = 1")?.or(oldest("")?) else { break };
+                let superseded_report = format!(
+                    "AND {DROP_REPORT_ROWS} AND id < (SELECT max(id) FROM spool WHERE base = ?1 AND {DROP_REPORT_ROWS})"
+                );
+                let Some((id, length)) =
+                    oldest("AND droppable = 1")?.or(oldest(&superseded_report)?).or(oldest("")?)
+                else {
+                    break;
+                };
                 transaction.execute("DELETE FROM spool WHERE id = ?1", [id])?;
                 transaction.execute(
                     "UPDATE spool_totals SET bytes = bytes - ?2, dropped = dropped + 1 WHERE base = ?1",

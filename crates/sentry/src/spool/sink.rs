@@ -9,7 +9,8 @@
 //! record of that logger ever spooled (saved with the spool, so it survives restarts), so a
 //! base can tell a gap or a duplicate. Records of performance loggers are marked droppable: a full spool drops them first. Every
 //! drop is itself reported to the base that lost records, as a record of the logger
-//! [`DROP_REPORT_LOGGER`] (logtype `spool-drop`), which is kept like a security record.
+//! [`DROP_REPORT_LOGGER`] (logtype `spool-drop`): a full spool drops it after the performance
+//! records, before the security ones, and never the newest report of a base.
 //!
 //! A write the store refuses (a full disk, an I/O error) loses nothing at once: its records
 //! wait in memory, sequence numbers kept, and go first at the next write. Past
@@ -150,8 +151,12 @@ impl SpoolSink {
                 droppable: false,
             });
         }
-        // Room for a report may cost more records; the totals (dropped_total) still count them.
-        self.store.spool_append(&reports, &[(DROP_REPORT_LOGGER, seq)], &[], self.max_bytes)?;
+        // Room for a report costs a performance record or an older report where there is one;
+        // the totals (the next report's dropped_total) count whatever it cost.
+        let losses = self.store.spool_append(&reports, &[(DROP_REPORT_LOGGER, seq)], &[], self.max_bytes)?;
+        for (base, dropped) in losses {
+            tracing::warn!(%base, dropped, "spool full: records dropped to make room for a drop report");
+        }
         Ok(())
     }
 }
@@ -429,6 +434,50 @@ mod tests {
         assert_eq!(kept, [3, 5, 6, 7], "then the other performance record, then the oldest security one");
         assert_eq!(pending.lost, BTreeMap::from([("central".to_owned(), 3)]));
         assert_eq!(pending.bytes, PENDING_MAX_BYTES);
+    }
+
+    #[test]
+    fn drop_reports_piling_up_in_a_full_spool_never_push_out_its_security_records() {
+        assert_eq!(super::super::queries::DROP_REPORT_ROWS, format!("logger = '{DROP_REPORT_LOGGER}'"));
+        let dir = std::env::temp_dir().join(format!("kraken-spool-reports-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        store.insert_logger(&logger("cpu", "cpu-usage")).unwrap();
+        store.insert_logger(&logger("procs", "process-check")).unwrap();
+        for name in ["cpu", "procs"] {
+            store.subscribe("central", name).unwrap();
+        }
+        let probe = SpoolSink::new(store.clone(), u64::MAX, &standard_factories());
+        probe.write(&[record("procs", 0)]).unwrap();
+        let one = store.spool_bytes("central").unwrap();
+        let first = store.spool_batch("central", 1, usize::MAX).unwrap();
+        store.spool_ack("central", &[first[0].id]).unwrap();
+        // Ten security records fill the spool; then the base stays away while a performance
+        // logger writes on: each of its records is dropped, and each drop reported.
+        let sink = SpoolSink::new(store.clone(), 10 * one + one / 2, &standard_factories());
+        for n in 1..=10 {
+            sink.write(&[record("procs", n)]).unwrap();
+        }
+        for n in 0..30 {
+            sink.write(&[record("cpu", n)]).unwrap();
+        }
+        let waiting: Vec<Map> = store
+            .spool_batch("central", 100, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|r| kraken_codec::decode(&r.record).unwrap().as_map().unwrap().clone())
+            .collect();
+        let of = |logger: &str| waiting.iter().filter(|r| r["logger"] == Value::from(logger)).count();
+        assert!(of("procs") >= 9, "at most one security record for the first report: {waiting:?}");
+        let reports = of(DROP_REPORT_LOGGER);
+        assert!((1..=2).contains(&reports), "the newest (and one more, where it fits): {reports} of 30");
+        assert!(store.spool_bytes("central").unwrap() <= 10 * one + one / 2);
+        assert_eq!(of("cpu"), 0);
+        let report = waiting.iter().rev().find(|r| r["logger"] == Value::from(DROP_REPORT_LOGGER)).unwrap();
+        let total = report["params"].as_map().unwrap()["dropped_total"].as_i64().unwrap();
+        assert!(total >= 30, "every cpu record counted: {total}");
+        drop((probe, sink, store));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

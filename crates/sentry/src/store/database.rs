@@ -45,6 +45,8 @@ CREATE INDEX IF NOT EXISTS spool_by_base ON spool (base, id);
 -- `spool_droppable`.)
 DROP INDEX IF EXISTS spool_droppable;
 CREATE INDEX IF NOT EXISTS spool_droppable_by_base ON spool (base, id) WHERE droppable = 1;
+-- The drop reports of a base, dropped after its performance records (see spool/queries.rs).
+CREATE INDEX IF NOT EXISTS spool_reports_by_base ON spool (base, id) WHERE logger = 'sentry-spool';
 CREATE TABLE IF NOT EXISTS spool_totals (
     base    TEXT PRIMARY KEY NOT NULL,
     bytes   INTEGER NOT NULL DEFAULT 0,
@@ -285,7 +287,7 @@ pub(crate) mod tests {
                 .unwrap();
             names.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
         };
-        assert_eq!(indexes, ["spool_by_base", "spool_droppable_by_base"]);
+        assert_eq!(indexes, ["spool_by_base", "spool_droppable_by_base", "spool_reports_by_base"]);
         let entry = |droppable: bool| SpoolEntry {
             base: "central".into(),
             logger: if droppable { "cpu" } else { "events" }.into(),
