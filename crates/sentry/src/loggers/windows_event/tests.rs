@@ -73,6 +73,19 @@ fn fixture(name: &str, bases: &[&str]) -> Fixture {
     let delivery: Option<Arc<dyn DeliveryGate>> =
         Some(Arc::new(SpoolPressure::new(store.clone(), sink, bases, 1 << 20)));
     let context = FactoryContext { host: Arc::new(sentry_host::SystemHost), store: store.clone(), delivery };
+    // The loggers the tests run, stored as the registry stores them (only a stored logger has
+    // its position saved).
+    for name in ["system", "security"] {
+        let row = crate::store::LoggerRow {
+            name: name.into(),
+            factory: "windows-event-logger".into(),
+            description: None,
+            config: Default::default(),
+            interval_ms: 1000,
+            running: false,
+        };
+        store.insert_logger(&row).unwrap();
+    }
     Fixture { dir, store, context }
 }
 
