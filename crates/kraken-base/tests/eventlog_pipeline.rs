@@ -54,6 +54,17 @@ impl Sentry {
             delivery: Some(Arc::new(pressure)),
         };
         // As the base asking for the logger's records does (connectLogChannel).
+        // Stored as the agent's registry stores it (only a stored logger's position is saved).
+        store
+            .insert_logger(&sentry::store::LoggerRow {
+                name: LOGGER.into(),
+                factory: "windows-event-logger".into(),
+                description: None,
+                config: Default::default(),
+                interval_ms: 50,
+                running: true,
+            })
+            .unwrap();
         store.subscribe("local", LOGGER).unwrap();
         Sentry { store, spool, sinks, context, runner: LoggerRunner::new(LOGGER), link: None }
     }

@@ -16,13 +16,16 @@ pub const POSITION_CURSOR: &str = "position";
 
 /// Saves `logger`'s cursor `key` inside the caller's transaction, if the logger exists.
 pub(crate) fn save(connection: &Connection, logger: &str, key: &str, value: &str) -> Result<(), StoreError> {
-    connection
+    let saved = connection
         .prepare_cached(
             "INSERT INTO cursors (logger, key, value)
              SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM loggers WHERE name = ?1)
              ON CONFLICT (logger, key) DO UPDATE SET value = excluded.value",
         )?
         .execute((logger, key, value))?;
+    if saved == 0 {
+        tracing::warn!(logger, key, "not saved: the logger was removed");
+    }
     Ok(())
 }
 
