@@ -422,6 +422,19 @@ impl LoggerRun for EventLoggerRun {
             },
         };
         self.note_waiting(None);
+        let output = self.read_within(position, budget);
+        if let Some(delivery) = self.delivery.as_ref().filter(|_| budget != u64::MAX) {
+            // Only what the run made stays held until it is committed.
+            let made = output.as_ref().map_or(0, |output| records_bytes(&output.records));
+            delivery.settle(&self.name, made);
+        }
+        output
+    }
+}
+
+impl EventLoggerRun {
+    /// Reads from `position` as many events as make records of at most `budget` bytes.
+    fn read_within(&mut self, position: String, budget: u64) -> Result<RunOutput, String> {
         let affordable = usize::try_from(budget / ESTIMATED_RECORD_BYTES).unwrap_or(usize::MAX);
         let max = self.max_events.min(affordable).max(1);
         let mut batch = self.source.read(&position, max).map_err(|e| e.to_string())?;
@@ -453,15 +466,25 @@ fn records_within(records: &[(Option<std::time::SystemTime>, Map)], budget: u64)
     }
     let mut used = 0u64;
     for (index, (_, params)) in records.iter().enumerate() {
-        let message = params.get("msg").and_then(Value::as_str).map_or(0, str::len);
-        let bytes: usize = params.iter().map(|(key, value)| key.len() + 5 + encoded_len(value)).sum();
-        // The message is sent twice: in the params and as the record's own `msg`.
-        used = used.saturating_add((bytes + message + RECORD_OVERHEAD_BYTES) as u64);
+        used = used.saturating_add(record_bytes(params));
         if used > budget {
             return index.max(1);
         }
     }
     records.len()
+}
+
+/// The spool bytes of `records`, as [`records_within`] counts them.
+fn records_bytes(records: &[(Option<std::time::SystemTime>, Map)]) -> u64 {
+    records.iter().map(|(_, params)| record_bytes(params)).fold(0, u64::saturating_add)
+}
+
+/// The spool bytes of one record of `params`, about.
+fn record_bytes(params: &Map) -> u64 {
+    let message = params.get("msg").and_then(Value::as_str).map_or(0, str::len);
+    let bytes: usize = params.iter().map(|(key, value)| key.len() + 5 + encoded_len(value)).sum();
+    // The message is sent twice: in the params and as the record's own `msg`.
+    (bytes + message + RECORD_OVERHEAD_BYTES) as u64
 }
 
 #[cfg(test)]

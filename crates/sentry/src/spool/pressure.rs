@@ -10,8 +10,15 @@
 //! - [`Delivery::Pause`] when a wanted base's spool is past [`PAUSE_FRACTION`] of its bound, or
 //!   the store refuses writes (records of other loggers wait in memory and are retried first;
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
+//!
+//! A budget is held for its run: several event loggers checking at once share the room rather
+//! than each being given all of it (three loggers each filling the same 15 % would pass the
+//! bound and drop older security records). The run settles it to the bytes it made; those stay
+//! held until the logger's next check, by when they are committed and counted in the spool.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::SpoolSink;
 use crate::loggers::delivery::{Delivery, DeliveryGate};
@@ -23,6 +30,10 @@ pub const PAUSE_FRACTION: f64 = 0.75;
 /// A run may fill a base's spool up to this share of its bound.
 const BUDGET_FRACTION: f64 = 0.9;
 
+/// How long a logger's held bytes count at most: a logger that stopped or was removed does
+/// not check again.
+const HELD_AT_MOST: Duration = Duration::from_secs(60);
+
 /// The spool's state as the loggers see it.
 pub struct SpoolPressure {
     store: Arc<Store>,
@@ -30,11 +41,13 @@ pub struct SpoolPressure {
     /// The configured bases (empty: the agent runs without a base).
     bases: Vec<String>,
     max_bytes: u64,
+    /// Bytes each logger's run holds, and since when.
+    held: Mutex<HashMap<String, (u64, Instant)>>,
 }
 
 impl SpoolPressure {
     pub fn new(store: Arc<Store>, sink: Arc<SpoolSink>, bases: Vec<String>, max_bytes: u64) -> Self {
-        SpoolPressure { store, sink, bases, max_bytes }
+        SpoolPressure { store, sink, bases, max_bytes, held: Mutex::default() }
     }
 
     /// What `logger` may do this run.
@@ -53,6 +66,11 @@ impl SpoolPressure {
         }
         let pause_at = (self.max_bytes as f64 * PAUSE_FRACTION) as u64;
         let fill_to = (self.max_bytes as f64 * BUDGET_FRACTION) as u64;
+        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.remove(logger); // its last run's records are committed by now
+        held.retain(|_, (_, since)| since.elapsed() < HELD_AT_MOST);
+        // Held by other loggers, whichever bases they write to (an overestimate for a base).
+        let others: u64 = held.values().map(|(bytes, _)| *bytes).fold(0, u64::saturating_add);
         let mut budget = u64::MAX;
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
@@ -62,15 +80,28 @@ impl SpoolPressure {
                     self.max_bytes
                 )));
             }
-            budget = budget.min(fill_to.saturating_sub(used));
+            budget = budget.min(fill_to.saturating_sub(used).saturating_sub(others));
         }
+        held.insert(logger.to_owned(), (budget, Instant::now()));
         Ok(Delivery::Open { budget_bytes: budget })
+    }
+
+    /// `logger`'s run made `bytes` of records: only those stay held.
+    pub fn settle(&self, logger: &str, bytes: u64) {
+        let mut held = self.held.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((held_bytes, _)) = held.get_mut(logger) {
+            *held_bytes = bytes.min(*held_bytes);
+        }
     }
 }
 
 impl DeliveryGate for SpoolPressure {
     fn check(&self, logger: &str) -> Result<Delivery, String> {
         SpoolPressure::check(self, logger).map_err(|e| e.to_string())
+    }
+
+    fn settle(&self, logger: &str, bytes: u64) {
+        SpoolPressure::settle(self, logger, bytes);
     }
 }
 
@@ -107,6 +138,39 @@ mod tests {
             matches!(linked.check("security").unwrap(), Delivery::Pause(reason) if reason.contains("800 of 1000"))
         );
         drop((alone, linked, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn loggers_checking_at_once_share_the_room_a_budget_holds() {
+        let dir = temp_data_dir("pressure-shared");
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
+        let pressure = SpoolPressure::new(store.clone(), sink, vec!["central".into()], 1_000);
+        for logger in ["security", "system", "application"] {
+            store.subscribe("central", logger).unwrap();
+        }
+        let open = |budget_bytes| Delivery::Open { budget_bytes };
+        assert_eq!(pressure.check("security").unwrap(), open(900));
+        assert_eq!(pressure.check("system").unwrap(), open(0), "all of it held by security's run");
+        // security's run made 300 bytes; system's read nothing.
+        pressure.settle("security", 300);
+        pressure.settle("system", 0);
+        assert_eq!(pressure.check("application").unwrap(), open(600));
+        pressure.settle("application", 100);
+        // Committed: security's next check counts them in the spool, no longer as held.
+        let entry = SpoolEntry {
+            base: "central".into(),
+            logger: "security".into(),
+            record: vec![0; 300],
+            droppable: false,
+        };
+        store.spool_append(&[entry], &[], &[], 1_000).unwrap();
+        assert_eq!(pressure.check("security").unwrap(), open(900 - 300 - 100));
+        // A settle asks no more than was given.
+        pressure.settle("security", 10_000);
+        assert_eq!(pressure.check("system").unwrap(), open(900 - 300 - 500 - 100));
+        drop((pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
