@@ -16,9 +16,10 @@ pub enum Delivery {
 
 /// Answers, before each run of a positioned logger, whether it may read.
 pub trait DeliveryGate: Send + Sync {
-    /// What `logger` may do this run. An `Open` budget is held for the run (other loggers'
-    /// budgets leave it out) until [`DeliveryGate::settle`].
-    fn check(&self, logger: &str) -> Result<Delivery, String>;
+    /// What `logger` may do this run, wanting to make up to `wants_bytes` of records. An
+    /// `Open` budget (at most that) is held for the run, other loggers' budgets leaving it out,
+    /// until [`DeliveryGate::settle`].
+    fn check(&self, logger: &str, wants_bytes: u64) -> Result<Delivery, String>;
 
     /// The bytes of records `logger`'s run made, after its budget (0 when it read nothing or
     /// failed): they stay held until its next check, by when they are committed.

@@ -50,6 +50,11 @@ const MAX_FIELD_BYTES_RANGE: std::ops::RangeInclusive<i64> = 256..=1 << 20;
 /// records come out larger reads again fewer of them (see [`records_within`]).
 const ESTIMATED_RECORD_BYTES: u64 = 2048;
 
+/// What a run holds of the spool's room per event it may read (see
+/// [`crate::spool::pressure`]): room for events four times the assumed size before a run
+/// reads again fewer, without one run holding the whole room from the other event loggers.
+const HELD_PER_EVENT_BYTES: u64 = 4 * ESTIMATED_RECORD_BYTES;
+
 /// What a record costs in the spool beside its params (logger name, date, sequence number).
 const RECORD_OVERHEAD_BYTES: usize = 128;
 
@@ -413,7 +418,7 @@ impl LoggerRun for EventLoggerRun {
         let position = self.position()?;
         let budget = match &self.delivery {
             None => u64::MAX,
-            Some(delivery) => match delivery.check(&self.name)? {
+            Some(delivery) => match delivery.check(&self.name, self.wants_bytes())? {
                 Delivery::Open { budget_bytes } => budget_bytes,
                 Delivery::Hold(reason) | Delivery::Pause(reason) => {
                     self.note_waiting(Some(reason));
@@ -433,6 +438,11 @@ impl LoggerRun for EventLoggerRun {
 }
 
 impl EventLoggerRun {
+    /// The spool room a run asks for: its most events at [`HELD_PER_EVENT_BYTES`] each.
+    fn wants_bytes(&self) -> u64 {
+        (self.max_events as u64).saturating_mul(HELD_PER_EVENT_BYTES)
+    }
+
     /// Reads from `position` as many events as make records of at most `budget` bytes.
     fn read_within(&mut self, position: String, budget: u64) -> Result<RunOutput, String> {
         let affordable = usize::try_from(budget / ESTIMATED_RECORD_BYTES).unwrap_or(usize::MAX);

@@ -11,10 +11,11 @@
 //!   the store refuses writes (records of other loggers wait in memory and are retried first;
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
-//! A budget is held for its run: several event loggers checking at once share the room rather
-//! than each being given all of it (three loggers each filling the same 15 % would pass the
-//! bound and drop older security records). The run settles it to the bytes it made; those stay
-//! held until the logger's next check, by when they are committed and counted in the spool.
+//! A budget (what the run wants, within the room) is held for its run: several event loggers
+//! checking at once share the room rather than each being given all of it (three loggers each
+//! filling the same 15 % would pass the bound and drop older security records). The run
+//! settles it to the bytes it made; those stay held until the logger's next check, by when
+//! they are committed and counted in the spool.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,8 +51,8 @@ impl SpoolPressure {
         SpoolPressure { store, sink, bases, max_bytes, held: Mutex::default() }
     }
 
-    /// What `logger` may do this run.
-    pub fn check(&self, logger: &str) -> Result<Delivery, StoreError> {
+    /// What `logger` may do this run, wanting to make up to `wants_bytes` of records.
+    pub fn check(&self, logger: &str, wants_bytes: u64) -> Result<Delivery, StoreError> {
         if self.bases.is_empty() {
             return Ok(Delivery::Open { budget_bytes: u64::MAX });
         }
@@ -71,7 +72,7 @@ impl SpoolPressure {
         held.retain(|_, (_, since)| since.elapsed() < HELD_AT_MOST);
         // Held by other loggers, whichever bases they write to (an overestimate for a base).
         let others: u64 = held.values().map(|(bytes, _)| *bytes).fold(0, u64::saturating_add);
-        let mut budget = u64::MAX;
+        let mut budget = wants_bytes;
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
             if used > pause_at {
@@ -96,8 +97,8 @@ impl SpoolPressure {
 }
 
 impl DeliveryGate for SpoolPressure {
-    fn check(&self, logger: &str) -> Result<Delivery, String> {
-        SpoolPressure::check(self, logger).map_err(|e| e.to_string())
+    fn check(&self, logger: &str, wants_bytes: u64) -> Result<Delivery, String> {
+        SpoolPressure::check(self, logger, wants_bytes).map_err(|e| e.to_string())
     }
 
     fn settle(&self, logger: &str, bytes: u64) {
@@ -119,12 +120,12 @@ mod tests {
         let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
         let alone = SpoolPressure::new(store.clone(), sink.clone(), Vec::new(), 1_000);
         // (All of it is dropped before the directory goes: Windows cannot delete an open file.)
-        assert_eq!(alone.check("security").unwrap(), Delivery::Open { budget_bytes: u64::MAX });
+        assert_eq!(alone.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: u64::MAX });
 
         let linked = SpoolPressure::new(store.clone(), sink, vec!["central".into()], 1_000);
-        assert!(matches!(linked.check("security").unwrap(), Delivery::Hold(_)));
+        assert!(matches!(linked.check("security", u64::MAX).unwrap(), Delivery::Hold(_)));
         store.subscribe("central", "security").unwrap();
-        assert_eq!(linked.check("security").unwrap(), Delivery::Open { budget_bytes: 900 });
+        assert_eq!(linked.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 900 });
         let entry = |bytes: usize| SpoolEntry {
             base: "central".into(),
             logger: "security".into(),
@@ -132,10 +133,10 @@ mod tests {
             droppable: false,
         };
         store.spool_append(&[entry(700)], &[], &[], 1_000).unwrap();
-        assert_eq!(linked.check("security").unwrap(), Delivery::Open { budget_bytes: 200 });
+        assert_eq!(linked.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 200 });
         store.spool_append(&[entry(100)], &[], &[], 1_000).unwrap();
         assert!(
-            matches!(linked.check("security").unwrap(), Delivery::Pause(reason) if reason.contains("800 of 1000"))
+            matches!(linked.check("security", u64::MAX).unwrap(), Delivery::Pause(reason) if reason.contains("800 of 1000"))
         );
         drop((alone, linked, store));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -151,12 +152,12 @@ mod tests {
             store.subscribe("central", logger).unwrap();
         }
         let open = |budget_bytes| Delivery::Open { budget_bytes };
-        assert_eq!(pressure.check("security").unwrap(), open(900));
-        assert_eq!(pressure.check("system").unwrap(), open(0), "all of it held by security's run");
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), open(900));
+        assert_eq!(pressure.check("system", u64::MAX).unwrap(), open(0), "all of it held by security's run");
         // security's run made 300 bytes; system's read nothing.
         pressure.settle("security", 300);
         pressure.settle("system", 0);
-        assert_eq!(pressure.check("application").unwrap(), open(600));
+        assert_eq!(pressure.check("application", u64::MAX).unwrap(), open(600));
         pressure.settle("application", 100);
         // Committed: security's next check counts them in the spool, no longer as held.
         let entry = SpoolEntry {
@@ -166,10 +167,13 @@ mod tests {
             droppable: false,
         };
         store.spool_append(&[entry], &[], &[], 1_000).unwrap();
-        assert_eq!(pressure.check("security").unwrap(), open(900 - 300 - 100));
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), open(900 - 300 - 100));
+        // A run wanting less holds only that.
+        assert_eq!(pressure.check("application", 50).unwrap(), open(50));
+        pressure.settle("application", 50);
         // A settle asks no more than was given.
         pressure.settle("security", 10_000);
-        assert_eq!(pressure.check("system").unwrap(), open(900 - 300 - 500 - 100));
+        assert_eq!(pressure.check("system", u64::MAX).unwrap(), open(900 - 300 - 500 - 50));
         drop((pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }
