@@ -92,6 +92,8 @@ fn the_lifecycle_and_its_refusals() {
     props.insert("colour", Value::from("red"));
     assert_eq!(create("y", "cpu-usage", props).unwrap_err(), "cpu-usage takes no options, got colour");
     assert!(create("bad\\name", "cpu-usage", Map::new()).unwrap_err().starts_with("invalid logger name"));
+    let reserved = create("sentry-spool", "process-check", Map::new()).unwrap_err();
+    assert!(reserved.contains("drop reports"), "{reserved}");
 
     let loggers = run(&fixture, "getLoggers", vec![]).unwrap();
     let mem = loggers.as_array().unwrap()[0].clone();

@@ -376,8 +376,12 @@ impl LoggerRegistry {
 }
 
 /// Logger names: 1 to 64 characters, no control characters and no `\\` (it separates the
-/// namespace in full names), no leading or trailing space.
+/// namespace in full names), no leading or trailing space; not the name the spool's drop
+/// reports go under (a full spool drops those before security records).
 fn check_name(name: &str) -> Result<(), RegistryError> {
+    if name == crate::spool::DROP_REPORT_LOGGER {
+        return refuse(format!("invalid logger name {name:?}: the spool's drop reports use it"));
+    }
     let valid = !name.is_empty()
         && name.chars().count() <= 64
         && name.trim() == name
