@@ -98,6 +98,13 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets `name`'s position and other cursors but its spool sequence (which a logger made
+    /// again under the name carries on).
+    pub fn forget_position(&self, name: &str) -> Result<(), StoreError> {
+        self.lock().execute("DELETE FROM cursors WHERE logger = ?1 AND key != 'seq'", [name])?;
+        Ok(())
+    }
+
     /// Records the desired running state (and, when starting, the interval).
     pub fn set_logger_running(
         &self,

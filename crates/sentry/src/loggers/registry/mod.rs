@@ -494,4 +494,46 @@ mod tests {
         drop(registry);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    #[test]
+    fn a_logger_removed_and_made_again_between_two_looks_is_a_new_logger() {
+        let dir = std::env::temp_dir().join(format!("kraken-registry-again-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let context =
+            FactoryContext { host: Arc::new(sentry_host::SystemHost), store: store.clone(), delivery: None };
+        let registry =
+            LoggerRegistry::new(crate::loggers::standard_factories(), context, Arc::default(), 100);
+        let row = |factory: &str| LoggerRow {
+            name: "x".into(),
+            factory: factory.into(),
+            description: None,
+            config: BTreeMap::new(),
+            interval_ms: 1000,
+            running: false,
+        };
+        // As `kraken-sentry logger create` would, while the agent runs (another process: its own
+        // connection to the store).
+        let operator = Store::open(&dir).unwrap();
+        operator.insert_logger(&row("cpu-usage")).unwrap();
+        registry.reconcile().unwrap();
+        assert_eq!(registry.entry("x").unwrap().factory.name(), "cpu-usage");
+        // `logger remove x` and `logger create x` of another kind; the old logger's last run
+        // saves its position after the new one was stored.
+        operator.delete_logger("x").unwrap();
+        operator.insert_logger(&row("memory-usage")).unwrap();
+        operator.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "the old logger's").unwrap();
+        registry.reconcile().unwrap();
+        assert_eq!(registry.entry("x").unwrap().factory.name(), "memory-usage");
+        assert_eq!(store.cursor("x", crate::store::cursors::POSITION_CURSOR).unwrap(), None);
+        // The new logger's own position, saved by another connection: the next look keeps it.
+        operator.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "its own").unwrap();
+        registry.reconcile().unwrap();
+        assert_eq!(
+            store.cursor("x", crate::store::cursors::POSITION_CURSOR).unwrap().as_deref(),
+            Some("its own")
+        );
+        drop((registry, store, operator));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

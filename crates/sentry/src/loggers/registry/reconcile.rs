@@ -1,7 +1,12 @@
 //! The registry kept in step with the state store: what another process (an operator's
 //! `kraken-sentry logger ...`) committed is applied while the agent runs.
+//!
+//! A logger removed and made again under its name between two looks (its factory, options or
+//! description differ: nothing else changes them) is a new logger: the old one's thread is
+//! stopped, whatever position its last run saved is forgotten, and the new one is adopted with
+//! its own factory, so it starts as configured (`start_at`, `last_id`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,20 +31,37 @@ impl LoggerRegistry {
         let mut complete = true;
         let known: Vec<(String, Arc<LoggerEntry>)> =
             self.entries().iter().map(|(name, entry)| (name.clone(), entry.clone())).collect();
+        // Replaced loggers whose old thread has not ended yet: left as they are until it has.
+        let mut still_ending = HashSet::new();
         for (name, entry) in &known {
-            if !rows.contains_key(name) {
+            let replaced = match rows.get(name) {
+                None => false,
+                Some(row) if made_again(&entry.row.lock().unwrap_or_else(|p| p.into_inner()), row) => true,
+                Some(_) => continue,
+            };
+            if replaced {
+                tracing::info!(logger = %name, "logger made again in the store; stopping the old one");
+            } else {
                 tracing::info!(logger = %name, "logger removed from the store; stopping it");
-                let ended = entry.runner.state() == LoggerState::Stopped
-                    || self.stop_announced(name, entry, RECONCILE_STOP_WAIT);
-                if ended {
-                    self.entries().remove(name);
-                    self.emit(LoggerEvent::Removed(name.clone()));
-                } else {
-                    complete = false;
+            }
+            let ended = entry.runner.state() == LoggerState::Stopped
+                || self.stop_announced(name, entry, RECONCILE_STOP_WAIT);
+            if ended {
+                self.entries().remove(name);
+                self.emit(LoggerEvent::Removed(name.clone()));
+                if replaced {
+                    // Its last run may have saved a position after the removal.
+                    self.context.store.forget_position(name)?;
                 }
+            } else {
+                complete = false;
+                still_ending.insert(name.clone());
             }
         }
         for (name, row) in rows {
+            if still_ending.contains(&name) {
+                continue;
+            }
             let entry = self.entries().get(&name).cloned();
             let Some(entry) = entry else {
                 tracing::info!(logger = %name, "logger added through the store");
@@ -100,4 +122,12 @@ impl LoggerRegistry {
             }
         }
     }
+}
+
+/// Whether `stored` is another logger than `current` under the same name: only removing a
+/// logger and making it again changes its factory, options or description.
+fn made_again(current: &LoggerRow, stored: &LoggerRow) -> bool {
+    current.factory != stored.factory
+        || current.config != stored.config
+        || current.description != stored.description
 }
