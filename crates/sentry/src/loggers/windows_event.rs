@@ -402,20 +402,28 @@ impl EventLoggerRun {
         }
     }
 
-    /// The saved position, or the source's start saved now.
-    fn position(&mut self) -> Result<String, String> {
+    /// The saved position, or the source's start saved now; `None` once the logger was removed
+    /// from the store (its cursors went with it, and its thread has not been stopped yet):
+    /// reading from the start again would give every event again, run after run.
+    fn position(&mut self) -> Result<Option<String>, String> {
         if let Some(position) = self.store.cursor(&self.name, POSITION_CURSOR).map_err(|e| e.to_string())? {
-            return Ok(position);
+            return Ok(Some(position));
+        }
+        if self.store.logger(&self.name).map_err(|e| e.to_string())?.is_none() {
+            return Ok(None);
         }
         let start = self.source.start_position().map_err(|e| e.to_string())?;
         self.store.save_cursor(&self.name, POSITION_CURSOR, &start).map_err(|e| e.to_string())?;
-        Ok(start)
+        Ok(Some(start))
     }
 }
 
 impl LoggerRun for EventLoggerRun {
     fn run_once(&mut self) -> Result<RunOutput, String> {
-        let position = self.position()?;
+        let Some(position) = self.position()? else {
+            self.note_waiting(Some(format!("logger {} was removed; it reads nothing more", self.name)));
+            return Ok(RunOutput::default());
+        };
         let budget = match &self.delivery {
             None => u64::MAX,
             Some(delivery) => match delivery.check(&self.name, self.wants_bytes())? {

@@ -98,6 +98,14 @@ impl Store {
         Ok(())
     }
 
+    /// When each stored logger was made (`created_ms`), by name.
+    pub fn logger_made_times(&self) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT name, created_ms FROM loggers")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Forgets `name`'s position and other cursors but its spool sequence (which a logger made
     /// again under the name carries on).
     pub fn forget_position(&self, name: &str) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@
 //! a logger to stop is bounded ([`MAX_STOP_WAIT`]); a logger still finishing a run when the
 //! wait ends is left `stopping` and stops when the run ends.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -88,6 +88,9 @@ pub struct LoggerRegistry {
     min_interval_ms: u32,
     loggers: Mutex<BTreeMap<String, Arc<LoggerEntry>>>,
     seen_version: Mutex<Option<i64>>,
+    /// When each stored logger was made (`created_ms`), as the last look saw it: a logger
+    /// removed and made again between two looks, even with the same settings, is told apart.
+    seen_made: Mutex<HashMap<String, i64>>,
     /// Held by every control operation, so they never interleave.
     control: Mutex<()>,
     events: tokio::sync::broadcast::Sender<LoggerEvent>,
@@ -107,6 +110,7 @@ impl LoggerRegistry {
             min_interval_ms,
             loggers: Mutex::default(),
             seen_version: Mutex::default(),
+            seen_made: Mutex::default(),
             control: Mutex::default(),
             events: tokio::sync::broadcast::channel(256).0,
         }
@@ -525,6 +529,13 @@ mod tests {
         operator.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "the old logger's").unwrap();
         registry.reconcile().unwrap();
         assert_eq!(registry.entry("x").unwrap().factory.name(), "memory-usage");
+        assert_eq!(store.cursor("x", crate::store::cursors::POSITION_CURSOR).unwrap(), None);
+        // Made again with the same settings (to start over): told apart by when it was made.
+        std::thread::sleep(Duration::from_millis(5));
+        operator.delete_logger("x").unwrap();
+        operator.insert_logger(&row("memory-usage")).unwrap();
+        operator.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "the old logger's").unwrap();
+        registry.reconcile().unwrap();
         assert_eq!(store.cursor("x", crate::store::cursors::POSITION_CURSOR).unwrap(), None);
         // The new logger's own position, saved by another connection: the next look keeps it.
         operator.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "its own").unwrap();

@@ -1,13 +1,14 @@
 //! The registry kept in step with the state store: what another process (an operator's
 //! `kraken-sentry logger ...`) committed is applied while the agent runs.
 //!
-//! A logger removed and made again under its name between two looks (its factory, options or
-//! description differ: nothing else changes them) is a new logger: the old one's thread is
+//! A logger removed and made again under its name between two looks (made at another time, or
+//! with another factory, options or description: nothing else changes those) is a new logger: the old one's thread is
 //! stopped, whatever position its last run saved is forgotten, and the new one is adopted with
 //! its own factory, so it starts as configured (`start_at`, `last_id`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{LoggerEntry, LoggerEvent, LoggerRegistry, RECONCILE_STOP_WAIT, RegistryError};
@@ -28,6 +29,8 @@ impl LoggerRegistry {
         }
         let rows: HashMap<String, LoggerRow> =
             self.context.store.loggers()?.into_iter().map(|row| (row.name.clone(), row)).collect();
+        let made = self.context.store.logger_made_times()?;
+        let mut seen_made = self.seen_made.lock().unwrap_or_else(|p| p.into_inner());
         let mut complete = true;
         let known: Vec<(String, Arc<LoggerEntry>)> =
             self.entries().iter().map(|(name, entry)| (name.clone(), entry.clone())).collect();
@@ -36,7 +39,12 @@ impl LoggerRegistry {
         for (name, entry) in &known {
             let replaced = match rows.get(name) {
                 None => false,
-                Some(row) if made_again(&entry.row.lock().unwrap_or_else(|p| p.into_inner()), row) => true,
+                Some(row)
+                    if made_again(&entry.row.lock().unwrap_or_else(|p| p.into_inner()), row)
+                        || seen_made.get(name).is_some_and(|seen| made.get(name) != Some(seen)) =>
+                {
+                    true
+                }
                 Some(_) => continue,
             };
             if replaced {
@@ -47,12 +55,17 @@ impl LoggerRegistry {
             let ended = entry.runner.state() == LoggerState::Stopped
                 || self.stop_announced(name, entry, RECONCILE_STOP_WAIT);
             if ended {
-                self.entries().remove(name);
-                self.emit(LoggerEvent::Removed(name.clone()));
                 if replaced {
-                    // Its last run may have saved a position after the removal.
+                    // Its last run may have saved a position after the removal. First: if this
+                    // fails, the entry stays and the next look tries again.
                     self.context.store.forget_position(name)?;
                 }
+                self.entries().remove(name);
+                if entry.stop_owed.swap(false, Ordering::SeqCst) {
+                    // The thread ended since the owed stops were announced above.
+                    self.emit(LoggerEvent::Stopped(name.clone()));
+                }
+                self.emit(LoggerEvent::Removed(name.clone()));
             } else {
                 complete = false;
                 still_ending.insert(name.clone());
@@ -96,6 +109,14 @@ impl LoggerRegistry {
                 }
                 (_, LoggerState::Stopping) => complete = false,
                 _ => {}
+            }
+        }
+        // A logger whose old thread is still ending keeps the time the old one was made, so the
+        // next look still tells the new one apart.
+        seen_made.retain(|name, _| made.contains_key(name));
+        for (name, time) in made {
+            if !still_ending.contains(&name) {
+                seen_made.insert(name, time);
             }
         }
         if complete {

@@ -139,6 +139,25 @@ fn runs_go_through_a_file_from_the_committed_position() {
 }
 
 #[test]
+fn a_logger_removed_while_its_thread_runs_on_reads_nothing_more() {
+    let fixture = fixture("event-logger-removed", &[]);
+    let mut logger = file_logger(&fixture, "system.evtx", 100);
+    let first = logger.run_once().unwrap();
+    assert_eq!(first.records.len(), 100);
+    // `kraken-sentry logger stop system` and `remove system`; the agent has not stopped the
+    // thread yet. The run's commit cannot save its position (the logger is gone), and the next
+    // runs read nothing rather than the file from its start again.
+    fixture.store.delete_logger("system").unwrap();
+    fixture.store.save_cursor("system", POSITION_CURSOR, first.position.as_deref().unwrap()).unwrap();
+    for _ in 0..3 {
+        let next = logger.run_once().unwrap();
+        assert!(next.records.is_empty() && next.position.is_none() && !next.more);
+    }
+    assert_eq!(fixture.store.cursor("system", POSITION_CURSOR).unwrap(), None);
+    finish(fixture, logger);
+}
+
+#[test]
 fn with_bases_but_no_link_yet_the_logger_holds_its_position() {
     let fixture = fixture("event-logger-hold", &["central"]);
     let mut logger = file_logger(&fixture, "new-user-security.evtx", 100);
