@@ -436,17 +436,24 @@ mod tests {
         assert_eq!(pending.bytes, PENDING_MAX_BYTES);
     }
 
-    #[test]
-    fn drop_reports_piling_up_in_a_full_spool_never_push_out_its_security_records() {
-        assert_eq!(super::super::queries::DROP_REPORT_ROWS, format!("logger = '{DROP_REPORT_LOGGER}'"));
-        let dir = std::env::temp_dir().join(format!("kraken-spool-reports-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Arc::new(Store::open(&dir).unwrap());
+    /// A new store in `dir` with a performance logger (`cpu`) and a security one (`procs`),
+    /// both connected by the base `central`.
+    fn store_with_cpu_and_procs(dir: &std::path::Path) -> Arc<Store> {
+        let _ = std::fs::remove_dir_all(dir);
+        let store = Arc::new(Store::open(dir).unwrap());
         store.insert_logger(&logger("cpu", "cpu-usage")).unwrap();
         store.insert_logger(&logger("procs", "process-check")).unwrap();
         for name in ["cpu", "procs"] {
             store.subscribe("central", name).unwrap();
         }
+        store
+    }
+
+    #[test]
+    fn drop_reports_piling_up_in_a_full_spool_never_push_out_its_security_records() {
+        assert_eq!(super::super::queries::DROP_REPORT_ROWS, format!("logger = '{DROP_REPORT_LOGGER}'"));
+        let dir = std::env::temp_dir().join(format!("kraken-spool-reports-{}", std::process::id()));
+        let store = store_with_cpu_and_procs(&dir);
         let probe = SpoolSink::new(store.clone(), u64::MAX, &standard_factories());
         probe.write(&[record("procs", 0)]).unwrap();
         let one = store.spool_bytes("central").unwrap();
@@ -483,13 +490,7 @@ mod tests {
     #[test]
     fn a_full_spool_drops_performance_records_first_and_reports_the_drop() {
         let dir = std::env::temp_dir().join(format!("kraken-spool-sink-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Arc::new(Store::open(&dir).unwrap());
-        store.insert_logger(&logger("cpu", "cpu-usage")).unwrap();
-        store.insert_logger(&logger("procs", "process-check")).unwrap();
-        for name in ["cpu", "procs"] {
-            store.subscribe("central", name).unwrap();
-        }
+        let store = store_with_cpu_and_procs(&dir);
         let sink = SpoolSink::new(store.clone(), 2_000, &standard_factories());
         sink.write(&[record("procs", 1)]).unwrap();
         sink.write(&(0..5).map(|n| record("cpu", n)).collect::<Vec<_>>()).unwrap();
