@@ -221,6 +221,8 @@ impl LoggerRegistry {
             running: false,
         };
         self.context.store.insert_logger(&row)?;
+        // Made here: the next look must not take it for one made again behind the registry.
+        self.forget_made(name);
         self.adopt(row);
         if let Ok(entry) = self.entry(name) {
             self.emit(LoggerEvent::Added(entry.info()));
@@ -237,9 +239,15 @@ impl LoggerRegistry {
             return refuse(format!("logger is running: {name}"));
         }
         self.context.store.delete_logger(name)?;
+        self.forget_made(name);
         self.entries().remove(name);
         self.emit(LoggerEvent::Removed(name.to_owned()));
         Ok(())
+    }
+
+    /// Forgets when the last look saw `name` made (see [`reconcile`](Self::reconcile)).
+    fn forget_made(&self, name: &str) {
+        self.seen_made.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
     }
 
     /// Checks an interval against the minimum (BUG-21) and the protocol's i32 (LoggerInfo and
@@ -537,6 +545,18 @@ mod tests {
         operator.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "the old logger's").unwrap();
         registry.reconcile().unwrap();
         assert_eq!(store.cursor("x", crate::store::cursors::POSITION_CURSOR).unwrap(), None);
+        // Removed and made again by the registry itself (a base's removeLogger, createLogger):
+        // not taken for one made behind its back at the next look.
+        registry.remove("x").unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        registry.create("memory-usage", "x", None, &Map::new()).unwrap();
+        store.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "the new logger's").unwrap();
+        operator.set_process_rule("sshd", crate::store::Policy::Allow).unwrap(); // a change: a full look
+        registry.reconcile().unwrap();
+        assert_eq!(
+            store.cursor("x", crate::store::cursors::POSITION_CURSOR).unwrap().as_deref(),
+            Some("the new logger's")
+        );
         // The new logger's own position, saved by another connection: the next look keeps it.
         operator.save_cursor("x", crate::store::cursors::POSITION_CURSOR, "its own").unwrap();
         registry.reconcile().unwrap();
