@@ -436,6 +436,16 @@ mod tests {
         assert_eq!(pending.bytes, PENDING_MAX_BYTES);
     }
 
+    /// The records waiting for `central`, decoded, oldest first.
+    fn waiting_records(store: &Store) -> Vec<Map> {
+        store
+            .spool_batch("central", 100, usize::MAX)
+            .unwrap()
+            .iter()
+            .map(|r| kraken_codec::decode(&r.record).unwrap().as_map().unwrap().clone())
+            .collect()
+    }
+
     /// A new store in `dir` with a performance logger (`cpu`) and a security one (`procs`),
     /// both connected by the base `central`.
     fn store_with_cpu_and_procs(dir: &std::path::Path) -> Arc<Store> {
@@ -468,12 +478,7 @@ mod tests {
         for n in 0..30 {
             sink.write(&[record("cpu", n)]).unwrap();
         }
-        let waiting: Vec<Map> = store
-            .spool_batch("central", 100, usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|r| kraken_codec::decode(&r.record).unwrap().as_map().unwrap().clone())
-            .collect();
+        let waiting = waiting_records(&store);
         let of = |logger: &str| waiting.iter().filter(|r| r["logger"] == Value::from(logger)).count();
         assert!(of("procs") >= 9, "at most one security record for the first report: {waiting:?}");
         let reports = of(DROP_REPORT_LOGGER);
@@ -496,12 +501,7 @@ mod tests {
         sink.write(&(0..5).map(|n| record("cpu", n)).collect::<Vec<_>>()).unwrap();
         sink.write(&[record("procs", 2)]).unwrap();
 
-        let waiting: Vec<Map> = store
-            .spool_batch("central", 100, usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|r| kraken_codec::decode(&r.record).unwrap().as_map().unwrap().clone())
-            .collect();
+        let waiting = waiting_records(&store);
         let loggers: Vec<&str> = waiting.iter().map(|r| r["logger"].as_str().unwrap()).collect();
         assert_eq!(
             loggers.iter().filter(|l| **l == "procs").count(),

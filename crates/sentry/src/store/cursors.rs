@@ -52,14 +52,7 @@ mod tests {
     use crate::store::database::tests::temp_data_dir;
 
     fn logger(name: &str) -> crate::store::LoggerRow {
-        crate::store::LoggerRow {
-            name: name.into(),
-            factory: "windows-event-logger".into(),
-            description: None,
-            config: Default::default(),
-            interval_ms: 1000,
-            running: false,
-        }
+        crate::store::LoggerRow::stopped(name, "windows-event-logger")
     }
 
     #[test]

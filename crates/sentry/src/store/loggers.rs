@@ -53,6 +53,21 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<LoggerRow> {
     })
 }
 
+#[cfg(test)]
+impl LoggerRow {
+    /// A stopped logger of `factory` with no options, run every second (for tests).
+    pub(crate) fn stopped(name: &str, factory: &str) -> Self {
+        LoggerRow {
+            name: name.into(),
+            factory: factory.into(),
+            description: None,
+            config: BTreeMap::new(),
+            interval_ms: 1000,
+            running: false,
+        }
+    }
+}
+
 impl Store {
     /// Stores a new logger; a logger of the same name is an error and changes nothing.
     pub fn insert_logger(&self, logger: &LoggerRow) -> Result<(), StoreError> {

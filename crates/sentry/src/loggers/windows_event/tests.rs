@@ -76,15 +76,7 @@ fn fixture(name: &str, bases: &[&str]) -> Fixture {
     // The loggers the tests run, stored as the registry stores them (only a stored logger has
     // its position saved).
     for name in ["system", "security"] {
-        let row = crate::store::LoggerRow {
-            name: name.into(),
-            factory: "windows-event-logger".into(),
-            description: None,
-            config: Default::default(),
-            interval_ms: 1000,
-            running: false,
-        };
-        store.insert_logger(&row).unwrap();
+        store.insert_logger(&crate::store::LoggerRow::stopped(name, "windows-event-logger")).unwrap();
     }
     Fixture { dir, store, context }
 }
