@@ -13,7 +13,13 @@
 //! and where its BinXML starts in that chunk (a damaged or crafted chunk can hold the same
 //! record twice: going on after the first copy when the second was given last would read the
 //! records between again, for ever). Positions made by earlier versions lack the last one to
-//! three fields.
+//! three fields. When damage was given after that event, in the walk's order, the damage
+//! count reads `<count>@<chunk>.<item>.<first id>`: where the last of it lies (its chunk, its
+//! place among the items the crate yields for that chunk, `-` for a whole chunk) and the first
+//! record id that chunk's header names (`-` for none), so that the next read goes on after it
+//! there rather than walking again over all the damage since the event: a file that is damage
+//! from end to end costs a read what it gives, not the whole file each time. The position moves
+//! past damage as past an event: an item that was damage when read is not read again.
 //!
 //! A read goes on after the last event given in the walk's order: the chunks before its chunk
 //! were given, and so was its chunk up to that event. Ids alone cannot say it: in a file copied
@@ -80,6 +86,45 @@ struct FilePosition {
     /// Where in that chunk the record's BinXML starts: a damaged or crafted file can hold the
     /// same record (id and time) twice in a chunk, and a read must go on after the one given.
     offset: Option<u64>,
+    /// Where the last of the `damage_after` items lies, when they were given in the walk's order.
+    damage_at: Option<DamageAt>,
+}
+
+/// Where a damage item lies: a read that gave it in the walk's order goes on after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DamageAt {
+    chunk: u64,
+    /// Its place among the items the crate yields for the chunk; `None` for the whole chunk.
+    item: Option<u64>,
+    /// The first record id the chunk's header names (`None` when it names none): a chunk
+    /// written over since names another.
+    chunk_first_id: Option<u64>,
+}
+
+impl DamageAt {
+    fn parse(text: &str) -> Option<DamageAt> {
+        let field = |field: &str| match field {
+            "-" => Some(None),
+            number => number.parse().ok().map(Some),
+        };
+        let [chunk, item, first] = text.split('.').collect::<Vec<_>>()[..] else { return None };
+        Some(DamageAt { chunk: chunk.parse().ok()?, item: field(item)?, chunk_first_id: field(first)? })
+    }
+
+    fn text(&self) -> String {
+        let field = |field: Option<u64>| field.map_or_else(|| "-".to_owned(), |n| n.to_string());
+        format!("{}.{}.{}", self.chunk, field(self.item), field(self.chunk_first_id))
+    }
+
+    /// Whether `slot` is the chunk this damage lies in, not written over since.
+    fn lies_in(&self, slot: &ChunkSlot) -> bool {
+        slot.number == self.chunk && first_id(slot) == self.chunk_first_id
+    }
+}
+
+/// The first record id a chunk's header names.
+fn first_id(slot: &ChunkSlot) -> Option<u64> {
+    slot.ids.map(|(first, _)| first)
 }
 
 impl FilePosition {
@@ -103,12 +148,21 @@ impl FilePosition {
             None => Some(None),
         };
         let (written, chunk, offset) = (optional(written)?, optional(chunk)?, optional(offset)?);
+        let (damage_after, damage_at) = match damage_after.split_once('@') {
+            Some((count, at)) => (count, Some(DamageAt::parse(at)?)),
+            None => (damage_after, None),
+        };
         let (after, damage_after) = (after.parse().ok()?, damage_after.parse().ok()?);
-        Some(FilePosition { identity: identity.to_owned(), after, damage_after, written, chunk, offset })
+        let identity = identity.to_owned();
+        Some(FilePosition { identity, after, damage_after, written, chunk, offset, damage_at })
     }
 
     fn text(&self) -> String {
-        let base = format!("evtx:{}:{}:{}", self.identity, self.after, self.damage_after);
+        let damage_at = match self.damage_at {
+            Some(at) if self.damage_after > 0 => format!("@{}", at.text()),
+            _ => String::new(),
+        };
+        let base = format!("evtx:{}:{}:{}{damage_at}", self.identity, self.after, self.damage_after);
         match (self.written, self.chunk) {
             (Some(written), Some(chunk)) => match self.offset {
                 Some(offset) => format!("{base}:{written}:{chunk}:{offset}"),
@@ -262,7 +316,16 @@ impl EventSource for EvtxFileSource {
     fn start_position(&mut self) -> Result<String, SourceError> {
         let identity = identity(&mut self.open()?);
         let after = self.options.after_header_id.unwrap_or(0);
-        Ok(FilePosition { identity, after, damage_after: 0, written: None, chunk: None, offset: None }.text())
+        let start = FilePosition {
+            identity,
+            after,
+            damage_after: 0,
+            written: None,
+            chunk: None,
+            offset: None,
+            damage_at: None,
+        };
+        Ok(start.text())
     }
 
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
@@ -288,7 +351,8 @@ impl EventSource for EvtxFileSource {
             walked => walked?,
         };
         let mut walk = Walk::new(max.max(1), start.clone());
-        if identity != start.identity {
+        let same_file = identity == start.identity;
+        if !same_file {
             if !slots.iter().any(|slot| slot.ids.is_some() && self.shown(slot, declared)) {
                 return Err(copied_over());
             }
@@ -328,6 +392,25 @@ impl EventSource for EvtxFileSource {
             })
             .map(|slot| slot.number)
             .find(|number| self.chunk_holds(&mut file, *number, start));
+        // Damage given last in the walk's order, in a chunk not written over since (and not
+        // before the last event's chunk): the read goes on after it, without walking again over
+        // the damage given since that event.
+        let walk_index = |number: u64| slots.iter().position(|slot| slot.number == number);
+        let damage_resume = walk.start.damage_at.filter(|at| {
+            let start = &walk.start;
+            let event_index = resume_in.and_then(walk_index);
+            same_file
+                && start.damage_after > 0
+                && (start.is_fresh() || event_index.is_some())
+                && slots
+                    .iter()
+                    .position(|slot| at.lies_in(slot))
+                    .is_some_and(|damage_index| event_index.is_none_or(|event| event <= damage_index))
+        });
+        if damage_resume.is_some() {
+            walk.resume_after_damage();
+        }
+        let resume_in = damage_resume.map(|at| at.chunk).or(resume_in);
         walk.in_order = resume_in.is_some();
         let mut before_resume = resume_in.is_some();
         for slot in slots {
@@ -339,6 +422,13 @@ impl EventSource for EvtxFileSource {
                 continue;
             }
             before_resume = false;
+            // Given before, up to the damage item given last.
+            let given_up_to = damage_resume.filter(|at| at.chunk == slot.number).map(|at| at.item);
+            if given_up_to == Some(None) {
+                continue; // the whole chunk was that damage
+            }
+            let chunk_at =
+                |item: Option<u64>| DamageAt { chunk: slot.number, item, chunk_first_id: first_id(&slot) };
             if !walk.in_order && slot.ids.is_some_and(|(_, last_id)| last_id < walk.start.after) {
                 walk.passed_old_record(); // every record in it was given before: not even loaded
                 continue;
@@ -347,7 +437,7 @@ impl EventSource for EvtxFileSource {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => continue,
                 Err(error) => {
-                    walk.damage(chunk_damage(Some(slot.number), &error));
+                    walk.damage(chunk_damage(Some(slot.number), &error), chunk_at(None));
                     continue;
                 }
             };
@@ -359,13 +449,16 @@ impl EventSource for EvtxFileSource {
                         chunk_id: number.unwrap_or(0),
                         source: Box::new(error),
                     };
-                    walk.damage(chunk_damage(number, &error));
+                    walk.damage(chunk_damage(number, &error), chunk_at(None));
                     continue;
                 }
             };
-            for record in parsed.iter() {
+            for (place, record) in (0u64..).zip(parsed.iter()) {
                 if walk.full() {
                     break;
+                }
+                if given_up_to.flatten().is_some_and(|last| place <= last) {
+                    continue;
                 }
                 // Up to the record given last, records given before are passed over by their
                 // header, without rendering them. Past it every record is rendered, as when it
@@ -403,13 +496,14 @@ impl EventSource for EvtxFileSource {
                     ),
                     Err(error) => {
                         let (offset, header_id) = record_location(&error);
-                        walk.damage(Damage {
+                        let damage = Damage {
                             chunk: number,
                             offset,
                             header_id,
                             record_id: None,
                             error: chain(&error),
-                        });
+                        };
+                        walk.damage(damage, chunk_at(Some(place)));
                     }
                 }
             }
@@ -437,8 +531,8 @@ struct Walk {
     /// The XML of the events in `items`, in bytes.
     xml_bytes: usize,
     /// Damage seen since the last record at or before the start position, past the
-    /// `start.damage_after` items an earlier read gave: at most `max` of it.
-    held: Vec<Damage>,
+    /// `start.damage_after` items an earlier read gave, and where it lies: at most `max` of it.
+    held: Vec<(Damage, DamageAt)>,
     /// All the damage seen since that record.
     held_seen: usize,
     /// Whether some of it was not kept in `held` (the batch cannot take it).
@@ -474,6 +568,29 @@ impl Walk {
         }
     }
 
+    /// The read goes on after the damage given last (`start.damage_at`): everything on is new.
+    fn resume_after_damage(&mut self) {
+        self.anchored = true;
+        self.past_start = true;
+        self.in_order = true;
+    }
+
+    /// Whether items are given in the walk's order from a place a later read can find again
+    /// (the record at the position, or the file's start), so damage can name where it lies.
+    fn ordered(&self) -> bool {
+        self.anchored && (self.in_order || self.start.is_fresh())
+    }
+
+    /// Gives a damage item, if the batch has room.
+    fn give_damage(&mut self, damage: Damage, at: DamageAt) -> bool {
+        if !self.push(SourceItem::Damage(damage)) {
+            return false;
+        }
+        self.position.damage_after += 1;
+        self.position.damage_at = Some(at).filter(|_| self.ordered());
+        true
+    }
+
     /// The file is another one: everything in it is new.
     fn restart_after_gap(&mut self, reason: String) {
         self.gap(reason, None);
@@ -484,6 +601,7 @@ impl Walk {
             written: None,
             chunk: None,
             offset: None,
+            damage_at: None,
         };
         self.position = self.start.clone();
         self.anchored = true;
@@ -522,11 +640,9 @@ impl Walk {
     /// gave them, if they lie after the position) and the rest held, at most a batch of it.
     /// Past the record at the position, damage lies after it: given at once too, so a long
     /// run of it ends the read when the batch is full instead of being held to its end.
-    fn damage(&mut self, damage: Damage) {
+    fn damage(&mut self, damage: Damage, at: DamageAt) {
         if self.past_start {
-            if self.push(SourceItem::Damage(damage)) {
-                self.position.damage_after += 1;
-            }
+            self.give_damage(damage, at);
             return;
         }
         self.held_seen += 1;
@@ -534,7 +650,7 @@ impl Walk {
             return;
         }
         if self.held.len() < self.max {
-            self.held.push(damage);
+            self.held.push((damage, at));
         } else {
             self.held_dropped = true;
         }
@@ -546,11 +662,10 @@ impl Walk {
     /// Gives the damage held after the start position that was not given before.
     fn release_held(&mut self) {
         let held = std::mem::take(&mut self.held);
-        for damage in held {
-            if !self.push(SourceItem::Damage(damage)) {
+        for (damage, at) in held {
+            if !self.give_damage(damage, at) {
                 return;
             }
-            self.position.damage_after += 1;
         }
         if self.held_dropped {
             self.more = true; // damage the batch had no room for: the next read gives it
@@ -573,6 +688,7 @@ impl Walk {
             }
             self.position.after = id;
             self.position.damage_after = 0;
+            self.position.damage_at = None;
             self.position.written = written;
             // Also after a read in id order: the next goes on in the walk's order from here, which
             // may give records with lower ids again but never passes one over.

@@ -70,6 +70,8 @@ pub(super) fn rotate_to_oldest(slots: &mut [ChunkSlot]) {
 /// Chunk `number` of `file`: `None` for an all-zero chunk. Checksums are not checked (as the
 /// source's parser settings say): a chunk whose records parse is read.
 pub(super) fn read_chunk(file: &mut File, number: u64) -> Result<Option<EvtxChunkData>, EvtxError> {
+    #[cfg(test)]
+    LOADED.with(|loaded| loaded.set(loaded.get() + 1));
     let failed =
         |source: ChunkError| EvtxError::FailedToParseChunk { chunk_id: number, source: Box::new(source) };
     file.seek(SeekFrom::Start(chunk_offset(number)))
@@ -98,6 +100,12 @@ pub(super) fn first_record_of_first_chunk(file: &mut File) -> Option<(u64, u64)>
     }
     let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().expect("8 bytes"));
     Some((word(8), word(16)))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many chunks this thread loaded, for tests of what a read costs.
+    pub(super) static LOADED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn chunk_offset(number: u64) -> u64 {

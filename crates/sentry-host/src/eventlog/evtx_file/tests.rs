@@ -132,10 +132,13 @@ fn read_in_batches(source: &mut EvtxFileSource, start: String, size: usize) -> B
 #[test]
 fn reading_in_small_batches_gives_the_same_items_as_one_read() {
     // The files the fuzzer made are read one item at a time: each batch ends on every record.
+    // Files with damage are also read one item at a time: a batch ends on every damage item.
     let names = [
         ("sample_with_a_bad_chunk_magic.evtx", 7),
+        ("sample_with_a_bad_chunk_magic.evtx", 1),
         ("sample-with-zero-data-size-event.evtx", 7),
         ("sysmon.evtx", 7),
+        ("sysmon.evtx", 1),
         ("rdpcorets-shadow-copy.evtx", 7),
         ("system-duplicated-records.evtx", 1),
         ("system-record-id-out-of-range.evtx", 1),
@@ -401,7 +404,12 @@ fn position_after(after: u64, damage_after: usize) -> FilePosition {
         written: Some(1),
         chunk: Some(0),
         offset: Some(0x200),
+        damage_at: None,
     }
+}
+
+fn in_chunk_0(item: u64) -> DamageAt {
+    DamageAt { chunk: 0, item: Some(item), chunk_first_id: Some(1) }
 }
 
 #[test]
@@ -415,7 +423,7 @@ fn a_long_run_of_damage_is_given_a_batch_at_a_time_and_never_held_whole() {
         walk.anchored = true;
         let mut fed = 0;
         while !walk.full() {
-            walk.damage(damage_at(fed));
+            walk.damage(damage_at(fed), in_chunk_0(fed));
             fed += 1;
             assert!(walk.held.len() <= 1);
         }
@@ -436,7 +444,7 @@ fn a_long_run_of_damage_is_given_a_batch_at_a_time_and_never_held_whole() {
     // the rest only counted, and the read says there is more.
     let mut walk = Walk::new(3, position_after(7, 1));
     for offset in 0..10_000 {
-        walk.damage(damage_at(offset));
+        walk.damage(damage_at(offset), in_chunk_0(offset));
     }
     assert_eq!(walk.held.len(), 3);
     let batch = walk.finish();
@@ -447,7 +455,7 @@ fn a_long_run_of_damage_is_given_a_batch_at_a_time_and_never_held_whole() {
     // A record given before, met after it: the held damage lay before the position.
     let mut walk = Walk::new(3, position_after(7, 0));
     for offset in 0..10 {
-        walk.damage(damage_at(offset));
+        walk.damage(damage_at(offset), in_chunk_0(offset));
     }
     walk.passed_old_record();
     assert!(walk.held.is_empty() && !walk.held_dropped);
@@ -476,4 +484,75 @@ fn a_read_ends_its_batch_once_its_events_hold_16_mib_of_xml() {
     assert!(batch.more);
     assert_eq!(batch.items.len(), 3);
     assert_eq!(FilePosition::parse(&batch.position).unwrap().after, 3);
+}
+
+#[test]
+fn damage_positions_name_where_the_last_damage_lies() {
+    let text = "evtx:1-2:84:3@7.12.500:1499879797980139600:0:50000";
+    let position = FilePosition::parse(text).unwrap();
+    let at = DamageAt { chunk: 7, item: Some(12), chunk_first_id: Some(500) };
+    assert_eq!((position.damage_after, position.damage_at), (3, Some(at)));
+    assert_eq!(position.text(), text);
+    let whole_chunk = FilePosition::parse("evtx:1-2:0:1@4.-.-").unwrap();
+    assert_eq!(whole_chunk.damage_at, Some(DamageAt { chunk: 4, item: None, chunk_first_id: None }));
+    assert_eq!(whole_chunk.text(), "evtx:1-2:0:1@4.-.-");
+    assert!(whole_chunk.is_fresh(), "damage alone given: nothing of the file was an event");
+    for bad in ["evtx:1-2:0:1@4.-", "evtx:1-2:0:1@x.-.-", "evtx:1-2:0:1@4.-.-.-", "evtx:1-2:0:@4.-.-"] {
+        assert!(FilePosition::parse(bad).is_none(), "{bad}");
+    }
+}
+
+/// A copy of `system.evtx` whose 17 chunks all have a damaged magic, read with `recover`.
+fn all_chunks_damaged(test: &str) -> (PathBuf, PathBuf) {
+    let (dir, path) = copy_of("system.evtx", test);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let chunks = (bytes.len() - 4096) / 65536;
+    assert_eq!(chunks, 17);
+    for chunk in 0..chunks {
+        bytes[4096 + chunk * 65536] ^= 0xff;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_file_of_damage_only_costs_each_read_what_it_gives() {
+    let (dir, path) = all_chunks_damaged("damage-only");
+    let options = FileOptions { recover: true, ..FileOptions::default() };
+    let mut whole = EvtxFileSource::new(&path, options.clone());
+    let start = whole.start_position().unwrap();
+    let all = whole.read(&start, usize::MAX).unwrap();
+    assert_eq!(counts(&all), (0, 17, 0));
+    // Read a damage item at a time: each read goes on after the chunk given last, loading the
+    // chunk it gives and the next (which finds the batch full). Walking again from the file's
+    // start each time would load 2 + 3 + ... + 18 = 170 chunks.
+    chunks::LOADED.with(|loaded| loaded.set(0));
+    let mut source = EvtxFileSource::new(&path, options.clone());
+    let pieces = read_in_batches(&mut source, start, 1);
+    assert_eq!(pieces.items, all.items);
+    assert_eq!(pieces.position, all.position);
+    let loaded = chunks::LOADED.with(|loaded| loaded.get());
+    assert!(loaded <= 2 * 17, "{loaded} chunks loaded for 17 items");
+    let again = EvtxFileSource::new(&path, options).read(&pieces.position, 1).unwrap();
+    assert!(again.items.is_empty() && !again.more, "nothing twice: {:?}", again.items);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn damage_in_a_chunk_written_over_since_is_walked_past_again_by_count() {
+    // The position names chunk 5's damage with the first id its header named then; the chunk
+    // now names another (written over): the read walks from the start again, skipping the damage
+    // given by count, as positions without a place do.
+    let (dir, path) = all_chunks_damaged("damage-rewritten");
+    let options = FileOptions { recover: true, ..FileOptions::default() };
+    let mut source = EvtxFileSource::new(&path, options.clone());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, 6).unwrap();
+    let mut position = FilePosition::parse(&first.position).unwrap();
+    assert_eq!(position.damage_at, Some(DamageAt { chunk: 5, item: None, chunk_first_id: None }));
+    position.damage_at = Some(DamageAt { chunk: 5, item: None, chunk_first_id: Some(1) });
+    let rest = source.read(&position.text(), usize::MAX).unwrap();
+    let whole = EvtxFileSource::new(&path, options).read(&start, usize::MAX).unwrap();
+    assert_eq!([first.items, rest.items].concat(), whole.items);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
