@@ -14,12 +14,14 @@
 //! record twice: going on after the first copy when the second was given last would read the
 //! records between again, for ever). Positions made by earlier versions lack the last one to
 //! three fields. When damage was given after that event, in the walk's order, the damage
-//! count reads `<count>@<chunk>.<item>.<first id>`: where the last of it lies (its chunk, its
-//! place among the items the crate yields for that chunk, `-` for a whole chunk) and the first
-//! record id that chunk's header names (`-` for none), so that the next read goes on after it
-//! there rather than walking again over all the damage since the event: a file that is damage
-//! from end to end costs a read what it gives, not the whole file each time. The position moves
-//! past damage as past an event: an item that was damage when read is not read again.
+//! count reads `<count>@<chunk>.<item>.<crc>`: where the last of it lies (its chunk, its place
+//! among the items the crate yields for that chunk, `-` for a whole chunk) and the CRC-32 of
+//! that chunk's bytes then. While the chunk's bytes are the same, the next read goes on after
+//! that item rather than walking again over all the damage since the event: a file that is
+//! damage from end to end costs a read what it gives, not the whole file each time. Once the
+//! chunk changed (a record written whole since, a copy of the file finished), the read walks
+//! again from the event, skipping the damage given by its count, and gives as events the
+//! records that can be read now; so it does for a chunk that could not be read at all.
 //!
 //! A read goes on after the last event given in the walk's order: the chunks before its chunk
 //! were given, and so was its chunk up to that event. Ids alone cannot say it: in a file copied
@@ -90,41 +92,31 @@ struct FilePosition {
     damage_at: Option<DamageAt>,
 }
 
-/// Where a damage item lies: a read that gave it in the walk's order goes on after it.
+/// Where a damage item lies: a read that gave it in the walk's order goes on after it while
+/// its chunk's bytes are the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DamageAt {
     chunk: u64,
     /// Its place among the items the crate yields for the chunk; `None` for the whole chunk.
     item: Option<u64>,
-    /// The first record id the chunk's header names (`None` when it names none): a chunk
-    /// written over since names another.
-    chunk_first_id: Option<u64>,
+    /// The CRC-32 of the chunk's bytes when it was given.
+    crc: u32,
 }
 
 impl DamageAt {
     fn parse(text: &str) -> Option<DamageAt> {
-        let field = |field: &str| match field {
-            "-" => Some(None),
-            number => number.parse().ok().map(Some),
+        let [chunk, item, crc] = text.split('.').collect::<Vec<_>>()[..] else { return None };
+        let item = match item {
+            "-" => None,
+            number => Some(number.parse().ok()?),
         };
-        let [chunk, item, first] = text.split('.').collect::<Vec<_>>()[..] else { return None };
-        Some(DamageAt { chunk: chunk.parse().ok()?, item: field(item)?, chunk_first_id: field(first)? })
+        Some(DamageAt { chunk: chunk.parse().ok()?, item, crc: crc.parse().ok()? })
     }
 
     fn text(&self) -> String {
-        let field = |field: Option<u64>| field.map_or_else(|| "-".to_owned(), |n| n.to_string());
-        format!("{}.{}.{}", self.chunk, field(self.item), field(self.chunk_first_id))
+        let item = self.item.map_or_else(|| "-".to_owned(), |item| item.to_string());
+        format!("{}.{item}.{}", self.chunk, self.crc)
     }
-
-    /// Whether `slot` is the chunk this damage lies in, not written over since.
-    fn lies_in(&self, slot: &ChunkSlot) -> bool {
-        slot.number == self.chunk && first_id(slot) == self.chunk_first_id
-    }
-}
-
-/// The first record id a chunk's header names.
-fn first_id(slot: &ChunkSlot) -> Option<u64> {
-    slot.ids.map(|(first, _)| first)
 }
 
 impl FilePosition {
@@ -270,7 +262,10 @@ impl EvtxFileSource {
 
     /// Whether chunk `number` holds the record `position` is after.
     fn chunk_holds(&self, file: &mut File, number: u64, position: &FilePosition) -> bool {
-        let Ok(Some(mut chunk)) = chunks::read_chunk(file, number) else { return false };
+        let Ok(Some(chunks::ReadChunk { chunk: Ok(mut chunk), .. })) = chunks::read_chunk(file, number)
+        else {
+            return false;
+        };
         let Ok(mut parsed) = chunk.parse(self.settings.clone()) else { return false };
         parsed.iter().flatten().any(|record| {
             position.is_at(record.event_record_id, SystemTime::from(record.timestamp), record.binxml_offset)
@@ -392,9 +387,9 @@ impl EventSource for EvtxFileSource {
             })
             .map(|slot| slot.number)
             .find(|number| self.chunk_holds(&mut file, *number, start));
-        // Damage given last in the walk's order, in a chunk not written over since (and not
-        // before the last event's chunk): the read goes on after it, without walking again over
-        // the damage given since that event.
+        // Damage given last in the walk's order, in a chunk whose bytes are as they were then
+        // (and not before the last event's chunk): the read goes on after it, without walking
+        // again over the damage given since that event.
         let walk_index = |number: u64| slots.iter().position(|slot| slot.number == number);
         let damage_resume = walk.start.damage_at.filter(|at| {
             let start = &walk.start;
@@ -402,10 +397,9 @@ impl EventSource for EvtxFileSource {
             same_file
                 && start.damage_after > 0
                 && (start.is_fresh() || event_index.is_some())
-                && slots
-                    .iter()
-                    .position(|slot| at.lies_in(slot))
+                && walk_index(at.chunk)
                     .is_some_and(|damage_index| event_index.is_none_or(|event| event <= damage_index))
+                && matches!(chunks::read_chunk(&mut file, at.chunk), Ok(Some(read)) if read.crc == at.crc)
         });
         if damage_resume.is_some() {
             walk.resume_after_damage();
@@ -427,15 +421,22 @@ impl EventSource for EvtxFileSource {
             if given_up_to == Some(None) {
                 continue; // the whole chunk was that damage
             }
-            let chunk_at =
-                |item: Option<u64>| DamageAt { chunk: slot.number, item, chunk_first_id: first_id(&slot) };
             if !walk.in_order && slot.ids.is_some_and(|(_, last_id)| last_id < walk.start.after) {
                 walk.passed_old_record(); // every record in it was given before: not even loaded
                 continue;
             }
-            let mut chunk = match chunks::read_chunk(&mut file, slot.number) {
-                Ok(Some(chunk)) => chunk,
+            let read = match chunks::read_chunk(&mut file, slot.number) {
+                Ok(Some(read)) => read,
                 Ok(None) => continue,
+                Err(error) => {
+                    // Bytes that could not be read name no place: they may be read next time.
+                    walk.damage(chunk_damage(Some(slot.number), &error), None);
+                    continue;
+                }
+            };
+            let chunk_at = |item: Option<u64>| Some(DamageAt { chunk: slot.number, item, crc: read.crc });
+            let mut chunk = match read.chunk {
+                Ok(chunk) => chunk,
                 Err(error) => {
                     walk.damage(chunk_damage(Some(slot.number), &error), chunk_at(None));
                     continue;
@@ -532,7 +533,7 @@ struct Walk {
     xml_bytes: usize,
     /// Damage seen since the last record at or before the start position, past the
     /// `start.damage_after` items an earlier read gave, and where it lies: at most `max` of it.
-    held: Vec<(Damage, DamageAt)>,
+    held: Vec<(Damage, Option<DamageAt>)>,
     /// All the damage seen since that record.
     held_seen: usize,
     /// Whether some of it was not kept in `held` (the batch cannot take it).
@@ -582,12 +583,12 @@ impl Walk {
     }
 
     /// Gives a damage item, if the batch has room.
-    fn give_damage(&mut self, damage: Damage, at: DamageAt) -> bool {
+    fn give_damage(&mut self, damage: Damage, at: Option<DamageAt>) -> bool {
         if !self.push(SourceItem::Damage(damage)) {
             return false;
         }
         self.position.damage_after += 1;
-        self.position.damage_at = Some(at).filter(|_| self.ordered());
+        self.position.damage_at = at.filter(|_| self.ordered());
         true
     }
 
@@ -640,7 +641,7 @@ impl Walk {
     /// gave them, if they lie after the position) and the rest held, at most a batch of it.
     /// Past the record at the position, damage lies after it: given at once too, so a long
     /// run of it ends the read when the batch is full instead of being held to its end.
-    fn damage(&mut self, damage: Damage, at: DamageAt) {
+    fn damage(&mut self, damage: Damage, at: Option<DamageAt>) {
         if self.past_start {
             self.give_damage(damage, at);
             return;

@@ -67,9 +67,17 @@ pub(super) fn rotate_to_oldest(slots: &mut [ChunkSlot]) {
     slots.rotate_left(oldest);
 }
 
-/// Chunk `number` of `file`: `None` for an all-zero chunk. Checksums are not checked (as the
-/// source's parser settings say): a chunk whose records parse is read.
-pub(super) fn read_chunk(file: &mut File, number: u64) -> Result<Option<EvtxChunkData>, EvtxError> {
+/// A chunk's bytes as read: their CRC-32 (a position naming damage in the chunk checks that
+/// the chunk is as it was then) and the chunk they make, or why they make none.
+pub(super) struct ReadChunk {
+    pub crc: u32,
+    pub chunk: Result<EvtxChunkData, EvtxError>,
+}
+
+/// Chunk `number` of `file`: `None` for an all-zero chunk, an error when its bytes cannot be
+/// read. Checksums are not checked (as the source's parser settings say): a chunk whose
+/// records parse is read.
+pub(super) fn read_chunk(file: &mut File, number: u64) -> Result<Option<ReadChunk>, EvtxError> {
     #[cfg(test)]
     LOADED.with(|loaded| loaded.set(loaded.get() + 1));
     let failed =
@@ -85,9 +93,12 @@ pub(super) fn read_chunk(file: &mut File, number: u64) -> Result<Option<EvtxChun
     if data.iter().all(|byte| *byte == 0) {
         return Ok(None);
     }
-    let mut chunk = EvtxChunkData::new(data, false).map_err(failed)?;
-    chunk.number = Some(number);
-    Ok(Some(chunk))
+    let crc = crc32fast::hash(&data);
+    let chunk = EvtxChunkData::new(data, false).map_err(failed).map(|mut chunk| {
+        chunk.number = Some(number);
+        chunk
+    });
+    Ok(Some(ReadChunk { crc, chunk }))
 }
 
 /// The header id and write time (FILETIME) of the first record of chunk 0, if it has one.

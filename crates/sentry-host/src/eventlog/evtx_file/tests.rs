@@ -345,9 +345,11 @@ fn chunks_come_in_the_order_and_shape_the_evtx_crate_walks_them() {
             .unwrap()
             .into_iter()
             .filter_map(|slot| match chunks::read_chunk(&mut file, slot.number) {
-                Ok(Some(chunk)) => Some(format!("{:?} {}", chunk.number, chunk.header.first_event_record_id)),
+                Ok(Some(chunks::ReadChunk { chunk: Ok(chunk), .. })) => {
+                    Some(format!("{:?} {}", chunk.number, chunk.header.first_event_record_id))
+                }
+                Ok(Some(chunks::ReadChunk { chunk: Err(error), .. })) | Err(error) => Some(chain(&error)),
                 Ok(None) => None,
-                Err(error) => Some(chain(&error)),
             })
             .collect();
         assert_eq!(ours, theirs, "{name}");
@@ -408,8 +410,8 @@ fn position_after(after: u64, damage_after: usize) -> FilePosition {
     }
 }
 
-fn in_chunk_0(item: u64) -> DamageAt {
-    DamageAt { chunk: 0, item: Some(item), chunk_first_id: Some(1) }
+fn in_chunk_0(item: u64) -> Option<DamageAt> {
+    Some(DamageAt { chunk: 0, item: Some(item), crc: 7 })
 }
 
 #[test]
@@ -490,14 +492,21 @@ fn a_read_ends_its_batch_once_its_events_hold_16_mib_of_xml() {
 fn damage_positions_name_where_the_last_damage_lies() {
     let text = "evtx:1-2:84:3@7.12.500:1499879797980139600:0:50000";
     let position = FilePosition::parse(text).unwrap();
-    let at = DamageAt { chunk: 7, item: Some(12), chunk_first_id: Some(500) };
+    let at = DamageAt { chunk: 7, item: Some(12), crc: 500 };
     assert_eq!((position.damage_after, position.damage_at), (3, Some(at)));
     assert_eq!(position.text(), text);
-    let whole_chunk = FilePosition::parse("evtx:1-2:0:1@4.-.-").unwrap();
-    assert_eq!(whole_chunk.damage_at, Some(DamageAt { chunk: 4, item: None, chunk_first_id: None }));
-    assert_eq!(whole_chunk.text(), "evtx:1-2:0:1@4.-.-");
+    let whole_chunk = FilePosition::parse("evtx:1-2:0:1@4.-.4294967295").unwrap();
+    assert_eq!(whole_chunk.damage_at, Some(DamageAt { chunk: 4, item: None, crc: u32::MAX }));
+    assert_eq!(whole_chunk.text(), "evtx:1-2:0:1@4.-.4294967295");
     assert!(whole_chunk.is_fresh(), "damage alone given: nothing of the file was an event");
-    for bad in ["evtx:1-2:0:1@4.-", "evtx:1-2:0:1@x.-.-", "evtx:1-2:0:1@4.-.-.-", "evtx:1-2:0:@4.-.-"] {
+    let bad = [
+        "evtx:1-2:0:1@4.-",
+        "evtx:1-2:0:1@x.-.1",
+        "evtx:1-2:0:1@4.-.1.1",
+        "evtx:1-2:0:1@4.-.-",
+        "evtx:1-2:0:@4.-.1",
+    ];
+    for bad in bad {
         assert!(FilePosition::parse(bad).is_none(), "{bad}");
     }
 }
@@ -523,36 +532,65 @@ fn a_file_of_damage_only_costs_each_read_what_it_gives() {
     let start = whole.start_position().unwrap();
     let all = whole.read(&start, usize::MAX).unwrap();
     assert_eq!(counts(&all), (0, 17, 0));
-    // Read a damage item at a time: each read goes on after the chunk given last, loading the
-    // chunk it gives and the next (which finds the batch full). Walking again from the file's
-    // start each time would load 2 + 3 + ... + 18 = 170 chunks.
+    // Read a damage item at a time: each read goes on after the chunk given last, loading it
+    // (to see that it is as it was), the chunk it gives and the next (which finds the batch
+    // full). Walking again from the file's start each time would load 2 + 3 + ... + 18 = 170.
     chunks::LOADED.with(|loaded| loaded.set(0));
     let mut source = EvtxFileSource::new(&path, options.clone());
     let pieces = read_in_batches(&mut source, start, 1);
     assert_eq!(pieces.items, all.items);
     assert_eq!(pieces.position, all.position);
     let loaded = chunks::LOADED.with(|loaded| loaded.get());
-    assert!(loaded <= 2 * 17, "{loaded} chunks loaded for 17 items");
+    assert!(loaded <= 3 * 17, "{loaded} chunks loaded for 17 items");
     let again = EvtxFileSource::new(&path, options).read(&pieces.position, 1).unwrap();
     assert!(again.items.is_empty() && !again.more, "nothing twice: {:?}", again.items);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
-fn damage_in_a_chunk_written_over_since_is_walked_past_again_by_count() {
-    // The position names chunk 5's damage with the first id its header named then; the chunk
-    // now names another (written over): the read walks from the start again, skipping the damage
-    // given by count, as positions without a place do.
-    let (dir, path) = all_chunks_damaged("damage-rewritten");
+fn damage_in_a_chunk_changed_since_is_walked_past_again_by_count() {
+    // The position names chunk 5's damage; the chunk's bytes change (still damage): the read
+    // walks from the start again, skipping the damage given by its count.
+    let (dir, path) = all_chunks_damaged("damage-changed");
     let options = FileOptions { recover: true, ..FileOptions::default() };
     let mut source = EvtxFileSource::new(&path, options.clone());
     let start = source.start_position().unwrap();
     let first = source.read(&start, 6).unwrap();
-    let mut position = FilePosition::parse(&first.position).unwrap();
-    assert_eq!(position.damage_at, Some(DamageAt { chunk: 5, item: None, chunk_first_id: None }));
-    position.damage_at = Some(DamageAt { chunk: 5, item: None, chunk_first_id: Some(1) });
-    let rest = source.read(&position.text(), usize::MAX).unwrap();
+    let position = FilePosition::parse(&first.position).unwrap();
+    assert!(matches!(position.damage_at, Some(DamageAt { chunk: 5, item: None, .. })), "{position:?}");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096 + 5 * 65536 + 1000] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    chunks::LOADED.with(|loaded| loaded.set(0));
+    let rest = source.read(&first.position, usize::MAX).unwrap();
+    assert!(chunks::LOADED.with(|loaded| loaded.get()) >= 6, "walked from the start");
     let whole = EvtxFileSource::new(&path, options).read(&start, usize::MAX).unwrap();
     assert_eq!([first.items, rest.items].concat(), whole.items);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_record_given_as_damage_and_whole_now_is_given_as_an_event() {
+    // Record 150 half written (a record being written, a copy of the file not done): damage,
+    // the last item of a read. Once whole, the next read gives it, and every record once.
+    let (dir, path) = copy_of("system.evtx", "healed");
+    let all = header_ids(&read_all("system.evtx", FileOptions::default()));
+    let whole_bytes = std::fs::read(&path).unwrap();
+    let record_150 = whole_bytes
+        .windows(16)
+        .position(|w| w[..4] == [0x2a, 0x2a, 0, 0] && u64::from_le_bytes(w[8..16].try_into().unwrap()) == 150)
+        .unwrap();
+    let mut torn = whole_bytes.clone();
+    torn[record_150 + 24] = 0xff; // no BinXML token
+    std::fs::write(&path, &torn).unwrap();
+    let mut source = EvtxFileSource::new(&path, FileOptions::default());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, 150).unwrap();
+    assert_eq!(counts(&first), (149, 1, 0));
+    assert!(matches!(first.items.last(), Some(SourceItem::Damage(damage)) if damage.header_id == Some(150)));
+    std::fs::write(&path, &whole_bytes).unwrap();
+    let rest = source.read(&first.position, usize::MAX).unwrap();
+    assert_eq!(counts(&rest), (all.len() - 149, 0, 0));
+    assert_eq!([header_ids(&first), header_ids(&rest)].concat(), all, "every record once");
     std::fs::remove_dir_all(&dir).unwrap();
 }
