@@ -11,13 +11,22 @@
 //!   the store refuses writes (records of other loggers wait in memory and are retried first;
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
+//! A base whose spool is past that line and that has had nothing acknowledged for
+//! [`STALLED_AFTER`] (or since the agent started) is away, not slow: it no longer holds back the
+//! other bases that want the logger's records. Reading goes on for them, and its spool keeps its
+//! bound as a full spool does (its oldest records dropped, performance records first, a drop
+//! report saying so). Otherwise one dead base of two would stop the other's security events
+//! until the OS's log wrapped, and then both would lose them. When every base that wants the
+//! records is past the line, reading pauses however long they have been away: the OS's log
+//! is then the only buffer left.
+//!
 //! A budget (what the run wants, within the room) is held for its run: several event loggers
 //! checking at once share the room rather than each being given all of it (three loggers each
 //! filling the same 15 % would pass the bound and drop older security records). The run
 //! settles it to the bytes it made; those stay held until the logger's next check, by when
 //! they are committed and counted in the spool.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,6 +39,11 @@ pub const PAUSE_FRACTION: f64 = 0.75;
 
 /// A run may fill a base's spool up to this share of its bound.
 const BUDGET_FRACTION: f64 = 0.9;
+
+/// How long a base past the pause line may go without an acknowledgement before it is taken as
+/// away: well above the time between acknowledgements of a live base on the slowest link the
+/// sender allows for (three 1 MiB batches at 8 KiB/s: about 6.5 minutes).
+pub const STALLED_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// How long a logger's held bytes count at most: a logger that stopped or was removed does
 /// not check again.
@@ -44,11 +58,55 @@ pub struct SpoolPressure {
     max_bytes: u64,
     /// Bytes each logger's run holds, and since when.
     held: Mutex<HashMap<String, (u64, Instant)>>,
+    /// When the agent started: a base with nothing acknowledged since has been away since then.
+    started: Instant,
+    /// [`STALLED_AFTER`] (shorter in tests).
+    stalled_after: Duration,
+    /// The bases taken as away, so that it is said once.
+    away: Mutex<HashSet<String>>,
 }
 
 impl SpoolPressure {
     pub fn new(store: Arc<Store>, sink: Arc<SpoolSink>, bases: Vec<String>, max_bytes: u64) -> Self {
-        SpoolPressure { store, sink, bases, max_bytes, held: Mutex::default() }
+        SpoolPressure {
+            store,
+            sink,
+            bases,
+            max_bytes,
+            held: Mutex::default(),
+            started: Instant::now(),
+            stalled_after: STALLED_AFTER,
+            away: Mutex::default(),
+        }
+    }
+
+    /// The same, taking a base past the line as away after `after` without acknowledgements.
+    #[cfg(test)]
+    fn with_stalled_after(mut self, after: Duration) -> Self {
+        self.stalled_after = after;
+        self
+    }
+
+    /// Whether `base`, its spool past the pause line or not (`past_line`), is away: past it
+    /// with nothing acknowledged for [`STALLED_AFTER`]. Says so when it becomes so, and when it
+    /// no longer is.
+    fn away(&self, base: &str, past_line: bool) -> bool {
+        let since = self.store.spool_last_drained(base).unwrap_or(self.started);
+        let away = past_line && since.elapsed() >= self.stalled_after;
+        let mut known = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if away && known.insert(base.to_owned()) {
+            tracing::warn!(
+                "base {base} has acknowledged nothing for {} s and its spool is past {} % of its bound: \
+                 event logs are read on for the other bases; its spool drops its oldest records at its bound",
+                since.elapsed().as_secs(),
+                PAUSE_FRACTION * 100.0
+            );
+        } else if !away && known.remove(base) {
+            tracing::info!(
+                "base {base} is no longer taken as away: its spool holds event records back again"
+            );
+        }
+        away
     }
 
     /// What `logger` may do this run, wanting to make up to `wants_bytes` of records.
@@ -73,15 +131,26 @@ impl SpoolPressure {
         // Held by other loggers, whichever bases they write to (an overestimate for a base).
         let others: u64 = held.values().map(|(bytes, _)| *bytes).fold(0, u64::saturating_add);
         let mut budget = wants_bytes;
+        let (mut draining, mut full) = (0, None);
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
+            let away = self.away(base, used > pause_at);
             if used > pause_at {
-                return Ok(Delivery::Pause(format!(
+                let pause = format!(
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
                     self.max_bytes
-                )));
+                );
+                if !away {
+                    return Ok(Delivery::Pause(pause));
+                }
+                full.get_or_insert(pause);
+                continue; // away: it holds back no other base
             }
+            draining += 1;
             budget = budget.min(fill_to.saturating_sub(used).saturating_sub(others));
+        }
+        if let (0, Some(pause)) = (draining, full) {
+            return Ok(Delivery::Pause(pause)); // every base wanting the records is past the line
         }
         held.insert(logger.to_owned(), (budget, Instant::now()));
         Ok(Delivery::Open { budget_bytes: budget })
@@ -139,6 +208,53 @@ mod tests {
             matches!(linked.check("security", u64::MAX).unwrap(), Delivery::Pause(reason) if reason.contains("800 of 1000"))
         );
         drop((alone, linked, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_base_away_holds_back_no_other_base_and_every_base_past_the_line_pauses() {
+        let dir = temp_data_dir("pressure-away");
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
+        let bases = vec!["central".to_owned(), "standby".to_owned()];
+        for base in &bases {
+            store.subscribe(base, "security").unwrap();
+        }
+        let entry = |base: &str, bytes: usize| SpoolEntry {
+            base: base.into(),
+            logger: "security".into(),
+            record: vec![0; bytes],
+            droppable: false,
+        };
+        // The standby base is past the line (800 of 1,000 bytes), the central one has room.
+        store.spool_append(&[entry("standby", 800), entry("central", 100)], &[], &[], 1_000).unwrap();
+        let patient = SpoolPressure::new(store.clone(), sink.clone(), bases.clone(), 1_000)
+            .with_stalled_after(Duration::from_secs(3600));
+        assert!(
+            matches!(patient.check("security", u64::MAX).unwrap(), Delivery::Pause(reason) if reason.contains("standby")),
+            "not away long enough: it holds the others back"
+        );
+        let pressure = SpoolPressure::new(store.clone(), sink, bases, 1_000)
+            .with_stalled_after(Duration::from_millis(300));
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        std::thread::sleep(Duration::from_millis(400));
+        // Nothing acknowledged since the agent started: away. The budget is the central base's.
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 800 });
+        pressure.settle("security", 0);
+        // Records acknowledged: it drains, so it holds the others back again.
+        let oldest = store.spool_batch("standby", 1, usize::MAX).unwrap()[0].id;
+        store.spool_append(&[entry("standby", 100)], &[], &[], 1_000).unwrap();
+        store.spool_ack("standby", &[oldest]).unwrap();
+        assert_eq!(store.spool_bytes("standby").unwrap(), 100);
+        store.spool_append(&[entry("standby", 700)], &[], &[], 1_000).unwrap();
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }));
+        // Every base wanting the records past the line: reading pauses, however long away.
+        store.spool_append(&[entry("central", 700)], &[], &[], 1_000).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        drop((patient, pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -312,7 +312,17 @@ impl Store {
         transaction
             .execute("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1", params![base, bytes])?;
         transaction.commit()?;
+        drop(connection);
+        let mut drained = self.spool_drained.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        drained.insert(base.to_owned(), std::time::Instant::now());
         Ok(())
+    }
+
+    /// When `base` last had records of its spool acknowledged, if it did since the store was
+    /// opened.
+    pub fn spool_last_drained(&self, base: &str) -> Option<std::time::Instant> {
+        let drained = self.spool_drained.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        drained.get(base).copied()
     }
 
     /// The bytes of records waiting for `base` (cheap: a running total).

@@ -82,6 +82,8 @@ pub enum StoreError {
 pub struct Store {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// When each base last had records of its spool acknowledged, since the store was opened.
+    pub(crate) spool_drained: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Store {
@@ -140,7 +142,7 @@ impl Store {
         }
         connection.execute_batch(SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(Store { path, connection: Mutex::new(connection) })
+        Ok(Store { path, connection: Mutex::new(connection), spool_drained: Mutex::default() })
     }
 
     /// The database file.
