@@ -355,7 +355,7 @@ impl EventSource for EvtxFileSource {
                 Continuity::Continued => {}
                 Continuity::OverwrittenBefore(oldest) => walk.gap(
                     format!(
-                        "{} no longer holds records {} to {} (the log wrapped before they were read, or \
+                        "{} no longer holds the records of header ids {} to {} (the log wrapped before they were read, or \
                          the file was replaced by one with newer records); reading on after {}",
                         self.path.display(),
                         start.after + 1,
@@ -390,6 +390,8 @@ impl EventSource for EvtxFileSource {
         // Damage given last in the walk's order, in a chunk whose bytes are as they were then
         // (and not before the last event's chunk): the read goes on after it, without walking
         // again over the damage given since that event.
+        // That chunk as it was checked: the walk reads on in these bytes, not in bytes read again.
+        let mut preloaded = None;
         let walk_index = |number: u64| slots.iter().position(|slot| slot.number == number);
         let damage_resume = walk.start.damage_at.filter(|at| {
             let start = &walk.start;
@@ -399,7 +401,13 @@ impl EventSource for EvtxFileSource {
                 && (start.is_fresh() || event_index.is_some())
                 && walk_index(at.chunk)
                     .is_some_and(|damage_index| event_index.is_none_or(|event| event <= damage_index))
-                && matches!(chunks::read_chunk(&mut file, at.chunk), Ok(Some(read)) if read.crc == at.crc)
+                && match chunks::read_chunk(&mut file, at.chunk) {
+                    Ok(Some(read)) if read.crc == at.crc => {
+                        preloaded = Some((at.chunk, read));
+                        true
+                    }
+                    _ => false,
+                }
         });
         if damage_resume.is_some() {
             walk.resume_after_damage();
@@ -425,11 +433,16 @@ impl EventSource for EvtxFileSource {
                 walk.passed_old_record(); // every record in it was given before: not even loaded
                 continue;
             }
-            let read = match chunks::read_chunk(&mut file, slot.number) {
+            let loaded = match preloaded.take_if(|(number, _)| *number == slot.number) {
+                Some((_, read)) => Ok(Some(read)),
+                None => chunks::read_chunk(&mut file, slot.number),
+            };
+            let read = match loaded {
                 Ok(Some(read)) => read,
                 Ok(None) => continue,
                 Err(error) => {
-                    // Bytes that could not be read name no place: they may be read next time.
+                    // Bytes that could not be read name no place (nor does damage after them,
+                    // until the next event): they may be read next time.
                     walk.damage(chunk_damage(Some(slot.number), &error), None);
                     continue;
                 }
@@ -545,6 +558,9 @@ struct Walk {
     /// Whether the read goes on in the walk's order (the chunk of the position still holds
     /// its event), rather than by ids.
     in_order: bool,
+    /// Whether damage naming no place (a chunk that could not be read) was met since the last
+    /// event given, or the file's start: a place named after it would pass it over next time.
+    placeless: bool,
     more: bool,
 }
 
@@ -565,6 +581,7 @@ impl Walk {
             // id can be 0), so none is passed over.
             anchored: fresh,
             in_order: false,
+            placeless: false,
             more: false,
         }
     }
@@ -588,7 +605,7 @@ impl Walk {
             return false;
         }
         self.position.damage_after += 1;
-        self.position.damage_at = at.filter(|_| self.ordered());
+        self.position.damage_at = at.filter(|_| self.ordered() && !self.placeless);
         true
     }
 
@@ -608,9 +625,9 @@ impl Walk {
         self.anchored = true;
     }
 
-    /// Records were lost before this read; `last_record_id` is the last one given.
-    fn gap(&mut self, reason: String, last_record_id: Option<u64>) {
-        self.items.push(SourceItem::Gap(Gap { reason, last_record_id }));
+    /// Records were lost before this read; `last_header_id` is the header id of the last given.
+    fn gap(&mut self, reason: String, last_header_id: Option<u64>) {
+        self.items.push(SourceItem::Gap(Gap { reason, last_record_id: None, last_header_id }));
     }
 
     fn full(&self) -> bool {
@@ -633,6 +650,7 @@ impl Walk {
             self.held.clear();
             self.held_seen = 0;
             self.held_dropped = false;
+            self.placeless = false;
         }
     }
 
@@ -642,6 +660,7 @@ impl Walk {
     /// Past the record at the position, damage lies after it: given at once too, so a long
     /// run of it ends the read when the batch is full instead of being held to its end.
     fn damage(&mut self, damage: Damage, at: Option<DamageAt>) {
+        self.placeless |= at.is_none();
         if self.past_start {
             self.give_damage(damage, at);
             return;
@@ -690,6 +709,7 @@ impl Walk {
             self.position.after = id;
             self.position.damage_after = 0;
             self.position.damage_at = None;
+            self.placeless = false;
             self.position.written = written;
             // Also after a read in id order: the next goes on in the walk's order from here, which
             // may give records with lower ids again but never passes one over.

@@ -54,8 +54,11 @@ pub struct SourceEvent {
 pub struct Gap {
     /// Why: "bookmark not found", "log cleared", "file replaced".
     pub reason: String,
-    /// The record id of the last event read before the gap, when known.
+    /// The record id (`EventRecordID`) of the last event read before the gap, when known.
     pub last_record_id: Option<u64>,
+    /// The record header id of the last event read before the gap (`.evtx` files, whose
+    /// positions keep header ids: in exports of selected events it is not the `EventRecordID`).
+    pub last_header_id: Option<u64>,
 }
 
 /// A record or chunk of a file that cannot be read.

@@ -469,7 +469,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         position: &mut String,
         items: &mut Vec<SourceItem>,
     ) -> Result<Open<A::Subscription>, SourceError> {
-        items.push(SourceItem::Gap(Gap { reason, last_record_id: bookmark_record_id(position) }));
+        let last_record_id = bookmark_record_id(position);
+        items.push(SourceItem::Gap(Gap { reason, last_record_id, last_header_id: None }));
         let subscription = self.subscribe_oldest()?;
         OLDEST.clone_into(position);
         Ok(Open { subscription, position: position.clone(), past: None })
@@ -824,6 +825,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                     self.channel
                 ),
                 last_record_id: Some(past.last_read),
+                last_header_id: None,
             }));
         }
     }

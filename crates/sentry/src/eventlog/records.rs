@@ -1,8 +1,10 @@
 //! A source's items as records: events through [`super::mapping`], and the two kinds of record
 //! that say what could not be read, so nothing is lost in silence:
 //! - `eventlog-gap`: events gone before they were read (a bookmark whose record was cleared or
-//!   overwritten, a file replaced): `channel`, `reason`, `last_record_id` (the last read before
-//!   the gap), `resumed_at_record_id` (the first read after it, when this batch has one);
+//!   overwritten, a file replaced): `channel`, `reason`, `last_record_id` (the `EventRecordID`
+//!   of the last read before the gap, live), `last_header_id` (its record header id, files: in
+//!   exports of selected events it is not the `EventRecordID`), `resumed_at_record_id` and
+//!   `resumed_at_header_id` (of the first read after it, when this batch has one);
 //! - `eventlog-error`: an `.evtx` chunk or record that cannot be read, a live event that cannot
 //!   be rendered, or an event whose XML cannot be mapped: `source`, `chunk`, `offset`,
 //!   `header_id` (files), `record_id` (a live event that cannot be rendered), `error`. An error
@@ -38,10 +40,14 @@ impl ItemMapping {
     /// The records of a batch's items, in order: (date, params); a `None` date is "now".
     pub fn records(&self, items: Vec<SourceItem>) -> Vec<(Option<SystemTime>, Map)> {
         let mut records: Vec<(Option<SystemTime>, Map)> = Vec::with_capacity(items.len());
+        // The record header id of each event record (files), for the gaps before them.
+        let mut header_ids: Vec<Option<u64>> = Vec::with_capacity(items.len());
         let mut gaps = Vec::new();
         for item in items {
+            header_ids.resize(records.len(), None);
             match item {
                 SourceItem::Event(event) => {
+                    header_ids.push(event.header_id);
                     let extras = EventExtras {
                         written: event.written,
                         message: event.message,
@@ -67,14 +73,19 @@ impl ItemMapping {
                 SourceItem::Damage(damage) => records.push((None, self.error_record(&damage))),
             }
         }
+        header_ids.resize(records.len(), None);
         // Each gap learns where reading resumed: the first event after it in this batch.
         for index in gaps {
-            let resumed = records[index + 1..]
-                .iter()
-                .find(|(_, params)| params.get("logtype").and_then(Value::as_str) == Some("system"))
-                .and_then(|(_, params)| params.get("record_id").cloned());
-            if let Some(resumed) = resumed {
-                records[index].1.insert("resumed_at_record_id", resumed);
+            let Some(resumed) = (index + 1..records.len())
+                .find(|at| records[*at].1.get("logtype").and_then(Value::as_str) == Some("system"))
+            else {
+                continue;
+            };
+            if let Some(record_id) = records[resumed].1.get("record_id").cloned() {
+                records[index].1.insert("resumed_at_record_id", record_id);
+            }
+            if let Some(header_id) = header_ids[resumed] {
+                records[index].1.insert("resumed_at_header_id", optional_id(Some(header_id)));
             }
         }
         records
@@ -89,7 +100,9 @@ impl ItemMapping {
                 ("source", Value::from(self.source.as_str())),
                 ("reason", Value::from(gap.reason.as_str())),
                 ("last_record_id", optional_id(gap.last_record_id)),
+                ("last_header_id", optional_id(gap.last_header_id)),
                 ("resumed_at_record_id", Value::Null),
+                ("resumed_at_header_id", Value::Null),
             ],
         )
     }
@@ -152,7 +165,11 @@ mod tests {
         let xml = "<Event><System><EventID>4624</EventID><TimeCreated SystemTime='2024-01-02T03:04:05.1234567Z'/>\
                    <EventRecordID>77</EventRecordID><Channel></Channel></System></Event>";
         let records = mapping.records(vec![
-            SourceItem::Gap(Gap { reason: "bookmark gone".into(), last_record_id: Some(12) }),
+            SourceItem::Gap(Gap {
+                reason: "bookmark gone".into(),
+                last_record_id: Some(12),
+                last_header_id: None,
+            }),
             event("<Event>"),
             event(xml),
         ]);
@@ -162,6 +179,11 @@ mod tests {
         assert_eq!(
             (gap["last_record_id"].clone(), gap["resumed_at_record_id"].clone()),
             (Value::I64(12), Value::I64(77))
+        );
+        assert_eq!(
+            (gap["last_header_id"].clone(), gap["resumed_at_header_id"].clone()),
+            (Value::Null, Value::I64(9)),
+            "the event after it came with its header id (a file's)"
         );
         let error = &records[1].1;
         assert_eq!(error["logtype"], Value::from(ERROR_LOGTYPE));

@@ -293,8 +293,8 @@ fn a_log_that_wrapped_past_the_last_record_given_reads_on_after_a_gap() {
     // Read up to 423 from the file when its first chunk was another: 424 and 425 are gone.
     let batch = source.read("evtx:1a8-0:423:0:1000", usize::MAX).unwrap();
     let SourceItem::Gap(gap) = &batch.items[0] else { panic!("{:?}", batch.items[0]) };
-    assert_eq!(gap.last_record_id, Some(423));
-    assert!(gap.reason.contains("no longer holds records 424 to 425"), "{}", gap.reason);
+    assert_eq!((gap.last_record_id, gap.last_header_id), (None, Some(423)));
+    assert!(gap.reason.contains("no longer holds the records of header ids 424 to 425"), "{}", gap.reason);
     assert_eq!(header_ids(&batch), all);
     // Read up to 425: nothing was lost.
     let batch = source.read("evtx:1a8-0:425:0:1000", usize::MAX).unwrap();
@@ -593,4 +593,31 @@ fn a_record_given_as_damage_and_whole_now_is_given_as_an_event() {
     assert_eq!(counts(&rest), (all.len() - 149, 0, 0));
     assert_eq!([header_ids(&first), header_ids(&rest)].concat(), all, "every record once");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn damage_after_a_chunk_that_could_not_be_read_names_no_place() {
+    // A chunk that could not be read (no place), then damage with a place: naming that place
+    // would pass the unread chunk over in the next read, so the position names none until the
+    // next event.
+    let fresh = FilePosition { written: None, chunk: None, offset: None, ..position_after(0, 0) };
+    let mut walk = Walk::new(10, fresh);
+    walk.damage(damage_at(0), in_chunk_0(0));
+    assert_eq!(walk.position.damage_at, in_chunk_0(0));
+    walk.damage(damage_at(1), None);
+    walk.damage(damage_at(2), in_chunk_0(2));
+    assert_eq!((walk.position.damage_after, walk.position.damage_at), (3, None));
+    walk.event(
+        SourceEvent {
+            xml: "<Event/>".into(),
+            written: None,
+            message: None,
+            account: None,
+            header_id: Some(5),
+        },
+        Some(0),
+        0x300,
+    );
+    walk.damage(damage_at(4), in_chunk_0(4));
+    assert_eq!((walk.position.damage_after, walk.position.damage_at), (1, in_chunk_0(4)));
 }
