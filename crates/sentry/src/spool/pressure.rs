@@ -12,13 +12,14 @@
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
 //! A base whose spool is past that line and that has had nothing acknowledged for
-//! [`STALLED_AFTER`] (or since the agent started) is away, not slow: it no longer holds back the
-//! other bases that want the logger's records. Reading goes on for them, and its spool keeps its
-//! bound as a full spool does (its oldest records dropped, performance records first, a drop
-//! report saying so). Otherwise one dead base of two would stop the other's security events
-//! until the OS's log wrapped, and then both would lose them. When every base that wants the
-//! records is past the line, reading pauses however long they have been away: the OS's log
-//! is then the only buffer left.
+//! [`STALLED_AFTER`] (counted from the agent's start when it had nothing acknowledged since) is
+//! away, not slow: it no longer holds back the other bases that want the logger's records, until
+//! its spool is back under the line (a base that returns does not stop the others while it
+//! drains). Reading goes on for them, and its spool keeps its bound as a full spool does (its
+//! oldest records dropped, performance records first, a drop report saying so). Otherwise one
+//! dead base of two would stop the other's security events until the OS's log wrapped, and then
+//! both would lose them. When every base that wants the records is past the line, reading
+//! pauses however long they have been away: the OS's log is then the only buffer left.
 //!
 //! A budget (what the run wants, within the room) is held for its run: several event loggers
 //! checking at once share the room rather than each being given all of it (three loggers each
@@ -88,22 +89,25 @@ impl SpoolPressure {
     }
 
     /// Whether `base`, its spool past the pause line or not (`past_line`), is away: past it
-    /// with nothing acknowledged for [`STALLED_AFTER`]. Says so when it becomes so, and when it
-    /// no longer is.
+    /// with nothing acknowledged for [`STALLED_AFTER`], or taken as away before and not yet
+    /// back under the line. Says so when it becomes so, and when it no longer is.
     fn away(&self, base: &str, past_line: bool) -> bool {
-        let since = self.store.spool_last_drained(base).unwrap_or(self.started);
-        let away = past_line && since.elapsed() >= self.stalled_after;
+        let drained = self.store.spool_last_drained(base);
+        let silent_for = drained.unwrap_or(self.started).elapsed();
         let mut known = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let away = past_line && (known.contains(base) || silent_for >= self.stalled_after);
         if away && known.insert(base.to_owned()) {
+            let since = if drained.is_some() { "" } else { " (since the agent started)" };
             tracing::warn!(
-                "base {base} has acknowledged nothing for {} s and its spool is past {} % of its bound: \
-                 event logs are read on for the other bases; its spool drops its oldest records at its bound",
-                since.elapsed().as_secs(),
+                "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
+                 taken as away, it no longer holds back other bases' event records; its spool drops its \
+                 oldest records at its bound",
+                silent_for.as_secs(),
                 PAUSE_FRACTION * 100.0
             );
         } else if !away && known.remove(base) {
             tracing::info!(
-                "base {base} is no longer taken as away: its spool holds event records back again"
+                "base {base}: its spool is back under the line; its room holds event records back again"
             );
         }
         away
@@ -241,12 +245,24 @@ mod tests {
         // Nothing acknowledged since the agent started: away. The budget is the central base's.
         assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 800 });
         pressure.settle("security", 0);
-        // Records acknowledged: it drains, so it holds the others back again.
+        // It returns: records acknowledged, but still past the line, it stays away while it
+        // drains (it would stop the others for as long otherwise).
         let oldest = store.spool_batch("standby", 1, usize::MAX).unwrap()[0].id;
         store.spool_append(&[entry("standby", 100)], &[], &[], 1_000).unwrap();
         store.spool_ack("standby", &[oldest]).unwrap();
-        assert_eq!(store.spool_bytes("standby").unwrap(), 100);
         store.spool_append(&[entry("standby", 700)], &[], &[], 1_000).unwrap();
+        assert_eq!(store.spool_bytes("standby").unwrap(), 800);
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }));
+        pressure.settle("security", 0);
+        // Back under the line, then past it again with records acknowledged lately: slow, not
+        // away, so it holds the others back.
+        let oldest = store.spool_batch("standby", 1, usize::MAX).unwrap()[0].id;
+        store.spool_ack("standby", &[oldest]).unwrap();
+        assert_eq!(store.spool_bytes("standby").unwrap(), 700);
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 200 });
+        pressure.settle("security", 0);
+        store.spool_append(&[entry("standby", 100)], &[], &[], 1_000).unwrap();
+        assert_eq!(store.spool_bytes("standby").unwrap(), 800);
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         std::thread::sleep(Duration::from_millis(400));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }));

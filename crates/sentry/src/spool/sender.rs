@@ -99,10 +99,12 @@ pub async fn send_spooled(
                     in_flight.push_back((key, params.len(), reply, count, ids));
                     continue;
                 }
+                // The ping waits behind the posts: its answer may take as long as they do.
+                let posted: usize = batch.iter().map(|spooled| spooled.record.len()).sum();
                 post_records(&session, guid, decode_batch(&batch)).await?;
                 session
                     .connection()
-                    .ping(ack_timeout(0))
+                    .ping(ack_timeout(posted))
                     .await
                     .map_err(|e| anyhow!("posted records not confirmed by a ping: {e}"))?;
                 acknowledge(spool, base, ids).await?;

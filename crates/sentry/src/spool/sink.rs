@@ -54,7 +54,14 @@ pub struct SpoolSink {
     pending: Mutex<Pending>,
     /// Woken after every commit.
     pub wake: Arc<Notify>,
+    /// When each base's drops were last logged: a spool that stays full (a base away for long)
+    /// drops at every write, and says so at most every [`DROP_WARNING_EVERY`].
+    drops_logged: Mutex<BTreeMap<String, Instant>>,
 }
+
+/// How often a base's drops are logged at most (each log line gives the total so far; every
+/// drop still makes a report for the base).
+const DROP_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// What a refused write left to spool.
 #[derive(Default)]
@@ -112,6 +119,7 @@ impl SpoolSink {
             performance_factories,
             pending: Mutex::default(),
             wake: Arc::new(Notify::new()),
+            drops_logged: Mutex::default(),
         }
     }
 
@@ -127,7 +135,12 @@ impl SpoolSink {
         let mut seq = self.store.spool_sequence(DROP_REPORT_LOGGER)?;
         for (base, dropped) in losses {
             let (_, _, dropped_total) = self.store.spool_stats(base)?;
-            tracing::warn!(%base, dropped, dropped_total, "spool full: the oldest records were dropped");
+            let mut logged = self.drops_logged.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if logged.get(base).is_none_or(|at| at.elapsed() >= DROP_WARNING_EVERY) {
+                logged.insert(base.clone(), Instant::now());
+                tracing::warn!(%base, dropped, dropped_total, "spool full: the oldest records were dropped");
+            }
+            drop(logged);
             let message = format!("spool for base {base} full: {dropped} oldest records dropped");
             let report = LogRecord {
                 date: SystemTime::now(),
