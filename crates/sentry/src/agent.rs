@@ -68,7 +68,8 @@ impl Agent {
             sinks.add(output.clone());
         }
         let bases = config.bases.iter().map(|base| base.name.clone()).collect();
-        let delivery = SpoolPressure::new(store.clone(), spool.clone(), bases, config.spool.max_bytes);
+        let delivery = SpoolPressure::new(store.clone(), spool.clone(), bases, config.spool.max_bytes)
+            .away_after(Duration::from_millis(config.spool.away_after_ms));
         let context =
             FactoryContext { host: host.clone(), store: store.clone(), delivery: Some(Arc::new(delivery)) };
         let registry =

@@ -32,6 +32,8 @@
 //!
 //! [spool]
 //! max_bytes = 1073741824           # records kept per base while it is away (oldest dropped)
+//! away_after_ms = 600000           # a base past 75 % of it with nothing acknowledged this long
+//!                                  # no longer holds back the other bases' event records
 //!
 //! [metrics]                        # off unless `listen` is set
 //! listen = "127.0.0.1:9464"        # GET /metrics, Prometheus text, no credentials
@@ -168,11 +170,14 @@ impl Default for ReconnectSettings {
 pub struct SpoolSettings {
     /// The most bytes (encoded records) kept for one base; the oldest go first.
     pub max_bytes: u64,
+    /// How long a base whose spool is past 75 % may acknowledge nothing before it is taken as
+    /// away (see `crate::spool::pressure`).
+    pub away_after_ms: u64,
 }
 
 impl Default for SpoolSettings {
     fn default() -> Self {
-        SpoolSettings { max_bytes: 1 << 30 }
+        SpoolSettings { max_bytes: 1 << 30, away_after_ms: 600_000 }
     }
 }
 
@@ -431,6 +436,12 @@ impl Config {
                 self.spool.max_bytes
             ));
         }
+        if !(1_000..=86_400_000).contains(&self.spool.away_after_ms) {
+            return Err(format!(
+                "key `spool.away_after_ms`: must be 1000 to 86400000, got {}",
+                self.spool.away_after_ms
+            ));
+        }
         if !(100..=3_600_000).contains(&self.links.max_backoff_ms) {
             return Err(format!(
                 "key `links.max_backoff_ms`: must be 100 to 3600000, got {}",
@@ -548,6 +559,10 @@ mod tests {
             ),
             ("[loggers]\ndefault_interval_ms = 10\n", "key `loggers.default_interval_ms`"),
             ("[commands]\nprocess_sample_ms = 0\n", "key `commands.process_sample_ms`"),
+            (
+                "[spool]\naway_after_ms = 999\n",
+                "key `spool.away_after_ms`: must be 1000 to 86400000, got 999",
+            ),
             ("guid = \"\"\n", "key `guid`"),
             (
                 "[links]\nsetup_timeout_ms = 10\n",

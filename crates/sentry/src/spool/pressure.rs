@@ -12,11 +12,12 @@
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
 //! A base whose spool is past that line and that has had nothing acknowledged for
-//! [`STALLED_AFTER`] (counted from the agent's start when it had nothing acknowledged since) is
-//! away, not slow: it no longer holds back the other bases that want the logger's records, until
-//! its spool is back under the line (a base that returns does not stop the others while it
-//! drains). Reading goes on for them, and its spool keeps its bound as a full spool does (its
-//! oldest records dropped, performance records first, a drop report saying so). Otherwise one
+//! [`STALLED_AFTER`] (or `[spool] away_after_ms`; counted from the agent's start when nothing
+//! was acknowledged since) is away, not slow: it no longer holds back the other bases that want
+//! the logger's records, until its spool is seen back under the line. Reading goes on for them,
+//! and its spool keeps its bound as a full spool does (its oldest records dropped, performance
+//! records first, a drop report saying so). A base that returns does not stop the others while
+//! it drains; one that drains slower than records come keeps losing its oldest. Otherwise one
 //! dead base of two would stop the other's security events until the OS's log wrapped, and then
 //! both would lose them. When every base that wants the records is past the line, reading
 //! pauses however long they have been away: the OS's log is then the only buffer left.
@@ -27,7 +28,7 @@
 //! settles it to the bytes it made; those stay held until the logger's next check, by when
 //! they are committed and counted in the spool.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,8 +43,9 @@ pub const PAUSE_FRACTION: f64 = 0.75;
 const BUDGET_FRACTION: f64 = 0.9;
 
 /// How long a base past the pause line may go without an acknowledgement before it is taken as
-/// away: well above the time between acknowledgements of a live base on the slowest link the
-/// sender allows for (three 1 MiB batches at 8 KiB/s: about 6.5 minutes).
+/// away, unless configured (`[spool] away_after_ms`): well above the time between
+/// acknowledgements of a live base on the slowest link the sender allows for (three 1 MiB
+/// batches at 8 KiB/s: about 6.5 minutes).
 pub const STALLED_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// How long a logger's held bytes count at most: a logger that stopped or was removed does
@@ -61,10 +63,10 @@ pub struct SpoolPressure {
     held: Mutex<HashMap<String, (u64, Instant)>>,
     /// When the agent started: a base with nothing acknowledged since has been away since then.
     started: Instant,
-    /// [`STALLED_AFTER`] (shorter in tests).
+    /// [`STALLED_AFTER`], or as configured.
     stalled_after: Duration,
-    /// The bases taken as away, so that it is said once.
-    away: Mutex<HashSet<String>>,
+    /// The bases taken as away, and when each was last seen so.
+    away: Mutex<HashMap<String, Instant>>,
 }
 
 impl SpoolPressure {
@@ -81,31 +83,36 @@ impl SpoolPressure {
         }
     }
 
-    /// The same, taking a base past the line as away after `after` without acknowledgements.
-    #[cfg(test)]
-    fn with_stalled_after(mut self, after: Duration) -> Self {
+    /// The same, taking a base past the line as away after `after` without acknowledgements
+    /// rather than [`STALLED_AFTER`].
+    pub fn away_after(mut self, after: Duration) -> Self {
         self.stalled_after = after;
         self
     }
 
     /// Whether `base`, its spool past the pause line or not (`past_line`), is away: past it
-    /// with nothing acknowledged for [`STALLED_AFTER`], or taken as away before and not yet
-    /// back under the line. Says so when it becomes so, and when it no longer is.
+    /// with nothing acknowledged for the away time, or taken as away before and seen past the
+    /// line ever since (a mark not seen again within the away time lapses: its base may have
+    /// drained meanwhile, unseen). Says so when it becomes so, and when it no longer is.
     fn away(&self, base: &str, past_line: bool) -> bool {
         let drained = self.store.spool_last_drained(base);
         let silent_for = drained.unwrap_or(self.started).elapsed();
-        let mut known = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let away = past_line && (known.contains(base) || silent_for >= self.stalled_after);
-        if away && known.insert(base.to_owned()) {
-            let since = if drained.is_some() { "" } else { " (since the agent started)" };
-            tracing::warn!(
-                "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
-                 taken as away, it no longer holds back other bases' event records; its spool drops its \
-                 oldest records at its bound",
-                silent_for.as_secs(),
-                PAUSE_FRACTION * 100.0
-            );
-        } else if !away && known.remove(base) {
+        let mut marks = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let marked = marks.get(base).is_some_and(|seen| seen.elapsed() < self.stalled_after);
+        let away = past_line && (marked || silent_for >= self.stalled_after);
+        if away {
+            if !marked {
+                let since = if drained.is_some() { "" } else { " (since the agent started)" };
+                tracing::warn!(
+                    "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
+                     taken as away, it no longer holds back other bases' event records; its spool drops its \
+                     oldest records at its bound",
+                    silent_for.as_secs(),
+                    PAUSE_FRACTION * 100.0
+                );
+            }
+            marks.insert(base.to_owned(), Instant::now());
+        } else if marks.remove(base).is_some() && marked {
             tracing::info!(
                 "base {base}: its spool is back under the line; its room holds event records back again"
             );
@@ -135,7 +142,9 @@ impl SpoolPressure {
         // Held by other loggers, whichever bases they write to (an overestimate for a base).
         let others: u64 = held.values().map(|(bytes, _)| *bytes).fold(0, u64::saturating_add);
         let mut budget = wants_bytes;
-        let (mut draining, mut full) = (0, None);
+        // Every base is looked at (none skipped by an early return), so that each one's away
+        // mark follows its spool.
+        let (mut draining, mut slow, mut full) = (0, None, None);
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
             let away = self.away(base, used > pause_at);
@@ -144,14 +153,19 @@ impl SpoolPressure {
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
                     self.max_bytes
                 );
-                if !away {
-                    return Ok(Delivery::Pause(pause));
-                }
-                full.get_or_insert(pause);
-                continue; // away: it holds back no other base
+                // Away, it holds back no other base; slow, it holds back all.
+                if away {
+                    full.get_or_insert(pause)
+                } else {
+                    slow.get_or_insert(pause)
+                };
+                continue;
             }
             draining += 1;
             budget = budget.min(fill_to.saturating_sub(used).saturating_sub(others));
+        }
+        if let Some(pause) = slow {
+            return Ok(Delivery::Pause(pause));
         }
         if let (0, Some(pause)) = (draining, full) {
             return Ok(Delivery::Pause(pause)); // every base wanting the records is past the line
@@ -233,13 +247,13 @@ mod tests {
         // The standby base is past the line (800 of 1,000 bytes), the central one has room.
         store.spool_append(&[entry("standby", 800), entry("central", 100)], &[], &[], 1_000).unwrap();
         let patient = SpoolPressure::new(store.clone(), sink.clone(), bases.clone(), 1_000)
-            .with_stalled_after(Duration::from_secs(3600));
+            .away_after(Duration::from_secs(3600));
         assert!(
             matches!(patient.check("security", u64::MAX).unwrap(), Delivery::Pause(reason) if reason.contains("standby")),
             "not away long enough: it holds the others back"
         );
-        let pressure = SpoolPressure::new(store.clone(), sink, bases, 1_000)
-            .with_stalled_after(Duration::from_millis(300));
+        let pressure =
+            SpoolPressure::new(store.clone(), sink, bases, 1_000).away_after(Duration::from_millis(300));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         std::thread::sleep(Duration::from_millis(400));
         // Nothing acknowledged since the agent started: away. The budget is the central base's.
@@ -271,6 +285,54 @@ mod tests {
         std::thread::sleep(Duration::from_millis(400));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((patient, pressure, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_away_mark_follows_the_spool_while_another_base_pauses_reading() {
+        let dir = temp_data_dir("pressure-marks");
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
+        let bases = vec!["central".to_owned(), "standby".to_owned()];
+        for base in &bases {
+            store.subscribe(base, "security").unwrap();
+        }
+        let entry = |base: &str, bytes: usize| SpoolEntry {
+            base: base.into(),
+            logger: "security".into(),
+            record: vec![0; bytes],
+            droppable: false,
+        };
+        let ack_oldest = |base: &str| {
+            let oldest = store.spool_batch(base, 1, usize::MAX).unwrap()[0].id;
+            store.spool_ack(base, &[oldest]).unwrap();
+        };
+        let pressure =
+            SpoolPressure::new(store.clone(), sink, bases, 1_000).away_after(Duration::from_millis(300));
+        store.spool_append(&[entry("standby", 800)], &[], &[], 1_000).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(
+            matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }),
+            "standby away"
+        );
+        pressure.settle("security", 0);
+        // The central base falls behind (past the line, acknowledging): reading pauses, while the
+        // standby drains under the line, seen at the same check.
+        store.spool_append(&[entry("central", 100), entry("central", 700)], &[], &[], 1_000).unwrap();
+        ack_oldest("central");
+        store.spool_append(&[entry("central", 100)], &[], &[], 1_000).unwrap();
+        ack_oldest("standby");
+        assert!(
+            matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(r) if r.contains("central"))
+        );
+        // The standby past the line again, having acknowledged lately: slow, not away.
+        store.spool_append(&[entry("standby", 800)], &[], &[], 1_000).unwrap();
+        ack_oldest("central");
+        assert!(
+            matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(r) if r.contains("standby")),
+            "its old mark was dropped when it was seen under the line"
+        );
+        drop((pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -135,12 +135,9 @@ impl SpoolSink {
         let mut seq = self.store.spool_sequence(DROP_REPORT_LOGGER)?;
         for (base, dropped) in losses {
             let (_, _, dropped_total) = self.store.spool_stats(base)?;
-            let mut logged = self.drops_logged.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if logged.get(base).is_none_or(|at| at.elapsed() >= DROP_WARNING_EVERY) {
-                logged.insert(base.clone(), Instant::now());
+            if self.drop_warning_due(base) {
                 tracing::warn!(%base, dropped, dropped_total, "spool full: the oldest records were dropped");
             }
-            drop(logged);
             let message = format!("spool for base {base} full: {dropped} oldest records dropped");
             let report = LogRecord {
                 date: SystemTime::now(),
@@ -168,9 +165,22 @@ impl SpoolSink {
         // the totals (the next report's dropped_total) count whatever it cost.
         let losses = self.store.spool_append(&reports, &[(DROP_REPORT_LOGGER, seq)], &[], self.max_bytes)?;
         for (base, dropped) in losses {
-            tracing::warn!(%base, dropped, "spool full: records dropped to make room for a drop report");
+            if self.drop_warning_due(&base) {
+                tracing::warn!(%base, dropped, "spool full: records dropped to make room for a drop report");
+            }
         }
         Ok(())
+    }
+
+    /// Whether a drop in `base`'s spool is to be logged: at most once every
+    /// [`DROP_WARNING_EVERY`] per base.
+    fn drop_warning_due(&self, base: &str) -> bool {
+        let mut logged = self.drops_logged.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let due = logged.get(base).is_none_or(|at| at.elapsed() >= DROP_WARNING_EVERY);
+        if due {
+            logged.insert(base.to_owned(), Instant::now());
+        }
+        due
     }
 }
 
