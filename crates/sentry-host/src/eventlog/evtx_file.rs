@@ -439,7 +439,12 @@ impl EventSource for EvtxFileSource {
             };
             let read = match loaded {
                 Ok(Some(read)) => read,
-                Ok(None) => continue,
+                Ok(None) => {
+                    // An all-zero chunk (a gap in a dirty file, or one a copy has not reached
+                    // yet): a place named after it would pass it over once it is filled.
+                    walk.placeless = true;
+                    continue;
+                }
                 Err(error) => {
                     // Bytes that could not be read name no place (nor does damage after them,
                     // until the next event): they may be read next time.
@@ -558,8 +563,9 @@ struct Walk {
     /// Whether the read goes on in the walk's order (the chunk of the position still holds
     /// its event), rather than by ids.
     in_order: bool,
-    /// Whether damage naming no place (a chunk that could not be read) was met since the last
-    /// event given, or the file's start: a place named after it would pass it over next time.
+    /// Whether damage naming no place (a chunk that could not be read), or an all-zero chunk,
+    /// was met since the last event given, or the file's start: a place named after it would
+    /// pass it over next time.
     placeless: bool,
     more: bool,
 }

@@ -14,7 +14,8 @@
 //! A base whose spool is past that line and that has had nothing acknowledged for
 //! [`STALLED_AFTER`] (or `[spool] away_after_ms`; counted from the agent's start when nothing
 //! was acknowledged since) is away, not slow: it no longer holds back the other bases that want
-//! the logger's records, until its spool is seen back under the line. Reading goes on for them,
+//! the logger's records, until its spool is seen back under the line (every configured base is
+//! looked at each check). Reading goes on for them,
 //! and its spool keeps its bound as a full spool does (its oldest records dropped, performance
 //! records first, a drop report saying so). A base that returns does not stop the others while
 //! it drains; one that drains slower than records come keeps losing its oldest. Otherwise one
@@ -28,7 +29,7 @@
 //! settles it to the bytes it made; those stay held until the logger's next check, by when
 //! they are committed and counted in the spool.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,8 +66,8 @@ pub struct SpoolPressure {
     started: Instant,
     /// [`STALLED_AFTER`], or as configured.
     stalled_after: Duration,
-    /// The bases taken as away, and when each was last seen so.
-    away: Mutex<HashMap<String, Instant>>,
+    /// The bases taken as away.
+    away: Mutex<HashSet<String>>,
 }
 
 impl SpoolPressure {
@@ -84,35 +85,30 @@ impl SpoolPressure {
     }
 
     /// The same, taking a base past the line as away after `after` without acknowledgements
-    /// rather than [`STALLED_AFTER`].
+    /// rather than [`STALLED_AFTER`] (shorter only for bases on fast links: see there).
     pub fn away_after(mut self, after: Duration) -> Self {
         self.stalled_after = after;
         self
     }
 
     /// Whether `base`, its spool past the pause line or not (`past_line`), is away: past it
-    /// with nothing acknowledged for the away time, or taken as away before and seen past the
-    /// line ever since (a mark not seen again within the away time lapses: its base may have
-    /// drained meanwhile, unseen). Says so when it becomes so, and when it no longer is.
+    /// with nothing acknowledged for the away time, or taken as away before and not seen back
+    /// under the line since. Says so when it becomes so, and when it no longer is.
     fn away(&self, base: &str, past_line: bool) -> bool {
         let drained = self.store.spool_last_drained(base);
         let silent_for = drained.unwrap_or(self.started).elapsed();
-        let mut marks = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let marked = marks.get(base).is_some_and(|seen| seen.elapsed() < self.stalled_after);
-        let away = past_line && (marked || silent_for >= self.stalled_after);
-        if away {
-            if !marked {
-                let since = if drained.is_some() { "" } else { " (since the agent started)" };
-                tracing::warn!(
-                    "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
-                     taken as away, it no longer holds back other bases' event records; its spool drops its \
-                     oldest records at its bound",
-                    silent_for.as_secs(),
-                    PAUSE_FRACTION * 100.0
-                );
-            }
-            marks.insert(base.to_owned(), Instant::now());
-        } else if marks.remove(base).is_some() && marked {
+        let mut marked = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let away = past_line && (marked.contains(base) || silent_for >= self.stalled_after);
+        if away && marked.insert(base.to_owned()) {
+            let since = if drained.is_some() { "" } else { " (since the agent started)" };
+            tracing::warn!(
+                "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
+                 taken as away, it no longer holds back other bases' event records; its spool drops its \
+                 oldest records at its bound",
+                silent_for.as_secs(),
+                PAUSE_FRACTION * 100.0
+            );
+        } else if !away && marked.remove(base) {
             tracing::info!(
                 "base {base}: its spool is back under the line; its room holds event records back again"
             );
@@ -142,8 +138,14 @@ impl SpoolPressure {
         // Held by other loggers, whichever bases they write to (an overestimate for a base).
         let others: u64 = held.values().map(|(bytes, _)| *bytes).fold(0, u64::saturating_add);
         let mut budget = wants_bytes;
-        // Every base is looked at (none skipped by an early return), so that each one's away
-        // mark follows its spool.
+        // Every configured base is looked at, none skipped by an early return, so that each
+        // one's away mark follows its spool: a base is taken as away only when it is past the
+        // line and wants these records, and is no longer so once seen under the line.
+        for base in self.bases.iter().filter(|base| !subscribers.contains(base)) {
+            if self.store.spool_bytes(base)? <= pause_at {
+                self.away(base, false);
+            }
+        }
         let (mut draining, mut slow, mut full) = (0, None, None);
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
@@ -253,9 +255,9 @@ mod tests {
             "not away long enough: it holds the others back"
         );
         let pressure =
-            SpoolPressure::new(store.clone(), sink, bases, 1_000).away_after(Duration::from_millis(300));
+            SpoolPressure::new(store.clone(), sink, bases, 1_000).away_after(Duration::from_secs(1));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(Duration::from_millis(1300));
         // Nothing acknowledged since the agent started: away. The budget is the central base's.
         assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 800 });
         pressure.settle("security", 0);
@@ -278,11 +280,11 @@ mod tests {
         store.spool_append(&[entry("standby", 100)], &[], &[], 1_000).unwrap();
         assert_eq!(store.spool_bytes("standby").unwrap(), 800);
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(Duration::from_millis(1300));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }));
         // Every base wanting the records past the line: reading pauses, however long away.
         store.spool_append(&[entry("central", 700)], &[], &[], 1_000).unwrap();
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(Duration::from_millis(1300));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((patient, pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -308,9 +310,9 @@ mod tests {
             store.spool_ack(base, &[oldest]).unwrap();
         };
         let pressure =
-            SpoolPressure::new(store.clone(), sink, bases, 1_000).away_after(Duration::from_millis(300));
+            SpoolPressure::new(store.clone(), sink, bases, 1_000).away_after(Duration::from_secs(1));
         store.spool_append(&[entry("standby", 800)], &[], &[], 1_000).unwrap();
-        std::thread::sleep(Duration::from_millis(400));
+        std::thread::sleep(Duration::from_millis(1300));
         assert!(
             matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }),
             "standby away"
@@ -331,6 +333,22 @@ mod tests {
         assert!(
             matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(r) if r.contains("standby")),
             "its old mark was dropped when it was seen under the line"
+        );
+        // Taken as away again, then no longer wanting the records while it drains: its mark
+        // still follows its spool, so once it wants them again, past the line and acknowledging,
+        // it is slow.
+        std::thread::sleep(Duration::from_millis(1300));
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }), "away");
+        pressure.settle("security", 0);
+        store.unsubscribe("standby", "security").unwrap();
+        ack_oldest("standby");
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { .. }));
+        pressure.settle("security", 0);
+        store.subscribe("standby", "security").unwrap();
+        store.spool_append(&[entry("standby", 800)], &[], &[], 1_000).unwrap();
+        assert!(
+            matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(r) if r.contains("standby")),
+            "its mark was dropped while it wanted no records"
         );
         drop((pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();

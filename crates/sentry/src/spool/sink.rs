@@ -165,9 +165,8 @@ impl SpoolSink {
         // the totals (the next report's dropped_total) count whatever it cost.
         let losses = self.store.spool_append(&reports, &[(DROP_REPORT_LOGGER, seq)], &[], self.max_bytes)?;
         for (base, dropped) in losses {
-            if self.drop_warning_due(&base) {
-                tracing::warn!(%base, dropped, "spool full: records dropped to make room for a drop report");
-            }
+            // Its warning was just given (or is due later), with the totals that count these.
+            tracing::debug!(%base, dropped, "spool full: records dropped to make room for a drop report");
         }
         Ok(())
     }

@@ -621,3 +621,24 @@ fn damage_after_a_chunk_that_could_not_be_read_names_no_place() {
     walk.damage(damage_at(4), in_chunk_0(4));
     assert_eq!((walk.position.damage_after, walk.position.damage_at), (1, in_chunk_0(4)));
 }
+
+#[test]
+fn damage_after_an_all_zero_chunk_names_no_place() {
+    // Chunk 3 all zeros (not yet written by a copy that writes out of order): the damage after
+    // it names no place, so that chunk 3 is looked at again; the items are those of one read.
+    let (dir, path) = all_chunks_damaged("damage-after-zeros");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096 + 3 * 65536..4096 + 4 * 65536].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    let options = FileOptions { recover: true, ..FileOptions::default() };
+    let mut source = EvtxFileSource::new(&path, options.clone());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, 5).unwrap();
+    let position = FilePosition::parse(&first.position).unwrap();
+    assert_eq!((position.damage_after, position.damage_at), (5, None), "chunks 0-2, then 4 and 5");
+    let whole = EvtxFileSource::new(&path, options.clone()).read(&start, usize::MAX).unwrap();
+    assert_eq!(counts(&whole), (0, 16, 0));
+    let rest = read_in_batches(&mut source, first.position.clone(), 1);
+    assert_eq!([first.items, rest.items].concat(), whole.items);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
