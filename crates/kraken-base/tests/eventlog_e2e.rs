@@ -48,26 +48,7 @@ fn every_event_of_a_file_is_stored_once_across_kills_and_a_base_outage() {
     );
     let (dir, config, sentry_config) =
         (deployment.dir.clone(), deployment.base_config.clone(), deployment.sentry_config.clone());
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
-    let sentry_cli = |args: &[&str]| {
-        let mut all = vec!["logger", "--config", sentry_config.to_str().unwrap()];
-        all.extend_from_slice(args);
-        ok(run(&sentry_bin(), &all))
-    };
-    let path_option = format!("evtx_path={}", sample.display());
-    sentry_cli(&[
-        "create",
-        "windows-event-logger",
-        "events",
-        "--option",
-        "event_source=System",
-        "--option",
-        &path_option,
-        "--option",
-        "recover=true",
-        "--option",
-        "max_events_per_run=20",
-    ]);
+    create_file_logger(&sentry_config);
     let (base_log, sentry_log) = (dir.join("base.log"), dir.join("sentry.log"));
     let base = serve(&config, &base_log);
     let first = sentry(&sentry_config, &sentry_log);
@@ -83,7 +64,7 @@ fn every_event_of_a_file_is_stored_once_across_kills_and_a_base_outage() {
     // then pauses: the rest of the file waits in the file.
     drop(base);
     let outage = Instant::now();
-    sentry_cli(&["start", "events", "--interval", "1000"]);
+    logger_cli(&sentry_config, &["start", "events", "--interval", "1000"]);
     let paused = wait_until(Duration::from_secs(60), || {
         fs::read_to_string(&sentry_log)
             .unwrap_or_default()
@@ -166,26 +147,7 @@ fn a_base_away_for_good_does_not_stop_another_bases_events() {
         pki.join("ca.pem"),
     ));
     fs::write(&sentry_config, sentry_text).unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
-    let path_option = format!("evtx_path={}", sample.display());
-    let sentry_cli = |args: &[&str]| {
-        let mut all = vec!["logger", "--config", sentry_config.to_str().unwrap()];
-        all.extend_from_slice(args);
-        ok(run(&sentry_bin(), &all))
-    };
-    sentry_cli(&[
-        "create",
-        "windows-event-logger",
-        "events",
-        "--option",
-        "event_source=System",
-        "--option",
-        &path_option,
-        "--option",
-        "recover=true",
-        "--option",
-        "max_events_per_run=20",
-    ]);
+    create_file_logger(&sentry_config);
     let (central_log, standby_log, sentry_log) =
         (dir.join("central.log"), dir.join("standby.log"), dir.join("sentry.log"));
     let _central = serve(&central, &central_log);
@@ -201,7 +163,7 @@ fn a_base_away_for_good_does_not_stop_another_bases_events() {
     }
     std::thread::sleep(Duration::from_secs(3));
     drop(standby_base);
-    sentry_cli(&["start", "events", "--interval", "1000"]);
+    logger_cli(&sentry_config, &["start", "events", "--interval", "1000"]);
     let ids = wait_until(Duration::from_secs(120), || {
         let ids = stored(&central, AWAY_GUID, "events");
         (ids.len() >= EVENTS).then_some(ids)
@@ -251,6 +213,35 @@ fn a_base_away_for_good_does_not_stop_another_bases_events() {
     );
     drop(running);
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// `kraken-sentry logger ARGS` with the sentry's configuration.
+fn logger_cli(sentry_config: &Path, args: &[&str]) -> String {
+    let mut all = vec!["logger", "--config", sentry_config.to_str().unwrap()];
+    all.extend_from_slice(args);
+    ok(run(&sentry_bin(), &all))
+}
+
+/// Logger `events`, stopped: `system.evtx` with its inactive chunks, 20 events a run.
+fn create_file_logger(sentry_config: &Path) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
+    let path_option = format!("evtx_path={}", sample.display());
+    logger_cli(
+        sentry_config,
+        &[
+            "create",
+            "windows-event-logger",
+            "events",
+            "--option",
+            "event_source=System",
+            "--option",
+            &path_option,
+            "--option",
+            "recover=true",
+            "--option",
+            "max_events_per_run=20",
+        ],
+    );
 }
 
 fn tail(path: &Path) -> String {

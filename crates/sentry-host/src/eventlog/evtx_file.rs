@@ -21,7 +21,9 @@
 //! damage from end to end costs a read what it gives, not the whole file each time. Once the
 //! chunk changed (a record written whole since, a copy of the file finished), the read walks
 //! again from the event, skipping the damage given by its count, and gives as events the
-//! records that can be read now; so it does for a chunk that could not be read at all.
+//! records that can be read now; so it does for a chunk that could not be read at all. An
+//! all-zero chunk (a gap in a dirty file) is passed over by either kind of position, should it
+//! be filled later (a file written out of order).
 //!
 //! A read goes on after the last event given in the walk's order: the chunks before its chunk
 //! were given, and so was its chunk up to that event. Ids alone cannot say it: in a file copied
@@ -439,12 +441,12 @@ impl EventSource for EvtxFileSource {
             };
             let read = match loaded {
                 Ok(Some(read)) => read,
-                Ok(None) => {
-                    // An all-zero chunk (a gap in a dirty file, or one a copy has not reached
-                    // yet): a place named after it would pass it over once it is filled.
-                    walk.placeless = true;
-                    continue;
-                }
+                // An all-zero chunk (a gap in a dirty file): passed over, as by a position after
+                // an event past it, should it be filled later (a file written out of order).
+                // Unlike damage that could not be read it leaves later damage its place: a
+                // crafted zero chunk before a long run of damage must not make reading it
+                // quadratic again.
+                Ok(None) => continue,
                 Err(error) => {
                     // Bytes that could not be read name no place (nor does damage after them,
                     // until the next event): they may be read next time.
@@ -563,9 +565,8 @@ struct Walk {
     /// Whether the read goes on in the walk's order (the chunk of the position still holds
     /// its event), rather than by ids.
     in_order: bool,
-    /// Whether damage naming no place (a chunk that could not be read), or an all-zero chunk,
-    /// was met since the last event given, or the file's start: a place named after it would
-    /// pass it over next time.
+    /// Whether damage naming no place (a chunk that could not be read) was met since the last
+    /// event given, or the file's start: a place named after it would pass it over next time.
     placeless: bool,
     more: bool,
 }

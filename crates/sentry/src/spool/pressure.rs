@@ -14,14 +14,14 @@
 //! A base whose spool is past that line and that has had nothing acknowledged for
 //! [`STALLED_AFTER`] (or `[spool] away_after_ms`; counted from the agent's start when nothing
 //! was acknowledged since) is away, not slow: it no longer holds back the other bases that want
-//! the logger's records, until its spool is seen back under the line (every configured base is
-//! looked at each check). Reading goes on for them,
-//! and its spool keeps its bound as a full spool does (its oldest records dropped, performance
-//! records first, a drop report saying so). A base that returns does not stop the others while
-//! it drains; one that drains slower than records come keeps losing its oldest. Otherwise one
-//! dead base of two would stop the other's security events until the OS's log wrapped, and then
-//! both would lose them. When every base that wants the records is past the line, reading
-//! pauses however long they have been away: the OS's log is then the only buffer left.
+//! the logger's records, until its spool is seen back under the line (a check that judges the
+//! bases looks at every configured one). Reading goes on for the others, and its spool keeps
+//! its bound as a full spool does (its oldest records dropped, performance records first, a
+//! drop report saying so). A base that returns does not stop the others while it drains; one
+//! that drains slower than records come keeps losing its oldest. Otherwise one dead base of two
+//! would stop the other's security events until the OS's log wrapped, and then both would lose
+//! them. When every base that wants the records is past the line, reading pauses however long
+//! they have been away: the OS's log is then the only buffer left.
 //!
 //! A budget (what the run wants, within the room) is held for its run: several event loggers
 //! checking at once share the room rather than each being given all of it (three loggers each
@@ -138,9 +138,9 @@ impl SpoolPressure {
         // Held by other loggers, whichever bases they write to (an overestimate for a base).
         let others: u64 = held.values().map(|(bytes, _)| *bytes).fold(0, u64::saturating_add);
         let mut budget = wants_bytes;
-        // Every configured base is looked at, none skipped by an early return, so that each
-        // one's away mark follows its spool: a base is taken as away only when it is past the
-        // line and wants these records, and is no longer so once seen under the line.
+        // Every configured base is looked at from here, none skipped by an early return, so
+        // that each one's away mark follows its spool: a base is taken as away only when it is
+        // past the line and wants these records, and is no longer so once seen under the line.
         for base in self.bases.iter().filter(|base| !subscribers.contains(base)) {
             if self.store.spool_bytes(base)? <= pause_at {
                 self.away(base, false);
@@ -231,21 +231,27 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn a_base_away_holds_back_no_other_base_and_every_base_past_the_line_pauses() {
-        let dir = temp_data_dir("pressure-away");
+    /// A store whose bases `central` and `standby` both want logger `security`'s records, a
+    /// sink with a 1,000-byte bound, and the bases' names.
+    fn two_bases(test: &str) -> (std::path::PathBuf, Arc<Store>, Arc<SpoolSink>, Vec<String>) {
+        let dir = temp_data_dir(test);
         let store = Arc::new(Store::open(&dir).unwrap());
         let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
         let bases = vec!["central".to_owned(), "standby".to_owned()];
         for base in &bases {
             store.subscribe(base, "security").unwrap();
         }
-        let entry = |base: &str, bytes: usize| SpoolEntry {
-            base: base.into(),
-            logger: "security".into(),
-            record: vec![0; bytes],
-            droppable: false,
-        };
+        (dir, store, sink, bases)
+    }
+
+    /// A security record of `bytes` for `base`.
+    fn entry(base: &str, bytes: usize) -> SpoolEntry {
+        SpoolEntry { base: base.into(), logger: "security".into(), record: vec![0; bytes], droppable: false }
+    }
+
+    #[test]
+    fn a_base_away_holds_back_no_other_base_and_every_base_past_the_line_pauses() {
+        let (dir, store, sink, bases) = two_bases("pressure-away");
         // The standby base is past the line (800 of 1,000 bytes), the central one has room.
         store.spool_append(&[entry("standby", 800), entry("central", 100)], &[], &[], 1_000).unwrap();
         let patient = SpoolPressure::new(store.clone(), sink.clone(), bases.clone(), 1_000)
@@ -292,19 +298,7 @@ mod tests {
 
     #[test]
     fn an_away_mark_follows_the_spool_while_another_base_pauses_reading() {
-        let dir = temp_data_dir("pressure-marks");
-        let store = Arc::new(Store::open(&dir).unwrap());
-        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
-        let bases = vec!["central".to_owned(), "standby".to_owned()];
-        for base in &bases {
-            store.subscribe(base, "security").unwrap();
-        }
-        let entry = |base: &str, bytes: usize| SpoolEntry {
-            base: base.into(),
-            logger: "security".into(),
-            record: vec![0; bytes],
-            droppable: false,
-        };
+        let (dir, store, sink, bases) = two_bases("pressure-marks");
         let ack_oldest = |base: &str| {
             let oldest = store.spool_batch(base, 1, usize::MAX).unwrap()[0].id;
             store.spool_ack(base, &[oldest]).unwrap();
