@@ -52,9 +52,11 @@ struct object {
      * QUERY: the last record delivered (forward: next are above it; reverse: below it). */
     unsigned long long record;
     BOOL has_record;
-    BOOL reverse;
+    BOOL reverse;   /* QUERY: newest first; EVENT: from such a query; BOOKMARK: last updated so */
     BOOL rendered;  /* EvtRender was called on it before */
     DWORD stale;    /* SUBSCRIPTION: the error every EvtNext now returns (15011, 15012) */
+    BOOL strict;    /* SUBSCRIPTION: EvtSubscribeStrict (told when records it would give are gone) */
+    unsigned long long seen; /* SUBSCRIPTION: the newest record it has seen in the channel */
     HANDLE signal;  /* SUBSCRIPTION: the caller's event */
     WCHAR *text;    /* EVENT: its XML; PUBLISHER: the provider's name */
     WCHAR **names;  /* CHANNEL_ENUM */
@@ -511,7 +513,8 @@ static WCHAR *bookmark_xml(const struct object *bookmark)
     if (!xml)
         return NULL;
     xml[0] = 0;
-    append(xml, cap, L"<BookmarkList>\r\n  <Bookmark Channel='");
+    append(xml, cap, bookmark->reverse ? L"<BookmarkList Direction='backward'>" : L"<BookmarkList>");
+    append(xml, cap, L"\r\n  <Bookmark Channel='");
     append(xml, cap, escaped);
     append(xml, cap, L"' RecordId='");
     append(xml, cap, id);
@@ -589,6 +592,8 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE session, HANDLE signal, LPCWSTR channe
     ids = list_records(dir, &count);
     if (origin == EvtSubscribeToFutureEvents) {
         after = count ? ids[count - 1] : 0;
+    } else if (origin == EvtSubscribeStartAtOldestRecord) {
+        after = count ? ids[0] - 1 : 0;
     } else if (origin == EvtSubscribeStartAfterBookmark) {
         BOOL found = bookmark->has_record && _wcsicmp(bookmark->channel, channel) == 0 &&
                      record_exists(dir, bookmark->record);
@@ -599,6 +604,8 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE session, HANDLE signal, LPCWSTR channe
     if (!(subscription = new_object(SUBSCRIPTION, channel)))
         FAIL(ERROR_OUTOFMEMORY);
     subscription->record = after;
+    subscription->strict = strict;
+    subscription->seen = count ? ids[count - 1] : 0;
     subscription->signal = signal;
     handle = subscription->handle;
     if (count && ids[count - 1] > after)
@@ -739,10 +746,21 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
     }
     if (error)
         goto done;
+    ids = list_records(dir, &count);
+    if (results->kind == SUBSCRIPTION) {
+        /* Records it had seen after the last one it gave left the log from its oldest end
+         * (overwritten): Strict says so, for good; without it they are passed over unsaid. */
+        BOOL overwritten = results->record < results->seen && (count == 0 || ids[0] > results->record + 1);
+        if (count && ids[count - 1] > results->seen)
+            results->seen = ids[count - 1];
+        if (overwritten && results->strict) {
+            results->stale = ERROR_EVT_QUERY_RESULT_STALE;
+            FAIL(ERROR_EVT_QUERY_RESULT_STALE);
+        }
+    }
     /* "next-with-events <code>": the events are handed out (and the result set moves past
      * them), yet the call fails with <code> (not documented either way; the source keeps them). */
     failure_with_events = control(dir, "next-with-events", TRUE);
-    ids = list_records(dir, &count);
     for (i = 0; i < count && n < size; i++) {
         size_t at = results->reverse ? count - 1 - i : i;
         unsigned long long id = ids[at];
@@ -759,6 +777,7 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
             break;
         }
         event->record = id;
+        event->reverse = results->reverse;
         event->text = xml;
         events[n++] = (EVT_HANDLE)event->handle;
         if (n == 1)
@@ -891,6 +910,7 @@ WINBOOL WINAPI EvtUpdateBookmark(EVT_HANDLE bookmark_handle, EVT_HANDLE event_ha
     wcscpy(bookmark->channel, event->channel);
     bookmark->record = event->record;
     bookmark->has_record = TRUE;
+    bookmark->reverse = event->reverse;
 done:
     if (event)
         log_call(event->channel, "EvtUpdateBookmark %llu -> %lu", event->record, error);

@@ -21,6 +21,10 @@
 //!   base, to show what the first stages leave for the rest; and when the pipeline's agent side
 //!   had read, mapped and spooled every event (the link sending to the base meanwhile).
 //!
+//! * CPU: the CPU time the process (agent and base) spent per event while the pipeline ran,
+//!   every thread (Linux's `/proc/self/stat`), and how many of the cores that kept busy: what a
+//!   faster pipeline on these cores has to take out, against the peer's time per record.
+//!
 //! Goal: pipeline at least 0.5 of the peer and at least 20,000 events/s. Three rounds
 //! alternate the two; medians are compared.
 //!
@@ -70,6 +74,7 @@ fn main() {
     let (mut peers, mut pipelines, mut agents) = (Vec::new(), Vec::new(), Vec::new());
     let (mut sources, mut mappings, mut structured) = (Vec::new(), Vec::new(), Vec::new());
     let (mut written, mut disk_rates) = (Vec::new(), Vec::new());
+    let (mut cpu_per_event, mut cores_busy) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         peers.push(evtx_alone(&inputs, events, PeerOutput::Xml));
         structured.push(evtx_alone(&inputs, events, PeerOutput::JsonValues));
@@ -81,6 +86,8 @@ fn main() {
         agents.push(run.agent_side);
         pipelines.push(run.whole);
         written.extend(run.bytes_written_per_event);
+        cpu_per_event.extend(run.cpu_per_event);
+        cores_busy.extend(run.cores_busy);
     }
     let (peer, ours) = (support::median(&mut peers), support::median(&mut pipelines));
     let (source, mapped) = (support::median(&mut sources), support::median(&mut mappings));
@@ -106,6 +113,14 @@ fn main() {
         "    file source, mapping and the spool commit     {agent:>8.0} events/s  ratio {:.2}",
         agent / peer
     );
+    if !cpu_per_event.is_empty() {
+        let per_event = support::median(&mut cpu_per_event) * 1e6;
+        let cores = support::median(&mut cores_busy);
+        println!(
+            "    CPU the whole pipeline spent per event          {per_event:>6.1} us  ({cores:.2} cores busy; the peer: {:.1} us)",
+            1e6 / peer
+        );
+    }
     println!("  for reference, not the goal's peer:");
     println!(
         "    evtx crate making records (records_json_value()) {structured_peer:>6.0} events/s  {structured:.0?}  pipeline / it {:.2}",
@@ -193,6 +208,14 @@ fn storage_bytes_written() -> Option<u64> {
     io.lines().find_map(|line| line.strip_prefix("write_bytes:")).and_then(|n| n.trim().parse().ok())
 }
 
+/// CPU seconds this process has used so far (user and system, every thread), where the kernel says.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// The rate, in bytes per second, at which the disk under `dir` takes 256 MiB written in 1 MiB
 /// pieces and made durable with one `fsync`.
 fn durable_write_rate(dir: &Path) -> f64 {
@@ -222,6 +245,10 @@ struct PipelineRun {
     /// Bytes written to storage per event, from the first read until the base had committed
     /// every event (agent and base are both this process), where the kernel says.
     bytes_written_per_event: Option<f64>,
+    /// CPU seconds (every thread, user and system) per event over the same time.
+    cpu_per_event: Option<f64>,
+    /// CPU seconds per second of that time: how many cores the pipeline kept busy.
+    cores_busy: Option<f64>,
 }
 
 /// The product's path from the files to the base's SQLite.
@@ -262,6 +289,7 @@ async fn pipeline(
 
     let inputs = inputs.to_vec();
     let written_before = storage_bytes_written();
+    let cpu_before = cpu_seconds();
     let started = Instant::now();
     let reading = tokio::task::spawn_blocking(move || {
         for (name, input) in names.iter().zip(inputs) {
@@ -299,6 +327,7 @@ async fn pipeline(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_before.zip(cpu_seconds()).map(|(before, after)| after - before);
     let written = written_before.zip(storage_bytes_written()).map(|(before, after)| after - before);
     let stored = storage.records(&RecordFilter { limit: expected + 1, ..Default::default() }).unwrap().len();
     assert_eq!(stored, expected, "events stored, once");
@@ -307,5 +336,7 @@ async fn pipeline(
         agent_side: expected as f64 / spooled.as_secs_f64(),
         whole: expected as f64 / elapsed.as_secs_f64(),
         bytes_written_per_event: written.map(|bytes| bytes as f64 / expected as f64),
+        cpu_per_event: cpu.map(|seconds| seconds / expected as f64),
+        cores_busy: cpu.map(|seconds| seconds / elapsed.as_secs_f64()),
     }
 }

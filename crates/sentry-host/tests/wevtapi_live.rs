@@ -296,6 +296,9 @@ fn start_at_now_skips_the_events_already_in_the_log() {
     let start = source.start_position().unwrap();
     assert_eq!(bookmark_record_id(&start), Some(3), "the newest record: {start}");
     assert!(log.calls_of("EvtQuery reverse -> 0").len() == 1, "{:#?}", log.calls());
+    // The bookmark of an event of a query in reverse says `Direction='backward'`: the start
+    // is written anew, to read forward after it.
+    assert!(!start.contains("Direction"), "{start}");
     let empty = source.read(&start, 100).unwrap();
     assert!(empty.items.is_empty(), "{:?}", ids(&empty.items));
     log.append(4..=5);
@@ -348,7 +351,7 @@ fn a_stale_or_moved_result_set_resubscribes_without_loss_or_duplicates() {
         let subscribes = log.calls_of("EvtSubscribe");
         assert_eq!(
             subscribes,
-            ["EvtSubscribe oldest 0 -> 0", "EvtSubscribe after 3 strict -> 0"],
+            ["EvtSubscribe oldest 0 strict -> 0", "EvtSubscribe after 3 strict -> 0"],
             "code {code}"
         );
         assert!(log.calls().contains(&format!("EvtNext subscription 2 -> {code}")), "code {code}");
@@ -436,7 +439,39 @@ fn a_bookmark_whose_record_is_gone_gives_a_gap_then_the_oldest_events() {
     let calls = log.calls();
     assert!(calls.contains(&"EvtSubscribe after 12 strict -> 1168".to_owned()), "{calls:#?}");
     assert!(calls.contains(&"EvtSubscribe after 12 -> 0".to_owned()), "{calls:#?}");
+    // That subscription, without Strict, would pass over records overwritten before it gave
+    // them unsaid: the next read subscribes Strict after the bookmark it reached.
+    log.append(14..=14);
+    assert_eq!(ids(&again.read(&resumed.position, 100).unwrap().items), [14]);
+    assert!(log.calls().contains(&"EvtSubscribe after 13 strict -> 0".to_owned()), "{:#?}", log.calls());
     drop((restarted, again));
+    log.assert_all_closed();
+}
+
+#[test]
+fn records_overwritten_before_an_open_subscription_gave_them_make_a_gap() {
+    let Some(log) = shim_channel("Kraken-Overwritten") else { return };
+    log.append(1..=4);
+    let mut source = log.source(StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 2).unwrap();
+    assert_eq!(ids(&first.items), [1, 2]);
+    // The reader fell behind a full log: records up to 7 overwritten, 3..=7 never given. The
+    // subscription at the oldest record is Strict, so Windows says so rather than pass over them.
+    log.append(5..=10);
+    log.remove(1..=7);
+    let batch = source.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&batch.items), [0, 8, 9, 10], "a gap, then the records left");
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, Some(2));
+    let calls = log.calls();
+    for call in [
+        "EvtSubscribe oldest 0 strict -> 0",
+        "EvtNext subscription 100 -> 15011",
+        "EvtSubscribe after 2 strict -> 1168",
+    ] {
+        assert!(calls.contains(&call.to_owned()), "{call}: {calls:#?}");
+    }
+    drop(source);
     log.assert_all_closed();
 }
 
@@ -458,7 +493,7 @@ fn a_bookmark_windows_will_not_resume_after_is_passed_over_from_the_oldest() {
     assert_eq!(ids(&first.items), [6, 7], "nothing read twice");
     log.append(9..=9);
     assert_eq!(ids(&restarted.read(&first.position, 100).unwrap().items), [8, 9]);
-    assert!(log.calls().contains(&"EvtSubscribe oldest 0 -> 0".to_owned()), "{:#?}", log.calls());
+    assert!(log.calls().contains(&"EvtSubscribe oldest 0 strict -> 0".to_owned()), "{:#?}", log.calls());
     drop(restarted);
     // The log cleared since, its ids begun again below the bookmark: all of it, after a gap.
     log.remove(1..=9);

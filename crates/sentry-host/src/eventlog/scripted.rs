@@ -4,8 +4,9 @@
 //! 15011, 15012, 4317, 259, `ERROR_NOT_FOUND`...). It behaves as Microsoft documents the real
 //! calls: record ids only grow (but after [`ScriptedApi::clear_and_begin_ids_again`]), a
 //! `Strict` subscription after a bookmark whose record is gone fails with `ERROR_NOT_FOUND`,
-//! a subscription made before the log was cleared gets 15011 (stale) from `EvtNext`, asking
-//! `EvtNext` for more than the limit fails with 1734.
+//! a subscription made before the log was cleared gets 15011 (stale) from `EvtNext`, and so
+//! does a `Strict` one whose next records were overwritten before it gave them (one without
+//! `Strict` passes over them unsaid), asking `EvtNext` for more than the limit fails with 1734.
 //! Nothing shipped reads from it.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -88,12 +89,15 @@ struct ScriptedLog {
     subscriptions: Vec<String>,
 }
 
-/// A subscription: the id of the last record it delivered, and the clears and stalls it knows
-/// of.
+/// A subscription: the id of the last record it delivered, the clears and stalls it knows of,
+/// and whether it is `Strict` (told of records overwritten before it gave them).
 pub struct ScriptedSubscription {
     after: u64,
     clears: u64,
     stalls: u64,
+    strict: bool,
+    /// Told of overwritten records: every later `EvtNext` fails the same way.
+    stale: bool,
 }
 
 /// An event handle.
@@ -304,23 +308,28 @@ impl SubscriptionApi for ScriptedApi {
         };
         self.log().subscriptions.push(origin);
         let log = self.enter(Call::Subscribe, "EvtSubscribe")?;
+        let subscription = |after: u64, strict: bool| ScriptedSubscription {
+            after,
+            clears: log.clears,
+            stalls: log.stalls,
+            strict,
+            stale: false,
+        };
         match from {
-            SubscribeFrom::Oldest => Ok(ScriptedSubscription {
-                after: log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1),
-                clears: log.clears,
-                stalls: log.stalls,
-            }),
+            SubscribeFrom::Oldest => {
+                Ok(subscription(log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1), true))
+            }
             SubscribeFrom::AfterBookmark(xml) => {
                 let id = bookmark_record_id(xml).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
                 if log.records.iter().any(|(record, _)| *record == id) {
-                    Ok(ScriptedSubscription { after: id, clears: log.clears, stalls: log.stalls })
+                    Ok(subscription(id, true))
                 } else {
                     Err(ApiError { call: "EvtSubscribe", code: codes::NOT_FOUND })
                 }
             }
             SubscribeFrom::AfterRecordOf(xml) => {
                 let id = bookmark_record_id(xml).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
-                Ok(ScriptedSubscription { after: id, clears: log.clears, stalls: log.stalls })
+                Ok(subscription(id, false))
             }
         }
     }
@@ -334,11 +343,18 @@ impl SubscriptionApi for ScriptedApi {
         if max > log.max_batch {
             return Err(ApiError { call: "EvtNext", code: codes::RPC_INVALID_BOUND });
         }
-        if subscription.clears != log.clears {
+        if subscription.clears != log.clears || subscription.stale {
             return Err(ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE });
         }
         if subscription.stalls != log.stalls || log.stalled {
             return Err(ApiError { call: "EvtNext", code: codes::INVALID_OPERATION });
+        }
+        // The records after the last one given were overwritten (ids only grow between clears):
+        // `Strict` says so, for good; without it they are passed over unsaid.
+        let first_left = log.records.iter().map(|(id, _)| *id).find(|id| *id > subscription.after);
+        if subscription.strict && first_left.unwrap_or(log.next_id) > subscription.after + 1 {
+            subscription.stale = true;
+            return Err(ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE });
         }
         let events: Vec<ScriptedEvent> = log
             .records

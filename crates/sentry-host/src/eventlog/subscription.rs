@@ -82,16 +82,20 @@ pub mod codes {
     pub const EVT_PUBLISHER_METADATA_NOT_FOUND: u32 = 15002;
     pub const EVT_CHANNEL_NOT_FOUND: u32 = 15007;
     pub const EVT_MALFORMED_XML_TEXT: u32 = 15008;
+    /// An Analytic or Debug channel, which cannot be subscribed to.
+    pub const EVT_SUBSCRIPTION_TO_DIRECT_CHANNEL: u32 = 15009;
     pub const EVT_QUERY_RESULT_STALE: u32 = 15011;
     pub const EVT_QUERY_RESULT_INVALID_POSITION: u32 = 15012;
     /// `ERROR_EVT_FILTER_ALREADYSCOPED` .. `ERROR_EVT_FILTER_UNEXPECTEDTOKEN`: a query the
     /// service cannot parse.
     pub const EVT_FILTER_ERRORS: std::ops::RangeInclusive<u32> = 15014..=15021;
     pub const EVT_FILTER_TOO_COMPLEX: u32 = 15026;
-    /// An event's message not in its provider's files: the file itself missing (2), no such
-    /// message (15027, 15028, or for the locale 15033), no such event definition (15032), no MUI
-    /// file (15100), no such resource (1813-1815).
-    pub const MESSAGE_MISSING: [u32; 9] = [2, 15027, 15028, 15032, 15033, 15100, 1813, 1814, 1815];
+    /// An event's message not in its provider's files: the file itself or its folder missing
+    /// (2, 3), a message DLL that cannot be loaded (126), no such message (15027, 15028, for the
+    /// locale 15033, or in a classic message table 317), no such event definition (15032), no
+    /// MUI file (15100), no resources (1812) or no such resource (1813-1815).
+    pub const MESSAGE_MISSING: [u32; 13] =
+        [2, 3, 126, 317, 15027, 15028, 15032, 15033, 15100, 1812, 1813, 1814, 1815];
 }
 
 /// How long a provider whose metadata could not be opened is not asked again.
@@ -265,6 +269,10 @@ struct Open<S> {
     position: String,
     /// Set when the subscription started at the oldest record in place of a bookmark.
     past: Option<PastBookmark>,
+    /// Not `Strict` ([`SubscribeFrom::AfterRecordOf`]): Windows would pass over records
+    /// overwritten before it gave them without a word, so once past the bookmark it is not
+    /// kept past its read (the next read subscribes `Strict` after the bookmark it reached).
+    lenient: bool,
 }
 
 /// A subscription at the oldest record standing in for one after a bookmark Windows would not
@@ -345,7 +353,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     ) -> Result<Open<A::Subscription>, SourceError> {
         if position == OLDEST {
             let subscription = self.subscribe_oldest()?;
-            return Ok(Open { subscription, position: position.clone(), past: None });
+            return Ok(Open { subscription, position: position.clone(), past: None, lenient: false });
         }
         if !position.trim_start().starts_with("<BookmarkList") {
             return Err(SourceError::BadPosition(format!(
@@ -369,7 +377,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let error = loop {
             let from = SubscribeFrom::AfterBookmark(bookmark);
             match self.api.subscribe(&self.channel, &self.options.query, from) {
-                Ok(subscription) => return Ok(Open { subscription, position: position.clone(), past: None }),
+                Ok(subscription) => {
+                    return Ok(Open { subscription, position: position.clone(), past: None, lenient: false });
+                }
                 // A result set gone stale may be passing: once more from the bookmark.
                 Err(e) if is_unusable_position(e.code) && unusable == 0 => unusable += 1,
                 Err(e) => break e,
@@ -454,7 +464,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         Ok(match self.regrown_since(position, false)? {
             Resume::Found => {
                 let past = Some(PastBookmark { last_read });
-                Fallback::Open(Open { subscription, position: position.to_owned(), past })
+                Fallback::Open(Open { subscription, position: position.to_owned(), past, lenient: true })
             }
             Resume::Regrown(reason) => Fallback::Gone(reason),
             Resume::Unknown => Fallback::Refused(refused),
@@ -473,7 +483,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         items.push(SourceItem::Gap(Gap { reason, last_record_id, last_header_id: None }));
         let subscription = self.subscribe_oldest()?;
         OLDEST.clone_into(position);
-        Ok(Open { subscription, position: position.clone(), past: None })
+        Ok(Open { subscription, position: position.clone(), past: None, lenient: false })
     }
 
     /// Whether the record `position` names is another event now: the log was cleared (its ids
@@ -725,7 +735,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
         let subscription = self.subscribe_oldest()?;
         let past = Some(PastBookmark { last_read });
-        Ok(Ok(Open { subscription, position: bookmark.to_owned(), past }))
+        Ok(Ok(Open { subscription, position: bookmark.to_owned(), past, lenient: false }))
     }
 
     /// A channel the bookmark names that is not this source's.
@@ -745,6 +755,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             code if codes::EVT_FILTER_ERRORS.contains(&code) => {
                 SourceError::Config(format!("invalid query {:?} for {channel}: {error}", self.options.query))
             }
+            codes::EVT_SUBSCRIPTION_TO_DIRECT_CHANNEL => SourceError::Config(format!(
+                "{channel:?} is an Analytic or Debug channel, which Windows does not let a subscription read"
+            )),
             codes::EVT_INVALID_CHANNEL_PATH => {
                 SourceError::Config(format!("{channel:?} is not a valid channel path: {error}"))
             }
@@ -998,7 +1011,11 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             // Read again at once, by a new subscription.
             return Ok(Batch { items, position, more: true });
         }
-        self.open = Some(open);
+        // A lenient subscription still passing over is kept (the next read goes on passing
+        // over rather than beginning again).
+        if !open.lenient || open.past.is_some() {
+            self.open = Some(open);
+        }
         Ok(Batch { items, position, more })
     }
 

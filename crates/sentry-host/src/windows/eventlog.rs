@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use windows_sys::Win32::Foundation::{
     CloseHandle, ERROR_EVT_MAX_INSERTS_REACHED, ERROR_EVT_UNRESOLVED_PARAMETER_INSERT,
-    ERROR_EVT_UNRESOLVED_VALUE_INSERT, ERROR_INSUFFICIENT_BUFFER, ERROR_NO_MORE_ITEMS, HANDLE, LocalFree,
-    SetLastError,
+    ERROR_EVT_UNRESOLVED_VALUE_INSERT, ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_PARAMETER,
+    ERROR_NO_MORE_ITEMS, HANDLE, LocalFree, SetLastError,
 };
 use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
 use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
@@ -33,7 +33,8 @@ use super::win32::{from_wide, last_error, to_wide};
 use crate::eventlog::accounts::LookupFn;
 use crate::eventlog::source::SourceError;
 use crate::eventlog::subscription::{
-    ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
+    ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_places,
+    bookmark_record_id, bookmark_xml,
 };
 
 /// What a failed render of a bookmark is called: not an event's render ([`RENDER_CALL`]).
@@ -255,8 +256,11 @@ impl SubscriptionApi for WindowsApi {
         query: &str,
         from: SubscribeFrom<'_>,
     ) -> Result<Subscription, ApiError> {
+        // `Strict` also has Windows say when records were overwritten before the subscription
+        // gave them (15011 from `EvtNext`), rather than pass over them: so at the oldest record
+        // too, where it is no bookmark check.
         let (bookmark, flags) = match from {
-            SubscribeFrom::Oldest => (None, EvtSubscribeStartAtOldestRecord),
+            SubscribeFrom::Oldest => (None, EvtSubscribeStartAtOldestRecord | EvtSubscribeStrict),
             SubscribeFrom::AfterBookmark(xml) => {
                 (Some(bookmark_from(xml)?), EvtSubscribeStartAfterBookmark | EvtSubscribeStrict)
             }
@@ -277,11 +281,34 @@ impl SubscriptionApi for WindowsApi {
         let signal = Signal(signal);
         let (channel, query) = (to_wide(channel), to_wide(query));
         let bookmark_handle = bookmark.as_ref().map_or(0, |b| b.0);
-        // SAFETY: strings are NUL-terminated; a pull subscription (signal event, no callback).
-        let handle = unsafe {
-            EvtSubscribe(0, signal.0, channel.as_ptr(), query.as_ptr(), bookmark_handle, null(), None, flags)
+        let subscribe = |flags| {
+            // SAFETY: strings are NUL-terminated; a pull subscription (signal event, no callback).
+            let handle = unsafe {
+                EvtSubscribe(
+                    0,
+                    signal.0,
+                    channel.as_ptr(),
+                    query.as_ptr(),
+                    bookmark_handle,
+                    null(),
+                    None,
+                    flags,
+                )
+            };
+            owned(handle, "EvtSubscribe")
         };
-        Ok(Subscription { handle: owned(handle, "EvtSubscribe")?, _signal: signal })
+        let handle = match subscribe(flags) {
+            // The documentation pairs `Strict` with a bookmark only: a Windows that refuses it at
+            // the oldest record still gets a subscription there.
+            Err(refused)
+                if refused.code == ERROR_INVALID_PARAMETER && matches!(from, SubscribeFrom::Oldest) =>
+            {
+                tracing::debug!("{refused}: subscribing at the oldest record without Strict");
+                subscribe(EvtSubscribeStartAtOldestRecord)?
+            }
+            result => result?,
+        };
+        Ok(Subscription { handle, _signal: signal })
     }
 
     fn next(&mut self, subscription: &mut Subscription, max: u32) -> Result<Vec<EvtHandle>, ApiError> {
@@ -321,10 +348,15 @@ impl SubscriptionApi for WindowsApi {
 
     fn newest_bookmark(&mut self, channel: &str, query: &str) -> Result<Option<String>, ApiError> {
         let results = query_channel(channel, query, EvtQueryReverseDirection)?;
-        match next_result(&results)? {
-            Some(newest) => bookmark_of(&newest).map(Some),
-            None => Ok(None),
-        }
+        let Some(newest) = next_result(&results)? else { return Ok(None) };
+        let bookmark = bookmark_of(&newest)?;
+        // An event of a query in reverse makes a bookmark that says `Direction='backward'`; the
+        // subscription after it is to read forward, so it is written anew from its place, as
+        // a `last_id` start writes one.
+        Ok(Some(match bookmark_places(&bookmark).as_slice() {
+            [(channel, id)] => bookmark_xml(channel, *id),
+            _ => bookmark,
+        }))
     }
 
     fn bookmarked_event(&mut self, channel: &str, bookmark: &str) -> Result<Option<FoundEvent>, ApiError> {

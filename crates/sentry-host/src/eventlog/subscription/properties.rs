@@ -6,8 +6,10 @@
 //! that render nowhere, and subscriptions that break for good while time passes.
 //! Whatever the sequence, the events a caller keeps (as events, or as damage naming their
 //! record where they could not be rendered) come in the order they were written, each once,
-//! none written before a `now` start; an event is passed over only once it left the log unread;
-//! and once the failures are spent, reading on gives every event still in the log.
+//! none written before a `now` start; an event is passed over only once it left the log unread,
+//! and then a gap says so before the next event given (but before the first one: a start at
+//! `oldest`, or at `now` on an empty log, names no record to miss); and once the failures are
+//! spent, reading on gives every event still in the log.
 
 use proptest::prelude::*;
 
@@ -93,6 +95,8 @@ struct Model {
     before_start: u64,
     /// Sequence numbers of the events given, as events or as damage naming their record.
     kept: Vec<u64>,
+    /// Whether a gap was given since the last event kept.
+    gap_since_kept: bool,
 }
 
 impl Model {
@@ -126,7 +130,10 @@ impl Model {
                     };
                     n
                 }
-                SourceItem::Gap(_) => continue,
+                SourceItem::Gap(_) => {
+                    self.gap_since_kept = true;
+                    continue;
+                }
             };
             let last = self.kept.last().copied().unwrap_or(self.before_start);
             prop_assert!(n > last, "event {n} after {last}: out of order or twice (kept {:?})", self.kept);
@@ -135,7 +142,14 @@ impl Model {
                 passed.is_empty(),
                 "events {passed:?} passed over while still in the log (gave {n} after {last})"
             );
+            prop_assert!(
+                self.kept.is_empty() || n == last + 1 || self.gap_since_kept,
+                "events {}..={} passed over unsaid (gave {n} after {last})",
+                last + 1,
+                n - 1
+            );
             self.kept.push(n);
+            self.gap_since_kept = false;
         }
         Ok(())
     }
@@ -151,7 +165,13 @@ fn run(
     let api = ScriptedApi::new("Security");
     let options = LiveOptions { start_at, batch_size, render_message: false, ..LiveOptions::default() };
     let new_source = || SubscriptionSource::new(api.clone(), "Security", options.clone());
-    let mut model = Model { appended: 0, present: Default::default(), before_start: 0, kept: Vec::new() };
+    let mut model = Model {
+        appended: 0,
+        present: Default::default(),
+        before_start: 0,
+        kept: Vec::new(),
+        gap_since_kept: false,
+    };
     model.append(&api, initial);
     let mut source = new_source();
     for (call, code) in failing_start {

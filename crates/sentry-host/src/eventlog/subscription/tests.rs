@@ -511,6 +511,9 @@ fn configuration_errors_and_transient_failures_are_told_apart() {
     assert!(matches!(source.read(OLDEST, 10), Err(SourceError::Config(_))));
     api.fail_next(Call::Subscribe, codes::ACCESS_DENIED);
     assert!(source.read(OLDEST, 10).unwrap_err().to_string().contains("access to the Security log denied"));
+    api.fail_next(Call::Subscribe, codes::EVT_SUBSCRIPTION_TO_DIRECT_CHANNEL);
+    let error = source.read(OLDEST, 10).unwrap_err();
+    assert!(matches!(&error, SourceError::Config(text) if text.contains("Analytic or Debug")), "{error:?}");
     api.fail_next(Call::Subscribe, 1722);
     assert!(matches!(source.read(OLDEST, 10), Err(SourceError::Transient(_))));
     assert!(matches!(source.read("garbage", 10), Err(SourceError::BadPosition(_))));
@@ -898,4 +901,45 @@ fn a_position_keeps_its_time_after_the_bookmark_and_reads_back() {
         Position { bookmark: &bookmark, time_created: None, read_by: None }
     );
     assert_eq!(Position::parse(OLDEST), Position { bookmark: OLDEST, time_created: None, read_by: None });
+}
+
+#[test]
+fn records_overwritten_before_an_open_subscription_gave_them_make_a_gap() {
+    // Kept open between reads: at the oldest record (a start at `oldest`), and after a bookmark.
+    for start_at in [StartAt::Oldest, StartAt::Now] {
+        let api = ScriptedApi::new("Security");
+        api.append_many(4, "P", 1);
+        let mut source = source(&api, start_at, 100);
+        let start = source.start_position().unwrap();
+        let first = source.read(&start, 2).unwrap();
+        api.append_many(6, "P", 1);
+        // The reader fell behind a full log: records up to 7 overwritten, 3..=7 never given.
+        api.roll_over(7);
+        let batch = source.read(&first.position, 100).unwrap();
+        let given = if start_at == StartAt::Oldest { 2 } else { 4 };
+        assert_eq!(ids(&batch), [0, 8, 9, 10], "{start_at:?}: a gap, then the records left");
+        let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+        assert_eq!(gap.last_record_id, Some(given), "{start_at:?}");
+        assert_eq!(api.calls(Call::Subscribe), 3, "{start_at:?}: {:?}", api.subscriptions());
+    }
+}
+
+#[test]
+fn a_subscription_without_strict_is_not_kept_once_past_its_bookmark() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let read = source(&api, StartAt::Oldest, 100).read(OLDEST, 100).unwrap();
+    api.append_many(2, "P", 1);
+    // Strict refuses the record the lookup finds (a filtered query on some versions).
+    api.fail_next(Call::Subscribe, codes::NOT_FOUND);
+    let mut restarted = source(&api, StartAt::Now, 100);
+    let batch = restarted.read(&read.position, 100).unwrap();
+    assert_eq!(ids(&batch), [4, 5]);
+    // Left open, it would pass over records overwritten before it gave them unsaid: the next
+    // read subscribes Strict after the bookmark it reached, which tells.
+    api.append_many(3, "P", 1);
+    api.roll_over(6);
+    let next = restarted.read(&batch.position, 100).unwrap();
+    assert_eq!(ids(&next), [0, 7, 8]);
+    assert_eq!(api.subscriptions(), ["oldest", "after 3 strict", "after 3", "after 5 strict", "oldest"]);
 }
