@@ -36,10 +36,13 @@
 /* The most event handles one EvtNext hands out (see README: larger requests fail with 1734). */
 #define MAX_EVENTS_PER_NEXT 1024
 
-enum kind { LOG = 1, SUBSCRIPTION, QUERY, EVENT, BOOKMARK, PUBLISHER, CHANNEL_ENUM, CHANNEL_CONFIG };
+/* CLOSED_EVENT: an event whose subscription or query was closed, which closed it too (a handle
+ * no call takes; closing it again fails). */
+enum kind { LOG = 1, SUBSCRIPTION, QUERY, EVENT, BOOKMARK, PUBLISHER, CHANNEL_ENUM, CHANNEL_CONFIG, CLOSED_EVENT };
 
 static const char *const kind_names[] = {
     "?", "log", "subscription", "query", "event", "bookmark", "publisher", "channel-enum", "channel-config",
+    "closed-event",
 };
 
 /* One open handle. */
@@ -58,6 +61,7 @@ struct object {
     BOOL strict;    /* SUBSCRIPTION: EvtSubscribeStrict (told when records it would give are gone) */
     unsigned long long seen; /* SUBSCRIPTION: the newest record it has seen in the channel */
     HANDLE signal;  /* SUBSCRIPTION: the caller's event */
+    ULONG_PTR parent; /* EVENT: the subscription or query that handed it out */
     WCHAR *text;    /* EVENT: its XML; PUBLISHER: the provider's name */
     WCHAR **names;  /* CHANNEL_ENUM */
     DWORD name_count, name_next;
@@ -397,7 +401,8 @@ static unsigned open_on(const WCHAR *channel)
     struct object *object;
     unsigned n = 0;
     for (object = objects; object; object = object->next)
-        if (channel[0] && object->kind != CHANNEL_CONFIG && _wcsicmp(object->channel, channel) == 0)
+        if (channel[0] && object->kind != CHANNEL_CONFIG && object->kind != CLOSED_EVENT &&
+            _wcsicmp(object->channel, channel) == 0)
             n++;
     return n;
 }
@@ -778,6 +783,7 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
         }
         event->record = id;
         event->reverse = results->reverse;
+        event->parent = results->handle;
         event->text = xml;
         events[n++] = (EVT_HANDLE)event->handle;
         if (n == 1)
@@ -1149,9 +1155,20 @@ WINBOOL WINAPI EvtClose(EVT_HANDLE handle)
     }
     if (!object)
         FAIL(ERROR_INVALID_HANDLE);
+    /* "When you close a parent handle, any opened handles that were created using the handle
+     * are also closed" (EvtClose): the events a subscription or query handed out. */
+    if (object->kind == SUBSCRIPTION || object->kind == QUERY) {
+        struct object *child;
+        for (child = objects; child; child = child->next)
+            if (child->kind == EVENT && child->parent == object->handle)
+                child->kind = CLOSED_EVENT;
+    }
+    /* Already closed with its parent: a second close of the handle. */
+    if (object->kind == CLOSED_EVENT)
+        error = ERROR_INVALID_HANDLE;
     if (object->channel[0] && object->kind != CHANNEL_CONFIG)
-        log_call(object->channel, "EvtClose %s %llu -> 0 (open %u)", kind_names[object->kind], object->record,
-                 open_on(object->channel));
+        log_call(object->channel, "EvtClose %s %llu -> %lu (open %u)", kind_names[object->kind], object->record,
+                 error, open_on(object->channel));
     free_object(object);
 done:
     LEAVE;

@@ -137,9 +137,14 @@ impl ShimChannel {
         open.parse().unwrap()
     }
 
-    /// Checks that the shim has no handle of this channel open (call once every source is dropped).
+    /// Checks that the shim has no handle of this channel open (call once every source is
+    /// dropped), and that no handle was closed twice (an event after the subscription or query
+    /// it came from, which closed it).
     fn assert_all_closed(&self) {
         assert_eq!(self.open_handles(), 0, "handles left open: {:#?}", self.calls());
+        let failed: Vec<String> =
+            self.calls_of("EvtClose").into_iter().filter(|call| !call.contains(" -> 0 ")).collect();
+        assert!(failed.is_empty(), "closes that failed: {failed:#?}");
     }
 
     fn source(&self, start_at: StartAt, batch_size: u32) -> Box<dyn EventSource> {
