@@ -753,9 +753,12 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
         goto done;
     ids = list_records(dir, &count);
     if (results->kind == SUBSCRIPTION) {
-        /* Records it had seen after the last one it gave left the log from its oldest end
-         * (overwritten): Strict says so, for good; without it they are passed over unsaid. */
-        BOOL overwritten = results->record < results->seen && (count == 0 || ids[0] > results->record + 1);
+        /* Records after the last one it gave left the log from its oldest end (overwritten):
+         * the oldest left is past the next id (a subscription starts at a record there, or just
+         * before the oldest), or none is left of those it saw. One that has seen no record (made
+         * on an empty channel) cannot tell what the first ids were. Strict says so, for good;
+         * without it they are passed over unsaid. */
+        BOOL overwritten = results->seen && (count ? ids[0] > results->record + 1 : results->record < results->seen);
         if (count && ids[count - 1] > results->seen)
             results->seen = ids[count - 1];
         if (overwritten && results->strict) {

@@ -476,6 +476,13 @@ fn records_overwritten_before_an_open_subscription_gave_them_make_a_gap() {
     ] {
         assert!(calls.contains(&call.to_owned()), "{call}: {calls:#?}");
     }
+    // Caught up, then records written and overwritten between two reads.
+    log.append(11..=30);
+    log.remove(8..=25);
+    let later = source.read(&batch.position, 100).unwrap();
+    assert_eq!(ids(&later.items), [0, 26, 27, 28, 29, 30]);
+    let SourceItem::Gap(gap) = &later.items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, Some(10));
     drop(source);
     log.assert_all_closed();
 }

@@ -84,6 +84,8 @@ pub mod codes {
     pub const EVT_MALFORMED_XML_TEXT: u32 = 15008;
     /// An Analytic or Debug channel, which cannot be subscribed to.
     pub const EVT_SUBSCRIPTION_TO_DIRECT_CHANNEL: u32 = 15009;
+    /// An operation (a query) over an enabled Analytic or Debug channel.
+    pub const EVT_OVER_ENABLED_DIRECT_CHANNEL: u32 = 15022;
     pub const EVT_QUERY_RESULT_STALE: u32 = 15011;
     pub const EVT_QUERY_RESULT_INVALID_POSITION: u32 = 15012;
     /// `ERROR_EVT_FILTER_ALREADYSCOPED` .. `ERROR_EVT_FILTER_UNEXPECTEDTOKEN`: a query the
@@ -270,8 +272,9 @@ struct Open<S> {
     /// Set when the subscription started at the oldest record in place of a bookmark.
     past: Option<PastBookmark>,
     /// Not `Strict` ([`SubscribeFrom::AfterRecordOf`]): Windows would pass over records
-    /// overwritten before it gave them without a word, so once past the bookmark it is not
-    /// kept past its read (the next read subscribes `Strict` after the bookmark it reached).
+    /// overwritten before it gave them without a word, so it is not kept past its read (the
+    /// next read subscribes `Strict` after its bookmark again), but in the middle of a
+    /// pass-over.
     lenient: bool,
 }
 
@@ -755,9 +758,11 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             code if codes::EVT_FILTER_ERRORS.contains(&code) => {
                 SourceError::Config(format!("invalid query {:?} for {channel}: {error}", self.options.query))
             }
-            codes::EVT_SUBSCRIPTION_TO_DIRECT_CHANNEL => SourceError::Config(format!(
-                "{channel:?} is an Analytic or Debug channel, which Windows does not let a subscription read"
-            )),
+            codes::EVT_SUBSCRIPTION_TO_DIRECT_CHANNEL | codes::EVT_OVER_ENABLED_DIRECT_CHANNEL => {
+                SourceError::Config(format!(
+                    "{channel:?} is an Analytic or Debug channel, which Windows does not let a subscription read"
+                ))
+            }
             codes::EVT_INVALID_CHANNEL_PATH => {
                 SourceError::Config(format!("{channel:?} is not a valid channel path: {error}"))
             }
@@ -985,6 +990,24 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                     }
                     let Open { subscription, position, .. } = open;
                     drop(subscription);
+                    // A subscription at the oldest record that gave nothing yet has no bookmark
+                    // to check: its records went (overwritten, cleared) before they were read,
+                    // which only this answer tells (kept should the resubscription fail).
+                    if position == OLDEST
+                        && is_unusable_position(error.code)
+                        && !matches!(items.last(), Some(SourceItem::Gap(_)))
+                    {
+                        let reason = format!(
+                            "records of {} were overwritten or cleared before they were read ({error}); \
+                             reading resumed at the oldest record",
+                            self.channel
+                        );
+                        items.push(SourceItem::Gap(Gap {
+                            reason,
+                            last_record_id: None,
+                            last_header_id: None,
+                        }));
+                    }
                     let (kept, mut from) = (items.len(), position.clone());
                     open = match self.subscribe(&mut from, &mut items) {
                         Ok(next) => next,
@@ -1011,9 +1034,11 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             // Read again at once, by a new subscription.
             return Ok(Batch { items, position, more: true });
         }
-        // A lenient subscription still passing over is kept (the next read goes on passing
-        // over rather than beginning again).
-        if !open.lenient || open.past.is_some() {
+        // A lenient subscription is kept only in the middle of a pass-over cut short by the
+        // read's bounds (the next read, at once, goes on passing over rather than beginning
+        // again); waiting for a record after the bookmark, it could pass over records
+        // overwritten meanwhile unsaid.
+        if !open.lenient || (open.past.is_some() && more) {
             self.open = Some(open);
         }
         Ok(Batch { items, position, more })

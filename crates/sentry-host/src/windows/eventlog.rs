@@ -15,7 +15,7 @@ use std::sync::Arc;
 use windows_sys::Win32::Foundation::{
     CloseHandle, ERROR_EVT_MAX_INSERTS_REACHED, ERROR_EVT_UNRESOLVED_PARAMETER_INSERT,
     ERROR_EVT_UNRESOLVED_VALUE_INSERT, ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_PARAMETER,
-    ERROR_NO_MORE_ITEMS, HANDLE, LocalFree, SetLastError,
+    ERROR_NO_MORE_ITEMS, ERROR_NOT_FOUND, HANDLE, LocalFree, SetLastError,
 };
 use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
 use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
@@ -109,6 +109,8 @@ pub struct WindowsApi {
     /// starts after.
     bookmark: Option<EvtHandle>,
     publishers: HashMap<String, EvtHandle>,
+    /// Set once Windows refused `Strict` at the oldest record: such subscriptions go without it.
+    oldest_without_strict: bool,
 }
 
 /// A bookmark made from its XML (`EvtRenderBookmark`'s).
@@ -258,9 +260,10 @@ impl SubscriptionApi for WindowsApi {
     ) -> Result<Subscription, ApiError> {
         // `Strict` also has Windows say when records were overwritten before the subscription
         // gave them (15011 from `EvtNext`), rather than pass over them: so at the oldest record
-        // too, where it is no bookmark check.
+        // too, where it is no bookmark check (unless this Windows refused it there).
+        let oldest_strict = if self.oldest_without_strict { 0 } else { EvtSubscribeStrict };
         let (bookmark, flags) = match from {
-            SubscribeFrom::Oldest => (None, EvtSubscribeStartAtOldestRecord | EvtSubscribeStrict),
+            SubscribeFrom::Oldest => (None, EvtSubscribeStartAtOldestRecord | oldest_strict),
             SubscribeFrom::AfterBookmark(xml) => {
                 (Some(bookmark_from(xml)?), EvtSubscribeStartAfterBookmark | EvtSubscribeStrict)
             }
@@ -298,13 +301,21 @@ impl SubscriptionApi for WindowsApi {
             owned(handle, "EvtSubscribe")
         };
         let handle = match subscribe(flags) {
-            // The documentation pairs `Strict` with a bookmark only: a Windows that refuses it at
-            // the oldest record still gets a subscription there.
+            // The documentation ties `Strict`'s failure to a bookmark: a Windows that refuses it
+            // at the oldest record (87, or 1168 for a bookmark it does not have) still gets a
+            // subscription there, without it from then on.
             Err(refused)
-                if refused.code == ERROR_INVALID_PARAMETER && matches!(from, SubscribeFrom::Oldest) =>
+                if matches!(refused.code, ERROR_INVALID_PARAMETER | ERROR_NOT_FOUND)
+                    && oldest_strict != 0
+                    && matches!(from, SubscribeFrom::Oldest) =>
             {
-                tracing::debug!("{refused}: subscribing at the oldest record without Strict");
-                subscribe(EvtSubscribeStartAtOldestRecord)?
+                let handle = subscribe(EvtSubscribeStartAtOldestRecord)?;
+                self.oldest_without_strict = true;
+                tracing::warn!(
+                    "{refused} for Strict at the oldest record: subscriptions there go without it, so \
+                     records overwritten there before they are read are not reported as a gap"
+                );
+                handle
             }
             result => result?,
         };

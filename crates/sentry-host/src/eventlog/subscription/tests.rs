@@ -943,3 +943,43 @@ fn a_subscription_without_strict_is_not_kept_once_past_its_bookmark() {
     assert_eq!(ids(&next), [0, 7, 8]);
     assert_eq!(api.subscriptions(), ["oldest", "after 3 strict", "after 3", "after 5 strict", "oldest"]);
 }
+
+#[test]
+fn records_overwritten_before_anything_was_read_make_a_gap_too() {
+    // A `now` start on an empty log: the subscription at the oldest record has no bookmark to
+    // check, only Strict's notice.
+    let api = ScriptedApi::new("Security");
+    let mut source = source(&api, StartAt::Now, 100);
+    let start = source.start_position().unwrap();
+    assert_eq!(start, OLDEST);
+    let empty = source.read(&start, 100).unwrap();
+    assert!(empty.items.is_empty());
+    api.append_many(5, "P", 1);
+    api.roll_over(3);
+    // The resubscription's first answer is another notice (15012): the read says it once.
+    api.fail_after(Call::Next, 1, codes::EVT_QUERY_RESULT_INVALID_POSITION);
+    let batch = source.read(&empty.position, 100).unwrap();
+    assert_eq!(ids(&batch), [0, 4, 5]);
+    let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, None);
+    assert!(gap.reason.contains("overwritten or cleared before they were read"), "{}", gap.reason);
+    assert_eq!(api.subscriptions(), ["oldest", "oldest", "oldest"]);
+}
+
+#[test]
+fn a_subscription_without_strict_waiting_for_a_record_after_its_bookmark_is_not_kept() {
+    // A filtered query: records missing after the bookmark cannot be told by their ids.
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let options = LiveOptions { query: "*[System[EventID=1]]".into(), ..LiveOptions::default() };
+    let read = SubscriptionSource::new(api.clone(), "Security", options.clone()).read(OLDEST, 100).unwrap();
+    api.fail_next(Call::Subscribe, codes::NOT_FOUND);
+    let mut restarted = SubscriptionSource::new(api.clone(), "Security", options);
+    let nothing = restarted.read(&read.position, 100).unwrap();
+    assert!(nothing.items.is_empty());
+    // Kept open, it would give 5 after 3 unsaid; the next read finds the bookmarked record gone.
+    api.append_many(2, "P", 1);
+    api.roll_over(4);
+    assert_eq!(ids(&restarted.read(&nothing.position, 100).unwrap()), [0, 5]);
+    assert_eq!(api.subscriptions(), ["oldest", "after 3 strict", "after 3", "after 3 strict", "oldest"]);
+}
