@@ -7,7 +7,8 @@
 //!
 //! It reports a marker event to the Application log (`ReportEventW`), sees it arrive once
 //! through a subscription that started "now", then restarts from the saved bookmark, as the
-//! agent does after a restart, and sees it not arrive again.
+//! agent does after a restart, and sees it not arrive again. A second test reads the Application
+//! log from its oldest record (a subscription at the oldest record, `Strict`).
 #![cfg(windows)]
 
 use std::ptr::null;
@@ -104,4 +105,21 @@ fn a_reported_event_arrives_once_and_not_again_after_a_restart() {
         batch.items
     );
     println!("a bookmark whose record was created at another time: read again after a gap");
+}
+
+#[test]
+#[ignore = "needs a real Windows event log: cargo test -p sentry-host --test live_windows -- --ignored"]
+fn a_subscription_at_the_oldest_record_reads_the_log_from_its_start() {
+    // Strict at the oldest record (so that Windows tells of records overwritten before they are
+    // read) is taken, or falls back without it: either way the log's oldest events come.
+    let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut live = live_source("Application", options).unwrap();
+    let start = live.start_position().unwrap();
+    let batch = live.read(&start, 5).unwrap();
+    let events = batch.items.iter().filter(|item| matches!(item, SourceItem::Event(_))).count();
+    assert!(events > 0, "the Application log has events: {:?}", batch.items);
+    assert!(batch.more, "a read of 5 from the oldest record of the Application log leaves more");
+    let next = live.read(&batch.position, 5).unwrap();
+    assert!(!next.items.iter().any(|item| matches!(item, SourceItem::Gap(_))), "{:?}", next.items);
+    println!("{events} events from the oldest record, then {} more", next.items.len());
 }
