@@ -21,8 +21,14 @@ use super::render;
 use crate::eventlog::{ItemMapping, MappingOptions};
 use crate::loggers::sink::json_line;
 
-/// Items read per batch (the output streams; memory stays bounded), and rows per table.
+/// Items read per batch from a channel (the output streams; memory stays bounded), and rows
+/// per table.
 const BATCH: usize = 1000;
+
+/// Items read per batch from a file: each read of a file looks at every chunk header first
+/// (up to 65,536 of them), so a large file is read in fewer, larger batches. A batch still ends
+/// once its events hold 16 MiB of XML, which bounds the memory whatever the records.
+const FILE_BATCH: usize = 10_000;
 
 /// How long `tail` waits after a failure that may pass (the event log service restarting).
 const TAIL_RETRY: Duration = Duration::from_secs(5);
@@ -77,7 +83,7 @@ pub fn run(args: EventlogArgs) -> anyhow::Result<()> {
                 source: source.describe(),
             };
             match format {
-                Format::Json => print_json(&mut source, &mapping, false),
+                Format::Json => print_json(&mut source, &mapping, FILE_BATCH, false),
                 Format::Table => print_table(&mut source, &mapping),
             }
         }
@@ -93,7 +99,7 @@ pub fn run(args: EventlogArgs) -> anyhow::Result<()> {
                 live_source(&channel, LiveOptions { query, start_at, ..LiveOptions::default() })?;
             let mapping =
                 ItemMapping { options: MappingOptions::default(), channel: channel.clone(), source: channel };
-            print_json(source.as_mut(), &mapping, true)
+            print_json(source.as_mut(), &mapping, BATCH, true)
         }
     }
 }
@@ -101,12 +107,18 @@ pub fn run(args: EventlogArgs) -> anyhow::Result<()> {
 /// The records of `source` as JSON lines, to its end (or forever when `follow`: once it has been
 /// read, also through failures that may pass, the event log service stopped among them, from
 /// the same position).
-fn print_json(source: &mut dyn EventSource, mapping: &ItemMapping, follow: bool) -> anyhow::Result<()> {
+fn print_json(
+    source: &mut dyn EventSource,
+    mapping: &ItemMapping,
+    batch_size: usize,
+    follow: bool,
+) -> anyhow::Result<()> {
     let mut position = source.start_position()?;
-    let mut out = io::stdout().lock();
+    // Written out once per batch (a line each would cost a write each).
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut read_once = false;
     loop {
-        let batch = match source.read(&position, BATCH) {
+        let batch = match source.read(&position, batch_size) {
             Ok(batch) => batch,
             Err(error @ (SourceError::Transient(_) | SourceError::Unavailable(_))) if follow && read_once => {
                 let note = format!("kraken-sentry: {error}; trying again in {} s", TAIL_RETRY.as_secs());
@@ -144,7 +156,7 @@ fn print_table(source: &mut dyn EventSource, mapping: &ItemMapping) -> anyhow::R
     let mut position = source.start_position()?;
     let mut rows = Vec::new();
     loop {
-        let batch = source.read(&position, BATCH)?;
+        let batch = source.read(&position, FILE_BATCH)?;
         for (_, params) in mapping.records(batch.items) {
             let mut row = Map::with_capacity(COLUMNS.len());
             for column in COLUMNS {
