@@ -12,8 +12,9 @@
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
 //! A base whose spool is past that line and that has had nothing acknowledged for
-//! [`STALLED_AFTER`] (or `[spool] away_after_ms`; counted from the agent's start when nothing
-//! was acknowledged since) is away, not slow: it no longer holds back the other bases that want
+//! [`STALLED_AFTER`] (or `[spool] away_after_ms`; counted from its last acknowledgement, whose
+//! time the store keeps across restarts, or from the agent's start when it never had one) is
+//! away, not slow: it no longer holds back the other bases that want
 //! the logger's records, until its spool is seen back under the line (a check that judges the
 //! bases looks at every configured one). Reading goes on for the others, and its spool keeps
 //! its bound as a full spool does (its oldest records dropped, performance records first, a
@@ -92,28 +93,37 @@ impl SpoolPressure {
     }
 
     /// Whether `base`, its spool past the pause line or not (`past_line`), is away: past it
-    /// with nothing acknowledged for the away time, or taken as away before and not seen back
-    /// under the line since. Says so when it becomes so, and when it no longer is.
-    fn away(&self, base: &str, past_line: bool) -> bool {
-        let drained = self.store.spool_last_drained(base);
-        let silent_for = drained.unwrap_or(self.started).elapsed();
+    /// with nothing acknowledged for the away time (by the time saved with the last
+    /// acknowledgement, across restarts), or taken as away before and not seen back under the
+    /// line since. Says so when it becomes so, and when it no longer is.
+    fn away(&self, base: &str, past_line: bool) -> Result<bool, StoreError> {
         let mut marked = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let away = past_line && (marked.contains(base) || silent_for >= self.stalled_after);
-        if away && marked.insert(base.to_owned()) {
-            let since = if drained.is_some() { "" } else { " (since the agent started)" };
-            tracing::warn!(
-                "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
-                 taken as away, it no longer holds back other bases' event records; its spool drops its \
-                 oldest records at its bound",
-                silent_for.as_secs(),
-                PAUSE_FRACTION * 100.0
-            );
-        } else if !away && marked.remove(base) {
-            tracing::info!(
-                "base {base}: its spool is back under the line; its room holds event records back again"
-            );
+        if !past_line {
+            if marked.remove(base) {
+                tracing::info!(
+                    "base {base}: its spool is back under the line; its room holds event records back again"
+                );
+            }
+            return Ok(false);
         }
-        away
+        if marked.contains(base) {
+            return Ok(true);
+        }
+        let drained = self.store.spool_silent_for(base)?;
+        let silent_for = drained.unwrap_or_else(|| self.started.elapsed());
+        if silent_for < self.stalled_after {
+            return Ok(false);
+        }
+        marked.insert(base.to_owned());
+        let since = if drained.is_some() { "" } else { " (since the agent started)" };
+        tracing::warn!(
+            "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
+             taken as away, it no longer holds back other bases' event records; its spool drops its \
+             oldest records at its bound",
+            silent_for.as_secs(),
+            PAUSE_FRACTION * 100.0
+        );
+        Ok(true)
     }
 
     /// What `logger` may do this run, wanting to make up to `wants_bytes` of records.
@@ -143,13 +153,13 @@ impl SpoolPressure {
         // past the line and wants these records, and is no longer so once seen under the line.
         for base in self.bases.iter().filter(|base| !subscribers.contains(base)) {
             if self.store.spool_bytes(base)? <= pause_at {
-                self.away(base, false);
+                self.away(base, false)?;
             }
         }
         let (mut draining, mut slow, mut full) = (0, None, None);
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
-            let away = self.away(base, used > pause_at);
+            let away = self.away(base, used > pause_at)?;
             if used > pause_at {
                 let pause = format!(
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
@@ -293,6 +303,39 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1300));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((patient, pressure, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_base_silent_before_a_restart_is_taken_as_away_at_once_after_it() {
+        let (dir, store, sink, bases) = two_bases("pressure-restart");
+        store.spool_append(&[entry("standby", 100)], &[], &[], 1_000).unwrap();
+        let oldest = store.spool_batch("standby", 1, usize::MAX).unwrap()[0].id;
+        store.spool_ack("standby", &[oldest]).unwrap();
+        store.spool_append(&[entry("standby", 800)], &[], &[], 1_000).unwrap();
+        drop((store, sink));
+        // The agent restarts 1.3 s after the standby's last acknowledgement (away time 1 s): away
+        // at once, not an away time after the start.
+        std::thread::sleep(Duration::from_millis(1300));
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
+        let restarted = |sink: &Arc<SpoolSink>| {
+            SpoolPressure::new(store.clone(), sink.clone(), bases.clone(), 1_000)
+                .away_after(Duration::from_secs(1))
+        };
+        assert_eq!(
+            restarted(&sink).check("security", u64::MAX).unwrap(),
+            Delivery::Open { budget_bytes: 900 }
+        );
+        // A time saved ahead of the clock (set back since) tells nothing: counted from the start.
+        let ahead = std::time::SystemTime::now() + Duration::from_secs(3600);
+        let ahead = ahead.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
+        store
+            .lock()
+            .execute("UPDATE meta SET value = ?1 WHERE key = 'spool-drained:standby'", [ahead])
+            .unwrap();
+        assert!(matches!(restarted(&sink).check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        drop((store, sink));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -311,6 +311,11 @@ impl Store {
         )?;
         transaction
             .execute("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1", params![base, bytes])?;
+        // Kept for the next start too: a base away for days is known as such at once.
+        transaction.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![drained_key(base), unix_ms(std::time::SystemTime::now()).to_string()],
+        )?;
         transaction.commit()?;
         drop(connection);
         let mut drained = self.spool_drained.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -318,11 +323,25 @@ impl Store {
         Ok(())
     }
 
-    /// When `base` last had records of its spool acknowledged, if it did since the store was
-    /// opened.
-    pub fn spool_last_drained(&self, base: &str) -> Option<std::time::Instant> {
+    /// How long since `base` last had records of its spool acknowledged: since this process
+    /// saw it, else by the time saved then (a clock set back since makes that unknown); `None`
+    /// when it never was.
+    pub fn spool_silent_for(&self, base: &str) -> Result<Option<std::time::Duration>, StoreError> {
         let drained = self.spool_drained.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        drained.get(base).copied()
+        if let Some(at) = drained.get(base) {
+            return Ok(Some(at.elapsed()));
+        }
+        drop(drained);
+        let saved: Option<String> = rusqlite::OptionalExtension::optional(self.lock().query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [drained_key(base)],
+            |row| row.get(0),
+        ))?;
+        let now = unix_ms(std::time::SystemTime::now());
+        Ok(saved
+            .and_then(|ms| ms.parse::<i64>().ok())
+            .and_then(|ms| u64::try_from(now - ms).ok())
+            .map(std::time::Duration::from_millis))
     }
 
     /// The bytes of records waiting for `base` (cheap: a running total).
@@ -371,6 +390,16 @@ impl Store {
         let (bytes, dropped) = totals.unwrap_or((0, 0));
         Ok((count as u64, bytes as u64, dropped as u64))
     }
+}
+
+/// The `meta` key of the time `base` last had records acknowledged (Unix ms).
+fn drained_key(base: &str) -> String {
+    format!("spool-drained:{base}")
+}
+
+fn unix_ms(time: std::time::SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
