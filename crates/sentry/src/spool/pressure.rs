@@ -73,6 +73,19 @@ pub struct SpoolPressure {
 
 impl SpoolPressure {
     pub fn new(store: Arc<Store>, sink: Arc<SpoolSink>, bases: Vec<String>, max_bytes: u64) -> Self {
+        // Taken as away before a restart, a base stays so until seen under the line: one that
+        // never acknowledged anything would otherwise hold the others back for the away time
+        // after every start.
+        let away = bases
+            .iter()
+            .filter(|base| {
+                store.spool_away(base).unwrap_or_else(|error| {
+                    tracing::warn!("base {base}: whether it was away is unknown: {error}");
+                    false
+                })
+            })
+            .cloned()
+            .collect();
         SpoolPressure {
             store,
             sink,
@@ -81,7 +94,7 @@ impl SpoolPressure {
             held: Mutex::default(),
             started: Instant::now(),
             stalled_after: STALLED_AFTER,
-            away: Mutex::default(),
+            away: Mutex::new(away),
         }
     }
 
@@ -94,12 +107,14 @@ impl SpoolPressure {
 
     /// Whether `base`, its spool past the pause line or not (`past_line`), is away: past it
     /// with nothing acknowledged for the away time (by the time saved with the last
-    /// acknowledgement, across restarts), or taken as away before and not seen back under the
-    /// line since. Says so when it becomes so, and when it no longer is.
+    /// acknowledgement, across restarts), or taken as away before (by this run or an earlier
+    /// one: the mark is kept in the store) and not seen back under the line since. Says so when
+    /// it becomes so, and when it no longer is.
     fn away(&self, base: &str, past_line: bool) -> Result<bool, StoreError> {
         let mut marked = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if !past_line {
             if marked.remove(base) {
+                self.store.set_spool_away(base, false)?;
                 tracing::info!(
                     "base {base}: its spool is back under the line; its room holds event records back again"
                 );
@@ -114,6 +129,7 @@ impl SpoolPressure {
         if silent_for < self.stalled_after {
             return Ok(false);
         }
+        self.store.set_spool_away(base, true)?;
         marked.insert(base.to_owned());
         let since = if drained.is_some() { "" } else { " (since the agent started)" };
         tracing::warn!(
@@ -327,7 +343,9 @@ mod tests {
             restarted(&sink).check("security", u64::MAX).unwrap(),
             Delivery::Open { budget_bytes: 900 }
         );
-        // A time saved ahead of the clock (set back since) tells nothing: counted from the start.
+        // A time saved ahead of the clock (set back since) tells nothing: counted from the start
+        // (with the mark the check above kept taken off).
+        store.set_spool_away("standby", false).unwrap();
         let ahead = std::time::SystemTime::now() + Duration::from_secs(3600);
         let ahead = ahead.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
         store
@@ -335,6 +353,39 @@ mod tests {
             .execute("UPDATE meta SET value = ?1 WHERE key = 'spool-drained:standby'", [ahead])
             .unwrap();
         assert!(matches!(restarted(&sink).check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        drop((store, sink));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_base_taken_as_away_stays_so_after_a_restart_until_seen_under_the_line() {
+        let (dir, store, sink, bases) = two_bases("pressure-mark-kept");
+        // The standby never acknowledged anything: away an away time after the start.
+        store.spool_append(&[entry("standby", 800)], &[], &[], 1_000).unwrap();
+        let pressure = |store: &Arc<Store>, sink: &Arc<SpoolSink>| {
+            SpoolPressure::new(store.clone(), sink.clone(), bases.clone(), 1_000)
+                .away_after(Duration::from_secs(1))
+        };
+        let first = pressure(&store, &sink);
+        assert!(matches!(first.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        std::thread::sleep(Duration::from_millis(1300));
+        assert!(matches!(first.check("security", u64::MAX).unwrap(), Delivery::Open { .. }));
+        drop((first, store, sink));
+        // Restarted: still away, at once.
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
+        assert!(matches!(
+            pressure(&store, &sink).check("security", u64::MAX).unwrap(),
+            Delivery::Open { .. }
+        ));
+        // Seen under the line, the mark goes, for the next start too.
+        let oldest = store.spool_batch("standby", 1, usize::MAX).unwrap()[0].id;
+        store.spool_ack("standby", &[oldest]).unwrap();
+        assert!(matches!(
+            pressure(&store, &sink).check("security", u64::MAX).unwrap(),
+            Delivery::Open { .. }
+        ));
+        assert!(!store.spool_away("standby").unwrap());
         drop((store, sink));
         std::fs::remove_dir_all(&dir).unwrap();
     }

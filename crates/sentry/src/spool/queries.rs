@@ -323,6 +323,26 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps whether `base` is taken as away (see `spool::pressure`), for the next start.
+    pub fn set_spool_away(&self, base: &str, away: bool) -> Result<(), StoreError> {
+        let key = format!("spool-away:{base}");
+        let connection = self.lock();
+        if away {
+            connection.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, '1') ON CONFLICT (key) DO NOTHING",
+                [key],
+            )?;
+        } else {
+            connection.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+        }
+        Ok(())
+    }
+
+    /// Whether `base` was taken as away when last judged, by this or an earlier run.
+    pub fn spool_away(&self, base: &str) -> Result<bool, StoreError> {
+        self.has_meta(&format!("spool-away:{base}"))
+    }
+
     /// How long since `base` last had records of its spool acknowledged: since this process
     /// saw it, else by the time saved then (a clock set back since makes that unknown); `None`
     /// when it never was.
