@@ -12,11 +12,11 @@
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
 //! A base whose spool is past that line and that has had nothing acknowledged for
-//! [`STALLED_AFTER`] (or `[spool] away_after_ms`; counted from its last acknowledgement, whose
-//! time the store keeps across restarts, or from the agent's start when it never had one) is
-//! away, not slow: it no longer holds back the other bases that want
-//! the logger's records, until its spool is seen back under the line (a check that judges the
-//! bases looks at every configured one). Reading goes on for the others, and its spool keeps
+//! [`STALLED_AFTER`] (or `[spool] away_after_ms`) while the agent ran (counted from the agent's
+//! start when nothing was acknowledged since) is away, not slow: it no longer holds back the
+//! other bases that want the logger's records, until its spool is seen back under the line (a
+//! check that judges the bases looks at every configured one), across restarts too (the store
+//! keeps the mark). Reading goes on for the others, and its spool keeps
 //! its bound as a full spool does (its oldest records dropped, performance records first, a
 //! drop report saying so). A base that returns does not stop the others while it drains; one
 //! that drains slower than records come keeps losing its oldest. Otherwise one dead base of two
@@ -106,31 +106,36 @@ impl SpoolPressure {
     }
 
     /// Whether `base`, its spool past the pause line or not (`past_line`), is away: past it
-    /// with nothing acknowledged for the away time (by the time saved with the last
-    /// acknowledgement, across restarts), or taken as away before (by this run or an earlier
-    /// one: the mark is kept in the store) and not seen back under the line since. Says so when
-    /// it becomes so, and when it no longer is.
-    fn away(&self, base: &str, past_line: bool) -> Result<bool, StoreError> {
+    /// with nothing acknowledged for the away time while this agent ran, or taken as away
+    /// before (by this run or an earlier one: the mark is kept in the store) and not seen back
+    /// under the line since. Says so when it becomes so, and when it no longer is. The mark's
+    /// copy in the store is for the next start only: failing to keep it is a warning.
+    fn away(&self, base: &str, past_line: bool) -> bool {
         let mut marked = self.away.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let keep = |away: bool| {
+            if let Err(error) = self.store.set_spool_away(base, away) {
+                tracing::warn!("base {base}: could not keep whether it is away for the next start: {error}");
+            }
+        };
         if !past_line {
             if marked.remove(base) {
-                self.store.set_spool_away(base, false)?;
+                keep(false);
                 tracing::info!(
                     "base {base}: its spool is back under the line; its room holds event records back again"
                 );
             }
-            return Ok(false);
+            return false;
         }
         if marked.contains(base) {
-            return Ok(true);
+            return true;
         }
-        let drained = self.store.spool_silent_for(base)?;
-        let silent_for = drained.unwrap_or_else(|| self.started.elapsed());
+        let drained = self.store.spool_last_drained(base);
+        let silent_for = drained.unwrap_or(self.started).elapsed();
         if silent_for < self.stalled_after {
-            return Ok(false);
+            return false;
         }
-        self.store.set_spool_away(base, true)?;
         marked.insert(base.to_owned());
+        keep(true);
         let since = if drained.is_some() { "" } else { " (since the agent started)" };
         tracing::warn!(
             "base {base}: nothing acknowledged for {} s{since} and its spool past {} % of its bound: \
@@ -139,7 +144,7 @@ impl SpoolPressure {
             silent_for.as_secs(),
             PAUSE_FRACTION * 100.0
         );
-        Ok(true)
+        true
     }
 
     /// What `logger` may do this run, wanting to make up to `wants_bytes` of records.
@@ -169,13 +174,13 @@ impl SpoolPressure {
         // past the line and wants these records, and is no longer so once seen under the line.
         for base in self.bases.iter().filter(|base| !subscribers.contains(base)) {
             if self.store.spool_bytes(base)? <= pause_at {
-                self.away(base, false)?;
+                self.away(base, false);
             }
         }
         let (mut draining, mut slow, mut full) = (0, None, None);
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
-            let away = self.away(base, used > pause_at)?;
+            let away = self.away(base, used > pause_at);
             if used > pause_at {
                 let pause = format!(
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
@@ -319,41 +324,6 @@ mod tests {
         std::thread::sleep(Duration::from_millis(1300));
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((patient, pressure, store));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_base_silent_before_a_restart_is_taken_as_away_at_once_after_it() {
-        let (dir, store, sink, bases) = two_bases("pressure-restart");
-        store.spool_append(&[entry("standby", 100)], &[], &[], 1_000).unwrap();
-        let oldest = store.spool_batch("standby", 1, usize::MAX).unwrap()[0].id;
-        store.spool_ack("standby", &[oldest]).unwrap();
-        store.spool_append(&[entry("standby", 800)], &[], &[], 1_000).unwrap();
-        drop((store, sink));
-        // The agent restarts 1.3 s after the standby's last acknowledgement (away time 1 s): away
-        // at once, not an away time after the start.
-        std::thread::sleep(Duration::from_millis(1300));
-        let store = Arc::new(Store::open(&dir).unwrap());
-        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
-        let restarted = |sink: &Arc<SpoolSink>| {
-            SpoolPressure::new(store.clone(), sink.clone(), bases.clone(), 1_000)
-                .away_after(Duration::from_secs(1))
-        };
-        assert_eq!(
-            restarted(&sink).check("security", u64::MAX).unwrap(),
-            Delivery::Open { budget_bytes: 900 }
-        );
-        // A time saved ahead of the clock (set back since) tells nothing: counted from the start
-        // (with the mark the check above kept taken off).
-        store.set_spool_away("standby", false).unwrap();
-        let ahead = std::time::SystemTime::now() + Duration::from_secs(3600);
-        let ahead = ahead.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
-        store
-            .lock()
-            .execute("UPDATE meta SET value = ?1 WHERE key = 'spool-drained:standby'", [ahead])
-            .unwrap();
-        assert!(matches!(restarted(&sink).check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
-        drop((store, sink));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -133,6 +133,7 @@ impl Store {
         let records = transaction.execute("DELETE FROM spool WHERE base = ?1", [base])?;
         let totals = transaction.execute("DELETE FROM spool_totals WHERE base = ?1", [base])?;
         let subscriptions = transaction.execute("DELETE FROM subscriptions WHERE base = ?1", [base])?;
+        transaction.execute("DELETE FROM meta WHERE key = ?1", [away_key(base)])?;
         transaction.commit()?;
         if records + totals + subscriptions == 0 {
             return Ok(None);
@@ -311,11 +312,6 @@ impl Store {
         )?;
         transaction
             .execute("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1", params![base, bytes])?;
-        // Kept for the next start too: a base away for days is known as such at once.
-        transaction.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![drained_key(base), unix_ms(std::time::SystemTime::now()).to_string()],
-        )?;
         transaction.commit()?;
         drop(connection);
         let mut drained = self.spool_drained.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -325,7 +321,7 @@ impl Store {
 
     /// Keeps whether `base` is taken as away (see `spool::pressure`), for the next start.
     pub fn set_spool_away(&self, base: &str, away: bool) -> Result<(), StoreError> {
-        let key = format!("spool-away:{base}");
+        let key = away_key(base);
         let connection = self.lock();
         if away {
             connection.execute(
@@ -340,28 +336,14 @@ impl Store {
 
     /// Whether `base` was taken as away when last judged, by this or an earlier run.
     pub fn spool_away(&self, base: &str) -> Result<bool, StoreError> {
-        self.has_meta(&format!("spool-away:{base}"))
+        self.has_meta(&away_key(base))
     }
 
-    /// How long since `base` last had records of its spool acknowledged: since this process
-    /// saw it, else by the time saved then (a clock set back since makes that unknown); `None`
-    /// when it never was.
-    pub fn spool_silent_for(&self, base: &str) -> Result<Option<std::time::Duration>, StoreError> {
+    /// When `base` last had records of its spool acknowledged, if it did since the store was
+    /// opened.
+    pub fn spool_last_drained(&self, base: &str) -> Option<std::time::Instant> {
         let drained = self.spool_drained.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(at) = drained.get(base) {
-            return Ok(Some(at.elapsed()));
-        }
-        drop(drained);
-        let saved: Option<String> = rusqlite::OptionalExtension::optional(self.lock().query_row(
-            "SELECT value FROM meta WHERE key = ?1",
-            [drained_key(base)],
-            |row| row.get(0),
-        ))?;
-        let now = unix_ms(std::time::SystemTime::now());
-        Ok(saved
-            .and_then(|ms| ms.parse::<i64>().ok())
-            .and_then(|ms| u64::try_from(now - ms).ok())
-            .map(std::time::Duration::from_millis))
+        drained.get(base).copied()
     }
 
     /// The bytes of records waiting for `base` (cheap: a running total).
@@ -412,14 +394,9 @@ impl Store {
     }
 }
 
-/// The `meta` key of the time `base` last had records acknowledged (Unix ms).
-fn drained_key(base: &str) -> String {
-    format!("spool-drained:{base}")
-}
-
-fn unix_ms(time: std::time::SystemTime) -> i64 {
-    time.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+/// The `meta` key that says `base` was taken as away.
+fn away_key(base: &str) -> String {
+    format!("spool-away:{base}")
 }
 
 #[cfg(test)]
