@@ -27,7 +27,8 @@ const BATCH: usize = 1000;
 
 /// Items read per batch from a file: each read of a file looks at every chunk header first
 /// (up to 65,536 of them), so a large file is read in fewer, larger batches. A batch still ends
-/// once its events hold 16 MiB of XML, which bounds the memory whatever the records.
+/// once its events hold 16 MiB of XML: memory stays bounded by that XML and the records mapped
+/// from it (some tens of MB), whatever the file's size.
 const FILE_BATCH: usize = 10_000;
 
 /// How long `tail` waits after a failure that may pass (the event log service restarting).
