@@ -751,6 +751,12 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
     }
     if (error)
         goto done;
+    /* "strict-noisy 15011" (kept): every Strict subscription's EvtNext fails so, as
+     * forwarded-event logs were found to answer. */
+    if (results->kind == SUBSCRIPTION && results->strict && (error = control(dir, "strict-noisy", FALSE))) {
+        results->stale = error;
+        goto done;
+    }
     ids = list_records(dir, &count);
     if (results->kind == SUBSCRIPTION) {
         /* Records after the last one it gave left the log from its oldest end (overwritten):

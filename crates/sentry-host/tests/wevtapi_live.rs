@@ -561,6 +561,28 @@ fn a_log_cleared_and_grown_past_the_bookmark_is_read_again_from_its_oldest_recor
 }
 
 #[test]
+fn a_log_answering_every_strict_subscription_15011_is_read_without_strict() {
+    // As Winlogbeat found forwarded-event logs answer: every event once, no false gap.
+    let Some(log) = shim_channel("Kraken-Noisy") else { return };
+    log.append(1..=3);
+    log.inject("strict-noisy 15011");
+    let mut source = log.source(StartAt::Oldest, 100);
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(ids(&first.items), [1, 2, 3], "no gap at the oldest record");
+    log.append(4..=5);
+    let next = source.read(&first.position, 100).unwrap();
+    assert_eq!(ids(&next.items), [4, 5]);
+    let calls = log.calls();
+    for call in
+        ["EvtSubscribe oldest 0 strict -> 0", "EvtSubscribe oldest 0 -> 0", "EvtSubscribe after 3 -> 0"]
+    {
+        assert!(calls.contains(&call.to_owned()), "{call}: {calls:#?}");
+    }
+    drop(source);
+    log.assert_all_closed();
+}
+
+#[test]
 fn forwarded_events_are_passed_over_by_their_ids_in_the_log_not_their_own() {
     // Forwarded events carry their source's EventRecordID; the log read numbers them anew.
     let Some(log) = shim_channel("Kraken-Forwarded") else { return };

@@ -72,6 +72,9 @@ struct ScriptedLog {
     stalls: u64,
     /// Every subscription answers 4317 while set, new ones too.
     stalled: bool,
+    /// Every `Strict` subscription answers `EvtNext` with 15011 while set (as forwarded-event
+    /// logs were found to).
+    strict_noisy: bool,
     /// The SID of the events appended next.
     sid: String,
     /// How long each account lookup takes.
@@ -120,6 +123,7 @@ impl ScriptedApi {
                 clears: 0,
                 stalls: 0,
                 stalled: false,
+                strict_noisy: false,
                 sid: KNOWN_SID.to_owned(),
                 account_delay: std::time::Duration::ZERO,
                 clock_moved: std::time::Duration::ZERO,
@@ -185,6 +189,12 @@ impl ScriptedApi {
     /// that does not serve subscriptions).
     pub fn set_stalled(&self, stalled: bool) {
         self.log().stalled = stalled;
+    }
+
+    /// While `noisy`, every `Strict` subscription answers `EvtNext` with 15011, whatever the log
+    /// holds (Winlogbeat met that on forwarded-event logs, and stopped using `Strict` there).
+    pub fn set_strict_noisy(&self, noisy: bool) {
+        self.log().strict_noisy = noisy;
     }
 
     /// The events appended from now on are by `sid` (only [`KNOWN_SID`] has an account).
@@ -301,6 +311,7 @@ impl SubscriptionApi for ScriptedApi {
     ) -> Result<ScriptedSubscription, ApiError> {
         let origin = match from {
             SubscribeFrom::Oldest => "oldest".to_owned(),
+            SubscribeFrom::OldestLenient => "oldest lenient".to_owned(),
             SubscribeFrom::AfterBookmark(xml) => {
                 format!("after {} strict", bookmark_record_id(xml).unwrap_or(0))
             }
@@ -316,8 +327,9 @@ impl SubscriptionApi for ScriptedApi {
             stale: false,
         };
         match from {
-            SubscribeFrom::Oldest => {
-                Ok(subscription(log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1), true))
+            SubscribeFrom::Oldest | SubscribeFrom::OldestLenient => {
+                let after = log.records.front().map_or(log.next_id - 1, |(id, _)| id - 1);
+                Ok(subscription(after, from == SubscribeFrom::Oldest))
             }
             SubscribeFrom::AfterBookmark(xml) => {
                 let id = bookmark_record_id(xml).ok_or(ApiError { call: "EvtCreateBookmark", code: 87 })?;
@@ -343,7 +355,10 @@ impl SubscriptionApi for ScriptedApi {
         if max > log.max_batch {
             return Err(ApiError { call: "EvtNext", code: codes::RPC_INVALID_BOUND });
         }
-        if subscription.clears != log.clears || subscription.stale {
+        if subscription.clears != log.clears
+            || subscription.stale
+            || (subscription.strict && log.strict_noisy)
+        {
             return Err(ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE });
         }
         if subscription.stalls != log.stalls || log.stalled {

@@ -21,7 +21,10 @@
 //!   and only after [`LOOKUP_ATTEMPTS`] failures over [`LOOKUP_RETRY_FOR`] does the resume go
 //!   on unchecked, with a warning (a stall for good would lose more); a start position is
 //!   looked up the same way, so that it keeps its record's time;
-//! - subscribes after the bookmark with `Strict`, or at the oldest record; a bookmark whose
+//! - subscribes after the bookmark with `Strict`, or at the oldest record with `Strict` too
+//!   (so that Windows tells of records overwritten before they were given, 15011 from
+//!   `EvtNext`; at the oldest record, before anything was given, that answer is itself a
+//!   [`Gap`]); a bookmark whose
 //!   record is gone (`ERROR_NOT_FOUND`) resumes at the oldest record with a [`Gap`] naming the
 //!   last record read, never silently "from now". Where `Strict` refuses a bookmark whose
 //!   record the lookup has just found in the log (a filtered query on some Windows versions,
@@ -34,6 +37,11 @@
 //!   waiting) ends the read and keeps the subscription; a batch too large (1734) halves the
 //!   batch and resubscribes; a result set gone stale (15011), out of position (15012, the log
 //!   cleared or rolled over) or whose record is gone (1168) resubscribes from the bookmark;
+//!   a new `Strict` subscription answered 15011 or 15012 again before giving anything is noise
+//!   (forwarded-event logs answer every one so): the rest of the read goes on without `Strict`
+//!   (after the bookmarked record's id, as when `Strict` refuses a record the lookup found),
+//!   and the next read tries `Strict` again; a subscription without `Strict` is not kept past
+//!   its read but in the middle of a pass-over;
 //! - a subscription that has given nothing for [`STALL_CHECK_AFTER`] while the log's newest
 //!   record says events wait (one broken by a restart of the event log service, say) is
 //!   replaced by a new one from the position; the wait doubles after each replacement that
@@ -152,8 +160,12 @@ impl fmt::Display for ApiError {
 /// Where a subscription starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubscribeFrom<'a> {
-    /// At the oldest record of the channel.
+    /// At the oldest record of the channel (`StartAtOldestRecord | Strict`: told of records
+    /// overwritten before they were given).
     Oldest,
+    /// At the oldest record, without `Strict` (where every `Strict` subscription is answered
+    /// 15011, as forwarded-event logs do).
+    OldestLenient,
     /// Strictly after the bookmarked record (`StartAfterBookmark | Strict`).
     AfterBookmark(&'a str),
     /// After the bookmarked record's id, whether or not the log holds it (`StartAfterBookmark`).
@@ -263,6 +275,12 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     /// Subscriptions replaced as stalled since the source last gave something: each doubles
     /// the wait before the next check.
     stall_replacements: u32,
+    /// Set for the rest of a read once `Strict` subscriptions of the channel were answered
+    /// 15011 or 15012 twice in a row with nothing given between (as forwarded-event logs
+    /// answer every one): the read goes on without `Strict`. The next read tries it again.
+    strict_noisy: bool,
+    /// Whether that was logged as a warning yet (once; later ones are debug).
+    strict_noisy_told: bool,
 }
 
 /// An open subscription and the position it has reached.
@@ -307,6 +325,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             lookup_retry_for: LOOKUP_RETRY_FOR,
             quiet_since: None,
             stall_replacements: 0,
+            strict_noisy: false,
+            strict_noisy_told: false,
         }
     }
 
@@ -356,7 +376,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     ) -> Result<Open<A::Subscription>, SourceError> {
         if position == OLDEST {
             let subscription = self.subscribe_oldest()?;
-            return Ok(Open { subscription, position: position.clone(), past: None, lenient: false });
+            let lenient = self.strict_noisy;
+            return Ok(Open { subscription, position: position.clone(), past: None, lenient });
         }
         if !position.trim_start().starts_with("<BookmarkList") {
             return Err(SourceError::BadPosition(format!(
@@ -377,9 +398,17 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         };
         let bookmark = Position::parse(position).bookmark;
         let mut unusable = 0;
+        let mut found = found;
         let error = loop {
             let from = SubscribeFrom::AfterBookmark(bookmark);
             match self.api.subscribe(&self.channel, &self.options.query, from) {
+                // Taken: the bookmarked record is there. Where Strict subscriptions are answered
+                // 15011 all along, it only checked that: read on without Strict.
+                Ok(subscription) if self.strict_noisy => {
+                    drop(subscription);
+                    found = true;
+                    break ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE };
+                }
                 Ok(subscription) => {
                     return Ok(Open { subscription, position: position.clone(), past: None, lenient: false });
                 }
@@ -486,7 +515,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         items.push(SourceItem::Gap(Gap { reason, last_record_id, last_header_id: None }));
         let subscription = self.subscribe_oldest()?;
         OLDEST.clone_into(position);
-        Ok(Open { subscription, position: position.clone(), past: None, lenient: false })
+        Ok(Open { subscription, position: position.clone(), past: None, lenient: self.strict_noisy })
     }
 
     /// Whether the record `position` names is another event now: the log was cleared (its ids
@@ -709,11 +738,30 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         true
     }
 
-    /// A subscription at the oldest record of the channel.
+    /// Says, once as a warning, that the channel's `Strict` subscriptions are answered `error`
+    /// all along, so that reads go on without `Strict`.
+    fn tell_strict_noisy(&mut self, error: &ApiError) {
+        if self.strict_noisy_told {
+            tracing::debug!(
+                "{}: {error} again for a new Strict subscription: read without Strict",
+                self.channel
+            );
+            return;
+        }
+        self.strict_noisy_told = true;
+        tracing::warn!(
+            "{}: {error} for every new Strict subscription (as forwarded-event logs answer): reads go on \
+             without Strict, so records overwritten before they are read are told only by a bookmark \
+             gone at the next read (and, for an unfiltered query, by missing ids)",
+            self.channel
+        );
+    }
+
+    /// A subscription at the oldest record of the channel (without `Strict` for the rest of a
+    /// read that found it noise).
     fn subscribe_oldest(&mut self) -> Result<A::Subscription, SourceError> {
-        self.api
-            .subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest)
-            .map_err(|e| self.classify(e))
+        let from = if self.strict_noisy { SubscribeFrom::OldestLenient } else { SubscribeFrom::Oldest };
+        self.api.subscribe(&self.channel, &self.options.query, from).map_err(|e| self.classify(e))
     }
 
     /// In place of a subscription after `bookmark` that fails with `error` (15011, 15012): one
@@ -738,7 +786,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         }
         let subscription = self.subscribe_oldest()?;
         let past = Some(PastBookmark { last_read });
-        Ok(Ok(Open { subscription, position: bookmark.to_owned(), past, lenient: false }))
+        Ok(Ok(Open { subscription, position: bookmark.to_owned(), past, lenient: self.strict_noisy }))
     }
 
     /// A channel the bookmark names that is not this source's.
@@ -913,6 +961,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
         let max = max.max(1);
         self.accounts.begin_read();
+        self.strict_noisy = false;
         let mut items = Vec::new();
         let mut open = match self.open.take() {
             Some(open) if open.position == from => open,
@@ -925,6 +974,9 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
         let mut resubscribes = 0;
         let mut passed_over = 0;
         let mut more = false;
+        // Stale answers (15011, 15012) in a row with nothing given between, and where the gap
+        // the first of them made at the oldest record is.
+        let (mut stale_in_a_row, mut oldest_gap) = (0, None);
         loop {
             if items.len() >= max || passed_over >= SKIPPED_PER_READ {
                 more = true;
@@ -939,6 +991,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             let error = match result {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
+                    (stale_in_a_row, oldest_gap) = (0, None);
                     self.note_batch(events.len(), want);
                     let (skip, first_after) = match open.past {
                         Some(past) => self.passed_over(&events, past)?,
@@ -988,15 +1041,28 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                     if error.code == codes::RPC_INVALID_BOUND {
                         (self.batch, self.whole_batches) = ((self.batch / 2).max(1), 0);
                     }
-                    let Open { subscription, position, .. } = open;
+                    let Open { subscription, position, lenient, .. } = open;
                     drop(subscription);
-                    // A subscription at the oldest record that gave nothing yet has no bookmark
-                    // to check: its records went (overwritten, cleared) before they were read,
-                    // which only this answer tells (kept should the resubscription fail).
-                    if position == OLDEST
-                        && is_unusable_position(error.code)
+                    let stale = is_unusable_position(error.code);
+                    stale_in_a_row = if stale { stale_in_a_row + 1 } else { 0 };
+                    if stale && stale_in_a_row >= 2 && !lenient && !self.strict_noisy {
+                        // A new Strict subscription answered so again before giving anything:
+                        // noise on this channel (forwarded-event logs answer every one so), not a
+                        // record lost. The gap the first answer made said nothing, then.
+                        self.strict_noisy = true;
+                        if oldest_gap.take().is_some_and(|at: usize| at + 1 == items.len()) {
+                            items.pop();
+                        }
+                        self.tell_strict_noisy(&error);
+                    } else if stale
+                        && position == OLDEST
+                        && !lenient
                         && !matches!(items.last(), Some(SourceItem::Gap(_)))
                     {
+                        // A subscription at the oldest record that gave nothing yet has no
+                        // bookmark to check: its records went (overwritten, cleared) before they
+                        // were read, which only this answer tells (kept should the
+                        // resubscription fail).
                         let reason = format!(
                             "records of {} were overwritten or cleared before they were read ({error}); \
                              reading resumed at the oldest record",
@@ -1007,6 +1073,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                             last_record_id: None,
                             last_header_id: None,
                         }));
+                        oldest_gap = Some(items.len() - 1);
                     }
                     let (kept, mut from) = (items.len(), position.clone());
                     open = match self.subscribe(&mut from, &mut items) {

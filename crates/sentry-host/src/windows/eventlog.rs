@@ -264,6 +264,7 @@ impl SubscriptionApi for WindowsApi {
         let oldest_strict = if self.oldest_without_strict { 0 } else { EvtSubscribeStrict };
         let (bookmark, flags) = match from {
             SubscribeFrom::Oldest => (None, EvtSubscribeStartAtOldestRecord | oldest_strict),
+            SubscribeFrom::OldestLenient => (None, EvtSubscribeStartAtOldestRecord),
             SubscribeFrom::AfterBookmark(xml) => {
                 (Some(bookmark_from(xml)?), EvtSubscribeStartAfterBookmark | EvtSubscribeStrict)
             }
@@ -271,7 +272,7 @@ impl SubscriptionApi for WindowsApi {
         };
         // The next bookmark goes on from this position (a new one for the oldest record).
         self.bookmark = match from {
-            SubscribeFrom::Oldest => None,
+            SubscribeFrom::Oldest | SubscribeFrom::OldestLenient => None,
             SubscribeFrom::AfterBookmark(xml) | SubscribeFrom::AfterRecordOf(xml) => {
                 Some(bookmark_from(xml)?)
             }
@@ -282,7 +283,8 @@ impl SubscriptionApi for WindowsApi {
             return Err(ApiError { call: "CreateEventW", code: last_error() });
         }
         let signal = Signal(signal);
-        let (channel, query) = (to_wide(channel), to_wide(query));
+        let (channel_name, query) = (channel, to_wide(query));
+        let channel = to_wide(channel_name);
         let bookmark_handle = bookmark.as_ref().map_or(0, |b| b.0);
         let subscribe = |flags| {
             // SAFETY: strings are NUL-terminated; a pull subscription (signal event, no callback).
@@ -302,19 +304,25 @@ impl SubscriptionApi for WindowsApi {
         };
         let handle = match subscribe(flags) {
             // The documentation ties `Strict`'s failure to a bookmark: a Windows that refuses it
-            // at the oldest record (87, or 1168 for a bookmark it does not have) still gets a
-            // subscription there, without it from then on.
+            // at the oldest record still gets a subscription there. Refused as a parameter (87),
+            // without it from then on; with 1168 (a record it did not find: an empty log?), 15011
+            // or 15012 (which may pass), without it this once.
             Err(refused)
-                if matches!(refused.code, ERROR_INVALID_PARAMETER | ERROR_NOT_FOUND)
+                if matches!(refused.code, ERROR_INVALID_PARAMETER | ERROR_NOT_FOUND | 15011 | 15012)
                     && oldest_strict != 0
                     && matches!(from, SubscribeFrom::Oldest) =>
             {
                 let handle = subscribe(EvtSubscribeStartAtOldestRecord)?;
-                self.oldest_without_strict = true;
-                tracing::warn!(
-                    "{refused} for Strict at the oldest record: subscriptions there go without it, so \
-                     records overwritten there before they are read are not reported as a gap"
-                );
+                if refused.code == ERROR_INVALID_PARAMETER {
+                    self.oldest_without_strict = true;
+                    tracing::warn!(
+                        "{channel_name}: {refused} for Strict at the oldest record: subscriptions there go \
+                         without it, so records overwritten there before they are read are not reported \
+                         as a gap"
+                    );
+                } else {
+                    tracing::debug!("{channel_name}: {refused} for Strict at the oldest record: without it");
+                }
                 handle
             }
             result => result?,

@@ -1,7 +1,7 @@
 //! The live source's promise under any sequence of what can happen to it, on the scripted log:
 //! events appended, reads of any size, a caller that could not keep a read's position, an
 //! agent restarted with its saved position, the log rolling over, cleared, or cleared with its
-//! ids beginning again, a service that serves smaller batches, starts that fail first, the
+//! ids beginning again, `Strict` subscriptions answered 15011 all along (forwarded-event logs), a service that serves smaller batches, starts that fail first, the
 //! failures Windows documents injected into the calls, renders that fail among them, events
 //! that render nowhere, and subscriptions that break for good while time passes.
 //! Whatever the sequence, the events a caller keeps (as events, or as damage naming their
@@ -37,6 +37,8 @@ enum Step {
     MaxBatch(u32),
     /// Open subscriptions answer 4317 for good.
     Stall,
+    /// Every `Strict` subscription answers 15011 while set (as forwarded-event logs do).
+    StrictNoisy(bool),
     /// A minute passes.
     Wait,
 }
@@ -74,6 +76,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (1u32..5).prop_map(Step::MaxBatch),
         1 => Just(Step::AppendUnrenderable),
         1 => Just(Step::Stall),
+        1 => any::<bool>().prop_map(Step::StrictNoisy),
         1 => Just(Step::Wait),
     ]
 }
@@ -217,6 +220,7 @@ fn run(
             Step::Fail(call, code) => api.fail_next(call, code),
             Step::MaxBatch(max) => api.set_max_batch(max),
             Step::Stall => api.stall_subscriptions(),
+            Step::StrictNoisy(noisy) => api.set_strict_noisy(noisy),
             Step::Wait => api.advance_clock(STALL_CHECK_AFTER),
             // Not covered: a log cleared, its ids begun again, whose record at the id read last
             // renders nowhere either; that record cannot be told from the one read (see the
