@@ -37,11 +37,13 @@
 //!   waiting) ends the read and keeps the subscription; a batch too large (1734) halves the
 //!   batch and resubscribes; a result set gone stale (15011), out of position (15012, the log
 //!   cleared or rolled over) or whose record is gone (1168) resubscribes from the bookmark;
-//!   a new `Strict` subscription answered 15011 or 15012 again before giving anything is noise
-//!   (forwarded-event logs answer every one so): the rest of the read goes on without `Strict`
-//!   (after the bookmarked record's id, as when `Strict` refuses a record the lookup found),
-//!   and the next read tries `Strict` again; a subscription without `Strict` is not kept past
-//!   its read but in the middle of a pass-over;
+//!   two `Strict` subscriptions made in the read answering 15011 or 15012 in a row before
+//!   giving anything are noise (forwarded-event logs answer every one so): the rest of the read
+//!   goes on without `Strict` (after the bookmarked record's id, as when `Strict` refuses a
+//!   record the lookup found, or at the oldest record), and the next read tries `Strict`
+//!   again; `Strict` refused at the oldest record (1168, 15011, 15012) subscribes there without
+//!   it that once; a subscription without `Strict` is not kept past its read but in the middle
+//!   of a pass-over;
 //! - a subscription that has given nothing for [`STALL_CHECK_AFTER`] while the log's newest
 //!   record says events wait (one broken by a restart of the event log service, say) is
 //!   replaced by a new one from the position; the wait doubles after each replacement that
@@ -289,11 +291,14 @@ struct Open<S> {
     position: String,
     /// Set when the subscription started at the oldest record in place of a bookmark.
     past: Option<PastBookmark>,
-    /// Not `Strict` ([`SubscribeFrom::AfterRecordOf`]): Windows would pass over records
-    /// overwritten before it gave them without a word, so it is not kept past its read (the
-    /// next read subscribes `Strict` after its bookmark again), but in the middle of a
+    /// Not `Strict` ([`SubscribeFrom::AfterRecordOf`], [`SubscribeFrom::OldestLenient`]):
+    /// Windows would pass over records overwritten before it gave them without a word, so it is
+    /// not kept past its read (the next read subscribes `Strict` again), but in the middle of a
     /// pass-over.
     lenient: bool,
+    /// Made in the current read (not kept from an earlier one): only such a subscription's
+    /// stale answer can count as noise (one kept from before answers for records lost since).
+    fresh: bool,
 }
 
 /// A subscription at the oldest record standing in for one after a bookmark Windows would not
@@ -375,9 +380,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         items: &mut Vec<SourceItem>,
     ) -> Result<Open<A::Subscription>, SourceError> {
         if position == OLDEST {
-            let subscription = self.subscribe_oldest()?;
-            let lenient = self.strict_noisy;
-            return Ok(Open { subscription, position: position.clone(), past: None, lenient });
+            let (subscription, lenient) = self.subscribe_oldest()?;
+            return Ok(Open { subscription, position: position.clone(), past: None, lenient, fresh: true });
         }
         if !position.trim_start().starts_with("<BookmarkList") {
             return Err(SourceError::BadPosition(format!(
@@ -398,19 +402,26 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         };
         let bookmark = Position::parse(position).bookmark;
         let mut unusable = 0;
-        let mut found = found;
+        // Where Strict subscriptions are answered 15011 all along (this read found), a Strict
+        // subscription only checks that the bookmarked record is there (not needed when the
+        // lookup found it): reading goes on without Strict.
+        let noise =
+            ApiError { call: "EvtNext (every Strict subscription)", code: codes::EVT_QUERY_RESULT_STALE };
+        let mut present = self.strict_noisy && found;
         let error = loop {
+            if present {
+                break noise;
+            }
             let from = SubscribeFrom::AfterBookmark(bookmark);
             match self.api.subscribe(&self.channel, &self.options.query, from) {
-                // Taken: the bookmarked record is there. Where Strict subscriptions are answered
-                // 15011 all along, it only checked that: read on without Strict.
                 Ok(subscription) if self.strict_noisy => {
                     drop(subscription);
-                    found = true;
-                    break ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE };
+                    present = true;
+                    break noise;
                 }
                 Ok(subscription) => {
-                    return Ok(Open { subscription, position: position.clone(), past: None, lenient: false });
+                    let position = position.clone();
+                    return Ok(Open { subscription, position, past: None, lenient: false, fresh: true });
                 }
                 // A result set gone stale may be passing: once more from the bookmark.
                 Err(e) if is_unusable_position(e.code) && unusable == 0 => unusable += 1,
@@ -424,8 +435,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         // `Strict` refused a record the lookup has just found: Windows may judge the bookmark
         // against the query's results (a filter that does not match the bookmarked record), and
         // forwarded-event logs answer 15011.
-        if found {
-            return match self.after_record_of(position, error)? {
+        if found || present {
+            return match self.after_record_of(position, error, present)? {
                 Fallback::Open(open) => Ok(open),
                 Fallback::Gone(reason) => self.read_again_from_oldest(reason, position, items),
                 // Not near it either: passed over from the oldest record, never read again.
@@ -475,11 +486,14 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     /// make a gap). The record is looked up again once subscribed: if another event holds its id
     /// now, the log was cleared meanwhile; if that lookup cannot tell (it failed, or the record
     /// left the log, when Windows may have started past the oldest records), the subscription is
-    /// `refused` all the same and the caller passes over from the oldest record.
+    /// `refused` all the same and the caller passes over from the oldest record, unless the
+    /// record is known `present` (a `Strict` subscription after it was just taken, or the
+    /// lookup found it, where `Strict` is noise).
     fn after_record_of(
         &mut self,
         position: &str,
         refused: ApiError,
+        present: bool,
     ) -> Result<Fallback<A::Subscription>, SourceError> {
         let parsed = Position::parse(position);
         let Some(last_read) = bookmark_record_id(parsed.bookmark) else {
@@ -496,9 +510,15 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         Ok(match self.regrown_since(position, false)? {
             Resume::Found => {
                 let past = Some(PastBookmark { last_read });
-                Fallback::Open(Open { subscription, position: position.to_owned(), past, lenient: true })
+                let position = position.to_owned();
+                Fallback::Open(Open { subscription, position, past, lenient: true, fresh: true })
             }
             Resume::Regrown(reason) => Fallback::Gone(reason),
+            Resume::Unknown if present => {
+                let past = Some(PastBookmark { last_read });
+                let position = position.to_owned();
+                Fallback::Open(Open { subscription, position, past, lenient: true, fresh: true })
+            }
             Resume::Unknown => Fallback::Refused(refused),
         })
     }
@@ -513,9 +533,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
     ) -> Result<Open<A::Subscription>, SourceError> {
         let last_record_id = bookmark_record_id(position);
         items.push(SourceItem::Gap(Gap { reason, last_record_id, last_header_id: None }));
-        let subscription = self.subscribe_oldest()?;
+        let (subscription, lenient) = self.subscribe_oldest()?;
         OLDEST.clone_into(position);
-        Ok(Open { subscription, position: position.clone(), past: None, lenient: self.strict_noisy })
+        Ok(Open { subscription, position: position.clone(), past: None, lenient, fresh: true })
     }
 
     /// Whether the record `position` names is another event now: the log was cleared (its ids
@@ -751,17 +771,37 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         self.strict_noisy_told = true;
         tracing::warn!(
             "{}: {error} for every new Strict subscription (as forwarded-event logs answer): reads go on \
-             without Strict, so records overwritten before they are read are told only by a bookmark \
-             gone at the next read (and, for an unfiltered query, by missing ids)",
+             without Strict, so records overwritten before they are read are told only when a later read \
+             finds its bookmarked record gone",
             self.channel
         );
     }
 
-    /// A subscription at the oldest record of the channel (without `Strict` for the rest of a
-    /// read that found it noise).
-    fn subscribe_oldest(&mut self) -> Result<A::Subscription, SourceError> {
-        let from = if self.strict_noisy { SubscribeFrom::OldestLenient } else { SubscribeFrom::Oldest };
-        self.api.subscribe(&self.channel, &self.options.query, from).map_err(|e| self.classify(e))
+    /// A subscription at the oldest record of the channel, and whether it is without `Strict`:
+    /// for the rest of a read that found `Strict` noise, or where Windows refuses `Strict`
+    /// there (1168, as for a bookmark it does not have; 15011 or 15012, as forwarded-event logs
+    /// were found to answer `EvtSubscribe`).
+    fn subscribe_oldest(&mut self) -> Result<(A::Subscription, bool), SourceError> {
+        let lenient = |api: &mut A, channel: &str, query: &str| {
+            api.subscribe(channel, query, SubscribeFrom::OldestLenient)
+                .map(|subscription| (subscription, true))
+        };
+        let result = if self.strict_noisy {
+            lenient(&mut self.api, &self.channel, &self.options.query)
+        } else {
+            match self.api.subscribe(&self.channel, &self.options.query, SubscribeFrom::Oldest) {
+                Ok(subscription) => Ok((subscription, false)),
+                Err(e) if e.code == codes::NOT_FOUND || is_unusable_position(e.code) => {
+                    tracing::debug!(
+                        "{}: {e} for Strict at the oldest record: without it this once",
+                        self.channel
+                    );
+                    lenient(&mut self.api, &self.channel, &self.options.query)
+                }
+                Err(e) => Err(e),
+            }
+        };
+        result.map_err(|e| self.classify(e))
     }
 
     /// In place of a subscription after `bookmark` that fails with `error` (15011, 15012): one
@@ -784,9 +824,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         if newest < last_read {
             return Ok(Err("holds no record as new as it (cleared since)"));
         }
-        let subscription = self.subscribe_oldest()?;
+        let (subscription, lenient) = self.subscribe_oldest()?;
         let past = Some(PastBookmark { last_read });
-        Ok(Ok(Open { subscription, position: bookmark.to_owned(), past, lenient: self.strict_noisy }))
+        Ok(Ok(Open { subscription, position: bookmark.to_owned(), past, lenient, fresh: true }))
     }
 
     /// A channel the bookmark names that is not this source's.
@@ -1041,11 +1081,17 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                     if error.code == codes::RPC_INVALID_BOUND {
                         (self.batch, self.whole_batches) = ((self.batch / 2).max(1), 0);
                     }
-                    let Open { subscription, position, lenient, .. } = open;
+                    let Open { subscription, position, lenient, fresh, .. } = open;
                     drop(subscription);
                     let stale = is_unusable_position(error.code);
-                    stale_in_a_row = if stale { stale_in_a_row + 1 } else { 0 };
-                    if stale && stale_in_a_row >= 2 && !lenient && !self.strict_noisy {
+                    // Only a Strict subscription made in this read counts towards noise: one
+                    // kept from before answers for records lost since, a real notice.
+                    if stale && fresh && !lenient {
+                        stale_in_a_row += 1;
+                    } else {
+                        (stale_in_a_row, oldest_gap) = (0, None);
+                    }
+                    if stale_in_a_row >= 2 && !self.strict_noisy {
                         // A new Strict subscription answered so again before giving anything:
                         // noise on this channel (forwarded-event logs answer every one so), not a
                         // record lost. The gap the first answer made said nothing, then.
@@ -1054,10 +1100,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                             items.pop();
                         }
                         self.tell_strict_noisy(&error);
-                    } else if stale
-                        && position == OLDEST
-                        && !lenient
-                        && !matches!(items.last(), Some(SourceItem::Gap(_)))
+                    } else if stale && position == OLDEST && !matches!(items.last(), Some(SourceItem::Gap(_)))
                     {
                         // A subscription at the oldest record that gave nothing yet has no
                         // bookmark to check: its records went (overwritten, cleared) before they
@@ -1073,7 +1116,8 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                             last_record_id: None,
                             last_header_id: None,
                         }));
-                        oldest_gap = Some(items.len() - 1);
+                        // Taken back should the next new subscription answer so too (noise).
+                        oldest_gap = (stale_in_a_row == 1).then(|| items.len() - 1);
                     }
                     let (kept, mut from) = (items.len(), position.clone());
                     open = match self.subscribe(&mut from, &mut items) {
@@ -1106,6 +1150,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
         // again); waiting for a record after the bookmark, it could pass over records
         // overwritten meanwhile unsaid.
         if !open.lenient || (open.past.is_some() && more) {
+            open.fresh = false;
             self.open = Some(open);
         }
         Ok(Batch { items, position, more })

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use windows_sys::Win32::Foundation::{
     CloseHandle, ERROR_EVT_MAX_INSERTS_REACHED, ERROR_EVT_UNRESOLVED_PARAMETER_INSERT,
     ERROR_EVT_UNRESOLVED_VALUE_INSERT, ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_PARAMETER,
-    ERROR_NO_MORE_ITEMS, ERROR_NOT_FOUND, HANDLE, LocalFree, SetLastError,
+    ERROR_NO_MORE_ITEMS, HANDLE, LocalFree, SetLastError,
 };
 use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
 use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
@@ -304,25 +304,21 @@ impl SubscriptionApi for WindowsApi {
         };
         let handle = match subscribe(flags) {
             // The documentation ties `Strict`'s failure to a bookmark: a Windows that refuses it
-            // at the oldest record still gets a subscription there. Refused as a parameter (87),
-            // without it from then on; with 1168 (a record it did not find: an empty log?), 15011
-            // or 15012 (which may pass), without it this once.
+            // as a parameter at the oldest record (87) gets subscriptions there without it from
+            // then on. (Other refusals there, 1168, 15011 or 15012, are the rules' to handle: they
+            // subscribe without it that once, and know the subscription is without it.)
             Err(refused)
-                if matches!(refused.code, ERROR_INVALID_PARAMETER | ERROR_NOT_FOUND | 15011 | 15012)
+                if refused.code == ERROR_INVALID_PARAMETER
                     && oldest_strict != 0
                     && matches!(from, SubscribeFrom::Oldest) =>
             {
                 let handle = subscribe(EvtSubscribeStartAtOldestRecord)?;
-                if refused.code == ERROR_INVALID_PARAMETER {
-                    self.oldest_without_strict = true;
-                    tracing::warn!(
-                        "{channel_name}: {refused} for Strict at the oldest record: subscriptions there go \
-                         without it, so records overwritten there before they are read are not reported \
-                         as a gap"
-                    );
-                } else {
-                    tracing::debug!("{channel_name}: {refused} for Strict at the oldest record: without it");
-                }
+                self.oldest_without_strict = true;
+                tracing::warn!(
+                    "{channel_name}: {refused} for Strict at the oldest record: subscriptions there go \
+                     without it, so records overwritten there before they are read are not reported \
+                     as a gap"
+                );
                 handle
             }
             result => result?,

@@ -956,12 +956,28 @@ fn records_overwritten_before_anything_was_read_make_a_gap_too() {
     assert!(empty.items.is_empty());
     api.append_many(5, "P", 1);
     api.roll_over(3);
+    // The log still rolling, the new subscription is answered so too (15012): the gap the kept
+    // subscription's answer made stays (that one answered for records lost since the last read).
+    api.fail_after(Call::Next, 1, codes::EVT_QUERY_RESULT_INVALID_POSITION);
     let batch = source.read(&empty.position, 100).unwrap();
     assert_eq!(ids(&batch), [0, 4, 5]);
     let SourceItem::Gap(gap) = &batch.items[0] else { unreachable!() };
     assert_eq!(gap.last_record_id, None);
     assert!(gap.reason.contains("overwritten or cleared before they were read"), "{}", gap.reason);
-    assert_eq!(api.subscriptions(), ["oldest", "oldest"]);
+    assert_eq!(api.subscriptions(), ["oldest", "oldest", "oldest"]);
+}
+
+#[test]
+fn strict_refused_at_the_oldest_record_subscribes_without_it_that_once_and_does_not_keep_it() {
+    let api = ScriptedApi::new("Security");
+    api.append_many(3, "P", 1);
+    let mut source = source(&api, StartAt::Oldest, 100);
+    api.fail_next(Call::Subscribe, codes::EVT_QUERY_RESULT_STALE);
+    let first = source.read(OLDEST, 100).unwrap();
+    assert_eq!(ids(&first), [1, 2, 3]);
+    api.append_many(1, "P", 1);
+    assert_eq!(ids(&source.read(&first.position, 100).unwrap()), [4]);
+    assert_eq!(api.subscriptions(), ["oldest", "oldest lenient", "after 3 strict"], "not kept: Strict again");
 }
 
 #[test]
