@@ -40,8 +40,8 @@
 //!   two `Strict` subscriptions made in the read answering 15011 or 15012 in a row before
 //!   giving anything are noise (forwarded-event logs answer every one so): the rest of the read
 //!   goes on without `Strict` (after the bookmarked record's id, as when `Strict` refuses a
-//!   record the lookup found, or at the oldest record), and the next read tries `Strict`
-//!   again; `Strict` refused at the oldest record (1168, 15011, 15012) subscribes there without
+//!   record the lookup found, or at the oldest record), and so do the reads of the next
+//!   [`STRICT_NOISY_FOR`] before `Strict` is tried again; `Strict` refused at the oldest record (1168, 15011, 15012) subscribes there without
 //!   it that once; a subscription without `Strict` is not kept past its read but in the middle
 //!   of a pass-over;
 //! - a subscription that has given nothing for [`STALL_CHECK_AFTER`] while the log's newest
@@ -109,6 +109,10 @@ pub mod codes {
     pub const MESSAGE_MISSING: [u32; 13] =
         [2, 3, 126, 317, 15027, 15028, 15032, 15033, 15100, 1812, 1813, 1814, 1815];
 }
+
+/// How long reads go without `Strict` after one found a channel answers every new `Strict`
+/// subscription 15011 (then `Strict` is tried again).
+pub const STRICT_NOISY_FOR: Duration = Duration::from_secs(600);
 
 /// How long a provider whose metadata could not be opened is not asked again.
 pub const NO_METADATA_RETRY: Duration = Duration::from_secs(600);
@@ -283,6 +287,10 @@ pub struct SubscriptionSource<A: SubscriptionApi> {
     strict_noisy: bool,
     /// Whether that was logged as a warning yet (once; later ones are debug).
     strict_noisy_told: bool,
+    /// Until when reads begin without `Strict`, after one found it noise: a `Strict`
+    /// subscription kept through a quiet read would otherwise answer the next events with a
+    /// false gap, and each read would pay for finding the noise again.
+    strict_noisy_until: Option<SystemTime>,
 }
 
 /// An open subscription and the position it has reached.
@@ -296,8 +304,9 @@ struct Open<S> {
     /// not kept past its read (the next read subscribes `Strict` again), but in the middle of a
     /// pass-over.
     lenient: bool,
-    /// Made in the current read (not kept from an earlier one): only such a subscription's
-    /// stale answer can count as noise (one kept from before answers for records lost since).
+    /// Made in the current read and has given nothing yet: only such a subscription's stale
+    /// answer can count as noise (one kept from before, or that gave events, answers for
+    /// records lost since).
     fresh: bool,
 }
 
@@ -332,6 +341,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             stall_replacements: 0,
             strict_noisy: false,
             strict_noisy_told: false,
+            strict_noisy_until: None,
         }
     }
 
@@ -398,7 +408,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let found = match self.regrown_since(position, true)? {
             Resume::Regrown(reason) => return self.read_again_from_oldest(reason, position, items),
             Resume::Found => true,
-            Resume::Unknown => false,
+            Resume::Gone | Resume::Unknown => false,
         };
         let bookmark = Position::parse(position).bookmark;
         let mut unusable = 0;
@@ -514,12 +524,14 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 Fallback::Open(Open { subscription, position, past, lenient: true, fresh: true })
             }
             Resume::Regrown(reason) => Fallback::Gone(reason),
+            // Where the record is known there, only a lookup that could not answer is passed.
+            Resume::Gone if present => Fallback::Gone(self.gone_reason()),
             Resume::Unknown if present => {
                 let past = Some(PastBookmark { last_read });
                 let position = position.to_owned();
                 Fallback::Open(Open { subscription, position, past, lenient: true, fresh: true })
             }
-            Resume::Unknown => Fallback::Refused(refused),
+            Resume::Gone | Resume::Unknown => Fallback::Refused(refused),
         })
     }
 
@@ -568,7 +580,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             (false, Ok(looked_up)) => looked_up,
             (false, Err(_)) => return Ok(Resume::Unknown),
         };
-        let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(Resume::Unknown) };
+        let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(Resume::Gone) };
         let id = bookmark_record_id(bookmark).unwrap_or_default();
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
         let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(known.time()), filetime_ticks(&now)) else {
@@ -771,8 +783,8 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         self.strict_noisy_told = true;
         tracing::warn!(
             "{}: {error} for every new Strict subscription (as forwarded-event logs answer): reads go on \
-             without Strict, so records overwritten before they are read are told only when a later read \
-             finds its bookmarked record gone",
+             without Strict for 10 minutes at a time: records overwritten during such a read are not \
+             reported, and those lost between reads only when a read finds its bookmarked record gone",
             self.channel
         );
     }
@@ -1001,7 +1013,8 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
         let max = max.max(1);
         self.accounts.begin_read();
-        self.strict_noisy = false;
+        let now = self.api.now();
+        self.strict_noisy = self.strict_noisy_until.is_some_and(|until| now < until);
         let mut items = Vec::new();
         let mut open = match self.open.take() {
             Some(open) if open.position == from => open,
@@ -1031,7 +1044,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             let error = match result {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {
-                    (stale_in_a_row, oldest_gap) = (0, None);
+                    (stale_in_a_row, oldest_gap, open.fresh) = (0, None, false);
                     self.note_batch(events.len(), want);
                     let (skip, first_after) = match open.past {
                         Some(past) => self.passed_over(&events, past)?,
@@ -1096,6 +1109,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                         // noise on this channel (forwarded-event logs answer every one so), not a
                         // record lost. The gap the first answer made said nothing, then.
                         self.strict_noisy = true;
+                        self.strict_noisy_until = Some(self.api.now() + STRICT_NOISY_FOR);
                         if oldest_gap.take().is_some_and(|at: usize| at + 1 == items.len()) {
                             items.pop();
                         }
@@ -1121,6 +1135,12 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                     }
                     let (kept, mut from) = (items.len(), position.clone());
                     open = match self.subscribe(&mut from, &mut items) {
+                        // A gap made by the resubscription (its bookmarked record gone): a loss
+                        // found, so the answers before it are no evidence of noise.
+                        Ok(next) if items.len() > kept => {
+                            (stale_in_a_row, oldest_gap) = (0, None);
+                            next
+                        }
                         Ok(next) => next,
                         Err(error) => {
                             // What was read stays read: given, with the position after it.
@@ -1189,7 +1209,9 @@ enum Resume {
     Regrown(String),
     /// The record read there is in the log: the same id and `TimeCreated`.
     Found,
-    /// Not known: the position keeps no time, the record is gone or could not be looked up.
+    /// The lookup found no such record in the log (`Strict` tells: gone, or not matching).
+    Gone,
+    /// Not known: the position keeps no time, or the record could not be looked up.
     Unknown,
 }
 
