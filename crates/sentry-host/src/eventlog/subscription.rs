@@ -31,7 +31,8 @@
 //!   forwarded-event logs that answer 15011), the subscription starts after the record's id
 //!   without `Strict`, passing over what it gives up to that id, and the record is looked up
 //!   again (another event there now: a gap and the oldest record; not known: passed over from
-//!   the oldest record, as after a refusal);
+//!   the oldest record, as after a refusal, unless `Strict` is noise and the record was known
+//!   there a moment ago: then read on after its id);
 //! - drains `EvtNext` in batches of `batch_size` (at most 1024), without waiting: no items
 //!   (259, or 4317 or 1460 with nothing returned: how Windows answers a poll with nothing
 //!   waiting) ends the read and keeps the subscription; a batch too large (1734) halves the
@@ -408,7 +409,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         let found = match self.regrown_since(position, true)? {
             Resume::Regrown(reason) => return self.read_again_from_oldest(reason, position, items),
             Resume::Found => true,
-            Resume::Gone | Resume::Unknown => false,
+            Resume::Unknown => false,
         };
         let bookmark = Position::parse(position).bookmark;
         let mut unusable = 0;
@@ -524,14 +525,14 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 Fallback::Open(Open { subscription, position, past, lenient: true, fresh: true })
             }
             Resume::Regrown(reason) => Fallback::Gone(reason),
-            // Where the record is known there, only a lookup that could not answer is passed.
-            Resume::Gone if present => Fallback::Gone(self.gone_reason()),
+            // Known there a moment ago: a second lookup that tells nothing (it may have answered
+            // 15011, as busy forwarded-event logs do) is no reason to read the log again.
             Resume::Unknown if present => {
                 let past = Some(PastBookmark { last_read });
                 let position = position.to_owned();
                 Fallback::Open(Open { subscription, position, past, lenient: true, fresh: true })
             }
-            Resume::Gone | Resume::Unknown => Fallback::Refused(refused),
+            Resume::Unknown => Fallback::Refused(refused),
         })
     }
 
@@ -580,7 +581,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             (false, Ok(looked_up)) => looked_up,
             (false, Err(_)) => return Ok(Resume::Unknown),
         };
-        let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(Resume::Gone) };
+        let Some(LookedUp { created: now, forwarded }) = looked_up else { return Ok(Resume::Unknown) };
         let id = bookmark_record_id(bookmark).unwrap_or_default();
         // Compared as instants: Windows 7 writes 9 fraction digits where later versions write 7.
         let (Some(then_ticks), Some(now_ticks)) = (filetime_ticks(known.time()), filetime_ticks(&now)) else {
@@ -783,9 +784,10 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         self.strict_noisy_told = true;
         tracing::warn!(
             "{}: {error} for every new Strict subscription (as forwarded-event logs answer): reads go on \
-             without Strict for 10 minutes at a time: records overwritten during such a read are not \
+             without Strict for {} minutes at a time: records overwritten during such a read are not \
              reported, and those lost between reads only when a read finds its bookmarked record gone",
-            self.channel
+            self.channel,
+            STRICT_NOISY_FOR.as_secs() / 60
         );
     }
 
@@ -1014,7 +1016,10 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
         let max = max.max(1);
         self.accounts.begin_read();
         let now = self.api.now();
-        self.strict_noisy = self.strict_noisy_until.is_some_and(|until| now < until);
+        // Within the time left, and never longer than that time (a clock set back).
+        self.strict_noisy = self.strict_noisy_until.is_some_and(|until| {
+            until.duration_since(now).is_ok_and(|left| !left.is_zero() && left <= STRICT_NOISY_FOR)
+        });
         let mut items = Vec::new();
         let mut open = match self.open.take() {
             Some(open) if open.position == from => open,
@@ -1209,9 +1214,8 @@ enum Resume {
     Regrown(String),
     /// The record read there is in the log: the same id and `TimeCreated`.
     Found,
-    /// The lookup found no such record in the log (`Strict` tells: gone, or not matching).
-    Gone,
-    /// Not known: the position keeps no time, or the record could not be looked up.
+    /// Not known: the position keeps no time, the record is gone or could not be looked up
+    /// (a lookup answering 15011 or 15012 cannot be told from one that finds it gone).
     Unknown,
 }
 
