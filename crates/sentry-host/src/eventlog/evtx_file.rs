@@ -44,11 +44,13 @@
 //! that had records and has none now (being copied over) is a passing error.
 //!
 //! A file unchanged since a read that reached its end is not parsed again for 30 s, and a read
-//! loads only the chunks that can hold records after its position ([`chunks`]): catching up
-//! through a large file costs what is read, not the file each run.
+//! loads only the chunks that can hold records after its position ([`chunks`]); the walk of
+//! the chunk headers that orders them is made once for the reads of a catch-up, while the file
+//! shows no change ([`WALK_TRUSTED_FOR`]): catching up through a large file costs what is read,
+//! not the file each run.
 
 use std::fs::File;
-use std::io::{Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -75,6 +77,48 @@ pub struct EvtxFileSource {
     settings: Arc<ParserSettings>,
     /// (length, modified, position) after the last read that reached the file's end.
     read_to_end: Option<(u64, SystemTime, String, Instant)>,
+    /// The last walk of the chunk headers, for the reads after it (see [`WALK_TRUSTED_FOR`]).
+    kept_walk: Option<KeptWalk>,
+}
+
+/// How long a walk of the chunk headers serves the reads after it, while the file's length,
+/// modification time, header and identity stay the same, its oldest chunk's header names the
+/// same records, and so does the header of every chunk those reads load (else they walk again):
+/// a logger catching up through a large file, a read a run, walks its 65,536 chunk headers
+/// once rather than once a read. Only a read going on in the walk's order uses it.
+const WALK_TRUSTED_FOR: Duration = Duration::from_secs(30);
+
+/// A walk of the chunk headers, and the file it walked.
+struct KeptWalk {
+    file: FileStamp,
+    slots: Arc<[ChunkSlot]>,
+    declared: u64,
+    made: Instant,
+}
+
+/// What tells a file changed since its chunk headers were walked, short of walking them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    length: u64,
+    modified: Option<SystemTime>,
+    /// The file header (chunk count, current chunk, next record id...).
+    header: [u8; 128],
+    identity: String,
+}
+
+/// The file's chunks in record order, how many its header declares, and whether the walk is
+/// one kept from an earlier read.
+struct Walked {
+    slots: Arc<[ChunkSlot]>,
+    declared: u64,
+    kept: bool,
+}
+
+/// What a read with a kept walk came to.
+enum ReadOutcome {
+    Read(Batch),
+    /// The file is not as the kept walk saw it, or the read is not one a kept walk serves.
+    WalkAgain,
 }
 
 /// A parsed `evtx:` position.
@@ -211,7 +255,13 @@ const BATCH_XML_BYTES: usize = 16 << 20;
 impl EvtxFileSource {
     pub fn new(path: &Path, options: FileOptions) -> Self {
         let settings = ParserSettings::new().indent(false).validate_checksums(false);
-        EvtxFileSource { path: path.to_path_buf(), options, settings: Arc::new(settings), read_to_end: None }
+        EvtxFileSource {
+            path: path.to_path_buf(),
+            options,
+            settings: Arc::new(settings),
+            read_to_end: None,
+            kept_walk: None,
+        }
     }
 
     /// The file, opened once for a whole read (a missing file may be one being replaced).
@@ -280,22 +330,46 @@ impl EvtxFileSource {
         self.options.recover || slot.number < declared
     }
 
-    /// The file's chunks in record order (see [`chunks`]) and how many its header declares.
-    fn chunk_walk(&self, file: &mut File) -> Result<(Vec<ChunkSlot>, u64), SourceError> {
-        let header = file
-            .seek(SeekFrom::Start(0))
-            .map_err(DeserializationError::from)
-            .and_then(|_| EvtxFileHeader::from_stream(file))
-            .map_err(|e| {
-                SourceError::Config(format!("{} is not an .evtx file: {}", self.path.display(), chain(&e)))
-            })?;
+    /// The file's chunks in record order (see [`chunks`]) and how many its header declares:
+    /// with `reuse`, the kept walk when it still fits the file (see [`WALK_TRUSTED_FOR`]).
+    fn chunk_walk(&mut self, file: &mut File, identity: &str, reuse: bool) -> Result<Walked, SourceError> {
+        let not_evtx = |e: DeserializationError| {
+            SourceError::Config(format!("{} is not an .evtx file: {}", self.path.display(), chain(&e)))
+        };
+        let mut block = [0u8; 4096];
+        file.seek(SeekFrom::Start(0))
+            .and_then(|_| file.read_exact(&mut block))
+            .map_err(|e| not_evtx(DeserializationError::from(e)))?;
+        let header = EvtxFileHeader::from_bytes(&block).map_err(not_evtx)?;
+        let metadata = file
+            .metadata()
+            .map_err(|e| SourceError::Transient(format!("cannot read {}: {e}", self.path.display())))?;
+        let mut stamp = FileStamp {
+            length: metadata.len(),
+            modified: metadata.modified().ok(),
+            header: [0; 128],
+            identity: identity.to_owned(),
+        };
+        stamp.header.copy_from_slice(&block[..128]);
+        if reuse
+            && let Some(kept) = &self.kept_walk
+            && kept.file == stamp
+            && kept.made.elapsed() < WALK_TRUSTED_FOR
+            && kept.slots.first().is_none_or(|oldest| {
+                chunks::chunk_header_ids(file, oldest.number).is_ok_and(|ids| ids == oldest.ids)
+            })
+        {
+            return Ok(Walked { slots: kept.slots.clone(), declared: kept.declared, kept: true });
+        }
         let mut slots = chunks::record_order(file, u64::from(header.header_block_size))
             .map_err(|e| SourceError::Transient(format!("cannot read {}: {e}", self.path.display())))?;
         // The walk starts at the oldest chunk read: one not shown must not move it.
         let declared = u64::from(header.chunk_count);
         slots.retain(|slot| self.shown(slot, declared));
         chunks::rotate_to_oldest(&mut slots);
-        Ok((slots, declared))
+        let slots: Arc<[ChunkSlot]> = slots.into();
+        self.kept_walk = Some(KeptWalk { file: stamp, slots: slots.clone(), declared, made: Instant::now() });
+        Ok(Walked { slots, declared, kept: false })
     }
 
     fn unchanged_since_end(&self, from: &str) -> Option<(u64, SystemTime)> {
@@ -331,29 +405,57 @@ impl EventSource for EvtxFileSource {
         if self.unchanged_since_end(from).is_some() {
             return Ok(Batch { items: Vec::new(), position: from.to_owned(), more: false });
         }
+        if let ReadOutcome::Read(batch) = self.read_walking(start.clone(), max, true)? {
+            return Ok(batch);
+        }
+        self.kept_walk = None;
+        match self.read_walking(start, max, false)? {
+            ReadOutcome::Read(batch) => Ok(batch),
+            // A read with a walk of its own never asks for another.
+            ReadOutcome::WalkAgain => {
+                Err(SourceError::Transient(format!("{} changed while it was read", self.path.display())))
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("file {}", self.path.display())
+    }
+}
+
+impl EvtxFileSource {
+    /// A read from `start`, over the kept walk of the chunk headers when `reuse` allows it.
+    fn read_walking(
+        &mut self,
+        start: FilePosition,
+        max: usize,
+        reuse: bool,
+    ) -> Result<ReadOutcome, SourceError> {
         let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
         let mut file = self.open()?;
         let identity = identity(&mut file);
         // A file that had records and has none now (not even a whole header) is being replaced
         // or copied over: read nothing and keep the position. Taking it for a new file would
         // re-read every record of the old one, once it is back, as new.
+        let path = self.path.clone();
         let copied_over = || {
             SourceError::Transient(format!(
                 "{} has no records now (being replaced?); reading again later",
-                self.path.display()
+                path.display()
             ))
         };
-        let (slots, declared) = match self.chunk_walk(&mut file) {
+        let walked = match self.chunk_walk(&mut file, &identity, reuse) {
             Err(_) if identity == "empty" && start.identity != "empty" => return Err(copied_over()),
             walked => walked?,
         };
+        let (slots, declared) = (&*walked.slots, walked.declared);
         let mut walk = Walk::new(max.max(1), start.clone());
         let same_file = identity == start.identity;
         if !same_file {
             if !slots.iter().any(|slot| slot.ids.is_some() && self.shown(slot, declared)) {
                 return Err(copied_over());
             }
-            match self.continuity(&start, &slots, &mut file, declared) {
+            match self.continuity(&start, slots, &mut file, declared) {
                 Continuity::Continued => {}
                 Continuity::OverwrittenBefore(oldest) => walk.gap(
                     format!(
@@ -416,8 +518,13 @@ impl EventSource for EvtxFileSource {
         }
         let resume_in = damage_resume.map(|at| at.chunk).or(resume_in);
         walk.in_order = resume_in.is_some();
+        // A kept walk serves only a read going on in its order, each chunk loaded checked
+        // against it below; a read by ids passes over chunks by what their headers said.
+        if walked.kept && !walk.in_order {
+            return Ok(ReadOutcome::WalkAgain);
+        }
         let mut before_resume = resume_in.is_some();
-        for slot in slots {
+        for &slot in slots {
             if walk.full() {
                 break;
             }
@@ -439,6 +546,11 @@ impl EventSource for EvtxFileSource {
                 Some((_, read)) => Ok(Some(read)),
                 None => chunks::read_chunk(&mut file, slot.number),
             };
+            if walked.kept
+                && loaded.as_ref().is_ok_and(|read| read.as_ref().and_then(|read| read.ids) != slot.ids)
+            {
+                return Ok(ReadOutcome::WalkAgain); // its header names other records now
+            }
             let read = match loaded {
                 Ok(Some(read)) => read,
                 // An all-zero chunk (a gap in a dirty file): passed over, as by a position after
@@ -533,12 +645,11 @@ impl EventSource for EvtxFileSource {
         if !batch.more {
             self.read_to_end =
                 stamp.map(|(len, modified)| (len, modified, batch.position.clone(), Instant::now()));
+            // Kept for a catch-up only (2 MiB for the largest file): the read after one that
+            // reached the end comes once the file changed or 30 s passed, and walks again.
+            self.kept_walk = None;
         }
-        Ok(batch)
-    }
-
-    fn describe(&self) -> String {
-        format!("file {}", self.path.display())
+        Ok(ReadOutcome::Read(batch))
     }
 }
 

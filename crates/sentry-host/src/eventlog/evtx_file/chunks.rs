@@ -5,7 +5,8 @@
 //! chunk over its oldest, so once it has wrapped around its oldest chunk can be anywhere). It
 //! is worked out from the 512-byte chunk headers alone, so a read can pass over a chunk whose
 //! records were all given before without loading its 64 KiB: a read far into a large file
-//! costs the chunks it reads, not the whole file each time. A chunk is then read as the crate
+//! costs the chunks it reads and a walk of the headers (which the source keeps for the reads
+//! of a catch-up), not the whole file each time. A chunk is then read as the crate
 //! reads it: an all-zero chunk (a gap in a dirty file) is skipped, one that cannot be read is
 //! an error naming its number.
 
@@ -39,21 +40,31 @@ pub(super) struct ChunkSlot {
 pub(super) fn record_order(file: &mut File, header_block_size: u64) -> std::io::Result<Vec<ChunkSlot>> {
     let length = file.metadata()?.len();
     let count = (length.saturating_sub(header_block_size) / CHUNK_SIZE).min(MAX_CHUNKS);
+    #[cfg(test)]
+    WALKS.with(|walks| walks.set(walks.get() + 1));
     let mut slots = Vec::with_capacity(count as usize);
-    let mut header = [0u8; CHUNK_HEADER_SIZE];
     for number in 0..count {
-        if file.seek(SeekFrom::Start(chunk_offset(number))).is_err() || file.read_exact(&mut header).is_err()
-        {
-            break;
-        }
-        let ids = EvtxChunkHeader::from_bytes(&header)
-            .ok()
-            .map(|h| (h.first_event_record_id, h.last_event_record_id))
-            .filter(|(first, last)| first <= last);
+        let Ok(ids) = chunk_header_ids(file, number) else { break };
         slots.push(ChunkSlot { number, ids });
     }
     rotate_to_oldest(&mut slots);
     Ok(slots)
+}
+
+/// The record ids the header of chunk `number` names now (see [`ChunkSlot::ids`]).
+pub(super) fn chunk_header_ids(file: &mut File, number: u64) -> std::io::Result<Option<(u64, u64)>> {
+    let mut header = [0u8; CHUNK_HEADER_SIZE];
+    file.seek(SeekFrom::Start(chunk_offset(number)))?;
+    file.read_exact(&mut header)?;
+    Ok(header_ids(&header))
+}
+
+/// The record ids a chunk header names, when it is valid and its range is not reversed.
+fn header_ids(header: &[u8]) -> Option<(u64, u64)> {
+    EvtxChunkHeader::from_bytes(header)
+        .ok()
+        .map(|h| (h.first_event_record_id, h.last_event_record_id))
+        .filter(|(first, last)| first <= last)
 }
 
 /// Puts first the chunk holding the lowest record id (the crate keeps the first on a tie).
@@ -71,6 +82,8 @@ pub(super) fn rotate_to_oldest(slots: &mut [ChunkSlot]) {
 /// the chunk is as it was then) and the chunk they make, or why they make none.
 pub(super) struct ReadChunk {
     pub crc: u32,
+    /// The record ids its header names (as [`ChunkSlot::ids`]).
+    pub ids: Option<(u64, u64)>,
     pub chunk: Result<EvtxChunkData, EvtxError>,
 }
 
@@ -94,11 +107,12 @@ pub(super) fn read_chunk(file: &mut File, number: u64) -> Result<Option<ReadChun
         return Ok(None);
     }
     let crc = crc32fast::hash(&data);
+    let ids = header_ids(&data[..CHUNK_HEADER_SIZE]);
     let chunk = EvtxChunkData::new(data, false).map_err(failed).map(|mut chunk| {
         chunk.number = Some(number);
         chunk
     });
-    Ok(Some(ReadChunk { crc, chunk }))
+    Ok(Some(ReadChunk { crc, ids, chunk }))
 }
 
 /// The header id and write time (FILETIME) of the first record of chunk 0, if it has one.
@@ -117,6 +131,8 @@ pub(super) fn first_record_of_first_chunk(file: &mut File) -> Option<(u64, u64)>
 thread_local! {
     /// How many chunks this thread loaded, for tests of what a read costs.
     pub(super) static LOADED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// How many walks of every chunk header this thread made.
+    pub(super) static WALKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn chunk_offset(number: u64) -> u64 {
