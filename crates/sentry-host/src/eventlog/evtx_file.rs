@@ -75,7 +75,7 @@ pub struct EvtxFileSource {
     path: PathBuf,
     options: FileOptions,
     settings: Arc<ParserSettings>,
-    /// (length, modified, position) after the last read that reached the file's end.
+    /// (length, modified, position, when) after the last read that reached the file's end.
     read_to_end: Option<(u64, SystemTime, String, Instant)>,
     /// The last walk of the chunk headers, for the reads after it (see [`WALK_TRUSTED_FOR`]).
     kept_walk: Option<KeptWalk>,
@@ -83,9 +83,10 @@ pub struct EvtxFileSource {
 
 /// How long a walk of the chunk headers serves the reads after it, while the file's length,
 /// modification time, header and identity stay the same, its oldest chunk's header names the
-/// same records, and so does the header of every chunk those reads load (else they walk again):
-/// a logger catching up through a large file, a read a run, walks its 65,536 chunk headers
-/// once rather than once a read. Only a read going on in the walk's order uses it.
+/// same records, and every chunk those reads load can be read and names the records the walk
+/// says (else they walk again): a logger catching up through a large file, a read a run, walks
+/// its 65,536 chunk headers once every 30 s rather than once a read. Only a read going on in
+/// the walk's order uses it.
 const WALK_TRUSTED_FOR: Duration = Duration::from_secs(30);
 
 /// A walk of the chunk headers, and the file it walked.
@@ -411,7 +412,7 @@ impl EventSource for EvtxFileSource {
         self.kept_walk = None;
         match self.read_walking(start, max, false)? {
             ReadOutcome::Read(batch) => Ok(batch),
-            // A read with a walk of its own never asks for another.
+            // Not reached: a read with a walk of its own never asks for another.
             ReadOutcome::WalkAgain => {
                 Err(SourceError::Transient(format!("{} changed while it was read", self.path.display())))
             }
@@ -431,21 +432,17 @@ impl EvtxFileSource {
         max: usize,
         reuse: bool,
     ) -> Result<ReadOutcome, SourceError> {
-        let stamp = std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
+        let length_and_time =
+            std::fs::metadata(&self.path).ok().and_then(|m| Some((m.len(), m.modified().ok()?)));
         let mut file = self.open()?;
         let identity = identity(&mut file);
         // A file that had records and has none now (not even a whole header) is being replaced
         // or copied over: read nothing and keep the position. Taking it for a new file would
         // re-read every record of the old one, once it is back, as new.
-        let path = self.path.clone();
-        let copied_over = || {
-            SourceError::Transient(format!(
-                "{} has no records now (being replaced?); reading again later",
-                path.display()
-            ))
-        };
         let walked = match self.chunk_walk(&mut file, &identity, reuse) {
-            Err(_) if identity == "empty" && start.identity != "empty" => return Err(copied_over()),
+            Err(_) if identity == "empty" && start.identity != "empty" => {
+                return Err(copied_over(&self.path));
+            }
             walked => walked?,
         };
         let (slots, declared) = (&*walked.slots, walked.declared);
@@ -453,7 +450,7 @@ impl EvtxFileSource {
         let same_file = identity == start.identity;
         if !same_file {
             if !slots.iter().any(|slot| slot.ids.is_some() && self.shown(slot, declared)) {
-                return Err(copied_over());
+                return Err(copied_over(&self.path));
             }
             match self.continuity(&start, slots, &mut file, declared) {
                 Continuity::Continued => {}
@@ -546,10 +543,12 @@ impl EvtxFileSource {
                 Some((_, read)) => Ok(Some(read)),
                 None => chunks::read_chunk(&mut file, slot.number),
             };
+            // A chunk whose header names other records now, or that cannot be read (a walk
+            // would stop before it): the kept walk may be wrong about it.
             if walked.kept
-                && loaded.as_ref().is_ok_and(|read| read.as_ref().and_then(|read| read.ids) != slot.ids)
+                && !loaded.as_ref().is_ok_and(|read| read.as_ref().and_then(|read| read.ids) == slot.ids)
             {
-                return Ok(ReadOutcome::WalkAgain); // its header names other records now
+                return Ok(ReadOutcome::WalkAgain);
             }
             let read = match loaded {
                 Ok(Some(read)) => read,
@@ -643,8 +642,8 @@ impl EvtxFileSource {
         }
         let batch = walk.finish();
         if !batch.more {
-            self.read_to_end =
-                stamp.map(|(len, modified)| (len, modified, batch.position.clone(), Instant::now()));
+            self.read_to_end = length_and_time
+                .map(|(len, modified)| (len, modified, batch.position.clone(), Instant::now()));
             // Kept for a catch-up only (2 MiB for the largest file): the read after one that
             // reached the end comes once the file changed or 30 s passed, and walks again.
             self.kept_walk = None;
@@ -842,6 +841,14 @@ impl Walk {
         }
         Batch { items: self.items, position: self.position.text(), more: self.more }
     }
+}
+
+/// The error for a file that had records and has none now.
+fn copied_over(path: &Path) -> SourceError {
+    SourceError::Transient(format!(
+        "{} has no records now (being replaced?); reading again later",
+        path.display()
+    ))
 }
 
 /// The id and time of the first record of the file's first chunk, or `empty`.

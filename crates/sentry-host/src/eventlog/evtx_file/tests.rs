@@ -647,12 +647,12 @@ fn damage_after_an_all_zero_chunk_keeps_its_place() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Adds `shift` to the record ids chunk `number` of `bytes` names, in its header and its
-/// records, as a log writing newer records over it would.
+/// Adds `shift` (wrapping) to the record ids chunk `number` of `bytes` names, in its header
+/// and its records, as a log writing newer records over it would.
 fn shift_chunk_ids(bytes: &mut [u8], number: usize, shift: u64) {
     let chunk = &mut bytes[4096 + number * 65536..4096 + (number + 1) * 65536];
     let mut add = |at: usize| {
-        let value = u64::from_le_bytes(chunk[at..at + 8].try_into().unwrap()) + shift;
+        let value = u64::from_le_bytes(chunk[at..at + 8].try_into().unwrap()).wrapping_add(shift);
         chunk[at..at + 8].copy_from_slice(&value.to_le_bytes());
     };
     for field in [8, 16, 24, 32] {
@@ -662,7 +662,7 @@ fn shift_chunk_ids(bytes: &mut [u8], number: usize, shift: u64) {
     let mut record = 512;
     while record + 24 <= free_space && chunk[record..record + 4] == [0x2a, 0x2a, 0, 0] {
         let size = u32::from_le_bytes(chunk[record + 4..record + 8].try_into().unwrap()) as usize;
-        let id = u64::from_le_bytes(chunk[record + 8..record + 16].try_into().unwrap()) + shift;
+        let id = u64::from_le_bytes(chunk[record + 8..record + 16].try_into().unwrap()).wrapping_add(shift);
         chunk[record + 8..record + 16].copy_from_slice(&id.to_le_bytes());
         if size == 0 {
             break;
@@ -738,5 +738,33 @@ fn a_wrapped_log_whose_oldest_chunk_was_written_over_since_the_walk_is_walked_ag
     let seen = |batch: &Batch| (header_ids(batch), counts(batch), batch.position.clone());
     assert_eq!(seen(&rest), seen(&fresh));
     assert_eq!(header_ids(&rest).last(), Some(&20_444), "chunk 3's new records, last");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_chunk_loaded_that_now_holds_the_oldest_records_makes_the_read_walk_again() {
+    // A log that wrapped (its oldest chunk is 3, as above); the read has given records up to
+    // chunk 5. Chunk 7 then names the file's oldest records, unseen by its length, time and
+    // oldest chunk: a walk starts at 7 now, so a read going on from chunk 5 ends with chunk 6
+    // (7 on come before 5). The read over the kept walk loads chunk 7, sees that it changed, and
+    // reads what a new source reads.
+    let options = FileOptions { recover: true, ..FileOptions::default() };
+    let (dir, path) = copy_of("system.evtx", "walk-new-oldest");
+    let mut bytes = std::fs::read(&path).unwrap();
+    for chunk in 0..3 {
+        shift_chunk_ids(&mut bytes, chunk, 10_000);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let mut source = EvtxFileSource::new(&path, options.clone());
+    let start = source.start_position().unwrap();
+    let first = source.read(&start, 300).unwrap();
+    assert_eq!(header_ids(&first).last(), Some(&626), "up to chunk 5");
+    shift_chunk_ids(&mut bytes, 7, 0u64.wrapping_sub(830));
+    write_unseen(&path, &bytes);
+    let rest = source.read(&first.position, usize::MAX).unwrap();
+    let fresh = EvtxFileSource::new(&path, options).read(&first.position, usize::MAX).unwrap();
+    let seen = |batch: &Batch| (header_ids(batch), counts(batch), batch.position.clone());
+    assert_eq!(seen(&rest), seen(&fresh));
+    assert_eq!(header_ids(&rest), (627..=837).collect::<Vec<_>>(), "the rest of chunks 5 and 6");
     std::fs::remove_dir_all(&dir).unwrap();
 }
