@@ -691,80 +691,69 @@ fn a_catch_up_walks_the_chunk_headers_once() {
     assert_eq!(chunks::WALKS.with(|walks| walks.get()), 1, "19 reads, one walk");
 }
 
-#[test]
-fn a_chunk_whose_header_changed_since_the_walk_makes_the_read_walk_again() {
-    // A change the file's length, time, header and identity do not show: chunk 5's records
-    // given newer ids (a log written over it). The read going on through it walks again and
-    // reads what a new source reads.
+/// Reads the first 300 events of a copy of `system.evtx` (with `recover`; with `wrapped`, its
+/// chunks 0 to 2 first given the newest ids, as a log that wrapped: its oldest chunk is 3),
+/// makes `change` to the copy unseen by its length and time, then reads the rest with the same
+/// source (over its kept walk) and checks that a new source reads the same. Returns the first
+/// read, the rest, and how many walks of the headers reading the rest made.
+fn read_on_over_a_kept_walk(
+    test: &str,
+    wrapped: bool,
+    change: impl FnOnce(&mut [u8]),
+) -> (Batch, Batch, u64) {
     let options = FileOptions { recover: true, ..FileOptions::default() };
-    let (dir, path) = copy_of("system.evtx", "walk-changed-chunk");
+    let (dir, path) = copy_of("system.evtx", test);
+    let mut bytes = std::fs::read(&path).unwrap();
+    for chunk in (0..3).filter(|_| wrapped) {
+        shift_chunk_ids(&mut bytes, chunk, 10_000);
+    }
+    std::fs::write(&path, &bytes).unwrap();
     let mut source = EvtxFileSource::new(&path, options.clone());
     let start = source.start_position().unwrap();
     let first = source.read(&start, 300).unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    shift_chunk_ids(&mut bytes, 5, 10_000);
+    change(&mut bytes);
     write_unseen(&path, &bytes);
     chunks::WALKS.with(|walks| walks.set(0));
     let rest = source.read(&first.position, usize::MAX).unwrap();
-    assert_eq!(chunks::WALKS.with(|walks| walks.get()), 1, "the kept walk up to chunk 5, then a walk");
+    let walks = chunks::WALKS.with(|walks| walks.get());
     let fresh = EvtxFileSource::new(&path, options).read(&first.position, usize::MAX).unwrap();
     let seen = |batch: &Batch| (header_ids(batch), counts(batch), batch.position.clone());
-    assert_eq!(seen(&rest), seen(&fresh));
-    assert!(header_ids(&rest).contains(&10_572), "chunk 5's records with their new ids");
+    assert_eq!(seen(&rest), seen(&fresh), "{test}: as a new source reads it");
     std::fs::remove_dir_all(&dir).unwrap();
+    (first, rest, walks)
+}
+
+#[test]
+fn a_chunk_whose_header_changed_since_the_walk_makes_the_read_walk_again() {
+    // A change the file's length, time, header and identity do not show: chunk 5's records
+    // given newer ids (a log written over it). The read going on through it walks again.
+    let (first, rest, walks) =
+        read_on_over_a_kept_walk("walk-changed-chunk", false, |bytes| shift_chunk_ids(bytes, 5, 10_000));
+    assert_eq!(header_ids(&first).last(), Some(&300));
+    assert_eq!(walks, 1, "the kept walk up to chunk 5, then a walk");
+    assert!(header_ids(&rest).contains(&10_572), "chunk 5's records with their new ids");
 }
 
 #[test]
 fn a_wrapped_log_whose_oldest_chunk_was_written_over_since_the_walk_is_walked_again() {
-    // A log that wrapped: its oldest chunk is chunk 3 (chunks 0 to 2 were written over with
-    // the newest records), and the read has given records up to chunk 5. Then chunk 3 is
-    // written over too, unseen by the file's length and time: its records now come last, as
-    // a new source reads them, not passed over as the oldest chunk's.
-    let options = FileOptions { recover: true, ..FileOptions::default() };
-    let (dir, path) = copy_of("system.evtx", "walk-wrapped");
-    let mut bytes = std::fs::read(&path).unwrap();
-    for chunk in 0..3 {
-        shift_chunk_ids(&mut bytes, chunk, 10_000);
-    }
-    std::fs::write(&path, &bytes).unwrap();
-    let mut source = EvtxFileSource::new(&path, options.clone());
-    let start = source.start_position().unwrap();
-    let first = source.read(&start, 300).unwrap();
+    // The read has given records from chunk 3, the oldest, up to chunk 5. Then chunk 3 is
+    // written over too: its records now come last, not passed over as the oldest chunk's.
+    let (first, rest, _) =
+        read_on_over_a_kept_walk("walk-wrapped", true, |bytes| shift_chunk_ids(bytes, 3, 20_000));
     assert_eq!(header_ids(&first)[0], 327, "the walk starts at chunk 3");
-    shift_chunk_ids(&mut bytes, 3, 20_000);
-    write_unseen(&path, &bytes);
-    let rest = source.read(&first.position, usize::MAX).unwrap();
-    let fresh = EvtxFileSource::new(&path, options).read(&first.position, usize::MAX).unwrap();
-    let seen = |batch: &Batch| (header_ids(batch), counts(batch), batch.position.clone());
-    assert_eq!(seen(&rest), seen(&fresh));
     assert_eq!(header_ids(&rest).last(), Some(&20_444), "chunk 3's new records, last");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_chunk_loaded_that_now_holds_the_oldest_records_makes_the_read_walk_again() {
-    // A log that wrapped (its oldest chunk is 3, as above); the read has given records up to
-    // chunk 5. Chunk 7 then names the file's oldest records, unseen by its length, time and
-    // oldest chunk: a walk starts at 7 now, so a read going on from chunk 5 ends with chunk 6
-    // (7 on come before 5). The read over the kept walk loads chunk 7, sees that it changed, and
-    // reads what a new source reads.
-    let options = FileOptions { recover: true, ..FileOptions::default() };
-    let (dir, path) = copy_of("system.evtx", "walk-new-oldest");
-    let mut bytes = std::fs::read(&path).unwrap();
-    for chunk in 0..3 {
-        shift_chunk_ids(&mut bytes, chunk, 10_000);
-    }
-    std::fs::write(&path, &bytes).unwrap();
-    let mut source = EvtxFileSource::new(&path, options.clone());
-    let start = source.start_position().unwrap();
-    let first = source.read(&start, 300).unwrap();
+    // The read has given records from chunk 3, the oldest, up to chunk 5. Chunk 7 then names
+    // the file's oldest records (unseen by the oldest chunk's header too): a walk starts at 7
+    // now, so a read going on from chunk 5 ends with chunk 6 (7 on come before 5). The read over
+    // the kept walk loads chunk 7, sees that it changed, and walks again.
+    let (first, rest, walks) = read_on_over_a_kept_walk("walk-new-oldest", true, |bytes| {
+        shift_chunk_ids(bytes, 7, 0u64.wrapping_sub(830));
+    });
     assert_eq!(header_ids(&first).last(), Some(&626), "up to chunk 5");
-    shift_chunk_ids(&mut bytes, 7, 0u64.wrapping_sub(830));
-    write_unseen(&path, &bytes);
-    let rest = source.read(&first.position, usize::MAX).unwrap();
-    let fresh = EvtxFileSource::new(&path, options).read(&first.position, usize::MAX).unwrap();
-    let seen = |batch: &Batch| (header_ids(batch), counts(batch), batch.position.clone());
-    assert_eq!(seen(&rest), seen(&fresh));
+    assert_eq!(walks, 1);
     assert_eq!(header_ids(&rest), (627..=837).collect::<Vec<_>>(), "the rest of chunks 5 and 6");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
