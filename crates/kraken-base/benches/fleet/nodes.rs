@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 const BASE: &str = env!("CARGO_BIN_EXE_kraken-base");
 
+#[path = "../../tests/ports/mod.rs"]
+mod ports;
+use ports::free_port;
+
 /// One node: its configuration, its process while it runs, and its peak RSS over every run.
 pub struct Node {
     pub name: String,
@@ -19,22 +23,6 @@ pub struct Node {
     pub peak_rss: u64,
     /// The most threads it ran at once (of those seen every half second).
     pub peak_threads: u64,
-}
-
-/// A free port below Linux's ephemeral range (32768 and up): the simulated sentries' own ends
-/// take ephemeral ports by the tens of thousands, and a killed node's ports, were they in that
-/// range, could be taken by one of them before the node starts again.
-/// Each call starts after the port the last one gave, so two calls give two ports.
-pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = NEXT.load(Ordering::Relaxed).max(std::process::id() as u16 % 8_000);
-    let port = (0..12_000)
-        .map(|i| 20_000 + (start + i) % 12_000)
-        .find(|&port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok())
-        .expect("a free port between 20000 and 32000");
-    NEXT.store(port - 20_000 + 1, Ordering::Relaxed);
-    port
 }
 
 impl Node {

@@ -3,7 +3,6 @@
 //! a temp dir, and stopped by pid (also when dropped).
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,11 +28,19 @@ impl ClickHouseServer {
         );
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
-        let (http_port, tcp_port) = (free_port(), free_port());
-        std::fs::write(dir.join("config.xml"), config(dir, http_port, tcp_port)).unwrap();
         std::fs::write(dir.join("users.xml"), USERS).unwrap();
-        let mut server = ClickHouseServer { dir: dir.to_owned(), http_port, process: None };
-        server.start_again();
+        let mut server = ClickHouseServer { dir: dir.to_owned(), http_port: 0, process: None };
+        // A port taken by another program between the pick and the bind: two more picks.
+        for attempt in 1.. {
+            let (http_port, tcp_port) = (free_port(), free_port());
+            std::fs::write(dir.join("config.xml"), config(dir, http_port, tcp_port)).unwrap();
+            server.http_port = http_port;
+            match server.launch() {
+                Ok(()) => break,
+                Err(log) if attempt < 3 && log.contains("Address already in use") => continue,
+                Err(log) => panic!("{SERVER} exited; its log: {log}"),
+            }
+        }
         server
     }
 
@@ -52,6 +59,14 @@ impl ClickHouseServer {
 
     /// Starts the server again on the same files and port; returns once it answers.
     pub fn start_again(&mut self) {
+        if let Err(log) = self.launch() {
+            panic!("{SERVER} exited; its log: {log}");
+        }
+    }
+
+    /// Starts the server on its configuration; returns once it answers, or the tail of its log
+    /// if it exited first.
+    fn launch(&mut self) -> Result<(), String> {
         assert!(self.process.is_none(), "already running");
         let log = |name: &str| {
             std::fs::File::options().create(true).append(true).open(self.dir.join(name)).unwrap()
@@ -68,7 +83,8 @@ impl ClickHouseServer {
         let started = Instant::now();
         while !self.answers() {
             if let Some(status) = self.process.as_mut().and_then(|p| p.try_wait().unwrap()) {
-                panic!("{SERVER} exited ({status}); its log: {}", self.log_tail());
+                self.process = None;
+                return Err(format!("({status}) {}", self.log_tail()));
             }
             assert!(
                 started.elapsed() < START_LIMIT,
@@ -77,6 +93,7 @@ impl ClickHouseServer {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        Ok(())
     }
 
     /// Runs `sql` over HTTP; its answer as text (panics on an error reply).
@@ -105,10 +122,9 @@ impl Drop for ClickHouseServer {
     }
 }
 
-/// A port free on loopback now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "../ports/mod.rs"]
+mod ports;
+use ports::free_port;
 
 /// A POST of `body` to ClickHouse's HTTP interface on `port`: (status, body).
 fn http_post(port: u16, body: &str) -> (u16, String) {

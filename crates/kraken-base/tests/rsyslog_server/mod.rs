@@ -112,6 +112,6 @@ impl Drop for Rsyslog {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+#[path = "../ports/mod.rs"]
+mod ports;
+use ports::free_port;
