@@ -8,6 +8,8 @@
 //! Run: `cargo bench -p kraken-base --bench forward` (`-- --quick`: 50,000 records). Needs
 //! rsyslog, rsyslog-gnutls and openssl (`scripts/setup-debian.sh`).
 
+#[path = "../tests/ports/mod.rs"]
+mod ports;
 #[path = "../tests/rsyslog_server/mod.rs"]
 mod rsyslog_server;
 

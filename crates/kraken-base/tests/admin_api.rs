@@ -6,6 +6,7 @@
 #![cfg(unix)]
 
 mod deploy;
+mod ports;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

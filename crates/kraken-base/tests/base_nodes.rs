@@ -6,6 +6,7 @@
 
 mod clickhouse_server;
 mod deploy;
+mod ports;
 
 use std::fs;
 use std::path::Path;

@@ -9,6 +9,7 @@
 #![cfg(target_os = "linux")]
 
 mod deploy;
+mod ports;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

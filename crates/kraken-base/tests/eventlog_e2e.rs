@@ -8,6 +8,7 @@
 #![cfg(unix)]
 
 mod deploy;
+mod ports;
 
 use std::collections::BTreeMap;
 use std::fs;

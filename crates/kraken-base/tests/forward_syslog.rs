@@ -6,6 +6,7 @@
 #![cfg(target_os = "linux")]
 
 mod deploy;
+mod ports;
 mod rsyslog_server;
 
 use std::collections::{BTreeMap, HashMap};

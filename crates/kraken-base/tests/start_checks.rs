@@ -6,6 +6,7 @@
 #![cfg(unix)]
 
 mod deploy;
+mod ports;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

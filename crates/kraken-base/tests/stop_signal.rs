@@ -7,6 +7,7 @@
 
 mod common;
 mod deploy;
+mod ports;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

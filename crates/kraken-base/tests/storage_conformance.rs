@@ -6,6 +6,7 @@
 #![cfg(unix)]
 
 mod clickhouse_server;
+mod ports;
 
 use std::path::PathBuf;
 use std::sync::Arc;

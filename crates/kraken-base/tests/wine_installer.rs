@@ -13,6 +13,7 @@
 #![cfg(unix)]
 
 mod deploy;
+mod ports;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -21,6 +21,8 @@
 #[path = "../../tests/clickhouse_server/mod.rs"]
 mod clickhouse_server;
 mod nodes;
+#[path = "../../tests/ports/mod.rs"]
+mod ports;
 mod sim;
 
 use std::collections::HashMap;

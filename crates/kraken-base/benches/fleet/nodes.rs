@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 const BASE: &str = env!("CARGO_BIN_EXE_kraken-base");
 
-#[path = "../../tests/ports/mod.rs"]
-mod ports;
-use ports::free_port;
+use crate::ports::free_port;
 
 /// One node: its configuration, its process while it runs, and its peak RSS over every run.
 pub struct Node {

@@ -122,9 +122,7 @@ impl Drop for ClickHouseServer {
     }
 }
 
-#[path = "../ports/mod.rs"]
-mod ports;
-use ports::free_port;
+use crate::ports::free_port;
 
 /// A POST of `body` to ClickHouse's HTTP interface on `port`: (status, body).
 fn http_post(port: u16, body: &str) -> (u16, String) {

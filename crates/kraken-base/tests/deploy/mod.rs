@@ -23,9 +23,7 @@ pub fn wine_path(path: &Path) -> String {
     format!("Z:{}", path.to_string_lossy().replace('/', "\\"))
 }
 
-#[path = "../ports/mod.rs"]
-mod ports;
-pub use ports::free_port;
+pub use crate::ports::free_port;
 
 pub fn run(program: &Path, args: &[&str]) -> Output {
     Command::new(program).args(args).stdin(Stdio::null()).output().unwrap()

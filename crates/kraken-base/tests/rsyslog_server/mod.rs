@@ -112,6 +112,4 @@ impl Drop for Rsyslog {
     }
 }
 
-#[path = "../ports/mod.rs"]
-mod ports;
-use ports::free_port;
+use crate::ports::free_port;
