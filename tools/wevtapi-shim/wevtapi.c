@@ -13,6 +13,8 @@
  *   <root>\<channel>\control.txt       failures to inject: "<call> <win32 error>" per line
  *   <root>\<channel>\channel-type.txt  optional EvtChannelConfigType (default 0, Admin)
  *   <root>\<channel>\calls.log         written by the shim: one line per call on the channel
+ *   <root>\<channel>\Archive-<channel>-*.evtx  archives of the log, beside the log file that
+ *                                      EvtChannelLoggingConfigLogFilePath names there
  *   <root>\calls.log                   written by the shim: calls tied to no channel
  * README.md beside this file describes the behaviour and the Microsoft documentation it follows.
  *
@@ -1133,6 +1135,25 @@ WINBOOL WINAPI EvtGetChannelConfigProperty(EVT_HANDLE config_handle, EVT_CHANNEL
         FAIL(ERROR_INVALID_HANDLE);
     if (!used || flags || (size && !value))
         FAIL(ERROR_INVALID_PARAMETER);
+    if (property == EvtChannelLoggingConfigLogFilePath) {
+        /* As Windows writes it, with an environment variable to expand (%SystemRoot%\...):
+         * %KRAKEN_WEVTAPI_DIR%\<channel>\<channel>.evtx, the text right after the variant. */
+        WCHAR text[PATH_LEN];
+        DWORD bytes;
+        int n = swprintf(text, PATH_LEN, L"%%KRAKEN_WEVTAPI_DIR%%\\%ls\\%ls.evtx", config->channel,
+                         config->channel);
+        if (n < 0)
+            FAIL(ERROR_INVALID_PARAMETER);
+        bytes = (DWORD)((n + 1) * sizeof(WCHAR));
+        *used = sizeof(EVT_VARIANT) + bytes;
+        if (!value || size < *used)
+            FAIL(ERROR_INSUFFICIENT_BUFFER);
+        memset(value, 0, sizeof *value);
+        value->Type = EvtVarTypeString;
+        value->StringVal = (LPCWSTR)(value + 1);
+        memcpy(value + 1, text, bytes);
+        goto done;
+    }
     if (property != EvtChannelConfigType && property != EvtChannelConfigEnabled)
         FAIL(ERROR_NOT_SUPPORTED);
     *used = sizeof(EVT_VARIANT);

@@ -22,8 +22,9 @@ use sentry::loggers::windows_event::{EventLoggerConfig, EventLoggerRun, WindowsE
 use sentry::loggers::{FactoryContext, SinkSet, standard_factories};
 use sentry::spool::{DROP_REPORT_LOGGER, SpoolAccess, SpoolPressure, SpoolSink};
 use sentry::store::Store;
+use sentry_host_facts::eventlog::archive_fill::ArchiveFill;
 use sentry_host_facts::eventlog::scripted::{Call, ScriptedApi};
-use sentry_host_facts::eventlog::{LiveOptions, StartAt, SubscriptionSource};
+use sentry_host_facts::eventlog::{EventSource, LiveOptions, StartAt, SubscriptionSource};
 
 const LOGGER: &str = "security";
 const GUID: &str = "sentry-1";
@@ -72,6 +73,17 @@ impl Sentry {
     /// Starts the logger over `log`, as the agent does at boot: from the saved bookmark, or
     /// from the oldest record the first time.
     fn start_logger(&self, log: &ScriptedApi) {
+        self.start_logger_over(Box::new(Self::live(log)));
+    }
+
+    /// The live source of `log`, as the logger reads it.
+    fn live(log: &ScriptedApi) -> SubscriptionSource<ScriptedApi> {
+        let live = LiveOptions { start_at: StartAt::Oldest, batch_size: 100, ..LiveOptions::default() };
+        SubscriptionSource::new(log.clone(), "Security", live)
+    }
+
+    /// Starts the logger over `source`.
+    fn start_logger_over(&self, source: Box<dyn EventSource>) {
         let mut props = kraken_codec::Map::new();
         props.insert("event_source", Value::from("Security"));
         props.insert("start_at", Value::from("oldest"));
@@ -80,8 +92,6 @@ impl Sentry {
         let config =
             EventLoggerConfig::from_options(&validate_options(&WindowsEventFactory, &props).unwrap())
                 .unwrap();
-        let live = LiveOptions { start_at: StartAt::Oldest, batch_size: 100, ..LiveOptions::default() };
-        let source = Box::new(SubscriptionSource::new(log.clone(), "Security", live));
         let run = EventLoggerRun::new(&self.context, LOGGER, config, source);
         self.runner.start(Duration::from_millis(50), Box::new(run), self.sinks.clone()).unwrap();
     }
@@ -265,6 +275,48 @@ async fn every_injected_error_ends_with_each_event_at_the_base_once() {
         .records(&RecordFilter { logger: Some(DROP_REPORT_LOGGER.into()), limit: 10, ..Default::default() })
         .unwrap();
     assert!(drops.is_empty(), "the spool dropped records: {drops:?}");
+
+    sentry.stop_logger();
+    sentry.disconnect();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_archived_while_the_agent_was_stopped_reach_the_base_once_from_the_archive() {
+    let fixture = fixture("eventlog-archive").await;
+    let log = ScriptedApi::new("Security");
+    let mut sentry = Sentry::new(&fixture);
+    sentry.connect(&fixture);
+    // The folder the channel's log file is kept in, as `C:\Windows\System32\winevt\Logs`.
+    let logs = fixture.dir.join("winevt-logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let with_archives = |log: &ScriptedApi| -> Box<dyn EventSource> {
+        let log_file = logs.join("Security.evtx");
+        Box::new(ArchiveFill::new(Box::new(Sentry::live(log)), "*", Box::new(move || Some(log_file.clone()))))
+    };
+    log.append_many(100, "Microsoft-Windows-Security-Auditing", 4624);
+    sentry.start_logger_over(with_archives(&log));
+    until_stored(&fixture, 1..=100, "first read").await;
+
+    // Stopped, while 226 more events were written and the full log was archived (the sample
+    // file holds records 1 to 326, as the log file did) and a new one begun.
+    sentry.stop_logger();
+    log.append_many(226, "Microsoft-Windows-Security-Auditing", 4624);
+    let archive = logs.join("Archive-Security-2026-12-06-10-00-00-000.evtx");
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
+    std::fs::copy(sample, &archive).unwrap();
+    log.clear();
+    assert_eq!(log.append_many(5, "Microsoft-Windows-Security-Auditing", 4625), (327, 331));
+    sentry.start_logger_over(with_archives(&log));
+
+    let expected: Vec<u64> = (1..=100).chain(327..=331).chain(101..=326).collect();
+    until_stored(&fixture, expected, "after the archive").await;
+    let gaps = stored(&fixture).remove("eventlog-gap").unwrap_or_default();
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    let gap = gaps[0].params_json();
+    assert_eq!(gap["last_record_id"].as_u64(), Some(100), "{gap}");
+    assert_eq!(gap["archives"][0].as_str(), Some(archive.to_str().unwrap()), "{gap}");
+    let position = sentry.store.cursor(LOGGER, sentry::loggers::factory::POSITION_CURSOR).unwrap().unwrap();
+    assert!(!position.starts_with("kraken-archives"), "nothing left to read: {position}");
 
     sentry.stop_logger();
     sentry.disconnect();

@@ -454,6 +454,42 @@ fn a_bookmark_whose_record_is_gone_gives_a_gap_then_the_oldest_events() {
 }
 
 #[test]
+fn events_archived_before_they_were_read_are_read_from_the_archive_file() {
+    let Some(log) = shim_channel("Kraken-Archive") else { return };
+    log.append(1..=100);
+    let mut source = log.source(StartAt::Oldest, 100);
+    let (items, position) = read_all(&mut *source, OLDEST.to_owned(), 1000);
+    assert_eq!(ids(&items), (1..=100).collect::<Vec<_>>());
+    drop(source);
+
+    // The agent away, the log filled: Windows closed it as an archive beside the log file the
+    // channel's configuration names (here the sample file, records 1 to 326, as the log held
+    // them) and began a new one.
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
+    let archive = log.dir.join("Archive-Kraken-Archive-2026-12-06-10-00-00-000.evtx");
+    fs::copy(&sample, &archive).unwrap();
+    log.remove(1..=100);
+    log.append(327..=330);
+
+    let mut restarted = log.source(StartAt::Now, 100);
+    let (items, position) = read_all(&mut *restarted, position, 50);
+    let expected: Vec<u64> = [0].into_iter().chain(327..=330).chain(101..=326).collect();
+    assert_eq!(ids(&items), expected, "a gap, the new log, then the archive after the last event read");
+    let SourceItem::Gap(gap) = &items[0] else { unreachable!() };
+    assert_eq!(gap.last_record_id, Some(100));
+    assert_eq!(gap.archives.len(), 1, "{gap:?}");
+    assert!(
+        gap.archives[0].ends_with("\\Kraken-Archive\\Archive-Kraken-Archive-2026-12-06-10-00-00-000.evtx")
+    );
+    assert!(!position.starts_with("kraken-archives"), "nothing left to read: {position}");
+
+    log.append(331..=331);
+    assert_eq!(ids(&restarted.read(&position, 100).unwrap().items), [331], "the live log goes on");
+    drop(restarted);
+    log.assert_all_closed();
+}
+
+#[test]
 fn records_overwritten_before_an_open_subscription_gave_them_make_a_gap() {
     let Some(log) = shim_channel("Kraken-Overwritten") else { return };
     log.append(1..=4);

@@ -744,7 +744,12 @@ impl Walk {
 
     /// Records were lost before this read; `last_header_id` is the header id of the last given.
     fn gap(&mut self, reason: String, last_header_id: Option<u64>) {
-        self.items.push(SourceItem::Gap(Gap { reason, last_record_id: None, last_header_id }));
+        self.items.push(SourceItem::Gap(Gap {
+            reason,
+            last_record_id: None,
+            last_header_id,
+            archives: Vec::new(),
+        }));
     }
 
     fn full(&self) -> bool {

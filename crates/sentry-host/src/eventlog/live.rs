@@ -1,10 +1,11 @@
-//! The live event log of this machine: a source reading one channel through the Windows API,
-//! and the list of channels. Elsewhere both say the event log is unavailable.
+//! The live event log of this machine: a source reading one channel through the Windows API
+//! (and, at a gap, the channel's archive files: [`super::archive_fill`]), and the list of
+//! channels. Elsewhere both say the event log is unavailable.
 
 use super::source::{EventSource, SourceError};
 use super::subscription::LiveOptions;
 #[cfg(windows)]
-use super::subscription::SubscriptionSource;
+use super::{archive_fill::ArchiveFill, subscription::SubscriptionSource};
 
 /// The live event log channels of this machine that hold Admin or Operational events, sorted.
 pub fn channels() -> Result<Vec<String>, SourceError> {
@@ -17,11 +18,13 @@ pub fn channels() -> Result<Vec<String>, SourceError> {
 /// A live source reading `channel` through the Windows API.
 pub fn live_source(channel: &str, options: LiveOptions) -> Result<Box<dyn EventSource>, SourceError> {
     #[cfg(windows)]
-    return Ok(Box::new(SubscriptionSource::new(
-        crate::windows::eventlog::WindowsApi::new(),
-        channel,
-        options,
-    )));
+    {
+        let query = options.query.clone();
+        let live = SubscriptionSource::new(crate::windows::eventlog::WindowsApi::new(), channel, options);
+        let channel = channel.to_owned();
+        let log_file = Box::new(move || crate::windows::eventlog::channel_log_file(&channel));
+        Ok(Box::new(ArchiveFill::new(Box::new(live), &query, log_file)))
+    }
     #[cfg(not(windows))]
     {
         let _ = (channel, options);

@@ -14,12 +14,16 @@
 //!   `windows/eventlog.rs` ([`live_source`]), and [`scripted::ScriptedApi`] implements it in memory
 //!   for tests, with every documented error on call.
 //!
+//! A live source is wrapped in [`archive_fill::ArchiveFill`], which reads the events a log set
+//! to archive itself when full moved into its archive files before they were read.
+//!
 //! Besides events a batch can carry a [`Gap`] (events that can no longer be read: a bookmark whose
 //! record was cleared or overwritten, a file replaced) and a [`Damage`] (a record or chunk of a
 //! file that cannot be read). Both say where they are, so the caller reports them instead of
 //! losing them silently.
 
 pub mod accounts;
+pub mod archive_fill;
 mod cache;
 pub mod evtx_file;
 pub mod live;

@@ -59,6 +59,9 @@ pub struct Gap {
     /// The record header id of the last event read before the gap (`.evtx` files, whose
     /// positions keep header ids: in exports of selected events it is not the `EventRecordID`).
     pub last_header_id: Option<u64>,
+    /// The archive files of the log (`Archive-<log>-<time>.evtx`) its events after
+    /// `last_record_id` are read from next, in this order (see [`super::archive_fill`]).
+    pub archives: Vec<String>,
 }
 
 /// A record or chunk of a file that cannot be read.

@@ -545,7 +545,12 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         items: &mut Vec<SourceItem>,
     ) -> Result<Open<A::Subscription>, SourceError> {
         let last_record_id = bookmark_record_id(position);
-        items.push(SourceItem::Gap(Gap { reason, last_record_id, last_header_id: None }));
+        items.push(SourceItem::Gap(Gap {
+            reason,
+            last_record_id,
+            last_header_id: None,
+            archives: Vec::new(),
+        }));
         let (subscription, lenient) = self.subscribe_oldest()?;
         OLDEST.clone_into(position);
         Ok(Open { subscription, position: position.clone(), past: None, lenient, fresh: true })
@@ -946,6 +951,7 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
                 ),
                 last_record_id: Some(past.last_read),
                 last_header_id: None,
+                archives: Vec::new(),
             }));
         }
     }
@@ -1134,6 +1140,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                             reason,
                             last_record_id: None,
                             last_header_id: None,
+                            archives: Vec::new(),
                         }));
                         // Taken back should the next new subscription answer so too (noise).
                         oldest_gap = (stale_in_a_row == 1).then(|| items.len() - 1);

@@ -19,13 +19,15 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
 use windows_sys::Win32::Security::{LookupAccountSidW, PSID, SID_NAME_USE};
+use windows_sys::Win32::System::Environment::ExpandEnvironmentStringsW;
 use windows_sys::Win32::System::EventLog::{
-    EVT_HANDLE, EVT_VARIANT, EvtChannelConfigType, EvtClose, EvtCreateBookmark, EvtFormatMessage,
-    EvtFormatMessageEvent, EvtGetChannelConfigProperty, EvtNext, EvtNextChannelPath, EvtOpenChannelConfig,
-    EvtOpenChannelEnum, EvtOpenChannelPath, EvtOpenLog, EvtOpenPublisherMetadata, EvtQuery,
-    EvtQueryChannelPath, EvtQueryForwardDirection, EvtQueryReverseDirection, EvtRender, EvtRenderBookmark,
-    EvtRenderEventXml, EvtSeek, EvtSeekRelativeToBookmark, EvtSubscribe, EvtSubscribeStartAfterBookmark,
-    EvtSubscribeStartAtOldestRecord, EvtSubscribeStrict, EvtUpdateBookmark, EvtVarTypeUInt32,
+    EVT_HANDLE, EVT_VARIANT, EvtChannelConfigType, EvtChannelLoggingConfigLogFilePath, EvtClose,
+    EvtCreateBookmark, EvtFormatMessage, EvtFormatMessageEvent, EvtGetChannelConfigProperty, EvtNext,
+    EvtNextChannelPath, EvtOpenChannelConfig, EvtOpenChannelEnum, EvtOpenChannelPath, EvtOpenLog,
+    EvtOpenPublisherMetadata, EvtQuery, EvtQueryChannelPath, EvtQueryForwardDirection,
+    EvtQueryReverseDirection, EvtRender, EvtRenderBookmark, EvtRenderEventXml, EvtSeek,
+    EvtSeekRelativeToBookmark, EvtSubscribe, EvtSubscribeStartAfterBookmark, EvtSubscribeStartAtOldestRecord,
+    EvtSubscribeStrict, EvtUpdateBookmark, EvtVarTypeString, EvtVarTypeUInt32,
 };
 use windows_sys::Win32::System::Threading::CreateEventW;
 
@@ -472,6 +474,57 @@ pub(crate) fn channels() -> Result<Vec<String>, SourceError> {
     }
     channels.sort_by_key(|c| c.to_lowercase());
     Ok(channels)
+}
+
+/// The file `channel` keeps its events in (`EvtChannelLoggingConfigLogFilePath`, environment
+/// variables such as `%SystemRoot%` expanded); `None` when it cannot be learnt.
+pub(crate) fn channel_log_file(channel: &str) -> Option<std::path::PathBuf> {
+    let wide = to_wide(channel);
+    // SAFETY: `wide` is NUL-terminated.
+    let config = owned(unsafe { EvtOpenChannelConfig(0, wide.as_ptr(), 0) }, "EvtOpenChannelConfig").ok()?;
+    let property = |buffer: &mut [EVT_VARIANT], used: &mut u32| {
+        let size = u32::try_from(std::mem::size_of_val(buffer)).unwrap_or(u32::MAX);
+        let pointer = if buffer.is_empty() { null_mut() } else { buffer.as_mut_ptr() };
+        // SAFETY: the buffer is `size` bytes of EVT_VARIANTs (null when empty, with size 0).
+        unsafe {
+            EvtGetChannelConfigProperty(config.0, EvtChannelLoggingConfigLogFilePath, 0, size, pointer, used)
+        }
+    };
+    let mut used = 0u32;
+    if property(&mut [], &mut used) != 0 || last_error() != ERROR_INSUFFICIENT_BUFFER {
+        return None;
+    }
+    // The variant and the text it points to, in a buffer aligned for EVT_VARIANT.
+    let units = (used as usize).div_ceil(std::mem::size_of::<EVT_VARIANT>()).max(1);
+    if units * std::mem::size_of::<EVT_VARIANT>() > MAX_BUFFER_UNITS {
+        return None;
+    }
+    // SAFETY: EVT_VARIANT is plain data; all zeroes is a valid value.
+    let mut buffer: Vec<EVT_VARIANT> = vec![unsafe { std::mem::zeroed() }; units];
+    if property(&mut buffer, &mut used) == 0 || buffer[0].Type != EvtVarTypeString as u32 {
+        return None;
+    }
+    // SAFETY: the variant holds a string, as its type says.
+    let text = unsafe { buffer[0].Anonymous.StringVal };
+    // The text lies in the buffer, after the variant: read no further than the buffer's end.
+    let start = buffer.as_ptr() as usize;
+    let end = start + std::mem::size_of_val(buffer.as_slice());
+    let at = text as usize;
+    if text.is_null() || at < start || at >= end || (at - start) % 2 != 0 {
+        return None;
+    }
+    // SAFETY: `at..end` lies in the buffer, and is read as the UTF-16 units it holds.
+    let raw = unsafe { std::slice::from_raw_parts(text, (end - at) / 2) };
+    let raw: Vec<u16> = raw.iter().copied().take_while(|&unit| unit != 0).chain([0]).collect();
+    // SAFETY: `raw` is NUL-terminated; a null buffer of size 0 asks for the size.
+    let needed = unsafe { ExpandEnvironmentStringsW(raw.as_ptr(), null_mut(), 0) };
+    if needed == 0 || needed as usize > MAX_BUFFER_UNITS {
+        return None;
+    }
+    let mut expanded = vec![0u16; needed as usize];
+    // SAFETY: `expanded` holds `needed` WCHARs.
+    let written = unsafe { ExpandEnvironmentStringsW(raw.as_ptr(), expanded.as_mut_ptr(), needed) };
+    (written != 0 && written <= needed).then(|| std::path::PathBuf::from(from_wide(&expanded)))
 }
 
 /// The `EvtChannelConfigType` of a channel.

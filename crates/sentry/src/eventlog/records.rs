@@ -103,6 +103,10 @@ impl ItemMapping {
                 ("last_header_id", optional_id(gap.last_header_id)),
                 ("resumed_at_record_id", Value::Null),
                 ("resumed_at_header_id", Value::Null),
+                (
+                    "archives",
+                    Value::Array(gap.archives.iter().map(|path| Value::from(path.as_str())).collect()),
+                ),
             ],
         )
     }
@@ -169,6 +173,7 @@ mod tests {
                 reason: "bookmark gone".into(),
                 last_record_id: Some(12),
                 last_header_id: None,
+                archives: vec!["C:\\Logs\\Archive-Security-2026-12-06-10-00-00-000.evtx".into()],
             }),
             event("<Event>"),
             event(xml),
@@ -184,6 +189,10 @@ mod tests {
             (gap["last_header_id"].clone(), gap["resumed_at_header_id"].clone()),
             (Value::Null, Value::I64(9)),
             "the event after it came with its header id (a file's)"
+        );
+        assert_eq!(
+            gap["archives"],
+            Value::Array(vec![Value::from("C:\\Logs\\Archive-Security-2026-12-06-10-00-00-000.evtx")])
         );
         let error = &records[1].1;
         assert_eq!(error["logtype"], Value::from(ERROR_LOGTYPE));
