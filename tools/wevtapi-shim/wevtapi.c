@@ -1142,7 +1142,7 @@ WINBOOL WINAPI EvtGetChannelConfigProperty(EVT_HANDLE config_handle, EVT_CHANNEL
         DWORD bytes;
         int n = swprintf(text, PATH_LEN, L"%%KRAKEN_WEVTAPI_DIR%%\\%ls\\%ls.evtx", config->channel,
                          config->channel);
-        if (n < 0)
+        if (n < 0 || n >= PATH_LEN - 1)
             FAIL(ERROR_INVALID_PARAMETER);
         bytes = (DWORD)((n + 1) * sizeof(WCHAR));
         *used = sizeof(EVT_VARIANT) + bytes;

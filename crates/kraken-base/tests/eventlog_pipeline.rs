@@ -24,7 +24,9 @@ use sentry::spool::{DROP_REPORT_LOGGER, SpoolAccess, SpoolPressure, SpoolSink};
 use sentry::store::Store;
 use sentry_host_facts::eventlog::archive_fill::ArchiveFill;
 use sentry_host_facts::eventlog::scripted::{Call, ScriptedApi};
-use sentry_host_facts::eventlog::{EventSource, LiveOptions, StartAt, SubscriptionSource};
+use sentry_host_facts::eventlog::{
+    EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceItem, StartAt, SubscriptionSource,
+};
 
 const LOGGER: &str = "security";
 const GUID: &str = "sentry-1";
@@ -293,17 +295,33 @@ async fn events_archived_while_the_agent_was_stopped_reach_the_base_once_from_th
         let log_file = logs.join("Security.evtx");
         Box::new(ArchiveFill::new(Box::new(Sentry::live(log)), "*", Box::new(move || Some(log_file.clone()))))
     };
-    log.append_many(100, "Microsoft-Windows-Security-Auditing", 4624);
+    // The log holds the sample file's events (records 1 to 326, created on 2017-07-12 from
+    // 17:16:28), as the archive below will.
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
+    let mut file = EvtxFileSource::new(&sample, FileOptions::default());
+    let start = file.start_position().unwrap();
+    let events: Vec<String> = file
+        .read(&start, 1000)
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|item| if let SourceItem::Event(event) = item { Some(event.xml) } else { None })
+        .collect();
+    assert_eq!(events.len(), 326);
+    for xml in &events[..100] {
+        log.append_xml(xml);
+    }
     sentry.start_logger_over(with_archives(&log));
     until_stored(&fixture, 1..=100, "first read").await;
 
-    // Stopped, while 226 more events were written and the full log was archived (the sample
-    // file holds records 1 to 326, as the log file did) and a new one begun.
+    // Stopped, while the 226 other events were written, the full log was archived (the sample
+    // file is that archive) and a new one begun.
     sentry.stop_logger();
-    log.append_many(226, "Microsoft-Windows-Security-Auditing", 4624);
-    let archive = logs.join("Archive-Security-2026-12-06-10-00-00-000.evtx");
-    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
-    std::fs::copy(sample, &archive).unwrap();
+    for xml in &events[100..] {
+        log.append_xml(xml);
+    }
+    let archive = logs.join("Archive-Security-2017-07-12-17-21-00-000.evtx");
+    std::fs::copy(&sample, &archive).unwrap();
     log.clear();
     assert_eq!(log.append_many(5, "Microsoft-Windows-Security-Auditing", 4625), (327, 331));
     sentry.start_logger_over(with_archives(&log));

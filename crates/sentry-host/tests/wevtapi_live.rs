@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use sentry_host::eventlog::subscription::{OLDEST, bookmark_record_id, bookmark_xml};
 use sentry_host::eventlog::{
-    Batch, EventSource, LiveOptions, SourceError, SourceEvent, SourceItem, StartAt, channels, live_source,
+    Batch, EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, SourceEvent, SourceItem,
+    StartAt, channels, live_source,
 };
 
 /// The environment variable naming the shim's event log directory.
@@ -456,17 +457,25 @@ fn a_bookmark_whose_record_is_gone_gives_a_gap_then_the_oldest_events() {
 #[test]
 fn events_archived_before_they_were_read_are_read_from_the_archive_file() {
     let Some(log) = shim_channel("Kraken-Archive") else { return };
-    log.append(1..=100);
+    // The log holds the sample file's events (records 1 to 326, created on 2017-07-12 from
+    // 17:16:28); the first 100 are read.
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
+    let mut file = EvtxFileSource::new(&sample, FileOptions::default());
+    let start = file.start_position().unwrap();
+    let (sample_items, _) = read_all(&mut file, start, 1000);
+    for (id, item) in (1..=100).zip(&sample_items) {
+        let SourceItem::Event(event) = item else { panic!("{item:?}") };
+        log.append_xml(id, &event.xml);
+    }
     let mut source = log.source(StartAt::Oldest, 100);
     let (items, position) = read_all(&mut *source, OLDEST.to_owned(), 1000);
     assert_eq!(ids(&items), (1..=100).collect::<Vec<_>>());
     drop(source);
 
     // The agent away, the log filled: Windows closed it as an archive beside the log file the
-    // channel's configuration names (here the sample file, records 1 to 326, as the log held
-    // them) and began a new one.
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
-    let archive = log.dir.join("Archive-Kraken-Archive-2026-12-06-10-00-00-000.evtx");
+    // channel's configuration names (here the sample file itself, as the log held it) and
+    // began a new one.
+    let archive = log.dir.join("Archive-Kraken-Archive-2017-07-12-17-21-00-000.evtx");
     fs::copy(&sample, &archive).unwrap();
     log.remove(1..=100);
     log.append(327..=330);
@@ -479,7 +488,7 @@ fn events_archived_before_they_were_read_are_read_from_the_archive_file() {
     assert_eq!(gap.last_record_id, Some(100));
     assert_eq!(gap.archives.len(), 1, "{gap:?}");
     assert!(
-        gap.archives[0].ends_with("\\Kraken-Archive\\Archive-Kraken-Archive-2026-12-06-10-00-00-000.evtx")
+        gap.archives[0].ends_with("\\Kraken-Archive\\Archive-Kraken-Archive-2017-07-12-17-21-00-000.evtx")
     );
     assert!(!position.starts_with("kraken-archives"), "nothing left to read: {position}");
 

@@ -6,10 +6,16 @@
 //! by then (the agent stopped, or holding back while its bases were away: the log is its buffer)
 //! are no longer in the live log, and the subscription's resume finds its bookmarked record gone:
 //! a gap. [`ArchiveFill`] wraps the live source: at a gap after a known record it looks for the
-//! channel's archive files written since the last event read was created, and reads from them,
-//! with the `.evtx` file source, the records after that one (an archive is the log file itself,
-//! so its header ids are the log's `EventRecordID`s), one archive after another in the order of
-//! their names (their times), before the live log is read on. The gap record names them.
+//! channel's archive files named with a time since the last event read was created, and after
+//! the events the live log gave with the gap it reads from them, with the `.evtx` file source,
+//! one archive after another by their times, what follows that event, then the live log on. The
+//! gap record names them.
+//!
+//! An archive is the closed log file itself, so its header ids are the log's `EventRecordID`s.
+//! Before it is read it is looked at: if it holds the last event read (its id, created at the
+//! same time), it is read after it; if its oldest record was created since that event (less 5
+//! minutes for clocks), a log cleared since began it, and it is read whole; otherwise it holds
+//! nothing newer and is passed over.
 //!
 //! Only under an unfiltered query (`*`): the file source has no XPath, and would give events the
 //! query leaves out. Events read from an archive carry no formatted message and no account name
@@ -17,20 +23,25 @@
 //! up, with an error record saying so.
 //!
 //! While archives are left to read, the position names them before the live position: a line
-//! `kraken-archives`, a line `<path>\t<file position>` for each, a line `live`, then the live
-//! position as the live source wrote it. Otherwise it is the live position alone.
+//! `kraken-archives`, a line `<path>\t<where>` for each (`probe:<last id>:<created|read-by>:<time>`
+//! before it was looked at, then its file position), a line `live`, then the live position as
+//! the live source wrote it. Otherwise it is the live position alone.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
+
+use evtx::Timestamp;
 
 use super::evtx_file::{EvtxFileSource, FileOptions};
-use super::source::{Batch, Damage, EventSource, SourceError, SourceItem};
-use super::subscription::Position;
+use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
+use super::subscription::{Position, attribute_of};
 
 /// The first line of a position with archives left to read.
 const HEADER: &str = "kraken-archives\n";
 /// The line before the live position in such a position.
 const LIVE_LINE: &str = "live\n";
+/// How an archive not looked at yet is written in a position.
+const PROBE: &str = "probe:";
 
 /// How long an archive that cannot be read is tried again before it is given up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
@@ -38,10 +49,13 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 /// The most archives one gap reads from (the oldest first).
 const MAX_ARCHIVES: usize = 256;
 
-/// How much earlier than the last event read an archive may have been written and still be
-/// read: an archive written before that event holds none after it, and the id check passes over
-/// what it holds; the slack covers a log whose events carry another clock than its files.
+/// How much earlier than the last event read an archive may be named, or a cleared log's
+/// oldest record created, and still be read: the slack covers a log whose events carry another
+/// clock than its files.
 const CLOCK_SLACK: Duration = Duration::from_secs(300);
+
+/// How many items the look at an archive reads to find its first event.
+const PROBE_ITEMS: usize = 16;
 
 /// Where a channel keeps its events: its log file (its archives are written beside it).
 pub type LogFileOf = Box<dyn FnMut() -> Option<PathBuf> + Send>;
@@ -49,7 +63,9 @@ pub type LogFileOf = Box<dyn FnMut() -> Option<PathBuf> + Send>;
 /// A live source that reads, at a gap, the events its log archived before they were read.
 pub struct ArchiveFill {
     live: Box<dyn EventSource>,
-    log_file: LogFileOf,
+    log_file_of: LogFileOf,
+    /// The log file, once learnt.
+    log_file: Option<PathBuf>,
     /// Whether the query takes every event (archives are read only then).
     fills: bool,
     /// The archive being read, and its source (kept for the reads of a catch-up).
@@ -64,47 +80,129 @@ pub struct ArchiveFill {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pending {
     path: PathBuf,
+    /// A [`Probe`] before the archive was looked at, then its file position.
     position: String,
 }
 
-impl ArchiveFill {
-    /// `live`, read under `query`, whose log file `log_file` tells.
-    pub fn new(live: Box<dyn EventSource>, query: &str, log_file: LogFileOf) -> Self {
-        let fills = matches!(query.trim(), "*" | "");
-        ArchiveFill { live, log_file, fills, reading: None, failing: None, give_up_after: GIVE_UP_AFTER }
+/// The last event read before a gap, as an archive not looked at yet is to be checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Probe {
+    last: u64,
+    time: EventTime,
+}
+
+/// What a live position knows of the time of the event it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventTime {
+    /// Its `TimeCreated`.
+    Created(Timestamp),
+    /// The time it was read by (it could not be rendered).
+    ReadBy(Timestamp),
+}
+
+impl EventTime {
+    fn of(live: &str) -> Option<EventTime> {
+        let position = Position::parse(live);
+        match (position.time_created, position.read_by) {
+            (Some(created), _) => Some(EventTime::Created(created.parse().ok()?)),
+            (None, Some(by)) => Some(EventTime::ReadBy(by.parse().ok()?)),
+            (None, None) => None,
+        }
     }
 
-    /// The next items of the oldest archive left; an archive read to its end is done.
+    fn time(self) -> Timestamp {
+        match self {
+            EventTime::Created(time) | EventTime::ReadBy(time) => time,
+        }
+    }
+
+    /// The time less [`CLOCK_SLACK`].
+    fn with_slack(self) -> Timestamp {
+        let earlier = self.time().as_nanosecond() - CLOCK_SLACK.as_nanos() as i128;
+        Timestamp::from_nanosecond(earlier).unwrap_or(Timestamp::MIN)
+    }
+
+    /// Whether an event created at `created` can be the one this time was taken of.
+    fn names(self, created: Timestamp) -> bool {
+        match self {
+            EventTime::Created(time) => created == time,
+            EventTime::ReadBy(time) => created <= time,
+        }
+    }
+}
+
+impl Probe {
+    fn parse(text: &str) -> Option<Probe> {
+        let mut parts = text.strip_prefix(PROBE)?.splitn(3, ':');
+        let last = parts.next()?.parse().ok()?;
+        let (kind, time) = (parts.next()?, parts.next()?.parse().ok()?);
+        let time = match kind {
+            "created" => EventTime::Created(time),
+            "read-by" => EventTime::ReadBy(time),
+            _ => return None,
+        };
+        Some(Probe { last, time })
+    }
+
+    fn text(&self) -> String {
+        let (kind, time) = match self.time {
+            EventTime::Created(time) => ("created", time),
+            EventTime::ReadBy(time) => ("read-by", time),
+        };
+        format!("{PROBE}{}:{kind}:{time}", self.last)
+    }
+}
+
+impl ArchiveFill {
+    /// `live`, read under `query`, whose log file `log_file_of` tells.
+    pub fn new(live: Box<dyn EventSource>, query: &str, log_file_of: LogFileOf) -> Self {
+        ArchiveFill {
+            live,
+            log_file_of,
+            log_file: None,
+            fills: matches!(query.trim(), "*" | ""),
+            reading: None,
+            failing: None,
+            give_up_after: GIVE_UP_AFTER,
+        }
+    }
+
+    /// The channel's log file, asked for until it is known.
+    fn log_file(&mut self) -> Option<&Path> {
+        if self.log_file.is_none() {
+            self.log_file = (self.log_file_of)();
+        }
+        self.log_file.as_deref()
+    }
+
+    /// The next items of the oldest archive left; an archive read to its end, or that holds
+    /// nothing after the gap, is done. One that cannot be read fails the read (the position
+    /// kept) until it is given up.
     fn read_archive(
         &mut self,
         pending: &mut Vec<Pending>,
         max: usize,
     ) -> Result<Vec<SourceItem>, SourceError> {
-        let archive = &mut pending[0];
-        if self.reading.as_ref().is_none_or(|(path, _)| *path != archive.path) {
-            let source = EvtxFileSource::new(&archive.path, FileOptions::default());
-            self.reading = Some((archive.path.clone(), source));
-        }
-        let Some((_, source)) = self.reading.as_mut() else { unreachable!("set above") };
-        match source.read(&archive.position, max) {
-            Ok(batch) => {
+        self.check_is_archive(&pending[0].path)?;
+        match self.try_read_archive(&mut pending[0], max) {
+            Ok((items, done)) => {
                 self.failing = None;
-                archive.position = batch.position;
-                if !batch.more {
+                if done {
                     pending.remove(0);
                     self.reading = None;
                 }
-                Ok(batch.items)
+                Ok(items)
             }
             Err(error) => {
+                let path = &pending[0].path;
                 let since = match &self.failing {
-                    Some((path, since)) if *path == archive.path => *since,
-                    _ => self.failing.insert((archive.path.clone(), Instant::now())).1,
+                    Some((failing, since)) if failing == path => *since,
+                    _ => self.failing.insert((path.clone(), Instant::now())).1,
                 };
                 if since.elapsed() < self.give_up_after {
                     return Err(SourceError::Transient(format!(
                         "archive {} of this log: {error}",
-                        archive.path.display()
+                        path.display()
                     )));
                 }
                 let gone = pending.remove(0);
@@ -115,8 +213,7 @@ impl ArchiveFill {
                     header_id: None,
                     record_id: None,
                     error: format!(
-                        "archive {} could not be read for {} s ({error}); the events of it not read \
-                         before are lost",
+                        "archive {} could not be read for {} s ({error}); the events of it not read before are lost",
                         gone.path.display(),
                         self.give_up_after.as_secs()
                     ),
@@ -125,26 +222,114 @@ impl ArchiveFill {
         }
     }
 
-    /// Names, in each gap after a known record of `batch`, the archives written since `since`
-    /// that are not read yet, and adds them to `pending` to read after that record.
-    fn find_archives(&mut self, batch: &mut Batch, since: SystemTime, pending: &mut Vec<Pending>) {
-        let mut log_file = None;
+    /// `archive`'s next items (looked at first if it was not yet), and whether it is done.
+    fn try_read_archive(
+        &mut self,
+        archive: &mut Pending,
+        max: usize,
+    ) -> Result<(Vec<SourceItem>, bool), SourceError> {
+        if let Some(probe) = Probe::parse(&archive.position) {
+            match where_to_read(&archive.path, &probe)? {
+                Some(position) => archive.position = position,
+                None => return Ok((Vec::new(), true)),
+            }
+        }
+        if self.reading.as_ref().is_none_or(|(path, _)| *path != archive.path) {
+            let source = EvtxFileSource::new(&archive.path, FileOptions::default());
+            self.reading = Some((archive.path.clone(), source));
+        }
+        let Some((_, source)) = self.reading.as_mut() else { unreachable!("set above") };
+        let batch = source.read(&archive.position, max)?;
+        archive.position = batch.position;
+        Ok((batch.items, !batch.more))
+    }
+
+    /// A position's archive must be one of this channel's, beside its log file: a position
+    /// edited by hand names no other file.
+    fn check_is_archive(&mut self, path: &Path) -> Result<(), SourceError> {
+        let Some(log_file) = self.log_file() else {
+            return Err(SourceError::Transient("the log file of this channel cannot be learnt".into()));
+        };
+        let beside = path.parent() == log_file.parent();
+        let named =
+            path.file_name().and_then(|name| name.to_str()).and_then(|name| archive_time(log_file, name));
+        if beside && named.is_some() {
+            return Ok(());
+        }
+        Err(SourceError::BadPosition(format!("{} is no archive of this log", path.display())))
+    }
+
+    /// Names, in each gap after a known record of `batch`, the archives named since the last
+    /// event read was created that are not read yet, and adds them to `pending`, to be looked at
+    /// and read after the live events of the batch.
+    fn find_archives(&mut self, batch: &mut Batch, time: EventTime, pending: &mut Vec<Pending>) {
+        let Some(log_file) = self.log_file().map(Path::to_path_buf) else { return };
+        let (found, left_out) = archives_since(&log_file, time.with_slack());
         for item in &mut batch.items {
             let SourceItem::Gap(gap) = item else { continue };
             let Some(last) = gap.last_record_id else { continue };
-            let Some(log_file) = log_file.get_or_insert_with(&mut self.log_file) else { return };
-            for path in archives_since(log_file, since) {
-                if pending.iter().any(|archive| archive.path == path) {
+            for path in &found {
+                if pending.iter().any(|archive| archive.path == *path) {
                     continue;
                 }
-                let options = FileOptions { recover: false, after_header_id: Some(last) };
-                // An archive that cannot be opened now is not named: it may not be one.
-                let Ok(position) = EvtxFileSource::new(&path, options).start_position() else { continue };
                 gap.archives.push(path.display().to_string());
-                pending.push(Pending { path, position });
+                pending.push(Pending { path: path.clone(), position: Probe { last, time }.text() });
             }
+            note_archives(gap, left_out);
         }
     }
+}
+
+/// Says in `gap`'s reason that the events after it are read from its archives.
+fn note_archives(gap: &mut Gap, left_out: usize) {
+    if gap.archives.is_empty() {
+        return;
+    }
+    gap.reason += &format!(
+        "; the events after record {} that the log's {} archive file(s) named here hold are read from \
+         them, after the events read with this record",
+        gap.last_record_id.unwrap_or_default(),
+        gap.archives.len()
+    );
+    if left_out > 0 {
+        gap.reason += &format!(" ({left_out} newer archive file(s) past the {MAX_ARCHIVES} read are not)");
+    }
+}
+
+/// Where to read `archive` from after the gap `probe` describes: after the last event read if
+/// it holds that event; from its first record if a log cleared since began it; `None` if it
+/// holds nothing newer.
+fn where_to_read(archive: &Path, probe: &Probe) -> Result<Option<String>, SourceError> {
+    let after = FileOptions { recover: false, after_header_id: Some(probe.last.saturating_sub(1)) };
+    let mut source = EvtxFileSource::new(archive, after);
+    let start = source.start_position()?;
+    let items = source.read(&start, PROBE_ITEMS)?.items;
+    if let Some((index, event)) = first_event(&items)
+        && event.header_id == Some(probe.last)
+        && created(event).is_some_and(|created| probe.time.names(created))
+    {
+        return Ok(Some(source.read(&start, index + 1)?.position));
+    }
+    let mut whole = EvtxFileSource::new(archive, FileOptions::default());
+    let start = whole.start_position()?;
+    let items = whole.read(&start, PROBE_ITEMS)?.items;
+    let cleared_since = first_event(&items)
+        .and_then(|(_, event)| created(event))
+        .is_some_and(|oldest| oldest >= probe.time.with_slack());
+    Ok(cleared_since.then_some(start))
+}
+
+/// The first event among `items`, and its place.
+fn first_event(items: &[SourceItem]) -> Option<(usize, &SourceEvent)> {
+    items.iter().enumerate().find_map(|(index, item)| match item {
+        SourceItem::Event(event) => Some((index, event)),
+        _ => None,
+    })
+}
+
+/// An event's `TimeCreated`.
+fn created(event: &SourceEvent) -> Option<Timestamp> {
+    attribute_of(&event.xml, "<TimeCreated", "SystemTime")?.parse().ok()
 }
 
 impl EventSource for ArchiveFill {
@@ -164,9 +349,9 @@ impl EventSource for ArchiveFill {
             |item: &SourceItem| matches!(item, SourceItem::Gap(gap) if gap.last_record_id.is_some());
         if self.fills
             && batch.items.iter().any(gap_after_a_record)
-            && let Some(since) = event_time(live_from)
+            && let Some(time) = EventTime::of(live_from)
         {
-            self.find_archives(&mut batch, since, &mut pending);
+            self.find_archives(&mut batch, time, &mut pending);
         }
         batch.more |= !pending.is_empty();
         batch.position = join(&pending, &batch.position);
@@ -206,43 +391,46 @@ fn join(pending: &[Pending], live: &str) -> String {
     text + LIVE_LINE + live
 }
 
-/// When the event a live position names was created (or, for one that could not be rendered,
-/// read by).
-fn event_time(live: &str) -> Option<SystemTime> {
-    let position = Position::parse(live);
-    let time: evtx::Timestamp = position.time_created.or(position.read_by)?.parse().ok()?;
-    Some(SystemTime::from(time))
+/// The time in the name of an archive of the log kept in `log_file`:
+/// `Archive-<its name>-YYYY-MM-DD-hh-mm-ss-nnn.evtx` (UTC), the case aside; `None` for any other
+/// name (another log's archive, whose name may begin with this one's).
+fn archive_time(log_file: &Path, name: &str) -> Option<Timestamp> {
+    let stem = log_file.file_stem()?.to_str()?.to_lowercase();
+    let name = name.to_lowercase();
+    let time = name.strip_prefix("archive-")?.strip_prefix(stem.as_str())?.strip_prefix('-')?;
+    let time = time.strip_suffix(".evtx")?;
+    let fields: Vec<&str> = time.split('-').collect();
+    let widths = [4, 2, 2, 2, 2, 2, 3];
+    let well_formed = fields.len() == widths.len()
+        && fields
+            .iter()
+            .zip(widths)
+            .all(|(field, width)| field.len() == width && field.bytes().all(|b| b.is_ascii_digit()));
+    if !well_formed {
+        return None;
+    }
+    let [year, month, day, hour, minute, second, millis] = fields[..] else { return None };
+    format!("{year}-{month}-{day}T{hour}:{minute}:{second}.{millis}Z").parse().ok()
 }
 
-/// The archives of the log kept in `log_file` (`Archive-<its name>-*.evtx` beside it, the case
-/// aside) written since `since` (less [`CLOCK_SLACK`]), by name: oldest first.
-fn archives_since(log_file: &Path, since: SystemTime) -> Vec<PathBuf> {
-    let (Some(dir), Some(stem)) = (log_file.parent(), log_file.file_stem().and_then(|stem| stem.to_str()))
-    else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let prefix = format!("archive-{}-", stem.to_lowercase());
-    let since = since.checked_sub(CLOCK_SLACK).unwrap_or(since);
-    let mut found: Vec<(String, PathBuf)> = entries
+/// The archives of the log kept in `log_file`, beside it, named with a time at or after `since`,
+/// oldest first: at most [`MAX_ARCHIVES`], and how many more there are.
+fn archives_since(log_file: &Path, since: Timestamp) -> (Vec<PathBuf>, usize) {
+    let Some(dir) = log_file.parent() else { return (Vec::new(), 0) };
+    let Ok(entries) = std::fs::read_dir(dir) else { return (Vec::new(), 0) };
+    let mut found: Vec<(Timestamp, PathBuf)> = entries
         .flatten()
         .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?.to_lowercase();
+            let time = archive_time(log_file, entry.file_name().to_str()?)?;
             let path = entry.path();
             // A tab or a line break would end its line of the position.
             let plain = !path.to_string_lossy().contains(['\t', '\n']);
-            let metadata = entry.metadata().ok()?;
-            let written = metadata.modified().ok()?;
-            (name.starts_with(&prefix)
-                && name.ends_with(".evtx")
-                && plain
-                && metadata.is_file()
-                && written >= since)
-                .then_some((name, path))
+            (time >= since && plain && entry.file_type().ok()?.is_file()).then_some((time, path))
         })
         .collect();
     found.sort();
-    found.into_iter().take(MAX_ARCHIVES).map(|(_, path)| path).collect()
+    let left_out = found.len().saturating_sub(MAX_ARCHIVES);
+    (found.into_iter().take(MAX_ARCHIVES).map(|(_, path)| path).collect(), left_out)
 }
 
 #[cfg(test)]

@@ -153,6 +153,17 @@ impl ScriptedApi {
         id
     }
 
+    /// Appends an event whose XML is `xml`, as it is (its `EventRecordID` should be the record id
+    /// it gets: the next one); returns its record id.
+    pub fn append_xml(&self, xml: &str) -> u64 {
+        let mut log = self.log();
+        let id = log.next_id;
+        log.next_id += 1;
+        log.appended += 1;
+        log.records.push_back((id, xml.to_owned()));
+        id
+    }
+
     /// Appends `count` events; returns the first and last record ids.
     pub fn append_many(&self, count: u64, provider: &str, event_id: u32) -> (u64, u64) {
         let first = self.log().next_id;

@@ -496,7 +496,7 @@ pub(crate) fn channel_log_file(channel: &str) -> Option<std::path::PathBuf> {
     }
     // The variant and the text it points to, in a buffer aligned for EVT_VARIANT.
     let units = (used as usize).div_ceil(std::mem::size_of::<EVT_VARIANT>()).max(1);
-    if units * std::mem::size_of::<EVT_VARIANT>() > MAX_BUFFER_UNITS {
+    if units * std::mem::size_of::<EVT_VARIANT>() > MAX_BUFFER_UNITS * 2 {
         return None;
     }
     // SAFETY: EVT_VARIANT is plain data; all zeroes is a valid value.

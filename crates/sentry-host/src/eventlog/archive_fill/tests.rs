@@ -1,13 +1,27 @@
 use std::fs;
-use std::time::UNIX_EPOCH;
 
 use super::*;
 use crate::eventlog::scripted::ScriptedApi;
 use crate::eventlog::subscription::{LiveOptions, StartAt, SubscriptionSource};
 
-/// `testdata/evtx/system.evtx`: the 326 records of its declared chunks, ids 1 to 326.
+/// `testdata/evtx/system.evtx`: the 326 records of its declared chunks, ids 1 to 326, created
+/// on 2017-07-12.
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx")
+}
+
+/// The XML of the sample's events, by record id (1 to 326).
+fn sample_events() -> Vec<String> {
+    let mut source = EvtxFileSource::new(&sample(), FileOptions::default());
+    let start = source.start_position().unwrap();
+    let batch = source.read(&start, 1000).unwrap();
+    let events: Vec<String> = batch
+        .items
+        .into_iter()
+        .filter_map(|item| if let SourceItem::Event(event) = item { Some(event.xml) } else { None })
+        .collect();
+    assert_eq!(events.len(), 326);
+    events
 }
 
 /// A fresh directory standing for `C:\Windows\System32\winevt\Logs`.
@@ -60,23 +74,32 @@ fn ids(items: &[SourceItem]) -> Vec<u64> {
 }
 
 /// The gaps among `items`.
-fn gaps(items: &[SourceItem]) -> Vec<&crate::eventlog::Gap> {
+fn gaps(items: &[SourceItem]) -> Vec<&Gap> {
     items.iter().filter_map(|item| if let SourceItem::Gap(gap) = item { Some(gap) } else { None }).collect()
 }
 
-/// A scripted log whose first 100 events were read, then 226 more were written (ids 101 to
-/// 326) and archived with the log (`Archive-System-...evtx` in `dir`, holding the sample's
-/// records 1 to 326 as the log file did), then 5 more written to the new log (327 to 331).
-/// The source and the position after the 100 read.
+/// The archive name of the `System` log made at `time` (`YYYY-MM-DD-hh-mm-ss-nnn`).
+fn archive_in(dir: &Path, time: &str) -> PathBuf {
+    dir.join(format!("Archive-System-{time}.evtx"))
+}
+
+/// The log held the sample's events: the first 100 were read, then the agent was away while the
+/// rest were written and the full log was archived (the sample file is that archive) and a new
+/// one begun, with 5 events (327 to 331) so far. The source and the position after the 100 read.
 fn archived_while_away(dir: &Path, query: &str) -> (ScriptedApi, ArchiveFill, String, PathBuf) {
     let api = ScriptedApi::new("System");
-    api.append_many(100, "Kraken-Test", 1);
+    let events = sample_events();
+    for xml in &events[..100] {
+        api.append_xml(xml);
+    }
     let mut source = fill(&api, dir, query);
     let start = source.start_position().unwrap();
     let (items, position) = read_all(&mut source, start, 1000);
     assert_eq!(ids(&items), (1..=100).collect::<Vec<_>>());
-    api.append_many(226, "Kraken-Test", 1);
-    let archive = dir.join("Archive-System-2026-12-06-10-00-00-000.evtx");
+    for xml in &events[100..] {
+        api.append_xml(xml);
+    }
+    let archive = archive_in(dir, "2017-07-12-17-21-00-000");
     fs::copy(sample(), &archive).unwrap();
     api.clear();
     assert_eq!(api.append_many(5, "Kraken-Test", 1), (327, 331));
@@ -95,6 +118,7 @@ fn a_gap_reads_the_archived_records_after_the_last_one_read_then_the_live_log_go
     let gap = gaps(&batch.items)[0];
     assert_eq!(gap.last_record_id, Some(100));
     assert_eq!(gap.archives, [archive.display().to_string()]);
+    assert!(gap.reason.contains("read from them"), "{}", gap.reason);
     assert!(batch.more, "the archive is read at once");
     assert!(batch.position.starts_with(HEADER), "{}", batch.position);
 
@@ -120,22 +144,94 @@ fn a_gap_reads_the_archived_records_after_the_last_one_read_then_the_live_log_go
 }
 
 #[test]
-fn archives_of_other_logs_or_written_before_the_last_event_read_are_not_read() {
+fn several_archives_are_read_in_the_order_of_their_times_each_from_where_it_follows() {
+    let dir = logs_dir("several");
+    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    // A later archive, whose events (records 426 to 442, another sample's) were all created after
+    // the last one read: read whole, after the first. And one named before the last event read
+    // was created (17:16:40), less 5 minutes: not read.
+    let application = sample().with_file_name("Application_no_crc32.evtx");
+    fs::copy(application, archive_in(&dir, "2021-04-01-00-00-00-000")).unwrap();
+    fs::copy(sample(), archive_in(&dir, "2017-07-12-17-11-00-000")).unwrap();
+
+    let (items, position) = read_all(&mut source, position, 100);
+    let first_gap = gaps(&items)[0];
+    assert_eq!(first_gap.archives.len(), 2, "{:?}", first_gap.archives);
+    assert_eq!(first_gap.archives[0], archive.display().to_string());
+    let expected: Vec<u64> = [0].into_iter().chain(327..=331).chain(101..=326).chain(426..=442).collect();
+    assert_eq!(ids(&items), expected);
+    assert!(!position.starts_with(HEADER));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_archive_begun_by_a_clear_is_read_whole_and_one_older_than_the_last_event_is_passed_over() {
+    // The last event read was created in 2010: the sample's records (2017), though their ids
+    // run past it, are another log's since a clear, and are read whole.
+    let dir = logs_dir("cleared");
+    let api = ScriptedApi::new("System");
+    let events = sample_events();
+    for xml in &events[..100] {
+        api.append_xml(&xml.replace("2017-07-12T", "2010-07-12T"));
+    }
+    let mut source = fill(&api, &dir, "*");
+    let start = source.start_position().unwrap();
+    let (_, position) = read_all(&mut source, start, 1000);
+    api.clear_and_begin_ids_again();
+    api.append_many(400, "Kraken-Test", 1);
+    fs::copy(sample(), archive_in(&dir, "2017-07-12-17-21-00-000")).unwrap();
+    api.clear();
+    api.append_many(5, "Kraken-Test", 1);
+    let (items, _) = read_all(&mut source, position, 1000);
+    let expected: Vec<u64> = [0].into_iter().chain(401..=405).chain(1..=326).collect();
+    assert_eq!(ids(&items)[..6], expected[..6]);
+    assert_eq!(ids(&items)[6..], expected[6..], "the whole archive");
+
+    // The last event read created in 2023 (the scripted log's own): the same archive, named
+    // since, holds records 1 to 326 created in 2017, all older: none is read again.
+    let dir = logs_dir("older");
+    let api = ScriptedApi::new("System");
+    api.append_many(100, "Kraken-Test", 1);
+    let mut source = fill(&api, &dir, "*");
+    let start = source.start_position().unwrap();
+    let (_, position) = read_all(&mut source, start, 1000);
+    fs::copy(sample(), archive_in(&dir, "2026-12-06-10-00-00-000")).unwrap();
+    api.clear();
+    api.append_many(2, "Kraken-Test", 1);
+    let (items, position) = read_all(&mut source, position, 1000);
+    assert_eq!(ids(&items), [0, 101, 102], "a gap, the new log, nothing of the archive");
+    assert!(!position.starts_with(HEADER));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn archives_of_other_logs_or_named_before_the_last_event_read_are_not_read() {
     let dir = logs_dir("other");
     let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
-    fs::rename(&archive, dir.join("Archive-Application-2026-12-06-10-00-00-000.evtx")).unwrap();
-    // Written in 2000: before the events read (2023) were created.
-    let old = dir.join("archive-system-2000-01-01-00-00-00-000.EVTX");
-    fs::copy(sample(), &old).unwrap();
-    let file = fs::File::options().write(true).open(&old).unwrap();
-    file.set_modified(UNIX_EPOCH + Duration::from_secs(946_684_800)).unwrap();
-    drop(file);
+    // Another log's, whose name begins with this one's; and one named before the last event
+    // read (less 5 minutes): the case of a name is no matter.
+    fs::rename(&archive, dir.join("Archive-System-Extra-2017-07-12-17-21-00-000.evtx")).unwrap();
+    fs::copy(sample(), dir.join("archive-system-2017-07-12-17-11-00-000.EVTX")).unwrap();
+    fs::copy(sample(), dir.join("Archive-Application-2017-07-12-17-21-00-000.evtx")).unwrap();
+    fs::copy(sample(), dir.join("Archive-System-2017-07-12-17-21.evtx")).unwrap();
 
     let (items, position) = read_all(&mut source, position, 1000);
     assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331], "a gap, then the live log");
-    assert!(gaps(&items)[0].archives.is_empty());
+    assert!(gaps(&items)[0].archives.is_empty(), "{:?}", gaps(&items)[0]);
     assert!(!position.starts_with(HEADER));
+
+    // The same name, in the case Windows gives it, with a time since: read.
+    let dir2 = logs_dir("case");
+    let (_api, mut source, position, _archive) = archived_while_away(&dir2, "*");
+    fs::rename(
+        archive_in(&dir2, "2017-07-12-17-21-00-000"),
+        dir2.join("ARCHIVE-system-2017-07-12-17-21-00-000.EvTx"),
+    )
+    .unwrap();
+    let (items, _) = read_all(&mut source, position, 1000);
+    assert_eq!(ids(&items).len(), 1 + 5 + 226);
     fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(&dir2).unwrap();
 }
 
 #[test]
@@ -171,9 +267,29 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
 }
 
 #[test]
+fn a_position_naming_a_file_that_is_no_archive_of_the_log_is_refused() {
+    let dir = logs_dir("edited");
+    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    let batch = source.read(&position, 1000).unwrap();
+    let elsewhere = std::env::temp_dir().join(archive.file_name().unwrap());
+    for other in [elsewhere, dir.join("Security.evtx")] {
+        let edited = batch.position.replace(&archive.display().to_string(), &other.display().to_string());
+        assert_ne!(edited, batch.position);
+        let error = source.read(&edited, 10).unwrap_err();
+        assert!(matches!(&error, SourceError::BadPosition(text) if text.contains("no archive")), "{error:?}");
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn positions_with_archives_read_back_as_written_and_others_pass_through() {
+    let probe =
+        Probe { last: 100, time: EventTime::Created("2024-05-01T10:00:01.1234567Z".parse().unwrap()) };
+    assert_eq!(Probe::parse(&probe.text()), Some(probe.clone()));
+    let read_by = Probe { last: 7, time: EventTime::ReadBy("2024-05-01T10:00:01Z".parse().unwrap()) };
+    assert_eq!(Probe::parse(&read_by.text()), Some(read_by));
     let pending = vec![
-        Pending { path: PathBuf::from("C:\\Logs\\Archive-Security-1.evtx"), position: "evtx:a:100:0".into() },
+        Pending { path: PathBuf::from("C:\\Logs\\Archive-Security-1.evtx"), position: probe.text() },
         Pending { path: PathBuf::from("C:\\Logs\\Archive-Security-2.evtx"), position: "evtx:b:100:0".into() },
     ];
     let live = "<BookmarkList>\r\n  <Bookmark Channel='Security' RecordId='100' IsCurrent='true'/>\r\n</BookmarkList>";
