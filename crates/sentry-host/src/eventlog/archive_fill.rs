@@ -177,14 +177,17 @@ impl ArchiveFill {
 
     /// The next items of the oldest archive left; an archive read to its end, or that holds
     /// nothing after the gap, is done. One that cannot be read fails the read (the position
-    /// kept) until it is given up.
+    /// kept) until it is given up; a position naming a file that is no archive is refused.
     fn read_archive(
         &mut self,
         pending: &mut Vec<Pending>,
         max: usize,
     ) -> Result<Vec<SourceItem>, SourceError> {
-        self.check_is_archive(&pending[0].path)?;
-        match self.try_read_archive(&mut pending[0], max) {
+        let read = self
+            .check_is_archive(&pending[0].path)
+            .and_then(|()| self.try_read_archive(&mut pending[0], max));
+        match read {
+            Err(refused @ SourceError::BadPosition(_)) => Err(refused),
             Ok((items, done)) => {
                 self.failing = None;
                 if done {
