@@ -13,10 +13,28 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::accounts::LookupFn;
+use super::source::SourceItem;
 use super::subscription::{
     ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
     bookmark_xml, codes,
 };
+
+/// The record id of each item, for tests: an event's `EventRecordID`, 0 for a gap and
+/// `u64::MAX` for damage.
+pub fn record_ids(items: &[SourceItem]) -> Vec<u64> {
+    items
+        .iter()
+        .map(|item| match item {
+            SourceItem::Event(event) => {
+                let start = event.xml.find("<EventRecordID>").map_or(0, |at| at + "<EventRecordID>".len());
+                let end = event.xml[start..].find('<').map_or(start, |at| start + at);
+                event.xml[start..end].parse().expect("an EventRecordID")
+            }
+            SourceItem::Gap(_) => 0,
+            SourceItem::Damage(_) => u64::MAX,
+        })
+        .collect()
+}
 
 /// The calls a failure can be injected into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

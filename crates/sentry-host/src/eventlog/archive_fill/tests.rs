@@ -1,7 +1,7 @@
 use std::fs;
 
 use super::*;
-use crate::eventlog::scripted::ScriptedApi;
+use crate::eventlog::scripted::{ScriptedApi, record_ids as ids};
 use crate::eventlog::subscription::{LiveOptions, StartAt, SubscriptionSource};
 
 /// `testdata/evtx/system.evtx`: the 326 records of its declared chunks, ids 1 to 326, created
@@ -57,25 +57,18 @@ fn read_all(source: &mut ArchiveFill, mut position: String, max: usize) -> (Vec<
     panic!("still more after 100 reads");
 }
 
-/// The record id of each event (its `EventRecordID`), 0 for a gap and `u64::MAX` for damage.
-fn ids(items: &[SourceItem]) -> Vec<u64> {
-    items
-        .iter()
-        .map(|item| match item {
-            SourceItem::Event(event) => {
-                let start = event.xml.find("<EventRecordID>").unwrap() + "<EventRecordID>".len();
-                let end = event.xml[start..].find('<').unwrap();
-                event.xml[start..start + end].parse().unwrap()
-            }
-            SourceItem::Gap(_) => 0,
-            SourceItem::Damage(_) => u64::MAX,
-        })
-        .collect()
-}
-
 /// The gaps among `items`.
 fn gaps(items: &[SourceItem]) -> Vec<&Gap> {
     items.iter().filter_map(|item| if let SourceItem::Gap(gap) = item { Some(gap) } else { None }).collect()
+}
+
+/// Reads on from `position` after [`archived_while_away`], and checks that its gap is read as
+/// a gap alone: no archive named or read, the new log's events after it.
+fn assert_read_as_a_gap_alone(source: &mut ArchiveFill, position: String) {
+    let (items, position) = read_all(source, position, 1000);
+    assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331], "a gap, then the live log");
+    assert!(gaps(&items)[0].archives.is_empty(), "{:?}", gaps(&items)[0]);
+    assert!(!position.starts_with(HEADER));
 }
 
 /// The archive name of the `System` log made at `time` (`YYYY-MM-DD-hh-mm-ss-nnn`).
@@ -215,10 +208,7 @@ fn archives_of_other_logs_or_named_before_the_last_event_read_are_not_read() {
     fs::copy(sample(), dir.join("Archive-Application-2017-07-12-17-21-00-000.evtx")).unwrap();
     fs::copy(sample(), dir.join("Archive-System-2017-07-12-17-21.evtx")).unwrap();
 
-    let (items, position) = read_all(&mut source, position, 1000);
-    assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331], "a gap, then the live log");
-    assert!(gaps(&items)[0].archives.is_empty(), "{:?}", gaps(&items)[0]);
-    assert!(!position.starts_with(HEADER));
+    assert_read_as_a_gap_alone(&mut source, position);
 
     // The same name, in the case Windows gives it, with a time since: read.
     let dir2 = logs_dir("case");
@@ -238,10 +228,8 @@ fn archives_of_other_logs_or_named_before_the_last_event_read_are_not_read() {
 fn under_a_filtered_query_the_gap_stays_a_gap() {
     let dir = logs_dir("filtered");
     let (_api, mut source, position, _archive) = archived_while_away(&dir, "*[System[EventID=1]]");
-    let (items, position) = read_all(&mut source, position, 1000);
-    assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331]);
-    assert!(gaps(&items)[0].archives.is_empty(), "the file source would give events the query leaves out");
-    assert!(!position.starts_with(HEADER));
+    // The file source would give events the query leaves out.
+    assert_read_as_a_gap_alone(&mut source, position);
     fs::remove_dir_all(&dir).unwrap();
 }
 

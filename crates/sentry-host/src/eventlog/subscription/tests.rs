@@ -1,6 +1,7 @@
 use super::*;
 use crate::eventlog::scripted::{
     Call, PROVIDER_WITHOUT_MESSAGE_1, PROVIDER_WITHOUT_MESSAGE_FILE, PROVIDER_WITHOUT_METADATA, ScriptedApi,
+    record_ids,
 };
 
 fn source(api: &ScriptedApi, start_at: StartAt, batch_size: u32) -> SubscriptionSource<ScriptedApi> {
@@ -10,19 +11,7 @@ fn source(api: &ScriptedApi, start_at: StartAt, batch_size: u32) -> Subscription
 
 /// The record ids of a batch's events, and `0` for each gap.
 fn ids(batch: &Batch) -> Vec<u64> {
-    batch
-        .items
-        .iter()
-        .map(|item| match item {
-            SourceItem::Event(event) => {
-                let start = event.xml.find("<EventRecordID>").unwrap() + "<EventRecordID>".len();
-                let end = event.xml[start..].find('<').unwrap();
-                event.xml[start..start + end].parse().unwrap()
-            }
-            SourceItem::Gap(_) => 0,
-            SourceItem::Damage(_) => u64::MAX,
-        })
-        .collect()
+    record_ids(&batch.items)
 }
 
 /// A batch's events (a gap or damage fails the test).
