@@ -12,10 +12,12 @@
 //! gap record names them.
 //!
 //! An archive is the closed log file itself, so its header ids are the log's `EventRecordID`s.
-//! Before it is read it is looked at: if it holds the last event read (its id, created at the
-//! same time), it is read after it; if its oldest record was created since that event (less 5
-//! minutes for clocks), a log cleared since began it, and it is read whole; otherwise it holds
-//! nothing newer and is passed over.
+//! Before it is read it is looked at: if it holds the last event read before the gap (its id,
+//! created at the same time), it is read after it; if its oldest record has a higher id and was
+//! created since that event (less 5 minutes for timestamps out of order), or a lower id and was
+//! created after it (a log cleared since began it), it is read whole; otherwise it holds nothing
+//! newer and is passed over. It gives only the records before the live log's first event after
+//! the gap, which the live log gave.
 //!
 //! Only under an unfiltered query (`*`): the file source has no XPath, and would give events the
 //! query leaves out. Events read from an archive carry no formatted message and no account name
@@ -23,9 +25,10 @@
 //! up, with an error record saying so.
 //!
 //! While archives are left to read, the position names them before the live position: a line
-//! `kraken-archives`, a line `<path>\t<where>` for each (`probe:<last id>:<created|read-by>:<time>`
-//! before it was looked at, then its file position), a line `live`, then the live position as
-//! the live source wrote it. Otherwise it is the live position alone.
+//! `kraken-archives`, a line `<path>\t<before>\t<where>` for each (`before`: the live log's first
+//! record id after the gap, or `-`; `where`: `probe:<last id>:<created|read-by>:<time>` before
+//! it was looked at, then its file position), a line `live`, then the live position as the live
+//! source wrote it. Otherwise it is the live position alone.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -34,7 +37,7 @@ use evtx::Timestamp;
 
 use super::evtx_file::{EvtxFileSource, FileOptions};
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
-use super::subscription::{Position, attribute_of};
+use super::subscription::{Position, attribute_of, bookmark_record_id};
 
 /// The first line of a position with archives left to read.
 const HEADER: &str = "kraken-archives\n";
@@ -80,6 +83,8 @@ pub struct ArchiveFill {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pending {
     path: PathBuf,
+    /// The live log's first record after the gap: the archive gives only those before it.
+    before: Option<u64>,
     /// A [`Probe`] before the archive was looked at, then its file position.
     position: String,
 }
@@ -242,8 +247,13 @@ impl ArchiveFill {
             self.reading = Some((archive.path.clone(), source));
         }
         let Some((_, source)) = self.reading.as_mut() else { unreachable!("set above") };
-        let batch = source.read(&archive.position, max)?;
+        let mut batch = source.read(&archive.position, max)?;
         archive.position = batch.position;
+        if let Some(before) = archive.before {
+            batch
+                .items
+                .retain(|item| !matches!(item, SourceItem::Event(event) if event.header_id >= Some(before)));
+        }
         Ok((batch.items, !batch.more))
     }
 
@@ -265,18 +275,41 @@ impl ArchiveFill {
     /// Names, in each gap after a known record of `batch`, the archives named since the last
     /// event read was created that are not read yet, and adds them to `pending`, to be looked at
     /// and read after the live events of the batch.
-    fn find_archives(&mut self, batch: &mut Batch, time: EventTime, pending: &mut Vec<Pending>) {
+    fn find_archives(&mut self, batch: &mut Batch, live_from: &str, pending: &mut Vec<Pending>) {
         let Some(log_file) = self.log_file().map(Path::to_path_buf) else { return };
-        let (found, left_out) = archives_since(&log_file, time.with_slack());
-        for item in &mut batch.items {
-            let SourceItem::Gap(gap) = item else { continue };
-            let Some(last) = gap.last_record_id else { continue };
-            for path in &found {
-                if pending.iter().any(|archive| archive.path == *path) {
+        // The last event read before each gap, and when it was created: the one the position
+        // names, then each event the batch gives.
+        let position = Position::parse(live_from);
+        let mut last_read = bookmark_record_id(position.bookmark).zip(EventTime::of(live_from));
+        for index in 0..batch.items.len() {
+            let gap = match &mut batch.items[index] {
+                SourceItem::Event(event) => {
+                    last_read = event_record_id(&event.xml).zip(created(event).map(EventTime::Created));
+                    continue;
+                }
+                SourceItem::Damage(_) => {
+                    last_read = None;
+                    continue;
+                }
+                SourceItem::Gap(gap) => gap,
+            };
+            let Some((last, time)) = last_read.filter(|(id, _)| Some(*id) == gap.last_record_id) else {
+                continue;
+            };
+            // The live log's first event after the gap: an archive gives only the records before
+            // it (one archived after the live log was read gives the rest at the next gap).
+            let before = batch.items[index + 1..].iter().find_map(|item| match item {
+                SourceItem::Event(event) => event_record_id(&event.xml).filter(|id| *id > last),
+                _ => None,
+            });
+            let SourceItem::Gap(gap) = &mut batch.items[index] else { unreachable!("a gap above") };
+            let (found, left_out) = archives_since(&log_file, time.with_slack());
+            for path in found {
+                if pending.iter().any(|archive| archive.path == path) {
                     continue;
                 }
                 gap.archives.push(path.display().to_string());
-                pending.push(Pending { path: path.clone(), position: Probe { last, time }.text() });
+                pending.push(Pending { path, before, position: Probe { last, time }.text() });
             }
             note_archives(gap, left_out);
         }
@@ -316,10 +349,16 @@ fn where_to_read(archive: &Path, probe: &Probe) -> Result<Option<String>, Source
     let mut whole = EvtxFileSource::new(archive, FileOptions::default());
     let start = whole.start_position()?;
     let items = whole.read(&start, PROBE_ITEMS)?.items;
-    let cleared_since = first_event(&items)
-        .and_then(|(_, event)| created(event))
-        .is_some_and(|oldest| oldest >= probe.time.with_slack());
-    Ok(cleared_since.then_some(start))
+    // A later archive of the same log (its ids past the last one read, created since, less the
+    // slack for timestamps out of order), or one a log cleared since began (its ids begun
+    // again, created after the last event read): read whole. Any other holds only older records.
+    let newer = first_event(&items)
+        .and_then(|(_, event)| Some((event.header_id?, created(event)?)))
+        .is_some_and(|(oldest_id, oldest_created)| match oldest_id > probe.last {
+            true => oldest_created >= probe.time.with_slack(),
+            false => oldest_created > probe.time.time(),
+        });
+    Ok(newer.then_some(start))
 }
 
 /// The first event among `items`, and its place.
@@ -328,6 +367,13 @@ fn first_event(items: &[SourceItem]) -> Option<(usize, &SourceEvent)> {
         SourceItem::Event(event) => Some((index, event)),
         _ => None,
     })
+}
+
+/// An event's `EventRecordID`.
+fn event_record_id(xml: &str) -> Option<u64> {
+    let start = xml.find("<EventRecordID>")? + "<EventRecordID>".len();
+    let end = start + xml[start..].find('<')?;
+    xml[start..end].trim().parse().ok()
 }
 
 /// An event's `TimeCreated`.
@@ -350,11 +396,8 @@ impl EventSource for ArchiveFill {
         let mut batch = self.live.read(live_from, max)?;
         let gap_after_a_record =
             |item: &SourceItem| matches!(item, SourceItem::Gap(gap) if gap.last_record_id.is_some());
-        if self.fills
-            && batch.items.iter().any(gap_after_a_record)
-            && let Some(time) = EventTime::of(live_from)
-        {
-            self.find_archives(&mut batch, time, &mut pending);
+        if self.fills && batch.items.iter().any(gap_after_a_record) {
+            self.find_archives(&mut batch, live_from, &mut pending);
         }
         batch.more |= !pending.is_empty();
         batch.position = join(&pending, &batch.position);
@@ -376,8 +419,16 @@ fn split(position: &str) -> Result<(Vec<Pending>, &str), SourceError> {
             return Ok((pending, live));
         }
         let (line, after) = rest.split_once('\n').ok_or_else(bad)?;
-        let (path, file_position) = line.split_once('\t').ok_or_else(bad)?;
-        pending.push(Pending { path: PathBuf::from(path), position: file_position.to_owned() });
+        let mut fields = line.splitn(3, '\t');
+        let (Some(path), Some(before), Some(file_position)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(bad());
+        };
+        let before = match before {
+            "-" => None,
+            id => Some(id.parse().map_err(|_| bad())?),
+        };
+        pending.push(Pending { path: PathBuf::from(path), before, position: file_position.to_owned() });
         rest = after;
     }
 }
@@ -389,7 +440,8 @@ fn join(pending: &[Pending], live: &str) -> String {
     }
     let mut text = HEADER.to_owned();
     for archive in pending {
-        text += &format!("{}\t{}\n", archive.path.display(), archive.position);
+        let before = archive.before.map_or_else(|| "-".to_owned(), |id| id.to_string());
+        text += &format!("{}\t{before}\t{}\n", archive.path.display(), archive.position);
     }
     text + LIVE_LINE + live
 }

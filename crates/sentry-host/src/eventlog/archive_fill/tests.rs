@@ -139,19 +139,22 @@ fn a_gap_reads_the_archived_records_after_the_last_one_read_then_the_live_log_go
 #[test]
 fn several_archives_are_read_in_the_order_of_their_times_each_from_where_it_follows() {
     let dir = logs_dir("several");
-    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
-    // A later archive, whose events (records 426 to 442, another sample's) were all created after
-    // the last one read: read whole, after the first. And one named before the last event read
-    // was created (17:16:40), less 5 minutes: not read.
+    let (api, mut source, position, archive) = archived_while_away(&dir, "*");
+    // The new log was archived too (its records up to 442: the last ones, 426 to 442, are
+    // another sample's), and a third begun at 443. That later archive is read whole, after the
+    // first. One named before the last event read was created (17:16:40), less 5 minutes: not.
     let application = sample().with_file_name("Application_no_crc32.evtx");
     fs::copy(application, archive_in(&dir, "2021-04-01-00-00-00-000")).unwrap();
     fs::copy(sample(), archive_in(&dir, "2017-07-12-17-11-00-000")).unwrap();
+    api.append_many(111, "Kraken-Test", 1);
+    api.clear();
+    assert_eq!(api.append_many(5, "Kraken-Test", 1), (443, 447));
 
     let (items, position) = read_all(&mut source, position, 100);
     let first_gap = gaps(&items)[0];
     assert_eq!(first_gap.archives.len(), 2, "{:?}", first_gap.archives);
     assert_eq!(first_gap.archives[0], archive.display().to_string());
-    let expected: Vec<u64> = [0].into_iter().chain(327..=331).chain(101..=326).chain(426..=442).collect();
+    let expected: Vec<u64> = [0].into_iter().chain(443..=447).chain(101..=326).chain(426..=442).collect();
     assert_eq!(ids(&items), expected);
     assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
@@ -277,15 +280,115 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
     let read_by = Probe { last: 7, time: EventTime::ReadBy("2024-05-01T10:00:01Z".parse().unwrap()) };
     assert_eq!(Probe::parse(&read_by.text()), Some(read_by));
     let pending = vec![
-        Pending { path: PathBuf::from("C:\\Logs\\Archive-Security-1.evtx"), position: probe.text() },
-        Pending { path: PathBuf::from("C:\\Logs\\Archive-Security-2.evtx"), position: "evtx:b:100:0".into() },
+        Pending {
+            path: PathBuf::from("C:\\Logs\\Archive-Security-1.evtx"),
+            before: Some(327),
+            position: probe.text(),
+        },
+        Pending {
+            path: PathBuf::from("C:\\Logs\\Archive-Security-2.evtx"),
+            before: None,
+            position: "evtx:b:100:0".into(),
+        },
     ];
     let live = "<BookmarkList>\r\n  <Bookmark Channel='Security' RecordId='100' IsCurrent='true'/>\r\n</BookmarkList>";
     let text = join(&pending, live);
     assert_eq!(split(&text).unwrap(), (pending, live));
     assert_eq!(join(&[], live), live);
     assert_eq!(split(live).unwrap(), (Vec::new(), live));
-    for bad in [format!("{HEADER}no tab\n{LIVE_LINE}x"), format!("{HEADER}C:\\a.evtx\tevtx:a:1:0")] {
+    for bad in [
+        format!("{HEADER}no tab\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0"),
+        format!("{HEADER}C:\\a.evtx\tevtx:a:1:0\n{LIVE_LINE}x"),
+    ] {
         assert!(matches!(split(&bad), Err(SourceError::BadPosition(_))), "{bad:?}");
     }
+}
+
+/// A live source giving canned batches, whatever it is asked.
+struct Canned(std::collections::VecDeque<Batch>);
+
+impl EventSource for Canned {
+    fn start_position(&mut self) -> Result<String, SourceError> {
+        unreachable!("the tests give positions")
+    }
+    fn read(&mut self, _from: &str, _max: usize) -> Result<Batch, SourceError> {
+        Ok(self.0.pop_front().unwrap_or(Batch { items: Vec::new(), position: "end".into(), more: false }))
+    }
+    fn describe(&self) -> String {
+        "System".into()
+    }
+}
+
+#[test]
+fn a_gap_after_events_of_the_same_read_is_filled_after_the_last_of_them() {
+    // The read gave events 101 to 150, then found the next ones gone (the log archived while it
+    // read) and the live log going on at 200: the archive is read after 150, as created then,
+    // not after the position's 100, and up to 199 (the live log gave the rest).
+    let dir = logs_dir("mid-read");
+    let archive = archive_in(&dir, "2017-07-12-17-21-00-000");
+    fs::copy(sample(), &archive).unwrap();
+    let events = sample_events();
+    let event = |id: usize| {
+        SourceItem::Event(SourceEvent {
+            xml: events[id - 1].clone(),
+            written: None,
+            message: None,
+            account: None,
+            header_id: None,
+        })
+    };
+    let gap =
+        Gap { reason: "gone".into(), last_record_id: Some(150), last_header_id: None, archives: Vec::new() };
+    let mut items: Vec<SourceItem> = (101..=150).map(event).collect();
+    items.push(SourceItem::Gap(gap));
+    items.extend((200..=210).map(event));
+    let live = Canned([Batch { items, position: "after the gap".into(), more: false }].into());
+    let log_file = dir.join("System.evtx");
+    let mut source = ArchiveFill::new(Box::new(live), "*", Box::new(move || Some(log_file.clone())));
+    let created_100 = super::created(match &event(100) {
+        SourceItem::Event(event) => event,
+        _ => unreachable!(),
+    })
+    .unwrap()
+    .to_string();
+    let bookmark = crate::eventlog::subscription::bookmark_xml("System", 100);
+    let from = Position { bookmark: &bookmark, time_created: Some(&created_100), read_by: None }.to_string();
+
+    let (items, position) = read_all(&mut source, from, 1000);
+    let expected: Vec<u64> = (101..=150).chain([0]).chain(200..=210).chain(151..=199).collect();
+    assert_eq!(ids(&items), expected);
+    assert_eq!(gaps(&items)[0].archives, [archive.display().to_string()]);
+    assert_eq!(position, "end");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_older_archive_named_within_the_clock_slack_is_not_read_again() {
+    // The last event read is record 327, created at 17:21:00, after the sample's 326 records
+    // (the newest created at 17:20:34): an archive of those, named within 5 minutes of it, holds
+    // only records read before.
+    let dir = logs_dir("slack");
+    let api = ScriptedApi::new("System");
+    let events = sample_events();
+    for xml in &events {
+        api.append_xml(xml);
+    }
+    let newest = &events[325];
+    let time = attribute_of(newest, "<TimeCreated", "SystemTime").unwrap();
+    let record_327 = newest
+        .replace("<EventRecordID>326</EventRecordID>", "<EventRecordID>327</EventRecordID>")
+        .replace(time, "2017-07-12T17:21:00.0000000Z");
+    assert_eq!(api.append_xml(&record_327), 327);
+    let mut source = fill(&api, &dir, "*");
+    let start = source.start_position().unwrap();
+    let (items, position) = read_all(&mut source, start, 1000);
+    assert_eq!(items.len(), 327);
+    fs::copy(sample(), archive_in(&dir, "2017-07-12-17-20-35-000")).unwrap();
+    api.clear();
+    api.append_many(2, "Kraken-Test", 1);
+
+    let (items, _) = read_all(&mut source, position, 1000);
+    assert_eq!(ids(&items), [0, 328, 329], "a gap, the new log, nothing of the archive again");
+    fs::remove_dir_all(&dir).unwrap();
 }
