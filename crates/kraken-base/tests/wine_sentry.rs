@@ -8,7 +8,11 @@
 //! start, reads that log through the real Win32 calls, and every Security event written while
 //! it runs, while it is killed and while it is away reaches the base once.
 //!
-//! A third runs the exe's `eventlog channels` and `eventlog tail` commands over that log.
+//! Another has that log archived while the agent is stopped (Windows closing a full log as
+//! `Archive-Security-<time>.evtx` beside it): the events archived before they were read reach
+//! the base once, from the archive file.
+//!
+//! A last one runs the exe's `eventlog channels` and `eventlog tail` commands over that log.
 //!
 //! They need the Windows build and Wine, so they are ignored by a plain `cargo test`;
 //! `scripts/test-wine-sentry.sh` (part of `scripts/test.sh`) builds the exe and the DLL and runs
@@ -156,7 +160,13 @@ impl ShimLog {
             id % 60,
             event_sid(id),
         );
-        let channel = self.root.join("Security");
+        self.write_event("Security", id, &xml);
+    }
+
+    /// Writes event `id` of `channel` with its XML (through a temporary file, so the shim never
+    /// sees half of it).
+    fn write_event(&self, channel: &str, id: u64, xml: &str) {
+        let channel = self.root.join(channel);
         let temporary = channel.join(format!("{id}.tmp"));
         fs::write(&temporary, xml).unwrap();
         fs::rename(&temporary, channel.join(format!("{id}.xml"))).unwrap();
@@ -211,44 +221,52 @@ fn stored_security_events(config: &str, guid: &str) -> (BTreeMap<i64, usize>, us
     (ids, gaps, named_system)
 }
 
+/// A copy of the Windows exe beside the test `wevtapi.dll`, in `dir/bin` (a folder of its own:
+/// Wine loads the DLL of the exe's folder).
+fn exe_beside_the_shim(dir: &Path) -> PathBuf {
+    let (exe, shim) = (required_env("KRAKEN_WINDOWS_SENTRY_EXE"), required_env("KRAKEN_WEVTAPI_SHIM_DLL"));
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::copy(exe, bin.join("kraken-sentry.exe")).unwrap();
+    fs::copy(shim, bin.join("wevtapi.dll")).unwrap();
+    bin.join("kraken-sentry.exe")
+}
+
+/// `exe run` with the deployment's sentry configuration, reading the shim's event log `log`,
+/// run by Wine in `dir`; its output and log appended to `sentry.out` and `sentry.log` there.
+fn run_over_the_shim(exe: &Path, deployment: &Deployment, log: &ShimLog) -> Running {
+    let dir = &deployment.dir;
+    let output = |name: &str| fs::OpenOptions::new().create(true).append(true).open(dir.join(name)).unwrap();
+    Running(
+        Command::new(required_env("KRAKEN_WINE_LOADER"))
+            .arg(exe)
+            .args(["run", "--config", &wine_path(&deployment.sentry_config)])
+            .env("WINEDLLOVERRIDES", "wevtapi=n")
+            .env("KRAKEN_WEVTAPI_DIR", wine_path(&log.root))
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(output("sentry.out"))
+            .stderr(output("sentry.log"))
+            .spawn()
+            .unwrap(),
+    )
+}
+
 #[test]
 #[ignore = "needs the Windows kraken-sentry.exe, the test wevtapi.dll and Wine: scripts/test-wine-sentry.sh runs it"]
 fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry() {
-    let (exe, wine) = (required_env("KRAKEN_WINDOWS_SENTRY_EXE"), required_env("KRAKEN_WINE_LOADER"));
-    let shim = required_env("KRAKEN_WEVTAPI_SHIM_DLL");
     let guid = "sentry-wine-events";
     let deployment =
         Deployment::for_wine("wine-events", guid, "min_interval_ms = 500\ndefault_interval_ms = 500");
     let (dir, config) = (deployment.dir.clone(), deployment.base_config.clone());
-    // The exe beside the shim, in a folder of its own: Wine loads the DLL of the exe's folder.
-    let bin = dir.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    fs::copy(&exe, bin.join("kraken-sentry.exe")).unwrap();
-    fs::copy(&shim, bin.join("wevtapi.dll")).unwrap();
+    let exe = exe_beside_the_shim(&dir);
     let log = ShimLog::new(dir.join("eventlog"), &["Security", "System", "Application"]);
     // Written before the agent's first start: its loggers start after the newest event.
     for id in 1..=5 {
         log.append_logon(id);
     }
     let _base = serve(&config, &dir.join("base.log"));
-    let sentry_config = wine_path(&deployment.sentry_config);
-    let start_sentry = || {
-        let output =
-            |name: &str| fs::OpenOptions::new().create(true).append(true).open(dir.join(name)).unwrap();
-        Running(
-            Command::new(&wine)
-                .arg(bin.join("kraken-sentry.exe"))
-                .args(["run", "--config", &sentry_config])
-                .env("WINEDLLOVERRIDES", "wevtapi=n")
-                .env("KRAKEN_WEVTAPI_DIR", wine_path(&log.root))
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .stdout(output("sentry.out"))
-                .stderr(output("sentry.log"))
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let start_sentry = || run_over_the_shim(&exe, &deployment, &log);
     let sentry_log = || fs::read_to_string(dir.join("sentry.log")).unwrap_or_default();
     let mut sentry = start_sentry();
     // The security logger subscribed after the newest record (`start_at = now`).
@@ -311,19 +329,120 @@ fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry(
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// The XML of `testdata/evtx/system.evtx`'s events, by record id (1 to 326, created on
+/// 2017-07-12 from 17:16:28), as the agent's `.evtx` reader renders them.
+fn sample_events() -> (PathBuf, Vec<String>) {
+    use sentry_host_facts::eventlog::{EventSource, EvtxFileSource, FileOptions, SourceItem};
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
+    let mut file = EvtxFileSource::new(&sample, FileOptions::default());
+    let start = file.start_position().unwrap();
+    let events: Vec<String> = file
+        .read(&start, 1000)
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|item| if let SourceItem::Event(event) = item { Some(event.xml) } else { None })
+        .collect();
+    assert_eq!(events.len(), 326);
+    (sample, events)
+}
+
+/// How many times the base stored each event record of `logger` (by `record_id`), and its gap
+/// records.
+fn stored_events_and_gaps(config: &str, guid: &str, logger: &str) -> (BTreeMap<i64, usize>, Vec<Json>) {
+    let output = run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", logger]);
+    let text =
+        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
+    let (mut ids, mut gaps) = (BTreeMap::new(), Vec::new());
+    for line in text.lines() {
+        let record: Json = serde_json::from_str(line).unwrap();
+        match record["params"]["logtype"].as_str() {
+            Some("system") => *ids.entry(record["params"]["record_id"].as_i64().unwrap()).or_default() += 1,
+            Some("eventlog-gap") => gaps.push(record["params"].clone()),
+            _ => panic!("an unexpected record: {record}"),
+        }
+    }
+    (ids, gaps)
+}
+
+#[test]
+#[ignore = "needs the Windows kraken-sentry.exe, the test wevtapi.dll and Wine: scripts/test-wine-sentry.sh runs it"]
+fn security_events_archived_while_the_windows_sentry_was_stopped_reach_the_base_once() {
+    let guid = "sentry-wine-archive";
+    let deployment =
+        Deployment::for_wine("wine-archive", guid, "min_interval_ms = 500\ndefault_interval_ms = 500");
+    let (dir, config) = (deployment.dir.clone(), deployment.base_config.clone());
+    let exe = exe_beside_the_shim(&dir);
+    let log = ShimLog::new(dir.join("eventlog"), &["Security", "System", "Application"]);
+    // The Security log holds the sample file's events, written as they come: 1 to 5 before the
+    // agent's first start (its `security` logger starts after the newest), 6 to 100 while it runs.
+    let (sample, events) = sample_events();
+    let write = |ids: std::ops::RangeInclusive<u64>| {
+        ids.for_each(|id| log.write_event("Security", id, &events[id as usize - 1]));
+    };
+    write(1..=5);
+    let _base = serve(&config, &dir.join("base.log"));
+    let sentry_log = || fs::read_to_string(dir.join("sentry.log")).unwrap_or_default();
+    let sentry = run_over_the_shim(&exe, &deployment, &log);
+    let subscribed = wait_until(Duration::from_secs(90), || {
+        log.calls("Security").contains("EvtSubscribe after 5 strict -> 0").then_some(())
+    });
+    assert!(subscribed.is_some(), "no subscription; calls: {}\nlog: {}", log.calls("Security"), sentry_log());
+    write(6..=100);
+    let stored = wait_until(Duration::from_secs(90), || {
+        let (ids, _) = stored_events_and_gaps(&config, guid, "security");
+        (ids.len() >= 95).then_some(())
+    });
+    assert!(stored.is_some(), "events 6 to 100 not stored; sentry log: {}", sentry_log());
+
+    // Killed; meanwhile the other 226 events were written, the full log was closed as an archive
+    // beside the log file (the sample file is that archive) and a new log begun.
+    drop(sentry);
+    write(101..=326);
+    let archive = log.root.join("Security").join("Archive-Security-2017-07-12-17-21-00-000.evtx");
+    fs::copy(&sample, &archive).unwrap();
+    for id in 1..=326 {
+        fs::remove_file(log.root.join("Security").join(format!("{id}.xml"))).unwrap();
+    }
+    for id in 327..=331 {
+        log.append_logon(id);
+    }
+    let _sentry = run_over_the_shim(&exe, &deployment, &log);
+    let all = wait_until(Duration::from_secs(120), || {
+        let (ids, gaps) = stored_events_and_gaps(&config, guid, "security");
+        (ids.len() >= 326).then_some((ids, gaps))
+    });
+    let (ids, gaps) = all.unwrap_or_else(|| {
+        let (ids, _) = stored_events_and_gaps(&config, guid, "security");
+        let missing: Vec<i64> = (6..=331).filter(|id| !ids.contains_key(id)).collect();
+        panic!("{} events stored, missing {missing:?}; sentry log: {}", ids.len(), sentry_log())
+    });
+    std::thread::sleep(Duration::from_secs(2)); // nothing more comes
+    let (ids_now, _) = stored_events_and_gaps(&config, guid, "security");
+    assert_eq!(ids_now, ids);
+    assert_eq!(
+        ids.keys().copied().collect::<Vec<_>>(),
+        (6..=331).collect::<Vec<_>>(),
+        "every event after the start"
+    );
+    let twice: Vec<(&i64, &usize)> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "stored more than once: {twice:?}");
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["last_record_id"], 100, "{}", gaps[0]);
+    assert_eq!(gaps[0]["resumed_at_record_id"], 327, "{}", gaps[0]);
+    let named = gaps[0]["archives"][0].as_str().unwrap_or_default();
+    assert!(named.ends_with("\\Security\\Archive-Security-2017-07-12-17-21-00-000.evtx"), "{}", gaps[0]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// `kraken-sentry.exe eventlog ...` with the test `wevtapi.dll` beside a copy of it, run by Wine
 /// in `dir`: its output and errors go to `<name>.out` and `<name>.err` (files, never pipes).
 fn eventlog_command(dir: &Path, log: &ShimLog, name: &str, args: &[&str]) -> Running {
-    let (exe, wine) = (required_env("KRAKEN_WINDOWS_SENTRY_EXE"), required_env("KRAKEN_WINE_LOADER"));
-    let bin = dir.join("bin");
-    if !bin.join("wevtapi.dll").exists() {
-        fs::create_dir_all(&bin).unwrap();
-        fs::copy(exe, bin.join("kraken-sentry.exe")).unwrap();
-        fs::copy(required_env("KRAKEN_WEVTAPI_SHIM_DLL"), bin.join("wevtapi.dll")).unwrap();
-    }
+    let copied = dir.join("bin").join("kraken-sentry.exe");
+    let exe = if copied.exists() { copied } else { exe_beside_the_shim(dir) };
     Running(
-        Command::new(wine)
-            .arg(bin.join("kraken-sentry.exe"))
+        Command::new(required_env("KRAKEN_WINE_LOADER"))
+            .arg(exe)
             .arg("eventlog")
             .args(args)
             .env("WINEDLLOVERRIDES", "wevtapi=n")
