@@ -13,7 +13,8 @@
 #                                (scripts/test-windows.sh)
 #   5. Windows sentry, Linux     kraken-sentry.exe under Wine linked to kraken-base serve on
 #      base                      loopback, also with the test wevtapi.dll: Security events
-#                                across a SIGKILL, once each (scripts/test-wine-sentry.sh)
+#                                across a SIGKILL and an archived log, once each
+#                                (scripts/test-wine-sentry.sh)
 #   5b. Windows event log        the live event log code (real wevtapi calls) under Wine against
 #                                the test wevtapi.dll of tools/wevtapi-shim
 #                                (scripts/test-wine-eventlog.sh)
