@@ -13,7 +13,8 @@
 //!
 //! An archive is the closed log file itself, so its header ids are the log's `EventRecordID`s.
 //! Before it is read it is looked at: if it holds the last event read before the gap (its id,
-//! created at the same time), it is read after it; if its oldest record has a higher id and was
+//! created at the same time; or damaged there, the event after it created since), it is read after
+//! it; if its oldest record has a higher id and was
 //! created since that event (less 5 minutes for timestamps out of order), or a lower id and was
 //! created after it (a log cleared since began it), it is read whole; otherwise it holds nothing
 //! newer and is passed over. It gives only the records before the live log's first event after
@@ -340,11 +341,23 @@ fn where_to_read(archive: &Path, probe: &Probe) -> Result<Option<String>, Source
     let mut source = EvtxFileSource::new(archive, after);
     let start = source.start_position()?;
     let items = source.read(&start, PROBE_ITEMS)?.items;
-    if let Some((index, event)) = first_event(&items)
-        && event.header_id == Some(probe.last)
-        && created(event).is_some_and(|created| probe.time.names(created))
-    {
-        return Ok(Some(source.read(&start, index + 1)?.position));
+    if let Some((index, event)) = first_event(&items) {
+        if event.header_id == Some(probe.last)
+            && created(event).is_some_and(|created| probe.time.names(created))
+        {
+            return Ok(Some(source.read(&start, index + 1)?.position));
+        }
+        // The last event read cannot be read in the archive (damaged there), and the event after
+        // it was created since (less the slack): the same log, read on after the damage.
+        let damaged_last = items[..index].iter().rposition(
+            |item| matches!(item, SourceItem::Damage(damage) if damage.header_id == Some(probe.last)),
+        );
+        if let Some(at) = damaged_last
+            && event.header_id.is_some_and(|id| id > probe.last)
+            && created(event).is_some_and(|created| created >= probe.time.with_slack())
+        {
+            return Ok(Some(source.read(&start, at + 1)?.position));
+        }
     }
     let mut whole = EvtxFileSource::new(archive, FileOptions::default());
     let start = whole.start_position()?;

@@ -392,3 +392,22 @@ fn an_older_archive_named_within_the_clock_slack_is_not_read_again() {
     assert_eq!(ids(&items), [0, 328, 329], "a gap, the new log, nothing of the archive again");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_archive_in_which_the_last_event_read_is_damaged_is_read_after_it() {
+    let dir = logs_dir("damaged-last");
+    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    // Record 100 unreadable in the archive: no BinXML token where its XML begins.
+    let mut bytes = fs::read(&archive).unwrap();
+    let record_100 = bytes
+        .windows(16)
+        .position(|w| w[..4] == [0x2a, 0x2a, 0, 0] && u64::from_le_bytes(w[8..16].try_into().unwrap()) == 100)
+        .unwrap();
+    bytes[record_100 + 24] = 0xff;
+    fs::write(&archive, bytes).unwrap();
+
+    let (items, _) = read_all(&mut source, position, 1000);
+    let expected: Vec<u64> = [0].into_iter().chain(327..=331).chain(101..=326).collect();
+    assert_eq!(ids(&items), expected, "the records after the damaged one, none lost");
+    fs::remove_dir_all(&dir).unwrap();
+}
