@@ -6,24 +6,27 @@
 //! by then (the agent stopped, or holding back while its bases were away: the log is its buffer)
 //! are no longer in the live log, and the subscription's resume finds its bookmarked record gone:
 //! a gap. [`ArchiveFill`] wraps the live source: at a gap after a known record it looks for the
-//! channel's archive files named with a time since the last event read was created, and after
-//! the events the live log gave with the gap it reads from them, with the `.evtx` file source,
-//! one archive after another by their times, what follows that event, then the live log on. The
-//! gap record names them.
+//! channel's archive files named with a time since the last event read was created, less 5
+//! minutes (at most 256, the oldest), and after the events the live log gave with the gap it
+//! reads from them, with the `.evtx` file source, one archive after another by their times, what
+//! follows that event, then the live log on. The gap record names them.
 //!
 //! An archive is the closed log file itself, so its header ids are the log's `EventRecordID`s.
 //! Before it is read it is looked at: if it holds the last event read before the gap (its id,
-//! created at the same time; or damaged there, the event after it created since), it is read after
-//! it; if its oldest record has a higher id and was
-//! created since that event (less 5 minutes for timestamps out of order), or a lower id and was
-//! created after it (a log cleared since began it), it is read whole; otherwise it holds nothing
-//! newer and is passed over. It gives only the records before the live log's first event after
-//! the gap, which the live log gave.
+//! created at the same time, or at or before the time it was read for one that could not be
+//! rendered; or damaged there, the event after it created since, less 5 minutes), it is read
+//! after it; if its oldest record has a higher id and was created since that event (less 5
+//! minutes for timestamps out of order), or a lower or equal id and was created after it (a log
+//! cleared since began it), it is read whole; otherwise it holds nothing newer and is passed
+//! over. When the read that found the gap gave live events after it, an archive gives only the
+//! events before the first of them.
 //!
-//! Only under an unfiltered query (`*`): the file source has no XPath, and would give events the
-//! query leaves out. Events read from an archive carry no formatted message and no account name
-//! (the file source looks up neither). An archive that cannot be read for 10 minutes is given
-//! up, with an error record saying so.
+//! Only under an unfiltered query (`*` or empty): the file source has no XPath, and would give
+//! events the query leaves out. Events read from an archive carry no formatted message and no
+//! account name (the file source looks up neither). An archive that cannot be read (or while the
+//! channel's log file cannot be learnt) fails the reads for 10 minutes of one run of the agent,
+//! then is given up with an error record saying so; a position naming a file that is no archive
+//! of the log is refused.
 //!
 //! While archives are left to read, the position names them before the live position: a line
 //! `kraken-archives`, a line `<path>\t<before>\t<where>` for each (`before`: the live log's first

@@ -4,7 +4,8 @@
 //!   overwritten, a file replaced): `channel`, `reason`, `last_record_id` (the `EventRecordID`
 //!   of the last read before the gap, live), `last_header_id` (its record header id, files: in
 //!   exports of selected events it is not the `EventRecordID`), `resumed_at_record_id` and
-//!   `resumed_at_header_id` (of the first read after it, when this batch has one);
+//!   `resumed_at_header_id` (of the first read after it, when this batch has one, else null),
+//!   `archives` (the log's archive files the events after it are read from next, or empty);
 //! - `eventlog-error`: an `.evtx` chunk or record that cannot be read, a live event that cannot
 //!   be rendered, or an event whose XML cannot be mapped: `source`, `chunk`, `offset`,
 //!   `header_id` (files), `record_id` (a live event that cannot be rendered), `error`. An error
