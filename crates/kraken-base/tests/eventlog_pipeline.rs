@@ -23,10 +23,8 @@ use sentry::loggers::{FactoryContext, SinkSet, standard_factories};
 use sentry::spool::{DROP_REPORT_LOGGER, SpoolAccess, SpoolPressure, SpoolSink};
 use sentry::store::Store;
 use sentry_host_facts::eventlog::archive_fill::ArchiveFill;
-use sentry_host_facts::eventlog::scripted::{Call, ScriptedApi};
-use sentry_host_facts::eventlog::{
-    EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceItem, StartAt, SubscriptionSource,
-};
+use sentry_host_facts::eventlog::scripted::{Call, ScriptedApi, file_events};
+use sentry_host_facts::eventlog::{EventSource, LiveOptions, StartAt, SubscriptionSource};
 
 const LOGGER: &str = "security";
 const GUID: &str = "sentry-1";
@@ -298,15 +296,7 @@ async fn events_archived_while_the_agent_was_stopped_reach_the_base_once_from_th
     // The log holds the sample file's events (records 1 to 326, created on 2017-07-12 from
     // 17:16:28), as the archive below will.
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
-    let mut file = EvtxFileSource::new(&sample, FileOptions::default());
-    let start = file.start_position().unwrap();
-    let events: Vec<String> = file
-        .read(&start, 1000)
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|item| if let SourceItem::Event(event) = item { Some(event.xml) } else { None })
-        .collect();
+    let events = file_events(&sample);
     assert_eq!(events.len(), 326);
     for xml in &events[..100] {
         log.append_xml(xml);

@@ -332,17 +332,8 @@ fn security_events_reach_the_base_once_across_a_hard_kill_of_the_windows_sentry(
 /// The XML of `testdata/evtx/system.evtx`'s events, by record id (1 to 326, created on
 /// 2017-07-12 from 17:16:28), as the agent's `.evtx` reader renders them.
 fn sample_events() -> (PathBuf, Vec<String>) {
-    use sentry_host_facts::eventlog::{EventSource, EvtxFileSource, FileOptions, SourceItem};
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
-    let mut file = EvtxFileSource::new(&sample, FileOptions::default());
-    let start = file.start_position().unwrap();
-    let events: Vec<String> = file
-        .read(&start, 1000)
-        .unwrap()
-        .items
-        .into_iter()
-        .filter_map(|item| if let SourceItem::Event(event) = item { Some(event.xml) } else { None })
-        .collect();
+    let events = sentry_host_facts::eventlog::scripted::file_events(&sample);
     assert_eq!(events.len(), 326);
     (sample, events)
 }

@@ -16,10 +16,10 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use sentry_host::eventlog::scripted::file_events;
 use sentry_host::eventlog::subscription::{OLDEST, bookmark_record_id, bookmark_xml};
 use sentry_host::eventlog::{
-    Batch, EventSource, EvtxFileSource, FileOptions, LiveOptions, SourceError, SourceEvent, SourceItem,
-    StartAt, channels, live_source,
+    Batch, EventSource, LiveOptions, SourceError, SourceEvent, SourceItem, StartAt, channels, live_source,
 };
 
 /// The environment variable naming the shim's event log directory.
@@ -460,12 +460,8 @@ fn events_archived_before_they_were_read_are_read_from_the_archive_file() {
     // The log holds the sample file's events (records 1 to 326, created on 2017-07-12 from
     // 17:16:28); the first 100 are read.
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/evtx/system.evtx");
-    let mut file = EvtxFileSource::new(&sample, FileOptions::default());
-    let start = file.start_position().unwrap();
-    let (sample_items, _) = read_all(&mut file, start, 1000);
-    for (id, item) in (1..=100).zip(&sample_items) {
-        let SourceItem::Event(event) = item else { panic!("{item:?}") };
-        log.append_xml(id, &event.xml);
+    for (id, xml) in (1..=100).zip(file_events(&sample)) {
+        log.append_xml(id, &xml);
     }
     let mut source = log.source(StartAt::Oldest, 100);
     let (items, position) = read_all(&mut *source, OLDEST.to_owned(), 1000);

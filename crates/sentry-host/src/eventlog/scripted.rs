@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::accounts::LookupFn;
-use super::source::SourceItem;
+use super::evtx_file::{EvtxFileSource, FileOptions};
+use super::source::{EventSource, SourceItem};
 use super::subscription::{
     ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_record_id,
     bookmark_xml, codes,
@@ -34,6 +35,26 @@ pub fn record_ids(items: &[SourceItem]) -> Vec<u64> {
             SourceItem::Damage(_) => u64::MAX,
         })
         .collect()
+}
+
+/// The XML of every event of the `.evtx` file `path`, in the order the file source gives them
+/// (its declared chunks), for tests that write a file's events into a log (panics on a file that
+/// cannot be read).
+pub fn file_events(path: &std::path::Path) -> Vec<String> {
+    let mut source = EvtxFileSource::new(path, FileOptions::default());
+    let mut position = source.start_position().expect("the file opens");
+    let mut events = Vec::new();
+    loop {
+        let batch = source.read(&position, 10_000).expect("the file reads");
+        events.extend(batch.items.into_iter().filter_map(|item| match item {
+            SourceItem::Event(event) => Some(event.xml),
+            _ => None,
+        }));
+        position = batch.position;
+        if !batch.more {
+            return events;
+        }
+    }
 }
 
 /// The calls a failure can be injected into.

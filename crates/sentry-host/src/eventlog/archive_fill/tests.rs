@@ -1,7 +1,7 @@
 use std::fs;
 
 use super::*;
-use crate::eventlog::scripted::{ScriptedApi, record_ids as ids};
+use crate::eventlog::scripted::{ScriptedApi, file_events, record_ids as ids};
 use crate::eventlog::subscription::{LiveOptions, StartAt, SubscriptionSource};
 
 /// `testdata/evtx/system.evtx`: the 326 records of its declared chunks, ids 1 to 326, created
@@ -12,14 +12,7 @@ fn sample() -> PathBuf {
 
 /// The XML of the sample's events, by record id (1 to 326).
 fn sample_events() -> Vec<String> {
-    let mut source = EvtxFileSource::new(&sample(), FileOptions::default());
-    let start = source.start_position().unwrap();
-    let batch = source.read(&start, 1000).unwrap();
-    let events: Vec<String> = batch
-        .items
-        .into_iter()
-        .filter_map(|item| if let SourceItem::Event(event) = item { Some(event.xml) } else { None })
-        .collect();
+    let events = file_events(&sample());
     assert_eq!(events.len(), 326);
     events
 }
