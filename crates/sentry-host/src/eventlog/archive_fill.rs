@@ -25,8 +25,8 @@
 //! events the query leaves out. Events read from an archive carry no formatted message and no
 //! account name (the file source looks up neither). An archive that cannot be read (or while the
 //! channel's log file cannot be learnt) fails the reads for 10 minutes of one run of the agent,
-//! then is given up with an error record saying so; a position naming a file that is no archive
-//! of the log is refused.
+//! then is given up with an error record saying so; so is a file a position names that is no
+//! archive of the log (never opened).
 //!
 //! While archives are left to read, the position names them before the live position: a line
 //! `kraken-archives`, a line `<path>\t<before>\t<where>` for each (`before`: the live log's first
@@ -186,7 +186,8 @@ impl ArchiveFill {
 
     /// The next items of the oldest archive left; an archive read to its end, or that holds
     /// nothing after the gap, is done. One that cannot be read fails the read (the position
-    /// kept) until it is given up; a position naming a file that is no archive is refused.
+    /// kept) until it is given up, as is one the position names that is no archive of the log
+    /// (a position edited by hand, or a log moved since): it is never opened.
     fn read_archive(
         &mut self,
         pending: &mut Vec<Pending>,
@@ -196,7 +197,6 @@ impl ArchiveFill {
             .check_is_archive(&pending[0].path)
             .and_then(|()| self.try_read_archive(&mut pending[0], max));
         match read {
-            Err(refused @ SourceError::BadPosition(_)) => Err(refused),
             Ok((items, done)) => {
                 self.failing = None;
                 if done {

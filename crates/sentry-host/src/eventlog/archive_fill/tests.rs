@@ -251,17 +251,26 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
 }
 
 #[test]
-fn a_position_naming_a_file_that_is_no_archive_of_the_log_is_refused() {
+fn a_position_naming_a_file_that_is_no_archive_of_the_log_is_refused_then_given_up() {
     let dir = logs_dir("edited");
-    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    let (api, mut source, position, archive) = archived_while_away(&dir, "*");
     let batch = source.read(&position, 1000).unwrap();
+    // Elsewhere (a copy of the archive, readable: never opened), or not an archive's name.
     let elsewhere = std::env::temp_dir().join(archive.file_name().unwrap());
-    for other in [elsewhere, dir.join("Security.evtx")] {
+    fs::copy(&archive, &elsewhere).unwrap();
+    for other in [elsewhere.clone(), dir.join("Security.evtx")] {
         let edited = batch.position.replace(&archive.display().to_string(), &other.display().to_string());
         assert_ne!(edited, batch.position);
+        let mut source = fill(&api, &dir, "*");
         let error = source.read(&edited, 10).unwrap_err();
-        assert!(matches!(&error, SourceError::BadPosition(text) if text.contains("no archive")), "{error:?}");
+        assert!(matches!(&error, SourceError::Transient(text) if text.contains("no archive")), "{error:?}");
+        // Given up in time, as an archive that cannot be read is: the logger is not stuck.
+        source.give_up_after = Duration::ZERO;
+        let given_up = source.read(&edited, 10).unwrap();
+        assert!(matches!(&given_up.items[..], [SourceItem::Damage(_)]), "{:?}", given_up.items);
+        assert!(!given_up.position.starts_with(HEADER));
     }
+    fs::remove_file(&elsewhere).unwrap();
     fs::remove_dir_all(&dir).unwrap();
 }
 
