@@ -5,7 +5,8 @@
 #
 # local_link_configs BASE_BIN DIR GUID SENTRY_PORT ADMIN_PORT INTERVAL_MS [SETUP_MS] writes, under
 # DIR (SETUP_MS, default 10000: how long each step of setting up a connection may take, the TLS
-# handshake on both sides included; a profile run under valgrind needs far longer):
+# handshake on both sides included, and the base's whole wait for a new sentry's hello; a
+# profile run under valgrind needs far longer):
 #   pki/          a CA with the base's certificate and the sentry GUID's (kept if already there)
 #   base.toml     the base on 127.0.0.1:SENTRY_PORT (admin API on ADMIN_PORT), storage in
 #                 base-data/, every sentry logger connected
@@ -28,6 +29,8 @@ sentry_ca = "$dir/pki/ca.pem"
 sentry_crl = "$dir/pki/crl.pem"
 connect_all_loggers = true
 handshake_timeout_ms = $setup_ms
+[connections]
+hello_timeout_ms = $setup_ms
 [admin]
 listen = "127.0.0.1:$admin_port"
 TOML
