@@ -25,8 +25,8 @@
 //! events the query leaves out. Events read from an archive carry no formatted message and no
 //! account name (the file source looks up neither). An archive that cannot be read (or while the
 //! channel's log file cannot be learnt) fails the reads for 10 minutes of one run of the agent,
-//! then is given up with an error record saying so; so is a file a position names that is no
-//! archive of the log (never opened).
+//! then is given up with an error record saying so; one that is no `.evtx` file, or a file a
+//! position names that is no archive of the log (never opened), is given up at once.
 //!
 //! While archives are left to read, the position names them before the live position: a line
 //! `kraken-archives`, a line `<path>\t<before>\t<where>` for each (`before`: the live log's first
@@ -211,7 +211,11 @@ impl ArchiveFill {
                     Some((failing, since)) if failing == path => *since,
                     _ => self.failing.insert((path.clone(), Instant::now())).1,
                 };
-                if since.elapsed() < self.give_up_after {
+                // What may pass (a file held open, the log file not learnt yet) is tried again;
+                // a file that is no archive or no `.evtx` at all is given up at once, so that a
+                // folder of such files cannot hold the live log back 10 minutes for each.
+                let may_pass = matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_));
+                if may_pass && since.elapsed() < self.give_up_after {
                     return Err(SourceError::Transient(format!(
                         "archive {} of this log: {error}",
                         path.display()
@@ -225,9 +229,8 @@ impl ArchiveFill {
                     header_id: None,
                     record_id: None,
                     error: format!(
-                        "archive {} could not be read for {} s ({error}); the events of it not read before are lost",
-                        gone.path.display(),
-                        self.give_up_after.as_secs()
+                        "archive {} could not be read ({error}); the events of it not read before are lost",
+                        gone.path.display()
                     ),
                 })])
             }

@@ -251,7 +251,7 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
 }
 
 #[test]
-fn a_position_naming_a_file_that_is_no_archive_of_the_log_is_refused_then_given_up() {
+fn a_position_naming_a_file_that_is_no_archive_of_the_log_is_given_up_unopened() {
     let dir = logs_dir("edited");
     let (api, mut source, position, archive) = archived_while_away(&dir, "*");
     let batch = source.read(&position, 1000).unwrap();
@@ -261,13 +261,11 @@ fn a_position_naming_a_file_that_is_no_archive_of_the_log_is_refused_then_given_
     for other in [elsewhere.clone(), dir.join("Security.evtx")] {
         let edited = batch.position.replace(&archive.display().to_string(), &other.display().to_string());
         assert_ne!(edited, batch.position);
+        // Given up at once (it will not pass): the logger is not stuck.
         let mut source = fill(&api, &dir, "*");
-        let error = source.read(&edited, 10).unwrap_err();
-        assert!(matches!(&error, SourceError::Transient(text) if text.contains("no archive")), "{error:?}");
-        // Given up in time, as an archive that cannot be read is: the logger is not stuck.
-        source.give_up_after = Duration::ZERO;
         let given_up = source.read(&edited, 10).unwrap();
-        assert!(matches!(&given_up.items[..], [SourceItem::Damage(_)]), "{:?}", given_up.items);
+        let [SourceItem::Damage(damage)] = &given_up.items[..] else { panic!("{:?}", given_up.items) };
+        assert!(damage.error.contains("no archive"), "{damage:?}");
         assert!(!given_up.position.starts_with(HEADER));
     }
     fs::remove_file(&elsewhere).unwrap();
@@ -411,5 +409,18 @@ fn an_archive_in_which_the_last_event_read_is_damaged_is_read_after_it() {
     let (items, _) = read_all(&mut source, position, 1000);
     let expected: Vec<u64> = [0].into_iter().chain(327..=331).chain(101..=326).collect();
     assert_eq!(ids(&items), expected, "the records after the damaged one, none lost");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_archive_that_is_no_evtx_file_is_given_up_at_once_and_the_live_log_goes_on() {
+    let dir = logs_dir("junk");
+    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    fs::write(&archive, vec![0x41; 100_000]).unwrap();
+    let (items, position) = read_all(&mut source, position, 1000);
+    assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331, u64::MAX], "the gap, the live log, one error");
+    let SourceItem::Damage(damage) = &items[6] else { unreachable!() };
+    assert!(damage.error.contains("not an .evtx file"), "{damage:?}");
+    assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
 }
