@@ -3,6 +3,8 @@
 #![cfg(unix)]
 
 mod common;
+#[path = "../../kraken-base/tests/ports/mod.rs"]
+mod ports;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -517,7 +519,7 @@ fn http_get(address: &str, path: &str) -> (String, String) {
 
 #[test]
 fn metrics_are_served_on_the_local_listener_when_configured() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = ports::free_port();
     let setup = Setup::new("metrics", "");
     // A base whose certificate cannot be read: every attempt fails, and is counted.
     let text = format!(
