@@ -19,7 +19,10 @@
 //! minutes for timestamps out of order), or a lower or equal id and was created after it (a log
 //! cleared since began it), it is read whole; otherwise it holds nothing newer and is passed
 //! over. When the read that found the gap gave live events after it, an archive gives only the
-//! events before the first of them.
+//! events before the first of them. The record ids the archives of a gap give are counted: those
+//! none of them holds (an archive deleted, or moved away, before it was read), between the last
+//! event read before the gap and the live log's next one, are a gap of their own, where they
+//! would have been read.
 //!
 //! Only under an unfiltered query (`*` or empty): the file source has no XPath, and would give
 //! events the query leaves out. Events read from an archive carry no formatted message and no
@@ -29,10 +32,12 @@
 //! position names that is no archive of the log (never opened), is given up at once.
 //!
 //! While archives are left to read, the position names them before the live position: a line
-//! `kraken-archives`, a line `<path>\t<before>\t<where>` for each (`before`: the live log's first
-//! record id after the gap, or `-`; `where`: `probe:<last id>:<created|read-by>:<time>` before
-//! it was looked at, then its file position), a line `live`, then the live position as the live
-//! source wrote it. Otherwise it is the live position alone.
+//! `kraken-archives`, a line `<path>\t<before>\t<where>\t<ids>` for each (`before`: the live
+//! log's first record id after the gap, or `-`; `where`: `probe:<last id>:<created|read-by>:<time>`
+//! before it was looked at, then its file position; `ids`: `ids-to:<id>`, the highest record id
+//! its gap's archives gave, `+` after it when more archives of the gap follow, a field positions
+//! of the version before it lack), a line `live`, then the live position as the live source
+//! wrote it. Otherwise it is the live position alone.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -49,6 +54,10 @@ const HEADER: &str = "kraken-archives\n";
 const LIVE_LINE: &str = "live\n";
 /// How an archive not looked at yet is written in a position.
 const PROBE: &str = "probe:";
+/// How the record ids the archives of a gap gave are written in a position ([`IdCheck`]).
+const IDS: &str = "ids-to:";
+/// Written after [`IDS`] when more archives of the same gap follow.
+const MORE: &str = "+";
 
 /// How long an archive that cannot be read is tried again before it is given up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
@@ -91,6 +100,20 @@ struct Pending {
     before: Option<u64>,
     /// A [`Probe`] before the archive was looked at, then its file position.
     position: String,
+    /// What the archives of its gap gave before it and from it so far (`None` in positions
+    /// written before the check was made).
+    check: Option<IdCheck>,
+}
+
+/// What the archives of one gap have given so far: the records none of them holds, between
+/// the last event read before the gap and the live log's next one, are a gap of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdCheck {
+    /// The highest record id given since the gap (at first the last one read before it; a
+    /// lower one, from a log cleared since, begins the count again).
+    given_to: u64,
+    /// Whether more archives of the same gap follow this one.
+    more: bool,
 }
 
 /// The last event read before a gap, as an archive not looked at yet is to be checked against.
@@ -136,6 +159,58 @@ impl EventTime {
         match self {
             EventTime::Created(time) => created == time,
             EventTime::ReadBy(time) => created <= time,
+        }
+    }
+}
+
+impl IdCheck {
+    fn parse(text: &str) -> Option<IdCheck> {
+        let text = text.strip_prefix(IDS)?;
+        let (given_to, more) = match text.strip_suffix(MORE) {
+            Some(given_to) => (given_to, true),
+            None => (text, false),
+        };
+        Some(IdCheck { given_to: given_to.parse().ok()?, more })
+    }
+
+    fn text(&self) -> String {
+        format!("{IDS}{}{}", self.given_to, if self.more { MORE } else { "" })
+    }
+
+    /// Counts the records of `items`, an archive's next ones, and puts before each that does
+    /// not follow the last one given a gap for the ids between (none of `log`'s archives read
+    /// holds them).
+    fn count(&mut self, items: Vec<SourceItem>, log: &str) -> Vec<SourceItem> {
+        let mut counted = Vec::with_capacity(items.len());
+        for item in items {
+            let id = match &item {
+                SourceItem::Event(event) => event.header_id,
+                SourceItem::Damage(damage) => damage.header_id,
+                SourceItem::Gap(_) => None,
+            };
+            if let Some(id) = id {
+                if id > self.given_to.saturating_add(1) {
+                    counted.push(SourceItem::Gap(self.missing(id, log)));
+                }
+                self.given_to = id;
+            }
+            counted.push(item);
+        }
+        counted
+    }
+
+    /// The gap of the records after the last one given, up to `next`, that no archive held.
+    fn missing(&self, next: u64, log: &str) -> Gap {
+        Gap {
+            reason: format!(
+                "records {} to {} of {log} are in none of its archive files read (deleted, moved, or \
+                 never archived)",
+                self.given_to + 1,
+                next - 1
+            ),
+            last_record_id: Some(self.given_to),
+            last_header_id: None,
+            archives: Vec::new(),
         }
     }
 }
@@ -197,11 +272,12 @@ impl ArchiveFill {
             .check_is_archive(&pending[0].path)
             .and_then(|()| self.try_read_archive(&mut pending[0], max));
         match read {
-            Ok((items, done)) => {
+            Ok((mut items, done)) => {
                 self.failing = None;
                 if done {
-                    pending.remove(0);
+                    let finished = pending.remove(0);
                     self.reading = None;
+                    items.extend(self.end_of_archive(finished, pending));
                 }
                 Ok(items)
             }
@@ -223,7 +299,7 @@ impl ArchiveFill {
                 }
                 let gone = pending.remove(0);
                 (self.reading, self.failing) = (None, None);
-                Ok(vec![SourceItem::Damage(Damage {
+                let damage = SourceItem::Damage(Damage {
                     chunk: None,
                     offset: None,
                     header_id: None,
@@ -232,9 +308,25 @@ impl ArchiveFill {
                         "archive {} could not be read ({error}); the events of it not read before are lost",
                         gone.path.display()
                     ),
-                })])
+                });
+                Ok([damage].into_iter().chain(self.end_of_archive(gone, pending)).collect())
             }
         }
+    }
+
+    /// When `finished` is done with: what its gap's archives gave is passed to the next of
+    /// them, or after the last a gap says which records before the live log's next one none
+    /// of them held.
+    fn end_of_archive(&self, finished: Pending, pending: &mut [Pending]) -> Option<SourceItem> {
+        let check = finished.check?;
+        if check.more {
+            if let Some(next) = pending.first_mut().and_then(|next| next.check.as_mut()) {
+                next.given_to = check.given_to;
+            }
+            return None;
+        }
+        let before = finished.before.filter(|before| *before > check.given_to.saturating_add(1))?;
+        Some(SourceItem::Gap(check.missing(before, &self.live.describe())))
     }
 
     /// `archive`'s next items (looked at first if it was not yet), and whether it is done.
@@ -261,7 +353,11 @@ impl ArchiveFill {
                 .items
                 .retain(|item| !matches!(item, SourceItem::Event(event) if event.header_id >= Some(before)));
         }
-        Ok((batch.items, !batch.more))
+        let items = match &mut archive.check {
+            Some(check) => check.count(batch.items, &self.live.describe()),
+            None => batch.items,
+        };
+        Ok((items, !batch.more))
     }
 
     /// A position's archive must be one of this channel's, beside its log file: a position
@@ -311,12 +407,17 @@ impl ArchiveFill {
             });
             let SourceItem::Gap(gap) = &mut batch.items[index] else { unreachable!("a gap above") };
             let (found, left_out) = archives_since(&log_file, time.with_slack());
+            let first_of_gap = pending.len();
             for path in found {
                 if pending.iter().any(|archive| archive.path == path) {
                     continue;
                 }
                 gap.archives.push(path.display().to_string());
-                pending.push(Pending { path, before, position: Probe { last, time }.text() });
+                let check = Some(IdCheck { given_to: last, more: true });
+                pending.push(Pending { path, before, position: Probe { last, time }.text(), check });
+            }
+            if let Some(check) = pending[first_of_gap..].last_mut().and_then(|last| last.check.as_mut()) {
+                check.more = false;
             }
             note_archives(gap, left_out);
         }
@@ -438,7 +539,7 @@ fn split(position: &str) -> Result<(Vec<Pending>, &str), SourceError> {
             return Ok((pending, live));
         }
         let (line, after) = rest.split_once('\n').ok_or_else(bad)?;
-        let mut fields = line.splitn(3, '\t');
+        let mut fields = line.splitn(4, '\t');
         let (Some(path), Some(before), Some(file_position)) = (fields.next(), fields.next(), fields.next())
         else {
             return Err(bad());
@@ -447,7 +548,12 @@ fn split(position: &str) -> Result<(Vec<Pending>, &str), SourceError> {
             "-" => None,
             id => Some(id.parse().map_err(|_| bad())?),
         };
-        pending.push(Pending { path: PathBuf::from(path), before, position: file_position.to_owned() });
+        let check = match fields.next() {
+            Some(check) => Some(IdCheck::parse(check).ok_or_else(bad)?),
+            None => None,
+        };
+        let (path, position) = (PathBuf::from(path), file_position.to_owned());
+        pending.push(Pending { path, before, position, check });
         rest = after;
     }
 }
@@ -460,7 +566,11 @@ fn join(pending: &[Pending], live: &str) -> String {
     let mut text = HEADER.to_owned();
     for archive in pending {
         let before = archive.before.map_or_else(|| "-".to_owned(), |id| id.to_string());
-        text += &format!("{}\t{before}\t{}\n", archive.path.display(), archive.position);
+        text += &format!("{}\t{before}\t{}", archive.path.display(), archive.position);
+        if let Some(check) = archive.check {
+            text += &format!("\t{}", check.text());
+        }
+        text.push('\n');
     }
     text + LIVE_LINE + live
 }

@@ -147,8 +147,47 @@ fn several_archives_are_read_in_the_order_of_their_times_each_from_where_it_foll
     let first_gap = gaps(&items)[0];
     assert_eq!(first_gap.archives.len(), 2, "{:?}", first_gap.archives);
     assert_eq!(first_gap.archives[0], archive.display().to_string());
-    let expected: Vec<u64> = [0].into_iter().chain(443..=447).chain(101..=326).chain(426..=442).collect();
+    // The second archive holds only 426 to 442 of the records it stands for (327 to 442): the
+    // others are a gap where they would have been read.
+    let expected: Vec<u64> =
+        [0].into_iter().chain(443..=447).chain(101..=326).chain([0]).chain(426..=442).collect();
     assert_eq!(ids(&items), expected);
+    let missing = gaps(&items)[1];
+    assert_eq!(missing.last_record_id, Some(326));
+    assert!(missing.reason.starts_with("records 327 to 425 of System are in none"), "{}", missing.reason);
+    assert!(!position.starts_with(HEADER));
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_records_of_an_archive_deleted_before_it_was_read_are_a_gap_where_they_were_due() {
+    // As in the test above, but the first archive (records 101 to 326) deleted before the agent
+    // came back: the second is read whole, after a gap for the first's records; a restart
+    // between any two reads changes nothing.
+    let dir = logs_dir("deleted");
+    let (api, _source, position, archive) = archived_while_away(&dir, "*");
+    let application = sample().with_file_name("Application_no_crc32.evtx");
+    fs::copy(application, archive_in(&dir, "2021-04-01-00-00-00-000")).unwrap();
+    api.append_many(111, "Kraken-Test", 1);
+    api.clear();
+    api.append_many(5, "Kraken-Test", 1);
+    fs::remove_file(&archive).unwrap();
+
+    let (mut items, mut position) = (Vec::new(), position);
+    for _ in 0..20 {
+        let batch = fill(&api, &dir, "*").read(&position, 7).unwrap();
+        items.extend(batch.items);
+        position = batch.position;
+        if !batch.more {
+            break;
+        }
+    }
+    let expected: Vec<u64> = [0].into_iter().chain(443..=447).chain([0]).chain(426..=442).collect();
+    assert_eq!(ids(&items), expected);
+    assert_eq!(gaps(&items)[0].archives.len(), 1, "the archive left");
+    let missing = gaps(&items)[1];
+    assert_eq!(missing.last_record_id, Some(100));
+    assert!(missing.reason.starts_with("records 101 to 425 of System are in none"), "{}", missing.reason);
     assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -172,9 +211,12 @@ fn an_archive_begun_by_a_clear_is_read_whole_and_one_older_than_the_last_event_i
     api.clear();
     api.append_many(5, "Kraken-Test", 1);
     let (items, _) = read_all(&mut source, position, 1000);
-    let expected: Vec<u64> = [0].into_iter().chain(401..=405).chain(1..=326).collect();
+    // The archive stands for records 1 to 400 of the log since the clear but holds 326: the
+    // count begins again at its first, and 327 to 400 are a gap.
+    let expected: Vec<u64> = [0].into_iter().chain(401..=405).chain(1..=326).chain([0]).collect();
     assert_eq!(ids(&items)[..6], expected[..6]);
     assert_eq!(ids(&items)[6..], expected[6..], "the whole archive");
+    assert!(gaps(&items)[1].reason.starts_with("records 327 to 400 of System are in none"));
 
     // The last event read created in 2023 (the scripted log's own): the same archive, named
     // since, holds records 1 to 326 created in 2017, all older: none is read again.
@@ -241,11 +283,16 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
     assert!(matches!(&error, SourceError::Transient(text) if text.contains("Archive-System")), "{error:?}");
     source.give_up_after = Duration::ZERO;
     let given_up = source.read(&batch.position, 1000).unwrap();
-    let [SourceItem::Damage(damage)] = &given_up.items[..] else { panic!("{:?}", given_up.items) };
+    let [SourceItem::Damage(damage), SourceItem::Gap(missing)] = &given_up.items[..] else {
+        panic!("{:?}", given_up.items)
+    };
     assert!(
         damage.error.contains("could not be read") && damage.error.contains("Archive-System"),
         "{damage:?}"
     );
+    // Its records are in no archive read: a gap from the last event read to the live log's next.
+    assert_eq!(missing.last_record_id, Some(100));
+    assert!(missing.reason.starts_with("records 101 to 326 of System are in none"), "{}", missing.reason);
     assert!(!given_up.position.starts_with(HEADER), "the live log is read on");
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -264,8 +311,11 @@ fn a_position_naming_a_file_that_is_no_archive_of_the_log_is_given_up_unopened()
         // Given up at once (it will not pass): the logger is not stuck.
         let mut source = fill(&api, &dir, "*");
         let given_up = source.read(&edited, 10).unwrap();
-        let [SourceItem::Damage(damage)] = &given_up.items[..] else { panic!("{:?}", given_up.items) };
+        let [SourceItem::Damage(damage), SourceItem::Gap(missing)] = &given_up.items[..] else {
+            panic!("{:?}", given_up.items)
+        };
         assert!(damage.error.contains("no archive"), "{damage:?}");
+        assert_eq!(missing.last_record_id, Some(100), "its records are a gap: {missing:?}");
         assert!(!given_up.position.starts_with(HEADER));
     }
     fs::remove_file(&elsewhere).unwrap();
@@ -284,11 +334,20 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
             path: PathBuf::from("C:\\Logs\\Archive-Security-1.evtx"),
             before: Some(327),
             position: probe.text(),
+            check: Some(IdCheck { given_to: 100, more: true }),
         },
         Pending {
             path: PathBuf::from("C:\\Logs\\Archive-Security-2.evtx"),
             before: None,
             position: "evtx:b:100:0".into(),
+            check: Some(IdCheck { given_to: 250, more: false }),
+        },
+        // Written by the version before the check was made.
+        Pending {
+            path: PathBuf::from("C:\\Logs\\Archive-Security-3.evtx"),
+            before: None,
+            position: "evtx:c:1:0".into(),
+            check: None,
         },
     ];
     let live = "<BookmarkList>\r\n  <Bookmark Channel='Security' RecordId='100' IsCurrent='true'/>\r\n</BookmarkList>";
@@ -300,6 +359,7 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
         format!("{HEADER}no tab\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0"),
         format!("{HEADER}C:\\a.evtx\tevtx:a:1:0\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tids-to:x\n{LIVE_LINE}x"),
     ] {
         assert!(matches!(split(&bad), Err(SourceError::BadPosition(_))), "{bad:?}");
     }
@@ -418,9 +478,10 @@ fn an_archive_that_is_no_evtx_file_is_given_up_at_once_and_the_live_log_goes_on(
     let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
     fs::write(&archive, vec![0x41; 100_000]).unwrap();
     let (items, position) = read_all(&mut source, position, 1000);
-    assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331, u64::MAX], "the gap, the live log, one error");
+    assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331, u64::MAX, 0], "the gap, the live log, one error");
     let SourceItem::Damage(damage) = &items[6] else { unreachable!() };
     assert!(damage.error.contains("not an .evtx file"), "{damage:?}");
+    assert!(gaps(&items)[1].reason.starts_with("records 101 to 326 of System are in none"));
     assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
 }
