@@ -423,6 +423,22 @@ fn security_events_archived_while_the_windows_sentry_was_stopped_reach_the_base_
     assert_eq!(gaps[0]["resumed_at_record_id"], 327, "{}", gaps[0]);
     let named = gaps[0]["archives"][0].as_str().unwrap_or_default();
     assert!(named.ends_with("\\Security\\Archive-Security-2017-07-12-17-21-00-000.evtx"), "{}", gaps[0]);
+    // The archived events by SYSTEM are named as live ones are (Wine's `LookupAccountSidW`).
+    let output =
+        run(Path::new(BASE), &["logs", "--config", &config, "--sentry", guid, "--logger", "security"]);
+    let archived_by_system: Vec<Json> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str::<Json>(line).unwrap()["params"].clone())
+        .filter(|params| params["record_id"].as_i64().is_some_and(|id| (101..=326).contains(&id)))
+        .filter(|params| params["user_sid"] == SYSTEM_SID)
+        .collect();
+    assert!(!archived_by_system.is_empty(), "the sample has events by SYSTEM");
+    for params in &archived_by_system {
+        let named = (params["user_domain"].as_str(), params["user"].as_str());
+        assert!(matches!(named, (Some("NT AUTHORITY"), Some("SYSTEM")) | (None, None)), "{params}");
+    }
+    assert!(archived_by_system.iter().any(|params| params["user"] == "SYSTEM"), "none named");
     let _ = fs::remove_dir_all(&dir);
 }
 

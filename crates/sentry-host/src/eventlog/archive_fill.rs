@@ -18,15 +18,21 @@
 //! after it; if its oldest record has a higher id and was created since that event (less 5
 //! minutes for timestamps out of order), or a lower or equal id and was created after it (a log
 //! cleared since began it), it is read whole; otherwise it holds nothing newer and is passed
-//! over. When the read that found the gap gave live events after it, an archive gives only the
-//! events before the first of them. The record ids the archives of a gap give are counted: those
-//! none of them holds (an archive deleted, or moved away, before it was read), between the last
-//! event read before the gap and the live log's next one, are a gap of their own, where they
-//! would have been read.
+//! over. When the read that found the gap gave live records after it, an archive gives only the
+//! records before the first of them, if its id is the log's own (not a forwarded event's, whose
+//! `EventRecordID` is its source log's) and past the last one read (not a log cleared since).
+//!
+//! The record ids the archives of a gap give are counted: those none of them holds (an archive
+//! deleted or moved away before it was read, one given up, one missing from the series) are a gap
+//! of their own, where they would have been read: between two records given, and after the last
+//! archive up to the live log's next record when that bound is known. A lower id (a log cleared
+//! since) begins the count again, and so does the record after one that could not be read (whose
+//! own error says so).
 //!
 //! Only under an unfiltered query (`*` or empty): the file source has no XPath, and would give
-//! events the query leaves out. Events read from an archive carry no formatted message and no
-//! account name (the file source looks up neither). An archive that cannot be read (or while the
+//! events the query leaves out. Events read from an archive carry no formatted message (the file
+//! source has no event handle to format); their accounts are looked up as the live source's are
+//! ([`super::accounts`]), when it is given the lookup. An archive that cannot be read (or while the
 //! channel's log file cannot be learnt) fails the reads for 10 minutes of one run of the agent,
 //! then is given up with an error record saying so; one that is no `.evtx` file, or a file a
 //! position names that is no archive of the log (never opened), is given up at once.
@@ -34,16 +40,17 @@
 //! While archives are left to read, the position names them before the live position: a line
 //! `kraken-archives`, a line `<path>\t<before>\t<where>\t<ids>` for each (`before`: the live
 //! log's first record id after the gap, or `-`; `where`: `probe:<last id>:<created|read-by>:<time>`
-//! before it was looked at, then its file position; `ids`: `ids-to:<id>`, the highest record id
-//! its gap's archives gave, `+` after it when more archives of the gap follow, a field positions
-//! of the version before it lack), a line `live`, then the live position as the live source
-//! wrote it. Otherwise it is the live position alone.
+//! before it was looked at, then its file position; `ids`: `ids-to:<id>`, the last record id
+//! counted for its gap, or `-` after a record that could not be read, `+` after it when more
+//! archives of the gap follow, a field positions of the version before it lack), a line `live`,
+//! then the live position as the live source wrote it. Otherwise it is the live position alone.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use evtx::Timestamp;
 
+use super::accounts::{AccountNames, LookupFn};
 use super::evtx_file::{EvtxFileSource, FileOptions};
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 use super::subscription::{Position, attribute_of, bookmark_record_id};
@@ -90,6 +97,8 @@ pub struct ArchiveFill {
     failing: Option<(PathBuf, Instant)>,
     /// How long an archive that cannot be read is tried again ([`GIVE_UP_AFTER`]).
     give_up_after: Duration,
+    /// The account names of archived events' SIDs, when a lookup was given.
+    accounts: Option<AccountNames>,
 }
 
 /// An archive left to read, and where its read stands.
@@ -109,9 +118,10 @@ struct Pending {
 /// the last event read before the gap and the live log's next one, are a gap of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct IdCheck {
-    /// The highest record id given since the gap (at first the last one read before it; a
-    /// lower one, from a log cleared since, begins the count again).
-    given_to: u64,
+    /// The record id of the last record given (at first the last event read before the gap);
+    /// a lower one (a log cleared since) begins the count again; `None` after a record or chunk
+    /// that could not be read (its error says so), until the next record.
+    given_to: Option<u64>,
     /// Whether more archives of the same gap follow this one.
     more: bool,
 }
@@ -170,11 +180,16 @@ impl IdCheck {
             Some(given_to) => (given_to, true),
             None => (text, false),
         };
-        Some(IdCheck { given_to: given_to.parse().ok()?, more })
+        let given_to = match given_to {
+            "-" => None,
+            id => Some(id.parse().ok()?),
+        };
+        Some(IdCheck { given_to, more })
     }
 
     fn text(&self) -> String {
-        format!("{IDS}{}{}", self.given_to, if self.more { MORE } else { "" })
+        let given_to = self.given_to.map_or_else(|| "-".to_owned(), |id| id.to_string());
+        format!("{IDS}{given_to}{}", if self.more { MORE } else { "" })
     }
 
     /// Counts the records of `items`, an archive's next ones, and puts before each that does
@@ -183,35 +198,37 @@ impl IdCheck {
     fn count(&mut self, items: Vec<SourceItem>, log: &str) -> Vec<SourceItem> {
         let mut counted = Vec::with_capacity(items.len());
         for item in items {
-            let id = match &item {
-                SourceItem::Event(event) => event.header_id,
-                SourceItem::Damage(damage) => damage.header_id,
-                SourceItem::Gap(_) => None,
-            };
-            if let Some(id) = id {
-                if id > self.given_to.saturating_add(1) {
-                    counted.push(SourceItem::Gap(self.missing(id, log)));
+            match &item {
+                SourceItem::Event(SourceEvent { header_id: Some(id), .. }) => {
+                    if let Some(gap) = self.missing(*id, log) {
+                        counted.push(SourceItem::Gap(gap));
+                    }
+                    self.given_to = Some(*id);
                 }
-                self.given_to = id;
+                // Its header id may be damaged too: the next record begins the count again.
+                SourceItem::Damage(_) => self.given_to = None,
+                SourceItem::Event(_) | SourceItem::Gap(_) => {}
             }
             counted.push(item);
         }
         counted
     }
 
-    /// The gap of the records after the last one given, up to `next`, that no archive held.
-    fn missing(&self, next: u64, log: &str) -> Gap {
-        Gap {
+    /// The gap of the records after the last one given, up to `next`, that no archive held, if
+    /// there are any.
+    fn missing(&self, next: u64, log: &str) -> Option<Gap> {
+        let given_to = self.given_to.filter(|given_to| next > given_to.saturating_add(1))?;
+        Some(Gap {
             reason: format!(
                 "records {} to {} of {log} are in none of its archive files read (deleted, moved, or \
                  never archived)",
-                self.given_to + 1,
+                given_to + 1,
                 next - 1
             ),
-            last_record_id: Some(self.given_to),
+            last_record_id: Some(given_to),
             last_header_id: None,
             archives: Vec::new(),
-        }
+        })
     }
 }
 
@@ -248,6 +265,29 @@ impl ArchiveFill {
             reading: None,
             failing: None,
             give_up_after: GIVE_UP_AFTER,
+            accounts: None,
+        }
+    }
+
+    /// The source, looking up the accounts of archived events' SIDs with `lookup`, as the live
+    /// source does for the live log's.
+    pub fn with_account_lookup(mut self, lookup: LookupFn) -> Self {
+        self.accounts = Some(AccountNames::new(lookup, &self.live.describe()));
+        self
+    }
+
+    /// Gives the events of `items` that have a SID their account, when it is known or found
+    /// within the read's budget.
+    fn name_accounts(&mut self, items: &mut [SourceItem]) {
+        let Some(accounts) = self.accounts.as_mut() else { return };
+        accounts.begin_read();
+        for item in items {
+            if let SourceItem::Event(event) = item
+                && event.account.is_none()
+                && let Some(sid) = attribute_of(&event.xml, "<Security", "UserID")
+            {
+                event.account = accounts.name(sid, SystemTime::now());
+            }
         }
     }
 
@@ -325,8 +365,7 @@ impl ArchiveFill {
             }
             return None;
         }
-        let before = finished.before.filter(|before| *before > check.given_to.saturating_add(1))?;
-        Some(SourceItem::Gap(check.missing(before, &self.live.describe())))
+        Some(SourceItem::Gap(check.missing(finished.before?, &self.live.describe())?))
     }
 
     /// `archive`'s next items (looked at first if it was not yet), and whether it is done.
@@ -349,9 +388,11 @@ impl ArchiveFill {
         let mut batch = source.read(&archive.position, max)?;
         archive.position = batch.position;
         if let Some(before) = archive.before {
-            batch
-                .items
-                .retain(|item| !matches!(item, SourceItem::Event(event) if event.header_id >= Some(before)));
+            batch.items.retain(|item| match item {
+                SourceItem::Event(SourceEvent { header_id, .. })
+                | SourceItem::Damage(Damage { header_id, .. }) => *header_id < Some(before),
+                SourceItem::Gap(_) => true,
+            });
         }
         let items = match &mut archive.check {
             Some(check) => check.count(batch.items, &self.live.describe()),
@@ -380,6 +421,7 @@ impl ArchiveFill {
     /// and read after the live events of the batch.
     fn find_archives(&mut self, batch: &mut Batch, live_from: &str, pending: &mut Vec<Pending>) {
         let Some(log_file) = self.log_file().map(Path::to_path_buf) else { return };
+        let channel = self.live.describe();
         // The last event read before each gap, and when it was created: the one the position
         // names, then each event the batch gives.
         let position = Position::parse(live_from);
@@ -387,7 +429,7 @@ impl ArchiveFill {
         for index in 0..batch.items.len() {
             let gap = match &mut batch.items[index] {
                 SourceItem::Event(event) => {
-                    last_read = event_record_id(&event.xml).zip(created(event).map(EventTime::Created));
+                    last_read = own_record_id(event, &channel).zip(created(event).map(EventTime::Created));
                     continue;
                 }
                 SourceItem::Damage(_) => {
@@ -399,12 +441,18 @@ impl ArchiveFill {
             let Some((last, time)) = last_read.filter(|(id, _)| Some(*id) == gap.last_record_id) else {
                 continue;
             };
-            // The live log's first event after the gap: an archive gives only the records before
-            // it (one archived after the live log was read gives the rest at the next gap).
-            let before = batch.items[index + 1..].iter().find_map(|item| match item {
-                SourceItem::Event(event) => event_record_id(&event.xml).filter(|id| *id > last),
-                _ => None,
-            });
+            // The live log's first record after the gap: an archive gives only the records before
+            // it (one archived after the live log was read gives the rest at the next gap). Not
+            // when its id is not past the last one read (a log cleared since) or not known.
+            let before = batch.items[index + 1..]
+                .iter()
+                .find_map(|item| match item {
+                    SourceItem::Event(event) => Some(own_record_id(event, &channel)),
+                    SourceItem::Damage(damage) => Some(damage.record_id),
+                    SourceItem::Gap(_) => None,
+                })
+                .flatten()
+                .filter(|id| *id > last);
             let SourceItem::Gap(gap) = &mut batch.items[index] else { unreachable!("a gap above") };
             let (found, left_out) = archives_since(&log_file, time.with_slack());
             let first_of_gap = pending.len();
@@ -413,7 +461,7 @@ impl ArchiveFill {
                     continue;
                 }
                 gap.archives.push(path.display().to_string());
-                let check = Some(IdCheck { given_to: last, more: true });
+                let check = Some(IdCheck { given_to: Some(last), more: true });
                 pending.push(Pending { path, before, position: Probe { last, time }.text(), check });
             }
             if let Some(check) = pending[first_of_gap..].last_mut().and_then(|last| last.check.as_mut()) {
@@ -489,11 +537,20 @@ fn first_event(items: &[SourceItem]) -> Option<(usize, &SourceEvent)> {
     })
 }
 
-/// An event's `EventRecordID`.
-fn event_record_id(xml: &str) -> Option<u64> {
-    let start = xml.find("<EventRecordID>")? + "<EventRecordID>".len();
+/// An event's record id in the log `channel`: its `EventRecordID`, unless it was logged to
+/// another channel (a forwarded event, whose `EventRecordID` is its source log's).
+fn own_record_id(event: &SourceEvent, channel: &str) -> Option<u64> {
+    let logged_to = element_text(&event.xml, "Channel")?;
+    logged_to
+        .eq_ignore_ascii_case(channel)
+        .then(|| element_text(&event.xml, "EventRecordID")?.parse().ok())?
+}
+
+/// The text of an event's first `<name>` element, trimmed.
+fn element_text<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{name}>"))? + name.len() + 2;
     let end = start + xml[start..].find('<')?;
-    xml[start..end].trim().parse().ok()
+    Some(xml[start..end].trim())
 }
 
 /// An event's `TimeCreated`.
@@ -509,7 +566,8 @@ impl EventSource for ArchiveFill {
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
         let (mut pending, live_from) = split(from)?;
         if !pending.is_empty() {
-            let items = self.read_archive(&mut pending, max)?;
+            let mut items = self.read_archive(&mut pending, max)?;
+            self.name_accounts(&mut items);
             // The live log (or the next archive) is read on at once.
             return Ok(Batch { items, position: join(&pending, live_from), more: true });
         }

@@ -5,7 +5,10 @@
 use super::source::{EventSource, SourceError};
 use super::subscription::LiveOptions;
 #[cfg(windows)]
-use super::{archive_fill::ArchiveFill, subscription::SubscriptionSource};
+use super::{
+    archive_fill::ArchiveFill,
+    subscription::{SubscriptionApi, SubscriptionSource},
+};
 
 /// The live event log channels of this machine that hold Admin or Operational events, sorted.
 pub fn channels() -> Result<Vec<String>, SourceError> {
@@ -20,10 +23,12 @@ pub fn live_source(channel: &str, options: LiveOptions) -> Result<Box<dyn EventS
     #[cfg(windows)]
     {
         let query = options.query.clone();
-        let live = SubscriptionSource::new(crate::windows::eventlog::WindowsApi::new(), channel, options);
+        let api = crate::windows::eventlog::WindowsApi::new();
+        let lookup = api.account_lookup();
+        let live = SubscriptionSource::new(api, channel, options);
         let channel = channel.to_owned();
         let log_file = Box::new(move || crate::windows::eventlog::channel_log_file(&channel));
-        Ok(Box::new(ArchiveFill::new(Box::new(live), &query, log_file)))
+        Ok(Box::new(ArchiveFill::new(Box::new(live), &query, log_file).with_account_lookup(lookup)))
     }
     #[cfg(not(windows))]
     {

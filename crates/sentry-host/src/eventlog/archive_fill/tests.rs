@@ -1,7 +1,8 @@
 use std::fs;
 
 use super::*;
-use crate::eventlog::scripted::{ScriptedApi, file_events, record_ids as ids};
+use crate::eventlog::scripted::{self, ScriptedApi, file_events, record_ids as ids};
+use crate::eventlog::subscription::SubscriptionApi;
 use crate::eventlog::subscription::{LiveOptions, StartAt, SubscriptionSource};
 
 /// `testdata/evtx/system.evtx`: the 326 records of its declared chunks, ids 1 to 326, created
@@ -127,6 +128,40 @@ fn a_gap_reads_the_archived_records_after_the_last_one_read_then_the_live_log_go
     let (items, _) = read_all(&mut source, position, 1000);
     assert_eq!(ids(&items), [332, 333], "the live log goes on after its last event read");
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn archived_events_carry_the_account_names_of_their_sids_as_live_ones_do() {
+    let dir = logs_dir("accounts");
+    let (api, _source, position, _archive) = archived_while_away(&dir, "*");
+    let mut source = fill(&api, &dir, "*").with_account_lookup(api.account_lookup());
+    let (items, _) = read_all(&mut source, position, 1000);
+    let archived: Vec<&SourceEvent> = items
+        .iter()
+        .filter_map(|item| match item {
+            SourceItem::Event(event) if event.header_id.is_some() => Some(event),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(archived.len(), 226);
+    let by_system: Vec<_> = archived
+        .iter()
+        .filter(|event| attribute_of(&event.xml, "<Security", "UserID") == Some(scripted::KNOWN_SID))
+        .collect();
+    assert!(!by_system.is_empty(), "the sample has events by SYSTEM");
+    for event in &by_system {
+        assert_eq!(event.account, Some(("NT AUTHORITY".into(), "SYSTEM".into())), "{}", event.xml);
+    }
+    // Events without a SID, or whose SID has no account, have none.
+    assert!(archived.iter().filter(|event| !by_system.contains(event)).all(|event| event.account.is_none()));
+    // Without the lookup, none.
+    let (_api, mut source, position, _archive) = archived_while_away(&logs_dir("no-accounts"), "*");
+    let (items, _) = read_all(&mut source, position, 1000);
+    let named = |item: &SourceItem| matches!(item, SourceItem::Event(event) if event.header_id.is_some() && event.account.is_some());
+    assert_eq!(items.len(), 1 + 5 + 226);
+    assert!(!items.iter().any(named));
+    fs::remove_dir_all(&dir).unwrap();
+    fs::remove_dir_all(logs_dir("no-accounts")).unwrap();
 }
 
 #[test]
@@ -334,13 +369,13 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
             path: PathBuf::from("C:\\Logs\\Archive-Security-1.evtx"),
             before: Some(327),
             position: probe.text(),
-            check: Some(IdCheck { given_to: 100, more: true }),
+            check: Some(IdCheck { given_to: Some(100), more: true }),
         },
         Pending {
             path: PathBuf::from("C:\\Logs\\Archive-Security-2.evtx"),
             before: None,
             position: "evtx:b:100:0".into(),
-            check: Some(IdCheck { given_to: 250, more: false }),
+            check: Some(IdCheck { given_to: None, more: false }),
         },
         // Written by the version before the check was made.
         Pending {
@@ -380,33 +415,35 @@ impl EventSource for Canned {
     }
 }
 
-#[test]
-fn a_gap_after_events_of_the_same_read_is_filled_after_the_last_of_them() {
-    // The read gave events 101 to 150, then found the next ones gone (the log archived while it
-    // read) and the live log going on at 200: the archive is read after 150, as created then,
-    // not after the position's 100, and up to 199 (the live log gave the rest).
-    let dir = logs_dir("mid-read");
+/// The sample's event `id` (1 to 326) as the live source gives it.
+fn live_event(events: &[String], id: usize) -> SourceItem {
+    SourceItem::Event(SourceEvent {
+        xml: events[id - 1].clone(),
+        written: None,
+        message: None,
+        account: None,
+        header_id: None,
+    })
+}
+
+/// A live read from record 100 of the `System` log (the sample's events) that gave events 101 to
+/// 150, found the next ones gone (the log archived while it read: the sample is the archive) and
+/// went on with `after_gap`: every item read until nothing more waits, the position after them,
+/// and the archive.
+fn read_a_gap_after_events(test: &str, after_gap: Vec<SourceItem>) -> (Vec<SourceItem>, String, PathBuf) {
+    let dir = logs_dir(test);
     let archive = archive_in(&dir, "2017-07-12-17-21-00-000");
     fs::copy(sample(), &archive).unwrap();
     let events = sample_events();
-    let event = |id: usize| {
-        SourceItem::Event(SourceEvent {
-            xml: events[id - 1].clone(),
-            written: None,
-            message: None,
-            account: None,
-            header_id: None,
-        })
-    };
     let gap =
         Gap { reason: "gone".into(), last_record_id: Some(150), last_header_id: None, archives: Vec::new() };
-    let mut items: Vec<SourceItem> = (101..=150).map(event).collect();
+    let mut items: Vec<SourceItem> = (101..=150).map(|id| live_event(&events, id)).collect();
     items.push(SourceItem::Gap(gap));
-    items.extend((200..=210).map(event));
+    items.extend(after_gap);
     let live = Canned([Batch { items, position: "after the gap".into(), more: false }].into());
     let log_file = dir.join("System.evtx");
     let mut source = ArchiveFill::new(Box::new(live), "*", Box::new(move || Some(log_file.clone())));
-    let created_100 = super::created(match &event(100) {
+    let created_100 = super::created(match &live_event(&events, 100) {
         SourceItem::Event(event) => event,
         _ => unreachable!(),
     })
@@ -414,13 +451,54 @@ fn a_gap_after_events_of_the_same_read_is_filled_after_the_last_of_them() {
     .to_string();
     let bookmark = crate::eventlog::subscription::bookmark_xml("System", 100);
     let from = Position { bookmark: &bookmark, time_created: Some(&created_100), read_by: None }.to_string();
-
     let (items, position) = read_all(&mut source, from, 1000);
+    fs::remove_dir_all(&dir).unwrap();
+    (items, position, archive)
+}
+
+#[test]
+fn a_gap_after_events_of_the_same_read_is_filled_after_the_last_of_them() {
+    // The live log goes on at 200: the archive is read after 150, as created then, not after the
+    // position's 100, and up to 199 (the live log gave the rest).
+    let events = sample_events();
+    let after_gap = (200..=210).map(|id| live_event(&events, id)).collect();
+    let (items, position, archive) = read_a_gap_after_events("mid-read", after_gap);
     let expected: Vec<u64> = (101..=150).chain([0]).chain(200..=210).chain(151..=199).collect();
     assert_eq!(ids(&items), expected);
     assert_eq!(gaps(&items)[0].archives, [archive.display().to_string()]);
     assert_eq!(position, "end");
-    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_live_logs_next_record_bounds_the_archive_only_by_an_id_of_the_log_itself() {
+    let events = sample_events();
+    // The live log's next record could not be rendered (its id from its bookmark): the archive
+    // gives the records before it, and none is missing.
+    let unrendered = SourceItem::Damage(Damage {
+        chunk: None,
+        offset: None,
+        header_id: None,
+        record_id: Some(200),
+        error: "cannot be rendered".into(),
+    });
+    let after_gap = [unrendered].into_iter().chain((201..=210).map(|id| live_event(&events, id))).collect();
+    let (items, _, _) = read_a_gap_after_events("unrendered-next", after_gap);
+    let expected: Vec<u64> = (101..=150).chain([0, u64::MAX]).chain(201..=210).chain(151..=199).collect();
+    assert_eq!(ids(&items), expected);
+
+    // Forwarded events (logged to another channel first): their `EventRecordID`s are their
+    // source logs', no bound: the archive is read to its end, and no record is said missing.
+    let forwarded = |id: usize| {
+        let xml = events[id - 1].replace("<Channel>System</Channel>", "<Channel>Security</Channel>").replace(
+            &format!("<EventRecordID>{id}</EventRecordID>"),
+            "<EventRecordID>48000000</EventRecordID>",
+        );
+        assert_ne!(xml, events[id - 1]);
+        SourceItem::Event(SourceEvent { xml, written: None, message: None, account: None, header_id: None })
+    };
+    let (items, _, _) = read_a_gap_after_events("forwarded-next", vec![forwarded(200)]);
+    let expected: Vec<u64> = (101..=150).chain([0, 48_000_000]).chain(151..=326).collect();
+    assert_eq!(ids(&items), expected);
 }
 
 #[test]
@@ -469,6 +547,30 @@ fn an_archive_in_which_the_last_event_read_is_damaged_is_read_after_it() {
     let (items, _) = read_all(&mut source, position, 1000);
     let expected: Vec<u64> = [0].into_iter().chain(327..=331).chain(101..=326).collect();
     assert_eq!(ids(&items), expected, "the records after the damaged one, none lost");
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn records_of_a_damaged_chunk_of_an_archive_are_its_error_and_not_a_gap_too() {
+    let dir = logs_dir("damaged-chunk");
+    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    // The second chunk's header unreadable (its magic gone).
+    let mut bytes = fs::read(&archive).unwrap();
+    let second_chunk = 4096 + 65536;
+    assert_eq!(&bytes[second_chunk..second_chunk + 8], b"ElfChnk\0");
+    bytes[second_chunk..second_chunk + 8].copy_from_slice(b"XXXXXXXX");
+    fs::write(&archive, bytes).unwrap();
+
+    let (items, _) = read_all(&mut source, position, 1000);
+    let damaged: Vec<&Damage> = items
+        .iter()
+        .filter_map(|item| if let SourceItem::Damage(damage) = item { Some(damage) } else { None })
+        .collect();
+    assert_eq!(damaged.len(), 1, "{damaged:?}");
+    assert_eq!(damaged[0].chunk, Some(1), "{damaged:?}");
+    assert_eq!(gaps(&items).len(), 1, "the first gap alone: {:?}", gaps(&items));
+    let archived: Vec<u64> = ids(&items).into_iter().skip(6).filter(|id| *id != u64::MAX).collect();
+    assert!(archived.len() < 226 && archived.windows(2).all(|w| w[0] < w[1]), "{archived:?}");
     fs::remove_dir_all(&dir).unwrap();
 }
 
