@@ -33,17 +33,20 @@
 //! events the query leaves out. Events read from an archive carry no formatted message (the file
 //! source has no event handle to format); their accounts are looked up as the live source's are
 //! ([`super::accounts`]), when it is given the lookup. An archive that cannot be read (or while the
-//! channel's log file cannot be learnt) fails the reads for 10 minutes of one run of the agent,
-//! then is given up with an error record saying so; one that is no `.evtx` file, or a file a
-//! position names that is no archive of the log (never opened), is given up at once.
+//! channel's log file cannot be learnt) fails the reads for 10 minutes, then is given up with an
+//! error record saying so: the first failure saves its time in the position (a read giving
+//! nothing), so that restarts of the agent do not begin the 10 minutes again; one that is no
+//! `.evtx` file, or a file a position names that is no archive of the log (never opened), is
+//! given up at once.
 //!
 //! While archives are left to read, the position names them before the live position: a line
-//! `kraken-archives`, a line `<path>\t<before>\t<where>\t<ids>` for each (`before`: the live
-//! log's first record id after the gap, or `-`; `where`: `probe:<last id>:<created|read-by>:<time>`
-//! before it was looked at, then its file position; `ids`: `ids-to:<id>`, the last record id
-//! counted for its gap, or `-` after a record that could not be read, `+` after it when more
-//! archives of the gap follow, a field positions of the version before it lack), a line `live`,
-//! then the live position as the live source wrote it. Otherwise it is the live position alone.
+//! `kraken-archives`, a line `<path>\t<before>\t<where>` for each, then tab-separated fields
+//! (`before`: the live log's first record id after the gap, or `-`; `where`:
+//! `probe:<last id>:<created|read-by>:<time>` before it was looked at, then its file position;
+//! fields the version before them did not write: `ids-to:<id>`, the last record id counted for
+//! its gap, or `-` after a record that could not be read, `+` after it when more archives of the
+//! gap follow; `failing-since:<time>` while its reads fail), a line `live`, then the live
+//! position as the live source wrote it. Otherwise it is the live position alone.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -65,6 +68,8 @@ const PROBE: &str = "probe:";
 const IDS: &str = "ids-to:";
 /// Written after [`IDS`] when more archives of the same gap follow.
 const MORE: &str = "+";
+/// How the time an archive's reads began to fail is written in a position.
+const FAILING_SINCE: &str = "failing-since:";
 
 /// How long an archive that cannot be read is tried again before it is given up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
@@ -112,6 +117,9 @@ struct Pending {
     /// What the archives of its gap gave before it and from it so far (`None` in positions
     /// written before the check was made).
     check: Option<IdCheck>,
+    /// Since when its reads fail, by the wall clock: kept in the position, so that the time
+    /// before it is given up goes on across restarts of the agent.
+    failing_since: Option<Timestamp>,
 }
 
 /// What the archives of one gap have given so far: the records none of them holds, between
@@ -299,43 +307,58 @@ impl ArchiveFill {
         self.log_file.as_deref()
     }
 
-    /// The next items of the oldest archive left; an archive read to its end, or that holds
-    /// nothing after the gap, is done. One that cannot be read fails the read (the position
-    /// kept) until it is given up, as is one the position names that is no archive of the log
-    /// (a position edited by hand, or a log moved since): it is never opened.
+    /// The next items of the oldest archive left, and whether more wait now; an archive read to
+    /// its end, or that holds nothing after the gap, is done. One that cannot be read fails the
+    /// reads (the position kept, but for the time of its first failure, written into it) until
+    /// it is given up, as is one the position names that is no archive of the log (a position
+    /// edited by hand, or a log moved since): it is never opened.
     fn read_archive(
         &mut self,
         pending: &mut Vec<Pending>,
         max: usize,
-    ) -> Result<Vec<SourceItem>, SourceError> {
+    ) -> Result<(Vec<SourceItem>, bool), SourceError> {
         let read = self
             .check_is_archive(&pending[0].path)
             .and_then(|()| self.try_read_archive(&mut pending[0], max));
         match read {
             Ok((mut items, done)) => {
                 self.failing = None;
+                pending[0].failing_since = None;
                 if done {
                     let finished = pending.remove(0);
                     self.reading = None;
                     items.extend(self.end_of_archive(finished, pending));
                 }
-                Ok(items)
+                Ok((items, true))
             }
             Err(error) => {
-                let path = &pending[0].path;
+                let archive = &mut pending[0];
                 let since = match &self.failing {
-                    Some((failing, since)) if failing == path => *since,
-                    _ => self.failing.insert((path.clone(), Instant::now())).1,
+                    Some((failing, since)) if *failing == archive.path => *since,
+                    _ => self.failing.insert((archive.path.clone(), Instant::now())).1,
                 };
+                // By this run's monotonic clock, or by the wall clock since the first failure in
+                // an earlier run (a time saved past now, the clock set back since, begins again).
+                let now = Timestamp::now();
+                let first_failure = archive.failing_since.is_none_or(|failing_since| failing_since > now);
+                if first_failure {
+                    archive.failing_since = Some(now);
+                }
+                let failing_since = archive.failing_since.unwrap_or(now);
+                let before_now = Duration::try_from(now.duration_since(failing_since)).unwrap_or_default();
+                let failing_for = since.elapsed().max(before_now);
                 // What may pass (a file held open, the log file not learnt yet) is tried again;
                 // a file that is no archive or no `.evtx` at all is given up at once, so that a
                 // folder of such files cannot hold the live log back 10 minutes for each.
                 let may_pass = matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_));
-                if may_pass && since.elapsed() < self.give_up_after {
-                    return Err(SourceError::Transient(format!(
-                        "archive {} of this log: {error}",
-                        path.display()
-                    )));
+                if may_pass && failing_for < self.give_up_after {
+                    let error = format!("archive {} of this log: {error}", archive.path.display());
+                    if first_failure {
+                        // Nothing read, the time of the failure saved: tried again at the next run.
+                        tracing::warn!(%error, "tried again for 10 minutes, then given up");
+                        return Ok((Vec::new(), false));
+                    }
+                    return Err(SourceError::Transient(error));
                 }
                 let gone = pending.remove(0);
                 (self.reading, self.failing) = (None, None);
@@ -349,7 +372,7 @@ impl ArchiveFill {
                         gone.path.display()
                     ),
                 });
-                Ok([damage].into_iter().chain(self.end_of_archive(gone, pending)).collect())
+                Ok(([damage].into_iter().chain(self.end_of_archive(gone, pending)).collect(), true))
             }
         }
     }
@@ -462,7 +485,8 @@ impl ArchiveFill {
                 }
                 gap.archives.push(path.display().to_string());
                 let check = Some(IdCheck { given_to: Some(last), more: true });
-                pending.push(Pending { path, before, position: Probe { last, time }.text(), check });
+                let position = Probe { last, time }.text();
+                pending.push(Pending { path, before, position, check, failing_since: None });
             }
             if let Some(check) = pending[first_of_gap..].last_mut().and_then(|last| last.check.as_mut()) {
                 check.more = false;
@@ -566,10 +590,10 @@ impl EventSource for ArchiveFill {
     fn read(&mut self, from: &str, max: usize) -> Result<Batch, SourceError> {
         let (mut pending, live_from) = split(from)?;
         if !pending.is_empty() {
-            let mut items = self.read_archive(&mut pending, max)?;
+            let (mut items, more) = self.read_archive(&mut pending, max)?;
             self.name_accounts(&mut items);
             // The live log (or the next archive) is read on at once.
-            return Ok(Batch { items, position: join(&pending, live_from), more: true });
+            return Ok(Batch { items, position: join(&pending, live_from), more });
         }
         let mut batch = self.live.read(live_from, max)?;
         let gap_after_a_record =
@@ -597,7 +621,7 @@ fn split(position: &str) -> Result<(Vec<Pending>, &str), SourceError> {
             return Ok((pending, live));
         }
         let (line, after) = rest.split_once('\n').ok_or_else(bad)?;
-        let mut fields = line.splitn(4, '\t');
+        let mut fields = line.split('\t');
         let (Some(path), Some(before), Some(file_position)) = (fields.next(), fields.next(), fields.next())
         else {
             return Err(bad());
@@ -606,12 +630,20 @@ fn split(position: &str) -> Result<(Vec<Pending>, &str), SourceError> {
             "-" => None,
             id => Some(id.parse().map_err(|_| bad())?),
         };
-        let check = match fields.next() {
-            Some(check) => Some(IdCheck::parse(check).ok_or_else(bad)?),
-            None => None,
-        };
         let (path, position) = (PathBuf::from(path), file_position.to_owned());
-        pending.push(Pending { path, before, position, check });
+        let mut archive = Pending { path, before, position, check: None, failing_since: None };
+        for field in fields {
+            if field.starts_with(IDS) && archive.check.is_none() {
+                archive.check = Some(IdCheck::parse(field).ok_or_else(bad)?);
+            } else if let Some(time) = field.strip_prefix(FAILING_SINCE)
+                && archive.failing_since.is_none()
+            {
+                archive.failing_since = Some(time.parse().map_err(|_| bad())?);
+            } else {
+                return Err(bad());
+            }
+        }
+        pending.push(archive);
         rest = after;
     }
 }
@@ -627,6 +659,9 @@ fn join(pending: &[Pending], live: &str) -> String {
         text += &format!("{}\t{before}\t{}", archive.path.display(), archive.position);
         if let Some(check) = archive.check {
             text += &format!("\t{}", check.text());
+        }
+        if let Some(since) = archive.failing_since {
+            text += &format!("\t{FAILING_SINCE}{since}");
         }
         text.push('\n');
     }

@@ -309,15 +309,33 @@ fn under_a_filtered_query_the_gap_stays_a_gap() {
 #[test]
 fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_error() {
     let dir = logs_dir("gone");
-    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    let (api, mut source, position, archive) = archived_while_away(&dir, "*");
     let batch = source.read(&position, 1000).unwrap();
     assert_eq!(gaps(&batch.items)[0].archives.len(), 1);
     fs::remove_file(&archive).unwrap();
 
-    let error = source.read(&batch.position, 1000).unwrap_err();
+    // The first failure gives nothing and saves its time in the position; the next reads fail,
+    // the position kept.
+    let failed = source.read(&batch.position, 1000).unwrap();
+    assert!(failed.items.is_empty() && !failed.more, "{failed:?}");
+    assert!(failed.position.contains(&format!("\t{FAILING_SINCE}")), "{}", failed.position);
+    let error = source.read(&failed.position, 1000).unwrap_err();
     assert!(matches!(&error, SourceError::Transient(text) if text.contains("Archive-System")), "{error:?}");
-    source.give_up_after = Duration::ZERO;
-    let given_up = source.read(&batch.position, 1000).unwrap();
+    let error = fill(&api, &dir, "*").read(&failed.position, 1000).unwrap_err();
+    assert!(matches!(&error, SourceError::Transient(_)), "a restart goes on failing: {error:?}");
+
+    // Given up 10 minutes after the first failure, across restarts of the agent.
+    let (_, saved) = failed.position.split_once(FAILING_SINCE).unwrap();
+    let saved = &saved[..saved.find('\n').unwrap()];
+    let eleven_minutes_ago = Timestamp::from_second(Timestamp::now().as_second() - 660).unwrap();
+    let earlier = failed.position.replace(saved, &eleven_minutes_ago.to_string());
+    // A time saved past now (the clock set back since) begins the 10 minutes again, saved.
+    let next_year = Timestamp::from_second(Timestamp::now().as_second() + 365 * 86400).unwrap();
+    let later = failed.position.replace(saved, &next_year.to_string());
+    let again = fill(&api, &dir, "*").read(&later, 1000).unwrap();
+    assert!(again.items.is_empty() && !again.more);
+    assert!(!again.position.contains(&next_year.to_string()) && again.position.contains(FAILING_SINCE));
+    let given_up = fill(&api, &dir, "*").read(&earlier, 1000).unwrap();
     let [SourceItem::Damage(damage), SourceItem::Gap(missing)] = &given_up.items[..] else {
         panic!("{:?}", given_up.items)
     };
@@ -329,6 +347,11 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
     assert_eq!(missing.last_record_id, Some(100));
     assert!(missing.reason.starts_with("records 101 to 326 of System are in none"), "{}", missing.reason);
     assert!(!given_up.position.starts_with(HEADER), "the live log is read on");
+
+    // Within one run of the agent, by its own clock (here at once), whatever the saved time.
+    source.give_up_after = Duration::ZERO;
+    let given_up = source.read(&failed.position, 1000).unwrap();
+    assert!(matches!(&given_up.items[0], SourceItem::Damage(_)), "{:?}", given_up.items);
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -370,12 +393,14 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
             before: Some(327),
             position: probe.text(),
             check: Some(IdCheck { given_to: Some(100), more: true }),
+            failing_since: None,
         },
         Pending {
             path: PathBuf::from("C:\\Logs\\Archive-Security-2.evtx"),
             before: None,
             position: "evtx:b:100:0".into(),
             check: Some(IdCheck { given_to: None, more: false }),
+            failing_since: Some("2026-12-06T10:00:00.5Z".parse().unwrap()),
         },
         // Written by the version before the check was made.
         Pending {
@@ -383,6 +408,7 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
             before: None,
             position: "evtx:c:1:0".into(),
             check: None,
+            failing_since: None,
         },
     ];
     let live = "<BookmarkList>\r\n  <Bookmark Channel='Security' RecordId='100' IsCurrent='true'/>\r\n</BookmarkList>";
@@ -395,6 +421,9 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0"),
         format!("{HEADER}C:\\a.evtx\tevtx:a:1:0\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tids-to:x\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailing-since:x\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tother:1\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tids-to:1\tids-to:2\n{LIVE_LINE}x"),
     ] {
         assert!(matches!(split(&bad), Err(SourceError::BadPosition(_))), "{bad:?}");
     }
