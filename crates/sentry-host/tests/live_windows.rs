@@ -8,7 +8,11 @@
 //! It reports a marker event to the Application log (`ReportEventW`), sees it arrive once
 //! through a subscription that started "now", then restarts from the saved bookmark, as the
 //! agent does after a restart, and sees it not arrive again. A second test reads the Application
-//! log from its oldest record (a subscription at the oldest record, `Strict`).
+//! log from its oldest record (a subscription at the oldest record, `Strict`). A third (run it
+//! as an administrator) makes a log of its own, `KrakenSentryArchiveTest`, set to archive when
+//! full (1 MiB), fills it past an archival while no read is made, and sees every event it
+//! wrote arrive once, those of the archive from the archive file; it removes the log and its
+//! archives after.
 #![cfg(windows)]
 
 use std::ptr::null;
@@ -26,7 +30,13 @@ fn wide(text: &str) -> Vec<u16> {
 
 /// Writes `marker` to the Application log as the insertion string of an information event.
 fn report(marker: &str) {
-    let source_name = wide("KrakenSentryLiveTest");
+    report_as("KrakenSentryLiveTest", marker);
+}
+
+/// Writes `marker` as the insertion string of an information event of the event source
+/// `source_name` (the Application log's unless registered to another log).
+fn report_as(source_name: &str, marker: &str) {
+    let source_name = wide(source_name);
     let text = wide(marker);
     let strings = [text.as_ptr()];
     // SAFETY: the strings are NUL-terminated and outlive the calls; the handle is closed below.
@@ -122,4 +132,116 @@ fn a_subscription_at_the_oldest_record_reads_the_log_from_its_start() {
     let next = live.read(&batch.position, 5).unwrap();
     assert!(!next.items.iter().any(|item| matches!(item, SourceItem::Gap(_))), "{:?}", next.items);
     println!("{events} events from the oldest record, then {} more", next.items.len());
+}
+
+/// The log the archive test makes, and its event source.
+const ARCHIVE_TEST_LOG: &str = "KrakenSentryArchiveTest";
+const ARCHIVE_TEST_SOURCE: &str = "KrakenSentryArchiveSource";
+
+/// Runs a Windows PowerShell command; its output when it succeeds.
+fn powershell(command: &str) -> Result<String, String> {
+    let output = std::process::Command::new("powershell")
+        .args(["-NoProfile", "-NonInteractive", "-Command", command])
+        .output()
+        .map_err(|e| format!("powershell: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    match output.status.success() {
+        true => Ok(text),
+        false => Err(format!("{command}: {text}{}", String::from_utf8_lossy(&output.stderr))),
+    }
+}
+
+/// The archive files of the test log, beside its log file in `%SystemRoot%\System32\winevt\Logs`.
+fn test_log_archives() -> Vec<std::path::PathBuf> {
+    let root = std::env::var("SystemRoot").unwrap_or_else(|_| "C:\\Windows".into());
+    let logs = std::path::Path::new(&root).join("System32").join("winevt").join("Logs");
+    let prefix = format!("archive-{}-", ARCHIVE_TEST_LOG.to_lowercase());
+    std::fs::read_dir(logs)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|entry| entry.file_name().to_string_lossy().to_lowercase().starts_with(&prefix))
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes the test log and its archives (also what an earlier run left).
+fn remove_test_log() {
+    let _ = powershell(&format!(
+        "if ([System.Diagnostics.EventLog]::Exists('{ARCHIVE_TEST_LOG}')) {{ Remove-EventLog -LogName '{ARCHIVE_TEST_LOG}' }}"
+    ));
+    for archive in test_log_archives() {
+        let _ = std::fs::remove_file(archive);
+    }
+}
+
+#[test]
+#[ignore = "needs a real Windows event log and an administrator: cargo test -p sentry-host --test live_windows -- --ignored"]
+fn events_archived_before_they_were_read_arrive_once_from_the_archive() {
+    remove_test_log();
+    powershell(&format!("New-EventLog -LogName '{ARCHIVE_TEST_LOG}' -Source '{ARCHIVE_TEST_SOURCE}'"))
+        .unwrap_or_else(|e| panic!("the test log cannot be made (run as an administrator): {e}"));
+    // Archive the log when full (retention on, auto-backup on), at the least size, 1 MiB.
+    let configured = std::process::Command::new("wevtutil")
+        .args(["sl", ARCHIVE_TEST_LOG, "/rt:true", "/ab:true", "/ms:1048576"])
+        .status()
+        .unwrap();
+    assert!(configured.success(), "wevtutil sl {ARCHIVE_TEST_LOG} failed");
+    let run = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let marker = |n: usize| format!("kraken-sentry archive test {run} event {n:06} {}", "x".repeat(2000));
+    for n in 0..10 {
+        report_as(ARCHIVE_TEST_SOURCE, &marker(n));
+    }
+    let options = LiveOptions { start_at: StartAt::Oldest, ..LiveOptions::default() };
+    let mut live = live_source(ARCHIVE_TEST_LOG, options).unwrap();
+    let (mut position, mut read) = (live.start_position().unwrap(), Vec::new());
+    for _ in 0..100 {
+        let batch = live.read(&position, 1000).unwrap();
+        read.extend(batch.items);
+        position = batch.position;
+        if !batch.more && count(&read, &format!("archive test {run} event")) == 10 {
+            break;
+        }
+    }
+    assert_eq!(count(&read, &format!("archive test {run} event")), 10, "the first 10 events");
+
+    // No read while the log fills past an archival (about 4 KB an event), then 20 more.
+    let mut written = 10;
+    while test_log_archives().is_empty() && written < 20_000 {
+        report_as(ARCHIVE_TEST_SOURCE, &marker(written));
+        written += 1;
+    }
+    assert!(!test_log_archives().is_empty(), "no archive after {written} events: is auto-backup on?");
+    for _ in 0..20 {
+        report_as(ARCHIVE_TEST_SOURCE, &marker(written));
+        written += 1;
+    }
+    println!("{written} events written, archives: {:?}", test_log_archives());
+
+    // A new source from the saved position, as the agent after a restart.
+    let mut restarted = live_source(ARCHIVE_TEST_LOG, LiveOptions::default()).unwrap();
+    let mut items = Vec::new();
+    for _ in 0..1000 {
+        let batch = restarted.read(&position, 1000).unwrap();
+        items.extend(batch.items);
+        position = batch.position;
+        if !batch.more {
+            break;
+        }
+    }
+    let gaps: Vec<_> = items
+        .iter()
+        .filter_map(|item| if let SourceItem::Gap(gap) = item { Some(gap) } else { None })
+        .collect();
+    println!("gaps: {gaps:?}");
+    assert!(!gaps.is_empty() && !gaps[0].archives.is_empty(), "the gap names the archive: {gaps:?}");
+    for n in 10..written {
+        let once = count(&items, &format!("archive test {run} event {n:06} "));
+        assert_eq!(once, 1, "event {n} of {written} arrived {once} times; gaps {gaps:?}");
+    }
+    assert!(!gaps.iter().any(|gap| gap.reason.contains("in none")), "{gaps:?}");
+    println!("events 10 to {} arrived once each, those archived from the archive", written - 1);
+    remove_test_log();
 }
