@@ -34,10 +34,11 @@
 //! source has no event handle to format); their accounts are looked up as the live source's are
 //! ([`super::accounts`]), when it is given the lookup. An archive that cannot be read (or while the
 //! channel's log file cannot be learnt) fails the reads for 10 minutes, then is given up with an
-//! error record saying so: the first failure saves its time in the position (a read giving
-//! nothing), so that restarts of the agent do not begin the 10 minutes again; one that is no
-//! `.evtx` file, or a file a position names that is no archive of the log (never opened), is
-//! given up at once.
+//! error record saying so. The first failure in each run of the agent saves its time in the
+//! position (a read giving nothing), so that restarts of the agent within 10 minutes of one
+//! another (a crash loop) do not begin the 10 minutes again, while a longer stop does. One that
+//! is no `.evtx` file, or a file a position names that is no archive of the log (never opened),
+//! is given up at once.
 //!
 //! While archives are left to read, the position names them before the live position: a line
 //! `kraken-archives`, a line `<path>\t<before>\t<where>` for each, then tab-separated fields
@@ -45,8 +46,9 @@
 //! `probe:<last id>:<created|read-by>:<time>` before it was looked at, then its file position;
 //! fields the version before them did not write: `ids-to:<id>`, the last record id counted for
 //! its gap, or `-` after a record that could not be read, `+` after it when more archives of the
-//! gap follow; `failing-since:<time>` while its reads fail), a line `live`, then the live
-//! position as the live source wrote it. Otherwise it is the live position alone.
+//! gap follow; `failing:<first>/<latest run's first>`, the times its reads failed while they
+//! fail, [`Failing`]), a line `live`, then the live position as the live source wrote it.
+//! Otherwise it is the live position alone.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -68,8 +70,8 @@ const PROBE: &str = "probe:";
 const IDS: &str = "ids-to:";
 /// Written after [`IDS`] when more archives of the same gap follow.
 const MORE: &str = "+";
-/// How the time an archive's reads began to fail is written in a position.
-const FAILING_SINCE: &str = "failing-since:";
+/// How the times an archive's reads failed are written in a position ([`Failing`]).
+const FAILING: &str = "failing:";
 
 /// How long an archive that cannot be read is tried again before it is given up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
@@ -98,8 +100,9 @@ pub struct ArchiveFill {
     fills: bool,
     /// The archive being read, and its source (kept for the reads of a catch-up).
     reading: Option<(PathBuf, EvtxFileSource)>,
-    /// The archive whose reads fail, and since when.
-    failing: Option<(PathBuf, Instant)>,
+    /// The archive whose reads fail, since when in this run of the agent, and for how long
+    /// before it (as its position said).
+    failing: Option<(PathBuf, Instant, Duration)>,
     /// How long an archive that cannot be read is tried again ([`GIVE_UP_AFTER`]).
     give_up_after: Duration,
     /// The account names of archived events' SIDs, when a lookup was given.
@@ -117,9 +120,49 @@ struct Pending {
     /// What the archives of its gap gave before it and from it so far (`None` in positions
     /// written before the check was made).
     check: Option<IdCheck>,
-    /// Since when its reads fail, by the wall clock: kept in the position, so that the time
-    /// before it is given up goes on across restarts of the agent.
-    failing_since: Option<Timestamp>,
+    /// Since when its reads fail, kept in the position, so that the time before it is given
+    /// up goes on across restarts of the agent.
+    failing: Option<Failing>,
+}
+
+/// When an archive's reads failed, by the wall clock: the first failure, and the first in the
+/// latest run of the agent (the failures after it in that run were not saved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Failing {
+    first: Timestamp,
+    latest_run: Timestamp,
+}
+
+impl Failing {
+    fn parse(text: &str) -> Option<Failing> {
+        let (first, latest_run) = text.strip_prefix(FAILING)?.split_once('/')?;
+        Some(Failing { first: first.parse().ok()?, latest_run: latest_run.parse().ok()? })
+    }
+
+    fn text(&self) -> String {
+        format!("{FAILING}{}/{}", self.first, self.latest_run)
+    }
+
+    /// The failures saved, and one at `now`, the first of this run: from the first failure on if
+    /// the agent ran again within `within` of the latest run's (a crash loop, a quick restart),
+    /// else (a longer stop, or a clock set back) from now on.
+    fn again(saved: Option<Failing>, now: Timestamp, within: Duration) -> Failing {
+        let since_latest = |saved: &Failing| Duration::try_from(now.duration_since(saved.latest_run)).ok();
+        match saved {
+            Some(saved)
+                if saved.first <= saved.latest_run
+                    && since_latest(&saved).is_some_and(|gap| gap < within) =>
+            {
+                Failing { first: saved.first, latest_run: now }
+            }
+            _ => Failing { first: now, latest_run: now },
+        }
+    }
+
+    /// How long the reads have failed before this run's first failure.
+    fn before_this_run(&self) -> Duration {
+        Duration::try_from(self.latest_run.duration_since(self.first)).unwrap_or_default()
+    }
 }
 
 /// What the archives of one gap have given so far: the records none of them holds, between
@@ -323,7 +366,7 @@ impl ArchiveFill {
         match read {
             Ok((mut items, done)) => {
                 self.failing = None;
-                pending[0].failing_since = None;
+                pending[0].failing = None;
                 if done {
                     let finished = pending.remove(0);
                     self.reading = None;
@@ -333,27 +376,26 @@ impl ArchiveFill {
             }
             Err(error) => {
                 let archive = &mut pending[0];
-                let since = match &self.failing {
-                    Some((failing, since)) if *failing == archive.path => *since,
-                    _ => self.failing.insert((archive.path.clone(), Instant::now())).1,
+                // Counted by this run's monotonic clock, after the time its reads failed in the
+                // runs before, by the wall clock, while the agent restarted soon after each.
+                let (since, earlier, first_in_run) = match &self.failing {
+                    Some((failing, since, earlier)) if *failing == archive.path => (*since, *earlier, false),
+                    _ => {
+                        let failing = Failing::again(archive.failing, Timestamp::now(), self.give_up_after);
+                        archive.failing = Some(failing);
+                        let earlier = failing.before_this_run();
+                        self.failing = Some((archive.path.clone(), Instant::now(), earlier));
+                        (Instant::now(), earlier, true)
+                    }
                 };
-                // By this run's monotonic clock, or by the wall clock since the first failure in
-                // an earlier run (a time saved past now, the clock set back since, begins again).
-                let now = Timestamp::now();
-                let first_failure = archive.failing_since.is_none_or(|failing_since| failing_since > now);
-                if first_failure {
-                    archive.failing_since = Some(now);
-                }
-                let failing_since = archive.failing_since.unwrap_or(now);
-                let before_now = Duration::try_from(now.duration_since(failing_since)).unwrap_or_default();
-                let failing_for = since.elapsed().max(before_now);
+                let failing_for = earlier + since.elapsed();
                 // What may pass (a file held open, the log file not learnt yet) is tried again;
                 // a file that is no archive or no `.evtx` at all is given up at once, so that a
                 // folder of such files cannot hold the live log back 10 minutes for each.
                 let may_pass = matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_));
                 if may_pass && failing_for < self.give_up_after {
                     let error = format!("archive {} of this log: {error}", archive.path.display());
-                    if first_failure {
+                    if first_in_run {
                         // Nothing read, the time of the failure saved: tried again at the next run.
                         tracing::warn!(%error, "tried again for 10 minutes, then given up");
                         return Ok((Vec::new(), false));
@@ -486,7 +528,7 @@ impl ArchiveFill {
                 gap.archives.push(path.display().to_string());
                 let check = Some(IdCheck { given_to: Some(last), more: true });
                 let position = Probe { last, time }.text();
-                pending.push(Pending { path, before, position, check, failing_since: None });
+                pending.push(Pending { path, before, position, check, failing: None });
             }
             if let Some(check) = pending[first_of_gap..].last_mut().and_then(|last| last.check.as_mut()) {
                 check.more = false;
@@ -564,10 +606,10 @@ fn first_event(items: &[SourceItem]) -> Option<(usize, &SourceEvent)> {
 /// An event's record id in the log `channel`: its `EventRecordID`, unless it was logged to
 /// another channel (a forwarded event, whose `EventRecordID` is its source log's).
 fn own_record_id(event: &SourceEvent, channel: &str) -> Option<u64> {
-    let logged_to = element_text(&event.xml, "Channel")?;
-    logged_to
-        .eq_ignore_ascii_case(channel)
-        .then(|| element_text(&event.xml, "EventRecordID")?.parse().ok())?
+    // In `System` alone: `UserData` may hold a `Channel` of its own (event 104, a log cleared).
+    let system = &event.xml[..event.xml.find("</System>")?];
+    let logged_to = element_text(system, "Channel")?;
+    logged_to.eq_ignore_ascii_case(channel).then(|| element_text(system, "EventRecordID")?.parse().ok())?
 }
 
 /// The text of an event's first `<name>` element, trimmed.
@@ -631,14 +673,12 @@ fn split(position: &str) -> Result<(Vec<Pending>, &str), SourceError> {
             id => Some(id.parse().map_err(|_| bad())?),
         };
         let (path, position) = (PathBuf::from(path), file_position.to_owned());
-        let mut archive = Pending { path, before, position, check: None, failing_since: None };
+        let mut archive = Pending { path, before, position, check: None, failing: None };
         for field in fields {
             if field.starts_with(IDS) && archive.check.is_none() {
                 archive.check = Some(IdCheck::parse(field).ok_or_else(bad)?);
-            } else if let Some(time) = field.strip_prefix(FAILING_SINCE)
-                && archive.failing_since.is_none()
-            {
-                archive.failing_since = Some(time.parse().map_err(|_| bad())?);
+            } else if field.starts_with(FAILING) && archive.failing.is_none() {
+                archive.failing = Some(Failing::parse(field).ok_or_else(bad)?);
             } else {
                 return Err(bad());
             }
@@ -660,8 +700,8 @@ fn join(pending: &[Pending], live: &str) -> String {
         if let Some(check) = archive.check {
             text += &format!("\t{}", check.text());
         }
-        if let Some(since) = archive.failing_since {
-            text += &format!("\t{FAILING_SINCE}{since}");
+        if let Some(failing) = archive.failing {
+            text += &format!("\t{}", failing.text());
         }
         text.push('\n');
     }

@@ -318,24 +318,34 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
     // the position kept.
     let failed = source.read(&batch.position, 1000).unwrap();
     assert!(failed.items.is_empty() && !failed.more, "{failed:?}");
-    assert!(failed.position.contains(&format!("\t{FAILING_SINCE}")), "{}", failed.position);
+    assert!(failed.position.contains(&format!("\t{FAILING}")), "{}", failed.position);
     let error = source.read(&failed.position, 1000).unwrap_err();
     assert!(matches!(&error, SourceError::Transient(text) if text.contains("Archive-System")), "{error:?}");
-    let error = fill(&api, &dir, "*").read(&failed.position, 1000).unwrap_err();
-    assert!(matches!(&error, SourceError::Transient(_)), "a restart goes on failing: {error:?}");
 
-    // Given up 10 minutes after the first failure, across restarts of the agent.
-    let (_, saved) = failed.position.split_once(FAILING_SINCE).unwrap();
-    let saved = &saved[..saved.find('\n').unwrap()];
-    let eleven_minutes_ago = Timestamp::from_second(Timestamp::now().as_second() - 660).unwrap();
-    let earlier = failed.position.replace(saved, &eleven_minutes_ago.to_string());
-    // A time saved past now (the clock set back since) begins the 10 minutes again, saved.
-    let next_year = Timestamp::from_second(Timestamp::now().as_second() + 365 * 86400).unwrap();
-    let later = failed.position.replace(saved, &next_year.to_string());
-    let again = fill(&api, &dir, "*").read(&later, 1000).unwrap();
-    assert!(again.items.is_empty() && !again.more);
-    assert!(!again.position.contains(&next_year.to_string()) && again.position.contains(FAILING_SINCE));
-    let given_up = fill(&api, &dir, "*").read(&earlier, 1000).unwrap();
+    // Restarted: the first failure of the run is saved too (nothing given), then the reads fail.
+    let mut restarted = fill(&api, &dir, "*");
+    let saved = restarted.read(&failed.position, 1000).unwrap();
+    assert!(saved.items.is_empty() && !saved.more && saved.position.contains(FAILING));
+    assert!(matches!(restarted.read(&saved.position, 1000), Err(SourceError::Transient(_))));
+
+    // The saved times as an earlier run would have left them.
+    let with_failing = |first: i64, latest_run: i64| {
+        let (head, rest) = failed.position.split_once(FAILING).unwrap();
+        let tail = &rest[rest.find('\n').unwrap()..];
+        let at = |ago: i64| Timestamp::from_second(Timestamp::now().as_second() - ago).unwrap();
+        format!("{head}{}{tail}", Failing { first: at(first), latest_run: at(latest_run) }.text())
+    };
+    // Failing for 11 minutes, the agent restarted a minute ago (a crash loop): given up at once.
+    let given_up = fill(&api, &dir, "*").read(&with_failing(660, 60), 1000).unwrap();
+    // A failure long ago, the agent stopped since (8 hours), or the clock set back since: the 10
+    // minutes begin again.
+    for (first, latest_run) in [(8 * 3600, 8 * 3600), (-365 * 86400, -365 * 86400)] {
+        let again = fill(&api, &dir, "*").read(&with_failing(first, latest_run), 1000).unwrap();
+        assert!(again.items.is_empty() && !again.more, "{:?}", again.items);
+        let (_, times) = again.position.split_once(FAILING).unwrap();
+        let first = Failing::parse(&format!("{FAILING}{}", &times[..times.find('\n').unwrap()])).unwrap();
+        assert!(Timestamp::now().duration_since(first.first).as_secs() < 60, "{first:?}");
+    }
     let [SourceItem::Damage(damage), SourceItem::Gap(missing)] = &given_up.items[..] else {
         panic!("{:?}", given_up.items)
     };
@@ -348,10 +358,35 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
     assert!(missing.reason.starts_with("records 101 to 326 of System are in none"), "{}", missing.reason);
     assert!(!given_up.position.starts_with(HEADER), "the live log is read on");
 
-    // Within one run of the agent, by its own clock (here at once), whatever the saved time.
+    // Within one run of the agent, by its own clock (here at once).
     source.give_up_after = Duration::ZERO;
     let given_up = source.read(&failed.position, 1000).unwrap();
     assert!(matches!(&given_up.items[0], SourceItem::Damage(_)), "{:?}", given_up.items);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_archive_read_again_after_failing_counts_its_next_failure_anew() {
+    let dir = logs_dir("recovered");
+    let (api, mut source, position, archive) = archived_while_away(&dir, "*");
+    let batch = source.read(&position, 1000).unwrap();
+    let kept = dir.join("kept.evtx");
+    fs::rename(&archive, &kept).unwrap();
+    let failed = source.read(&batch.position, 1000).unwrap();
+    assert!(failed.items.is_empty() && failed.position.contains(FAILING));
+
+    // Back: read on, the failure forgotten in the position and in the source.
+    fs::rename(&kept, &archive).unwrap();
+    let read = source.read(&failed.position, 100).unwrap();
+    assert_eq!(ids(&read.items), (101..=200).collect::<Vec<_>>());
+    assert!(read.position.starts_with(HEADER) && !read.position.contains(FAILING), "{}", read.position);
+
+    // Gone again: a first failure again (the earlier one forgotten), in this run or the next.
+    fs::remove_file(&archive).unwrap();
+    let again = source.read(&read.position, 100).unwrap();
+    assert!(again.items.is_empty() && !again.more && again.position.contains(FAILING), "{again:?}");
+    let restarted = fill(&api, &dir, "*").read(&read.position, 100).unwrap();
+    assert!(restarted.items.is_empty() && !restarted.more, "{restarted:?}");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -393,14 +428,17 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
             before: Some(327),
             position: probe.text(),
             check: Some(IdCheck { given_to: Some(100), more: true }),
-            failing_since: None,
+            failing: None,
         },
         Pending {
             path: PathBuf::from("C:\\Logs\\Archive-Security-2.evtx"),
             before: None,
             position: "evtx:b:100:0".into(),
             check: Some(IdCheck { given_to: None, more: false }),
-            failing_since: Some("2026-12-06T10:00:00.5Z".parse().unwrap()),
+            failing: Some(Failing {
+                first: "2026-12-06T10:00:00.5Z".parse().unwrap(),
+                latest_run: "2026-12-06T10:05:00Z".parse().unwrap(),
+            }),
         },
         // Written by the version before the check was made.
         Pending {
@@ -408,7 +446,7 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
             before: None,
             position: "evtx:c:1:0".into(),
             check: None,
-            failing_since: None,
+            failing: None,
         },
     ];
     let live = "<BookmarkList>\r\n  <Bookmark Channel='Security' RecordId='100' IsCurrent='true'/>\r\n</BookmarkList>";
@@ -421,7 +459,8 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0"),
         format!("{HEADER}C:\\a.evtx\tevtx:a:1:0\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tids-to:x\n{LIVE_LINE}x"),
-        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailing-since:x\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailing:x\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailing:2026-12-06T10:00:00Z\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tother:1\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tids-to:1\tids-to:2\n{LIVE_LINE}x"),
     ] {
@@ -615,4 +654,24 @@ fn an_archive_that_is_no_evtx_file_is_given_up_at_once_and_the_live_log_goes_on(
     assert!(gaps(&items)[1].reason.starts_with("records 101 to 326 of System are in none"));
     assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_events_own_record_id_is_read_in_its_system_element_for_its_own_channel_alone() {
+    let event = |system_channel: &str| SourceEvent {
+        xml: format!(
+            "<Event><System><EventRecordID>42</EventRecordID>{system_channel}</System><UserData>\
+             <LogFileCleared><Channel>System</Channel></LogFileCleared></UserData></Event>"
+        ),
+        written: None,
+        message: None,
+        account: None,
+        header_id: None,
+    };
+    assert_eq!(own_record_id(&event("<Channel>System</Channel>"), "System"), Some(42));
+    assert_eq!(own_record_id(&event("<Channel>system</Channel>"), "System"), Some(42));
+    // Forwarded (another channel), or no channel in `System`: the one in `UserData` is not its.
+    for other in ["<Channel>Security</Channel>", "<Channel/>", "<Channel></Channel>", ""] {
+        assert_eq!(own_record_id(&event(other), "System"), None, "{other}");
+    }
 }
