@@ -33,12 +33,12 @@
 //! events the query leaves out. Events read from an archive carry no formatted message (the file
 //! source has no event handle to format); their accounts are looked up as the live source's are
 //! ([`super::accounts`]), when it is given the lookup. An archive that cannot be read (or while the
-//! channel's log file cannot be learnt) fails the reads for 10 minutes, then is given up with an
-//! error record saying so. The first failure in each run of the agent saves its time in the
-//! position (a read giving nothing), so that restarts of the agent within 10 minutes of one
-//! another (a crash loop) do not begin the 10 minutes again, while a longer stop does. One that
-//! is no `.evtx` file, or a file a position names that is no archive of the log (never opened),
-//! is given up at once.
+//! channel's log file cannot be learnt) fails the reads until they have failed for 10 minutes
+//! of the agent's running time, or in 10 runs of the agent (a crash loop), then is given up with
+//! an error record saying so. The time failed is saved in the position (a read giving nothing)
+//! at the first failure in each run and every minute after, so that restarts do not begin the
+//! count again; the time the agent was stopped is not counted. One that is no `.evtx` file, or
+//! a file a position names that is no archive of the log (never opened), is given up at once.
 //!
 //! While archives are left to read, the position names them before the live position: a line
 //! `kraken-archives`, a line `<path>\t<before>\t<where>` for each, then tab-separated fields
@@ -46,8 +46,9 @@
 //! `probe:<last id>:<created|read-by>:<time>` before it was looked at, then its file position;
 //! fields the version before them did not write: `ids-to:<id>`, the last record id counted for
 //! its gap, or `-` after a record that could not be read, `+` after it when more archives of the
-//! gap follow; `failing:<first>/<latest run's first>`, the times its reads failed while they
-//! fail, [`Failing`]), a line `live`, then the live position as the live source wrote it.
+//! gap follow; `failed:<seconds>/<runs>`, how long and in how many runs of the agent its reads
+//! have failed, while they fail), a line `live`, then the live position as the live source wrote
+//! it.
 //! Otherwise it is the live position alone.
 
 use std::path::{Path, PathBuf};
@@ -70,8 +71,14 @@ const PROBE: &str = "probe:";
 const IDS: &str = "ids-to:";
 /// Written after [`IDS`] when more archives of the same gap follow.
 const MORE: &str = "+";
-/// How the times an archive's reads failed are written in a position ([`Failing`]).
-const FAILING: &str = "failing:";
+/// How the time an archive's reads failed is written in a position ([`Failing`]).
+const FAILING: &str = "failed:";
+/// How often, while an archive's reads fail, the time they have failed is saved in the
+/// position (a read giving nothing).
+const SAVE_FAILING_EVERY: Duration = Duration::from_secs(60);
+/// In how many runs of the agent an archive's reads may fail before it is given up, however
+/// short (a crash loop).
+const GIVE_UP_AFTER_RUNS: u32 = 10;
 
 /// How long an archive that cannot be read is tried again before it is given up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
@@ -100,11 +107,12 @@ pub struct ArchiveFill {
     fills: bool,
     /// The archive being read, and its source (kept for the reads of a catch-up).
     reading: Option<(PathBuf, EvtxFileSource)>,
-    /// The archive whose reads fail, since when in this run of the agent, and for how long
-    /// before it (as its position said).
-    failing: Option<(PathBuf, Instant, Duration)>,
+    /// The archive whose reads fail in this run of the agent.
+    failing: Option<FailingNow>,
     /// How long an archive that cannot be read is tried again ([`GIVE_UP_AFTER`]).
     give_up_after: Duration,
+    /// How often the time it has failed is saved ([`SAVE_FAILING_EVERY`]).
+    save_failing_every: Duration,
     /// The account names of archived events' SIDs, when a lookup was given.
     accounts: Option<AccountNames>,
 }
@@ -120,49 +128,43 @@ struct Pending {
     /// What the archives of its gap gave before it and from it so far (`None` in positions
     /// written before the check was made).
     check: Option<IdCheck>,
-    /// Since when its reads fail, kept in the position, so that the time before it is given
-    /// up goes on across restarts of the agent.
+    /// How long its reads have failed, kept in the position, so that the time before it is
+    /// given up goes on across restarts of the agent.
     failing: Option<Failing>,
 }
 
-/// When an archive's reads failed, by the wall clock: the first failure, and the first in the
-/// latest run of the agent (the failures after it in that run were not saved).
+/// How long an archive's reads have failed while the agent ran (the time it was stopped not
+/// counted), and in how many runs of the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Failing {
-    first: Timestamp,
-    latest_run: Timestamp,
+    /// Seconds, by the monotonic clocks of the runs, saved at most [`SAVE_FAILING_EVERY`] late.
+    seconds: u64,
+    runs: u32,
 }
 
 impl Failing {
     fn parse(text: &str) -> Option<Failing> {
-        let (first, latest_run) = text.strip_prefix(FAILING)?.split_once('/')?;
-        Some(Failing { first: first.parse().ok()?, latest_run: latest_run.parse().ok()? })
+        let (seconds, runs) = text.strip_prefix(FAILING)?.split_once('/')?;
+        let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+        if !digits(seconds) || !digits(runs) {
+            return None;
+        }
+        Some(Failing { seconds: seconds.parse().ok()?, runs: runs.parse().ok()? })
     }
 
     fn text(&self) -> String {
-        format!("{FAILING}{}/{}", self.first, self.latest_run)
+        format!("{FAILING}{}/{}", self.seconds, self.runs)
     }
+}
 
-    /// The failures saved, and one at `now`, the first of this run: from the first failure on if
-    /// the agent ran again within `within` of the latest run's (a crash loop, a quick restart),
-    /// else (a longer stop, or a clock set back) from now on.
-    fn again(saved: Option<Failing>, now: Timestamp, within: Duration) -> Failing {
-        let since_latest = |saved: &Failing| Duration::try_from(now.duration_since(saved.latest_run)).ok();
-        match saved {
-            Some(saved)
-                if saved.first <= saved.latest_run
-                    && since_latest(&saved).is_some_and(|gap| gap < within) =>
-            {
-                Failing { first: saved.first, latest_run: now }
-            }
-            _ => Failing { first: now, latest_run: now },
-        }
-    }
-
-    /// How long the reads have failed before this run's first failure.
-    fn before_this_run(&self) -> Duration {
-        Duration::try_from(self.latest_run.duration_since(self.first)).unwrap_or_default()
-    }
+/// An archive whose reads fail in this run of the agent.
+struct FailingNow {
+    path: PathBuf,
+    /// The first failure in this run, and the time failed in the runs before it.
+    since: Instant,
+    before: Duration,
+    /// When the time failed was last saved in the position.
+    saved_at: Instant,
 }
 
 /// What the archives of one gap have given so far: the records none of them holds, between
@@ -316,6 +318,7 @@ impl ArchiveFill {
             reading: None,
             failing: None,
             give_up_after: GIVE_UP_AFTER,
+            save_failing_every: SAVE_FAILING_EVERY,
             accounts: None,
         }
     }
@@ -352,7 +355,7 @@ impl ArchiveFill {
 
     /// The next items of the oldest archive left, and whether more wait now; an archive read to
     /// its end, or that holds nothing after the gap, is done. One that cannot be read fails the
-    /// reads (the position kept, but for the time of its first failure, written into it) until
+    /// reads (the position kept, but for the time failed, written into it now and then) until
     /// it is given up, as is one the position names that is no archive of the log (a position
     /// edited by hand, or a log moved since): it is never opened.
     fn read_archive(
@@ -376,28 +379,32 @@ impl ArchiveFill {
             }
             Err(error) => {
                 let archive = &mut pending[0];
-                // Counted by this run's monotonic clock, after the time its reads failed in the
-                // runs before, by the wall clock, while the agent restarted soon after each.
-                let (since, earlier, first_in_run) = match &self.failing {
-                    Some((failing, since, earlier)) if *failing == archive.path => (*since, *earlier, false),
-                    _ => {
-                        let failing = Failing::again(archive.failing, Timestamp::now(), self.give_up_after);
-                        archive.failing = Some(failing);
-                        let earlier = failing.before_this_run();
-                        self.failing = Some((archive.path.clone(), Instant::now(), earlier));
-                        (Instant::now(), earlier, true)
-                    }
-                };
-                let failing_for = earlier + since.elapsed();
+                // The time failed, by this run's monotonic clock after that of the runs before;
+                // the first failure in a run counts one more run.
+                let first_in_run = self.failing.as_ref().is_none_or(|failing| failing.path != archive.path);
+                let saved = archive.failing.unwrap_or(Failing { seconds: 0, runs: 0 });
+                if first_in_run {
+                    let now = Instant::now();
+                    let before = Duration::from_secs(saved.seconds);
+                    self.failing =
+                        Some(FailingNow { path: archive.path.clone(), since: now, before, saved_at: now });
+                }
+                let Some(now) = self.failing.as_mut() else { unreachable!("set above") };
+                let failed_for = now.before + now.since.elapsed();
+                let runs = saved.runs + u32::from(first_in_run);
                 // What may pass (a file held open, the log file not learnt yet) is tried again;
                 // a file that is no archive or no `.evtx` at all is given up at once, so that a
                 // folder of such files cannot hold the live log back 10 minutes for each.
                 let may_pass = matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_));
-                if may_pass && failing_for < self.give_up_after {
+                if may_pass && failed_for < self.give_up_after && runs < GIVE_UP_AFTER_RUNS {
                     let error = format!("archive {} of this log: {error}", archive.path.display());
-                    if first_in_run {
-                        // Nothing read, the time of the failure saved: tried again at the next run.
-                        tracing::warn!(%error, "tried again for 10 minutes, then given up");
+                    if first_in_run || now.saved_at.elapsed() >= self.save_failing_every {
+                        // Nothing read, the time failed saved: tried again at the next run.
+                        now.saved_at = Instant::now();
+                        archive.failing = Some(Failing { seconds: failed_for.as_secs(), runs });
+                        let left = self.give_up_after.saturating_sub(failed_for);
+                        tracing::warn!(%error, "tried again for {} s more (or {} runs), then given up",
+                            left.as_secs(), GIVE_UP_AFTER_RUNS - runs);
                         return Ok((Vec::new(), false));
                     }
                     return Err(SourceError::Transient(error));

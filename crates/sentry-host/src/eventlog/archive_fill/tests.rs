@@ -56,6 +56,14 @@ fn gaps(items: &[SourceItem]) -> Vec<&Gap> {
     items.iter().filter_map(|item| if let SourceItem::Gap(gap) = item { Some(gap) } else { None }).collect()
 }
 
+/// Checks that `gap` says records `first` to `last` of the `System` log are in none of its
+/// archives, after record `first - 1`.
+fn assert_missing(gap: &Gap, first: u64, last: u64) {
+    assert_eq!(gap.last_record_id, Some(first - 1), "{gap:?}");
+    let says = format!("records {first} to {last} of System are in none of its archive files");
+    assert!(gap.reason.starts_with(&says), "{}", gap.reason);
+}
+
 /// Reads on from `position` after [`archived_while_away`], and checks that its gap is read as
 /// a gap alone: no archive named or read, the new log's events after it.
 fn assert_read_as_a_gap_alone(source: &mut ArchiveFill, position: String) {
@@ -187,9 +195,7 @@ fn several_archives_are_read_in_the_order_of_their_times_each_from_where_it_foll
     let expected: Vec<u64> =
         [0].into_iter().chain(443..=447).chain(101..=326).chain([0]).chain(426..=442).collect();
     assert_eq!(ids(&items), expected);
-    let missing = gaps(&items)[1];
-    assert_eq!(missing.last_record_id, Some(326));
-    assert!(missing.reason.starts_with("records 327 to 425 of System are in none"), "{}", missing.reason);
+    assert_missing(gaps(&items)[1], 327, 425);
     assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -220,9 +226,7 @@ fn the_records_of_an_archive_deleted_before_it_was_read_are_a_gap_where_they_wer
     let expected: Vec<u64> = [0].into_iter().chain(443..=447).chain([0]).chain(426..=442).collect();
     assert_eq!(ids(&items), expected);
     assert_eq!(gaps(&items)[0].archives.len(), 1, "the archive left");
-    let missing = gaps(&items)[1];
-    assert_eq!(missing.last_record_id, Some(100));
-    assert!(missing.reason.starts_with("records 101 to 425 of System are in none"), "{}", missing.reason);
+    assert_missing(gaps(&items)[1], 101, 425);
     assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
 }
@@ -251,7 +255,7 @@ fn an_archive_begun_by_a_clear_is_read_whole_and_one_older_than_the_last_event_i
     let expected: Vec<u64> = [0].into_iter().chain(401..=405).chain(1..=326).chain([0]).collect();
     assert_eq!(ids(&items)[..6], expected[..6]);
     assert_eq!(ids(&items)[6..], expected[6..], "the whole archive");
-    assert!(gaps(&items)[1].reason.starts_with("records 327 to 400 of System are in none"));
+    assert_missing(gaps(&items)[1], 327, 400);
 
     // The last event read created in 2023 (the scripted log's own): the same archive, named
     // since, holds records 1 to 326 created in 2017, all older: none is read again.
@@ -314,38 +318,34 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
     assert_eq!(gaps(&batch.items)[0].archives.len(), 1);
     fs::remove_file(&archive).unwrap();
 
-    // The first failure gives nothing and saves its time in the position; the next reads fail,
-    // the position kept.
+    // The first failure gives nothing and saves the time failed in the position; the next reads
+    // fail, the position kept.
     let failed = source.read(&batch.position, 1000).unwrap();
     assert!(failed.items.is_empty() && !failed.more, "{failed:?}");
-    assert!(failed.position.contains(&format!("\t{FAILING}")), "{}", failed.position);
+    assert_eq!(saved_failing(&failed.position), Some(Failing { seconds: 0, runs: 1 }));
     let error = source.read(&failed.position, 1000).unwrap_err();
     assert!(matches!(&error, SourceError::Transient(text) if text.contains("Archive-System")), "{error:?}");
 
-    // Restarted: the first failure of the run is saved too (nothing given), then the reads fail.
+    // Restarted: the first failure of the run is saved too (one more run), then the reads fail.
     let mut restarted = fill(&api, &dir, "*");
     let saved = restarted.read(&failed.position, 1000).unwrap();
-    assert!(saved.items.is_empty() && !saved.more && saved.position.contains(FAILING));
+    assert!(saved.items.is_empty() && !saved.more);
+    assert_eq!(saved_failing(&saved.position), Some(Failing { seconds: 0, runs: 2 }));
     assert!(matches!(restarted.read(&saved.position, 1000), Err(SourceError::Transient(_))));
 
-    // The saved times as an earlier run would have left them.
-    let with_failing = |first: i64, latest_run: i64| {
+    // As earlier runs would have left it: 590 s in 3 runs goes on (the time stopped not counted);
+    // 600 s, or a 10th run (a crash loop), is given up at once.
+    let with_failing = |seconds: u64, runs: u32| {
         let (head, rest) = failed.position.split_once(FAILING).unwrap();
         let tail = &rest[rest.find('\n').unwrap()..];
-        let at = |ago: i64| Timestamp::from_second(Timestamp::now().as_second() - ago).unwrap();
-        format!("{head}{}{tail}", Failing { first: at(first), latest_run: at(latest_run) }.text())
+        format!("{head}{}{tail}", Failing { seconds, runs }.text())
     };
-    // Failing for 11 minutes, the agent restarted a minute ago (a crash loop): given up at once.
-    let given_up = fill(&api, &dir, "*").read(&with_failing(660, 60), 1000).unwrap();
-    // A failure long ago, the agent stopped since (8 hours), or the clock set back since: the 10
-    // minutes begin again.
-    for (first, latest_run) in [(8 * 3600, 8 * 3600), (-365 * 86400, -365 * 86400)] {
-        let again = fill(&api, &dir, "*").read(&with_failing(first, latest_run), 1000).unwrap();
-        assert!(again.items.is_empty() && !again.more, "{:?}", again.items);
-        let (_, times) = again.position.split_once(FAILING).unwrap();
-        let first = Failing::parse(&format!("{FAILING}{}", &times[..times.find('\n').unwrap()])).unwrap();
-        assert!(Timestamp::now().duration_since(first.first).as_secs() < 60, "{first:?}");
-    }
+    let goes_on = fill(&api, &dir, "*").read(&with_failing(590, 3), 1000).unwrap();
+    assert!(goes_on.items.is_empty() && !goes_on.more, "{:?}", goes_on.items);
+    assert_eq!(saved_failing(&goes_on.position), Some(Failing { seconds: 590, runs: 4 }));
+    let crash_loop = fill(&api, &dir, "*").read(&with_failing(0, 9), 1000).unwrap();
+    assert!(matches!(&crash_loop.items[0], SourceItem::Damage(_)), "{:?}", crash_loop.items);
+    let given_up = fill(&api, &dir, "*").read(&with_failing(600, 3), 1000).unwrap();
     let [SourceItem::Damage(damage), SourceItem::Gap(missing)] = &given_up.items[..] else {
         panic!("{:?}", given_up.items)
     };
@@ -354,15 +354,26 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
         "{damage:?}"
     );
     // Its records are in no archive read: a gap from the last event read to the live log's next.
-    assert_eq!(missing.last_record_id, Some(100));
-    assert!(missing.reason.starts_with("records 101 to 326 of System are in none"), "{}", missing.reason);
+    assert_missing(missing, 101, 326);
     assert!(!given_up.position.starts_with(HEADER), "the live log is read on");
 
-    // Within one run of the agent, by its own clock (here at once).
-    source.give_up_after = Duration::ZERO;
-    let given_up = source.read(&failed.position, 1000).unwrap();
+    // Within one run of the agent, by its monotonic clock: the time failed is saved now and then
+    // (here at each read), and the archive given up once it has failed long enough.
+    let mut running = fill(&api, &dir, "*");
+    (running.give_up_after, running.save_failing_every) = (Duration::from_millis(300), Duration::ZERO);
+    let first = running.read(&batch.position, 1000).unwrap();
+    let again = running.read(&first.position, 1000).unwrap();
+    assert!(again.items.is_empty() && saved_failing(&again.position).is_some_and(|f| f.runs == 1));
+    std::thread::sleep(Duration::from_millis(350));
+    let given_up = running.read(&again.position, 1000).unwrap();
     assert!(matches!(&given_up.items[0], SourceItem::Damage(_)), "{:?}", given_up.items);
     fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The time failed a position saves for its first archive.
+fn saved_failing(position: &str) -> Option<Failing> {
+    let (_, rest) = position.split_once(FAILING)?;
+    Failing::parse(&format!("{FAILING}{}", &rest[..rest.find('\n')?]))
 }
 
 #[test]
@@ -373,18 +384,22 @@ fn an_archive_read_again_after_failing_counts_its_next_failure_anew() {
     let kept = dir.join("kept.evtx");
     fs::rename(&archive, &kept).unwrap();
     let failed = source.read(&batch.position, 1000).unwrap();
-    assert!(failed.items.is_empty() && failed.position.contains(FAILING));
+    assert!(failed.items.is_empty() && saved_failing(&failed.position).is_some());
 
     // Back: read on, the failure forgotten in the position and in the source.
     fs::rename(&kept, &archive).unwrap();
     let read = source.read(&failed.position, 100).unwrap();
     assert_eq!(ids(&read.items), (101..=200).collect::<Vec<_>>());
-    assert!(read.position.starts_with(HEADER) && !read.position.contains(FAILING), "{}", read.position);
+    assert!(
+        read.position.starts_with(HEADER) && saved_failing(&read.position).is_none(),
+        "{}",
+        read.position
+    );
 
     // Gone again: a first failure again (the earlier one forgotten), in this run or the next.
     fs::remove_file(&archive).unwrap();
     let again = source.read(&read.position, 100).unwrap();
-    assert!(again.items.is_empty() && !again.more && again.position.contains(FAILING), "{again:?}");
+    assert_eq!(saved_failing(&again.position), Some(Failing { seconds: 0, runs: 1 }), "{again:?}");
     let restarted = fill(&api, &dir, "*").read(&read.position, 100).unwrap();
     assert!(restarted.items.is_empty() && !restarted.more, "{restarted:?}");
     fs::remove_dir_all(&dir).unwrap();
@@ -435,10 +450,7 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
             before: None,
             position: "evtx:b:100:0".into(),
             check: Some(IdCheck { given_to: None, more: false }),
-            failing: Some(Failing {
-                first: "2026-12-06T10:00:00.5Z".parse().unwrap(),
-                latest_run: "2026-12-06T10:05:00Z".parse().unwrap(),
-            }),
+            failing: Some(Failing { seconds: 125, runs: 3 }),
         },
         // Written by the version before the check was made.
         Pending {
@@ -459,8 +471,9 @@ fn positions_with_archives_read_back_as_written_and_others_pass_through() {
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0"),
         format!("{HEADER}C:\\a.evtx\tevtx:a:1:0\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tids-to:x\n{LIVE_LINE}x"),
-        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailing:x\n{LIVE_LINE}x"),
-        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailing:2026-12-06T10:00:00Z\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailed:x\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailed:12\n{LIVE_LINE}x"),
+        format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tfailed:+1/2\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tother:1\n{LIVE_LINE}x"),
         format!("{HEADER}C:\\a.evtx\t-\tevtx:a:1:0\tids-to:1\tids-to:2\n{LIVE_LINE}x"),
     ] {
@@ -651,7 +664,7 @@ fn an_archive_that_is_no_evtx_file_is_given_up_at_once_and_the_live_log_goes_on(
     assert_eq!(ids(&items), [0, 327, 328, 329, 330, 331, u64::MAX, 0], "the gap, the live log, one error");
     let SourceItem::Damage(damage) = &items[6] else { unreachable!() };
     assert!(damage.error.contains("not an .evtx file"), "{damage:?}");
-    assert!(gaps(&items)[1].reason.starts_with("records 101 to 326 of System are in none"));
+    assert_missing(gaps(&items)[1], 101, 326);
     assert!(!position.starts_with(HEADER));
     fs::remove_dir_all(&dir).unwrap();
 }
