@@ -61,18 +61,10 @@ use super::evtx_file::{EvtxFileSource, FileOptions};
 use super::source::{Batch, Damage, EventSource, Gap, SourceError, SourceEvent, SourceItem};
 use super::subscription::{Position, attribute_of, bookmark_record_id};
 
-/// The first line of a position with archives left to read.
-const HEADER: &str = "kraken-archives\n";
-/// The line before the live position in such a position.
-const LIVE_LINE: &str = "live\n";
-/// How an archive not looked at yet is written in a position.
-const PROBE: &str = "probe:";
-/// How the record ids the archives of a gap gave are written in a position ([`IdCheck`]).
-const IDS: &str = "ids-to:";
-/// Written after [`IDS`] when more archives of the same gap follow.
-const MORE: &str = "+";
-/// How the time an archive's reads failed is written in a position ([`Failing`]).
-const FAILING: &str = "failed:";
+mod position;
+
+use position::{EventTime, Failing, IdCheck, Pending, Probe, join, split};
+
 /// How often, while an archive's reads fail, the time they have failed is saved in the
 /// position (a read giving nothing).
 const SAVE_FAILING_EVERY: Duration = Duration::from_secs(60);
@@ -85,11 +77,6 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 
 /// The most archives one gap reads from (the oldest first).
 const MAX_ARCHIVES: usize = 256;
-
-/// How much earlier than the last event read an archive may be named, or a cleared log's
-/// oldest record created, and still be read: the slack covers a log whose events carry another
-/// clock than its files.
-const CLOCK_SLACK: Duration = Duration::from_secs(300);
 
 /// How many items the look at an archive reads to find its first event.
 const PROBE_ITEMS: usize = 16;
@@ -117,46 +104,6 @@ pub struct ArchiveFill {
     accounts: Option<AccountNames>,
 }
 
-/// An archive left to read, and where its read stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Pending {
-    path: PathBuf,
-    /// The live log's first record after the gap: the archive gives only those before it.
-    before: Option<u64>,
-    /// A [`Probe`] before the archive was looked at, then its file position.
-    position: String,
-    /// What the archives of its gap gave before it and from it so far (`None` in positions
-    /// written before the check was made).
-    check: Option<IdCheck>,
-    /// How long its reads have failed, kept in the position, so that the time before it is
-    /// given up goes on across restarts of the agent.
-    failing: Option<Failing>,
-}
-
-/// How long an archive's reads have failed while the agent ran (the time it was stopped not
-/// counted), and in how many runs of the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Failing {
-    /// Seconds, by the monotonic clocks of the runs, saved at most [`SAVE_FAILING_EVERY`] late.
-    seconds: u64,
-    runs: u32,
-}
-
-impl Failing {
-    fn parse(text: &str) -> Option<Failing> {
-        let (seconds, runs) = text.strip_prefix(FAILING)?.split_once('/')?;
-        let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
-        if !digits(seconds) || !digits(runs) {
-            return None;
-        }
-        Some(Failing { seconds: seconds.parse().ok()?, runs: runs.parse().ok()? })
-    }
-
-    fn text(&self) -> String {
-        format!("{FAILING}{}/{}", self.seconds, self.runs)
-    }
-}
-
 /// An archive whose reads fail in this run of the agent.
 struct FailingNow {
     path: PathBuf,
@@ -167,84 +114,7 @@ struct FailingNow {
     saved_at: Instant,
 }
 
-/// What the archives of one gap have given so far: the records none of them holds, between
-/// the last event read before the gap and the live log's next one, are a gap of their own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct IdCheck {
-    /// The record id of the last record given (at first the last event read before the gap);
-    /// a lower one (a log cleared since) begins the count again; `None` after a record or chunk
-    /// that could not be read (its error says so), until the next record.
-    given_to: Option<u64>,
-    /// Whether more archives of the same gap follow this one.
-    more: bool,
-}
-
-/// The last event read before a gap, as an archive not looked at yet is to be checked against.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Probe {
-    last: u64,
-    time: EventTime,
-}
-
-/// What a live position knows of the time of the event it names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EventTime {
-    /// Its `TimeCreated`.
-    Created(Timestamp),
-    /// The time it was read by (it could not be rendered).
-    ReadBy(Timestamp),
-}
-
-impl EventTime {
-    fn of(live: &str) -> Option<EventTime> {
-        let position = Position::parse(live);
-        match (position.time_created, position.read_by) {
-            (Some(created), _) => Some(EventTime::Created(created.parse().ok()?)),
-            (None, Some(by)) => Some(EventTime::ReadBy(by.parse().ok()?)),
-            (None, None) => None,
-        }
-    }
-
-    fn time(self) -> Timestamp {
-        match self {
-            EventTime::Created(time) | EventTime::ReadBy(time) => time,
-        }
-    }
-
-    /// The time less [`CLOCK_SLACK`].
-    fn with_slack(self) -> Timestamp {
-        let earlier = self.time().as_nanosecond() - CLOCK_SLACK.as_nanos() as i128;
-        Timestamp::from_nanosecond(earlier).unwrap_or(Timestamp::MIN)
-    }
-
-    /// Whether an event created at `created` can be the one this time was taken of.
-    fn names(self, created: Timestamp) -> bool {
-        match self {
-            EventTime::Created(time) => created == time,
-            EventTime::ReadBy(time) => created <= time,
-        }
-    }
-}
-
 impl IdCheck {
-    fn parse(text: &str) -> Option<IdCheck> {
-        let text = text.strip_prefix(IDS)?;
-        let (given_to, more) = match text.strip_suffix(MORE) {
-            Some(given_to) => (given_to, true),
-            None => (text, false),
-        };
-        let given_to = match given_to {
-            "-" => None,
-            id => Some(id.parse().ok()?),
-        };
-        Some(IdCheck { given_to, more })
-    }
-
-    fn text(&self) -> String {
-        let given_to = self.given_to.map_or_else(|| "-".to_owned(), |id| id.to_string());
-        format!("{IDS}{given_to}{}", if self.more { MORE } else { "" })
-    }
-
     /// Counts the records of `items`, an archive's next ones, and puts before each that does
     /// not follow the last one given a gap for the ids between (none of `log`'s archives read
     /// holds them).
@@ -282,28 +152,6 @@ impl IdCheck {
             last_header_id: None,
             archives: Vec::new(),
         })
-    }
-}
-
-impl Probe {
-    fn parse(text: &str) -> Option<Probe> {
-        let mut parts = text.strip_prefix(PROBE)?.splitn(3, ':');
-        let last = parts.next()?.parse().ok()?;
-        let (kind, time) = (parts.next()?, parts.next()?.parse().ok()?);
-        let time = match kind {
-            "created" => EventTime::Created(time),
-            "read-by" => EventTime::ReadBy(time),
-            _ => return None,
-        };
-        Some(Probe { last, time })
-    }
-
-    fn text(&self) -> String {
-        let (kind, time) = match self.time {
-            EventTime::Created(time) => ("created", time),
-            EventTime::ReadBy(time) => ("read-by", time),
-        };
-        format!("{PROBE}{}:{kind}:{time}", self.last)
     }
 }
 
@@ -658,61 +506,6 @@ impl EventSource for ArchiveFill {
     fn describe(&self) -> String {
         self.live.describe()
     }
-}
-
-/// A position taken apart: the archives left to read, and the live position.
-fn split(position: &str) -> Result<(Vec<Pending>, &str), SourceError> {
-    let Some(mut rest) = position.strip_prefix(HEADER) else { return Ok((Vec::new(), position)) };
-    let bad = || SourceError::BadPosition(format!("archives to read not as written: {position:.200}"));
-    let mut pending = Vec::new();
-    loop {
-        if let Some(live) = rest.strip_prefix(LIVE_LINE) {
-            return Ok((pending, live));
-        }
-        let (line, after) = rest.split_once('\n').ok_or_else(bad)?;
-        let mut fields = line.split('\t');
-        let (Some(path), Some(before), Some(file_position)) = (fields.next(), fields.next(), fields.next())
-        else {
-            return Err(bad());
-        };
-        let before = match before {
-            "-" => None,
-            id => Some(id.parse().map_err(|_| bad())?),
-        };
-        let (path, position) = (PathBuf::from(path), file_position.to_owned());
-        let mut archive = Pending { path, before, position, check: None, failing: None };
-        for field in fields {
-            if field.starts_with(IDS) && archive.check.is_none() {
-                archive.check = Some(IdCheck::parse(field).ok_or_else(bad)?);
-            } else if field.starts_with(FAILING) && archive.failing.is_none() {
-                archive.failing = Some(Failing::parse(field).ok_or_else(bad)?);
-            } else {
-                return Err(bad());
-            }
-        }
-        pending.push(archive);
-        rest = after;
-    }
-}
-
-/// The position of the archives left to read, then `live`.
-fn join(pending: &[Pending], live: &str) -> String {
-    if pending.is_empty() {
-        return live.to_owned();
-    }
-    let mut text = HEADER.to_owned();
-    for archive in pending {
-        let before = archive.before.map_or_else(|| "-".to_owned(), |id| id.to_string());
-        text += &format!("{}\t{before}\t{}", archive.path.display(), archive.position);
-        if let Some(check) = archive.check {
-            text += &format!("\t{}", check.text());
-        }
-        if let Some(failing) = archive.failing {
-            text += &format!("\t{}", failing.text());
-        }
-        text.push('\n');
-    }
-    text + LIVE_LINE + live
 }
 
 /// The time in the name of an archive of the log kept in `log_file`:

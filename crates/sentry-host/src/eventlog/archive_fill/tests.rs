@@ -1,5 +1,6 @@
 use std::fs;
 
+use super::position::{FAILING, HEADER, LIVE_LINE};
 use super::*;
 use crate::eventlog::scripted::{self, ScriptedApi, file_events, record_ids as ids};
 use crate::eventlog::subscription::SubscriptionApi;
