@@ -34,10 +34,11 @@
 //! source has no event handle to format); their accounts are looked up as the live source's are
 //! ([`super::accounts`]), when it is given the lookup. An archive that cannot be read (or while the
 //! channel's log file cannot be learnt) fails the reads until they have failed for 10 minutes
-//! of the agent's running time, or in 10 runs of the agent (a crash loop), then is given up with
-//! an error record saying so. The time failed is saved in the position (a read giving nothing)
-//! at the first failure in each run and every minute after, so that restarts do not begin the
-//! count again; the time the agent was stopped is not counted. One that is no `.evtx` file, or
+//! of the agent's running time (and at least 3 reads in the latest run), or in 10 runs of its
+//! logger (starts of the agent or of the logger: a crash loop), then is given up with an error
+//! record saying so. The time failed is saved in the position (a read giving nothing) at the
+//! first failure in each run and every minute after, so that restarts do not begin the count
+//! again; the time the agent was stopped is not counted. One that is no `.evtx` file, or
 //! a file a position names that is no archive of the log (never opened), is given up at once.
 //!
 //! While archives are left to read, the position names them before the live position: a line
@@ -68,9 +69,13 @@ use position::{EventTime, Failing, IdCheck, Pending, Probe, join, split};
 /// How often, while an archive's reads fail, the time they have failed is saved in the
 /// position (a read giving nothing).
 const SAVE_FAILING_EVERY: Duration = Duration::from_secs(60);
-/// In how many runs of the agent an archive's reads may fail before it is given up, however
-/// short (a crash loop).
+/// In how many runs of its logger (starts of the agent or of the logger) an archive's reads may
+/// fail before it is given up, however short (a crash loop).
 const GIVE_UP_AFTER_RUNS: u32 = 10;
+/// How many reads of an archive must fail in one run before the time it has failed gives it
+/// up: a logger that reads seldom (a long interval, or held back while its bases are away)
+/// tries more than once.
+const MIN_FAILED_READS: u32 = 3;
 
 /// How long an archive that cannot be read is tried again before it is given up.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
@@ -112,6 +117,11 @@ struct FailingNow {
     before: Duration,
     /// When the time failed was last saved in the position.
     saved_at: Instant,
+    /// The reads that failed in this run.
+    reads: u32,
+    /// Whether it was given up: a read again from the same position (the logger fitting a
+    /// run's records to its budget) gives it up again, as the first did.
+    given_up: bool,
 }
 
 impl IdCheck {
@@ -232,33 +242,37 @@ impl ArchiveFill {
                 let first_in_run = self.failing.as_ref().is_none_or(|failing| failing.path != archive.path);
                 let saved = archive.failing.unwrap_or(Failing { seconds: 0, runs: 0 });
                 if first_in_run {
-                    let now = Instant::now();
-                    let before = Duration::from_secs(saved.seconds);
-                    self.failing =
-                        Some(FailingNow { path: archive.path.clone(), since: now, before, saved_at: now });
+                    let (now, before) = (Instant::now(), Duration::from_secs(saved.seconds));
+                    let path = archive.path.clone();
+                    let failing =
+                        FailingNow { path, since: now, before, saved_at: now, reads: 0, given_up: false };
+                    self.failing = Some(failing);
                 }
                 let Some(now) = self.failing.as_mut() else { unreachable!("set above") };
-                let failed_for = now.before + now.since.elapsed();
-                let runs = saved.runs + u32::from(first_in_run);
+                now.reads = now.reads.saturating_add(1);
+                let failed_for = now.before.saturating_add(now.since.elapsed());
+                let runs = saved.runs.saturating_add(u32::from(first_in_run));
+                let timed_out = failed_for >= self.give_up_after && now.reads >= MIN_FAILED_READS;
                 // What may pass (a file held open, the log file not learnt yet) is tried again;
                 // a file that is no archive or no `.evtx` at all is given up at once, so that a
                 // folder of such files cannot hold the live log back 10 minutes for each.
                 let may_pass = matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_));
-                if may_pass && failed_for < self.give_up_after && runs < GIVE_UP_AFTER_RUNS {
+                if may_pass && !now.given_up && !timed_out && runs < GIVE_UP_AFTER_RUNS {
                     let error = format!("archive {} of this log: {error}", archive.path.display());
                     if first_in_run || now.saved_at.elapsed() >= self.save_failing_every {
                         // Nothing read, the time failed saved: tried again at the next run.
                         now.saved_at = Instant::now();
                         archive.failing = Some(Failing { seconds: failed_for.as_secs(), runs });
                         let left = self.give_up_after.saturating_sub(failed_for);
-                        tracing::warn!(%error, "tried again for {} s more (or {} runs), then given up",
+                        tracing::warn!(%error, "tried again for {} s more (or {} starts), then given up",
                             left.as_secs(), GIVE_UP_AFTER_RUNS - runs);
                         return Ok((Vec::new(), false));
                     }
                     return Err(SourceError::Transient(error));
                 }
+                now.given_up = true;
                 let gone = pending.remove(0);
-                (self.reading, self.failing) = (None, None);
+                self.reading = None;
                 let damage = SourceItem::Damage(Damage {
                     chunk: None,
                     offset: None,
@@ -492,6 +506,8 @@ impl EventSource for ArchiveFill {
             // The live log (or the next archive) is read on at once.
             return Ok(Batch { items, position: join(&pending, live_from), more });
         }
+        // No archive left: what was known of one failing is done with.
+        self.failing = None;
         let mut batch = self.live.read(live_from, max)?;
         let gap_after_a_record =
             |item: &SourceItem| matches!(item, SourceItem::Gap(gap) if gap.last_record_id.is_some());
