@@ -38,8 +38,9 @@
 //! logger (starts of the agent or of the logger: a crash loop), then is given up with an error
 //! record saying so. The time failed is saved in the position (a read giving nothing) at the
 //! first failure in each run and every minute after, so that restarts do not begin the count
-//! again; the time the agent was stopped is not counted. One that is no `.evtx` file, or
-//! a file a position names that is no archive of the log (never opened), is given up at once.
+//! again; the time the agent was stopped is not counted. One that is no `.evtx` file, one gone
+//! since it was named (moved away or deleted: the id count tells of its records), or a file a
+//! position names that is no archive of the log (never opened), is given up at once.
 //!
 //! While archives are left to read, the position names them before the live position: a line
 //! `kraken-archives`, a line `<path>\t<before>\t<where>` for each, then tab-separated fields
@@ -47,7 +48,7 @@
 //! `probe:<last id>:<created|read-by>:<time>` before it was looked at, then its file position;
 //! fields the version before them did not write: `ids-to:<id>`, the last record id counted for
 //! its gap, or `-` after a record that could not be read, `+` after it when more archives of the
-//! gap follow; `failed:<seconds>/<runs>`, how long and in how many runs of the agent its reads
+//! gap follow; `failed:<seconds>/<runs>`, how long and in how many runs of its logger its reads
 //! have failed, while they fail), a line `live`, then the live position as the live source wrote
 //! it.
 //! Otherwise it is the live position alone.
@@ -255,8 +256,13 @@ impl ArchiveFill {
                 let timed_out = failed_for >= self.give_up_after && now.reads >= MIN_FAILED_READS;
                 // What may pass (a file held open, the log file not learnt yet) is tried again;
                 // a file that is no archive or no `.evtx` at all is given up at once, so that a
-                // folder of such files cannot hold the live log back 10 minutes for each.
-                let may_pass = matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_));
+                // folder of such files cannot hold the live log back 10 minutes for each, and so
+                // is one gone (moved away or deleted since it was named: the id count tells of
+                // its records).
+                let gone =
+                    std::fs::metadata(&archive.path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+                let may_pass =
+                    matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_)) && !gone;
                 if may_pass && !now.given_up && !timed_out && runs < GIVE_UP_AFTER_RUNS {
                     let error = format!("archive {} of this log: {error}", archive.path.display());
                     if first_in_run || now.saved_at.elapsed() >= self.save_failing_every {

@@ -44,7 +44,7 @@ pub(super) struct Pending {
 }
 
 /// How long an archive's reads have failed while the agent ran (the time it was stopped not
-/// counted), and in how many runs of the agent.
+/// counted), and in how many runs of its logger (starts of the agent or of the logger).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Failing {
     /// Seconds, by the monotonic clocks of the runs, saved at most [`SAVE_FAILING_EVERY`] late.

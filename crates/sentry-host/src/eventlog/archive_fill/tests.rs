@@ -317,7 +317,7 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
     let (api, mut source, position, archive) = archived_while_away(&dir, "*");
     let batch = source.read(&position, 1000).unwrap();
     assert_eq!(gaps(&batch.items)[0].archives.len(), 1);
-    fs::remove_file(&archive).unwrap();
+    let unreadable = Unreadable::new(&archive);
 
     // The first failure gives nothing and saves the time failed in the position; the next reads
     // fail, the position kept.
@@ -375,6 +375,61 @@ fn an_archive_that_cannot_be_read_keeps_the_position_then_is_given_up_with_an_er
     std::thread::sleep(Duration::from_millis(1100));
     let given_up = running.read(&again.position, 1000).unwrap();
     assert!(matches!(&given_up.items[0], SourceItem::Damage(_)), "{:?}", given_up.items);
+    drop(unreadable);
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An archive there but that cannot be opened while this lives (as one a backup program holds
+/// open): on Unix a symbolic link to itself in its place (the file kept beside it), on Windows
+/// the file held open with no sharing.
+struct Unreadable {
+    archive: PathBuf,
+    #[cfg(windows)]
+    _held: fs::File,
+}
+
+impl Unreadable {
+    fn new(archive: &Path) -> Unreadable {
+        #[cfg(unix)]
+        {
+            fs::rename(archive, archive.with_extension("kept")).unwrap();
+            std::os::unix::fs::symlink(archive, archive).unwrap();
+            Unreadable { archive: archive.to_path_buf() }
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::fs::OpenOptionsExt;
+            let held = fs::OpenOptions::new().read(true).share_mode(0).open(archive).unwrap();
+            Unreadable { archive: archive.to_path_buf(), _held: held }
+        }
+    }
+}
+
+impl Drop for Unreadable {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        {
+            let _ = fs::remove_file(&self.archive);
+            let _ = fs::rename(self.archive.with_extension("kept"), &self.archive);
+        }
+    }
+}
+
+#[test]
+fn an_archive_gone_before_it_was_read_is_given_up_at_once() {
+    let dir = logs_dir("moved-away");
+    let (_api, mut source, position, archive) = archived_while_away(&dir, "*");
+    let batch = source.read(&position, 1000).unwrap();
+    assert_eq!(gaps(&batch.items)[0].archives.len(), 1);
+    // Moved away (a script taking archives to a share) after it was named.
+    fs::remove_file(&archive).unwrap();
+    let given_up = source.read(&batch.position, 1000).unwrap();
+    let [SourceItem::Damage(damage), SourceItem::Gap(missing)] = &given_up.items[..] else {
+        panic!("{:?}", given_up.items)
+    };
+    assert!(damage.error.contains("could not be read"), "{damage:?}");
+    assert_missing(missing, 101, 326);
+    assert!(!given_up.position.starts_with(HEADER), "the live log is read on at once");
     fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -389,13 +444,12 @@ fn an_archive_read_again_after_failing_counts_its_next_failure_anew() {
     let dir = logs_dir("recovered");
     let (api, mut source, position, archive) = archived_while_away(&dir, "*");
     let batch = source.read(&position, 1000).unwrap();
-    let kept = dir.join("kept.evtx");
-    fs::rename(&archive, &kept).unwrap();
+    let unreadable = Unreadable::new(&archive);
     let failed = source.read(&batch.position, 1000).unwrap();
     assert!(failed.items.is_empty() && saved_failing(&failed.position).is_some());
 
     // Back: read on, the failure forgotten in the position and in the source.
-    fs::rename(&kept, &archive).unwrap();
+    drop(unreadable);
     let read = source.read(&failed.position, 100).unwrap();
     assert_eq!(ids(&read.items), (101..=200).collect::<Vec<_>>());
     assert!(
@@ -404,12 +458,14 @@ fn an_archive_read_again_after_failing_counts_its_next_failure_anew() {
         read.position
     );
 
-    // Gone again: a first failure again (the earlier one forgotten), in this run or the next.
-    fs::remove_file(&archive).unwrap();
+    // Unreadable again: a first failure again (the earlier one forgotten), in this run or the
+    // next.
+    let unreadable = Unreadable::new(&archive);
     let again = source.read(&read.position, 100).unwrap();
     assert_eq!(saved_failing(&again.position), Some(Failing { seconds: 0, runs: 1 }), "{again:?}");
     let restarted = fill(&api, &dir, "*").read(&read.position, 100).unwrap();
     assert!(restarted.items.is_empty() && !restarted.more, "{restarted:?}");
+    drop(unreadable);
     fs::remove_dir_all(&dir).unwrap();
 }
 
