@@ -190,35 +190,40 @@ const SYSTEM_SID: &str = "S-1-5-18";
 /// name, looked up on the agent's lookup threads by Wine's `LookupAccountSidW`, is SYSTEM's on
 /// SYSTEM's events (or none, where the lookup outlasted a read's budget), never on another's.
 fn stored_security_events(config: &str, guid: &str) -> (BTreeMap<i64, usize>, usize, usize) {
-    let output =
-        run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", "security"]);
-    let text =
-        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
     let (mut ids, mut gaps, mut named_system) = (BTreeMap::new(), 0, 0);
-    for line in text.lines() {
-        let record: Json = serde_json::from_str(line).unwrap();
-        match record["params"]["record_id"].as_i64() {
-            Some(id) if record["params"]["event_id"] == 4624 => {
-                let params = &record["params"];
-                assert_eq!(params["user_sid"], event_sid(id as u64), "{record}");
-                let named = (params["user_domain"].as_str(), params["user"].as_str());
+    for params in stored_params(config, guid, "security") {
+        match params["record_id"].as_i64() {
+            Some(id) if params["event_id"] == 4624 => {
+                assert_eq!(params["user_sid"], event_sid(id as u64), "{params}");
                 if params["user_sid"] == SYSTEM_SID {
-                    // Named unless the lookup outlasted the read's budget (a loaded machine).
-                    assert!(
-                        matches!(named, (Some("NT AUTHORITY"), Some("SYSTEM")) | (None, None)),
-                        "{record}"
-                    );
-                    named_system += usize::from(named.1.is_some());
+                    named_system += usize::from(named_system_or_none(&params));
                 } else {
-                    assert_eq!(named, (None, None), "a domain account Wine does not know: {record}");
+                    let named = (params["user_domain"].as_str(), params["user"].as_str());
+                    assert_eq!(named, (None, None), "a domain account Wine does not know: {params}");
                 }
                 *ids.entry(id).or_default() += 1;
             }
-            _ if record["params"]["reason"].is_string() => gaps += 1,
-            _ => panic!("an unexpected security record: {record}"),
+            _ if params["reason"].is_string() => gaps += 1,
+            _ => panic!("an unexpected security record: {params}"),
         }
     }
     (ids, gaps, named_system)
+}
+
+/// The params of every record of `logger` the base stored (none while it cannot be asked).
+fn stored_params(config: &str, guid: &str, logger: &str) -> Vec<Json> {
+    let output = run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", logger]);
+    let text =
+        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
+    text.lines().map(|line| serde_json::from_str::<Json>(line).unwrap()["params"].clone()).collect()
+}
+
+/// Whether the record of an event by SYSTEM is named so; it is named SYSTEM or not at all
+/// (the lookup outlasted the read's budget on a loaded machine), never otherwise.
+fn named_system_or_none(params: &Json) -> bool {
+    let named = (params["user_domain"].as_str(), params["user"].as_str());
+    assert!(matches!(named, (Some("NT AUTHORITY"), Some("SYSTEM")) | (None, None)), "{params}");
+    named.1.is_some()
 }
 
 /// A copy of the Windows exe beside the test `wevtapi.dll`, in `dir/bin` (a folder of its own:
@@ -341,16 +346,12 @@ fn sample_events() -> (PathBuf, Vec<String>) {
 /// How many times the base stored each event record of `logger` (by `record_id`), and its gap
 /// records.
 fn stored_events_and_gaps(config: &str, guid: &str, logger: &str) -> (BTreeMap<i64, usize>, Vec<Json>) {
-    let output = run(Path::new(BASE), &["logs", "--config", config, "--sentry", guid, "--logger", logger]);
-    let text =
-        if output.status.success() { String::from_utf8(output.stdout).unwrap() } else { String::new() };
     let (mut ids, mut gaps) = (BTreeMap::new(), Vec::new());
-    for line in text.lines() {
-        let record: Json = serde_json::from_str(line).unwrap();
-        match record["params"]["logtype"].as_str() {
-            Some("system") => *ids.entry(record["params"]["record_id"].as_i64().unwrap()).or_default() += 1,
-            Some("eventlog-gap") => gaps.push(record["params"].clone()),
-            _ => panic!("an unexpected record: {record}"),
+    for params in stored_params(config, guid, logger) {
+        match params["logtype"].as_str() {
+            Some("system") => *ids.entry(params["record_id"].as_i64().unwrap()).or_default() += 1,
+            Some("eventlog-gap") => gaps.push(params),
+            _ => panic!("an unexpected record: {params}"),
         }
     }
     (ids, gaps)
@@ -424,21 +425,14 @@ fn security_events_archived_while_the_windows_sentry_was_stopped_reach_the_base_
     let named = gaps[0]["archives"][0].as_str().unwrap_or_default();
     assert!(named.ends_with("\\Security\\Archive-Security-2017-07-12-17-21-00-000.evtx"), "{}", gaps[0]);
     // The archived events by SYSTEM are named as live ones are (Wine's `LookupAccountSidW`).
-    let output =
-        run(Path::new(BASE), &["logs", "--config", &config, "--sentry", guid, "--logger", "security"]);
-    let archived_by_system: Vec<Json> = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|line| serde_json::from_str::<Json>(line).unwrap()["params"].clone())
+    let archived_by_system: Vec<Json> = stored_params(&config, guid, "security")
+        .into_iter()
         .filter(|params| params["record_id"].as_i64().is_some_and(|id| (101..=326).contains(&id)))
         .filter(|params| params["user_sid"] == SYSTEM_SID)
         .collect();
     assert!(!archived_by_system.is_empty(), "the sample has events by SYSTEM");
-    for params in &archived_by_system {
-        let named = (params["user_domain"].as_str(), params["user"].as_str());
-        assert!(matches!(named, (Some("NT AUTHORITY"), Some("SYSTEM")) | (None, None)), "{params}");
-    }
-    assert!(archived_by_system.iter().any(|params| params["user"] == "SYSTEM"), "none named");
+    let named = archived_by_system.iter().filter(|params| named_system_or_none(params)).count();
+    assert!(named > 0, "none named");
     let _ = fs::remove_dir_all(&dir);
 }
 

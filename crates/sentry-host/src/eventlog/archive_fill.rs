@@ -110,6 +110,16 @@ pub struct ArchiveFill {
     accounts: Option<AccountNames>,
 }
 
+/// What a failed read of an archive leads to.
+enum AfterFailure {
+    /// Nothing read, the time failed saved in the position: tried again at the next run.
+    SaveAndWait,
+    /// The read fails, the position kept.
+    TryAgain,
+    /// Given up: an error record, and the gap of its records.
+    GiveUp,
+}
+
 /// An archive whose reads fail in this run of the agent.
 struct FailingNow {
     path: PathBuf,
@@ -236,62 +246,67 @@ impl ArchiveFill {
                 }
                 Ok((items, true))
             }
-            Err(error) => {
-                let archive = &mut pending[0];
-                // The time failed, by this run's monotonic clock after that of the runs before;
-                // the first failure in a run counts one more run.
-                let first_in_run = self.failing.as_ref().is_none_or(|failing| failing.path != archive.path);
-                let saved = archive.failing.unwrap_or(Failing { seconds: 0, runs: 0 });
-                if first_in_run {
-                    let (now, before) = (Instant::now(), Duration::from_secs(saved.seconds));
-                    let path = archive.path.clone();
-                    let failing =
-                        FailingNow { path, since: now, before, saved_at: now, reads: 0, given_up: false };
-                    self.failing = Some(failing);
+            Err(error) => match self.after_failure(&mut pending[0], &error) {
+                AfterFailure::SaveAndWait => Ok((Vec::new(), false)),
+                AfterFailure::TryAgain => Err(SourceError::Transient(format!(
+                    "archive {} of this log: {error}",
+                    pending[0].path.display()
+                ))),
+                AfterFailure::GiveUp => {
+                    let given_up = pending.remove(0);
+                    self.reading = None;
+                    let damage = SourceItem::Damage(Damage {
+                        chunk: None,
+                        offset: None,
+                        header_id: None,
+                        record_id: None,
+                        error: format!(
+                            "archive {} could not be read ({error}); the events of it not read before are lost",
+                            given_up.path.display()
+                        ),
+                    });
+                    Ok(([damage].into_iter().chain(self.end_of_archive(given_up, pending)).collect(), true))
                 }
-                let Some(now) = self.failing.as_mut() else { unreachable!("set above") };
-                now.reads = now.reads.saturating_add(1);
-                let failed_for = now.before.saturating_add(now.since.elapsed());
-                let runs = saved.runs.saturating_add(u32::from(first_in_run));
-                let timed_out = failed_for >= self.give_up_after && now.reads >= MIN_FAILED_READS;
-                // What may pass (a file held open, the log file not learnt yet) is tried again;
-                // a file that is no archive or no `.evtx` at all is given up at once, so that a
-                // folder of such files cannot hold the live log back 10 minutes for each, and so
-                // is one gone (moved away or deleted since it was named: the id count tells of
-                // its records).
-                let gone =
-                    std::fs::metadata(&archive.path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
-                let may_pass =
-                    matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_)) && !gone;
-                if may_pass && !now.given_up && !timed_out && runs < GIVE_UP_AFTER_RUNS {
-                    let error = format!("archive {} of this log: {error}", archive.path.display());
-                    if first_in_run || now.saved_at.elapsed() >= self.save_failing_every {
-                        // Nothing read, the time failed saved: tried again at the next run.
-                        now.saved_at = Instant::now();
-                        archive.failing = Some(Failing { seconds: failed_for.as_secs(), runs });
-                        let left = self.give_up_after.saturating_sub(failed_for);
-                        tracing::warn!(%error, "tried again for {} s more (or {} starts), then given up",
-                            left.as_secs(), GIVE_UP_AFTER_RUNS - runs);
-                        return Ok((Vec::new(), false));
-                    }
-                    return Err(SourceError::Transient(error));
-                }
-                now.given_up = true;
-                let gone = pending.remove(0);
-                self.reading = None;
-                let damage = SourceItem::Damage(Damage {
-                    chunk: None,
-                    offset: None,
-                    header_id: None,
-                    record_id: None,
-                    error: format!(
-                        "archive {} could not be read ({error}); the events of it not read before are lost",
-                        gone.path.display()
-                    ),
-                });
-                Ok(([damage].into_iter().chain(self.end_of_archive(gone, pending)).collect(), true))
-            }
+            },
         }
+    }
+
+    /// Counts a failed read of `archive`: the time failed, by this run's monotonic clock after
+    /// that of the runs before, and the first failure in a run one more run; then what to do.
+    fn after_failure(&mut self, archive: &mut Pending, error: &SourceError) -> AfterFailure {
+        let first_in_run = self.failing.as_ref().is_none_or(|failing| failing.path != archive.path);
+        let saved = archive.failing.unwrap_or(Failing { seconds: 0, runs: 0 });
+        if first_in_run {
+            let (now, before) = (Instant::now(), Duration::from_secs(saved.seconds));
+            let path = archive.path.clone();
+            self.failing =
+                Some(FailingNow { path, since: now, before, saved_at: now, reads: 0, given_up: false });
+        }
+        let Some(now) = self.failing.as_mut() else { unreachable!("set above") };
+        now.reads = now.reads.saturating_add(1);
+        let failed_for = now.before.saturating_add(now.since.elapsed());
+        let runs = saved.runs.saturating_add(u32::from(first_in_run));
+        let timed_out = failed_for >= self.give_up_after && now.reads >= MIN_FAILED_READS;
+        // What may pass (a file held open, the log file not learnt yet) is tried again; a file
+        // that is no archive or no `.evtx` at all is given up at once, so that a folder of such
+        // files cannot hold the live log back 10 minutes for each, and so is one gone (moved
+        // away or deleted since it was named: the id count tells of its records).
+        let gone = std::fs::metadata(&archive.path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound);
+        let may_pass = matches!(error, SourceError::Transient(_) | SourceError::Unavailable(_)) && !gone;
+        if !may_pass || now.given_up || timed_out || runs >= GIVE_UP_AFTER_RUNS {
+            now.given_up = true;
+            return AfterFailure::GiveUp;
+        }
+        if !first_in_run && now.saved_at.elapsed() < self.save_failing_every {
+            return AfterFailure::TryAgain;
+        }
+        now.saved_at = Instant::now();
+        archive.failing = Some(Failing { seconds: failed_for.as_secs(), runs });
+        let left = self.give_up_after.saturating_sub(failed_for).as_secs();
+        tracing::warn!(archive = %archive.path.display(), %error,
+            "cannot be read: tried again for {left} s more (or {} starts), then given up",
+            GIVE_UP_AFTER_RUNS - runs);
+        AfterFailure::SaveAndWait
     }
 
     /// When `finished` is done with: what its gap's archives gave is passed to the next of
