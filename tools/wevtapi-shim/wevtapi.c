@@ -63,6 +63,7 @@ struct object {
     BOOL strict;    /* SUBSCRIPTION: EvtSubscribeStrict (told when records it would give are gone) */
     unsigned long long seen; /* SUBSCRIPTION: the newest record it has seen in the channel */
     HANDLE signal;  /* SUBSCRIPTION: the caller's event */
+    ULONGLONG deliver_at; /* SUBSCRIPTION: GetTickCount64() before which it has no events yet */
     ULONG_PTR parent; /* EVENT: the subscription or query that handed it out */
     WCHAR *text;    /* EVENT: its XML; PUBLISHER: the provider's name */
     WCHAR **names;  /* CHANNEL_ENUM */
@@ -536,6 +537,45 @@ static WCHAR *bookmark_xml(const struct object *bookmark)
 #define ENTER DWORD saved_error = GetLastError(), error = 0; AcquireSRWLockExclusive(&lock)
 #define LEAVE ReleaseSRWLockExclusive(&lock); SetLastError(error ? error : saved_error)
 
+/* What a thread that sets a subscription's event after a delay is given. */
+struct late_signal {
+    HANDLE signal; /* a duplicate of the caller's event, closed by the thread */
+    DWORD delay_ms;
+};
+
+static DWORD WINAPI set_signal_later(LPVOID parameter)
+{
+    struct late_signal *late = parameter;
+    Sleep(late->delay_ms);
+    SetEvent(late->signal);
+    CloseHandle(late->signal);
+    free(late);
+    return 0;
+}
+
+/* Sets `signal` `delay_ms` from now, on a thread of its own (with its own handle to the event,
+ * so that the caller may close theirs first). */
+static void signal_later(HANDLE signal, DWORD delay_ms)
+{
+    struct late_signal *late = malloc(sizeof *late);
+    HANDLE thread;
+    if (!late)
+        return;
+    late->delay_ms = delay_ms;
+    if (!DuplicateHandle(GetCurrentProcess(), signal, GetCurrentProcess(), &late->signal, 0, FALSE,
+                         DUPLICATE_SAME_ACCESS)) {
+        free(late);
+        return;
+    }
+    thread = CreateThread(NULL, 0, set_signal_later, late, 0, NULL);
+    if (!thread) {
+        CloseHandle(late->signal);
+        free(late);
+        return;
+    }
+    CloseHandle(thread);
+}
+
 /* ---- exports -------------------------------------------------------------------------------- */
 
 EVT_HANDLE WINAPI EvtOpenLog(EVT_HANDLE session, LPCWSTR path, DWORD flags)
@@ -577,6 +617,7 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE session, HANDLE signal, LPCWSTR channe
     unsigned long long after = 0, *ids = NULL;
     size_t count = 0;
     ULONG_PTR handle = 0;
+    DWORD delay;
     ENTER;
     (void)context;
     if (session)
@@ -615,8 +656,15 @@ EVT_HANDLE WINAPI EvtSubscribe(EVT_HANDLE session, HANDLE signal, LPCWSTR channe
     subscription->seen = count ? ids[count - 1] : 0;
     subscription->signal = signal;
     handle = subscription->handle;
-    if (count && ids[count - 1] > after)
+    /* "delivery-delay <ms>" (kept): the service hands a new subscription its events only after
+     * a while, and signals the event then (see README). */
+    if ((delay = control(dir, "delivery-delay", FALSE))) {
+        subscription->deliver_at = GetTickCount64() + delay;
+        if (count && ids[count - 1] > after)
+            signal_later(signal, delay);
+    } else if (count && ids[count - 1] > after) {
         SetEvent(signal);
+    }
 done:
     if (channel && valid_name(channel)) {
         static const char *const origins[] = {"?", "future", "oldest", "after"};
@@ -731,6 +779,10 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
         FAIL(results->stale);
     if ((error = channel_dir(results->channel, dir)))
         goto done;
+    /* Not delivered yet ("delivery-delay"): nothing, whatever the wait asked (the shim never
+     * waits; a caller waits on the signal event). */
+    if (results->kind == SUBSCRIPTION && GetTickCount64() < results->deliver_at)
+        FAIL(ERROR_NO_MORE_ITEMS);
     error = control(dir, "next", TRUE);
     if (!error && size > MAX_EVENTS_PER_NEXT)
         error = RPC_S_INVALID_BOUND;
@@ -769,7 +821,8 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
         BOOL overwritten = results->seen && (count ? ids[0] > results->record + 1 : results->record < results->seen);
         if (count && ids[count - 1] > results->seen)
             results->seen = ids[count - 1];
-        if (overwritten && results->strict) {
+        /* "silent-overwrites 1" (kept): Strict passes over them unsaid too (see README). */
+        if (overwritten && results->strict && !control(dir, "silent-overwrites", FALSE)) {
             results->stale = ERROR_EVT_QUERY_RESULT_STALE;
             FAIL(ERROR_EVT_QUERY_RESULT_STALE);
         }

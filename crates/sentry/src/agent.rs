@@ -61,7 +61,10 @@ impl Agent {
         let sinks = Arc::new(SinkSet::default());
         // The spool first: a record shown in the local output is already safe for the bases.
         let factories = standard_factories();
-        let spool = Arc::new(SpoolSink::new(store.clone(), config.spool.max_bytes, &factories));
+        let spool = Arc::new(
+            SpoolSink::new(store.clone(), config.spool.max_bytes, &factories)
+                .with_bases_configured(!config.bases.is_empty()),
+        );
         sinks.add(spool.clone());
         let output = local_sink(&config)?;
         if let Some(output) = &output {

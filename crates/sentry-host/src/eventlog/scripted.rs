@@ -114,6 +114,8 @@ struct ScriptedLog {
     /// Every `Strict` subscription answers `EvtNext` with 15011 while set (as forwarded-event
     /// logs were found to).
     strict_noisy: bool,
+    /// `Strict` subscriptions kept open pass over overwritten records unsaid too.
+    silent_overwrites: bool,
     /// The SID of the events appended next.
     sid: String,
     /// How long each account lookup takes.
@@ -163,6 +165,7 @@ impl ScriptedApi {
                 stalls: 0,
                 stalled: false,
                 strict_noisy: false,
+                silent_overwrites: false,
                 sid: KNOWN_SID.to_owned(),
                 account_delay: std::time::Duration::ZERO,
                 clock_moved: std::time::Duration::ZERO,
@@ -245,6 +248,13 @@ impl ScriptedApi {
     /// holds (Winlogbeat met that on forwarded-event logs, and stopped using `Strict` there).
     pub fn set_strict_noisy(&self, noisy: bool) {
         self.log().strict_noisy = noisy;
+    }
+
+    /// While `silent`, a `Strict` subscription whose next records were overwritten before it
+    /// gave them passes over them unsaid, as one without `Strict` does: Microsoft documents
+    /// `Strict` for a missing bookmarked record, not for what a subscription kept open says.
+    pub fn set_silent_overwrites(&self, silent: bool) {
+        self.log().silent_overwrites = silent;
     }
 
     /// The events appended from now on are by `sid` (only [`KNOWN_SID`] has an account).
@@ -417,7 +427,10 @@ impl SubscriptionApi for ScriptedApi {
         // The records after the last one given were overwritten (ids only grow between clears):
         // `Strict` says so, for good; without it they are passed over unsaid.
         let first_left = log.records.iter().map(|(id, _)| *id).find(|id| *id > subscription.after);
-        if subscription.strict && first_left.unwrap_or(log.next_id) > subscription.after + 1 {
+        if subscription.strict
+            && !log.silent_overwrites
+            && first_left.unwrap_or(log.next_id) > subscription.after + 1
+        {
             subscription.stale = true;
             return Err(ApiError { call: "EvtNext", code: codes::EVT_QUERY_RESULT_STALE });
         }

@@ -33,7 +33,8 @@
 //!   again (another event there now: a gap and the oldest record; not known: passed over from
 //!   the oldest record, as after a refusal, unless `Strict` is noise and the record was known
 //!   there a moment ago: then read on after its id);
-//! - drains `EvtNext` in batches of `batch_size` (at most 1024), without waiting: no items
+//! - drains `EvtNext` in batches of `batch_size` (at most 1024), without waiting (but for a new
+//!   subscription's first events, which the service delivers to it on its own time): no items
 //!   (259, or 4317 or 1460 with nothing returned: how Windows answers a poll with nothing
 //!   waiting) ends the read and keeps the subscription; a batch too large (1734) halves the
 //!   batch and resubscribes; a result set gone stale (15011), out of position (15012, the log
@@ -194,7 +195,8 @@ pub trait SubscriptionApi: Send {
         query: &str,
         from: SubscribeFrom<'_>,
     ) -> Result<Self::Subscription, ApiError>;
-    /// Up to `max` events of the subscription, without waiting.
+    /// Up to `max` events of the subscription, without waiting, but on a new subscription's
+    /// first call for the service to deliver its first events (a bounded wait).
     fn next(&mut self, subscription: &mut Self::Subscription, max: u32)
     -> Result<Vec<Self::Event>, ApiError>;
     /// The event's XML.
@@ -937,6 +939,53 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
             .ok_or_else(|| SourceError::Transient(format!("a bookmark without a record id: {bookmark:.80}")))
     }
 
+    /// The records an unfiltered query passed over unsaid in `taken`, read on after the record
+    /// `after`: a gap before each event whose id in the log is past the one before it plus one,
+    /// and the index of that event in `taken`. Windows documents `Strict` as failing a
+    /// subscription whose bookmarked record is gone, but not what a subscription kept open says
+    /// when records it has not given yet are overwritten (as while the logger is held back),
+    /// nor does a subscription without `Strict` say it: an unfiltered query reads every id in
+    /// turn, so the ids themselves tell. Only where the batch's last id (its bookmark, made
+    /// anyway) is past `after` plus the batch's length does this look at each event's.
+    fn unsaid_gaps(
+        &mut self,
+        after: u64,
+        taken: &[A::Event],
+        bookmark: &str,
+    ) -> Result<Vec<(usize, Gap)>, SourceError> {
+        let every_record = matches!(self.options.query.trim(), "*" | "");
+        let Some(last) = bookmark_record_id(bookmark) else { return Ok(Vec::new()) };
+        if !every_record || last <= after.saturating_add(taken.len() as u64) {
+            return Ok(Vec::new());
+        }
+        let mut gaps = Vec::new();
+        let mut previous = after;
+        for (index, event) in taken.iter().enumerate() {
+            // Each event's own bookmark, in turn: the API's bookmark ends at the batch's last
+            // event, as it did.
+            let id = self.log_id(event)?;
+            if id > previous.saturating_add(1) {
+                gaps.push((
+                    index,
+                    Gap {
+                        reason: format!(
+                            "records {} to {} of {} were not given by Windows: overwritten, cleared \
+                             or archived before they were read",
+                            previous + 1,
+                            id - 1,
+                            self.channel
+                        ),
+                        last_record_id: Some(previous),
+                        last_header_id: None,
+                        archives: Vec::new(),
+                    },
+                ));
+            }
+            previous = id;
+        }
+        Ok(gaps)
+    }
+
     /// A gap before the first event after a passed-over bookmark, where an unfiltered query
     /// (which reads every id in turn) shows records between them gone.
     fn gap_after(&self, past: PastBookmark, first_after: u64, items: &mut Vec<SourceItem>) {
@@ -1057,6 +1106,9 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                 Ok(events) => {
                     (stale_in_a_row, oldest_gap, open.fresh) = (0, None, false);
                     self.note_batch(events.len(), want);
+                    // The last record given before this batch, where it follows on from one.
+                    let given_before =
+                        if open.past.is_none() { bookmark_record_id(&open.position) } else { None };
                     let (skip, first_after) = match open.past {
                         Some(past) => self.passed_over(&events, past)?,
                         None => (0, 0),
@@ -1078,7 +1130,15 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                         // Without a bookmark these events have no position: read them again.
                         Err(e) => return Err(self.classify(e)),
                     };
-                    for event in taken {
+                    let unsaid = match given_before {
+                        Some(after) => self.unsaid_gaps(after, taken, &bookmark)?,
+                        None => Vec::new(),
+                    };
+                    let mut unsaid = unsaid.into_iter().peekable();
+                    for (index, event) in taken.iter().enumerate() {
+                        if let Some(gap) = unsaid.next_if(|(at, _)| *at == index) {
+                            items.push(SourceItem::Gap(gap.1));
+                        }
                         let item = self.item(event);
                         items.push(item);
                     }

@@ -29,14 +29,14 @@ use windows_sys::Win32::System::EventLog::{
     EvtSeekRelativeToBookmark, EvtSubscribe, EvtSubscribeStartAfterBookmark, EvtSubscribeStartAtOldestRecord,
     EvtSubscribeStrict, EvtUpdateBookmark, EvtVarTypeString, EvtVarTypeUInt32,
 };
-use windows_sys::Win32::System::Threading::CreateEventW;
+use windows_sys::Win32::System::Threading::{CreateEventW, WaitForSingleObject};
 
 use super::win32::{from_wide, last_error, to_wide};
 use crate::eventlog::accounts::LookupFn;
 use crate::eventlog::source::SourceError;
 use crate::eventlog::subscription::{
     ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_places,
-    bookmark_record_id, bookmark_xml,
+    bookmark_record_id, bookmark_xml, codes,
 };
 
 /// What a failed render of a bookmark is called: not an event's render ([`RENDER_CALL`]).
@@ -57,6 +57,13 @@ const PARTIAL_MESSAGE: [u32; 3] =
 
 /// How long the newest-record query may take.
 const QUERY_WAIT_MS: u32 = 10_000;
+
+/// How long the first poll of a new subscription waits for the service to signal that it has
+/// events for it: the service delivers them to the subscription on its own time (MS-EVEN6's
+/// `EvtRpcRemoteSubscriptionNext` answers with the events "delivered to a subscription", and
+/// Microsoft's pull sample waits on the signal before its first `EvtNext`), so a poll at once
+/// could find a subscription with a backlog empty. Where nothing waits, the read ends after this.
+const FIRST_POLL_WAIT_MS: u32 = 2_000;
 
 /// Publisher metadata handles kept open.
 const PUBLISHERS_KEPT: usize = 256;
@@ -88,7 +95,9 @@ fn check(ok: i32, call: &'static str) -> Result<(), ApiError> {
 pub struct Subscription {
     handle: EvtHandle,
     /// Held for the subscription's life: the API signals it when events arrive.
-    _signal: Signal,
+    signal: Signal,
+    /// Polled before: its first poll has waited for its first events.
+    polled: bool,
 }
 
 /// A kernel event handle, closed on drop.
@@ -279,8 +288,9 @@ impl SubscriptionApi for WindowsApi {
                 Some(bookmark_from(xml)?)
             }
         };
-        // SAFETY: no security attributes, no name: a manual-reset event, initially set.
-        let signal = unsafe { CreateEventW(null(), 1, 1, null()) };
+        // SAFETY: no security attributes, no name: a manual-reset event, initially not set (the
+        // first poll waits for the service to set it).
+        let signal = unsafe { CreateEventW(null(), 1, 0, null()) };
         if signal.is_null() {
             return Err(ApiError { call: "CreateEventW", code: last_error() });
         }
@@ -325,10 +335,17 @@ impl SubscriptionApi for WindowsApi {
             }
             result => result?,
         };
-        Ok(Subscription { handle, _signal: signal })
+        Ok(Subscription { handle, signal, polled: false })
     }
 
     fn next(&mut self, subscription: &mut Subscription, max: u32) -> Result<Vec<EvtHandle>, ApiError> {
+        if !subscription.polled {
+            subscription.polled = true;
+            // Set by the service once it has events for the subscription (never reset: only
+            // this first poll waits). A wait that fails or runs out is no error: the poll says.
+            // SAFETY: the event is open for the subscription's life.
+            unsafe { WaitForSingleObject(subscription.signal.0, FIRST_POLL_WAIT_MS) };
+        }
         let mut handles: Vec<EVT_HANDLE> = vec![0; max.max(1) as usize];
         let mut returned = 0u32;
         // SAFETY: `handles` has room for `max` handles; no wait.
@@ -391,12 +408,20 @@ impl SubscriptionApi for WindowsApi {
 
     fn format_message(&mut self, provider: &str, event: &EvtHandle) -> Result<String, ApiError> {
         let publisher = self.publisher(provider)?;
-        wide_text("EvtFormatMessage", &PARTIAL_MESSAGE, |size, buffer, used| {
+        let result = wide_text("EvtFormatMessage", &PARTIAL_MESSAGE, |size, buffer, used| {
             // SAFETY: `buffer` holds `size` WCHARs; no inserts are passed.
             unsafe {
                 EvtFormatMessage(publisher, event.0, 0, 0, null(), EvtFormatMessageEvent, size, buffer, used)
             }
-        })
+        });
+        // A failure other than the message missing may be the handle's own (the event log
+        // service restarted, the provider reinstalled): the next event opens the metadata again.
+        if let Err(error) = &result
+            && !codes::MESSAGE_MISSING.contains(&error.code)
+        {
+            self.publishers.remove(provider);
+        }
+        result
     }
 
     fn account_lookup(&self) -> LookupFn {

@@ -249,14 +249,7 @@ impl RunLoop {
         let now = SystemTime::now();
         let result = match outcome {
             Ok(result) => result,
-            Err(panic) => Err(format!(
-                "run panicked: {}",
-                panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into())
-            )),
+            Err(panic) => Err(format!("run panicked: {}", panic_message(panic.as_ref()))),
         };
         let more = result.as_ref().is_ok_and(|output| output.more);
         let (records, position, error): (Vec<LogRecord>, Option<String>, Option<String>) = match result {
@@ -306,9 +299,11 @@ impl RunLoop {
             }
             None => {}
         }
-        match position {
+        // A panic while committing ends this run, not the logger's thread (the run's records
+        // are then read again, or lost with a non-positioned run, as with a failed write).
+        let commit = catch_unwind(AssertUnwindSafe(|| match &position {
             Some(position) => {
-                let committed = self.sinks.write_positioned(&records, &self.name, &position);
+                let committed = self.sinks.write_positioned(&records, &self.name, position);
                 committed && more
             }
             None => {
@@ -317,8 +312,25 @@ impl RunLoop {
                 }
                 false
             }
-        }
+        }));
+        commit.unwrap_or_else(|panic| {
+            let message = panic_message(panic.as_ref());
+            tracing::error!(logger = %self.name, "writing a run's records panicked: {message}; the logger keeps running");
+            let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+            stats.failed_runs += 1;
+            stats.last_error = Some(format!("writing the run's records panicked: {message}"));
+            false
+        })
     }
+}
+
+/// What a panic said, where it said it as text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]
@@ -380,6 +392,42 @@ mod tests {
         let messages: Vec<String> =
             collected.0.lock().unwrap().iter().map(|r| r.msg().unwrap().to_owned()).collect();
         assert_eq!(&messages[..3], ["run 0", "run 2", "run 4"]);
+    }
+
+    /// Unit-test stand-in for a sink: panics at its first write, keeps the rest.
+    #[derive(Default)]
+    struct PanicsOnce(Mutex<Vec<LogRecord>>, AtomicUsize);
+
+    impl RecordSink for PanicsOnce {
+        fn write(&self, records: &[LogRecord]) -> std::io::Result<()> {
+            if self.1.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("sink broke");
+            }
+            self.0.lock().unwrap().extend_from_slice(records);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_writing_a_runs_records_does_not_stop_the_logger() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let runner = LoggerRunner::new("flaky");
+        let sink = Arc::new(PanicsOnce::default());
+        let set = SinkSet::default();
+        set.add(sink.clone());
+        runner.start(Duration::from_millis(20), Box::new(Flaky(runs.clone())), Arc::new(set)).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while runs.load(Ordering::SeqCst) < 5 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        assert!(runs.load(Ordering::SeqCst) >= 5, "the thread went on after the write panicked");
+        assert!(runner.stop(Duration::from_secs(5)));
+        let messages: Vec<String> =
+            sink.0.lock().unwrap().iter().map(|r| r.msg().unwrap().to_owned()).collect();
+        assert_eq!(&messages[..2], ["run 2", "run 4"], "run 0's write panicked");
+        let stats = runner.stats();
+        // Every odd run fails (run 3 panics), and run 0 failed to write: counted as failed too.
+        assert_eq!(stats.failed_runs, stats.runs / 2 + 1, "{stats:?}");
     }
 
     #[test]

@@ -225,7 +225,8 @@ impl Store {
                     [base],
                     |row| row.get(0),
                 )?;
-                if bytes as u64 <= max_bytes {
+                // A negative total (a store edited by hand) is no reason to empty the spool.
+                if u64::try_from(bytes).map_or(true, |bytes| bytes <= max_bytes) {
                     break;
                 }
                 let oldest = |filter: &str| {

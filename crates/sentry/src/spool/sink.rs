@@ -57,6 +57,10 @@ pub struct SpoolSink {
     /// When each base's drops were last logged: a spool that stays full (a base away for long)
     /// drops at every write, and says so at most every [`DROP_WARNING_EVERY`].
     drops_logged: Mutex<BTreeMap<String, Instant>>,
+    /// Bases are configured: a positioned run whose logger no base takes any more (the last one
+    /// disconnected it while it read) is not committed, so its position holds, as the delivery
+    /// gate holds a logger no base has connected.
+    bases_configured: bool,
 }
 
 /// How often a base's drops are logged at most (each log line gives the total so far; every
@@ -120,7 +124,14 @@ impl SpoolSink {
             pending: Mutex::default(),
             wake: Arc::new(Notify::new()),
             drops_logged: Mutex::default(),
+            bases_configured: false,
         }
+    }
+
+    /// Says whether bases are configured (see `bases_configured`).
+    pub fn with_bases_configured(mut self, configured: bool) -> Self {
+        self.bases_configured = configured;
+        self
     }
 
     /// Whether `logger`'s records are performance metrics.
@@ -238,11 +249,17 @@ impl SpoolSink {
             }
             let Some((_, bases, droppable)) = subscribers.as_ref() else { continue };
             if bases.is_empty() {
+                if self.bases_configured && positioned.is_some() {
+                    return Err(io::Error::other(format!(
+                        "no base takes logger {logger} any more: its position holds and its records wait \
+                         in their source"
+                    )));
+                }
                 continue;
             }
             let seq = match sequences.iter_mut().find(|(name, _)| name == logger) {
                 Some((_, last)) => {
-                    *last += 1;
+                    *last = last.saturating_add(1);
                     *last
                 }
                 None => {
@@ -250,8 +267,8 @@ impl SpoolSink {
                         Some(&waiting) => waiting,
                         None => self.store.spool_sequence(logger).map_err(to_io)?,
                     };
-                    sequences.push((logger.to_owned(), last + 1));
-                    last + 1
+                    sequences.push((logger.to_owned(), last.saturating_add(1)));
+                    last.saturating_add(1)
                 }
             };
             // Encoded once, straight from the record (`{logger, date, msg, params, seq}`).
@@ -309,11 +326,12 @@ impl SpoolSink {
         if !losses.is_empty()
             && let Err(error) = self.report_drops(&losses)
         {
-            // Reported at a later write, however long the store refuses.
+            // Reported at a later write, however long the store refuses. The records and the
+            // position are committed all the same: this write is done.
+            tracing::warn!(%error, "cannot spool the report of dropped records; a later write makes it");
             for (base, lost) in losses {
                 *pending.lost.entry(base).or_default() += lost;
             }
-            return Err(to_io(error));
         }
         Ok(!positions.is_empty())
     }
@@ -415,6 +433,29 @@ mod tests {
         assert!(sink.save_position("security", "p3").unwrap());
         assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some("p3"));
         drop((sink, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn with_bases_configured_a_run_whose_logger_no_base_takes_any_more_is_not_committed() {
+        // The last base disconnected the logger while it read: the records are not lost with a
+        // position saved past them; they wait in their source, as for a logger never connected.
+        let dir = std::env::temp_dir().join(format!("kraken-spool-unsubscribed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        store.insert_logger(&logger("security", "windows-event-logger")).unwrap();
+        let sink = SpoolSink::new(store.clone(), 1 << 30, &standard_factories()).with_bases_configured(true);
+        let sinks = crate::loggers::SinkSet::default();
+        sinks.add(Arc::new(sink));
+        assert!(!sinks.write_positioned(&[record("security", 1)], "security", "p1"));
+        assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap(), None, "the position holds");
+        // A run that read nothing moves its position as before (passing over, say).
+        assert!(sinks.write_positioned(&[], "security", "p0"));
+        assert_eq!(store.cursor("security", POSITION_CURSOR).unwrap().as_deref(), Some("p0"));
+        store.subscribe("central", "security").unwrap();
+        assert!(sinks.write_positioned(&[record("security", 1)], "security", "p1"));
+        assert_eq!(store.spool_batch("central", 10, usize::MAX).unwrap().len(), 1);
+        drop((sinks, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
