@@ -9,6 +9,13 @@
 //! drop reports but the newest (each carries the running total, `dropped_total`), so reports
 //! piling up while a base is away never push out security records; the others (security
 //! records) only once nothing else is left.
+//!
+//! A base's batches share it between the loggers with records waiting
+//! ([`Store::spool_batch_shared`]): each logger's records go in order, but one logger's backlog
+//! (a flood of Application events any local user can write) does not hold the others' newest
+//! records (Security's) behind it.
+
+use std::collections::BTreeMap;
 
 use rusqlite::params;
 
@@ -270,6 +277,81 @@ impl Store {
         self.spool_batch_after(base, 0, max_count, max_bytes)
     }
 
+    /// The next batch for `base`, shared between the loggers with records waiting: of each,
+    /// its oldest records after the id `sent` names for it (those up to it are in flight), in
+    /// turn an equal share of `max_count` and `max_bytes` (at least one record), then what the
+    /// others left to those with more waiting; in id order. Each logger's records stay in
+    /// order, so its sequence numbers reach the base in order.
+    pub fn spool_batch_shared(
+        &self,
+        base: &str,
+        sent: &BTreeMap<String, i64>,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<SpooledRecord>, StoreError> {
+        let connection = self.lock();
+        // The loggers with records for `base`, by the index in name order (a small set, each
+        // found in one index lookup, however many records each has).
+        let mut loggers: Vec<String> = Vec::new();
+        {
+            let mut next =
+                connection.prepare_cached("SELECT min(logger) FROM spool WHERE base = ?1 AND logger > ?2")?;
+            let mut after = String::new();
+            while let Some(logger) =
+                next.query_row(params![base, after], |row| row.get::<_, Option<String>>(0))?
+            {
+                after.clone_from(&logger);
+                loggers.push(logger);
+            }
+        }
+        let mut rows = connection.prepare_cached(
+            "SELECT id, record FROM spool WHERE base = ?1 AND logger = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+        )?;
+        // (logger, the last id taken, whether more may wait), for the loggers still to take from.
+        let mut takers: Vec<(String, i64, bool)> = loggers
+            .into_iter()
+            .map(|logger| {
+                let after = sent.get(&logger).copied().unwrap_or(0);
+                (logger, after, true)
+            })
+            .collect();
+        let (mut batch, mut bytes) = (Vec::new(), 0usize);
+        while batch.len() < max_count && takers.iter().any(|(_, _, more)| *more) {
+            let taken_before = batch.len();
+            let open = takers.iter().filter(|(_, _, more)| *more).count();
+            let count_share = ((max_count - batch.len()) / open).max(1);
+            let bytes_share = (max_bytes.saturating_sub(bytes) / open).max(1);
+            for (logger, after, more) in takers.iter_mut().filter(|(_, _, more)| *more) {
+                if batch.len() >= max_count || (!batch.is_empty() && bytes >= max_bytes) {
+                    break;
+                }
+                let mut query = rows.query(params![base, logger.as_str(), *after, count_share as i64])?;
+                let (mut taken, mut taken_bytes) = (0, 0);
+                *more = false;
+                while let Some(row) = query.next()? {
+                    let record: Vec<u8> = row.get(1)?;
+                    let room = !batch.is_empty() && bytes + record.len() > max_bytes;
+                    if room || (taken > 0 && taken_bytes + record.len() > bytes_share) {
+                        *more = true;
+                        break;
+                    }
+                    taken += 1;
+                    taken_bytes += record.len();
+                    bytes += record.len();
+                    *after = row.get(0)?;
+                    batch.push(SpooledRecord { id: *after, logger: logger.clone(), record });
+                }
+                *more |= taken == count_share;
+            }
+            // Full, or no record of any logger fits the bytes left.
+            if batch.len() == taken_before || bytes >= max_bytes {
+                break;
+            }
+        }
+        batch.sort_unstable_by_key(|record| record.id);
+        Ok(batch)
+    }
+
     /// [`Store::spool_batch`] for the records after id `after` (those up to it are in flight).
     pub fn spool_batch_after(
         &self,
@@ -296,21 +378,25 @@ impl Store {
         Ok(batch)
     }
 
-    /// Removes records `base` acknowledged. A batch is always the oldest records of its base,
-    /// so it is removed as the range of ids it spans, in two statements.
+    /// Removes records `base` acknowledged: exactly these ids (a batch shared between loggers
+    /// is no range of ids); one already dropped by a full spool is passed over.
     pub fn spool_ack(&self, base: &str, ids: &[i64]) -> Result<(), StoreError> {
-        let (Some(&first), Some(&last)) = (ids.iter().min(), ids.iter().max()) else { return Ok(()) };
+        if ids.is_empty() {
+            return Ok(());
+        }
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let bytes: i64 = transaction.query_row(
-            "SELECT COALESCE(SUM(length(record)), 0) FROM spool WHERE base = ?1 AND id BETWEEN ?2 AND ?3",
-            params![base, first, last],
-            |row| row.get(0),
-        )?;
-        transaction.execute(
-            "DELETE FROM spool WHERE base = ?1 AND id BETWEEN ?2 AND ?3",
-            params![base, first, last],
-        )?;
+        let mut bytes: i64 = 0;
+        {
+            let mut delete = transaction
+                .prepare_cached("DELETE FROM spool WHERE base = ?1 AND id = ?2 RETURNING length(record)")?;
+            for id in ids {
+                let length: Option<i64> = rusqlite::OptionalExtension::optional(
+                    delete.query_row(params![base, id], |row| row.get(0)),
+                )?;
+                bytes += length.unwrap_or(0);
+            }
+        }
         transaction
             .execute("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1", params![base, bytes])?;
         transaction.commit()?;
@@ -444,6 +530,47 @@ mod tests {
         store.spool_ack("central", &[last - 1, last]).unwrap();
         store.spool_append(&[entry(7)], &[], &[], 250).unwrap();
         assert_eq!(store.spool_batch_after("central", last, 10, 10_000).unwrap()[0].record[0], 7);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn batches_share_a_base_between_its_loggers_each_in_order() {
+        let dir = temp_data_dir("spool-shared");
+        let store = Store::open(&dir).unwrap();
+        let entry = |logger: &str, n: u8| SpoolEntry {
+            base: "central".into(),
+            logger: logger.into(),
+            record: vec![n; 100],
+            droppable: false,
+        };
+        // A flood of Application events spooled before two Security events.
+        let flood: Vec<SpoolEntry> = (1..=10).map(|n| entry("application", n)).collect();
+        store.spool_append(&flood, &[], &[], 1 << 20).unwrap();
+        store.spool_append(&[entry("security", 101), entry("security", 102)], &[], &[], 1 << 20).unwrap();
+        let taken = |batch: &[SpooledRecord]| batch.iter().map(|r| r.record[0]).collect::<Vec<_>>();
+        let mut sent = BTreeMap::new();
+        let first = store.spool_batch_shared("central", &sent, 4, 1 << 20).unwrap();
+        assert_eq!(taken(&first), [1, 2, 101, 102], "Security does not wait behind the flood");
+        // In flight: the next batch takes what follows each logger's last record sent.
+        for record in &first {
+            sent.insert(record.logger.clone(), record.id);
+        }
+        let second = store.spool_batch_shared("central", &sent, 4, 1 << 20).unwrap();
+        assert_eq!(taken(&second), [3, 4, 5, 6], "what Security leaves goes to the others");
+        // Bytes are shared too (each logger at least one record), and never passed but by the
+        // first record.
+        store.spool_append(&[entry("security", 103)], &[], &[], 1 << 20).unwrap();
+        let by_bytes = store.spool_batch_shared("central", &sent, 100, 250).unwrap();
+        assert_eq!(taken(&by_bytes), [3, 103]);
+        let one = store.spool_batch_shared("central", &BTreeMap::new(), 100, 10).unwrap();
+        assert_eq!(taken(&one), [1], "one record, however large");
+        // Acknowledged by their ids, not as a range: the flood's 3..=10 stay.
+        let ids: Vec<i64> = first.iter().map(|r| r.id).collect();
+        store.spool_ack("central", &ids).unwrap();
+        let left = store.spool_batch("central", 100, 1 << 20).unwrap();
+        assert_eq!(taken(&left), [3, 4, 5, 6, 7, 8, 9, 10, 103]);
+        assert_eq!(store.spool_stats("central").unwrap().1, 900, "the bytes of exactly those removed");
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -7,9 +7,10 @@
 //! travel at once, all on one session (the base stores them in arrival order). An original base
 //! gets one `onLog` post per record, deleted once it answers a `ping` sent after them.
 //! Records travel on the log channel the base asks for; on the command connection only if none
-//! came within [`LOG_CHANNEL_GRACE`].
+//! came within [`LOG_CHANNEL_GRACE`]. Each batch is shared between the loggers with records
+//! waiting (`Store::spool_batch_shared`): one logger's backlog does not hold the others back.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,7 +72,8 @@ pub async fn send_spooled(
     // Batches sent and not yet acknowledged, oldest first: their session, size, reply, record
     // count and spool ids.
     let mut in_flight: VecDeque<(SessionKey, usize, PendingReply, usize, Vec<i64>)> = VecDeque::new();
-    let mut last_sent = 0;
+    // The last record sent of each logger: the next batch takes each logger's records after it.
+    let mut sent: BTreeMap<String, i64> = BTreeMap::new();
     loop {
         let woken = spool.wake.notified();
         tokio::pin!(woken);
@@ -80,13 +82,16 @@ pub async fn send_spooled(
         let session = log_channel.borrow().clone().unwrap_or_else(|| command.clone());
         let key = session_key(&session);
         if may_send(in_flight.iter().map(|(key, ..)| *key), window, key) {
-            let (store, name) = (spool.store.clone(), base.to_owned());
+            let (store, name, after) = (spool.store.clone(), base.to_owned(), sent.clone());
             let batch = tokio::task::spawn_blocking(move || {
-                store.spool_batch_after(&name, last_sent, BATCH_RECORDS, BATCH_BYTES)
+                store.spool_batch_shared(&name, &after, BATCH_RECORDS, BATCH_BYTES)
             })
             .await??;
-            if let Some(last) = batch.last() {
-                last_sent = last.id;
+            if !batch.is_empty() {
+                for record in &batch {
+                    let last = sent.entry(record.logger.clone()).or_default();
+                    *last = (*last).max(record.id);
+                }
                 let ids: Vec<i64> = batch.iter().map(|r| r.id).collect();
                 if batched {
                     let (params, count) = batch_params(guid, &batch, &epoch);

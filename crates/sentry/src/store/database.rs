@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS spool (
     droppable INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS spool_by_base ON spool (base, id);
+-- Each logger's records of a base in order: batches share a base between its loggers.
+CREATE INDEX IF NOT EXISTS spool_by_logger ON spool (base, logger, id);
 -- The oldest droppable record of a base, for a full spool: only droppable records are in it,
 -- so security records cost no second index entry. (Until 2026-12 every record had one, in
 -- `spool_droppable`.)
@@ -289,7 +291,10 @@ pub(crate) mod tests {
                 .unwrap();
             names.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
         };
-        assert_eq!(indexes, ["spool_by_base", "spool_droppable_by_base", "spool_reports_by_base"]);
+        assert_eq!(
+            indexes,
+            ["spool_by_base", "spool_by_logger", "spool_droppable_by_base", "spool_reports_by_base"]
+        );
         let entry = |droppable: bool| SpoolEntry {
             base: "central".into(),
             logger: if droppable { "cpu" } else { "events" }.into(),
