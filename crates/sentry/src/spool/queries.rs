@@ -7,8 +7,9 @@
 //! Each base's spool is bounded in bytes; when a write would pass the bound, the oldest
 //! droppable (performance) records of that base are dropped and counted (`dropped`); then its
 //! drop reports but the newest (each carries the running total, `dropped_total`), so reports
-//! piling up while a base is away never push out security records; the others (security
-//! records) only once nothing else is left.
+//! piling up while a base is away never push out security records; then records a logger makes
+//! again at its next run (process checks); the records of positioned loggers (events, which no
+//! run gives again once their position moved past them) only once nothing else is left.
 //!
 //! A base's batches share it between the loggers with records waiting
 //! ([`Store::spool_batch_shared`]): each logger's records go in order, but one logger's backlog
@@ -35,6 +36,28 @@ pub struct SpoolEntry {
     pub record: Vec<u8>,
     /// A performance record, dropped first when the spool is full.
     pub droppable: bool,
+}
+
+/// The `droppable` mark of a record made again at its logger's next run (a process check):
+/// past the bound it goes after performance records and superseded drop reports, before the
+/// records of positioned loggers (events), which no run makes again once their position moved
+/// past them.
+const PERIODIC: i64 = 2;
+
+/// The `droppable` mark `entry` is stored with: 1 for a performance record; [`PERIODIC`] for
+/// another record of a logger without a position in this write (a position is only ever
+/// committed with its records, and such records are never kept in memory for a later write);
+/// 0 for records of positioned loggers and for drop reports.
+fn drop_class(entry: &SpoolEntry, positions: &[(&str, &str)]) -> i64 {
+    if entry.droppable {
+        1
+    } else if entry.logger == super::sink::DROP_REPORT_LOGGER
+        || positions.iter().any(|(logger, _)| *logger == entry.logger)
+    {
+        0
+    } else {
+        PERIODIC
+    }
 }
 
 /// What one base's spool holds.
@@ -215,7 +238,8 @@ impl Store {
             // Each base's running total is updated once per write, not once per record.
             let mut added: std::collections::BTreeMap<&String, i64> = std::collections::BTreeMap::new();
             for entry in entries {
-                insert.execute(params![entry.base, entry.logger, entry.record, entry.droppable])?;
+                let class = drop_class(entry, positions);
+                insert.execute(params![entry.base, entry.logger, entry.record, class])?;
                 *added.entry(&entry.base).or_default() += entry.record.len() as i64;
             }
             for (base, bytes) in &added {
@@ -246,8 +270,10 @@ impl Store {
                 let superseded_report = format!(
                     "AND {DROP_REPORT_ROWS} AND id < (SELECT max(id) FROM spool WHERE base = ?1 AND {DROP_REPORT_ROWS})"
                 );
-                let Some((id, length)) =
-                    oldest("AND droppable = 1")?.or(oldest(&superseded_report)?).or(oldest("")?)
+                let Some((id, length)) = oldest("AND droppable = 1")?
+                    .or(oldest(&superseded_report)?)
+                    .or(oldest(&format!("AND droppable = {PERIODIC}"))?)
+                    .or(oldest("")?)
                 else {
                     break;
                 };
@@ -530,6 +556,37 @@ mod tests {
         store.spool_ack("central", &[last - 1, last]).unwrap();
         store.spool_append(&[entry(7)], &[], &[], 250).unwrap();
         assert_eq!(store.spool_batch_after("central", last, 10, 10_000).unwrap()[0].record[0], 7);
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn past_the_bound_process_checks_go_before_older_event_records() {
+        let dir = temp_data_dir("spool-periodic");
+        let store = Store::open(&dir).unwrap();
+        let entry = |logger: &str, n: u8| SpoolEntry {
+            base: "central".into(),
+            logger: logger.into(),
+            record: vec![n; 100],
+            droppable: false,
+        };
+        // Event records, committed with their position, then process checks, both security.
+        store
+            .spool_append(&[entry("security", 1), entry("security", 2)], &[], &[("security", "p2")], 1_000)
+            .unwrap();
+        store.spool_append(&[entry("procs", 3), entry("procs", 4)], &[], &[], 1_000).unwrap();
+        // Past the bound: the process checks go first, newer as they are; the events stay.
+        let losses = store.spool_append(&[entry("procs", 5)], &[], &[], 300).unwrap();
+        assert_eq!(losses, [("central".to_owned(), 2)]);
+        let left = |store: &Store| -> Vec<u8> {
+            store.spool_batch("central", 10, 10_000).unwrap().iter().map(|r| r.record[0]).collect()
+        };
+        assert_eq!(left(&store), [1, 2, 5]);
+        store.spool_append(&[entry("security", 6)], &[], &[("security", "p6")], 300).unwrap();
+        assert_eq!(left(&store), [1, 2, 6], "the process check again");
+        // Only events left to drop: the oldest of them goes, as before.
+        store.spool_append(&[entry("security", 7)], &[], &[("security", "p7")], 300).unwrap();
+        assert_eq!(left(&store), [2, 6, 7]);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -7,8 +7,9 @@
 //!
 //! Each spooled record carries `seq`, its logger's sequence number: consecutive over every
 //! record of that logger ever spooled (saved with the spool, so it survives restarts), so a
-//! base can tell a gap or a duplicate. Records of performance loggers are marked droppable: a full spool drops them first. Every
-//! drop is itself reported to the base that lost records, as a record of the logger
+//! base can tell a gap or a duplicate. Records of performance loggers are marked droppable: a
+//! full spool drops them first (then process checks, then event records: `super::queries`).
+//! Every drop is itself reported to the base that lost records, as a record of the logger
 //! [`DROP_REPORT_LOGGER`] (logtype `spool-drop`): a full spool drops it after the performance
 //! records, before the security ones, and never the newest report of a base.
 //!

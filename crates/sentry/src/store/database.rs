@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS spool (
     droppable INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS spool_by_base ON spool (base, id);
+-- The oldest record of a base made again at its logger's next run (droppable = 2: process
+-- checks), dropped past the bound before records of positioned loggers (spool/queries.rs).
+CREATE INDEX IF NOT EXISTS spool_periodic_by_base ON spool (base, id) WHERE droppable = 2;
 -- Each logger's records of a base in order: batches share a base between its loggers.
 CREATE INDEX IF NOT EXISTS spool_by_logger ON spool (base, logger, id);
 -- The oldest droppable record of a base, for a full spool: only droppable records are in it,
@@ -293,7 +296,13 @@ pub(crate) mod tests {
         };
         assert_eq!(
             indexes,
-            ["spool_by_base", "spool_by_logger", "spool_droppable_by_base", "spool_reports_by_base"]
+            [
+                "spool_by_base",
+                "spool_by_logger",
+                "spool_droppable_by_base",
+                "spool_periodic_by_base",
+                "spool_reports_by_base"
+            ]
         );
         let entry = |droppable: bool| SpoolEntry {
             base: "central".into(),
