@@ -780,8 +780,10 @@ WINBOOL WINAPI EvtNext(EVT_HANDLE result_set, DWORD size, EVT_HANDLE *events, DW
     if ((error = channel_dir(results->channel, dir)))
         goto done;
     /* Not delivered yet ("delivery-delay"): nothing, whatever the wait asked (the shim never
-     * waits; a caller waits on the signal event). */
-    if (results->kind == SUBSCRIPTION && GetTickCount64() < results->deliver_at)
+     * waits; a caller waits on the signal event). Delivered once the event is set, whatever
+     * the tick count says (the thread's Sleep and GetTickCount64 keep different clocks). */
+    if (results->kind == SUBSCRIPTION && GetTickCount64() < results->deliver_at &&
+        WaitForSingleObject(results->signal, 0) != WAIT_OBJECT_0)
         FAIL(ERROR_NO_MORE_ITEMS);
     error = control(dir, "next", TRUE);
     if (!error && size > MAX_EVENTS_PER_NEXT)

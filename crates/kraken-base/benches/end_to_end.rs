@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use kraken_codec::{Value, encode, map};
 use kraken_rpc::tls::{self, ServerPin, TlsIdentity, TrustedCas};
 use kraken_rpc::{Connector, RpcConfig, RpcServer, ServiceTable, service_fn};
-use sentry::spool::SpoolEntry;
+use sentry::spool::{DropClass, SpoolEntry};
 use sentry::store::Store;
 use tokio::sync::Notify;
 
@@ -163,7 +163,7 @@ async fn end_to_end(
                 base: "local".into(),
                 logger: "bench".into(),
                 record: numbered(seq),
-                droppable: true,
+                class: DropClass::Performance,
             })
             .collect();
         store.spool_append(&entries, &[], &[], u64::MAX).unwrap();

@@ -425,7 +425,7 @@ fn spool_records(data: &Path, base: &str, count: u8) {
             base: base.into(),
             logger: "cpu".into(),
             record: vec![n; 10],
-            droppable: true,
+            class: sentry::spool::DropClass::Performance,
         })
         .collect();
     store.subscribe(base, "cpu").unwrap();

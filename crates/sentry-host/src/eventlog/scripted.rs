@@ -410,6 +410,7 @@ impl SubscriptionApi for ScriptedApi {
         &mut self,
         subscription: &mut ScriptedSubscription,
         max: u32,
+        _first_wait: std::time::Duration,
     ) -> Result<Vec<ScriptedEvent>, ApiError> {
         let log = self.enter(Call::Next, "EvtNext")?;
         if max > log.max_batch {

@@ -126,6 +126,14 @@ pub const MAX_BATCH: u32 = 1024;
 /// its position (and, if they do, the subscription is replaced).
 pub const STALL_CHECK_AFTER: Duration = Duration::from_secs(60);
 
+/// How long the first polls of the new subscriptions of one read may wait, in all, for the
+/// service to deliver their first events (it does so on its own time: MS-EVEN6's
+/// `EvtRpcRemoteSubscriptionNext` answers with the events "delivered to a subscription", and
+/// Microsoft's pull sample waits on the signal event before its first `EvtNext`). A poll at
+/// once could find a new subscription with a backlog empty, and a subscription made for each
+/// read (forwarded-event logs) would then never read a thing.
+pub const FIRST_POLL_WAIT: Duration = Duration::from_secs(1);
+
 /// How many resubscriptions one read may make before it gives up for this run.
 const MAX_RESUBSCRIBES: usize = 12;
 
@@ -195,10 +203,14 @@ pub trait SubscriptionApi: Send {
         query: &str,
         from: SubscribeFrom<'_>,
     ) -> Result<Self::Subscription, ApiError>;
-    /// Up to `max` events of the subscription, without waiting, but on a new subscription's
-    /// first call for the service to deliver its first events (a bounded wait).
-    fn next(&mut self, subscription: &mut Self::Subscription, max: u32)
-    -> Result<Vec<Self::Event>, ApiError>;
+    /// Up to `max` events of the subscription, without waiting; but the first call on a new
+    /// subscription waits up to `first_wait` for the service to deliver its first events.
+    fn next(
+        &mut self,
+        subscription: &mut Self::Subscription,
+        max: u32,
+        first_wait: Duration,
+    ) -> Result<Vec<Self::Event>, ApiError>;
     /// The event's XML.
     fn render(&mut self, event: &Self::Event) -> Result<String, ApiError>;
     /// The XML of the bookmark moved on over `events` (at least one), in turn.
@@ -791,8 +803,9 @@ impl<A: SubscriptionApi> SubscriptionSource<A> {
         self.strict_noisy_told = true;
         tracing::warn!(
             "{}: {error} for every new Strict subscription (as forwarded-event logs answer): reads go on \
-             without Strict for {} minutes at a time: records overwritten during such a read are not \
-             reported, and those lost between reads only when a read finds its bookmarked record gone",
+             without Strict for {} minutes at a time: for a filtered query, records overwritten during \
+             such a read are not reported, and those lost between reads only when a read finds its \
+             bookmarked record gone (an unfiltered one tells them by the record ids it is given)",
             self.channel,
             STRICT_NOISY_FOR.as_secs() / 60
         );
@@ -1086,6 +1099,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
         };
         let mut resubscribes = 0;
         let mut passed_over = 0;
+        let mut first_wait = FIRST_POLL_WAIT;
         let mut more = false;
         // Stale answers (15011, 15012) in a row with nothing given between, and where the gap
         // the first of them made at the oldest record is.
@@ -1100,7 +1114,9 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                 Some(_) => self.batch,
                 None => self.batch.min(u32::try_from(max - items.len()).unwrap_or(u32::MAX)),
             };
-            let result = self.api.next(&mut open.subscription, want);
+            let polled_at = Instant::now();
+            let result = self.api.next(&mut open.subscription, want, first_wait);
+            first_wait = first_wait.saturating_sub(polled_at.elapsed());
             let error = match result {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {

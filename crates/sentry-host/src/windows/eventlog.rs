@@ -36,7 +36,7 @@ use crate::eventlog::accounts::LookupFn;
 use crate::eventlog::source::SourceError;
 use crate::eventlog::subscription::{
     ApiError, FoundEvent, OPEN_METADATA, RENDER_CALL, SubscribeFrom, SubscriptionApi, bookmark_places,
-    bookmark_record_id, bookmark_xml, codes,
+    bookmark_record_id, bookmark_xml,
 };
 
 /// What a failed render of a bookmark is called: not an event's render ([`RENDER_CALL`]).
@@ -58,12 +58,10 @@ const PARTIAL_MESSAGE: [u32; 3] =
 /// How long the newest-record query may take.
 const QUERY_WAIT_MS: u32 = 10_000;
 
-/// How long the first poll of a new subscription waits for the service to signal that it has
-/// events for it: the service delivers them to the subscription on its own time (MS-EVEN6's
-/// `EvtRpcRemoteSubscriptionNext` answers with the events "delivered to a subscription", and
-/// Microsoft's pull sample waits on the signal before its first `EvtNext`), so a poll at once
-/// could find a subscription with a backlog empty. Where nothing waits, the read ends after this.
-const FIRST_POLL_WAIT_MS: u32 = 2_000;
+/// Failures that say a handle is no longer served: `ERROR_INVALID_HANDLE`, and the RPC
+/// errors of a service gone or restarted (`RPC_S_UNKNOWN_IF`, `RPC_S_SERVER_UNAVAILABLE`,
+/// `RPC_S_CALL_FAILED`, `EPT_S_NOT_REGISTERED`).
+const HANDLE_GONE: [u32; 5] = [6, 1717, 1722, 1726, 1753];
 
 /// Publisher metadata handles kept open.
 const PUBLISHERS_KEPT: usize = 256;
@@ -338,13 +336,19 @@ impl SubscriptionApi for WindowsApi {
         Ok(Subscription { handle, signal, polled: false })
     }
 
-    fn next(&mut self, subscription: &mut Subscription, max: u32) -> Result<Vec<EvtHandle>, ApiError> {
+    fn next(
+        &mut self,
+        subscription: &mut Subscription,
+        max: u32,
+        first_wait: std::time::Duration,
+    ) -> Result<Vec<EvtHandle>, ApiError> {
         if !subscription.polled {
             subscription.polled = true;
             // Set by the service once it has events for the subscription (never reset: only
             // this first poll waits). A wait that fails or runs out is no error: the poll says.
+            let wait_ms = u32::try_from(first_wait.as_millis()).unwrap_or(u32::MAX);
             // SAFETY: the event is open for the subscription's life.
-            unsafe { WaitForSingleObject(subscription.signal.0, FIRST_POLL_WAIT_MS) };
+            unsafe { WaitForSingleObject(subscription.signal.0, wait_ms) };
         }
         let mut handles: Vec<EVT_HANDLE> = vec![0; max.max(1) as usize];
         let mut returned = 0u32;
@@ -414,10 +418,11 @@ impl SubscriptionApi for WindowsApi {
                 EvtFormatMessage(publisher, event.0, 0, 0, null(), EvtFormatMessageEvent, size, buffer, used)
             }
         });
-        // A failure other than the message missing may be the handle's own (the event log
-        // service restarted, the provider reinstalled): the next event opens the metadata again.
+        // The handle gone with the service that made it (the event log service restarted): the
+        // next event opens the metadata again. Not for an event's own failure (its data not
+        // matching the template, say), which any event could cause at each of its events.
         if let Err(error) = &result
-            && !codes::MESSAGE_MISSING.contains(&error.code)
+            && HANDLE_GONE.contains(&error.code)
         {
             self.publishers.remove(provider);
         }

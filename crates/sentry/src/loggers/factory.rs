@@ -99,6 +99,12 @@ pub trait LoggerFactory: Send + Sync {
     fn performance(&self) -> bool {
         false
     }
+    /// Whether each run makes its records afresh (a check of the current state), so that a
+    /// full spool drops them after performance records and before those of loggers whose
+    /// records no run gives again (events, read from a position).
+    fn periodic(&self) -> bool {
+        false
+    }
     /// Checks option values beyond their types (ranges, choices); called by
     /// [`validate_options`] once the types are right.
     fn check(&self, _config: &BTreeMap<String, OptionValue>) -> Result<(), String> {

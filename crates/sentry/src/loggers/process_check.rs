@@ -25,6 +25,9 @@ impl LoggerFactory for ProcessCheckFactory {
     fn name(&self) -> &'static str {
         "process-check"
     }
+    fn periodic(&self) -> bool {
+        true
+    }
     fn display_names(&self) -> Localized {
         &[("en", "Process Check"), ("ko", "프로세스 점검")]
     }

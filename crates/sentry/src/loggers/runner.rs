@@ -282,7 +282,36 @@ impl RunLoop {
                 stats.last_log = Some(now);
             }
         }
-        match self.failures.note(error.as_deref().map_or(Ok(()), Err), Instant::now()) {
+        self.tell(error.as_deref());
+        // A panic while committing ends this run, not the logger's thread (as a failed write
+        // does: a positioned run's records are read again unless the position was committed).
+        let commit = catch_unwind(AssertUnwindSafe(|| match &position {
+            Some(position) => {
+                let committed = self.sinks.write_positioned(&records, &self.name, position);
+                committed && more
+            }
+            None => {
+                if !records.is_empty() {
+                    self.sinks.write(&records);
+                }
+                false
+            }
+        }));
+        commit.unwrap_or_else(|panic| {
+            let error = format!("writing the run's records panicked: {}", panic_message(panic.as_ref()));
+            {
+                let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+                stats.failed_runs += 1;
+                stats.last_error = Some(error.clone());
+            }
+            self.tell(Some(&error));
+            false
+        })
+    }
+
+    /// Logs how runs go: a failure (the same one repeating only now and then), a recovery.
+    fn tell(&mut self, error: Option<&str>) {
+        match self.failures.note(error.map_or(Ok(()), Err), Instant::now()) {
             Some(FailureNote::Failed { error, repeats: 0 }) => {
                 tracing::warn!(logger = %self.name, %error, "logger run failed; the logger keeps running")
             }
@@ -299,28 +328,6 @@ impl RunLoop {
             }
             None => {}
         }
-        // A panic while committing ends this run, not the logger's thread (the run's records
-        // are then read again, or lost with a non-positioned run, as with a failed write).
-        let commit = catch_unwind(AssertUnwindSafe(|| match &position {
-            Some(position) => {
-                let committed = self.sinks.write_positioned(&records, &self.name, position);
-                committed && more
-            }
-            None => {
-                if !records.is_empty() {
-                    self.sinks.write(&records);
-                }
-                false
-            }
-        }));
-        commit.unwrap_or_else(|panic| {
-            let message = panic_message(panic.as_ref());
-            tracing::error!(logger = %self.name, "writing a run's records panicked: {message}; the logger keeps running");
-            let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-            stats.failed_runs += 1;
-            stats.last_error = Some(format!("writing the run's records panicked: {message}"));
-            false
-        })
     }
 }
 

@@ -16,6 +16,6 @@ pub mod sender;
 pub mod sink;
 
 pub use pressure::SpoolPressure;
-pub use queries::{SpoolEntry, SpoolSummary, SpooledRecord};
+pub use queries::{DropClass, SpoolEntry, SpoolSummary, SpooledRecord};
 pub use sender::SpoolAccess;
 pub use sink::{DROP_REPORT_LOGGER, PENDING_MAX_BYTES, SpoolSink};

@@ -230,7 +230,7 @@ impl DeliveryGate for SpoolPressure {
 mod tests {
     use super::*;
     use crate::loggers::standard_factories;
-    use crate::spool::SpoolEntry;
+    use crate::spool::{DropClass, SpoolEntry};
     use crate::store::database::tests::temp_data_dir;
 
     #[test]
@@ -250,7 +250,7 @@ mod tests {
             base: "central".into(),
             logger: "security".into(),
             record: vec![0; bytes],
-            droppable: false,
+            class: DropClass::Kept,
         };
         store.spool_append(&[entry(700)], &[], &[], 1_000).unwrap();
         assert_eq!(linked.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 200 });
@@ -277,7 +277,12 @@ mod tests {
 
     /// A security record of `bytes` for `base`.
     fn entry(base: &str, bytes: usize) -> SpoolEntry {
-        SpoolEntry { base: base.into(), logger: "security".into(), record: vec![0; bytes], droppable: false }
+        SpoolEntry {
+            base: base.into(),
+            logger: "security".into(),
+            record: vec![0; bytes],
+            class: DropClass::Kept,
+        }
     }
 
     #[test]
@@ -434,7 +439,7 @@ mod tests {
             base: "central".into(),
             logger: "security".into(),
             record: vec![0; 300],
-            droppable: false,
+            class: DropClass::Kept,
         };
         store.spool_append(&[entry], &[], &[], 1_000).unwrap();
         assert_eq!(pressure.check("security", u64::MAX).unwrap(), open(900 - 300 - 100));

@@ -34,30 +34,37 @@ pub struct SpoolEntry {
     pub logger: String,
     /// The Kraken-encoded record map (`{logger, date, msg, params}`).
     pub record: Vec<u8>,
-    /// A performance record, dropped first when the spool is full.
-    pub droppable: bool,
+    /// When a full spool drops it.
+    pub class: DropClass,
 }
 
-/// The `droppable` mark of a record made again at its logger's next run (a process check):
-/// past the bound it goes after performance records and superseded drop reports, before the
-/// records of positioned loggers (events), which no run makes again once their position moved
-/// past them.
-const PERIODIC: i64 = 2;
+/// Which records a full spool drops first: the `droppable` mark of a spooled record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropClass {
+    /// Records of positioned loggers (events: no run gives them again once the position moved
+    /// past them) and drop reports (the newest of a base is never dropped): last.
+    Kept = 0,
+    /// Performance records: first.
+    Performance = 1,
+    /// Records a logger makes again at its next run (process checks): after performance
+    /// records and superseded drop reports, before the kept ones.
+    Periodic = 2,
+}
 
-/// The `droppable` mark `entry` is stored with: 1 for a performance record; [`PERIODIC`] for
-/// another record of a logger without a position in this write (a position is only ever
-/// committed with its records, and such records are never kept in memory for a later write);
-/// 0 for records of positioned loggers and for drop reports.
-fn drop_class(entry: &SpoolEntry, positions: &[(&str, &str)]) -> i64 {
-    if entry.droppable {
-        1
-    } else if entry.logger == super::sink::DROP_REPORT_LOGGER
-        || positions.iter().any(|(logger, _)| *logger == entry.logger)
-    {
-        0
-    } else {
-        PERIODIC
-    }
+impl DropClass {
+    /// From first dropped to last, for records kept in memory too.
+    pub const DROP_ORDER: [DropClass; 3] = [DropClass::Performance, DropClass::Periodic, DropClass::Kept];
+}
+
+/// A logger taking its share of a batch ([`Store::spool_batch_shared`]).
+struct Taker {
+    logger: String,
+    /// The id of the last record it took (or that was sent before).
+    after: i64,
+    /// The id of its next record when the batch began: the oldest takes first.
+    first: i64,
+    /// Whether it may have more to give this batch.
+    more: bool,
 }
 
 /// What one base's spool holds.
@@ -238,8 +245,7 @@ impl Store {
             // Each base's running total is updated once per write, not once per record.
             let mut added: std::collections::BTreeMap<&String, i64> = std::collections::BTreeMap::new();
             for entry in entries {
-                let class = drop_class(entry, positions);
-                insert.execute(params![entry.base, entry.logger, entry.record, class])?;
+                insert.execute(params![entry.base, entry.logger, entry.record, entry.class as i64])?;
                 *added.entry(&entry.base).or_default() += entry.record.len() as i64;
             }
             for (base, bytes) in &added {
@@ -270,10 +276,11 @@ impl Store {
                 let superseded_report = format!(
                     "AND {DROP_REPORT_ROWS} AND id < (SELECT max(id) FROM spool WHERE base = ?1 AND {DROP_REPORT_ROWS})"
                 );
-                let Some((id, length)) = oldest("AND droppable = 1")?
-                    .or(oldest(&superseded_report)?)
-                    .or(oldest(&format!("AND droppable = {PERIODIC}"))?)
-                    .or(oldest("")?)
+                let Some((id, length)) =
+                    oldest(&format!("AND droppable = {}", DropClass::Performance as i64))?
+                        .or(oldest(&superseded_report)?)
+                        .or(oldest(&format!("AND droppable = {}", DropClass::Periodic as i64))?)
+                        .or(oldest("")?)
                 else {
                     break;
                 };
@@ -307,7 +314,10 @@ impl Store {
     /// its oldest records after the id `sent` names for it (those up to it are in flight), in
     /// turn an equal share of `max_count` and `max_bytes` (at least one record), then what the
     /// others left to those with more waiting; in id order. Each logger's records stay in
-    /// order, so its sequence numbers reach the base in order.
+    /// order, so its sequence numbers reach the base in order. Each logger's next record goes
+    /// in first, the oldest first, so a record larger than a share is not held back by the
+    /// others' smaller ones; a logger whose next record does not fit what is left of
+    /// `max_bytes` takes no more in this batch.
     pub fn spool_batch_shared(
         &self,
         base: &str,
@@ -316,61 +326,70 @@ impl Store {
         max_bytes: usize,
     ) -> Result<Vec<SpooledRecord>, StoreError> {
         let connection = self.lock();
-        // The loggers with records for `base`, by the index in name order (a small set, each
-        // found in one index lookup, however many records each has).
-        let mut loggers: Vec<String> = Vec::new();
+        // The loggers with records for `base`, each found in one index lookup however many
+        // records it has, with the id of its next record.
+        let mut takers: Vec<Taker> = Vec::new();
         {
-            let mut next =
+            let mut next_logger =
                 connection.prepare_cached("SELECT min(logger) FROM spool WHERE base = ?1 AND logger > ?2")?;
+            let mut next_id = connection
+                .prepare_cached("SELECT min(id) FROM spool WHERE base = ?1 AND logger = ?2 AND id > ?3")?;
             let mut after = String::new();
             while let Some(logger) =
-                next.query_row(params![base, after], |row| row.get::<_, Option<String>>(0))?
+                next_logger.query_row(params![base, after], |row| row.get::<_, Option<String>>(0))?
             {
+                let sent_to = sent.get(&logger).copied().unwrap_or(0);
+                let first: Option<i64> =
+                    next_id.query_row(params![base, logger, sent_to], |row| row.get(0))?;
                 after.clone_from(&logger);
-                loggers.push(logger);
+                if let Some(first) = first {
+                    takers.push(Taker { logger, after: sent_to, first, more: true });
+                }
             }
         }
+        takers.sort_unstable_by_key(|taker| taker.first);
         let mut rows = connection.prepare_cached(
             "SELECT id, record FROM spool WHERE base = ?1 AND logger = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
         )?;
-        // (logger, the last id taken, whether more may wait), for the loggers still to take from.
-        let mut takers: Vec<(String, i64, bool)> = loggers
-            .into_iter()
-            .map(|logger| {
-                let after = sent.get(&logger).copied().unwrap_or(0);
-                (logger, after, true)
-            })
-            .collect();
         let (mut batch, mut bytes) = (Vec::new(), 0usize);
-        while batch.len() < max_count && takers.iter().any(|(_, _, more)| *more) {
+        let mut heads_taken = false;
+        while batch.len() < max_count && takers.iter().any(|taker| taker.more) {
             let taken_before = batch.len();
-            let open = takers.iter().filter(|(_, _, more)| *more).count();
-            let count_share = ((max_count - batch.len()) / open).max(1);
+            let open = takers.iter().filter(|taker| taker.more).count();
+            // First each logger's next record, so that one larger than a share is not left
+            // out while the others give many; then equal shares of what is left.
+            let count_share = if heads_taken { ((max_count - batch.len()) / open).max(1) } else { 1 };
+            heads_taken = true;
             let bytes_share = (max_bytes.saturating_sub(bytes) / open).max(1);
-            for (logger, after, more) in takers.iter_mut().filter(|(_, _, more)| *more) {
-                if batch.len() >= max_count || (!batch.is_empty() && bytes >= max_bytes) {
+            for taker in takers.iter_mut().filter(|taker| taker.more) {
+                if batch.len() >= max_count {
                     break;
                 }
-                let mut query = rows.query(params![base, logger.as_str(), *after, count_share as i64])?;
+                let mut query =
+                    rows.query(params![base, taker.logger.as_str(), taker.after, count_share as i64])?;
                 let (mut taken, mut taken_bytes) = (0, 0);
-                *more = false;
+                taker.more = false;
                 while let Some(row) = query.next()? {
                     let record: Vec<u8> = row.get(1)?;
-                    let room = !batch.is_empty() && bytes + record.len() > max_bytes;
-                    if room || (taken > 0 && taken_bytes + record.len() > bytes_share) {
-                        *more = true;
+                    if !batch.is_empty() && bytes + record.len() > max_bytes {
+                        break; // no room left for it in this batch: none of this logger's
+                    }
+                    if taken > 0 && taken_bytes + record.len() > bytes_share {
+                        taker.more = true; // its share taken: more at the next turn
                         break;
                     }
                     taken += 1;
                     taken_bytes += record.len();
                     bytes += record.len();
-                    *after = row.get(0)?;
-                    batch.push(SpooledRecord { id: *after, logger: logger.clone(), record });
+                    taker.after = row.get(0)?;
+                    batch.push(SpooledRecord { id: taker.after, logger: taker.logger.clone(), record });
+                    if taken == count_share {
+                        taker.more = true;
+                        break;
+                    }
                 }
-                *more |= taken == count_share;
             }
-            // Full, or no record of any logger fits the bytes left.
-            if batch.len() == taken_before || bytes >= max_bytes {
+            if batch.len() == taken_before {
                 break;
             }
         }
@@ -528,7 +547,7 @@ mod tests {
             base: "central".into(),
             logger: "cpu".into(),
             record: vec![n; 100],
-            droppable: true,
+            class: DropClass::Performance,
         };
         assert_eq!(
             store.spool_append(&[entry(1), entry(2), entry(3)], &[("cpu", 3)], &[], 1_000).unwrap(),
@@ -568,7 +587,7 @@ mod tests {
             base: "central".into(),
             logger: logger.into(),
             record: vec![n; 100],
-            droppable: false,
+            class: if logger == "procs" { DropClass::Periodic } else { DropClass::Kept },
         };
         // Event records, committed with their position, then process checks, both security.
         store
@@ -599,7 +618,7 @@ mod tests {
             base: "central".into(),
             logger: logger.into(),
             record: vec![n; 100],
-            droppable: false,
+            class: DropClass::Kept,
         };
         // A flood of Application events spooled before two Security events.
         let flood: Vec<SpoolEntry> = (1..=10).map(|n| entry("application", n)).collect();
@@ -620,14 +639,21 @@ mod tests {
         store.spool_append(&[entry("security", 103)], &[], &[], 1 << 20).unwrap();
         let by_bytes = store.spool_batch_shared("central", &sent, 100, 250).unwrap();
         assert_eq!(taken(&by_bytes), [3, 103]);
+        // A record larger than a logger's share of the bytes still goes, newer as it is, while
+        // another logger has a backlog of small ones.
+        let large = SpoolEntry { record: vec![104; 600], ..entry("security", 104) };
+        store.spool_append(&[large], &[], &[], 1 << 20).unwrap();
+        sent.insert("security".to_owned(), by_bytes[1].id);
+        let with_large = store.spool_batch_shared("central", &sent, 100, 1_000).unwrap();
+        assert_eq!(taken(&with_large), [3, 4, 5, 6, 104], "1,000 bytes");
         let one = store.spool_batch_shared("central", &BTreeMap::new(), 100, 10).unwrap();
         assert_eq!(taken(&one), [1], "one record, however large");
         // Acknowledged by their ids, not as a range: the flood's 3..=10 stay.
         let ids: Vec<i64> = first.iter().map(|r| r.id).collect();
         store.spool_ack("central", &ids).unwrap();
         let left = store.spool_batch("central", 100, 1 << 20).unwrap();
-        assert_eq!(taken(&left), [3, 4, 5, 6, 7, 8, 9, 10, 103]);
-        assert_eq!(store.spool_stats("central").unwrap().1, 900, "the bytes of exactly those removed");
+        assert_eq!(taken(&left), [3, 4, 5, 6, 7, 8, 9, 10, 103, 104]);
+        assert_eq!(store.spool_stats("central").unwrap().1, 1_500, "the bytes of exactly those removed");
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -640,7 +666,7 @@ mod tests {
             base: base.into(),
             logger: "cpu".into(),
             record: vec![1; 10],
-            droppable: true,
+            class: DropClass::Performance,
         };
         for base in ["central", "old"] {
             store.subscribe(base, "cpu").unwrap();
@@ -672,7 +698,7 @@ mod tests {
             base: "central".into(),
             logger: if droppable { "cpu" } else { "procs" }.into(),
             record: vec![n; 100],
-            droppable,
+            class: if droppable { DropClass::Performance } else { DropClass::Kept },
         };
         store
             .spool_append(

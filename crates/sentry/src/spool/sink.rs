@@ -29,7 +29,7 @@ use sentry_protocol::LogRecord;
 use sentry_protocol::record::params;
 use tokio::sync::Notify;
 
-use super::queries::SpoolEntry;
+use super::queries::{DropClass, SpoolEntry};
 use crate::loggers::{LoggerFactory, RecordSink};
 use crate::store::cursors::POSITION_CURSOR;
 use crate::store::{Store, StoreError};
@@ -50,6 +50,8 @@ pub struct SpoolSink {
     max_bytes: u64,
     /// Factories whose records are performance metrics (dropped first).
     performance_factories: HashSet<&'static str>,
+    /// Factories whose records their next run makes again (dropped next).
+    periodic_factories: HashSet<&'static str>,
     /// Records the store refused, waiting for the next write. Its lock also makes spool
     /// writes one at a time, so drop reports (made by any logger's thread) number in order.
     pending: Mutex<Pending>,
@@ -82,8 +84,8 @@ struct Pending {
 }
 
 impl Pending {
-    /// Keeps `entries` (after those already waiting), dropping the oldest past the bound:
-    /// performance records first, as a full spool does, then the oldest of the others.
+    /// Keeps `entries` (after those already waiting), dropping the oldest past the bound in
+    /// the order a full spool does ([`DropClass::DROP_ORDER`]).
     fn keep(&mut self, entries: Vec<SpoolEntry>, sequences: BTreeMap<String, i64>) {
         self.bytes += entries.iter().map(|e| e.record.len()).sum::<usize>();
         self.entries.extend(entries);
@@ -92,12 +94,12 @@ impl Pending {
             return;
         }
         let mut dropped = vec![false; self.entries.len()];
-        for droppable_only in [true, false] {
+        for class in DropClass::DROP_ORDER {
             for (index, entry) in self.entries.iter().enumerate() {
                 if self.bytes <= PENDING_MAX_BYTES {
                     break;
                 }
-                if dropped[index] || (droppable_only && !entry.droppable) {
+                if dropped[index] || entry.class != class {
                     continue;
                 }
                 dropped[index] = true;
@@ -118,10 +120,12 @@ impl SpoolSink {
     /// make performance records.
     pub fn new(store: Arc<Store>, max_bytes: u64, factories: &[Arc<dyn LoggerFactory>]) -> Self {
         let performance_factories = factories.iter().filter(|f| f.performance()).map(|f| f.name()).collect();
+        let periodic_factories = factories.iter().filter(|f| f.periodic()).map(|f| f.name()).collect();
         SpoolSink {
             store,
             max_bytes,
             performance_factories,
+            periodic_factories,
             pending: Mutex::default(),
             wake: Arc::new(Notify::new()),
             drops_logged: Mutex::default(),
@@ -135,10 +139,15 @@ impl SpoolSink {
         self
     }
 
-    /// Whether `logger`'s records are performance metrics.
-    fn droppable(&self, logger: &str) -> Result<bool, StoreError> {
+    /// When a full spool drops `logger`'s records.
+    fn drop_class(&self, logger: &str) -> Result<DropClass, StoreError> {
         let row = self.store.logger(logger)?;
-        Ok(row.is_some_and(|row| self.performance_factories.contains(row.factory.as_str())))
+        let factory = row.as_ref().map(|row| row.factory.as_str());
+        Ok(match factory {
+            Some(factory) if self.performance_factories.contains(factory) => DropClass::Performance,
+            Some(factory) if self.periodic_factories.contains(factory) => DropClass::Periodic,
+            _ => DropClass::Kept,
+        })
     }
 
     /// Tells each base that lost records how many, in a record of its own.
@@ -170,7 +179,7 @@ impl SpoolSink {
                 base: base.clone(),
                 logger: DROP_REPORT_LOGGER.into(),
                 record: report.entry_bytes(seq),
-                droppable: false,
+                class: DropClass::Kept,
             });
         }
         // Room for a report costs a performance record or an older report where there is one;
@@ -240,15 +249,19 @@ impl SpoolSink {
         // (logger, last sequence number given) of the loggers in this write.
         let mut sequences: Vec<(String, i64)> = Vec::new();
         // A run's records come from one logger: look its subscribers up once, not per record.
-        let mut subscribers: Option<(&str, Vec<String>, bool)> = None;
+        let mut subscribers: Option<(&str, Vec<String>, DropClass)> = None;
         for record in records {
             let logger = record.logger.as_str();
             if subscribers.as_ref().is_none_or(|(current, _, _)| *current != logger) {
                 let bases = self.store.subscribers(logger).map_err(to_io)?;
-                let droppable = !bases.is_empty() && self.droppable(logger).map_err(to_io)?;
-                subscribers = Some((logger, bases, droppable));
+                let class = if bases.is_empty() {
+                    DropClass::Kept
+                } else {
+                    self.drop_class(logger).map_err(to_io)?
+                };
+                subscribers = Some((logger, bases, class));
             }
-            let Some((_, bases, droppable)) = subscribers.as_ref() else { continue };
+            let Some((_, bases, class)) = subscribers.as_ref() else { continue };
             if bases.is_empty() {
                 if self.bases_configured && positioned.is_some() {
                     return Err(io::Error::other(format!(
@@ -282,7 +295,7 @@ impl SpoolSink {
                     base: base.clone(),
                     logger: logger.to_owned(),
                     record,
-                    droppable: *droppable,
+                    class: *class,
                 });
             }
         }
@@ -438,6 +451,35 @@ mod tests {
     }
 
     #[test]
+    fn each_record_is_spooled_with_the_drop_class_its_factory_gives() {
+        let dir = std::env::temp_dir().join(format!("kraken-spool-classes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        for (name, factory) in
+            [("cpu", "cpu-usage"), ("procs", "process-check"), ("security", "windows-event-logger")]
+        {
+            store.insert_logger(&logger(name, factory)).unwrap();
+            store.subscribe("central", name).unwrap();
+        }
+        let sink = SpoolSink::new(store.clone(), 1 << 30, &standard_factories());
+        sink.write(&[record("cpu", 1), record("procs", 2)]).unwrap();
+        assert!(sink.write_positioned(&[record("security", 3)], "security", "p").unwrap());
+        let classes: Vec<(String, i64)> = {
+            let connection = store.lock();
+            let mut rows = connection.prepare("SELECT logger, droppable FROM spool ORDER BY id").unwrap();
+            rows.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let expected =
+            [("cpu", DropClass::Performance), ("procs", DropClass::Periodic), ("security", DropClass::Kept)];
+        assert_eq!(classes, expected.map(|(logger, class)| (logger.to_owned(), class as i64)));
+        drop((sink, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn with_bases_configured_a_run_whose_logger_no_base_takes_any_more_is_not_committed() {
         // The last base disconnected the logger while it read: the records are not lost with a
         // position saved past them; they wait in their source, as for a logger never connected.
@@ -467,7 +509,7 @@ mod tests {
             base: "central".into(),
             logger: "procs".into(),
             record: vec![n; PENDING_MAX_BYTES / 2],
-            droppable: false,
+            class: DropClass::Kept,
         };
         pending.keep(vec![entry(1), entry(2)], BTreeMap::from([("procs".to_owned(), 2)]));
         pending.keep(vec![entry(3)], BTreeMap::from([("procs".to_owned(), 3)]));
@@ -487,7 +529,7 @@ mod tests {
             base: "central".into(),
             logger: if droppable { "cpu" } else { "security" }.into(),
             record: vec![n; PENDING_MAX_BYTES / 4],
-            droppable,
+            class: if droppable { DropClass::Performance } else { DropClass::Kept },
         };
         pending.keep(vec![entry(1, false), entry(2, true), entry(3, false)], BTreeMap::new());
         pending.keep(vec![entry(4, true), entry(5, false)], BTreeMap::new());

@@ -82,7 +82,7 @@ mod tests {
             base: "central".into(),
             logger: "security".into(),
             record: vec![1],
-            droppable: false,
+            class: crate::spool::DropClass::Kept,
         };
         store.spool_append(&[entry], &[("security", 11)], &[("security", "read up to 11")], 1 << 20).unwrap();
         store.save_cursor("security", POSITION_CURSOR, "now").unwrap();

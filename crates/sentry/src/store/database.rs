@@ -204,7 +204,7 @@ impl Store {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::spool::SpoolEntry;
+    use crate::spool::{DropClass, SpoolEntry};
     use crate::store::Policy;
 
     /// A fresh data directory under the system temp dir.
@@ -263,8 +263,12 @@ pub(crate) mod tests {
         // Ids are never reused from now on, even once the spool is empty.
         let first = waiting[0].id;
         store.spool_ack("central", &[first]).unwrap();
-        let entry =
-            SpoolEntry { base: "central".into(), logger: "cpu".into(), record: vec![2], droppable: true };
+        let entry = SpoolEntry {
+            base: "central".into(),
+            logger: "cpu".into(),
+            record: vec![2],
+            class: DropClass::Performance,
+        };
         store.spool_append(&[entry], &[], &[], 1_000).unwrap();
         assert!(store.spool_batch("central", 10, 1_000).unwrap()[0].id > first);
         drop(store);
@@ -308,7 +312,7 @@ pub(crate) mod tests {
             base: "central".into(),
             logger: if droppable { "cpu" } else { "events" }.into(),
             record: vec![7; 10],
-            droppable,
+            class: if droppable { DropClass::Performance } else { DropClass::Kept },
         };
         store.spool_append(&[entry(false), entry(true), entry(false)], &[], &[], 1_000).unwrap();
         let in_index: i64 = store

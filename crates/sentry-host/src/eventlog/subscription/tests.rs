@@ -547,12 +547,17 @@ impl SubscriptionApi for FailSecondNext {
     ) -> Result<Self::Subscription, ApiError> {
         self.inner.subscribe(c, q, from)
     }
-    fn next(&mut self, s: &mut Self::Subscription, max: u32) -> Result<Vec<Self::Event>, ApiError> {
+    fn next(
+        &mut self,
+        s: &mut Self::Subscription,
+        max: u32,
+        wait: Duration,
+    ) -> Result<Vec<Self::Event>, ApiError> {
         self.nexts += 1;
         if self.nexts == 2 {
             return Err(ApiError { call: "EvtNext", code: 1722 });
         }
-        self.inner.next(s, max)
+        self.inner.next(s, max, wait)
     }
     fn render(&mut self, e: &Self::Event) -> Result<String, ApiError> {
         self.inner.render(e)

@@ -222,7 +222,7 @@ fn a_run_of_events_larger_than_assumed_reads_only_what_fits_in_the_spool() {
         base: "central".into(),
         logger: "other".into(),
         record: vec![0; 786_000],
-        droppable: false,
+        class: crate::spool::DropClass::Kept,
     };
     fixture.store.spool_append(&[filler], &[], &[], 1 << 20).unwrap();
     let budget = 943_718 - 786_000;
