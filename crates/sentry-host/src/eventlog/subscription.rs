@@ -126,13 +126,17 @@ pub const MAX_BATCH: u32 = 1024;
 /// its position (and, if they do, the subscription is replaced).
 pub const STALL_CHECK_AFTER: Duration = Duration::from_secs(60);
 
-/// How long the first polls of the new subscriptions of one read may wait, in all, for the
-/// service to deliver their first events (it does so on its own time: MS-EVEN6's
-/// `EvtRpcRemoteSubscriptionNext` answers with the events "delivered to a subscription", and
-/// Microsoft's pull sample waits on the signal event before its first `EvtNext`). A poll at
-/// once could find a new subscription with a backlog empty, and a subscription made for each
-/// read (forwarded-event logs) would then never read a thing.
+/// How long the first poll of a new subscription may wait for the service to deliver its
+/// first events (it does so on its own time: MS-EVEN6's `EvtRpcRemoteSubscriptionNext` answers
+/// with the events "delivered to a subscription", and Microsoft's pull sample waits on the
+/// signal event before its first `EvtNext`). A poll at once could find a new subscription with
+/// a backlog empty, and a subscription made for each read (forwarded-event logs) would then
+/// never read a thing; and two new `Strict` subscriptions in a row must each get their answer
+/// for a channel answering them all 15011 to be told ([`STRICT_NOISY_FOR`]).
 pub const FIRST_POLL_WAIT: Duration = Duration::from_secs(1);
+
+/// How long those first polls may wait in all in one read (one that resubscribes often).
+pub const FIRST_POLL_WAIT_PER_READ: Duration = Duration::from_secs(3);
 
 /// How many resubscriptions one read may make before it gives up for this run.
 const MAX_RESUBSCRIBES: usize = 12;
@@ -1099,7 +1103,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
         };
         let mut resubscribes = 0;
         let mut passed_over = 0;
-        let mut first_wait = FIRST_POLL_WAIT;
+        let mut first_wait = FIRST_POLL_WAIT_PER_READ;
         let mut more = false;
         // Stale answers (15011, 15012) in a row with nothing given between, and where the gap
         // the first of them made at the oldest record is.
@@ -1115,7 +1119,7 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
                 None => self.batch.min(u32::try_from(max - items.len()).unwrap_or(u32::MAX)),
             };
             let polled_at = Instant::now();
-            let result = self.api.next(&mut open.subscription, want, first_wait);
+            let result = self.api.next(&mut open.subscription, want, first_wait.min(FIRST_POLL_WAIT));
             first_wait = first_wait.saturating_sub(polled_at.elapsed());
             let error = match result {
                 Ok(events) if events.is_empty() => break,

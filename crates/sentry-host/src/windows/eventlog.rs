@@ -60,8 +60,9 @@ const QUERY_WAIT_MS: u32 = 10_000;
 
 /// Failures that say a handle is no longer served: `ERROR_INVALID_HANDLE`, and the RPC
 /// errors of a service gone or restarted (`RPC_S_UNKNOWN_IF`, `RPC_S_SERVER_UNAVAILABLE`,
-/// `RPC_S_CALL_FAILED`, `EPT_S_NOT_REGISTERED`).
-const HANDLE_GONE: [u32; 5] = [6, 1717, 1722, 1726, 1753];
+/// `RPC_S_CALL_FAILED`, `RPC_S_CALL_FAILED_DNE`, `EPT_S_NOT_REGISTERED`,
+/// `RPC_X_SS_CONTEXT_DAMAGED`).
+const HANDLE_GONE: [u32; 7] = [6, 1717, 1722, 1726, 1727, 1753, 1777];
 
 /// Publisher metadata handles kept open.
 const PUBLISHERS_KEPT: usize = 256;

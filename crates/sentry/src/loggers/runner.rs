@@ -282,7 +282,6 @@ impl RunLoop {
                 stats.last_log = Some(now);
             }
         }
-        self.tell(error.as_deref());
         // A panic while committing ends this run, not the logger's thread (as a failed write
         // does: a positioned run's records are read again unless the position was committed).
         let commit = catch_unwind(AssertUnwindSafe(|| match &position {
@@ -297,16 +296,22 @@ impl RunLoop {
                 false
             }
         }));
-        commit.unwrap_or_else(|panic| {
-            let error = format!("writing the run's records panicked: {}", panic_message(panic.as_ref()));
-            {
+        let (go_on, error) = match commit {
+            Ok(go_on) => (go_on, error),
+            Err(panic) => {
+                let failed = format!("writing the run's records panicked: {}", panic_message(panic.as_ref()));
                 let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-                stats.failed_runs += 1;
-                stats.last_error = Some(error.clone());
+                if error.is_none() {
+                    stats.failed_runs += 1;
+                }
+                stats.last_error = Some(failed.clone());
+                (false, Some(failed))
             }
-            self.tell(Some(&error));
-            false
-        })
+        };
+        // Told once per run, run and commit together (a failure repeating every run is logged
+        // only now and then).
+        self.tell(error.as_deref());
+        go_on
     }
 
     /// Logs how runs go: a failure (the same one repeating only now and then), a recovery.

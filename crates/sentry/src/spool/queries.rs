@@ -276,12 +276,21 @@ impl Store {
                 let superseded_report = format!(
                     "AND {DROP_REPORT_ROWS} AND id < (SELECT max(id) FROM spool WHERE base = ?1 AND {DROP_REPORT_ROWS})"
                 );
-                let Some((id, length)) =
-                    oldest(&format!("AND droppable = {}", DropClass::Performance as i64))?
-                        .or(oldest(&superseded_report)?)
-                        .or(oldest(&format!("AND droppable = {}", DropClass::Periodic as i64))?)
-                        .or(oldest("")?)
-                else {
+                // In the drop order, each looked up only when none of the ones before is left.
+                let filters = [
+                    format!("AND droppable = {}", DropClass::Performance as i64),
+                    superseded_report.clone(),
+                    format!("AND droppable = {}", DropClass::Periodic as i64),
+                    String::new(),
+                ];
+                let mut found = None;
+                for filter in &filters {
+                    found = oldest(filter)?;
+                    if found.is_some() {
+                        break;
+                    }
+                }
+                let Some((id, length)) = found else {
                     break;
                 };
                 transaction.execute("DELETE FROM spool WHERE id = ?1", [id])?;

@@ -147,6 +147,16 @@ impl Store {
         }
         connection.execute_batch(SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        // Once (a mark in `meta`, which earlier versions pass over): process-check records
+        // spooled before they had a drop class of their own are marked so (see DropClass).
+        connection.execute_batch(
+            "BEGIN;
+             UPDATE spool SET droppable = 2 WHERE droppable = 0
+                AND (SELECT count(*) FROM meta WHERE key = 'periodic_records_marked') = 0
+                AND logger IN (SELECT name FROM loggers WHERE factory = 'process-check');
+             INSERT INTO meta (key, value) VALUES ('periodic_records_marked', '1') ON CONFLICT (key) DO NOTHING;
+             COMMIT;",
+        )?;
         Ok(Store { path, connection: Mutex::new(connection), spool_drained: Mutex::default() })
     }
 
@@ -237,6 +247,50 @@ pub(crate) mod tests {
         assert_ne!(agent.data_version().unwrap(), before);
         assert_eq!(agent.process_rules().unwrap().len(), 1);
         drop((agent, operator)); // Windows cannot delete an open file
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn process_checks_spooled_before_their_drop_class_are_marked_periodic_once() {
+        let dir = temp_data_dir("periodic-mark");
+        let store = Store::open(&dir).unwrap();
+        let raw = |store: &Store, logger: &str| {
+            store
+                .lock()
+                .execute(
+                    "INSERT INTO spool (base, logger, record, droppable) VALUES ('central', ?1, x'01', 0)",
+                    [logger],
+                )
+                .unwrap();
+        };
+        // As an earlier version left them: the marks made, then its process checks spooled as kept.
+        store.lock().execute("DELETE FROM meta WHERE key = 'periodic_records_marked'", []).unwrap();
+        for (name, factory) in [("procs", "process-check"), ("security", "windows-event-logger")] {
+            let row = crate::store::LoggerRow {
+                name: name.into(),
+                factory: factory.into(),
+                description: None,
+                config: Default::default(),
+                interval_ms: 0,
+                running: false,
+            };
+            store.insert_logger(&row).unwrap();
+            raw(&store, name);
+        }
+        drop(store);
+        let classes = |store: &Store| -> Vec<i64> {
+            let connection = store.lock();
+            let mut rows = connection.prepare("SELECT droppable FROM spool ORDER BY id").unwrap();
+            rows.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+        };
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(classes(&store), [DropClass::Periodic as i64, DropClass::Kept as i64]);
+        // Once only: what this version spools is marked as its factory says, not looked at again.
+        raw(&store, "procs");
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(classes(&store), [2, 0, 0]);
+        drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
