@@ -657,8 +657,9 @@ fn a_new_subscription_given_its_events_late_is_waited_for_not_taken_for_empty() 
     // Strict) would never read a thing.
     let Some(log) = shim_channel("Kraken-Late") else { return };
     log.append(1..=3);
-    // Longer than half of a second: two new Strict subscriptions in a row each wait for theirs.
-    log.inject("delivery-delay 600");
+    // Over half a second: two new Strict subscriptions in a row each wait for theirs, and the
+    // subscription without Strict after them too (3 such waits within the 2 s of a read).
+    log.inject("delivery-delay 510");
     let mut source = log.source(StartAt::Oldest, 100);
     let first = source.read(OLDEST, 100).unwrap();
     assert_eq!(ids(&first.items), [1, 2, 3], "{:#?}", log.calls());

@@ -135,8 +135,9 @@ pub const STALL_CHECK_AFTER: Duration = Duration::from_secs(60);
 /// for a channel answering them all 15011 to be told ([`STRICT_NOISY_FOR`]).
 pub const FIRST_POLL_WAIT: Duration = Duration::from_secs(1);
 
-/// How long those first polls may wait in all in one read (one that resubscribes often).
-pub const FIRST_POLL_WAIT_PER_READ: Duration = Duration::from_secs(3);
+/// How long those first polls may wait in all in one read (one that resubscribes often): two
+/// reads of a run stay within the 5 s a stopping agent waits for its loggers.
+pub const FIRST_POLL_WAIT_PER_READ: Duration = Duration::from_secs(2);
 
 /// How many resubscriptions one read may make before it gives up for this run.
 const MAX_RESUBSCRIBES: usize = 12;
@@ -1120,7 +1121,10 @@ impl<A: SubscriptionApi> EventSource for SubscriptionSource<A> {
             };
             let polled_at = Instant::now();
             let result = self.api.next(&mut open.subscription, want, first_wait.min(FIRST_POLL_WAIT));
-            first_wait = first_wait.saturating_sub(polled_at.elapsed());
+            if open.fresh {
+                // A poll of a subscription that has given nothing yet: its first may have waited.
+                first_wait = first_wait.saturating_sub(polled_at.elapsed());
+            }
             let error = match result {
                 Ok(events) if events.is_empty() => break,
                 Ok(events) => {

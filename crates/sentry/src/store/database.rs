@@ -151,9 +151,10 @@ impl Store {
         // spooled before they had a drop class of their own are marked so (see DropClass).
         connection.execute_batch(
             "BEGIN;
-             UPDATE spool SET droppable = 2 WHERE droppable = 0
-                AND (SELECT count(*) FROM meta WHERE key = 'periodic_records_marked') = 0
-                AND logger IN (SELECT name FROM loggers WHERE factory = 'process-check');
+             UPDATE spool SET droppable = 2
+              WHERE (SELECT count(*) FROM meta WHERE key = 'periodic_records_marked') = 0
+                AND logger IN (SELECT name FROM loggers WHERE factory = 'process-check')
+                AND droppable = 0;
              INSERT INTO meta (key, value) VALUES ('periodic_records_marked', '1') ON CONFLICT (key) DO NOTHING;
              COMMIT;",
         )?;
@@ -285,7 +286,7 @@ pub(crate) mod tests {
         };
         let store = Store::open(&dir).unwrap();
         assert_eq!(classes(&store), [DropClass::Periodic as i64, DropClass::Kept as i64]);
-        // Once only: what this version spools is marked as its factory says, not looked at again.
+        // Once only: a row left at 0 after the mark (as no row of this version is) stays so.
         raw(&store, "procs");
         drop(store);
         let store = Store::open(&dir).unwrap();
