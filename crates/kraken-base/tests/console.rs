@@ -147,6 +147,8 @@ async fn the_console_logs_in_shows_the_fleet_a_host_and_its_processes_and_refuse
             .expect("the base never started")
             .trim()
             .to_owned();
+    // The token is written before the admin listener is bound: wait for it to take connections.
+    wait_until(WAIT, || std::net::TcpStream::connect(admin).ok()).expect("the admin listener never opened");
     let agent = sentry(&deployment.sentry_config, &dir.join("sentry.log"));
     let agent_pid = agent.0.id();
 

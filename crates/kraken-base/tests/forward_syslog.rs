@@ -117,6 +117,9 @@ fn records_reach_rsyslog_over_tls_once_each_and_none_is_lost_while_it_is_away() 
         &base_config.sentry_ca,
     )
     .unwrap();
+    // The token is written before the admin listener is bound: wait for it to answer.
+    wait_until(Duration::from_secs(20), || admin.get("/api/sentries", &[]).ok())
+        .expect("the admin API never answered");
     let mut agent = sentry(&deployment.sentry_config, &dir.join("sentry.log"));
 
     // Before any outage: what is stored arrives, each record once, fields intact.

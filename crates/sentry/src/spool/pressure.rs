@@ -7,7 +7,9 @@
 //!   records has room (and always when no base is configured: records go to the local output);
 //! - [`Delivery::Hold`] when bases are configured but none has connected this logger yet: a
 //!   fresh install keeps its events in the OS's log until its first link asks for them;
-//! - [`Delivery::Pause`] when a wanted base's spool is past [`PAUSE_FRACTION`] of its bound, or
+//! - [`Delivery::Pause`] when a wanted base's spool is past [`PAUSE_FRACTION`] of its bound
+//!   (unless the logger's own records there take no more than [`OWN_SHARE_OF_LINE`] of that
+//!   line: then up to the budget line), or
 //!   the store refuses writes (records of other loggers wait in memory and are retried first;
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
@@ -43,6 +45,12 @@ pub const PAUSE_FRACTION: f64 = 0.75;
 
 /// A run may fill a base's spool up to this share of its bound.
 const BUDGET_FRACTION: f64 = 0.9;
+
+/// A logger whose records take no more than this share of a base's pause line is not what
+/// filled that spool past it: it reads on, up to the budget line. Any local user can write
+/// Application events; without this, a flood of them past the line would pause the Security
+/// logger as well, for as long as the flood lasts.
+const OWN_SHARE_OF_LINE: f64 = 0.5;
 
 /// How long a base past the pause line may go without an acknowledgement before it is taken as
 /// away, unless configured (`[spool] away_after_ms`): well above the time between
@@ -178,10 +186,14 @@ impl SpoolPressure {
             }
         }
         let (mut draining, mut slow, mut full) = (0, None, None);
+        let own_share = (pause_at as f64 * OWN_SHARE_OF_LINE) as u64;
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
             let away = self.away(base, used > pause_at);
-            if used > pause_at {
+            // Past the line but short of the budget line, for a logger holding little of it.
+            let past_line = used > pause_at
+                && (used >= fill_to || self.store.spool_logger_bytes(base, logger)? > own_share);
+            if past_line {
                 let pause = format!(
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
                     self.max_bytes
@@ -259,6 +271,43 @@ mod tests {
             matches!(linked.check("security", u64::MAX).unwrap(), Delivery::Pause(reason) if reason.contains("800 of 1000"))
         );
         drop((alone, linked, store));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_logger_holding_little_of_a_spool_past_the_line_reads_on_to_the_budget_line() {
+        // A flood of Application events (any local user can write them) fills the spool past
+        // the line: the application logger pauses, the security logger does not, until the
+        // budget line.
+        let dir = temp_data_dir("pressure-share");
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
+        let pressure = SpoolPressure::new(store.clone(), sink, vec!["central".into()], 1_000);
+        for logger in ["application", "security"] {
+            store.subscribe("central", logger).unwrap();
+        }
+        let entry = |logger: &str, bytes: usize| SpoolEntry {
+            base: "central".into(),
+            logger: logger.into(),
+            record: vec![0; bytes],
+            class: DropClass::Kept,
+        };
+        store.spool_append(&[entry("security", 50), entry("application", 730)], &[], &[], 1_000).unwrap();
+        assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 120 });
+        // Security's own records past half the line (375 bytes): it pauses too.
+        store.spool_append(&[entry("security", 330)], &[], &[], 10_000).unwrap();
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        // Acknowledged, its share goes down with the records; at the budget line every logger waits.
+        let ids: Vec<i64> =
+            store.spool_batch("central", 10, usize::MAX).unwrap().iter().map(|r| r.id).collect();
+        store.spool_ack("central", &[ids[0], ids[2]]).unwrap();
+        assert_eq!(store.spool_logger_bytes("central", "security").unwrap(), 0);
+        assert_eq!(store.spool_logger_bytes("central", "application").unwrap(), 730);
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 170 });
+        store.spool_append(&[entry("application", 170)], &[], &[], 10_000).unwrap();
+        assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
+        drop((pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -56,6 +56,22 @@ impl DropClass {
     pub const DROP_ORDER: [DropClass; 3] = [DropClass::Performance, DropClass::Periodic, DropClass::Kept];
 }
 
+/// Adds `bytes` (negative: takes them) to what `logger` has in `base`'s spool.
+fn add_logger_bytes(
+    transaction: &rusqlite::Transaction<'_>,
+    base: &str,
+    logger: &str,
+    bytes: i64,
+) -> Result<(), StoreError> {
+    transaction
+        .prepare_cached(
+            "INSERT INTO spool_logger_totals (base, logger, bytes) VALUES (?1, ?2, ?3)
+             ON CONFLICT (base, logger) DO UPDATE SET bytes = bytes + excluded.bytes",
+        )?
+        .execute(params![base, logger, bytes])?;
+    Ok(())
+}
+
 /// A logger taking its share of a batch ([`Store::spool_batch_shared`]).
 struct Taker {
     logger: String,
@@ -169,6 +185,7 @@ impl Store {
         let transaction = connection.transaction()?;
         let records = transaction.execute("DELETE FROM spool WHERE base = ?1", [base])?;
         let totals = transaction.execute("DELETE FROM spool_totals WHERE base = ?1", [base])?;
+        transaction.execute("DELETE FROM spool_logger_totals WHERE base = ?1", [base])?;
         let subscriptions = transaction.execute("DELETE FROM subscriptions WHERE base = ?1", [base])?;
         transaction.execute("DELETE FROM meta WHERE key = ?1", [away_key(base)])?;
         transaction.commit()?;
@@ -242,13 +259,18 @@ impl Store {
                 "INSERT INTO spool_totals (base, bytes) VALUES (?1, ?2)
                  ON CONFLICT (base) DO UPDATE SET bytes = bytes + excluded.bytes",
             )?;
-            // Each base's running total is updated once per write, not once per record.
-            let mut added: std::collections::BTreeMap<&String, i64> = std::collections::BTreeMap::new();
+            // Each base's running totals are updated once per write, not once per record.
+            let mut added: BTreeMap<(&String, &String), i64> = BTreeMap::new();
             for entry in entries {
                 insert.execute(params![entry.base, entry.logger, entry.record, entry.class as i64])?;
-                *added.entry(&entry.base).or_default() += entry.record.len() as i64;
+                *added.entry((&entry.base, &entry.logger)).or_default() += entry.record.len() as i64;
             }
-            for (base, bytes) in &added {
+            let mut by_base: BTreeMap<&String, i64> = BTreeMap::new();
+            for ((base, logger), bytes) in &added {
+                *by_base.entry(base).or_default() += bytes;
+                add_logger_bytes(&transaction, base, logger, *bytes)?;
+            }
+            for (base, bytes) in &by_base {
                 total.execute(params![base, bytes])?;
             }
         }
@@ -268,9 +290,11 @@ impl Store {
                 }
                 let oldest = |filter: &str| {
                     rusqlite::OptionalExtension::optional(transaction.query_row(
-                        &format!("SELECT id, length(record) FROM spool WHERE base = ?1 {filter} ORDER BY id LIMIT 1"),
+                        &format!(
+                            "SELECT id, length(record), logger FROM spool WHERE base = ?1 {filter} ORDER BY id LIMIT 1"
+                        ),
                         [base],
-                        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+                        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)),
                     ))
                 };
                 let superseded_report = format!(
@@ -290,10 +314,11 @@ impl Store {
                         break;
                     }
                 }
-                let Some((id, length)) = found else {
+                let Some((id, length, logger)) = found else {
                     break;
                 };
                 transaction.execute("DELETE FROM spool WHERE id = ?1", [id])?;
+                add_logger_bytes(&transaction, base, &logger, -length)?;
                 transaction.execute(
                     "UPDATE spool_totals SET bytes = bytes - ?2, dropped = dropped + 1 WHERE base = ?1",
                     params![base, length],
@@ -441,15 +466,23 @@ impl Store {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         let mut bytes: i64 = 0;
+        let mut by_logger: BTreeMap<String, i64> = BTreeMap::new();
         {
-            let mut delete = transaction
-                .prepare_cached("DELETE FROM spool WHERE base = ?1 AND id = ?2 RETURNING length(record)")?;
+            let mut delete = transaction.prepare_cached(
+                "DELETE FROM spool WHERE base = ?1 AND id = ?2 RETURNING logger, length(record)",
+            )?;
             for id in ids {
-                let length: Option<i64> = rusqlite::OptionalExtension::optional(
-                    delete.query_row(params![base, id], |row| row.get(0)),
+                let removed: Option<(String, i64)> = rusqlite::OptionalExtension::optional(
+                    delete.query_row(params![base, id], |row| Ok((row.get(0)?, row.get(1)?))),
                 )?;
-                bytes += length.unwrap_or(0);
+                if let Some((logger, length)) = removed {
+                    bytes += length;
+                    *by_logger.entry(logger).or_default() += length;
+                }
             }
+        }
+        for (logger, length) in &by_logger {
+            add_logger_bytes(&transaction, base, logger, -length)?;
         }
         transaction
             .execute("UPDATE spool_totals SET bytes = bytes - ?2 WHERE base = ?1", params![base, bytes])?;
@@ -485,6 +518,16 @@ impl Store {
     pub fn spool_last_drained(&self, base: &str) -> Option<std::time::Instant> {
         let drained = self.spool_drained.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         drained.get(base).copied()
+    }
+
+    /// The bytes of `logger`'s records waiting for `base` (cheap: a running total).
+    pub fn spool_logger_bytes(&self, base: &str, logger: &str) -> Result<u64, StoreError> {
+        let bytes: Option<i64> = rusqlite::OptionalExtension::optional(self.lock().query_row(
+            "SELECT bytes FROM spool_logger_totals WHERE base = ?1 AND logger = ?2",
+            [base, logger],
+            |row| row.get(0),
+        ))?;
+        Ok(bytes.unwrap_or(0).max(0) as u64)
     }
 
     /// The bytes of records waiting for `base` (cheap: a running total).

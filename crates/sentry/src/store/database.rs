@@ -52,6 +52,14 @@ DROP INDEX IF EXISTS spool_droppable;
 CREATE INDEX IF NOT EXISTS spool_droppable_by_base ON spool (base, id) WHERE droppable = 1;
 -- The drop reports of a base, dropped after its performance records (see spool/queries.rs).
 CREATE INDEX IF NOT EXISTS spool_reports_by_base ON spool (base, id) WHERE logger = 'sentry-spool';
+-- The bytes each logger has in each base's spool (see spool/pressure.rs: a logger holding little
+-- of a spool past its pause line is not what filled it).
+CREATE TABLE IF NOT EXISTS spool_logger_totals (
+    base   TEXT NOT NULL,
+    logger TEXT NOT NULL,
+    bytes  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (base, logger)
+);
 CREATE TABLE IF NOT EXISTS spool_totals (
     base    TEXT PRIMARY KEY NOT NULL,
     bytes   INTEGER NOT NULL DEFAULT 0,
@@ -148,7 +156,8 @@ impl Store {
         connection.execute_batch(SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         // Once (a mark in `meta`, which earlier versions pass over): process-check records
-        // spooled before they had a drop class of their own are marked so (see DropClass).
+        // spooled before they had a drop class of their own are marked so (see DropClass), and
+        // the bytes each logger has in each spool are counted.
         connection.execute_batch(
             "BEGIN;
              UPDATE spool SET droppable = 2
@@ -156,6 +165,12 @@ impl Store {
                 AND logger IN (SELECT name FROM loggers WHERE factory = 'process-check')
                 AND droppable = 0;
              INSERT INTO meta (key, value) VALUES ('periodic_records_marked', '1') ON CONFLICT (key) DO NOTHING;
+             INSERT INTO spool_logger_totals (base, logger, bytes)
+                SELECT base, logger, SUM(length(record)) FROM spool
+                 WHERE (SELECT count(*) FROM meta WHERE key = 'logger_totals_counted') = 0
+                 GROUP BY base, logger
+                ON CONFLICT (base, logger) DO UPDATE SET bytes = excluded.bytes;
+             INSERT INTO meta (key, value) VALUES ('logger_totals_counted', '1') ON CONFLICT (key) DO NOTHING;
              COMMIT;",
         )?;
         Ok(Store { path, connection: Mutex::new(connection), spool_drained: Mutex::default() })
@@ -252,7 +267,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn process_checks_spooled_before_their_drop_class_are_marked_periodic_once() {
+    fn spool_rows_of_earlier_versions_get_their_drop_class_and_logger_totals_once() {
         let dir = temp_data_dir("periodic-mark");
         let store = Store::open(&dir).unwrap();
         let raw = |store: &Store, logger: &str| {
@@ -265,7 +280,10 @@ pub(crate) mod tests {
                 .unwrap();
         };
         // As an earlier version left them: the marks made, then its process checks spooled as kept.
-        store.lock().execute("DELETE FROM meta WHERE key = 'periodic_records_marked'", []).unwrap();
+        store
+            .lock()
+            .execute("DELETE FROM meta WHERE key IN ('periodic_records_marked', 'logger_totals_counted')", [])
+            .unwrap();
         for (name, factory) in [("procs", "process-check"), ("security", "windows-event-logger")] {
             let row = crate::store::LoggerRow {
                 name: name.into(),
@@ -286,6 +304,9 @@ pub(crate) mod tests {
         };
         let store = Store::open(&dir).unwrap();
         assert_eq!(classes(&store), [DropClass::Periodic as i64, DropClass::Kept as i64]);
+        // The bytes each logger has in the spool are counted then too.
+        assert_eq!(store.spool_logger_bytes("central", "procs").unwrap(), 1);
+        assert_eq!(store.spool_logger_bytes("central", "security").unwrap(), 1);
         // Once only: a row left at 0 after the mark (as no row of this version is) stays so.
         raw(&store, "procs");
         drop(store);
