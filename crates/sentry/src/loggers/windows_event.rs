@@ -7,9 +7,10 @@
 //!    where to start (`start_at = now`: after the newest record, nothing old replayed; `oldest`;
 //!    or after `last_id`) and saves that at once;
 //! 2. asks the spool whether the bases can take more ([`crate::spool::SpoolPressure`]): when a
-//!    base's spool is past 75 % of its bound or refuses writes, or when bases are configured but
-//!    none has connected this logger yet, it reads nothing: the event log is the buffer (a
-//!    base away for long holds back no other: see the spool's pressure);
+//!    base's spool is past 75 % of its bound (and this logger holds more than its share of it,
+//!    or it is past 90 %) or refuses writes, or when bases are configured but none has connected
+//!    this logger yet, it reads nothing: the event log is the buffer (a base away for long holds
+//!    back no other: see the spool's pressure);
 //! 3. reads at most `max_events_per_run` items (fewer when the spool's room is short), maps
 //!    them ([`crate::eventlog::ItemMapping`]) and returns them with the position after them; the
 //!    runner commits both together, and runs again at once while more wait.

@@ -8,8 +8,8 @@
 //! - [`Delivery::Hold`] when bases are configured but none has connected this logger yet: a
 //!   fresh install keeps its events in the OS's log until its first link asks for them;
 //! - [`Delivery::Pause`] when a wanted base's spool is past [`PAUSE_FRACTION`] of its bound
-//!   (unless the logger's own records there take no more than [`OWN_SHARE_OF_LINE`] of that
-//!   line: then up to the budget line), or
+//!   (unless the logger's own records there take no more than an equal share of that line
+//!   among the loggers with records there, [`own_share`]: then up to the budget line), or
 //!   the store refuses writes (records of other loggers wait in memory and are retried first;
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
@@ -40,17 +40,22 @@ use super::SpoolSink;
 use crate::loggers::delivery::{Delivery, DeliveryGate};
 use crate::store::{Store, StoreError};
 
-/// Above this share of its bound, a base's spool takes no more records from source readers.
+/// Above this share of its bound, a base's spool takes no more records from source readers
+/// (but from those holding little of it, up to [`BUDGET_FRACTION`]: [`own_share`]).
 pub const PAUSE_FRACTION: f64 = 0.75;
 
 /// A run may fill a base's spool up to this share of its bound.
 const BUDGET_FRACTION: f64 = 0.9;
 
-/// A logger whose records take no more than this share of a base's pause line is not what
-/// filled that spool past it: it reads on, up to the budget line. Any local user can write
-/// Application events; without this, a flood of them past the line would pause the Security
-/// logger as well, for as long as the flood lasts.
-const OWN_SHARE_OF_LINE: f64 = 0.5;
+/// A logger whose records take no more than an equal share of a base's pause line among the
+/// loggers with records there (at least two) is not what filled that spool past it: it reads
+/// on, up to the budget line. Any local user can write Application events (and PowerShell's
+/// Operational ones); without this, a flood of them past the line would pause the Security
+/// logger as well, for as long as the flood lasts. One flood or several, each flooding logger
+/// soon holds more than its share and waits; a logger that holds little reads on.
+fn own_share(pause_at: u64, holders: u64) -> u64 {
+    pause_at / holders.max(2)
+}
 
 /// How long a base past the pause line may go without an acknowledgement before it is taken as
 /// away, unless configured (`[spool] away_after_ms`): well above the time between
@@ -186,13 +191,14 @@ impl SpoolPressure {
             }
         }
         let (mut draining, mut slow, mut full) = (0, None, None);
-        let own_share = (pause_at as f64 * OWN_SHARE_OF_LINE) as u64;
         for base in &subscribers {
             let used = self.store.spool_bytes(base)?;
             let away = self.away(base, used > pause_at);
             // Past the line but short of the budget line, for a logger holding little of it.
             let past_line = used > pause_at
-                && (used >= fill_to || self.store.spool_logger_bytes(base, logger)? > own_share);
+                && (used >= fill_to
+                    || self.store.spool_logger_bytes(base, logger)?
+                        > own_share(pause_at, self.store.spool_holders(base)?));
             if past_line {
                 let pause = format!(
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
@@ -292,20 +298,32 @@ mod tests {
             record: vec![0; bytes],
             class: DropClass::Kept,
         };
+        // 780 of 1,000 bytes: past the line (750), short of the budget line (900). Two loggers
+        // hold records: each one's share of the line is 375 bytes.
         store.spool_append(&[entry("security", 50), entry("application", 730)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
         assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 120 });
-        // Security's own records past half the line (375 bytes): it pauses too.
-        store.spool_append(&[entry("security", 330)], &[], &[], 10_000).unwrap();
+        let ack_all = |store: &Store| {
+            let ids: Vec<i64> =
+                store.spool_batch("central", 10, usize::MAX).unwrap().iter().map(|r| r.id).collect();
+            store.spool_ack("central", &ids).unwrap();
+        };
+        // The same 780 bytes, Security's past its share: it waits too.
+        ack_all(&store);
+        assert_eq!(store.spool_logger_bytes("central", "application").unwrap(), 0);
+        store.spool_append(&[entry("security", 380), entry("application", 400)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
-        // Acknowledged, its share goes down with the records; at the budget line every logger waits.
-        let ids: Vec<i64> =
-            store.spool_batch("central", 10, usize::MAX).unwrap().iter().map(|r| r.id).collect();
-        store.spool_ack("central", &[ids[0], ids[2]]).unwrap();
-        assert_eq!(store.spool_logger_bytes("central", "security").unwrap(), 0);
-        assert_eq!(store.spool_logger_bytes("central", "application").unwrap(), 730);
-        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 170 });
-        store.spool_append(&[entry("application", 170)], &[], &[], 10_000).unwrap();
+        assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
+        // Two floods (Application and PowerShell's log): Security, holding little, reads on;
+        // at the budget line every logger waits.
+        store.subscribe("central", "powershell").unwrap();
+        ack_all(&store);
+        let floods = [entry("application", 380), entry("powershell", 380), entry("security", 20)];
+        store.spool_append(&floods, &[], &[], 1_000).unwrap();
+        assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
+        assert!(matches!(pressure.check("powershell", u64::MAX).unwrap(), Delivery::Pause(_)));
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 120 });
+        store.spool_append(&[entry("security", 120)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();

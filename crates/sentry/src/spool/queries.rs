@@ -530,6 +530,16 @@ impl Store {
         Ok(bytes.unwrap_or(0).max(0) as u64)
     }
 
+    /// How many loggers have records waiting for `base` (cheap: the running totals).
+    pub fn spool_holders(&self, base: &str) -> Result<u64, StoreError> {
+        let count: i64 = self.lock().query_row(
+            "SELECT count(*) FROM spool_logger_totals WHERE base = ?1 AND bytes > 0",
+            [base],
+            |row| row.get(0),
+        )?;
+        Ok(count.max(0) as u64)
+    }
+
     /// The bytes of records waiting for `base` (cheap: a running total).
     pub fn spool_bytes(&self, base: &str) -> Result<u64, StoreError> {
         let bytes: Option<i64> = rusqlite::OptionalExtension::optional(self.lock().query_row(
@@ -658,6 +668,15 @@ mod tests {
         // Only events left to drop: the oldest of them goes, as before.
         store.spool_append(&[entry("security", 7)], &[], &[("security", "p7")], 300).unwrap();
         assert_eq!(left(&store), [2, 6, 7]);
+        // Each logger's running total follows the drops, and goes with its base's spool.
+        let totals = |store: &Store| {
+            ["security", "procs"].map(|logger| store.spool_logger_bytes("central", logger).unwrap())
+        };
+        assert_eq!(totals(&store), [300, 0]);
+        assert_eq!(store.spool_bytes("central").unwrap(), 300);
+        store.forget_spool("central").unwrap();
+        assert_eq!(totals(&store), [0, 0]);
+        assert_eq!(store.spool_holders("central").unwrap(), 0);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -156,8 +156,7 @@ impl Store {
         connection.execute_batch(SCHEMA)?;
         connection.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         // Once (a mark in `meta`, which earlier versions pass over): process-check records
-        // spooled before they had a drop class of their own are marked so (see DropClass), and
-        // the bytes each logger has in each spool are counted.
+        // spooled before they had a drop class of their own are marked so (see DropClass).
         connection.execute_batch(
             "BEGIN;
              UPDATE spool SET droppable = 2
@@ -165,12 +164,23 @@ impl Store {
                 AND logger IN (SELECT name FROM loggers WHERE factory = 'process-check')
                 AND droppable = 0;
              INSERT INTO meta (key, value) VALUES ('periodic_records_marked', '1') ON CONFLICT (key) DO NOTHING;
+             COMMIT;",
+        )?;
+        // The bytes each logger has in a base's spool are counted again wherever they do not add
+        // up to the base's total: a store of an earlier version (which keeps the base's total
+        // but not the loggers'), or one an earlier version wrote to since.
+        connection.execute_batch(
+            "BEGIN;
+             CREATE TEMP TABLE recount AS
+                SELECT totals.base FROM spool_totals AS totals
+                  LEFT JOIN (SELECT base, SUM(bytes) AS bytes FROM spool_logger_totals GROUP BY base) AS loggers
+                    ON loggers.base = totals.base
+                 WHERE COALESCE(loggers.bytes, 0) != totals.bytes;
+             DELETE FROM spool_logger_totals WHERE base IN (SELECT base FROM recount);
              INSERT INTO spool_logger_totals (base, logger, bytes)
-                SELECT base, logger, SUM(length(record)) FROM spool
-                 WHERE (SELECT count(*) FROM meta WHERE key = 'logger_totals_counted') = 0
-                 GROUP BY base, logger
-                ON CONFLICT (base, logger) DO UPDATE SET bytes = excluded.bytes;
-             INSERT INTO meta (key, value) VALUES ('logger_totals_counted', '1') ON CONFLICT (key) DO NOTHING;
+                SELECT base, logger, SUM(length(record)) FROM spool NOT INDEXED
+                 WHERE base IN (SELECT base FROM recount) GROUP BY base, logger;
+             DROP TABLE recount;
              COMMIT;",
         )?;
         Ok(Store { path, connection: Mutex::new(connection), spool_drained: Mutex::default() })
@@ -267,23 +277,28 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn spool_rows_of_earlier_versions_get_their_drop_class_and_logger_totals_once() {
+    fn spool_rows_of_earlier_versions_get_their_drop_class_once_and_logger_totals_that_add_up() {
         let dir = temp_data_dir("periodic-mark");
         let store = Store::open(&dir).unwrap();
+        // A record as an earlier version spooled it: the base's total kept, the logger's not.
         let raw = |store: &Store, logger: &str| {
-            store
-                .lock()
+            let connection = store.lock();
+            connection
                 .execute(
                     "INSERT INTO spool (base, logger, record, droppable) VALUES ('central', ?1, x'01', 0)",
                     [logger],
                 )
                 .unwrap();
+            connection
+                .execute(
+                    "INSERT INTO spool_totals (base, bytes) VALUES ('central', 1)
+                     ON CONFLICT (base) DO UPDATE SET bytes = bytes + 1",
+                    [],
+                )
+                .unwrap();
         };
         // As an earlier version left them: the marks made, then its process checks spooled as kept.
-        store
-            .lock()
-            .execute("DELETE FROM meta WHERE key IN ('periodic_records_marked', 'logger_totals_counted')", [])
-            .unwrap();
+        store.lock().execute("DELETE FROM meta WHERE key = 'periodic_records_marked'", []).unwrap();
         for (name, factory) in [("procs", "process-check"), ("security", "windows-event-logger")] {
             let row = crate::store::LoggerRow {
                 name: name.into(),
@@ -304,7 +319,7 @@ pub(crate) mod tests {
         };
         let store = Store::open(&dir).unwrap();
         assert_eq!(classes(&store), [DropClass::Periodic as i64, DropClass::Kept as i64]);
-        // The bytes each logger has in the spool are counted then too.
+        // The bytes each logger has in the spool are counted, as they did not add up.
         assert_eq!(store.spool_logger_bytes("central", "procs").unwrap(), 1);
         assert_eq!(store.spool_logger_bytes("central", "security").unwrap(), 1);
         // Once only: a row left at 0 after the mark (as no row of this version is) stays so.
@@ -312,6 +327,8 @@ pub(crate) mod tests {
         drop(store);
         let store = Store::open(&dir).unwrap();
         assert_eq!(classes(&store), [2, 0, 0]);
+        // Counted again, as an earlier version wrote to the store since.
+        assert_eq!(store.spool_logger_bytes("central", "procs").unwrap(), 2);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }
