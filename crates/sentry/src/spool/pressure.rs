@@ -9,7 +9,8 @@
 //!   fresh install keeps its events in the OS's log until its first link asks for them;
 //! - [`Delivery::Pause`] when a wanted base's spool is past [`PAUSE_FRACTION`] of its bound
 //!   (unless the logger's own records there take no more than an equal share of that line
-//!   among the loggers with records there, [`own_share`]: then up to the budget line), or
+//!   among the source readers with records there, [`own_share`]: then up to the budget line),
+//!   or
 //!   the store refuses writes (records of other loggers wait in memory and are retried first;
 //!   after a refused write of a source reader, for [`super::sink::REFUSED_PAUSE`]).
 //!
@@ -23,8 +24,9 @@
 //! drop report saying so). A base that returns does not stop the others while it drains; one
 //! that drains slower than records come keeps losing its oldest. Otherwise one dead base of two
 //! would stop the other's security events until the OS's log wrapped, and then both would lose
-//! them. When every base that wants the records is past the line, reading pauses however long
-//! they have been away: the OS's log is then the only buffer left.
+//! them. When every base that wants the records is past the line (for this logger: past its
+//! share, or past the budget line), reading pauses however long they have been away: the OS's
+//! log is then the only buffer left.
 //!
 //! A budget (what the run wants, within the room) is held for its run: several event loggers
 //! checking at once share the room rather than each being given all of it (three loggers each
@@ -48,8 +50,8 @@ pub const PAUSE_FRACTION: f64 = 0.75;
 const BUDGET_FRACTION: f64 = 0.9;
 
 /// A logger whose records take no more than an equal share of a base's pause line among the
-/// loggers with records there (at least two) is not what filled that spool past it: it reads
-/// on, up to the budget line. Any local user can write Application events (and PowerShell's
+/// source readers with records there (at least two) is not what filled that spool past it: it
+/// reads on, up to the budget line. Any local user can write Application events (and PowerShell's
 /// Operational ones); without this, a flood of them past the line would pause the Security
 /// logger as well, for as long as the flood lasts. One flood or several, each flooding logger
 /// soon holds more than its share and waits; a logger that holds little reads on.
@@ -82,6 +84,9 @@ pub struct SpoolPressure {
     stalled_after: Duration,
     /// The bases taken as away.
     away: Mutex<HashSet<String>>,
+    /// The loggers that asked (source readers: event loggers), among which a base's pause line
+    /// is shared ([`own_share`]); performance and process-check records are not theirs.
+    readers: Mutex<HashSet<String>>,
 }
 
 impl SpoolPressure {
@@ -108,7 +113,24 @@ impl SpoolPressure {
             started: Instant::now(),
             stalled_after: STALLED_AFTER,
             away: Mutex::new(away),
+            readers: Mutex::default(),
         }
+    }
+
+    /// How many source readers, `logger` with them, have records in `base`'s spool (at least
+    /// one: `logger`).
+    fn readers_holding(&self, base: &str, logger: &str) -> Result<u64, StoreError> {
+        let readers: Vec<String> = {
+            let readers = self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            readers.iter().filter(|reader| *reader != logger).cloned().collect()
+        };
+        let mut holding = 1;
+        for reader in readers {
+            if self.store.spool_logger_bytes(base, &reader)? > 0 {
+                holding += 1;
+            }
+        }
+        Ok(holding)
     }
 
     /// The same, taking a base past the line as away after `after` without acknowledgements
@@ -165,6 +187,12 @@ impl SpoolPressure {
         if self.bases.is_empty() {
             return Ok(Delivery::Open { budget_bytes: u64::MAX });
         }
+        {
+            let mut readers = self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !readers.contains(logger) {
+                readers.insert(logger.to_owned());
+            }
+        }
         let subscribers = self.store.subscribers(logger)?;
         if subscribers.is_empty() {
             return Ok(Delivery::Hold(format!(
@@ -198,7 +226,7 @@ impl SpoolPressure {
             let past_line = used > pause_at
                 && (used >= fill_to
                     || self.store.spool_logger_bytes(base, logger)?
-                        > own_share(pause_at, self.store.spool_holders(base)?));
+                        > own_share(pause_at, self.readers_holding(base, logger)?));
             if past_line {
                 let pause = format!(
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
@@ -314,15 +342,27 @@ mod tests {
         store.spool_append(&[entry("security", 380), entry("application", 400)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
-        // Two floods (Application and PowerShell's log): Security, holding little, reads on;
-        // at the budget line every logger waits.
+        // Two floods (Application and PowerShell's log), neither past half the line: among three
+        // readers with records each one's share is 250 bytes, so both wait and Security, holding
+        // little, reads on; at the budget line every logger waits.
         store.subscribe("central", "powershell").unwrap();
         ack_all(&store);
-        let floods = [entry("application", 380), entry("powershell", 380), entry("security", 20)];
+        let floods = [entry("application", 300), entry("powershell", 300), entry("security", 180)];
         store.spool_append(&floods, &[], &[], 1_000).unwrap();
-        assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
         assert!(matches!(pressure.check("powershell", u64::MAX).unwrap(), Delivery::Pause(_)));
+        assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
         assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 120 });
+        // Performance records are no reader's: they take nobody's share.
+        store.subscribe("central", "cpu").unwrap();
+        store
+            .spool_append(
+                &[SpoolEntry { class: DropClass::Performance, ..entry("cpu", 10) }],
+                &[],
+                &[],
+                1_000,
+            )
+            .unwrap();
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 110 });
         store.spool_append(&[entry("security", 120)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((pressure, store));

@@ -530,16 +530,6 @@ impl Store {
         Ok(bytes.unwrap_or(0).max(0) as u64)
     }
 
-    /// How many loggers have records waiting for `base` (cheap: the running totals).
-    pub fn spool_holders(&self, base: &str) -> Result<u64, StoreError> {
-        let count: i64 = self.lock().query_row(
-            "SELECT count(*) FROM spool_logger_totals WHERE base = ?1 AND bytes > 0",
-            [base],
-            |row| row.get(0),
-        )?;
-        Ok(count.max(0) as u64)
-    }
-
     /// The bytes of records waiting for `base` (cheap: a running total).
     pub fn spool_bytes(&self, base: &str) -> Result<u64, StoreError> {
         let bytes: Option<i64> = rusqlite::OptionalExtension::optional(self.lock().query_row(
@@ -676,7 +666,6 @@ mod tests {
         assert_eq!(store.spool_bytes("central").unwrap(), 300);
         store.forget_spool("central").unwrap();
         assert_eq!(totals(&store), [0, 0]);
-        assert_eq!(store.spool_holders("central").unwrap(), 0);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
     }

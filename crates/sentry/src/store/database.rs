@@ -99,6 +99,53 @@ pub struct Store {
     pub(crate) spool_drained: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
+/// Counts again, from the records themselves, the bytes each logger has in a base's spool and
+/// the base's total, wherever the loggers' do not add up to the base's: a store of an earlier
+/// version (which keeps the base's total but not the loggers'), one an earlier version wrote to
+/// since (its `spool forget` leaves the loggers' rows), or a total edited by hand. Only then is
+/// anything written (a scan of the spool, once); otherwise this only reads the totals.
+fn recount_where_totals_differ(connection: &Connection) -> Result<(), StoreError> {
+    const DIFFERING: &str = "SELECT base FROM (
+            SELECT base, bytes AS total, 0 AS loggers FROM spool_totals
+            UNION ALL SELECT base, 0, bytes FROM spool_logger_totals)
+         GROUP BY base HAVING SUM(total) != SUM(loggers)";
+    let differing: Vec<String> = {
+        let mut statement = connection.prepare(DIFFERING)?;
+        statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()?
+    };
+    if differing.is_empty() {
+        return Ok(());
+    }
+    // Written at once (IMMEDIATE): a read turned into a write would not wait for another
+    // connection (the CLI's, the agent's) to finish its own.
+    connection.execute_batch("BEGIN IMMEDIATE")?;
+    let recounted = (|| -> Result<(), StoreError> {
+        for base in &differing {
+            connection.execute("DELETE FROM spool_logger_totals WHERE base = ?1", [base])?;
+            connection.execute(
+                "INSERT INTO spool_logger_totals (base, logger, bytes)
+                 SELECT base, logger, SUM(length(record)) FROM spool NOT INDEXED WHERE base = ?1 GROUP BY logger",
+                [base],
+            )?;
+            connection.execute(
+                "UPDATE spool_totals SET bytes =
+                   (SELECT COALESCE(SUM(bytes), 0) FROM spool_logger_totals WHERE base = ?1) WHERE base = ?1",
+                [base],
+            )?;
+        }
+        Ok(())
+    })();
+    match recounted {
+        Ok(()) => connection.execute_batch("COMMIT")?,
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK");
+            return Err(error);
+        }
+    }
+    tracing::info!(bases = differing.len(), "the spool's byte totals were counted again from its records");
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `data_dir`, kept from other accounts
     /// ([`super::private_files`]).
@@ -166,23 +213,7 @@ impl Store {
              INSERT INTO meta (key, value) VALUES ('periodic_records_marked', '1') ON CONFLICT (key) DO NOTHING;
              COMMIT;",
         )?;
-        // The bytes each logger has in a base's spool are counted again wherever they do not add
-        // up to the base's total: a store of an earlier version (which keeps the base's total
-        // but not the loggers'), or one an earlier version wrote to since.
-        connection.execute_batch(
-            "BEGIN;
-             CREATE TEMP TABLE recount AS
-                SELECT totals.base FROM spool_totals AS totals
-                  LEFT JOIN (SELECT base, SUM(bytes) AS bytes FROM spool_logger_totals GROUP BY base) AS loggers
-                    ON loggers.base = totals.base
-                 WHERE COALESCE(loggers.bytes, 0) != totals.bytes;
-             DELETE FROM spool_logger_totals WHERE base IN (SELECT base FROM recount);
-             INSERT INTO spool_logger_totals (base, logger, bytes)
-                SELECT base, logger, SUM(length(record)) FROM spool NOT INDEXED
-                 WHERE base IN (SELECT base FROM recount) GROUP BY base, logger;
-             DROP TABLE recount;
-             COMMIT;",
-        )?;
+        recount_where_totals_differ(&connection)?;
         Ok(Store { path, connection: Mutex::new(connection), spool_drained: Mutex::default() })
     }
 
