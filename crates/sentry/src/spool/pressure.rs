@@ -50,8 +50,8 @@ pub const PAUSE_FRACTION: f64 = 0.75;
 const BUDGET_FRACTION: f64 = 0.9;
 
 /// A logger whose records take no more than an equal share of a base's pause line among the
-/// source readers with records there (at least two) is not what filled that spool past it: it
-/// reads on, up to the budget line. Any local user can write Application events (and PowerShell's
+/// source readers with records there (loggers with a saved position: event loggers; at least
+/// two) is not what filled that spool past it: it reads on, up to the budget line. Any local user can write Application events (and PowerShell's
 /// Operational ones); without this, a flood of them past the line would pause the Security
 /// logger as well, for as long as the flood lasts. One flood or several, each flooding logger
 /// soon holds more than its share and waits; a logger that holds little reads on.
@@ -84,9 +84,6 @@ pub struct SpoolPressure {
     stalled_after: Duration,
     /// The bases taken as away.
     away: Mutex<HashSet<String>>,
-    /// The loggers that asked (source readers: event loggers), among which a base's pause line
-    /// is shared ([`own_share`]); performance and process-check records are not theirs.
-    readers: Mutex<HashSet<String>>,
 }
 
 impl SpoolPressure {
@@ -113,24 +110,7 @@ impl SpoolPressure {
             started: Instant::now(),
             stalled_after: STALLED_AFTER,
             away: Mutex::new(away),
-            readers: Mutex::default(),
         }
-    }
-
-    /// How many source readers, `logger` with them, have records in `base`'s spool (at least
-    /// one: `logger`).
-    fn readers_holding(&self, base: &str, logger: &str) -> Result<u64, StoreError> {
-        let readers: Vec<String> = {
-            let readers = self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            readers.iter().filter(|reader| *reader != logger).cloned().collect()
-        };
-        let mut holding = 1;
-        for reader in readers {
-            if self.store.spool_logger_bytes(base, &reader)? > 0 {
-                holding += 1;
-            }
-        }
-        Ok(holding)
     }
 
     /// The same, taking a base past the line as away after `after` without acknowledgements
@@ -187,12 +167,6 @@ impl SpoolPressure {
         if self.bases.is_empty() {
             return Ok(Delivery::Open { budget_bytes: u64::MAX });
         }
-        {
-            let mut readers = self.readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if !readers.contains(logger) {
-                readers.insert(logger.to_owned());
-            }
-        }
         let subscribers = self.store.subscribers(logger)?;
         if subscribers.is_empty() {
             return Ok(Delivery::Hold(format!(
@@ -226,7 +200,7 @@ impl SpoolPressure {
             let past_line = used > pause_at
                 && (used >= fill_to
                     || self.store.spool_logger_bytes(base, logger)?
-                        > own_share(pause_at, self.readers_holding(base, logger)?));
+                        > own_share(pause_at, self.store.spool_readers_holding(base, logger)?));
             if past_line {
                 let pause = format!(
                     "the spool for base {base} holds {used} of {} bytes; reading waits until it drains",
@@ -317,6 +291,19 @@ mod tests {
         let store = Arc::new(Store::open(&dir).unwrap());
         let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
         let pressure = SpoolPressure::new(store.clone(), sink, vec!["central".into()], 1_000);
+        // Source readers: loggers with a saved position (performance loggers have none).
+        for logger in ["application", "security", "powershell"] {
+            let row = crate::store::LoggerRow {
+                name: logger.into(),
+                factory: "windows-event-logger".into(),
+                description: None,
+                config: Default::default(),
+                interval_ms: 1000,
+                running: false,
+            };
+            store.insert_logger(&row).unwrap();
+            store.save_cursor(logger, crate::store::cursors::POSITION_CURSOR, "p").unwrap();
+        }
         for logger in ["application", "security"] {
             store.subscribe("central", logger).unwrap();
         }
@@ -347,23 +334,18 @@ mod tests {
         // little, reads on; at the budget line every logger waits.
         store.subscribe("central", "powershell").unwrap();
         ack_all(&store);
-        let floods = [entry("application", 300), entry("powershell", 300), entry("security", 180)];
+        let floods = [entry("application", 300), entry("powershell", 300), entry("security", 200)];
         store.spool_append(&floods, &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("powershell", u64::MAX).unwrap(), Delivery::Pause(_)));
         assert!(matches!(pressure.check("application", u64::MAX).unwrap(), Delivery::Pause(_)));
-        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 120 });
-        // Performance records are no reader's: they take nobody's share.
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 100 });
+        // Performance records are no reader's: they take nobody's share (among four, Security's
+        // 200 bytes would be past it).
         store.subscribe("central", "cpu").unwrap();
-        store
-            .spool_append(
-                &[SpoolEntry { class: DropClass::Performance, ..entry("cpu", 10) }],
-                &[],
-                &[],
-                1_000,
-            )
-            .unwrap();
-        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 110 });
-        store.spool_append(&[entry("security", 120)], &[], &[], 1_000).unwrap();
+        let cpu = SpoolEntry { class: DropClass::Performance, ..entry("cpu", 10) };
+        store.spool_append(&[cpu], &[], &[], 1_000).unwrap();
+        assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 90 });
+        store.spool_append(&[entry("security", 90)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((pressure, store));
         std::fs::remove_dir_all(&dir).unwrap();

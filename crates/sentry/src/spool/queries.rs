@@ -530,6 +530,20 @@ impl Store {
         Ok(bytes.unwrap_or(0).max(0) as u64)
     }
 
+    /// How many source readers, `logger` with them, have records waiting for `base`: the
+    /// loggers with a saved position (event loggers save theirs at their first run), from the
+    /// running totals (at least one: `logger`).
+    pub fn spool_readers_holding(&self, base: &str, logger: &str) -> Result<u64, StoreError> {
+        let others: i64 = self.lock().query_row(
+            "SELECT count(*) FROM spool_logger_totals AS totals
+              WHERE totals.base = ?1 AND totals.bytes > 0 AND totals.logger != ?2
+                AND EXISTS (SELECT 1 FROM cursors WHERE cursors.logger = totals.logger AND cursors.key = ?3)",
+            params![base, logger, POSITION_CURSOR],
+            |row| row.get(0),
+        )?;
+        Ok(others.max(0) as u64 + 1)
+    }
+
     /// The bytes of records waiting for `base` (cheap: a running total).
     pub fn spool_bytes(&self, base: &str) -> Result<u64, StoreError> {
         let bytes: Option<i64> = rusqlite::OptionalExtension::optional(self.lock().query_row(

@@ -119,20 +119,30 @@ fn recount_where_totals_differ(connection: &Connection) -> Result<(), StoreError
     // Written at once (IMMEDIATE): a read turned into a write would not wait for another
     // connection (the CLI's, the agent's) to finish its own.
     connection.execute_batch("BEGIN IMMEDIATE")?;
+    // The bases as a JSON array: one scan of the spool for all of them.
+    let bases = serde_json::to_string(&differing)
+        .map_err(|e| StoreError::Open { path: "the spool's totals".into(), detail: e.to_string() })?;
     let recounted = (|| -> Result<(), StoreError> {
-        for base in &differing {
-            connection.execute("DELETE FROM spool_logger_totals WHERE base = ?1", [base])?;
-            connection.execute(
+        const DIFFERING_BASES: &str = "(SELECT value FROM json_each(?1))";
+        connection
+            .execute(&format!("DELETE FROM spool_logger_totals WHERE base IN {DIFFERING_BASES}"), [&bases])?;
+        connection.execute(
+            &format!(
                 "INSERT INTO spool_logger_totals (base, logger, bytes)
-                 SELECT base, logger, SUM(length(record)) FROM spool NOT INDEXED WHERE base = ?1 GROUP BY logger",
-                [base],
-            )?;
-            connection.execute(
+                 SELECT base, logger, SUM(length(record)) FROM spool NOT INDEXED
+                  WHERE base IN {DIFFERING_BASES} GROUP BY base, logger"
+            ),
+            [&bases],
+        )?;
+        connection.execute(
+            &format!(
                 "UPDATE spool_totals SET bytes =
-                   (SELECT COALESCE(SUM(bytes), 0) FROM spool_logger_totals WHERE base = ?1) WHERE base = ?1",
-                [base],
-            )?;
-        }
+                   (SELECT COALESCE(SUM(bytes), 0) FROM spool_logger_totals AS loggers
+                     WHERE loggers.base = spool_totals.base)
+                  WHERE base IN {DIFFERING_BASES}"
+            ),
+            [&bases],
+        )?;
         Ok(())
     })();
     match recounted {
