@@ -345,6 +345,11 @@ mod tests {
         let cpu = SpoolEntry { class: DropClass::Performance, ..entry("cpu", 10) };
         store.spool_append(&[cpu], &[], &[], 1_000).unwrap();
         assert_eq!(pressure.check("security", u64::MAX).unwrap(), Delivery::Open { budget_bytes: 90 });
+        // Readers are known from the store, not from who asked since the start: a flood that
+        // asks first after a restart is still one of three.
+        let sink = Arc::new(SpoolSink::new(store.clone(), 1_000, &standard_factories()));
+        let restarted = SpoolPressure::new(store.clone(), sink, vec!["central".into()], 1_000);
+        assert!(matches!(restarted.check("powershell", u64::MAX).unwrap(), Delivery::Pause(_)));
         store.spool_append(&[entry("security", 90)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
         drop((pressure, store));

@@ -118,10 +118,10 @@ fn recount_where_totals_differ(connection: &Connection) -> Result<(), StoreError
     }
     // Written at once (IMMEDIATE): a read turned into a write would not wait for another
     // connection (the CLI's, the agent's) to finish its own.
-    connection.execute_batch("BEGIN IMMEDIATE")?;
     // The bases as a JSON array: one scan of the spool for all of them.
     let bases = serde_json::to_string(&differing)
         .map_err(|e| StoreError::Open { path: "the spool's totals".into(), detail: e.to_string() })?;
+    connection.execute_batch("BEGIN IMMEDIATE")?;
     let recounted = (|| -> Result<(), StoreError> {
         const DIFFERING_BASES: &str = "(SELECT value FROM json_each(?1))";
         connection
@@ -369,6 +369,27 @@ pub(crate) mod tests {
         let store = Store::open(&dir).unwrap();
         assert_eq!(classes(&store), [2, 0, 0]);
         // Counted again, as an earlier version wrote to the store since.
+        assert_eq!(store.spool_logger_bytes("central", "procs").unwrap(), 2);
+        // Several bases at once, in one scan; a total edited by hand is counted again too, and
+        // a base whose records are all gone, with loggers' rows left (an earlier version's
+        // `spool forget`), is counted at 0.
+        {
+            let connection = store.lock();
+            connection
+                .execute_batch(
+                    "INSERT INTO spool (base, logger, record, droppable) VALUES ('standby', 'security', x'0102', 0);
+                     INSERT INTO spool_totals (base, bytes) VALUES ('standby', 99);
+                     INSERT INTO spool_logger_totals (base, logger, bytes) VALUES ('gone', 'security', 7);
+                     UPDATE spool_totals SET bytes = 40 WHERE base = 'central';",
+                )
+                .unwrap();
+        }
+        drop(store);
+        let store = Store::open(&dir).unwrap();
+        assert_eq!(store.spool_bytes("central").unwrap(), 3, "the base's total from its records");
+        assert_eq!(store.spool_bytes("standby").unwrap(), 2);
+        assert_eq!(store.spool_logger_bytes("standby", "security").unwrap(), 2);
+        assert_eq!(store.spool_logger_bytes("gone", "security").unwrap(), 0);
         assert_eq!(store.spool_logger_bytes("central", "procs").unwrap(), 2);
         drop(store);
         std::fs::remove_dir_all(&dir).unwrap();
