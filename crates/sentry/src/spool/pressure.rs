@@ -352,7 +352,7 @@ mod tests {
         assert!(matches!(restarted.check("powershell", u64::MAX).unwrap(), Delivery::Pause(_)));
         store.spool_append(&[entry("security", 90)], &[], &[], 1_000).unwrap();
         assert!(matches!(pressure.check("security", u64::MAX).unwrap(), Delivery::Pause(_)));
-        drop((pressure, store));
+        drop((pressure, restarted, store)); // Windows cannot delete an open file
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
