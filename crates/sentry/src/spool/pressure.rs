@@ -293,14 +293,7 @@ mod tests {
         let pressure = SpoolPressure::new(store.clone(), sink, vec!["central".into()], 1_000);
         // Source readers: loggers with a saved position (performance loggers have none).
         for logger in ["application", "security", "powershell"] {
-            let row = crate::store::LoggerRow {
-                name: logger.into(),
-                factory: "windows-event-logger".into(),
-                description: None,
-                config: Default::default(),
-                interval_ms: 1000,
-                running: false,
-            };
+            let row = crate::store::LoggerRow::stopped(logger, "windows-event-logger");
             store.insert_logger(&row).unwrap();
             store.save_cursor(logger, crate::store::cursors::POSITION_CURSOR, "p").unwrap();
         }

@@ -341,14 +341,7 @@ pub(crate) mod tests {
         // As an earlier version left them: the marks made, then its process checks spooled as kept.
         store.lock().execute("DELETE FROM meta WHERE key = 'periodic_records_marked'", []).unwrap();
         for (name, factory) in [("procs", "process-check"), ("security", "windows-event-logger")] {
-            let row = crate::store::LoggerRow {
-                name: name.into(),
-                factory: factory.into(),
-                description: None,
-                config: Default::default(),
-                interval_ms: 0,
-                running: false,
-            };
+            let row = crate::store::LoggerRow::stopped(name, factory);
             store.insert_logger(&row).unwrap();
             raw(&store, name);
         }
